@@ -1,0 +1,81 @@
+/**
+ * The one interface every cloud platform implements. A driver only performs operations;
+ * the runtime wrapper (./runtime.ts) adds events, timeouts, retries and rate limits.
+ *
+ * Failure semantics, which every driver must honour and the conformance suite checks:
+ * - Errors are thrown as NubisError with a cloud code (CLOUD_*) and a retryable flag.
+ * - A failed `create` leaves nothing created, or something that `list` finds by its tags
+ *   (so the engine adopts or deletes it). A `create` repeated with the same
+ *   `idempotencyToken` returns the node the first call made rather than a second one.
+ * - After a failed `delete` the node is assumed to still exist. Deleting a node that does
+ *   not exist succeeds (delete is idempotent).
+ * - `list` returns every node carrying all of the given tags, in any state but deleted.
+ * - Every call takes an AbortSignal; on abort it rejects promptly with ABORTED.
+ */
+import type { Clock } from '../clock/index.js';
+import type { NodeRequirements, Platform } from '../model/types.js';
+import type { AgentClient } from '../agent/protocol.js';
+
+/** Tags every Nubis node carries. */
+export const TAG_OWNER = 'nubis-owner';
+export const TAG_DEPLOYMENT = 'nubis-deployment';
+export const TAG_KEY = 'nubis-key';
+
+export type NodeStatus = 'provisioning' | 'running' | 'stopped' | 'error';
+
+export interface CreateNodeRequest {
+  /** The resource key, unique per owner: `<deployment>/<component>-<ordinal>`. */
+  key: string;
+  /** Must be attached to the node and returned by `list` and `get`. */
+  tags: Record<string, string>;
+  /** Same token, same node: repeated creates must not duplicate. */
+  idempotencyToken: string;
+  requirements: NodeRequirements;
+}
+
+export interface CloudNode {
+  /** The provider's id. */
+  id: string;
+  tags: Record<string, string>;
+  status: NodeStatus;
+  /** Where the node's provided ports are reached, e.g. 127.0.0.1 for local. */
+  address?: string;
+  /** Ports the node may bind, for platforms that share one address (local). */
+  ports?: { first: number; count: number };
+  /** How the control plane reaches the node's agent. */
+  agent?: { url: string; token: string };
+  /** Milliseconds since the epoch, in the driver's clock. */
+  createdAt: number;
+}
+
+export interface Driver {
+  readonly platform: Platform;
+  /** Starts a node. Returns once the cloud accepted it; it may still be `provisioning`. */
+  create(req: CreateNodeRequest, signal: AbortSignal): Promise<CloudNode>;
+  /** The node, or undefined when the cloud has no such node. */
+  get(id: string, signal: AbortSignal): Promise<CloudNode | undefined>;
+  /** Nodes carrying all these tags. */
+  list(tags: Record<string, string>, signal: AbortSignal): Promise<CloudNode[]>;
+  /** Deletes the node and everything that belongs to it. Idempotent. */
+  delete(id: string, signal: AbortSignal): Promise<void>;
+  /** Restarts the node's processes (or the machine). */
+  reboot(id: string, signal: AbortSignal): Promise<void>;
+  /** A client for the agent on a running node. */
+  agent(node: CloudNode): AgentClient;
+  /** Releases connections and timers. Nodes keep running. */
+  close(): Promise<void>;
+}
+
+/** What a driver factory receives. */
+export interface DriverContext {
+  /** The cloud's name in the spec. */
+  cloud: string;
+  options: Record<string, unknown>;
+  /** The control plane's data directory; drivers keep their own inventory under it. */
+  dataDir: string;
+  clock: Clock;
+  /** Base URL the agents report to, when the control plane serves one. */
+  controlUrl?: string;
+}
+
+export type DriverFactory = (ctx: DriverContext) => Driver;

@@ -1,0 +1,103 @@
+/**
+ * Errors with stable codes. Retryability is data on the error, not a class tree:
+ * drivers and agents classify what went wrong, the engine decides what happens next.
+ * The catalogue below is the only place codes are defined; a test keeps it honest.
+ */
+
+export const ERROR_CODES = {
+  // input (never retryable)
+  SPEC_INVALID: { status: 400, retryable: false, summary: 'the application spec is invalid' },
+  REQUEST_INVALID: { status: 400, retryable: false, summary: 'the request body or parameters are invalid' },
+  BODY_TOO_LARGE: { status: 413, retryable: false, summary: 'the request body is larger than allowed' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, summary: 'the request body must be JSON' },
+  UNAUTHORIZED: { status: 401, retryable: false, summary: 'a valid bearer token is required' },
+  NOT_FOUND: { status: 404, retryable: false, summary: 'no such resource' },
+  METHOD_NOT_ALLOWED: { status: 405, retryable: false, summary: 'the method is not allowed on this resource' },
+  CONFLICT: { status: 409, retryable: false, summary: 'the request conflicts with the current state' },
+  SCALE_OUT_OF_BOUNDS: { status: 422, retryable: false, summary: 'the count is outside the component\'s min and max' },
+  // server side
+  INTERNAL: { status: 500, retryable: true, summary: 'an unexpected error inside Nubis' },
+  UNAVAILABLE: { status: 503, retryable: true, summary: 'the server is not ready' },
+  // cloud (driver) errors, classified from provider responses
+  CLOUD_BAD_REQUEST: { status: 502, retryable: false, summary: 'the cloud rejected the request as malformed (400)' },
+  CLOUD_UNAUTHORIZED: { status: 502, retryable: false, summary: 'the cloud rejected the credentials (401)' },
+  CLOUD_PAYMENT_REQUIRED: { status: 502, retryable: false, summary: 'the cloud account has run out of credit (402)' },
+  CLOUD_FORBIDDEN: { status: 502, retryable: false, summary: 'the cloud forbids this operation for these credentials (403)' },
+  CLOUD_NOT_FOUND: { status: 502, retryable: false, summary: 'the cloud resource does not exist (404)' },
+  CLOUD_RATE_LIMITED: { status: 502, retryable: true, summary: 'the cloud is throttling requests (429)' },
+  CLOUD_INTERNAL: { status: 502, retryable: true, summary: 'the cloud failed internally (500)' },
+  CLOUD_UNAVAILABLE: { status: 502, retryable: true, summary: 'the cloud is unavailable (503) or unreachable' },
+  CLOUD_QUOTA_EXCEEDED: { status: 502, retryable: false, summary: 'the cloud quota for this account is exhausted' },
+  CLOUD_TIMEOUT: { status: 502, retryable: true, summary: 'the cloud did not answer in time' },
+  // agent / handlers
+  AGENT_UNREACHABLE: { status: 502, retryable: true, summary: 'the node agent did not answer' },
+  HANDLER_FAILED: { status: 502, retryable: true, summary: 'a lifecycle handler exited non-zero' },
+  HANDLER_TIMEOUT: { status: 502, retryable: true, summary: 'a lifecycle handler ran past its timeout' },
+  HEALTH_FAILED: { status: 502, retryable: true, summary: 'the health check did not pass' },
+  ABORTED: { status: 503, retryable: true, summary: 'the operation was cancelled' },
+} as const satisfies Record<string, { status: number; retryable: boolean; summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface NubisErrorOptions {
+  /** Overrides the catalogue's default. */
+  retryable?: boolean;
+  /** Structured detail safe to show to a user (never secrets). */
+  details?: unknown;
+  cause?: unknown;
+}
+
+/** The one error type Nubis throws across module boundaries. */
+export class NubisError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly status: number;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, options: NubisErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'NubisError';
+    this.code = code;
+    const entry = ERROR_CODES[code];
+    this.retryable = options.retryable ?? entry.retryable;
+    this.status = entry.status;
+    this.details = options.details;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; retryable: boolean; details?: unknown } {
+    const out: { code: ErrorCode; message: string; retryable: boolean; details?: unknown } = {
+      code: this.code,
+      message: this.message,
+      retryable: this.retryable,
+    };
+    if (this.details !== undefined) out.details = this.details;
+    return out;
+  }
+}
+
+export function isNubisError(e: unknown): e is NubisError {
+  return e instanceof NubisError;
+}
+
+/** Wraps anything thrown into a NubisError; unknown errors become INTERNAL (retryable). */
+export function toNubisError(e: unknown): NubisError {
+  if (e instanceof NubisError) return e;
+  if (e instanceof Error && e.name === 'AbortError') return new NubisError('ABORTED', e.message, { cause: e });
+  const message = e instanceof Error ? e.message : String(e);
+  return new NubisError('INTERNAL', message, { cause: e });
+}
+
+/** Maps a provider HTTP status to a stable cloud error code. */
+export function cloudErrorFromStatus(status: number, message: string): NubisError {
+  const code: ErrorCode =
+    status === 400 ? 'CLOUD_BAD_REQUEST'
+    : status === 401 ? 'CLOUD_UNAUTHORIZED'
+    : status === 402 ? 'CLOUD_PAYMENT_REQUIRED'
+    : status === 403 ? 'CLOUD_FORBIDDEN'
+    : status === 404 ? 'CLOUD_NOT_FOUND'
+    : status === 429 ? 'CLOUD_RATE_LIMITED'
+    : status === 503 || status === 502 || status === 504 ? 'CLOUD_UNAVAILABLE'
+    : status >= 500 ? 'CLOUD_INTERNAL'
+    : 'CLOUD_BAD_REQUEST';
+  return new NubisError(code, `${message} (HTTP ${status})`, { details: { httpStatus: status } });
+}

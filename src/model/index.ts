@@ -1,0 +1,6 @@
+/**
+ * model — the application spec: types, JSON Schema, YAML parsing with precise errors.
+ * Pure: no I/O beyond the text it is given.
+ */
+export * from './schema.js';
+export type * from './types.js';

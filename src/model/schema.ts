@@ -1,0 +1,139 @@
+/**
+ * The application spec: one TypeBox definition gives the TypeScript types, the runtime
+ * validator and the published JSON Schema (`schema/spec.schema.json`, served at
+ * `/v1/schema/spec.json`). Keep every object closed (`additionalProperties: false`) so a
+ * misspelt key is an error, not a silently ignored setting.
+ */
+import { Type, type Static, type TSchema, type TObject, type TProperties } from '@sinclair/typebox';
+
+const closed = <T extends TProperties>(props: T, description?: string): TObject<T> =>
+  Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
+
+/** A name usable in keys, env vars and host names. */
+export const NAME_PATTERN = '^[a-z][a-z0-9-]{0,39}$';
+const Name = (description: string): TSchema => Type.String({ pattern: NAME_PATTERN, description });
+
+/** Durations carry their unit: `500ms`, `30s`, `2m`, `1h`. */
+export const DURATION_PATTERN = '^[0-9]+(ms|s|m|h)$';
+export const Duration = Type.String({ pattern: DURATION_PATTERN, description: 'a duration such as 500ms, 30s, 2m or 1h' });
+
+export const PLATFORMS = ['local', 'sim', 'ssh', 'openstack', 'ec2', 'cloudsigma'] as const;
+export type Platform = (typeof PLATFORMS)[number];
+
+export const HANDLER_NAMES = ['install', 'configure', 'start', 'stop', 'update'] as const;
+export type HandlerName = (typeof HANDLER_NAMES)[number];
+
+export const Cloud = closed(
+  {
+    platform: Type.Union(PLATFORMS.map((p) => Type.Literal(p)), { description: 'the kind of cloud API' }),
+    options: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'platform-specific options' })),
+    concurrency: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 1000, description: 'most node creations in flight at once; adaptive when absent' }),
+    ),
+  },
+  'a cloud: a platform with its options',
+);
+
+export const Requirements = closed({
+  cores: Type.Optional(Type.Integer({ minimum: 1, description: 'at least this many cores' })),
+  memory: Type.Optional(Type.Integer({ minimum: 1, description: 'at least this much memory, in MiB' })),
+  disk: Type.Optional(Type.Integer({ minimum: 1, description: 'at least this much disk, in GiB' })),
+  os: Type.Optional(Type.String({ description: 'OS family, such as linux or ubuntu' })),
+  osVersion: Type.Optional(Type.String()),
+  clouds: Type.Optional(Type.Array(Type.String(), { minItems: 1, description: 'names of clouds allowed' })),
+  locations: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+  maxPrice: Type.Optional(Type.Number({ minimum: 0, description: 'most per hour' })),
+});
+
+export const NodeTemplate = closed(
+  {
+    cloud: Type.String({ description: 'name of a cloud in `clouds`' }),
+    requirements: Type.Optional(Requirements),
+  },
+  'what a node needs',
+);
+
+export const Handler = Type.Union(
+  [
+    Type.String({ minLength: 1, description: 'a shell command, with the default timeout' }),
+    closed({
+      run: Type.String({ minLength: 1, description: 'a shell command run in the instance directory' }),
+      timeout: Type.Optional(Duration),
+      retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 20, description: 'extra attempts after a failure' })),
+    }),
+  ],
+  { description: 'a lifecycle handler' },
+);
+
+export const Health = closed(
+  {
+    command: Type.Optional(Type.String({ minLength: 1, description: 'healthy when it exits 0' })),
+    tcp: Type.Optional(Type.String({ description: 'name of a provided port that must accept a connection' })),
+    http: Type.Optional(
+      closed({
+        port: Type.String({ description: 'name of a provided port' }),
+        path: Type.Optional(Type.String({ pattern: '^/' })),
+      }),
+    ),
+    interval: Type.Optional(Duration),
+    timeout: Type.Optional(Duration),
+    retries: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'consecutive failures before unhealthy' })),
+  },
+  'a health probe: exactly one of command, tcp or http',
+);
+
+export const Lifecycle = closed({
+  install: Type.Optional(Handler),
+  configure: Type.Optional(Handler),
+  start: Type.Optional(Handler),
+  stop: Type.Optional(Handler),
+  update: Type.Optional(Handler),
+  health: Type.Optional(Health),
+});
+
+export const ProvidedPort = closed({
+  port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'fixed port on clouds with own addresses' })),
+});
+
+export const RequiredPort = closed(
+  {
+    component: Type.String({ description: 'the component that provides the port' }),
+    port: Type.String({ description: 'the name of its provided port' }),
+    optional: Type.Optional(Type.Boolean({ description: 'start without it and receive `update` when it appears' })),
+  },
+  'a channel to another component',
+);
+
+export const Instances = closed({
+  count: Type.Integer({ minimum: 0 }),
+  min: Type.Optional(Type.Integer({ minimum: 0 })),
+  max: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000 })),
+  scaleIn: Type.Optional(Type.Union([Type.Literal('youngest'), Type.Literal('oldest')], { description: 'which instances go first' })),
+});
+
+export const Component = closed({
+  nodeTemplate: Type.String({ description: 'name of a node template' }),
+  instances: Type.Optional(Instances),
+  provides: Type.Optional(Type.Record(Type.String({ pattern: NAME_PATTERN }), ProvidedPort)),
+  requires: Type.Optional(Type.Record(Type.String({ pattern: NAME_PATTERN }), RequiredPort)),
+  env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String())),
+  artefacts: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'files or folders, relative to the spec file' })),
+  lifecycle: Type.Optional(Lifecycle),
+});
+
+export const Spec = closed(
+  {
+    name: Name('the deployment name'),
+    clouds: Type.Record(Type.String({ pattern: NAME_PATTERN }), Cloud),
+    nodeTemplates: Type.Record(Type.String({ pattern: NAME_PATTERN }), NodeTemplate),
+    components: Type.Record(Type.String({ pattern: NAME_PATTERN }), Component),
+  },
+  'a Nubis application spec',
+);
+
+export type SpecDoc = Static<typeof Spec>;
+export type CloudDoc = Static<typeof Cloud>;
+export type ComponentDoc = Static<typeof Component>;
+export type HandlerDoc = Static<typeof Handler>;
+export type HealthDoc = Static<typeof Health>;
+export type RequirementsDoc = Static<typeof Requirements>;
