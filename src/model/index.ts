@@ -4,3 +4,5 @@
  */
 export * from './schema.js';
 export type * from './types.js';
+export { parseSpec, parseDuration, DEFAULTS, type ParseOptions } from './parse.js';
+export { specJsonSchema, specJsonSchemaText, SPEC_SCHEMA_ID } from './json-schema.js';

@@ -13,7 +13,17 @@ const closed = <T extends TProperties>(props: T, description?: string): TObject<
 export const NAME_PATTERN = '^[a-z][a-z0-9-]{0,39}$';
 const Name = (description: string): TSchema => Type.String({ pattern: NAME_PATTERN, description });
 
+/** A mapping keyed by names; any other key is an error (closed like every object). */
+const Named = <T extends TSchema>(value: T, description?: string) =>
+  Type.Record(Type.String({ pattern: NAME_PATTERN }), value, {
+    additionalProperties: false,
+    ...(description ? { description } : {}),
+  });
+
 /** Durations carry their unit: `500ms`, `30s`, `2m`, `1h`. */
+/** Environment variable names. */
+export const ENV_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
+
 export const DURATION_PATTERN = '^[0-9]+(ms|s|m|h)$';
 export const Duration = Type.String({ pattern: DURATION_PATTERN, description: 'a duration such as 500ms, 30s, 2m or 1h' });
 
@@ -105,18 +115,23 @@ export const RequiredPort = closed(
 );
 
 export const Instances = closed({
-  count: Type.Integer({ minimum: 0 }),
-  min: Type.Optional(Type.Integer({ minimum: 0 })),
-  max: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000 })),
+  count: Type.Integer({ minimum: 0, description: 'how many instances to run' }),
+  min: Type.Optional(Type.Integer({ minimum: 0, description: 'fewest instances scaling may leave; default 0' })),
+  max: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000, description: 'most instances scaling may add; default max(count, 100)' })),
   scaleIn: Type.Optional(Type.Union([Type.Literal('youngest'), Type.Literal('oldest')], { description: 'which instances go first' })),
 });
 
 export const Component = closed({
-  nodeTemplate: Type.String({ description: 'name of a node template' }),
+  nodeTemplate: Type.String({ description: 'name of a node template in `nodeTemplates`' }),
   instances: Type.Optional(Instances),
-  provides: Type.Optional(Type.Record(Type.String({ pattern: NAME_PATTERN }), ProvidedPort)),
-  requires: Type.Optional(Type.Record(Type.String({ pattern: NAME_PATTERN }), RequiredPort)),
-  env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String())),
+  provides: Type.Optional(Named(ProvidedPort, 'ports this component offers, by name')),
+  requires: Type.Optional(Named(RequiredPort, 'channels to ports of other components, by name')),
+  env: Type.Optional(
+    Type.Record(Type.String({ pattern: ENV_NAME_PATTERN }), Type.String(), {
+      additionalProperties: false,
+      description: 'environment variables for every handler',
+    }),
+  ),
   artefacts: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'files or folders, relative to the spec file' })),
   lifecycle: Type.Optional(Lifecycle),
 });
@@ -124,9 +139,9 @@ export const Component = closed({
 export const Spec = closed(
   {
     name: Name('the deployment name'),
-    clouds: Type.Record(Type.String({ pattern: NAME_PATTERN }), Cloud),
-    nodeTemplates: Type.Record(Type.String({ pattern: NAME_PATTERN }), NodeTemplate),
-    components: Type.Record(Type.String({ pattern: NAME_PATTERN }), Component),
+    clouds: Named(Cloud, 'the clouds this application may use, by name'),
+    nodeTemplates: Named(NodeTemplate, 'kinds of node, by name'),
+    components: Named(Component, 'the application components, by name'),
   },
   'a Nubis application spec',
 );

@@ -1,0 +1,651 @@
+/**
+ * YAML spec → normalised `AppSpec`, or a `SPEC_INVALID` error listing every problem with
+ * file:line:col and JSON path. Three passes over one parsed document: YAML syntax, the
+ * TypeBox schema (walked here so each message is precise and unions give one message),
+ * then semantics (references, health, cycles, counts, artefacts).
+ */
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import type { Document, Node, Pair, YAMLMap } from 'yaml';
+import { NubisError } from '../errors/index.js';
+import { DURATION_PATTERN, ENV_NAME_PATTERN, HANDLER_NAMES, NAME_PATTERN, Spec } from './schema.js';
+import type { HandlerName, SpecDoc } from './schema.js';
+import type {
+  AppSpec,
+  ChannelSpec,
+  CloudSpec,
+  ComponentSpec,
+  HandlerSpec,
+  HealthSpec,
+  NodeRequirements,
+  NodeTemplateSpec,
+  SpecProblem,
+} from './types.js';
+
+export interface ParseOptions {
+  /** Shown in every problem, as given (such as `app.yaml`). */
+  file: string;
+  /**
+   * The artefact paths that exist, relative to the spec's folder and `/`-separated. When
+   * given, every artefact must be in it; a folder artefact `web/` matches any path starting
+   * with `web/`.
+   */
+  artefacts?: ReadonlySet<string>;
+}
+
+/** Defaults applied by normalisation (see types.ts). */
+export const DEFAULTS = {
+  handlerTimeoutMs: 60_000,
+  handlerRetries: 2,
+  healthIntervalMs: 2_000,
+  healthTimeoutMs: 1_000,
+  healthRetries: 3,
+  count: 1,
+  min: 0,
+  max: 100,
+} as const;
+
+/** Durations in a spec must lie in this range (a 0 interval would spin; timers cap near 24 days). */
+const MAX_DURATION_MS = 24 * 3_600_000;
+/** Node visits allowed in the schema walk: bounds alias expansion ("billion laughs"). */
+const WALK_BUDGET = 100_000;
+
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
+
+function durationMs(s: string): number | undefined {
+  const m = /^([0-9]+)(ms|s|m|h)$/.exec(s);
+  const n = m ? Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS] : NaN;
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** `500ms`, `30s`, `2m`, `1h` → milliseconds. Throws `SPEC_INVALID` on anything else. */
+export function parseDuration(s: string): number {
+  const n = durationMs(s);
+  if (n === undefined) {
+    throw new NubisError('SPEC_INVALID', `not a duration: ${JSON.stringify(s)} (expected such as 500ms, 30s, 2m or 1h)`);
+  }
+  return n;
+}
+
+/**
+ * Parses and validates a spec. Returns a deeply frozen `AppSpec`; on any problem throws
+ * `NubisError('SPEC_INVALID', summary, { details: { problems } })` with all problems, in
+ * source order.
+ */
+export function parseSpec(text: string, opts: ParseOptions): AppSpec {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: true, logLevel: 'error' });
+  const ctx: Ctx = { file: opts.file, lc, doc, problems: [], offsets: new Map(), budget: WALK_BUDGET };
+
+  for (const e of [...doc.errors, ...doc.warnings]) {
+    const line = e.linePos?.[0]?.line ?? 1;
+    const col = e.linePos?.[0]?.col ?? 1;
+    const what = (e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+    ctx.problems.push(makeProblem(opts.file, line, col, '$', 'valid YAML', `invalid YAML (${what})`));
+  }
+  if (ctx.problems.length === 0) {
+    const top = doc.contents;
+    const expected = `mapping with ${Object.keys(Spec.properties).join(', ')}`;
+    if (top === null) {
+      report(ctx, 0, [], expected, 'empty document');
+    } else if (!isMap(top)) {
+      report(ctx, offsetOf(top), [], expected, describeNode(top));
+    } else {
+      check(ctx, Spec as unknown as S, top, [], top);
+      let raw: unknown;
+      try {
+        raw = doc.toJS({ maxAliasCount: 1_000 });
+      } catch {
+        raw = undefined; // only after a problem the walk has already reported
+      }
+      if (ctx.problems.length === 0 && raw === undefined) report(ctx, 0, [], 'aliases that expand to a modest size', 'too many alias expansions');
+      if (raw !== undefined) checkSemantics(ctx, raw, opts.artefacts);
+      if (ctx.problems.length === 0) return deepFreeze(normalise(raw as SpecDoc));
+    }
+  }
+
+  const problems = ctx.problems
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => a.p.line - b.p.line || a.p.col - b.p.col || a.i - b.i)
+    .map(({ p }) => p);
+  const n = problems.length;
+  const summary = `${opts.file}: invalid spec, ${n} problem${n === 1 ? '' : 's'}:\n${problems.map((p) => `  ${p.message}`).join('\n')}`;
+  throw new NubisError('SPEC_INVALID', summary, { details: { problems } });
+}
+
+// ---------------------------------------------------------------------------------------
+// problems and positions
+
+type Seg = string | number;
+
+interface Ctx {
+  file: string;
+  lc: LineCounter;
+  doc: Document;
+  problems: SpecProblem[];
+  /** JSON path → source offset of the value there (or its key when the value is empty). */
+  offsets: Map<string, number>;
+  budget: number;
+}
+
+/** `['components', 'app', 'artefacts', 0]` → `$.components.app.artefacts[0]`. */
+function jsonPath(path: readonly Seg[]): string {
+  let out = '$';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(seg)) out += `.${seg}`;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
+
+function makeProblem(file: string, line: number, col: number, path: string, expected: string, found: string): SpecProblem {
+  return { file, line, col, path, expected, found, message: `${file}:${line}:${col}: ${path}: expected ${expected}, found ${found}` };
+}
+
+function report(ctx: Ctx, offset: number, path: readonly Seg[], expected: string, found: string): void {
+  const { line, col } = ctx.lc.linePos(offset);
+  ctx.problems.push(makeProblem(ctx.file, line, col, jsonPath(path), expected, found));
+}
+
+/** Reports at the value recorded for `path`, or the nearest recorded ancestor. */
+function reportAt(ctx: Ctx, path: readonly Seg[], expected: string, found: string): void {
+  for (let n = path.length; n >= 0; n--) {
+    const off = ctx.offsets.get(jsonPath(path.slice(0, n)));
+    if (off !== undefined) return report(ctx, off, path, expected, found);
+  }
+  report(ctx, 0, path, expected, found);
+}
+
+function offsetOf(node: unknown): number {
+  return (node as Node | null)?.range?.[0] ?? 0;
+}
+
+const quote = (s: string): string => JSON.stringify(s.length > 60 ? `${s.slice(0, 57)}...` : s);
+
+function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'string') return v === '' ? 'empty string' : `string ${quote(v)}`;
+  if (typeof v === 'number') return Number.isInteger(v) ? `integer ${v}` : `number ${v}`;
+  if (typeof v === 'boolean') return `boolean ${v}`;
+  if (typeof v === 'bigint') return `integer ${v}`;
+  if (Array.isArray(v)) return v.length === 0 ? 'empty sequence' : 'sequence';
+  if (v instanceof Date) return `date ${v.toISOString()}`;
+  if (v instanceof Uint8Array) return 'binary data';
+  return typeof v === 'object' ? 'mapping' : typeof v;
+}
+
+function describeNode(node: Node): string {
+  if (isMap(node)) return 'mapping';
+  if (isSeq(node)) return node.items.length === 0 ? 'empty sequence' : 'sequence';
+  if (isScalar(node)) return describeValue(node.value);
+  return 'alias';
+}
+
+// ---------------------------------------------------------------------------------------
+// schema walk: the JSON Schema keywords TypeBox emits for `Spec`
+
+interface S {
+  type?: string;
+  anyOf?: S[];
+  const?: unknown;
+  properties?: Record<string, S>;
+  required?: string[];
+  patternProperties?: Record<string, S>;
+  items?: S;
+  minItems?: number;
+  minLength?: number;
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+}
+
+const PATTERN_WORDS: Record<string, string> = {
+  [NAME_PATTERN]: `name matching ${NAME_PATTERN}`,
+  [DURATION_PATTERN]: 'duration such as 500ms, 30s, 2m or 1h',
+  [ENV_NAME_PATTERN]: `variable name matching ${ENV_NAME_PATTERN}`,
+  '^/': 'path starting with /',
+};
+
+function describeBounds(base: string, s: S): string {
+  const { minimum: lo, maximum: hi } = s;
+  if (lo !== undefined && hi !== undefined) return `${base} from ${lo} to ${hi}`;
+  if (lo !== undefined) return `${base} ≥ ${lo}`;
+  if (hi !== undefined) return `${base} ≤ ${hi}`;
+  return base;
+}
+
+/** What a schema accepts, in words. */
+function describe(s: S, inUnion = false): string {
+  if (s.anyOf) {
+    if (s.anyOf.every((m) => m.const !== undefined)) return `one of ${s.anyOf.map((m) => JSON.stringify(m.const)).join(', ')}`;
+    return s.anyOf.map((m) => describe(m, true)).join(' or ');
+  }
+  if (s.const !== undefined) return JSON.stringify(s.const);
+  switch (s.type) {
+    case 'object':
+      return inUnion && s.properties ? `mapping with ${Object.keys(s.properties).join(', ')}` : 'mapping';
+    case 'array':
+      return s.minItems ? `sequence of at least ${s.minItems} item${s.minItems === 1 ? '' : 's'}` : 'sequence';
+    case 'string':
+      if (s.pattern !== undefined) return PATTERN_WORDS[s.pattern] ?? `string matching ${s.pattern}`;
+      return s.minLength ? 'non-empty string' : 'string';
+    case 'integer':
+    case 'number':
+      return describeBounds(s.type, s);
+    case 'boolean':
+      return 'boolean';
+    default:
+      return 'any value';
+  }
+}
+
+/** Does the node have the JSON type the schema asks for (ignoring constraints)? */
+function kindMatches(s: S, node: Node): boolean {
+  const v: unknown = isScalar(node) ? node.value : undefined;
+  if (s.const !== undefined) return v === s.const;
+  switch (s.type) {
+    case 'object':
+      return isMap(node);
+    case 'array':
+      return isSeq(node);
+    case 'string':
+      return typeof v === 'string';
+    case 'integer':
+      return (typeof v === 'number' && Number.isInteger(v)) || typeof v === 'bigint';
+    case 'number':
+      return (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'bigint';
+    case 'boolean':
+      return typeof v === 'boolean';
+    default:
+      return true;
+  }
+}
+
+/** Follows aliases; reports a dangling one. */
+function deref(ctx: Ctx, node: Node, path: readonly Seg[]): Node | undefined {
+  let n: Node | undefined = node;
+  for (let hops = 0; n && isAlias(n); hops++) {
+    const target: Node | undefined = hops < 100 ? n.resolve(ctx.doc) : undefined;
+    if (!target) report(ctx, offsetOf(n), path, 'an alias to an anchor defined earlier', `unknown alias *${n.source}`);
+    n = target;
+  }
+  return n;
+}
+
+/** Scalar key text, or undefined for a collection used as a key. */
+function keyText(key: unknown): string | undefined {
+  if (isScalar(key)) return key.value == null ? 'null' : String(key.value);
+  return undefined;
+}
+
+/** Position for a pair's value: the key when the value is empty (`count:` with nothing). */
+function valueOffset(pair: Pair): number {
+  const v = pair.value as Node | null;
+  if (!v || (isScalar(v) && v.range && v.range[0] === v.range[1])) return offsetOf(pair.key as Node);
+  return offsetOf(v);
+}
+
+function check(ctx: Ctx, s: S, node: Node, path: Seg[], at: number | Node): void {
+  if (--ctx.budget < 0) {
+    if (ctx.budget === -1) report(ctx, 0, path, 'a smaller document', 'too many nodes (aliases expand too far)');
+    return;
+  }
+  const n = deref(ctx, node, path);
+  if (!n) return;
+  const offset = typeof at === 'number' ? at : offsetOf(at);
+  ctx.offsets.set(jsonPath(path), offset);
+
+  if (s.anyOf) {
+    const members = s.anyOf;
+    const match = members.find((m) => kindMatches(m, n));
+    if (match) return check(ctx, match, n, path, offset);
+    return report(ctx, offset, path, describe(s), describeNode(n));
+  }
+  if (!kindMatches(s, n)) return report(ctx, offset, path, describe(s), describeNode(n));
+
+  if (s.type === 'object' && isMap(n)) return checkMapping(ctx, s, n, path);
+  if (s.type === 'array' && isSeq(n)) {
+    if (s.minItems !== undefined && n.items.length < s.minItems) report(ctx, offset, path, describe(s), describeNode(n));
+    n.items.forEach((item, i) => {
+      if (item) check(ctx, s.items ?? {}, item as Node, [...path, i], item as Node);
+    });
+    return;
+  }
+  const v = isScalar(n) ? n.value : undefined;
+  if (typeof v === 'string') {
+    const bad = (s.minLength !== undefined && v.length < s.minLength) || (s.pattern !== undefined && !new RegExp(s.pattern).test(v));
+    if (bad) report(ctx, offset, path, describe(s), describeValue(v));
+  } else if (typeof v === 'number') {
+    if ((s.minimum !== undefined && v < s.minimum) || (s.maximum !== undefined && v > s.maximum)) {
+      report(ctx, offset, path, describe(s), describeValue(v));
+    }
+  } else if (typeof v === 'bigint') {
+    report(ctx, offset, path, describe(s), describeValue(v)); // beyond any bound we set
+  }
+}
+
+/** A closed object (`properties`) or a record (`patternProperties`). */
+function checkMapping(ctx: Ctx, s: S, map: YAMLMap, path: Seg[]): void {
+  const seen = new Map<string, number>();
+  const props = s.properties;
+  const [keyPattern, valueSchema] = Object.entries(s.patternProperties ?? {})[0] ?? [];
+  for (const pair of map.items) {
+    const keyNode = pair.key as Node | null;
+    const key = keyText(keyNode);
+    const keyOffset = offsetOf(keyNode);
+    if (key === undefined) {
+      report(ctx, keyOffset, path, props ? 'a plain key' : describe({ type: 'string', pattern: keyPattern ?? '' }), `${describeNode(keyNode as Node)} as a key`);
+      continue;
+    }
+    const keyPath = [...path, key];
+    const first = seen.get(key);
+    if (first !== undefined) {
+      report(ctx, keyOffset, keyPath, 'each key once', `duplicate key ${quote(key)} (first at line ${ctx.lc.linePos(first).line})`);
+      continue;
+    }
+    seen.set(key, keyOffset);
+    let schema: S | undefined;
+    if (props) {
+      schema = Object.hasOwn(props, key) ? props[key] : undefined;
+      if (!schema) {
+        const allowed = Object.keys(props);
+        const hint = closest(key, allowed);
+        const note = key === '<<' ? ' (merge keys are not part of YAML 1.2)' : hint ? ` (did you mean ${quote(hint)}?)` : '';
+        report(ctx, keyOffset, keyPath, `one of the keys ${allowed.join(', ')}`, `unknown key ${quote(key)}${note}`);
+        continue;
+      }
+    } else {
+      schema = valueSchema;
+      const isString = isScalar(keyNode) && typeof keyNode.value === 'string';
+      if (keyPattern !== undefined && (!isString || !new RegExp(keyPattern).test(key))) {
+        const found = isString ? `key ${quote(key)}` : `key ${describeNode(keyNode as Node)}`;
+        report(ctx, keyOffset, keyPath, describe({ type: 'string', pattern: keyPattern }), found);
+      }
+    }
+    const value = pair.value as Node | null;
+    if (schema) {
+      if (value) check(ctx, schema, value, keyPath, valueOffset(pair));
+      else if (!kindMatchesNull(schema)) report(ctx, valueOffset(pair), keyPath, describe(schema), 'null');
+    }
+  }
+  for (const key of s.required ?? []) {
+    if (!seen.has(key) && props?.[key]) {
+      report(ctx, offsetOf(map), [...path, key], describe(props[key]), 'missing key');
+    }
+  }
+}
+
+function kindMatchesNull(s: S): boolean {
+  return s.type === undefined && !s.anyOf && s.const === undefined;
+}
+
+/** The allowed key nearest to a misspelt one (edit distance ≤ 2), if any. */
+function closest(key: string, allowed: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = 3;
+  for (const a of allowed) {
+    const d = editDistance(key.toLowerCase(), a.toLowerCase());
+    if (d < bestD) [best, bestD] = [a, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// semantics: run over the plain value, defensively (it may still hold schema errors)
+
+type Rec = Record<string, unknown>;
+const rec = (v: unknown): Rec => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Rec) : {});
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const int = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) ? v : undefined);
+const names = (r: Rec): string => (Object.keys(r).length ? Object.keys(r).join(', ') : 'none defined');
+
+function checkSemantics(ctx: Ctx, raw: unknown, artefacts: ReadonlySet<string> | undefined): void {
+  const top = rec(raw);
+  const clouds = rec(top['clouds']);
+  const templates = rec(top['nodeTemplates']);
+  const components = rec(top['components']);
+
+  for (const [tname, t] of Object.entries(templates)) {
+    const cloud = str(rec(t)['cloud']);
+    if (cloud !== undefined && !Object.hasOwn(clouds, cloud)) {
+      reportAt(ctx, ['nodeTemplates', tname, 'cloud'], `name of a cloud (${names(clouds)})`, `unknown cloud ${quote(cloud)}`);
+    }
+    const allowed = rec(rec(t)['requirements'])['clouds'];
+    if (Array.isArray(allowed)) {
+      allowed.forEach((c, i) => {
+        if (typeof c === 'string' && !Object.hasOwn(clouds, c)) {
+          reportAt(ctx, ['nodeTemplates', tname, 'requirements', 'clouds', i], `name of a cloud (${names(clouds)})`, `unknown cloud ${quote(c)}`);
+        }
+      });
+    }
+  }
+
+  for (const [cname, cv] of Object.entries(components)) {
+    const c = rec(cv);
+    const base: Seg[] = ['components', cname];
+    const tpl = str(c['nodeTemplate']);
+    if (tpl !== undefined && !Object.hasOwn(templates, tpl)) {
+      reportAt(ctx, [...base, 'nodeTemplate'], `name of a node template (${names(templates)})`, `unknown node template ${quote(tpl)}`);
+    }
+    for (const [rname, rv] of Object.entries(rec(c['requires']))) {
+      const r = rec(rv);
+      const target = str(r['component']);
+      const port = str(r['port']);
+      const rpath: Seg[] = [...base, 'requires', rname];
+      if (target === undefined) continue;
+      if (target === cname) {
+        reportAt(ctx, [...rpath, 'component'], 'another component', `the component itself ${quote(target)}`);
+      } else if (!Object.hasOwn(components, target)) {
+        reportAt(ctx, [...rpath, 'component'], `name of a component (${names(components)})`, `unknown component ${quote(target)}`);
+      } else if (port !== undefined) {
+        const provided = rec(rec(components[target])['provides']);
+        if (!Object.hasOwn(provided, port)) {
+          const list = Object.keys(provided).length ? Object.keys(provided).join(', ') : 'none';
+          reportAt(ctx, [...rpath, 'port'], `a port that ${target} provides (${list})`, `unknown port ${quote(port)}`);
+        }
+      }
+    }
+    checkInstances(ctx, base, c);
+    checkLifecycle(ctx, base, c);
+    checkArtefacts(ctx, base, c['artefacts'], artefacts);
+  }
+  checkCycles(ctx, components);
+}
+
+function checkInstances(ctx: Ctx, base: Seg[], c: Rec): void {
+  if (c['instances'] === undefined) return;
+  const inst = rec(c['instances']);
+  const count = int(inst['count']);
+  const min = int(inst['min']);
+  const max = int(inst['max']);
+  const path = [...base, 'instances'];
+  if (min !== undefined && max !== undefined && min > max) {
+    return reportAt(ctx, [...path, 'min'], `integer ≤ max (${max})`, `integer ${min}`);
+  }
+  if (count !== undefined && min !== undefined && count < min) {
+    reportAt(ctx, [...path, 'count'], `integer ≥ min (${min})`, `integer ${count}`);
+  }
+  if (count !== undefined && max !== undefined && count > max) {
+    reportAt(ctx, [...path, 'count'], `integer ≤ max (${max})`, `integer ${count}`);
+  }
+}
+
+function checkDuration(ctx: Ctx, path: Seg[], v: unknown): void {
+  if (typeof v !== 'string' || !new RegExp(DURATION_PATTERN).test(v)) return; // the schema walk reported it
+  const ms = durationMs(v);
+  if (ms === undefined || ms < 1 || ms > MAX_DURATION_MS) reportAt(ctx, path, 'duration from 1ms to 24h', `duration ${quote(v)}`);
+}
+
+function checkLifecycle(ctx: Ctx, base: Seg[], c: Rec): void {
+  const lc = rec(c['lifecycle']);
+  const provided = rec(c['provides']);
+  const ports = Object.keys(provided).length ? Object.keys(provided).join(', ') : 'none';
+  for (const h of HANDLER_NAMES) {
+    const handler = lc[h];
+    if (handler !== null && typeof handler === 'object') checkDuration(ctx, [...base, 'lifecycle', h, 'timeout'], rec(handler)['timeout']);
+  }
+  if (lc['health'] === undefined) return;
+  const health = rec(lc['health']);
+  const hpath: Seg[] = [...base, 'lifecycle', 'health'];
+  const kinds = (['command', 'tcp', 'http'] as const).filter((k) => health[k] !== undefined && health[k] !== null);
+  if (kinds.length !== 1) {
+    const found = kinds.length === 0 ? 'none of them' : kinds.length === 2 ? `${kinds[0]} and ${kinds[1]}` : 'command, tcp and http';
+    reportAt(ctx, hpath, 'exactly one of command, tcp or http', found);
+  }
+  const tcp = str(health['tcp']);
+  if (tcp !== undefined && !Object.hasOwn(provided, tcp)) {
+    reportAt(ctx, [...hpath, 'tcp'], `a port this component provides (${ports})`, `unknown port ${quote(tcp)}`);
+  }
+  const httpPort = str(rec(health['http'])['port']);
+  if (httpPort !== undefined && !Object.hasOwn(provided, httpPort)) {
+    reportAt(ctx, [...hpath, 'http', 'port'], `a port this component provides (${ports})`, `unknown port ${quote(httpPort)}`);
+  }
+  checkDuration(ctx, [...hpath, 'interval'], health['interval']);
+  checkDuration(ctx, [...hpath, 'timeout'], health['timeout']);
+}
+
+function checkArtefacts(ctx: Ctx, base: Seg[], list: unknown, present: ReadonlySet<string> | undefined): void {
+  if (!Array.isArray(list)) return;
+  list.forEach((a: unknown, i) => {
+    if (typeof a !== 'string' || a === '') return;
+    const path: Seg[] = [...base, 'artefacts', i];
+    if (/^([\\/]|[A-Za-z]:)/.test(a)) return reportAt(ctx, path, 'path relative to the spec file', `absolute path ${quote(a)}`);
+    if (a.split(/[\\/]/).includes('..')) return reportAt(ctx, path, 'path inside the spec folder (no ..)', `path with .. ${quote(a)}`);
+    if (!present) return;
+    const rel = a.replace(/^(\.\/)+/, '');
+    const keys = [...present];
+    const found = rel.endsWith('/') ? keys.some((k) => k.startsWith(rel)) : present.has(rel);
+    if (found) return;
+    const isFolder = !rel.endsWith('/') && keys.some((k) => k.startsWith(`${rel}/`));
+    reportAt(ctx, path, 'a file, or a folder ending in /, present beside the spec', `missing artefact ${quote(a)}${isFolder ? ` (a folder: write ${quote(`${a}/`)})` : ''}`);
+  });
+}
+
+/** Cycles among mandatory channels: such components could never all start. */
+function checkCycles(ctx: Ctx, components: Rec): void {
+  const edges = new Map<string, { to: string; via: string }[]>();
+  for (const [name, c] of Object.entries(components)) {
+    const out: { to: string; via: string }[] = [];
+    for (const [via, r] of Object.entries(rec(rec(c)['requires']))) {
+      const to = str(rec(r)['component']);
+      if (to !== undefined && to !== name && Object.hasOwn(components, to) && rec(r)['optional'] !== true) out.push({ to, via });
+    }
+    edges.set(name, out);
+  }
+  const state = new Map<string, 'active' | 'done'>();
+  const stack: { name: string; via?: string }[] = [];
+  const visit = (name: string): void => {
+    state.set(name, 'active');
+    for (const e of edges.get(name) ?? []) {
+      const s = state.get(e.to);
+      if (s === 'active') {
+        const at = stack.findIndex((f) => f.name === e.to);
+        const cycle = [...stack.slice(at).map((f) => f.name), name, e.to];
+        const firstVia = stack[at]?.via ?? e.via;
+        reportAt(ctx, ['components', e.to, 'requires', firstVia, 'component'], 'no cycle of mandatory channels (mark one optional: true)', `cycle ${cycle.join(' → ')}`);
+      } else if (s === undefined) {
+        stack.push({ name, via: e.via });
+        visit(e.to);
+        stack.pop();
+      }
+    }
+    state.set(name, 'done');
+  };
+  for (const name of edges.keys()) if (!state.has(name)) visit(name);
+}
+
+// ---------------------------------------------------------------------------------------
+// normalisation (only on a spec with no problems)
+
+function normalise(doc: SpecDoc): AppSpec {
+  const clouds: Record<string, CloudSpec> = {};
+  for (const [name, c] of Object.entries(doc.clouds)) {
+    clouds[name] = { name, platform: c.platform, options: { ...(c.options ?? {}) }, ...(c.concurrency !== undefined ? { concurrency: c.concurrency } : {}) };
+  }
+  const nodeTemplates: Record<string, NodeTemplateSpec> = {};
+  for (const [name, t] of Object.entries(doc.nodeTemplates)) {
+    const r = t.requirements ?? {};
+    const req: NodeRequirements = {};
+    if (r.cores !== undefined) req.cores = r.cores;
+    if (r.memory !== undefined) req.memoryMiB = r.memory;
+    if (r.disk !== undefined) req.diskGiB = r.disk;
+    if (r.os !== undefined) req.os = r.os;
+    if (r.osVersion !== undefined) req.osVersion = r.osVersion;
+    if (r.clouds !== undefined) req.clouds = [...r.clouds];
+    if (r.locations !== undefined) req.locations = [...r.locations];
+    if (r.maxPrice !== undefined) req.maxPrice = r.maxPrice;
+    nodeTemplates[name] = { name, cloud: t.cloud, requirements: req };
+  }
+  const components: Record<string, ComponentSpec> = {};
+  for (const [name, c] of Object.entries(doc.components)) {
+    const count = c.instances?.count ?? DEFAULTS.count;
+    const requires: Record<string, ChannelSpec> = {};
+    for (const [rname, r] of Object.entries(c.requires ?? {})) {
+      requires[rname] = { name: rname, component: r.component, port: r.port, optional: r.optional ?? false };
+    }
+    const provides: Record<string, { port?: number }> = {};
+    for (const [pname, p] of Object.entries(c.provides ?? {})) provides[pname] = p.port !== undefined ? { port: p.port } : {};
+    const handlers: Partial<Record<HandlerName, HandlerSpec>> = {};
+    for (const h of HANDLER_NAMES) {
+      const doc = c.lifecycle?.[h];
+      if (doc === undefined) continue;
+      handlers[h] =
+        typeof doc === 'string'
+          ? { run: doc, timeoutMs: DEFAULTS.handlerTimeoutMs, retries: DEFAULTS.handlerRetries }
+          : {
+              run: doc.run,
+              timeoutMs: doc.timeout !== undefined ? parseDuration(doc.timeout) : DEFAULTS.handlerTimeoutMs,
+              retries: doc.retries ?? DEFAULTS.handlerRetries,
+            };
+    }
+    const h = c.lifecycle?.health;
+    let health: HealthSpec | undefined;
+    if (h) {
+      const common = {
+        intervalMs: h.interval !== undefined ? parseDuration(h.interval) : DEFAULTS.healthIntervalMs,
+        timeoutMs: h.timeout !== undefined ? parseDuration(h.timeout) : DEFAULTS.healthTimeoutMs,
+        retries: h.retries ?? DEFAULTS.healthRetries,
+      };
+      if (h.command !== undefined) health = { kind: 'command', command: h.command, ...common };
+      else if (h.tcp !== undefined) health = { kind: 'tcp', port: h.tcp, ...common };
+      else if (h.http !== undefined) health = { kind: 'http', port: h.http.port, path: h.http.path ?? '/', ...common };
+    }
+    const template = nodeTemplates[c.nodeTemplate];
+    components[name] = {
+      name,
+      nodeTemplate: c.nodeTemplate,
+      cloud: template?.cloud ?? '',
+      count,
+      min: c.instances?.min ?? DEFAULTS.min,
+      max: c.instances?.max ?? Math.max(count, DEFAULTS.max),
+      scaleIn: c.instances?.scaleIn ?? 'youngest',
+      provides,
+      requires,
+      env: { ...(c.env ?? {}) },
+      artefacts: [...(c.artefacts ?? [])],
+      handlers,
+      ...(health ? { health } : {}),
+    };
+  }
+  return { name: doc.name as string, clouds, nodeTemplates, components };
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
