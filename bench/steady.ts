@@ -1,0 +1,65 @@
+/**
+ * Benchmark child: a steady-state reconcile pass over N nodes. Brings N nodes (three
+ * components, wired) to running on an in-process zero-latency sim cloud, then times full
+ * planning passes over the converged state (nothing to do: every pass must find that out).
+ *
+ *   node dist/bench/steady.js <nodes> <passes>
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openStore } from '../src/store/index.js';
+import { createEventLog } from '../src/events/index.js';
+import { createControlPlane } from '../src/engine/index.js';
+
+const nodes = Number(process.argv[2] ?? 10_000);
+const passes = Number(process.argv[3] ?? 30);
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-bench-'));
+const per = Math.ceil(nodes / 3);
+const spec = `name: steady
+clouds:
+  sim: { platform: sim, options: { path: ":memory:" } }
+nodeTemplates:
+  t: { cloud: sim }
+components:
+  db:
+    nodeTemplate: t
+    instances: { count: ${per}, max: 100000 }
+    provides: { sql: {} }
+    lifecycle: { start: "s" }
+  app:
+    nodeTemplate: t
+    instances: { count: ${per}, max: 100000 }
+    provides: { http: {} }
+    requires: { db: { component: db, port: sql } }
+    lifecycle: { start: "s" }
+  web:
+    nodeTemplate: t
+    instances: { count: ${nodes - 2 * per}, max: 100000 }
+    requires: { app: { component: app, port: http, optional: true } }
+    lifecycle: { start: "s", update: "u" }
+`;
+const store = await openStore({ path: path.join(dir, 'nubis.db') });
+const events = createEventLog(store);
+const cp = await createControlPlane({ dataDir: dir, store, events, engine: { stepConcurrency: 512, pollIntervalMs: 1 } });
+await cp.start();
+const t0 = performance.now();
+await cp.apply({ spec }, { actor: 'user:bench' });
+for (;;) {
+  await cp.idle();
+  if ((await cp.getDeployment('steady')).state === 'ready') break;
+  await new Promise((r) => setTimeout(r, 10));
+}
+const upMs = performance.now() - t0;
+const times: number[] = [];
+let actions = 0;
+for (let i = 0; i < passes; i++) {
+  const s = performance.now();
+  actions += cp.engine.dryPass();
+  times.push(performance.now() - s);
+}
+times.sort((a, b) => a - b);
+await cp.stop();
+await store.close();
+fs.rmSync(dir, { recursive: true, force: true });
+console.log(JSON.stringify({ nodes, upMs, passMedianMs: times[Math.floor(times.length / 2)], passP95Ms: times[Math.floor(times.length * 0.95)], actions }));

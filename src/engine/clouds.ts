@@ -1,0 +1,79 @@
+/**
+ * Cloud handles: one wrapped driver (events, retries, timeouts, rate limits) and one creation
+ * limiter per distinct (platform, options), shared by every deployment that names it.
+ */
+import crypto from 'node:crypto';
+import type { Clock } from '../clock/index.js';
+import type { CloudSpec, Platform } from '../model/types.js';
+import type { Driver, DriverFactory } from '../drivers/driver.js';
+import { NubisError } from '../errors/index.js';
+import type { ConcurrencyLimiter } from '../drivers/limiter.js';
+
+/** Bounds how many node creations run at once on one cloud (see drivers/limiter.ts). */
+export type CreationLimiter = ConcurrencyLimiter;
+
+export interface CloudHandle {
+  key: string;
+  platform: Platform;
+  driver: Driver;
+  limiter: CreationLimiter;
+  /** The startup inventory sweep has run: creates and deletes may go ahead. */
+  synced: boolean;
+}
+
+export interface CloudSetup {
+  clock: Clock;
+  dataDir: string;
+  controlUrl?: string;
+  factories: Partial<Record<Platform, DriverFactory>>;
+  /** Wraps a raw driver with the runtime (events, retries…). */
+  wrap: (driver: Driver, cloud: CloudSpec) => Driver;
+  limiter: (cloud: CloudSpec) => CreationLimiter;
+}
+
+function stable(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${stable(o[k])}`)
+    .join(',')}}`;
+}
+
+/** Same platform and options, same cloud: they share a driver, an inventory and a limit. */
+export function cloudKey(c: CloudSpec): string {
+  const h = crypto.createHash('sha1').update(stable(c.options)).digest('hex').slice(0, 12);
+  return `${c.platform}:${h}`;
+}
+
+export function createCloudRegistry(setup: CloudSetup) {
+  const handles = new Map<string, CloudHandle>();
+  return {
+    /** The handle for a cloud spec, creating its driver on first use. Fails for platforms without a driver. */
+    get(c: CloudSpec): CloudHandle {
+      const key = cloudKey(c);
+      let h = handles.get(key);
+      if (h) return h;
+      const factory = setup.factories[c.platform];
+      if (!factory) {
+        throw new NubisError('SPEC_INVALID', `platform ${c.platform} has no driver in this build (cloud ${c.name})`);
+      }
+      const ctx = { cloud: c.name, options: c.options, dataDir: setup.dataDir, clock: setup.clock, ...(setup.controlUrl ? { controlUrl: setup.controlUrl } : {}) };
+      const raw = factory(ctx);
+      h = { key, platform: c.platform, driver: setup.wrap(raw, c), limiter: setup.limiter(c), synced: false };
+      handles.set(key, h);
+      return h;
+    },
+    all(): CloudHandle[] {
+      return [...handles.values()];
+    },
+    async closeAll(): Promise<void> {
+      for (const h of handles.values()) await h.driver.close();
+      handles.clear();
+    },
+  };
+}
+
+export type CloudRegistry = ReturnType<typeof createCloudRegistry>;
+

@@ -1,0 +1,274 @@
+/**
+ * The control plane as the API sees it: validates requests, turns them into desired state for
+ * the engine, and renders views. Every method either changes nothing and throws a NubisError,
+ * or commits its whole change.
+ */
+import type { Clock } from '../clock/index.js';
+import type { EventLog } from '../events/index.js';
+import type { Store } from '../store/index.js';
+import { parseSpec, specJsonSchema, HANDLER_NAMES } from '../model/index.js';
+import type { AppSpec, HandlerName } from '../model/types.js';
+import { NubisError } from '../errors/index.js';
+import type { Engine } from './engine.js';
+import { desiredCount, type Deployment, type InstanceRec } from './state.js';
+import { previewPlan } from './planner.js';
+import { providedEndpoints } from './wiring.js';
+import type {
+  Caller, ControlPlane, DeploymentState, DeploymentSummary, DeploymentView, EndpointView, InstanceView, PlanResult, SpecInput, StepLog,
+} from './views.js';
+
+const MAX_ARTEFACT_BYTES = 16 * 1024 * 1024;
+
+interface Parsed {
+  spec: AppSpec;
+  text: string;
+  file: string;
+  files: { path: string; content: Buffer; mode: number }[];
+}
+
+function parseInput(input: SpecInput): Parsed {
+  if (typeof input !== 'object' || input === null) throw new NubisError('REQUEST_INVALID', '$: expected an object with `spec`');
+  if (typeof input.spec !== 'string') throw new NubisError('REQUEST_INVALID', `$.spec: expected string (the YAML text), found ${typeof input.spec}`);
+  const file = input.file ?? 'spec.yaml';
+  if (typeof file !== 'string' || file.length === 0 || file.length > 200) throw new NubisError('REQUEST_INVALID', '$.file: expected a file name of 1 to 200 characters');
+  const files: Parsed['files'] = [];
+  let total = 0;
+  for (const [path, b64] of Object.entries(input.artefacts ?? {})) {
+    if (typeof b64 !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) {
+      throw new NubisError('REQUEST_INVALID', `$.artefacts[${JSON.stringify(path)}]: expected base64 text`);
+    }
+    if (path.startsWith('/') || path.split('/').includes('..') || path.length === 0) {
+      throw new NubisError('REQUEST_INVALID', `$.artefacts[${JSON.stringify(path)}]: expected a relative path without ..`);
+    }
+    const content = Buffer.from(b64, 'base64');
+    total += content.length;
+    files.push({ path, content, mode: 0o644 });
+  }
+  if (total > MAX_ARTEFACT_BYTES) throw new NubisError('REQUEST_INVALID', `$.artefacts: ${total} bytes is more than the ${MAX_ARTEFACT_BYTES} allowed`);
+  const spec = parseSpec(input.spec, { file, ...(input.artefacts ? { artefacts: new Set(Object.keys(input.artefacts)) } : {}) });
+  // keep only files some component names
+  const wanted = Object.values(spec.components).flatMap((c) => c.artefacts);
+  const used = files.filter((f) => wanted.some((a) => f.path === a || (a.endsWith('/') ? f.path.startsWith(a) : f.path.startsWith(`${a}/`))));
+  return { spec, text: input.spec, file, files: used };
+}
+
+export function createControlPlaneFacade(engine: Engine, store: Store, events: EventLog, clock: Clock): ControlPlane {
+  const iso = (ms: number): string => new Date(ms).toISOString();
+
+  function mustGet(name: string): Deployment {
+    const d = engine.deployments.get(name);
+    if (!d) throw new NubisError('NOT_FOUND', `no deployment named ${JSON.stringify(name)}`);
+    return d;
+  }
+
+  function instanceView(d: Deployment, i: InstanceRec): InstanceView {
+    const n = engine.nodes.get(i.key);
+    const comp = d.spec.components[i.component];
+    const endpoints: Record<string, string> = {};
+    if (comp && n?.observed) for (const [p, ep] of Object.entries(providedEndpoints(comp, n.observed))) endpoints[p] = `${ep.host}:${ep.port}`;
+    const v: InstanceView = {
+      name: i.name,
+      component: i.component,
+      ordinal: i.ordinal,
+      desired: i.desired,
+      phase: i.phase,
+      health: i.health,
+      node: { key: i.key, cloud: n?.cloud ?? comp?.cloud ?? '', state: n?.status ?? 'pending' },
+      endpoints,
+      createdAt: iso(i.createdAt),
+    };
+    if (n?.providerId) v.node.id = n.providerId;
+    if (n?.observed?.address) v.node.address = n.observed.address;
+    const err = i.lastError ?? n?.lastError;
+    if (err && (i.phase === 'failed' || n?.status === 'failed' || i.phase !== 'running')) v.lastError = err;
+    return v;
+  }
+
+  function stateOf(d: Deployment, insts: InstanceRec[]): DeploymentState {
+    if (d.status === 'destroying') return 'destroying';
+    if (insts.some((i) => i.phase === 'failed' || engine.nodes.get(i.key)?.status === 'failed')) return 'degraded';
+    for (const c of Object.values(d.spec.components)) {
+      const live = insts.filter((i) => i.component === c.name && i.desired);
+      if (live.length !== desiredCount(d, c) || live.some((i) => i.phase !== 'running')) return 'applying';
+    }
+    if (insts.some((i) => !i.desired)) return 'applying';
+    return 'ready';
+  }
+
+  function view(d: Deployment): DeploymentView {
+    const insts = engine.instancesOf(d.name).sort((a, b) => a.component.localeCompare(b.component) || a.ordinal - b.ordinal);
+    return {
+      name: d.name,
+      state: stateOf(d, insts),
+      version: d.version,
+      createdAt: iso(d.createdAt),
+      updatedAt: iso(d.updatedAt),
+      components: Object.values(d.spec.components).map((c) => ({
+        name: c.name,
+        desired: desiredCount(d, c),
+        running: insts.filter((i) => i.component === c.name && i.desired && i.phase === 'running').length,
+        min: c.min,
+        max: c.max,
+      })),
+      instances: insts.map((i) => instanceView(d, i)),
+    };
+  }
+
+  function checkClouds(spec: AppSpec, probe: Deployment): void {
+    for (const c of Object.keys(spec.clouds)) engine.cloudFor(probe, c); // throws for platforms without a driver
+  }
+
+  return {
+    events,
+    specSchema: () => specJsonSchema(),
+
+    async plan(input) {
+      const p = parseInput(input);
+      const existing = engine.deployments.get(p.spec.name);
+      const now = clock.now();
+      const d: Deployment = existing
+        ? { ...existing, spec: p.spec, counts: {}, ordinals: { ...existing.ordinals } }
+        : { name: p.spec.name, spec: p.spec, specText: p.text, file: p.file, version: 0, status: 'active', counts: {}, ordinals: {}, createdAt: now, updatedAt: now };
+      checkClouds(p.spec, d);
+      const actions = previewPlan(d, engine.instancesOf(d.name), engine.nodes, now).map(({ deployment: _d, ready: _r, ...a }) => a);
+      const result: PlanResult = {
+        deployment: d.name,
+        create: !existing,
+        actions,
+        summary: {
+          add: actions.filter((a) => a.kind === 'create-node').length,
+          change: actions.filter((a) => a.kind === 'update' || a.kind === 'restart').length,
+          remove: actions.filter((a) => a.kind === 'delete-node').length,
+        },
+      };
+      return result;
+    },
+
+    async apply(input, caller: Caller) {
+      const p = parseInput(input);
+      const existing = engine.deployments.get(p.spec.name);
+      if (existing?.status === 'destroying') {
+        throw new NubisError('CONFLICT', `deployment ${p.spec.name} is being destroyed; apply again once it is gone`);
+      }
+      const now = clock.now();
+      const d: Deployment = {
+        name: p.spec.name,
+        spec: p.spec,
+        specText: p.text,
+        file: p.file,
+        version: (existing?.version ?? 0) + 1,
+        status: 'active',
+        counts: {},
+        ordinals: { ...(existing?.ordinals ?? {}) },
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now,
+      };
+      checkClouds(p.spec, d);
+      await engine.saveDeployment(
+        d,
+        {
+          actor: caller.actor,
+          ...(caller.correlationId ? { correlationId: caller.correlationId } : {}),
+          deployment: d.name,
+          kind: 'deployment.applied',
+          target: d.name,
+          reason: existing ? 'spec changed' : 'new deployment',
+          data: { version: d.version, file: p.file, artefacts: p.files.length },
+        },
+        [store.replaceArtefacts(d.name, p.files), ...engine.resetFailures(d.name)],
+      );
+      return view(d);
+    },
+
+    async listDeployments(): Promise<DeploymentSummary[]> {
+      return [...engine.deployments.values()]
+        .sort((a, b) => a.name.localeCompare(b.name))
+        .map((d) => {
+          const v = view(d);
+          return {
+            name: d.name,
+            state: v.state,
+            version: d.version,
+            instances: { desired: v.components.reduce((s, c) => s + c.desired, 0), running: v.components.reduce((s, c) => s + c.running, 0) },
+          };
+        });
+    },
+
+    async getDeployment(name) {
+      return view(mustGet(name));
+    },
+
+    async endpoints(name): Promise<EndpointView[]> {
+      const v = view(mustGet(name));
+      const out: EndpointView[] = [];
+      for (const i of v.instances) {
+        if (!i.desired) continue;
+        for (const [port, address] of Object.entries(i.endpoints)) out.push({ instance: i.name, component: i.component, port, address });
+      }
+      return out;
+    },
+
+    async scale(name, component, count, caller) {
+      const d = mustGet(name);
+      if (d.status === 'destroying') throw new NubisError('CONFLICT', `deployment ${name} is being destroyed`);
+      const c = d.spec.components[component];
+      if (!c) {
+        throw new NubisError('NOT_FOUND', `deployment ${name} has no component ${JSON.stringify(component)}; it has ${Object.keys(d.spec.components).join(', ')}`);
+      }
+      if (!Number.isInteger(count) || count < 0) throw new NubisError('REQUEST_INVALID', `$.count: expected integer ≥ 0, found ${JSON.stringify(count)}`);
+      if (count < c.min || count > c.max) {
+        throw new NubisError('SCALE_OUT_OF_BOUNDS', `${component} must have between ${c.min} and ${c.max} instances; ${count} is outside`, { details: { min: c.min, max: c.max, count } });
+      }
+      const from = desiredCount(d, c);
+      const next: Deployment = { ...d, counts: { ...d.counts, [component]: count }, updatedAt: clock.now() };
+      await engine.saveDeployment(next, {
+        actor: caller.actor,
+        ...(caller.correlationId ? { correlationId: caller.correlationId } : {}),
+        deployment: name,
+        kind: 'deployment.scaled',
+        target: `${name}/${component}`,
+        reason: `scale ${component} from ${from} to ${count}`,
+        data: { component, from, to: count },
+      });
+      return view(next);
+    },
+
+    async destroy(name, caller) {
+      const d = mustGet(name);
+      const next: Deployment = { ...d, status: 'destroying', updatedAt: clock.now() };
+      if (d.status !== 'destroying') {
+        await engine.saveDeployment(next, {
+          actor: caller.actor,
+          ...(caller.correlationId ? { correlationId: caller.correlationId } : {}),
+          deployment: name,
+          kind: 'deployment.destroying',
+          target: name,
+          reason: 'destroy requested',
+        });
+      }
+      return view(next);
+    },
+
+    async logs(deployment, instance, step): Promise<StepLog[]> {
+      mustGet(deployment);
+      if (step !== undefined && !(HANDLER_NAMES as readonly string[]).includes(step)) {
+        throw new NubisError('REQUEST_INVALID', `step: expected one of ${HANDLER_NAMES.join(', ')}, found ${JSON.stringify(step)}`);
+      }
+      const known = engine.instancesOf(deployment).some((i) => i.name === instance);
+      const rows = await store.stepRuns(deployment, instance, step);
+      if (!known && rows.length === 0) throw new NubisError('NOT_FOUND', `deployment ${deployment} has no instance ${JSON.stringify(instance)}`);
+      return rows.map((r) => {
+        const l: StepLog = {
+          step: r.step as HandlerName,
+          runId: r.run_id,
+          state: r.state,
+          exitCode: r.exit_code,
+          startedAt: iso(Number(r.started_at)),
+          output: r.output,
+        };
+        if (r.ended_at !== null) l.endedAt = iso(Number(r.ended_at));
+        return l;
+      });
+    },
+  };
+}

@@ -1,0 +1,857 @@
+/**
+ * The engine: level-based controllers for nodes, component instances and wiring. Each pass
+ * over a deployment decides scale, plans (./planner.ts) and starts the ready actions; every
+ * action writes its intent before it calls a cloud or an agent, and queues another pass when
+ * it ends. Passes are keyed by deployment and de-duplicated; failures back off per resource.
+ *
+ * Crash safety: a node's create intent (status `creating` + idempotency token) is committed
+ * before the driver is called, and every cloud node carries owner, deployment and key tags.
+ * At start (and periodically) each cloud is listed by owner tag and the result reconciled
+ * with the store: found nodes are adopted, extra copies and unknown nodes deleted, intents
+ * that never reached the cloud created again with the same token.
+ */
+import crypto from 'node:crypto';
+import type { Clock } from '../clock/index.js';
+import type { EventInput, EventLog } from '../events/index.js';
+import type { Store, WriteOp } from '../store/index.js';
+import type { AppSpec, CloudSpec, ComponentSpec, HandlerName } from '../model/types.js';
+import type { CloudNode } from '../drivers/driver.js';
+import { TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER } from '../drivers/driver.js';
+import type { HealthProbe, InstanceFiles, StepResult } from '../agent/protocol.js';
+import { NubisError, toNubisError } from '../errors/index.js';
+import {
+  deploymentToRow,
+  instanceName,
+  instanceToRow,
+  nodeToRow,
+  resourceKey,
+  type Deployment,
+  type InstanceRec,
+  type NodeRec,
+  deploymentFromRow,
+  nodeFromRow,
+  instanceFromRow,
+} from './state.js';
+import { decideScale, planDeployment, componentWiringHashes, type Action } from './planner.js';
+import { computeWiring, providedEndpoints, wiringEnv, wiringHash } from './wiring.js';
+import type { CloudHandle, CloudRegistry } from './clouds.js';
+import type { InstancePhase, NodeState } from './views.js';
+
+export interface EngineOptions {
+  store: Store;
+  events: EventLog;
+  clock: Clock;
+  clouds: CloudRegistry;
+  /** Most agent steps running at once across all nodes. Default 32. */
+  stepConcurrency?: number;
+  /** How often running instances' agents are asked for health. Default 2 000. */
+  observeIntervalMs?: number;
+  /** How often a provisioning node is polled. Default 250. */
+  pollIntervalMs?: number;
+  /** How often every cloud is listed by tag to adopt, de-duplicate and remove orphans. Default 30 000. */
+  sweepIntervalMs?: number;
+  /** Per-resource backoff after failures. Defaults 1 000 and 30 000. */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+}
+
+const ENGINE = 'engine';
+
+export interface Engine {
+  readonly deployments: Map<string, Deployment>;
+  readonly nodes: Map<string, NodeRec>;
+  readonly instances: Map<string, InstanceRec>;
+  instancesOf(deployment: string): InstanceRec[];
+  /** Loads state, sweeps every cloud in use, and starts the loops. */
+  start(): Promise<void>;
+  /** Stops loops and waits for in-flight actions to end (they are aborted). */
+  stop(): Promise<void>;
+  /** Queues a pass over the deployment. */
+  enqueue(deployment: string): void;
+  /** Persists a deployment (after apply, scale or destroy) and queues a pass. */
+  saveDeployment(d: Deployment, event: EventInput, extra?: WriteOp[]): Promise<void>;
+  /** Resets failed instances and nodes so they are tried again (on apply). */
+  resetFailures(deployment: string): WriteOp[];
+  /** Resolves when no action is in flight and no pass is queued. */
+  idle(): Promise<void>;
+  /** One full planning pass over every deployment without starting anything; for benchmarks. */
+  dryPass(): number;
+  /** Artefacts as sent to agents, cached per deployment version. */
+  invalidateArtefacts(deployment: string): void;
+  cloudFor(d: Deployment, cloud: string): CloudHandle;
+  /** Time of the last change, per deployment, in clock ms. */
+  ownerId(): string;
+}
+
+export async function createEngine(opts: EngineOptions): Promise<Engine> {
+  const { store, events, clock, clouds } = opts;
+  const stepLimit = opts.stepConcurrency ?? 32;
+  const observeMs = opts.observeIntervalMs ?? 2000;
+  const pollMs = opts.pollIntervalMs ?? 250;
+  const sweepMs = opts.sweepIntervalMs ?? 30_000;
+  const backoffBase = opts.backoffBaseMs ?? 1000;
+  const backoffMax = opts.backoffMaxMs ?? 30_000;
+  const owner = await store.installationId();
+
+  const deployments = new Map<string, Deployment>();
+  const nodes = new Map<string, NodeRec>();
+  const instances = new Map<string, InstanceRec>();
+  const byDep = new Map<string, Map<string, InstanceRec>>();
+  const busy = new Set<string>();
+  const queued = new Set<string>();
+  const artefactCache = new Map<string, { version: number; files: InstanceFiles[] }>();
+  let passScheduled = false;
+  let stopped = false;
+  const abort = new AbortController();
+  const inflight = new Set<Promise<void>>();
+  const idleWaiters: (() => void)[] = [];
+  let stepsRunning = 0;
+  const stepWaiters: (() => void)[] = [];
+
+  const indexInstance = (i: InstanceRec): void => {
+    instances.set(i.key, i);
+    let m = byDep.get(i.deployment);
+    if (!m) byDep.set(i.deployment, (m = new Map()));
+    m.set(i.key, i);
+  };
+  const unindexInstance = (key: string): void => {
+    const i = instances.get(key);
+    if (!i) return;
+    instances.delete(key);
+    byDep.get(i.deployment)?.delete(key);
+  };
+  const instancesOf = (d: string): InstanceRec[] => [...(byDep.get(d)?.values() ?? [])];
+
+  const backoff = (attempt: number): number => {
+    const ceiling = Math.min(backoffMax, backoffBase * 2 ** Math.max(0, attempt - 1));
+    return ceiling / 2 + Math.random() * (ceiling / 2);
+  };
+
+  const cloudFor = (d: Deployment, cloudName: string): CloudHandle => {
+    const spec: CloudSpec | undefined = d.spec.clouds[cloudName];
+    if (!spec) throw new NubisError('SPEC_INVALID', `deployment ${d.name} names unknown cloud ${cloudName}`);
+    return clouds.get(spec);
+  };
+
+  // ---- persistence helpers: mutate in memory, then write through ----
+
+  const ev = (e: Omit<EventInput, 'actor'> & { actor?: string }): EventInput => ({ actor: ENGINE, ...e, ts: clock.now() });
+
+  async function setNode(n: NodeRec, status: NodeState, reason: string, extra: Partial<NodeRec> = {}, data?: Record<string, unknown>): Promise<void> {
+    const from = n.status;
+    Object.assign(n, extra);
+    n.status = status;
+    n.updatedAt = clock.now();
+    await Promise.all([
+      store.write(store.putNode(nodeToRow(n))),
+      events.append(ev({ deployment: n.deployment, kind: 'node.state', target: n.key, reason, outcome: status, data: { from, to: status, ...(n.providerId ? { id: n.providerId } : {}), ...data } })),
+    ]);
+  }
+
+  async function setPhase(i: InstanceRec, phase: InstancePhase, reason: string, data?: Record<string, unknown>): Promise<void> {
+    const from = i.phase;
+    i.phase = phase;
+    i.updatedAt = clock.now();
+    const writes: Promise<void>[] = [store.write(store.putInstance(instanceToRow(i)))];
+    if (from !== phase) {
+      writes.push(events.append(ev({ deployment: i.deployment, kind: 'instance.phase', target: i.key, reason, outcome: phase, data: { from, to: phase, ...data } })));
+    }
+    await Promise.all(writes);
+  }
+
+  const saveInstance = (i: InstanceRec): Promise<void> => {
+    i.updatedAt = clock.now();
+    return store.write(store.putInstance(instanceToRow(i)));
+  };
+
+  // ---- the loop ----
+
+  function enqueue(name: string): void {
+    if (stopped) return;
+    queued.add(name);
+    if (!passScheduled) {
+      passScheduled = true;
+      setImmediate(runPasses);
+    }
+  }
+
+  function runPasses(): void {
+    passScheduled = false;
+    const names = [...queued];
+    queued.clear();
+    for (const name of names) {
+      try {
+        pass(name);
+      } catch (e) {
+        void events.append(ev({ deployment: name, kind: 'engine.error', outcome: 'error', reason: toNubisError(e).message }));
+      }
+    }
+    checkIdle();
+  }
+
+  function checkIdle(): void {
+    if (inflight.size === 0 && queued.size === 0 && !passScheduled) {
+      for (const w of idleWaiters.splice(0)) w();
+    }
+  }
+
+  function track(key: string, deployment: string, p: Promise<void>): void {
+    busy.add(key);
+    const t = p
+      .catch((e: unknown) => {
+        void events.append(ev({ deployment, kind: 'engine.error', target: key, outcome: 'error', reason: toNubisError(e).message }));
+      })
+      .finally(() => {
+        busy.delete(key);
+        inflight.delete(t);
+        enqueue(deployment);
+        checkIdle();
+      });
+    inflight.add(t);
+  }
+
+  /** One level-based pass: scale, plan, start what is ready. */
+  function pass(name: string): void {
+    const d = deployments.get(name);
+    if (!d) return;
+    const now = clock.now();
+    const mine = instancesOf(name);
+    const decision = decideScale(d, mine);
+    if (decision.add.length > 0 || decision.remove.length > 0) {
+      const writes: WriteOp[] = [];
+      const evs: EventInput[] = [];
+      for (const a of decision.add) {
+        const iname = instanceName(a.component, a.ordinal);
+        const key = resourceKey(name, iname);
+        const comp = d.spec.components[a.component]!;
+        d.ordinals[a.component] = a.ordinal + 1;
+        const inst: InstanceRec = {
+          key, deployment: name, component: a.component, ordinal: a.ordinal, name: iname, desired: true, phase: 'pending',
+          runSeq: 0, restarts: 0, attempts: 0, createdAt: now, updatedAt: now, health: 'unknown', processAlive: undefined,
+        };
+        const node: NodeRec = {
+          key, deployment: name, cloud: comp.cloud, status: 'pending', token: crypto.randomUUID(), attempts: 0, createdAt: now, updatedAt: now,
+        };
+        indexInstance(inst);
+        nodes.set(key, node);
+        writes.push(store.putInstance(instanceToRow(inst)), store.putNode(nodeToRow(node)));
+        evs.push(ev({ deployment: name, kind: 'instance.added', target: key, reason: 'count below desired', data: { component: a.component } }));
+      }
+      for (const key of decision.remove) {
+        const inst = instances.get(key)!;
+        inst.desired = false;
+        inst.updatedAt = now;
+        writes.push(store.putInstance(instanceToRow(inst)));
+        evs.push(ev({ deployment: name, kind: 'instance.removed', target: key, reason: d.status === 'destroying' ? 'deployment destroyed' : 'count above desired' }));
+      }
+      writes.push(store.putDeployment(deploymentToRow(d)));
+      // Decisions are in memory already; the next pass runs once they are committed.
+      track(`scale:${name}`, name, Promise.all([store.write(...writes), events.append(...evs)]).then(() => undefined));
+      return;
+    }
+    if (busy.has(`scale:${name}`)) return;
+
+    const actions = planDeployment({ dep: d, instances: mine, nodes, now, busy });
+    let waitingUntil = Infinity;
+    for (const a of actions) {
+      if (!a.ready) continue;
+      const handle = cloudForAction(d, a);
+      if (handle && !handle.synced) continue;
+      track(a.target, name, execute(d, a));
+    }
+    for (const i of mine) if (i.notBefore && i.notBefore > now) waitingUntil = Math.min(waitingUntil, i.notBefore);
+    for (const i of mine) {
+      const n = nodes.get(i.key);
+      if (n?.notBefore && n.notBefore > now) waitingUntil = Math.min(waitingUntil, n.notBefore);
+    }
+    if (waitingUntil < Infinity) {
+      const t = clock.sleep(waitingUntil - now + 1, abort.signal).then(() => enqueue(name), () => undefined);
+      void t;
+    }
+    if (d.status === 'destroying' && mine.length === 0) {
+      deployments.delete(name);
+      artefactCache.delete(name);
+      track(`destroy:${name}`, name, Promise.all([
+        store.write(store.deleteDeployment(name)),
+        events.append(ev({ deployment: name, kind: 'deployment.destroyed', target: name, reason: 'nothing left' })),
+      ]).then(() => undefined));
+    }
+  }
+
+  function cloudForAction(d: Deployment, a: Action): CloudHandle | undefined {
+    if (a.kind !== 'create-node' && a.kind !== 'delete-node') return undefined;
+    const n = nodes.get(a.target);
+    const cloud = n?.cloud ?? a.cloud;
+    return cloud ? cloudFor(d, cloud) : undefined;
+  }
+
+  async function execute(d: Deployment, a: Action): Promise<void> {
+    const inst = instances.get(a.target)!;
+    switch (a.kind) {
+      case 'create-node':
+        return createNode(d, inst);
+      case 'install':
+      case 'configure':
+        return step(d, inst, a.kind);
+      case 'start':
+        return start(d, inst);
+      case 'update':
+        return update(d, inst);
+      case 'restart':
+        return restart(inst, a.reason);
+      case 'stop':
+        return stopInstance(d, inst);
+      case 'delete-node':
+        return deleteNode(d, inst);
+    }
+  }
+
+  // ---- nodes ----
+
+  async function createNode(d: Deployment, inst: InstanceRec): Promise<void> {
+    const n = nodes.get(inst.key)!;
+    const comp = d.spec.components[inst.component]!;
+    const cloud = cloudFor(d, n.cloud);
+    if (n.status === 'pending') await setNode(n, 'creating', 'intent persisted before create');
+    const release = await cloud.limiter.acquire(abort.signal);
+    const t0 = clock.now();
+    let ok = false;
+    try {
+      if (!n.providerId) {
+        const cn = await cloud.driver.create(
+          {
+            key: n.key,
+            tags: { [TAG_OWNER]: owner, [TAG_DEPLOYMENT]: n.deployment, [TAG_KEY]: n.key },
+            idempotencyToken: n.token,
+            requirements: d.spec.nodeTemplates[comp.nodeTemplate]?.requirements ?? {},
+          },
+          abort.signal,
+        );
+        await setNode(n, cn.status === 'running' ? 'running' : 'provisioning', 'created', { providerId: cn.id, observed: cn });
+      }
+      while (n.status !== 'running') {
+        await clock.sleep(pollMs, abort.signal);
+        const cn = await cloud.driver.get(n.providerId!, abort.signal);
+        if (!cn) throw new NubisError('CLOUD_NOT_FOUND', `node ${n.providerId} vanished while provisioning`, { retryable: true, details: { vanished: true } });
+        if (cn.status === 'error') throw new NubisError('CLOUD_INTERNAL', `node ${cn.id} failed to provision`, { details: { vanished: false } });
+        n.observed = cn;
+        if (cn.status === 'running') await setNode(n, 'running', 'provisioned', { observed: cn });
+      }
+      ok = true;
+      n.attempts = 0;
+      n.notBefore = undefined;
+    } catch (e) {
+      if (abort.signal.aborted) return;
+      const err = toNubisError(e);
+      n.attempts++;
+      n.lastError = `${err.code}: ${err.message}`;
+      const vanished = (err.details as { vanished?: boolean } | undefined)?.vanished;
+      if (vanished !== undefined) {
+        // The cloud lost or broke the node: forget it (deleting a broken one) and start over with a new token.
+        if (!vanished && n.providerId) await cloud.driver.delete(n.providerId, abort.signal).catch(() => undefined);
+        n.providerId = undefined;
+        n.observed = undefined;
+        n.token = crypto.randomUUID();
+      }
+      if (err.retryable) {
+        n.notBefore = clock.now() + backoff(n.attempts);
+        await setNode(n, n.providerId ? n.status : 'pending', 'create failed, will retry', {}, { code: err.code, attempt: n.attempts });
+      } else {
+        await setNode(n, 'failed', 'create failed', {}, { code: err.code, alert: true, explanation: explain(err) });
+      }
+    } finally {
+      release({ latencyMs: clock.now() - t0, ok });
+    }
+  }
+
+  async function deleteNode(d: Deployment, inst: InstanceRec): Promise<void> {
+    const n = nodes.get(inst.key);
+    const finish = async (): Promise<void> => {
+      nodes.delete(inst.key);
+      unindexInstance(inst.key);
+      await Promise.all([
+        store.write(store.deleteNode(inst.key), store.deleteInstance(inst.key)),
+        events.append(ev({ deployment: d.name, kind: 'instance.deleted', target: inst.key, reason: 'node deleted' })),
+      ]);
+    };
+    if (!n || n.status === 'pending') return finish();
+    const cloud = cloudFor(d, n.cloud);
+    try {
+      if (n.status !== 'deleting') await setNode(n, 'deleting', 'intent persisted before delete');
+      if (n.providerId) await cloud.driver.delete(n.providerId, abort.signal);
+      else {
+        // The create may or may not have reached the cloud: find it by tag.
+        for (const cn of await cloud.driver.list({ [TAG_OWNER]: owner, [TAG_KEY]: n.key }, abort.signal)) {
+          await cloud.driver.delete(cn.id, abort.signal);
+        }
+      }
+      await events.append(ev({ deployment: d.name, kind: 'node.state', target: n.key, outcome: 'deleted', reason: 'deleted', data: { from: 'deleting', to: 'deleted' } }));
+      await finish();
+    } catch (e) {
+      if (abort.signal.aborted) return;
+      const err = toNubisError(e);
+      n.attempts++;
+      n.lastError = `${err.code}: ${err.message}`;
+      n.notBefore = clock.now() + backoff(n.attempts);
+      await setNode(n, 'deleting', 'delete failed, will retry', {}, { code: err.code, attempt: n.attempts });
+    }
+  }
+
+  // ---- instances ----
+
+  async function acquireStep(): Promise<() => void> {
+    while (stepsRunning >= stepLimit) await new Promise<void>((r) => stepWaiters.push(r));
+    stepsRunning++;
+    return () => {
+      stepsRunning--;
+      stepWaiters.shift()?.();
+    };
+  }
+
+  async function artefactsFor(d: Deployment): Promise<InstanceFiles[]> {
+    const c = artefactCache.get(d.name);
+    if (c && c.version === d.version) return c.files;
+    const rows = await store.artefacts(d.name);
+    const files = rows.map((r) => ({ path: r.path, base64: Buffer.from(r.content).toString('base64'), mode: r.mode }));
+    artefactCache.set(d.name, { version: d.version, files });
+    return files;
+  }
+
+  function healthProbe(comp: ComponentSpec, node: CloudNode | undefined): HealthProbe | undefined {
+    const h = comp.health;
+    if (!h) return undefined;
+    const probe: HealthProbe = { kind: h.kind, intervalMs: h.intervalMs, timeoutMs: h.timeoutMs, retries: h.retries };
+    if (h.command) probe.command = h.command;
+    if (h.path) probe.path = h.path;
+    if (h.port) {
+      const ep = providedEndpoints(comp, node)[h.port];
+      if (ep) probe.port = ep.port;
+    }
+    return probe;
+  }
+
+  /** Runs one handler through the agent, recording intent, output and outcome. */
+  async function runHandler(d: Deployment, inst: InstanceRec, stepName: HandlerName): Promise<{ result: StepResult; hash: string }> {
+    const comp = d.spec.components[inst.component]!;
+    const n = nodes.get(inst.key)!;
+    const cloud = cloudFor(d, n.cloud);
+    const byComponent = new Map<string, InstanceRec[]>();
+    for (const i of instancesOf(d.name)) {
+      const l = byComponent.get(i.component) ?? [];
+      l.push(i);
+      byComponent.set(i.component, l);
+    }
+    const wiring = computeWiring({ dep: d, inst, byComponent, nodes });
+    const hash = wiringHash(wiring);
+    const handler = comp.handlers[stepName];
+    const runId = inst.inflightRun?.includes(`:${stepName}:`) ? inst.inflightRun : `${inst.key}:${stepName}:${++inst.runSeq}`;
+    if (inst.inflightRun !== runId) {
+      inst.inflightRun = runId;
+      await saveInstance(inst);
+    }
+    const env = wiringEnv(comp, wiring, n.observed?.address ?? '127.0.0.1');
+    env.NUBIS_STEP = stepName;
+    const release = await acquireStep();
+    const startedAt = clock.now();
+    let result: StepResult;
+    try {
+      result = await cloud.driver.agent(n.observed!).runStep(
+        {
+          runId,
+          instance: inst.name,
+          step: stepName,
+          ...(handler ? { command: handler.run } : {}),
+          timeoutMs: handler?.timeoutMs ?? 60_000,
+          env,
+          wiring,
+          ...(stepName === 'install' ? { files: await artefactsFor(d) } : {}),
+          ...(stepName === 'start' ? { health: healthProbe(comp, n.observed) } : {}),
+        },
+        abort.signal,
+      );
+    } finally {
+      release();
+    }
+    inst.inflightRun = undefined;
+    await Promise.all([
+      store.write(
+        store.putStepRun({
+          deployment: d.name, instance: inst.name, step: stepName, run_id: runId, state: result.state,
+          exit_code: result.exitCode ?? null, output: result.output, started_at: result.startedAt || startedAt, ended_at: result.endedAt ?? clock.now(),
+        }),
+        store.putInstance(instanceToRow(inst)),
+      ),
+      events.append(ev({
+        deployment: d.name, kind: 'instance.step', target: inst.key, reason: stepName, outcome: result.state,
+        data: { step: stepName, runId, exitCode: result.exitCode ?? null, durationMs: (result.endedAt ?? clock.now()) - (result.startedAt || startedAt) },
+      })),
+    ]);
+    return { result, hash };
+  }
+
+  /** Records a failed attempt: back off, or mark the instance failed once retries are spent. */
+  async function stepFailed(d: Deployment, inst: InstanceRec, stepName: HandlerName, err: NubisError, output: string, backTo?: InstancePhase): Promise<void> {
+    if (abort.signal.aborted) return;
+    const handler = d.spec.components[inst.component]?.handlers[stepName];
+    const retries = handler?.retries ?? 2;
+    inst.attempts++;
+    inst.lastError = `${stepName}: ${err.code}: ${err.message}${output ? `\n${output.slice(-2000)}` : ''}`;
+    if (err.code === 'AGENT_UNREACHABLE' || inst.attempts <= retries) {
+      inst.notBefore = clock.now() + backoff(inst.attempts);
+      await Promise.all([
+        backTo ? setPhase(inst, backTo, `${stepName} failed, will retry`) : saveInstance(inst),
+        events.append(ev({ deployment: d.name, kind: 'instance.retry', target: inst.key, reason: `${stepName} failed`, outcome: 'error', data: { step: stepName, code: err.code, attempt: inst.attempts, of: retries + 1, output: output.slice(-4000) } })),
+      ]);
+    } else {
+      await setPhase(inst, 'failed', `${stepName} failed after ${inst.attempts} attempts`, { step: stepName, code: err.code, alert: true, output: output.slice(-4000) });
+    }
+  }
+
+  function resultError(stepName: HandlerName, r: StepResult): NubisError {
+    if (r.state === 'timed-out') return new NubisError('HANDLER_TIMEOUT', `${stepName} handler timed out`);
+    return new NubisError('HANDLER_FAILED', `${stepName} handler exited with ${r.exitCode ?? r.signal ?? 'an error'}`);
+  }
+
+  async function step(d: Deployment, inst: InstanceRec, stepName: 'install' | 'configure'): Promise<void> {
+    try {
+      const { result, hash } = await runHandler(d, inst, stepName);
+      if (result.state !== 'succeeded') return stepFailed(d, inst, stepName, resultError(stepName, result), result.output);
+      inst.attempts = 0;
+      inst.lastError = undefined;
+      if (stepName === 'configure') inst.wiringHash = hash;
+      await setPhase(inst, stepName === 'install' ? 'installed' : 'configured', `${stepName} succeeded`);
+    } catch (e) {
+      await stepFailed(d, inst, stepName, toNubisError(e), '');
+    }
+  }
+
+  async function start(d: Deployment, inst: InstanceRec): Promise<void> {
+    const comp = d.spec.components[inst.component]!;
+    const n = nodes.get(inst.key)!;
+    const agent = cloudFor(d, n.cloud).driver.agent(n.observed!);
+    try {
+      const { result, hash } = await runHandler(d, inst, 'start');
+      if (result.state !== 'succeeded') return stepFailed(d, inst, 'start', resultError('start', result), result.output);
+      inst.wiringHash = hash;
+      await setPhase(inst, 'started', 'start succeeded');
+      if (comp.handlers.start || comp.health) {
+        const h = comp.health;
+        const deadline = clock.now() + (comp.handlers.start?.timeoutMs ?? 60_000) + (h ? h.intervalMs * (h.retries + 1) : 0);
+        for (;;) {
+          const st = (await agent.status(abort.signal)).instances.find((s) => s.instance === inst.name);
+          const ok = h ? st?.health === 'healthy' : st?.process === 'running' || (st?.process === 'exited' && st.exitCode === 0);
+          if (ok) break;
+          if (st?.process === 'exited' && st.exitCode !== 0) throw new NubisError('HEALTH_FAILED', `the start process exited with ${st.exitCode ?? 'a signal'}`);
+          if (clock.now() > deadline) throw new NubisError('HEALTH_FAILED', `not healthy within ${Math.round((deadline - clock.now()) / 1000)} s${st?.healthDetail ? `: ${st.healthDetail}` : ''}`);
+          await clock.sleep(Math.min(200, h?.intervalMs ?? 200), abort.signal);
+        }
+      }
+      inst.attempts = 0;
+      inst.lastError = undefined;
+      inst.health = comp.health ? 'healthy' : 'unknown';
+      inst.processAlive = undefined;
+      await setPhase(inst, 'running', 'healthy');
+    } catch (e) {
+      const err = toNubisError(e);
+      if (err.code === 'HEALTH_FAILED') await agent.stopInstance(inst.name, abort.signal).catch(() => undefined);
+      await stepFailed(d, inst, 'start', err, '', 'configured');
+    }
+  }
+
+  async function update(d: Deployment, inst: InstanceRec): Promise<void> {
+    const comp = d.spec.components[inst.component]!;
+    if (!comp.handlers.update) return restart(inst, 'its channels changed and it has no update handler');
+    try {
+      const { result, hash } = await runHandler(d, inst, 'update');
+      if (result.state !== 'succeeded') return stepFailed(d, inst, 'update', resultError('update', result), result.output);
+      inst.wiringHash = hash;
+      inst.attempts = 0;
+      await Promise.all([
+        saveInstance(inst),
+        events.append(ev({ deployment: d.name, kind: 'instance.wiring', target: inst.key, reason: 'update handler ran', data: { hash } })),
+      ]);
+    } catch (e) {
+      await stepFailed(d, inst, 'update', toNubisError(e), '');
+    }
+  }
+
+  async function restart(inst: InstanceRec, reason: string): Promise<void> {
+    const d = deployments.get(inst.deployment)!;
+    const n = nodes.get(inst.key)!;
+    try {
+      await cloudFor(d, n.cloud).driver.agent(n.observed!).stopInstance(inst.name, abort.signal);
+    } catch (e) {
+      const err = toNubisError(e);
+      inst.notBefore = clock.now() + backoff(++inst.attempts);
+      await events.append(ev({ deployment: d.name, kind: 'instance.retry', target: inst.key, reason: 'stop before restart failed', outcome: 'error', data: { code: err.code } }));
+      return;
+    }
+    inst.restarts++;
+    inst.notBefore = inst.restarts > 1 ? clock.now() + backoff(inst.restarts - 1) : undefined;
+    inst.health = 'unknown';
+    inst.processAlive = undefined;
+    const comp = d.spec.components[inst.component];
+    const back: InstancePhase = comp && !comp.handlers.update && reason.includes('channels') ? 'installed' : 'configured';
+    await setPhase(inst, back, `restart: ${reason}`, { restarts: inst.restarts });
+  }
+
+  async function stopInstance(d: Deployment, inst: InstanceRec): Promise<void> {
+    const n = nodes.get(inst.key)!;
+    const comp = d.spec.components[inst.component];
+    await setPhase(inst, 'stopping', 'stopping');
+    try {
+      if (comp?.handlers.stop) {
+        const { result } = await runHandler(d, inst, 'stop');
+        if (result.state !== 'succeeded') {
+          await events.append(ev({ deployment: d.name, kind: 'instance.retry', target: inst.key, reason: 'stop handler failed; stopping the process anyway', outcome: 'error', data: { output: result.output.slice(-2000) } }));
+        }
+      }
+      await cloudFor(d, n.cloud).driver.agent(n.observed!).stopInstance(inst.name, abort.signal);
+    } catch (e) {
+      // A node that cannot be reached is deleted anyway; its processes go with it.
+      await events.append(ev({ deployment: d.name, kind: 'instance.retry', target: inst.key, reason: 'stop failed; the node will be deleted', outcome: 'error', data: { code: toNubisError(e).code } }));
+    }
+    await setPhase(inst, 'stopped', 'stopped');
+  }
+
+  // ---- observation ----
+
+  async function observeAgents(): Promise<void> {
+    const byNode: Promise<void>[] = [];
+    for (const inst of instances.values()) {
+      if (!inst.desired || inst.phase !== 'running' || busy.has(inst.key)) continue;
+      const d = deployments.get(inst.deployment);
+      const n = nodes.get(inst.key);
+      if (!d || n?.status !== 'running' || !n.observed) continue;
+      byNode.push(
+        (async () => {
+          try {
+            const st = await cloudFor(d, n.cloud).driver.agent(n.observed!).status(abort.signal);
+            const s = st.instances.find((x) => x.instance === inst.name);
+            const comp = d.spec.components[inst.component];
+            const alive = s ? s.process !== 'exited' || s.exitCode === 0 : false;
+            const health = s?.health ?? 'unknown';
+            const changed = alive !== (inst.processAlive ?? true) || health !== inst.health;
+            inst.processAlive = comp?.handlers.start ? alive : undefined;
+            inst.health = health;
+            if (changed) {
+              await events.append(ev({ deployment: d.name, kind: 'instance.health', target: inst.key, outcome: health, data: { process: s?.process ?? 'none', detail: s?.healthDetail } }));
+              enqueue(d.name);
+            }
+          } catch {
+            // An agent that does not answer is judged by the next sweep of its cloud.
+          }
+        })(),
+      );
+    }
+    await Promise.all(byNode);
+  }
+
+  /**
+   * Lists a cloud by owner tag and reconciles it with the store: adopt what an interrupted
+   * create made, delete duplicates and orphans, re-create intents that never reached the
+   * cloud, and notice nodes the cloud lost.
+   */
+  async function sweep(cloud: CloudHandle): Promise<void> {
+    const found = await cloud.driver.list({ [TAG_OWNER]: owner }, abort.signal);
+    const byKey = new Map<string, CloudNode[]>();
+    for (const cn of found) {
+      const key = cn.tags[TAG_KEY];
+      if (!key) continue;
+      const l = byKey.get(key) ?? [];
+      l.push(cn);
+      byKey.set(key, l);
+    }
+    const deletions: Promise<void>[] = [];
+    const del = (cn: CloudNode, kind: string, reason: string): void => {
+      deletions.push(
+        cloud.driver.delete(cn.id, abort.signal).then(() =>
+          events.append(ev({ deployment: cn.tags[TAG_DEPLOYMENT], kind, target: cn.tags[TAG_KEY] ?? cn.id, reason, data: { id: cn.id } })),
+        ),
+      );
+    };
+    for (const [key, list] of byKey) {
+      if (busy.has(key)) continue;
+      const n = nodes.get(key);
+      const d = n ? deployments.get(n.deployment) : undefined;
+      if (!n || !d || cloudFor(d, n.cloud).key !== cloud.key) {
+        for (const cn of list) del(cn, 'node.orphan-deleted', 'no deployment wants it');
+        continue;
+      }
+      const sorted = [...list].sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+      const keep = sorted.find((cn) => cn.id === n.providerId) ?? sorted[0]!;
+      for (const cn of sorted) if (cn !== keep) del(cn, 'node.duplicate-deleted', `a second node for ${key}`);
+      if (n.status === 'deleting') {
+        n.providerId = keep.id;
+        continue;
+      }
+      if (n.providerId !== keep.id || n.status === 'creating' || n.status === 'pending') {
+        await setNode(n, keep.status === 'running' ? 'running' : 'provisioning', 'adopted by tag', { providerId: keep.id, observed: keep });
+      } else if (keep.status === 'running') {
+        n.observed = keep;
+      }
+    }
+    for (const n of nodes.values()) {
+      if (busy.has(n.key) || byKey.has(n.key)) continue;
+      const d = deployments.get(n.deployment);
+      if (!d || cloudFor(d, n.cloud).key !== cloud.key) continue;
+      if (n.status === 'creating') {
+        await setNode(n, 'pending', 'the create never reached the cloud');
+      } else if (n.status === 'deleting') {
+        nodes.delete(n.key);
+        unindexInstance(n.key);
+        await store.write(store.deleteNode(n.key), store.deleteInstance(n.key));
+        await events.append(ev({ deployment: n.deployment, kind: 'instance.deleted', target: n.key, reason: 'node already gone' }));
+      } else if (n.status === 'running' || n.status === 'provisioning') {
+        const inst = instances.get(n.key);
+        await setNode(n, 'pending', 'the cloud no longer has this node', { providerId: undefined, observed: undefined, token: crypto.randomUUID() });
+        if (inst && inst.desired && inst.phase !== 'pending') {
+          inst.inflightRun = undefined;
+          await setPhase(inst, 'pending', 'its node was lost');
+        } else if (inst && !inst.desired) {
+          await setPhase(inst, 'stopped', 'its node was lost');
+        }
+      }
+    }
+    await Promise.all(deletions);
+    cloud.synced = true;
+  }
+
+  async function sweepAll(): Promise<void> {
+    for (const d of deployments.values()) for (const c of Object.keys(d.spec.clouds)) {
+      try {
+        cloudFor(d, c);
+      } catch {
+        /* reported at apply time */
+      }
+    }
+    await Promise.all(
+      clouds.all().map(async (c) => {
+        try {
+          await sweep(c);
+        } catch (e) {
+          await events.append(ev({ kind: 'cloud.sweep-failed', target: c.key, outcome: 'error', reason: toNubisError(e).message }));
+        }
+      }),
+    );
+    for (const d of deployments.keys()) enqueue(d);
+  }
+
+  async function loop(everyMs: number, fn: () => Promise<void>): Promise<void> {
+    while (!stopped) {
+      try {
+        await clock.sleep(everyMs, abort.signal);
+      } catch {
+        return;
+      }
+      if (stopped) return;
+      try {
+        await fn();
+      } catch {
+        /* loops never die */
+      }
+    }
+  }
+  const loops: Promise<void>[] = [];
+
+  const engine: Engine = {
+    deployments,
+    nodes,
+    instances,
+    instancesOf,
+    ownerId: () => owner,
+    cloudFor,
+    async start() {
+      for (const r of await store.loadDeployments()) deployments.set(r.name, deploymentFromRow(r));
+      for (const r of await store.loadNodes()) nodes.set(r.key, nodeFromRow(r));
+      for (const r of await store.loadInstances()) indexInstance(instanceFromRow(r));
+      await sweepAll();
+      // a cloud whose sweep failed is retried until it succeeds
+      loops.push(loop(Math.min(sweepMs, 5000), async () => {
+        const pending = clouds.all().filter((c) => !c.synced);
+        for (const c of pending) await sweep(c).catch(() => undefined);
+        for (const d of deployments.keys()) if (pending.length) enqueue(d);
+      }));
+      loops.push(loop(sweepMs, async () => {
+        await Promise.all(clouds.all().map((c) => sweep(c).catch(() => undefined)));
+      }));
+      loops.push(loop(observeMs, observeAgents));
+    },
+    async stop() {
+      stopped = true;
+      abort.abort(new NubisError('ABORTED', 'the control plane is stopping'));
+      await Promise.allSettled([...inflight, ...loops]);
+    },
+    enqueue,
+    async saveDeployment(d, event, extra = []) {
+      deployments.set(d.name, d);
+      artefactCache.delete(d.name);
+      await Promise.all([store.write(store.putDeployment(deploymentToRow(d)), ...extra), events.append(ev(event))]);
+      // a new cloud must be swept before anything is created on it
+      for (const c of Object.keys(d.spec.clouds)) {
+        const h = cloudFor(d, c);
+        if (!h.synced) await sweep(h).catch(() => undefined);
+      }
+      enqueue(d.name);
+    },
+    resetFailures(name) {
+      const ops: WriteOp[] = [];
+      for (const i of instancesOf(name)) {
+        const n = nodes.get(i.key);
+        if (i.phase === 'failed') {
+          i.phase = 'pending';
+          i.attempts = 0;
+          i.notBefore = undefined;
+          ops.push(store.putInstance(instanceToRow(i)));
+        }
+        if (n?.status === 'failed') {
+          n.status = n.providerId ? 'provisioning' : 'pending';
+          n.attempts = 0;
+          n.notBefore = undefined;
+          ops.push(store.putNode(nodeToRow(n)));
+        }
+      }
+      return ops;
+    },
+    idle() {
+      return new Promise<void>((resolve) => {
+        idleWaiters.push(resolve);
+        checkIdle();
+      });
+    },
+    dryPass() {
+      let count = 0;
+      const now = clock.now();
+      for (const d of deployments.values()) {
+        count += planDeployment({ dep: d, instances: instancesOf(d.name), nodes, now, busy }).length;
+      }
+      return count;
+    },
+    invalidateArtefacts(name) {
+      artefactCache.delete(name);
+    },
+  };
+  return engine;
+}
+
+/** What an operator should do about a cloud error that stops an action. */
+export function explain(err: NubisError): string {
+  switch (err.code) {
+    case 'CLOUD_BAD_REQUEST':
+      return 'The cloud rejected the request as invalid: check the node template (image, hardware) against what the cloud offers.';
+    case 'CLOUD_UNAUTHORIZED':
+      return 'The credentials were refused: renew or correct them, then apply again.';
+    case 'CLOUD_PAYMENT_REQUIRED':
+      return 'The account has no credit left: top it up; resources may be deleted by the provider if this persists.';
+    case 'CLOUD_FORBIDDEN':
+      return 'These credentials may not do this: grant the permission or use another account.';
+    case 'CLOUD_NOT_FOUND':
+      return 'A resource the request names does not exist: check image and network names.';
+    case 'CLOUD_QUOTA_EXCEEDED':
+      return 'The quota is exhausted: raise it with the provider or lower the counts.';
+    default:
+      return 'Retry later; if it persists, contact the provider with the correlation id.';
+  }
+}
+
+export type { AppSpec };

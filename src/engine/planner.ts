@@ -1,0 +1,221 @@
+/**
+ * The planner: a pure function from desired and observed state to an action graph. `plan`
+ * shows the whole graph; the executor runs the actions that are ready (every dependency met
+ * in the observed state) and plans again after each one finishes — the level-based loop.
+ */
+import type { ComponentSpec } from '../model/types.js';
+import type { PlanAction, PlanActionKind } from './views.js';
+import { desiredCount, instanceName, resourceKey, type Deployment, type InstanceRec, type NodeRec } from './state.js';
+import { computeWiring, wiringHash } from './wiring.js';
+
+export interface Action extends PlanAction {
+  deployment: string;
+  /** All dependencies are met now; the executor may start it. */
+  ready: boolean;
+}
+
+export interface ScaleDecision {
+  add: { component: string; ordinal: number }[];
+  /** Keys of instances to mark undesired. */
+  remove: string[];
+}
+
+/**
+ * Which instances to add or retire so each component has its desired count. Ordinals are
+ * never reused; scale-in takes the youngest first (highest ordinal) unless the component says
+ * `scaleIn: oldest`. Components no longer in the spec lose all their instances.
+ */
+export function decideScale(dep: Deployment, instances: InstanceRec[]): ScaleDecision {
+  const add: ScaleDecision['add'] = [];
+  const remove: string[] = [];
+  const live = new Map<string, InstanceRec[]>();
+  for (const i of instances) {
+    if (!i.desired) continue;
+    if (!dep.spec.components[i.component] || dep.status === 'destroying') {
+      remove.push(i.key);
+      continue;
+    }
+    let list = live.get(i.component);
+    if (!list) live.set(i.component, (list = []));
+    list.push(i);
+  }
+  if (dep.status === 'destroying') return { add, remove };
+  for (const comp of Object.values(dep.spec.components)) {
+    const want = desiredCount(dep, comp);
+    const list = live.get(comp.name) ?? [];
+    if (list.length < want) {
+      let next = dep.ordinals[comp.name] ?? 1;
+      for (let k = list.length; k < want; k++) add.push({ component: comp.name, ordinal: next++ });
+    } else if (list.length > want) {
+      const sorted = [...list].sort((a, b) => (comp.scaleIn === 'oldest' ? a.ordinal - b.ordinal : b.ordinal - a.ordinal));
+      for (const i of sorted.slice(0, list.length - want)) remove.push(i.key);
+    }
+  }
+  return { add, remove };
+}
+
+export interface PlanInput {
+  dep: Deployment;
+  /** The deployment's instances. */
+  instances: InstanceRec[];
+  nodes: Map<string, NodeRec>;
+  now: number;
+  /** Instance keys with an action in flight: nothing new is planned for them. */
+  busy?: ReadonlySet<string>;
+}
+
+const id = (kind: PlanActionKind, target: string): string => `${kind}:${target}`;
+
+/** Per component: the wiring hash its instances should have now. */
+export function componentWiringHashes(dep: Deployment, instances: InstanceRec[], nodes: Map<string, NodeRec>): Map<string, string> {
+  const byComponent = new Map<string, InstanceRec[]>();
+  for (const i of instances) {
+    let l = byComponent.get(i.component);
+    if (!l) byComponent.set(i.component, (l = []));
+    l.push(i);
+  }
+  const out = new Map<string, string>();
+  for (const comp of Object.values(dep.spec.components)) {
+    const sample = byComponent.get(comp.name)?.[0];
+    if (!sample) continue;
+    out.set(comp.name, wiringHash(computeWiring({ dep, inst: sample, byComponent, nodes })));
+  }
+  return out;
+}
+
+export function planDeployment({ dep, instances, nodes, now, busy }: PlanInput): Action[] {
+  const actions: Action[] = [];
+  const comps = dep.spec.components;
+  const runningCount = new Map<string, number>();
+  for (const i of instances) if (i.desired && i.phase === 'running') runningCount.set(i.component, (runningCount.get(i.component) ?? 0) + 1);
+  const hashes = componentWiringHashes(dep, instances, nodes);
+  const requirersOf = new Map<string, string[]>();
+  for (const c of Object.values(comps)) {
+    for (const ch of Object.values(c.requires)) {
+      const l = requirersOf.get(ch.component) ?? [];
+      l.push(c.name);
+      requirersOf.set(ch.component, l);
+    }
+  }
+  const byComponent = new Map<string, InstanceRec[]>();
+  for (const i of instances) {
+    const l = byComponent.get(i.component) ?? [];
+    l.push(i);
+    byComponent.set(i.component, l);
+  }
+
+  const push = (a: Omit<Action, 'deployment' | 'id'> & { id?: string }): string => {
+    const full: Action = { ...a, id: a.id ?? id(a.kind, a.target), deployment: dep.name };
+    actions.push(full);
+    return full.id;
+  };
+
+  for (const inst of instances) {
+    if (busy?.has(inst.key)) continue;
+    const comp: ComponentSpec | undefined = comps[inst.component];
+    const node = nodes.get(inst.key);
+    const waiting = (inst.notBefore ?? 0) > now;
+    if (inst.desired && comp) {
+      if (inst.phase === 'failed' || node?.status === 'failed') continue;
+      let prev: string | undefined;
+      const nodeUp = node?.status === 'running';
+      if (!nodeUp) {
+        const nodeWaiting = (node?.notBefore ?? 0) > now;
+        prev = push({ kind: 'create-node', target: inst.key, cloud: comp.cloud, after: [], ready: !nodeWaiting, reason: nodeReason(node) });
+      }
+      const phase = inst.phase;
+      if (phase === 'pending') {
+        prev = push({ kind: 'install', target: inst.key, after: prev ? [prev] : [], ready: nodeUp && !waiting, reason: 'new instance' });
+      }
+      if (phase === 'pending' || phase === 'installed') {
+        const after = prev ? [prev] : [];
+        let channelsMet = true;
+        for (const ch of Object.values(comp.requires)) {
+          if (ch.optional) continue;
+          if ((runningCount.get(ch.component) ?? 0) === 0) channelsMet = false;
+          for (const p of byComponent.get(ch.component) ?? []) {
+            if (p.desired && p.phase !== 'running' && p.phase !== 'failed') after.push(id('start', p.key));
+          }
+        }
+        prev = push({
+          kind: 'configure',
+          target: inst.key,
+          after,
+          ready: nodeUp && !waiting && phase === 'installed' && channelsMet,
+          reason: channelsMet ? 'installed' : 'waits for a provider of every mandatory channel',
+        });
+      }
+      if (phase === 'pending' || phase === 'installed' || phase === 'configured') {
+        push({ kind: 'start', target: inst.key, after: prev ? [prev] : [], ready: nodeUp && !waiting && phase === 'configured', reason: 'configured' });
+      } else if ((phase === 'running' || phase === 'started') && nodeUp && inst.processAlive === false) {
+        push({ kind: 'restart', target: inst.key, after: [], ready: !waiting, reason: 'its process exited' });
+      } else if (phase === 'running' && nodeUp && inst.health === 'unhealthy') {
+        push({ kind: 'restart', target: inst.key, after: [], ready: !waiting, reason: 'its health check failed' });
+      } else if (phase === 'running' && nodeUp && Object.keys(comp.requires).length > 0 && hashes.get(comp.name) !== inst.wiringHash) {
+        push({ kind: 'update', target: inst.key, after: [], ready: !waiting, reason: 'its channels changed' });
+      }
+      continue;
+    }
+    // not desired: stop, then delete the node
+    let prev: string | undefined;
+    const nodeUp = node?.status === 'running';
+    if (nodeUp && inst.phase !== 'pending' && inst.phase !== 'stopped') {
+      const after: string[] = [];
+      for (const reqComp of requirersOf.get(inst.component) ?? []) {
+        for (const r of byComponent.get(reqComp) ?? []) {
+          if (r.key === inst.key) continue;
+          if (r.desired && r.phase === 'running' && hashes.get(reqComp) !== r.wiringHash) after.push(id('update', r.key));
+          if (!r.desired && dep.status === 'destroying' && r.phase !== 'stopped' && r.phase !== 'pending') after.push(id('stop', r.key));
+        }
+      }
+      prev = push({ kind: 'stop', target: inst.key, after, ready: true, reason: dep.status === 'destroying' ? 'deployment destroyed' : 'scaled in' });
+    }
+    push({
+      kind: 'delete-node',
+      target: inst.key,
+      cloud: node?.cloud ?? comp?.cloud,
+      after: prev ? [prev] : [],
+      ready: !prev && (node?.notBefore ?? 0) <= now,
+      reason: dep.status === 'destroying' ? 'deployment destroyed' : 'scaled in',
+    });
+  }
+  // readiness also requires every dependency to be gone from the plan
+  const present = new Set(actions.map((a) => a.id));
+  for (const a of actions) if (a.ready && a.after.some((d) => present.has(d))) a.ready = false;
+  return actions;
+}
+
+function nodeReason(node: NodeRec | undefined): string {
+  if (!node || node.status === 'pending') return node?.lastError ? `retry after: ${node.lastError}` : 'new node';
+  return `resume: node is ${node.status}`;
+}
+
+/**
+ * A dry run for `plan`: the graph the engine would run from the current state to `dep`,
+ * including instances a scale decision would add.
+ */
+export function previewPlan(dep: Deployment, instances: InstanceRec[], nodes: Map<string, NodeRec>, now: number): Action[] {
+  const decision = decideScale(dep, instances);
+  const removed = new Set(decision.remove);
+  const virtual = instances.map((i) => (removed.has(i.key) ? { ...i, desired: false } : i));
+  for (const a of decision.add) {
+    const name = instanceName(a.component, a.ordinal);
+    virtual.push({
+      key: resourceKey(dep.name, name),
+      deployment: dep.name,
+      component: a.component,
+      ordinal: a.ordinal,
+      name,
+      desired: true,
+      phase: 'pending',
+      runSeq: 0,
+      restarts: 0,
+      attempts: 0,
+      createdAt: now,
+      updatedAt: now,
+      health: 'unknown',
+      processAlive: undefined,
+    });
+  }
+  return planDeployment({ dep, instances: virtual, nodes, now });
+}

@@ -1,0 +1,181 @@
+/**
+ * The engine's in-memory picture of desired and observed state. It is loaded from the store at
+ * start and every change is written through (see ./engine.ts); the store is the truth after a
+ * crash, this is the truth while running.
+ */
+import type { AppSpec, ComponentSpec } from '../model/types.js';
+import type { CloudNode } from '../drivers/driver.js';
+import type { InstancePhase, NodeState } from './views.js';
+import type { DeploymentRow, InstanceRow, NodeRow } from '../store/index.js';
+
+export interface Deployment {
+  name: string;
+  spec: AppSpec;
+  specText: string;
+  file: string;
+  version: number;
+  status: 'active' | 'destroying';
+  /** component → count set by `scale`, overriding the spec until the next apply. */
+  counts: Record<string, number>;
+  /** component → next ordinal. */
+  ordinals: Record<string, number>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface NodeRec {
+  key: string;
+  deployment: string;
+  cloud: string;
+  status: NodeState;
+  token: string;
+  providerId?: string;
+  observed?: CloudNode;
+  attempts: number;
+  lastError?: string;
+  createdAt: number;
+  updatedAt: number;
+  /** Not persisted: earliest clock time for the next attempt after a failure. */
+  notBefore?: number;
+}
+
+export interface InstanceRec {
+  key: string;
+  deployment: string;
+  component: string;
+  ordinal: number;
+  /** `<component>-<ordinal>` */
+  name: string;
+  desired: boolean;
+  phase: InstancePhase;
+  wiringHash?: string;
+  runSeq: number;
+  inflightRun?: string;
+  restarts: number;
+  attempts: number;
+  lastError?: string;
+  createdAt: number;
+  updatedAt: number;
+  /** Not persisted: what the agent last reported. */
+  health: 'unknown' | 'healthy' | 'unhealthy';
+  processAlive: boolean | undefined;
+  notBefore?: number;
+}
+
+export function instanceName(component: string, ordinal: number): string {
+  return `${component}-${ordinal}`;
+}
+
+export function resourceKey(deployment: string, instance: string): string {
+  return `${deployment}/${instance}`;
+}
+
+/** The count the engine converges to: a `scale` override, else the spec's. */
+export function desiredCount(d: Deployment, c: ComponentSpec): number {
+  return d.status === 'destroying' ? 0 : (d.counts[c.name] ?? c.count);
+}
+
+export function deploymentToRow(d: Deployment): DeploymentRow {
+  return {
+    name: d.name,
+    spec_json: JSON.stringify(d.spec),
+    spec_text: d.specText,
+    file: d.file,
+    version: d.version,
+    status: d.status,
+    counts_json: JSON.stringify(d.counts),
+    ordinals_json: JSON.stringify(d.ordinals),
+    created_at: d.createdAt,
+    updated_at: d.updatedAt,
+  };
+}
+
+export function deploymentFromRow(r: DeploymentRow): Deployment {
+  return {
+    name: r.name,
+    spec: JSON.parse(r.spec_json) as AppSpec,
+    specText: r.spec_text,
+    file: r.file,
+    version: r.version,
+    status: r.status === 'destroying' ? 'destroying' : 'active',
+    counts: JSON.parse(r.counts_json) as Record<string, number>,
+    ordinals: JSON.parse(r.ordinals_json) as Record<string, number>,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+export function nodeToRow(n: NodeRec): NodeRow {
+  return {
+    key: n.key,
+    deployment: n.deployment,
+    cloud: n.cloud,
+    status: n.status,
+    token: n.token,
+    provider_id: n.providerId ?? null,
+    observed_json: n.observed ? JSON.stringify(n.observed) : null,
+    attempts: n.attempts,
+    last_error: n.lastError ?? null,
+    created_at: n.createdAt,
+    updated_at: n.updatedAt,
+  };
+}
+
+export function nodeFromRow(r: NodeRow): NodeRec {
+  const n: NodeRec = {
+    key: r.key,
+    deployment: r.deployment,
+    cloud: r.cloud,
+    status: r.status as NodeState,
+    token: r.token,
+    attempts: r.attempts,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+  if (r.provider_id !== null) n.providerId = r.provider_id;
+  if (r.observed_json !== null) n.observed = JSON.parse(r.observed_json) as CloudNode;
+  if (r.last_error !== null) n.lastError = r.last_error;
+  return n;
+}
+
+export function instanceToRow(i: InstanceRec): InstanceRow {
+  return {
+    key: i.key,
+    deployment: i.deployment,
+    component: i.component,
+    ordinal: i.ordinal,
+    desired: i.desired ? 1 : 0,
+    phase: i.phase,
+    wiring_hash: i.wiringHash ?? null,
+    run_seq: i.runSeq,
+    inflight_run: i.inflightRun ?? null,
+    restarts: i.restarts,
+    attempts: i.attempts,
+    last_error: i.lastError ?? null,
+    created_at: i.createdAt,
+    updated_at: i.updatedAt,
+  };
+}
+
+export function instanceFromRow(r: InstanceRow): InstanceRec {
+  const i: InstanceRec = {
+    key: r.key,
+    deployment: r.deployment,
+    component: r.component,
+    ordinal: r.ordinal,
+    name: instanceName(r.component, r.ordinal),
+    desired: r.desired === 1,
+    phase: r.phase as InstancePhase,
+    runSeq: r.run_seq,
+    restarts: r.restarts,
+    attempts: r.attempts,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    health: 'unknown',
+    processAlive: undefined,
+  };
+  if (r.wiring_hash !== null) i.wiringHash = r.wiring_hash;
+  if (r.inflight_run !== null) i.inflightRun = r.inflight_run;
+  if (r.last_error !== null) i.lastError = r.last_error;
+  return i;
+}

@@ -1,0 +1,130 @@
+/**
+ * What the control plane shows to the API and CLI. Views never contain secrets
+ * (agent tokens, credentials).
+ */
+import type { EventFilter } from '../store/index.js';
+import type { EventLog } from '../events/index.js';
+import type { HandlerName } from '../model/types.js';
+
+/** A spec as submitted: YAML text plus the artefact files it names (base64). */
+export interface SpecInput {
+  spec: string;
+  /** File name used in error messages. Default `spec.yaml`. */
+  file?: string;
+  /** Relative path → base64 content. */
+  artefacts?: Record<string, string>;
+}
+
+export type InstancePhase = 'pending' | 'installed' | 'configured' | 'started' | 'running' | 'stopping' | 'stopped' | 'failed';
+export type NodeState = 'pending' | 'creating' | 'provisioning' | 'running' | 'deleting' | 'failed';
+
+export interface InstanceView {
+  /** Name within the deployment, e.g. `app-2`. */
+  name: string;
+  component: string;
+  ordinal: number;
+  desired: boolean;
+  phase: InstancePhase;
+  health: 'unknown' | 'healthy' | 'unhealthy';
+  node: { key: string; cloud: string; state: NodeState; id?: string; address?: string };
+  /** Provided port name → host:port. */
+  endpoints: Record<string, string>;
+  lastError?: string;
+  createdAt: string;
+}
+
+export interface ComponentView {
+  name: string;
+  desired: number;
+  running: number;
+  min: number;
+  max: number;
+}
+
+export type DeploymentState = 'applying' | 'ready' | 'degraded' | 'destroying';
+
+export interface DeploymentView {
+  name: string;
+  state: DeploymentState;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  components: ComponentView[];
+  instances: InstanceView[];
+}
+
+export interface DeploymentSummary {
+  name: string;
+  state: DeploymentState;
+  version: number;
+  instances: { desired: number; running: number };
+}
+
+export interface EndpointView {
+  instance: string;
+  component: string;
+  port: string;
+  /** host:port */
+  address: string;
+}
+
+export type PlanActionKind = 'create-node' | 'delete-node' | 'install' | 'configure' | 'start' | 'update' | 'stop' | 'restart';
+
+export interface PlanAction {
+  /** Stable id within one plan, e.g. `create-node:webapp/app-1`. */
+  id: string;
+  kind: PlanActionKind;
+  /** Resource key `<deployment>/<instance>`. */
+  target: string;
+  cloud?: string;
+  /** Ids of actions that must finish first. */
+  after: string[];
+  reason: string;
+}
+
+export interface PlanResult {
+  deployment: string;
+  /** true when the deployment does not exist yet. */
+  create: boolean;
+  actions: PlanAction[];
+  summary: { add: number; change: number; remove: number };
+}
+
+export interface StepLog {
+  step: HandlerName;
+  runId: string;
+  state: string;
+  exitCode: number | null;
+  startedAt: string;
+  endedAt?: string;
+  output: string;
+}
+
+/** Who asks, for the audit trail. */
+export interface Caller {
+  actor: string;
+  correlationId?: string;
+}
+
+/**
+ * The control plane as the API sees it. Every method validates its input and throws a
+ * NubisError with a stable code (SPEC_INVALID, NOT_FOUND, CONFLICT, SCALE_OUT_OF_BOUNDS, …).
+ */
+export interface ControlPlane {
+  plan(input: SpecInput): Promise<PlanResult>;
+  /** Persists the desired state; the engine converges in the background. */
+  apply(input: SpecInput, caller: Caller): Promise<DeploymentView>;
+  listDeployments(): Promise<DeploymentSummary[]>;
+  getDeployment(name: string): Promise<DeploymentView>;
+  endpoints(name: string): Promise<EndpointView[]>;
+  scale(name: string, component: string, count: number, caller: Caller): Promise<DeploymentView>;
+  /** Starts teardown; the deployment disappears once nothing is left. */
+  destroy(name: string, caller: Caller): Promise<DeploymentView>;
+  /** Step logs of an instance (`app-2`), oldest first. */
+  logs(deployment: string, instance: string, step?: HandlerName): Promise<StepLog[]>;
+  events: EventLog;
+  /** The published JSON Schema of the spec. */
+  specSchema(): object;
+}
+
+export type { EventFilter };

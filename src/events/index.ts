@@ -1,0 +1,99 @@
+/**
+ * events — the append-only audit log: every state transition and every driver call, with
+ * actor, reason and correlation id. Subscribers (SSE streams) see an event only after it is
+ * committed, so a stream never shows something a restart would forget.
+ */
+import type { Store, EventFilter, EventRow, NewEventRow } from '../store/index.js';
+
+export interface NubisEvent {
+  id: number;
+  /** ISO 8601. */
+  ts: string;
+  deployment?: string;
+  /** Dotted kind, such as `node.state`, `instance.step`, `driver.call`, `deployment.applied`. */
+  kind: string;
+  /** Who: `user:<token name>`, `engine`, `agent:<node>`. */
+  actor: string;
+  reason?: string;
+  correlationId?: string;
+  /** What it concerns: a resource key, node id or deployment name. */
+  target?: string;
+  outcome?: string;
+  data?: Record<string, unknown>;
+}
+
+export type EventInput = Omit<NubisEvent, 'id' | 'ts'> & { ts?: number };
+
+export interface EventLog {
+  /** Records events; resolves once they are committed. */
+  append(...events: EventInput[]): Promise<void>;
+  list(filter: EventFilter): Promise<NubisEvent[]>;
+  /** Calls `fn` with every committed event matching the filter; returns an unsubscribe. */
+  subscribe(filter: Pick<EventFilter, 'deployment' | 'kind'>, fn: (e: NubisEvent) => void): () => void;
+}
+
+const SECRET_KEY = /token|password|secret|credential|authorization/i;
+
+/** Drops values under secret-looking keys: events must never carry secrets. */
+export function redact(data: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!data) return data;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(data)) {
+    if (SECRET_KEY.test(k)) out[k] = '[redacted]';
+    else if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = redact(v as Record<string, unknown>);
+    else out[k] = v;
+  }
+  return out;
+}
+
+function toEvent(r: EventRow): NubisEvent {
+  const e: NubisEvent = { id: r.id, ts: new Date(Number(r.ts)).toISOString(), kind: r.kind, actor: r.actor };
+  if (r.deployment !== null) e.deployment = r.deployment;
+  if (r.reason !== null) e.reason = r.reason;
+  if (r.correlation_id !== null) e.correlationId = r.correlation_id;
+  if (r.target !== null) e.target = r.target;
+  if (r.outcome !== null) e.outcome = r.outcome;
+  if (r.data !== null) e.data = JSON.parse(r.data) as Record<string, unknown>;
+  return e;
+}
+
+function matches(f: Pick<EventFilter, 'deployment' | 'kind'>, e: NubisEvent): boolean {
+  if (f.deployment !== undefined && e.deployment !== f.deployment) return false;
+  if (f.kind !== undefined) {
+    if (f.kind.endsWith('*') ? !e.kind.startsWith(f.kind.slice(0, -1)) : e.kind !== f.kind) return false;
+  }
+  return true;
+}
+
+export function createEventLog(store: Store, now: () => number = Date.now): EventLog {
+  const subscribers = new Set<{ filter: Pick<EventFilter, 'deployment' | 'kind'>; fn: (e: NubisEvent) => void }>();
+  return {
+    async append(...events) {
+      const rows: (NewEventRow & { id?: number })[] = events.map((e) => ({
+        ts: e.ts ?? now(),
+        deployment: e.deployment ?? null,
+        kind: e.kind,
+        actor: e.actor,
+        reason: e.reason ?? null,
+        correlation_id: e.correlationId ?? null,
+        target: e.target ?? null,
+        outcome: e.outcome ?? null,
+        data: e.data ? JSON.stringify(redact(e.data)) : null,
+      }));
+      await store.write(store.appendEvents(rows));
+      if (subscribers.size === 0) return;
+      for (const r of rows) {
+        const ev = toEvent(r as EventRow);
+        for (const s of subscribers) if (matches(s.filter, ev)) s.fn(ev);
+      }
+    },
+    async list(filter) {
+      return (await store.events(filter)).map(toEvent);
+    },
+    subscribe(filter, fn) {
+      const s = { filter, fn };
+      subscribers.add(s);
+      return () => subscribers.delete(s);
+    },
+  };
+}

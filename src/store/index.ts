@@ -1,0 +1,193 @@
+/**
+ * store — persistence behind small repository functions; the only place that speaks SQL.
+ * SQLite (better-sqlite3) by default, through Kysely so the same schema and queries run on
+ * PostgreSQL later. Writes are group-committed: everything queued in one event-loop turn
+ * lands in one transaction, and each caller's promise resolves only after that commit, so
+ * "persist the intent, then call the cloud" holds without paying a transaction per row.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider, type Transaction, type Selectable, type Insertable } from 'kysely';
+import { migrations } from './migrations.js';
+import type { Database, DeploymentTable, NodeTable, InstanceTable, EventTable, StepRunTable, ArtefactTable } from './schema.js';
+
+export type DeploymentRow = Selectable<DeploymentTable>;
+export type NodeRow = Selectable<NodeTable>;
+export type InstanceRow = Selectable<InstanceTable>;
+export type EventRow = Selectable<EventTable>;
+export type NewEventRow = Insertable<EventTable>;
+export type StepRunRow = Selectable<StepRunTable>;
+export type ArtefactRow = Selectable<ArtefactTable>;
+
+/** One write, run inside the group transaction. */
+export type WriteOp = (trx: Transaction<Database>) => Promise<unknown>;
+
+export interface EventFilter {
+  deployment?: string;
+  kind?: string;
+  /** Only events with id greater than this. */
+  afterId?: number;
+  correlationId?: string;
+  target?: string;
+  limit?: number;
+}
+
+export interface Store {
+  /** A stable random id for this control plane; tags cloud resources as their owner. */
+  installationId(): Promise<string>;
+  /** Queues writes; resolves once they are committed (with whatever else shares the turn). */
+  write(...ops: WriteOp[]): Promise<void>;
+
+  putDeployment(row: DeploymentRow): WriteOp;
+  deleteDeployment(name: string): WriteOp;
+  replaceArtefacts(deployment: string, files: { path: string; content: Buffer; mode: number }[]): WriteOp;
+  putNode(row: NodeRow): WriteOp;
+  deleteNode(key: string): WriteOp;
+  putInstance(row: InstanceRow): WriteOp;
+  deleteInstance(key: string): WriteOp;
+  putStepRun(row: Omit<StepRunRow, 'id'>): WriteOp;
+  /** Appends events; ids are assigned by the store, and written back onto the rows. */
+  appendEvents(rows: (NewEventRow & { id?: number })[]): WriteOp;
+
+  loadDeployments(): Promise<DeploymentRow[]>;
+  loadNodes(): Promise<NodeRow[]>;
+  loadInstances(): Promise<InstanceRow[]>;
+  artefacts(deployment: string): Promise<ArtefactRow[]>;
+  stepRuns(deployment: string, instance: string, step?: string): Promise<StepRunRow[]>;
+  events(filter: EventFilter): Promise<EventRow[]>;
+  lastEventId(): Promise<number>;
+
+  createToken(name: string, hash: string): Promise<void>;
+  hasTokenHash(hash: string): Promise<boolean>;
+  tokenCount(): Promise<number>;
+
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** SQLite file path, or ':memory:'. */
+  path: string;
+}
+
+class InCodeMigrations implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations;
+  }
+}
+
+/** Opens (creating if needed) and migrates the store. Fails with the migration's error. */
+export async function openStore(opts: StoreOptions): Promise<Store> {
+  if (opts.path !== ':memory:') fs.mkdirSync(path.dirname(opts.path), { recursive: true });
+  const sqlite = new SQLite(opts.path);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const migrator = new Migrator({ db, provider: new InCodeMigrations() });
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw error;
+
+  let queue: { ops: WriteOp[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  let scheduled = false;
+
+  const flush = async (): Promise<void> => {
+    scheduled = false;
+    const batch = queue;
+    queue = [];
+    if (batch.length === 0) return;
+    try {
+      await db.transaction().execute(async (trx) => {
+        for (const item of batch) for (const op of item.ops) await op(trx);
+      });
+      for (const item of batch) item.resolve();
+    } catch (e) {
+      for (const item of batch) item.reject(e);
+    }
+  };
+
+  let cachedId: string | undefined;
+
+  const store: Store = {
+    async installationId() {
+      if (cachedId) return cachedId;
+      const row = await db.selectFrom('meta').select('value').where('key', '=', 'installation_id').executeTakeFirst();
+      if (row) return (cachedId = row.value);
+      const id = crypto.randomBytes(6).toString('hex');
+      await db.insertInto('meta').values({ key: 'installation_id', value: id }).execute();
+      return (cachedId = id);
+    },
+    write(...ops) {
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ ops, resolve, reject });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(() => void flush());
+        }
+      });
+    },
+    putDeployment: (row) => (trx) =>
+      trx.insertInto('deployments').values(row).onConflict((oc) => oc.column('name').doUpdateSet(row)).execute(),
+    deleteDeployment: (name) => async (trx) => {
+      await trx.deleteFrom('artefacts').where('deployment', '=', name).execute();
+      await trx.deleteFrom('deployments').where('name', '=', name).execute();
+    },
+    replaceArtefacts: (deployment, files) => async (trx) => {
+      await trx.deleteFrom('artefacts').where('deployment', '=', deployment).execute();
+      for (const f of files) await trx.insertInto('artefacts').values({ deployment, path: f.path, content: f.content, mode: f.mode }).execute();
+    },
+    putNode: (row) => (trx) => trx.insertInto('nodes').values(row).onConflict((oc) => oc.column('key').doUpdateSet(row)).execute(),
+    deleteNode: (key) => (trx) => trx.deleteFrom('nodes').where('key', '=', key).execute(),
+    putInstance: (row) => (trx) =>
+      trx.insertInto('instances').values(row).onConflict((oc) => oc.column('key').doUpdateSet(row)).execute(),
+    deleteInstance: (key) => (trx) => trx.deleteFrom('instances').where('key', '=', key).execute(),
+    putStepRun: (row) => (trx) => trx.insertInto('step_runs').values(row).execute(),
+    appendEvents: (rows) => async (trx) => {
+      for (const r of rows) {
+        const { id: _ignored, ...values } = r;
+        const res = await trx.insertInto('events').values(values).executeTakeFirst();
+        r.id = Number(res.insertId);
+      }
+    },
+    loadDeployments: () => db.selectFrom('deployments').selectAll().execute(),
+    loadNodes: () => db.selectFrom('nodes').selectAll().execute(),
+    loadInstances: () => db.selectFrom('instances').selectAll().execute(),
+    artefacts: (deployment) => db.selectFrom('artefacts').selectAll().where('deployment', '=', deployment).orderBy('path').execute(),
+    stepRuns(deployment, instance, step) {
+      let q = db.selectFrom('step_runs').selectAll().where('deployment', '=', deployment).where('instance', '=', instance);
+      if (step) q = q.where('step', '=', step);
+      return q.orderBy('id').execute();
+    },
+    events(f) {
+      let q = db.selectFrom('events').selectAll();
+      if (f.deployment !== undefined) q = q.where('deployment', '=', f.deployment);
+      if (f.kind !== undefined) q = f.kind.endsWith('*') ? q.where('kind', 'like', f.kind.slice(0, -1) + '%') : q.where('kind', '=', f.kind);
+      if (f.afterId !== undefined) q = q.where('id', '>', f.afterId);
+      if (f.correlationId !== undefined) q = q.where('correlation_id', '=', f.correlationId);
+      if (f.target !== undefined) q = q.where('target', '=', f.target);
+      return q.orderBy('id').limit(f.limit ?? 1000).execute();
+    },
+    async lastEventId() {
+      const row = await db.selectFrom('events').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst();
+      return Number(row?.m ?? 0);
+    },
+    async createToken(name, hash) {
+      await db.insertInto('tokens').values({ id: crypto.randomUUID(), name, hash, created_at: Date.now() }).execute();
+    },
+    async hasTokenHash(hash) {
+      return (await db.selectFrom('tokens').select('id').where('hash', '=', hash).executeTakeFirst()) !== undefined;
+    },
+    async tokenCount() {
+      const row = await db.selectFrom('tokens').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
+      return Number(row?.n ?? 0);
+    },
+    async close() {
+      while (queue.length > 0 || scheduled) await flush();
+      await db.destroy();
+    },
+  };
+  return store;
+}
+
+export type { Database } from './schema.js';

@@ -1,0 +1,100 @@
+/**
+ * Versioned migrations. Written with the schema builder only (no dialect-specific SQL) so the
+ * same schema runs on SQLite and PostgreSQL. Never edit a migration that has shipped; add one.
+ */
+import { sql, type Kysely, type Migration } from 'kysely';
+
+export const migrations: Record<string, Migration> = {
+  '0001_initial': {
+    async up(db: Kysely<any>) {
+      await db.schema.createTable('meta').addColumn('key', 'text', (c) => c.primaryKey()).addColumn('value', 'text', (c) => c.notNull()).execute();
+      await db.schema
+        .createTable('tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('deployments')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('spec_json', 'text', (c) => c.notNull())
+        .addColumn('spec_text', 'text', (c) => c.notNull())
+        .addColumn('file', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('counts_json', 'text', (c) => c.notNull())
+        .addColumn('ordinals_json', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('artefacts')
+        .addColumn('deployment', 'text', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('content', sql`blob`, (c) => c.notNull())
+        .addColumn('mode', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('artefacts_pk', ['deployment', 'path'])
+        .execute();
+      await db.schema
+        .createTable('nodes')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('deployment', 'text', (c) => c.notNull())
+        .addColumn('cloud', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('token', 'text', (c) => c.notNull())
+        .addColumn('provider_id', 'text')
+        .addColumn('observed_json', 'text')
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('instances')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('deployment', 'text', (c) => c.notNull())
+        .addColumn('component', 'text', (c) => c.notNull())
+        .addColumn('ordinal', 'integer', (c) => c.notNull())
+        .addColumn('desired', 'integer', (c) => c.notNull())
+        .addColumn('phase', 'text', (c) => c.notNull())
+        .addColumn('wiring_hash', 'text')
+        .addColumn('run_seq', 'integer', (c) => c.notNull())
+        .addColumn('inflight_run', 'text')
+        .addColumn('restarts', 'integer', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('step_runs')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('deployment', 'text', (c) => c.notNull())
+        .addColumn('instance', 'text', (c) => c.notNull())
+        .addColumn('step', 'text', (c) => c.notNull())
+        .addColumn('run_id', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('exit_code', 'integer')
+        .addColumn('output', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('ended_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('step_runs_instance').on('step_runs').columns(['deployment', 'instance', 'step']).execute();
+      await db.schema
+        .createTable('events')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('ts', 'bigint', (c) => c.notNull())
+        .addColumn('deployment', 'text')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('correlation_id', 'text')
+        .addColumn('target', 'text')
+        .addColumn('outcome', 'text')
+        .addColumn('data', 'text')
+        .execute();
+      await db.schema.createIndex('events_deployment').on('events').columns(['deployment', 'id']).execute();
+    },
+  },
+};
