@@ -1,0 +1,102 @@
+/**
+ * AgentClient over the agent's HTTP routes (see ./server.ts).
+ *
+ * Failure meaning: a network failure, a hung agent or a run the agent no longer knows (it was
+ * restarted) throws AGENT_UNREACHABLE (retryable; retrying with the same runId is safe). An
+ * aborted signal throws ABORTED. Errors the agent reports keep its code. A handler that fails
+ * or times out is not an error here: runStep returns its StepResult with that state.
+ */
+import { request } from 'node:http';
+import { ERROR_CODES, NubisError, type ErrorCode } from '../errors/index.js';
+import type { HandlerName } from '../model/types.js';
+import type { AgentClient, AgentStatus, StepRequest, StepResult } from './protocol.js';
+
+/** How long one long-poll request waits on the agent. */
+const POLL_MS = 20_000;
+/** Extra time allowed beyond the handler's timeout (kill grace, queueing). */
+const MARGIN_MS = 30_000;
+
+interface Reply {
+  status: number;
+  text: string;
+}
+
+function call(base: URL, token: string, method: string, path: string, body: unknown, signal: AbortSignal, timeoutMs: number): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new NubisError('ABORTED', 'the agent call was aborted'));
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const headers: Record<string, string | number> = { authorization: `Bearer ${token}` };
+    if (payload) Object.assign(headers, { 'content-type': 'application/json', 'content-length': payload.length });
+    const req = request(new URL(path, base), { method, headers, agent: false, signal }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', (e) => reject(mapNetworkError(e, base, signal)));
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', (e) => reject(mapNetworkError(e, base, signal)));
+    req.end(payload);
+  });
+}
+
+function mapNetworkError(e: Error, base: URL, signal: AbortSignal): NubisError {
+  if (signal.aborted || e.name === 'AbortError') return new NubisError('ABORTED', 'the agent call was aborted', { cause: e });
+  return new NubisError('AGENT_UNREACHABLE', `agent at ${base.origin}: ${e.message}`, { cause: e });
+}
+
+function replyError(r: Reply, base: URL): NubisError {
+  let code: ErrorCode = r.status === 401 ? 'UNAUTHORIZED' : r.status === 404 ? 'NOT_FOUND' : r.status === 400 ? 'REQUEST_INVALID' : 'AGENT_UNREACHABLE';
+  let message = `agent at ${base.origin} answered ${r.status}`;
+  try {
+    const parsed = JSON.parse(r.text) as { error?: { code?: string; message?: string } };
+    const c = parsed.error?.code;
+    if (c !== undefined && Object.hasOwn(ERROR_CODES, c)) code = c as ErrorCode;
+    if (parsed.error?.message) message = `agent: ${parsed.error.message}`;
+  } catch {
+    // not JSON: keep the status-derived code
+  }
+  return new NubisError(code, message, { details: { httpStatus: r.status } });
+}
+
+function json<T>(r: Reply, base: URL): T {
+  if (r.status < 200 || r.status > 299) throw replyError(r, base);
+  try {
+    return JSON.parse(r.text) as T;
+  } catch {
+    throw new NubisError('AGENT_UNREACHABLE', `agent at ${base.origin} sent a body that is not JSON`);
+  }
+}
+
+/** A client for the agent at `url` (e.g. `http://127.0.0.1:21000`) using bearer `token`. */
+export function createHttpAgentClient(url: string, token: string): AgentClient {
+  const base = new URL(url);
+  const requestTimeout = 15_000;
+  return {
+    async runStep(req: StepRequest, signal: AbortSignal): Promise<StepResult> {
+      const deadline = Date.now() + req.timeoutMs + MARGIN_MS;
+      let r = json<StepResult>(await call(base, token, 'POST', `/v1/steps?waitMs=${POLL_MS}`, req, signal, POLL_MS + requestTimeout), base);
+      while (r.state === 'running') {
+        if (Date.now() > deadline) {
+          throw new NubisError('AGENT_UNREACHABLE', `agent did not finish run ${req.runId} within ${req.timeoutMs + MARGIN_MS} ms`);
+        }
+        const reply = await call(base, token, 'GET', `/v1/steps/${encodeURIComponent(req.runId)}?waitMs=${POLL_MS}`, undefined, signal, POLL_MS + requestTimeout);
+        if (reply.status === 404) throw new NubisError('AGENT_UNREACHABLE', `agent lost run ${req.runId} (it was restarted)`);
+        r = json<StepResult>(reply, base);
+      }
+      return r;
+    },
+    async stopInstance(instance, signal) {
+      json<unknown>(await call(base, token, 'POST', `/v1/instances/${encodeURIComponent(instance)}/stop`, undefined, signal, requestTimeout + 10_000), base);
+    },
+    async status(signal) {
+      return json<AgentStatus>(await call(base, token, 'GET', '/v1/status', undefined, signal, requestTimeout), base);
+    },
+    async logs(instance: string, step: HandlerName | undefined, signal: AbortSignal) {
+      const q = step === undefined ? '' : `?step=${encodeURIComponent(step)}`;
+      const r = await call(base, token, 'GET', `/v1/instances/${encodeURIComponent(instance)}/logs${q}`, undefined, signal, requestTimeout);
+      if (r.status === 404) return '';
+      if (r.status < 200 || r.status > 299) throw replyError(r, base);
+      return r.text;
+    },
+  };
+}

@@ -1,0 +1,19 @@
+/**
+ * agent — runs on every node: lifecycle handlers with per-step logs and timeouts, start-process
+ * supervision and health probes, served over HTTP (program: ./main.ts). Other modules import
+ * this door only.
+ */
+import { fileURLToPath } from 'node:url';
+
+export type * from './protocol.js';
+export { createHttpAgentClient } from './client.js';
+export { startAgent, type AgentOptions, type RunningAgent } from './server.js';
+export { OUTPUT_TAIL_BYTES, RUN_TAG_ENV } from './runner.js';
+export {
+  findProcessesByEnv, findProcessGroup, isAlive, listProcesses, readEnviron, terminate, type ProcInfo,
+} from './proc.js';
+
+/** Absolute path of the compiled agent program, for drivers that spawn it on this machine. */
+export function agentProgramPath(): string {
+  return fileURLToPath(new URL('./main.js', import.meta.url));
+}

@@ -1,0 +1,54 @@
+/**
+ * The node agent program, one per node:
+ *
+ *   NUBIS_AGENT_TOKEN=<token> NUBIS_NODE_ID=<id> node dist/src/agent/main.js --sandbox <dir> --port <n> [--host 127.0.0.1]
+ *
+ * The token travels in the environment (not argv, which `ps` shows) and is removed from it
+ * at once. On start it restarts the start processes recorded in `<sandbox>/agent-state.json`.
+ * SIGTERM/SIGINT stop the agent only; the node's other processes are stopped by whoever
+ * signals the whole process group (the local driver). Exit code 2 means bad arguments,
+ * 1 that the agent could not start.
+ */
+import { parseArgs } from 'node:util';
+import { startAgent } from './server.js';
+
+const log = (line: string): void => {
+  process.stderr.write(`${new Date().toISOString()} nubis-agent: ${line}\n`);
+};
+
+async function main(): Promise<void> {
+  let values: { sandbox?: string; port?: string; host?: string; node?: string };
+  try {
+    ({ values } = parseArgs({
+      options: { sandbox: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, node: { type: 'string' } },
+    }));
+  } catch (e) {
+    log((e as Error).message);
+    process.exit(2);
+  }
+  const token = process.env['NUBIS_AGENT_TOKEN'];
+  delete process.env['NUBIS_AGENT_TOKEN'];
+  const nodeId = values.node ?? process.env['NUBIS_NODE_ID'];
+  const port = Number(values.port ?? '0');
+  if (!values.sandbox || !token || !nodeId || !Number.isInteger(port) || port < 0 || port > 65535) {
+    log('usage: NUBIS_AGENT_TOKEN=… NUBIS_NODE_ID=… main.js --sandbox <dir> --port <n> [--host <addr>]');
+    process.exit(2);
+  }
+  // Never die on a stray error: log it and keep serving.
+  process.on('uncaughtException', (e) => log(`uncaught: ${e.stack ?? e.message}`));
+  process.on('unhandledRejection', (e) => log(`unhandled rejection: ${(e as Error)?.stack ?? String(e)}`));
+  process.on('SIGHUP', () => log('SIGHUP ignored'));
+
+  const agent = await startAgent({ sandbox: values.sandbox, nodeId, token, port, host: values.host ?? '127.0.0.1', log });
+  log(`node ${nodeId} listening on ${agent.url}`);
+  const stop = (): void => {
+    agent.close({ killProcesses: false }).finally(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+main().catch((e: unknown) => {
+  log(`cannot start: ${(e as Error)?.message ?? String(e)}`);
+  process.exit(1);
+});

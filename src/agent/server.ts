@@ -1,0 +1,194 @@
+/**
+ * The agent's HTTP face. Every route but `/healthz` needs `Authorization: Bearer <token>`.
+ * Errors are JSON `{ error: { code, message, retryable } }` with a code from the catalogue;
+ * no input crashes the agent.
+ *
+ *   GET  /healthz                               readiness, no auth: `{ ok, node }` (503 while restoring)
+ *   GET  /v1/status                             AgentStatus
+ *   POST /v1/steps?waitMs=N                     body StepRequest → StepResult (state `running` if not done within N ms)
+ *   GET  /v1/steps/<runId>?waitMs=N             StepResult of a known run, 404 NOT_FOUND otherwise
+ *   POST /v1/instances/<instance>/stop          kills the supervised process → `{ ok: true }`
+ *   GET  /v1/instances/<instance>/logs[?step=S] text/plain; 404 when there is no log
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ERROR_CODES, type ErrorCode } from '../errors/index.js';
+import { createNodeRunner, type NodeRunner, type RunnerOptions } from './runner.js';
+import { checkInstanceName, checkStepName, checkStepRequest, InvalidInput } from './validate.js';
+
+export interface AgentOptions extends RunnerOptions {
+  /** Bearer token every request but `/healthz` must carry. */
+  token: string;
+  /** Default 0: any free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Restart the start processes recorded in agent-state.json before serving. Default true. */
+  restore?: boolean;
+  /** Largest accepted request body. Default 64 MiB (artefacts travel base64 in steps). */
+  maxBodyBytes?: number;
+}
+
+export interface RunningAgent {
+  readonly url: string;
+  readonly port: number;
+  /** Stops serving and probing; with `killProcesses` also kills supervised processes and running handlers. */
+  close(opts?: { killProcesses?: boolean }): Promise<void>;
+}
+
+/** Longest a single request waits for a run before answering `running`. */
+const MAX_WAIT_MS = 30_000;
+
+class HttpError extends Error {
+  constructor(readonly code: ErrorCode, message: string) {
+    super(message);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, code: ErrorCode, message: string): void {
+  const entry = ERROR_CODES[code];
+  send(res, entry.status, { error: { code, message, retryable: entry.retryable } });
+}
+
+function readBody(req: IncomingMessage, max: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        reject(new HttpError('BODY_TOO_LARGE', `request body exceeds ${max} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function waitParam(url: URL): number {
+  const raw = url.searchParams.get('waitMs');
+  if (raw === null) return MAX_WAIT_MS;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new HttpError('REQUEST_INVALID', 'waitMs must be a non-negative number');
+  return Math.min(n, MAX_WAIT_MS);
+}
+
+/** Starts the agent: listens, restarts the start processes it had before a restart, then answers. */
+export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
+  const runner: NodeRunner = createNodeRunner(opts);
+  const maxBody = opts.maxBodyBytes ?? 64 * 1024 * 1024;
+  const expected = Buffer.from(`Bearer ${opts.token}`);
+  const authorized = (req: IncomingMessage): boolean => {
+    const got = Buffer.from(req.headers.authorization ?? '');
+    return got.length === expected.length && timingSafeEqual(got, expected);
+  };
+
+  let ready = false;
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://agent');
+    const parts = url.pathname.split('/').filter((p) => p !== '').map((p) => decodeURIComponent(p));
+    const method = req.method ?? 'GET';
+    const allow = (m: string): void => {
+      if (method !== m) throw new HttpError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${url.pathname}; use ${m}`);
+    };
+
+    if (url.pathname === '/healthz') {
+      allow('GET');
+      if (!ready) throw new HttpError('UNAVAILABLE', 'the agent is restoring its processes');
+      return send(res, 200, { ok: true, node: opts.nodeId });
+    }
+    if (!ready) throw new HttpError('UNAVAILABLE', 'the agent is restoring its processes');
+    if (!authorized(req)) throw new HttpError('UNAUTHORIZED', 'a valid bearer token is required');
+    if (parts[0] !== 'v1') throw new HttpError('NOT_FOUND', `no route ${url.pathname}`);
+
+    if (parts.length === 2 && parts[1] === 'status') {
+      allow('GET');
+      return send(res, 200, runner.status());
+    }
+    if (parts[1] === 'steps' && parts.length === 2) {
+      allow('POST');
+      const wait = waitParam(url);
+      const text = await readBody(req, maxBody);
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch (e) {
+        throw new HttpError('REQUEST_INVALID', `body is not JSON: ${(e as Error).message}`);
+      }
+      return send(res, 200, await runner.runStep(checkStepRequest(body), wait));
+    }
+    if (parts[1] === 'steps' && parts.length === 3) {
+      allow('GET');
+      const r = await runner.getRun(parts[2]!, waitParam(url));
+      if (!r) throw new HttpError('NOT_FOUND', `no run ${parts[2]}`);
+      return send(res, 200, r);
+    }
+    if (parts[1] === 'instances' && parts.length === 4) {
+      const name = checkInstanceName(parts[2], 'instance');
+      if (parts[3] === 'stop') {
+        allow('POST');
+        await runner.stopInstance(name);
+        return send(res, 200, { ok: true });
+      }
+      if (parts[3] === 'logs') {
+        allow('GET');
+        const stepParam = url.searchParams.get('step');
+        const step = stepParam === null || stepParam === '' ? undefined : checkStepName(stepParam, 'step');
+        const text = runner.logs(name, step);
+        if (text === undefined) throw new HttpError('NOT_FOUND', `no log for ${name}${step ? ` step ${step}` : ''}`);
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+        return;
+      }
+    }
+    throw new HttpError('NOT_FOUND', `no route ${method} ${url.pathname}`);
+  };
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((e: unknown) => {
+      if (e instanceof HttpError) sendError(res, e.code, e.message);
+      else if (e instanceof InvalidInput) sendError(res, 'REQUEST_INVALID', e.message);
+      else if (e instanceof URIError) sendError(res, 'REQUEST_INVALID', 'malformed percent-encoding in the path');
+      else {
+        opts.log?.(`internal error: ${(e as Error)?.stack ?? String(e)}`);
+        sendError(res, 'INTERNAL', (e as Error)?.message ?? 'internal error');
+      }
+    });
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = opts.host ?? '127.0.0.1';
+  if (opts.restore ?? true) await runner.restore();
+  ready = true;
+
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    async close(closeOpts) {
+      await runner.close(closeOpts?.killProcesses ?? false);
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

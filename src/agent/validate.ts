@@ -1,0 +1,141 @@
+/**
+ * Checks request bodies the agent receives. Bad input is rejected whole with the JSON path of
+ * the first problem; nothing is half-applied.
+ */
+import type { HandlerName } from '../model/types.js';
+import type { HealthProbe, InstanceFiles, StepRequest } from './protocol.js';
+
+export const STEP_NAMES = ['install', 'configure', 'start', 'stop', 'update'] as const satisfies readonly HandlerName[];
+
+const INSTANCE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const DAY_MS = 86_400_000;
+
+/** Thrown for invalid input; `path` is where in the body it was found. */
+export class InvalidInput extends Error {
+  constructor(readonly path: string, message: string) {
+    super(`${path}: ${message}`);
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Instance names become directory names: letters, digits, `.`, `_`, `-`, not starting with a dot. */
+export function checkInstanceName(v: unknown, path = 'instance'): string {
+  if (typeof v !== 'string' || !INSTANCE_RE.test(v)) {
+    throw new InvalidInput(path, 'must be 1–128 characters of letters, digits, ".", "_" or "-", not starting with "." or "-"');
+  }
+  return v;
+}
+
+export function checkStepName(v: unknown, path = 'step'): HandlerName {
+  if (typeof v !== 'string' || !(STEP_NAMES as readonly string[]).includes(v)) {
+    throw new InvalidInput(path, `must be one of ${STEP_NAMES.join(', ')}`);
+  }
+  return v as HandlerName;
+}
+
+function checkMs(v: unknown, path: string, min: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > DAY_MS) {
+    throw new InvalidInput(path, `must be a number of milliseconds between ${min} and ${DAY_MS}`);
+  }
+  return Math.floor(v);
+}
+
+function checkEnv(v: unknown, path: string): Record<string, string> {
+  if (!isRecord(v)) throw new InvalidInput(path, 'must be an object of strings');
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v)) {
+    if (!ENV_NAME_RE.test(k)) throw new InvalidInput(`${path}.${k}`, 'is not a valid variable name');
+    if (typeof val !== 'string' || val.includes('\0')) throw new InvalidInput(`${path}.${k}`, 'must be a string without NUL');
+    out[k] = val;
+  }
+  return out;
+}
+
+/** A relative path that stays inside the instance directory. */
+function checkRelativePath(v: unknown, path: string): string {
+  if (typeof v !== 'string' || v === '' || v.includes('\0') || v.startsWith('/')) {
+    throw new InvalidInput(path, 'must be a non-empty relative path');
+  }
+  const parts = v.split('/');
+  if (parts.some((p) => p === '..' || p === '')) throw new InvalidInput(path, 'must not contain "..", "//" or a trailing "/"');
+  return v;
+}
+
+function checkFiles(v: unknown, path: string): InstanceFiles[] {
+  if (!Array.isArray(v)) throw new InvalidInput(path, 'must be an array');
+  return v.map((f: unknown, i) => {
+    const p = `${path}[${i}]`;
+    if (!isRecord(f)) throw new InvalidInput(p, 'must be an object');
+    const rel = checkRelativePath(f['path'], `${p}.path`);
+    const b64 = f['base64'];
+    if (typeof b64 !== 'string' || !/^[A-Za-z0-9+/=\s]*$/.test(b64)) throw new InvalidInput(`${p}.base64`, 'must be base64 text');
+    const file: InstanceFiles = { path: rel, base64: b64 };
+    const mode = f['mode'];
+    if (mode !== undefined) {
+      if (typeof mode !== 'number' || !Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
+        throw new InvalidInput(`${p}.mode`, 'must be an integer file mode');
+      }
+      file.mode = mode;
+    }
+    return file;
+  });
+}
+
+export function checkHealth(v: unknown, path = 'health'): HealthProbe {
+  if (!isRecord(v)) throw new InvalidInput(path, 'must be an object');
+  const kind = v['kind'];
+  if (kind !== 'command' && kind !== 'tcp' && kind !== 'http') throw new InvalidInput(`${path}.kind`, 'must be command, tcp or http');
+  const probe: HealthProbe = {
+    kind,
+    intervalMs: checkMs(v['intervalMs'], `${path}.intervalMs`, 10),
+    timeoutMs: checkMs(v['timeoutMs'], `${path}.timeoutMs`, 1),
+    retries: 0,
+  };
+  const retries = v['retries'];
+  if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0 || retries > 1000) {
+    throw new InvalidInput(`${path}.retries`, 'must be an integer from 0 to 1000');
+  }
+  probe.retries = retries;
+  if (kind === 'command') {
+    if (typeof v['command'] !== 'string' || v['command'] === '') throw new InvalidInput(`${path}.command`, 'is required for a command probe');
+    probe.command = v['command'];
+  } else {
+    const port = v['port'];
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new InvalidInput(`${path}.port`, 'must be a port number for a tcp or http probe');
+    }
+    probe.port = port;
+  }
+  if (v['path'] !== undefined) {
+    if (typeof v['path'] !== 'string' || !v['path'].startsWith('/')) throw new InvalidInput(`${path}.path`, 'must start with "/"');
+    probe.path = v['path'];
+  }
+  return probe;
+}
+
+/** Validates a StepRequest body. */
+export function checkStepRequest(v: unknown): StepRequest {
+  if (!isRecord(v)) throw new InvalidInput('$', 'must be a JSON object');
+  const runId = v['runId'];
+  if (typeof runId !== 'string' || runId === '' || runId.length > 256) throw new InvalidInput('runId', 'must be a string of 1–256 characters');
+  const req: StepRequest = {
+    runId,
+    instance: checkInstanceName(v['instance']),
+    step: checkStepName(v['step']),
+    timeoutMs: checkMs(v['timeoutMs'], 'timeoutMs', 1),
+    env: v['env'] === undefined ? {} : checkEnv(v['env'], 'env'),
+    wiring: v['wiring'],
+  };
+  const command = v['command'];
+  if (command !== undefined && command !== null) {
+    if (typeof command !== 'string' || command.includes('\0')) throw new InvalidInput('command', 'must be a string');
+    if (command.trim() !== '') req.command = command;
+  }
+  if (v['files'] !== undefined) req.files = checkFiles(v['files'], 'files');
+  if (v['health'] !== undefined && v['health'] !== null) req.health = checkHealth(v['health']);
+  return req;
+}

@@ -1,0 +1,367 @@
+/**
+ * The `local` driver: each node is a sandbox directory `<root>/nodes/<id>/` on this machine,
+ * a range of loopback ports, and a process group led by the node's agent (spawned detached,
+ * so it gets its own session and group; handlers stay in that group). Every process of a
+ * node carries `NUBIS_NODE_ID=<id>`, so delete also finds processes that left the group.
+ *
+ * The driver's inventory, `<root>/inventory.json`, is the cloud's record: a new driver over the
+ * same root (a restarted control plane) sees the same nodes. Writes are atomic (tmp + rename)
+ * and serialised within one driver instance; two driver instances writing the same root at
+ * the same moment are not guarded against.
+ *
+ * Options (`ctx.options`): `root` (default `<dataDir>/local`), `portBase` (21000),
+ * `portsPerNode` (10, at least 2: the agent takes the first), `portMax` (65535),
+ * `readyTimeoutMs` (15 000: how long a new agent has to answer), `killGraceMs` (2 000).
+ *
+ * Errors: an exhausted port pool is CLOUD_QUOTA_EXCEEDED; an agent that does not come up is
+ * CLOUD_UNAVAILABLE (retryable; nothing is left behind); reboot of an unknown node is
+ * CLOUD_NOT_FOUND; a node whose processes survive SIGKILL makes delete fail with CLOUD_INTERNAL.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import {
+  agentProgramPath, createHttpAgentClient, findProcessesByEnv, findProcessGroup, isAlive, listProcesses, readEnviron,
+  terminate, type AgentClient,
+} from '../../agent/index.js';
+import { NubisError } from '../../errors/index.js';
+import type { CloudNode, CreateNodeRequest, Driver, DriverContext, NodeStatus } from '../driver.js';
+
+interface InventoryNode {
+  id: string;
+  key: string;
+  tags: Record<string, string>;
+  idempotencyToken: string;
+  status: NodeStatus;
+  ports: { first: number; count: number };
+  agentPort: number;
+  agentToken: string;
+  /** The agent's pid, which leads the node's process group. */
+  pgid?: number;
+  createdAt: number;
+}
+
+interface Inventory {
+  version: 1;
+  nodes: InventoryNode[];
+}
+
+interface LocalOptions {
+  root: string;
+  portBase: number;
+  portsPerNode: number;
+  portMax: number;
+  readyTimeoutMs: number;
+  killGraceMs: number;
+}
+
+const ID_RE = /^local-[0-9a-f]{16}$/;
+
+function intOption(options: Record<string, unknown>, name: string, def: number, min: number, max: number): number {
+  const v = options[name];
+  if (v === undefined) return def;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new NubisError('SPEC_INVALID', `local driver option ${name} must be an integer from ${min} to ${max}`);
+  }
+  return v;
+}
+
+function readOptions(ctx: DriverContext): LocalOptions {
+  const o = ctx.options;
+  const root = o['root'] ?? join(ctx.dataDir, 'local');
+  if (typeof root !== 'string' || root === '') throw new NubisError('SPEC_INVALID', 'local driver option root must be a path');
+  const portBase = intOption(o, 'portBase', 21000, 1024, 65535);
+  return Object.freeze({
+    root,
+    portBase,
+    portsPerNode: intOption(o, 'portsPerNode', 10, 2, 1000),
+    portMax: intOption(o, 'portMax', 65535, portBase, 65535),
+    readyTimeoutMs: intOption(o, 'readyTimeoutMs', 15_000, 100, 600_000),
+    killGraceMs: intOption(o, 'killGraceMs', 2000, 0, 60_000),
+  });
+}
+
+function aborted(_signal?: AbortSignal): NubisError {
+  return new NubisError('ABORTED', 'the local driver call was aborted');
+}
+
+function checkSignal(signal: AbortSignal): void {
+  if (signal.aborted) throw aborted(signal);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+/** Whether the agent at the port answers `/healthz` as this node's agent. */
+function agentAnswers(port: number, id: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpGet({ host: '127.0.0.1', port, path: '/healthz', agent: false, timeout: 1000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          resolve(res.statusCode === 200 && (JSON.parse(Buffer.concat(chunks).toString()) as { node?: string }).node === id);
+        } catch {
+          resolve(false);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+/** Creates the local driver. Nodes outlive the driver instance: close() leaves them running. */
+export function createLocalDriver(ctx: DriverContext): Driver {
+  const opts = readOptions(ctx);
+  const inventoryPath = join(opts.root, 'inventory.json');
+  const nodeDir = (id: string): string => join(opts.root, 'nodes', id);
+  let chain: Promise<unknown> = Promise.resolve();
+  const creating = new Map<string, Promise<CloudNode>>();
+
+  const readInventory = (): Inventory => {
+    let text: string;
+    try {
+      text = readFileSync(inventoryPath, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, nodes: [] };
+      throw new NubisError('CLOUD_INTERNAL', `cannot read ${inventoryPath}: ${(e as Error).message}`, { cause: e });
+    }
+    try {
+      const inv = JSON.parse(text) as Inventory;
+      if (!Array.isArray(inv.nodes)) throw new Error('no nodes array');
+      return inv;
+    } catch (e) {
+      throw new NubisError('CLOUD_INTERNAL', `inventory ${inventoryPath} is corrupt: ${(e as Error).message}`, { retryable: false });
+    }
+  };
+
+  /** Read-modify-write of the inventory, one at a time. */
+  const mutate = <T>(fn: (inv: Inventory) => T | Promise<T>): Promise<T> => {
+    const next = chain.then(async () => {
+      const inv = readInventory();
+      const result = await fn(inv);
+      mkdirSync(opts.root, { recursive: true });
+      const tmp = `${inventoryPath}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+      writeFileSync(tmp, JSON.stringify(inv, null, 2), { mode: 0o600 });
+      renameSync(tmp, inventoryPath);
+      return result;
+    });
+    chain = next.catch(() => {});
+    return next;
+  };
+
+  /** Reads after queued writes have landed. */
+  const snapshot = async (): Promise<Inventory> => {
+    await chain;
+    return readInventory();
+  };
+
+  const agentAlive = (n: InventoryNode): boolean =>
+    n.pgid !== undefined && isAlive(n.pgid) && readEnviron(n.pgid)?.get('NUBIS_NODE_ID') === n.id;
+
+  const toCloud = (n: InventoryNode): CloudNode => ({
+    id: n.id,
+    tags: { ...n.tags },
+    status: n.status === 'running' && !agentAlive(n) ? 'stopped' : n.status,
+    address: '127.0.0.1',
+    ports: { first: n.ports.first + 1, count: n.ports.count - 1 },
+    agent: { url: `http://127.0.0.1:${n.agentPort}`, token: n.agentToken },
+    createdAt: n.createdAt,
+  });
+
+  const allocatePorts = async (inv: Inventory): Promise<{ first: number; count: number }> => {
+    const count = opts.portsPerNode;
+    for (let first = opts.portBase; first + count - 1 <= opts.portMax; first += count) {
+      const last = first + count - 1;
+      if (inv.nodes.some((n) => n.ports.first <= last && first <= n.ports.first + n.ports.count - 1)) continue;
+      let free = true;
+      for (let p = first; p <= last && free; p++) free = await portFree(p);
+      if (free) return { first, count };
+    }
+    throw new NubisError('CLOUD_QUOTA_EXCEEDED', `no free range of ${count} ports between ${opts.portBase} and ${opts.portMax}`, {
+      details: { portBase: opts.portBase, portMax: opts.portMax, portsPerNode: count },
+    });
+  };
+
+  /** Kills every process of the node: its group (if the group is still this node's) and any carrying its id. */
+  const killNode = async (id: string, pgid: number | undefined): Promise<boolean> => {
+    const procs = listProcesses();
+    const groupIsOurs = pgid !== undefined && findProcessGroup(pgid, procs).some((pid) => readEnviron(pid)?.get('NUBIS_NODE_ID') === id);
+    return terminate(() => {
+      const now = listProcesses();
+      const pids = new Set(findProcessesByEnv('NUBIS_NODE_ID', id, now));
+      if (groupIsOurs) for (const pid of findProcessGroup(pgid, now)) pids.add(pid);
+      return pids;
+    }, opts.killGraceMs);
+  };
+
+  /** Spawns the node's agent as a new process group and waits until it answers. Returns its pid (= pgid). */
+  const bootAgent = async (n: InventoryNode, signal: AbortSignal): Promise<number> => {
+    const dir = nodeDir(n.id);
+    mkdirSync(dir, { recursive: true });
+    const logFd = openSync(join(dir, 'agent.log'), 'a');
+    let exited = false;
+    let child;
+    try {
+      child = spawn(process.execPath, [agentProgramPath(), '--sandbox', dir, '--port', String(n.agentPort), '--node', n.id], {
+        detached: true,
+        stdio: ['ignore', logFd, logFd],
+        cwd: dir,
+        env: {
+          PATH: process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin',
+          HOME: process.env['HOME'] ?? dir,
+          NUBIS_NODE_ID: n.id,
+          NUBIS_AGENT_TOKEN: n.agentToken,
+        },
+      });
+    } finally {
+      closeSync(logFd);
+    }
+    child.once('exit', () => (exited = true));
+    child.once('error', () => (exited = true));
+    child.unref();
+    const pid = child.pid;
+    if (pid === undefined) throw new NubisError('CLOUD_UNAVAILABLE', `cannot spawn the agent for node ${n.id}`);
+    const deadline = Date.now() + opts.readyTimeoutMs;
+    for (;;) {
+      if (signal.aborted) throw aborted(signal);
+      if (await agentAnswers(n.agentPort, n.id)) return pid;
+      if (exited) {
+        throw new NubisError('CLOUD_UNAVAILABLE', `the agent of node ${n.id} exited at start; see ${join(dir, 'agent.log')}`);
+      }
+      if (Date.now() > deadline) throw new NubisError('CLOUD_UNAVAILABLE', `the agent of node ${n.id} did not answer within ${opts.readyTimeoutMs} ms`);
+      await sleep(25);
+    }
+  };
+
+  const removeNode = async (id: string, pgid: number | undefined): Promise<void> => {
+    if (!(await killNode(id, pgid))) {
+      throw new NubisError('CLOUD_INTERNAL', `processes of node ${id} survived SIGKILL`, { details: { node: id } });
+    }
+    rmSync(nodeDir(id), { recursive: true, force: true });
+    await mutate((inv) => {
+      inv.nodes = inv.nodes.filter((x) => x.id !== id);
+    });
+  };
+
+  const doCreate = async (req: CreateNodeRequest, signal: AbortSignal): Promise<CloudNode> => {
+    const reserved = await mutate(async (inv) => {
+      const existing = inv.nodes.find((n) => n.idempotencyToken === req.idempotencyToken);
+      if (existing) return { node: existing, fresh: false };
+      const ports = await allocatePorts(inv);
+      const node: InventoryNode = {
+        id: `local-${randomBytes(8).toString('hex')}`,
+        key: req.key,
+        tags: { ...req.tags },
+        idempotencyToken: req.idempotencyToken,
+        status: 'provisioning',
+        ports,
+        agentPort: ports.first,
+        agentToken: randomBytes(24).toString('hex'),
+        createdAt: ctx.clock.now(),
+      };
+      inv.nodes.push(node);
+      return { node, fresh: true };
+    });
+    const n = reserved.node;
+    // A repeat returns the first node; one left half-made by a crashed control plane is finished.
+    if (!reserved.fresh && (n.status !== 'provisioning' || agentAlive(n))) return toCloud(n);
+    try {
+      checkSignal(signal);
+      const pgid = await bootAgent(n, signal);
+      const done = await mutate((inv) => {
+        const x = inv.nodes.find((y) => y.id === n.id);
+        if (!x) throw new NubisError('CLOUD_NOT_FOUND', `node ${n.id} was deleted while being created`);
+        Object.assign(x, { status: 'running', pgid });
+        return { ...x };
+      });
+      return toCloud(done);
+    } catch (e) {
+      await removeNode(n.id, undefined).catch(() => {});
+      if (e instanceof NubisError) throw e;
+      throw new NubisError('CLOUD_UNAVAILABLE', `cannot start node ${n.id}: ${(e as Error).message}`, { cause: e });
+    }
+  };
+
+  return {
+    platform: 'local',
+
+    create(req, signal) {
+      try {
+        checkSignal(signal);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      const pending = creating.get(req.idempotencyToken);
+      if (pending) return pending;
+      const p = doCreate(req, signal).finally(() => creating.delete(req.idempotencyToken));
+      creating.set(req.idempotencyToken, p);
+      return p;
+    },
+
+    async get(id, signal) {
+      checkSignal(signal);
+      const n = (await snapshot()).nodes.find((x) => x.id === id);
+      return n ? toCloud(n) : undefined;
+    },
+
+    async list(tags, signal) {
+      checkSignal(signal);
+      const want = Object.entries(tags);
+      return (await snapshot()).nodes.filter((n) => want.every(([k, v]) => n.tags[k] === v)).map(toCloud);
+    },
+
+    async delete(id, signal) {
+      checkSignal(signal);
+      if (!ID_RE.test(id)) return;
+      const n = (await snapshot()).nodes.find((x) => x.id === id);
+      await removeNode(id, n?.pgid);
+    },
+
+    async reboot(id, signal) {
+      checkSignal(signal);
+      const n = (await snapshot()).nodes.find((x) => x.id === id);
+      if (!n) throw new NubisError('CLOUD_NOT_FOUND', `no local node ${id}`);
+      if (!(await killNode(id, n.pgid))) throw new NubisError('CLOUD_INTERNAL', `processes of node ${id} survived SIGKILL`);
+      await mutate((inv) => {
+        const x = inv.nodes.find((y) => y.id === id);
+        if (x) x.status = 'provisioning';
+      });
+      let pgid: number;
+      try {
+        pgid = await bootAgent(n, signal);
+      } catch (e) {
+        await killNode(id, undefined);
+        await mutate((inv) => {
+          const x = inv.nodes.find((y) => y.id === id);
+          if (x) x.status = 'error';
+        });
+        throw e;
+      }
+      await mutate((inv) => {
+        const x = inv.nodes.find((y) => y.id === id);
+        if (x) Object.assign(x, { status: 'running', pgid });
+      });
+    },
+
+    agent(node): AgentClient {
+      if (!node.agent) throw new NubisError('CLOUD_BAD_REQUEST', `node ${node.id} has no agent address`);
+      return createHttpAgentClient(node.agent.url, node.agent.token);
+    },
+
+    async close() {
+      await chain;
+    },
+  };
+}
