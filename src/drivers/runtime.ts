@@ -1,0 +1,250 @@
+/**
+ * The runtime wrapper every driver gets once: an event per cloud call attempt, per-call
+ * timeouts, error classification, retries with exponential backoff and full jitter, and a
+ * token-bucket rate limit per cloud. All waiting is on the given Clock.
+ *
+ * Contract:
+ * - Every error leaving the wrapper is a NubisError. Driver NubisErrors pass unchanged.
+ *   Network-level failures (connection refused/reset, DNS, socket timeouts) become
+ *   CLOUD_UNAVAILABLE (retryable). Anything else thrown is a bug in a driver, not a cloud
+ *   fault: INTERNAL, not retryable — retrying a bug only delays the alert.
+ * - An attempt that runs past its timeout is aborted and fails with CLOUD_TIMEOUT (retryable).
+ *   When the caller's signal aborts, the call fails with ABORTED at once and is not retried.
+ * - Retryable errors are retried up to `retry.attempts` attempts in all, sleeping a uniform
+ *   random time in [0, min(maxMs, baseMs × 2^(attempt−1))] between them (full jitter), or at
+ *   least `details.retryAfterMs` when the error carries it. `create` is retried only because
+ *   it carries an idempotency token (a create without one is never retried); get and list
+ *   are reads; delete is idempotent; reboot may reboot twice, which a reboot tolerates.
+ * - Each attempt first takes a token from the cloud's bucket (`ratePerSec`, `burst`).
+ * - `agent()` and `close()` pass through: agent calls are not cloud API calls.
+ */
+import type { Clock } from '../clock/index.js';
+import { NubisError, isNubisError, type ErrorCode } from '../errors/index.js';
+import type { Platform } from '../model/types.js';
+import type { CloudNode, CreateNodeRequest, Driver } from './driver.js';
+
+export type DriverOp = 'create' | 'get' | 'list' | 'delete' | 'reboot';
+
+/** One attempt of one cloud call (invariant 5: every cloud API call is an event). */
+export interface DriverCallEvent {
+  cloud: string;
+  platform: Platform;
+  op: DriverOp;
+  /** The resource key for create, the node id for get/delete/reboot, `k=v,…` for list. */
+  target: string;
+  outcome: 'ok' | 'error';
+  /** From the attempt's start (after the rate limit) to its end, on the wrapper's clock. */
+  latencyMs: number;
+  errorCode?: ErrorCode;
+  retryable?: boolean;
+  /** 1 for the first attempt. */
+  attempt: number;
+  correlationId?: string;
+}
+
+export interface RuntimeOptions {
+  /** The cloud's name, for events. */
+  cloud: string;
+  clock: Clock;
+  /** Called once per attempt; exceptions thrown by it are ignored. */
+  onCall?: (e: DriverCallEvent) => void;
+  /** Per-attempt timeouts. Defaults: create 10 min, others 2 min. */
+  timeoutMs?: Partial<Record<DriverOp, number>>;
+  /** Defaults: attempts 5 (in all), baseMs 500, maxMs 30 000. */
+  retry?: { attempts?: number; baseMs?: number; maxMs?: number };
+  /** Attempts per second allowed to this cloud; unlimited when absent. */
+  ratePerSec?: number;
+  /** Bucket size: attempts that may go at once after a quiet spell. Default max(1, ratePerSec). */
+  burst?: number;
+  /** Source of jitter in [0, 1). Default Math.random. */
+  random?: () => number;
+}
+
+/** A wrapped driver; `withCorrelation` gives a view whose events carry the id. */
+export interface RuntimeDriver extends Driver {
+  withCorrelation(correlationId: string): Driver;
+}
+
+const DEFAULT_TIMEOUTS: Record<DriverOp, number> = {
+  create: 10 * 60_000,
+  get: 2 * 60_000,
+  list: 2 * 60_000,
+  delete: 2 * 60_000,
+  reboot: 2 * 60_000,
+};
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
+  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
+]);
+
+function networkCode(e: unknown): string | undefined {
+  for (let cur: unknown = e, depth = 0; cur && depth < 4; depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string' && NETWORK_CODES.has(code)) return code;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** How the wrapper classifies what a driver threw (see the contract above). */
+export function classifyDriverError(e: unknown, op: DriverOp, cloud: string): NubisError {
+  if (isNubisError(e)) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  if (e instanceof Error && e.name === 'AbortError') return new NubisError('ABORTED', `${op} on ${cloud} aborted`, { cause: e });
+  const net = networkCode(e);
+  if (net) return new NubisError('CLOUD_UNAVAILABLE', `${op} on ${cloud}: ${net} (${message})`, { cause: e });
+  return new NubisError('INTERNAL', `driver for ${cloud} failed in ${op}: ${message}`, {
+    cause: e,
+    retryable: false,
+    details: { cloud, op },
+  });
+}
+
+function abortedError(op: DriverOp, cloud: string): NubisError {
+  return new NubisError('ABORTED', `${op} on ${cloud} was cancelled`);
+}
+
+/** Rejects when `signal` aborts. Returns a disposer that detaches the listener. */
+function onAbort(signal: AbortSignal, reject: (e: unknown) => void, make: () => unknown): () => void {
+  const h = (): void => reject(make());
+  signal.addEventListener('abort', h, { once: true });
+  return () => signal.removeEventListener('abort', h);
+}
+
+function createTokenBucket(clock: Clock, ratePerSec: number, burst: number) {
+  let tokens = burst;
+  let last = clock.now();
+  const refill = (): void => {
+    const now = clock.now();
+    tokens = Math.min(burst, tokens + ((now - last) * ratePerSec) / 1000);
+    last = now;
+  };
+  return {
+    /** Takes a token, waiting for one if needed (a reservation: waiters are served in order). */
+    async take(signal: AbortSignal): Promise<void> {
+      refill();
+      tokens -= 1;
+      if (tokens >= 0) return;
+      const waitMs = (-tokens * 1000) / ratePerSec;
+      try {
+        await clock.sleep(waitMs, signal);
+      } catch (e) {
+        tokens += 1;
+        throw e;
+      }
+    },
+  };
+}
+
+export function wrapDriver(driver: Driver, opts: RuntimeOptions): RuntimeDriver {
+  const { clock, cloud } = opts;
+  const attempts = Math.max(1, opts.retry?.attempts ?? 5);
+  const baseMs = opts.retry?.baseMs ?? 500;
+  const maxMs = opts.retry?.maxMs ?? 30_000;
+  const random = opts.random ?? Math.random;
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeoutMs };
+  const bucket = opts.ratePerSec ? createTokenBucket(clock, opts.ratePerSec, opts.burst ?? Math.max(1, opts.ratePerSec)) : undefined;
+
+  const emit = (e: DriverCallEvent): void => {
+    try {
+      opts.onCall?.(e);
+    } catch {
+      // an observer must not break cloud calls
+    }
+  };
+
+  /** One attempt: the driver call raced against its timeout and the caller's abort. */
+  async function attempt<T>(op: DriverOp, signal: AbortSignal, fn: (s: AbortSignal) => Promise<T>): Promise<T> {
+    const inner = new AbortController();
+    const timer = new AbortController();
+    let timedOut = false;
+    const detach: (() => void)[] = [];
+    try {
+      return await new Promise<T>((resolve, reject) => {
+        detach.push(
+          onAbort(signal, reject, () => {
+            inner.abort(abortedError(op, cloud));
+            return abortedError(op, cloud);
+          }),
+        );
+        clock.sleep(timeouts[op], timer.signal).then(
+          () => {
+            timedOut = true;
+            const e = new NubisError('CLOUD_TIMEOUT', `${op} on ${cloud} got no answer within ${timeouts[op]} ms`);
+            inner.abort(e);
+            reject(e);
+          },
+          () => {},
+        );
+        fn(inner.signal).then(resolve, (e: unknown) => {
+          if (timedOut) return;
+          if (signal.aborted) return reject(abortedError(op, cloud));
+          reject(classifyDriverError(e, op, cloud));
+        });
+      });
+    } finally {
+      timer.abort();
+      for (const d of detach) d();
+    }
+  }
+
+  function view(correlationId?: string): Driver {
+    async function call<T>(op: DriverOp, target: string, retryable: boolean, signal: AbortSignal, fn: (s: AbortSignal) => Promise<T>): Promise<T> {
+      for (let n = 1; ; n++) {
+        if (signal.aborted) throw abortedError(op, cloud);
+        if (bucket) {
+          try {
+            await bucket.take(signal);
+          } catch {
+            throw abortedError(op, cloud);
+          }
+        }
+        const started = clock.now();
+        try {
+          const out = await attempt(op, signal, fn);
+          emit({ cloud, platform: driver.platform, op, target, outcome: 'ok', latencyMs: clock.now() - started, attempt: n, ...(correlationId ? { correlationId } : {}) });
+          return out;
+        } catch (err) {
+          const e = err as NubisError;
+          emit({
+            cloud,
+            platform: driver.platform,
+            op,
+            target,
+            outcome: 'error',
+            latencyMs: clock.now() - started,
+            errorCode: e.code,
+            retryable: e.retryable,
+            attempt: n,
+            ...(correlationId ? { correlationId } : {}),
+          });
+          if (!e.retryable || !retryable || e.code === 'ABORTED' || n >= attempts) throw e;
+          const cap = Math.min(maxMs, baseMs * 2 ** (n - 1));
+          const after = (e.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+          const waitMs = Math.max(random() * cap, typeof after === 'number' ? Math.min(after, maxMs) : 0);
+          try {
+            if (waitMs > 0) await clock.sleep(waitMs, signal);
+          } catch {
+            throw abortedError(op, cloud);
+          }
+        }
+      }
+    }
+
+    return {
+      platform: driver.platform,
+      create: (req: CreateNodeRequest, signal: AbortSignal): Promise<CloudNode> =>
+        call('create', req.key, req.idempotencyToken !== '', signal, (s) => driver.create(req, s)),
+      get: (id, signal) => call('get', id, true, signal, (s) => driver.get(id, s)),
+      list: (tags, signal) =>
+        call('list', Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(','), true, signal, (s) => driver.list(tags, s)),
+      delete: (id, signal) => call('delete', id, true, signal, (s) => driver.delete(id, s)),
+      reboot: (id, signal) => call('reboot', id, true, signal, (s) => driver.reboot(id, s)),
+      agent: (node) => driver.agent(node),
+      close: () => driver.close(),
+    };
+  }
+
+  return { ...view(), withCorrelation: (id) => view(id) };
+}

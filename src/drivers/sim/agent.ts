@@ -1,0 +1,184 @@
+/**
+ * Simulated node agents, answered in memory. State lives in the driver that made them (not in
+ * the sim inventory): a restarted control plane sees every instance as `none` and the engine
+ * re-runs its steps, which the protocol allows because steps are idempotent by runId.
+ *
+ * Behaviour: a step takes `stepLatencyMs` of the clock (default 0), then succeeds — or fails
+ * with exit code 1 with probability `stepFailures[step]`, or is `timed-out` when the latency
+ * exceeds the request's `timeoutMs`. A successful `start` makes the instance's process
+ * `running` and its health `healthy`; a successful `stop` makes it `exited` (code 0);
+ * `stopInstance` makes it `none`. Calls to a node that is not running fail with
+ * AGENT_UNREACHABLE (retryable).
+ */
+import type { Clock } from '../../clock/index.js';
+import { NubisError } from '../../errors/index.js';
+import type { HandlerName } from '../../model/types.js';
+import type { AgentClient, AgentStatus, InstanceStatus, StepRequest, StepResult } from '../../agent/protocol.js';
+import { createPrng } from './prng.js';
+
+export interface SimAgentOptions {
+  clock: Clock;
+  stepLatencyMs?: number;
+  /** Probability in [0, 1] that a step fails, by step name. */
+  stepFailures?: Partial<Record<HandlerName, number>>;
+  seed?: number;
+  /** Whether the node's agent answers (the node exists and is running). */
+  reachable(nodeId: string): Promise<boolean>;
+}
+
+export interface SimAgents {
+  client(nodeId: string, startedAt: number): AgentClient;
+  /** The node rebooted: its processes are gone, its history stays. */
+  reset(nodeId: string): void;
+  /** The node was deleted. */
+  forget(nodeId: string): void;
+  /** Stops pending step timers. */
+  close(): void;
+}
+
+interface NodeState {
+  startedAt: number;
+  instances: Map<string, InstanceStatus>;
+  runs: Map<string, Promise<StepResult>>;
+  logs: { instance: string; step: HandlerName; text: string }[];
+}
+
+function aborted(): NubisError {
+  return new NubisError('ABORTED', 'agent call aborted');
+}
+
+/** Waits for `p`, or rejects with ABORTED when `signal` aborts first (the work itself goes on). */
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(aborted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(aborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+export function createSimAgents(opts: SimAgentOptions): SimAgents {
+  const nodes = new Map<string, NodeState>();
+  const prng = createPrng(((opts.seed ?? 1) ^ 0x5eed) >>> 0);
+  const closing = new AbortController();
+  const { clock } = opts;
+
+  const stateOf = (nodeId: string, startedAt: number): NodeState => {
+    let s = nodes.get(nodeId);
+    if (!s) {
+      s = { startedAt, instances: new Map(), runs: new Map(), logs: [] };
+      nodes.set(nodeId, s);
+    }
+    return s;
+  };
+  const instanceOf = (s: NodeState, name: string): InstanceStatus => {
+    let i = s.instances.get(name);
+    if (!i) {
+      i = { instance: name, process: 'none', health: 'unknown' };
+      s.instances.set(name, i);
+    }
+    return i;
+  };
+
+  async function execute(s: NodeState, req: StepRequest): Promise<StepResult> {
+    const startedAt = clock.now();
+    const inst = instanceOf(s, req.instance);
+    inst.lastStep = { step: req.step, runId: req.runId, state: 'running' };
+    const latency = opts.stepLatencyMs ?? 0;
+    await clock.sleep(Math.min(latency, req.timeoutMs), closing.signal);
+    let result: StepResult;
+    if (latency > req.timeoutMs) {
+      result = { runId: req.runId, state: 'timed-out', exitCode: null, signal: 'SIGKILL', output: `sim: ${req.step} timed out\n`, startedAt };
+    } else if (prng.next() < (opts.stepFailures?.[req.step] ?? 0)) {
+      result = { runId: req.runId, state: 'failed', exitCode: 1, signal: null, output: `sim: ${req.step} failed (injected)\n`, startedAt };
+    } else {
+      result = { runId: req.runId, state: 'succeeded', exitCode: 0, signal: null, output: `sim: ${req.step} ok\n`, startedAt };
+      if (req.step === 'start') {
+        inst.process = 'running';
+        inst.pid = 1000 + s.instances.size;
+        inst.exitCode = null;
+        inst.health = 'healthy';
+        delete inst.healthDetail;
+      } else if (req.step === 'stop') {
+        inst.process = 'exited';
+        inst.exitCode = 0;
+        inst.health = 'unknown';
+      }
+    }
+    result.endedAt = clock.now();
+    inst.lastStep = { step: req.step, runId: req.runId, state: result.state };
+    s.logs.push({ instance: req.instance, step: req.step, text: result.output });
+    return result;
+  }
+
+  return {
+    client(nodeId, startedAt) {
+      const ensureReachable = async (signal: AbortSignal): Promise<NodeState> => {
+        if (signal.aborted) throw aborted();
+        if (!(await opts.reachable(nodeId))) throw new NubisError('AGENT_UNREACHABLE', `sim node ${nodeId} is not running`);
+        if (signal.aborted) throw aborted();
+        return stateOf(nodeId, startedAt);
+      };
+      return {
+        async runStep(req, signal) {
+          const s = await ensureReachable(signal);
+          let run = s.runs.get(req.runId);
+          if (!run) {
+            run = execute(s, req);
+            run.catch(() => {});
+            s.runs.set(req.runId, run);
+          }
+          return raceAbort(run, signal);
+        },
+        async stopInstance(instance, signal) {
+          const s = await ensureReachable(signal);
+          const i = instanceOf(s, instance);
+          i.process = 'none';
+          i.health = 'unknown';
+          delete i.pid;
+        },
+        async status(signal): Promise<AgentStatus> {
+          const s = await ensureReachable(signal);
+          return {
+            node: nodeId,
+            startedAt: s.startedAt,
+            instances: [...s.instances.values()].map((i) => ({ ...i, ...(i.lastStep ? { lastStep: { ...i.lastStep } } : {}) })),
+          };
+        },
+        async logs(instance, step, signal) {
+          const s = await ensureReachable(signal);
+          return s.logs
+            .filter((l) => l.instance === instance && (step === undefined || l.step === step))
+            .filter((l, _i, all) => step === undefined || l === all[all.length - 1])
+            .map((l) => l.text)
+            .join('');
+        },
+      };
+    },
+    reset(nodeId) {
+      const s = nodes.get(nodeId);
+      if (!s) return;
+      s.startedAt = clock.now();
+      for (const i of s.instances.values()) {
+        i.process = 'none';
+        i.health = 'unknown';
+        delete i.pid;
+      }
+    },
+    forget(nodeId) {
+      nodes.delete(nodeId);
+    },
+    close() {
+      closing.abort();
+    },
+  };
+}

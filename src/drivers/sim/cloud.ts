@@ -1,0 +1,388 @@
+/**
+ * The sim cloud: a simulated IaaS with its own persistent inventory (a SQLite file in WAL
+ * mode), separate from the control plane's store, so tests and benchmarks can count orphans
+ * and duplicates from the cloud's point of view. It runs on whatever Clock it is given.
+ *
+ * Contract (what the sim driver and the HTTP server build on):
+ * - Errors are NubisErrors with a CLOUD_* code and `details.httpStatus` (the status a real
+ *   API would have answered); quota errors also carry `details.type = 'quota_exceeded'`.
+ * - `create` is idempotent by `idempotencyToken` (like EC2's ClientToken): while the server
+ *   the token made is not deleted, the same token returns it. A failed create leaves nothing,
+ *   except an injected `partial` 500/503 which leaves a tagged server bound to the token.
+ * - Servers are `provisioning` until their ready time on the sim clock, then `running`.
+ *   Status is derived from the clock, so a reopened inventory shows servers whose ready
+ *   time passed as running.
+ * - `delete` of a missing or deleted id succeeds. Deleted servers stay in `inventory()` with
+ *   `deletedAt`, and are never returned by `get` or `list`.
+ * - Every call honours its AbortSignal (rejects with ABORTED).
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createRealClock, createScaledClock, type Clock } from '../../clock/index.js';
+import { NubisError, cloudErrorFromStatus } from '../../errors/index.js';
+import type { NodeRequirements } from '../../model/types.js';
+import { createPrng } from './prng.js';
+import { drawError, provisioningMs, SIM_OPS, type SimModel, type SimOp } from './model.js';
+
+export type SimServerStatus = 'provisioning' | 'running' | 'deleted';
+
+export interface SimServer {
+  id: string;
+  tags: Record<string, string>;
+  status: SimServerStatus;
+  /** A made-up private address, unique per server. */
+  address: string;
+  createdAt: number;
+  /** When provisioning ends (sim clock). */
+  readyAt: number;
+  deletedAt?: number;
+  idempotencyToken?: string;
+  reboots: number;
+  requirements?: NodeRequirements;
+}
+
+export interface SimCreateRequest {
+  tags: Record<string, string>;
+  idempotencyToken?: string;
+  requirements?: NodeRequirements;
+}
+
+export interface SimCounters {
+  /** API calls received per operation (including failed ones). */
+  calls: Record<SimOp, number>;
+  /** Calls that failed, per operation (injected, outage, quota, not found, aborted). */
+  errors: Record<SimOp, number>;
+  /** Servers actually created (idempotent replays not counted). */
+  created: number;
+  /** Idempotent create replays that returned an existing server. */
+  replayed: number;
+  deleted: number;
+  /** The most creations in flight (provisioning) seen at any create. */
+  maxInFlightCreates: number;
+}
+
+export interface SimCloudOptions extends SimModel {
+  /** Cloud name, used in the default file name. Default `sim`. */
+  name?: string;
+  /** SQLite file, or `:memory:`. Default `<dataDir>/sim-<name>.db`, or `:memory:` without dataDir. */
+  path?: string;
+  dataDir?: string;
+  /** The sim's clock. Default: a scaled clock when `timeScale` is set, else the wall clock. */
+  clock?: Clock;
+  /**
+   * Wall time × timeScale, continuous across restarts of the same inventory file: the clock's
+   * origin is stored in the file, so times recorded by an earlier process stay meaningful.
+   */
+  timeScale?: number;
+}
+
+export interface SimCloud {
+  readonly name: string;
+  readonly clock: Clock;
+  readonly model: SimModel;
+  /** Accepts a server; it is `provisioning` until its ready time. */
+  create(req: SimCreateRequest, signal?: AbortSignal): Promise<SimServer>;
+  /** The server, or undefined when it does not exist or was deleted. */
+  get(id: string, signal?: AbortSignal): Promise<SimServer | undefined>;
+  /** Servers (not deleted) carrying all these tags, oldest first. */
+  list(tags: Record<string, string>, signal?: AbortSignal): Promise<SimServer[]>;
+  /** Deletes the server; a missing or deleted id succeeds. */
+  delete(id: string, signal?: AbortSignal): Promise<void>;
+  /** Reboots a server; CLOUD_NOT_FOUND when it does not exist. */
+  reboot(id: string, signal?: AbortSignal): Promise<void>;
+  /** The server including deleted ones, outside the API: no faults, no counters. */
+  peek(id: string): SimServer | undefined;
+  /** Every server ever created, deleted ones included, oldest first. */
+  inventory(): SimServer[];
+  /** Servers still provisioning from their create. */
+  inFlightCreates(): number;
+  counters(): SimCounters;
+  /** Every call fails with 503 until `untilMs` (sim clock). */
+  outage(untilMs: number): void;
+  /** Resolves once the server is running (sleeping on the sim clock); rejects if it is deleted. */
+  whenRunning(id: string, signal?: AbortSignal): Promise<SimServer>;
+  /** Closes the inventory file and cancels timers. Further calls fail with CLOUD_UNAVAILABLE. */
+  close(): void;
+}
+
+interface Row {
+  seq: number;
+  id: string;
+  token: string | null;
+  tags: string;
+  requirements: string | null;
+  address: string;
+  created_at: number;
+  ready_at: number;
+  boot_until: number;
+  deleted_at: number | null;
+  reboots: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS servers (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  token TEXT,
+  tags TEXT NOT NULL,
+  requirements TEXT,
+  address TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  ready_at INTEGER NOT NULL,
+  boot_until INTEGER NOT NULL DEFAULT 0,
+  deleted_at INTEGER,
+  reboots INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS servers_token ON servers (token) WHERE deleted_at IS NULL;
+CREATE TABLE IF NOT EXISTS server_tags (
+  server_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (server_id, key)
+);
+CREATE INDEX IF NOT EXISTS server_tags_kv ON server_tags (key, value);
+`;
+
+function abortedError(): NubisError {
+  return new NubisError('ABORTED', 'sim cloud call aborted');
+}
+
+/** The error a real API answering `status` would produce; `details.httpStatus` keeps the status. */
+export function simError(status: number, message: string): NubisError {
+  return cloudErrorFromStatus(status, message);
+}
+
+/** Quota errors travel over HTTP as 403 with `type: 'quota_exceeded'`. */
+export const QUOTA_ERROR_TYPE = 'quota_exceeded';
+
+export function quotaError(message: string): NubisError {
+  return new NubisError('CLOUD_QUOTA_EXCEEDED', message, { details: { httpStatus: 403, type: QUOTA_ERROR_TYPE } });
+}
+
+/** A clock at `factor` × wall speed whose origin is kept in the inventory file. */
+function persistentScaledClock(db: Database.Database, factor: number): Clock {
+  const get = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
+  const put = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+  const realNow = Date.now();
+  let simNow = realNow;
+  const saved = get.get('clock');
+  if (saved) {
+    const c = JSON.parse(saved.value) as { sim: number; real: number; factor: number };
+    simNow = c.sim + (realNow - c.real) * c.factor;
+  }
+  put.run('clock', JSON.stringify({ sim: simNow, real: realNow, factor }));
+  return createScaledClock(factor, simNow);
+}
+
+export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
+  const name = opts.name ?? 'sim';
+  const model: SimModel = { ...opts };
+  const path = opts.path ?? (opts.dataDir ? join(opts.dataDir, `sim-${name}.db`) : ':memory:');
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  db.exec(SCHEMA);
+  const clock = opts.clock ?? (opts.timeScale ? persistentScaledClock(db, opts.timeScale) : createRealClock());
+
+  const countRow = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM servers').get();
+  const prng = createPrng(((opts.seed ?? 1) * 2654435761 + (countRow?.n ?? 0) * 40503) >>> 0);
+
+  const q = {
+    byId: db.prepare<[string], Row>('SELECT * FROM servers WHERE id = ?'),
+    byToken: db.prepare<[string], Row>('SELECT * FROM servers WHERE token = ? AND deleted_at IS NULL ORDER BY seq LIMIT 1'),
+    all: db.prepare<[], Row>('SELECT * FROM servers ORDER BY seq'),
+    live: db.prepare<[], Row>('SELECT * FROM servers WHERE deleted_at IS NULL ORDER BY seq'),
+    liveCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM servers WHERE deleted_at IS NULL'),
+    inFlight: db.prepare<[number], { n: number }>(
+      'SELECT count(*) AS n FROM servers WHERE deleted_at IS NULL AND ready_at > ?',
+    ),
+    nextSeq: db.prepare<[], { n: number }>('SELECT coalesce(max(seq), 0) + 1 AS n FROM servers'),
+    insert: db.prepare(
+      `INSERT INTO servers (seq, id, token, tags, requirements, address, created_at, ready_at)
+       VALUES (@seq, @id, @token, @tags, @requirements, @address, @created_at, @ready_at)`,
+    ),
+    insertTag: db.prepare('INSERT INTO server_tags (server_id, key, value) VALUES (?, ?, ?)'),
+    markDeleted: db.prepare('UPDATE servers SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL'),
+    reboot: db.prepare('UPDATE servers SET reboots = reboots + 1, boot_until = ? WHERE id = ?'),
+  };
+
+  const toServer = (r: Row): SimServer => {
+    const now = clock.now();
+    const status: SimServerStatus =
+      r.deleted_at !== null ? 'deleted' : now < r.ready_at || now < r.boot_until ? 'provisioning' : 'running';
+    const s: SimServer = {
+      id: r.id,
+      tags: JSON.parse(r.tags) as Record<string, string>,
+      status,
+      address: r.address,
+      createdAt: r.created_at,
+      readyAt: r.ready_at,
+      reboots: r.reboots,
+    };
+    if (r.deleted_at !== null) s.deletedAt = r.deleted_at;
+    if (r.token !== null) s.idempotencyToken = r.token;
+    if (r.requirements !== null) s.requirements = JSON.parse(r.requirements) as NodeRequirements;
+    return s;
+  };
+
+  const zero = (): Record<SimOp, number> =>
+    Object.fromEntries(SIM_OPS.map((op) => [op, 0])) as Record<SimOp, number>;
+  const counters: SimCounters = { calls: zero(), errors: zero(), created: 0, replayed: 0, deleted: 0, maxInFlightCreates: 0 };
+  let outageUntil = -Infinity;
+  let closed = false;
+  const timers = new AbortController();
+
+  /** A timer on the sim clock at each ready time, so a virtual clock's autoAdvance moves to it. */
+  const armReadyTimer = (readyAt: number): void => {
+    const ms = readyAt - clock.now();
+    if (ms > 0) clock.sleep(ms, timers.signal).catch(() => {});
+  };
+  for (const r of q.live.all()) armReadyTimer(r.ready_at);
+
+  const inOutage = (now: number): boolean =>
+    now < outageUntil || (model.outages ?? []).some((w) => now >= w.fromMs && now < w.untilMs);
+
+  async function call<T>(op: SimOp, signal: AbortSignal | undefined, fn: () => T): Promise<T> {
+    counters.calls[op]++;
+    try {
+      if (signal?.aborted) throw abortedError();
+      if (closed) throw simError(503, 'sim cloud is closed');
+      if (inOutage(clock.now())) throw simError(503, `sim cloud ${name} is in an outage`);
+      if (model.apiLatencyMs) {
+        try {
+          await clock.sleep(model.apiLatencyMs, signal);
+        } catch {
+          throw abortedError();
+        }
+        if (closed) throw simError(503, 'sim cloud is closed');
+      }
+      return fn();
+    } catch (e) {
+      counters.errors[op]++;
+      throw e;
+    }
+  }
+
+  const insertServer = db.transaction((req: SimCreateRequest): Row => {
+    const now = clock.now();
+    const inFlight = (q.inFlight.get(now)?.n ?? 0) + 1;
+    counters.maxInFlightCreates = Math.max(counters.maxInFlightCreates, inFlight);
+    const seq = q.nextSeq.get()?.n ?? 1;
+    const row = {
+      seq,
+      id: `srv-${prng.hex(8)}-${seq.toString(16).padStart(4, '0')}`,
+      token: req.idempotencyToken ?? null,
+      tags: JSON.stringify(req.tags),
+      requirements: req.requirements ? JSON.stringify(req.requirements) : null,
+      address: `10.${(seq >> 16) & 255}.${(seq >> 8) & 255}.${seq & 255}`,
+      created_at: now,
+      ready_at: now + Math.round(provisioningMs(model, inFlight, prng)),
+    };
+    q.insert.run(row);
+    for (const [k, v] of Object.entries(req.tags)) q.insertTag.run(row.id, k, v);
+    counters.created++;
+    armReadyTimer(row.ready_at);
+    return q.byId.get(row.id)!;
+  });
+
+  const cloud: SimCloud = {
+    name,
+    clock,
+    model,
+    create(req, signal) {
+      return call('create', signal, () => {
+        const fault = drawError(model, 'create', prng);
+        if (fault && !fault.partial) throw simError(fault.status, `sim create failed (injected ${fault.status})`);
+        const existing = req.idempotencyToken ? q.byToken.get(req.idempotencyToken) : undefined;
+        let row: Row;
+        if (existing) {
+          counters.replayed++;
+          row = existing;
+        } else {
+          const limit = model.quota?.servers;
+          if (limit !== undefined && (q.liveCount.get()?.n ?? 0) >= limit) throw quotaError(`server quota of ${limit} reached; delete servers or raise the quota`);
+          row = insertServer(req);
+        }
+        if (fault) throw simError(fault.status, `sim create failed after accepting the server (injected partial ${fault.status})`);
+        return toServer(row);
+      });
+    },
+    get(id, signal) {
+      return call('get', signal, () => {
+        const fault = drawError(model, 'get', prng);
+        if (fault) throw simError(fault.status, `sim get failed (injected ${fault.status})`);
+        const r = q.byId.get(id);
+        return r && r.deleted_at === null ? toServer(r) : undefined;
+      });
+    },
+    list(tags, signal) {
+      return call('list', signal, () => {
+        const fault = drawError(model, 'list', prng);
+        if (fault) throw simError(fault.status, `sim list failed (injected ${fault.status})`);
+        const entries = Object.entries(tags);
+        if (entries.length === 0) return q.live.all().map(toServer);
+        const cond = entries.map(() => '(t.key = ? AND t.value = ?)').join(' OR ');
+        const rows = db
+          .prepare<unknown[], Row>(
+            `SELECT s.* FROM servers s WHERE s.deleted_at IS NULL AND
+               (SELECT count(*) FROM server_tags t WHERE t.server_id = s.id AND (${cond})) = ?
+             ORDER BY s.seq`,
+          )
+          .all(...entries.flat(), entries.length);
+        return rows.map(toServer);
+      });
+    },
+    delete(id, signal) {
+      return call('delete', signal, () => {
+        const fault = drawError(model, 'delete', prng);
+        if (fault) throw simError(fault.status, `sim delete failed (injected ${fault.status})`);
+        if (q.markDeleted.run(clock.now(), id).changes > 0) counters.deleted++;
+      });
+    },
+    reboot(id, signal) {
+      return call('reboot', signal, () => {
+        const fault = drawError(model, 'reboot', prng);
+        if (fault) throw simError(fault.status, `sim reboot failed (injected ${fault.status})`);
+        const r = q.byId.get(id);
+        if (!r || r.deleted_at !== null) throw simError(404, `no server ${id}`);
+        const until = clock.now() + (model.rebootMs ?? 0);
+        q.reboot.run(until, id);
+        armReadyTimer(until);
+      });
+    },
+    peek(id) {
+      const r = q.byId.get(id);
+      return r ? toServer(r) : undefined;
+    },
+    inventory: () => q.all.all().map(toServer),
+    inFlightCreates: () => q.inFlight.get(clock.now())?.n ?? 0,
+    counters: () => ({
+      ...counters,
+      calls: { ...counters.calls },
+      errors: { ...counters.errors },
+    }),
+    outage(untilMs) {
+      outageUntil = untilMs;
+    },
+    async whenRunning(id, signal) {
+      for (;;) {
+        const s = cloud.peek(id);
+        if (!s || s.status === 'deleted') throw simError(404, `no server ${id}`);
+        if (s.status === 'running') return s;
+        const r = q.byId.get(id)!;
+        await clock.sleep(Math.max(1, Math.max(r.ready_at, r.boot_until) - clock.now()), signal);
+      }
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      timers.abort();
+      db.close();
+    },
+  };
+  return cloud;
+}
