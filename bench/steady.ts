@@ -1,6 +1,6 @@
 /**
- * Benchmark child: a steady-state reconcile pass over N nodes. Brings N nodes (three
- * components, wired) to running on an in-process zero-latency sim cloud, then times full
+ * Benchmark child: a steady-state reconcile pass over N nodes. Brings N nodes (kv stores,
+ * application servers and balancers, wired) to running on an in-process zero-latency sim cloud, then times full
  * planning passes over the converged state (nothing to do: every pass must find that out).
  *
  *   node dist/bench/steady.js <nodes> <passes>
@@ -15,7 +15,10 @@ import { createControlPlane } from '../src/engine/index.js';
 const nodes = Number(process.argv[2] ?? 10_000);
 const passes = Number(process.argv[3] ?? 30);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-bench-'));
-const per = Math.ceil(nodes / 3);
+// the shape of a large web service: a few key-value stores, many application servers, a few balancers
+const kv = Math.max(1, Math.round(nodes / 1000));
+const lb = kv;
+const app = nodes - kv - lb;
 const spec = `name: steady
 clouds:
   sim: { platform: sim, options: { path: ":memory:" } }
@@ -24,18 +27,18 @@ nodeTemplates:
 components:
   db:
     nodeTemplate: t
-    instances: { count: ${per}, max: 100000 }
+    instances: { count: ${kv}, max: 100000 }
     provides: { sql: {} }
     lifecycle: { start: "s" }
   app:
     nodeTemplate: t
-    instances: { count: ${per}, max: 100000 }
+    instances: { count: ${app}, max: 100000 }
     provides: { http: {} }
     requires: { db: { component: db, port: sql } }
     lifecycle: { start: "s" }
   web:
     nodeTemplate: t
-    instances: { count: ${nodes - 2 * per}, max: 100000 }
+    instances: { count: ${lb}, max: 100000 }
     requires: { app: { component: app, port: http, optional: true } }
     lifecycle: { start: "s", update: "u" }
 `;

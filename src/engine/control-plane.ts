@@ -11,7 +11,7 @@ import type { AppSpec, HandlerName } from '../model/types.js';
 import { NubisError } from '../errors/index.js';
 import type { Engine } from './engine.js';
 import { desiredCount, type Deployment, type InstanceRec } from './state.js';
-import { previewPlan } from './planner.js';
+import { componentWiringHashes, previewPlan } from './planner.js';
 import { providedEndpoints } from './wiring.js';
 import type {
   Caller, ControlPlane, DeploymentState, DeploymentSummary, DeploymentView, EndpointView, InstanceView, PlanResult, SpecInput, StepLog,
@@ -92,6 +92,12 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       if (live.length !== desiredCount(d, c) || live.some((i) => i.phase !== 'running')) return 'applying';
     }
     if (insts.some((i) => !i.desired)) return 'applying';
+    // channels changed and the news has not reached every requirer yet
+    const hashes = componentWiringHashes(d, insts, engine.nodes);
+    for (const i of insts) {
+      const c = d.spec.components[i.component];
+      if (c && Object.keys(c.requires).length > 0 && hashes.get(c.name) !== i.wiringHash) return 'applying';
+    }
     return 'ready';
   }
 

@@ -11,6 +11,7 @@
  * that never reached the cloud created again with the same token.
  */
 import crypto from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Clock } from '../clock/index.js';
 import type { EventInput, EventLog } from '../events/index.js';
 import type { Store, WriteOp } from '../store/index.js';
@@ -50,6 +51,11 @@ export interface EngineOptions {
   pollIntervalMs?: number;
   /** How often every cloud is listed by tag to adopt, de-duplicate and remove orphans. Default 30 000. */
   sweepIntervalMs?: number;
+  /**
+   * Least time between two `update` runs of one instance; changes in between are delivered
+   * together. Default 1 000.
+   */
+  updateIntervalMs?: number;
   /** Per-resource backoff after failures. Defaults 1 000 and 30 000. */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
@@ -89,6 +95,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const observeMs = opts.observeIntervalMs ?? 2000;
   const pollMs = opts.pollIntervalMs ?? 250;
   const sweepMs = opts.sweepIntervalMs ?? 30_000;
+  const updateInterval = opts.updateIntervalMs ?? 1000;
   const backoffBase = opts.backoffBaseMs ?? 1000;
   const backoffMax = opts.backoffMaxMs ?? 30_000;
   const owner = await store.installationId();
@@ -103,6 +110,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   let passScheduled = false;
   let stopped = false;
   const abort = new AbortController();
+  // every in-flight action listens on this one signal
+  setMaxListeners(0, abort.signal);
   const inflight = new Set<Promise<void>>();
   const idleWaiters: (() => void)[] = [];
   let stepsRunning = 0;
@@ -166,12 +175,18 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 
   // ---- the loop ----
 
+  // A pass costs O(instances). When passes get expensive (thousands of nodes, completions
+  // arriving every turn), they are spaced so planning takes at most a fifth of the CPU;
+  // small deployments are planned on the next turn.
+  let nextPassAt = 0;
   function enqueue(name: string): void {
     if (stopped) return;
     queued.add(name);
     if (!passScheduled) {
       passScheduled = true;
-      setImmediate(runPasses);
+      const wait = nextPassAt - performance.now();
+      if (wait > 0) setTimeout(runPasses, wait);
+      else setImmediate(runPasses);
     }
   }
 
@@ -179,6 +194,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     passScheduled = false;
     const names = [...queued];
     queued.clear();
+    const t0 = performance.now();
     for (const name of names) {
       try {
         pass(name);
@@ -186,6 +202,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         void events.append(ev({ deployment: name, kind: 'engine.error', outcome: 'error', reason: toNubisError(e).message }));
       }
     }
+    const took = performance.now() - t0;
+    nextPassAt = took > 2 ? performance.now() + 4 * took : 0;
     checkIdle();
   }
 
@@ -435,11 +453,15 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     const comp = d.spec.components[inst.component]!;
     const n = nodes.get(inst.key)!;
     const cloud = cloudFor(d, n.cloud);
+    const needed = new Set(Object.values(comp.requires).map((ch) => ch.component));
     const byComponent = new Map<string, InstanceRec[]>();
-    for (const i of instancesOf(d.name)) {
-      const l = byComponent.get(i.component) ?? [];
-      l.push(i);
-      byComponent.set(i.component, l);
+    if (needed.size > 0) {
+      for (const i of byDep.get(d.name)?.values() ?? []) {
+        if (!needed.has(i.component)) continue;
+        const l = byComponent.get(i.component) ?? [];
+        l.push(i);
+        byComponent.set(i.component, l);
+      }
     }
     const wiring = computeWiring({ dep: d, inst, byComponent, nodes });
     const hash = wiringHash(wiring);
@@ -548,6 +570,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       }
       inst.attempts = 0;
       inst.lastError = undefined;
+      if (Object.keys(comp.requires).length > 0) inst.notBefore = clock.now() + updateInterval;
       inst.health = comp.health ? 'healthy' : 'unknown';
       inst.processAlive = undefined;
       await setPhase(inst, 'running', 'healthy');
@@ -566,6 +589,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       if (result.state !== 'succeeded') return stepFailed(d, inst, 'update', resultError('update', result), result.output);
       inst.wiringHash = hash;
       inst.attempts = 0;
+      inst.notBefore = clock.now() + updateInterval;
       await Promise.all([
         saveInstance(inst),
         events.append(ev({ deployment: d.name, kind: 'instance.wiring', target: inst.key, reason: 'update handler ran', data: { hash } })),

@@ -15,7 +15,7 @@ import type { CloudSpec, Platform } from '../model/types.js';
 import type { DriverFactory } from '../drivers/driver.js';
 import { defaultDriverFactories, wrapDriver, createAdaptiveLimiter, createFixedLimiter, type DriverCallEvent } from '../drivers/index.js';
 import { createCloudRegistry } from './clouds.js';
-import { createEngine, type Engine } from './engine.js';
+import { createEngine, type Engine, type EngineOptions } from './engine.js';
 import { createControlPlaneFacade } from './control-plane.js';
 import type { ControlPlane } from './views.js';
 
@@ -30,7 +30,7 @@ export interface ControlPlaneOptions {
   /** Driver factories by platform. Default: every driver in this build. */
   drivers?: Partial<Record<Platform, DriverFactory>>;
   /** Engine tuning (intervals, parallelism); see EngineOptions. */
-  engine?: { stepConcurrency?: number; observeIntervalMs?: number; pollIntervalMs?: number; sweepIntervalMs?: number; backoffBaseMs?: number; backoffMaxMs?: number };
+  engine?: Omit<EngineOptions, 'store' | 'events' | 'clock' | 'clouds'>;
   /** Runtime retries for driver calls. Default 5 attempts from 500 ms. */
   retry?: { attempts?: number; baseMs?: number; maxMs?: number };
 }

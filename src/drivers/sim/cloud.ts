@@ -136,6 +136,7 @@ CREATE TABLE IF NOT EXISTS servers (
   reboots INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS servers_token ON servers (token) WHERE deleted_at IS NULL;
+CREATE INDEX IF NOT EXISTS servers_ready ON servers (ready_at) WHERE deleted_at IS NULL;
 CREATE TABLE IF NOT EXISTS server_tags (
   server_id TEXT NOT NULL,
   key TEXT NOT NULL,
