@@ -8,6 +8,7 @@ import type { CloudSpec, Platform } from '../model/types.js';
 import type { Driver, DriverFactory } from '../drivers/driver.js';
 import { NubisError } from '../errors/index.js';
 import type { ConcurrencyLimiter } from '../drivers/limiter.js';
+import type { RuntimeDriver } from '../drivers/runtime.js';
 
 /** Bounds how many node creations run at once on one cloud (see drivers/limiter.ts). */
 export type CreationLimiter = ConcurrencyLimiter;
@@ -15,7 +16,7 @@ export type CreationLimiter = ConcurrencyLimiter;
 export interface CloudHandle {
   key: string;
   platform: Platform;
-  driver: Driver;
+  driver: RuntimeDriver;
   limiter: CreationLimiter;
   /** The startup inventory sweep has run: creates and deletes may go ahead. */
   synced: boolean;
@@ -27,7 +28,7 @@ export interface CloudSetup {
   controlUrl?: string;
   factories: Partial<Record<Platform, DriverFactory>>;
   /** Wraps a raw driver with the runtime (events, retries…). */
-  wrap: (driver: Driver, cloud: CloudSpec) => Driver;
+  wrap: (driver: Driver, cloud: CloudSpec) => RuntimeDriver;
   limiter: (cloud: CloudSpec) => CreationLimiter;
 }
 

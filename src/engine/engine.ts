@@ -16,7 +16,7 @@ import type { Clock } from '../clock/index.js';
 import type { EventInput, EventLog } from '../events/index.js';
 import type { Store, WriteOp } from '../store/index.js';
 import type { AppSpec, CloudSpec, ComponentSpec, HandlerName } from '../model/types.js';
-import type { CloudNode } from '../drivers/driver.js';
+import type { CloudNode, Driver } from '../drivers/driver.js';
 import { TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER } from '../drivers/driver.js';
 import type { HealthProbe, InstanceFiles, StepResult } from '../agent/protocol.js';
 import { NubisError, toNubisError } from '../errors/index.js';
@@ -144,7 +144,17 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 
   // ---- persistence helpers: mutate in memory, then write through ----
 
-  const ev = (e: Omit<EventInput, 'actor'> & { actor?: string }): EventInput => ({ actor: ENGINE, ...e, ts: clock.now() });
+  /** An engine event; it carries the correlation id of the request that caused it. */
+  const ev = (e: Omit<EventInput, 'actor'> & { actor?: string }): EventInput => {
+    const corr = e.correlationId ?? (e.deployment ? deployments.get(e.deployment)?.correlationId : undefined);
+    return { actor: ENGINE, ...e, ...(corr ? { correlationId: corr } : {}), ts: clock.now() };
+  };
+
+  /** The cloud's driver, with calls tagged by the deployment's correlation id. */
+  const driverOf = (d: Deployment, cloudName: string): Driver => {
+    const h = cloudFor(d, cloudName).driver;
+    return d.correlationId ? h.withCorrelation(d.correlationId) : h;
+  };
 
   async function setNode(n: NodeRec, status: NodeState, reason: string, extra: Partial<NodeRec> = {}, data?: Record<string, unknown>): Promise<void> {
     const from = n.status;
@@ -330,13 +340,14 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     const n = nodes.get(inst.key)!;
     const comp = d.spec.components[inst.component]!;
     const cloud = cloudFor(d, n.cloud);
+    const driver = driverOf(d, n.cloud);
     if (n.status === 'pending') await setNode(n, 'creating', 'intent persisted before create');
     const release = await cloud.limiter.acquire(abort.signal);
     const t0 = clock.now();
     let ok = false;
     try {
       if (!n.providerId) {
-        const cn = await cloud.driver.create(
+        const cn = await driver.create(
           {
             key: n.key,
             tags: { [TAG_OWNER]: owner, [TAG_DEPLOYMENT]: n.deployment, [TAG_KEY]: n.key },
@@ -349,7 +360,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       }
       while (n.status !== 'running') {
         await clock.sleep(pollMs, abort.signal);
-        const cn = await cloud.driver.get(n.providerId!, abort.signal);
+        const cn = await driver.get(n.providerId!, abort.signal);
         if (!cn) throw new NubisError('CLOUD_NOT_FOUND', `node ${n.providerId} vanished while provisioning`, { retryable: true, details: { vanished: true } });
         if (cn.status === 'error') throw new NubisError('CLOUD_INTERNAL', `node ${cn.id} failed to provision`, { details: { vanished: false } });
         n.observed = cn;
@@ -366,7 +377,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       const vanished = (err.details as { vanished?: boolean } | undefined)?.vanished;
       if (vanished !== undefined) {
         // The cloud lost or broke the node: forget it (deleting a broken one) and start over with a new token.
-        if (!vanished && n.providerId) await cloud.driver.delete(n.providerId, abort.signal).catch(() => undefined);
+        if (!vanished && n.providerId) await driver.delete(n.providerId, abort.signal).catch(() => undefined);
         n.providerId = undefined;
         n.observed = undefined;
         n.token = crypto.randomUUID();
@@ -393,14 +404,14 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       ]);
     };
     if (!n || n.status === 'pending') return finish();
-    const cloud = cloudFor(d, n.cloud);
+    const driver = driverOf(d, n.cloud);
     try {
       if (n.status !== 'deleting') await setNode(n, 'deleting', 'intent persisted before delete');
-      if (n.providerId) await cloud.driver.delete(n.providerId, abort.signal);
+      if (n.providerId) await driver.delete(n.providerId, abort.signal);
       else {
         // The create may or may not have reached the cloud: find it by tag.
-        for (const cn of await cloud.driver.list({ [TAG_OWNER]: owner, [TAG_KEY]: n.key }, abort.signal)) {
-          await cloud.driver.delete(cn.id, abort.signal);
+        for (const cn of await driver.list({ [TAG_OWNER]: owner, [TAG_KEY]: n.key }, abort.signal)) {
+          await driver.delete(cn.id, abort.signal);
         }
       }
       await events.append(ev({ deployment: d.name, kind: 'node.state', target: n.key, outcome: 'deleted', reason: 'deleted', data: { from: 'deleting', to: 'deleted' } }));
@@ -808,6 +819,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     },
     enqueue,
     async saveDeployment(d, event, extra = []) {
+      if (event.correlationId) d.correlationId = event.correlationId;
       deployments.set(d.name, d);
       artefactCache.delete(d.name);
       await Promise.all([store.write(store.putDeployment(deploymentToRow(d)), ...extra), events.append(ev(event))]);

@@ -19,6 +19,8 @@ export interface Deployment {
   counts: Record<string, number>;
   /** component → next ordinal. */
   ordinals: Record<string, number>;
+  /** Of the request that last changed this deployment: every action it causes carries it. */
+  correlationId?: string;
   createdAt: number;
   updatedAt: number;
 }
@@ -85,6 +87,7 @@ export function deploymentToRow(d: Deployment): DeploymentRow {
     status: d.status,
     counts_json: JSON.stringify(d.counts),
     ordinals_json: JSON.stringify(d.ordinals),
+    correlation_id: d.correlationId ?? null,
     created_at: d.createdAt,
     updated_at: d.updatedAt,
   };
@@ -100,6 +103,7 @@ export function deploymentFromRow(r: DeploymentRow): Deployment {
     status: r.status === 'destroying' ? 'destroying' : 'active',
     counts: JSON.parse(r.counts_json) as Record<string, number>,
     ordinals: JSON.parse(r.ordinals_json) as Record<string, number>,
+    ...(r.correlation_id !== null ? { correlationId: r.correlation_id } : {}),
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };

@@ -25,6 +25,7 @@ export const migrations: Record<string, Migration> = {
         .addColumn('status', 'text', (c) => c.notNull())
         .addColumn('counts_json', 'text', (c) => c.notNull())
         .addColumn('ordinals_json', 'text', (c) => c.notNull())
+        .addColumn('correlation_id', 'text')
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .addColumn('updated_at', 'bigint', (c) => c.notNull())
         .execute();

@@ -28,6 +28,8 @@ export interface DeploymentTable {
   counts_json: string;
   /** JSON: component → next ordinal to hand out (ordinals are never reused). */
   ordinals_json: string;
+  /** Correlation id of the request that last changed the desired state; carried by the actions it causes. */
+  correlation_id: string | null;
   created_at: number;
   updated_at: number;
 }

@@ -17,7 +17,7 @@ test('apply, scale out and in, destroy on the sim cloud: the cloud\'s own invent
     assert.equal(plan.summary.add, 6);
     assert.ok(plan.actions.some((a) => a.kind === 'configure' && a.target === 'three/api-1' && a.after.includes('start:three/db-1')));
 
-    await cp.apply({ spec }, actor);
+    await cp.apply({ spec }, { actor: 'user:test', correlationId: 'corr-apply-1' });
     await waitFor('ready', async () => (await cp.getDeployment('three')).state === 'ready');
     const cloud = createSimCloud({ path: simPath });
     const live = () => cloud.inventory().filter((s) => s.status !== 'deleted');
@@ -45,6 +45,10 @@ test('apply, scale out and in, destroy on the sim cloud: the cloud\'s own invent
     for (const k of ['deployment.applied', 'node.state', 'instance.phase', 'instance.step', 'deployment.scaled', 'deployment.destroyed']) assert.ok(kinds.has(k), k);
     const calls = await cp.events.list({ kind: 'driver.call', limit: 10 });
     assert.ok(calls.length > 0 && typeof calls[0]!.data?.['latencyMs'] === 'number');
+    // the request's correlation id follows every cloud call and state change it caused
+    const caused = await cp.events.list({ correlationId: 'corr-apply-1', limit: 10000 });
+    assert.ok(caused.some((e) => e.kind === 'driver.call' && e.data?.['op'] === 'create'));
+    assert.ok(caused.some((e) => e.kind === 'node.state' && e.outcome === 'running'));
     cloud.close();
   } finally {
     await cp.close();
