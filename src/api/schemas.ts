@@ -1,0 +1,189 @@
+/**
+ * TypeBox schemas of every request body and response the API speaks. The router validates
+ * bodies with them and the OpenAPI document is built from them, so the two cannot drift.
+ * The type assertions at the bottom fail the build if a schema and its view type in
+ * `src/engine/views.ts` disagree.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { HANDLER_NAMES, NAME_PATTERN } from '../model/schema.js';
+import type {
+  ComponentView, DeploymentSummary, DeploymentView, EndpointView, InstanceView, PlanAction, PlanResult, SpecInput, StepLog,
+} from '../engine/views.js';
+import type { NubisEvent } from '../events/index.js';
+
+const closed = Type.Object;
+const opts = { additionalProperties: false } as const;
+
+/** Standard base64 (padding optional) or base64url. */
+export const BASE64_PATTERN = '^[A-Za-z0-9+/_-]*={0,2}$';
+
+export const SpecInputSchema = closed(
+  {
+    spec: Type.String({ description: 'the spec as YAML text' }),
+    file: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'file name used in error messages; default spec.yaml' })),
+    artefacts: Type.Optional(
+      Type.Record(Type.String({ minLength: 1, maxLength: 1024 }), Type.String({ pattern: BASE64_PATTERN }), {
+        description: 'relative path → base64 content of every artefact file the spec names',
+      }),
+    ),
+  },
+  { ...opts, description: 'a spec as submitted: YAML text plus the artefact files it names' },
+);
+
+export const ScaleRequestSchema = closed(
+  {
+    component: Type.String({ pattern: NAME_PATTERN, description: 'component name' }),
+    count: Type.Integer({ minimum: 0, description: 'desired number of instances, within the component\'s min and max' }),
+  },
+  opts,
+);
+export type ScaleRequest = Static<typeof ScaleRequestSchema>;
+
+const Phase = Type.Union(
+  (['pending', 'installed', 'configured', 'started', 'running', 'stopping', 'stopped', 'failed'] as const).map((p) => Type.Literal(p)),
+);
+const NodeStateSchema = Type.Union(
+  (['pending', 'creating', 'provisioning', 'running', 'deleting', 'failed'] as const).map((p) => Type.Literal(p)),
+);
+const DeploymentStateSchema = Type.Union((['applying', 'ready', 'degraded', 'destroying'] as const).map((p) => Type.Literal(p)));
+
+export const InstanceViewSchema = Type.Object({
+  name: Type.String(),
+  component: Type.String(),
+  ordinal: Type.Integer(),
+  desired: Type.Boolean(),
+  phase: Phase,
+  health: Type.Union([Type.Literal('unknown'), Type.Literal('healthy'), Type.Literal('unhealthy')]),
+  node: Type.Object({
+    key: Type.String(),
+    cloud: Type.String(),
+    state: NodeStateSchema,
+    id: Type.Optional(Type.String()),
+    address: Type.Optional(Type.String()),
+  }),
+  endpoints: Type.Record(Type.String(), Type.String(), { description: 'provided port name → host:port' }),
+  lastError: Type.Optional(Type.String()),
+  createdAt: Type.String({ format: 'date-time' }),
+});
+
+export const ComponentViewSchema = Type.Object({
+  name: Type.String(),
+  desired: Type.Integer(),
+  running: Type.Integer(),
+  min: Type.Integer(),
+  max: Type.Integer(),
+});
+
+export const DeploymentViewSchema = Type.Object({
+  name: Type.String(),
+  state: DeploymentStateSchema,
+  version: Type.Integer(),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+  components: Type.Array(ComponentViewSchema),
+  instances: Type.Array(InstanceViewSchema),
+});
+
+export const DeploymentSummarySchema = Type.Object({
+  name: Type.String(),
+  state: DeploymentStateSchema,
+  version: Type.Integer(),
+  instances: Type.Object({ desired: Type.Integer(), running: Type.Integer() }),
+});
+
+export const EndpointViewSchema = Type.Object({
+  instance: Type.String(),
+  component: Type.String(),
+  port: Type.String(),
+  address: Type.String({ description: 'host:port' }),
+});
+
+const PlanActionKindSchema = Type.Union(
+  (['create-node', 'delete-node', 'install', 'configure', 'start', 'update', 'stop', 'restart'] as const).map((k) => Type.Literal(k)),
+);
+
+export const PlanActionSchema = Type.Object({
+  id: Type.String(),
+  kind: PlanActionKindSchema,
+  target: Type.String(),
+  cloud: Type.Optional(Type.String()),
+  after: Type.Array(Type.String()),
+  reason: Type.String(),
+});
+
+export const PlanResultSchema = Type.Object({
+  deployment: Type.String(),
+  create: Type.Boolean(),
+  actions: Type.Array(PlanActionSchema),
+  summary: Type.Object({ add: Type.Integer(), change: Type.Integer(), remove: Type.Integer() }),
+});
+
+const HandlerNameSchema = Type.Union(HANDLER_NAMES.map((h) => Type.Literal(h)));
+
+export const StepLogSchema = Type.Object({
+  step: HandlerNameSchema,
+  runId: Type.String(),
+  state: Type.String(),
+  exitCode: Type.Union([Type.Integer(), Type.Null()]),
+  startedAt: Type.String(),
+  endedAt: Type.Optional(Type.String()),
+  output: Type.String(),
+});
+
+export const EventSchema = Type.Object({
+  id: Type.Integer(),
+  ts: Type.String({ format: 'date-time' }),
+  deployment: Type.Optional(Type.String()),
+  kind: Type.String(),
+  actor: Type.String(),
+  reason: Type.Optional(Type.String()),
+  correlationId: Type.Optional(Type.String()),
+  target: Type.Optional(Type.String()),
+  outcome: Type.Optional(Type.String()),
+  data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+
+export const ErrorSchema = Type.Object({
+  error: Type.Object({
+    code: Type.String({ description: 'a stable code from the error catalogue' }),
+    message: Type.String(),
+    retryable: Type.Boolean(),
+    details: Type.Optional(Type.Unknown()),
+  }),
+});
+
+export const DeploymentListSchema = Type.Object({ deployments: Type.Array(DeploymentSummarySchema) });
+export const EndpointListSchema = Type.Object({ endpoints: Type.Array(EndpointViewSchema) });
+export const LogListSchema = Type.Object({ logs: Type.Array(StepLogSchema) });
+export const EventListSchema = Type.Object({ events: Type.Array(EventSchema) });
+export const HealthSchema = Type.Object({ ok: Type.Boolean() });
+export const AnyObjectSchema = Type.Object({}, { additionalProperties: true, description: 'a JSON Schema document' });
+
+/** Named schemas, published under `components.schemas` in the OpenAPI document. */
+export const NAMED_SCHEMAS: Record<string, TSchema> = {
+  SpecInput: SpecInputSchema,
+  ScaleRequest: ScaleRequestSchema,
+  PlanResult: PlanResultSchema,
+  DeploymentView: DeploymentViewSchema,
+  DeploymentList: DeploymentListSchema,
+  EndpointList: EndpointListSchema,
+  LogList: LogListSchema,
+  EventList: EventListSchema,
+  Error: ErrorSchema,
+  Health: HealthSchema,
+  JsonSchema: AnyObjectSchema,
+};
+
+// Compile-time drift checks: each schema's static type and the view type are mutually assignable.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const same = <T extends true>(): T => true as T;
+same<Same<Static<typeof SpecInputSchema>, SpecInput>>();
+same<Same<Static<typeof InstanceViewSchema>, InstanceView>>();
+same<Same<Static<typeof ComponentViewSchema>, ComponentView>>();
+same<Same<Static<typeof DeploymentViewSchema>, DeploymentView>>();
+same<Same<Static<typeof DeploymentSummarySchema>, DeploymentSummary>>();
+same<Same<Static<typeof EndpointViewSchema>, EndpointView>>();
+same<Same<Static<typeof PlanActionSchema>, PlanAction>>();
+same<Same<Static<typeof PlanResultSchema>, PlanResult>>();
+same<Same<Static<typeof StepLogSchema>, StepLog>>();
+same<Same<Static<typeof EventSchema>, NubisEvent>>();

@@ -1,0 +1,17 @@
+/** Every CLI command, in the order `nubis --help` lists them. */
+import type { Command } from '../command.js';
+import { applyCommand } from './apply.js';
+import { destroyCommand } from './destroy.js';
+import { endpointsCommand } from './endpoints.js';
+import { eventsCommand } from './events.js';
+import { logsCommand } from './logs.js';
+import { planCommand } from './plan.js';
+import { scaleCommand } from './scale.js';
+import { serveCommand } from './serve.js';
+import { statusCommand } from './status.js';
+import { upCommand } from './up.js';
+
+export const COMMANDS: readonly Command[] = [
+  upCommand, serveCommand, planCommand, applyCommand, statusCommand, endpointsCommand,
+  eventsCommand, logsCommand, scaleCommand, destroyCommand,
+];

@@ -1,0 +1,46 @@
+/** `nubis status [<deployment>]`: deployments, or one deployment's components and instances. */
+import type { DeploymentSummary, DeploymentView } from '../../engine/views.js';
+import { enc, outputHelp, outputOption, wantsJson, type Command } from '../command.js';
+import { stateColour, table, type Style } from '../format.js';
+
+export function formatDeployment(style: Style, d: DeploymentView): string {
+  const head = `${style.bold(d.name)}  ${stateColour(style, d.state)}  version ${d.version}`;
+  const comps = table(style, ['COMPONENT', 'DESIRED', 'RUNNING', 'MIN', 'MAX'],
+    d.components.map((c) => [c.name, String(c.desired), String(c.running), String(c.min), String(c.max)]));
+  const insts = table(style, ['INSTANCE', 'COMPONENT', 'PHASE', 'HEALTH', 'NODE', 'ENDPOINTS'],
+    d.instances.map((i) => [
+      i.desired ? i.name : `${i.name} (leaving)`,
+      i.component,
+      stateColour(style, i.phase),
+      stateColour(style, i.health),
+      stateColour(style, i.node.state),
+      Object.entries(i.endpoints).map(([p, a]) => `${p}=${a}`).join(' ') || '-',
+    ]));
+  const errors = d.instances.filter((i) => i.lastError).map((i) => `${style.red('!')} ${i.name}: ${i.lastError}`);
+  return [head, '', comps, '', d.instances.length ? insts : 'no instances', ...(errors.length ? ['', ...errors] : [])].join('\n');
+}
+
+export const statusCommand: Command = {
+  name: 'status',
+  summary: 'show deployments, or one deployment in detail',
+  usage: 'nubis status [<deployment>]',
+  help: [outputHelp],
+  options: { ...outputOption },
+  maxPositionals: 1,
+  async run(ctx, args) {
+    const json = wantsJson(args);
+    const client = ctx.client();
+    const name = args.positionals[0];
+    if (name === undefined) {
+      const body = await client.get<{ deployments: DeploymentSummary[] }>('/v1/deployments');
+      if (json) ctx.out(JSON.stringify(body, null, 2));
+      else if (body.deployments.length === 0) ctx.out('no deployments');
+      else ctx.out(table(ctx.style, ['DEPLOYMENT', 'STATE', 'VERSION', 'INSTANCES'],
+        body.deployments.map((d) => [d.name, stateColour(ctx.style, d.state), String(d.version), `${d.instances.running}/${d.instances.desired} running`])));
+      return 0;
+    }
+    const d = await client.get<DeploymentView>(`/v1/deployments/${enc(name)}`);
+    ctx.out(json ? JSON.stringify(d, null, 2) : formatDeployment(ctx.style, d));
+    return 0;
+  },
+};
