@@ -40,7 +40,7 @@ test('webapp: traffic through lb reaches every app, scale 3 → 5 → 2 with lb 
     const applied = await cli('apply', '-f', path.join(ROOT, 'examples/webapp/app.yaml'), '--wait', '--timeout', '120');
     assert.equal(applied.code, 0, applied.stderr + applied.stdout);
 
-    const endpoints = async () => JSON.parse((await cli('endpoints', 'webapp', '--output', 'json')).stdout) as { instance: string; component: string; port: string; address: string }[];
+    const endpoints = async () => (JSON.parse((await cli("endpoints", "webapp", "--output", "json")).stdout) as { endpoints: { instance: string; component: string; port: string; address: string }[] }).endpoints;
     const lb = (await endpoints()).find((e) => e.component === 'lb')!;
     assert.ok(lb, 'lb has an endpoint');
     const lbUrl = `http://${lb.address}/`;
