@@ -49,11 +49,10 @@ export interface Authenticator {
  * Checks bearer tokens against the store. Verified hashes are remembered and later matched
  * with a constant-time comparison; an unknown hash is looked up in the store (which compares
  * hashes of secrets, so its timing says nothing about a token).
- * The store keeps token names but offers no lookup by hash yet, so every caller acts as
- * `user:admin`, the name of the only token Nubis creates today.
+ * The caller acts as `user:<token name>` (the first token is named `admin`).
  */
 export function createAuthenticator(store: Store, hint?: string): Authenticator {
-  const verified: Buffer[] = [];
+  const verified: { hash: Buffer; name: string }[] = [];
   const deny = (why: string): NubisError =>
     new NubisError('UNAUTHORIZED', `${why}; send "Authorization: Bearer <token>"${hint ? ` (${hint})` : ''}`);
   return {
@@ -62,13 +61,14 @@ export function createAuthenticator(store: Store, hint?: string): Authenticator 
       const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
       if (!m) throw deny('the Authorization header is not a bearer token');
       const hash = Buffer.from(hashToken(m[1]!), 'hex');
-      let known = false;
-      for (const v of verified) if (crypto.timingSafeEqual(v, hash)) known = true;
-      if (!known) {
-        if (!(await store.hasTokenHash(hash.toString('hex')))) throw deny('invalid bearer token');
-        if (verified.length < 100) verified.push(hash);
+      let name: string | undefined;
+      for (const v of verified) if (crypto.timingSafeEqual(v.hash, hash)) name = v.name;
+      if (name === undefined) {
+        name = await store.tokenName(hash.toString('hex'));
+        if (name === undefined) throw deny('invalid bearer token');
+        if (verified.length < 100) verified.push({ hash, name });
       }
-      return `user:${BOOTSTRAP_TOKEN_NAME}`;
+      return `user:${name}`;
     },
   };
 }

@@ -2,6 +2,7 @@
  * The composition root of a Nubis server: store, event log, control plane, token, API.
  * Everything is wired here by hand; nothing is global. Used by `serve` and by `up`.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { openStore } from '../store/index.js';
 import { createEventLog } from '../events/index.js';
@@ -51,6 +52,10 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     cleanups.push(() => controlPlane.stop());
     const { port } = await api.listen(o.port, o.host);
     cleanups.push(() => api.close());
+    // lets a user (or script) stop a background server: kill $(cat .nubis/serve.pid)
+    const pidFile = path.join(dataDir, 'serve.pid');
+    fs.writeFileSync(pidFile, `${process.pid}\n`);
+    cleanups.push(async () => fs.rmSync(pidFile, { force: true }));
     const handle: ServerHandle = {
       url: `http://${hostForUrl}:${port}`,
       port,

@@ -799,7 +799,13 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     async start() {
       for (const r of await store.loadDeployments()) deployments.set(r.name, deploymentFromRow(r));
       for (const r of await store.loadNodes()) nodes.set(r.key, nodeFromRow(r));
-      for (const r of await store.loadInstances()) indexInstance(instanceFromRow(r));
+      for (const r of await store.loadInstances()) {
+        const i = instanceFromRow(r);
+        // `started` only lasts while a start action waits for health; that wait died with the
+        // previous process, so start again (the agent replaces a start process it still runs)
+        if (i.phase === 'started') i.phase = 'configured';
+        indexInstance(i);
+      }
       await sweepAll();
       // a cloud whose sweep failed is retried until it succeeds
       loops.push(loop(Math.min(sweepMs, 5000), async () => {

@@ -60,7 +60,8 @@ export interface Store {
   lastEventId(): Promise<number>;
 
   createToken(name: string, hash: string): Promise<void>;
-  hasTokenHash(hash: string): Promise<boolean>;
+  /** The name of the token with this sha256 hash, or undefined. */
+  tokenName(hash: string): Promise<string | undefined>;
   tokenCount(): Promise<number>;
 
   close(): Promise<void>;
@@ -175,8 +176,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     async createToken(name, hash) {
       await db.insertInto('tokens').values({ id: crypto.randomUUID(), name, hash, created_at: Date.now() }).execute();
     },
-    async hasTokenHash(hash) {
-      return (await db.selectFrom('tokens').select('id').where('hash', '=', hash).executeTakeFirst()) !== undefined;
+    async tokenName(hash) {
+      return (await db.selectFrom('tokens').select('name').where('hash', '=', hash).executeTakeFirst())?.name;
     },
     async tokenCount() {
       const row = await db.selectFrom('tokens').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();

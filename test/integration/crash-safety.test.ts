@@ -47,6 +47,7 @@ test(`${TRIALS} SIGKILLs at random instants during an apply of ${NODES} nodes: 0
   // 1 sim second = 10 ms: nodes take 3–12 s of sim time (30–120 ms real) to provision
   const sim = await startSimServerProcess(['--db', db, '--time-scale', '100', '--latency', '3000-12000']);
   const cloud = createSimCloud({ path: db });
+  const createdAtKill: number[] = [];
   const results: { trial: number; killAtMs: number; duplicates: number; orphans: number; missing: number }[] = [];
   try {
     for (let trial = 1; trial <= TRIALS; trial++) {
@@ -54,17 +55,28 @@ test(`${TRIALS} SIGKILLs at random instants during an apply of ${NODES} nodes: 0
       const port = await freePort();
       let child = await startServe(dataDir, port);
       const killAtMs = Math.floor(Math.random() * 1500);
+      const before = cloud.inventory().length;
       const applying = api(port, dataDir, 'POST', '/v1/deployments', { spec: spec(sim.url), file: 'batch.yaml' }).catch(() => undefined);
       await new Promise((r) => setTimeout(r, killAtMs));
       await stopProcess(child, 'SIGKILL');
       await applying;
+      createdAtKill.push(cloud.inventory().length - before);
       child = await startServe(dataDir, port);
       try {
         // a client whose apply was lost retries it, as a user would
         if ((await api(port, dataDir, 'GET', '/v1/deployments/batch')).status === 404) {
           assert.equal((await api(port, dataDir, 'POST', '/v1/deployments', { spec: spec(sim.url), file: 'batch.yaml' })).status, 201);
         }
-        await waitFor(`trial ${trial} ready`, async () => (await api(port, dataDir, 'GET', '/v1/deployments/batch')).json.state === 'ready', 60_000, 100);
+        try {
+          await waitFor(`trial ${trial} ready`, async () => (await api(port, dataDir, 'GET', '/v1/deployments/batch')).json.state === 'ready', 60_000, 100);
+        } catch (e) {
+          const v = (await api(port, dataDir, 'GET', '/v1/deployments/batch')).json;
+          const tally: Record<string, number> = {};
+          for (const i of v.instances ?? []) tally[`${i.phase}/${i.node.state}`] = (tally[`${i.phase}/${i.node.state}`] ?? 0) + 1;
+          const last = (await api(port, dataDir, 'GET', '/v1/events?limit=1000')).json.events.slice(-15);
+          console.log(`trial ${trial} (kill at ${killAtMs} ms) stuck: ${JSON.stringify(tally)}\n${last.map((x: any) => `${x.kind} ${x.target} ${x.outcome ?? ''} ${x.reason ?? ''}`).join('\n')}`);
+          throw e;
+        }
         const owner = (await api(port, dataDir, 'GET', '/v1/deployments/batch')).json;
         assert.equal(owner.instances.length, NODES);
         const providerIds = new Set<string>(owner.instances.map((i: any) => i.node.id));
@@ -94,6 +106,7 @@ test(`${TRIALS} SIGKILLs at random instants during an apply of ${NODES} nodes: 0
     cloud.close();
     await sim.stop();
     console.log(`crash trials: ${results.length}, kill instants (ms): ${results.map((r) => r.killAtMs).join(' ')}`);
+    console.log(`servers created by the killed control plane per trial: ${createdAtKill.join(' ')}`);
     fs.rmSync(root, { recursive: true, force: true });
   }
 });

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openStore, type Store } from '../../src/store/index.js';
 import { createEventLog, type EventLog, type NubisEvent } from '../../src/events/index.js';
-import { createApiServer, ensureToken, hashToken, type ApiServer } from '../../src/api/index.js';
+import { createApiServer, ensureToken, hashToken, BOOTSTRAP_TOKEN_NAME, type ApiServer } from '../../src/api/index.js';
 import type { DeploymentView } from '../../src/engine/views.js';
 import { createFakeControlPlane } from './api-fake-control-plane.js';
 
@@ -39,8 +39,8 @@ test('ensureToken writes a 0600 token file once and stores only its hash', async
   assert.equal(fs.statSync(file).mode & 0o777, 0o600);
   assert.equal(fs.readFileSync(file, 'utf8').trim(), token);
   assert.match(token, /^[A-Za-z0-9_-]{43}$/);
-  assert.ok(await store.hasTokenHash(hashToken(token)));
-  assert.equal(await store.hasTokenHash(token), false);
+  assert.equal(await store.tokenName(hashToken(token)), BOOTSTRAP_TOKEN_NAME);
+  assert.equal(await store.tokenName(token), undefined);
   assert.equal(await ensureToken(store, dir), undefined, 'a second start keeps the token');
   assert.equal(await store.tokenCount(), 1);
 });
