@@ -306,8 +306,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     }
   }
 
+  /** Every action waits until its cloud has been swept (that also restores agent tokens). */
   function cloudForAction(d: Deployment, a: Action): CloudHandle | undefined {
-    if (a.kind !== 'create-node' && a.kind !== 'delete-node') return undefined;
     const n = nodes.get(a.target);
     const cloud = n?.cloud ?? a.cloud;
     return cloud ? cloudFor(d, cloud) : undefined;
@@ -722,7 +722,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       }
       if (n.providerId !== keep.id || n.status === 'creating' || n.status === 'pending') {
         await setNode(n, keep.status === 'running' ? 'running' : 'provisioning', 'adopted by tag', { providerId: keep.id, observed: keep });
-      } else if (keep.status === 'running') {
+      } else if (keep.status === 'running' && n.status === 'running') {
         n.observed = keep;
       }
     }

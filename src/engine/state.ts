@@ -109,6 +109,15 @@ export function deploymentFromRow(r: DeploymentRow): Deployment {
   };
 }
 
+/**
+ * What the store may keep of an observed node: the agent's token is a secret, so it stays in
+ * memory and in the driver's own inventory; after a restart the cloud sweep supplies it again.
+ */
+function withoutSecrets(o: CloudNode): CloudNode {
+  if (!o.agent) return o;
+  return { ...o, agent: { url: o.agent.url, token: '' } };
+}
+
 export function nodeToRow(n: NodeRec): NodeRow {
   return {
     key: n.key,
@@ -117,7 +126,7 @@ export function nodeToRow(n: NodeRec): NodeRow {
     status: n.status,
     token: n.token,
     provider_id: n.providerId ?? null,
-    observed_json: n.observed ? JSON.stringify(n.observed) : null,
+    observed_json: n.observed ? JSON.stringify(withoutSecrets(n.observed)) : null,
     attempts: n.attempts,
     last_error: n.lastError ?? null,
     created_at: n.createdAt,

@@ -68,6 +68,20 @@ test('handlers: non-zero exit, timeout, and a flaky step that succeeds on retry'
       assert.ok(fs.existsSync(marker));
     });
 
+    await t.test('the agent token (a secret) never reaches the store, events or views', async () => {
+      const inventory = JSON.parse(fs.readFileSync(`${dir}/local/inventory.json`, 'utf8')) as { nodes: { agentToken: string }[] };
+      const secret = inventory.nodes[0]!.agentToken;
+      assert.ok(secret.length >= 16);
+      const everything = [
+        fs.readFileSync(`${dir}/nubis.db`),
+        fs.existsSync(`${dir}/nubis.db-wal`) ? fs.readFileSync(`${dir}/nubis.db-wal`) : Buffer.alloc(0),
+      ];
+      for (const b of everything) assert.equal(b.includes(secret), false, 'not in the database');
+      assert.ok(!JSON.stringify(await cp.events.list({ limit: 100000 })).includes(secret), 'not in events');
+      assert.ok(!JSON.stringify(await cp.getDeployment('h')).includes(secret), 'not in views');
+      assert.ok(!JSON.stringify(await cp.logs('h', 'c-1')).includes(secret), 'not in logs');
+    });
+
     await t.test('a process that dies is restarted', async () => {
       const before = (await cp.getDeployment('h')).instances[0]!;
       const nodeDir = `${dir}/local/nodes/${before.node.id}`;

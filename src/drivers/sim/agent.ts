@@ -10,6 +10,7 @@
  * `stopInstance` makes it `none`. Calls to a node that is not running fail with
  * AGENT_UNREACHABLE (retryable).
  */
+import { setMaxListeners } from 'node:events';
 import type { Clock } from '../../clock/index.js';
 import { NubisError } from '../../errors/index.js';
 import type { HandlerName } from '../../model/types.js';
@@ -70,6 +71,8 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
   const nodes = new Map<string, NodeState>();
   const prng = createPrng(((opts.seed ?? 1) ^ 0x5eed) >>> 0);
   const closing = new AbortController();
+  // every pending step timer listens on it
+  setMaxListeners(0, closing.signal);
   const { clock } = opts;
 
   const stateOf = (nodeId: string, startedAt: number): NodeState => {
