@@ -5,36 +5,45 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import http from 'node:http';
 import net from 'node:net';
-import { openStore, type Store } from '../../src/store/index.js';
-import { createEventLog } from '../../src/events/index.js';
 import { createApiServer, ensureToken, type ApiServer, type InjectRequest } from '../../src/api/index.js';
-import { createFakeControlPlane } from './api-fake-control-plane.js';
+import type { ControlPlane } from '../../src/engine/index.js';
+import { startRealControlPlane, simWebSpec, waitReady, type RealControlPlane } from '../helpers/api-control-plane.js';
 
-let store: Store;
+let real: RealControlPlane;
 let api: ApiServer;
 let token: string;
-let dir: string;
 const logged: string[] = [];
 
+/**
+ * Fault injection, not a fake: every call goes to the real control plane, except that `apply`
+ * of a (valid) spec named `boom` throws a plain Error — standing in for a genuine bug — once the
+ * real control plane has validated the input (via `plan`, which changes nothing). It proves a
+ * bug becomes a logged INTERNAL 500 and the server keeps serving.
+ */
+function withBugOnApply(cp: ControlPlane, deployment: string): ControlPlane {
+  return {
+    ...cp,
+    async apply(input, caller) {
+      if ((await cp.plan(input)).deployment === deployment) throw new Error('simulated bug');
+      return cp.apply(input, caller);
+    },
+  };
+}
+
 before(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-api-errors-'));
-  store = await openStore({ path: ':memory:' });
-  const events = createEventLog(store);
-  api = createApiServer({ controlPlane: createFakeControlPlane(events), store, log: (m) => logged.push(m) });
-  token = (await ensureToken(store, dir))!;
-  const res = await api.inject({ method: 'POST', url: '/v1/deployments', headers: auth(), body: { spec: 'name: web\n' } });
+  real = await startRealControlPlane('nubis-api-errors-');
+  api = createApiServer({ controlPlane: withBugOnApply(real.cp, 'boom'), store: real.store, log: (m) => logged.push(m) });
+  token = (await ensureToken(real.store, real.dir))!;
+  const res = await api.inject({ method: 'POST', url: '/v1/deployments', headers: auth(), body: { spec: simWebSpec('web') } });
   assert.equal(res.status, 201, res.body);
+  await waitReady(real.cp, 'web', 2);
 });
 
 after(async () => {
   await api.close();
-  await store.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await real.close();
 });
 
 function auth(extra: Record<string, string> = {}): Record<string, string> {
@@ -101,20 +110,20 @@ const cases: Case[] = [
   { name: 'component missing', req: () => scale({ count: 1 }), status: 400, code: 'REQUEST_INVALID', message: '$.component: expected string matching' },
   { name: 'component bad name', req: () => scale({ component: 'App!', count: 1 }), status: 400, code: 'REQUEST_INVALID', message: '$.component: expected string matching /^[a-z][a-z0-9-]{0,39}$/, found string "App!"' },
   // control-plane refusals
-  { name: 'spec without name', req: () => ({ method: 'POST', url: '/v1/deployments', headers: auth(), body: { spec: 'clouds: {}\n' } }), status: 400, code: 'SPEC_INVALID', message: 'problem' },
-  { name: 'spec not YAML', req: () => ({ method: 'POST', url: '/v1/plan', headers: auth(), body: { spec: 'a: [' } }), status: 400, code: 'SPEC_INVALID', message: 'not valid YAML' },
-  { name: 'scale out of bounds', req: () => scale({ component: 'app', count: 50 }), status: 422, code: 'SCALE_OUT_OF_BOUNDS', message: 'outside 0..10' },
-  { name: 'scale unknown component', req: () => scale({ component: 'db', count: 1 }), status: 404, code: 'NOT_FOUND', message: 'no component "db"' },
+  { name: 'spec without name', req: () => ({ method: 'POST', url: '/v1/deployments', headers: auth(), body: { spec: 'clouds: {}\n' } }), status: 400, code: 'SPEC_INVALID', message: 'spec.yaml:1:1: $.name: expected name matching ^[a-z][a-z0-9-]{0,39}$, found missing key' },
+  { name: 'spec not YAML', req: () => ({ method: 'POST', url: '/v1/plan', headers: auth(), body: { spec: 'a: [' } }), status: 400, code: 'SPEC_INVALID', message: 'spec.yaml:1:5: $: expected valid YAML, found invalid YAML (' },
+  { name: 'scale out of bounds', req: () => scale({ component: 'app', count: 50 }), status: 422, code: 'SCALE_OUT_OF_BOUNDS', message: 'app must have between 0 and 10 instances; 50 is outside' },
+  { name: 'scale unknown component', req: () => scale({ component: 'db', count: 1 }), status: 404, code: 'NOT_FOUND', message: 'deployment web has no component "db"; it has app' },
   // path params
   { name: 'invalid deployment name', req: () => ({ method: 'GET', url: '/v1/deployments/Bad_Name', headers: auth() }), status: 400, code: 'REQUEST_INVALID', message: 'path parameter "name": expected string matching' },
   { name: 'overlong deployment name', req: () => ({ method: 'GET', url: `/v1/deployments/${'a'.repeat(41)}`, headers: auth() }), status: 400, code: 'REQUEST_INVALID', message: 'path parameter "name"' },
   { name: 'malformed percent-encoding', req: () => ({ method: 'GET', url: '/v1/deployments/%E0%A4%A', headers: auth() }), status: 400, code: 'REQUEST_INVALID', message: 'malformed percent-encoding' },
   { name: 'encoded slash in name', req: () => ({ method: 'DELETE', url: '/v1/deployments/web%2Fapp', headers: auth() }), status: 400, code: 'REQUEST_INVALID', message: 'found string "web/app"' },
   { name: 'unknown deployment', req: () => ({ method: 'GET', url: '/v1/deployments/missing', headers: auth() }), status: 404, code: 'NOT_FOUND', message: 'no deployment named "missing"' },
-  { name: 'endpoints of unknown', req: () => ({ method: 'GET', url: '/v1/deployments/missing/endpoints', headers: auth() }), status: 404, code: 'NOT_FOUND', message: 'missing' },
-  { name: 'destroy unknown', req: () => ({ method: 'DELETE', url: '/v1/deployments/missing', headers: auth() }), status: 404, code: 'NOT_FOUND', message: 'missing' },
-  { name: 'scale unknown deployment', req: () => ({ method: 'POST', url: '/v1/deployments/missing/scale', headers: auth(), body: { component: 'app', count: 1 } }), status: 404, code: 'NOT_FOUND', message: 'missing' },
-  { name: 'logs of unknown instance', req: () => ({ method: 'GET', url: '/v1/deployments/web/instances/app-9/logs', headers: auth() }), status: 404, code: 'NOT_FOUND', message: 'no instance "app-9"' },
+  { name: 'endpoints of unknown', req: () => ({ method: 'GET', url: '/v1/deployments/missing/endpoints', headers: auth() }), status: 404, code: 'NOT_FOUND', message: 'no deployment named "missing"' },
+  { name: 'destroy unknown', req: () => ({ method: 'DELETE', url: '/v1/deployments/missing', headers: auth() }), status: 404, code: 'NOT_FOUND', message: 'no deployment named "missing"' },
+  { name: 'scale unknown deployment', req: () => ({ method: 'POST', url: '/v1/deployments/missing/scale', headers: auth(), body: { component: 'app', count: 1 } }), status: 404, code: 'NOT_FOUND', message: 'no deployment named "missing"' },
+  { name: 'logs of unknown instance', req: () => ({ method: 'GET', url: '/v1/deployments/web/instances/app-9/logs', headers: auth() }), status: 404, code: 'NOT_FOUND', message: 'deployment web has no instance "app-9"' },
   { name: 'logs with bad instance name', req: () => ({ method: 'GET', url: '/v1/deployments/web/instances/..%2F..%2Fetc/logs', headers: auth() }), status: 400, code: 'REQUEST_INVALID', message: 'path parameter "instance"' },
   // query params
   { name: 'unknown log step', req: () => ({ method: 'GET', url: '/v1/deployments/web/instances/app-1/logs?step=reboot', headers: auth() }), status: 400, code: 'REQUEST_INVALID', message: 'query parameter "step": expected "install" or' },
@@ -162,7 +171,7 @@ test('a client correlation id is echoed back', async () => {
 
 test('a bug inside the control plane is a logged INTERNAL 500 and the server keeps serving', async () => {
   logged.length = 0;
-  const res = await api.inject({ method: 'POST', url: '/v1/deployments', headers: auth({ 'x-correlation-id': 'bug-1' }), body: { spec: 'name: boom\n' } });
+  const res = await api.inject({ method: 'POST', url: '/v1/deployments', headers: auth({ 'x-correlation-id': 'bug-1' }), body: { spec: simWebSpec('boom') } });
   assert.equal(res.status, 500);
   const body = res.json<{ error: { code: string; message: string; retryable: boolean } }>();
   assert.equal(body.error.code, 'INTERNAL');
@@ -170,10 +179,12 @@ test('a bug inside the control plane is a logged INTERNAL 500 and the server kee
   assert.ok(!body.error.message.includes('simulated bug'), 'internals are not shown to the client');
   assert.ok(logged.some((l) => l.includes('bug-1') && l.includes('simulated bug')));
   assert.equal((await api.inject({ method: 'GET', url: '/healthz' })).status, 200);
+  assert.equal((await api.inject({ method: 'GET', url: '/v1/deployments/boom', headers: auth() })).status, 404, 'the failed apply persisted nothing');
+  assert.equal((await api.inject({ method: 'GET', url: '/v1/deployments/web', headers: auth() })).status, 200);
 });
 
 test('over a real socket: streamed oversize body, malformed HTTP and header overflow get JSON 4xx', async () => {
-  const small = createApiServer({ controlPlane: createFakeControlPlane(createEventLog(store)), store, bodyLimit: 1024, log: () => {} });
+  const small = createApiServer({ controlPlane: real.cp, store: real.store, bodyLimit: 1024, log: () => {} });
   const { port } = await small.listen(0);
   try {
     // Chunked body (no content-length) that grows past the limit.

@@ -1,15 +1,18 @@
-/** Happy paths through `inject`: auth, correlation ids, status codes, the event stream and the token file. */
+/**
+ * Happy paths through `inject` in front of the real control plane (in-memory store, event log,
+ * engine, sim cloud): auth, correlation ids, status codes, the event stream and the token file.
+ */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { openStore, type Store } from '../../src/store/index.js';
-import { createEventLog, type EventLog, type NubisEvent } from '../../src/events/index.js';
+import type { Store } from '../../src/store/index.js';
+import type { EventLog, NubisEvent } from '../../src/events/index.js';
 import { createApiServer, ensureToken, hashToken, BOOTSTRAP_TOKEN_NAME, type ApiServer } from '../../src/api/index.js';
-import type { DeploymentView } from '../../src/engine/views.js';
-import { createFakeControlPlane } from './api-fake-control-plane.js';
+import type { DeploymentView, PlanResult } from '../../src/engine/views.js';
+import { startRealControlPlane, simWebSpec, waitReady, type RealControlPlane } from '../helpers/api-control-plane.js';
 
+let real: RealControlPlane;
 let store: Store;
 let events: EventLog;
 let api: ApiServer;
@@ -17,16 +20,14 @@ let token: string;
 let dir: string;
 
 before(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-api-routes-'));
-  store = await openStore({ path: ':memory:' });
-  events = createEventLog(store);
-  api = createApiServer({ controlPlane: createFakeControlPlane(events), store, heartbeatMs: 20 });
+  real = await startRealControlPlane('nubis-api-routes-');
+  ({ store, events, dir } = real);
+  api = createApiServer({ controlPlane: real.cp, store, heartbeatMs: 20 });
   token = (await ensureToken(store, dir))!;
 });
 after(async () => {
   await api.close();
-  await store.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await real.close();
 });
 const h = (): Record<string, string> => ({ authorization: `Bearer ${token}` });
 
@@ -46,17 +47,23 @@ test('ensureToken writes a 0600 token file once and stores only its hash', async
 });
 
 test('apply is 201 then 200, with the correlation id on the response and in the event', async () => {
-  const first = await api.inject({ method: 'POST', url: '/v1/deployments', headers: { ...h(), 'x-correlation-id': 'c-1' }, body: { spec: 'name: shop\n' } });
+  const first = await api.inject({ method: 'POST', url: '/v1/deployments', headers: { ...h(), 'x-correlation-id': 'c-1' }, body: { spec: simWebSpec('shop', 1) } });
   assert.equal(first.status, 201, first.body);
   assert.equal(first.headers['x-correlation-id'], 'c-1');
-  const second = await api.inject({ method: 'POST', url: '/v1/deployments', headers: h(), body: { spec: 'name: shop\n' } });
+  assert.equal(first.json<DeploymentView>().version, 1);
+  const second = await api.inject({ method: 'POST', url: '/v1/deployments', headers: h(), body: { spec: simWebSpec('shop', 1) } });
   assert.equal(second.status, 200);
   assert.equal(second.json<DeploymentView>().version, 2);
   assert.match(second.headers['x-correlation-id'] ?? '', /^[0-9a-f-]{36}$/);
-  const list = await api.inject({ method: 'GET', url: '/v1/events?correlationId=c-1', headers: h() });
+  // The engine carries the request's correlation id onto the work it causes; the request itself is one applied event.
+  const list = await api.inject({ method: 'GET', url: '/v1/events?correlationId=c-1&kind=deployment.applied', headers: h() });
   const evs = list.json<{ events: NubisEvent[] }>().events;
   assert.equal(evs.length, 1);
   assert.equal(evs[0]!.actor, 'user:admin');
+  assert.equal(evs[0]!.deployment, 'shop');
+  assert.equal(evs[0]!.correlationId, 'c-1');
+  const caused = (await api.inject({ method: 'GET', url: '/v1/events?correlationId=c-1', headers: h() })).json<{ events: NubisEvent[] }>().events;
+  assert.ok(caused.every((e) => e.correlationId === 'c-1'));
 });
 
 test('read routes answer with their documented shapes', async () => {
@@ -65,15 +72,31 @@ test('read routes answer with their documented shapes', async () => {
     assert.equal(r.status, 200, `${url}: ${r.body}`);
     return r.json();
   };
+  await waitReady(real.cp, 'shop', 1);
   assert.deepEqual(((await get('/v1/deployments')) as { deployments: { name: string }[] }).deployments.map((d) => d.name), ['shop']);
-  assert.equal(((await get('/v1/deployments/shop')) as DeploymentView).name, 'shop');
-  assert.deepEqual((await get('/v1/deployments/shop/endpoints')) as object, { endpoints: [{ instance: 'app-1', component: 'app', port: 'http', address: '127.0.0.1:8000' }] });
-  assert.equal(((await get('/v1/deployments/shop/instances/app-1/logs?step=install')) as { logs: unknown[] }).logs.length, 1);
+  const shop = (await get('/v1/deployments/shop')) as DeploymentView;
+  assert.equal(shop.name, 'shop');
+  assert.equal(shop.state, 'ready');
+  assert.deepEqual(shop.instances.map((i) => [i.name, i.component, i.phase, i.node.cloud]), [['app-1', 'app', 'running', 'sim']]);
+  // The sim cloud gives each node an address; the endpoint is that address and the provided port.
+  const address = shop.instances[0]!.endpoints['http']!;
+  assert.match(address, /^\d+\.\d+\.\d+\.\d+:\d+$/);
+  assert.ok(address.startsWith(`${shop.instances[0]!.node.address}:`), address);
+  assert.deepEqual((await get('/v1/deployments/shop/endpoints')) as object, { endpoints: [{ instance: 'app-1', component: 'app', port: 'http', address }] });
+  const logs = ((await get('/v1/deployments/shop/instances/app-1/logs?step=install')) as { logs: { step: string; state: string; output: string }[] }).logs;
+  assert.equal(logs.length, 1);
+  assert.deepEqual([logs[0]!.step, logs[0]!.state, logs[0]!.output], ['install', 'succeeded', 'sim: install ok\n']);
   assert.equal(((await get('/v1/schema/spec.json')) as { type: string }).type, 'object');
-  const plan = await api.inject({ method: 'POST', url: '/v1/plan', headers: h(), body: { spec: 'name: other\n' } });
+  const plan = await api.inject({ method: 'POST', url: '/v1/plan', headers: h(), body: { spec: simWebSpec('other') } });
   assert.equal(plan.status, 200);
+  assert.deepEqual([plan.json<PlanResult>().deployment, plan.json<PlanResult>().create, plan.json<PlanResult>().summary.add], ['other', true, 2]);
   const scale = await api.inject({ method: 'POST', url: '/v1/deployments/shop/scale', headers: h(), body: { component: 'app', count: 3 } });
-  assert.equal(scale.json<DeploymentView>().instances.length, 3);
+  assert.equal(scale.status, 200, scale.body);
+  assert.equal(scale.json<DeploymentView>().components[0]!.desired, 3);
+  // The engine converges in the background: three instances, all running.
+  const scaled = await waitReady(real.cp, 'shop', 3);
+  assert.deepEqual(scaled.instances.map((i) => i.name), ['app-1', 'app-2', 'app-3']);
+  assert.deepEqual(((await get('/v1/deployments/shop')) as DeploymentView).components[0], { name: 'app', desired: 3, running: 3, min: 0, max: 10 });
   assert.equal((await api.inject({ method: 'GET', url: '/healthz' })).body, '{"ok":true}');
 });
 
@@ -101,7 +124,11 @@ test('the event stream replays stored events after the cursor, then sends live o
   const ids = got.map((e) => e.id);
   assert.deepEqual(ids, [...new Set(ids)].sort((a, b) => a - b), 'ordered, no duplicates');
   assert.deepEqual(ids.slice(0, stored.length - 1), stored.slice(1), 'replay starts after the cursor');
-  assert.equal(got.at(-1)!.kind, 'live.one');
+  // The real engine may append its own events meanwhile (periodic cloud observations), so the
+  // live one is not necessarily the last: it is there once, after every stored event.
+  const live = got.filter((e) => e.kind === 'live.one');
+  assert.equal(live.length, 1);
+  assert.ok(live[0]!.id > lastStored);
   assert.match(res.body, /^id: \d+$/m);
 });
 
@@ -118,7 +145,7 @@ test('Last-Event-ID resumes after the given id; a kind filter applies to replay'
 });
 
 test('close() ends open event streams', async () => {
-  const local = createApiServer({ controlPlane: createFakeControlPlane(events), store });
+  const local = createApiServer({ controlPlane: real.cp, store });
   const { port } = await local.listen(0);
   const res = await fetch(`http://127.0.0.1:${port}/v1/events/stream`, { headers: h() });
   assert.equal(res.status, 200);
