@@ -24,6 +24,11 @@ export const TAG_KEY = 'nubis-key';
 export type NodeStatus = 'provisioning' | 'running' | 'stopped' | 'error';
 
 export interface CreateNodeRequest {
+  /**
+   * The concrete choice requirement-based selection made (offer, image, location ids), when the
+   * platform has discovery; drivers without it decide from `requirements`.
+   */
+  placement?: { offer?: string; image?: string; location?: string };
   /** The resource key, unique per owner: `<deployment>/<component>-<ordinal>`. */
   key: string;
   /** Must be attached to the node and returned by `list` and `get`. */
@@ -62,8 +67,50 @@ export interface Driver {
   reboot(id: string, signal: AbortSignal): Promise<void>;
   /** A client for the agent on a running node. */
   agent(node: CloudNode): AgentClient;
+  /**
+   * What the cloud offers, for the registries and requirement-based selection. Optional:
+   * platforms without discovery have their offers entered by hand.
+   */
+  discover?(signal: AbortSignal): Promise<Discovery>;
   /** Releases connections and timers. Nodes keep running. */
   close(): Promise<void>;
+}
+
+export interface Location {
+  /** Provider id, such as `eu-north-1a` or `RegionOne/nova`. */
+  id: string;
+  /** Region and zone where the provider distinguishes them. */
+  region?: string;
+  zone?: string;
+  /** ISO 3166 country code or a free-text place, where known. */
+  geography?: string;
+}
+
+export interface HardwareOffer {
+  /** Provider id, such as a flavor or instance type. */
+  id: string;
+  cores: number;
+  memoryMiB: number;
+  diskGiB?: number;
+  /** Price per hour in the cloud's currency, where known. */
+  pricePerHour?: number;
+  /** Locations it is offered in; absent means all. */
+  locations?: string[];
+}
+
+export interface Image {
+  id: string;
+  name: string;
+  /** OS family and version, lower case: `linux`, `ubuntu`, `22.04`. */
+  os?: string;
+  osVersion?: string;
+  locations?: string[];
+}
+
+export interface Discovery {
+  locations: Location[];
+  offers: HardwareOffer[];
+  images: Image[];
 }
 
 /** What a driver factory receives. */
@@ -76,6 +123,11 @@ export interface DriverContext {
   clock: Clock;
   /** Base URL the agents report to, when the control plane serves one. */
   controlUrl?: string;
+  /**
+   * Decrypted secrets for this cloud (passwords, keys, tokens), from the credential registry.
+   * Never log them, put them in errors, events or tags.
+   */
+  credentials?: Record<string, string>;
 }
 
 export type DriverFactory = (ctx: DriverContext) => Driver;
