@@ -5,19 +5,13 @@
  *
  *   node dist/bench/makespan.js adaptive | fixed:<k>
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { openStore } from '../src/store/index.js';
-import { createEventLog } from '../src/events/index.js';
-import { createControlPlane } from '../src/engine/index.js';
+import { startBenchControlPlane } from './common.js';
 import { createVirtualClock } from '../src/clock/index.js';
 
 const strategy = process.argv[2] ?? 'adaptive';
 const nodes = Number(process.argv[3] ?? 64);
 const seed = Number(process.argv[4] ?? 1);
 const fixed = strategy.startsWith('fixed:') ? Number(strategy.slice(6)) : undefined;
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-bench-'));
 const spec = `name: batch
 clouds:
   cs:
@@ -34,10 +28,8 @@ components:
 
 const clock = createVirtualClock(Date.UTC(2026, 0, 1));
 const stopAdvance = clock.autoAdvance();
-const store = await openStore({ path: path.join(dir, 'nubis.db') });
-const events = createEventLog(store, () => clock.now());
-const cp = await createControlPlane({ dataDir: dir, store, events, clock, engine: { pollIntervalMs: 1000, stepConcurrency: 256 } });
-await cp.start();
+const bench = await startBenchControlPlane({ clock, engine: { pollIntervalMs: 1000, stepConcurrency: 256 } });
+const { cp } = bench;
 const t0 = clock.now();
 await cp.apply({ spec }, { actor: 'user:bench' });
 for (;;) {
@@ -46,8 +38,6 @@ for (;;) {
   await clock.sleep(500);
 }
 const makespanS = (clock.now() - t0) / 1000;
-await cp.stop();
+await bench.close();
 stopAdvance();
-await store.close();
-fs.rmSync(dir, { recursive: true, force: true });
 console.log(JSON.stringify({ strategy, nodes, seed, makespanS }));

@@ -23,12 +23,12 @@ const rows: string[][] = [];
 const reps = quick ? 1 : 3;
 
 // 1. 1,000 nodes × 3 components to running
-const scale = Array.from({ length: reps }, () => child<{ wallMs: number; peakRssMB: number; running: number; events: number }>('scale.js', ['1000']));
+const scale = Array.from({ length: reps }, () => child<{ wallMs: number; peakRssMB: number; running: number; instanceEvents: number }>('scale.js', ['1000']));
 rows.push([
   '1,000 nodes × 3 components to running (sim, zero latency)',
   `${(median(scale.map((s) => s.wallMs)) / 1000).toFixed(2)} s wall, ${median(scale.map((s) => s.peakRssMB)).toFixed(0)} MB peak RSS`,
   '≤ 10 s, ≤ 300 MB',
-  `${scale[0]!.running} running, ${scale[0]!.events} events recorded`,
+  `${scale[0]!.running} running, ${scale[0]!.instanceEvents} instance events recorded`,
 ]);
 console.error(`scale: ${JSON.stringify(scale)}`);
 

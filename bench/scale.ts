@@ -5,15 +5,9 @@
  *
  *   node dist/bench/scale.js <nodes>
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { openStore } from '../src/store/index.js';
-import { createEventLog } from '../src/events/index.js';
-import { createControlPlane } from '../src/engine/index.js';
+import { startBenchControlPlane, untilReady } from './common.js';
 
 const nodes = Number(process.argv[2] ?? 1000);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-bench-'));
 const per = Math.ceil(nodes / 3);
 const counts = [per, per, nodes - 2 * per];
 const spec = `name: bench
@@ -40,23 +34,14 @@ components:
     lifecycle: { install: "i", configure: "c", start: "s", update: "u" }
 `;
 
-const store = await openStore({ path: path.join(dir, 'nubis.db') });
-const events = createEventLog(store);
-const cp = await createControlPlane({ dataDir: dir, store, events, engine: { stepConcurrency: 256, pollIntervalMs: 1 } });
-await cp.start();
+const bench = await startBenchControlPlane({ engine: { stepConcurrency: 256, pollIntervalMs: 1 } });
+const { cp } = bench;
 const t0 = performance.now();
 await cp.apply({ spec }, { actor: 'user:bench' });
-await cp.idle();
-let view = await cp.getDeployment('bench');
-while (view.state !== 'ready') {
-  await new Promise((r) => setTimeout(r, 5));
-  await cp.idle();
-  view = await cp.getDeployment('bench');
-}
+await untilReady(cp, 'bench');
 const wallMs = performance.now() - t0;
+const view = await cp.getDeployment('bench');
 const running = view.instances.filter((i) => i.phase === 'running').length;
-const eventsCount = (await store.lastEventId());
-await cp.stop();
-await store.close();
-fs.rmSync(dir, { recursive: true, force: true });
-console.log(JSON.stringify({ nodes, running, wallMs, peakRssMB: process.resourceUsage().maxRSS / 1024, events: eventsCount }));
+const instanceEvents = (await cp.events.list({ kind: 'instance.*', limit: 1_000_000 })).length;
+await bench.close();
+console.log(JSON.stringify({ nodes, running, wallMs, peakRssMB: process.resourceUsage().maxRSS / 1024, instanceEvents }));

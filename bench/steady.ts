@@ -5,16 +5,10 @@
  *
  *   node dist/bench/steady.js <nodes> <passes>
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { openStore } from '../src/store/index.js';
-import { createEventLog } from '../src/events/index.js';
-import { createControlPlane } from '../src/engine/index.js';
+import { startBenchControlPlane, untilReady } from './common.js';
 
 const nodes = Number(process.argv[2] ?? 10_000);
 const passes = Number(process.argv[3] ?? 30);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-bench-'));
 // the shape of a large web service: a few key-value stores, many application servers, a few balancers
 const kv = Math.max(1, Math.round(nodes / 1000));
 const lb = kv;
@@ -42,17 +36,11 @@ components:
     requires: { app: { component: app, port: http, optional: true } }
     lifecycle: { start: "s", update: "u" }
 `;
-const store = await openStore({ path: path.join(dir, 'nubis.db') });
-const events = createEventLog(store);
-const cp = await createControlPlane({ dataDir: dir, store, events, engine: { stepConcurrency: 512, pollIntervalMs: 1 } });
-await cp.start();
+const bench = await startBenchControlPlane({ engine: { stepConcurrency: 512, pollIntervalMs: 1 } });
+const { cp } = bench;
 const t0 = performance.now();
 await cp.apply({ spec }, { actor: 'user:bench' });
-for (;;) {
-  await cp.idle();
-  if ((await cp.getDeployment('steady')).state === 'ready') break;
-  await new Promise((r) => setTimeout(r, 10));
-}
+await untilReady(cp, 'steady');
 const upMs = performance.now() - t0;
 const times: number[] = [];
 let actions = 0;
@@ -62,7 +50,5 @@ for (let i = 0; i < passes; i++) {
   times.push(performance.now() - s);
 }
 times.sort((a, b) => a - b);
-await cp.stop();
-await store.close();
-fs.rmSync(dir, { recursive: true, force: true });
+await bench.close();
 console.log(JSON.stringify({ nodes, upMs, passMedianMs: times[Math.floor(times.length / 2)], passP95Ms: times[Math.floor(times.length * 0.95)], actions }));
