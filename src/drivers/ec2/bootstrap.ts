@@ -1,0 +1,93 @@
+/**
+ * The agent on a cloud VM (shared by the ec2 and cloudsigma drivers): its bearer token and
+ * the cloud-init user data that starts it.
+ *
+ * Token: HMAC-SHA256 over the node's `nubis-owner` and `nubis-key` tags with a per-cloud agent
+ * secret, so the driver can give the same token for a node after a control-plane restart
+ * without storing one per node, and a repeated create (same idempotency token) sends the same
+ * user data (EC2 rejects a repeated ClientToken with changed parameters). The secret is
+ * `credentials.agentSecret` when given, else a random 32 bytes kept in
+ * `<dataDir>/<platform>-<cloud>.agent-secret` (mode 0600); when the data directory cannot be
+ * written it lives in memory only, and agents made before a restart are then unreachable.
+ *
+ * Honest limits: user data is readable by anyone allowed to describe the instance's
+ * attributes (EC2 DescribeInstanceAttribute, CloudSigma server meta), so the token is as secret
+ * as those permissions. The script only starts the agent when the image already has Node 20+
+ * and the Nubis agent program at `agentPath` (a prepared image); otherwise it writes why to
+ * /var/log/nubis-agent.log and the control plane sees AGENT_UNREACHABLE until a later bootstrap
+ * (for example over SSH) installs them. It does not download anything.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AgentClient } from '../../agent/index.js';
+import { NubisError } from '../../errors/index.js';
+import { TAG_KEY, TAG_OWNER } from '../driver.js';
+
+/** The port the agent listens on, on every cloud VM. */
+export const AGENT_PORT = 7430;
+/** Where the prepared image keeps the compiled agent program. */
+export const DEFAULT_AGENT_PATH = '/opt/nubis/agent/main.js';
+
+/** Loads (or makes once) the per-cloud agent secret. Never logged. */
+export function loadAgentSecret(platform: string, cloud: string, dataDir: string, credentials?: Record<string, string>): Buffer {
+  const given = credentials?.['agentSecret'];
+  if (given) return Buffer.from(given, 'utf8');
+  const file = join(dataDir, `${platform}-${cloud.replace(/[^A-Za-z0-9_.-]/g, '_')}.agent-secret`);
+  try {
+    return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+  } catch {
+    const secret = randomBytes(32);
+    try {
+      mkdirSync(dataDir, { recursive: true });
+      writeFileSync(file, secret.toString('hex'), { mode: 0o600, flag: 'wx' });
+      chmodSync(file, 0o600);
+    } catch {
+      // another process wrote it first, or the directory is not writable: prefer what is on disk
+      try {
+        return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+      } catch {
+        return secret;
+      }
+    }
+    return secret;
+  }
+}
+
+/** The agent token for a node with these tags, or undefined for a node Nubis did not make. */
+export function agentToken(secret: Buffer, tags: Record<string, string>): string | undefined {
+  const key = tags[TAG_KEY];
+  if (key === undefined) return undefined;
+  return createHmac('sha256', secret).update(`nubis-agent\n${tags[TAG_OWNER] ?? ''}\n${key}`).digest('base64url');
+}
+
+const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * A cloud-init user-data shell script that starts the agent on port AGENT_PORT with `token`,
+ * if the image has Node and the agent program (see the module comment).
+ */
+export function agentUserData(opts: { token: string; nodeName: string; agentPath?: string }): string {
+  const path = opts.agentPath ?? DEFAULT_AGENT_PATH;
+  return [
+    '#!/bin/sh',
+    '# Nubis agent bootstrap (cloud-init user data). Needs Node 20+ and the Nubis agent on the image.',
+    'umask 077',
+    'mkdir -p /var/lib/nubis/sandbox',
+    `if command -v node >/dev/null 2>&1 && [ -f ${shellQuote(path)} ]; then`,
+    `  NUBIS_AGENT_TOKEN=${shellQuote(opts.token)} NUBIS_NODE_ID=${shellQuote(opts.nodeName)} \\`,
+    `    nohup node ${shellQuote(path)} --sandbox /var/lib/nubis/sandbox --port ${AGENT_PORT} --host 0.0.0.0 >>/var/log/nubis-agent.log 2>&1 &`,
+    'else',
+    `  echo "nubis: node or ${path.replace(/"/g, '')} missing; the agent waits for a later bootstrap" >>/var/log/nubis-agent.log`,
+    'fi',
+    '',
+  ].join('\n');
+}
+
+/** An AgentClient whose every call fails with AGENT_UNREACHABLE (retryable): the node has no agent address yet. */
+export function unreachableAgent(reason: string): AgentClient {
+  const fail = async (): Promise<never> => {
+    throw new NubisError('AGENT_UNREACHABLE', reason);
+  };
+  return { runStep: fail, stopInstance: fail, status: fail, logs: fail };
+}
