@@ -1,0 +1,181 @@
+/**
+ * Graphite plaintext ingest: 10,000 series × 1,000 samples (10 million) sent over TCP by a
+ * separate sender process, into (a) Nubis — the Graphite listener (src/metrics/ingest/graphite)
+ * → embedded store append → flush (fsync'd) — and (b) a real victoria-metrics fed the same
+ * stream on its -graphiteListenAddr. Each clock runs from "go" until every sample is stored
+ * and queryable: for Nubis, all samples appended and flush() done; for VictoriaMetrics, its
+ * `sum(count_over_time(...))` answers the full count after /internal/force_flush.
+ *
+ * Prints one JSON line. `--quick`: 10,000 series × 20 samples.
+ * Sender mode (internal): `--send <port> <series> <perSeries> <baseSec>`.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createEmbeddedMetricStore } from '../src/metrics/store/embedded.js';
+import type { Sample } from '../src/metrics/types.js';
+import { startVictoriaMetrics } from '../test/helpers/peers-vm.js';
+
+const SERIES = 10_000;
+const STEP_S = 10;
+
+function seriesName(i: number): string {
+  return `bench.host${Math.floor(i / 100)}.metric${i % 100}`;
+}
+
+/** Sender: pre-generates the whole stream, waits for "go" on stdin, writes it, exits. */
+async function sender(port: number, series: number, perSeries: number, baseSec: number): Promise<void> {
+  const names = Array.from({ length: series }, (_, i) => seriesName(i) + ' ');
+  const chunks: Buffer[] = [];
+  let text = '';
+  for (let k = 0; k < perSeries; k++) {
+    const ts = ' ' + (baseSec + k * STEP_S) + '\n';
+    for (let i = 0; i < series; i++) {
+      text += names[i]! + ((i * 7 + k * 13) % 1000) / 10 + ts;
+      if (text.length > 1 << 20) {
+        chunks.push(Buffer.from(text));
+        text = '';
+      }
+    }
+  }
+  chunks.push(Buffer.from(text));
+  process.stdout.write('ready\n');
+  await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
+  const sock = net.connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    sock.once('connect', () => resolve());
+    sock.once('error', reject);
+  });
+  for (const c of chunks) if (!sock.write(c)) await new Promise((r) => sock.once('drain', r));
+  await new Promise<void>((resolve) => sock.end(() => resolve()));
+  process.exit(0);
+}
+
+/** Starts a sender and resolves once it has generated its data; `go()` starts the stream. */
+async function startSender(port: number, perSeries: number, baseSec: number): Promise<{ go(): void; done: Promise<void> }> {
+  const self = fileURLToPath(import.meta.url);
+  const child = spawn(process.execPath, ['--max-old-space-size=4096', self, '--send', String(port), String(SERIES), String(perSeries), String(baseSec)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`sender exited with ${code}`)));
+  });
+  const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return { go: () => child.stdin!.write('go\n'), done };
+}
+
+type Listener = { port: number; close(): Promise<void>; stats(): { accepted: number; malformed: number } };
+type StartListener = (o: { port: number; host?: string; onSamples(s: Sample[]): void }) => Promise<Listener>;
+
+async function loadListener(): Promise<{ start: StartListener; source: string }> {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const file = path.join(here, '../src/metrics/ingest/graphite.js');
+  if (fs.existsSync(file)) {
+    const mod = (await import(file)) as { startGraphiteListener?: StartListener };
+    if (mod.startGraphiteListener) return { start: mod.startGraphiteListener, source: 'src/metrics/ingest/graphite.ts' };
+  }
+  // Fallback: a minimal plain-path line parser.
+  const start: StartListener = async ({ port, onSamples }) => {
+    let accepted = 0;
+    const server = net.createServer((sock) => {
+      let rest = '';
+      sock.on('data', (d: Buffer) => {
+        const lines = (rest + d.toString()).split('\n');
+        rest = lines.pop() ?? '';
+        const out: Sample[] = [];
+        for (const l of lines) {
+          const [name, v, t] = l.split(' ');
+          if (name && v && t) out.push({ name, labels: {}, t: Number(t) * 1000, v: Number(v) });
+        }
+        accepted += out.length;
+        onSamples(out);
+      });
+    });
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+    return { port: (server.address() as net.AddressInfo).port, close: () => new Promise<void>((r) => server.close(() => r())), stats: () => ({ accepted, malformed: 0 }) };
+  };
+  return { start, source: 'bench fallback parser' };
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const perSeries = quick ? 20 : 1000;
+  const total = SERIES * perSeries;
+  const baseSec = Math.floor(Date.now() / 1000) - perSeries * STEP_S - 3600;
+
+  // ---- Nubis embedded ----
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-bench-ingest-'));
+  const store = await createEmbeddedMetricStore({ dir, flushIntervalMs: 0 });
+  const { start, source } = await loadListener();
+  let appended = 0;
+  let resolveAll!: () => void;
+  const allIn = new Promise<void>((r) => (resolveAll = r));
+  const listener = await start({
+    port: 0,
+    onSamples: (s) => {
+      store.append(s);
+      appended += s.length;
+      if (appended >= total) resolveAll();
+    },
+  });
+  const s1 = await startSender(listener.port, perSeries, baseSec);
+  const t0 = performance.now();
+  s1.go();
+  await allIn;
+  await store.flush();
+  const nubisSec = (performance.now() - t0) / 1000;
+  const stored = store.stats().points;
+  await s1.done;
+  await listener.close();
+  await store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+
+  // ---- VictoriaMetrics ----
+  const vm = await startVictoriaMetrics({ graphite: true });
+  let vmSec = NaN;
+  let vmStored = 0;
+  try {
+    const s2 = await startSender(vm.graphitePort!, perSeries, baseSec);
+    const countQuery = `sum(count_over_time({__name__=~"bench\\\\..*"}[${perSeries * STEP_S + 600}s]))`;
+    const evalAt = baseSec + perSeries * STEP_S + 1;
+    const inserted = async (): Promise<number> => {
+      const text = await (await fetch(`${vm.url}/metrics`)).text();
+      const m = /^vm_rows_inserted_total\{type="graphite"\} (\d+)/m.exec(text);
+      return m ? Number(m[1]) : 0;
+    };
+    const t1 = performance.now();
+    s2.go();
+    for (;;) {
+      if ((await inserted()) >= total) {
+        await (await fetch(`${vm.url}/internal/force_flush`)).arrayBuffer();
+        const r = (await (await fetch(`${vm.url}/api/v1/query?nocache=1&time=${evalAt}&query=${encodeURIComponent(countQuery)}`)).json()) as { data: { result: { value: [number, string] }[] } };
+        vmStored = Number(r.data.result[0]?.value[1] ?? 0);
+        if (vmStored >= total) break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    vmSec = (performance.now() - t1) / 1000;
+    await s2.done;
+  } finally {
+    await vm.stop();
+  }
+
+  console.log(
+    JSON.stringify({
+      series: SERIES,
+      samples: total,
+      listener: source,
+      nubis: { seconds: nubisSec, samplesPerSec: total / nubisSec, stored },
+      victoriaMetrics: { seconds: vmSec, samplesPerSec: total / vmSec, stored: vmStored },
+      ratio: total / nubisSec / (total / vmSec),
+    }),
+  );
+}
+
+if (process.argv[2] === '--send') {
+  void sender(Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6]));
+} else {
+  await main();
+}
