@@ -12,6 +12,12 @@ export { OUTPUT_TAIL_BYTES, RUN_TAG_ENV } from './runner.js';
 export {
   findProcessesByEnv, findProcessGroup, isAlive, listProcesses, readEnviron, terminate, type ProcInfo,
 } from './proc.js';
+export {
+  checkMonitorSpec, createHttpAgentMetricsClient, createSampleBuffer, createSensorHub, INSTANCE_KINDS, MONITOR_KINDS,
+  SENSOR_METRICS, startAgentMetrics,
+  type AgentMetricsClient, type MonitorKind, type MonitorSpec, type MonitorStatus, type SampleBuffer, type SampleRead,
+  type SensorHub, type SensorHubOptions,
+} from './sensors/index.js';
 
 /** Absolute path of the compiled agent program, for drivers that spawn it on this machine. */
 export function agentProgramPath(): string {

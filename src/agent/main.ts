@@ -2,6 +2,7 @@
  * The node agent program, one per node:
  *
  *   NUBIS_AGENT_TOKEN=<token> NUBIS_NODE_ID=<id> node dist/src/agent/main.js --sandbox <dir> --port <n> [--host 127.0.0.1]
+ *     [--graphite-port <n>]    also listen for Graphite plaintext metrics (absent: no listener)
  *
  * The token travels in the environment (not argv, which `ps` shows) and is removed from it
  * at once. On start it restarts the start processes recorded in `<sandbox>/agent-state.json`.
@@ -17,10 +18,13 @@ const log = (line: string): void => {
 };
 
 async function main(): Promise<void> {
-  let values: { sandbox?: string; port?: string; host?: string; node?: string };
+  let values: { sandbox?: string; port?: string; host?: string; node?: string; 'graphite-port'?: string };
   try {
     ({ values } = parseArgs({
-      options: { sandbox: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, node: { type: 'string' } },
+      options: {
+        sandbox: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, node: { type: 'string' },
+        'graphite-port': { type: 'string' },
+      },
     }));
   } catch (e) {
     log((e as Error).message);
@@ -30,8 +34,10 @@ async function main(): Promise<void> {
   delete process.env['NUBIS_AGENT_TOKEN'];
   const nodeId = values.node ?? process.env['NUBIS_NODE_ID'];
   const port = Number(values.port ?? '0');
-  if (!values.sandbox || !token || !nodeId || !Number.isInteger(port) || port < 0 || port > 65535) {
-    log('usage: NUBIS_AGENT_TOKEN=… NUBIS_NODE_ID=… main.js --sandbox <dir> --port <n> [--host <addr>]');
+  const graphitePort = values['graphite-port'] === undefined ? undefined : Number(values['graphite-port']);
+  const badGraphite = graphitePort !== undefined && (!Number.isInteger(graphitePort) || graphitePort < 0 || graphitePort > 65535);
+  if (!values.sandbox || !token || !nodeId || !Number.isInteger(port) || port < 0 || port > 65535 || badGraphite) {
+    log('usage: NUBIS_AGENT_TOKEN=… NUBIS_NODE_ID=… main.js --sandbox <dir> --port <n> [--host <addr>] [--graphite-port <n>]');
     process.exit(2);
   }
   // Never die on a stray error: log it and keep serving.
@@ -39,8 +45,11 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (e) => log(`unhandled rejection: ${(e as Error)?.stack ?? String(e)}`));
   process.on('SIGHUP', () => log('SIGHUP ignored'));
 
-  const agent = await startAgent({ sandbox: values.sandbox, nodeId, token, port, host: values.host ?? '127.0.0.1', log });
-  log(`node ${nodeId} listening on ${agent.url}`);
+  const agent = await startAgent({
+    sandbox: values.sandbox, nodeId, token, port, host: values.host ?? '127.0.0.1', log,
+    ...(graphitePort === undefined ? {} : { graphitePort }),
+  });
+  log(`node ${nodeId} listening on ${agent.url}${agent.graphitePort === undefined ? '' : `, graphite on port ${agent.graphitePort}`}`);
   const stop = (): void => {
     agent.close({ killProcesses: false }).finally(() => process.exit(0));
   };

@@ -18,6 +18,8 @@ export interface HealthProbe {
   command?: string;
   /** Resolved port number for tcp/http. */
   port?: number;
+  /** Address the instance serves on (its node's address); default 127.0.0.1. */
+  host?: string;
   path?: string;
   intervalMs: number;
   timeoutMs: number;

@@ -359,16 +359,17 @@ export function createNodeRunner(opts: RunnerOptions): NodeRunner {
         done(false, `${spec.kind} probe timed out after ${spec.timeoutMs} ms`);
       }, spec.timeoutMs);
       if (spec.kind === 'tcp') {
-        const sock = connect({ host: '127.0.0.1', port: spec.port! });
+        const host = spec.host ?? '127.0.0.1';
+        const sock = connect({ host, port: spec.port! });
         cleanup = () => sock.destroy();
         sock.once('connect', () => {
           sock.destroy();
           done(true);
         });
-        sock.once('error', (e) => done(false, `tcp 127.0.0.1:${spec.port}: ${e.message}`));
+        sock.once('error', (e) => done(false, `tcp ${host}:${spec.port}: ${e.message}`));
       } else if (spec.kind === 'http') {
         const path = spec.path ?? '/';
-        const req = httpRequest({ host: '127.0.0.1', port: spec.port!, path, method: 'GET', agent: false }, (res) => {
+        const req = httpRequest({ host: spec.host ?? '127.0.0.1', port: spec.port!, path, method: 'GET', agent: false }, (res) => {
           res.resume();
           const status = res.statusCode ?? 0;
           done(status >= 200 && status < 300, status >= 200 && status < 300 ? undefined : `http GET ${path}: status ${status}`);

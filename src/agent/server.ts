@@ -9,12 +9,14 @@
  *   GET  /v1/steps/<runId>?waitMs=N             StepResult of a known run, 404 NOT_FOUND otherwise
  *   POST /v1/instances/<instance>/stop          kills the supervised process → `{ ok: true }`
  *   GET  /v1/instances/<instance>/logs[?step=S] text/plain; 404 when there is no log
+ *   /v1/monitors…, /v1/metrics…                 monitors, pulled samples, push (./sensors/agent-metrics.ts)
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ERROR_CODES, type ErrorCode } from '../errors/index.js';
 import { createNodeRunner, type NodeRunner, type RunnerOptions } from './runner.js';
+import { startAgentMetrics } from './sensors/agent-metrics.js';
 import { checkInstanceName, checkStepName, checkStepRequest, InvalidInput } from './validate.js';
 
 export interface AgentOptions extends RunnerOptions {
@@ -28,11 +30,17 @@ export interface AgentOptions extends RunnerOptions {
   restore?: boolean;
   /** Largest accepted request body. Default 64 MiB (artefacts travel base64 in steps). */
   maxBodyBytes?: number;
+  /** Graphite plaintext listener port feeding the metric buffer; absent: no listener. 0: any free port. */
+  graphitePort?: number;
+  /** Metric buffer size in samples. Default 100,000 (oldest overwritten on overflow). */
+  metricsBufferSamples?: number;
 }
 
 export interface RunningAgent {
   readonly url: string;
   readonly port: number;
+  /** The Graphite listener's port, when one was asked for. */
+  readonly graphitePort?: number;
   /** Stops serving and probing; with `killProcesses` also kills supervised processes and running handlers. */
   close(opts?: { killProcesses?: boolean }): Promise<void>;
 }
@@ -87,6 +95,14 @@ function waitParam(url: URL): number {
 /** Starts the agent: listens, restarts the start processes it had before a restart, then answers. */
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const runner: NodeRunner = createNodeRunner(opts);
+  const metrics = await startAgentMetrics({
+    nodeId: opts.nodeId,
+    sandbox: opts.sandbox,
+    ...(opts.graphitePort === undefined ? {} : { graphitePort: opts.graphitePort, graphiteHost: opts.host ?? '127.0.0.1' }),
+    ...(opts.metricsBufferSamples === undefined ? {} : { bufferSamples: opts.metricsBufferSamples }),
+    instancePid: (name) => runner.status().instances.find((i) => i.instance === name && i.process === 'running')?.pid,
+    ...(opts.log ? { log: opts.log } : {}),
+  });
   const maxBody = opts.maxBodyBytes ?? 64 * 1024 * 1024;
   const expected = Buffer.from(`Bearer ${opts.token}`);
   const authorized = (req: IncomingMessage): boolean => {
@@ -134,6 +150,12 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       if (!r) throw new HttpError('NOT_FOUND', `no run ${parts[2]}`);
       return send(res, 200, r);
     }
+    if (parts[1] === 'monitors' || parts[1] === 'metrics') {
+      const r = await metrics.handle({
+        method, parts, url, contentType: req.headers['content-type'], body: () => readBody(req, maxBody),
+      });
+      if (r) return send(res, r.status, r.body);
+    }
     if (parts[1] === 'instances' && parts.length === 4) {
       const name = checkInstanceName(parts[2], 'instance');
       if (parts[3] === 'stop') {
@@ -169,9 +191,13 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   server.on('clientError', (_err, socket) => socket.destroy());
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const onError = (e: Error): void => {
+      void metrics.close();
+      reject(e);
+    };
+    server.once('error', onError);
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
+      server.off('error', onError);
       resolve();
     });
   });
@@ -183,7 +209,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   return {
     url: `http://${host}:${port}`,
     port,
+    ...(metrics.graphitePort === undefined ? {} : { graphitePort: metrics.graphitePort }),
     async close(closeOpts) {
+      await metrics.close();
       await runner.close(closeOpts?.killProcesses ?? false);
       await new Promise<void>((r) => {
         server.close(() => r());

@@ -109,6 +109,10 @@ export function checkHealth(v: unknown, path = 'health'): HealthProbe {
       throw new InvalidInput(`${path}.port`, 'must be a port number for a tcp or http probe');
     }
     probe.port = port;
+    if (v['host'] !== undefined) {
+      if (typeof v['host'] !== 'string' || !/^[A-Za-z0-9.:-]{1,253}$/.test(v['host'])) throw new InvalidInput(`${path}.host`, 'must be a host name or address');
+      probe.host = v['host'];
+    }
   }
   if (v['path'] !== undefined) {
     if (typeof v['path'] !== 'string' || !v['path'].startsWith('/')) throw new InvalidInput(`${path}.path`, 'must start with "/"');

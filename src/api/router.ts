@@ -8,7 +8,7 @@ import { NubisError } from '../errors/index.js';
 import type { Caller } from '../engine/views.js';
 import { describeSchema, describeValue } from './validate.js';
 
-export type Method = 'GET' | 'POST' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /** A path or query parameter: its schema says what it accepts; integers arrive as decimal text. */
 export interface ParamSpec {

@@ -7,6 +7,9 @@ import type { Route, ResponseSpec, ParamSpec } from './router.js';
 import type { ScaleRequest } from './schemas.js';
 import { streamEvents } from './sse.js';
 import { NubisError } from '../errors/index.js';
+import type { MetricsService } from '../metrics/index.js';
+import { buildMetricsRoutes } from './routes-metrics.js';
+import { buildCloudRoutes } from './routes-clouds.js';
 
 export interface RouteDeps {
   controlPlane: ControlPlane;
@@ -14,6 +17,8 @@ export interface RouteDeps {
   heartbeatMs: number;
   /** The OpenAPI document, built lazily from the routes themselves. */
   openapi: () => object;
+  /** Metrics, rules and schedules; their routes answer 503 without it. */
+  metrics?: MetricsService;
 }
 
 const NameParam = (description: string): ParamSpec => ({ schema: Type.String({ pattern: NAME_PATTERN }), description, required: true });
@@ -186,5 +191,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         return undefined;
       },
     },
+    ...buildMetricsRoutes(deps.metrics),
+    ...buildCloudRoutes(cp),
   ];
 }

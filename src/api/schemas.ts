@@ -5,11 +5,12 @@
  * `src/engine/views.ts` disagree.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { HANDLER_NAMES, NAME_PATTERN } from '../model/schema.js';
+import { HANDLER_NAMES, MetricDef, NAME_PATTERN, Rule, Schedule } from '../model/schema.js';
 import type {
   ComponentView, DeploymentSummary, DeploymentView, EndpointView, InstanceView, PlanAction, PlanResult, SpecInput, StepLog,
 } from '../engine/views.js';
 import type { NubisEvent } from '../events/index.js';
+import { CLOUD_SCHEMAS } from './routes-clouds.js';
 
 const closed = Type.Object;
 const opts = { additionalProperties: false } as const;
@@ -43,7 +44,7 @@ const Phase = Type.Union(
   (['pending', 'installed', 'configured', 'started', 'running', 'stopping', 'stopped', 'failed'] as const).map((p) => Type.Literal(p)),
 );
 const NodeStateSchema = Type.Union(
-  (['pending', 'creating', 'provisioning', 'running', 'deleting', 'failed'] as const).map((p) => Type.Literal(p)),
+  (['pending', 'creating', 'provisioning', 'running', 'unreachable', 'deleting', 'failed'] as const).map((p) => Type.Literal(p)),
 );
 const DeploymentStateSchema = Type.Union((['applying', 'ready', 'degraded', 'destroying'] as const).map((p) => Type.Literal(p)));
 
@@ -159,6 +160,80 @@ export const EventListSchema = Type.Object({ events: Type.Array(EventSchema) });
 export const HealthSchema = Type.Object({ ok: Type.Boolean() });
 export const AnyObjectSchema = Type.Object({}, { additionalProperties: true, description: 'a JSON Schema document' });
 
+// ---- metrics, rules, schedules (src/api/routes-metrics.ts)
+
+const StringMap = Type.Record(Type.String(), Type.String());
+export const MetricPushSchema = closed(
+  {
+    samples: Type.Optional(Type.Array(Type.Unknown(), { description: 'JSON samples: { name, labels?, v, t? (ms) }' })),
+    graphite: Type.Optional(Type.String({ description: 'Graphite plaintext lines: `path value [timestamp]`, also `name;tag=v`' })),
+    prometheus: Type.Optional(Type.String({ description: 'Prometheus text exposition' })),
+    labels: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), { description: 'added to every sample' })),
+  },
+  { ...opts, description: 'samples to ingest; malformed lines are counted and reported, never fatal' },
+);
+export const PushResultSchema = Type.Object({
+  accepted: Type.Integer(),
+  malformed: Type.Integer(),
+  problems: Type.Array(Type.String(), { description: 'the first malformed lines' }),
+});
+export const SeriesListSchema = Type.Object({ status: Type.Literal('success'), data: Type.Array(StringMap) });
+export const QueryResponseSchema = Type.Object(
+  {
+    status: Type.Literal('success'),
+    data: Type.Object({
+      resultType: Type.Union([Type.Literal('vector'), Type.Literal('matrix'), Type.Literal('scalar')]),
+      result: Type.Unknown({ description: 'as Prometheus: vector [{metric, value: [t, "v"]}], matrix [{metric, values}], scalar [t, "v"]' }),
+    }),
+  },
+  { description: 'the Prometheus HTTP API query result shape (times in seconds)' },
+);
+export const MetricDefinitionInputSchema = closed(
+  { deployment: Type.Optional(Type.String({ pattern: NAME_PATTERN, description: 'the deployment it belongs to' })), ...MetricDef.properties },
+  { ...opts, description: 'an aggregated or composite metric definition' },
+);
+export const RuleInputSchema = closed(
+  { deployment: Type.String({ pattern: NAME_PATTERN, description: 'the deployment whose component the rule scales' }), ...Rule.properties },
+  { ...opts, description: 'a scaling rule, as in the spec\'s `rules` section, plus its deployment' },
+);
+export const ScheduleInputSchema = closed(
+  { deployment: Type.String({ pattern: NAME_PATTERN, description: 'the deployment whose component is scaled' }), ...Schedule.properties },
+  { ...opts, description: 'a scheduled scaling policy, as in the spec\'s `schedules` section, plus its deployment' },
+);
+const Source = Type.Union([Type.Literal('spec'), Type.Literal('api')], { description: 'spec: from a deployment\'s spec; api: created at run time' });
+export const MetricDefinitionViewSchema = Type.Object({
+  name: Type.String(),
+  deployment: Type.Optional(Type.String()),
+  source: Source,
+  expr: Type.String(),
+  intervalMs: Type.Integer(),
+  description: Type.Optional(Type.String()),
+  lastEvaluation: Type.Optional(Type.String({ format: 'date-time' })),
+  lastError: Type.Optional(Type.String()),
+});
+export const RuleViewSchema = Type.Object({
+  name: Type.String(),
+  deployment: Type.String(),
+  source: Source,
+  spec: Type.Unknown({ description: 'the normalised rule (durations in ms)' }),
+  state: Type.Object({
+    truth: Type.String({ description: 'true, false, unknown (missing data) or never (not evaluated yet)' }),
+    holdingSince: Type.Optional(Type.String({ format: 'date-time' })),
+    lastEvaluation: Type.Optional(Type.String({ format: 'date-time' })),
+    missing: Type.Array(Type.String()),
+  }),
+});
+export const ScheduleViewSchema = Type.Object({
+  name: Type.String(),
+  deployment: Type.String(),
+  source: Source,
+  spec: Type.Unknown({ description: 'the normalised schedule (at in ms)' }),
+  nextFire: Type.Optional(Type.String({ format: 'date-time' })),
+});
+export const MetricDefinitionListSchema = Type.Object({ definitions: Type.Array(MetricDefinitionViewSchema) });
+export const RuleListSchema = Type.Object({ rules: Type.Array(RuleViewSchema) });
+export const ScheduleListSchema = Type.Object({ schedules: Type.Array(ScheduleViewSchema) });
+
 /** Named schemas, published under `components.schemas` in the OpenAPI document. */
 export const NAMED_SCHEMAS: Record<string, TSchema> = {
   SpecInput: SpecInputSchema,
@@ -172,6 +247,20 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   Error: ErrorSchema,
   Health: HealthSchema,
   JsonSchema: AnyObjectSchema,
+  MetricPush: MetricPushSchema,
+  PushResult: PushResultSchema,
+  SeriesList: SeriesListSchema,
+  QueryResponse: QueryResponseSchema,
+  MetricDefinitionInput: MetricDefinitionInputSchema,
+  MetricDefinitionView: MetricDefinitionViewSchema,
+  MetricDefinitionList: MetricDefinitionListSchema,
+  RuleInput: RuleInputSchema,
+  RuleView: RuleViewSchema,
+  RuleList: RuleListSchema,
+  ScheduleInput: ScheduleInputSchema,
+  ScheduleView: ScheduleViewSchema,
+  ScheduleList: ScheduleListSchema,
+  ...CLOUD_SCHEMAS,
 };
 
 // Compile-time drift checks: each schema's static type and the view type are mutually assignable.

@@ -9,6 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { NubisError, toNubisError } from '../errors/index.js';
 import type { ControlPlane } from '../engine/views.js';
 import type { Store } from '../store/index.js';
+import type { MetricsService } from '../metrics/index.js';
 import { createAuthenticator } from './auth.js';
 import { findJsonSyntaxError } from './json.js';
 import { buildOpenApi } from './openapi.js';
@@ -33,6 +34,8 @@ export interface ApiServerOptions {
   log?: (message: string) => void;
   /** Version shown in the OpenAPI document. */
   version?: string;
+  /** Metrics, rules and schedules (src/metrics/service.ts); their routes answer 503 without it. */
+  metrics?: MetricsService;
 }
 
 export interface InjectRequest {
@@ -149,6 +152,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   const routes: Route[] = buildRoutes({
     controlPlane: opts.controlPlane,
     heartbeatMs: opts.heartbeatMs ?? 15_000,
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
     openapi: () => (openapi ??= buildOpenApi(routes, opts.version ?? '0.1.0')),
   });
   /** Aborters of in-flight exchanges, so close() can end event streams. */

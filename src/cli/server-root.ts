@@ -7,7 +7,17 @@ import path from 'node:path';
 import { openStore } from '../store/index.js';
 import { createEventLog } from '../events/index.js';
 import { createControlPlane } from '../engine/index.js';
+import { resolveKey, settleKeyFiles } from '../registry/index.js';
 import { createApiServer, ensureToken, tokenFile } from '../api/index.js';
+import { createRealClock } from '../clock/index.js';
+import { NubisError } from '../errors/index.js';
+import { startGraphiteListener } from '../metrics/ingest/index.js';
+import { createEmbeddedMetricStore } from '../metrics/store/embedded.js';
+import { createQueryEngine } from '../metrics/query/engine.js';
+import { createVictoriaMetricsQueryEngine, createVictoriaMetricsStore } from '../metrics/vm/index.js';
+import { createMetricsService, type QueryBackend } from '../metrics/index.js';
+import type { MetricStore } from '../metrics/types.js';
+import { createHttpAgentMetricsClient } from '../agent/sensors/index.js';
 
 export interface ServerHandle {
   url: string;
@@ -16,6 +26,8 @@ export interface ServerHandle {
   tokenFile: string;
   /** Set when this start created the token. */
   newToken?: string;
+  /** The Graphite plaintext listener's port, when one runs. */
+  graphitePort?: number;
   /** Stops the API (ending event streams), then the engine (nodes keep running), then the store. */
   close(): Promise<void>;
 }
@@ -25,6 +37,26 @@ export interface StartServerOptions {
   port: number;
   host: string;
   log?: (message: string) => void;
+  /** Graphite plaintext listener port (0: any free one); absent: no listener. */
+  graphitePort?: number;
+  /** When the port cannot be bound, log and run without the listener instead of failing (the default port of `serve`). */
+  graphiteOptional?: boolean;
+  /** Where metrics live. Default embedded (under <data>/metrics). */
+  metricsBackend?: 'embedded' | 'victoriametrics';
+  /** Base URL of VictoriaMetrics, with metricsBackend victoriametrics. */
+  vmUrl?: string;
+}
+
+/**
+ * The metric store and query engine by configuration: embedded (default) or VictoriaMetrics.
+ */
+async function openMetricsBackend(o: StartServerOptions, dataDir: string): Promise<{ store: MetricStore; query: QueryBackend }> {
+  if (o.metricsBackend === 'victoriametrics') {
+    if (!o.vmUrl) throw new NubisError('REQUEST_INVALID', '--vm-url is required with --metrics-backend victoriametrics');
+    return { store: createVictoriaMetricsStore({ url: o.vmUrl }), query: createVictoriaMetricsQueryEngine({ url: o.vmUrl }) };
+  }
+  const store = await createEmbeddedMetricStore({ dir: path.join(dataDir, 'metrics') });
+  return { store, query: createQueryEngine(store) };
 }
 
 /** Starts a server; on failure, whatever was opened is closed again and the error rethrown. */
@@ -39,17 +71,51 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     const events = createEventLog(store);
     const newToken = await ensureToken(store, dataDir);
     const hostForUrl = o.host.includes(':') ? `[${o.host}]` : o.host === '0.0.0.0' ? '127.0.0.1' : o.host;
+    // the credential key: NUBIS_KEY, else <data>/secret.key (created now if neither exists)
+    await settleKeyFiles(dataDir, store);
+    const secretKey = resolveKey(dataDir, process.env);
+    if (secretKey.created) o.log?.(`nubis: created the credential key ${secretKey.file} (mode 0600); back it up separately from the database`);
+    const foreign = (await store.registry.credentials()).filter((c) => c.key_id !== secretKey.id).length;
+    if (foreign > 0) {
+      o.log?.(`nubis: warning: ${foreign} stored credential(s) were sealed with another key than ${secretKey.id}; clouds using them fail with CREDENTIAL_KEY_MISMATCH until the right key is given`);
+    }
     const controlPlane = await createControlPlane({
-      dataDir, store, events,
+      dataDir, store, events, secretKey,
       ...(o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}),
     });
+    const backend = await openMetricsBackend(o, dataDir);
+    cleanups.push(() => backend.store.close());
+    const metrics = await createMetricsService({
+      clock: createRealClock(),
+      store: backend.store,
+      query: backend.query,
+      objects: store.metricObjects,
+      events,
+      engine: controlPlane.engine,
+      scale: (d, c, n, caller) => controlPlane.scale(d, c, n, caller),
+      agentClient: createHttpAgentMetricsClient,
+      platformOf: (d, cloud) => controlPlane.engine.deployments.get(d)?.spec.clouds[cloud]?.platform,
+    });
     const api = createApiServer({
-      controlPlane, store,
+      controlPlane, store, metrics,
       tokenHint: `the token is in ${tokenFile(dataDir)} on the server`,
       ...(o.log ? { log: o.log } : {}),
     });
     await controlPlane.start();
     cleanups.push(() => controlPlane.stop());
+    await metrics.start();
+    cleanups.push(() => metrics.stop());
+    let graphitePort: number | undefined;
+    if (o.graphitePort !== undefined) {
+      try {
+        const listener = await startGraphiteListener({ port: o.graphitePort, host: o.host, onSamples: (s) => metrics.ingest(s, 'graphite') });
+        cleanups.push(() => listener.close());
+        graphitePort = listener.port;
+      } catch (e) {
+        if (!o.graphiteOptional) throw e;
+        o.log?.(`nubis: no Graphite listener (${e instanceof Error ? e.message : String(e)}); choose one with --graphite-port`);
+      }
+    }
     const { port } = await api.listen(o.port, o.host);
     cleanups.push(() => api.close());
     // lets a user (or script) stop a background server: kill $(cat .nubis/serve.pid)
@@ -64,6 +130,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       close: unwind,
     };
     if (newToken) handle.newToken = newToken;
+    if (graphitePort !== undefined) handle.graphitePort = graphitePort;
     return handle;
   } catch (e) {
     await unwind();

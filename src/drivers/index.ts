@@ -7,14 +7,24 @@ import type { Platform } from '../model/types.js';
 import type { DriverFactory } from './driver.js';
 import { createLocalDriver } from './local/index.js';
 import { createSimDriver } from './sim/index.js';
+import { createSshDriver } from './ssh/index.js';
+import { createOpenStackDriver } from './openstack/index.js';
+import { lazyDriverFactory } from './lazy.js';
+import { createCloudSigmaDriver } from './cloudsigma/index.js';
 
 export * from './driver.js';
 export { wrapDriver, type DriverCallEvent } from './runtime.js';
 export { createAdaptiveLimiter, createFixedLimiter, type ConcurrencyLimiter, type LimitOutcome, type LimitRelease } from './limiter.js';
 export { createLocalDriver } from './local/index.js';
 export { createSimDriver, createSimCloud, startSimServer, type SimCloud, type SimServer } from './sim/index.js';
+export { createOpenStackDriver, type OpenStackDriver } from './openstack/index.js';
+/** The ec2 driver is loaded on first use (the AWS SDK is large); import it from './ec2/index.js'. */
+export type { Ec2Driver } from './ec2/index.js';
+export { createCloudSigmaDriver, type CloudSigmaDriver, type BilledResource, type BilledResources } from './cloudsigma/index.js';
+export { explainCloudError, classifyHttpError, classifyEc2Error, type CloudErrorExplanation } from './explain.js';
+export { createSshDriver, readSshOptions, type SshCloudNode, type SshDriverOptions, type SshHost } from './ssh/index.js';
 
 /** Every platform this build has a driver for. */
 export function defaultDriverFactories(): Partial<Record<Platform, DriverFactory>> {
-  return { local: createLocalDriver, sim: createSimDriver };
+  return { local: createLocalDriver, sim: createSimDriver, ssh: createSshDriver, openstack: createOpenStackDriver, ec2: lazyDriverFactory('ec2', async () => (await import('./ec2/index.js')).createEc2Driver), cloudsigma: createCloudSigmaDriver };
 }

@@ -4,7 +4,7 @@
  */
 import crypto from 'node:crypto';
 import type { Clock } from '../clock/index.js';
-import type { CloudSpec, Platform } from '../model/types.js';
+import type { CloudSpec, NodeTemplateSpec, Platform } from '../model/types.js';
 import type { Driver, DriverFactory } from '../drivers/driver.js';
 import { NubisError } from '../errors/index.js';
 import type { ConcurrencyLimiter } from '../drivers/limiter.js';
@@ -30,6 +30,35 @@ export interface CloudSetup {
   /** Wraps a raw driver with the runtime (events, retries…). */
   wrap: (driver: Driver, cloud: CloudSpec) => RuntimeDriver;
   limiter: (cloud: CloudSpec) => CreationLimiter;
+  /**
+   * The opened secrets of the credential a cloud names (`CloudSpec.credential`), handed to its
+   * driver as `DriverContext.credentials`. Throws (NOT_FOUND, CREDENTIAL_*) when it cannot.
+   */
+  credentials?: (name: string) => Record<string, string>;
+}
+
+/** Where selection put a node: a registered cloud and the offer, image and location ids. */
+export interface Placement {
+  cloud: string;
+  location?: string;
+  offer?: string;
+  image?: string;
+}
+
+/**
+ * What the engine needs of the registries: registered clouds as cloud specs, and a choice of
+ * placement for a node template without a cloud. Built by the control plane.
+ */
+export interface PlacementSource {
+  /** A registered cloud by name, or undefined. */
+  cloud(name: string): CloudSpec | undefined;
+  /** Names of every registered cloud. */
+  clouds(): string[];
+  /**
+   * Chooses where the next node of a template goes, given where its component's nodes are
+   * (for spread). Throws PLACEMENT_NO_FIT naming the closest offers when nothing fits.
+   */
+  place(template: NodeTemplateSpec, existing: readonly Placement[], what: string): { placement: Placement; reason: string };
 }
 
 function stable(v: unknown): string {
@@ -44,7 +73,8 @@ function stable(v: unknown): string {
 
 /** Same platform and options, same cloud: they share a driver, an inventory and a limit. */
 export function cloudKey(c: CloudSpec): string {
-  const h = crypto.createHash('sha1').update(stable(c.options)).digest('hex').slice(0, 12);
+  // another credential is another account: another cloud
+  const h = crypto.createHash('sha1').update(stable(c.credential ? { options: c.options, credential: c.credential } : c.options)).digest('hex').slice(0, 12);
   return `${c.platform}:${h}`;
 }
 
@@ -60,7 +90,15 @@ export function createCloudRegistry(setup: CloudSetup) {
       if (!factory) {
         throw new NubisError('SPEC_INVALID', `platform ${c.platform} has no driver in this build (cloud ${c.name})`);
       }
-      const ctx = { cloud: c.name, options: c.options, dataDir: setup.dataDir, clock: setup.clock, ...(setup.controlUrl ? { controlUrl: setup.controlUrl } : {}) };
+      const credentials = c.credential !== undefined ? setup.credentials?.(c.credential) : undefined;
+      if (c.credential !== undefined && !credentials) {
+        throw new NubisError('SPEC_INVALID', `cloud ${c.name} names credential ${c.credential}, but this control plane has no credential registry`);
+      }
+      const ctx = {
+        cloud: c.name, options: c.options, dataDir: setup.dataDir, clock: setup.clock,
+        ...(setup.controlUrl ? { controlUrl: setup.controlUrl } : {}),
+        ...(credentials ? { credentials } : {}),
+      };
       const raw = factory(ctx);
       h = { key, platform: c.platform, driver: setup.wrap(raw, c), limiter: setup.limiter(c), synced: false };
       handles.set(key, h);

@@ -10,6 +10,7 @@ import { parseSpec, specJsonSchema, HANDLER_NAMES } from '../model/index.js';
 import type { AppSpec, HandlerName } from '../model/types.js';
 import { NubisError } from '../errors/index.js';
 import type { Engine } from './engine.js';
+import type { Placement } from './clouds.js';
 import { desiredCount, type Deployment, type InstanceRec } from './state.js';
 import { componentWiringHashes, previewPlan } from './planner.js';
 import { providedEndpoints } from './wiring.js';
@@ -73,7 +74,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       desired: i.desired,
       phase: i.phase,
       health: i.health,
-      node: { key: i.key, cloud: n?.cloud ?? comp?.cloud ?? '', state: n?.status ?? 'pending' },
+      node: { key: i.key, cloud: n?.cloud ?? comp?.cloud ?? '', state: n?.unreachable ? 'unreachable' : (n?.status ?? 'pending') },
       endpoints,
       createdAt: iso(i.createdAt),
     };
@@ -122,6 +123,31 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
 
   function checkClouds(spec: AppSpec, probe: Deployment): void {
     for (const c of Object.keys(spec.clouds)) engine.cloudFor(probe, c); // throws for platforms without a driver
+    // a template without a cloud must fit somewhere: PLACEMENT_NO_FIT names the closest offers
+    for (const c of Object.values(spec.components)) if (!c.cloud && desiredCount(probe, c) > 0) engine.placeFor(probe, c.name);
+  }
+
+  /** `plan` shows where selection would put each new node, and why. */
+  function explainPlacements(d: Deployment, actions: PlanResult['actions']): void {
+    const planned = new Map<string, Placement[]>();
+    for (const a of actions) {
+      if (a.kind !== 'create-node') continue;
+      const n = engine.nodes.get(a.target);
+      const component = a.target.slice(a.target.indexOf('/') + 1).replace(/-\d+$/, '');
+      const comp = d.spec.components[component];
+      if (!comp || comp.cloud) continue;
+      if (n?.cloud) {
+        const p = n.placement;
+        if (p) a.reason += `; placed on ${[p.cloud, p.location].filter(Boolean).join('/')}${p.offer ? ` ${p.offer}` : ''}`;
+        continue;
+      }
+      const mine = planned.get(component) ?? [];
+      const { placement, reason } = engine.placeFor(d, component, mine);
+      mine.push(placement);
+      planned.set(component, mine);
+      a.cloud = placement.cloud;
+      a.reason = reason;
+    }
   }
 
   return {
@@ -137,6 +163,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
         : { name: p.spec.name, spec: p.spec, specText: p.text, file: p.file, version: 0, status: 'active', counts: {}, ordinals: {}, createdAt: now, updatedAt: now };
       checkClouds(p.spec, d);
       const actions = previewPlan(d, engine.instancesOf(d.name), engine.nodes, now).map(({ deployment: _d, ready: _r, ...a }) => a);
+      explainPlacements(d, actions);
       const result: PlanResult = {
         deployment: d.name,
         create: !existing,

@@ -20,6 +20,7 @@ import type { CloudNode, Driver } from '../drivers/driver.js';
 import { TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER } from '../drivers/driver.js';
 import type { HealthProbe, InstanceFiles, StepResult } from '../agent/protocol.js';
 import { NubisError, toNubisError } from '../errors/index.js';
+import { explainCloudError } from '../drivers/index.js';
 import {
   deploymentToRow,
   instanceName,
@@ -35,7 +36,7 @@ import {
 } from './state.js';
 import { decideScale, planDeployment, componentWiringHashes, type Action } from './planner.js';
 import { computeWiring, providedEndpoints, wiringEnv, wiringHash } from './wiring.js';
-import type { CloudHandle, CloudRegistry } from './clouds.js';
+import type { CloudHandle, CloudRegistry, Placement, PlacementSource } from './clouds.js';
 import type { InstancePhase, NodeState } from './views.js';
 
 export interface EngineOptions {
@@ -43,13 +44,15 @@ export interface EngineOptions {
   events: EventLog;
   clock: Clock;
   clouds: CloudRegistry;
+  /** Registered clouds and requirement-based selection; without it only spec clouds exist. */
+  placement?: PlacementSource;
   /** Most agent steps running at once across all nodes. Default 32. */
   stepConcurrency?: number;
   /** How often running instances' agents are asked for health. Default 2 000. */
   observeIntervalMs?: number;
   /** How often a provisioning node is polled. Default 250. */
   pollIntervalMs?: number;
-  /** How often every cloud is listed by tag to adopt, de-duplicate and remove orphans. Default 30 000. */
+  /** How often every cloud is listed by tag to adopt, de-duplicate, remove orphans and notice broken nodes. Default 10 000. */
   sweepIntervalMs?: number;
   /**
    * Least time between two `update` runs of one instance; changes in between are delivered
@@ -62,6 +65,17 @@ export interface EngineOptions {
 }
 
 const ENGINE = 'engine';
+
+export interface EngineStats {
+  /** Planning passes run, and their total and last duration (wall ms). */
+  passes: number;
+  passMsTotal: number;
+  lastPassMs: number;
+  /** Deployments waiting for a pass. */
+  queued: number;
+  /** Actions running now. */
+  inflight: number;
+}
 
 export interface Engine {
   readonly deployments: Map<string, Deployment>;
@@ -85,8 +99,15 @@ export interface Engine {
   /** Artefacts as sent to agents, cached per deployment version. */
   invalidateArtefacts(deployment: string): void;
   cloudFor(d: Deployment, cloud: string): CloudHandle;
-  /** Time of the last change, per deployment, in clock ms. */
+  /**
+   * Where the next node of a component would go (template without a cloud), given the
+   * component's current nodes plus `planned`. Throws PLACEMENT_NO_FIT when nothing fits.
+   */
+  placeFor(d: Deployment, component: string, planned?: readonly Placement[]): { placement: Placement; reason: string };
+  /** This control plane's owner tag value. */
   ownerId(): string;
+  /** Work counters for the control plane's own health (`/metrics`). */
+  stats(): EngineStats;
 }
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
@@ -94,7 +115,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const stepLimit = opts.stepConcurrency ?? 32;
   const observeMs = opts.observeIntervalMs ?? 2000;
   const pollMs = opts.pollIntervalMs ?? 250;
-  const sweepMs = opts.sweepIntervalMs ?? 30_000;
+  const sweepMs = opts.sweepIntervalMs ?? 10_000;
   const updateInterval = opts.updateIntervalMs ?? 1000;
   const backoffBase = opts.backoffBaseMs ?? 1000;
   const backoffMax = opts.backoffMaxMs ?? 30_000;
@@ -136,10 +157,45 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     return ceiling / 2 + Math.random() * (ceiling / 2);
   };
 
+  /** A spec cloud by name, else a registered one. */
   const cloudFor = (d: Deployment, cloudName: string): CloudHandle => {
-    const spec: CloudSpec | undefined = d.spec.clouds[cloudName];
-    if (!spec) throw new NubisError('SPEC_INVALID', `deployment ${d.name} names unknown cloud ${cloudName}`);
+    const spec: CloudSpec | undefined = d.spec.clouds[cloudName] ?? (cloudName ? opts.placement?.cloud(cloudName) : undefined);
+    if (!spec) throw new NubisError('SPEC_INVALID', `deployment ${d.name} names unknown cloud ${JSON.stringify(cloudName)} (neither in its spec nor registered)`);
     return clouds.get(spec);
+  };
+
+  /** Where the component's wanted nodes are, for spread. */
+  const placementsOf = (d: Deployment, component: string): Placement[] => {
+    const out: Placement[] = [];
+    for (const i of instancesOf(d.name)) {
+      if (i.component !== component || !i.desired) continue;
+      const n = nodes.get(i.key);
+      if (n?.cloud) out.push({ cloud: n.cloud, ...(n.placement?.location ? { location: n.placement.location } : {}) });
+    }
+    return out;
+  };
+
+  const placeFor = (d: Deployment, component: string, planned: readonly Placement[] = []): { placement: Placement; reason: string } => {
+    const comp = d.spec.components[component];
+    const tpl = comp ? d.spec.nodeTemplates[comp.nodeTemplate] : undefined;
+    if (!comp || !tpl) throw new NubisError('SPEC_INVALID', `deployment ${d.name} has no component ${component} with a node template`);
+    if (!opts.placement) {
+      throw new NubisError('PLACEMENT_NO_FIT', `${d.name}/${component}: node template ${tpl.name} names no cloud, and this control plane has no registry to choose from`);
+    }
+    return opts.placement.place(tpl, [...placementsOf(d, component), ...planned], `${d.name}/${component} (node template ${tpl.name})`);
+  };
+
+  /** Sweeps a cloud whose handle is new, once at a time, then queues the deployments. */
+  const sweeping = new Set<string>();
+  const kickSweep = (h: CloudHandle): void => {
+    if (sweeping.has(h.key) || stopped) return;
+    sweeping.add(h.key);
+    void sweep(h)
+      .catch(() => undefined)
+      .finally(() => {
+        sweeping.delete(h.key);
+        for (const name of deployments.keys()) enqueue(name);
+      });
   };
 
   // ---- persistence helpers: mutate in memory, then write through ----
@@ -189,6 +245,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   // arriving every turn), they are spaced so planning takes at most a fifth of the CPU;
   // small deployments are planned on the next turn.
   let nextPassAt = 0;
+  let passCount = 0;
+  let passMsTotal = 0;
+  let lastPassMs = 0;
   function enqueue(name: string): void {
     if (stopped) return;
     queued.add(name);
@@ -213,6 +272,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       }
     }
     const took = performance.now() - t0;
+    passCount += names.length > 0 ? 1 : 0;
+    passMsTotal += took;
+    lastPassMs = took;
     nextPassAt = took > 2 ? performance.now() + 4 * took : 0;
     checkIdle();
   }
@@ -260,6 +322,16 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         const node: NodeRec = {
           key, deployment: name, cloud: comp.cloud, status: 'pending', token: crypto.randomUUID(), attempts: 0, createdAt: now, updatedAt: now,
         };
+        if (!comp.cloud) {
+          // chosen now so spread sees it; when nothing fits, createNode tries again and reports
+          try {
+            const { placement } = placeFor(d, a.component);
+            node.cloud = placement.cloud;
+            node.placement = placement;
+          } catch {
+            node.cloud = '';
+          }
+        }
         indexInstance(inst);
         nodes.set(key, node);
         writes.push(store.putInstance(instanceToRow(inst)), store.putNode(nodeToRow(node)));
@@ -283,8 +355,17 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     let waitingUntil = Infinity;
     for (const a of actions) {
       if (!a.ready) continue;
-      const handle = cloudForAction(d, a);
-      if (handle && !handle.synced) continue;
+      let handle: CloudHandle | undefined;
+      try {
+        handle = cloudForAction(d, a);
+      } catch (e) {
+        void events.append(ev({ deployment: name, kind: 'engine.error', target: a.target, outcome: 'error', reason: toNubisError(e).message }));
+        continue;
+      }
+      if (handle && !handle.synced) {
+        kickSweep(handle);
+        continue;
+      }
       track(a.target, name, execute(d, a));
     }
     for (const i of mine) if (i.notBefore && i.notBefore > now) waitingUntil = Math.min(waitingUntil, i.notBefore);
@@ -309,7 +390,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   /** Every action waits until its cloud has been swept (that also restores agent tokens). */
   function cloudForAction(d: Deployment, a: Action): CloudHandle | undefined {
     const n = nodes.get(a.target);
-    const cloud = n?.cloud ?? a.cloud;
+    const cloud = n ? n.cloud : a.cloud;
     return cloud ? cloudFor(d, cloud) : undefined;
   }
 
@@ -339,6 +420,19 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   async function createNode(d: Deployment, inst: InstanceRec): Promise<void> {
     const n = nodes.get(inst.key)!;
     const comp = d.spec.components[inst.component]!;
+    if (!n.cloud) {
+      // selection found nothing when the node was added (or the registry changed): try again
+      try {
+        const { placement, reason } = placeFor(d, inst.component);
+        await setNode(n, n.status, `placed: ${reason}`, { cloud: placement.cloud, placement });
+      } catch (e) {
+        const err = toNubisError(e);
+        n.lastError = `${err.code}: ${err.message}`;
+        await setNode(n, 'failed', 'no placement', {}, { code: err.code, alert: true, explanation: explain(err) });
+        return;
+      }
+      if (!cloudFor(d, n.cloud).synced) return; // the next pass waits for its sweep
+    }
     const cloud = cloudFor(d, n.cloud);
     const driver = driverOf(d, n.cloud);
     if (n.status === 'pending') await setNode(n, 'creating', 'intent persisted before create');
@@ -353,6 +447,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
             tags: { [TAG_OWNER]: owner, [TAG_DEPLOYMENT]: n.deployment, [TAG_KEY]: n.key },
             idempotencyToken: n.token,
             requirements: d.spec.nodeTemplates[comp.nodeTemplate]?.requirements ?? {},
+            ...(n.placement ? { placement: placementRequest(n.placement) } : {}),
           },
           abort.signal,
         );
@@ -403,7 +498,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         events.append(ev({ deployment: d.name, kind: 'instance.deleted', target: inst.key, reason: 'node deleted' })),
       ]);
     };
-    if (!n || n.status === 'pending') return finish();
+    if (!n || n.status === 'pending' || !n.cloud) return finish();
     const driver = driverOf(d, n.cloud);
     try {
       if (n.status !== 'deleting') await setNode(n, 'deleting', 'intent persisted before delete');
@@ -454,7 +549,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     if (h.path) probe.path = h.path;
     if (h.port) {
       const ep = providedEndpoints(comp, node)[h.port];
-      if (ep) probe.port = ep.port;
+      if (ep) {
+        probe.port = ep.port;
+        probe.host = ep.host;
+      }
     }
     return probe;
   }
@@ -709,7 +807,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       if (busy.has(key)) continue;
       const n = nodes.get(key);
       const d = n ? deployments.get(n.deployment) : undefined;
-      if (!n || !d || cloudFor(d, n.cloud).key !== cloud.key) {
+      if (!n || !d || handleKey(d, n.cloud) !== cloud.key) {
         for (const cn of list) del(cn, 'node.orphan-deleted', 'no deployment wants it');
         continue;
       }
@@ -725,11 +823,22 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       } else if (keep.status === 'running' && n.status === 'running') {
         n.observed = keep;
       }
+      // a node the cloud reports broken or stopped is an event, once per change
+      const down = n.status === 'running' && (keep.status === 'error' || keep.status === 'stopped');
+      if (down !== (n.unreachable ?? false)) {
+        n.unreachable = down;
+        const reason = (keep as CloudNode & { error?: { code?: string; message?: string } }).error;
+        await events.append(ev({
+          deployment: n.deployment, kind: down ? 'node.unreachable' : 'node.reachable', target: n.key, outcome: keep.status,
+          reason: down ? `the cloud reports the node ${keep.status}${reason?.message ? `: ${reason.message}` : ''}` : 'the node answers again',
+          data: { id: keep.id, ...(reason?.code ? { code: reason.code } : {}) },
+        }));
+      }
     }
     for (const n of nodes.values()) {
       if (busy.has(n.key) || byKey.has(n.key)) continue;
       const d = deployments.get(n.deployment);
-      if (!d || cloudFor(d, n.cloud).key !== cloud.key) continue;
+      if (!d || handleKey(d, n.cloud) !== cloud.key) continue;
       if (n.status === 'creating') {
         await setNode(n, 'pending', 'the create never reached the cloud');
       } else if (n.status === 'deleting') {
@@ -752,6 +861,16 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     cloud.synced = true;
   }
 
+  /** The handle key of a node's cloud; undefined for an unplaced node or a cloud gone from the registry. */
+  function handleKey(d: Deployment, cloudName: string): string | undefined {
+    if (!cloudName) return undefined;
+    try {
+      return cloudFor(d, cloudName).key;
+    } catch {
+      return undefined;
+    }
+  }
+
   async function sweepAll(): Promise<void> {
     for (const d of deployments.values()) for (const c of Object.keys(d.spec.clouds)) {
       try {
@@ -759,6 +878,11 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       } catch {
         /* reported at apply time */
       }
+    }
+    // registered clouds that nodes were placed on
+    for (const n of nodes.values()) {
+      const d = deployments.get(n.deployment);
+      if (d) handleKey(d, n.cloud);
     }
     await Promise.all(
       clouds.all().map(async (c) => {
@@ -795,7 +919,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     instances,
     instancesOf,
     ownerId: () => owner,
+    stats: () => ({ passes: passCount, passMsTotal, lastPassMs, queued: queued.size, inflight: inflight.size }),
     cloudFor,
+    placeFor,
     async start() {
       for (const r of await store.loadDeployments()) deployments.set(r.name, deploymentFromRow(r));
       for (const r of await store.loadNodes()) nodes.set(r.key, nodeFromRow(r));
@@ -876,24 +1002,15 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   return engine;
 }
 
-/** What an operator should do about a cloud error that stops an action. */
+/** The placement as the driver's create request carries it. */
+function placementRequest(p: Placement): { offer?: string; image?: string; location?: string } {
+  return { ...(p.offer ? { offer: p.offer } : {}), ...(p.image ? { image: p.image } : {}), ...(p.location ? { location: p.location } : {}) };
+}
+
+/** What an operator should be told about a cloud error that stops an action (seed 000 §4.1). */
 export function explain(err: NubisError): string {
-  switch (err.code) {
-    case 'CLOUD_BAD_REQUEST':
-      return 'The cloud rejected the request as invalid: check the node template (image, hardware) against what the cloud offers.';
-    case 'CLOUD_UNAUTHORIZED':
-      return 'The credentials were refused: renew or correct them, then apply again.';
-    case 'CLOUD_PAYMENT_REQUIRED':
-      return 'The account has no credit left: top it up; resources may be deleted by the provider if this persists.';
-    case 'CLOUD_FORBIDDEN':
-      return 'These credentials may not do this: grant the permission or use another account.';
-    case 'CLOUD_NOT_FOUND':
-      return 'A resource the request names does not exist: check image and network names.';
-    case 'CLOUD_QUOTA_EXCEEDED':
-      return 'The quota is exhausted: raise it with the provider or lower the counts.';
-    default:
-      return 'Retry later; if it persists, contact the provider with the correlation id.';
-  }
+  const x = explainCloudError(err);
+  return `${x.meaning} ${x.whatToDo} (runbook: ${x.runbook})`;
 }
 
 export type { AppSpec };

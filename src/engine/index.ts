@@ -14,7 +14,9 @@ import type { Store } from '../store/index.js';
 import type { CloudSpec, Platform } from '../model/types.js';
 import type { DriverFactory } from '../drivers/driver.js';
 import { defaultDriverFactories, wrapDriver, createAdaptiveLimiter, createFixedLimiter, type DriverCallEvent } from '../drivers/index.js';
-import { createCloudRegistry } from './clouds.js';
+import { createCloudRegistry, type PlacementSource } from './clouds.js';
+import { NubisError, isNubisError } from '../errors/index.js';
+import { createRegistry, choosePlacement, resolveKey, DEFAULT_TENANT, type Registry, type SecretKey } from '../registry/index.js';
 import { createEngine, type Engine, type EngineOptions } from './engine.js';
 import { createControlPlaneFacade } from './control-plane.js';
 import type { ControlPlane } from './views.js';
@@ -33,6 +35,13 @@ export interface ControlPlaneOptions {
   engine?: Omit<EngineOptions, 'store' | 'events' | 'clock' | 'clouds'>;
   /** Runtime retries for driver calls. Default 5 attempts from 500 ms. */
   retry?: { attempts?: number; baseMs?: number; maxMs?: number };
+  /**
+   * The credential key. Default: `<dataDir>/secret.key`, created when absent (the server's
+   * composition root resolves NUBIS_KEY first and passes the result).
+   */
+  secretKey?: SecretKey;
+  /** Discovery refresh interval of the registries; 0 turns it off. Default 6 h. */
+  discoveryIntervalMs?: number;
 }
 
 export interface RunningControlPlane extends ControlPlane {
@@ -44,12 +53,46 @@ export interface RunningControlPlane extends ControlPlane {
   idle(): Promise<void>;
   /** For tests and benchmarks. */
   readonly engine: Engine;
+  /** Clouds, offers, images, credentials and provider accounting. */
+  readonly registry: Registry;
 }
 
 export async function createControlPlane(opts: ControlPlaneOptions): Promise<RunningControlPlane> {
   const clock = opts.clock ?? createRealClock();
   const { store, events } = opts;
+  const factories = opts.drivers ?? defaultDriverFactories();
+  let engineRef: Engine | undefined;
+  const registry = createRegistry({
+    store, clock, events, factories, dataDir: opts.dataDir,
+    key: opts.secretKey ?? resolveKey(opts.dataDir, {}),
+    ...(opts.discoveryIntervalMs !== undefined ? { refreshIntervalMs: opts.discoveryIntervalMs } : {}),
+    inUse: (_tenant, cloud) => {
+      const names = new Set<string>();
+      for (const n of engineRef?.nodes.values() ?? []) if (n.cloud === cloud && !engineRef?.deployments.get(n.deployment)?.spec.clouds[cloud]) names.add(n.deployment);
+      return [...names];
+    },
+  });
+  // single-tenant for now: deployments and tokens carry no tenant, so the engine uses the default one
+  const placement: PlacementSource = {
+    cloud: (name) => registry.cloudSpec(DEFAULT_TENANT, name),
+    clouds: () => registry.listClouds(DEFAULT_TENANT).map((c) => c.name),
+    place(template, existing, what) {
+      const c = choosePlacement(registry.catalogue(DEFAULT_TENANT), template.requirements, {
+        existing, what, ...(template.spread ? { spread: template.spread } : {}),
+      });
+      return { placement: c.placement, reason: c.reason };
+    },
+  };
+  const credentials = (name: string): Record<string, string> => {
+    try {
+      return registry.secrets(DEFAULT_TENANT, name);
+    } catch (e) {
+      if (isNubisError(e) && e.code === 'NOT_FOUND') throw new NubisError('SPEC_INVALID', `${e.message}; create it with \`nubis credentials set ${name} --from-file <json>\``);
+      throw e;
+    }
+  };
   const onCall = (e: DriverCallEvent): void => {
+    registry.accounting.record({ cloud: e.cloud, op: e.op, outcome: e.outcome, latencyMs: e.latencyMs, ...(e.errorCode ? { errorCode: e.errorCode } : {}) });
     void events.append({
       kind: 'driver.call',
       actor: 'engine',
@@ -67,18 +110,25 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
     clock,
     dataDir: opts.dataDir,
     ...(opts.controlUrl ? { controlUrl: opts.controlUrl } : {}),
-    factories: opts.drivers ?? defaultDriverFactories(),
+    factories,
+    credentials,
     wrap: (driver, cloud: CloudSpec) => wrapDriver(driver, { cloud: cloud.name, clock, onCall, ...(opts.retry ? { retry: opts.retry } : {}) }),
     limiter: (cloud: CloudSpec) => (cloud.concurrency ? createFixedLimiter({ limit: cloud.concurrency }) : createAdaptiveLimiter({ clock, initial: 2, max: 64 })),
   });
-  const engine = await createEngine({ store, events, clock, clouds, ...opts.engine });
+  const engine = await createEngine({ store, events, clock, clouds, placement, ...opts.engine });
+  engineRef = engine;
   const facade = createControlPlaneFacade(engine, store, events, clock);
   return {
     ...facade,
     engine,
-    start: () => engine.start(),
+    registry,
+    async start() {
+      await registry.start();
+      await engine.start();
+    },
     async stop() {
       await engine.stop();
+      await registry.stop();
       await clouds.closeAll();
     },
     idle: () => engine.idle(),

@@ -121,7 +121,8 @@ export function planDeployment({ dep, instances, nodes, now, busy }: PlanInput):
       const nodeUp = node?.status === 'running';
       if (!nodeUp) {
         const nodeWaiting = (node?.notBefore ?? 0) > now;
-        prev = push({ kind: 'create-node', target: inst.key, cloud: comp.cloud, after: [], ready: !nodeWaiting, reason: nodeReason(node) });
+        const cloud = node?.cloud || comp.cloud;
+        prev = push({ kind: 'create-node', target: inst.key, ...(cloud ? { cloud } : {}), after: [], ready: !nodeWaiting, reason: nodeReason(node) });
       }
       const phase = inst.phase;
       if (phase === 'pending') {
@@ -173,7 +174,7 @@ export function planDeployment({ dep, instances, nodes, now, busy }: PlanInput):
     push({
       kind: 'delete-node',
       target: inst.key,
-      cloud: node?.cloud ?? comp?.cloud,
+      ...(node?.cloud || comp?.cloud ? { cloud: node?.cloud || comp?.cloud } : {}),
       after: prev ? [prev] : [],
       ready: !prev && (node?.notBefore ?? 0) <= now,
       reason: dep.status === 'destroying' ? 'deployment destroyed' : 'scaled in',

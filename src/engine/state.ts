@@ -5,6 +5,7 @@
  */
 import type { AppSpec, ComponentSpec } from '../model/types.js';
 import type { CloudNode } from '../drivers/driver.js';
+import type { Placement } from './clouds.js';
 import type { InstancePhase, NodeState } from './views.js';
 import type { DeploymentRow, InstanceRow, NodeRow } from '../store/index.js';
 
@@ -39,6 +40,10 @@ export interface NodeRec {
   updatedAt: number;
   /** Not persisted: earliest clock time for the next attempt after a failure. */
   notBefore?: number;
+  /** The offer, image and location selection chose (registered clouds only). */
+  placement?: Placement;
+  /** Not persisted: the last sweep found the node broken or stopped. */
+  unreachable?: boolean;
 }
 
 export interface InstanceRec {
@@ -131,6 +136,7 @@ export function nodeToRow(n: NodeRec): NodeRow {
     last_error: n.lastError ?? null,
     created_at: n.createdAt,
     updated_at: n.updatedAt,
+    placement_json: n.placement ? JSON.stringify(n.placement) : null,
   };
 }
 
@@ -148,6 +154,7 @@ export function nodeFromRow(r: NodeRow): NodeRec {
   if (r.provider_id !== null) n.providerId = r.provider_id;
   if (r.observed_json !== null) n.observed = JSON.parse(r.observed_json) as CloudNode;
   if (r.last_error !== null) n.lastError = r.last_error;
+  if (r.placement_json !== null && r.placement_json !== undefined) n.placement = JSON.parse(r.placement_json) as Placement;
   return n;
 }
 

@@ -4,6 +4,7 @@
  */
 import type { EventFilter } from '../store/index.js';
 import type { EventLog } from '../events/index.js';
+import type { Registry } from '../registry/index.js';
 import type { HandlerName } from '../model/types.js';
 
 /** A spec as submitted: YAML text plus the artefact files it names (base64). */
@@ -16,7 +17,7 @@ export interface SpecInput {
 }
 
 export type InstancePhase = 'pending' | 'installed' | 'configured' | 'started' | 'running' | 'stopping' | 'stopped' | 'failed';
-export type NodeState = 'pending' | 'creating' | 'provisioning' | 'running' | 'deleting' | 'failed';
+export type NodeState = 'pending' | 'creating' | 'provisioning' | 'running' | 'unreachable' | 'deleting' | 'failed';
 
 export interface InstanceView {
   /** Name within the deployment, e.g. `app-2`. */
@@ -123,6 +124,8 @@ export interface ControlPlane {
   /** Step logs of an instance (`app-2`), oldest first. */
   logs(deployment: string, instance: string, step?: HandlerName): Promise<StepLog[]>;
   events: EventLog;
+  /** The registries (clouds, offers, credentials, accounting); absent in a control plane without them. */
+  registry?: Registry;
   /** The published JSON Schema of the spec. */
   specSchema(): object;
 }

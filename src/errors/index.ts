@@ -29,12 +29,18 @@ export const ERROR_CODES = {
   CLOUD_UNAVAILABLE: { status: 502, retryable: true, summary: 'the cloud is unavailable (503) or unreachable' },
   CLOUD_QUOTA_EXCEEDED: { status: 502, retryable: false, summary: 'the cloud quota for this account is exhausted' },
   CLOUD_TIMEOUT: { status: 502, retryable: true, summary: 'the cloud did not answer in time' },
+  CLOUD_CONFLICT: { status: 502, retryable: false, summary: 'the cloud refused the request as conflicting with an earlier one or with the resource\'s state' },
   // agent / handlers
   AGENT_UNREACHABLE: { status: 502, retryable: true, summary: 'the node agent did not answer' },
   HANDLER_FAILED: { status: 502, retryable: true, summary: 'a lifecycle handler exited non-zero' },
   HANDLER_TIMEOUT: { status: 502, retryable: true, summary: 'a lifecycle handler ran past its timeout' },
   HEALTH_FAILED: { status: 502, retryable: true, summary: 'the health check did not pass' },
   ABORTED: { status: 503, retryable: true, summary: 'the operation was cancelled' },
+  // registries and credentials
+  PLACEMENT_NO_FIT: { status: 422, retryable: false, summary: 'no registered offer satisfies the node requirements' },
+  CREDENTIAL_KEY_MISMATCH: { status: 503, retryable: false, summary: 'the credential was sealed with another key than the one this server holds' },
+  CREDENTIAL_TAMPERED: { status: 503, retryable: false, summary: 'a stored credential failed its integrity check' },
+  CREDENTIAL_KEY_INVALID: { status: 500, retryable: false, summary: 'the credential key (NUBIS_KEY or the key file) is malformed' },
 } as const satisfies Record<string, { status: number; retryable: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -6,3 +6,10 @@
  * This door is filled in as the parts land; import from here only.
  */
 export type * from './types.js';
+export * from './ingest/index.js';
+export * from './store/index.js';
+export * from './query/index.js';
+export * from './vm/index.js';
+export * from './rules/index.js';
+export * from './schedule/index.js';
+export * from './service.js';

@@ -7,16 +7,22 @@
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document, Node, Pair, YAMLMap } from 'yaml';
 import { NubisError } from '../errors/index.js';
-import { DURATION_PATTERN, ENV_NAME_PATTERN, HANDLER_NAMES, NAME_PATTERN, Spec } from './schema.js';
-import type { HandlerName, SpecDoc } from './schema.js';
+import { CRON_PATTERN, DURATION_PATTERN, ENV_NAME_PATTERN, HANDLER_NAMES, METRIC_NAME_PATTERN, NAME_PATTERN, Spec } from './schema.js';
+import type { ConditionDoc, HandlerName, MetricDefDoc, RuleDoc, ScheduleDoc, SpecDoc } from './schema.js';
+import { isTimeZone, parseCron } from '../metrics/schedule/cron.js';
 import type {
   AppSpec,
   ChannelSpec,
   CloudSpec,
   ComponentSpec,
   HandlerSpec,
+  ConditionSpec,
   HealthSpec,
+  MetricDefSpec,
   NodeRequirements,
+  RuleActionSpec,
+  RuleSpec,
+  ScheduleSpec,
   NodeTemplateSpec,
   SpecProblem,
 } from './types.js';
@@ -42,6 +48,12 @@ export const DEFAULTS = {
   count: 1,
   min: 0,
   max: 100,
+  metricIntervalMs: 10_000,
+  ruleIntervalMs: 5_000,
+  ruleCooldownMs: 60_000,
+  ruleStabilizationMs: 0,
+  minStep: 1,
+  timeZone: 'UTC',
 } as const;
 
 /** Durations in a spec must lie in this range (a 0 interval would spin; timers cap near 24 days). */
@@ -204,6 +216,8 @@ const PATTERN_WORDS: Record<string, string> = {
   [DURATION_PATTERN]: 'duration such as 500ms, 30s, 2m or 1h',
   [ENV_NAME_PATTERN]: `variable name matching ${ENV_NAME_PATTERN}`,
   '^/': 'path starting with /',
+  [METRIC_NAME_PATTERN]: `metric name matching ${METRIC_NAME_PATTERN}`,
+  [CRON_PATTERN]: 'cron expression of 5 fields (minute hour day-of-month month day-of-week)',
 };
 
 function describeBounds(base: string, s: S): string {
@@ -422,8 +436,9 @@ function checkSemantics(ctx: Ctx, raw: unknown, artefacts: ReadonlySet<string> |
     if (cloud !== undefined && !Object.hasOwn(clouds, cloud)) {
       reportAt(ctx, ['nodeTemplates', tname, 'cloud'], `name of a cloud (${names(clouds)})`, `unknown cloud ${quote(cloud)}`);
     }
+    // with a cloud named, allowed clouds refer to the spec's; without, to registered clouds
     const allowed = rec(rec(t)['requirements'])['clouds'];
-    if (Array.isArray(allowed)) {
+    if (cloud !== undefined && Array.isArray(allowed)) {
       allowed.forEach((c, i) => {
         if (typeof c === 'string' && !Object.hasOwn(clouds, c)) {
           reportAt(ctx, ['nodeTemplates', tname, 'requirements', 'clouds', i], `name of a cloud (${names(clouds)})`, `unknown cloud ${quote(c)}`);
@@ -462,6 +477,7 @@ function checkSemantics(ctx: Ctx, raw: unknown, artefacts: ReadonlySet<string> |
     checkArtefacts(ctx, base, c['artefacts'], artefacts);
   }
   checkCycles(ctx, components);
+  for (const p of scalingProblems(top, components)) reportAt(ctx, p.path, p.expected, p.found);
 }
 
 function checkInstances(ctx: Ctx, base: Seg[], c: Rec): void {
@@ -572,7 +588,11 @@ function checkCycles(ctx: Ctx, components: Rec): void {
 function normalise(doc: SpecDoc): AppSpec {
   const clouds: Record<string, CloudSpec> = {};
   for (const [name, c] of Object.entries(doc.clouds)) {
-    clouds[name] = { name, platform: c.platform, options: { ...(c.options ?? {}) }, ...(c.concurrency !== undefined ? { concurrency: c.concurrency } : {}) };
+    clouds[name] = {
+      name, platform: c.platform, options: { ...(c.options ?? {}) },
+      ...(c.concurrency !== undefined ? { concurrency: c.concurrency } : {}),
+      ...(c.credential !== undefined ? { credential: c.credential } : {}),
+    };
   }
   const nodeTemplates: Record<string, NodeTemplateSpec> = {};
   for (const [name, t] of Object.entries(doc.nodeTemplates)) {
@@ -586,7 +606,7 @@ function normalise(doc: SpecDoc): AppSpec {
     if (r.clouds !== undefined) req.clouds = [...r.clouds];
     if (r.locations !== undefined) req.locations = [...r.locations];
     if (r.maxPrice !== undefined) req.maxPrice = r.maxPrice;
-    nodeTemplates[name] = { name, cloud: t.cloud, requirements: req };
+    nodeTemplates[name] = { name, ...(t.cloud !== undefined ? { cloud: t.cloud } : {}), requirements: req, ...(t.spread ? { spread: t.spread } : {}) };
   }
   const components: Record<string, ComponentSpec> = {};
   for (const [name, c] of Object.entries(doc.components)) {
@@ -639,7 +659,11 @@ function normalise(doc: SpecDoc): AppSpec {
       ...(health ? { health } : {}),
     };
   }
-  return { name: doc.name as string, clouds, nodeTemplates, components };
+  const out: AppSpec = { name: doc.name as string, clouds, nodeTemplates, components };
+  if (doc.metrics) out.metrics = Object.fromEntries(Object.entries(doc.metrics).map(([n, m]) => [n, normaliseMetric(n, m)]));
+  if (doc.rules) out.rules = Object.fromEntries(Object.entries(doc.rules).map(([n, r]) => [n, normaliseRule(n, r)]));
+  if (doc.schedules) out.schedules = Object.fromEntries(Object.entries(doc.schedules).map(([n, x]) => [n, normaliseSchedule(n, x)]));
+  return out;
 }
 
 function deepFreeze<T>(v: T): T {
@@ -648,4 +672,190 @@ function deepFreeze<T>(v: T): T {
     for (const x of Object.values(v)) deepFreeze(x);
   }
   return v;
+}
+
+// ---------------------------------------------------------------------------------------
+// metrics, rules and schedules: semantic checks and normalisation, shared with the API
+// (which validates run-time definitions with the same schema and these checks)
+
+/** A problem found by a semantic check: where (JSON path segments), what was expected, what was found. */
+export interface PathProblem {
+  path: Seg[];
+  expected: string;
+  found: string;
+}
+
+export type { Seg as PathSegment };
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
+const BOUND_KEYS = ['above', 'below', 'atOrAbove', 'atOrBelow'] as const;
+const CONDITION_KEYS = ['all', 'any', 'atLeast', 'value', 'count', 'and', 'or', 'not'] as const;
+
+function durationProblem(path: Seg[], v: unknown, minMs: number): PathProblem | undefined {
+  if (typeof v !== 'string' || !new RegExp(DURATION_PATTERN).test(v)) return undefined; // the schema walk reports it
+  const ms = durationMs(v);
+  if (ms === undefined || ms < minMs || ms > MAX_DURATION_MS) return { path, expected: `duration from ${minMs === 0 ? '0s' : '1ms'} to 24h`, found: `duration ${quote(v)}` };
+  return undefined;
+}
+
+function conditionProblems(c: unknown, path: Seg[], out: PathProblem[]): void {
+  if (c === null || typeof c !== 'object' || Array.isArray(c)) return;
+  const r = c as Rec;
+  const keys = CONDITION_KEYS.filter((k) => r[k] !== undefined);
+  if (keys.length !== 1) {
+    out.push({ path, expected: 'exactly one of all, any, atLeast, value, count, and, or, not', found: keys.length === 0 ? 'none of them' : keys.join(' and ') });
+    return;
+  }
+  const k = keys[0]!;
+  const v = r[k];
+  if (k === 'and' || k === 'or') {
+    if (Array.isArray(v)) v.forEach((sub, i) => conditionProblems(sub, [...path, k, i], out));
+  } else if (k === 'not') conditionProblems(v, [...path, k], out);
+  else {
+    const b = rec(v);
+    if (!BOUND_KEYS.some((x) => typeof b[x] === 'number')) out.push({ path: [...path, k], expected: 'at least one of above, below, atOrAbove, atOrBelow', found: 'no bound' });
+  }
+}
+
+/** Semantic problems of one rule document (the schema walk has checked its shape). */
+export function ruleProblems(r: Rec, path: Seg[], components: Rec | undefined): PathProblem[] {
+  const out: PathProblem[] = [];
+  const comp = str(r['component']);
+  if (components && comp !== undefined && new RegExp(NAME_PATTERN).test(comp) && !Object.hasOwn(components, comp)) {
+    out.push({ path: [...path, 'component'], expected: `name of a component (${names(components)})`, found: `unknown component ${quote(comp)}` });
+  }
+  conditionProblems(r['when'], [...path, 'when'], out);
+  for (const d of ['for', 'cooldown', 'stabilization'] as const) {
+    const p = durationProblem([...path, d], r[d], 0);
+    if (p) out.push(p);
+  }
+  const ip = durationProblem([...path, 'interval'], r['interval'], 1);
+  if (ip) out.push(ip);
+  const a = rec(r['action']);
+  const ap: Seg[] = [...path, 'action'];
+  const has = (k: string): boolean => a[k] !== undefined;
+  if (a['scale'] === 'to') {
+    if (!has('count')) out.push({ path: [...ap, 'count'], expected: 'integer ≥ 0 (the count for scale: to)', found: 'missing key' });
+    for (const k of ['by', 'percent', 'minStep']) if (has(k)) out.push({ path: [...ap, k], expected: 'no ' + k + ' with scale: to (use count)', found: `key ${quote(k)}` });
+  } else if (a['scale'] === 'out' || a['scale'] === 'in') {
+    if (has('by') === has('percent')) {
+      out.push({ path: ap, expected: `exactly one of by, percent with scale: ${String(a['scale'])}`, found: has('by') ? 'both' : 'neither' });
+    }
+    if (has('count')) out.push({ path: [...ap, 'count'], expected: 'no count with scale: out or in (use by or percent)', found: 'key "count"' });
+    if (has('minStep') && !has('percent')) out.push({ path: [...ap, 'minStep'], expected: 'minStep only with percent', found: 'key "minStep"' });
+    const pct = a['percent'];
+    if (typeof pct === 'number' && !(pct > 0)) out.push({ path: [...ap, 'percent'], expected: 'number > 0', found: describeValue(pct) });
+  }
+  const lo = int(a['min']);
+  const hi = int(a['max']);
+  if (lo !== undefined && hi !== undefined && lo > hi) out.push({ path: [...ap, 'min'], expected: `integer ≤ max (${hi})`, found: `integer ${lo}` });
+  return out;
+}
+
+/** Semantic problems of one schedule document. */
+export function scheduleProblems(x: Rec, path: Seg[], components: Rec | undefined): PathProblem[] {
+  const out: PathProblem[] = [];
+  const comp = str(x['component']);
+  if (components && comp !== undefined && new RegExp(NAME_PATTERN).test(comp) && !Object.hasOwn(components, comp)) {
+    out.push({ path: [...path, 'component'], expected: `name of a component (${names(components)})`, found: `unknown component ${quote(comp)}` });
+  }
+  const cron = str(x['cron']);
+  const at = str(x['at']);
+  if ((x['cron'] === undefined) === (x['at'] === undefined)) {
+    out.push({ path, expected: 'exactly one of cron, at', found: x['cron'] !== undefined ? 'both' : 'neither' });
+  }
+  if (cron !== undefined && new RegExp(CRON_PATTERN).test(cron)) {
+    try {
+      parseCron(cron);
+    } catch (e) {
+      out.push({ path: [...path, 'cron'], expected: 'a valid cron expression', found: `${quote(cron)} (${(e as Error).message.replace(/^cron "[^"]*": /, '')})` });
+    }
+  }
+  const tz = str(x['timeZone']);
+  if (tz !== undefined) {
+    if (at !== undefined) out.push({ path: [...path, 'timeZone'], expected: 'timeZone only with cron (at carries its own offset)', found: `timeZone ${quote(tz)}` });
+    else if (!isTimeZone(tz)) out.push({ path: [...path, 'timeZone'], expected: 'an IANA time zone such as UTC or Europe/Helsinki', found: `unknown time zone ${quote(tz)}` });
+  }
+  if (at !== undefined && (!ISO_INSTANT.test(at) || Number.isNaN(Date.parse(at)))) {
+    out.push({ path: [...path, 'at'], expected: 'an ISO 8601 time with Z or an offset, such as 2030-01-01T05:40:00Z', found: `string ${quote(at)}` });
+  }
+  return out;
+}
+
+/** Semantic problems of one metric definition. */
+export function metricProblems(m: Rec, path: Seg[]): PathProblem[] {
+  const p = durationProblem([...path, 'interval'], m['interval'], 1);
+  return p ? [p] : [];
+}
+
+/** Problems of the `metrics`, `rules` and `schedules` sections of a spec. */
+function scalingProblems(top: Rec, components: Rec): PathProblem[] {
+  const out: PathProblem[] = [];
+  for (const [n, m] of Object.entries(rec(top['metrics']))) out.push(...metricProblems(rec(m), ['metrics', n]));
+  for (const [n, r] of Object.entries(rec(top['rules']))) out.push(...ruleProblems(rec(r), ['rules', n], components));
+  for (const [n, x] of Object.entries(rec(top['schedules']))) out.push(...scheduleProblems(rec(x), ['schedules', n], components));
+  return out;
+}
+
+export function normaliseMetric(name: string, m: MetricDefDoc): MetricDefSpec {
+  return {
+    name,
+    expr: m.expr,
+    intervalMs: m.interval !== undefined ? parseDuration(m.interval) : DEFAULTS.metricIntervalMs,
+    ...(m.description !== undefined ? { description: m.description } : {}),
+  };
+}
+
+function normaliseCondition(c: ConditionDoc): ConditionSpec {
+  const cmp = (x: { expr: string; above?: number; below?: number; atOrAbove?: number; atOrBelow?: number }) => {
+    const out: { expr: string; above?: number; below?: number; atOrAbove?: number; atOrBelow?: number } = { expr: x.expr };
+    for (const k of BOUND_KEYS) if (x[k] !== undefined) out[k] = x[k];
+    return out;
+  };
+  if (c.all) return { kind: 'all', cmp: cmp(c.all) };
+  if (c.any) return { kind: 'any', cmp: cmp(c.any) };
+  if (c.value) return { kind: 'value', cmp: cmp(c.value) };
+  if (c.atLeast) return { kind: 'atLeast', instances: c.atLeast.instances, cmp: cmp(c.atLeast) };
+  if (c.count) {
+    const { above, below, atOrAbove, atOrBelow } = c.count;
+    return { kind: 'count', bounds: { ...(above !== undefined ? { above } : {}), ...(below !== undefined ? { below } : {}), ...(atOrAbove !== undefined ? { atOrAbove } : {}), ...(atOrBelow !== undefined ? { atOrBelow } : {}) } };
+  }
+  if (c.and) return { kind: 'and', of: c.and.map(normaliseCondition) };
+  if (c.or) return { kind: 'or', of: c.or.map(normaliseCondition) };
+  if (c.not) return { kind: 'not', of: normaliseCondition(c.not) };
+  throw new NubisError('SPEC_INVALID', 'condition with none of all, any, atLeast, value, count, and, or, not');
+}
+
+/** A checked rule document → RuleSpec (defaults filled, durations in ms). */
+export function normaliseRule(name: string, r: RuleDoc): RuleSpec {
+  const a = r.action;
+  const bounds = { ...(a.min !== undefined ? { min: a.min } : {}), ...(a.max !== undefined ? { max: a.max } : {}) };
+  const action: RuleActionSpec =
+    a.scale === 'to'
+      ? { kind: 'to', count: a.count ?? 0, ...bounds }
+      : { kind: a.scale, ...(a.by !== undefined ? { by: a.by } : {}), ...(a.percent !== undefined ? { percent: a.percent } : {}), minStep: a.minStep ?? DEFAULTS.minStep, ...bounds };
+  return {
+    name,
+    component: r.component,
+    when: normaliseCondition(r.when as ConditionDoc),
+    forMs: r.for !== undefined ? parseDuration(r.for) : 0,
+    action,
+    cooldownMs: r.cooldown !== undefined ? parseDuration(r.cooldown) : DEFAULTS.ruleCooldownMs,
+    stabilizationMs: r.stabilization !== undefined ? parseDuration(r.stabilization) : DEFAULTS.ruleStabilizationMs,
+    intervalMs: r.interval !== undefined ? parseDuration(r.interval) : DEFAULTS.ruleIntervalMs,
+    enabled: r.enabled ?? true,
+  };
+}
+
+/** A checked schedule document → ScheduleSpec. */
+export function normaliseSchedule(name: string, x: ScheduleDoc): ScheduleSpec {
+  return {
+    name,
+    component: x.component,
+    count: x.count,
+    ...(x.cron !== undefined ? { cron: x.cron.trim() } : {}),
+    timeZone: x.timeZone ?? DEFAULTS.timeZone,
+    ...(x.at !== undefined ? { at: Date.parse(x.at) } : {}),
+    enabled: x.enabled ?? true,
+  };
 }

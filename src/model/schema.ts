@@ -40,6 +40,9 @@ export const Cloud = closed(
     concurrency: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 1000, description: 'most node creations in flight at once; adaptive when absent' }),
     ),
+    credential: Type.Optional(
+      Type.String({ pattern: NAME_PATTERN, description: 'name of a stored credential whose secrets the driver receives (`nubis credentials set`)' }),
+    ),
   },
   'a cloud: a platform with its options',
 );
@@ -57,8 +60,15 @@ export const Requirements = closed({
 
 export const NodeTemplate = closed(
   {
-    cloud: Type.String({ description: 'name of a cloud in `clouds`' }),
+    cloud: Type.Optional(
+      Type.String({ description: 'name of a cloud in `clouds`; when absent, the requirements choose among the registered clouds' }),
+    ),
     requirements: Type.Optional(Requirements),
+    spread: Type.Optional(
+      Type.Union([Type.Literal('clouds'), Type.Literal('locations')], {
+        description: 'place successive nodes on the registered cloud (or location) with the fewest so far',
+      }),
+    ),
   },
   'what a node needs',
 );
@@ -136,12 +146,121 @@ export const Component = closed({
   lifecycle: Type.Optional(Lifecycle),
 });
 
+/** A metric name usable bare in PromQL (`app_cpu`) or Graphite-style dotted (`app.cpu.avg`). */
+export const METRIC_NAME_PATTERN = '^[A-Za-z_:][A-Za-z0-9_:.]{0,199}$';
+/** A 5-field cron expression: minute hour day-of-month month day-of-week. */
+export const CRON_PATTERN = '^\\S+\\s+\\S+\\s+\\S+\\s+\\S+\\s+\\S+$';
+
+export const MetricDef = closed(
+  {
+    expr: Type.String({ minLength: 1, maxLength: 4000, description: 'a query in the PromQL subset; each result element is stored as a series named after the metric' }),
+    interval: Type.Optional(Duration),
+    description: Type.Optional(Type.String({ maxLength: 500 })),
+  },
+  'an aggregated or composite metric, evaluated every interval (default 10s) and stored',
+);
+
+/** A comparison of query results with a threshold; at least one bound. */
+const comparisonProps = {
+  expr: Type.String({ minLength: 1, maxLength: 4000, description: 'a query in the PromQL subset' }),
+  above: Type.Optional(Type.Number({ description: 'holds when the value is > this' })),
+  below: Type.Optional(Type.Number({ description: 'holds when the value is < this' })),
+  atOrAbove: Type.Optional(Type.Number({ description: 'holds when the value is ≥ this' })),
+  atOrBelow: Type.Optional(Type.Number({ description: 'holds when the value is ≤ this' })),
+};
+export const Comparison = closed(comparisonProps, 'a query and one or more bounds its value must satisfy');
+export const AtLeast = closed(
+  { instances: Type.Integer({ minimum: 1, description: 'how many ready instances must satisfy the comparison' }), ...comparisonProps },
+  'at least k ready instances satisfy the comparison',
+);
+export const CountCondition = closed(
+  {
+    above: Type.Optional(Type.Integer({ description: 'holds when the desired count is > this' })),
+    below: Type.Optional(Type.Integer({ description: 'holds when the desired count is < this' })),
+    atOrAbove: Type.Optional(Type.Integer()),
+    atOrBelow: Type.Optional(Type.Integer()),
+  },
+  'a bound on the component\'s desired instance count',
+);
+
+/** Conditions nest `and`/`or`/`not` up to this depth. */
+export const CONDITION_DEPTH = 2;
+const conditionLeaves = {
+  all: Type.Optional(Comparison),
+  any: Type.Optional(Comparison),
+  atLeast: Type.Optional(AtLeast),
+  value: Type.Optional(Comparison),
+  count: Type.Optional(CountCondition),
+};
+function conditionSchema(depth: number): TSchema {
+  const description = 'exactly one of all, any, atLeast, value, count, and, or, not';
+  if (depth === 0) return closed(conditionLeaves, description);
+  const inner = conditionSchema(depth - 1);
+  return closed(
+    {
+      ...conditionLeaves,
+      and: Type.Optional(Type.Array(inner, { minItems: 1 })),
+      or: Type.Optional(Type.Array(inner, { minItems: 1 })),
+      not: Type.Optional(inner),
+    },
+    description,
+  );
+}
+export const Condition = conditionSchema(CONDITION_DEPTH);
+
+export const RuleAction = closed(
+  {
+    scale: Type.Union([Type.Literal('out'), Type.Literal('in'), Type.Literal('to')], { description: 'add, remove, or set instances' }),
+    by: Type.Optional(Type.Integer({ minimum: 1, description: 'out/in: this many instances' })),
+    percent: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1000, description: 'out/in: this percentage of the current count, rounded up' })),
+    minStep: Type.Optional(Type.Integer({ minimum: 1, description: 'with percent: at least this many (default 1)' })),
+    count: Type.Optional(Type.Integer({ minimum: 0, description: 'to: exactly this many' })),
+    min: Type.Optional(Type.Integer({ minimum: 0, description: 'never leave fewer than this (within the component\'s min)' })),
+    max: Type.Optional(Type.Integer({ minimum: 0, description: 'never add beyond this (within the component\'s max)' })),
+  },
+  'what to do when the condition has held for `for`',
+);
+
+export const Rule = closed(
+  {
+    component: Type.String({ pattern: NAME_PATTERN, description: 'the component the rule scales (and whose instances quantifiers range over)' }),
+    when: Condition,
+    for: Type.Optional(Duration),
+    action: RuleAction,
+    cooldown: Type.Optional(Duration),
+    stabilization: Type.Optional(Duration),
+    interval: Type.Optional(Duration),
+    enabled: Type.Optional(Type.Boolean()),
+  },
+  'a scaling rule: when the condition has held for `for`, act on the component',
+);
+
+export const Schedule = closed(
+  {
+    component: Type.String({ pattern: NAME_PATTERN, description: 'the component whose count is set' }),
+    count: Type.Integer({ minimum: 0, description: 'the instance count to set' }),
+    cron: Type.Optional(Type.String({ pattern: CRON_PATTERN, description: '5-field cron: minute hour day-of-month month day-of-week' })),
+    timeZone: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone of the cron fields; default UTC' })),
+    at: Type.Optional(Type.String({ minLength: 1, description: 'a one-off start time (ISO 8601 with offset or Z)' })),
+    enabled: Type.Optional(Type.Boolean()),
+  },
+  'scheduled scaling: set a component\'s count on a cron recurrence or once at a time',
+);
+
 export const Spec = closed(
   {
     name: Name('the deployment name'),
     clouds: Named(Cloud, 'the clouds this application may use, by name'),
     nodeTemplates: Named(NodeTemplate, 'kinds of node, by name'),
     components: Named(Component, 'the application components, by name'),
+    metrics: Type.Optional(
+      Type.Record(Type.String({ pattern: METRIC_NAME_PATTERN }), MetricDef, {
+        additionalProperties: false,
+        description: 'aggregated and composite metrics, by series name',
+      }),
+    ),
+    rules: Type.Optional(Named(Rule, 'scaling rules, by name')),
+    schedules: Type.Optional(Named(Schedule, 'scheduled scaling policies, by name')),
   },
   'a Nubis application spec',
 );
@@ -152,3 +271,19 @@ export type ComponentDoc = Static<typeof Component>;
 export type HandlerDoc = Static<typeof Handler>;
 export type HealthDoc = Static<typeof Health>;
 export type RequirementsDoc = Static<typeof Requirements>;
+export type MetricDefDoc = Static<typeof MetricDef>;
+export type RuleDoc = Static<typeof Rule>;
+export type ScheduleDoc = Static<typeof Schedule>;
+export type ComparisonDoc = Static<typeof Comparison>;
+export type RuleActionDoc = Static<typeof RuleAction>;
+/** A condition as written (the schema nests it to CONDITION_DEPTH; the type is recursive). */
+export interface ConditionDoc {
+  all?: ComparisonDoc;
+  any?: ComparisonDoc;
+  atLeast?: Static<typeof AtLeast>;
+  value?: ComparisonDoc;
+  count?: Static<typeof CountCondition>;
+  and?: ConditionDoc[];
+  or?: ConditionDoc[];
+  not?: ConditionDoc;
+}

@@ -10,6 +10,84 @@ export interface AppSpec {
   clouds: Record<string, CloudSpec>;
   nodeTemplates: Record<string, NodeTemplateSpec>;
   components: Record<string, ComponentSpec>;
+  /** Aggregated/composite metrics by series name; present only when the spec has the section. */
+  metrics?: Record<string, MetricDefSpec>;
+  /** Scaling rules by name; present only when the spec has the section. */
+  rules?: Record<string, RuleSpec>;
+  /** Scheduled scaling policies by name; present only when the spec has the section. */
+  schedules?: Record<string, ScheduleSpec>;
+}
+
+/** An aggregated or composite metric: `expr` evaluated every `intervalMs`, each result element stored as series `name`. */
+export interface MetricDefSpec {
+  name: string;
+  expr: string;
+  /** Default 10 000. */
+  intervalMs: number;
+  description?: string;
+}
+
+/** A query and the bounds its value must satisfy (all given bounds must hold). */
+export interface ComparisonSpec {
+  expr: string;
+  above?: number;
+  below?: number;
+  atOrAbove?: number;
+  atOrBelow?: number;
+}
+
+export interface CountBoundsSpec {
+  above?: number;
+  below?: number;
+  atOrAbove?: number;
+  atOrBelow?: number;
+}
+
+/**
+ * A rule condition. Quantifiers (`all`, `any`, `atLeast`) range over the ready instances of
+ * the rule's component, matching result elements by their `instance` label; `value` needs
+ * every returned element to satisfy the comparison (and at least one element); `count`
+ * bounds the component's desired count.
+ */
+export type ConditionSpec =
+  | { kind: 'all' | 'any' | 'value'; cmp: ComparisonSpec }
+  | { kind: 'atLeast'; instances: number; cmp: ComparisonSpec }
+  | { kind: 'count'; bounds: CountBoundsSpec }
+  | { kind: 'and' | 'or'; of: ConditionSpec[] }
+  | { kind: 'not'; of: ConditionSpec };
+
+/** What a rule does; the result is clamped to [max(component min, min), min(component max, max)]. */
+export type RuleActionSpec =
+  | { kind: 'out' | 'in'; by?: number; percent?: number; minStep: number; min?: number; max?: number }
+  | { kind: 'to'; count: number; min?: number; max?: number };
+
+export interface RuleSpec {
+  name: string;
+  component: string;
+  when: ConditionSpec;
+  /** How long the condition must hold before acting. Default 0. */
+  forMs: number;
+  action: RuleActionSpec;
+  /** After any rule scales the component, rules wait this long. Default 60 000. */
+  cooldownMs: number;
+  /** Scale in only to the highest recommendation over this window. Default 0. */
+  stabilizationMs: number;
+  /** Evaluation period. Default 5 000. */
+  intervalMs: number;
+  enabled: boolean;
+}
+
+export interface ScheduleSpec {
+  name: string;
+  component: string;
+  count: number;
+  /** 5-field cron; exactly one of cron and at. */
+  cron?: string;
+  /** IANA zone of the cron fields. Default UTC. */
+  timeZone: string;
+  /** One-off start time, ms since the epoch. */
+  at?: number;
+  enabled: boolean;
 }
 
 export interface CloudSpec {
@@ -18,6 +96,8 @@ export interface CloudSpec {
   options: Record<string, unknown>;
   /** Fixed creation concurrency; undefined means adaptive. */
   concurrency?: number;
+  /** Name of the stored credential the driver receives (DriverContext.credentials). */
+  credential?: string;
 }
 
 export interface NodeRequirements {
@@ -33,8 +113,11 @@ export interface NodeRequirements {
 
 export interface NodeTemplateSpec {
   name: string;
-  cloud: string;
+  /** Absent: requirement-based selection chooses among the registered clouds. */
+  cloud?: string;
   requirements: NodeRequirements;
+  /** Spread successive nodes over registered clouds or locations. */
+  spread?: 'clouds' | 'locations';
 }
 
 export interface HandlerSpec {
@@ -71,7 +154,7 @@ export interface ChannelSpec {
 export interface ComponentSpec {
   name: string;
   nodeTemplate: string;
-  /** The template's cloud, resolved. */
+  /** The template's cloud, resolved; '' when selection chooses per node among registered clouds. */
   cloud: string;
   count: number;
   /** Default 0. */

@@ -12,6 +12,8 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider, type Transaction, type Selectable, type Insertable } from 'kysely';
 import { migrations } from './migrations.js';
 import type { Database, DeploymentTable, NodeTable, InstanceTable, EventTable, StepRunTable, ArtefactTable } from './schema.js';
+import { createRegistryRepo, type RegistryRepo } from './registry.js';
+import { createMetricObjectRepo, type MetricObjectRepo } from './metric-objects.js';
 
 export type DeploymentRow = Selectable<DeploymentTable>;
 export type NodeRow = Selectable<NodeTable>;
@@ -63,6 +65,11 @@ export interface Store {
   /** The name of the token with this sha256 hash, or undefined. */
   tokenName(hash: string): Promise<string | undefined>;
   tokenCount(): Promise<number>;
+
+  /** Registries, sealed credentials and provider-call accounting (./registry.ts). */
+  readonly registry: RegistryRepo;
+  /** Metric definitions, rules and schedules created at run time (./metric-objects.ts). */
+  readonly metricObjects: MetricObjectRepo;
 
   close(): Promise<void>;
 }
@@ -183,6 +190,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       const row = await db.selectFrom('tokens').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
       return Number(row?.n ?? 0);
     },
+    registry: createRegistryRepo(db),
+    metricObjects: createMetricObjectRepo(db),
     async close() {
       while (queue.length > 0 || scheduled) await flush();
       await db.destroy();
@@ -192,3 +201,5 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 }
 
 export type { Database } from './schema.js';
+export type { MetricObjectRepo, MetricObjectRow, MetricObjectKind } from './metric-objects.js';
+export type { RegistryRepo, RegCloudRow, RegEntryRow, RegEntryKind, CredentialRow, DriverCallRow } from './registry.js';

@@ -98,4 +98,74 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('events_deployment').on('events').columns(['deployment', 'id']).execute();
     },
   },
+  /** Metric definitions, scaling rules and schedules created at run time (src/metrics/service.ts). */
+  '0002_metrics_rules': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('metric_objects')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('deployment', 'text', (c) => c.notNull())
+        .addColumn('body_json', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('metric_objects_pk', ['kind', 'deployment', 'name'])
+        .execute();
+    },
+  },
+  /**
+   * Registries (clouds, their locations, offers and images), encrypted credentials, provider
+   * call accounting, and the placement selection chose for a node. Every registry row carries
+   * its tenant.
+   */
+  '0003_registry': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('reg_clouds')
+        .addColumn('tenant', 'text', (c) => c.notNull().defaultTo('default'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('platform', 'text', (c) => c.notNull())
+        .addColumn('options_json', 'text', (c) => c.notNull())
+        .addColumn('credential', 'text')
+        .addColumn('last_discovered_at', 'bigint')
+        .addColumn('last_discovery_error', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('reg_clouds_pk', ['tenant', 'name'])
+        .execute();
+      await db.schema
+        .createTable('reg_entries')
+        .addColumn('tenant', 'text', (c) => c.notNull().defaultTo('default'))
+        .addColumn('cloud', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('data_json', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('reg_entries_pk', ['tenant', 'cloud', 'kind', 'id'])
+        .execute();
+      await db.schema
+        .createTable('credentials')
+        .addColumn('tenant', 'text', (c) => c.notNull().defaultTo('default'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('fields_json', 'text', (c) => c.notNull())
+        .addColumn('sealed', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('credentials_pk', ['tenant', 'name'])
+        .execute();
+      await db.schema
+        .createTable('driver_calls')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('ts', 'bigint', (c) => c.notNull())
+        .addColumn('cloud', 'text', (c) => c.notNull())
+        .addColumn('op', 'text', (c) => c.notNull())
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('code', 'text')
+        .addColumn('latency_ms', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('driver_calls_cloud_ts').on('driver_calls').columns(['cloud', 'ts']).execute();
+      await db.schema.alterTable('nodes').addColumn('placement_json', 'text').execute();
+    },
+  },
 };

@@ -57,6 +57,8 @@ export interface NodeTable {
   last_error: string | null;
   created_at: number;
   updated_at: number;
+  /** JSON Placement chosen by requirement-based selection (migration 0003); null when the template names its cloud. */
+  placement_json: string | null;
 }
 
 export interface InstanceTable {
@@ -107,6 +109,75 @@ export interface EventTable {
   data: string | null;
 }
 
+/** A cloud registered for a tenant (see src/registry). */
+export interface RegCloudTable {
+  tenant: string;
+  name: string;
+  platform: string;
+  /** JSON object: the driver's options (never secrets: those live in `credentials`). */
+  options_json: string;
+  /** Name of the tenant's credential the driver receives, if any. */
+  credential: string | null;
+  /** When discovery last succeeded (ms), null if never. */
+  last_discovered_at: number | null;
+  /** Last discovery failure (code: message), cleared by a successful one. */
+  last_discovery_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A location, hardware offer or image of a registered cloud. */
+export interface RegEntryTable {
+  tenant: string;
+  cloud: string;
+  /** location | offer | image */
+  kind: string;
+  id: string;
+  /** JSON of the entry (src/registry/types.ts). */
+  data_json: string;
+  /** discovered | manual: manual entries survive discovery refreshes. */
+  source: string;
+  updated_at: number;
+}
+
+/** An encrypted credential: only the field names are in the clear. */
+export interface CredentialTable {
+  tenant: string;
+  name: string;
+  /** JSON array of the field names (never their values). */
+  fields_json: string;
+  /** base64 of nonce (12) ‖ tag (16) ‖ AES-256-GCM ciphertext of the JSON fields. */
+  sealed: string;
+  /** Fingerprint of the key that sealed it (first 16 hex of sha256 of the key). */
+  key_id: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One provider call attempt, for accounting (availability, latency percentiles). */
+export interface DriverCallTable {
+  id: Generated<number>;
+  ts: number;
+  cloud: string;
+  op: string;
+  /** ok | error */
+  outcome: string;
+  /** Error code when outcome is error. */
+  code: string | null;
+  latency_ms: number;
+}
+
+/** A metric definition, rule or schedule created at run time (migration 0002). */
+export interface MetricObjectTable {
+  /** metric | rule | schedule */
+  kind: string;
+  name: string;
+  /** The deployment it belongs to; empty for a metric definition of no deployment. */
+  deployment: string;
+  body_json: string;
+  updated_at: number;
+}
+
 export interface Database {
   meta: MetaTable;
   tokens: TokenTable;
@@ -116,4 +187,9 @@ export interface Database {
   instances: InstanceTable;
   step_runs: StepRunTable;
   events: EventTable;
+  metric_objects: MetricObjectTable;
+  reg_clouds: RegCloudTable;
+  reg_entries: RegEntryTable;
+  credentials: CredentialTable;
+  driver_calls: DriverCallTable;
 }

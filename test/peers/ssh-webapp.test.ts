@@ -43,17 +43,11 @@ test('webapp on an ssh pool of three hosts: traffic through lb, failures detecte
     spec['clouds'] = { pool: { platform: 'ssh', options } };
     spec['nodeTemplates'].small.cloud = 'pool';
     spec['components'].app.instances.count = 1;
-    // The agent's health probes dial 127.0.0.1 (src/agent/runner.ts) while the engine tells
-    // components to bind NUBIS_HOST, the node's address: on a node with its own address the
-    // probe would never reach them. Until the agent probes the node's address, bind every
-    // interface (the example's servers take NUBIS_HOST as their bind address).
-    for (const c of ['lb', 'app', 'kv']) {
-      const start = spec['components'][c].lifecycle.start;
-      start.run = String(start.run).replace(/^exec node /, 'NUBIS_HOST=0.0.0.0 exec node ');
-    }
+    // the example runs unchanged: components bind NUBIS_HOST (the host's address) and the
+    // agent's health probes dial that address
     const artefacts = Object.fromEntries(['app.mjs', 'kv.mjs', 'lb.mjs'].map((a) => [a, fs.readFileSync(path.join(example, a)).toString('base64')]));
 
-    cp = await startControlPlane(data, { discoveryIntervalMs: 0 });
+    cp = await startControlPlane(data, { discoveryIntervalMs: 0, engine: { sweepIntervalMs: 1000 } });
     await cp.apply({ spec: YAML.stringify(spec), file: 'app.yaml', artefacts }, actor);
     await waitFor('webapp ready', async () => (await cp!.getDeployment('webapp')).state === 'ready', 90_000, 250).catch(async (e: unknown) => {
       const events = await cp!.events.list({ deployment: 'webapp' } as never);
@@ -83,7 +77,11 @@ test('webapp on an ssh pool of three hosts: traffic through lb, failures detecte
     const cut = (await observer.get(hostOf.get('app')!, sig())) as SshCloudNode;
     assert.equal(cut.status, 'error');
     assert.equal(cut.error?.code, 'CLOUD_UNAVAILABLE');
+    // the control plane reports it too: an event and the node's state in the status view
+    await waitFor('node.unreachable event', async () => (await cp!.events.list({ deployment: 'webapp', kind: 'node.unreachable' })).some((e) => e.target === 'webapp/app-1'), 30_000, 250);
+    assert.equal((await cp.getDeployment('webapp')).instances.find((i) => i.name === 'app-1')?.node.state, 'unreachable');
     await f.host('link-up', appHost);
+    await waitFor('node.reachable event', async () => (await cp!.events.list({ deployment: 'webapp', kind: 'node.reachable' })).some((e) => e.target === 'webapp/app-1'), 30_000, 250);
     const kvHost = await nodeIndex('kv');
     await f.host('kill-sshd', kvHost);
     const dead = (await observer.get(hostOf.get('kv')!, sig())) as SshCloudNode;

@@ -48,7 +48,7 @@ test('the document is OpenAPI 3.1 with info, paths, schemas and bearer security'
   for (const [p, ops] of Object.entries(doc.paths)) {
     assert.ok(p.startsWith('/'), p);
     for (const [method, op] of Object.entries(ops)) {
-      assert.ok(['get', 'post', 'delete'].includes(method), method);
+      assert.ok(['get', 'post', 'put', 'delete'].includes(method), method);
       assert.ok(!ids.has(op.operationId), `operationId ${op.operationId} is unique`);
       ids.add(op.operationId);
       // Every template variable is a declared path parameter, and vice versa.

@@ -1,10 +1,12 @@
 /** Every CLI command, in the order `nubis --help` lists them. */
 import type { Command } from '../command.js';
 import { applyCommand } from './apply.js';
+import { cloudsCommand, credentialsCommand, keysCommand } from './clouds.js';
 import { destroyCommand } from './destroy.js';
 import { endpointsCommand } from './endpoints.js';
 import { eventsCommand } from './events.js';
 import { logsCommand } from './logs.js';
+import { metricsCommand, rulesCommand, schedulesCommand } from './metrics.js';
 import { planCommand } from './plan.js';
 import { scaleCommand } from './scale.js';
 import { serveCommand } from './serve.js';
@@ -13,5 +15,6 @@ import { upCommand } from './up.js';
 
 export const COMMANDS: readonly Command[] = [
   upCommand, serveCommand, planCommand, applyCommand, statusCommand, endpointsCommand,
-  eventsCommand, logsCommand, scaleCommand, destroyCommand,
+  eventsCommand, logsCommand, scaleCommand, destroyCommand, metricsCommand, rulesCommand, schedulesCommand,
+  cloudsCommand, credentialsCommand, keysCommand,
 ];

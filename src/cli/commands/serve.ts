@@ -3,7 +3,30 @@ import { integer, str, type Command, type Parsed } from '../command.js';
 import type { CliContext } from '../context.js';
 import { DEFAULT_PORT } from '../context.js';
 import { CliError, EXIT } from '../errors.js';
-import { startServer, type ServerHandle } from '../server-root.js';
+import { startServer, type ServerHandle, type StartServerOptions } from '../server-root.js';
+
+/** Metrics options of `serve`: --graphite-port (default 2003; `off` for none), --metrics-backend, --vm-url. */
+export function metricsFlags(args: Parsed): Pick<StartServerOptions, 'graphitePort' | 'graphiteOptional' | 'metricsBackend' | 'vmUrl'> {
+  const given = str(args, 'graphite-port');
+  const g = given ?? '2003';
+  const out: Pick<StartServerOptions, 'graphitePort' | 'graphiteOptional' | 'metricsBackend' | 'vmUrl'> = {};
+  // the default port may be taken (another server, a carbon daemon): then run without a listener
+  if (given === undefined) out.graphiteOptional = true;
+  if (g !== 'off') {
+    const port = integer(g, '--graphite-port');
+    if (port > 65535) throw new CliError(EXIT.INVALID, 'USAGE', `--graphite-port: expected 0 to 65535 or off, found ${port}`);
+    out.graphitePort = port;
+  }
+  const backend = str(args, 'metrics-backend') ?? 'embedded';
+  if (backend !== 'embedded' && backend !== 'victoriametrics') {
+    throw new CliError(EXIT.INVALID, 'USAGE', `--metrics-backend: expected embedded or victoriametrics, found ${JSON.stringify(backend)}`);
+  }
+  out.metricsBackend = backend;
+  const vm = str(args, 'vm-url');
+  if (backend === 'victoriametrics' && vm === undefined) throw new CliError(EXIT.INVALID, 'USAGE', '--vm-url <url> is required with --metrics-backend victoriametrics');
+  if (vm !== undefined) out.vmUrl = vm;
+  return out;
+}
 
 export function serverFlags(args: Parsed): { port: number; host: string } {
   const p = str(args, 'port');
@@ -13,9 +36,9 @@ export function serverFlags(args: Parsed): { port: number; host: string } {
 }
 
 /** Starts a server, turning "port in use" into a readable failure. */
-export async function startOrExplain(ctx: CliContext, port: number, host: string): Promise<ServerHandle> {
+export async function startOrExplain(ctx: CliContext, port: number, host: string, extra: Partial<StartServerOptions> = {}): Promise<ServerHandle> {
   try {
-    return await startServer({ dataDir: ctx.dataDir(), port, host, log: (m) => ctx.err(m) });
+    return await startServer({ ...extra, dataDir: ctx.dataDir(), port, host, log: (m) => ctx.err(m) });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new CliError(EXIT.FAILURE, 'ADDRESS_IN_USE', `${host}:${port} is already in use (another nubis serve?); choose --port`);
@@ -43,18 +66,25 @@ export function untilSignal(): Promise<NodeJS.Signals> {
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'run the Nubis control plane and API',
-  usage: 'nubis serve [--data <dir>] [--port <7420>] [--host <127.0.0.1>]',
+  usage: 'nubis serve [--data <dir>] [--port <7420>] [--host <127.0.0.1>] [--graphite-port <2003|off>] [--metrics-backend embedded|victoriametrics --vm-url <url>]',
   help: [
     '--data <dir>  where state lives (default .nubis, or NUBIS_DATA)',
     '--port <n>  port to listen on (default 7420; 0 picks a free one)',
     '--host <addr>  address to listen on (default 127.0.0.1)',
+    '--graphite-port <n|off>  Graphite plaintext listener for custom metrics (default 2003; 0 picks a free one)',
+    '--metrics-backend <embedded|victoriametrics>  where metrics are kept (default embedded, under <data>/metrics)',
+    '--vm-url <url>  VictoriaMetrics base URL, with --metrics-backend victoriametrics',
   ],
-  options: { port: { type: 'string', short: 'p' }, host: { type: 'string' } },
+  options: {
+    port: { type: 'string', short: 'p' }, host: { type: 'string' },
+    'graphite-port': { type: 'string' }, 'metrics-backend': { type: 'string' }, 'vm-url': { type: 'string' },
+  },
   maxPositionals: 0,
   async run(ctx, args) {
     const { port, host } = serverFlags(args);
-    const server = await startOrExplain(ctx, port, host);
+    const server = await startOrExplain(ctx, port, host, metricsFlags(args));
     ctx.out(`nubis listening on ${server.url}`);
+    if (server.graphitePort !== undefined) ctx.out(`graphite: ${host}:${server.graphitePort}`);
     ctx.out(`data: ${server.dataDir}`);
     ctx.out(`token file: ${server.tokenFile}${server.newToken ? ' (created now)' : ''}`);
     const signal = await untilSignal();

@@ -2,6 +2,26 @@
 import type { DeploymentSummary, DeploymentView } from '../../engine/views.js';
 import { enc, outputHelp, outputOption, wantsJson, type Command } from '../command.js';
 import { stateColour, table, type Style } from '../format.js';
+import type { ApiClient } from '../client.js';
+import { sparkline } from './metrics.js';
+
+/** Instance CPU over the last 15 minutes as one sparkline per instance; empty when there is no data (or no metrics service). */
+async function cpuSparklines(client: ApiClient, d: DeploymentView): Promise<string> {
+  const now = Date.now() / 1000;
+  const q = `avg by (instance) ({__name__="instance.cpu.percent", deployment="${d.name}"})`;
+  try {
+    const body = await client.get<{ data: { result: { metric: Record<string, string>; values: [number, string][] }[] } }>(
+      `/v1/metrics/query?query=${encodeURIComponent(q)}&start=${now - 900}&end=${now}&step=30`,
+    );
+    const rows = body.data.result
+      .filter((s) => s.metric['instance'] !== undefined)
+      .sort((a, b) => a.metric['instance']!.localeCompare(b.metric['instance']!, undefined, { numeric: true }))
+      .map((s) => `  ${s.metric['instance']!.padEnd(12)} ${sparkline(s.values.map((p) => Number(p[1])))} ${Number(s.values[s.values.length - 1]?.[1] ?? NaN).toFixed(0)}%`);
+    return rows.length ? ['cpu % (15 min)', ...rows].join('\n') : '';
+  } catch {
+    return '';
+  }
+}
 
 export function formatDeployment(style: Style, d: DeploymentView): string {
   const head = `${style.bold(d.name)}  ${stateColour(style, d.state)}  version ${d.version}`;
@@ -40,7 +60,11 @@ export const statusCommand: Command = {
       return 0;
     }
     const d = await client.get<DeploymentView>(`/v1/deployments/${enc(name)}`);
-    ctx.out(json ? JSON.stringify(d, null, 2) : formatDeployment(ctx.style, d));
+    if (json) ctx.out(JSON.stringify(d, null, 2));
+    else {
+      const spark = await cpuSparklines(client, d);
+      ctx.out(formatDeployment(ctx.style, d) + (spark ? `\n\n${spark}` : ''));
+    }
     return 0;
   },
 };

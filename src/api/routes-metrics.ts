@@ -1,0 +1,206 @@
+/**
+ * The metrics, rules and schedules operations: query (Prometheus-like JSON), series, push,
+ * definitions/rules/schedules CRUD, and `GET /metrics`, the control plane's own health in
+ * Prometheus text format.
+ *
+ * `GET /metrics` needs no token (like /healthz): it shows only counters and gauges of the
+ * control plane itself (no deployment data beyond platform and operation names), and scrapers
+ * can read it without a secret. Everything under /v1 needs the bearer token.
+ *
+ * Without a metrics service (an API built for tests without one) every operation here answers
+ * 503 UNAVAILABLE, so the route table and the OpenAPI document are the same either way.
+ */
+import { Type } from '@sinclair/typebox';
+import { METRIC_NAME_PATTERN, NAME_PATTERN } from '../model/schema.js';
+import type { MetricDefDoc, RuleDoc, ScheduleDoc } from '../model/schema.js';
+import { NubisError } from '../errors/index.js';
+import type { MetricsService, PushInput } from '../metrics/index.js';
+import type { QueryResult } from '../metrics/types.js';
+import type { ParamSpec, ResponseSpec, Route } from './router.js';
+
+const ok = (schema: string, description = 'success'): ResponseSpec => ({ description, schema });
+const errors: Record<number, ResponseSpec> = {
+  400: { description: 'invalid parameters or body', schema: 'Error' },
+  401: { description: 'missing or invalid bearer token', schema: 'Error' },
+  503: { description: 'the metrics service is not running', schema: 'Error' },
+};
+const notFound = { 404: { description: 'no such object (or deployment)', schema: 'Error' } };
+const conflict = { 409: { description: 'ambiguous name (give deployment), or defined in a spec', schema: 'Error' } };
+const bodyErrors = { 413: { description: 'body too large', schema: 'Error' }, 415: { description: 'not JSON', schema: 'Error' } };
+
+const DeploymentQuery: ParamSpec = { schema: Type.String({ pattern: NAME_PATTERN }), description: 'only objects of this deployment (needed when a name is used in several)' };
+const TimeParam = (d: string): ParamSpec => ({ schema: Type.String({ minLength: 1, maxLength: 40 }), description: `${d}: RFC 3339 or Unix seconds` });
+
+/** RFC 3339 or Unix seconds (fractions allowed) → ms; REQUEST_INVALID naming the parameter. */
+export function parseTime(v: string, param: string): number {
+  const ms = /^-?\d+(\.\d+)?$/.test(v) ? Math.round(Number(v) * 1000) : Date.parse(v);
+  if (!Number.isFinite(ms)) {
+    throw new NubisError('REQUEST_INVALID', `query parameter "${param}": expected RFC 3339 or Unix seconds, found ${JSON.stringify(v)}`, { details: { parameter: param } });
+  }
+  return ms;
+}
+
+/** `30s`, `5m`, `1h`, `250ms`, or seconds (`15`, `0.5`) → ms. */
+export function parseStep(v: string, param: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m?.[2] ?? 's') as 'ms'];
+  const ms = m ? Number(m[1]) * unit : NaN;
+  if (!(ms >= 1)) throw new NubisError('REQUEST_INVALID', `query parameter "${param}": expected a duration such as 30s or seconds, found ${JSON.stringify(v)}`, { details: { parameter: param } });
+  return Math.round(ms);
+}
+
+const fmt = (v: number): string => (Number.isNaN(v) ? 'NaN' : v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v));
+
+/** A query result in the Prometheus HTTP API shape (times in seconds, values as strings). */
+export function promJson(r: QueryResult): { status: 'success'; data: { resultType: string; result: unknown } } {
+  switch (r.resultType) {
+    case 'vector':
+      return { status: 'success', data: { resultType: 'vector', result: r.result.map((e) => ({ metric: e.labels, value: [e.t / 1000, fmt(e.v)] })) } };
+    case 'scalar':
+      return { status: 'success', data: { resultType: 'scalar', result: [r.result.t / 1000, fmt(r.result.v)] } };
+    case 'matrix':
+      return { status: 'success', data: { resultType: 'matrix', result: r.result.map((s) => ({ metric: s.labels, values: s.points.map((p) => [p.t / 1000, fmt(p.v)]) })) } };
+  }
+}
+
+export function buildMetricsRoutes(metrics: MetricsService | undefined, now: () => number = Date.now): Route[] {
+  const svc = (): MetricsService => {
+    if (!metrics) throw new NubisError('UNAVAILABLE', 'the metrics service is not running on this server');
+    return metrics;
+  };
+  const dep = (q: Record<string, string | number | undefined>): string | undefined => (q['deployment'] === undefined ? undefined : String(q['deployment']));
+
+  /** GET list, GET one, PUT, DELETE for one kind of object. */
+  function crud(o: {
+    base: string; what: string; plural: string; nameSchema: ParamSpec; input: string; view: string; list: string; idPrefix: string;
+    doList: (d?: string) => unknown[]; doGet: (n: string, d?: string) => unknown;
+    doPut: (n: string, body: unknown, c: { actor: string; correlationId?: string }) => Promise<{ created: boolean; view: unknown }>;
+    doDelete: (n: string, d: string | undefined, c: { actor: string; correlationId?: string }) => Promise<void>;
+  }): Route[] {
+    const params = { name: o.nameSchema };
+    return [
+      {
+        method: 'GET', path: o.base, operationId: `list${o.idPrefix}s`, summary: `list ${o.plural} (spec and run time)`, auth: true,
+        query: { deployment: DeploymentQuery },
+        responses: { 200: ok(o.list), ...errors },
+        handle: async (c) => ({ status: 200, body: { [o.plural]: o.doList(dep(c.query)) } }),
+      },
+      {
+        method: 'GET', path: `${o.base}/{name}`, operationId: `get${o.idPrefix}`, summary: `one ${o.what}`, auth: true,
+        params, query: { deployment: DeploymentQuery },
+        responses: { 200: ok(o.view), ...errors, ...notFound, ...conflict },
+        handle: async (c) => ({ status: 200, body: o.doGet(c.params['name']!, dep(c.query)) }),
+      },
+      {
+        method: 'PUT', path: `${o.base}/{name}`, operationId: `put${o.idPrefix}`, summary: `add or change a ${o.what} at run time (no redeploy)`, auth: true,
+        params, body: o.input,
+        responses: { 200: ok(o.view, 'changed'), 201: ok(o.view, 'created'), ...errors, ...notFound, ...bodyErrors },
+        handle: async (c) => {
+          const r = await o.doPut(c.params['name']!, c.body, c.caller);
+          return { status: r.created ? 201 : 200, body: r.view };
+        },
+      },
+      {
+        method: 'DELETE', path: `${o.base}/{name}`, operationId: `delete${o.idPrefix}`, summary: `remove a run-time ${o.what}`, auth: true,
+        params, query: { deployment: DeploymentQuery },
+        responses: { 200: ok('Health', 'removed'), ...errors, ...notFound, ...conflict },
+        handle: async (c) => {
+          await o.doDelete(c.params['name']!, dep(c.query), c.caller);
+          return { status: 200, body: { ok: true } };
+        },
+      },
+    ];
+  }
+
+  return [
+    {
+      method: 'GET', path: '/metrics', operationId: 'selfMetrics', summary: 'the control plane\'s own health in Prometheus text format (no token needed)', auth: false,
+      responses: { 200: { description: 'Prometheus text exposition format 0.0.4', contentType: 'text/plain' }, 503: errors[503]! },
+      handle: async (c) => {
+        const text = await svc().selfMetrics();
+        c.stream.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
+        c.stream.write(text);
+        c.stream.end();
+        return undefined;
+      },
+    },
+    {
+      method: 'GET', path: '/v1/metrics/series', operationId: 'listSeries', summary: 'series (label sets) matching a selector', auth: true,
+      query: {
+        match: { schema: Type.String({ minLength: 1, maxLength: 4000 }), description: 'a series selector such as {__name__=~"instance.cpu.*"}; all series when absent' },
+        limit: { schema: Type.Integer({ minimum: 1, maximum: 100000 }), description: 'at most this many (default 10000)' },
+      },
+      responses: { 200: ok('SeriesList'), ...errors },
+      handle: async (c) => {
+        const match = c.query['match'] === undefined ? undefined : String(c.query['match']);
+        const limit = c.query['limit'] === undefined ? 10_000 : Number(c.query['limit']);
+        return { status: 200, body: { status: 'success', data: await svc().series(match, limit) } };
+      },
+    },
+    {
+      method: 'GET', path: '/v1/metrics/query', operationId: 'queryMetrics',
+      summary: 'evaluate a query (PromQL subset): instant at `time`, or a range with `start`, `end` and `step`', auth: true,
+      query: {
+        query: { schema: Type.String({ minLength: 1, maxLength: 4000 }), description: 'the expression', required: true },
+        time: TimeParam('instant query time (default now)'),
+        start: TimeParam('range start'),
+        end: TimeParam('range end (default now)'),
+        step: { schema: Type.String({ minLength: 1, maxLength: 20 }), description: 'range step: 30s, 5m or seconds' },
+      },
+      responses: { 200: ok('QueryResponse'), ...errors },
+      handle: async (c) => {
+        const q = c.query;
+        const expr = String(q['query']);
+        const isRange = q['start'] !== undefined || q['step'] !== undefined;
+        if (isRange) {
+          if (q['time'] !== undefined) throw new NubisError('REQUEST_INVALID', 'query parameter "time": not with start/end/step (a range query)', { details: { parameter: 'time' } });
+          if (q['start'] === undefined || q['step'] === undefined) {
+            const missing = q['start'] === undefined ? 'start' : 'step';
+            throw new NubisError('REQUEST_INVALID', `query parameter "${missing}" is required for a range query`, { details: { parameter: missing } });
+          }
+          const start = parseTime(String(q['start']), 'start');
+          const end = q['end'] === undefined ? now() : parseTime(String(q['end']), 'end');
+          const step = parseStep(String(q['step']), 'step');
+          if (end < start) throw new NubisError('REQUEST_INVALID', 'query parameter "end": must not be before start', { details: { parameter: 'end' } });
+          return { status: 200, body: promJson(await svc().range(expr, start, end, step)) };
+        }
+        if (q['end'] !== undefined) throw new NubisError('REQUEST_INVALID', 'query parameter "end": only with start and step', { details: { parameter: 'end' } });
+        const t = q['time'] === undefined ? now() : parseTime(String(q['time']), 'time');
+        return { status: 200, body: promJson(await svc().instant(expr, t)) };
+      },
+    },
+    {
+      method: 'POST', path: '/v1/metrics/push', operationId: 'pushMetrics', summary: 'ingest samples (JSON, Graphite plaintext or Prometheus text inside JSON)', auth: true,
+      body: 'MetricPush',
+      responses: { 200: ok('PushResult', 'accepted; malformed lines are counted and listed'), ...errors, ...bodyErrors },
+      handle: async (c) => ({ status: 200, body: svc().push(c.body as PushInput) }),
+    },
+    ...crud({
+      base: '/v1/metrics/definitions', what: 'metric definition', plural: 'definitions', idPrefix: 'MetricDefinition',
+      nameSchema: { schema: Type.String({ pattern: METRIC_NAME_PATTERN }), description: 'the metric (series) name', required: true },
+      input: 'MetricDefinitionInput', view: 'MetricDefinitionView', list: 'MetricDefinitionList',
+      doList: (d) => svc().listDefinitions(d),
+      doGet: (n, d) => svc().getDefinition(n, d),
+      doPut: (n, b, c) => svc().putDefinition(n, b as MetricDefDoc & { deployment?: string }, c),
+      doDelete: (n, d, c) => svc().deleteDefinition(n, d, c),
+    }),
+    ...crud({
+      base: '/v1/rules', what: 'rule', plural: 'rules', idPrefix: 'Rule',
+      nameSchema: { schema: Type.String({ pattern: NAME_PATTERN }), description: 'the rule name', required: true },
+      input: 'RuleInput', view: 'RuleView', list: 'RuleList',
+      doList: (d) => svc().listRules(d),
+      doGet: (n, d) => svc().getRule(n, d),
+      doPut: (n, b, c) => svc().putRule(n, b as RuleDoc & { deployment: string }, c),
+      doDelete: (n, d, c) => svc().deleteRule(n, d, c),
+    }),
+    ...crud({
+      base: '/v1/schedules', what: 'schedule', plural: 'schedules', idPrefix: 'Schedule',
+      nameSchema: { schema: Type.String({ pattern: NAME_PATTERN }), description: 'the schedule name', required: true },
+      input: 'ScheduleInput', view: 'ScheduleView', list: 'ScheduleList',
+      doList: (d) => svc().listSchedules(d),
+      doGet: (n, d) => svc().getSchedule(n, d),
+      doPut: (n, b, c) => svc().putSchedule(n, b as ScheduleDoc & { deployment: string }, c),
+      doDelete: (n, d, c) => svc().deleteSchedule(n, d, c),
+    }),
+  ];
+}

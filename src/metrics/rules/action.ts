@@ -1,0 +1,40 @@
+/**
+ * What a rule's action asks for, and the bounds it must stay within.
+ *
+ * Bounds, stated: the allowed range is [max(component min, rule min), min(component max,
+ * rule max)]. An `out` action never lowers the count and an `in` action never raises it, even
+ * when the current count lies outside the rule's own bounds; `to` moves towards its count
+ * within the range. So no rule ever takes a component outside its range, nor further from it.
+ */
+import type { RuleActionSpec } from '../../model/types.js';
+
+export interface Bounds {
+  min: number;
+  max: number;
+}
+
+/** The raw target before bounds: out/in by n or by a percentage (rounded up, at least minStep), or exactly count. */
+export function rawTarget(a: RuleActionSpec, current: number): number {
+  if (a.kind === 'to') return a.count;
+  const step = a.by !== undefined ? a.by : Math.max(a.minStep, Math.ceil((current * (a.percent ?? 0)) / 100));
+  return a.kind === 'out' ? current + step : current - step;
+}
+
+/** The range the rule may move the component within. */
+export function ruleBounds(a: RuleActionSpec, component: Bounds): Bounds {
+  return { min: Math.max(component.min, a.min ?? 0), max: Math.min(component.max, a.max ?? Number.MAX_SAFE_INTEGER) };
+}
+
+/**
+ * The bounded target. Returns `current` when the bounds leave nothing to do (the caller
+ * reports a suppression by bounds).
+ */
+export function boundedTarget(a: RuleActionSpec, current: number, component: Bounds): number {
+  const b = ruleBounds(a, component);
+  const raw = rawTarget(a, current);
+  if (b.min > b.max) return current; // contradictory bounds: do nothing
+  const clamped = Math.min(b.max, Math.max(b.min, raw));
+  if (a.kind === 'out') return Math.max(current, clamped);
+  if (a.kind === 'in') return Math.min(current, clamped);
+  return clamped; // to: a count inside the range
+}

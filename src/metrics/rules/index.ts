@@ -1,0 +1,12 @@
+/**
+ * Scaling rules: conditions on query results (with quantifiers over a component's ready
+ * instances), a `for` duration, actions bounded by min and max, cooldown and scale-down
+ * stabilization. See ./condition.ts for the semantics of missing data and readiness, and
+ * ./evaluator.ts for timing, cooldown and stabilization.
+ */
+export { evaluateCondition, satisfies, type ConditionContext, type ConditionOutcome, type Truth } from './condition.js';
+export { boundedTarget, rawTarget, ruleBounds, type Bounds } from './action.js';
+export {
+  createRuleEvaluator, describeAction,
+  type ComponentSnapshot, type RuleEntry, type RuleEvaluator, type RuleEvaluatorOptions, type RuleReport, type RuleState, type SuppressionReason,
+} from './evaluator.js';

@@ -1,0 +1,633 @@
+/**
+ * The metrics service: the composition of metric store, query engine, ingest (push, agent
+ * pull), aggregated/composite metric definitions, scaling rules, schedules and the control
+ * plane's self-metrics. The server's composition root builds one and hands it to the API.
+ *
+ * Definitions, rules and schedules come from two sources: a deployment's spec (`metrics`,
+ * `rules`, `schedules` sections) and run time (API/CLI, persisted in the store). They are
+ * identified by deployment and name; a run-time object overrides the spec's object of the
+ * same deployment and name until it is removed. Spec objects change only by applying a spec.
+ *
+ * Failure meaning: every method validates its input and throws a NubisError (REQUEST_INVALID
+ * with the JSON path, NOT_FOUND, CONFLICT); evaluation failures never throw — they are events
+ * and counters.
+ */
+import type { Clock } from '../clock/index.js';
+import type { EventLog } from '../events/index.js';
+import type { Engine } from '../engine/index.js';
+import type { Caller } from '../engine/views.js';
+import { desiredCount } from '../engine/state.js';
+import { NubisError } from '../errors/index.js';
+import type { AppSpec, MetricDefSpec, RuleSpec, ScheduleSpec } from '../model/types.js';
+import type { MetricDefDoc, RuleDoc, ScheduleDoc } from '../model/schema.js';
+import {
+  metricProblems, normaliseMetric, normaliseRule, normaliseSchedule, ruleProblems, scheduleProblems, type PathProblem,
+} from '../model/parse.js';
+import type { MetricObjectKind, MetricObjectRepo } from '../store/index.js';
+import type { AgentMetricsClient } from '../agent/sensors/index.js';
+import { parsePrometheusText } from './ingest/prometheus.js';
+import { parseGraphiteLines } from './ingest/graphite.js';
+import { checkPushJson } from './ingest/push.js';
+import { parseQuery } from './query/parser.js';
+import type { Labels, MetricStore, QueryResult, Sample } from './types.js';
+import { createRuleEvaluator, type ComponentSnapshot, type RuleEvaluator, type RuleReport, type RuleState } from './rules/evaluator.js';
+import { createScheduler, type ScheduleEvent, type Scheduler } from './schedule/index.js';
+import { createSelfMetrics, type SelfMetrics } from './self-metrics.js';
+
+/** The query side the service needs (the embedded engine and the VictoriaMetrics one both fit). */
+export interface QueryBackend {
+  instant(expr: string, timeMs: number): Promise<QueryResult>;
+  range(expr: string, startMs: number, endMs: number, stepMs: number): Promise<QueryResult>;
+}
+
+export interface MetricsServiceOptions {
+  clock: Clock;
+  store: MetricStore;
+  query: QueryBackend;
+  objects: MetricObjectRepo;
+  events: EventLog;
+  /** The engine whose deployments, components and instances rules read. */
+  engine: Pick<Engine, 'deployments' | 'instancesOf' | 'nodes' | 'stats'>;
+  /** The control plane's scale (validates min/max, records the change). */
+  scale: (deployment: string, component: string, count: number, caller: Caller) => Promise<unknown>;
+  /** Agent metrics clients for pulling from nodes; absent: no pulling. */
+  agentClient?: (url: string, token: string) => AgentMetricsClient;
+  /** Platform of a deployment's cloud; pulling skips `sim`. */
+  platformOf?: (deployment: string, cloud: string) => string | undefined;
+  /** Agent pull period. Default 10 000. */
+  pullIntervalMs?: number;
+  /** Store flush period. Default 1 000. */
+  flushIntervalMs?: number;
+}
+
+export type ObjectSource = 'spec' | 'api';
+
+export interface MetricDefinitionView {
+  name: string;
+  deployment?: string;
+  source: ObjectSource;
+  expr: string;
+  intervalMs: number;
+  description?: string;
+  lastEvaluation?: string;
+  lastError?: string;
+}
+
+export interface RuleView {
+  name: string;
+  deployment: string;
+  source: ObjectSource;
+  spec: RuleSpec;
+  state: { truth: string; holdingSince?: string; lastEvaluation?: string; missing: string[] };
+}
+
+export interface ScheduleView {
+  name: string;
+  deployment: string;
+  source: ObjectSource;
+  spec: ScheduleSpec;
+  nextFire?: string;
+}
+
+export interface PushInput {
+  samples?: unknown[];
+  graphite?: string;
+  prometheus?: string;
+  /** Labels added to every sample (they win over pushed ones). */
+  labels?: Record<string, string>;
+}
+
+export interface PushResult {
+  accepted: number;
+  malformed: number;
+  /** The first malformed lines (cut), for the sender to fix. */
+  problems: string[];
+}
+
+export interface MetricsService {
+  readonly store: MetricStore;
+  readonly query: QueryBackend;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Appends samples from a source (counted per source). */
+  ingest(samples: readonly Sample[], source: string): void;
+  push(input: PushInput): PushResult;
+  /** Series matching a selector such as `{__name__=~"instance.cpu.*"}` or `app_load{component="app"}`; all when absent. */
+  series(match: string | undefined, limit: number): Promise<Labels[]>;
+  instant(expr: string, timeMs: number): Promise<QueryResult>;
+  range(expr: string, startMs: number, endMs: number, stepMs: number): Promise<QueryResult>;
+
+  listDefinitions(deployment?: string): MetricDefinitionView[];
+  getDefinition(name: string, deployment?: string): MetricDefinitionView;
+  putDefinition(name: string, body: MetricDefDoc & { deployment?: string }, caller: Caller): Promise<{ created: boolean; view: MetricDefinitionView }>;
+  deleteDefinition(name: string, deployment: string | undefined, caller: Caller): Promise<void>;
+
+  listRules(deployment?: string): RuleView[];
+  getRule(name: string, deployment?: string): RuleView;
+  putRule(name: string, body: RuleDoc & { deployment: string }, caller: Caller): Promise<{ created: boolean; view: RuleView }>;
+  deleteRule(name: string, deployment: string | undefined, caller: Caller): Promise<void>;
+
+  listSchedules(deployment?: string): ScheduleView[];
+  getSchedule(name: string, deployment?: string): ScheduleView;
+  putSchedule(name: string, body: ScheduleDoc & { deployment: string }, caller: Caller): Promise<{ created: boolean; view: ScheduleView }>;
+  deleteSchedule(name: string, deployment: string | undefined, caller: Caller): Promise<void>;
+
+  /** Evaluates every rule now (for tests and `nubis rules eval`). */
+  evaluateRules(): Promise<void>;
+  /** The control plane's own health in Prometheus text format. */
+  selfMetrics(): Promise<string>;
+  readonly self: SelfMetrics;
+}
+
+interface Obj<T> {
+  deployment: string;
+  name: string;
+  source: ObjectSource;
+  spec: T;
+}
+
+const key = (deployment: string, name: string): string => `${deployment}/${name}`;
+
+function invalid(problems: PathProblem[]): NubisError {
+  const msgs = problems.map((p) => `${jsonPath(p.path)}: expected ${p.expected}, found ${p.found}`);
+  return new NubisError('REQUEST_INVALID', `request body is invalid: ${msgs.join('; ')}`, { details: { problems: msgs } });
+}
+
+function jsonPath(path: readonly (string | number)[]): string {
+  return '$' + path.map((s) => (typeof s === 'number' ? `[${s}]` : /^[A-Za-z_][A-Za-z0-9_]*$/.test(s) ? `.${s}` : `[${JSON.stringify(s)}]`)).join('');
+}
+
+/** Every query expression in a rule condition document, with its JSON path. */
+function conditionExprs(c: unknown, path: (string | number)[], out: { path: (string | number)[]; expr: string }[]): void {
+  if (c === null || typeof c !== 'object') return;
+  for (const [k, v] of Object.entries(c as Record<string, unknown>)) {
+    if ((k === 'and' || k === 'or') && Array.isArray(v)) v.forEach((x, i) => conditionExprs(x, [...path, k, i], out));
+    else if (k === 'not') conditionExprs(v, [...path, k], out);
+    else if (v && typeof v === 'object' && typeof (v as { expr?: unknown }).expr === 'string') out.push({ path: [...path, k, 'expr'], expr: (v as { expr: string }).expr });
+  }
+}
+
+function checkExpr(expr: string, path: (string | number)[]): void {
+  try {
+    parseQuery(expr);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new NubisError('REQUEST_INVALID', `${jsonPath(path)}: ${msg}`, { details: { problems: [`${jsonPath(path)}: ${msg}`] } });
+  }
+}
+
+const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+export async function createMetricsService(o: MetricsServiceOptions): Promise<MetricsService> {
+  const { clock, store, query, objects, events, engine } = o;
+  const self = createSelfMetrics();
+  const runtime = {
+    metric: new Map<string, Obj<MetricDefSpec>>(),
+    rule: new Map<string, Obj<RuleSpec>>(),
+    schedule: new Map<string, Obj<ScheduleSpec>>(),
+  };
+  /** JSON as submitted, per runtime object, so a restart normalises it again. */
+  const loadErrors: string[] = [];
+
+  for (const row of await objects.list('metric')) {
+    try {
+      const doc = JSON.parse(row.body_json) as MetricDefDoc;
+      runtime.metric.set(key(row.deployment, row.name), { deployment: row.deployment, name: row.name, source: 'api', spec: normaliseMetric(row.name, doc) });
+    } catch (e) {
+      loadErrors.push(`metric ${row.name}: ${String(e)}`);
+    }
+  }
+  for (const row of await objects.list('rule')) {
+    try {
+      const doc = JSON.parse(row.body_json) as RuleDoc;
+      runtime.rule.set(key(row.deployment, row.name), { deployment: row.deployment, name: row.name, source: 'api', spec: normaliseRule(row.name, doc) });
+    } catch (e) {
+      loadErrors.push(`rule ${row.name}: ${String(e)}`);
+    }
+  }
+  for (const row of await objects.list('schedule')) {
+    try {
+      const doc = JSON.parse(row.body_json) as ScheduleDoc;
+      runtime.schedule.set(key(row.deployment, row.name), { deployment: row.deployment, name: row.name, source: 'api', spec: normaliseSchedule(row.name, doc) });
+    } catch (e) {
+      loadErrors.push(`schedule ${row.name}: ${String(e)}`);
+    }
+  }
+
+  /** Spec objects of active deployments merged with run-time ones (run time wins). */
+  function merged<T>(section: 'metrics' | 'rules' | 'schedules', rt: Map<string, Obj<T>>): Obj<T>[] {
+    const out = new Map<string, Obj<T>>();
+    for (const d of engine.deployments.values()) {
+      if (d.status === 'destroying') continue;
+      const sec = (d.spec as AppSpec)[section] as Record<string, T> | undefined;
+      for (const [name, spec] of Object.entries(sec ?? {})) out.set(key(d.name, name), { deployment: d.name, name, source: 'spec', spec });
+    }
+    for (const [k, v] of rt) out.set(k, v);
+    return [...out.values()].sort((a, b) => a.deployment.localeCompare(b.deployment) || a.name.localeCompare(b.name));
+  }
+
+  function find<T>(list: Obj<T>[], what: string, name: string, deployment: string | undefined): Obj<T> {
+    const hits = list.filter((x) => x.name === name && (deployment === undefined || x.deployment === deployment));
+    if (hits.length === 0) throw new NubisError('NOT_FOUND', `no ${what} named ${JSON.stringify(name)}${deployment !== undefined ? ` in deployment ${deployment}` : ''}`);
+    if (hits.length > 1) {
+      throw new NubisError('CONFLICT', `${hits.length} ${what}s are named ${JSON.stringify(name)} (deployments ${hits.map((h) => h.deployment || '(none)').join(', ')}); give ?deployment=`);
+    }
+    return hits[0]!;
+  }
+
+  function componentSnapshot(deployment: string, component: string): ComponentSnapshot | undefined {
+    const d = engine.deployments.get(deployment);
+    const c = d?.spec.components[component];
+    if (!d || !c) return undefined;
+    const instances = engine
+      .instancesOf(deployment)
+      .filter((i) => i.component === component)
+      .map((i) => ({ name: i.name, ready: i.desired && i.phase === 'running' }));
+    return { desired: desiredCount(d, c), min: c.min, max: c.max, instances };
+  }
+
+  function append(kind: string, actor: string, deployment: string | undefined, target: string, outcome: string, reason: string, data: Record<string, unknown>): void {
+    void events
+      .append({ kind, actor, ...(deployment ? { deployment } : {}), target, outcome, reason, data, ts: clock.now() })
+      .catch(() => undefined);
+  }
+
+  const ingest = (samples: readonly Sample[], source: string): void => {
+    if (samples.length === 0) return;
+    store.append(samples);
+    self.inc('nubis_ingest_samples_total', { source }, samples.length);
+  };
+
+  // ---- rules
+  const evaluator: RuleEvaluator = createRuleEvaluator({
+    clock,
+    query: (expr, t) => query.instant(expr, t),
+    rules: () => merged('rules', runtime.rule).map((r) => ({ deployment: r.deployment, rule: r.spec })),
+    component: componentSnapshot,
+    scale: async (deployment, component, count, reason, rule) => {
+      self.inc('nubis_scale_requests_total', { source: 'rule' });
+      await o.scale(deployment, component, count, { actor: `rule:${rule}`, correlationId: `rule-${rule}-${clock.now()}` });
+      void reason;
+    },
+    report: (r: RuleReport) => {
+      const outcome = r.kind === 'rule.fired' ? 'ok' : r.kind === 'rule.suppressed' ? 'suppressed' : r.kind === 'rule.nodata' ? 'unknown' : 'error';
+      if (r.kind === 'rule.fired') self.inc('nubis_rule_firings_total', {});
+      if (r.kind === 'rule.failed') self.inc('nubis_rule_failures_total', {});
+      append(r.kind, `rule:${r.rule}`, r.deployment, `${r.deployment}/${r.component}`, outcome, r.reason, { rule: r.rule, component: r.component, ...r.data });
+    },
+    record: (samples) => {
+      for (const s of samples) if (s.name === 'nubis.rule.suppressed') self.inc('nubis_rule_suppressions_total', { reason: s.labels['reason'] ?? '' });
+      ingest(samples, 'rules');
+    },
+    onEvaluation: (_rule, ms, truth) => {
+      self.inc('nubis_rule_evaluations_total', { result: String(truth) });
+      self.observe('nubis_rule_evaluation_seconds', {}, ms / 1000);
+    },
+  });
+
+  // ---- schedules
+  const scheduler: Scheduler = createScheduler({
+    clock,
+    schedules: () => merged('schedules', runtime.schedule).map((s) => ({ deployment: s.deployment, schedule: s.spec })),
+    scale: async (deployment, component, count, _reason, schedule) => {
+      self.inc('nubis_scale_requests_total', { source: 'schedule' });
+      await o.scale(deployment, component, count, { actor: `schedule:${schedule}` });
+    },
+    emit: (e: ScheduleEvent) => {
+      self.inc('nubis_schedule_firings_total', { outcome: e.outcome });
+      append(e.kind, `schedule:${e.schedule}`, e.deployment, `${e.deployment}/${e.component}`, e.outcome, e.reason ?? `schedule ${e.schedule}: set ${e.component} to ${e.count}`, {
+        schedule: e.schedule, component: e.component, count: e.count, at: new Date(e.at).toISOString(),
+      });
+      ingest([{ name: 'nubis.schedule.fired', labels: { deployment: e.deployment, component: e.component, schedule: e.schedule, outcome: e.outcome }, t: clock.now(), v: e.count }], 'schedules');
+    },
+  });
+
+  // ---- metric definitions: each evaluated on its interval; results stored as series
+  const defState = new Map<string, { next: number; last?: number; error?: string }>();
+  async function evaluateDefinitions(): Promise<number> {
+    const now = clock.now();
+    let soonest = now + 1_000;
+    const defs = merged('metrics', runtime.metric);
+    const live = new Set<string>();
+    for (const d of defs) {
+      const k = key(d.deployment, d.name);
+      live.add(k);
+      let st = defState.get(k);
+      if (!st) defState.set(k, (st = { next: now }));
+      if (st.next <= now) {
+        st.next = now + d.spec.intervalMs;
+        st.last = now;
+        try {
+          const r = await query.instant(d.spec.expr, now);
+          const out: Sample[] = [];
+          const withDep = (l: Labels): Labels => (d.deployment && l['deployment'] === undefined ? { ...l, deployment: d.deployment } : l);
+          if (r.resultType === 'scalar') out.push({ name: d.name, labels: withDep({}), t: now, v: r.result.v });
+          else if (r.resultType === 'vector') {
+            for (const e of r.result) {
+              const { __name__: _n, ...labels } = e.labels;
+              out.push({ name: d.name, labels: withDep(labels), t: now, v: e.v });
+            }
+          } else throw new NubisError('REQUEST_INVALID', 'a metric definition must give a vector or a scalar, not a range');
+          ingest(out, 'definitions');
+          self.inc('nubis_metric_evaluations_total', { outcome: 'ok' });
+          st.error = undefined;
+        } catch (e) {
+          const msg = e instanceof Error ? e.message : String(e);
+          self.inc('nubis_metric_evaluations_total', { outcome: 'error' });
+          if (st.error !== msg) append('metric.failed', 'metrics', d.deployment || undefined, d.name, 'error', `metric ${d.name}: ${msg}`, { metric: d.name });
+          st.error = msg;
+        }
+      }
+      soonest = Math.min(soonest, st.next);
+    }
+    for (const k of [...defState.keys()]) if (!live.has(k)) defState.delete(k);
+    return soonest;
+  }
+
+  // ---- agent pull
+  const cursors = new Map<string, number>();
+  async function pullAgents(): Promise<void> {
+    if (!o.agentClient) return;
+    for (const n of engine.nodes.values()) {
+      const agent = n.observed?.agent;
+      if (n.status !== 'running' || !agent) continue;
+      if (o.platformOf?.(n.deployment, n.cloud) === 'sim') continue;
+      const insts = engine.instancesOf(n.deployment).filter((i) => i.key === n.key);
+      const byName = new Map(insts.map((i) => [i.name, i.component]));
+      const base: Labels = { deployment: n.deployment, cloud: n.cloud, node: n.key.split('/').pop() ?? n.key };
+      try {
+        const read = await o.agentClient(agent.url, agent.token).metrics(cursors.get(n.key) ?? 0, { limit: 50_000 });
+        cursors.set(n.key, read.cursor);
+        const samples = read.samples.map((s) => {
+          const labels: Labels = { ...s.labels, ...base };
+          // an instance's own samples carry its name; the node's go to the node's instances' component when it has one
+          const inst = s.labels['instance'] ?? (insts.length === 1 ? insts[0]!.name : undefined);
+          if (inst !== undefined) {
+            labels['instance'] = inst;
+            const comp = byName.get(inst);
+            if (comp) labels['component'] = comp;
+          }
+          return { ...s, labels };
+        });
+        ingest(samples, 'agent');
+      } catch {
+        self.inc('nubis_agent_pull_errors_total', {});
+      }
+    }
+  }
+
+  // ---- loops
+  let stopped = true;
+  let loops: Promise<void>[] = [];
+  let abort = new AbortController();
+  async function loop(fn: () => Promise<number | void>, everyMs: number): Promise<void> {
+    while (!stopped) {
+      let wait = everyMs;
+      try {
+        const next = await fn();
+        if (typeof next === 'number') wait = Math.max(10, next - clock.now());
+      } catch {
+        // each part reports its own failures
+      }
+      try {
+        await clock.sleep(wait, abort.signal);
+      } catch {
+        // stopping
+      }
+    }
+  }
+
+  if (loadErrors.length > 0) append('metrics.load', 'metrics', undefined, 'metric_objects', 'error', `could not load: ${loadErrors.join('; ')}`, {});
+
+  async function persist(kind: MetricObjectKind, deployment: string, name: string, body: unknown): Promise<void> {
+    await objects.put({ kind, deployment, name, body_json: JSON.stringify(body), updated_at: clock.now() });
+  }
+
+  function mustDeployment(name: string, path = '$.deployment'): AppSpec {
+    const d = engine.deployments.get(name);
+    if (!d) throw new NubisError('NOT_FOUND', `${path}: no deployment named ${JSON.stringify(name)}`);
+    return d.spec;
+  }
+
+  async function remove<T>(kind: MetricObjectKind, what: string, all: Obj<T>[], rt: Map<string, Obj<T>>, name: string, deployment: string | undefined, caller: Caller): Promise<Obj<T>> {
+    const hit = find(all, what, name, deployment);
+    if (hit.source === 'spec') {
+      throw new NubisError('CONFLICT', `${what} ${name} is defined in the spec of deployment ${hit.deployment}; remove it there and apply`);
+    }
+    rt.delete(key(hit.deployment, hit.name));
+    await objects.remove(kind, hit.deployment, hit.name);
+    append(`${kind}.removed`, caller.actor, hit.deployment || undefined, name, 'ok', `${what} ${name} removed`, { name });
+    return hit;
+  }
+
+  const defView = (d: Obj<MetricDefSpec>): MetricDefinitionView => {
+    const st = defState.get(key(d.deployment, d.name));
+    return {
+      name: d.name,
+      ...(d.deployment ? { deployment: d.deployment } : {}),
+      source: d.source,
+      expr: d.spec.expr,
+      intervalMs: d.spec.intervalMs,
+      ...(d.spec.description !== undefined ? { description: d.spec.description } : {}),
+      ...(st?.last !== undefined ? { lastEvaluation: iso(st.last)! } : {}),
+      ...(st?.error !== undefined ? { lastError: st.error } : {}),
+    };
+  };
+  const ruleView = (r: Obj<RuleSpec>, states: RuleState[]): RuleView => {
+    const s = states.find((x) => x.deployment === r.deployment && x.rule === r.name);
+    return {
+      name: r.name,
+      deployment: r.deployment,
+      source: r.source,
+      spec: r.spec,
+      state: {
+        truth: s ? String(s.truth) : 'never',
+        ...(s?.holdingSince !== undefined ? { holdingSince: iso(s.holdingSince)! } : {}),
+        ...(s?.lastEvaluation !== undefined ? { lastEvaluation: iso(s.lastEvaluation)! } : {}),
+        missing: s?.missing ?? [],
+      },
+    };
+  };
+  const scheduleView = (s: Obj<ScheduleSpec>): ScheduleView => {
+    const next = scheduler.upcoming().find((u) => u.deployment === s.deployment && u.schedule === s.name);
+    return { name: s.name, deployment: s.deployment, source: s.source, spec: s.spec, ...(next ? { nextFire: iso(next.at)! } : {}) };
+  };
+
+  let flushTimer: NodeJS.Timeout | undefined;
+  const unsubscribe: (() => void)[] = [];
+
+  return {
+    store,
+    query,
+    self,
+    async start() {
+      if (!stopped) return;
+      stopped = false;
+      abort = new AbortController();
+      unsubscribe.push(
+        events.subscribe({ kind: 'driver.call' }, (e) => {
+          const d = (e.data ?? {}) as { platform?: string; op?: string; latencyMs?: number; errorCode?: string };
+          const labels = { platform: String(d.platform ?? ''), op: String(d.op ?? '') };
+          self.inc('nubis_driver_calls_total', { ...labels, outcome: String(e.outcome ?? '') });
+          if (typeof d.latencyMs === 'number') self.observe('nubis_driver_call_seconds', labels, d.latencyMs / 1000);
+          if (d.errorCode) self.inc('nubis_driver_errors_total', { ...labels, code: d.errorCode });
+        }),
+      );
+      // a spec applied or a deployment going away changes the spec's rules and schedules
+      unsubscribe.push(
+        events.subscribe({ kind: 'deployment.*' }, (e) => {
+          if (e.kind === 'deployment.scaled') return;
+          evaluator.reload();
+          scheduler.reload();
+        }),
+      );
+      evaluator.start();
+      scheduler.start();
+      loops = [loop(evaluateDefinitions, 1_000), loop(pullAgents, o.pullIntervalMs ?? 10_000)];
+      flushTimer = setInterval(() => void store.flush().catch(() => undefined), o.flushIntervalMs ?? 1_000);
+      flushTimer.unref();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      abort.abort();
+      if (flushTimer) clearInterval(flushTimer);
+      for (const u of unsubscribe.splice(0)) u();
+      await Promise.all([evaluator.stop(), scheduler.stop(), ...loops]);
+      await store.flush().catch(() => undefined);
+    },
+    ingest,
+    push(input) {
+      const labels = input.labels ?? {};
+      const now = clock.now();
+      let samples: Sample[] = [];
+      const problems: string[] = [];
+      if (input.samples !== undefined) samples = checkPushJson({ samples: input.samples }, { now, labels });
+      if (input.graphite !== undefined) {
+        const r = parseGraphiteLines(input.graphite, { now, labels });
+        samples.push(...r.samples);
+        problems.push(...r.malformed.map((m) => `graphite: ${m}`));
+      }
+      if (input.prometheus !== undefined) {
+        const r = parsePrometheusText(input.prometheus, { now, labels });
+        samples.push(...r.samples);
+        problems.push(...r.malformed.map((m) => `prometheus: ${m}`));
+      }
+      ingest(samples, 'push');
+      if (problems.length > 0) self.inc('nubis_ingest_malformed_total', { source: 'push' }, problems.length);
+      return { accepted: samples.length, malformed: problems.length, problems: problems.slice(0, 20) };
+    },
+    async series(match, limit) {
+      let matchers: Parameters<MetricStore['series']>[0] = [];
+      if (match !== undefined) {
+        const e = parseQuery(match);
+        if (e.type !== 'vector') throw new NubisError('REQUEST_INVALID', `match: expected a series selector such as {__name__=~"cpu.*"}, found ${JSON.stringify(match)}`);
+        matchers = e.matchers;
+      }
+      await store.flush();
+      return store.series(matchers, limit);
+    },
+    async instant(expr, t) {
+      await store.flush();
+      return query.instant(expr, t);
+    },
+    async range(expr, start, end, step) {
+      await store.flush();
+      return query.range(expr, start, end, step);
+    },
+
+    listDefinitions: (deployment) => merged('metrics', runtime.metric).filter((d) => deployment === undefined || d.deployment === deployment).map(defView),
+    getDefinition: (name, deployment) => defView(find(merged('metrics', runtime.metric), 'metric definition', name, deployment)),
+    async putDefinition(name, body, caller) {
+      const { deployment = '', ...doc } = body;
+      if (deployment) mustDeployment(deployment);
+      const problems = metricProblems(doc as Record<string, unknown>, []);
+      if (problems.length) throw invalid(problems);
+      checkExpr(doc.expr, ['expr']);
+      const k = key(deployment, name);
+      const created = !runtime.metric.has(k);
+      await persist('metric', deployment, name, doc);
+      runtime.metric.set(k, { deployment, name, source: 'api', spec: normaliseMetric(name, doc) });
+      defState.delete(k);
+      append('metric.defined', caller.actor, deployment || undefined, name, 'ok', `metric ${name} ${created ? 'added' : 'changed'}: ${doc.expr}`, { name, expr: doc.expr });
+      return { created, view: defView(runtime.metric.get(k)!) };
+    },
+    async deleteDefinition(name, deployment, caller) {
+      await remove('metric', 'metric definition', merged('metrics', runtime.metric), runtime.metric, name, deployment, caller);
+    },
+
+    listRules(deployment) {
+      const states = evaluator.states();
+      return merged('rules', runtime.rule).filter((r) => deployment === undefined || r.deployment === deployment).map((r) => ruleView(r, states));
+    },
+    getRule: (name, deployment) => ruleView(find(merged('rules', runtime.rule), 'rule', name, deployment), evaluator.states()),
+    async putRule(name, body, caller) {
+      const { deployment, ...doc } = body;
+      const spec = mustDeployment(deployment);
+      const problems = ruleProblems(doc as Record<string, unknown>, [], spec.components as Record<string, unknown>);
+      if (problems.length) throw invalid(problems);
+      const exprs: { path: (string | number)[]; expr: string }[] = [];
+      conditionExprs(doc.when, ['when'], exprs);
+      for (const x of exprs) checkExpr(x.expr, x.path);
+      const k = key(deployment, name);
+      const created = !runtime.rule.has(k);
+      await persist('rule', deployment, name, doc);
+      runtime.rule.set(k, { deployment, name, source: 'api', spec: normaliseRule(name, doc) });
+      evaluator.reload();
+      append('rule.defined', caller.actor, deployment, `${deployment}/${doc.component}`, 'ok', `rule ${name} ${created ? 'added' : 'changed'}`, { rule: name });
+      return { created, view: ruleView(runtime.rule.get(k)!, evaluator.states()) };
+    },
+    async deleteRule(name, deployment, caller) {
+      await remove('rule', 'rule', merged('rules', runtime.rule), runtime.rule, name, deployment, caller);
+      evaluator.reload();
+    },
+
+    listSchedules: (deployment) => merged('schedules', runtime.schedule).filter((s) => deployment === undefined || s.deployment === deployment).map(scheduleView),
+    getSchedule: (name, deployment) => scheduleView(find(merged('schedules', runtime.schedule), 'schedule', name, deployment)),
+    async putSchedule(name, body, caller) {
+      const { deployment, ...doc } = body;
+      const spec = mustDeployment(deployment);
+      const problems = scheduleProblems(doc as Record<string, unknown>, [], spec.components as Record<string, unknown>);
+      if (problems.length) throw invalid(problems);
+      const k = key(deployment, name);
+      const created = !runtime.schedule.has(k);
+      await persist('schedule', deployment, name, doc);
+      runtime.schedule.set(k, { deployment, name, source: 'api', spec: normaliseSchedule(name, doc) });
+      scheduler.reload();
+      append('schedule.defined', caller.actor, deployment, `${deployment}/${doc.component}`, 'ok', `schedule ${name} ${created ? 'added' : 'changed'}`, { schedule: name });
+      return { created, view: scheduleView(runtime.schedule.get(k)!) };
+    },
+    async deleteSchedule(name, deployment, caller) {
+      await remove('schedule', 'schedule', merged('schedules', runtime.schedule), runtime.schedule, name, deployment, caller);
+      scheduler.reload();
+    },
+
+    evaluateRules: () => evaluator.evaluateNow(),
+    async selfMetrics() {
+      self.set('nubis_metric_definitions', {}, merged('metrics', runtime.metric).length);
+      self.set('nubis_rules', {}, merged('rules', runtime.rule).length);
+      self.set('nubis_schedules', {}, merged('schedules', runtime.schedule).length);
+      // work the engine has not finished: instances not yet running, or leaving; nodes not yet running
+      let pendingInstances = 0;
+      for (const d of engine.deployments.keys()) {
+        for (const i of engine.instancesOf(d)) if (!i.desired || i.phase !== 'running') pendingInstances++;
+      }
+      let pendingNodes = 0;
+      for (const n of engine.nodes.values()) if (n.status !== 'running') pendingNodes++;
+      self.set('nubis_engine_pending_instances', {}, pendingInstances);
+      self.set('nubis_engine_pending_nodes', {}, pendingNodes);
+      const es = engine.stats();
+      self.set('nubis_engine_reconcile_passes_total', {}, es.passes);
+      self.set('nubis_engine_reconcile_seconds_total', {}, es.passMsTotal / 1000);
+      self.set('nubis_engine_reconcile_last_seconds', {}, es.lastPassMs / 1000);
+      self.set('nubis_engine_queue_depth', {}, es.queued);
+      self.set('nubis_engine_actions_in_flight', {}, es.inflight);
+      const st = (store as { stats?: () => { series: number; points: number } }).stats?.();
+      if (st) {
+        self.set('nubis_metric_store_series', {}, st.series);
+        self.set('nubis_metric_store_points', {}, st.points);
+      }
+      return self.render();
+    },
+  };
+}
