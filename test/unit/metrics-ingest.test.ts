@@ -260,7 +260,8 @@ describe('scraper', () => {
     });
     try {
       scraper.start();
-      await waitFor('first round: 2 fast results and the slow one timed out', () => batches.length === 3, 20_000);
+      await waitFor(`first round: 2 fast results and the slow one timed out (have ${batches.length})`, () => batches.length >= 3, 30_000);
+      assert.equal(batches.length, 3, 'one batch per target');
       const host = new URL(base).host;
       const ok = batches.flat().filter((s) => s.labels['job'] === 'node');
       assert.deepEqual(ok.find((s) => s.name === 'node_load1'), { name: 'node_load1', labels: { job: 'node', instance: host }, t: 1_000_000, v: 1 });

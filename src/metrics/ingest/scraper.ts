@@ -14,7 +14,7 @@
  * `maxBodyBytes` yields `up 0` and `lastError`; nothing a target does stops the loop.
  * Malformed lines are counted per target in `status().malformed`.
  */
-import { createRealClock, type Clock } from '../../clock/index.js';
+import { abortAfter, createRealClock, type Clock } from '../../clock/index.js';
 import { NubisError } from '../../errors/index.js';
 import type { Labels, Sample } from '../types.js';
 import { parsePrometheusText } from './prometheus.js';
@@ -129,7 +129,8 @@ export function createScraper(opts: ScraperOptions): Scraper {
   const scrape = async (t: Target): Promise<void> => {
     const started = clock.now();
     const t0 = performance.now();
-    const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(abort ? [abort.signal] : [])]);
+    const deadline = abortAfter(timeoutMs, abort?.signal);
+    const signal = deadline.signal;
     let samples: Sample[] = [];
     let malformed = 0;
     let error: string | undefined;
@@ -149,6 +150,8 @@ export function createScraper(opts: ScraperOptions): Scraper {
     } catch (e) {
       const err = e as Error;
       error = err.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : (err.cause as Error | undefined)?.message ?? err.message;
+    } finally {
+      deadline.clear();
     }
     const durationMs = performance.now() - t0;
     const up = error === undefined;
