@@ -12,7 +12,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { METRIC_NAME_PATTERN, NAME_PATTERN } from '../model/schema.js';
-import type { MetricDefDoc, RuleDoc, ScheduleDoc } from '../model/schema.js';
+import type { MetricDefDoc, RuleDoc, ScheduleDoc, ScrapeTargetDoc } from '../model/schema.js';
 import { NubisError } from '../errors/index.js';
 import type { MetricsService, PushInput } from '../metrics/index.js';
 import type { QueryResult } from '../metrics/types.js';
@@ -183,6 +183,15 @@ export function buildMetricsRoutes(metrics: MetricsService | undefined, now: () 
       doGet: (n, d) => svc().getDefinition(n, d),
       doPut: (n, b, c) => svc().putDefinition(n, b as MetricDefDoc & { deployment?: string }, c),
       doDelete: (n, d, c) => svc().deleteDefinition(n, d, c),
+    }),
+    ...crud({
+      base: '/v1/metrics/scrape', what: 'scrape target', plural: 'targets', idPrefix: 'ScrapeTarget',
+      nameSchema: { schema: Type.String({ pattern: NAME_PATTERN }), description: 'the scrape target name', required: true },
+      input: 'ScrapeTargetInput', view: 'ScrapeTargetView', list: 'ScrapeTargetList',
+      doList: (d) => svc().listScrapeTargets(d),
+      doGet: (n, d) => svc().getScrapeTarget(n, d),
+      doPut: (n, b, c) => svc().putScrapeTarget(n, b as ScrapeTargetDoc & { deployment?: string }, c),
+      doDelete: (n, d, c) => svc().deleteScrapeTarget(n, d, c),
     }),
     ...crud({
       base: '/v1/rules', what: 'rule', plural: 'rules', idPrefix: 'Rule',

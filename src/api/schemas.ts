@@ -5,7 +5,7 @@
  * `src/engine/views.ts` disagree.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { HANDLER_NAMES, MetricDef, NAME_PATTERN, Rule, Schedule } from '../model/schema.js';
+import { HANDLER_NAMES, MetricDef, NAME_PATTERN, Rule, Schedule, ScrapeTarget } from '../model/schema.js';
 import type {
   ComponentView, DeploymentSummary, DeploymentView, EndpointView, InstanceView, PlanAction, PlanResult, SpecInput, StepLog,
 } from '../engine/views.js';
@@ -200,6 +200,10 @@ export const ScheduleInputSchema = closed(
   { deployment: Type.String({ pattern: NAME_PATTERN, description: 'the deployment whose component is scaled' }), ...Schedule.properties },
   { ...opts, description: 'a scheduled scaling policy, as in the spec\'s `schedules` section, plus its deployment' },
 );
+export const ScrapeTargetInputSchema = closed(
+  { deployment: Type.Optional(Type.String({ pattern: NAME_PATTERN, description: 'the deployment it belongs to (its samples get a deployment label)' })), ...ScrapeTarget.properties },
+  { ...opts, description: 'a Prometheus text-format scrape target, as in the spec\'s `scrape` section' },
+);
 const Source = Type.Union([Type.Literal('spec'), Type.Literal('api')], { description: 'spec: from a deployment\'s spec; api: created at run time' });
 export const MetricDefinitionViewSchema = Type.Object({
   name: Type.String(),
@@ -230,6 +234,25 @@ export const ScheduleViewSchema = Type.Object({
   spec: Type.Unknown({ description: 'the normalised schedule (at in ms)' }),
   nextFire: Type.Optional(Type.String({ format: 'date-time' })),
 });
+export const ScrapeTargetViewSchema = Type.Object({
+  name: Type.String(),
+  deployment: Type.Optional(Type.String()),
+  source: Source,
+  url: Type.String(),
+  intervalMs: Type.Integer(),
+  labels: Type.Record(Type.String(), Type.String()),
+  status: Type.Optional(
+    Type.Object({
+      up: Type.Boolean(),
+      lastScrape: Type.Optional(Type.String({ format: 'date-time' })),
+      lastDurationMs: Type.Optional(Type.Number()),
+      lastError: Type.Optional(Type.String()),
+      samples: Type.Integer(),
+      malformed: Type.Integer(),
+    }, { description: 'the last scrape' }),
+  ),
+});
+export const ScrapeTargetListSchema = Type.Object({ targets: Type.Array(ScrapeTargetViewSchema) });
 export const MetricDefinitionListSchema = Type.Object({ definitions: Type.Array(MetricDefinitionViewSchema) });
 export const RuleListSchema = Type.Object({ rules: Type.Array(RuleViewSchema) });
 export const ScheduleListSchema = Type.Object({ schedules: Type.Array(ScheduleViewSchema) });
@@ -260,6 +283,9 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   ScheduleInput: ScheduleInputSchema,
   ScheduleView: ScheduleViewSchema,
   ScheduleList: ScheduleListSchema,
+  ScrapeTargetInput: ScrapeTargetInputSchema,
+  ScrapeTargetView: ScrapeTargetViewSchema,
+  ScrapeTargetList: ScrapeTargetListSchema,
   ...CLOUD_SCHEMAS,
 };
 

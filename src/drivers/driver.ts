@@ -49,6 +49,8 @@ export interface CloudNode {
   ports?: { first: number; count: number };
   /** How the control plane reaches the node's agent. */
   agent?: { url: string; token: string };
+  /** Where processes on the node send Graphite plaintext metrics (the node's agent listens there), when it does. */
+  graphite?: { host: string; port: number };
   /** Milliseconds since the epoch, in the driver's clock. */
   createdAt: number;
 }

@@ -580,7 +580,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       inst.inflightRun = runId;
       await saveInstance(inst);
     }
-    const env = wiringEnv(comp, wiring, n.observed?.address ?? '127.0.0.1');
+    const env = wiringEnv(comp, wiring, n.observed?.address ?? '127.0.0.1', n.observed?.graphite);
     env.NUBIS_STEP = stepName;
     const release = await acquireStep();
     const startedAt = clock.now();

@@ -28,8 +28,11 @@ export function envName(port: string): string {
 
 /**
  * Addresses of an instance's provided ports on its node. Platforms that share one address
- * among nodes (local) give each node a port range: the agent takes the first port and provided
- * ports follow in name order. Elsewhere the spec's fixed port (or 8000 + index) is used.
+ * among nodes (local) give each node a port range (`node.ports`, which excludes the agent's
+ * port before it and its Graphite port after it): provided ports follow in name order from
+ * `first + 1`, and a port that would fall beyond the range gets no address (it would be
+ * another node's, or the agent's Graphite listener). Elsewhere the spec's fixed port (or
+ * 8000 + index) is used.
  */
 export function providedEndpoints(comp: ComponentSpec, node: CloudNode | undefined): Record<string, Endpoint> {
   const out: Record<string, Endpoint> = {};
@@ -37,6 +40,7 @@ export function providedEndpoints(comp: ComponentSpec, node: CloudNode | undefin
   const names = Object.keys(comp.provides).sort();
   names.forEach((name, i) => {
     const fixed = comp.provides[name]?.port;
+    if (node.ports && 1 + i >= node.ports.count) return;
     const port = node.ports ? node.ports.first + 1 + i : (fixed ?? 8000 + i);
     out[name] = { host: node.address!, port };
   });
@@ -90,13 +94,18 @@ export function wiringHash(w: Wiring): string {
   return crypto.createHash('sha1').update(JSON.stringify(w.requires)).digest('hex').slice(0, 16);
 }
 
-/** The handler environment: user env first, then Nubis's variables (which win). */
-export function wiringEnv(comp: ComponentSpec, w: Wiring, host: string): Record<string, string> {
+/**
+ * The handler environment: user env first, then Nubis's variables (which win). `graphite` is
+ * the node agent's Graphite listener, given to handlers as `NUBIS_GRAPHITE=host:port` so an
+ * instance can send its own metrics there.
+ */
+export function wiringEnv(comp: ComponentSpec, w: Wiring, host: string, graphite?: Endpoint): Record<string, string> {
   const env: Record<string, string> = { ...comp.env };
   env.NUBIS_DEPLOYMENT = w.deployment;
   env.NUBIS_COMPONENT = w.component;
   env.NUBIS_INSTANCE = w.instance;
   env.NUBIS_HOST = host;
+  if (graphite) env.NUBIS_GRAPHITE = `${graphite.host}:${graphite.port}`;
   for (const [name, ep] of Object.entries(w.provides)) env[`NUBIS_PORT_${envName(name)}`] = String(ep.port);
   for (const [name, list] of Object.entries(w.requires)) {
     env[`NUBIS_REQUIRES_${envName(name)}`] = list.map((e) => `${e.host}:${e.port}`).join(',');

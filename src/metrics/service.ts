@@ -18,15 +18,16 @@ import type { Engine } from '../engine/index.js';
 import type { Caller } from '../engine/views.js';
 import { desiredCount } from '../engine/state.js';
 import { NubisError } from '../errors/index.js';
-import type { AppSpec, MetricDefSpec, RuleSpec, ScheduleSpec } from '../model/types.js';
-import type { MetricDefDoc, RuleDoc, ScheduleDoc } from '../model/schema.js';
+import type { AppSpec, MetricDefSpec, RuleSpec, ScheduleSpec, ScrapeTargetSpec } from '../model/types.js';
+import type { MetricDefDoc, RuleDoc, ScheduleDoc, ScrapeTargetDoc } from '../model/schema.js';
 import {
-  metricProblems, normaliseMetric, normaliseRule, normaliseSchedule, ruleProblems, scheduleProblems, type PathProblem,
+  metricProblems, normaliseMetric, normaliseRule, normaliseSchedule, normaliseScrape, ruleProblems, scheduleProblems, scrapeProblems, type PathProblem,
 } from '../model/parse.js';
 import type { MetricObjectKind, MetricObjectRepo } from '../store/index.js';
 import type { AgentMetricsClient } from '../agent/sensors/index.js';
 import { parsePrometheusText } from './ingest/prometheus.js';
 import { parseGraphiteLines } from './ingest/graphite.js';
+import { createScraper, type Scraper, type ScrapeStatus } from './ingest/scraper.js';
 import { checkPushJson } from './ingest/push.js';
 import { parseQuery } from './query/parser.js';
 import type { Labels, MetricStore, QueryResult, Sample } from './types.js';
@@ -89,6 +90,17 @@ export interface ScheduleView {
   nextFire?: string;
 }
 
+export interface ScrapeTargetView {
+  name: string;
+  deployment?: string;
+  source: ObjectSource;
+  url: string;
+  intervalMs: number;
+  labels: Record<string, string>;
+  /** The last scrape, once there has been one. */
+  status?: { up: boolean; lastScrape?: string; lastDurationMs?: number; lastError?: string; samples: number; malformed: number };
+}
+
 export interface PushInput {
   samples?: unknown[];
   graphite?: string;
@@ -131,6 +143,11 @@ export interface MetricsService {
   getSchedule(name: string, deployment?: string): ScheduleView;
   putSchedule(name: string, body: ScheduleDoc & { deployment: string }, caller: Caller): Promise<{ created: boolean; view: ScheduleView }>;
   deleteSchedule(name: string, deployment: string | undefined, caller: Caller): Promise<void>;
+
+  listScrapeTargets(deployment?: string): ScrapeTargetView[];
+  getScrapeTarget(name: string, deployment?: string): ScrapeTargetView;
+  putScrapeTarget(name: string, body: ScrapeTargetDoc & { deployment?: string }, caller: Caller): Promise<{ created: boolean; view: ScrapeTargetView }>;
+  deleteScrapeTarget(name: string, deployment: string | undefined, caller: Caller): Promise<void>;
 
   /** Evaluates every rule now (for tests and `nubis rules eval`). */
   evaluateRules(): Promise<void>;
@@ -185,6 +202,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     metric: new Map<string, Obj<MetricDefSpec>>(),
     rule: new Map<string, Obj<RuleSpec>>(),
     schedule: new Map<string, Obj<ScheduleSpec>>(),
+    scrape: new Map<string, Obj<ScrapeTargetSpec>>(),
   };
   /** JSON as submitted, per runtime object, so a restart normalises it again. */
   const loadErrors: string[] = [];
@@ -214,8 +232,17 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     }
   }
 
+  for (const row of await objects.list('scrape')) {
+    try {
+      const doc = JSON.parse(row.body_json) as ScrapeTargetDoc;
+      runtime.scrape.set(key(row.deployment, row.name), { deployment: row.deployment, name: row.name, source: 'api', spec: normaliseScrape(row.name, doc) });
+    } catch (e) {
+      loadErrors.push(`scrape ${row.name}: ${String(e)}`);
+    }
+  }
+
   /** Spec objects of active deployments merged with run-time ones (run time wins). */
-  function merged<T>(section: 'metrics' | 'rules' | 'schedules', rt: Map<string, Obj<T>>): Obj<T>[] {
+  function merged<T>(section: 'metrics' | 'rules' | 'schedules' | 'scrape', rt: Map<string, Obj<T>>): Obj<T>[] {
     const out = new Map<string, Obj<T>>();
     for (const d of engine.deployments.values()) {
       if (d.status === 'destroying') continue;
@@ -376,6 +403,59 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     }
   }
 
+  // ---- scrape targets: one scraper per target (each has its own interval); samples carry the
+  // target's labels, then deployment (when the target belongs to one) and instance (host:port)
+  const scrapers = new Map<string, { sig: string; scraper: Scraper }>();
+  function syncScrapers(): void {
+    const want = stopped ? [] : merged('scrape', runtime.scrape);
+    const live = new Set<string>();
+    for (const t of want) {
+      const k = key(t.deployment, t.name);
+      live.add(k);
+      const labels = { ...t.spec.labels, ...(t.deployment ? { deployment: t.deployment } : {}) };
+      const sig = JSON.stringify([t.spec.url, t.spec.intervalMs, labels]);
+      const old = scrapers.get(k);
+      if (old?.sig === sig) continue;
+      if (old) void old.scraper.stop();
+      try {
+        const scraper = createScraper({
+          targets: [{ url: t.spec.url, labels }],
+          intervalMs: t.spec.intervalMs,
+          clock,
+          onSamples: (samples) => {
+            ingest(samples, 'scrape');
+            const st = scraper.status()[0];
+            if (st && st.malformed > 0) self.inc('nubis_ingest_malformed_total', { source: 'scrape' }, st.malformed);
+          },
+        });
+        scrapers.set(k, { sig, scraper });
+        scraper.start();
+      } catch (e) {
+        scrapers.delete(k);
+        append('scrape.failed', 'metrics', t.deployment || undefined, t.name, 'error', `scrape target ${t.name}: ${e instanceof Error ? e.message : String(e)}`, { name: t.name });
+      }
+    }
+    for (const [k, v] of [...scrapers]) {
+      if (live.has(k)) continue;
+      scrapers.delete(k);
+      void v.scraper.stop();
+    }
+  }
+  const scrapeView = (t: Obj<ScrapeTargetSpec>): ScrapeTargetView => {
+    const st: ScrapeStatus | undefined = scrapers.get(key(t.deployment, t.name))?.scraper.status()[0];
+    return {
+      name: t.name,
+      ...(t.deployment ? { deployment: t.deployment } : {}),
+      source: t.source,
+      url: t.spec.url,
+      intervalMs: t.spec.intervalMs,
+      labels: t.spec.labels,
+      ...(st?.lastScrapeMs !== undefined
+        ? { status: { up: st.up, lastScrape: iso(st.lastScrapeMs)!, ...(st.lastDurationMs !== undefined ? { lastDurationMs: st.lastDurationMs } : {}), ...(st.lastError !== undefined ? { lastError: st.lastError } : {}), samples: st.samples, malformed: st.malformed } }
+        : {}),
+    };
+  };
+
   // ---- loops
   let stopped = true;
   let loops: Promise<void>[] = [];
@@ -479,8 +559,10 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
           if (e.kind === 'deployment.scaled') return;
           evaluator.reload();
           scheduler.reload();
+          syncScrapers();
         }),
       );
+      syncScrapers();
       evaluator.start();
       scheduler.start();
       loops = [loop(evaluateDefinitions, 1_000), loop(pullAgents, o.pullIntervalMs ?? 10_000)];
@@ -493,6 +575,9 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
       abort.abort();
       if (flushTimer) clearInterval(flushTimer);
       for (const u of unsubscribe.splice(0)) u();
+      const running = [...scrapers.values()].map((v) => v.scraper.stop());
+      scrapers.clear();
+      await Promise.all(running);
       await Promise.all([evaluator.stop(), scheduler.stop(), ...loops]);
       await store.flush().catch(() => undefined);
     },
@@ -600,6 +685,26 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     async deleteSchedule(name, deployment, caller) {
       await remove('schedule', 'schedule', merged('schedules', runtime.schedule), runtime.schedule, name, deployment, caller);
       scheduler.reload();
+    },
+
+    listScrapeTargets: (deployment) => merged('scrape', runtime.scrape).filter((t) => deployment === undefined || t.deployment === deployment).map(scrapeView),
+    getScrapeTarget: (name, deployment) => scrapeView(find(merged('scrape', runtime.scrape), 'scrape target', name, deployment)),
+    async putScrapeTarget(name, body, caller) {
+      const { deployment = '', ...doc } = body;
+      if (deployment) mustDeployment(deployment);
+      const problems = scrapeProblems(doc as Record<string, unknown>, []);
+      if (problems.length) throw invalid(problems);
+      const k = key(deployment, name);
+      const created = !runtime.scrape.has(k);
+      await persist('scrape', deployment, name, doc);
+      runtime.scrape.set(k, { deployment, name, source: 'api', spec: normaliseScrape(name, doc) });
+      syncScrapers();
+      append('scrape.defined', caller.actor, deployment || undefined, name, 'ok', `scrape target ${name} ${created ? 'added' : 'changed'}: ${doc.url}`, { name, url: doc.url });
+      return { created, view: scrapeView(runtime.scrape.get(k)!) };
+    },
+    async deleteScrapeTarget(name, deployment, caller) {
+      await remove('scrape', 'scrape target', merged('scrape', runtime.scrape), runtime.scrape, name, deployment, caller);
+      syncScrapers();
     },
 
     evaluateRules: () => evaluator.evaluateNow(),

@@ -8,7 +8,7 @@ import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yam
 import type { Document, Node, Pair, YAMLMap } from 'yaml';
 import { NubisError } from '../errors/index.js';
 import { CRON_PATTERN, DURATION_PATTERN, ENV_NAME_PATTERN, HANDLER_NAMES, METRIC_NAME_PATTERN, NAME_PATTERN, Spec } from './schema.js';
-import type { ConditionDoc, HandlerName, MetricDefDoc, RuleDoc, ScheduleDoc, SpecDoc } from './schema.js';
+import type { ConditionDoc, HandlerName, MetricDefDoc, RuleDoc, ScheduleDoc, ScrapeTargetDoc, SpecDoc } from './schema.js';
 import { isTimeZone, parseCron } from '../metrics/schedule/cron.js';
 import type {
   AppSpec,
@@ -23,6 +23,7 @@ import type {
   RuleActionSpec,
   RuleSpec,
   ScheduleSpec,
+  ScrapeTargetSpec,
   NodeTemplateSpec,
   SpecProblem,
 } from './types.js';
@@ -49,6 +50,7 @@ export const DEFAULTS = {
   min: 0,
   max: 100,
   metricIntervalMs: 10_000,
+  scrapeIntervalMs: 15_000,
   ruleIntervalMs: 5_000,
   ruleCooldownMs: 60_000,
   ruleStabilizationMs: 0,
@@ -663,6 +665,7 @@ function normalise(doc: SpecDoc): AppSpec {
   if (doc.metrics) out.metrics = Object.fromEntries(Object.entries(doc.metrics).map(([n, m]) => [n, normaliseMetric(n, m)]));
   if (doc.rules) out.rules = Object.fromEntries(Object.entries(doc.rules).map(([n, r]) => [n, normaliseRule(n, r)]));
   if (doc.schedules) out.schedules = Object.fromEntries(Object.entries(doc.schedules).map(([n, x]) => [n, normaliseSchedule(n, x)]));
+  if (doc.scrape) out.scrape = Object.fromEntries(Object.entries(doc.scrape).map(([n, x]) => [n, normaliseScrape(n, x)]));
   return out;
 }
 
@@ -788,12 +791,26 @@ export function metricProblems(m: Rec, path: Seg[]): PathProblem[] {
   return p ? [p] : [];
 }
 
+/** Semantic problems of one scrape target (interval from 100ms to 24h; the URL parses). */
+export function scrapeProblems(x: Rec, path: Seg[]): PathProblem[] {
+  const out: PathProblem[] = [];
+  const p = durationProblem([...path, 'interval'], x['interval'], 1);
+  if (p) out.push(p);
+  else if (typeof x['interval'] === 'string' && (durationMs(x['interval']) ?? 0) < 100) {
+    out.push({ path: [...path, 'interval'], expected: 'duration from 100ms to 24h', found: `duration ${quote(x['interval'])}` });
+  }
+  const url = str(x['url']);
+  if (url !== undefined && /^https?:\/\/\S+$/.test(url) && !URL.canParse(url)) out.push({ path: [...path, 'url'], expected: 'an http or https URL', found: `string ${quote(url)}` });
+  return out;
+}
+
 /** Problems of the `metrics`, `rules` and `schedules` sections of a spec. */
 function scalingProblems(top: Rec, components: Rec): PathProblem[] {
   const out: PathProblem[] = [];
   for (const [n, m] of Object.entries(rec(top['metrics']))) out.push(...metricProblems(rec(m), ['metrics', n]));
   for (const [n, r] of Object.entries(rec(top['rules']))) out.push(...ruleProblems(rec(r), ['rules', n], components));
   for (const [n, x] of Object.entries(rec(top['schedules']))) out.push(...scheduleProblems(rec(x), ['schedules', n], components));
+  for (const [n, x] of Object.entries(rec(top['scrape']))) out.push(...scrapeProblems(rec(x), ['scrape', n]));
   return out;
 }
 
@@ -858,4 +875,9 @@ export function normaliseSchedule(name: string, x: ScheduleDoc): ScheduleSpec {
     ...(x.at !== undefined ? { at: Date.parse(x.at) } : {}),
     enabled: x.enabled ?? true,
   };
+}
+
+/** A checked scrape target document → ScrapeTargetSpec. */
+export function normaliseScrape(name: string, x: ScrapeTargetDoc): ScrapeTargetSpec {
+  return { name, url: x.url, intervalMs: x.interval !== undefined ? parseDuration(x.interval) : DEFAULTS.scrapeIntervalMs, labels: { ...(x.labels ?? {}) } };
 }

@@ -247,6 +247,23 @@ export const Schedule = closed(
   'scheduled scaling: set a component\'s count on a cron recurrence or once at a time',
 );
 
+/** A Prometheus label name. */
+export const LABEL_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]{0,99}$';
+
+export const ScrapeTarget = closed(
+  {
+    url: Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2000, description: 'the Prometheus text-format endpoint, such as http://10.0.0.5:9100/metrics' }),
+    interval: Type.Optional(Duration),
+    labels: Type.Optional(
+      Type.Record(Type.String({ pattern: LABEL_NAME_PATTERN }), Type.String({ maxLength: 500 }), {
+        additionalProperties: false,
+        description: 'labels added to every scraped sample (besides deployment and instance)',
+      }),
+    ),
+  },
+  'a Prometheus text-format target scraped every interval (default 15s) into the metric store',
+);
+
 export const Spec = closed(
   {
     name: Name('the deployment name'),
@@ -261,6 +278,7 @@ export const Spec = closed(
     ),
     rules: Type.Optional(Named(Rule, 'scaling rules, by name')),
     schedules: Type.Optional(Named(Schedule, 'scheduled scaling policies, by name')),
+    scrape: Type.Optional(Named(ScrapeTarget, 'Prometheus text-format targets the control plane scrapes, by name')),
   },
   'a Nubis application spec',
 );
@@ -274,6 +292,7 @@ export type RequirementsDoc = Static<typeof Requirements>;
 export type MetricDefDoc = Static<typeof MetricDef>;
 export type RuleDoc = Static<typeof Rule>;
 export type ScheduleDoc = Static<typeof Schedule>;
+export type ScrapeTargetDoc = Static<typeof ScrapeTarget>;
 export type ComparisonDoc = Static<typeof Comparison>;
 export type RuleActionDoc = Static<typeof RuleAction>;
 /** A condition as written (the schema nests it to CONDITION_DEPTH; the type is recursive). */

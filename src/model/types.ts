@@ -16,6 +16,17 @@ export interface AppSpec {
   rules?: Record<string, RuleSpec>;
   /** Scheduled scaling policies by name; present only when the spec has the section. */
   schedules?: Record<string, ScheduleSpec>;
+  /** Prometheus text-format targets the control plane scrapes, by name; present only when the spec has the section. */
+  scrape?: Record<string, ScrapeTargetSpec>;
+}
+
+/** A Prometheus text-format target scraped every `intervalMs`; samples carry `labels` plus deployment and instance. */
+export interface ScrapeTargetSpec {
+  name: string;
+  url: string;
+  /** Default 15 000. */
+  intervalMs: number;
+  labels: Record<string, string>;
 }
 
 /** An aggregated or composite metric: `expr` evaluated every `intervalMs`, each result element stored as series `name`. */

@@ -7,7 +7,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Database, MetricObjectTable } from './schema.js';
 
 export type MetricObjectRow = Selectable<MetricObjectTable>;
-export type MetricObjectKind = 'metric' | 'rule' | 'schedule';
+export type MetricObjectKind = 'metric' | 'rule' | 'schedule' | 'scrape';
 
 export interface MetricObjectRepo {
   /** Every object of a kind, by name. */

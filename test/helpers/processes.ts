@@ -59,9 +59,9 @@ export function runCli(args: string[], env: Record<string, string> = {}, cwd = R
   });
 }
 
-/** Starts `nubis serve` and waits until it answers /healthz. */
-export async function startServe(dataDir: string, port: number, extraEnv: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--data', dataDir, '--port', String(port)], {
+/** Starts `nubis serve` (with `extraArgs`, such as `--graphite-port 2103`) and waits until it answers /healthz. */
+export async function startServe(dataDir: string, port: number, extraEnv: Record<string, string> = {}, extraArgs: string[] = []): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--data', dataDir, '--port', String(port), ...extraArgs], {
     cwd: ROOT,
     env: { ...process.env, NO_COLOR: '1', ...extraEnv },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -216,3 +216,56 @@ test('nubis metrics query / list and nubis rules list through the CLI', async ()
   const bad = await runCli(['metrics', 'query', 'avg('], env);
   assert.notEqual(bad.code, 0);
 });
+
+test('scrape targets: set, list and rm through the CLI; the control plane scrapes them into the store with deployment and target labels', async () => {
+  const env = { NUBIS_SERVER: server.url, NUBIS_DATA: data };
+  // the control plane's own /metrics is a Prometheus text-format target that needs no token
+  const set = await runCli(['metrics', 'scrape', 'set', 'self', '--url', `${server.url}/metrics`, '--interval', '200ms', '--labels', 'job=nubis,tier=control', '--deployment', 'shop'], env);
+  assert.equal(set.code, 0, set.stderr);
+  assert.match(set.stdout, /self: created/);
+  const got = await waitFor('scraped nubis_rules', async () => {
+    const q = await runCli(['metrics', 'query', 'nubis_rules{job="nubis"}', '--output', 'json'], env);
+    return q.code === 0 ? JSON.parse(q.stdout).data.result[0] : undefined;
+  }, 15_000);
+  assert.equal(got.metric.deployment, 'shop');
+  assert.equal(got.metric.tier, 'control');
+  assert.equal(got.metric.instance, new URL(server.url).host);
+  const up = await api('GET', `/v1/metrics/query?query=${encodeURIComponent('up{job="nubis"}')}`);
+  assert.equal(up.json.data.result[0].value[1], '1');
+  const list = await runCli(['metrics', 'scrape', 'list', '--output', 'json'], env);
+  const t = JSON.parse(list.stdout).targets.find((x: { name: string }) => x.name === 'self');
+  assert.equal(t.intervalMs, 200);
+  assert.equal(t.source, 'api');
+  assert.equal(t.status.up, true);
+  const bad = await api('PUT', '/v1/metrics/scrape/bad', { url: 'http://127.0.0.1:1/metrics', interval: '10ms' });
+  assert.equal(bad.status, 400, bad.text);
+  assert.match(bad.text, /\$\.interval: expected duration from 100ms to 24h/);
+  const ftp = await api('PUT', '/v1/metrics/scrape/bad', { url: 'ftp://x/metrics' });
+  assert.equal(ftp.status, 400, ftp.text);
+  const rm = await runCli(['metrics', 'scrape', 'rm', 'self', '--deployment', 'shop'], env);
+  assert.equal(rm.code, 0, rm.stderr);
+  const after = await api('GET', '/v1/metrics/scrape');
+  assert.deepEqual(after.json.targets, []);
+});
+
+test('a scrape target in the spec is scraped for its deployment', async () => {
+  const spec = `name: scraped
+clouds: { sim: { platform: sim, options: { path: ":memory:" } } }
+nodeTemplates: { t: { cloud: sim } }
+components:
+  app: { nodeTemplate: t, lifecycle: { start: run } }
+scrape:
+  cp: { url: "${server.url}/metrics", interval: 250ms, labels: { job: from-spec } }
+`;
+  const r = await api('POST', '/v1/deployments', { spec });
+  assert.equal(r.status, 201, r.text);
+  const got = await waitFor('spec scrape', async () => {
+    const q = await api('GET', `/v1/metrics/query?query=${encodeURIComponent('up{job="from-spec"}')}`);
+    return q.json?.data?.result?.[0];
+  }, 15_000);
+  assert.equal(got.metric.deployment, 'scraped');
+  const l = await api('GET', '/v1/metrics/scrape/cp?deployment=scraped');
+  assert.equal(l.json.source, 'spec');
+  const del = await api('DELETE', '/v1/metrics/scrape/cp');
+  assert.equal(del.status, 409, del.text);
+});

@@ -4,11 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, test } from 'node:test';
-import { findProcessesByEnv, findProcessGroup, type AgentClient, type StepRequest } from '../../src/agent/index.js';
+import { createHttpAgentMetricsClient, findProcessesByEnv, findProcessGroup, type AgentClient, type StepRequest } from '../../src/agent/index.js';
+import { providedEndpoints, wiringEnv } from '../../src/engine/wiring.js';
+import type { ComponentSpec } from '../../src/model/types.js';
 import { createRealClock } from '../../src/clock/index.js';
 import type { CloudNode, CreateNodeRequest, Driver } from '../../src/drivers/driver.js';
 import { createLocalDriver } from '../../src/drivers/local/index.js';
@@ -89,6 +91,34 @@ describe('local driver', () => {
     await driver.delete(a.id, never());
     await driver.delete('local-0000000000000000', never());
     await driver.delete('not-even-an-id', never());
+  });
+
+  test('every agent listens for Graphite on the range\'s last port; handlers are told NUBIS_GRAPHITE; provided ports never take it', async () => {
+    const { driver } = makeDriver(undefined, { portBase: 23300, portsPerNode: 6 });
+    const n = await driver.create(req('d/web-1'), never());
+    const agentPort = Number(new URL(n.agent!.url).port);
+    assert.deepEqual(n.graphite, { host: '127.0.0.1', port: agentPort + 5 }, 'the last port of the node\'s range');
+    assert.deepEqual(n.ports, { first: agentPort + 1, count: 4 }, 'provided ports: between the agent\'s and Graphite\'s');
+    // a line sent to the node's Graphite port reaches the agent's buffer, which the control plane pulls
+    const now = Math.floor(Date.now() / 1000);
+    await new Promise<void>((resolve, reject) => {
+      const s = connect(n.graphite!.port, n.graphite!.host, () => s.end(`app.requests;instance=web-1 42 ${now}\n`));
+      s.on('close', () => resolve());
+      s.on('error', reject);
+    });
+    const metrics = createHttpAgentMetricsClient(n.agent!.url, n.agent!.token);
+    const got = await waitFor('the Graphite sample in the agent', async () => (await metrics.metrics(0)).samples.find((x) => x.name === 'app.requests'), 10_000);
+    assert.equal(got.v, 42);
+    assert.equal(got.labels['instance'], 'web-1');
+    assert.equal(got.t, now * 1000);
+    // wiring: as many provided ports as fit, none on the agent's or Graphite's port
+    const comp = { env: {}, provides: Object.fromEntries(['a', 'b', 'c', 'd', 'e', 'f'].map((x) => [x, {}])) } as unknown as ComponentSpec;
+    const eps = providedEndpoints(comp, n);
+    const used = Object.values(eps).map((e) => e.port);
+    assert.ok(used.length > 0);
+    assert.ok(used.every((p) => p > agentPort && p < n.graphite!.port), `provided ports ${used.join(',')} stay inside the range`);
+    const env = wiringEnv(comp, { deployment: 'd', component: 'web', instance: 'web-1', provides: eps, requires: {} }, n.address!, n.graphite);
+    assert.equal(env['NUBIS_GRAPHITE'], `127.0.0.1:${agentPort + 5}`);
   });
 
   test('a new driver over the same root lists the nodes that exist', async () => {

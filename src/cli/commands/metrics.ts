@@ -45,7 +45,7 @@ const labelText = (m: Record<string, string>): string => {
   return `${name ?? ''}{${inner}}`;
 };
 
-function readDefinitionFile(path: string, section: 'rules' | 'schedules' | 'metrics'): { deployment?: string; items: Record<string, Record<string, unknown>> } {
+function readDefinitionFile(path: string, section: 'rules' | 'schedules' | 'metrics' | 'scrape'): { deployment?: string; items: Record<string, Record<string, unknown>> } {
   let doc: unknown;
   try {
     doc = parseYaml(fs.readFileSync(path, 'utf8'));
@@ -59,7 +59,7 @@ function readDefinitionFile(path: string, section: 'rules' | 'schedules' | 'metr
   return { ...(typeof d.deployment === 'string' ? { deployment: d.deployment } : {}), items: items as Record<string, Record<string, unknown>> };
 }
 
-async function setFromFile(ctx: CliContext, args: Parsed, section: 'rules' | 'schedules' | 'metrics', base: string): Promise<number> {
+async function setFromFile(ctx: CliContext, args: Parsed, section: 'rules' | 'schedules' | 'metrics' | 'scrape', base: string): Promise<number> {
   const file = required(str(args, 'file'), '-f <file>');
   const { deployment, items } = readDefinitionFile(file, section);
   for (const [name, body] of Object.entries(items)) {
@@ -75,27 +75,77 @@ const depQuery = (args: Parsed): string => {
   return d === undefined ? '' : `?deployment=${enc(d)}`;
 };
 
+/** `k=v,k2=v2` → labels, or a usage error naming the flag. */
+export function flagLabels(v: string, flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of v.split(',')) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(part.trim());
+    if (!m) throw usageError(`${flag}: expected name=value[,name=value…], found ${JSON.stringify(part)}`);
+    out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+/** `nubis metrics scrape list | set <name> --url <u> [--interval 15s] [--labels k=v,…] | set -f <file> | rm <name>`. */
+async function scrapeCommand(ctx: CliContext, args: Parsed, sub: string | undefined, name: string | undefined, json: boolean): Promise<number> {
+  const client = ctx.client();
+  switch (sub) {
+    case 'list': {
+      const body = await client.get<{ targets: { name: string; deployment?: string; source: string; url: string; intervalMs: number; labels: Record<string, string>; status?: { up: boolean; lastError?: string; samples: number } }[] }>(`/v1/metrics/scrape${depQuery(args)}`);
+      if (json) ctx.out(JSON.stringify(body, null, 2));
+      else ctx.out(body.targets.length === 0 ? 'no scrape targets' : table(ctx.style, ['NAME', 'DEPLOYMENT', 'SOURCE', 'EVERY', 'URL', 'UP'],
+        body.targets.map((t) => [t.name, t.deployment ?? '-', t.source, `${t.intervalMs / 1000}s`, t.url, t.status ? (t.status.up ? `up (${t.status.samples} samples)` : ctx.style.red(`down${t.status.lastError ? ` (${t.status.lastError})` : ''}`)) : '-'])));
+      return 0;
+    }
+    case 'set': {
+      if (str(args, 'file') !== undefined) return setFromFile(ctx, args, 'scrape', '/v1/metrics/scrape');
+      const n = required(name, '<name> (or -f <file>)');
+      const body: Record<string, unknown> = { url: required(str(args, 'url'), '--url <url>') };
+      const interval = str(args, 'interval');
+      if (interval !== undefined) body['interval'] = interval;
+      const labels = str(args, 'labels');
+      if (labels !== undefined) body['labels'] = flagLabels(labels, '--labels');
+      const d = str(args, 'deployment');
+      if (d !== undefined) body['deployment'] = d;
+      const { status } = await client.request('PUT', `/v1/metrics/scrape/${enc(n)}`, body);
+      ctx.out(`${n}: ${status === 201 ? 'created' : 'changed'}`);
+      return 0;
+    }
+    case 'rm':
+      await client.request('DELETE', `/v1/metrics/scrape/${enc(required(name, '<name>'))}${depQuery(args)}`);
+      ctx.out(`${name}: removed`);
+      return 0;
+    default:
+      throw usageError(`scrape: expected list, set or rm, found ${sub === undefined ? 'nothing' : JSON.stringify(sub)}`);
+  }
+}
+
 export const metricsCommand: Command = {
   name: 'metrics',
   summary: 'list series, run queries, manage metric definitions',
-  usage: "nubis metrics list [--match <selector>] | query '<expr>' [--range 1h --step 30s] | defs | define -f <file> | undefine <name>",
+  usage: "nubis metrics list [--match <selector>] | query '<expr>' [--range 1h --step 30s] | defs | define -f <file> | undefine <name> | scrape list|set|rm",
   help: [
     '--match <selector>  list: only series matching, such as {__name__=~"instance.cpu.*"}',
     '--range <d>  query: a range query over the last <d> (with --step, default 30s)',
     '--step <d>  query: the range step',
     '--time <t>  query: evaluate at this time (RFC 3339 or Unix seconds)',
     '-f, --file <file>  define: a YAML file with `metrics:` (and optional `deployment:`)',
-    '--deployment <name>  defs, undefine: the deployment',
+    '--deployment <name>  defs, undefine, scrape: the deployment',
+    'scrape set <name> --url <url> [--interval 15s] [--labels k=v,…]  scrape a Prometheus text-format target (or scrape set -f <file> with `scrape:`)',
+    'scrape rm <name>  stop scraping it; scrape list  the targets and their last scrape',
     outputHelp,
   ],
   options: {
     ...outputOption, match: { type: 'string' }, range: { type: 'string' }, step: { type: 'string' }, time: { type: 'string' },
     file: { type: 'string', short: 'f' }, deployment: { type: 'string' },
+    url: { type: 'string' }, interval: { type: 'string' }, labels: { type: 'string' },
   },
-  maxPositionals: 2,
+  maxPositionals: 3,
   async run(ctx, args) {
     const json = wantsJson(args);
-    const [sub, arg] = args.positionals;
+    const [sub, arg, arg2] = args.positionals;
+    if (sub === 'scrape') return scrapeCommand(ctx, args, arg, arg2, json);
+    if (arg2 !== undefined) throw usageError(`unexpected argument ${JSON.stringify(arg2)}`);
     const client = ctx.client();
     switch (sub) {
       case 'list': {
@@ -148,7 +198,7 @@ export const metricsCommand: Command = {
         ctx.out(`${arg}: removed`);
         return 0;
       default:
-        throw usageError(`expected list, query, defs, define or undefine, found ${sub === undefined ? 'nothing' : JSON.stringify(sub)}`);
+        throw usageError(`expected list, query, defs, define, undefine or scrape, found ${sub === undefined ? 'nothing' : JSON.stringify(sub)}`);
     }
   },
 };

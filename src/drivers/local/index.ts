@@ -10,7 +10,8 @@
  * the same moment are not guarded against.
  *
  * Options (`ctx.options`): `root` (default `<dataDir>/local`), `portBase` (21000),
- * `portsPerNode` (10, at least 2: the agent takes the first), `portMax` (65535),
+ * `portsPerNode` (10, at least 2: the agent takes the first, its Graphite listener the last;
+ * provided ports are in between), `portMax` (65535),
  * `readyTimeoutMs` (15 000: how long a new agent has to answer), `killGraceMs` (2 000).
  *
  * Errors: an exhausted port pool is CLOUD_QUOTA_EXCEEDED; an agent that does not come up is
@@ -38,6 +39,8 @@ interface InventoryNode {
   status: NodeStatus;
   ports: { first: number; count: number };
   agentPort: number;
+  /** The agent's Graphite listener: the range's last port (absent on nodes made before there was one). */
+  graphitePort?: number;
   agentToken: string;
   /** The agent's pid, which leads the node's process group. */
   pgid?: number;
@@ -175,8 +178,10 @@ export function createLocalDriver(ctx: DriverContext): Driver {
     tags: { ...n.tags },
     status: n.status === 'running' && !agentAlive(n) ? 'stopped' : n.status,
     address: '127.0.0.1',
-    ports: { first: n.ports.first + 1, count: n.ports.count - 1 },
+    // provided ports: the range without the agent's (first) and, when it has one, Graphite's (last)
+    ports: { first: n.ports.first + 1, count: n.ports.count - (n.graphitePort === undefined ? 1 : 2) },
     agent: { url: `http://127.0.0.1:${n.agentPort}`, token: n.agentToken },
+    ...(n.graphitePort === undefined ? {} : { graphite: { host: '127.0.0.1', port: n.graphitePort } }),
     createdAt: n.createdAt,
   });
 
@@ -214,7 +219,8 @@ export function createLocalDriver(ctx: DriverContext): Driver {
     let exited = false;
     let child;
     try {
-      child = spawn(process.execPath, [agentProgramPath(), '--sandbox', dir, '--port', String(n.agentPort), '--node', n.id], {
+      const graphite = n.graphitePort === undefined ? [] : ['--graphite-port', String(n.graphitePort)];
+      child = spawn(process.execPath, [agentProgramPath(), '--sandbox', dir, '--port', String(n.agentPort), '--node', n.id, ...graphite], {
         detached: true,
         stdio: ['ignore', logFd, logFd],
         cwd: dir,
@@ -268,6 +274,7 @@ export function createLocalDriver(ctx: DriverContext): Driver {
         status: 'provisioning',
         ports,
         agentPort: ports.first,
+        graphitePort: ports.first + ports.count - 1,
         agentToken: randomBytes(24).toString('hex'),
         createdAt: ctx.clock.now(),
       };
