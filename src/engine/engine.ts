@@ -377,13 +377,15 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       const t = clock.sleep(waitingUntil - now + 1, abort.signal).then(() => enqueue(name), () => undefined);
       void t;
     }
-    if (d.status === 'destroying' && mine.length === 0) {
-      deployments.delete(name);
-      artefactCache.delete(name);
+    if (d.status === 'destroying' && mine.length === 0 && !busy.has(`destroy:${name}`)) {
+      // the deployment disappears from views only once its removal and event are committed
       track(`destroy:${name}`, name, Promise.all([
         store.write(store.deleteDeployment(name)),
         events.append(ev({ deployment: name, kind: 'deployment.destroyed', target: name, reason: 'nothing left' })),
-      ]).then(() => undefined));
+      ]).then(() => {
+        deployments.delete(name);
+        artefactCache.delete(name);
+      }));
     }
   }
 

@@ -40,10 +40,17 @@ test('handlers: non-zero exit, timeout, and a flaky step that succeeds on retry'
         assert.equal(l.exitCode, 3);
         assert.match(l.output, /boom-c-1/);
       }
-      const retries = await cp.events.list({ deployment: 'h', kind: 'instance.retry' });
+      const retries = await waitFor('the retry event', async () => {
+        const r = await cp.events.list({ deployment: 'h', kind: 'instance.retry' });
+        return r.length > 0 ? r : undefined;
+      });
       assert.equal(retries.length, 1);
       assert.match(String(retries[0]!.data?.['output']), /boom-c-1/);
-      const failed = (await cp.events.list({ deployment: 'h', kind: 'instance.phase' })).filter((e) => e.outcome === 'failed');
+      // the view leads the audit log by one commit: wait for the event rather than race it
+      const failed = await waitFor('the failed event', async () => {
+        const f = (await cp.events.list({ deployment: 'h', kind: 'instance.phase' })).filter((e) => e.outcome === 'failed');
+        return f.length > 0 ? f : undefined;
+      });
       assert.equal(failed.length, 1);
       assert.equal(failed[0]!.data?.['alert'], true);
     });
