@@ -6,7 +6,9 @@
  * no operation returns one — credential views carry names and field names only. The body of
  * that PUT is checked here rather than by a schema, so no validation message can echo a value.
  *
- * Tenancy: tokens carry no tenant yet, so every caller works in the `default` tenant.
+ * Tenancy: every operation works in the caller's tenant (the tenant of its token, `default`
+ * for the bootstrap token). Another tenant's clouds and credentials are invisible: their names
+ * answer 404 as if they did not exist.
  */
 import { Type, type TSchema } from '@sinclair/typebox';
 import { NAME_PATTERN, PLATFORMS } from '../model/schema.js';
@@ -168,19 +170,19 @@ export function buildCloudRoutes(cp: ControlPlane): Route[] {
     if (!cp.registry) throw new NubisError('UNAVAILABLE', 'this control plane has no registry');
     return cp.registry;
   };
-  const t = DEFAULT_TENANT;
+  const tenantOf = (c: { caller: { tenant?: string } }): string => c.caller.tenant ?? DEFAULT_TENANT;
   const name = { name: Name('cloud name') };
   const routes: Route[] = [
     {
       method: 'GET', path: '/v1/clouds', operationId: 'listClouds', summary: 'registered clouds', auth: true,
       responses: { 200: ok('CloudList'), ...errors },
-      handle: async () => ({ status: 200, body: { clouds: reg().listClouds(t) } }),
+      handle: async (c) => ({ status: 200, body: { clouds: reg().listClouds(tenantOf(c)) } }),
     },
     {
       method: 'GET', path: '/v1/clouds/{name}', operationId: 'getCloud', summary: 'a registered cloud', auth: true,
       params: name,
       responses: { 200: ok('CloudView'), ...errors, ...notFound('cloud') },
-      handle: async (c) => ({ status: 200, body: reg().getCloud(t, c.params['name']!) }),
+      handle: async (c) => ({ status: 200, body: reg().getCloud(tenantOf(c), c.params['name']!) }),
     },
     {
       method: 'PUT', path: '/v1/clouds/{name}', operationId: 'putCloud', summary: 'register or change a cloud, then discover its offers', auth: true,
@@ -188,7 +190,7 @@ export function buildCloudRoutes(cp: ControlPlane): Route[] {
       body: 'CloudInput',
       responses: { 200: ok('CloudRegistration', 'the cloud changed'), 201: ok('CloudRegistration', 'the cloud was registered'), ...errors, ...bodyErrors },
       handle: async (c) => {
-        const r = await reg().putCloud(t, c.params['name']!, c.body as CloudInput, c.caller);
+        const r = await reg().putCloud(tenantOf(c), c.params['name']!, c.body as CloudInput, c.caller);
         return { status: r.created ? 201 : 200, body: { cloud: r.cloud, discovery: r.discovery } };
       },
     },
@@ -197,7 +199,7 @@ export function buildCloudRoutes(cp: ControlPlane): Route[] {
       params: name,
       responses: { 200: ok('Removed'), ...errors, ...notFound('cloud'), 409: { description: 'nodes are placed on it', schema: 'Error' } },
       handle: async (c) => {
-        await reg().deleteCloud(t, c.params['name']!, c.caller);
+        await reg().deleteCloud(tenantOf(c), c.params['name']!, c.caller);
         return { status: 200, body: { removed: c.params['name']! } };
       },
     },
@@ -205,7 +207,7 @@ export function buildCloudRoutes(cp: ControlPlane): Route[] {
       method: 'POST', path: '/v1/clouds/{name}/discover', operationId: 'discoverCloud', summary: 'run discovery now', auth: true,
       params: name,
       responses: { 200: ok('DiscoveryReport'), ...errors, ...notFound('cloud') },
-      handle: async (c) => ({ status: 200, body: await reg().discover(t, c.params['name']!, c.caller) }),
+      handle: async (c) => ({ status: 200, body: await reg().discover(tenantOf(c), c.params['name']!, c.caller) }),
     },
     {
       method: 'GET', path: '/v1/clouds/{name}/sla', operationId: 'cloudSla',
@@ -215,20 +217,20 @@ export function buildCloudRoutes(cp: ControlPlane): Route[] {
       responses: { 200: ok('SlaReport'), ...errors, ...notFound('cloud') },
       handle: async (c) => {
         const windowMs = parseSince(typeof c.query['since'] === 'string' ? c.query['since'] : '24h');
-        return { status: 200, body: await reg().sla(t, c.params['name']!, windowMs) };
+        return { status: 200, body: await reg().sla(tenantOf(c), c.params['name']!, windowMs) };
       },
     },
     {
       method: 'GET', path: '/v1/credentials', operationId: 'listCredentials', summary: 'stored credentials: names and field names, never values', auth: true,
       responses: { 200: ok('CredentialList'), ...errors },
-      handle: async () => ({ status: 200, body: { credentials: reg().listCredentials(t) } }),
+      handle: async (c) => ({ status: 200, body: { credentials: reg().listCredentials(tenantOf(c)) } }),
     },
     {
       method: 'GET', path: '/v1/credentials/{name}', operationId: 'getCredential', summary: 'a credential\'s name and field names', auth: true,
       params: { name: Name('credential name') },
       responses: { 200: ok('CredentialView'), ...errors, ...notFound('credential') },
       handle: async (c) => {
-        const v = reg().listCredentials(t).find((x) => x.name === c.params['name']);
+        const v = reg().listCredentials(tenantOf(c)).find((x) => x.name === c.params['name']);
         if (!v) throw new NubisError('NOT_FOUND', `no credential named ${JSON.stringify(c.params['name'])}`);
         return { status: 200, body: v };
       },
@@ -239,7 +241,7 @@ export function buildCloudRoutes(cp: ControlPlane): Route[] {
       body: 'CredentialInput',
       responses: { 200: ok('CredentialView', 'the credential changed'), 201: ok('CredentialView', 'the credential was stored'), ...errors, ...bodyErrors },
       handle: async (c) => {
-        const r = await reg().setCredential(t, c.params['name']!, credentialFields(c.body), c.caller);
+        const r = await reg().setCredential(tenantOf(c), c.params['name']!, credentialFields(c.body), c.caller);
         return { status: r.created ? 201 : 200, body: r.credential };
       },
     },
@@ -248,7 +250,7 @@ export function buildCloudRoutes(cp: ControlPlane): Route[] {
       params: { name: Name('credential name') },
       responses: { 200: ok('Removed'), ...errors, ...notFound('credential'), 409: { description: 'a cloud uses it', schema: 'Error' } },
       handle: async (c) => {
-        await reg().deleteCredential(t, c.params['name']!, c.caller);
+        await reg().deleteCredential(tenantOf(c), c.params['name']!, c.caller);
         return { status: 200, body: { removed: c.params['name']! } };
       },
     },
@@ -260,21 +262,21 @@ export function buildCloudRoutes(cp: ControlPlane): Route[] {
         method: 'GET', path: `/v1/clouds/{name}/${k.plural}`, operationId: `list${cap}s`, summary: `the cloud's ${k.plural}, discovered and by hand`, auth: true,
         params: name,
         responses: { 200: ok(k.list), ...errors, ...notFound('cloud') },
-        handle: async (c) => ({ status: 200, body: { [k.plural]: reg()[k.plural](t, c.params['name']!) } }),
+        handle: async (c) => ({ status: 200, body: { [k.plural]: reg()[k.plural](tenantOf(c), c.params['name']!) } }),
       },
       {
         method: 'PUT', path: `/v1/clouds/{name}/${k.plural}/{id}`, operationId: `put${cap}`, summary: `add or replace a ${k.kind} by hand (kept across discovery refreshes)`, auth: true,
         params: { ...name, id: EntryId },
         body: k.input,
         responses: { 200: ok(k.one), ...errors, ...notFound('cloud'), ...bodyErrors },
-        handle: async (c) => ({ status: 200, body: await reg().putEntry(t, c.params['name']!, k.kind, c.params['id']!, c.body, c.caller) }),
+        handle: async (c) => ({ status: 200, body: await reg().putEntry(tenantOf(c), c.params['name']!, k.kind, c.params['id']!, c.body, c.caller) }),
       },
       {
         method: 'DELETE', path: `/v1/clouds/{name}/${k.plural}/{id}`, operationId: `delete${cap}`, summary: `remove a ${k.kind}`, auth: true,
         params: { ...name, id: EntryId },
         responses: { 200: ok('Removed'), ...errors, ...notFound(k.kind) },
         handle: async (c) => {
-          await reg().deleteEntry(t, c.params['name']!, k.kind, c.params['id']!, c.caller);
+          await reg().deleteEntry(tenantOf(c), c.params['name']!, k.kind, c.params['id']!, c.caller);
           return { status: 200, body: { removed: c.params['id']! } };
         },
       },

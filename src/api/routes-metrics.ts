@@ -10,8 +10,9 @@
  * Without a metrics service (an API built for tests without one) every operation here answers
  * 503 UNAVAILABLE, so the route table and the OpenAPI document are the same either way.
  */
-import { Type } from '@sinclair/typebox';
+import { Type, type TSchema } from '@sinclair/typebox';
 import { METRIC_NAME_PATTERN, NAME_PATTERN } from '../model/schema.js';
+import { MONITOR_KINDS } from '../agent/index.js';
 import type { MetricDefDoc, RuleDoc, ScheduleDoc, ScrapeTargetDoc } from '../model/schema.js';
 import { NubisError } from '../errors/index.js';
 import type { MetricsService, PushInput } from '../metrics/index.js';
@@ -62,6 +63,43 @@ export function promJson(r: QueryResult): { status: 'success'; data: { resultTyp
       return { status: 'success', data: { resultType: 'matrix', result: r.result.map((s) => ({ metric: s.labels, values: s.points.map((p) => [p.t / 1000, fmt(p.v)]) })) } };
   }
 }
+
+const MonitorIdPattern = '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
+const MonitorSpecSchema = Type.Object({
+  id: Type.String(),
+  kind: Type.String(),
+  intervalMs: Type.Integer(),
+  instance: Type.Optional(Type.String()),
+  target: Type.Optional(Type.String()),
+  tries: Type.Optional(Type.Integer()),
+  timeoutMs: Type.Optional(Type.Integer()),
+}, { description: 'the monitor as the node agent keeps it' });
+const MonitorViewSchema = Type.Object({
+  id: Type.String(),
+  scope: Type.Union([Type.Literal('instance'), Type.Literal('node')], { description: 'instance: its process tree (or cgroup); node: the whole node' }),
+  spec: MonitorSpecSchema,
+  lastRun: Type.Optional(Type.String({ format: 'date-time' })),
+  lastSamples: Type.Integer(),
+  lastError: Type.Optional(Type.String()),
+  info: Type.Optional(Type.String({ description: 'how it measures (e.g. "measured by process-tree") or why a probe failed' })),
+  runs: Type.Integer(),
+});
+/** Monitor schemas, published with the others (see ./schemas.ts). */
+export const MONITOR_SCHEMAS: Record<string, TSchema> = {
+  MonitorInput: Type.Object({
+    id: Type.Optional(Type.String({ pattern: MonitorIdPattern, description: 'when given, equals the id in the path' })),
+    kind: Type.Union(MONITOR_KINDS.map((k) => Type.Literal(k))),
+    intervalMs: Type.Integer({ minimum: 100, maximum: 86_400_000, description: 'how often it measures' }),
+    scope: Type.Optional(Type.Union([Type.Literal('instance'), Type.Literal('node')], {
+      description: 'default: instance for cpu, memory and disk-io without a target (the instance\'s process tree or cgroup), else node',
+    })),
+    target: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'tcp-latency: host:port; mount: path; disk-io: device; disk-free: mount point; network: interface' })),
+    tries: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'tcp-latency: connects per reading' })),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 600_000, description: 'tcp-latency, mount: per try / per read' })),
+  }, { additionalProperties: false, description: 'a monitor of a component instance, run by its node\'s agent (MonitorSpec without instance)' }),
+  MonitorView: MonitorViewSchema,
+  MonitorList: Type.Object({ node: Type.String(), monitors: Type.Array(MonitorViewSchema) }),
+};
 
 export function buildMetricsRoutes(metrics: MetricsService | undefined, now: () => number = Date.now): Route[] {
   const svc = (): MetricsService => {
@@ -175,6 +213,7 @@ export function buildMetricsRoutes(metrics: MetricsService | undefined, now: () 
       responses: { 200: ok('PushResult', 'accepted; malformed lines are counted and listed'), ...errors, ...bodyErrors },
       handle: async (c) => ({ status: 200, body: svc().push(c.body as PushInput) }),
     },
+    ...monitorRoutes(svc),
     ...crud({
       base: '/v1/metrics/definitions', what: 'metric definition', plural: 'definitions', idPrefix: 'MetricDefinition',
       nameSchema: { schema: Type.String({ pattern: METRIC_NAME_PATTERN }), description: 'the metric (series) name', required: true },
@@ -211,5 +250,44 @@ export function buildMetricsRoutes(metrics: MetricsService | undefined, now: () 
       doPut: (n, b, c) => svc().putSchedule(n, b as ScheduleDoc & { deployment: string }, c),
       doDelete: (n, d, c) => svc().deleteSchedule(n, d, c),
     }),
+  ];
+}
+
+/** An instance's monitors: forwarded to the agent of the instance's node (the token stays on the server). */
+function monitorRoutes(svc: () => MetricsService): Route[] {
+  const base = '/v1/deployments/{name}/instances/{instance}/monitors';
+  const NameP = (d: string): ParamSpec => ({ schema: Type.String({ pattern: NAME_PATTERN }), description: d, required: true });
+  const params = { name: NameP('deployment name'), instance: NameP('instance name, such as app-2') };
+  const idParam = { id: { schema: Type.String({ pattern: MonitorIdPattern }), description: 'the monitor id', required: true } as ParamSpec };
+  const agentErrors: Record<number, ResponseSpec> = {
+    404: { description: 'no such deployment, instance (or monitor)', schema: 'Error' },
+    409: { description: 'the instance\'s node has no agent (sim cloud) or is not running yet', schema: 'Error' },
+    502: { description: 'the node agent did not answer (AGENT_UNREACHABLE, retryable)', schema: 'Error' },
+  };
+  return [
+    {
+      method: 'GET', path: base, operationId: 'listMonitors', summary: 'the monitors measuring an instance (and its node), with their last readings', auth: true,
+      params,
+      responses: { 200: ok('MonitorList'), ...errors, ...agentErrors },
+      handle: async (c) => ({ status: 200, body: await svc().listMonitors(c.params['name']!, c.params['instance']!) }),
+    },
+    {
+      method: 'PUT', path: `${base}/{id}`, operationId: 'putMonitor', summary: 'add or change a monitor of an instance at run time (each has its own interval)', auth: true,
+      params: { ...params, ...idParam }, body: 'MonitorInput',
+      responses: { 200: ok('MonitorView', 'changed'), 201: ok('MonitorView', 'created'), ...errors, ...agentErrors, ...bodyErrors },
+      handle: async (c) => {
+        const r = await svc().setMonitor(c.params['name']!, c.params['instance']!, c.params['id']!, c.body, c.caller);
+        return { status: r.created ? 201 : 200, body: r.monitor };
+      },
+    },
+    {
+      method: 'DELETE', path: `${base}/{id}`, operationId: 'deleteMonitor', summary: 'remove a monitor of an instance', auth: true,
+      params: { ...params, ...idParam },
+      responses: { 200: ok('Health', 'removed'), ...errors, ...agentErrors },
+      handle: async (c) => {
+        await svc().removeMonitor(c.params['name']!, c.params['instance']!, c.params['id']!, c.caller);
+        return { status: 200, body: { ok: true } };
+      },
+    },
   ];
 }

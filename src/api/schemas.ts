@@ -11,6 +11,8 @@ import type {
 } from '../engine/views.js';
 import type { NubisEvent } from '../events/index.js';
 import { CLOUD_SCHEMAS } from './routes-clouds.js';
+import { MONITOR_SCHEMAS } from './routes-metrics.js';
+import { TOKEN_SCHEMAS } from './routes-tokens.js';
 
 const closed = Type.Object;
 const opts = { additionalProperties: false } as const;
@@ -287,6 +289,8 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   ScrapeTargetView: ScrapeTargetViewSchema,
   ScrapeTargetList: ScrapeTargetListSchema,
   ...CLOUD_SCHEMAS,
+  ...TOKEN_SCHEMAS,
+  ...MONITOR_SCHEMAS,
 };
 
 // Compile-time drift checks: each schema's static type and the view type are mutually assignable.

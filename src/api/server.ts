@@ -15,6 +15,7 @@ import { findJsonSyntaxError } from './json.js';
 import { buildOpenApi } from './openapi.js';
 import { matchRoute, parsePathParams, parseQuery, type Route, type StreamSink } from './router.js';
 import { buildRoutes } from './routes.js';
+import { buildTokenRoutes } from './routes-tokens.js';
 import { NAMED_SCHEMAS } from './schemas.js';
 import { validateBody } from './validate.js';
 
@@ -149,12 +150,15 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   const log = opts.log ?? ((m: string) => console.error(m));
   const auth = createAuthenticator(opts.store, opts.tokenHint);
   let openapi: object | undefined;
-  const routes: Route[] = buildRoutes({
-    controlPlane: opts.controlPlane,
-    heartbeatMs: opts.heartbeatMs ?? 15_000,
-    ...(opts.metrics ? { metrics: opts.metrics } : {}),
-    openapi: () => (openapi ??= buildOpenApi(routes, opts.version ?? '0.1.0')),
-  });
+  const routes: Route[] = [
+    ...buildRoutes({
+      controlPlane: opts.controlPlane,
+      heartbeatMs: opts.heartbeatMs ?? 15_000,
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
+      openapi: () => (openapi ??= buildOpenApi(routes, opts.version ?? '0.1.0')),
+    }),
+    ...buildTokenRoutes(opts.store, opts.controlPlane.events),
+  ];
   /** Aborters of in-flight exchanges, so close() can end event streams. */
   const live = new Set<AbortController>();
 
@@ -193,7 +197,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
         });
       }
       const route = m.route;
-      const actor = route.auth ? await auth.authenticate(header(ex.headers, 'authorization')) : 'anonymous';
+      const who = route.auth ? await auth.authenticate(header(ex.headers, 'authorization')) : undefined;
       const params = parsePathParams(route, m.rawParams);
       const query = parseQuery(route, url.searchParams);
       let body: unknown;
@@ -206,7 +210,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       }
       const reply = await route.handle({
         params, query, body, headers: ex.headers, signal: ex.signal, stream: sink,
-        caller: { actor, correlationId },
+        caller: who ? { actor: who.actor, tenant: who.tenant, correlationId } : { actor: 'anonymous', correlationId },
       });
       if (reply) respond(reply.status, reply.body);
     } catch (e) {

@@ -45,6 +45,8 @@ export interface StartServerOptions {
   metricsBackend?: 'embedded' | 'victoriametrics';
   /** Base URL of VictoriaMetrics, with metricsBackend victoriametrics. */
   vmUrl?: string;
+  /** How often node agents' samples are pulled (ms). Default 10 000. */
+  metricsPullIntervalMs?: number;
 }
 
 /**
@@ -95,6 +97,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       scale: (d, c, n, caller) => controlPlane.scale(d, c, n, caller),
       agentClient: createHttpAgentMetricsClient,
       platformOf: (d, cloud) => controlPlane.engine.deployments.get(d)?.spec.clouds[cloud]?.platform,
+      ...(o.metricsPullIntervalMs !== undefined ? { pullIntervalMs: o.metricsPullIntervalMs } : {}),
     });
     const api = createApiServer({
       controlPlane, store, metrics,

@@ -104,6 +104,8 @@ export interface StepLog {
 /** Who asks, for the audit trail. */
 export interface Caller {
   actor: string;
+  /** The tenant the caller's token acts in (registries are per tenant); absent: `default`. */
+  tenant?: string;
   correlationId?: string;
 }
 

@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   BODY_TOO_LARGE: { status: 413, retryable: false, summary: 'the request body is larger than allowed' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, summary: 'the request body must be JSON' },
   UNAUTHORIZED: { status: 401, retryable: false, summary: 'a valid bearer token is required' },
+  FORBIDDEN: { status: 403, retryable: false, summary: 'the token is valid but may not do this' },
   NOT_FOUND: { status: 404, retryable: false, summary: 'no such resource' },
   METHOD_NOT_ALLOWED: { status: 405, retryable: false, summary: 'the method is not allowed on this resource' },
   CONFLICT: { status: 409, retryable: false, summary: 'the request conflicts with the current state' },

@@ -13,3 +13,4 @@ export * from './vm/index.js';
 export * from './rules/index.js';
 export * from './schedule/index.js';
 export * from './service.js';
+export * from './monitors.js';

@@ -34,6 +34,7 @@ import type { Labels, MetricStore, QueryResult, Sample } from './types.js';
 import { createRuleEvaluator, type ComponentSnapshot, type RuleEvaluator, type RuleReport, type RuleState } from './rules/evaluator.js';
 import { createScheduler, type ScheduleEvent, type Scheduler } from './schedule/index.js';
 import { createSelfMetrics, type SelfMetrics } from './self-metrics.js';
+import { createInstanceMonitors, type MonitorView } from './monitors.js';
 
 /** The query side the service needs (the embedded engine and the VictoriaMetrics one both fit). */
 export interface QueryBackend {
@@ -148,6 +149,11 @@ export interface MetricsService {
   getScrapeTarget(name: string, deployment?: string): ScrapeTargetView;
   putScrapeTarget(name: string, body: ScrapeTargetDoc & { deployment?: string }, caller: Caller): Promise<{ created: boolean; view: ScrapeTargetView }>;
   deleteScrapeTarget(name: string, deployment: string | undefined, caller: Caller): Promise<void>;
+
+  /** An instance's monitors, run by its node's agent (./monitors.ts); body: MonitorInput. */
+  listMonitors(deployment: string, instance: string): Promise<{ node: string; monitors: MonitorView[] }>;
+  setMonitor(deployment: string, instance: string, id: string, body: unknown, caller: Caller): Promise<{ created: boolean; monitor: MonitorView }>;
+  removeMonitor(deployment: string, instance: string, id: string, caller: Caller): Promise<void>;
 
   /** Evaluates every rule now (for tests and `nubis rules eval`). */
   evaluateRules(): Promise<void>;
@@ -402,6 +408,13 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
       }
     }
   }
+
+  // ---- an instance's monitors (forwarded to its node's agent)
+  const monitors = createInstanceMonitors({
+    clock, events, engine,
+    ...(o.agentClient ? { agentClient: o.agentClient } : {}),
+    ...(o.platformOf ? { platformOf: o.platformOf } : {}),
+  });
 
   // ---- scrape targets: one scraper per target (each has its own interval); samples carry the
   // target's labels, then deployment (when the target belongs to one) and instance (host:port)
@@ -706,6 +719,10 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
       await remove('scrape', 'scrape target', merged('scrape', runtime.scrape), runtime.scrape, name, deployment, caller);
       syncScrapers();
     },
+
+    listMonitors: (d, i) => monitors.list(d, i),
+    setMonitor: (d, i, id, body, caller) => monitors.set(d, i, id, body, caller),
+    removeMonitor: (d, i, id, caller) => monitors.remove(d, i, id, caller),
 
     evaluateRules: () => evaluator.evaluateNow(),
     async selfMetrics() {

@@ -29,6 +29,7 @@ import { credentialAad, open, seal, type SecretKey } from './keys.js';
 import type {
   CatalogueCloud, CloudInput, CloudView, CredentialView, DiscoveryReport, EntrySource, ImageEntry, LocationEntry, OfferEntry, SlaReport,
 } from './types.js';
+import { DEFAULT_TENANT } from './types.js';
 
 /** Option keys refused on a cloud: such values belong in a credential. */
 const SECRET_OPTION = /pass(word)?|secret|token|credential|private.?key|api.?key|access.?key/i;
@@ -474,6 +475,9 @@ export function createRegistry(opts: RegistryOptions): Registry {
     },
 
     async sla(tenant, cloud, windowMs) {
+      // Calls are accounted by cloud name. Spec clouds (inline options) belong to deployments,
+      // which use the `default` tenant; another tenant sees only the clouds it registered.
+      if (tenant !== DEFAULT_TENANT) mustCloud(tenant, cloud);
       const report = await accounting.sla(cloud, clock.now() - windowMs);
       // spec clouds (inline options) are accounted under their name, too
       if (!snap(tenant).clouds.has(cloud) && report.total.calls === 0) {

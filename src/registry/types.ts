@@ -1,6 +1,6 @@
 /**
  * What the registries hold, as the API and the engine see it. Every entry belongs to a
- * tenant; until tokens carry a tenant, every caller acts in DEFAULT_TENANT.
+ * tenant; an API caller acts in its token's tenant (DEFAULT_TENANT for the bootstrap token).
  */
 import type { HardwareOffer, Image, Location } from '../drivers/driver.js';
 import type { Platform } from '../model/types.js';

@@ -61,9 +61,14 @@ export interface Store {
   events(filter: EventFilter): Promise<EventRow[]>;
   lastEventId(): Promise<number>;
 
-  createToken(name: string, hash: string): Promise<void>;
+  /** Stores a token's hash (never the token); the tenant defaults to `default`. */
+  createToken(name: string, hash: string, tenant?: string): Promise<void>;
   /** The name of the token with this sha256 hash, or undefined. */
   tokenName(hash: string): Promise<string | undefined>;
+  /** The name and tenant of the token with this sha256 hash, or undefined. */
+  tokenOwner(hash: string): Promise<{ name: string; tenant: string } | undefined>;
+  /** Whether a token of this name exists in the tenant. */
+  tokenExists(name: string, tenant: string): Promise<boolean>;
   tokenCount(): Promise<number>;
 
   /** Registries, sealed credentials and provider-call accounting (./registry.ts). */
@@ -180,8 +185,14 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       const row = await db.selectFrom('events').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst();
       return Number(row?.m ?? 0);
     },
-    async createToken(name, hash) {
-      await db.insertInto('tokens').values({ id: crypto.randomUUID(), name, hash, created_at: Date.now() }).execute();
+    async createToken(name, hash, tenant = 'default') {
+      await db.insertInto('tokens').values({ id: crypto.randomUUID(), name, hash, tenant, created_at: Date.now() }).execute();
+    },
+    async tokenOwner(hash) {
+      return await db.selectFrom('tokens').select(['name', 'tenant']).where('hash', '=', hash).executeTakeFirst();
+    },
+    async tokenExists(name, tenant) {
+      return (await db.selectFrom('tokens').select('id').where('name', '=', name).where('tenant', '=', tenant).executeTakeFirst()) !== undefined;
     },
     async tokenName(hash) {
       return (await db.selectFrom('tokens').select('name').where('hash', '=', hash).executeTakeFirst())?.name;

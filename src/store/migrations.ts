@@ -168,4 +168,10 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('nodes').addColumn('placement_json', 'text').execute();
     },
   },
+  '0004_token_tenants': {
+    async up(db: Kysely<any>) {
+      // Registries are per tenant; a token acts in one. Existing tokens (the bootstrap `admin`) are `default`.
+      await db.schema.alterTable('tokens').addColumn('tenant', 'text', (c) => c.notNull().defaultTo('default')).execute();
+    },
+  },
 };

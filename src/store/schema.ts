@@ -11,6 +11,8 @@ export interface TokenTable {
   name: string;
   /** sha256 hex of the token; the token itself is never stored. */
   hash: string;
+  /** The tenant the token acts in (registries are per tenant); `default` for the first token. */
+  tenant: string;
   created_at: number;
 }
 
