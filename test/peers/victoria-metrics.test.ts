@@ -10,6 +10,7 @@ import { createQueryEngine, labelsKey } from '../../src/metrics/query/engine.js'
 import { createVictoriaMetricsQueryEngine, createVictoriaMetricsStore } from '../../src/metrics/vm/victoria-metrics.js';
 import type { InstantSample, MetricStore, QueryResult, Sample, SeriesData } from '../../src/metrics/types.js';
 import { startVictoriaMetrics, type VictoriaMetricsServer } from '../helpers/peers-vm.js';
+import { waitFor } from '../helpers/control-plane.js';
 
 const MIN = 60_000;
 /** Two hours ago, on a whole minute: older than VictoriaMetrics's latency offset, well within retention. */
@@ -103,7 +104,11 @@ test('select and series read back what was written', async () => {
   const g = await vmStore.select([{ name: '__name__', op: '=~', value: 'servers\\..*' }], T, T + 3600_000);
   assert.deepEqual(g.map((s) => s.labels.__name__), ['servers.a.cpu', 'servers.b.cpu']);
   assert.equal(g[0]!.points.length, 360);
-  const series = await vmStore.series([{ name: 'instance', op: '!=', value: 'i1' }, { name: '__name__', op: '=', value: 'req' }]);
+  // VictoriaMetrics indexes new series asynchronously: its series API may lag the data a little
+  const series = await waitFor('series indexed by VictoriaMetrics', async () => {
+    const s = await vmStore.series([{ name: 'instance', op: '!=', value: 'i1' }, { name: '__name__', op: '=', value: 'req' }]);
+    return s.length === 4 ? s : undefined;
+  }, 30_000, 250);
   assert.deepEqual(series.map((l) => `${l.job}/${l.instance}`).sort(), ['api/i2', 'api/i3', 'web/i2', 'web/i3']);
   assert.equal((await vmStore.series([], 3)).length, 3);
 });

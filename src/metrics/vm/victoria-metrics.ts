@@ -34,6 +34,9 @@ export interface VictoriaMetricsOptions {
   noCache?: boolean;
 }
 
+/** How far back `series` looks (VictoriaMetrics searches its per-day index up to 40 days). */
+const SERIES_WINDOW_S = 30 * 86400;
+
 /** Renders matchers as a PromQL series selector; no matchers selects every series. */
 export function selectorText(matchers: readonly LabelMatcher[]): string {
   if (matchers.length === 0) return '{__name__=~".+"}';
@@ -158,7 +161,10 @@ export function createVictoriaMetricsStore(opts: VictoriaMetricsOptions): Metric
       return sortByLabels(out);
     },
     async series(matchers, limit = Infinity) {
-      const query = new URLSearchParams({ 'match[]': selectorText(matchers), start: '0' });
+      // Series seen in the last 30 days. Not `start=0`: VictoriaMetrics 1.79 then searches its
+      // global index, which misses series whose samples fall on an earlier day than today.
+      const start = Math.floor(Date.now() / 1000) - SERIES_WINDOW_S;
+      const query = new URLSearchParams({ 'match[]': selectorText(matchers), start: String(start) });
       const body = (await (await call('/api/v1/series', { query })).json()) as { data: Labels[] };
       return sortByLabels(body.data.map((labels) => ({ labels }))).map((x) => x.labels).slice(0, limit);
     },
