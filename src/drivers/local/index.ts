@@ -20,7 +20,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -29,6 +29,7 @@ import {
   terminate, type AgentClient,
 } from '../../agent/index.js';
 import { NubisError } from '../../errors/index.js';
+import { createJsonInventory, type InventoryFile } from '../inventory.js';
 import type { CloudNode, CreateNodeRequest, Driver, DriverContext, NodeStatus } from '../driver.js';
 
 interface InventoryNode {
@@ -47,10 +48,7 @@ interface InventoryNode {
   createdAt: number;
 }
 
-interface Inventory {
-  version: 1;
-  nodes: InventoryNode[];
-}
+type Inventory = InventoryFile<InventoryNode>;
 
 interface LocalOptions {
   root: string;
@@ -129,46 +127,11 @@ export function createLocalDriver(ctx: DriverContext): Driver {
   const opts = readOptions(ctx);
   const inventoryPath = join(opts.root, 'inventory.json');
   const nodeDir = (id: string): string => join(opts.root, 'nodes', id);
-  let chain: Promise<unknown> = Promise.resolve();
   const creating = new Map<string, Promise<CloudNode>>();
-
-  const readInventory = (): Inventory => {
-    let text: string;
-    try {
-      text = readFileSync(inventoryPath, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, nodes: [] };
-      throw new NubisError('CLOUD_INTERNAL', `cannot read ${inventoryPath}: ${(e as Error).message}`, { cause: e });
-    }
-    try {
-      const inv = JSON.parse(text) as Inventory;
-      if (!Array.isArray(inv.nodes)) throw new Error('no nodes array');
-      return inv;
-    } catch (e) {
-      throw new NubisError('CLOUD_INTERNAL', `inventory ${inventoryPath} is corrupt: ${(e as Error).message}`, { retryable: false });
-    }
-  };
-
-  /** Read-modify-write of the inventory, one at a time. */
-  const mutate = <T>(fn: (inv: Inventory) => T | Promise<T>): Promise<T> => {
-    const next = chain.then(async () => {
-      const inv = readInventory();
-      const result = await fn(inv);
-      mkdirSync(opts.root, { recursive: true });
-      const tmp = `${inventoryPath}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-      writeFileSync(tmp, JSON.stringify(inv, null, 2), { mode: 0o600 });
-      renameSync(tmp, inventoryPath);
-      return result;
-    });
-    chain = next.catch(() => {});
-    return next;
-  };
-
-  /** Reads after queued writes have landed. */
-  const snapshot = async (): Promise<Inventory> => {
-    await chain;
-    return readInventory();
-  };
+  const inventory = createJsonInventory<InventoryNode>(inventoryPath);
+  const readInventory = (): Inventory => inventory.read();
+  const mutate = <T>(fn: (inv: Inventory) => T | Promise<T>): Promise<T> => inventory.mutate(fn);
+  const snapshot = (): Promise<Inventory> => inventory.snapshot();
 
   const agentAlive = (n: InventoryNode): boolean =>
     n.pgid !== undefined && isAlive(n.pgid) && readEnviron(n.pgid)?.get('NUBIS_NODE_ID') === n.id;
@@ -368,7 +331,7 @@ export function createLocalDriver(ctx: DriverContext): Driver {
     },
 
     async close() {
-      await chain;
+      await inventory.snapshot();
     },
   };
 }

@@ -39,12 +39,13 @@
  * host and releases it; a failed delete keeps the claim (the node is assumed to still exist).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { join, posix } from 'node:path';
 import { createHttpAgentClient, type AgentClient } from '../../agent/index.js';
 import { NubisError, toNubisError, type ErrorCode } from '../../errors/index.js';
 import type { CloudNode, CreateNodeRequest, Discovery, Driver, DriverContext, HardwareOffer, Image } from '../driver.js';
+import { createJsonInventory, type InventoryFile } from '../inventory.js';
 import { agentBundle, bundleDirs, type AgentBundle } from './bundle.js';
 import { openKnownHosts } from './known-hosts.js';
 import {
@@ -90,10 +91,7 @@ interface InventoryNode {
   runtime?: string;
 }
 
-interface Inventory {
-  version: 1;
-  nodes: InventoryNode[];
-}
+type Inventory = InventoryFile<InventoryNode>;
 
 /** What node.json on a host says. */
 interface HostRecord {
@@ -215,7 +213,6 @@ export function createSshDriver(ctx: DriverContext): Driver {
   const inventoryPath = join(dir, `${ctx.cloud.replace(/[^A-Za-z0-9._-]/g, '_')}-inventory.json`);
   const root = opts.remoteRoot;
   let bundle: AgentBundle | undefined;
-  let chain: Promise<unknown> = Promise.resolve();
   const creating = new Map<string, Promise<CloudNode>>();
   /**
    * Unclaimed hosts `list` has asked for a node record (adoption). A host is asked once per
@@ -225,42 +222,10 @@ export function createSshDriver(ctx: DriverContext): Driver {
   const scanned = new Set<string>();
   const scanFailedAt = new Map<string, number>();
 
-  const readInventory = (): Inventory => {
-    let text: string;
-    try {
-      text = readFileSync(inventoryPath, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, nodes: [] };
-      throw new NubisError('CLOUD_INTERNAL', `cannot read ${inventoryPath}: ${(e as Error).message}`, { cause: e });
-    }
-    try {
-      const inv = JSON.parse(text) as Inventory;
-      if (!Array.isArray(inv.nodes)) throw new Error('no nodes array');
-      return inv;
-    } catch (e) {
-      throw new NubisError('CLOUD_INTERNAL', `inventory ${inventoryPath} is corrupt: ${(e as Error).message}`, { retryable: false });
-    }
-  };
-
-  /** Read-modify-write of the inventory, one at a time (the file holds agent tokens: 0600). */
-  const mutate = <T>(fn: (inv: Inventory) => T): Promise<T> => {
-    const next = chain.then(() => {
-      const inv = readInventory();
-      const result = fn(inv);
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const tmp = `${inventoryPath}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-      writeFileSync(tmp, JSON.stringify(inv, null, 2), { mode: 0o600 });
-      renameSync(tmp, inventoryPath);
-      return result;
-    });
-    chain = next.catch(() => {});
-    return next;
-  };
-
-  const snapshot = async (): Promise<Inventory> => {
-    await chain;
-    return readInventory();
-  };
+  const inventory = createJsonInventory<InventoryNode>(inventoryPath);
+  const readInventory = (): Inventory => inventory.read();
+  const mutate = <T>(fn: (inv: Inventory) => T): Promise<T> => inventory.mutate(fn);
+  const snapshot = (): Promise<Inventory> => inventory.snapshot();
 
   const agentUrl = (h: SshHost): string => `http://${h.address.includes(':') ? `[${h.address}]` : h.address}:${opts.agentPort}`;
 
@@ -617,7 +582,7 @@ export function createSshDriver(ctx: DriverContext): Driver {
     },
 
     async close() {
-      await chain;
+      await inventory.snapshot();
     },
   };
 }
