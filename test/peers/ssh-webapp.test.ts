@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import YAML from 'yaml';
@@ -91,6 +92,12 @@ test('webapp on an ssh pool of three hosts: traffic through lb, failures detecte
     assert.equal((await observer.get(hostOf.get('kv')!, sig()))?.status, 'running');
     await observer.close();
     await waitFor('traffic flows again', async () => (await curl(`http://${lb.address}/`)).instance === 'app-1', 30_000, 500);
+    // every agent listens for Graphite on its host's address (handlers get NUBIS_GRAPHITE)
+    const appAddress = (await cp.getDeployment('webapp')).instances.find((i) => i.name === 'app-1')!.node.address!;
+    await new Promise<void>((resolve, reject) => {
+      const sock = net.connect({ host: appAddress, port: 2003 }, () => sock.end('app.custom 1\n', () => resolve()));
+      sock.once('error', reject);
+    });
 
     await cp.destroy('webapp', actor);
     await waitFor('webapp gone', async () => (await cp!.listDeployments()).length === 0, 90_000, 250);

@@ -10,6 +10,8 @@
  *   authentication: a `password` option is refused.
  * - `knownHostsPath` (`<dataDir>/ssh/known_hosts`): host keys, pinned on first contact.
  * - `agentPort` (7430): where the agent listens, on the host's address.
+ * - `graphitePort` (2003; 0 for none): the agent's Graphite listener for custom metrics,
+ *   given to handlers as `NUBIS_GRAPHITE`.
  * - `remoteRoot` (`/opt/nubis`): everything the driver puts on a host lives under it (see
  *   ./remote.ts for the layout).
  * - `connectTimeoutMs` (5 000), `commandTimeoutMs` (20 000), `uploadTimeoutMs` (300 000),
@@ -65,6 +67,7 @@ export interface SshDriverOptions {
   hosts: SshHost[];
   knownHostsPath: string;
   agentPort: number;
+  graphitePort: number;
   remoteRoot: string;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
@@ -155,6 +158,7 @@ export function readSshOptions(ctx: DriverContext): SshDriverOptions {
     knownHostsPath,
     remoteRoot,
     agentPort: intOption(o, 'agentPort', 7430, 1, 65535),
+    graphitePort: intOption(o, 'graphitePort', 2003, 0, 65535),
     connectTimeoutMs: intOption(o, 'connectTimeoutMs', 5000, 100, 120_000),
     commandTimeoutMs: intOption(o, 'commandTimeoutMs', 20_000, 100, 600_000),
     uploadTimeoutMs: intOption(o, 'uploadTimeoutMs', 300_000, 1000, 3_600_000),
@@ -274,6 +278,7 @@ export function createSshDriver(ctx: DriverContext): Driver {
       status: n.status,
       address: n.host.address,
       agent: { url: agentUrl(n.host), token: n.agentToken },
+      ...(opts.graphitePort > 0 ? { graphite: { host: n.host.address, port: opts.graphitePort } } : {}),
       createdAt: n.createdAt,
     };
     if (!p || n.status === 'provisioning') return node;
@@ -325,7 +330,7 @@ export function createSshDriver(ctx: DriverContext): Driver {
 
   /** Starts the agent and waits until it answers as this node; returns its pid. */
   const startAgent = async (s: Session, n: InventoryNode, signal: AbortSignal): Promise<number> => {
-    await run(s, startScript({ root, id: n.id, node: n.runtime!, port: opts.agentPort, address: n.host.address }), 'starting the agent', `${n.agentToken}\n`);
+    await run(s, startScript({ root, id: n.id, node: n.runtime!, port: opts.agentPort, address: n.host.address, ...(opts.graphitePort > 0 ? { graphitePort: opts.graphitePort } : {}) }), 'starting the agent', `${n.agentToken}\n`);
     const url = agentUrl(n.host);
     const deadline = Date.now() + opts.readyTimeoutMs;
     for (;;) {

@@ -78,7 +78,7 @@ export function writeRecordScript(root: string): string {
  * output appended to the sandbox's agent.log, the token read from the first line of stdin into
  * the environment. The agent's pid is written to agent.pid by the shell that becomes the agent.
  */
-export function startScript(o: { root: string; id: string; node: string; port: number; address: string }): string {
+export function startScript(o: { root: string; id: string; node: string; port: number; address: string; graphitePort?: number }): string {
   return [
     'set -e',
     `r=${q(o.root)}`,
@@ -89,7 +89,7 @@ export function startScript(o: { root: string; id: string; node: string; port: n
     'export NUBIS_AGENT_TOKEN NUBIS_NODE_ID',
     'rm -f "$r/agent.pid"',
     'cd "$d"',
-    `setsid /bin/sh -c 'echo $$ >"$1/agent.pid"; exec "$2" "$1/lib/agent/main.js" --sandbox "$3" --port "$4" --host "$5"' sh "$r" ${q(o.node)} "$d" ${q(o.port)} ${q(o.address)} </dev/null >>"$d/agent.log" 2>&1 &`,
+    `setsid /bin/sh -c 'echo $$ >"$1/agent.pid"; exec "$2" "$1/lib/agent/main.js" --sandbox "$3" --port "$4" --host "$5" \${6:+"$6"}' sh "$r" ${q(o.node)} "$d" ${q(o.port)} ${q(o.address)} ${o.graphitePort === undefined ? "''" : q(`--graphite-port=${o.graphitePort}`)} </dev/null >>"$d/agent.log" 2>&1 &`,
   ].join('\n');
 }
 
