@@ -85,7 +85,14 @@ rules:
 
     const stopped = Date.now();
     fs.writeFileSync(loadFile, '0');
-    await waitFor('scaled in to 2', async () => (await app()).desired === 2, 60_000, 100);
+    await waitFor('scaled in to 2', async () => (await app()).desired === 2, 60_000, 100).catch(async (e: unknown) => {
+      // say why, for whoever reads a failed run
+      const evs = ((await call('GET', '/v1/events?deployment=auto&limit=1000')) as { events: { kind: string; target?: string; outcome?: string; reason?: string; data?: unknown }[] }).events;
+      const q = await call('GET', `/v1/metrics/query?query=${encodeURIComponent(load.slice(1, -1))}`);
+      console.log(`autoscale stuck at ${JSON.stringify(await app())}; load now ${JSON.stringify(q.data.result.map((r: { metric: unknown; value: unknown }) => [r.metric, r.value]))}`);
+      for (const ev of evs.filter((x) => x.kind.startsWith('rule.') || x.kind.startsWith('instance.')).slice(-25)) console.log(`  ${ev.kind} ${ev.target ?? ''} ${ev.outcome ?? ''} ${ev.reason ?? ''} ${JSON.stringify(ev.data ?? {}).slice(0, 200)}`);
+      throw e;
+    });
     const firstIn = Date.now() - stopped;
     await waitFor('scaled in to 1', async () => (await app()).desired === 1, 60_000, 100);
     const secondIn = Date.now() - stopped;
