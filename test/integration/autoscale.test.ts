@@ -40,7 +40,7 @@ test('load above the threshold scales out to max; when it stops, scale-in waits 
   };
   const load = `'{__name__="app.load", deployment="auto"}'`;
   const spec = `name: auto
-clouds: { local: { platform: local } }
+clouds: { local: { platform: local, options: { portBase: 38400 } } }
 nodeTemplates: { t: { cloud: local } }
 components:
   app:
