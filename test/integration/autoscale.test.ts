@@ -111,6 +111,9 @@ rules:
     await call('DELETE', '/v1/deployments/auto');
     await waitFor('destroyed', async () => ((await call('GET', '/v1/deployments')) as { deployments: unknown[] }).deployments.length === 0, 60_000, 200);
   } finally {
+    // also after a failure: leave no node processes behind
+    await fetch(`${server.url}/v1/deployments/auto`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
+    await waitFor('torn down', async () => (await fetch(`${server.url}/v1/deployments/auto`, { headers: { authorization: `Bearer ${token}` } })).status === 404, 60_000, 200).catch(() => undefined);
     await server.close();
     fs.rmSync(data, { recursive: true, force: true });
   }
