@@ -6,7 +6,7 @@
  * aborted signal throws ABORTED. Errors the agent reports keep its code. A handler that fails
  * or times out is not an error here: runStep returns its StepResult with that state.
  */
-import { request } from 'node:http';
+import { get as httpGet, request } from 'node:http';
 import { ERROR_CODES, NubisError, type ErrorCode } from '../errors/index.js';
 import type { HandlerName } from '../model/types.js';
 import type { AgentClient, AgentStatus, StepRequest, StepResult } from './protocol.js';
@@ -99,4 +99,26 @@ export function createHttpAgentClient(url: string, token: string): AgentClient {
       return r.text;
     },
   };
+}
+
+/**
+ * Whether the agent at `url` answers its unauthenticated `/healthz` as node `id` (within 1 s).
+ * Never throws: no answer, another server or another node's agent is `false`.
+ */
+export function agentAnswers(url: string, id: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpGet(`${url}/healthz`, { agent: false, timeout: 1000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          resolve(res.statusCode === 200 && (JSON.parse(Buffer.concat(chunks).toString()) as { node?: string }).node === id);
+        } catch {
+          resolve(false);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
 }

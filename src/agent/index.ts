@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 
 export type * from './protocol.js';
-export { createHttpAgentClient } from './client.js';
+export { agentAnswers, createHttpAgentClient } from './client.js';
 export { startAgent, type AgentOptions, type RunningAgent } from './server.js';
 export { OUTPUT_TAIL_BYTES, RUN_TAG_ENV } from './runner.js';
 export {

@@ -21,11 +21,10 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
-import { get as httpGet } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
-  agentProgramPath, createHttpAgentClient, findProcessesByEnv, findProcessGroup, isAlive, listProcesses, readEnviron,
+  agentAnswers, agentProgramPath, createHttpAgentClient, findProcessesByEnv, findProcessGroup, isAlive, listProcesses, readEnviron,
   terminate, type AgentClient,
 } from '../../agent/index.js';
 import { NubisError } from '../../errors/index.js';
@@ -103,24 +102,6 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** Whether the agent at the port answers `/healthz` as this node's agent. */
-function agentAnswers(port: number, id: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = httpGet({ host: '127.0.0.1', port, path: '/healthz', agent: false, timeout: 1000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          resolve(res.statusCode === 200 && (JSON.parse(Buffer.concat(chunks).toString()) as { node?: string }).node === id);
-        } catch {
-          resolve(false);
-        }
-      });
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
-  });
-}
 
 /** Creates the local driver. Nodes outlive the driver instance: close() leaves them running. */
 export function createLocalDriver(ctx: DriverContext): Driver {
@@ -205,7 +186,7 @@ export function createLocalDriver(ctx: DriverContext): Driver {
     const deadline = Date.now() + opts.readyTimeoutMs;
     for (;;) {
       if (signal.aborted) throw aborted(signal);
-      if (await agentAnswers(n.agentPort, n.id)) return pid;
+      if (await agentAnswers(`http://127.0.0.1:${n.agentPort}`, n.id)) return pid;
       if (exited) {
         throw new NubisError('CLOUD_UNAVAILABLE', `the agent of node ${n.id} exited at start; see ${join(dir, 'agent.log')}`);
       }

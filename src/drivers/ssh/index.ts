@@ -42,9 +42,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { get as httpGet } from 'node:http';
 import { join, posix } from 'node:path';
-import { createHttpAgentClient, type AgentClient } from '../../agent/index.js';
+import { agentAnswers, createHttpAgentClient, type AgentClient } from '../../agent/index.js';
 import { NubisError, toNubisError, type ErrorCode } from '../../errors/index.js';
 import type { CloudNode, CreateNodeRequest, Discovery, Driver, DriverContext, HardwareOffer, Image } from '../driver.js';
 import { createJsonInventory, type InventoryFile } from '../inventory.js';
@@ -179,24 +178,6 @@ function readPrivateKey(ctx: DriverContext): string {
   }
 }
 
-/** Whether the agent at `url` answers `/healthz` as node `id`. */
-function agentAnswers(url: string, id: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = httpGet(`${url}/healthz`, { agent: false, timeout: 1000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          resolve(res.statusCode === 200 && (JSON.parse(Buffer.concat(chunks).toString()) as { node?: string }).node === id);
-        } catch {
-          resolve(false);
-        }
-      });
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
-  });
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
