@@ -20,5 +20,14 @@ if (files.length === 0) {
   console.log(`no tests under dist/test/{${process.argv.slice(2).join(',')}}`);
   process.exit(0);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+// Every test gets a ceiling (a test's own { timeout } is lower where it sets one), and the whole
+// run another, so a hung test fails the run instead of hanging it.
+const perTestMs = Number(process.env.NUBIS_TEST_TIMEOUT_MS ?? 600_000);
+const overallMs = Number(process.env.NUBIS_TESTS_TIMEOUT_MS ?? 45 * 60_000);
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', `--test-timeout=${perTestMs}`, ...files], {
+  stdio: 'inherit',
+  timeout: overallMs,
+  killSignal: 'SIGKILL',
+});
+if (r.error) console.error(`test run stopped: ${r.error.message} (limit ${overallMs} ms, NUBIS_TESTS_TIMEOUT_MS)`);
 process.exit(r.status ?? 1);
