@@ -11,6 +11,8 @@ import type { DeploymentRow, InstanceRow, NodeRow } from '../store/index.js';
 
 export interface Deployment {
   name: string;
+  /** The tenant that owns it; absent means the default tenant (`'default'`). */
+  tenant?: string;
   spec: AppSpec;
   specText: string;
   file: string;
