@@ -292,10 +292,14 @@ test('slow lists: every list call takes listLatencyMs on the sim clock', async (
   await cloud.create({ tags: { k: 'a' } });
   let done = false;
   const p = cloud.list({ k: 'a' }).then((l) => ((done = true), l));
+  await cloud.create({ tags: { k: 'a' } }); // made while the list is on its way: not in it
   await clock.advance(799);
   assert.equal(done, false, 'not before 800 ms');
   await clock.advance(1);
-  assert.equal((await p).length, 1);
+  assert.equal((await p).length, 1, 'the answer is the state when the list began');
+  const again = cloud.list({ k: 'a' });
+  await clock.advance(800);
+  assert.equal((await again).length, 2);
   // other calls are not slowed
   const t0 = clock.now();
   await cloud.create({ tags: { k: 'b' } });

@@ -282,6 +282,8 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
       if (closed) throw simError(503, 'sim cloud is closed');
       if (inOutage(clock.now())) throw simError(503, `sim cloud ${name} is in an outage`);
       const latency = (model.apiLatencyMs ?? 0) + (op === 'list' ? (model.listLatencyMs ?? 0) : 0);
+      // a list answers the state as it was when the call began; the slow part is the answer
+      const early = op === 'list' && latency > 0 ? { value: fn() } : undefined;
       if (latency > 0) {
         try {
           await clock.sleep(latency, signal);
@@ -290,7 +292,7 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
         }
         if (closed) throw simError(503, 'sim cloud is closed');
       }
-      return fn();
+      return early ? early.value : fn();
     } catch (e) {
       count(`errors.${op}`);
       throw e;

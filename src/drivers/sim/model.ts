@@ -44,6 +44,7 @@ export interface SimModel {
   /**
    * Extra time every list call takes (each page, when lists are paginated), on top of
    * `apiLatencyMs`: a paginated EC2 or CloudSigma list of a few hundred servers takes ~1 s.
+   * A slow list answers the state as it was when the call began.
    */
   listLatencyMs?: number;
   /**
