@@ -229,10 +229,10 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
     totals: db.prepare<[], { name: string; n: number }>('SELECT name, n FROM totals'),
   };
 
-  /** The server as it was at `at` (default now): deleted only if deleted by then. */
-  const toServer = (r: Row, at = clock.now()): SimServer => {
-    const now = Math.max(at, r.created_at);
-    const deleted = r.deleted_at !== null && r.deleted_at <= now;
+  /** The server now, or as it was at `at` (a stale read: deleted only if deleted by then). */
+  const toServer = (r: Row, at?: number): SimServer => {
+    const now = at === undefined ? clock.now() : Math.max(at, r.created_at);
+    const deleted = r.deleted_at !== null && (at === undefined || r.deleted_at <= now);
     const status: SimServerStatus = deleted ? 'deleted' : now < r.ready_at || now < r.boot_until ? 'provisioning' : 'running';
     const s: SimServer = {
       id: r.id,
@@ -365,7 +365,7 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
         const r = q.byId.get(id);
         const now = clock.now();
         if (!r || now - r.created_at < (model.notFoundAfterCreateMs ?? 0)) return undefined;
-        const s = toServer(r, now - (model.staleReadMs ?? 0));
+        const s = model.staleReadMs ? toServer(r, now - model.staleReadMs) : toServer(r);
         return s.status === 'deleted' ? undefined : s;
       });
     },
