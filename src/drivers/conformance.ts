@@ -12,7 +12,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { isNubisError, NubisError } from '../errors/index.js';
-import { TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER, type CloudNode, type CreateNodeRequest, type Driver } from './driver.js';
+import { TAG_ATTEMPT, TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER, TAG_TENANT, type CloudNode, type CreateNodeRequest, type Driver } from './driver.js';
 
 export const CONFORMANCE_CASES = [
   'create returns a node with the given tags',
@@ -60,10 +60,11 @@ export function runDriverConformance(name: string, setup: () => Promise<Conforma
     let seq = 0;
     const request = (): CreateNodeRequest => {
       const key = `${run}/node-${seq++}`;
+      const token = `${key}#${randomUUID()}`;
       return {
         key,
-        tags: { [TAG_OWNER]: 'conformance', [TAG_DEPLOYMENT]: run, [TAG_KEY]: key },
-        idempotencyToken: `${key}#${randomUUID()}`,
+        tags: { [TAG_OWNER]: 'conformance', [TAG_TENANT]: 'default', [TAG_DEPLOYMENT]: run, [TAG_KEY]: key, [TAG_ATTEMPT]: token },
+        idempotencyToken: token,
         requirements: { cores: 1, memoryMiB: 256 },
       };
     };
@@ -89,7 +90,8 @@ export function runDriverConformance(name: string, setup: () => Promise<Conforma
         assert.deepEqual(found.map((n) => n.id), [node.id]);
         const both = await d.list({ [TAG_DEPLOYMENT]: run, [TAG_KEY]: req.key }, signal());
         assert.deepEqual(both.map((n) => n.id), [node.id]);
-        assert.equal(both[0]!.tags[TAG_KEY], req.key);
+        // the sweep judges ownership from these tags alone: list returns every one of them
+        for (const [k, v] of Object.entries(req.tags)) assert.equal(both[0]!.tags[k], v, `listed tag ${k}`);
       },
       'list with a non-matching tag finds nothing': async (_t, d) => {
         const req = request();

@@ -16,10 +16,17 @@ import type { Clock } from '../clock/index.js';
 import type { NodeRequirements, Platform } from '../model/types.js';
 import type { AgentClient } from '../agent/protocol.js';
 
-/** Tags every Nubis node carries. */
+/**
+ * Tags every Nubis node carries. Together they say whom a cloud resource belongs to: the
+ * installation (owner), its tenant, deployment and node key, and the create attempt (the
+ * idempotency token of the create that made it). The engine decides "orphan" and "duplicate"
+ * from these tags and its store alone, never from which driver handle listed the node.
+ */
 export const TAG_OWNER = 'nubis-owner';
+export const TAG_TENANT = 'nubis-tenant';
 export const TAG_DEPLOYMENT = 'nubis-deployment';
 export const TAG_KEY = 'nubis-key';
+export const TAG_ATTEMPT = 'nubis-attempt';
 
 export type NodeStatus = 'provisioning' | 'running' | 'stopped' | 'error';
 

@@ -5,10 +5,12 @@
  * it ends. Passes are keyed by deployment and de-duplicated; failures back off per resource.
  *
  * Crash safety: a node's create intent (status `creating` + idempotency token) is committed
- * before the driver is called, and every cloud node carries owner, deployment and key tags.
- * At start (and periodically) each cloud is listed by owner tag and the result reconciled
- * with the store: found nodes are adopted, extra copies and unknown nodes deleted, intents
- * that never reached the cloud created again with the same token.
+ * before the driver is called, and every cloud node carries owner, tenant, deployment, key and
+ * attempt (the token) tags. At start (and periodically) each cloud is listed by owner tag and
+ * the list judged by ./sweep.ts from those tags and the store alone: found nodes are adopted,
+ * confirmed extra copies and unknown nodes deleted, intents that never reached the cloud
+ * created again with the same token, and nodes the cloud lost (missed by several lists and
+ * confirmed by get) created again at once.
  */
 import crypto from 'node:crypto';
 import { setMaxListeners } from 'node:events';
@@ -17,7 +19,7 @@ import type { EventInput, EventLog } from '../events/index.js';
 import type { Store, WriteOp } from '../store/index.js';
 import type { AppSpec, CloudSpec, ComponentSpec, HandlerName } from '../model/types.js';
 import type { CloudNode, Driver } from '../drivers/driver.js';
-import { TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER } from '../drivers/driver.js';
+import { TAG_ATTEMPT, TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER, TAG_TENANT } from '../drivers/driver.js';
 import type { HealthProbe, InstanceFiles, StepResult } from '../agent/protocol.js';
 import { NubisError, toNubisError } from '../errors/index.js';
 import { explainCloudError } from '../drivers/index.js';
@@ -38,6 +40,8 @@ import { decideScale, planDeployment, componentWiringHashes, type Action } from 
 import { computeWiring, providedEndpoints, wiringEnv, wiringHash } from './wiring.js';
 import type { CloudHandle, CloudRegistry, Placement, PlacementSource } from './clouds.js';
 import type { InstancePhase, NodeState } from './views.js';
+import { decideSweep, emptyHistory, DEFAULT_TENANT_TAG, type SweepHistory, type SweepIntent } from './sweep.js';
+import { applySweepDecision, type SweepContext } from './sweep-actions.js';
 
 export interface EngineOptions {
   store: Store;
@@ -54,6 +58,11 @@ export interface EngineOptions {
   pollIntervalMs?: number;
   /** How often every cloud is listed by tag to adopt, de-duplicate, remove orphans and notice broken nodes. Default 10 000. */
   sweepIntervalMs?: number;
+  /**
+   * How long after a create returned a provider may still answer NotFound for the node (EC2
+   * documents this eventual consistency): within it, a missing node is not "gone". Default 10 000.
+   */
+  consistencyWindowMs?: number;
   /**
    * Least time between two `update` runs of one instance; changes in between are delivered
    * together. Default 1 000.
@@ -75,6 +84,8 @@ export interface EngineStats {
   queued: number;
   /** Actions running now. */
   inflight: number;
+  /** Cloud lists the sweep has judged. */
+  sweeps: number;
 }
 
 export interface Engine {
@@ -119,6 +130,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const updateInterval = opts.updateIntervalMs ?? 1000;
   const backoffBase = opts.backoffBaseMs ?? 1000;
   const backoffMax = opts.backoffMaxMs ?? 30_000;
+  const consistencyMs = opts.consistencyWindowMs ?? 10_000;
   const owner = await store.installationId();
 
   const deployments = new Map<string, Deployment>();
@@ -130,6 +142,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const artefactCache = new Map<string, { version: number; files: InstanceFiles[] }>();
   let passScheduled = false;
   let stopped = false;
+  let touchSeq = 0;
+  let sweepCount = 0;
   const abort = new AbortController();
   // every in-flight action listens on this one signal
   setMaxListeners(0, abort.signal);
@@ -185,15 +199,12 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     return opts.placement.place(tpl, [...placementsOf(d, component), ...planned], `${d.name}/${component} (node template ${tpl.name})`);
   };
 
-  /** Sweeps a cloud whose handle is new, once at a time, then queues the deployments. */
-  const sweeping = new Set<string>();
+  /** Sweeps a cloud whose handle is new, then queues the deployments. */
   const kickSweep = (h: CloudHandle): void => {
-    if (sweeping.has(h.key) || stopped) return;
-    sweeping.add(h.key);
+    if (stopped) return;
     void sweep(h)
       .catch(() => undefined)
       .finally(() => {
-        sweeping.delete(h.key);
         for (const name of deployments.keys()) enqueue(name);
       });
   };
@@ -217,6 +228,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     Object.assign(n, extra);
     n.status = status;
     n.updatedAt = clock.now();
+    n.touch = ++touchSeq;
     await Promise.all([
       store.write(store.putNode(nodeToRow(n))),
       events.append(ev({ deployment: n.deployment, kind: 'node.state', target: n.key, reason, outcome: status, data: { from, to: status, ...(n.providerId ? { id: n.providerId } : {}), ...data } })),
@@ -285,14 +297,22 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     }
   }
 
+  /** Bumps a node's touch counter: a sweep whose list began earlier does not judge it. */
+  const touch = (key: string): void => {
+    const n = nodes.get(key);
+    if (n) n.touch = ++touchSeq;
+  };
+
   function track(key: string, deployment: string, p: Promise<void>): void {
     busy.add(key);
+    touch(key);
     const t = p
       .catch((e: unknown) => {
         void events.append(ev({ deployment, kind: 'engine.error', target: key, outcome: 'error', reason: toNubisError(e).message }));
       })
       .finally(() => {
         busy.delete(key);
+        touch(key);
         inflight.delete(t);
         enqueue(deployment);
         checkIdle();
@@ -446,19 +466,26 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         const cn = await driver.create(
           {
             key: n.key,
-            tags: { [TAG_OWNER]: owner, [TAG_DEPLOYMENT]: n.deployment, [TAG_KEY]: n.key },
+            tags: { [TAG_OWNER]: owner, [TAG_TENANT]: d.tenant ?? DEFAULT_TENANT_TAG, [TAG_DEPLOYMENT]: n.deployment, [TAG_KEY]: n.key, [TAG_ATTEMPT]: n.token },
             idempotencyToken: n.token,
             requirements: d.spec.nodeTemplates[comp.nodeTemplate]?.requirements ?? {},
             ...(n.placement ? { placement: placementRequest(n.placement) } : {}),
           },
           abort.signal,
         );
+        n.visibleSince = clock.now();
         await setNode(n, cn.status === 'running' ? 'running' : 'provisioning', 'created', { providerId: cn.id, observed: cn });
       }
+      let notFound = 0;
       while (n.status !== 'running') {
         await clock.sleep(pollMs, abort.signal);
         const cn = await driver.get(n.providerId!, abort.signal);
-        if (!cn) throw new NubisError('CLOUD_NOT_FOUND', `node ${n.providerId} vanished while provisioning`, { retryable: true, details: { vanished: true } });
+        if (!cn) {
+          // NotFound within the provider's consistency window after create is not "gone"
+          if (++notFound < 3 || clock.now() < (n.visibleSince ?? 0) + consistencyMs) continue;
+          throw new NubisError('CLOUD_NOT_FOUND', `node ${n.providerId} vanished while provisioning`, { retryable: true, details: { vanished: true } });
+        }
+        notFound = 0;
         if (cn.status === 'error') throw new NubisError('CLOUD_INTERNAL', `node ${cn.id} failed to provision`, { details: { vanished: false } });
         n.observed = cn;
         if (cn.status === 'running') await setNode(n, 'running', 'provisioned', { observed: cn });
@@ -782,86 +809,79 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     await Promise.all(byNode);
   }
 
-  /**
-   * Lists a cloud by owner tag and reconciles it with the store: adopt what an interrupted
-   * create made, delete duplicates and orphans, re-create intents that never reached the
-   * cloud, and notice nodes the cloud lost.
-   */
-  async function sweep(cloud: CloudHandle): Promise<void> {
-    const found = await cloud.driver.list({ [TAG_OWNER]: owner }, abort.signal);
-    const byKey = new Map<string, CloudNode[]>();
-    for (const cn of found) {
-      const key = cn.tags[TAG_KEY];
-      if (!key) continue;
-      const l = byKey.get(key) ?? [];
-      l.push(cn);
-      byKey.set(key, l);
-    }
-    const deletions: Promise<void>[] = [];
-    const del = (cn: CloudNode, kind: string, reason: string): void => {
-      deletions.push(
-        cloud.driver.delete(cn.id, abort.signal).then(() =>
-          events.append(ev({ deployment: cn.tags[TAG_DEPLOYMENT], kind, target: cn.tags[TAG_KEY] ?? cn.id, reason, data: { id: cn.id } })),
-        ),
-      );
-    };
-    for (const [key, list] of byKey) {
-      if (busy.has(key)) continue;
-      const n = nodes.get(key);
-      const d = n ? deployments.get(n.deployment) : undefined;
-      if (!n || !d || handleKey(d, n.cloud) !== cloud.key) {
-        for (const cn of list) del(cn, 'node.orphan-deleted', 'no deployment wants it');
-        continue;
-      }
-      const sorted = [...list].sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
-      const keep = sorted.find((cn) => cn.id === n.providerId) ?? sorted[0]!;
-      for (const cn of sorted) if (cn !== keep) del(cn, 'node.duplicate-deleted', `a second node for ${key}`);
-      if (n.status === 'deleting') {
-        n.providerId = keep.id;
-        continue;
-      }
-      if (n.providerId !== keep.id || n.status === 'creating' || n.status === 'pending') {
-        await setNode(n, keep.status === 'running' ? 'running' : 'provisioning', 'adopted by tag', { providerId: keep.id, observed: keep });
-      } else if (keep.status === 'running' && n.status === 'running') {
-        n.observed = keep;
-      }
-      // a node the cloud reports broken or stopped is an event, once per change
-      const down = n.status === 'running' && (keep.status === 'error' || keep.status === 'stopped');
-      if (down !== (n.unreachable ?? false)) {
-        n.unreachable = down;
-        const reason = (keep as CloudNode & { error?: { code?: string; message?: string } }).error;
-        await events.append(ev({
-          deployment: n.deployment, kind: down ? 'node.unreachable' : 'node.reachable', target: n.key, outcome: keep.status,
-          reason: down ? `the cloud reports the node ${keep.status}${reason?.message ? `: ${reason.message}` : ''}` : 'the node answers again',
-          data: { id: keep.id, ...(reason?.code ? { code: reason.code } : {}) },
-        }));
-      }
-    }
-    for (const n of nodes.values()) {
-      if (busy.has(n.key) || byKey.has(n.key)) continue;
-      const d = deployments.get(n.deployment);
-      if (!d || handleKey(d, n.cloud) !== cloud.key) continue;
-      if (n.status === 'creating') {
-        await setNode(n, 'pending', 'the create never reached the cloud');
-      } else if (n.status === 'deleting') {
-        nodes.delete(n.key);
-        unindexInstance(n.key);
-        await store.write(store.deleteNode(n.key), store.deleteInstance(n.key));
-        await events.append(ev({ deployment: n.deployment, kind: 'instance.deleted', target: n.key, reason: 'node already gone' }));
-      } else if (n.status === 'running' || n.status === 'provisioning') {
-        const inst = instances.get(n.key);
-        await setNode(n, 'pending', 'the cloud no longer has this node', { providerId: undefined, observed: undefined, token: crypto.randomUUID() });
-        if (inst && inst.desired && inst.phase !== 'pending') {
-          inst.inflightRun = undefined;
-          await setPhase(inst, 'pending', 'its node was lost');
-        } else if (inst && !inst.desired) {
-          await setPhase(inst, 'stopped', 'its node was lost');
-        }
-      }
-    }
-    await Promise.all(deletions);
-    cloud.synced = true;
+  /** Per cloud handle: what its earlier lists showed; the sweep running now; a quick re-list scheduled. */
+  const sweepHistory = new Map<string, SweepHistory>();
+  const sweepRunning = new Map<string, Promise<void>>();
+  const sweepSoon = new Set<string>();
+
+  /** Lists a cloud by owner tag and carries out what ./sweep.ts decides; one at a time per handle. */
+  function sweep(cloud: CloudHandle): Promise<void> {
+    const running = sweepRunning.get(cloud.key);
+    if (running) return running;
+    const p = sweepOnce(cloud).finally(() => sweepRunning.delete(cloud.key));
+    sweepRunning.set(cloud.key, p);
+    return p;
   }
+
+  async function sweepOnce(cloud: CloudHandle): Promise<void> {
+    const listFrom = ++touchSeq;
+    const found = await cloud.driver.list({ [TAG_OWNER]: owner }, abort.signal);
+    // judged at once, against the state as of the moment the list returned
+    const { decisions, history, suspects } = decideSweep({
+      found, owner, intents: sweepIntents(cloud, listFrom), history: sweepHistory.get(cloud.key) ?? emptyHistory(), now: clock.now(),
+    });
+    sweepHistory.set(cloud.key, history);
+    sweepCount++;
+    await Promise.all(decisions.map((dec) => applySweepDecision(sweepContext, cloud.driver, dec)));
+    cloud.synced = true;
+    if (suspects > 0 && !sweepSoon.has(cloud.key) && !stopped) {
+      // a node missed once is listed again soon, so a lost one is re-created promptly
+      sweepSoon.add(cloud.key);
+      const again = (): void => void sweepSoon.delete(cloud.key);
+      clock.sleep(Math.min(sweepMs, 1000), abort.signal).then(() => (again(), sweep(cloud)), again).catch(() => undefined);
+    }
+  }
+
+  /** Every node intent as the sweep of `cloud` sees it; `changed` when touched after the list began. */
+  function sweepIntents(cloud: CloudHandle, listFrom: number): Map<string, SweepIntent> {
+    const out = new Map<string, SweepIntent>();
+    const own = new Map<string, string | undefined>();
+    for (const n of nodes.values()) {
+      const d = deployments.get(n.deployment);
+      if (!d) continue;
+      const ck = `${n.deployment}\0${n.cloud}`;
+      if (!own.has(ck)) own.set(ck, handleKey(d, n.cloud));
+      out.set(n.key, {
+        key: n.key, deployment: n.deployment, tenant: d.tenant ?? DEFAULT_TENANT_TAG, status: n.status, token: n.token,
+        ...(n.providerId ? { providerId: n.providerId } : {}),
+        own: own.get(ck) === cloud.key,
+        changed: busy.has(n.key) || (n.touch ?? 0) > listFrom,
+        graceUntil: (n.visibleSince ?? 0) + consistencyMs,
+      });
+    }
+    return out;
+  }
+
+  const sweepContext: SweepContext = {
+    owner,
+    nodes,
+    instances,
+    signal: abort.signal,
+    now: () => clock.now(),
+    setNode: (n, status, reason, extra, data) => setNode(n, status, reason, extra, data),
+    setPhase: (i, phase, reason) => setPhase(i, phase, reason),
+    emit: (e) => events.append(ev(e)),
+    run(key, deployment, fn) {
+      const p = fn();
+      track(key, deployment ?? '', p);
+      return p.catch(() => undefined);
+    },
+    hasIntent(cn) {
+      const n = nodes.get(cn.tags[TAG_KEY] ?? '');
+      const d = n ? deployments.get(n.deployment) : undefined;
+      return !!d && n!.deployment === cn.tags[TAG_DEPLOYMENT] && (d.tenant ?? DEFAULT_TENANT_TAG) === (cn.tags[TAG_TENANT] ?? DEFAULT_TENANT_TAG);
+    },
+  };
 
   /** The handle key of a node's cloud; undefined for an unplaced node or a cloud gone from the registry. */
   function handleKey(d: Deployment, cloudName: string): string | undefined {
@@ -921,12 +941,12 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     instances,
     instancesOf,
     ownerId: () => owner,
-    stats: () => ({ passes: passCount, passMsTotal, lastPassMs, queued: queued.size, inflight: inflight.size }),
+    stats: () => ({ passes: passCount, passMsTotal, lastPassMs, queued: queued.size, inflight: inflight.size, sweeps: sweepCount }),
     cloudFor,
     placeFor,
     async start() {
       for (const r of await store.loadDeployments()) deployments.set(r.name, deploymentFromRow(r));
-      for (const r of await store.loadNodes()) nodes.set(r.key, nodeFromRow(r));
+      for (const r of await store.loadNodes()) nodes.set(r.key, { ...nodeFromRow(r), visibleSince: clock.now() });
       for (const r of await store.loadInstances()) {
         const i = instanceFromRow(r);
         // `started` only lasts while a start action waits for health; that wait died with the

@@ -11,6 +11,8 @@ import type { DeploymentRow, InstanceRow, NodeRow } from '../store/index.js';
 
 export interface Deployment {
   name: string;
+  /** The tenant that owns it; absent means the default tenant (`'default'`). */
+  tenant?: string;
   spec: AppSpec;
   specText: string;
   file: string;
@@ -44,6 +46,10 @@ export interface NodeRec {
   placement?: Placement;
   /** Not persisted: the last sweep found the node broken or stopped. */
   unreachable?: boolean;
+  /** Not persisted: a counter value bumped on every change and action; a sweep judges only nodes unchanged since its list began. */
+  touch?: number;
+  /** Not persisted: clock time its create returned (or it was adopted, or loaded at start); NotFound soon after is not "gone". */
+  visibleSince?: number;
 }
 
 export interface InstanceRec {

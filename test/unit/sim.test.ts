@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createRealClock, createVirtualClock } from '../../src/clock/index.js';
 import { NubisError, type ErrorCode } from '../../src/errors/index.js';
 import type { Driver } from '../../src/drivers/driver.js';
-import { createSimCloud, createSimDriver, startSimServer, type SimErrorStatus } from '../../src/drivers/sim/index.js';
+import { createSimCloud, createSimDriver, parseSimModel, startSimServer, type SimErrorStatus } from '../../src/drivers/sim/index.js';
 
 const sig = (): AbortSignal => new AbortController().signal;
 const req = (key: string, token = `${key}#1`) => ({ key, tags: { 'nubis-key': key, 'nubis-deployment': 'd' }, idempotencyToken: token, requirements: {} });
@@ -282,4 +282,141 @@ test('bad options are SPEC_INVALID naming the option', () => {
     () => createSimDriver({ cloud: 't', options: { path: ':memory:', errors: { get: [{ rate: 0.1, status: 418 }] } }, dataDir: '/x', clock: createRealClock() }),
     (e: unknown) => e instanceof NubisError && e.code === 'SPEC_INVALID',
   );
+});
+
+// ---- the faults real clouds have (issue 7, item 4) ----
+
+test('slow lists: every list call takes listLatencyMs on the sim clock', async () => {
+  const clock = createVirtualClock(0);
+  const cloud = createSimCloud({ path: ':memory:', clock, listLatencyMs: 800 });
+  await cloud.create({ tags: { k: 'a' } });
+  let done = false;
+  const p = cloud.list({ k: 'a' }).then((l) => ((done = true), l));
+  await cloud.create({ tags: { k: 'a' } }); // made while the list is on its way: not in it
+  await clock.advance(799);
+  assert.equal(done, false, 'not before 800 ms');
+  await clock.advance(1);
+  assert.equal((await p).length, 1, 'the answer is the state when the list began');
+  const again = cloud.list({ k: 'a' });
+  await clock.advance(800);
+  assert.equal((await again).length, 2);
+  // other calls are not slowed
+  const t0 = clock.now();
+  await cloud.create({ tags: { k: 'b' } });
+  assert.equal(clock.now(), t0);
+  cloud.close();
+});
+
+for (const transport of ['in-process', 'http'] as const) {
+  test(`${transport}: paginated lists: one counted call per page; the driver walks every page`, async () => {
+    const clock = createRealClock();
+    const server = transport === 'http' ? await startSimServer({ port: 0, path: ':memory:', listPageSize: 3 }) : undefined;
+    const cloud = server?.cloud ?? createSimCloud({ path: ':memory:', clock, listPageSize: 3 });
+    const driver = createSimDriver({ cloud: 't', options: server ? { url: server.url } : { cloud }, dataDir: '/x', clock });
+    try {
+      for (let i = 0; i < 7; i++) await driver.create(req(`p${i}`), sig());
+      const before = cloud.counters().calls.list;
+      const all = await driver.list({ 'nubis-deployment': 'd' }, sig());
+      assert.deepEqual(all.map((n) => n.tags['nubis-key']), ['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6']);
+      assert.equal(cloud.counters().calls.list - before, 3, '7 servers in pages of 3: 3 calls');
+      const page = await cloud.listPage({}, { offset: 0, limit: 100 });
+      assert.equal(page.servers.length, 3, 'the page size caps a larger limit');
+      assert.equal(page.nextOffset, 3);
+      // offset pagination: a delete between two pages shifts the next page, so one is skipped
+      const first = await cloud.listPage({}, { offset: 0 });
+      await cloud.delete(first.servers[0]!.id);
+      const second = await cloud.listPage({}, { offset: first.nextOffset! });
+      assert.equal(second.servers[0]!.tags['nubis-key'], 'p4', 'p3 slid into the first page and was missed');
+    } finally {
+      await driver.close();
+      if (server) await server.close();
+      else cloud.close();
+    }
+  });
+}
+
+test('list lag: a fresh server is missing from lists for listLagMs, get finds it', async () => {
+  const clock = createVirtualClock(0);
+  const cloud = createSimCloud({ path: ':memory:', clock, listLagMs: 5000 });
+  const s = await cloud.create({ tags: { k: 'a' } });
+  assert.deepEqual(await cloud.list({ k: 'a' }), []);
+  assert.equal((await cloud.get(s.id))?.id, s.id);
+  await clock.advance(4999);
+  assert.deepEqual(await cloud.list({}), []);
+  await clock.advance(1);
+  assert.deepEqual((await cloud.list({ k: 'a' })).map((x) => x.id), [s.id]);
+  cloud.close();
+});
+
+test('stale reads: get answers the state of staleReadMs ago (a deleted server still shows)', async () => {
+  const clock = createVirtualClock(0);
+  const cloud = createSimCloud({ path: ':memory:', clock, latencyMs: 1000, staleReadMs: 3000 });
+  const s = await cloud.create({ tags: { k: 'a' } });
+  await clock.advance(2000);
+  assert.equal(cloud.peek(s.id)?.status, 'running');
+  assert.equal((await cloud.get(s.id))?.status, 'provisioning', 'as it was at its create');
+  await clock.advance(2000);
+  assert.equal((await cloud.get(s.id))?.status, 'running', 'as it was at t = 1000');
+  await cloud.delete(s.id);
+  assert.equal((await cloud.get(s.id))?.status, 'running', 'deleted, but the read is stale');
+  assert.deepEqual(await cloud.list({ k: 'a' }), [], 'lists do not show it');
+  await clock.advance(3000);
+  assert.equal(await cloud.get(s.id), undefined);
+  cloud.close();
+});
+
+for (const transport of ['in-process', 'http'] as const) {
+  test(`${transport}: NotFound after create: get answers 404 for notFoundAfterCreateMs (EC2's InvalidInstanceID.NotFound)`, async () => {
+    const clock = createVirtualClock(0);
+    const server = transport === 'http' ? await startSimServer({ port: 0, path: ':memory:', clock, notFoundAfterCreateMs: 2000 }) : undefined;
+    const cloud = server?.cloud ?? createSimCloud({ path: ':memory:', clock, notFoundAfterCreateMs: 2000 });
+    const driver = createSimDriver({ cloud: 't', options: server ? { url: server.url } : { cloud }, dataDir: '/x', clock });
+    try {
+      const n = await driver.create(req('nf'), sig());
+      assert.equal(await driver.get(n.id, sig()), undefined, 'right after create: not found');
+      assert.equal((await driver.list({ 'nubis-key': 'nf' }, sig())).length, 1, 'lists show it');
+      await clock.advance(2000);
+      assert.equal((await driver.get(n.id, sig()))?.id, n.id);
+    } finally {
+      await driver.close();
+      if (server) await server.close();
+      else cloud.close();
+    }
+  });
+}
+
+test('two cloud entries over one inventory: each sees the other\'s servers; totals count both', async () => {
+  const dir = tmp();
+  try {
+    const path = join(dir, 'shared.db');
+    const clock = createRealClock();
+    // two entries differing only in an option, as two cloud entries over one account
+    const a = createSimDriver({ cloud: 'a', options: { path, latencyMs: 0 }, dataDir: dir, clock });
+    const b = createSimDriver({ cloud: 'b', options: { path, latencyMs: 5 }, dataDir: dir, clock });
+    const na = await a.create(req('x/a-1'), sig());
+    const nb = await b.create(req('x/b-1'), sig());
+    assert.notEqual(na.id, nb.id);
+    assert.deepEqual((await a.list({}, sig())).map((n) => n.id).sort(), [na.id, nb.id].sort());
+    assert.deepEqual((await b.list({}, sig())).map((n) => n.id).sort(), [na.id, nb.id].sort());
+    await b.delete(na.id, sig());
+    assert.equal(await a.get(na.id, sig()), undefined, 'a delete through one entry is seen by the other');
+    const view = createSimCloud({ path });
+    const t = view.totals();
+    assert.equal(t.created, 2);
+    assert.equal(t.deleted, 1);
+    assert.equal(t.calls.create, 2);
+    assert.equal(t.calls.list, 2);
+    view.close();
+    await a.close();
+    await b.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('fault options are validated', () => {
+  for (const [options, name] of [[{ listPageSize: 0 }, 'listPageSize'], [{ listPageSize: 2.5 }, 'listPageSize'], [{ listLagMs: -1 }, 'listLagMs'], [{ staleReadMs: 'x' }, 'staleReadMs'], [{ notFoundAfterCreateMs: Infinity }, 'notFoundAfterCreateMs'], [{ listLatencyMs: null }, 'listLatencyMs']] as const) {
+    assert.throws(() => parseSimModel(options as Record<string, unknown>), (e: unknown) => e instanceof NubisError && e.code === 'SPEC_INVALID' && e.message.includes(name), name);
+  }
+  assert.deepEqual(parseSimModel({ listPageSize: 50, listLagMs: 1, staleReadMs: 2, notFoundAfterCreateMs: 3, listLatencyMs: 4 }), { listPageSize: 50, listLagMs: 1, staleReadMs: 2, notFoundAfterCreateMs: 3, listLatencyMs: 4 });
 });

@@ -13,7 +13,13 @@
  *   Status is derived from the clock, so a reopened inventory shows servers whose ready
  *   time passed as running.
  * - `delete` of a missing or deleted id succeeds. Deleted servers stay in `inventory()` with
- *   `deletedAt`, and are never returned by `get` or `list`.
+ *   `deletedAt`, and are never returned by `list` (nor by `get`, unless `staleReadMs` makes it
+ *   answer an older state).
+ * - Lists may be slow (`listLatencyMs`), paginated (`listPageSize`: one counted call per page)
+ *   and miss fresh servers (`listLagMs`); `get` may answer an older state (`staleReadMs`) or
+ *   NotFound right after create (`notFoundAfterCreateMs`). See ./model.ts.
+ * - Several SimCloud objects may open one inventory file (two cloud entries over one account):
+ *   they see each other's servers; `totals()` counts the calls all of them received.
  * - Every call honours its AbortSignal (rejects with ABORTED).
  */
 import Database from 'better-sqlite3';
@@ -85,8 +91,13 @@ export interface SimCloud {
   create(req: SimCreateRequest, signal?: AbortSignal): Promise<SimServer>;
   /** The server, or undefined when it does not exist or was deleted. */
   get(id: string, signal?: AbortSignal): Promise<SimServer | undefined>;
-  /** Servers (not deleted) carrying all these tags, oldest first. */
+  /** Servers (not deleted) carrying all these tags, oldest first; walks every page. */
   list(tags: Record<string, string>, signal?: AbortSignal): Promise<SimServer[]>;
+  /**
+   * One page of `list` (one API call): at most `limit` servers (capped by `listPageSize`)
+   * from `offset`; `nextOffset` is set while more may follow.
+   */
+  listPage(tags: Record<string, string>, page: { offset: number; limit?: number }, signal?: AbortSignal): Promise<{ servers: SimServer[]; nextOffset?: number }>;
   /** Deletes the server; a missing or deleted id succeeds. */
   delete(id: string, signal?: AbortSignal): Promise<void>;
   /** Reboots a server; CLOUD_NOT_FOUND when it does not exist. */
@@ -97,7 +108,10 @@ export interface SimCloud {
   inventory(): SimServer[];
   /** Servers still provisioning from their create. */
   inFlightCreates(): number;
+  /** Calls this object received. */
   counters(): SimCounters;
+  /** Calls every SimCloud over this inventory file received, in any process, since it was made. */
+  totals(): SimCounters;
   /** Every call fails with 503 until `untilMs` (sim clock). */
   outage(untilMs: number): void;
   /** Resolves once the server is running (sleeping on the sim clock); rejects if it is deleted. */
@@ -144,6 +158,7 @@ CREATE TABLE IF NOT EXISTS server_tags (
   PRIMARY KEY (server_id, key)
 );
 CREATE INDEX IF NOT EXISTS server_tags_kv ON server_tags (key, value);
+CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
 `;
 
 function abortedError(): NubisError {
@@ -209,12 +224,16 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
     insertTag: db.prepare('INSERT INTO server_tags (server_id, key, value) VALUES (?, ?, ?)'),
     markDeleted: db.prepare('UPDATE servers SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL'),
     reboot: db.prepare('UPDATE servers SET reboots = reboots + 1, boot_until = ? WHERE id = ?'),
+    bump: db.prepare('INSERT INTO totals (name, n) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET n = n + excluded.n'),
+    raise: db.prepare('INSERT INTO totals (name, n) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET n = max(n, excluded.n)'),
+    totals: db.prepare<[], { name: string; n: number }>('SELECT name, n FROM totals'),
   };
 
-  const toServer = (r: Row): SimServer => {
-    const now = clock.now();
-    const status: SimServerStatus =
-      r.deleted_at !== null ? 'deleted' : now < r.ready_at || now < r.boot_until ? 'provisioning' : 'running';
+  /** The server now, or as it was at `at` (a stale read: deleted only if deleted by then). */
+  const toServer = (r: Row, at?: number): SimServer => {
+    const now = at === undefined ? clock.now() : Math.max(at, r.created_at);
+    const deleted = r.deleted_at !== null && (at === undefined || r.deleted_at <= now);
+    const status: SimServerStatus = deleted ? 'deleted' : now < r.ready_at || now < r.boot_until ? 'provisioning' : 'running';
     const s: SimServer = {
       id: r.id,
       tags: JSON.parse(r.tags) as Record<string, string>,
@@ -224,7 +243,7 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
       readyAt: r.ready_at,
       reboots: r.reboots,
     };
-    if (r.deleted_at !== null) s.deletedAt = r.deleted_at;
+    if (deleted) s.deletedAt = r.deleted_at!;
     if (r.token !== null) s.idempotencyToken = r.token;
     if (r.requirements !== null) s.requirements = JSON.parse(r.requirements) as NodeRequirements;
     return s;
@@ -233,6 +252,15 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
   const zero = (): Record<SimOp, number> =>
     Object.fromEntries(SIM_OPS.map((op) => [op, 0])) as Record<SimOp, number>;
   const counters: SimCounters = { calls: zero(), errors: zero(), created: 0, replayed: 0, deleted: 0, maxInFlightCreates: 0 };
+  /** Counts in this object and in the file (for `totals()`). */
+  const count = (name: 'created' | 'replayed' | 'deleted' | `calls.${SimOp}` | `errors.${SimOp}`): void => {
+    if (name === 'created' || name === 'replayed' || name === 'deleted') counters[name]++;
+    else {
+      const [kind, op] = name.split('.') as ['calls' | 'errors', SimOp];
+      counters[kind][op]++;
+    }
+    if (!closed) q.bump.run(name, 1);
+  };
   let outageUntil = -Infinity;
   let closed = false;
   const timers = new AbortController();
@@ -248,22 +276,25 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
     now < outageUntil || (model.outages ?? []).some((w) => now >= w.fromMs && now < w.untilMs);
 
   async function call<T>(op: SimOp, signal: AbortSignal | undefined, fn: () => T): Promise<T> {
-    counters.calls[op]++;
+    count(`calls.${op}`);
     try {
       if (signal?.aborted) throw abortedError();
       if (closed) throw simError(503, 'sim cloud is closed');
       if (inOutage(clock.now())) throw simError(503, `sim cloud ${name} is in an outage`);
-      if (model.apiLatencyMs) {
+      const latency = (model.apiLatencyMs ?? 0) + (op === 'list' ? (model.listLatencyMs ?? 0) : 0);
+      // a list answers the state as it was when the call began; the slow part is the answer
+      const early = op === 'list' && latency > 0 ? { value: fn() } : undefined;
+      if (latency > 0) {
         try {
-          await clock.sleep(model.apiLatencyMs, signal);
+          await clock.sleep(latency, signal);
         } catch {
           throw abortedError();
         }
         if (closed) throw simError(503, 'sim cloud is closed');
       }
-      return fn();
+      return early ? early.value : fn();
     } catch (e) {
-      counters.errors[op]++;
+      count(`errors.${op}`);
       throw e;
     }
   }
@@ -272,6 +303,7 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
     const now = clock.now();
     const inFlight = (q.inFlight.get(now)?.n ?? 0) + 1;
     counters.maxInFlightCreates = Math.max(counters.maxInFlightCreates, inFlight);
+    q.raise.run('maxInFlightCreates', inFlight);
     const seq = q.nextSeq.get()?.n ?? 1;
     const row = {
       seq,
@@ -285,10 +317,24 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
     };
     q.insert.run(row);
     for (const [k, v] of Object.entries(req.tags)) q.insertTag.run(row.id, k, v);
-    counters.created++;
+    count('created');
     armReadyTimer(row.ready_at);
     return q.byId.get(row.id)!;
   });
+
+  /** Live servers carrying all these tags, oldest first. */
+  function liveTagged(tags: Record<string, string>): Row[] {
+    const entries = Object.entries(tags);
+    if (entries.length === 0) return q.live.all();
+    const cond = entries.map(() => '(t.key = ? AND t.value = ?)').join(' OR ');
+    return db
+      .prepare<unknown[], Row>(
+        `SELECT s.* FROM servers s WHERE s.deleted_at IS NULL AND
+           (SELECT count(*) FROM server_tags t WHERE t.server_id = s.id AND (${cond})) = ?
+         ORDER BY s.seq`,
+      )
+      .all(...entries.flat(), entries.length);
+  }
 
   const cloud: SimCloud = {
     name,
@@ -301,7 +347,7 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
         const existing = req.idempotencyToken ? q.byToken.get(req.idempotencyToken) : undefined;
         let row: Row;
         if (existing) {
-          counters.replayed++;
+          count('replayed');
           row = existing;
         } else {
           const limit = model.quota?.servers;
@@ -317,31 +363,39 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
         const fault = drawError(model, 'get', prng);
         if (fault) throw simError(fault.status, `sim get failed (injected ${fault.status})`);
         const r = q.byId.get(id);
-        return r && r.deleted_at === null ? toServer(r) : undefined;
+        const now = clock.now();
+        if (!r || now - r.created_at < (model.notFoundAfterCreateMs ?? 0)) return undefined;
+        const s = model.staleReadMs ? toServer(r, now - model.staleReadMs) : toServer(r);
+        return s.status === 'deleted' ? undefined : s;
       });
     },
-    list(tags, signal) {
+    async list(tags, signal) {
+      const out: SimServer[] = [];
+      for (let offset: number | undefined = 0; offset !== undefined; ) {
+        const page = await cloud.listPage(tags, { offset }, signal);
+        out.push(...page.servers);
+        offset = page.nextOffset;
+      }
+      return out;
+    },
+    listPage(tags, page, signal) {
       return call('list', signal, () => {
         const fault = drawError(model, 'list', prng);
         if (fault) throw simError(fault.status, `sim list failed (injected ${fault.status})`);
-        const entries = Object.entries(tags);
-        if (entries.length === 0) return q.live.all().map(toServer);
-        const cond = entries.map(() => '(t.key = ? AND t.value = ?)').join(' OR ');
-        const rows = db
-          .prepare<unknown[], Row>(
-            `SELECT s.* FROM servers s WHERE s.deleted_at IS NULL AND
-               (SELECT count(*) FROM server_tags t WHERE t.server_id = s.id AND (${cond})) = ?
-             ORDER BY s.seq`,
-          )
-          .all(...entries.flat(), entries.length);
-        return rows.map(toServer);
+        const visible = liveTagged(tags).filter((r) => clock.now() - r.created_at >= (model.listLagMs ?? 0));
+        const offset = Math.max(0, Math.floor(page.offset));
+        const cap = model.listPageSize ?? Infinity;
+        const limit = Math.min(page.limit ?? cap, cap);
+        const rows = visible.slice(offset, offset + limit);
+        const next = offset + rows.length;
+        return { servers: rows.map((r) => toServer(r)), ...(next < visible.length ? { nextOffset: next } : {}) };
       });
     },
     delete(id, signal) {
       return call('delete', signal, () => {
         const fault = drawError(model, 'delete', prng);
         if (fault) throw simError(fault.status, `sim delete failed (injected ${fault.status})`);
-        if (q.markDeleted.run(clock.now(), id).changes > 0) counters.deleted++;
+        if (q.markDeleted.run(clock.now(), id).changes > 0) count('deleted');
       });
     },
     reboot(id, signal) {
@@ -359,13 +413,22 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
       const r = q.byId.get(id);
       return r ? toServer(r) : undefined;
     },
-    inventory: () => q.all.all().map(toServer),
+    inventory: () => q.all.all().map((r) => toServer(r)),
     inFlightCreates: () => q.inFlight.get(clock.now())?.n ?? 0,
     counters: () => ({
       ...counters,
       calls: { ...counters.calls },
       errors: { ...counters.errors },
     }),
+    totals() {
+      const t: SimCounters = { calls: zero(), errors: zero(), created: 0, replayed: 0, deleted: 0, maxInFlightCreates: 0 };
+      for (const { name: k, n } of q.totals.all()) {
+        const [kind, op] = k.split('.') as [string, SimOp | undefined];
+        if ((kind === 'calls' || kind === 'errors') && op && op in t[kind]) t[kind][op] = n;
+        else if (k === 'created' || k === 'replayed' || k === 'deleted' || k === 'maxInFlightCreates') t[k] = n;
+      }
+      return t;
+    },
     outage(untilMs) {
       outageUntil = untilMs;
     },

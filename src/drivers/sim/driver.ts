@@ -182,10 +182,17 @@ export function createSimHttpDriver(ctx: DriverContext): Driver {
       return toNode(server(a));
     },
     async list(tags, signal) {
-      const qs = new URLSearchParams(Object.entries(tags).map(([k, v]) => [`tag.${k}`, v])).toString();
-      const a = await request('GET', `/servers${qs ? `?${qs}` : ''}`, undefined, signal);
-      if (a.status !== 200) throw fail(a, 'sim list');
-      return (a.body as { objects: SimServer[] }).objects.map(toNode);
+      // page after page, as the server's page size allows (each page is one call)
+      const out: CloudNode[] = [];
+      for (let offset: number | undefined = 0; offset !== undefined; ) {
+        const qs = new URLSearchParams([...Object.entries(tags).map(([k, v]) => [`tag.${k}`, v]), ['offset', String(offset)]]).toString();
+        const a = await request('GET', `/servers?${qs}`, undefined, signal);
+        if (a.status !== 200) throw fail(a, 'sim list');
+        const body = a.body as { objects: SimServer[]; meta?: { next_offset?: number } };
+        out.push(...body.objects.map(toNode));
+        offset = body.meta?.next_offset;
+      }
+      return out;
     },
     async delete(id, signal) {
       const a = await request('DELETE', `/servers/${enc(id)}`, undefined, signal);

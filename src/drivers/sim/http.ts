@@ -3,13 +3,16 @@
  * inventory when the control plane is killed). Routes, loosely after CloudSigma's API 2.0:
  *
  *   POST   /servers                       {tags, idempotencyToken?, requirements?} → 201 {server}
- *   GET    /servers?tag.<key>=<value>…    → 200 {objects: [server]} (all tags must match)
+ *   GET    /servers?tag.<key>=<value>…[&offset=&limit=]
+ *                                         → 200 {objects: [server], meta: {offset, next_offset?}}
+ *                                           (all tags must match; at most `listPageSize` a page)
  *   GET    /servers/<id>                  → 200 {server} | 404
  *   DELETE /servers/<id>                  → 204 (also for a missing id)
  *   POST   /servers/<id>/action?do=reboot → 202 {} | 404
  *   GET    /admin/servers/<id>            → 200 {server} incl. deleted | 404 (no faults, not counted)
  *   GET    /admin/inventory               → 200 {objects: [server]} incl. deleted
- *   GET    /admin/counters                → 200 SimCounters
+ *   GET    /admin/counters                → 200 SimCounters (this server's calls)
+ *   GET    /admin/totals                  → 200 SimCounters (every process over this inventory)
  *   POST   /admin/outage                  {untilMs} | {durationMs} → 204
  *   GET    /admin/clock                   → 200 {now}
  *   GET    /health                        → 200 {ok: true}
@@ -90,6 +93,14 @@ function parseCreate(body: unknown): SimCreateRequest {
   return out;
 }
 
+/** A non-negative integer query parameter, or undefined when absent; 400 otherwise. */
+function intParam(url: URL, name: string): number | undefined {
+  const v = url.searchParams.get(name);
+  if (v === null) return undefined;
+  if (!/^\d{1,9}$/.test(v)) throw new HttpError(400, `${name} must be a non-negative integer`);
+  return Number(v);
+}
+
 export async function startSimServer(opts: SimServerOptions): Promise<SimServerHandle> {
   const { port, host = '127.0.0.1', timeScale, clock, ...rest } = opts;
   const cloud = createSimCloud({
@@ -120,7 +131,10 @@ export async function startSimServer(opts: SimServerOptions): Promise<SimServerH
       if (parts.length === 1 && m === 'GET') {
         const tags: Record<string, string> = {};
         for (const [k, v] of url.searchParams) if (k.startsWith('tag.')) tags[k.slice(4)] = v;
-        return send(res, 200, { objects: await cloud.list(tags) });
+        const offset = intParam(url, 'offset') ?? 0;
+        const limit = intParam(url, 'limit');
+        const page = await cloud.listPage(tags, { offset, ...(limit !== undefined ? { limit } : {}) });
+        return send(res, 200, { objects: page.servers, meta: { offset, ...(page.nextOffset !== undefined ? { next_offset: page.nextOffset } : {}) } });
       }
       if (parts.length === 2 && b !== undefined) {
         if (m === 'GET') {
@@ -145,6 +159,7 @@ export async function startSimServer(opts: SimServerOptions): Promise<SimServerH
       }
       if (b === 'inventory' && parts.length === 2 && m === 'GET') return send(res, 200, { objects: cloud.inventory() });
       if (b === 'counters' && parts.length === 2 && m === 'GET') return send(res, 200, cloud.counters());
+      if (b === 'totals' && parts.length === 2 && m === 'GET') return send(res, 200, cloud.totals());
       if (b === 'clock' && parts.length === 2 && m === 'GET') return send(res, 200, { now: cloud.clock.now() });
       if (b === 'outage' && parts.length === 2 && m === 'POST') {
         const body = (await readJson(req)) as { untilMs?: unknown; durationMs?: unknown };

@@ -1,7 +1,8 @@
 /**
  * The sim cloud's behaviour model: how long provisioning takes, how it slows down under
- * concurrent creations, which calls fail and how, quotas and outages. All durations are
- * milliseconds of the sim's clock. Options arrive untyped (from a spec or a CLI) and are
+ * concurrent creations, which calls fail and how, quotas and outages, and the eventual
+ * consistency real clouds show (slow and paginated lists, lists that miss fresh servers, stale
+ * reads, NotFound right after create). All durations are milliseconds of the sim's clock. Options arrive untyped (from a spec or a CLI) and are
  * validated here; a bad option is a SPEC_INVALID error naming the option.
  */
 import { NubisError } from '../../errors/index.js';
@@ -40,6 +41,31 @@ export interface SimModel {
   slowdown?: 'none' | 'cloudsigma';
   /** Time every API call takes before it answers. Default 0. */
   apiLatencyMs?: number;
+  /**
+   * Extra time every list call takes (each page, when lists are paginated), on top of
+   * `apiLatencyMs`: a paginated EC2 or CloudSigma list of a few hundred servers takes ~1 s.
+   * A slow list answers the state as it was when the call began.
+   */
+  listLatencyMs?: number;
+  /**
+   * Lists answer at most this many servers per call, offset-paginated like CloudSigma's
+   * `limit`/`offset` (the driver asks page after page; each page is a counted call). Servers
+   * created or deleted between two pages shift the offsets, so a walk may skip or repeat one.
+   */
+  listPageSize?: number;
+  /** Lists omit a server until this long after its create (EC2's describe lag). Default 0. */
+  listLagMs?: number;
+  /**
+   * `get` answers the server as it was this long ago: a server deleted within the window is
+   * still returned, and status is judged at the earlier instant (a fresh server as it was at
+   * its create). Default 0.
+   */
+  staleReadMs?: number;
+  /**
+   * `get` answers NotFound for a server younger than this, as EC2 answers
+   * InvalidInstanceID.NotFound right after RunInstances (documented eventual consistency).
+   */
+  notFoundAfterCreateMs?: number;
   /** How long a rebooted server reports `provisioning`. Default 0. */
   rebootMs?: number;
   errors?: Partial<Record<SimOp, SimErrorRule[]>>;
@@ -87,6 +113,15 @@ export function parseSimModel(options: Record<string, unknown>): SimModel {
   }
   const apiLatencyMs = num(options, 'apiLatencyMs', 'apiLatencyMs');
   if (apiLatencyMs !== undefined) m.apiLatencyMs = apiLatencyMs;
+  for (const k of ['listLatencyMs', 'listLagMs', 'staleReadMs', 'notFoundAfterCreateMs'] as const) {
+    const v = num(options, k, k);
+    if (v !== undefined) m[k] = v;
+  }
+  const pageSize = num(options, 'listPageSize', 'listPageSize', 1);
+  if (pageSize !== undefined) {
+    if (!Number.isInteger(pageSize)) throw bad('listPageSize', 'an integer ≥ 1', pageSize);
+    m.listPageSize = pageSize;
+  }
   const rebootMs = num(options, 'rebootMs', 'rebootMs');
   if (rebootMs !== undefined) m.rebootMs = rebootMs;
   const seed = num(options, 'seed', 'seed', -Infinity);

@@ -6,6 +6,10 @@
  *        [--slowdown cloudsigma] [--api-latency <ms>] [--quota <servers>] [--seed <n>]
  *        [--model '<json SimModel, e.g. {"errors":{"create":[{"rate":0.1,"status":503}]}}>']
  *
+ * The faults of real clouds go in --model too: `listLatencyMs`, `listPageSize`, `listLagMs`,
+ * `staleReadMs`, `notFoundAfterCreateMs` (see ./model.ts). GET /admin/totals counts what every
+ * process over the inventory file received.
+ *
  * Prints `{"url": "..."}` as its first stdout line once it listens; stops on SIGTERM/SIGINT.
  * Exits 2 with a message on stderr for bad arguments.
  */
