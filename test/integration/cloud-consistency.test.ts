@@ -18,6 +18,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { defaultDriverFactories } from '../../src/drivers/index.js';
 import { createEc2Driver } from '../../src/drivers/ec2/index.js';
+import { createCloudSigmaDriver } from '../../src/drivers/cloudsigma/index.js';
+import { startCloudSigmaStandin, type CloudSigmaStandin } from '../helpers/standin-cloudsigma.js';
 import { startControlPlane, tempDir, waitFor } from '../helpers/control-plane.js';
 import { startEc2Standin } from '../helpers/standin-ec2.js';
 
@@ -88,5 +90,96 @@ test('ec2: InvalidInstanceID.NotFound right after RunInstances launches nothing 
     await cp.close();
     await closeServer(agent.server);
     await ec.close();
+  }
+});
+
+/**
+ * A control plane whose cloudsigma driver talks to a fresh stand-in with one source server.
+ * The periodic sweep is slowed to a minute so that what is counted is the create and destroy
+ * paths (the sweep itself belongs to the engine's tests); the first sweep still runs.
+ */
+async function cloudSigmaPlane(prefix: string) {
+  const s = await startCloudSigmaStandin({ username: 'ops@example.invalid', password: 'pw-not-secret', transitionMs: 20, cloneMs: 80, runtimeIp: 'loopback' });
+  const source = s.addSourceServer();
+  const baseline = { servers: s.servers().map((x) => x.uuid), drives: s.drives().map((x) => x.uuid) };
+  const agent = await noAgent();
+  const dir = tempDir(prefix);
+  const cp = await startControlPlane(dir, {
+    drivers: {
+      ...defaultDriverFactories(),
+      cloudsigma: (ctx) => createCloudSigmaDriver({ ...ctx, credentials: { username: 'ops@example.invalid', password: 'pw-not-secret' } }),
+    },
+    engine: { pollIntervalMs: 50, backoffBaseMs: 50, backoffMaxMs: 200, sweepIntervalMs: 60_000 },
+  });
+  const spec = (name: string): string => [
+    `name: ${name}`,
+    'clouds:',
+    '  cs:',
+    '    platform: cloudsigma',
+    `    options: { endpoint: ${JSON.stringify(s.url)}, cloneFrom: ${source}, pollMs: 20, agentPort: ${agent.port} }`,
+    'nodeTemplates:',
+    '  t: { cloud: cs }',
+    'components:',
+    '  batch:',
+    '    nodeTemplate: t',
+    '    instances: { count: 1, min: 0, max: 10 }',
+    '    lifecycle:',
+    '      start: "run"',
+    '',
+  ].join('\n');
+  /** Servers and drives beyond the source's: each one bills. */
+  const billing = () => ({
+    servers: s.servers().filter((x) => !baseline.servers.includes(x.uuid)).length,
+    drives: s.drives().filter((x) => !baseline.drives.includes(x.uuid)).length,
+  });
+  return {
+    s, cp, spec, billing,
+    async close() {
+      await cp.close();
+      await closeServer(agent.server);
+      await s.close();
+    },
+  };
+}
+
+async function destroyed(cp: Awaited<ReturnType<typeof cloudSigmaPlane>>['cp'], name: string): Promise<void> {
+  await cp.destroy(name, actor);
+  await waitFor(`${name} destroyed`, async () => (await cp.listDeployments()).every((x) => x.name !== name), 60_000, 100);
+}
+
+test('cloudsigma: a tag step that fails (retryable) is finished by the retry: one clone, the node runs, destroy leaves nothing billing', { timeout: 120_000 }, async () => {
+  const p = await cloudSigmaPlane('nubis-cs-retry-');
+  const s: CloudSigmaStandin = p.s;
+  try {
+    s.fail('servers.update', { status: 503, type: 'concurrency', message: 'concurrent update' });
+    await p.cp.apply({ spec: p.spec('csr') }, actor);
+    await waitFor('the node runs', async () => (await p.cp.getDeployment('csr')).instances[0]?.node.state === 'running', 60_000, 100);
+    assert.equal(s.received('servers.update'), 2, 'the label failed once, then the retry labelled');
+    assert.equal(s.received('servers.clone'), 1, 'exactly one clone for one node');
+    assert.equal(s.received('servers.start'), 1, 'one start, accepted: sent once the copy had ended');
+    assert.deepEqual(p.billing(), { servers: 1, drives: 1 });
+    await destroyed(p.cp, 'csr');
+    assert.deepEqual(p.billing(), { servers: 0, drives: 0 }, 'nothing left billing');
+  } finally {
+    await p.close();
+  }
+});
+
+test('cloudsigma: a tag step that fails for good, and whose cleanup fails too, is found by name and removed by destroy', { timeout: 120_000 }, async () => {
+  const p = await cloudSigmaPlane('nubis-cs-leak-');
+  const s: CloudSigmaStandin = p.s;
+  try {
+    s.fail('servers.update', { status: 400, type: 'validation', message: 'Invalid meta' });
+    s.fail('servers.delete', { status: 503, type: 'concurrency', message: 'busy' });
+    await p.cp.apply({ spec: p.spec('csl') }, actor);
+    await waitFor('the node failed', async () => (await p.cp.getDeployment('csl')).instances[0]?.node.state === 'failed', 60_000, 100);
+    assert.deepEqual(p.billing(), { servers: 1, drives: 1 }, 'the untagged clone is still there, billing');
+    await destroyed(p.cp, 'csl');
+    assert.deepEqual(p.billing(), { servers: 0, drives: 0 }, 'destroy found it by its name and removed it with its drive');
+    assert.equal(s.received('servers.clone'), 1);
+    assert.equal(s.received('servers.start'), 0);
+    assert.equal(s.received('servers.delete'), 2, 'the failed cleanup, then the destroy');
+  } finally {
+    await p.close();
   }
 });
