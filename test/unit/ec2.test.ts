@@ -262,6 +262,28 @@ describe('ec2 driver over the stand-in', () => {
     }
   });
 
+  it('a list taken before the new instance shows up still has it (the same eventual consistency)', async () => {
+    const ec = await startEc2Standin({ accessKeyId: AKID, transitionMs: 10, notVisibleAfterRun: { calls: 2, lists: true } });
+    const ed = makeDriver(ec, dir);
+    try {
+      const n = await ed.create(req('d/ec-list-0'), sig());
+      const early = await ed.list({ [TAG_KEY]: 'd/ec-list-0' }, sig());
+      assert.deepEqual(early.map((x) => [x.id, x.status]), [[n.id, 'provisioning']], 'the stand-in omitted it; the driver did not');
+      assert.deepEqual(await ed.list({ [TAG_KEY]: 'someone-else' }, sig()), [], 'only when it matches the filter');
+      await ed.get(n.id, sig());
+      await ed.get(n.id, sig());
+      assert.equal(ec.instances()[0]!.hiddenCalls, 2, 'the cloud has shown it since');
+      const later = await ed.list({ [TAG_KEY]: 'd/ec-list-0' }, sig());
+      assert.deepEqual(later.map((x) => x.id), [n.id]);
+      assert.equal(later[0]!.address, ec.instances()[0]!.publicIp, 'as the cloud describes it');
+      await ed.delete(n.id, sig());
+      assert.deepEqual(await ed.list({ [TAG_KEY]: 'd/ec-list-0' }, sig()), [], 'seen, then terminated: a list without it is believed');
+    } finally {
+      await ed.close();
+      await ec.close();
+    }
+  });
+
   it('visibilityGraceMs and agentPort are validated', () => {
     for (const bad of [{ visibilityGraceMs: -1 }, { visibilityGraceMs: 'soon' }, { agentPort: 0 }, { agentPort: 70000 }]) {
       assert.throws(() => makeDriver(s, dir, bad), (e: unknown) => e instanceof NubisError && e.code === 'SPEC_INVALID', JSON.stringify(bad));

@@ -32,7 +32,8 @@
  *
  * Eventual consistency (EC2 API Reference, "Eventual consistency in the Amazon EC2 API"): for
  * `visibilityGraceMs` after this driver launched an instance, InvalidInstanceID.NotFound for it
- * means "not yet visible": `get` returns the node as launched, `provisioning`; `delete`,
+ * means "not yet visible": `get` returns the node as launched, `provisioning`, and `list` adds
+ * it while no describe has returned it yet (lists lag the same way); `delete`,
  * `reboot`, `start` and `stop` fail with a retryable CLOUD_NOT_FOUND (details.notYetVisible)
  * instead of reading it as gone. After the window (or for instances launched before a restart)
  * NotFound is gone. See ./visibility.ts.
@@ -378,6 +379,7 @@ export function createEc2Driver(ctx: DriverContext): Ec2Driver {
       try {
         const found = await call(`get ${id}`, signal, () => describe([], [id], signal));
         const i = found.find((x) => x.InstanceId === id);
+        if (i) recent.seen(id);
         return i ? toNode(i) : recent.notYetVisible(id, ctx.clock.now());
       } catch (e) {
         if (e instanceof NubisError && isGoneError(e)) return recent.notYetVisible(id, ctx.clock.now());
@@ -390,10 +392,14 @@ export function createEc2Driver(ctx: DriverContext): Ec2Driver {
       filters.push({ Name: 'instance-state-name', Values: LIVE_STATES });
       const found = await call('list', signal, () => describe(filters, undefined, signal));
       const nodes: CloudNode[] = [];
+      const matches = (n: CloudNode): boolean => Object.entries(tags).every(([k, v]) => n.tags[k] === v);
       for (const i of found) {
+        if (i.InstanceId) recent.seen(i.InstanceId);
         const n = toNode(i);
-        if (n && Object.entries(tags).every(([k, v]) => n.tags[k] === v)) nodes.push(n);
+        if (n && matches(n)) nodes.push(n);
       }
+      const listed = new Set(found.map((i) => i.InstanceId));
+      for (const n of recent.neverSeen(ctx.clock.now())) if (!listed.has(n.id) && matches(n)) nodes.push(n);
       return nodes;
     },
 

@@ -5,7 +5,8 @@
  * RunInstances, calls naming the new instance id may fail with InvalidInstanceID.NotFound, and
  * that clients should retry rather than conclude the instance does not exist. This unit keeps
  * the instances this driver launched, with their launch time, for `graceMs`; within that
- * window a NotFound for one of them means "not yet visible", not "gone".
+ * window a NotFound for one of them means "not yet visible", not "gone", and a list that omits
+ * one no describe has returned yet gets it added (lists are eventually consistent too).
  *
  * Limit: the memory is per driver instance. After a control-plane restart an instance launched
  * just before it is unknown here, and a NotFound for it reads as gone (the engine's sweep, which
@@ -14,13 +15,32 @@
 import type { CloudNode } from '../driver.js';
 
 export class RecentLaunches {
-  private readonly launched = new Map<string, { at: number; node: CloudNode }>();
+  private readonly launched = new Map<string, { at: number; node: CloudNode; seen: boolean }>();
 
   constructor(private readonly graceMs: number) {}
 
   /** Remembers a node RunInstances just returned, launched at `at` (ms, the driver's clock). */
   remember(node: CloudNode, at: number): void {
-    this.launched.set(node.id, { at, node: { ...node, tags: { ...node.tags } } });
+    this.launched.set(node.id, { at, node: { ...node, tags: { ...node.tags } }, seen: false });
+  }
+
+  /** Notes that a describe returned the instance: from now on a list that omits it is believed. */
+  seen(id: string): void {
+    const hit = this.launched.get(id);
+    if (hit) hit.seen = true;
+  }
+
+  /**
+   * Instances launched within the window that no describe has returned yet, as launched
+   * (`provisioning`): a list taken meanwhile may omit them (the same eventual consistency).
+   */
+  neverSeen(now: number): CloudNode[] {
+    this.prune(now);
+    return [...this.launched.values()].filter((v) => !v.seen).map((v) => ({ ...v.node, tags: { ...v.node.tags }, status: 'provisioning' as const }));
+  }
+
+  private prune(now: number): void {
+    for (const [k, v] of this.launched) if (now - v.at >= this.graceMs) this.launched.delete(k);
   }
 
   /**
@@ -28,9 +48,9 @@ export class RecentLaunches {
    * before `now`; undefined otherwise (then NotFound means gone). Prunes expired entries.
    */
   notYetVisible(id: string, now: number): CloudNode | undefined {
-    for (const [k, v] of this.launched) if (now - v.at >= this.graceMs) this.launched.delete(k);
+    this.prune(now);
     const hit = this.launched.get(id);
-    return hit ? { ...hit.node, status: 'provisioning' } : undefined;
+    return hit ? { ...hit.node, tags: { ...hit.node.tags }, status: 'provisioning' } : undefined;
   }
 
   /** Forgets an instance this driver terminated: a NotFound for it is then simply gone. */
