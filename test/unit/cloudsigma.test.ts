@@ -390,6 +390,16 @@ describe('cloudsigma: partial failures leave nothing billing; asynchronous clone
     assert.deepEqual(extra(), base);
   });
 
+  it('bulkCloneStart whose tagging fails stops and deletes the clones it could not tag (seed 000 Listing 10)', async () => {
+    const { s, d, extra } = await fresh();
+    s.fail('servers.update', { status: 400, type: 'validation', message: 'Invalid meta' });
+    const e = await failure(d.bulkCloneStart(3, { [TAG_OWNER]: 'cs-test', [TAG_DEPLOYMENT]: 'bulk' }, sig(), { keys: ['bulk/c-0', 'bulk/c-1', 'bulk/c-2'] }));
+    assert.equal(e.code, 'CLOUD_BAD_REQUEST');
+    assert.equal(s.received('servers.bulk_clone_start'), 1);
+    assert.equal(s.received('servers.delete'), 3, 'each untagged clone deleted');
+    assert.deepEqual(extra(), { servers: 0, drives: 0 }, 'nothing left billing');
+  });
+
   it('the driver starts a server only when its drives are copied, polling no faster than pollMs', async () => {
     const POLL = 50;
     const { s, d } = await fresh({ cloneMs: 300 }, { pollMs: POLL });

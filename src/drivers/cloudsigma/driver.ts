@@ -134,7 +134,9 @@ export interface CloudSigmaDriver extends Driver {
   /**
    * `bulk_clone_start` of `cloneFrom` (seed 000 Listing 10): `count` clones made and started by
    * the cloud in one call, then tagged with `tags` (and `keys[i]` as nubis-key of the i-th).
-   * Not idempotent (one call, many servers): callers find earlier results by tag.
+   * Not idempotent (one call, many servers): callers find earlier results by tag. When tagging
+   * fails, the clones not yet tagged are stopped and deleted (the cloud names them, so no name
+   * would find them again) and the error is thrown; the ones tagged stay, found by tag.
    */
   bulkCloneStart(count: number, tags: Record<string, string>, signal: AbortSignal, opts?: { keys?: string[] }): Promise<CloudNode[]>;
   /** Servers attached to the CloudSigma tag named `name` (GET /tags/{uuid}/servers/, seed 000 Listing 11). */
@@ -532,15 +534,23 @@ export function createCloudSigmaDriver(ctx: DriverContext): CloudSigmaDriver {
       if (!group) throw new NubisError('CLOUD_INTERNAL', 'cloudsigma bulk_clone_start: the answer names no tag');
       const members = await all<{ uuid: string }>(`tags/${enc(group)}/servers/`, signal, 'list bulk clones');
       const nodes: CloudNode[] = [];
-      for (const [i, m] of members.entries()) {
-        const s = await getServer(m.uuid, signal);
-        if (!s) continue;
-        const key = o.keys?.[i];
-        const t = key === undefined ? { ...tags } : { ...tags, [TAG_KEY]: key };
-        const labelled = await label({ ...s, tags: [] }, t, undefined, signal);
-        // keep the bulk tag the cloud attached
-        await ok('PUT', `servers/${enc(s.uuid)}/`, { ...pick(labelled), tags: [...idsOf(labelled), group] }, signal, `tag ${s.uuid}`);
-        nodes.push(toNode((await getServer(s.uuid, signal)) ?? labelled));
+      const unlabelled = new Set(members.map((m) => m.uuid));
+      try {
+        for (const [i, m] of members.entries()) {
+          const s = await getServer(m.uuid, signal);
+          if (!s) continue;
+          const key = o.keys?.[i];
+          const t = key === undefined ? { ...tags } : { ...tags, [TAG_KEY]: key };
+          const labelled = await label({ ...s, tags: [] }, t, undefined, signal);
+          unlabelled.delete(s.uuid);
+          // keep the bulk tag the cloud attached
+          await ok('PUT', `servers/${enc(s.uuid)}/`, { ...pick(labelled), tags: [...idsOf(labelled), group] }, signal, `tag ${s.uuid}`);
+          nodes.push(toNode((await getServer(s.uuid, signal)) ?? labelled));
+        }
+      } catch (e) {
+        // the cloud named and started these clones; untagged, nothing would find them again
+        for (const id of unlabelled) await removeServer(id, signal).catch(() => undefined);
+        throw e;
       }
       return nodes;
     },
