@@ -17,19 +17,32 @@
  *   server, `stopped`, with cloned disks and the source's CD-ROMs attached, IPs set to DHCP).
  *   `bulk_clone_start` as in seed 000 Listing 10: body `{"count", "auto_start"}`, answer
  *   `{"tags": [<uuid of a tag grouping the clones>]}`.
- * - Drives ("Drives"): GET /drives/, /drives/detail/, /drives/{uuid}/; POST
- *   /drives/{uuid}/action/?do=clone (202, `{"objects": [drive]}`).
+ * - Drives ("Drives"): GET /drives/, /drives/detail/, /drives/{uuid}/; DELETE /drives/{uuid}/
+ *   (204); POST /drives/{uuid}/action/?do=clone (202, `{"objects": [drive]}`).
+ * - Asynchronous cloning ("Drives → Cloning", "Servers → Cloning": 202 "Action accepted,
+ *   execution is proceeding"; the example answer of a drive clone shows the new drive in status
+ *   `cloning_dst` with a background job; drives in a clone's source are `cloning_src`, as the
+ *   drive states of the "Drive State Diagram"): a drive clone answers at once with the new drive
+ *   `cloning_dst` and its source `cloning_src`; both end (`unmounted`, or `mounted` on a running
+ *   server) after `cloneMs`. A server clone answers the new server `stopped` at once, with its
+ *   cloned disks `cloning_dst` likewise. Bulk clones (seed 000 Listing 10) stay synchronous.
  * - Tags ("Tags"): GET/POST /tags/, GET/PUT/DELETE /tags/{uuid}/, GET /tags/{uuid}/servers/;
  *   a server's `tags` list and a tag's `resources` list are two views of one relation.
  * - Billing: GET /subscriptions/, /vlans/(detail/), /ips/(detail/).
  * Stated assumptions (not in the text we worked from): deleting a server that is not stopped is
  * refused with 403 permission; start and stop take `transitionMs` of wall time (starting →
- * running, stopping → stopped); a running server gets an IP from 10.0.0.0/8 in its runtime.
+ * running, stopping → stopped); a running server gets an IP from 10.0.0.0/8 in its runtime
+ * (127.0.0.1 with `runtimeIp: 'loopback'`, for engine tests that dial agents); starting a server
+ * with a drive still `cloning_dst`, and deleting a drive (or a server with recurse over a drive)
+ * still cloning, are refused with 403 permission. Eventual consistency: the reference documents
+ * none (reads after a write show it), so none is modelled.
  *
  * Test controls: `fail(op, { status, type?, message?, count? })` where op is `servers.list`,
  * `servers.get`, `servers.update`, `servers.delete`, `servers.start`, `servers.stop`,
- * `servers.clone`, `servers.bulk_clone_start`, `tags.list`, `tags.create`, … (resource.verb);
- * `requests` is the request log (method, path and query, body; never headers); `servers()`,
+ * `servers.clone`, `servers.bulk_clone_start`, `tags.list`, `tags.create`, `drives.clone`,
+ * `drives.delete`, … (resource.verb); `received(op)` counts the requests of an op that arrived
+ * (failed ones included); `requests` is the request log (method, path and query, body; never
+ * headers) and `timeline` the same with arrival times (ms); `servers()`,
  * `drives()`, `tags()` are the inventory; `addVlan`, `addIp`, `addSubscription` seed billing.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -54,7 +67,10 @@ export interface CsStandinDrive {
   name: string;
   media: 'disk' | 'cdrom';
   size: number;
+  /** `unmounted`, `cloning_dst` (a clone being copied) or `cloning_src` (being copied from); `mounted` is derived. */
   status: string;
+  /** When a `cloning_dst` drive is complete, or a `cloning_src` drive is free again (ms since the epoch). */
+  until?: number;
 }
 
 export interface CsFailure {
@@ -70,12 +86,20 @@ export interface CloudSigmaStandinOptions {
   /** Accepted as `Authorization: Bearer <token>` too. */
   token?: string;
   transitionMs?: number;
+  /** How long a clone's copy takes (drive and server clones). Default 40 ms; 0 makes clones synchronous. */
+  cloneMs?: number;
+  /** The runtime IP of running servers: `private` (10.0.0.0/8, default) or `loopback` (127.0.0.1). */
+  runtimeIp?: 'private' | 'loopback';
 }
 
 export interface CloudSigmaStandin {
   /** The API base, ending in /api/2.0/. */
   url: string;
   requests: string[];
+  /** Every request with its arrival time: `{ at, op, line }`. */
+  timeline: Array<{ at: number; op: string; line: string }>;
+  /** How many requests of `op` (such as `servers.clone`) arrived, failed ones included. */
+  received(op: string): number;
   servers(): CsStandinServer[];
   drives(): CsStandinDrive[];
   tags(): Array<{ uuid: string; name: string; resources: string[] }>;
@@ -99,6 +123,8 @@ class CsError extends Error {
 
 export async function startCloudSigmaStandin(opts: CloudSigmaStandinOptions): Promise<CloudSigmaStandin> {
   const transitionMs = opts.transitionMs ?? 30;
+  const cloneMs = opts.cloneMs ?? 40;
+  const timeline: Array<{ at: number; op: string; line: string }> = [];
   const servers = new Map<string, CsStandinServer>();
   const drives = new Map<string, CsStandinDrive>();
   const tags = new Map<string, { uuid: string; name: string; resources: string[]; meta: Record<string, string> }>();
@@ -117,7 +143,7 @@ export async function startCloudSigmaStandin(opts: CloudSigmaStandinOptions): Pr
       if (s.status === 'starting') s.status = 'running';
       else if (s.status === 'stopping') s.status = 'stopped';
     }
-    if (s.status === 'running' && !s.ip) s.ip = `10.0.${Math.floor(ipSeq / 250)}.${ipSeq++ % 250}`;
+    if (s.status === 'running' && !s.ip) s.ip = opts.runtimeIp === 'loopback' ? '127.0.0.1' : `10.0.${Math.floor(ipSeq / 250)}.${ipSeq++ % 250}`;
     if (s.status === 'stopped') delete s.ip;
     return s;
   };
@@ -133,8 +159,36 @@ export async function startCloudSigmaStandin(opts: CloudSigmaStandinOptions): Pr
       runtime: s.status === 'running' ? { status: 'running', nics: [{ interface_type: 'public', ip_v4: { uuid: s.ip } }] } : null,
     };
   };
+  /** Ends copies whose time has come. */
+  const settleDrive = (d: CsStandinDrive): CsStandinDrive => {
+    if ((d.status === 'cloning_dst' || d.status === 'cloning_src') && Date.now() >= (d.until ?? 0)) {
+      d.status = 'unmounted';
+      delete d.until;
+    }
+    return d;
+  };
+  const cloning = (uuid: string): boolean => {
+    const d = drives.get(uuid);
+    return d !== undefined && settleDrive(d).status.startsWith('cloning_');
+  };
+  /** A copy of `src` named `name`: complete after `cloneMs` (the answer comes at once). */
+  const copyDrive = (src: CsStandinDrive, name: string): CsStandinDrive => {
+    const c: CsStandinDrive = { ...src, uuid: randomUUID(), name, status: 'unmounted' };
+    delete c.until;
+    if (cloneMs > 0) {
+      const until = Date.now() + cloneMs;
+      Object.assign(c, { status: 'cloning_dst', until });
+      settleDrive(src);
+      src.until = Math.max(src.until ?? 0, until);
+      src.status = 'cloning_src';
+    }
+    drives.set(c.uuid, c);
+    return c;
+  };
   const driveJson = (d: CsStandinDrive): Record<string, unknown> => ({
-    ...d, owner, resource_uri: `/api/2.0/drives/${d.uuid}/`, tags: tagRefs(d.uuid),
+    ...settleDrive(d),
+    status: d.status === 'unmounted' && [...servers.values()].some((s) => s.drives.includes(d.uuid) && settle(s).status !== 'stopped') ? 'mounted' : d.status,
+    owner, resource_uri: `/api/2.0/drives/${d.uuid}/`, tags: tagRefs(d.uuid),
     mounted_on: [...servers.values()].filter((s) => s.drives.includes(d.uuid)).map((s) => ({ uuid: s.uuid })),
   });
   const tagJson = (t: { uuid: string; name: string; resources: string[]; meta: Record<string, string> }): Record<string, unknown> => ({
@@ -162,10 +216,11 @@ export async function startCloudSigmaStandin(opts: CloudSigmaStandinOptions): Pr
       if (!has && want) t.resources.push(uuid);
     }
   };
-  const cloneServer = (src: CsStandinServer, name: string): CsStandinServer => {
+  const cloneServer = (src: CsStandinServer, name: string, async = true): CsStandinServer => {
     const copied = src.drives.map((d) => {
       const drive = drives.get(d)!;
       if (drive.media === 'cdrom') return d;
+      if (async) return copyDrive(drive, `${drive.name}-clone`).uuid;
       const c: CsStandinDrive = { ...drive, uuid: randomUUID(), name: `${drive.name}-clone`, status: 'unmounted' };
       drives.set(c.uuid, c);
       return c.uuid;
@@ -213,10 +268,13 @@ export async function startCloudSigmaStandin(opts: CloudSigmaStandinOptions): Pr
         return { op: `servers.${what}`, run: () => {
           const s = needServer(id);
           switch (what) {
-            case 'start':
+            case 'start': {
               if (s.status === 'running' || s.status === 'starting') throw new CsError(403, 'Cannot start a server which is not stopped', 'permission', 'status');
+              const busy = s.drives.find(cloning);
+              if (busy) throw new CsError(403, `Cannot start the server: drive ${busy} is being cloned`, 'permission', 'drives');
               transition(s, 'starting');
               return [202, { action: 'start', result: 'success', uuid: s.uuid }];
+            }
             case 'stop':
             case 'shutdown':
               if (s.status === 'stopped') throw new CsError(403, 'Cannot stop a server which is not running', 'permission', 'status');
@@ -230,7 +288,7 @@ export async function startCloudSigmaStandin(opts: CloudSigmaStandinOptions): Pr
               const group = { uuid: randomUUID(), name: `bulk_clone_${s.uuid}_${Date.now()}`, resources: [] as string[], meta: {} };
               tags.set(group.uuid, group);
               for (let i = 0; i < count; i++) {
-                const c = cloneServer(s, `${s.name}-${i + 1}`);
+                const c = cloneServer(s, `${s.name}-${i + 1}`, false);
                 group.resources.push(c.uuid);
                 if (body['auto_start'] === true || body['auto_start'] === 'true') transition(c, 'starting');
               }
@@ -264,6 +322,8 @@ export async function startCloudSigmaStandin(opts: CloudSigmaStandinOptions): Pr
           if (s.status !== 'stopped') throw new CsError(403, 'Cannot delete a server which is not stopped', 'permission', 'status');
           const recurse = q.get('recurse');
           if (recurse !== null && !['all_drives', 'disks', 'cdroms'].includes(recurse)) throw new CsError(400, 'recurse must be all_drives, disks or cdroms', 'validation', 'recurse');
+          const busy = recurse === null ? undefined : s.drives.find(cloning);
+          if (busy) throw new CsError(403, `Cannot delete drive ${busy} while it is being cloned`, 'permission', 'recurse');
           for (const d of s.drives) {
             const media = drives.get(d)?.media;
             if (recurse === 'all_drives' || (recurse === 'disks' && media === 'disk') || (recurse === 'cdroms' && media === 'cdrom')) {
@@ -290,8 +350,7 @@ export async function startCloudSigmaStandin(opts: CloudSigmaStandinOptions): Pr
         return { op: 'drives.clone', run: () => {
           const d = drives.get(id);
           if (!d) throw new CsError(404, `Object with uuid ${id} does not exist`);
-          const c: CsStandinDrive = { ...d, uuid: randomUUID(), name: typeof body['name'] === 'string' ? body['name'] : `${d.name}-clone`, status: 'unmounted' };
-          drives.set(c.uuid, c);
+          const c = copyDrive(d, typeof body['name'] === 'string' ? body['name'] : `${d.name}-clone`);
           return [202, { objects: [driveJson(c)] }];
         } };
       }
@@ -299,6 +358,15 @@ export async function startCloudSigmaStandin(opts: CloudSigmaStandinOptions): Pr
         const d = drives.get(id);
         if (!d) throw new CsError(404, `Object with uuid ${id} does not exist`);
         return [200, driveJson(d)];
+      } };
+      if (method === 'DELETE') return { op: 'drives.delete', run: () => {
+        const d = drives.get(id);
+        if (!d) throw new CsError(404, `Object with uuid ${id} does not exist`);
+        if (cloning(id)) throw new CsError(403, `Cannot delete drive ${id} while it is being cloned`, 'permission', 'status');
+        drives.delete(id);
+        for (const other of servers.values()) other.drives = other.drives.filter((x) => x !== id);
+        setTagsOf(id, []);
+        return [204, undefined];
       } };
       return notAllowed();
     }
@@ -402,6 +470,7 @@ export async function startCloudSigmaStandin(opts: CloudSigmaStandinOptions): Pr
         }
       }
       const r = route(req.method ?? 'GET', parts, u.searchParams, body);
+      timeline.push({ at: Date.now(), op: r.op, line: requests[requests.length - 1]! });
       const f = failures.get(r.op);
       if (f && f.left > 0) {
         f.left--;
@@ -431,8 +500,10 @@ export async function startCloudSigmaStandin(opts: CloudSigmaStandinOptions): Pr
   return {
     url: `http://127.0.0.1:${port}/api/2.0/`,
     requests,
+    timeline,
+    received: (op) => timeline.filter((t) => t.op === op).length,
     servers: () => [...servers.values()].map(settle),
-    drives: () => [...drives.values()],
+    drives: () => [...drives.values()].map(settleDrive),
     tags: () => [...tags.values()].map((t) => ({ uuid: t.uuid, name: t.name, resources: [...t.resources] })),
     addSourceServer(name = 'cloudsigma-compute') {
       const s: CsStandinServer = {

@@ -22,6 +22,12 @@
  *   DescribeInstanceTypes, DescribeImages; instance states pending → running, stopping →
  *   stopped, shutting-down → terminated (terminated instances stay visible, as on EC2 for a while).
  *
+ * - "Eventual consistency in the Amazon EC2 API" (API Reference, "Making requests"): right after
+ *   RunInstances, a DescribeInstances (or another call) naming the new instance id may fail with
+ *   InvalidInstanceID.NotFound, and lists may not show it yet. Off by default; the option
+ *   `notVisibleAfterRun` turns it on (for the first `calls` calls naming the id, or for `ms`
+ *   after the launch; with `lists: true` also missing from filtered DescribeInstances).
+ *
  * Simplifications, stated: the SigV4 signature is not verified (only that the request is signed
  * with the expected access key id; a wrong one gets AuthFailure 401); transitions take
  * `transitionMs` of wall time; one instance per reservation.
@@ -52,6 +58,8 @@ export interface StandinInstance {
   userData?: string;
   keyName?: string;
   volumeTags: Map<string, string>;
+  /** Calls naming this id that were still answered NotFound (see `notVisibleAfterRun`). */
+  hiddenCalls: number;
 }
 
 export interface Ec2Failure {
@@ -69,12 +77,22 @@ export interface Ec2StandinOptions {
   pageSize?: number;
   /** How long pending, stopping and shutting-down last. Default 30 ms. */
   transitionMs?: number;
+  /**
+   * Eventual consistency after RunInstances: a new instance is unknown (InvalidInstanceID.NotFound)
+   * to the first `calls` calls that name its id, or for `ms` after its launch (whichever is given;
+   * both: until both are spent). With `lists`, DescribeInstances without ids omits it meanwhile.
+   */
+  notVisibleAfterRun?: { calls?: number; ms?: number; lists?: boolean };
+  /** Addresses for new instances: `loopback` gives every instance 127.0.0.1 (for engine tests, which dial agents). */
+  addresses?: 'documentation' | 'loopback';
 }
 
 export interface Ec2Standin {
   url: string;
   requests: string[];
   instances(): StandinInstance[];
+  /** How many requests of this action were received (failed ones included). */
+  received(action: string): number;
   fail(action: string, f: Ec2Failure): void;
   keyPairs: Map<string, { id: string; fingerprint: string }>;
   securityGroups: Map<string, { name: string; rules: string[] }>;
@@ -167,6 +185,16 @@ export async function startEc2Standin(opts: Ec2StandinOptions): Promise<Ec2Stand
     }
     return i;
   };
+  /** Whether eventual consistency still hides a new instance; `count` spends one of its hidden calls. */
+  const hidden = (i: StandinInstance, count: boolean): boolean => {
+    const o = opts.notVisibleAfterRun;
+    if (!o) return false;
+    const byCalls = o.calls !== undefined && i.hiddenCalls < o.calls;
+    const byTime = o.ms !== undefined && Date.now() - Date.parse(i.launchTime) < o.ms;
+    if (!byCalls && !byTime) return false;
+    if (count) i.hiddenCalls++;
+    return true;
+  };
   const stateCode: Record<StandinInstance['state'], number> = { pending: 0, running: 16, 'shutting-down': 32, terminated: 48, stopping: 64, stopped: 80 };
   const stateXml = (name: string, s: StandinInstance['state']): string => raw(name, el('code', stateCode[s]) + el('name', s));
   const tagSet = (t: Map<string, string>): string => items('tagSet', [...t].map(([k, v]) => el('key', k) + el('value', v)));
@@ -183,7 +211,7 @@ export async function startEc2Standin(opts: Ec2StandinOptions): Promise<Ec2Stand
   const needInstance = (id: string): StandinInstance => {
     if (!/^i-[0-9a-f]{8,17}$/.test(id)) throw new Ec2Error('InvalidInstanceID.Malformed', `Invalid id: "${id}"`);
     const i = instances.get(id);
-    if (!i) throw new Ec2Error('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
+    if (!i || hidden(i, true)) throw new Ec2Error('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
     return settle(i);
   };
   const stateChanges = (p: Map<string, string>, to: (i: StandinInstance) => StandinInstance['state'] | undefined): string => {
@@ -227,8 +255,11 @@ export async function startEc2Standin(opts: Ec2StandinOptions): Promise<Ec2Stand
       ipSeq++;
       const i: StandinInstance = {
         instanceId: `i-${hex(17)}`, imageId, instanceType: p.get('InstanceType') ?? 'm1.small', state: 'pending', since: Date.now(),
-        launchTime: new Date().toISOString(), privateIp: `172.31.${Math.floor(ipSeq / 250)}.${ipSeq % 250}`, publicIp: `198.51.100.${ipSeq % 250}`,
-        zone: p.get('Placement.AvailabilityZone') ?? `${region}a`, reservationId: `r-${hex(17)}`, tags, volumeTags,
+        launchTime: new Date().toISOString(),
+        ...(opts.addresses === 'loopback'
+          ? { privateIp: '127.0.0.1', publicIp: '127.0.0.1' }
+          : { privateIp: `172.31.${Math.floor(ipSeq / 250)}.${ipSeq % 250}`, publicIp: `198.51.100.${ipSeq % 250}` }),
+        zone: p.get('Placement.AvailabilityZone') ?? `${region}a`, reservationId: `r-${hex(17)}`, tags, volumeTags, hiddenCalls: 0,
         ...(token ? { clientToken: token } : {}),
         ...(p.has('UserData') ? { userData: p.get('UserData')! } : {}),
         ...(p.has('KeyName') ? { keyName: p.get('KeyName')! } : {}),
@@ -241,7 +272,7 @@ export async function startEc2Standin(opts: Ec2StandinOptions): Promise<Ec2Stand
     DescribeInstances(p) {
       const ids = list(p, 'InstanceId');
       if (ids.length && p.has('MaxResults')) throw new Ec2Error('InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults');
-      let all = ids.length ? ids.map(needInstance) : [...instances.values()].map(settle);
+      let all = ids.length ? ids.map(needInstance) : [...instances.values()].filter((i) => !(opts.notVisibleAfterRun?.lists && hidden(i, false))).map(settle);
       for (const f of structs(p, 'Filter')) {
         const name = p.get(`${f}.Name`) ?? '';
         const values = list(p, `${f}.Value`);
@@ -389,6 +420,7 @@ export async function startEc2Standin(opts: Ec2StandinOptions): Promise<Ec2Stand
     url: `http://127.0.0.1:${port}`,
     requests,
     instances: () => [...instances.values()].map(settle),
+    received: (action) => requests.filter((l) => l.split(' ')[2] === action).length,
     fail(action, f) {
       failures.set(action, { ...f, left: f.count ?? 1 });
     },

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { createRealClock } from '../../src/clock/index.js';
 import { runDriverConformance } from '../../src/drivers/conformance.js';
 import { TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER, type CreateNodeRequest } from '../../src/drivers/driver.js';
-import { createCloudSigmaDriver, type CloudSigmaDriver } from '../../src/drivers/cloudsigma/index.js';
+import { createCloudSigmaDriver, nubisName, parseNubisName, tagsFromName, type CloudSigmaDriver } from '../../src/drivers/cloudsigma/index.js';
 import { explainCloudError } from '../../src/drivers/explain.js';
 import { NubisError } from '../../src/errors/index.js';
 import { startCloudSigmaStandin, type CloudSigmaStandin } from '../helpers/standin-cloudsigma.js';
@@ -87,7 +87,7 @@ describe('cloudsigma driver over the stand-in', () => {
   it('create clones the source, labels it (meta, tags, cloud-init user data) and starts it', async () => {
     const node = await d.create(req('batch/compute-0'), sig());
     const srv = s.servers().find((x) => x.uuid === node.id)!;
-    assert.equal(srv.name, 'nubis batch/compute-0');
+    assert.deepEqual(parseNubisName(srv.name), { ownerPrefix: 'cs_2dtest', key: 'batch/compute-0', attempt: 'batch/compute-0#1' }, 'the clone call names it after its owner, key and attempt');
     assert.equal(srv.meta['nubis-idempotency'], 'batch/compute-0#1');
     assert.deepEqual(node.tags, req('batch/compute-0').tags);
     assert.ok(['starting', 'running'].includes(srv.status));
@@ -259,5 +259,182 @@ describe('cloudsigma driver over the stand-in', () => {
       assert.ok(!text.includes(PASSWORD) && !text.includes(BASIC), `secret in error: ${e.message}`);
     }
     for (const line of s.requests) assert.ok(!line.includes(PASSWORD) && !line.includes(BASIC), `secret in request log: ${line}`);
+  });
+});
+
+/**
+ * No leak on partial failure, and CloudSigma's asynchronous clones, counted in what the stand-in
+ * RECEIVED. References (CloudSigma API 2.0): "Servers → Cloning" and "Drives → Cloning" (202
+ * Accepted, "execution is proceeding"; the example drive-clone answer is a drive in status
+ * `cloning_dst`), "Servers → Editing" (meta and tags are written by a PUT of their own, so they
+ * are not atomic with the clone), "Drives → Deleting", "Pagination" (limit/offset,
+ * meta.total_count). The reference documents no eventual consistency, so none is modelled.
+ */
+describe('cloudsigma: partial failures leave nothing billing; asynchronous clones are waited for', () => {
+  const opened: Array<{ s: CloudSigmaStandin; d: CloudSigmaDriver[]; dir: string }> = [];
+  async function fresh(standin: { cloneMs?: number } = {}, options: Record<string, unknown> = {}) {
+    const dir = mkdtempSync(join(tmpdir(), 'nubis-csleak-'));
+    const s = await startCloudSigmaStandin({ username: USER, password: PASSWORD, transitionMs: 10, ...standin });
+    const source = s.addSourceServer();
+    const d = makeDriver(s, dir, source, options);
+    opened.push({ s, d: [d], dir });
+    const baseline = { servers: s.servers().map((x) => x.uuid), drives: s.drives().map((x) => x.uuid) };
+    /** What the stand-in holds beyond the source: every server and drive there bills. */
+    const extra = () => ({
+      servers: s.servers().filter((x) => !baseline.servers.includes(x.uuid)).length,
+      drives: s.drives().filter((x) => !baseline.drives.includes(x.uuid)).length,
+    });
+    return { s, d, dir, source, extra, track: (x: CloudSigmaDriver) => opened.at(-1)!.d.push(x) };
+  }
+  after(async () => {
+    for (const o of opened) {
+      for (const d of o.d) await d.close();
+      await o.s.close();
+      rmSync(o.dir, { recursive: true, force: true });
+    }
+  });
+  const failure = async (p: Promise<unknown>): Promise<NubisError> => {
+    const e = await p.then(() => undefined, (x: unknown) => x);
+    assert.ok(e instanceof NubisError, `expected a NubisError, got ${String(e)}`);
+    return e;
+  };
+
+  it('names parse back into the tags they stand for, whatever the characters', () => {
+    const owner = 'c0ffee12-3456-4789-abcd-0123456789ab';
+    const cases: Array<[Record<string, string>, string, string]> = [
+      [{ [TAG_OWNER]: owner, 'nubis-tenant': 'acme' }, 'web/api-0', '6f0d3f0e-4bb1-4a55-9b0e-1f2a3b4c5d6e'],
+      [{ [TAG_OWNER]: owner, 'nubis-tenant': 'a.b_c' }, 'd/x.y_z-1', 'tok #1 ü/.'],
+      [{ [TAG_OWNER]: 'ab-cd-ef-gh' }, 'batch/compute-12', 'batch/compute-12#1'],
+    ];
+    for (const [tags, key, attempt] of cases) {
+      const name = nubisName(tags, key, attempt);
+      assert.match(name, /^nubis-[A-Za-z0-9_]+-[A-Za-z0-9_.-]+$/, name);
+      const parsed = parseNubisName(name);
+      assert.ok(parsed, name);
+      assert.deepEqual(tagsFromName(parsed, tags[TAG_OWNER]), {
+        [TAG_OWNER]: tags[TAG_OWNER], ...(tags['nubis-tenant'] ? { 'nubis-tenant': tags['nubis-tenant'] } : {}),
+        [TAG_DEPLOYMENT]: key.split('/')[0], [TAG_KEY]: key, 'nubis-attempt': attempt,
+      });
+      assert.equal(tagsFromName(parsed, 'someone-else')[TAG_OWNER], parsed.ownerPrefix, 'another owner is never claimed');
+    }
+    for (const other of ['nubis batch/x', 'web-1', 'nubis-abc-', 'nubis-abc-.', 'nubis-ab.c-t.k.a', 'nubis-abc-t.k_zz.a']) assert.equal(parseNubisName(other), undefined, other);
+  });
+
+  it('a tag step that fails (retryable) leaves the clone findable by name, and the retry labels that clone: one clone call', async () => {
+    const { s, d, extra } = await fresh();
+    s.fail('servers.update', { status: 503, message: 'concurrent update' });
+    const e = await failure(d.create(req('batch/tag-0', 'tok-t0'), sig()));
+    assert.equal(e.code, 'CLOUD_UNAVAILABLE');
+    const half = await d.list({ [TAG_OWNER]: 'cs-test' }, sig());
+    assert.equal(half.length, 1, 'the untagged clone is listed by its name');
+    assert.deepEqual(half[0]!.tags, { [TAG_OWNER]: 'cs-test', [TAG_DEPLOYMENT]: 'batch', [TAG_KEY]: 'batch/tag-0', 'nubis-attempt': 'tok-t0' });
+    assert.equal(half[0]!.status, 'error', 'half-made');
+    const again = await d.create(req('batch/tag-0', 'tok-t0'), sig());
+    assert.equal(again.id, half[0]!.id, 'the retry finishes the same clone');
+    assert.deepEqual(again.tags, req('batch/tag-0').tags);
+    assert.equal(s.received('servers.clone'), 1);
+    assert.deepEqual(extra(), { servers: 1, drives: 1 });
+    await d.delete(again.id, sig());
+    assert.deepEqual(extra(), { servers: 0, drives: 0 });
+  });
+
+  it('a tag step that fails for good: the driver removes the clone once its copy ends (0 servers, 0 drives)', async () => {
+    const { s, d, extra } = await fresh({ cloneMs: 150 });
+    s.fail('servers.update', { status: 400, type: 'validation', message: 'Invalid meta' });
+    const e = await failure(d.create(req('batch/tag-1'), sig()));
+    assert.equal(e.code, 'CLOUD_BAD_REQUEST');
+    assert.deepEqual(extra(), { servers: 0, drives: 0 });
+    assert.equal(s.received('servers.clone'), 1);
+    assert.equal(s.received('servers.delete'), 1, 'one DELETE, sent after the copy ended (the stand-in refuses it before)');
+  });
+
+  it('…and when that removal fails too, list finds the untagged clone by name and delete removes it with its drives', async () => {
+    const { s, d, extra } = await fresh();
+    s.fail('servers.update', { status: 400, type: 'validation', message: 'Invalid meta' });
+    s.fail('servers.delete', { status: 503, type: 'concurrency' });
+    await failure(d.create(req('batch/tag-2', 'tok-t2'), sig()));
+    assert.deepEqual(extra(), { servers: 1, drives: 1 }, 'left behind, billing …');
+    const left = await d.list({ [TAG_OWNER]: 'cs-test', [TAG_KEY]: 'batch/tag-2' }, sig());
+    assert.equal(left.length, 1, '… but findable by its name');
+    assert.equal(left[0]!.tags['nubis-attempt'], 'tok-t2');
+    assert.deepEqual(await d.list({ [TAG_OWNER]: 'someone-else' }, sig()), [], 'another owner never sees it');
+    assert.equal((await d.get(left[0]!.id, sig()))?.status, 'error');
+    await d.delete(left[0]!.id, sig());
+    assert.deepEqual(extra(), { servers: 0, drives: 0 });
+    assert.equal(s.received('servers.clone'), 1);
+  });
+
+  it('cloneKind drive: a server that cannot be made removes the cloned drive; when that fails the drive is a listed node', async () => {
+    const { s, dir, extra, track } = await fresh();
+    const disk = s.addDrive('prepared-disk');
+    const dd = makeDriver(s, dir, disk, { cloneKind: 'drive' });
+    track(dd);
+    const base = extra();
+    s.fail('servers.create', { status: 400, type: 'validation' });
+    await failure(dd.create(req('batch/drv-0', 'tok-d0'), sig()));
+    assert.deepEqual(extra(), base, 'the cloned drive was removed');
+    s.fail('servers.create', { status: 400, type: 'validation' });
+    s.fail('drives.delete', { status: 503, type: 'concurrency' });
+    await failure(dd.create(req('batch/drv-1', 'tok-d1'), sig()));
+    const left = await dd.list({ [TAG_OWNER]: 'cs-test', [TAG_KEY]: 'batch/drv-1' }, sig());
+    assert.deepEqual(left.map((n) => [n.id.startsWith('drive:'), n.status, n.tags['nubis-attempt']]), [[true, 'error', 'tok-d1']]);
+    await dd.delete(left[0]!.id, sig());
+    assert.deepEqual(extra(), base);
+    // a retryable failure keeps the drive for the retry, which makes its server from it
+    s.fail('servers.create', { status: 503, type: 'concurrency' });
+    await failure(dd.create(req('batch/drv-2', 'tok-d2'), sig()));
+    const n = await dd.create(req('batch/drv-2', 'tok-d2'), sig());
+    assert.ok(['provisioning', 'running'].includes(n.status));
+    assert.equal(s.received('drives.clone'), 3, 'one drive clone per create, none for the retry');
+    await dd.delete(n.id, sig());
+    assert.deepEqual(extra(), base);
+  });
+
+  it('bulkCloneStart whose tagging fails stops and deletes the clones it could not tag (seed 000 Listing 10)', async () => {
+    const { s, d, extra } = await fresh();
+    s.fail('servers.update', { status: 400, type: 'validation', message: 'Invalid meta' });
+    const e = await failure(d.bulkCloneStart(3, { [TAG_OWNER]: 'cs-test', [TAG_DEPLOYMENT]: 'bulk' }, sig(), { keys: ['bulk/c-0', 'bulk/c-1', 'bulk/c-2'] }));
+    assert.equal(e.code, 'CLOUD_BAD_REQUEST');
+    assert.equal(s.received('servers.bulk_clone_start'), 1);
+    assert.equal(s.received('servers.delete'), 3, 'each untagged clone deleted');
+    assert.deepEqual(extra(), { servers: 0, drives: 0 }, 'nothing left billing');
+  });
+
+  it('the driver starts a server only when its drives are copied, polling no faster than pollMs', async () => {
+    const POLL = 50;
+    const { s, d } = await fresh({ cloneMs: 300 }, { pollMs: POLL });
+    // the stand-in, like the API, refuses to start a server whose drive is cloning_dst
+    const auth = { authorization: `Basic ${BASIC}`, accept: 'application/json', 'content-type': 'application/json' };
+    const raw = (await (await fetch(`${s.url}servers/${s.servers()[0]!.uuid}/action/?do=clone`, { method: 'POST', headers: auth, body: '{"name":"by-hand"}' })).json()) as { uuid: string };
+    const early = await fetch(`${s.url}servers/${raw.uuid}/action/?do=start`, { method: 'POST', headers: auth, body: '{}' });
+    assert.equal(early.status, 403);
+    assert.match(JSON.stringify(await early.json()), /being cloned/);
+
+    const node = await d.create(req('batch/async-0'), sig());
+    const t = s.timeline;
+    const clone = t.filter((x) => x.op === 'servers.clone').at(-1)!;
+    const starts = t.filter((x) => x.op === 'servers.start' && x.at >= clone.at);
+    assert.equal(starts.length, 1, 'one start, accepted');
+    const disk = s.servers().find((x) => x.uuid === node.id)!.drives.find((id) => s.drives().find((x) => x.uuid === id)?.media === 'disk')!;
+    const polls = t.filter((x) => x.op === 'drives.get' && x.line.includes(`/drives/${disk}/`) && x.at > clone.at && x.at <= starts[0]!.at);
+    assert.ok(polls.length >= 2, `it polled the cloning drive (${polls.length} times)`);
+    for (let i = 1; i < polls.length; i++) assert.ok(polls[i]!.at - polls[i - 1]!.at >= POLL - 2, `poll ${i} came ${polls[i]!.at - polls[i - 1]!.at} ms after the one before`);
+    assert.ok(polls.length <= Math.ceil((starts[0]!.at - clone.at) / POLL) + 1, 'no more polls than the interval allows');
+    assert.ok(['provisioning', 'running'].includes(node.status));
+  });
+
+  it('the wait for a clone has a deadline (CLOUD_TIMEOUT, retryable) and an abort; neither sends a start', async () => {
+    const { s, d } = await fresh({ cloneMs: 60_000 }, { pollMs: 20, cloneTimeoutMs: 150 });
+    const e = await failure(d.create(req('batch/slow-0', 'tok-s0'), sig()));
+    assert.equal(e.code, 'CLOUD_TIMEOUT');
+    assert.equal(e.retryable, true);
+    const left = await d.list({ [TAG_KEY]: 'batch/slow-0' }, sig());
+    assert.deepEqual(left.map((n) => n.status), ['stopped'], 'the labelled clone stays for the retry (the sweep sees it by tag)');
+    const ac = new AbortController();
+    const pending = d.create(req('batch/slow-1', 'tok-s1'), ac.signal);
+    while (s.received('servers.clone') < 2) await sleep(5);
+    ac.abort();
+    assert.equal((await failure(pending)).code, 'ABORTED');
+    assert.equal(s.received('servers.start'), 0);
   });
 });

@@ -231,6 +231,65 @@ describe('ec2 driver over the stand-in', () => {
     await paged.close();
   });
 
+  it('InvalidInstanceID.NotFound right after RunInstances is "not yet visible", not gone (EC2 API Reference, "Eventual consistency in the Amazon EC2 API")', async () => {
+    const ec = await startEc2Standin({ accessKeyId: AKID, transitionMs: 10, notVisibleAfterRun: { calls: 3 } });
+    const ed = makeDriver(ec, dir);
+    const blind = makeDriver(ec, dir, { visibilityGraceMs: 0 });
+    try {
+      const n = await ed.create(req('d/ec-0'), sig());
+      // the first three calls naming the id are answered NotFound by the cloud …
+      const seen = [await ed.get(n.id, sig()), await ed.get(n.id, sig())];
+      for (const x of seen) assert.deepEqual([x?.id, x?.status, x?.tags[TAG_KEY]], [n.id, 'provisioning', 'd/ec-0'], 'not yet visible reads as provisioning');
+      const del = await rejection(ed.delete(n.id, sig()));
+      assert.equal(del.code, 'CLOUD_NOT_FOUND');
+      assert.equal(del.retryable, true, 'a delete that could not see the instance is retried, not taken as done');
+      assert.equal(ec.received('DescribeInstances'), 2);
+      assert.equal(ec.received('TerminateInstances'), 1);
+      // … then it is visible, and delete really terminates it
+      assert.equal((await ed.get(n.id, sig()))?.id, n.id);
+      await ed.delete(n.id, sig());
+      assert.ok(['shutting-down', 'terminated'].includes(ec.instances().find((i) => i.instanceId === n.id)?.state ?? ''), 'terminated');
+      assert.equal(await ed.get(n.id, sig()), undefined, 'terminated: gone');
+      // without the window (or for an instance this driver did not launch) NotFound is gone
+      const m = await blind.create(req('d/ec-1'), sig());
+      assert.equal(await blind.get(m.id, sig()), undefined);
+      assert.equal(await ed.get('i-0123456789abcdef0', sig()), undefined);
+      assert.equal(ec.received('RunInstances'), 2, 'one launch per create');
+    } finally {
+      await ed.close();
+      await blind.close();
+      await ec.close();
+    }
+  });
+
+  it('a list taken before the new instance shows up still has it (the same eventual consistency)', async () => {
+    const ec = await startEc2Standin({ accessKeyId: AKID, transitionMs: 10, notVisibleAfterRun: { calls: 2, lists: true } });
+    const ed = makeDriver(ec, dir);
+    try {
+      const n = await ed.create(req('d/ec-list-0'), sig());
+      const early = await ed.list({ [TAG_KEY]: 'd/ec-list-0' }, sig());
+      assert.deepEqual(early.map((x) => [x.id, x.status]), [[n.id, 'provisioning']], 'the stand-in omitted it; the driver did not');
+      assert.deepEqual(await ed.list({ [TAG_KEY]: 'someone-else' }, sig()), [], 'only when it matches the filter');
+      await ed.get(n.id, sig());
+      await ed.get(n.id, sig());
+      assert.equal(ec.instances()[0]!.hiddenCalls, 2, 'the cloud has shown it since');
+      const later = await ed.list({ [TAG_KEY]: 'd/ec-list-0' }, sig());
+      assert.deepEqual(later.map((x) => x.id), [n.id]);
+      assert.equal(later[0]!.address, ec.instances()[0]!.publicIp, 'as the cloud describes it');
+      await ed.delete(n.id, sig());
+      assert.deepEqual(await ed.list({ [TAG_KEY]: 'd/ec-list-0' }, sig()), [], 'seen, then terminated: a list without it is believed');
+    } finally {
+      await ed.close();
+      await ec.close();
+    }
+  });
+
+  it('visibilityGraceMs and agentPort are validated', () => {
+    for (const bad of [{ visibilityGraceMs: -1 }, { visibilityGraceMs: 'soon' }, { agentPort: 0 }, { agentPort: 70000 }]) {
+      assert.throws(() => makeDriver(s, dir, bad), (e: unknown) => e instanceof NubisError && e.code === 'SPEC_INVALID', JSON.stringify(bad));
+    }
+  });
+
   it('credentials never appear in errors or in the request log', async () => {
     assert.ok(thrown.length > 10, 'errors were collected');
     for (const e of thrown) {

@@ -10,8 +10,11 @@
  * as its boot disk and a DHCP NIC), `pageSize` (default 100: `limit` of list calls),
  * `recurse` (delete's `recurse`, default `all_drives` — note that a clone shares the source's
  * CD-ROMs and `all_drives` deletes those too; use `disks` when the source has a CD-ROM attached),
- * `pollMs` (default 1000) and `stopTimeoutMs` (default 120 000) for the stop before a delete,
- * `agentPath`. Credentials: `username` and `password` (HTTP Basic, as in seed 000 Listing 3) or
+ * `pollMs` (default 1000: the interval of every status poll, clones and stops alike) and
+ * `stopTimeoutMs` (default 120 000) for the stop before a delete, `cloneTimeoutMs` (default
+ * 600 000: how long a clone's copy may take), `agentPath`, `agentPort` (default 7430, where the
+ * control plane dials agents; the user data starts the agent on 7430, so change it only when
+ * something forwards that port, such as a NAT rule or a test). Credentials: `username` and `password` (HTTP Basic, as in seed 000 Listing 3) or
  * `token` (sent as a bearer token); optional `agentSecret`. Never logged or put in errors.
  *
  * Nubis tags live in the server's `meta` (`nubis-tags`, JSON; authoritative, written in the same
@@ -20,13 +23,28 @@
  * /servers/detail/ and filters on meta: one call per page, and immune to lost updates of a
  * shared tag's resource list.
  *
- * Idempotency: CloudSigma has no client token. `create` first lists by the request's tags and
- * returns the server whose meta `nubis-idempotency` equals the token (starting it if it is
- * stopped). Residual race: two creates with the same token at the same instant (two control
- * planes) can both clone; both clones carry the tags, so the engine's tag sweep finds and
- * removes the duplicate. Between the clone and the PUT that writes meta the clone is only named
- * `nubis <key>`; if that PUT fails the driver deletes the clone, and if that fails too it is
- * left for the orphan scan (by name).
+ * Asynchronous clones (API 2.0 "Servers → Cloning", "Drives → Cloning": 202, the copy's drives
+ * `cloning_dst` until it ends): `create` labels the clone at once, then polls its drives every
+ * `pollMs` and starts the server only when none is being copied (CLOUD_TIMEOUT, retryable, after
+ * `cloneTimeoutMs`; ABORTED on abort); `delete` likewise waits before it deletes drives. See
+ * ./clones.ts.
+ *
+ * Idempotency: CloudSigma has no client token. `create` first lists the servers and returns the
+ * one whose meta `nubis-idempotency` equals the token (starting it if it is stopped). Residual
+ * race: two creates with the same token at the same instant (two control planes) can both
+ * clone; both clones carry the tags, so the engine's tag sweep finds and removes the duplicate.
+ *
+ * No leak on partial failure: clone, label (the PUT that writes meta and tags) and start are
+ * separate calls, so the clone call itself names the server (and, with `cloneKind: drive`, the
+ * cloned drive) `nubis-<owner prefix>-<tenant>.<key>.<attempt>` (./naming.ts). `list` returns
+ * untagged servers with such a name as nodes whose tags are read from the name, with status
+ * `error` (half-made), and unattached drives with such a name as nodes `drive:<uuid>` (status
+ * `error`), so the engine's sweep (and a destroy) finds them; `get` and `delete` take those ids.
+ * When the label fails with a retryable error the named clone is kept: the create repeated with
+ * the same token finds it by name and labels it (no second clone). When it fails for good the
+ * driver removes the clone (after its copy ends); when a server cannot be made from a cloned
+ * drive the driver removes the drive. A removal that fails leaves the named resource for the
+ * sweep.
  *
  * Failure meaning: statuses map through `classifyHttpError` (../explain.ts; seed 000 §4.1) with
  * the body's `error_type` as the provider code; an unreachable endpoint is CLOUD_UNAVAILABLE.
@@ -37,9 +55,11 @@ import { createHttpAgentClient } from '../../agent/index.js';
 import type { AgentClient } from '../../agent/index.js';
 import { NubisError } from '../../errors/index.js';
 import type { CloudNode, CreateNodeRequest, Driver, DriverContext, NodeStatus } from '../driver.js';
-import { TAG_KEY } from '../driver.js';
+import { TAG_KEY, TAG_OWNER } from '../driver.js';
 import { classifyHttpError } from '../explain.js';
 import { AGENT_PORT, agentToken, agentUserData, loadAgentSecret, unreachableAgent } from '../ec2/bootstrap.js';
+import { waitForClones } from './clones.js';
+import { nubisName, ownerPrefix, parseNubisName, tagsFromName } from './naming.js';
 
 export interface CloudSigmaOptions {
   endpoint: string;
@@ -50,8 +70,21 @@ export interface CloudSigmaOptions {
   recurse: 'all_drives' | 'disks' | 'cdroms';
   pollMs: number;
   stopTimeoutMs: number;
+  cloneTimeoutMs: number;
+  agentPort: number;
   agentPath?: string;
 }
+
+/** A drive as the API returns it (the fields this driver reads). */
+interface CsDrive {
+  uuid: string;
+  name: string;
+  status: string;
+  mounted_on?: Array<{ uuid: string } | string>;
+}
+
+/** Prefix of the node ids `list` gives named drives that no server uses. */
+const DRIVE_NODE = 'drive:';
 
 /** A server as the API returns it (the fields this driver reads). */
 export interface CsServer {
@@ -101,7 +134,9 @@ export interface CloudSigmaDriver extends Driver {
   /**
    * `bulk_clone_start` of `cloneFrom` (seed 000 Listing 10): `count` clones made and started by
    * the cloud in one call, then tagged with `tags` (and `keys[i]` as nubis-key of the i-th).
-   * Not idempotent (one call, many servers): callers find earlier results by tag.
+   * Not idempotent (one call, many servers): callers find earlier results by tag. When tagging
+   * fails, the clones not yet tagged are stopped and deleted (the cloud names them, so no name
+   * would find them again) and the error is thrown; the ones tagged stay, found by tag.
    */
   bulkCloneStart(count: number, tags: Record<string, string>, signal: AbortSignal, opts?: { keys?: string[] }): Promise<CloudNode[]>;
   /** Servers attached to the CloudSigma tag named `name` (GET /tags/{uuid}/servers/, seed 000 Listing 11). */
@@ -140,7 +175,10 @@ export function parseCloudSigmaOptions(o: Record<string, unknown>): CloudSigmaOp
     recurse,
     pollMs: num(o, 'pollMs', 1000),
     stopTimeoutMs: num(o, 'stopTimeoutMs', 120_000),
+    cloneTimeoutMs: num(o, 'cloneTimeoutMs', 600_000),
+    agentPort: num(o, 'agentPort', AGENT_PORT),
   };
+  if (!Number.isInteger(out.agentPort) || out.agentPort > 65535) throw new NubisError('SPEC_INVALID', 'cloudsigma option agentPort: expected a TCP port (1–65535)');
   if (typeof o['agentPath'] === 'string') out.agentPath = o['agentPath'];
   return out;
 }
@@ -250,14 +288,58 @@ export function createCloudSigmaDriver(ctx: DriverContext): CloudSigmaDriver {
     }
   }
 
+  /** Owner ids this driver has been asked about, by their name prefix (names carry only 8 characters). */
+  const owners = new Map<string, string>();
+  const learnOwner = (tags: Record<string, string>): void => {
+    const owner = tags[TAG_OWNER];
+    if (owner) owners.set(ownerPrefix(owner), owner);
+  };
+  /** The tags a Nubis name stands for, or undefined for a name Nubis did not give. */
+  const tagsOfName = (name: string): Record<string, string> | undefined => {
+    const n = parseNubisName(name);
+    return n ? tagsFromName(n, owners.get(n.ownerPrefix)) : undefined;
+  };
+
   function toNode(s: CsServer): CloudNode {
-    const tags = tagsOf(s);
-    const node: CloudNode = { id: s.uuid, tags, status: cloudSigmaStatus(s.status), createdAt: Number(s.meta?.['nubis-created']) || ctx.clock.now() };
+    const labelled = tagsOf(s);
+    const named = Object.keys(labelled).length === 0 ? tagsOfName(s.name) : undefined;
+    const tags = named ?? labelled;
+    // a clone that was named but never labelled is half-made, whatever its power state
+    const node: CloudNode = { id: s.uuid, tags, status: named ? 'error' : cloudSigmaStatus(s.status), createdAt: Number(s.meta?.['nubis-created']) || ctx.clock.now() };
     const address = addressOf(s);
     if (address) node.address = address;
     const token = agentToken(secret, tags);
-    if (address && token) node.agent = { url: `http://${address}:${AGENT_PORT}`, token };
+    if (address && token) node.agent = { url: `http://${address}:${opts.agentPort}`, token };
     return node;
+  }
+
+  /** A named drive no server uses: a half-made node the sweep must be able to remove. */
+  const driveNode = (d: CsDrive, tags: Record<string, string>): CloudNode => ({ id: `${DRIVE_NODE}${d.uuid}`, tags, status: 'error', createdAt: ctx.clock.now() });
+
+  async function getDrive(uuid: string, signal: AbortSignal): Promise<CsDrive | undefined> {
+    const a = await request('GET', `drives/${enc(uuid)}/`, undefined, signal, `get drive ${uuid}`);
+    if (a.status === 404) return undefined;
+    if (a.status !== 200) throw fail(a, `get drive ${uuid}`);
+    return a.body as CsDrive;
+  }
+
+  const driveIdsOf = (s: CsServer): string[] =>
+    (s.drives ?? []).flatMap((x) => {
+      const d = (x as { drive?: { uuid?: string } | string }).drive;
+      const uuid = typeof d === 'string' ? d : d?.uuid;
+      return uuid ? [uuid] : [];
+    });
+
+  /** Waits until no drive of `uuids` is being cloned (see ./clones.ts). */
+  function clonesDone(uuids: string[], what: string, signal: AbortSignal): Promise<void> {
+    const statusOf = async (uuid: string): Promise<string | undefined> => (await getDrive(uuid, signal))?.status;
+    return waitForClones(uuids, statusOf, { clock: ctx.clock, pollMs: opts.pollMs, timeoutMs: opts.cloneTimeoutMs }, signal, what);
+  }
+
+  async function removeDrive(uuid: string, signal: AbortSignal): Promise<void> {
+    await clonesDone([uuid], `delete drive ${uuid}`, signal);
+    const a = await request('DELETE', `drives/${enc(uuid)}/`, undefined, signal, `delete drive ${uuid}`);
+    if (a.status !== 204 && a.status !== 200 && a.status !== 404) throw fail(a, `delete drive ${uuid}`);
   }
 
   async function getServer(id: string, signal: AbortSignal): Promise<CsServer | undefined> {
@@ -315,11 +397,13 @@ export function createCloudSigmaDriver(ctx: DriverContext): CloudSigmaDriver {
     }
   }
 
+  /** Makes the server for `req`, named `name`: a server clone, or a server around a drive clone (an unused drive an earlier attempt cloned is reused). */
   async function cloneOne(name: string, req: CreateNodeRequest, signal: AbortSignal): Promise<CsServer> {
     if (opts.cloneKind === 'server') {
       return (await action(opts.cloneFrom, 'clone', signal, { name, random_vnc_password: true })) as CsServer;
     }
-    const drive = ((await ok('POST', `drives/${enc(opts.cloneFrom)}/action/?do=clone`, { name }, signal, `clone drive ${opts.cloneFrom}`)) as {
+    const earlier = (await all<CsDrive>('drives/detail/', signal, 'list drives')).find((d) => d.name === name && (d.mounted_on ?? []).length === 0);
+    const drive = earlier ?? ((await ok('POST', `drives/${enc(opts.cloneFrom)}/action/?do=clone`, { name }, signal, `clone drive ${opts.cloneFrom}`)) as {
       objects: Array<{ uuid: string }>;
     }).objects[0]!;
     const server = {
@@ -330,7 +414,37 @@ export function createCloudSigmaDriver(ctx: DriverContext): CloudSigmaDriver {
       drives: [{ boot_order: 1, dev_channel: '0:0', device: 'virtio', drive: drive.uuid }],
       nics: [{ ip_v4_conf: { conf: 'dhcp' }, model: 'virtio' }],
     };
-    return ((await ok('POST', 'servers/', { objects: [server] }, signal, `create server ${name}`)) as { objects: CsServer[] }).objects[0]!;
+    try {
+      return ((await ok('POST', 'servers/', { objects: [server] }, signal, `create server ${name}`)) as { objects: CsServer[] }).objects[0]!;
+    } catch (e) {
+      // a failure the create's retry can get past keeps the named drive for it; any other removes it
+      if (!(e instanceof NubisError && e.retryable)) await removeDrive(drive.uuid, signal).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Labels a fresh clone; a label that fails for good removes the clone (a retryable failure keeps it, named, for the retry). */
+  async function labelOrRemove(clone: CsServer, req: CreateNodeRequest, signal: AbortSignal): Promise<void> {
+    try {
+      await label(clone, req.tags, req.idempotencyToken, signal);
+    } catch (e) {
+      if (!(e instanceof NubisError && e.retryable)) await removeServer(clone.uuid, signal).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Starts a labelled server once its drives are copied; returns it as it is then. */
+  async function startWhenCloned(id: string, key: string, signal: AbortSignal): Promise<CloudNode> {
+    const before = await getServer(id, signal);
+    if (!before) throw new NubisError('CLOUD_NOT_FOUND', `cloudsigma create ${key}: server ${id} vanished`, { retryable: true });
+    if (before.status === 'stopped') {
+      await clonesDone(driveIdsOf(before), `create ${key}`, signal);
+      // a failed start leaves a tagged server: list finds it and a repeated create starts it
+      await action(id, 'start', signal);
+    }
+    const s = await getServer(id, signal);
+    if (!s) throw new NubisError('CLOUD_NOT_FOUND', `cloudsigma create ${key}: server ${id} vanished after start`, { retryable: true });
+    return toNode(s);
   }
 
   async function removeServer(id: string, signal: AbortSignal): Promise<void> {
@@ -342,6 +456,7 @@ export function createCloudSigmaDriver(ctx: DriverContext): CloudSigmaDriver {
       if (![200, 202].includes(a.status) && !(await getServer(id, signal).then((x) => x?.status === 'stopped'))) throw fail(a, `stop ${id}`);
       if (!(await waitStopped(id, signal))) return;
     }
+    await clonesDone(driveIdsOf(s), `delete ${id}`, signal);
     const a = await request('DELETE', `servers/${enc(id)}/?recurse=${opts.recurse}`, undefined, signal, `delete ${id}`);
     if (a.status !== 204 && a.status !== 200 && a.status !== 404) throw fail(a, `delete ${id}`);
   }
@@ -351,40 +466,44 @@ export function createCloudSigmaDriver(ctx: DriverContext): CloudSigmaDriver {
 
     async create(req, signal) {
       if (signal.aborted) throw new NubisError('ABORTED', `cloudsigma create ${req.key} aborted`);
-      const earlier = (await all<CsServer>('servers/detail/', signal, 'list')).find(
-        (s) => s.meta?.[META_TOKEN] === req.idempotencyToken && Object.entries(req.tags).every(([k, v]) => tagsOf(s)[k] === v),
-      );
-      if (earlier) {
-        if (earlier.status === 'stopped') await action(earlier.uuid, 'start', signal);
-        return toNode((await getServer(earlier.uuid, signal)) ?? earlier);
-      }
-      const clone = await cloneOne(`nubis ${req.key}`, req, signal);
-      try {
-        await label(clone, req.tags, req.idempotencyToken, signal);
-      } catch (e) {
-        await removeServer(clone.uuid, new AbortController().signal).catch(() => undefined);
-        throw e;
-      }
-      // a failed start leaves a tagged server: list finds it and a repeated create starts it
-      await action(clone.uuid, 'start', signal);
-      const s = await getServer(clone.uuid, signal);
-      if (!s) throw new NubisError('CLOUD_NOT_FOUND', `cloudsigma create ${req.key}: server ${clone.uuid} vanished after start`);
-      return toNode(s);
+      learnOwner(req.tags);
+      const name = nubisName(req.tags, req.key, req.idempotencyToken);
+      const servers = await all<CsServer>('servers/detail/', signal, 'list');
+      const earlier = servers.find((s) => s.meta?.[META_TOKEN] === req.idempotencyToken && Object.entries(req.tags).every(([k, v]) => tagsOf(s)[k] === v));
+      if (earlier) return startWhenCloned(earlier.uuid, req.key, signal);
+      // a clone an earlier attempt with this token made but could not label
+      const unlabelled = servers.find((s) => s.name === name && Object.keys(tagsOf(s)).length === 0);
+      const clone = unlabelled ?? (await cloneOne(name, req, signal));
+      await labelOrRemove(clone, req, signal);
+      return startWhenCloned(clone.uuid, req.key, signal);
     },
 
     async get(id, signal) {
+      if (id.startsWith(DRIVE_NODE)) {
+        const d = await getDrive(id.slice(DRIVE_NODE.length), signal);
+        return d ? driveNode(d, tagsOfName(d.name) ?? {}) : undefined;
+      }
       const s = await getServer(id, signal);
       return s ? toNode(s) : undefined;
     },
 
     async list(tags, signal) {
+      learnOwner(tags);
       const servers = await all<CsServer>('servers/detail/', signal, 'list');
-      return servers.map(toNode).filter((n) => Object.entries(tags).every(([k, v]) => n.tags[k] === v));
+      const nodes = servers.map(toNode);
+      const used = new Set(servers.flatMap(driveIdsOf));
+      for (const d of await all<CsDrive>('drives/detail/', signal, 'list drives')) {
+        if (used.has(d.uuid) || (d.mounted_on ?? []).length > 0) continue;
+        const named = tagsOfName(d.name);
+        if (named) nodes.push(driveNode(d, named));
+      }
+      return nodes.filter((n) => Object.entries(tags).every(([k, v]) => n.tags[k] === v));
     },
 
     async delete(id, signal) {
       if (signal.aborted) throw new NubisError('ABORTED', `cloudsigma delete ${id} aborted`);
-      await removeServer(id, signal);
+      if (id.startsWith(DRIVE_NODE)) await removeDrive(id.slice(DRIVE_NODE.length), signal);
+      else await removeServer(id, signal);
     },
 
     async reboot(id, signal) {
@@ -415,15 +534,23 @@ export function createCloudSigmaDriver(ctx: DriverContext): CloudSigmaDriver {
       if (!group) throw new NubisError('CLOUD_INTERNAL', 'cloudsigma bulk_clone_start: the answer names no tag');
       const members = await all<{ uuid: string }>(`tags/${enc(group)}/servers/`, signal, 'list bulk clones');
       const nodes: CloudNode[] = [];
-      for (const [i, m] of members.entries()) {
-        const s = await getServer(m.uuid, signal);
-        if (!s) continue;
-        const key = o.keys?.[i];
-        const t = key === undefined ? { ...tags } : { ...tags, [TAG_KEY]: key };
-        const labelled = await label({ ...s, tags: [] }, t, undefined, signal);
-        // keep the bulk tag the cloud attached
-        await ok('PUT', `servers/${enc(s.uuid)}/`, { ...pick(labelled), tags: [...idsOf(labelled), group] }, signal, `tag ${s.uuid}`);
-        nodes.push(toNode((await getServer(s.uuid, signal)) ?? labelled));
+      const unlabelled = new Set(members.map((m) => m.uuid));
+      try {
+        for (const [i, m] of members.entries()) {
+          const s = await getServer(m.uuid, signal);
+          if (!s) continue;
+          const key = o.keys?.[i];
+          const t = key === undefined ? { ...tags } : { ...tags, [TAG_KEY]: key };
+          const labelled = await label({ ...s, tags: [] }, t, undefined, signal);
+          unlabelled.delete(s.uuid);
+          // keep the bulk tag the cloud attached
+          await ok('PUT', `servers/${enc(s.uuid)}/`, { ...pick(labelled), tags: [...idsOf(labelled), group] }, signal, `tag ${s.uuid}`);
+          nodes.push(toNode((await getServer(s.uuid, signal)) ?? labelled));
+        }
+      } catch (e) {
+        // the cloud named and started these clones; untagged, nothing would find them again
+        for (const id of unlabelled) await removeServer(id, signal).catch(() => undefined);
+        throw e;
       }
       return nodes;
     },

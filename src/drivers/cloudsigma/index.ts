@@ -3,3 +3,5 @@ export {
   createCloudSigmaDriver, parseCloudSigmaOptions, cloudSigmaStatus,
   type CloudSigmaDriver, type CloudSigmaOptions, type BilledResource, type BilledResources, type CsServer,
 } from './driver.js';
+export { nubisName, parseNubisName, tagsFromName, type NubisName } from './naming.js';
+export { waitForClones, isCloning, type CloneWait } from './clones.js';

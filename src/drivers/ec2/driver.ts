@@ -7,7 +7,10 @@
  * MaxResults, 5–1000 on AWS), `agentAddress` (`private` (default) or `public`: which address the
  * control plane reaches agents on), `agentPath` (the agent program on the image), `prices`
  * (instance type → USD/hour, over the built-in table), `imageOwners` (default self, amazon),
- * `imageNamePatterns`, `architecture` (default x86_64), `maxImages` (default 100).
+ * `imageNamePatterns`, `architecture` (default x86_64), `maxImages` (default 100),
+ * `visibilityGraceMs` (default 60 000: see "Eventual consistency" below), `agentPort` (default
+ * 7430, where the control plane dials agents; the user data starts the agent on 7430, so change
+ * it only when something forwards that port to the VM, such as a NAT rule or a test).
  * Credentials (ctx.credentials): `accessKeyId`, `secretAccessKey`, optional `sessionToken`,
  * optional `agentSecret` (see ./bootstrap.ts). They are handed to the SDK only; never logged,
  * never put in errors (SDK errors are not kept as causes).
@@ -20,6 +23,20 @@
  * returns the first instance; an instance in `shutting-down` or `terminated` counts as gone
  * (get → undefined, list skips it), and a repeated create whose first instance is already
  * terminated fails with CLOUD_CONFLICT (the token is spent; create with a new one).
+ *
+ * No leak on partial failure: RunInstances with TagSpecifications is atomic — EC2 applies the
+ * tags of the instance and its volumes in the launch itself and fails the launch when a tag
+ * cannot be applied — so there is no window in which an untagged instance exists, and nothing
+ * is made before RunInstances. A RunInstances whose answer is lost left a tagged instance that
+ * `list` finds and that a repeated create (same ClientToken) returns.
+ *
+ * Eventual consistency (EC2 API Reference, "Eventual consistency in the Amazon EC2 API"): for
+ * `visibilityGraceMs` after this driver launched an instance, InvalidInstanceID.NotFound for it
+ * means "not yet visible": `get` returns the node as launched, `provisioning`, and `list` adds
+ * it while no describe has returned it yet (lists lag the same way); `delete`,
+ * `reboot`, `start` and `stop` fail with a retryable CLOUD_NOT_FOUND (details.notYetVisible)
+ * instead of reading it as gone. After the window (or for instances launched before a restart)
+ * NotFound is gone. See ./visibility.ts.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -36,6 +53,7 @@ import type { CloudNode, CreateNodeRequest, Discovery, Driver, DriverContext, Ha
 import { classifyEc2Error } from '../explain.js';
 import { AGENT_PORT, agentToken, agentUserData, loadAgentSecret, unreachableAgent } from './bootstrap.js';
 import { EC2_APPROX_PRICES_USD } from './prices.js';
+import { RecentLaunches } from './visibility.js';
 
 export interface Ec2Options {
   region: string;
@@ -53,6 +71,8 @@ export interface Ec2Options {
   imageNamePatterns: string[];
   architecture: string;
   maxImages: number;
+  visibilityGraceMs: number;
+  agentPort: number;
 }
 
 /** An ingress rule for `createSecurityGroup`. */
@@ -119,6 +139,14 @@ export function parseEc2Options(o: Record<string, unknown>): Ec2Options {
   if (typeof prices !== 'object' || prices === null || !Object.values(prices).every((p) => typeof p === 'number')) {
     throw new NubisError('SPEC_INVALID', 'ec2 option prices: expected instance type → price per hour');
   }
+  const visibilityGraceMs = o['visibilityGraceMs'] ?? 60_000;
+  if (typeof visibilityGraceMs !== 'number' || !Number.isFinite(visibilityGraceMs) || visibilityGraceMs < 0) {
+    throw new NubisError('SPEC_INVALID', 'ec2 option visibilityGraceMs: expected a number of milliseconds ≥ 0');
+  }
+  const agentPort = o['agentPort'] ?? AGENT_PORT;
+  if (typeof agentPort !== 'number' || !Number.isInteger(agentPort) || agentPort < 1 || agentPort > 65535) {
+    throw new NubisError('SPEC_INVALID', 'ec2 option agentPort: expected a TCP port (1–65535)');
+  }
   const maxImages = o['maxImages'] ?? 100;
   if (typeof maxImages !== 'number' || maxImages < 1) throw new NubisError('SPEC_INVALID', 'ec2 option maxImages: expected a positive number');
   const out: Ec2Options = {
@@ -129,6 +157,8 @@ export function parseEc2Options(o: Record<string, unknown>): Ec2Options {
     imageNamePatterns: optStrings(o, 'imageNamePatterns') ?? DEFAULT_IMAGE_PATTERNS,
     architecture: optString(o, 'architecture') ?? 'x86_64',
     maxImages,
+    visibilityGraceMs,
+    agentPort,
   };
   const set = <K extends keyof Ec2Options>(k: K, v: Ec2Options[K] | undefined): void => {
     if (v !== undefined) out[k] = v;
@@ -256,7 +286,7 @@ export function createEc2Driver(ctx: DriverContext): Ec2Driver {
     if (address) node.address = address;
     const agentIp = opts.agentAddress === 'public' ? i.PublicIpAddress ?? i.PrivateIpAddress : i.PrivateIpAddress ?? i.PublicIpAddress;
     const token = agentToken(secret, tags);
-    if (agentIp && token) node.agent = { url: `http://${agentIp}:${AGENT_PORT}`, token };
+    if (agentIp && token) node.agent = { url: `http://${agentIp}:${opts.agentPort}`, token };
     return node;
   }
 
@@ -278,13 +308,25 @@ export function createEc2Driver(ctx: DriverContext): Ec2Driver {
     return out;
   }
 
-  const isGoneError = (e: NubisError): boolean => {
-    const code = (e.details as { providerCode?: string } | undefined)?.providerCode;
-    return code === 'InvalidInstanceID.NotFound' || code === 'InvalidInstanceID.Malformed';
-  };
+  const providerCode = (e: NubisError): string | undefined => (e.details as { providerCode?: string } | undefined)?.providerCode;
+  const isGoneError = (e: NubisError): boolean => providerCode(e) === 'InvalidInstanceID.NotFound' || providerCode(e) === 'InvalidInstanceID.Malformed';
+  const recent = new RecentLaunches(opts.visibilityGraceMs);
+
+  /** A NotFound for an instance launched within the grace window: retryable, never "gone". */
+  function notYetVisible(e: unknown, id: string, what: string): NubisError | undefined {
+    if (!(e instanceof NubisError) || providerCode(e) !== 'InvalidInstanceID.NotFound' || !recent.notYetVisible(id, ctx.clock.now())) return undefined;
+    return new NubisError('CLOUD_NOT_FOUND', `ec2 ${what} ${id}: the instance was launched moments ago and is not visible yet (EC2 eventual consistency); retry`, {
+      retryable: true,
+      details: { providerCode: 'InvalidInstanceID.NotFound', notYetVisible: true, instanceId: id },
+    });
+  }
 
   async function instanceAction(what: string, id: string, signal: AbortSignal, send: () => Promise<unknown>): Promise<void> {
-    await call(`${what} ${id}`, signal, send);
+    try {
+      await call(`${what} ${id}`, signal, send);
+    } catch (e) {
+      throw notYetVisible(e, id, what) ?? e;
+    }
   }
 
   const driver: Ec2Driver = {
@@ -324,6 +366,7 @@ export function createEc2Driver(ctx: DriverContext): Ec2Driver {
       const inst = res.Instances?.[0];
       if (!inst?.InstanceId) throw new NubisError('CLOUD_INTERNAL', `ec2 create ${req.key}: RunInstances returned no instance`);
       const node = toNode(inst, req.tags);
+      if (node) recent.remember(node, ctx.clock.now());
       if (!node) {
         throw new NubisError('CLOUD_CONFLICT', `ec2 create ${req.key}: the instance ${inst.InstanceId} made with this idempotency token is already ${inst.State?.Name}; create with a new token`, {
           details: { instanceId: inst.InstanceId },
@@ -336,9 +379,10 @@ export function createEc2Driver(ctx: DriverContext): Ec2Driver {
       try {
         const found = await call(`get ${id}`, signal, () => describe([], [id], signal));
         const i = found.find((x) => x.InstanceId === id);
-        return i ? toNode(i) : undefined;
+        if (i) recent.seen(id);
+        return i ? toNode(i) : recent.notYetVisible(id, ctx.clock.now());
       } catch (e) {
-        if (e instanceof NubisError && isGoneError(e)) return undefined;
+        if (e instanceof NubisError && isGoneError(e)) return recent.notYetVisible(id, ctx.clock.now());
         throw e;
       }
     },
@@ -348,18 +392,23 @@ export function createEc2Driver(ctx: DriverContext): Ec2Driver {
       filters.push({ Name: 'instance-state-name', Values: LIVE_STATES });
       const found = await call('list', signal, () => describe(filters, undefined, signal));
       const nodes: CloudNode[] = [];
+      const matches = (n: CloudNode): boolean => Object.entries(tags).every(([k, v]) => n.tags[k] === v);
       for (const i of found) {
+        if (i.InstanceId) recent.seen(i.InstanceId);
         const n = toNode(i);
-        if (n && Object.entries(tags).every(([k, v]) => n.tags[k] === v)) nodes.push(n);
+        if (n && matches(n)) nodes.push(n);
       }
+      const listed = new Set(found.map((i) => i.InstanceId));
+      for (const n of recent.neverSeen(ctx.clock.now())) if (!listed.has(n.id) && matches(n)) nodes.push(n);
       return nodes;
     },
 
     async delete(id, signal) {
       try {
         await instanceAction('delete', id, signal, () => client.send(new TerminateInstancesCommand({ InstanceIds: [id] }), { abortSignal: signal }));
+        recent.forget(id);
       } catch (e) {
-        if (e instanceof NubisError && isGoneError(e)) return;
+        if (e instanceof NubisError && isGoneError(e) && !(e.details as { notYetVisible?: boolean }).notYetVisible) return;
         throw e;
       }
     },

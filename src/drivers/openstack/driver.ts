@@ -35,6 +35,14 @@
  * token running at the same instant can both miss each other and make two servers; both carry
  * the key, so the engine's tag sweep deletes the duplicate.
  *
+ * No leak on partial failure: the tags (metadata, and server tags) travel in the same POST
+ * /servers that makes the server, so no server exists untagged. Nothing is made before it:
+ * the network is passed by id and Nova makes (and, with the server, deletes) its port; no
+ * volume is made (the image boots on the flavor's disk). A create whose answer is lost, or whose
+ * read-back fails, left a tagged server that `list` finds and a repeated create returns (by the
+ * token hash). A server that ends in ERROR is tagged too: the engine deletes it. Floating IPs
+ * are made only by `attachFloatingIp`, after create, and `delete` releases them first.
+ *
  * Status: BUILD/REBUILD → provisioning; ACTIVE and transient states of a running machine
  * (REBOOT, HARD_REBOOT, RESIZE, VERIFY_RESIZE, REVERT_RESIZE, MIGRATING, PASSWORD, RESCUE) →
  * running; SHUTOFF, PAUSED, SUSPENDED, SHELVED, SHELVED_OFFLOADED → stopped; ERROR, UNKNOWN →
