@@ -11,7 +11,7 @@
  * every function here returns undefined or false, and callers fall back to process groups,
  * sessions and the recorded process list (./proc.ts, ./tracker.ts).
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join, normalize } from 'node:path';
 
 /** Where cgroup v2 is mounted, or undefined. */
@@ -64,6 +64,20 @@ export function enterNodeCage(nodeId: string): string | undefined {
       // not empty or not ours: leave it
     }
     return undefined;
+  }
+}
+
+/** True when this process could make node cages here (cgroup v2 mounted and writable). */
+export function cgroup2Writable(): boolean {
+  const mount = cgroup2Mount();
+  const own = ownCgroup();
+  if (!mount || own === undefined) return false;
+  try {
+    mkdirSync(join(mount, own, 'nubis'), { recursive: true });
+    accessSync(join(mount, own, 'nubis'), constants.W_OK);
+    return true;
+  } catch {
+    return false;
   }
 }
 

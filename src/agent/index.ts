@@ -9,7 +9,7 @@ export type * from './protocol.js';
 export { agentAnswers, createHttpAgentClient } from './client.js';
 export { startAgent, type AgentOptions, type RunningAgent } from './server.js';
 export { OUTPUT_TAIL_BYTES, RUN_TAG_ENV } from './runner.js';
-export { cagePids, isNodeCage, killCage } from './cgroup.js';
+export { cagePids, cgroup2Writable, isNodeCage, killCage } from './cgroup.js';
 export {
   findProcessesByEnv, findProcessGroup, findSession, isAlive, listProcesses, readEnviron, terminate, type ProcInfo,
 } from './proc.js';
