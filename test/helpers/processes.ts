@@ -91,3 +91,18 @@ export async function serveApi(port: number, dataDir: string, method: string, p:
   });
   return { status: r.status, json: await r.json() };
 }
+
+/** A one-component spec on the local cloud: `instances` and `lifecycle` are YAML flow/block text for the component. */
+export function localAppSpec(name: string, portBase: number, instances: string, lifecycle: string): string {
+  return `name: ${name}
+clouds:
+  local: { platform: local, options: { portBase: ${portBase} } }
+nodeTemplates:
+  n: { cloud: local }
+components:
+  app:
+    nodeTemplate: n
+    instances: ${instances}
+    lifecycle:
+${lifecycle}`;
+}

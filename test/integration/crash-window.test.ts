@@ -13,23 +13,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { findProcessesByEnv } from '../../src/agent/index.js';
 import { tempDir, waitFor } from '../helpers/control-plane.js';
-import { freePort, runCli, serveApi as api, startServe, stopProcess } from '../helpers/processes.js';
+import { freePort, localAppSpec, runCli, serveApi as api, startServe, stopProcess } from '../helpers/processes.js';
 
 const COUNT = 3;
 
 function spec(portBase: number): string {
-  return `name: cw
-clouds:
-  local: { platform: local, options: { portBase: ${portBase} } }
-nodeTemplates:
-  n: { cloud: local }
-components:
-  app:
-    nodeTemplate: n
-    instances: { count: ${COUNT} }
-    lifecycle:
-      start: "exec sleep 600"
-`;
+  return localAppSpec('cw', portBase, `{ count: ${COUNT} }`, '      start: "exec sleep 600"\n');
 }
 
 interface InvNode { id: string; status: string }

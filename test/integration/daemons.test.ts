@@ -14,28 +14,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { cgroup2Writable, isAlive } from '../../src/agent/index.js';
 import { tempDir, waitFor } from '../helpers/control-plane.js';
-import { freePort, runCli, serveApi as api, startServe, stopProcess } from '../helpers/processes.js';
+import { freePort, localAppSpec, runCli, serveApi as api, startServe, stopProcess } from '../helpers/processes.js';
 
 function spec(dir: string, portBase: number, count: number): string {
   // the inner shell runs with an empty environment in its own session; its pid goes to a file
   const daemon = (what: string): string =>
     `setsid env -i /bin/sh -c "echo \\$\\$ > ${dir}/${what}-$NUBIS_INSTANCE.pid; exec sleep 1000" </dev/null >/dev/null 2>&1 &`;
-  return `name: dm
-clouds:
-  local: { platform: local, options: { portBase: ${portBase} } }
-nodeTemplates:
-  n: { cloud: local }
-components:
-  app:
-    nodeTemplate: n
-    instances: { count: ${count}, min: 0, max: 4 }
-    lifecycle:
-      install: |
+  return localAppSpec('dm', portBase, `{ count: ${count}, min: 0, max: 4 }`, `      install: |
         ${daemon('install')}
       start: |
         ${daemon('start')}
         exec sleep 600
-`;
+`);
 }
 
 const pidOf = (file: string): number | undefined => {
