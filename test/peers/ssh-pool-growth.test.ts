@@ -13,6 +13,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { isAlive } from '../../src/agent/index.js';
+import { createRealClock } from '../../src/clock/index.js';
+import { createSshDriver } from '../../src/drivers/ssh/index.js';
 import { startControlPlane, tempDir, waitFor } from '../helpers/control-plane.js';
 import { sshHostsUp, type SshHostsFixture } from '../helpers/ssh-hosts.js';
 
@@ -70,6 +72,15 @@ test('adding a host to an ssh pool keeps every node (plan and apply send 0 delet
     assert.equal(new Set(after.instances.map((i) => i.node.address)).size, 3, 'the new instance is on the new host');
     assert.equal(await calls('delete'), 0, 'no delete was sent');
     assert.equal(await calls('create'), 3, 'one create per instance');
+
+    // any option set and cloud name over these hosts lists the same nodes: the inventory is the hosts'
+    const other = createSshDriver({
+      cloud: 'another-entry', dataDir: data, clock: createRealClock(),
+      options: { hosts: [{ address: f.hosts[2]!.address }], privateKeyPath: f.privateKey, connectTimeoutMs: 3000 },
+    });
+    const seen = (await other.list({ 'nubis-deployment': 'grow' }, new AbortController().signal)).map((n) => n.id).sort();
+    await other.close();
+    assert.deepEqual(seen, [...ids].sort(), 'another entry with a one-host pool lists all three nodes');
 
     // detached daemons, recorded by the start handlers, die with their nodes
     const daemons: number[] = [];
