@@ -9,7 +9,8 @@
  *
  * Where cgroup v2 is not mounted or not writable (no root, a read-only /sys, cgroup v1 only)
  * every function here returns undefined or false, and callers fall back to process groups,
- * sessions and the recorded process list (./proc.ts, ./tracker.ts).
+ * sessions and the recorded process list (./proc.ts, ./tracker.ts). `NUBIS_AGENT_CGROUP=off`
+ * in the agent's environment forces that fallback (the local driver passes it through).
  */
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join, normalize } from 'node:path';
@@ -48,6 +49,7 @@ function ownCgroup(): string | undefined {
  * restarts inside its cage stays there.
  */
 export function enterNodeCage(nodeId: string): string | undefined {
+  if (process.env['NUBIS_AGENT_CGROUP'] === 'off') return undefined;
   const mount = cgroup2Mount();
   const own = ownCgroup();
   if (!mount || own === undefined) return undefined;

@@ -10,6 +10,7 @@ export { agentAnswers, createHttpAgentClient } from './client.js';
 export { startAgent, type AgentOptions, type RunningAgent } from './server.js';
 export { OUTPUT_TAIL_BYTES, RUN_TAG_ENV } from './runner.js';
 export { cagePids, cgroup2Writable, isNodeCage, killCage } from './cgroup.js';
+export { recordedProcesses } from './tracker.js';
 export {
   findProcessesByEnv, findProcessGroup, findSession, isAlive, listProcesses, readEnviron, terminate, type ProcInfo,
 } from './proc.js';

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { enterNodeCage } from './cgroup.js';
 import { startAgent } from './server.js';
+import { trackProcesses } from './tracker.js';
 
 const log = (line: string): void => {
   process.stderr.write(`${new Date().toISOString()} nubis-agent: ${line}\n`);
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
     log(`cannot record the cgroup in the sandbox: ${(e as Error).message}`);
   }
   log(cage ? `processes caged in ${cage}` : 'no writable cgroup v2: processes are tracked by session and process list');
+  if (!cage) trackProcesses(values.sandbox);
   const agent = await startAgent({
     sandbox: values.sandbox, nodeId, token, port, host: values.host ?? '127.0.0.1', log, ...(cage ? { cage } : {}),
     ...(graphitePort === undefined ? {} : { graphitePort }),

@@ -17,7 +17,8 @@
  * Processes: the agent puts itself and every handler into the node's cgroup v2 cage when the
  * machine has a writable one (see agent/cgroup.ts; its path is in `<node dir>/cgroup`), so
  * delete kills daemons that left the session and cleared their environment. Without cgroups,
- * delete kills the node's process group and session and every process carrying its id.
+ * delete kills the node's process group and session, every process carrying its id, and the
+ * processes its agent recorded (agent/tracker.ts).
  *
  * Create writes the inventory twice: the node as `provisioning` (with the creating process's
  * pid), then, once its agent answers, as `running`. A node left between the two by a control
@@ -42,7 +43,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
   agentAnswers, agentProgramPath, createHttpAgentClient, findProcessesByEnv, findProcessGroup, findSession, isAlive, isNodeCage, killCage,
-  listProcesses, readEnviron, terminate, type AgentClient,
+  listProcesses, readEnviron, recordedProcesses, terminate, type AgentClient,
 } from '../../agent/index.js';
 import { NubisError } from '../../errors/index.js';
 import { createJsonInventory, type InventoryFile } from '../inventory.js';
@@ -207,7 +208,7 @@ export function createLocalDriver(ctx: DriverContext): Driver {
     const groupIsOurs = pgid !== undefined && findProcessGroup(pgid, procs).some((pid) => readEnviron(pid)?.get('NUBIS_NODE_ID') === id);
     const gentle = await terminate(() => {
       const now = listProcesses();
-      const pids = new Set(findProcessesByEnv('NUBIS_NODE_ID', id, now));
+      const pids = new Set([...findProcessesByEnv('NUBIS_NODE_ID', id, now), ...recordedProcesses(nodeDir(id))]);
       if (groupIsOurs) for (const pid of [...findProcessGroup(pgid, now), ...findSession(pgid, now)]) pids.add(pid);
       return pids;
     }, opts.killGraceMs);
@@ -233,6 +234,7 @@ export function createLocalDriver(ctx: DriverContext): Driver {
           HOME: process.env['HOME'] ?? dir,
           NUBIS_NODE_ID: n.id,
           NUBIS_AGENT_TOKEN: n.agentToken,
+          ...(process.env['NUBIS_AGENT_CGROUP'] ? { NUBIS_AGENT_CGROUP: process.env['NUBIS_AGENT_CGROUP'] } : {}),
         },
       });
     } finally {

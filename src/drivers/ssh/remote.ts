@@ -97,7 +97,8 @@ export function startScript(o: { root: string; id: string; node: string; port: n
  * Stops every process of the node: those whose environment carries NUBIS_NODE_ID=<id> (the
  * agent and everything it started) and the members of process group `pgid` when one of them
  * carries it (so a recycled pgid is never signalled). SIGTERM, up to `graceMs`, then SIGKILL.
- * Then everything left in the node's cgroup v2 cage, when its agent recorded one in
+ * Also the processes the agent recorded in `nodes/<id>/processes` (pid and start time, used
+ * where the host has no cgroup v2). Then everything left in the node's cgroup v2 cage, when its agent recorded one in
  * `nodes/<id>/cgroup` (daemons that left the session and cleared their environment): a path
  * ending in `/nubis/<id>` is killed (cgroup.kill, else SIGKILL per pid) and removed.
  * Prints `left=<pids>`: empty means nothing survived.
@@ -107,6 +108,8 @@ export function stopScript(root: string, id: string, pgid: number | undefined, g
     `r=${q(root)}; id=${q(id)}; pg=${q(pgid ?? 0)}; rounds=${Math.max(1, Math.ceil(graceMs / 100))}`,
     'pids() {',
     '  m=$(grep -lzx "NUBIS_NODE_ID=$id" /proc/[0-9]*/environ 2>/dev/null | sed "s#^/proc/\\([0-9]*\\)/environ#\\1#" | tr "\\n" " ")',
+    '  rec="$r/nodes/$id/processes"',
+    '  if [ -f "$rec" ]; then while read -r p st; do [ -n "$p" ] && [ "$(cut -d")" -f2 "/proc/$p/stat" 2>/dev/null | cut -d" " -f21)" = "$st" ] && m="$m $p"; done <"$rec"; fi',
     '  grp=; ours=0',
     '  if [ "$pg" -gt 1 ]; then',
     '    for s in /proc/[0-9]*/stat; do',
