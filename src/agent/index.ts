@@ -9,8 +9,10 @@ export type * from './protocol.js';
 export { agentAnswers, createHttpAgentClient } from './client.js';
 export { startAgent, type AgentOptions, type RunningAgent } from './server.js';
 export { OUTPUT_TAIL_BYTES, RUN_TAG_ENV } from './runner.js';
+export { cagePids, cgroup2Writable, isNodeCage, killCage } from './cgroup.js';
+export { recordedProcesses } from './tracker.js';
 export {
-  findProcessesByEnv, findProcessGroup, isAlive, listProcesses, readEnviron, terminate, type ProcInfo,
+  findProcessesByEnv, findProcessGroup, findSession, isAlive, listProcesses, readEnviron, terminate, type ProcInfo,
 } from './proc.js';
 export {
   checkMonitorSpec, createHttpAgentMetricsClient, createSampleBuffer, createSensorHub, INSTANCE_KINDS, MONITOR_KINDS,

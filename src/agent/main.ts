@@ -10,8 +10,12 @@
  * signals the whole process group (the local driver). Exit code 2 means bad arguments,
  * 1 that the agent could not start.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { enterNodeCage } from './cgroup.js';
 import { startAgent } from './server.js';
+import { trackProcesses } from './tracker.js';
 
 const log = (line: string): void => {
   process.stderr.write(`${new Date().toISOString()} nubis-agent: ${line}\n`);
@@ -45,8 +49,19 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (e) => log(`unhandled rejection: ${(e as Error)?.stack ?? String(e)}`));
   process.on('SIGHUP', () => log('SIGHUP ignored'));
 
+  // Before anything is spawned: every later process inherits the cage. Its path is left in the
+  // sandbox for whoever deletes the node (empty: no cgroup v2 here).
+  const cage = enterNodeCage(nodeId);
+  try {
+    mkdirSync(values.sandbox, { recursive: true });
+    writeFileSync(join(values.sandbox, 'cgroup'), cage ?? '');
+  } catch (e) {
+    log(`cannot record the cgroup in the sandbox: ${(e as Error).message}`);
+  }
+  log(cage ? `processes caged in ${cage}` : 'no writable cgroup v2: processes are tracked by session and process list');
+  if (!cage) trackProcesses(values.sandbox);
   const agent = await startAgent({
-    sandbox: values.sandbox, nodeId, token, port, host: values.host ?? '127.0.0.1', log,
+    sandbox: values.sandbox, nodeId, token, port, host: values.host ?? '127.0.0.1', log, ...(cage ? { cage } : {}),
     ...(graphitePort === undefined ? {} : { graphitePort }),
   });
   log(`node ${nodeId} listening on ${agent.url}${agent.graphitePort === undefined ? '' : `, graphite on port ${agent.graphitePort}`}`);

@@ -11,6 +11,8 @@ export interface ProcInfo {
   pid: number;
   ppid: number;
   pgid: number;
+  /** Session id: processes that called setsid have left the node's session. */
+  sid: number;
   /** One-letter state from /proc/<pid>/stat; `Z` is a zombie. */
   state: string;
 }
@@ -43,7 +45,7 @@ function readStat(pid: number): ProcInfo | undefined {
   const close = text.lastIndexOf(')');
   const fields = text.slice(close + 2).split(' ');
   const state = fields[0] ?? '?';
-  return { pid, state, ppid: Number(fields[1]), pgid: Number(fields[2]) };
+  return { pid, state, ppid: Number(fields[1]), pgid: Number(fields[2]), sid: Number(fields[3]) };
 }
 
 /** True when the process exists and is not a zombie. */
@@ -78,6 +80,11 @@ export function findProcessesByEnv(name: string, value: string, procs = listProc
 /** Live processes in the process group. */
 export function findProcessGroup(pgid: number, procs = listProcesses()): number[] {
   return procs.filter((p) => p.pgid === pgid && p.pid !== process.pid).map((p) => p.pid);
+}
+
+/** Live processes in the session. */
+export function findSession(sid: number, procs = listProcesses()): number[] {
+  return procs.filter((p) => p.sid === sid && p.pid !== process.pid).map((p) => p.pid);
 }
 
 /** The given pids plus all their live descendants. */

@@ -21,6 +21,7 @@ import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { HandlerName } from '../model/types.js';
+import { childCage, killCage } from './cgroup.js';
 import { killTree } from './proc.js';
 import type { AgentStatus, HealthProbe, InstanceStatus, StepRequest, StepResult } from './protocol.js';
 import { STEP_NAMES } from './validate.js';
@@ -39,6 +40,12 @@ export interface RunnerOptions {
   killGraceMs?: number;
   /** Between SIGTERM and SIGKILL when stopping an instance. Default 2000. */
   stopGraceMs?: number;
+  /**
+   * The node's cgroup v2 cage (./cgroup.ts), when the agent runs in one: each instance's
+   * handlers then run in a child cage, and stopping the instance kills everything in it, even
+   * processes that left the session and cleared their environment (`setsid env -i …`).
+   */
+  cage?: string;
   log?: (line: string) => void;
 }
 
@@ -199,11 +206,20 @@ export function createNodeRunner(opts: RunnerOptions): NodeRunner {
     };
   };
 
-  /** Spawns `/bin/sh -c command` in the instance dir, output appended to `logFile`, in the agent's process group. */
+  /** The instance's cage directory (made on demand), or undefined without cgroups. */
+  const instanceCage = (inst: Instance): string | undefined => (opts.cage ? childCage(opts.cage, `i-${inst.name}`) : undefined);
+
+  /**
+   * Spawns `/bin/sh -c command` in the instance dir, output appended to `logFile`, in the agent's
+   * process group. With a cage, the shell first moves itself into the instance's cage and then
+   * execs the command, so nothing it forks can be outside it.
+   */
   const spawnShell = (inst: Instance, command: string, env: Record<string, string>, logFile: string | undefined) => {
     const fd = logFile === undefined ? 'ignore' : openSync(logFile, 'a');
+    const cage = instanceCage(inst);
+    const argv = cage ? ['-c', 'echo $$ >"$0" 2>/dev/null; exec /bin/sh -c "$1"', join(cage, 'cgroup.procs'), command] : ['-c', command];
     try {
-      return spawn('/bin/sh', ['-c', command], { cwd: inst.dir, env, stdio: ['ignore', fd, fd], detached: false });
+      return spawn('/bin/sh', argv, { cwd: inst.dir, env, stdio: ['ignore', fd, fd], detached: false });
     } finally {
       if (typeof fd === 'number') closeSync(fd);
     }
@@ -456,6 +472,8 @@ export function createNodeRunner(opts: RunnerOptions): NodeRunner {
       if (inst) {
         stopProbe(inst);
         await killSupervised(inst);
+        // whatever its handlers left running, daemons included
+        if (opts.cage) await killCage(join(opts.cage, `i-${inst.name}`), stopGraceMs + 5000);
       }
       if (readState().instances[name]) writeState((s) => delete s.instances[name]);
     },
@@ -521,6 +539,7 @@ export function createNodeRunner(opts: RunnerOptions): NodeRunner {
         [...instances.values()].flatMap((inst) => [
           ...(inst.proc ? [killTree(inst.proc.state === 'running' ? inst.proc.pid : undefined, { name: RUN_TAG_ENV, value: inst.proc.tag }, stopGraceMs)] : []),
           ...[...inst.inFlight].map((tag) => killTree(undefined, { name: RUN_TAG_ENV, value: tag }, killGraceMs)),
+          ...(opts.cage ? [killCage(join(opts.cage, `i-${inst.name}`), stopGraceMs + 5000)] : []),
         ]),
       );
     },

@@ -56,6 +56,12 @@ export interface EngineOptions {
   observeIntervalMs?: number;
   /** How often a provisioning node is polled. Default 250. */
   pollIntervalMs?: number;
+  /**
+   * How long a node may stay provisioning (counted from when this control plane began to wait
+   * for it, so an adopted node gets the full time after a restart). On expiry the node is
+   * deleted and created again with a new idempotency token. Default 600 000.
+   */
+  provisionTimeoutMs?: number;
   /** How often every cloud is listed by tag to adopt, de-duplicate, remove orphans and notice broken nodes. Default 10 000. */
   sweepIntervalMs?: number;
   /**
@@ -126,6 +132,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const stepLimit = opts.stepConcurrency ?? 32;
   const observeMs = opts.observeIntervalMs ?? 2000;
   const pollMs = opts.pollIntervalMs ?? 250;
+  const provisionTimeoutMs = opts.provisionTimeoutMs ?? 600_000;
   const sweepMs = opts.sweepIntervalMs ?? 10_000;
   const updateInterval = opts.updateIntervalMs ?? 1000;
   const backoffBase = opts.backoffBaseMs ?? 1000;
@@ -458,7 +465,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     const cloud = cloudFor(d, n.cloud);
     const driver = driverOf(d, n.cloud);
     if (n.status === 'pending') await setNode(n, 'creating', 'intent persisted before create');
-    const release = await cloud.limiter.acquire(abort.signal);
+    // A node the cloud already has (adopted after a restart, or a retried poll) takes no
+    // creation permit: only creates this process sends hold one, and then only until the
+    // provisioning deadline, so a node stuck provisioning never blocks the creates of others.
+    const release = n.providerId ? undefined : await cloud.limiter.acquire(abort.signal);
     const t0 = clock.now();
     let ok = false;
     try {
@@ -476,44 +486,67 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         n.visibleSince = clock.now();
         await setNode(n, cn.status === 'running' ? 'running' : 'provisioning', 'created', { providerId: cn.id, observed: cn });
       }
-      let notFound = 0;
-      while (n.status !== 'running') {
-        await clock.sleep(pollMs, abort.signal);
-        const cn = await driver.get(n.providerId!, abort.signal);
-        if (!cn) {
-          // NotFound within the provider's consistency window after create is not "gone"
-          if (++notFound < 3 || clock.now() < (n.visibleSince ?? 0) + consistencyMs) continue;
-          throw new NubisError('CLOUD_NOT_FOUND', `node ${n.providerId} vanished while provisioning`, { retryable: true, details: { vanished: true } });
-        }
-        notFound = 0;
-        if (cn.status === 'error') throw new NubisError('CLOUD_INTERNAL', `node ${cn.id} failed to provision`, { details: { vanished: false } });
-        n.observed = cn;
-        if (cn.status === 'running') await setNode(n, 'running', 'provisioned', { observed: cn });
+      ok = await awaitProvisioned(n, inst, driver);
+      if (ok) {
+        n.attempts = 0;
+        n.notBefore = undefined;
       }
-      ok = true;
-      n.attempts = 0;
-      n.notBefore = undefined;
     } catch (e) {
       if (abort.signal.aborted) return;
-      const err = toNubisError(e);
-      n.attempts++;
-      n.lastError = `${err.code}: ${err.message}`;
-      const vanished = (err.details as { vanished?: boolean } | undefined)?.vanished;
-      if (vanished !== undefined) {
-        // The cloud lost or broke the node: forget it (deleting a broken one) and start over with a new token.
-        if (!vanished && n.providerId) await driver.delete(n.providerId, abort.signal).catch(() => undefined);
-        n.providerId = undefined;
-        n.observed = undefined;
-        n.token = crypto.randomUUID();
-      }
-      if (err.retryable) {
-        n.notBefore = clock.now() + backoff(n.attempts);
-        await setNode(n, n.providerId ? n.status : 'pending', 'create failed, will retry', {}, { code: err.code, attempt: n.attempts });
-      } else {
-        await setNode(n, 'failed', 'create failed', {}, { code: err.code, alert: true, explanation: explain(err) });
-      }
+      await createFailed(n, driver, toNubisError(e));
     } finally {
-      release({ latencyMs: clock.now() - t0, ok });
+      release?.({ latencyMs: clock.now() - t0, ok });
+    }
+  }
+
+  /**
+   * Polls a provisioning node until it runs. Resolves false without error when its instance
+   * is no longer wanted (destroy or scale-in: the next pass deletes it). Throws CLOUD_TIMEOUT
+   * (the node is deleted and made again) when it is still provisioning after
+   * `provisionTimeoutMs`, and the cloud's verdict when it reports the node gone or broken.
+   */
+  async function awaitProvisioned(n: NodeRec, inst: InstanceRec, driver: Driver): Promise<boolean> {
+    const deadline = clock.now() + provisionTimeoutMs;
+    let notFound = 0;
+    while (n.status !== 'running') {
+      if (!inst.desired || deployments.get(n.deployment)?.status === 'destroying') return false;
+      if (clock.now() >= deadline) {
+        throw new NubisError('CLOUD_TIMEOUT', `node ${n.providerId} still provisioning after ${Math.round(provisionTimeoutMs / 1000)} s; deleting it and creating another`, {
+          details: { vanished: false },
+        });
+      }
+      await clock.sleep(pollMs, abort.signal);
+      const cn = await driver.get(n.providerId!, abort.signal);
+      if (!cn) {
+        // NotFound within the provider's consistency window after create is not "gone"
+        if (++notFound < 3 || clock.now() < (n.visibleSince ?? 0) + consistencyMs) continue;
+        throw new NubisError('CLOUD_NOT_FOUND', `node ${n.providerId} vanished while provisioning`, { retryable: true, details: { vanished: true } });
+      }
+      notFound = 0;
+      if (cn.status === 'error') throw new NubisError('CLOUD_INTERNAL', `node ${cn.id} failed to provision`, { details: { vanished: false } });
+      n.observed = cn;
+      if (cn.status === 'running') await setNode(n, 'running', 'provisioned', { observed: cn });
+    }
+    return true;
+  }
+
+  /** Records a failed create or provisioning wait: retry with backoff (a broken node deleted, a new token), or fail. */
+  async function createFailed(n: NodeRec, driver: Driver, err: NubisError): Promise<void> {
+    n.attempts++;
+    n.lastError = `${err.code}: ${err.message}`;
+    const vanished = (err.details as { vanished?: boolean } | undefined)?.vanished;
+    if (vanished !== undefined) {
+      // The cloud lost or broke the node: forget it (deleting a broken one) and start over with a new token.
+      if (!vanished && n.providerId) await driver.delete(n.providerId, abort.signal).catch(() => undefined);
+      n.providerId = undefined;
+      n.observed = undefined;
+      n.token = crypto.randomUUID();
+    }
+    if (err.retryable) {
+      n.notBefore = clock.now() + backoff(n.attempts);
+      await setNode(n, n.providerId ? n.status : 'pending', 'create failed, will retry', {}, { code: err.code, attempt: n.attempts });
+    } else {
+      await setNode(n, 'failed', 'create failed', {}, { code: err.code, alert: true, explanation: explain(err) });
     }
   }
 
@@ -542,12 +575,26 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       await finish();
     } catch (e) {
       if (abort.signal.aborted) return;
-      const err = toNubisError(e);
-      n.attempts++;
-      n.lastError = `${err.code}: ${err.message}`;
-      n.notBefore = clock.now() + backoff(n.attempts);
-      await setNode(n, 'deleting', 'delete failed, will retry', {}, { code: err.code, attempt: n.attempts });
+      await deleteFailed(n, toNubisError(e));
     }
+  }
+
+  /**
+   * A retryable delete failure backs off and tries again; a non-retryable one (forbidden,
+   * bad request, …) would fail the same way forever, so the node is marked failed with the
+   * reason and no more deletes are sent: the destroy ends there, its status names the node
+   * and why, and `destroy --forget` (or fixing the cloud and destroying again) finishes it.
+   */
+  async function deleteFailed(n: NodeRec, err: NubisError): Promise<void> {
+    n.attempts++;
+    n.lastError = `delete failed: ${err.code}: ${err.message}`;
+    if (!err.retryable) {
+      n.notBefore = undefined;
+      await setNode(n, 'failed', 'delete failed', {}, { code: err.code, alert: true, explanation: explain(err) });
+      return;
+    }
+    n.notBefore = clock.now() + backoff(n.attempts);
+    await setNode(n, 'deleting', 'delete failed, will retry', {}, { code: err.code, attempt: n.attempts });
   }
 
   // ---- instances ----

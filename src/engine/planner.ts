@@ -157,7 +157,8 @@ export function planDeployment({ dep, instances, nodes, now, busy }: PlanInput):
       }
       continue;
     }
-    // not desired: stop, then delete the node
+    // not desired: stop, then delete the node (unless its delete failed for good: that waits for a person)
+    if (node?.status === 'failed' && node.providerId && node.lastError?.startsWith('delete failed')) continue;
     let prev: string | undefined;
     const nodeUp = node?.status === 'running';
     if (nodeUp && inst.phase !== 'pending' && inst.phase !== 'stopped') {

@@ -1,5 +1,6 @@
 /** Test helpers for real processes: spawn, read the first line, free ports, stop by pid. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,4 +79,30 @@ export async function startServe(dataDir: string, port: number, extraEnv: Record
     if (Date.now() > deadline) throw new Error('nubis serve did not answer');
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** One HTTP API call to a `nubis serve` on `port`, with the token from its data directory. */
+export async function serveApi(port: number, dataDir: string, method: string, p: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const token = fs.readFileSync(path.join(dataDir, 'token'), 'utf8').trim();
+  const r = await fetch(`http://127.0.0.1:${port}${p}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: r.status, json: await r.json() };
+}
+
+/** A one-component spec on the local cloud: `instances` and `lifecycle` are YAML flow/block text for the component. */
+export function localAppSpec(name: string, portBase: number, instances: string, lifecycle: string): string {
+  return `name: ${name}
+clouds:
+  local: { platform: local, options: { portBase: ${portBase} } }
+nodeTemplates:
+  n: { cloud: local }
+components:
+  app:
+    nodeTemplate: n
+    instances: ${instances}
+    lifecycle:
+${lifecycle}`;
 }

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { createSimCloud } from '../../src/drivers/sim/index.js';
 import { TAG_KEY, TAG_OWNER } from '../../src/drivers/driver.js';
 import { tempDir, waitFor } from '../helpers/control-plane.js';
-import { freePort, startServe, startSimServerProcess, stopProcess } from '../helpers/processes.js';
+import { freePort, serveApi as api, startServe, startSimServerProcess, stopProcess } from '../helpers/processes.js';
 
 // each trial waits out the NotFound window on every create: 10 trials keep the test near a minute and a half
 const TRIALS = Number(process.env['NUBIS_CRASH_TRIALS'] ?? 10);
@@ -33,16 +33,6 @@ components:
       install: "setup"
       start: "run"
 `;
-}
-
-async function api(port: number, dataDir: string, method: string, p: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const token = fs.readFileSync(path.join(dataDir, 'token'), 'utf8').trim();
-  const r = await fetch(`http://127.0.0.1:${port}${p}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: r.status, json: await r.json() };
 }
 
 test(`${TRIALS} SIGKILLs at random instants during an apply of ${NODES} nodes: 0 duplicates, 0 orphans`, { timeout: 15 * 60_000 }, async () => {

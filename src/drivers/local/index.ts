@@ -14,18 +14,36 @@
  * provided ports are in between), `portMax` (65535),
  * `readyTimeoutMs` (15 000: how long a new agent has to answer), `killGraceMs` (2 000).
  *
+ * Processes: the agent puts itself and every handler into the node's cgroup v2 cage when the
+ * machine has a writable one (see agent/cgroup.ts; its path is in `<node dir>/cgroup`), so
+ * delete kills daemons that left the session and cleared their environment. Without cgroups,
+ * delete kills the node's process group and session, every process carrying its id, and the
+ * processes its agent recorded (agent/tracker.ts).
+ *
+ * Create writes the inventory twice: the node as `provisioning` (with the creating process's
+ * pid), then, once its agent answers, as `running`. A node left between the two by a control
+ * plane that died is reported with status `error` (its creator is gone, nobody will finish
+ * it), so the engine deletes it and creates another; a create repeated with its token kills
+ * what is left of it and boots it again.
+ *
+ * Test hook (environment, never set in production): `NUBIS_LOCAL_TEST_HOLD=after-record` or
+ * `after-agent` makes every create stop for good right after the first inventory write (before
+ * the agent is spawned) or after the agent answers (before the second write), and append the
+ * node id to `<root>/test-hold.log` first, so a test can SIGKILL the control plane inside that
+ * window deterministically.
+ *
  * Errors: an exhausted port pool is CLOUD_QUOTA_EXCEEDED; an agent that does not come up is
  * CLOUD_UNAVAILABLE (retryable; nothing is left behind); reboot of an unknown node is
  * CLOUD_NOT_FOUND; a node whose processes survive SIGKILL makes delete fail with CLOUD_INTERNAL.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
-  agentAnswers, agentProgramPath, createHttpAgentClient, findProcessesByEnv, findProcessGroup, isAlive, listProcesses, readEnviron,
-  terminate, type AgentClient,
+  agentAnswers, agentProgramPath, createHttpAgentClient, findProcessesByEnv, findProcessGroup, findSession, isAlive, isNodeCage, killCage,
+  listProcesses, readEnviron, recordedProcesses, terminate, type AgentClient,
 } from '../../agent/index.js';
 import { NubisError } from '../../errors/index.js';
 import { createJsonInventory, type InventoryFile } from '../inventory.js';
@@ -44,6 +62,8 @@ interface InventoryNode {
   agentToken: string;
   /** The agent's pid, which leads the node's process group. */
   pgid?: number;
+  /** The pid of the control plane process creating the node, while it is `provisioning`. */
+  creatorPid?: number;
   createdAt: number;
 }
 
@@ -94,6 +114,19 @@ function checkSignal(signal: AbortSignal): void {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Nodes some local driver of this process is creating now (`<root>\0<id>`), across driver instances. */
+const CREATING_HERE = new Set<string>();
+
+/** Windows of a create where the test hook (see the top of this file) may hold it. */
+type HoldWindow = 'after-record' | 'after-agent';
+
+/** Stops the create for good when the test hook names this window (never returns then). */
+async function testHold(window: HoldWindow, root: string, id: string, signal: AbortSignal): Promise<void> {
+  if (process.env['NUBIS_LOCAL_TEST_HOLD'] !== window) return;
+  appendFileSync(join(root, 'test-hold.log'), `${id} ${window}\n`);
+  await new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(aborted(signal)), { once: true }));
+}
+
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = createServer();
@@ -117,10 +150,22 @@ export function createLocalDriver(ctx: DriverContext): Driver {
   const agentAlive = (n: InventoryNode): boolean =>
     n.pgid !== undefined && isAlive(n.pgid) && readEnviron(n.pgid)?.get('NUBIS_NODE_ID') === n.id;
 
+  /** A provisioning node whose creator is gone: no one will ever finish it. */
+  const halfMade = (n: InventoryNode): boolean => {
+    if (n.status !== 'provisioning') return false;
+    if (CREATING_HERE.has(`${opts.root}\0${n.id}`)) return false;
+    return n.creatorPid === undefined || n.creatorPid === process.pid || !isAlive(n.creatorPid);
+  };
+
+  const statusOf = (n: InventoryNode): NodeStatus => {
+    if (n.status === 'running' && !agentAlive(n)) return 'stopped';
+    return halfMade(n) ? 'error' : n.status;
+  };
+
   const toCloud = (n: InventoryNode): CloudNode => ({
     id: n.id,
     tags: { ...n.tags },
-    status: n.status === 'running' && !agentAlive(n) ? 'stopped' : n.status,
+    status: statusOf(n),
     address: '127.0.0.1',
     // provided ports: the range without the agent's (first) and, when it has one, Graphite's (last)
     ports: { first: n.ports.first + 1, count: n.ports.count - (n.graphitePort === undefined ? 1 : 2) },
@@ -143,16 +188,32 @@ export function createLocalDriver(ctx: DriverContext): Driver {
     });
   };
 
-  /** Kills every process of the node: its group (if the group is still this node's) and any carrying its id. */
+  /** The node's cgroup cage as its agent recorded it, when it is a real one of this node. */
+  const cageOf = (id: string): string | undefined => {
+    try {
+      const dir = readFileSync(join(nodeDir(id), 'cgroup'), 'utf8').trim();
+      return dir && isNodeCage(dir, id) ? dir : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+
+  /**
+   * Kills every process of the node: its group and session (if they are still this node's),
+   * any process carrying its id, and everything in its cgroup cage (daemons that left the
+   * session and cleared their environment).
+   */
   const killNode = async (id: string, pgid: number | undefined): Promise<boolean> => {
     const procs = listProcesses();
     const groupIsOurs = pgid !== undefined && findProcessGroup(pgid, procs).some((pid) => readEnviron(pid)?.get('NUBIS_NODE_ID') === id);
-    return terminate(() => {
+    const gentle = await terminate(() => {
       const now = listProcesses();
-      const pids = new Set(findProcessesByEnv('NUBIS_NODE_ID', id, now));
-      if (groupIsOurs) for (const pid of findProcessGroup(pgid, now)) pids.add(pid);
+      const pids = new Set([...findProcessesByEnv('NUBIS_NODE_ID', id, now), ...recordedProcesses(nodeDir(id))]);
+      if (groupIsOurs) for (const pid of [...findProcessGroup(pgid, now), ...findSession(pgid, now)]) pids.add(pid);
       return pids;
     }, opts.killGraceMs);
+    const cage = cageOf(id);
+    return (cage ? await killCage(cage, opts.killGraceMs + 5000) : true) && gentle;
   };
 
   /** Spawns the node's agent as a new process group and waits until it answers. Returns its pid (= pgid). */
@@ -173,6 +234,7 @@ export function createLocalDriver(ctx: DriverContext): Driver {
           HOME: process.env['HOME'] ?? dir,
           NUBIS_NODE_ID: n.id,
           NUBIS_AGENT_TOKEN: n.agentToken,
+          ...(process.env['NUBIS_AGENT_CGROUP'] ? { NUBIS_AGENT_CGROUP: process.env['NUBIS_AGENT_CGROUP'] } : {}),
         },
       });
     } finally {
@@ -208,7 +270,15 @@ export function createLocalDriver(ctx: DriverContext): Driver {
   const doCreate = async (req: CreateNodeRequest, signal: AbortSignal): Promise<CloudNode> => {
     const reserved = await mutate(async (inv) => {
       const existing = inv.nodes.find((n) => n.idempotencyToken === req.idempotencyToken);
-      if (existing) return { node: existing, fresh: false };
+      if (existing) {
+        // a half-made one is finished by this process from here on
+        const takeOver = halfMade(existing);
+        if (takeOver) {
+          existing.creatorPid = process.pid;
+          CREATING_HERE.add(`${opts.root}\0${existing.id}`);
+        }
+        return { node: existing, fresh: false, takeOver };
+      }
       const ports = await allocatePorts(inv);
       const node: InventoryNode = {
         id: `local-${randomBytes(8).toString('hex')}`,
@@ -220,21 +290,29 @@ export function createLocalDriver(ctx: DriverContext): Driver {
         agentPort: ports.first,
         graphitePort: ports.first + ports.count - 1,
         agentToken: randomBytes(24).toString('hex'),
+        creatorPid: process.pid,
         createdAt: ctx.clock.now(),
       };
+      CREATING_HERE.add(`${opts.root}\0${node.id}`);
       inv.nodes.push(node);
-      return { node, fresh: true };
+      return { node, fresh: true, takeOver: false };
     });
     const n = reserved.node;
+    const mark = `${opts.root}\0${n.id}`;
     // A repeat returns the first node; one left half-made by a crashed control plane is finished.
-    if (!reserved.fresh && (n.status !== 'provisioning' || agentAlive(n))) return toCloud(n);
+    if (!reserved.fresh && !reserved.takeOver) return toCloud(n);
     try {
       checkSignal(signal);
+      await testHold('after-record', opts.root, n.id, signal);
+      // what an interrupted earlier attempt left (an agent holding the ports) goes first
+      if (!reserved.fresh) await killNode(n.id, undefined);
       const pgid = await bootAgent(n, signal);
+      await testHold('after-agent', opts.root, n.id, signal);
       const done = await mutate((inv) => {
         const x = inv.nodes.find((y) => y.id === n.id);
         if (!x) throw new NubisError('CLOUD_NOT_FOUND', `node ${n.id} was deleted while being created`);
         Object.assign(x, { status: 'running', pgid });
+        delete x.creatorPid;
         return { ...x };
       });
       return toCloud(done);
@@ -242,6 +320,8 @@ export function createLocalDriver(ctx: DriverContext): Driver {
       await removeNode(n.id, undefined).catch(() => {});
       if (e instanceof NubisError) throw e;
       throw new NubisError('CLOUD_UNAVAILABLE', `cannot start node ${n.id}: ${(e as Error).message}`, { cause: e });
+    } finally {
+      if (reserved.fresh || reserved.takeOver) CREATING_HERE.delete(mark);
     }
   };
 

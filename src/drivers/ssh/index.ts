@@ -22,10 +22,16 @@
  * (`process.execPath`) goes to `remoteRoot/runtime/node` — the host needs no internet, but must
  * have this machine's architecture (`uname -m`), else create fails with CLOUD_BAD_REQUEST.
  *
- * Records: the inventory `<dataDir>/ssh/<cloud>-inventory.json` holds claims, tags,
- * idempotency tokens, agent tokens and pids (atomic writes, serialised within one driver). The
- * host's `remoteRoot/node.json` holds the same record for its node, so `list` on a control plane
- * that lost its inventory finds nodes by asking the unclaimed hosts, and adopts them.
+ * Records: one inventory per data directory, `<dataDir>/ssh/inventory.json`, holds claims
+ * (by host address and port), tags, idempotency tokens, agent tokens and pids (atomic writes,
+ * serialised across every ssh driver of this process). It is the hosts' record, not a cloud
+ * entry's: a driver built with another option set (hosts added to the pool, another timeout)
+ * or under another cloud name lists the same nodes, and a host claimed through one entry is
+ * never claimed again through another. Nodes on hosts no longer in the pool are still listed
+ * (and can be deleted). The host's `remoteRoot/node.json` holds the same record for its node,
+ * so `list` on a control plane that lost its inventory finds nodes by asking the unclaimed
+ * hosts, and adopts them. An inventory of the former layout (`<cloud>-inventory.json`) is
+ * merged in when a driver of that cloud is built.
  *
  * Reality: `get` and `list` log in to the node's host every time (in parallel; a fresh session
  * each time, bounded by `connectTimeoutMs` for the handshake and by keepalives — 3 missed at
@@ -41,12 +47,12 @@
  * host and releases it; a failed delete keeps the claim (the node is assumed to still exist).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { agentAnswers, createHttpAgentClient, type AgentClient } from '../../agent/index.js';
 import { NubisError, toNubisError, type ErrorCode } from '../../errors/index.js';
 import type { CloudNode, CreateNodeRequest, Discovery, Driver, DriverContext, HardwareOffer, Image } from '../driver.js';
-import { createJsonInventory, type InventoryFile } from '../inventory.js';
+import { createJsonInventory, type InventoryFile, type JsonInventory } from '../inventory.js';
 import { agentBundle, bundleDirs, type AgentBundle } from './bundle.js';
 import { openKnownHosts } from './known-hosts.js';
 import {
@@ -115,6 +121,27 @@ interface Probe {
 }
 
 const RESCAN_MS = 30_000;
+
+/** A host's identity in the inventory: where it is reached, whatever a pool names it. */
+const hostKey = (h: SshHost): string => `${h.address}:${h.port}`;
+
+/** One inventory per file in this process, so drivers of different option sets never race on it. */
+const INVENTORIES = new Map<string, JsonInventory<InventoryNode>>();
+function sharedInventory(path: string): JsonInventory<InventoryNode> {
+  let inv = INVENTORIES.get(path);
+  if (!inv) INVENTORIES.set(path, (inv = createJsonInventory<InventoryNode>(path)));
+  return inv;
+}
+
+/** Moves the nodes of a per-cloud inventory of the former layout into the shared one. */
+function mergeLegacyInventory(inventory: JsonInventory<InventoryNode>, legacyPath: string): void {
+  if (!existsSync(legacyPath)) return;
+  void inventory.mutate((inv) => {
+    const old = createJsonInventory<InventoryNode>(legacyPath).read();
+    for (const n of old.nodes) if (!inv.nodes.some((x) => x.id === n.id)) inv.nodes.push(n);
+    renameSync(legacyPath, `${legacyPath}.merged`);
+  }).catch(() => undefined);
+}
 const SAFE_PATH = /^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/;
 const ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', arm: 'armv7l', ppc64: 'ppc64le', s390x: 's390x', ia32: 'i686' };
 
@@ -195,7 +222,7 @@ export function createSshDriver(ctx: DriverContext): Driver {
     keepaliveIntervalMs: 2000,
   };
   const dir = join(ctx.dataDir, 'ssh');
-  const inventoryPath = join(dir, `${ctx.cloud.replace(/[^A-Za-z0-9._-]/g, '_')}-inventory.json`);
+  const inventoryPath = join(dir, 'inventory.json');
   const root = opts.remoteRoot;
   let bundle: AgentBundle | undefined;
   const creating = new Map<string, Promise<CloudNode>>();
@@ -207,7 +234,8 @@ export function createSshDriver(ctx: DriverContext): Driver {
   const scanned = new Set<string>();
   const scanFailedAt = new Map<string, number>();
 
-  const inventory = createJsonInventory<InventoryNode>(inventoryPath);
+  const inventory = sharedInventory(inventoryPath);
+  mergeLegacyInventory(inventory, join(dir, `${ctx.cloud.replace(/[^A-Za-z0-9._-]/g, '_')}-inventory.json`));
   const readInventory = (): Inventory => inventory.read();
   const mutate = <T>(fn: (inv: Inventory) => T): Promise<T> => inventory.mutate(fn);
   const snapshot = (): Promise<Inventory> => inventory.snapshot();
@@ -279,7 +307,7 @@ export function createSshDriver(ctx: DriverContext): Driver {
   const adopt = (h: SshHost, p: Probe): Promise<InventoryNode | undefined> =>
     mutate((inv) => {
       const r = p.record!;
-      const known = inv.nodes.find((x) => x.id === r.id || x.host.name === h.name);
+      const known = inv.nodes.find((x) => x.id === r.id || hostKey(x.host) === hostKey(h));
       if (known) return known.id === r.id ? known : undefined;
       const n: InventoryNode = {
         id: r.id,
@@ -299,7 +327,7 @@ export function createSshDriver(ctx: DriverContext): Driver {
     });
 
   const stopNode = async (s: Session, id: string, pgid: number | undefined): Promise<void> => {
-    const left = parseKv(await run(s, stopScript(id, pgid, opts.killGraceMs), 'stopping the node processes', undefined, opts.commandTimeoutMs + opts.killGraceMs + 6000)).get('left');
+    const left = parseKv(await run(s, stopScript(root, id, pgid, opts.killGraceMs), 'stopping the node processes', undefined, opts.commandTimeoutMs + opts.killGraceMs + 6000)).get('left');
     if (left) throw new NubisError('CLOUD_INTERNAL', `ssh host ${s.host.name}: processes ${left} of node ${id} survived SIGKILL`, { details: { host: s.host.name } });
   };
 
@@ -396,8 +424,8 @@ export function createSshDriver(ctx: DriverContext): Driver {
       const claim = await mutate((inv) => {
         const existing = inv.nodes.find((n) => n.idempotencyToken === req.idempotencyToken);
         if (existing) return { node: existing, fresh: false };
-        const used = new Set(inv.nodes.map((n) => n.host.name));
-        const free = opts.hosts.filter((h) => !used.has(h.name) && !skipped.includes(h.name));
+        const used = new Set(inv.nodes.map((n) => hostKey(n.host)));
+        const free = opts.hosts.filter((h) => !used.has(hostKey(h)) && !skipped.includes(h.name));
         const preferred = free.find((h) => h.name === req.placement?.offer) ?? free[0];
         if (!preferred) {
           if (skipped.length > 0) {
@@ -479,9 +507,9 @@ export function createSshDriver(ctx: DriverContext): Driver {
     async list(tags, signal) {
       checkSignal(signal);
       const inv = await snapshot();
-      const claimed = new Set(inv.nodes.map((n) => n.host.name));
+      const claimed = new Set(inv.nodes.map((n) => hostKey(n.host)));
       const now = Date.now();
-      const unclaimed = opts.hosts.filter((h) => !claimed.has(h.name) && !scanned.has(h.name) && now - (scanFailedAt.get(h.name) ?? 0) >= RESCAN_MS);
+      const unclaimed = opts.hosts.filter((h) => !claimed.has(hostKey(h)) && !scanned.has(h.name) && now - (scanFailedAt.get(h.name) ?? 0) >= RESCAN_MS);
       const want = Object.entries(tags);
       const matches = (t: Record<string, string>): boolean => want.every(([k, v]) => t[k] === v);
       const [mine, found] = await Promise.all([

@@ -97,13 +97,19 @@ export function startScript(o: { root: string; id: string; node: string; port: n
  * Stops every process of the node: those whose environment carries NUBIS_NODE_ID=<id> (the
  * agent and everything it started) and the members of process group `pgid` when one of them
  * carries it (so a recycled pgid is never signalled). SIGTERM, up to `graceMs`, then SIGKILL.
+ * Also the processes the agent recorded in `nodes/<id>/processes` (pid and start time, used
+ * where the host has no cgroup v2). Then everything left in the node's cgroup v2 cage, when its agent recorded one in
+ * `nodes/<id>/cgroup` (daemons that left the session and cleared their environment): a path
+ * ending in `/nubis/<id>` is killed (cgroup.kill, else SIGKILL per pid) and removed.
  * Prints `left=<pids>`: empty means nothing survived.
  */
-export function stopScript(id: string, pgid: number | undefined, graceMs: number): string {
+export function stopScript(root: string, id: string, pgid: number | undefined, graceMs: number): string {
   return [
-    `id=${q(id)}; pg=${q(pgid ?? 0)}; rounds=${Math.max(1, Math.ceil(graceMs / 100))}`,
+    `r=${q(root)}; id=${q(id)}; pg=${q(pgid ?? 0)}; rounds=${Math.max(1, Math.ceil(graceMs / 100))}`,
     'pids() {',
     '  m=$(grep -lzx "NUBIS_NODE_ID=$id" /proc/[0-9]*/environ 2>/dev/null | sed "s#^/proc/\\([0-9]*\\)/environ#\\1#" | tr "\\n" " ")',
+    '  rec="$r/nodes/$id/processes"',
+    '  if [ -f "$rec" ]; then while read -r p st; do [ -n "$p" ] && [ "$(cut -d")" -f2 "/proc/$p/stat" 2>/dev/null | cut -d" " -f21)" = "$st" ] && m="$m $p"; done <"$rec"; fi',
     '  grp=; ours=0',
     '  if [ "$pg" -gt 1 ]; then',
     '    for s in /proc/[0-9]*/stat; do',
@@ -120,6 +126,19 @@ export function stopScript(id: string, pgid: number | undefined, graceMs: number
     'left=$(pids); [ -z "$left" ] || kill -TERM $left 2>/dev/null || true',
     'i=0; while [ -n "$left" ] && [ $i -lt $rounds ]; do sleep 0.1; i=$((i + 1)); left=$(pids); done',
     'j=0; while [ -n "$left" ] && [ $j -lt 50 ]; do kill -KILL $left 2>/dev/null || true; sleep 0.1; j=$((j + 1)); left=$(pids); done',
+    'cg=$(cat "$r/nodes/$id/cgroup" 2>/dev/null || true)',
+    'case $cg in *..*) cg= ;; /*/nubis/"$id") ;; *) cg= ;; esac',
+    'caged() { cat "$cg/cgroup.procs" "$cg"/*/cgroup.procs 2>/dev/null | tr "\n" " "; }',
+    'if [ -n "$cg" ] && [ -f "$cg/cgroup.procs" ]; then',
+    '  k=0; c=$(caged)',
+    '  while [ -n "$c" ] && [ $k -lt 50 ]; do',
+    '    [ -f "$cg/cgroup.kill" ] && echo 1 >"$cg/cgroup.kill" 2>/dev/null',
+    '    kill -KILL $c 2>/dev/null || true; sleep 0.1; k=$((k + 1)); c=$(caged)',
+    '  done',
+    '  for sub in "$cg"/*/; do [ -d "$sub" ] && rmdir "$sub" 2>/dev/null; done; rmdir "$cg" 2>/dev/null || true',
+    '  left="$left $c"',
+    'fi',
+    'left=$(echo $left)',
     'echo "left=$left"',
   ].join('\n');
 }
