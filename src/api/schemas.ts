@@ -84,6 +84,7 @@ export const CloudNoteSchema = Type.Object({
   code: Type.Optional(Type.String()),
   since: Type.String({ format: 'date-time' }),
   retryAt: Type.Optional(Type.String({ format: 'date-time' })),
+  refused: Type.Integer({ description: 'calls failed fast, without reaching the cloud, since this state began' }),
 });
 
 export const DeploymentViewSchema = Type.Object({

@@ -43,6 +43,8 @@ export interface CloudHealthView {
   failures: number;
   /** Backoff only: the earliest clock time of the next attempt. */
   retryAt?: number;
+  /** Calls failed fast (not sent to the provider) since the state began. */
+  refused: number;
 }
 
 export interface CloudHealthChange {
@@ -101,6 +103,7 @@ class CloudHealthImpl implements CloudHealth {
   private failures = 0;
   private retryAt = 0;
   private probing = false;
+  private refused = 0;
   private readonly baseMs: number;
   private readonly maxMs: number;
   private readonly random: () => number;
@@ -115,6 +118,7 @@ class CloudHealthImpl implements CloudHealth {
   admit(op: HealthOp): Admission {
     const { cloud, clock } = this.opts;
     if (this.state === 'unusable') {
+      this.refused++;
       throw new NubisError(this.code ?? 'CLOUD_UNAUTHORIZED', `cloud ${cloud}: ${this.reason ?? 'unusable'} — calls stopped until its credential or entry changes`, {
         retryable: false,
         details: { cloud, health: 'unusable' },
@@ -124,6 +128,7 @@ class CloudHealthImpl implements CloudHealth {
     if (this.state === 'backoff') {
       const waitMs = Math.max(0, this.retryAt - clock.now());
       if (waitMs > 0 || this.probing) {
+        this.refused++;
         throw new NubisError('CLOUD_UNAVAILABLE', `cloud ${cloud} is backing off after ${this.failures} failed attempt${this.failures === 1 ? '' : 's'} (${this.reason ?? 'unknown'}); ${op} not sent, next attempt in ${Math.ceil(waitMs / 1000)} s`, {
           details: { cloud, health: 'backoff', retryAfterMs: waitMs },
         });
@@ -176,7 +181,7 @@ class CloudHealthImpl implements CloudHealth {
   }
 
   view(): CloudHealthView {
-    const v: CloudHealthView = { state: this.state, since: this.since, failures: this.failures };
+    const v: CloudHealthView = { state: this.state, since: this.since, failures: this.failures, refused: this.refused };
     if (this.state !== 'healthy') {
       if (this.reason) v.reason = this.reason;
       if (this.code) v.code = this.code;
@@ -189,6 +194,7 @@ class CloudHealthImpl implements CloudHealth {
     const from = this.state;
     this.state = to;
     this.since = this.opts.clock.now();
+    this.refused = 0;
     if (to === 'healthy') {
       this.failures = 0;
       this.retryAt = 0;

@@ -108,6 +108,8 @@ function checkValue(t: OptionType, v: unknown, at: string): void {
 }
 
 function checkFields(o: Record<string, unknown>, fields: Record<string, OptionType> | undefined, values: OptionType | undefined, required: readonly string[], at: string): void {
+  // a free-form mapping: the driver's own check looks inside
+  if (!fields && !values) return;
   for (const [k, v] of Object.entries(o)) {
     const t = fields?.[k] ?? values;
     if (!t) throw unknownKey(at, k, Object.keys(fields ?? {}));

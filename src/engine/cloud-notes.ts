@@ -11,6 +11,7 @@ export function noteOf(cloud: string, h: CloudHealthView): CloudNote {
     health: h.state === 'unusable' ? 'unusable' : 'backoff',
     reason: h.reason ?? 'unknown',
     since: new Date(h.since).toISOString(),
+    refused: h.refused,
   };
   if (h.code) n.code = h.code;
   if (h.retryAt !== undefined) n.retryAt = new Date(h.retryAt).toISOString();

@@ -266,6 +266,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 
   function runPasses(): void {
     passScheduled = false;
+    // a pass scheduled before stop() must not write to a store that is being closed
+    if (stopped) queued.clear();
     const names = [...queued];
     queued.clear();
     const t0 = performance.now();

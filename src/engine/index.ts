@@ -125,7 +125,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
       reason: c.cause,
       ts: clock.now(),
       data: { from: c.from, ...(c.view.code ? { code: c.view.code } : {}), ...(c.view.retryAt !== undefined ? { retryAt: new Date(c.view.retryAt).toISOString() } : {}) },
-    });
+    }).catch(() => undefined);
     if (c.to === 'healthy') for (const d of engineRef?.deployments.keys() ?? []) engineRef?.enqueue(d);
   };
   const clouds = createCloudRegistry({

@@ -66,6 +66,8 @@ export interface CloudNote {
   since: string;
   /** backoff only: when the next attempt goes out. */
   retryAt?: string;
+  /** Calls failed fast, without reaching the cloud, since this state began. */
+  refused: number;
 }
 
 /** What `forget` dropped: the nodes that may still exist in their clouds. */
