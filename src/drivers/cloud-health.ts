@@ -14,6 +14,9 @@
  *   cloud cannot be built (an invalid option, a credential that cannot be opened). Every call
  *   fails fast with that error (not retryable) until `reset()` — which the control plane calls
  *   when the cloud's credential or registry entry changes.
+ * After `reset()` calls may go again, but the first one goes alone (the others fail fast until it
+ * is answered), so a change of credential costs at most one attempt; its outcome is reported as
+ * the change (`healthy`, or `unusable` again).
  * Each change of state is reported once through `onChange` (not once per call).
  */
 import type { Clock } from '../clock/index.js';
@@ -103,6 +106,8 @@ class CloudHealthImpl implements CloudHealth {
   private failures = 0;
   private retryAt = 0;
   private probing = false;
+  /** After a reset: one call goes first, the rest wait for its answer (≤ 1 attempt per change). */
+  private recovering: CloudHealthState | undefined;
   private refused = 0;
   private readonly baseMs: number;
   private readonly maxMs: number;
@@ -125,7 +130,15 @@ class CloudHealthImpl implements CloudHealth {
       });
     }
     let probe = false;
-    if (this.state === 'backoff') {
+    if (this.recovering) {
+      if (this.probing) {
+        this.refused++;
+        throw new NubisError('CLOUD_UNAVAILABLE', `cloud ${cloud}: its credential or entry changed and the first call with it is under way; ${op} not sent`, {
+          details: { cloud, health: 'recovering', retryAfterMs: 0 },
+        });
+      }
+      this.probing = probe = true;
+    } else if (this.state === 'backoff') {
       const waitMs = Math.max(0, this.retryAt - clock.now());
       if (waitMs > 0 || this.probing) {
         this.refused++;
@@ -148,12 +161,14 @@ class CloudHealthImpl implements CloudHealth {
   }
 
   private record(op: HealthOp, error: unknown): void {
-    if (error === undefined) {
-      if (this.state !== 'healthy') this.move('healthy', `${op} succeeded`);
+    const e = isNubisError(error) ? error : undefined;
+    if (error !== undefined && (!e || e.code === 'ABORTED' || e.code === 'INTERNAL')) return;
+    const was = this.recovering;
+    this.recovering = undefined;
+    if (error === undefined || !e) {
+      if (this.state !== 'healthy' || was) this.move('healthy', `${op} succeeded`, was);
       return;
     }
-    const e = isNubisError(error) ? error : undefined;
-    if (!e || e.code === 'ABORTED' || e.code === 'INTERNAL') return;
     if (STOPPING_CODES.includes(e.code)) return this.stop(e);
     if (e.retryable && (this.state === 'backoff' || CLOUD_WIDE_OPS.includes(op))) {
       this.failures++;
@@ -165,10 +180,11 @@ class CloudHealthImpl implements CloudHealth {
       return;
     }
     // the provider answered (a 404, a 400…): the cloud itself works
-    if (this.state === 'backoff') this.move('healthy', `${op} answered (${e.code})`);
+    if (this.state === 'backoff' || was) this.move('healthy', `${op} answered (${e.code})`, was);
   }
 
   stop(e: NubisError): void {
+    this.recovering = undefined;
     if (this.state === 'unusable') return;
     this.code = e.code;
     this.reason = stopMessage(this.opts.cloud, e);
@@ -176,8 +192,18 @@ class CloudHealthImpl implements CloudHealth {
   }
 
   reset(cause: string): void {
+    void cause;
     this.probing = false;
-    if (this.state !== 'healthy') this.move('healthy', cause);
+    if (this.state === 'healthy' && !this.recovering) return;
+    // calls may go again, the first one alone; its outcome is the next change reported
+    this.recovering = this.recovering ?? this.state;
+    this.state = 'healthy';
+    this.since = this.opts.clock.now();
+    this.failures = 0;
+    this.retryAt = 0;
+    this.refused = 0;
+    this.reason = undefined;
+    this.code = undefined;
   }
 
   view(): CloudHealthView {
@@ -190,8 +216,7 @@ class CloudHealthImpl implements CloudHealth {
     return v;
   }
 
-  private move(to: CloudHealthState, cause: string): void {
-    const from = this.state;
+  private move(to: CloudHealthState, cause: string, from: CloudHealthState = this.state): void {
     this.state = to;
     this.since = this.opts.clock.now();
     this.refused = 0;

@@ -66,10 +66,27 @@ test('a 401 stops every call until reset: one request sent over 1000 attempts, o
   assert.equal(inner.sent.length, 1);
 
   health.reset('credential os changed');
-  assert.deepEqual(changes.map((c) => c.to), ['unusable', 'healthy']);
-  await assert.rejects(driver.list({}, sig()));
+  assert.equal(health.view().state, 'healthy', 'calls may go again');
+  // the first call after the change goes alone; the others fail fast until it is answered
+  const first = driver.list({}, sig());
+  await assert.rejects(driver.list({}, sig()), (e: NubisError) => e.retryable && /first call with it is under way/.test(e.message));
+  await assert.rejects(first);
+  for (let i = 0; i < 100; i++) await assert.rejects(driver.list({}, sig()));
   assert.equal(inner.sent.length, 2, 'one more attempt per credential change');
-  assert.deepEqual(changes.map((c) => c.to), ['unusable', 'healthy', 'unusable']);
+  assert.deepEqual(changes.map((c) => c.to), ['unusable', 'unusable'], 'the change is reported by its outcome');
+});
+
+test('after a reset the first call that succeeds reports the cloud healthy again, once', async () => {
+  let good = false;
+  const { inner, driver, changes, health } = setup(() => (good ? undefined : cloudErrorFromStatus(401, 'wrong password')));
+  await assert.rejects(driver.list({}, sig()));
+  good = true;
+  health.reset('credential os changed');
+  await Promise.all([driver.list({}, sig()), assert.rejects(driver.get('x', sig()))]);
+  await driver.list({}, sig());
+  await driver.get('x', sig());
+  assert.equal(inner.sent.length, 4);
+  assert.deepEqual(changes.map((c) => [c.from, c.to]), [['healthy', 'unusable'], ['unusable', 'healthy']]);
 });
 
 test('a 403 and an invalid option stop the cloud as a 401 does; a 404 or a 400 does not', async () => {
