@@ -210,6 +210,10 @@ test('a typo in an option is refused with its path at clouds add and at apply; s
   assert.match(apply.stderr, /clouds\.aws\.options\.instanceTpye: unknown option/);
   assert.equal(e.cp.engine.deployments.size, 0);
   assert.equal(e.cp.engine.stats().passes, 0, 'the runtime never saw it');
+  // plan has no side effects: it builds no handle, so the sim never opens its inventory
+  const planned = await runCli(['plan', '-f', e.file('shop.yaml', spec(e.dir))], e.env);
+  assert.equal(planned.code, 0, planned.stderr);
+  assert.equal(fs.existsSync(path.join(e.dir, 'sim-os.db')), false, 'plan opened no cloud');
   // a cloud that cannot be built (a credential the sim factory refuses) does not make stop() reject
   await e.cp.apply({ spec: spec(e.dir) }, { actor: 'user:test' }).catch(() => undefined);
   await assert.doesNotReject(e.cp.stop());
