@@ -104,6 +104,16 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       handle: async (c) => ({ status: 202, body: await cp.destroy(c.params['name']!, c.caller) }),
     },
     {
+      method: 'POST', path: '/v1/deployments/{name}/forget', operationId: 'forget',
+      summary: 'drop a deployment being destroyed from the store without waiting for its clouds; lists what may be left there', auth: true,
+      params: nameParams,
+      responses: {
+        200: ok('ForgetResult'), ...authErrors, 404: { description: 'no such deployment', schema: 'Error' },
+        409: { description: 'the deployment is not being destroyed', schema: 'Error' },
+      },
+      handle: async (c) => ({ status: 200, body: await cp.forget(c.params['name']!, c.caller) }),
+    },
+    {
       method: 'GET', path: '/v1/deployments/{name}/endpoints', operationId: 'endpoints', summary: 'the provided ports of every instance', auth: true,
       params: nameParams,
       responses: { 200: ok('EndpointList'), ...authErrors, 404: { description: 'no such deployment', schema: 'Error' } },

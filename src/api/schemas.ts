@@ -7,7 +7,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { HANDLER_NAMES, MetricDef, NAME_PATTERN, Rule, Schedule, ScrapeTarget } from '../model/schema.js';
 import type {
-  ComponentView, DeploymentSummary, DeploymentView, EndpointView, InstanceView, PlanAction, PlanResult, SpecInput, StepLog,
+  ComponentView, DeploymentSummary, DeploymentView, EndpointView, ForgetResult, InstanceView, PlanAction, PlanResult, SpecInput, StepLog,
 } from '../engine/views.js';
 import type { NubisEvent } from '../events/index.js';
 import { CLOUD_SCHEMAS } from './routes-clouds.js';
@@ -77,6 +77,16 @@ export const ComponentViewSchema = Type.Object({
   max: Type.Integer(),
 });
 
+export const CloudNoteSchema = Type.Object({
+  cloud: Type.String(),
+  health: Type.Union([Type.Literal('backoff'), Type.Literal('unusable')], { description: 'unusable: calls stopped until the credential or the cloud entry changes' }),
+  reason: Type.String(),
+  code: Type.Optional(Type.String()),
+  since: Type.String({ format: 'date-time' }),
+  retryAt: Type.Optional(Type.String({ format: 'date-time' })),
+  refused: Type.Integer({ description: 'calls failed fast, without reaching the cloud, since this state began' }),
+});
+
 export const DeploymentViewSchema = Type.Object({
   name: Type.String(),
   state: DeploymentStateSchema,
@@ -85,6 +95,18 @@ export const DeploymentViewSchema = Type.Object({
   updatedAt: Type.String({ format: 'date-time' }),
   components: Type.Array(ComponentViewSchema),
   instances: Type.Array(InstanceViewSchema),
+  clouds: Type.Optional(Type.Array(CloudNoteSchema, { description: 'clouds of this deployment that back off or were stopped, and why' })),
+});
+
+export const ForgetResultSchema = Type.Object({
+  deployment: Type.String(),
+  forgotten: Type.Literal(true),
+  leftovers: Type.Array(Type.Object({
+    key: Type.String({ description: 'the node key, also its nubis-key tag' }),
+    cloud: Type.String(),
+    status: NodeStateSchema,
+    id: Type.Optional(Type.String({ description: 'the provider id' })),
+  }), { description: 'nodes that may still exist in their clouds' }),
 });
 
 export const DeploymentSummarySchema = Type.Object({
@@ -265,6 +287,7 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   ScaleRequest: ScaleRequestSchema,
   PlanResult: PlanResultSchema,
   DeploymentView: DeploymentViewSchema,
+  ForgetResult: ForgetResultSchema,
   DeploymentList: DeploymentListSchema,
   EndpointList: EndpointListSchema,
   LogList: LogListSchema,
@@ -300,6 +323,7 @@ same<Same<Static<typeof SpecInputSchema>, SpecInput>>();
 same<Same<Static<typeof InstanceViewSchema>, InstanceView>>();
 same<Same<Static<typeof ComponentViewSchema>, ComponentView>>();
 same<Same<Static<typeof DeploymentViewSchema>, DeploymentView>>();
+same<Same<Static<typeof ForgetResultSchema>, ForgetResult>>();
 same<Same<Static<typeof DeploymentSummarySchema>, DeploymentSummary>>();
 same<Same<Static<typeof EndpointViewSchema>, EndpointView>>();
 same<Same<Static<typeof PlanActionSchema>, PlanAction>>();

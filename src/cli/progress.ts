@@ -92,17 +92,39 @@ export async function waitReady(client: ApiClient, name: string, timeoutMs: numb
   throw new CliError(EXIT.FAILURE, 'TIMEOUT', `deployment ${name} is ${last.state}, not ready, after ${Math.round(timeoutMs / 1000)}s`, pending);
 }
 
-/** Polls until the deployment is gone (404) or the deadline passes (exit 1). */
-export async function waitGone(client: ApiClient, name: string, timeoutMs: number, pollMs = 500): Promise<void> {
+/** The lines that say why a deployment's clouds do not take calls (empty when they all do). */
+export function cloudProblemLines(d: DeploymentView): string[] {
+  return (d.clouds ?? []).map((c) =>
+    `cloud ${c.cloud}: ${c.reason} — ${c.health === 'unusable' ? 'calls stopped until its credential or entry changes' : `backing off; next attempt ${c.retryAt ?? 'soon'}`}`);
+}
+
+/**
+ * Polls until the deployment is gone (404) and resolves `gone`. When a cloud it needs is
+ * unusable, destroy cannot finish by itself: with `untilBlocked` it resolves `blocked`, else it
+ * fails (exit 1) naming the cloud and the reason. Past the deadline: `timeout` with
+ * `untilBlocked`, else exit 1.
+ */
+export async function waitGone(client: ApiClient, name: string, timeoutMs: number, pollMs = 500, untilBlocked = false): Promise<'gone' | 'blocked' | 'timeout'> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    let d: DeploymentView;
     try {
-      await client.get<DeploymentView>(`/v1/deployments/${encodeURIComponent(name)}`);
+      d = await client.get<DeploymentView>(`/v1/deployments/${encodeURIComponent(name)}`);
     } catch (e) {
-      if (e instanceof CliError && e.code === 'NOT_FOUND') return;
+      if (e instanceof CliError && e.code === 'NOT_FOUND') return 'gone';
       throw e;
     }
-    if (Date.now() >= deadline) throw new CliError(EXIT.FAILURE, 'TIMEOUT', `deployment ${name} still exists after ${Math.round(timeoutMs / 1000)}s`);
+    const stopped = (d.clouds ?? []).filter((c) => c.health === 'unusable');
+    if (d.state === 'destroying' && stopped.length > 0) {
+      if (untilBlocked) return 'blocked';
+      throw new CliError(EXIT.FAILURE, stopped[0]!.code ?? 'CLOUD_UNUSABLE',
+        `deployment ${name} cannot be destroyed while cloud ${stopped.map((c) => c.cloud).join(', ')} is unusable`,
+        [...cloudProblemLines(d), `fix the credential (\`nubis credentials set …\`) or the cloud entry (\`nubis clouds add …\`), or drop the deployment with \`nubis destroy ${name} --forget\``]);
+    }
+    if (Date.now() >= deadline) {
+      if (untilBlocked) return 'timeout';
+      throw new CliError(EXIT.FAILURE, 'TIMEOUT', `deployment ${name} still exists after ${Math.round(timeoutMs / 1000)}s`, cloudProblemLines(d));
+    }
     await sleep(pollMs);
   }
 }

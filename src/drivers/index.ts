@@ -11,9 +11,16 @@ import { createSshDriver } from './ssh/index.js';
 import { createOpenStackDriver } from './openstack/index.js';
 import { lazyDriverFactory } from './lazy.js';
 import { createCloudSigmaDriver } from './cloudsigma/index.js';
+import { DRIVER_OPTIONS, withOptionsSchema } from './options.js';
 
 export * from './driver.js';
-export { wrapDriver, type DriverCallEvent } from './runtime.js';
+export { wrapDriver, type DriverCallEvent, type RuntimeDriver } from './runtime.js';
+export {
+  createCloudHealth, STOPPING_CODES, type CloudHealth, type CloudHealthChange, type CloudHealthOptions, type CloudHealthState, type CloudHealthView, type HealthOp,
+} from './cloud-health.js';
+export {
+  validateDriverOptions, optionsSchemaOf, withOptionsSchema, DRIVER_OPTIONS, type DescribedFactory, type DriverOptionsSchema, type OptionType,
+} from './options.js';
 export { createAdaptiveLimiter, createFixedLimiter, type ConcurrencyLimiter, type LimitOutcome, type LimitRelease } from './limiter.js';
 export { createLocalDriver } from './local/index.js';
 export { createSimDriver, createSimCloud, startSimServer, type SimCloud, type SimServer } from './sim/index.js';
@@ -26,5 +33,13 @@ export { createSshDriver, readSshOptions, type SshCloudNode, type SshDriverOptio
 
 /** Every platform this build has a driver for. */
 export function defaultDriverFactories(): Partial<Record<Platform, DriverFactory>> {
-  return { local: createLocalDriver, sim: createSimDriver, ssh: createSshDriver, openstack: createOpenStackDriver, ec2: lazyDriverFactory('ec2', async () => (await import('./ec2/index.js')).createEc2Driver), cloudsigma: createCloudSigmaDriver };
+  const o = DRIVER_OPTIONS;
+  return {
+    local: withOptionsSchema(createLocalDriver, o.local),
+    sim: withOptionsSchema(createSimDriver, o.sim),
+    ssh: withOptionsSchema(createSshDriver, o.ssh),
+    openstack: withOptionsSchema(createOpenStackDriver, o.openstack),
+    ec2: withOptionsSchema(lazyDriverFactory('ec2', async () => (await import('./ec2/index.js')).createEc2Driver), o.ec2),
+    cloudsigma: withOptionsSchema(createCloudSigmaDriver, o.cloudsigma),
+  };
 }

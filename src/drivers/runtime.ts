@@ -16,12 +16,19 @@
  *   it carries an idempotency token (a create without one is never retried); get and list
  *   are reads; delete is idempotent; reboot may reboot twice, which a reboot tolerates.
  * - Each attempt first takes a token from the cloud's bucket (`ratePerSec`, `burst`).
- * - `agent()` and `close()` pass through: agent calls are not cloud API calls.
+ * - With a `health` (./cloud-health.ts), every attempt is first admitted by it: while the cloud
+ *   backs off or is unusable the call fails fast, without an event, a token or a provider call;
+ *   once an attempt leaves the cloud backing off or unusable, the call is not retried (the
+ *   cloud's backoff spaces the next attempts, not the call's).
+ * - `agent()` passes through: agent calls are not cloud API calls. `replace()` swaps in a
+ *   rebuilt driver (new credentials); the old one is closed once its calls have ended.
+ *   `close()` closes the current driver and never rejects.
  */
 import type { Clock } from '../clock/index.js';
 import { NubisError, isNubisError, type ErrorCode } from '../errors/index.js';
 import type { Platform } from '../model/types.js';
 import type { CloudNode, CreateNodeRequest, Driver } from './driver.js';
+import type { CloudHealth } from './cloud-health.js';
 
 export type DriverOp = 'create' | 'get' | 'list' | 'delete' | 'reboot';
 
@@ -58,11 +65,15 @@ export interface RuntimeOptions {
   burst?: number;
   /** Source of jitter in [0, 1). Default Math.random. */
   random?: () => number;
+  /** The cloud's health: admits every attempt (see the contract above). */
+  health?: CloudHealth;
 }
 
 /** A wrapped driver; `withCorrelation` gives a view whose events carry the id. */
 export interface RuntimeDriver extends Driver {
   withCorrelation(correlationId: string): Driver;
+  /** Calls go to `next` from now on; the previous driver is closed once its calls have ended. */
+  replace(next: Driver): void;
 }
 
 const DEFAULT_TIMEOUTS: Record<DriverOp, number> = {
@@ -137,8 +148,47 @@ function createTokenBucket(clock: Clock, ratePerSec: number, burst: number) {
   };
 }
 
+/** Which driver calls go to, and closing replaced ones once their calls have ended. */
+class InnerDriver {
+  private active = new Map<Driver, number>();
+  private retired = new Set<Driver>();
+  constructor(public current: Driver) {}
+
+  async use<T>(fn: (d: Driver) => Promise<T>): Promise<T> {
+    const d = this.current;
+    this.active.set(d, (this.active.get(d) ?? 0) + 1);
+    try {
+      return await fn(d);
+    } finally {
+      const n = (this.active.get(d) ?? 1) - 1;
+      if (n > 0) this.active.set(d, n);
+      else {
+        this.active.delete(d);
+        if (this.retired.delete(d)) void closeQuietly(d);
+      }
+    }
+  }
+
+  replace(next: Driver): void {
+    const old = this.current;
+    this.current = next;
+    if (old === next) return;
+    if (this.active.has(old)) this.retired.add(old);
+    else void closeQuietly(old);
+  }
+}
+
+async function closeQuietly(d: Driver): Promise<void> {
+  try {
+    await d.close();
+  } catch {
+    // a driver that cannot be built or closed has nothing left to release
+  }
+}
+
 export function wrapDriver(driver: Driver, opts: RuntimeOptions): RuntimeDriver {
-  const { clock, cloud } = opts;
+  const { clock, cloud, health } = opts;
+  const drivers = new InnerDriver(driver);
   const attempts = Math.max(1, opts.retry?.attempts ?? 5);
   const baseMs = opts.retry?.baseMs ?? 500;
   const maxMs = opts.retry?.maxMs ?? 30_000;
@@ -190,7 +240,7 @@ export function wrapDriver(driver: Driver, opts: RuntimeOptions): RuntimeDriver 
   }
 
   function view(correlationId?: string): Driver {
-    async function call<T>(op: DriverOp, target: string, retryable: boolean, signal: AbortSignal, fn: (s: AbortSignal) => Promise<T>): Promise<T> {
+    async function call<T>(op: DriverOp, target: string, retryable: boolean, signal: AbortSignal, fn: (d: Driver, s: AbortSignal) => Promise<T>): Promise<T> {
       for (let n = 1; ; n++) {
         if (signal.aborted) throw abortedError(op, cloud);
         if (bucket) {
@@ -200,13 +250,16 @@ export function wrapDriver(driver: Driver, opts: RuntimeOptions): RuntimeDriver 
             throw abortedError(op, cloud);
           }
         }
+        const admission = health?.admit(op);
         const started = clock.now();
         try {
-          const out = await attempt(op, signal, fn);
+          const out = await drivers.use((d) => attempt(op, signal, (s) => fn(d, s)));
+          admission?.settle();
           emit({ cloud, platform: driver.platform, op, target, outcome: 'ok', latencyMs: clock.now() - started, attempt: n, ...(correlationId ? { correlationId } : {}) });
           return out;
         } catch (err) {
           const e = err as NubisError;
+          const refused = admission?.settle(e) ?? false;
           emit({
             cloud,
             platform: driver.platform,
@@ -219,7 +272,7 @@ export function wrapDriver(driver: Driver, opts: RuntimeOptions): RuntimeDriver 
             attempt: n,
             ...(correlationId ? { correlationId } : {}),
           });
-          if (!e.retryable || !retryable || e.code === 'ABORTED' || n >= attempts) throw e;
+          if (!e.retryable || !retryable || e.code === 'ABORTED' || n >= attempts || refused) throw e;
           const cap = Math.min(maxMs, baseMs * 2 ** (n - 1));
           const after = (e.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
           const waitMs = Math.max(random() * cap, typeof after === 'number' ? Math.min(after, maxMs) : 0);
@@ -235,16 +288,16 @@ export function wrapDriver(driver: Driver, opts: RuntimeOptions): RuntimeDriver 
     return {
       platform: driver.platform,
       create: (req: CreateNodeRequest, signal: AbortSignal): Promise<CloudNode> =>
-        call('create', req.key, req.idempotencyToken !== '', signal, (s) => driver.create(req, s)),
-      get: (id, signal) => call('get', id, true, signal, (s) => driver.get(id, s)),
+        call('create', req.key, req.idempotencyToken !== '', signal, (d, s) => d.create(req, s)),
+      get: (id, signal) => call('get', id, true, signal, (d, s) => d.get(id, s)),
       list: (tags, signal) =>
-        call('list', Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(','), true, signal, (s) => driver.list(tags, s)),
-      delete: (id, signal) => call('delete', id, true, signal, (s) => driver.delete(id, s)),
-      reboot: (id, signal) => call('reboot', id, true, signal, (s) => driver.reboot(id, s)),
-      agent: (node) => driver.agent(node),
-      close: () => driver.close(),
+        call('list', Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(','), true, signal, (d, s) => d.list(tags, s)),
+      delete: (id, signal) => call('delete', id, true, signal, (d, s) => d.delete(id, s)),
+      reboot: (id, signal) => call('reboot', id, true, signal, (d, s) => d.reboot(id, s)),
+      agent: (node) => drivers.current.agent(node),
+      close: () => closeQuietly(drivers.current),
     };
   }
 
-  return { ...view(), withCorrelation: (id) => view(id) };
+  return { ...view(), withCorrelation: (id) => view(id), replace: (next) => drivers.replace(next) };
 }

@@ -1,14 +1,16 @@
 /**
- * Cloud handles: one wrapped driver (events, retries, timeouts, rate limits) and one creation
- * limiter per distinct (platform, options), shared by every deployment that names it.
+ * Cloud handles: one wrapped driver (events, retries, timeouts, rate limits, health) and one
+ * creation limiter per distinct (platform, options, credential), shared by every deployment
+ * that names it. A change of the cloud's entry or credential rebuilds its driver in place
+ * (`refresh`); a handle no deployment uses any more is closed (`retire`).
  */
 import crypto from 'node:crypto';
 import type { Clock } from '../clock/index.js';
 import type { CloudSpec, NodeTemplateSpec, Platform } from '../model/types.js';
 import type { Driver, DriverFactory } from '../drivers/driver.js';
-import { NubisError } from '../errors/index.js';
+import { NubisError, toNubisError } from '../errors/index.js';
 import type { ConcurrencyLimiter } from '../drivers/limiter.js';
-import type { RuntimeDriver } from '../drivers/runtime.js';
+import { STOPPING_CODES, type CloudHealth, type CloudHealthView, type RuntimeDriver } from '../drivers/index.js';
 
 /** Bounds how many node creations run at once on one cloud (see drivers/limiter.ts). */
 export type CreationLimiter = ConcurrencyLimiter;
@@ -16,6 +18,10 @@ export type CreationLimiter = ConcurrencyLimiter;
 export interface CloudHandle {
   key: string;
   platform: Platform;
+  /** The cloud spec the handle was made for (the first one with this key). */
+  spec: CloudSpec;
+  /** Whether calls may reach the cloud, and why not. */
+  health: CloudHealth;
   driver: RuntimeDriver;
   limiter: CreationLimiter;
   /** The startup inventory sweep has run: creates and deletes may go ahead. */
@@ -27,8 +33,10 @@ export interface CloudSetup {
   dataDir: string;
   controlUrl?: string;
   factories: Partial<Record<Platform, DriverFactory>>;
-  /** Wraps a raw driver with the runtime (events, retries…). */
-  wrap: (driver: Driver, cloud: CloudSpec) => RuntimeDriver;
+  /** Wraps a raw driver with the runtime (events, retries…) and the cloud's health. */
+  wrap: (driver: Driver, cloud: CloudSpec, health: CloudHealth) => RuntimeDriver;
+  /** A new health for a cloud (its events, backoff tuning). */
+  health: (cloud: CloudSpec) => CloudHealth;
   limiter: (cloud: CloudSpec) => CreationLimiter;
   /**
    * The opened secrets of the credential a cloud names (`CloudSpec.credential`), handed to its
@@ -78,41 +86,134 @@ export function cloudKey(c: CloudSpec): string {
   return `${c.platform}:${h}`;
 }
 
-export function createCloudRegistry(setup: CloudSetup) {
-  const handles = new Map<string, CloudHandle>();
+/** A driver standing in for one that could not be built: every call fails with why. */
+function brokenDriver(platform: Platform, e: NubisError): Driver {
+  const fail = async (): Promise<never> => {
+    throw e;
+  };
   return {
-    /** The handle for a cloud spec, creating its driver on first use. Fails for platforms without a driver. */
-    get(c: CloudSpec): CloudHandle {
-      const key = cloudKey(c);
-      let h = handles.get(key);
-      if (h) return h;
-      const factory = setup.factories[c.platform];
-      if (!factory) {
-        throw new NubisError('SPEC_INVALID', `platform ${c.platform} has no driver in this build (cloud ${c.name})`);
-      }
-      const credentials = c.credential !== undefined ? setup.credentials?.(c.credential) : undefined;
+    platform, create: fail, get: fail, list: fail, delete: fail, reboot: fail,
+    agent: () => { throw e; },
+    close: async () => undefined,
+  };
+}
+
+/**
+ * The handles of the control plane, with one health per handle key (./cloud-health.ts in
+ * drivers) that outlives retired handles while it is not healthy, so a stop or a backoff
+ * survives a handle being rebuilt or retired and created again.
+ */
+class CloudHandles {
+  private handles = new Map<string, CloudHandle>();
+  private health = new Map<string, { spec: CloudSpec; health: CloudHealth }>();
+
+  constructor(private readonly setup: CloudSetup) {}
+
+  /** The handle for a cloud spec, creating its driver on first use. Fails for platforms without a driver. */
+  get(c: CloudSpec): CloudHandle {
+    const key = cloudKey(c);
+    const h = this.handles.get(key);
+    if (h) return h;
+    if (!this.setup.factories[c.platform]) {
+      throw new NubisError('SPEC_INVALID', `platform ${c.platform} has no driver in this build (cloud ${c.name})`);
+    }
+    const health = this.healthOf(c);
+    const made: CloudHandle = {
+      key, platform: c.platform, spec: c, health, driver: this.setup.wrap(this.build(c, health), c, health), limiter: this.setup.limiter(c), synced: false,
+    };
+    this.handles.set(key, made);
+    return made;
+  }
+
+  /** The key's health, created healthy on first use. */
+  healthOf(c: CloudSpec): CloudHealth {
+    const key = cloudKey(c);
+    let e = this.health.get(key);
+    if (!e) this.health.set(key, (e = { spec: c, health: this.setup.health(c) }));
+    return e.health;
+  }
+
+  /** The health of a spec's cloud without creating anything; undefined when nothing was sent to it. */
+  peekHealth(c: CloudSpec): CloudHealthView | undefined {
+    return this.health.get(cloudKey(c))?.health.view();
+  }
+
+  all(): CloudHandle[] {
+    return [...this.handles.values()];
+  }
+
+  /**
+   * The cloud entries or credentials these specs stand for changed: every matching handle gets
+   * a driver built again (with the credential as it is now) and every matching health is reset.
+   * Returns the keys touched.
+   */
+  refresh(match: (c: CloudSpec) => boolean, cause: string): string[] {
+    const keys: string[] = [];
+    for (const [key, e] of this.health) {
+      if (!match(e.spec)) continue;
+      e.health.reset(cause);
+      keys.push(key);
+    }
+    for (const h of this.handles.values()) {
+      if (!match(h.spec)) continue;
+      h.driver.replace(this.build(h.spec, h.health));
+      if (!keys.includes(h.key)) keys.push(h.key);
+    }
+    return keys;
+  }
+
+  /** Closes the handles whose key is not in `used` (their calls finish first). Returns the keys retired. */
+  async retire(used: ReadonlySet<string>): Promise<string[]> {
+    const gone = [...this.handles.values()].filter((h) => !used.has(h.key));
+    for (const h of gone) {
+      this.handles.delete(h.key);
+      if (h.health.view().state === 'healthy') this.health.delete(h.key);
+    }
+    await Promise.all(gone.map((h) => h.driver.close()));
+    return gone.map((h) => h.key);
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.handles.values()];
+    this.handles.clear();
+    await Promise.allSettled(all.map((h) => h.driver.close()));
+  }
+
+  private build(c: CloudSpec, health: CloudHealth): Driver {
+    const factory = this.setup.factories[c.platform]!;
+    try {
+      const credentials = c.credential !== undefined ? this.setup.credentials?.(c.credential) : undefined;
       if (c.credential !== undefined && !credentials) {
         throw new NubisError('SPEC_INVALID', `cloud ${c.name} names credential ${c.credential}, but this control plane has no credential registry`);
       }
       const ctx = {
-        cloud: c.name, options: c.options, dataDir: setup.dataDir, clock: setup.clock,
-        ...(setup.controlUrl ? { controlUrl: setup.controlUrl } : {}),
+        cloud: c.name, options: c.options, dataDir: this.setup.dataDir, clock: this.setup.clock,
+        ...(this.setup.controlUrl ? { controlUrl: this.setup.controlUrl } : {}),
         ...(credentials ? { credentials } : {}),
       };
-      const raw = factory(ctx);
-      h = { key, platform: c.platform, driver: setup.wrap(raw, c), limiter: setup.limiter(c), synced: false };
-      handles.set(key, h);
-      return h;
-    },
-    all(): CloudHandle[] {
-      return [...handles.values()];
-    },
-    async closeAll(): Promise<void> {
-      for (const h of handles.values()) await h.driver.close();
-      handles.clear();
-    },
-  };
+      return factory(ctx);
+    } catch (e) {
+      // a cloud that cannot be built says why on every call, and no call loops on it
+      const err = toNubisError(e);
+      const stop = err.retryable ? err : new NubisError(STOPPING_CODES.includes(err.code) ? err.code : 'SPEC_INVALID', err.message, { retryable: false });
+      health.stop(stop);
+      return brokenDriver(c.platform, stop);
+    }
+  }
 }
 
-export type CloudRegistry = ReturnType<typeof createCloudRegistry>;
+export function createCloudRegistry(setup: CloudSetup): CloudRegistry {
+  return new CloudHandles(setup);
+}
+
+/** The handles and their health; see CloudHandles. */
+export interface CloudRegistry {
+  get(c: CloudSpec): CloudHandle;
+  healthOf(c: CloudSpec): CloudHealth;
+  peekHealth(c: CloudSpec): CloudHealthView | undefined;
+  all(): CloudHandle[];
+  refresh(match: (c: CloudSpec) => boolean, cause: string): string[];
+  retire(used: ReadonlySet<string>): Promise<string[]>;
+  closeAll(): Promise<void>;
+}
 

@@ -11,11 +11,14 @@ import type { AppSpec, HandlerName } from '../model/types.js';
 import { NubisError } from '../errors/index.js';
 import type { Engine } from './engine.js';
 import type { Placement } from './clouds.js';
+import type { CloudSpec } from '../model/types.js';
+import type { CloudHealthView } from '../drivers/index.js';
+import { cloudNotes, describeCloudNote, noteOf, withNotes } from './cloud-notes.js';
 import { desiredCount, type Deployment, type InstanceRec } from './state.js';
 import { componentWiringHashes, previewPlan } from './planner.js';
 import { providedEndpoints } from './wiring.js';
 import type {
-  Caller, ControlPlane, DeploymentState, DeploymentSummary, DeploymentView, EndpointView, InstanceView, PlanResult, SpecInput, StepLog,
+  Caller, CloudNote, ControlPlane, DeploymentState, DeploymentSummary, DeploymentView, EndpointView, ForgetResult, InstanceView, PlanResult, SpecInput, StepLog,
 } from './views.js';
 
 const MAX_ARTEFACT_BYTES = 16 * 1024 * 1024;
@@ -53,8 +56,19 @@ function parseInput(input: SpecInput): Parsed {
   return { spec, text: input.spec, file, files: used };
 }
 
-export function createControlPlaneFacade(engine: Engine, store: Store, events: EventLog, clock: Clock): ControlPlane {
+/** What the facade needs of the cloud handles (see ./handle-keeper.ts). */
+export interface FacadeClouds {
+  /** Throws SPEC_INVALID naming `at` when the cloud cannot be used (no driver, a bad option). Builds nothing. */
+  check(c: CloudSpec, at: string): void;
+  /** The health of a deployment's cloud, when calls were sent to it. */
+  health(d: Deployment, cloud: string): CloudHealthView | undefined;
+  /** After apply, destroy and forget: close handles nobody uses. */
+  changed(): void;
+}
+
+export function createControlPlaneFacade(engine: Engine, store: Store, events: EventLog, clock: Clock, clouds?: FacadeClouds): ControlPlane {
   const iso = (ms: number): string => new Date(ms).toISOString();
+  const notes = (d: Deployment): CloudNote[] => cloudNotes(d, engine, clouds);
 
   function mustGet(name: string): Deployment {
     const d = engine.deployments.get(name);
@@ -80,7 +94,8 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
     };
     if (n?.providerId) v.node.id = n.providerId;
     if (n?.observed?.address) v.node.address = n.observed.address;
-    const err = i.lastError ?? n?.lastError;
+    const sick = n?.cloud && i.phase !== 'running' ? clouds?.health(d, n.cloud) : undefined;
+    const err = sick && sick.state !== 'healthy' ? describeCloudNote(noteOf(n!.cloud, sick)) : (i.lastError ?? n?.lastError);
     if (err && (i.phase === 'failed' || n?.status === 'failed' || i.phase !== 'running')) v.lastError = err;
     return v;
   }
@@ -118,11 +133,16 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
         max: c.max,
       })),
       instances: insts.map((i) => instanceView(d, i)),
+      ...withNotes(notes(d)),
     };
   }
 
   function checkClouds(spec: AppSpec, probe: Deployment): void {
-    for (const c of Object.keys(spec.clouds)) engine.cloudFor(probe, c); // throws for platforms without a driver
+    // options are validated here, once; nothing is built (plan has no side effects)
+    for (const c of Object.values(spec.clouds)) {
+      if (clouds) clouds.check(c, `clouds.${c.name}`);
+      else engine.cloudFor(probe, c.name);
+    }
     // a template without a cloud must fit somewhere: PLACEMENT_NO_FIT names the closest offers
     for (const c of Object.values(spec.components)) if (!c.cloud && desiredCount(probe, c) > 0) engine.placeFor(probe, c.name);
   }
@@ -197,6 +217,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
         updatedAt: now,
       };
       checkClouds(p.spec, d);
+      clouds?.changed();
       await engine.saveDeployment(
         d,
         {
@@ -280,6 +301,26 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
         });
       }
       return view(next);
+    },
+
+    async forget(name, caller): Promise<ForgetResult> {
+      const d = mustGet(name);
+      if (d.status !== 'destroying') throw new NubisError('CONFLICT', `deployment ${name} is not being destroyed; destroy it first (\`nubis destroy ${name} --forget\` does both)`);
+      const left = await engine.forget(name);
+      const leftovers = left.map((n) => ({ key: n.key, cloud: n.cloud, status: n.status, ...(n.providerId ? { id: n.providerId } : {}) }));
+      await events.append({
+        actor: caller.actor,
+        ...(caller.correlationId ? { correlationId: caller.correlationId } : {}),
+        deployment: name,
+        kind: 'deployment.forgotten',
+        target: name,
+        outcome: leftovers.length ? 'leftovers' : 'clean',
+        reason: leftovers.length ? `forgotten with ${leftovers.length} node(s) that may be left in the cloud` : 'forgotten; nothing was left in the cloud',
+        data: { leftovers, clouds: notes(d).map((c) => ({ cloud: c.cloud, health: c.health, reason: c.reason })) },
+        ts: clock.now(),
+      });
+      clouds?.changed();
+      return { deployment: name, forgotten: true, leftovers };
     },
 
     async logs(deployment, instance, step): Promise<StepLog[]> {

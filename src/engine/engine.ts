@@ -109,6 +109,11 @@ export interface Engine {
   saveDeployment(d: Deployment, event: EventInput, extra?: WriteOp[]): Promise<void>;
   /** Resets failed instances and nodes so they are tried again (on apply). */
   resetFailures(deployment: string): WriteOp[];
+  /**
+   * Drops a deployment with its nodes and instances from memory and the store, whatever its
+   * clouds say (destroy --forget). Resolves with the nodes that may still exist in a cloud.
+   */
+  forget(deployment: string): Promise<NodeRec[]>;
   /** Resolves when no action is in flight and no pass is queued. */
   idle(): Promise<void>;
   /** One full planning pass over every deployment without starting anything; for benchmarks. */
@@ -209,11 +214,11 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   /** Sweeps a cloud whose handle is new, then queues the deployments. */
   const kickSweep = (h: CloudHandle): void => {
     if (stopped) return;
+    // after a failed sweep nothing is queued: the unsynced-cloud loop tries again (a broken cloud must not spin the passes)
     void sweep(h)
-      .catch(() => undefined)
-      .finally(() => {
+      .then(() => {
         for (const name of deployments.keys()) enqueue(name);
-      });
+      }, () => undefined);
   };
 
   // ---- persistence helpers: mutate in memory, then write through ----
@@ -280,6 +285,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 
   function runPasses(): void {
     passScheduled = false;
+    // a pass scheduled before stop() must not write to a store that is being closed
+    if (stopped) queued.clear();
     const names = [...queued];
     queued.clear();
     const t0 = performance.now();
@@ -1049,6 +1056,22 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         }
       }
       return ops;
+    },
+    async forget(name) {
+      const keys = new Set(instancesOf(name).map((i) => i.key));
+      for (const n of nodes.values()) if (n.deployment === name) keys.add(n.key);
+      const left = [...keys].map((k) => nodes.get(k)).filter((n): n is NodeRec => n !== undefined && n.status !== 'pending');
+      deployments.delete(name);
+      artefactCache.delete(name);
+      for (const k of keys) {
+        nodes.delete(k);
+        unindexInstance(k);
+      }
+      const ops = [store.deleteDeployment(name), ...[...keys].flatMap((k) => [store.deleteNode(k), store.deleteInstance(k)])];
+      await store.write(...ops);
+      // an action still running may write its node once more when it ends: delete again then
+      if ([...keys].some((k) => busy.has(k))) void Promise.allSettled([...inflight]).then(() => store.write(...ops)).catch(() => undefined);
+      return left;
     },
     idle() {
       return new Promise<void>((resolve) => {

@@ -13,8 +13,11 @@ import type { EventLog } from '../events/index.js';
 import type { Store } from '../store/index.js';
 import type { CloudSpec, Platform } from '../model/types.js';
 import type { DriverFactory } from '../drivers/driver.js';
-import { defaultDriverFactories, wrapDriver, createAdaptiveLimiter, createFixedLimiter, type DriverCallEvent } from '../drivers/index.js';
-import { createCloudRegistry, type PlacementSource } from './clouds.js';
+import {
+  defaultDriverFactories, wrapDriver, createAdaptiveLimiter, createFixedLimiter, createCloudHealth, validateDriverOptions, optionsSchemaOf, type DriverCallEvent, type CloudHealthChange,
+} from '../drivers/index.js';
+import { createCloudRegistry, cloudKey, type PlacementSource } from './clouds.js';
+import { createHandleKeeper } from './handle-keeper.js';
 import { NubisError, isNubisError } from '../errors/index.js';
 import { createRegistry, choosePlacement, resolveKey, DEFAULT_TENANT, type Registry, type SecretKey } from '../registry/index.js';
 import { createEngine, type Engine, type EngineOptions } from './engine.js';
@@ -42,6 +45,10 @@ export interface ControlPlaneOptions {
   secretKey?: SecretKey;
   /** Discovery refresh interval of the registries; 0 turns it off. Default 6 h. */
   discoveryIntervalMs?: number;
+  /** Per-cloud backoff after a failing list or discovery (see drivers/cloud-health.ts). Defaults 1 000 and 300 000. */
+  cloudBackoff?: { baseMs?: number; maxMs?: number };
+  /** How often handles no deployment uses are closed. Default 30 000. */
+  retireIntervalMs?: number;
 }
 
 export interface RunningControlPlane extends ControlPlane {
@@ -66,6 +73,8 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
     store, clock, events, factories, dataDir: opts.dataDir,
     key: opts.secretKey ?? resolveKey(opts.dataDir, {}),
     ...(opts.discoveryIntervalMs !== undefined ? { refreshIntervalMs: opts.discoveryIntervalMs } : {}),
+    health: (spec) => clouds.healthOf(spec),
+    onChange: (change) => keeper.changed(change),
     inUse: (_tenant, cloud) => {
       const names = new Set<string>();
       for (const n of engineRef?.nodes.values() ?? []) if (n.cloud === cloud && !engineRef?.deployments.get(n.deployment)?.spec.clouds[cloud]) names.add(n.deployment);
@@ -106,18 +115,40 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
       },
     });
   };
+  /** One event per change of a cloud's health (not one per attempt). */
+  const healthChanged = (c: CloudHealthChange): void => {
+    void events.append({
+      kind: `cloud.${c.to}`,
+      actor: 'engine',
+      target: c.cloud,
+      outcome: c.to,
+      reason: c.cause,
+      ts: clock.now(),
+      data: { from: c.from, ...(c.view.code ? { code: c.view.code } : {}), ...(c.view.retryAt !== undefined ? { retryAt: new Date(c.view.retryAt).toISOString() } : {}) },
+    }).catch(() => undefined);
+    if (c.to === 'healthy') for (const d of engineRef?.deployments.keys() ?? []) engineRef?.enqueue(d);
+  };
   const clouds = createCloudRegistry({
     clock,
     dataDir: opts.dataDir,
     ...(opts.controlUrl ? { controlUrl: opts.controlUrl } : {}),
     factories,
     credentials,
-    wrap: (driver, cloud: CloudSpec) => wrapDriver(driver, { cloud: cloud.name, clock, onCall, ...(opts.retry ? { retry: opts.retry } : {}) }),
+    wrap: (driver, cloud: CloudSpec, health) => wrapDriver(driver, { cloud: cloud.name, clock, onCall, health, ...(opts.retry ? { retry: opts.retry } : {}) }),
+    health: (cloud: CloudSpec) => createCloudHealth({ cloud: cloud.name, clock, ...opts.cloudBackoff, onChange: healthChanged }),
     limiter: (cloud: CloudSpec) => (cloud.concurrency ? createFixedLimiter({ limit: cloud.concurrency }) : createAdaptiveLimiter({ clock, initial: 2, max: 64 })),
   });
   const engine = await createEngine({ store, events, clock, clouds, placement, ...opts.engine });
   engineRef = engine;
-  const facade = createControlPlaneFacade(engine, store, events, clock);
+  const keeper = createHandleKeeper({ engine, clouds, placement, store, clock, ...(opts.retireIntervalMs !== undefined ? { intervalMs: opts.retireIntervalMs } : {}) });
+  const facade = createControlPlaneFacade(engine, store, events, clock, {
+    check: (c, at) => {
+      if (!factories[c.platform]) throw new NubisError('SPEC_INVALID', `${at}: platform ${c.platform} has no driver in this build`);
+      validateDriverOptions(optionsSchemaOf(factories[c.platform]), c.options, `${at}.options`);
+    },
+    health: (d, name) => keeper.healthOf(d, name),
+    changed: () => keeper.retireSoon(),
+  });
   return {
     ...facade,
     engine,
@@ -125,8 +156,10 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
     async start() {
       await registry.start();
       await engine.start();
+      keeper.start();
     },
     async stop() {
+      await keeper.stop();
       await engine.stop();
       await registry.stop();
       await clouds.closeAll();

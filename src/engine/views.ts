@@ -52,6 +52,29 @@ export interface DeploymentView {
   updatedAt: string;
   components: ComponentView[];
   instances: InstanceView[];
+  /** Clouds of this deployment that back off or were stopped, with why; absent when all are healthy. */
+  clouds?: CloudNote[];
+}
+
+/** A cloud that does not take calls now, and why. */
+export interface CloudNote {
+  cloud: string;
+  /** `backoff`: calls resume by themselves; `unusable`: calls stopped until the credential or the cloud entry changes. */
+  health: 'backoff' | 'unusable';
+  reason: string;
+  code?: string;
+  since: string;
+  /** backoff only: when the next attempt goes out. */
+  retryAt?: string;
+  /** Calls failed fast, without reaching the cloud, since this state began. */
+  refused: number;
+}
+
+/** What `forget` dropped: the nodes that may still exist in their clouds. */
+export interface ForgetResult {
+  deployment: string;
+  forgotten: true;
+  leftovers: { key: string; cloud: string; status: NodeState; id?: string }[];
 }
 
 export interface DeploymentSummary {
@@ -123,6 +146,12 @@ export interface ControlPlane {
   scale(name: string, component: string, count: number, caller: Caller): Promise<DeploymentView>;
   /** Starts teardown; the deployment disappears once nothing is left. */
   destroy(name: string, caller: Caller): Promise<DeploymentView>;
+  /**
+   * Drops a deployment that is being destroyed from the store without waiting for its clouds
+   * (one may be unusable); the answer lists what may be left there. CONFLICT when it is not
+   * being destroyed.
+   */
+  forget(name: string, caller: Caller): Promise<ForgetResult>;
   /** Step logs of an instance (`app-2`), oldest first. */
   logs(deployment: string, instance: string, step?: HandlerName): Promise<StepLog[]>;
   events: EventLog;

@@ -8,7 +8,7 @@
  * it through the small `PlacementSource` view the control plane builds from it.
  */
 export * from './types.js';
-export { createRegistry, cleanEntry, type Registry, type RegistryOptions, type Actor } from './registry.js';
+export { createRegistry, cleanEntry, type Registry, type RegistryOptions, type RegistryChange, type Actor } from './registry.js';
 export {
   choosePlacement, rankCandidates, noFitError, describeCandidate, placementOf, osWithin, versionWithin, imageMatches, OS_PARENTS,
   type Candidate, type Choice, type Spread,

@@ -20,6 +20,7 @@
 import type { Clock } from '../clock/index.js';
 import type { EventInput, EventLog } from '../events/index.js';
 import type { Discovery, DriverFactory, HardwareOffer, Image, Location } from '../drivers/driver.js';
+import { optionsSchemaOf, validateDriverOptions, type CloudHealth } from '../drivers/index.js';
 import { NubisError, toNubisError } from '../errors/index.js';
 import { NAME_PATTERN, PLATFORMS } from '../model/schema.js';
 import type { CloudSpec, Platform } from '../model/types.js';
@@ -49,6 +50,22 @@ export interface RegistryOptions {
   refreshIntervalMs?: number;
   /** Deployments with nodes on a registered cloud, which therefore may not be removed. */
   inUse?: (tenant: string, cloud: string) => string[];
+  /**
+   * Told after a cloud entry or a credential changed (before discovery runs), so running
+   * handles rebuild their drivers and clear a stop. Errors it throws are ignored.
+   */
+  onChange?: (change: RegistryChange) => void | Promise<void>;
+  /** The health a cloud's calls share (see drivers/cloud-health.ts); discovery goes through it. */
+  health?: (spec: CloudSpec) => CloudHealth;
+}
+
+/** What changed in the registries. */
+export interface RegistryChange {
+  tenant: string;
+  kind: 'cloud' | 'credential';
+  name: string;
+  /** The cloud's spec before the change (a changed or removed cloud), when it existed. */
+  before?: CloudSpec;
 }
 
 export interface Actor {
@@ -204,6 +221,22 @@ export function createRegistry(opts: RegistryOptions): Registry {
     return c;
   }
 
+  function specOf(tenant: string, name: string): CloudSpec | undefined {
+    const c = snap(tenant).clouds.get(name);
+    if (!c) return undefined;
+    const spec: CloudSpec = { name, platform: c.row.platform as Platform, options: JSON.parse(c.row.options_json) as Record<string, unknown> };
+    if (c.row.credential !== null) spec.credential = c.row.credential;
+    return spec;
+  }
+
+  async function changed(c: RegistryChange): Promise<void> {
+    try {
+      await opts.onChange?.(c);
+    } catch {
+      // running handles catch up at their next sweep
+    }
+  }
+
   /** Platforms whose driver answered `discover` in this process. */
   const discoveryCapable = new Set<string>();
 
@@ -256,6 +289,7 @@ export function createRegistry(opts: RegistryOptions): Registry {
     if (!factory) return { cloud: name, supported: false, ok: false, error: `platform ${platform} has no driver in this build`, counts: counts() };
     const started = clock.now();
     let driver: ReturnType<DriverFactory> | undefined;
+    let admission: ReturnType<CloudHealth['admit']> | undefined;
     const ac = new AbortController();
     const onStop = (): void => ac.abort();
     abort.signal.addEventListener('abort', onStop, { once: true });
@@ -270,6 +304,9 @@ export function createRegistry(opts: RegistryOptions): Registry {
         return { cloud: name, supported: false, ok: true, counts: counts() };
       }
       discoveryCapable.add(platform);
+      // a cloud that backs off or was stopped is not asked (the error says why)
+      const spec = specOf(tenant, name);
+      admission = spec ? opts.health?.(spec).admit('discover') : undefined;
       const timer = new AbortController();
       const found: Discovery = await Promise.race([
         driver.discover(ac.signal),
@@ -278,6 +315,7 @@ export function createRegistry(opts: RegistryOptions): Registry {
           throw new NubisError('CLOUD_TIMEOUT', `discovery on ${name} got no answer within ${DISCOVERY_TIMEOUT_MS} ms`);
         }),
       ]).finally(() => timer.abort());
+      admission?.settle();
       accounting.record({ cloud: name, op: 'discover', outcome: 'ok', latencyMs: clock.now() - started });
       const now = clock.now();
       const rows: RegEntryRow[] = [];
@@ -295,6 +333,7 @@ export function createRegistry(opts: RegistryOptions): Registry {
       return report;
     } catch (e) {
       const err = toNubisError(e);
+      admission?.settle(err);
       accounting.record({ cloud: name, op: 'discover', outcome: 'error', errorCode: err.code, latencyMs: clock.now() - started });
       const msg = `${err.code}: ${err.message}`;
       await repo.markDiscovery(tenant, name, clock.now(), msg).catch(() => undefined);
@@ -369,11 +408,17 @@ export function createRegistry(opts: RegistryOptions): Registry {
       if (!isObj(options)) throw invalid('$.options: expected an object');
       const bad = secretPath(options, '$.options');
       if (bad) throw invalid(`${bad}: secrets do not go in cloud options; store them with \`nubis credentials set <name>\` and name that credential in $.credential`);
+      try {
+        validateDriverOptions(optionsSchemaOf(opts.factories[input.platform]), options, '$.options');
+      } catch (e) {
+        throw invalid(toNubisError(e).message);
+      }
       if (input.credential !== undefined) {
         checkName(input.credential, '$.credential');
         if (!snap(tenant).creds.has(input.credential)) throw invalid(`$.credential: no credential named ${JSON.stringify(input.credential)}; create it first with \`nubis credentials set\``);
       }
       const before = snap(tenant).clouds.get(name);
+      const beforeSpec = specOf(tenant, name);
       const now = clock.now();
       await repo.putCloud({
         tenant, name, platform: input.platform, options_json: JSON.stringify(options), credential: input.credential ?? null,
@@ -382,6 +427,7 @@ export function createRegistry(opts: RegistryOptions): Registry {
       });
       await reload(tenant);
       await audit({ kind: before ? 'cloud.changed' : 'cloud.registered', target: name, outcome: 'ok', data: { platform: input.platform } }, by);
+      await changed({ tenant, kind: 'cloud', name, ...(beforeSpec ? { before: beforeSpec } : {}) });
       const discovery = await discover(tenant, name, by);
       return { cloud: view(tenant, mustCloud(tenant, name)), created: !before, discovery };
     },
@@ -390,9 +436,11 @@ export function createRegistry(opts: RegistryOptions): Registry {
       mustCloud(tenant, name);
       const users = opts.inUse?.(tenant, name) ?? [];
       if (users.length > 0) throw new NubisError('CONFLICT', `cloud ${name} has nodes of ${users.join(', ')}; destroy or move them first`);
+      const beforeSpec = specOf(tenant, name);
       await repo.deleteCloud(tenant, name);
       await reload(tenant);
       await audit({ kind: 'cloud.removed', target: name, outcome: 'ok' }, by);
+      await changed({ tenant, kind: 'cloud', name, ...(beforeSpec ? { before: beforeSpec } : {}) });
     },
 
     discover,
@@ -440,6 +488,7 @@ export function createRegistry(opts: RegistryOptions): Registry {
       });
       await reload(tenant);
       await audit({ kind: 'credential.set', target: name, outcome: 'ok', data: { fields: Object.keys(clean).sort() } }, by);
+      await changed({ tenant, kind: 'credential', name });
       return { credential: credView(tenant, snap(tenant).creds.get(name)!), created: !before };
     },
 
@@ -466,13 +515,7 @@ export function createRegistry(opts: RegistryOptions): Registry {
       return t.catalogue;
     },
 
-    cloudSpec(tenant, name) {
-      const c = snap(tenant).clouds.get(name);
-      if (!c) return undefined;
-      const spec: CloudSpec = { name, platform: c.row.platform as Platform, options: JSON.parse(c.row.options_json) as Record<string, unknown> };
-      if (c.row.credential !== null) spec.credential = c.row.credential;
-      return spec;
-    },
+    cloudSpec: specOf,
 
     async sla(tenant, cloud, windowMs) {
       // Calls are accounted by cloud name. Spec clouds (inline options) belong to deployments,

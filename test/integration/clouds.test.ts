@@ -1,6 +1,6 @@
 /**
  * Provider accounting end to end: a real control plane and API on a free port, a deployment on
- * a sim cloud that injects errors (create answers 503 half of the time, list 403 a fifth of the
+ * a sim cloud that injects errors (create answers 503 half of the time, list 400 a fifth of the
  * time; seeded), then `nubis clouds sla` through the built CLI. The report must agree with the
  * audit log's `driver.call` events: calls, provider-side errors (only those lower
  * availability), percentiles in order, and the error codes with their counts.
@@ -37,7 +37,7 @@ test('nubis clouds sla reports availability, p50/p95/p99 per operation and the e
       '      path: ":memory:"',
       '      seed: 7',
       '      apiLatencyMs: 3',
-      '      errors: { create: [{ rate: 0.5, status: 503 }], list: [{ rate: 0.2, status: 403 }] }',
+      '      errors: { create: [{ rate: 0.5, status: 503 }], list: [{ rate: 0.2, status: 400 }] }',
       'nodeTemplates: { t: { cloud: shaky } }',
       'components:',
       '  app: { nodeTemplate: t, instances: { count: 6 }, lifecycle: { start: run } }',
@@ -63,14 +63,14 @@ test('nubis clouds sla reports availability, p50/p95/p99 per operation and the e
     assert.ok(create.p99Ms >= 3, 'latency includes the API latency');
 
     const list = r.ops.find((o) => o.op === 'list')!;
-    const forbidden = of('list').filter((e) => e.data?.['errorCode'] === 'CLOUD_FORBIDDEN').length;
+    const rejected = of('list').filter((e) => e.data?.['errorCode'] === 'CLOUD_BAD_REQUEST').length;
     assert.equal(list.calls, of('list').length);
-    assert.equal(list.errors, forbidden);
-    assert.equal(list.availability, 1, 'a 403 is the client\'s problem, not the provider being down');
+    assert.equal(list.errors, rejected);
+    assert.equal(list.availability, 1, 'a 400 is the client\'s problem (a 403 would stop the cloud: cloud-health), not the provider being down');
 
     const codes = Object.fromEntries(r.codes.map((c) => [c.code, c.count]));
     assert.equal(codes['CLOUD_UNAVAILABLE'], unavailable);
-    if (forbidden > 0) assert.equal(codes['CLOUD_FORBIDDEN'], forbidden);
+    if (rejected > 0) assert.equal(codes["CLOUD_BAD_REQUEST"], rejected);
     assert.equal(r.total.calls, calls.length);
 
     const table = await runCli(['clouds', 'sla', 'shaky'], env);

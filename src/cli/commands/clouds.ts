@@ -66,11 +66,18 @@ async function cloudsAdd(ctx: CliContext, file: string, json: boolean): Promise<
     }
   }
   const after = entries > 0 ? await client.get<CloudView>(`/v1/clouds/${enc(name)}`) : body.cloud;
+  const failed = body.discovery.supported && !body.discovery.ok;
   if (json) ctx.out(JSON.stringify({ cloud: after, discovery: body.discovery }, null, 2));
   else {
     ctx.out(`cloud ${name} ${status === 201 ? 'registered' : 'updated'} (${after.platform})`);
-    ctx.out(discoveryLine(body.discovery));
+    if (!failed) ctx.out(discoveryLine(body.discovery));
     if (entries > 0) ctx.out(`${entries} entries set by hand; now ${after.counts.locations} locations, ${after.counts.offers} offers, ${after.counts.images} images`);
+  }
+  // the entry is kept (so the credential can be fixed and discovery run again), but this is a failure
+  if (failed) {
+    throw new CliError(EXIT.FAILURE, 'DISCOVERY_FAILED', `cloud ${name}: discovery failed: ${body.discovery.error ?? 'unknown error'}`, [
+      `the entry is kept: fix the credential (\`nubis credentials set …\`) or the options and run \`nubis clouds discover ${name}\`, or remove it with \`nubis clouds rm ${name}\``,
+    ]);
   }
   return 0;
 }

@@ -4,6 +4,7 @@ import { enc, outputHelp, outputOption, wantsJson, type Command } from '../comma
 import { stateColour, table, type Style } from '../format.js';
 import type { ApiClient } from '../client.js';
 import { sparkline } from './metrics.js';
+import { cloudProblemLines } from '../progress.js';
 
 /** Instance CPU over the last 15 minutes as one sparkline per instance; empty when there is no data (or no metrics service). */
 async function cpuSparklines(client: ApiClient, d: DeploymentView): Promise<string> {
@@ -36,7 +37,10 @@ export function formatDeployment(style: Style, d: DeploymentView): string {
       stateColour(style, i.node.state),
       Object.entries(i.endpoints).map(([p, a]) => `${p}=${a}`).join(' ') || '-',
     ]));
-  const errors = d.instances.filter((i) => i.lastError).map((i) => `${style.red('!')} ${i.name}: ${i.lastError}`);
+  const errors = [
+    ...cloudProblemLines(d).map((l) => `${style.red('!')} ${l}`),
+    ...d.instances.filter((i) => i.lastError).map((i) => `${style.red('!')} ${i.name}: ${i.lastError}`),
+  ];
   return [head, '', comps, '', d.instances.length ? insts : 'no instances', ...(errors.length ? ['', ...errors] : [])].join('\n');
 }
 
