@@ -9,6 +9,7 @@ import type { Driver, DriverFactory } from '../drivers/driver.js';
 import { NubisError } from '../errors/index.js';
 import type { ConcurrencyLimiter } from '../drivers/limiter.js';
 import type { RuntimeDriver } from '../drivers/runtime.js';
+import { ADMIN_TENANT } from '../store/index.js';
 
 /** Bounds how many node creations run at once on one cloud (see drivers/limiter.ts). */
 export type CreationLimiter = ConcurrencyLimiter;
@@ -31,10 +32,10 @@ export interface CloudSetup {
   wrap: (driver: Driver, cloud: CloudSpec) => RuntimeDriver;
   limiter: (cloud: CloudSpec) => CreationLimiter;
   /**
-   * The opened secrets of the credential a cloud names (`CloudSpec.credential`), handed to its
-   * driver as `DriverContext.credentials`. Throws (NOT_FOUND, CREDENTIAL_*) when it cannot.
+   * The opened secrets of the credential a cloud names (`CloudSpec.credential`) in the tenant of
+   * the deployment using it, handed to its driver as `DriverContext.credentials`. Throws (NOT_FOUND, CREDENTIAL_*) when it cannot.
    */
-  credentials?: (name: string) => Record<string, string>;
+  credentials?: (name: string, tenant: string) => Record<string, string>;
 }
 
 /** Where selection put a node: a registered cloud and the offer, image and location ids. */
@@ -50,15 +51,15 @@ export interface Placement {
  * placement for a node template without a cloud. Built by the control plane.
  */
 export interface PlacementSource {
-  /** A registered cloud by name, or undefined. */
-  cloud(name: string): CloudSpec | undefined;
-  /** Names of every registered cloud. */
-  clouds(): string[];
+  /** A registered cloud of the tenant by name, or undefined (also when another tenant has it). */
+  cloud(tenant: string, name: string): CloudSpec | undefined;
+  /** Names of every registered cloud of the tenant. */
+  clouds(tenant: string): string[];
   /**
    * Chooses where the next node of a template goes, given where its component's nodes are
    * (for spread). Throws PLACEMENT_NO_FIT naming the closest offers when nothing fits.
    */
-  place(template: NodeTemplateSpec, existing: readonly Placement[], what: string): { placement: Placement; reason: string };
+  place(tenant: string, template: NodeTemplateSpec, existing: readonly Placement[], what: string): { placement: Placement; reason: string };
 }
 
 function stable(v: unknown): string {
@@ -71,26 +72,32 @@ function stable(v: unknown): string {
     .join(',')}}`;
 }
 
-/** Same platform and options, same cloud: they share a driver, an inventory and a limit. */
-export function cloudKey(c: CloudSpec): string {
+/**
+ * Same platform and options, same cloud: they share a driver, an inventory and a limit. A
+ * credential is named within a tenant, so one named in two tenants is two accounts.
+ */
+export function cloudKey(c: CloudSpec, tenant: string = ADMIN_TENANT): string {
   // another credential is another account: another cloud
-  const h = crypto.createHash('sha1').update(stable(c.credential ? { options: c.options, credential: c.credential } : c.options)).digest('hex').slice(0, 12);
+  const h = crypto.createHash('sha1').update(stable(c.credential ? { options: c.options, credential: c.credential, ...(tenant !== ADMIN_TENANT ? { tenant } : {}) } : c.options)).digest('hex').slice(0, 12);
   return `${c.platform}:${h}`;
 }
 
 export function createCloudRegistry(setup: CloudSetup) {
   const handles = new Map<string, CloudHandle>();
   return {
-    /** The handle for a cloud spec, creating its driver on first use. Fails for platforms without a driver. */
-    get(c: CloudSpec): CloudHandle {
-      const key = cloudKey(c);
+    /**
+     * The handle for a cloud spec as a deployment of `tenant` names it (its credential is the
+     * tenant's), creating its driver on first use. Fails for platforms without a driver.
+     */
+    get(c: CloudSpec, tenant: string = ADMIN_TENANT): CloudHandle {
+      const key = cloudKey(c, tenant);
       let h = handles.get(key);
       if (h) return h;
       const factory = setup.factories[c.platform];
       if (!factory) {
         throw new NubisError('SPEC_INVALID', `platform ${c.platform} has no driver in this build (cloud ${c.name})`);
       }
-      const credentials = c.credential !== undefined ? setup.credentials?.(c.credential) : undefined;
+      const credentials = c.credential !== undefined ? setup.credentials?.(c.credential, tenant) : undefined;
       if (c.credential !== undefined && !credentials) {
         throw new NubisError('SPEC_INVALID', `cloud ${c.name} names credential ${c.credential}, but this control plane has no credential registry`);
       }

@@ -11,7 +11,8 @@ import type { AppSpec, HandlerName } from '../model/types.js';
 import { NubisError } from '../errors/index.js';
 import type { Engine } from './engine.js';
 import type { Placement } from './clouds.js';
-import { desiredCount, type Deployment, type InstanceRec } from './state.js';
+import { desiredCount, resourceKey, type Deployment, type InstanceRec } from './state.js';
+import { ADMIN_TENANT, deploymentId, localTarget, splitDeploymentId, type TenantPolicy } from './tenancy.js';
 import { componentWiringHashes, previewPlan } from './planner.js';
 import { providedEndpoints } from './wiring.js';
 import type {
@@ -53,12 +54,25 @@ function parseInput(input: SpecInput): Parsed {
   return { spec, text: input.spec, file, files: used };
 }
 
-export function createControlPlaneFacade(engine: Engine, store: Store, events: EventLog, clock: Clock): ControlPlane {
+/** The tenant a caller acts in; absent: the admin tenant. */
+const tenantOf = (caller: Caller | undefined): string => caller?.tenant ?? ADMIN_TENANT;
+
+/** A plan action as its tenant names it: ids and targets without the `<tenant>.` prefix. */
+function localAction(tenant: string, a: PlanResult['actions'][number]): PlanResult['actions'][number] {
+  const id = (x: string): string => {
+    const colon = x.indexOf(':');
+    return colon < 0 ? x : `${x.slice(0, colon + 1)}${localTarget(tenant, x.slice(colon + 1))}`;
+  };
+  return { ...a, id: id(a.id), target: localTarget(tenant, a.target), after: a.after.map(id) };
+}
+
+export function createControlPlaneFacade(engine: Engine, store: Store, events: EventLog, clock: Clock, tenancy: TenantPolicy = {}): ControlPlane {
   const iso = (ms: number): string => new Date(ms).toISOString();
 
-  function mustGet(name: string): Deployment {
-    const d = engine.deployments.get(name);
-    if (!d) throw new NubisError('NOT_FOUND', `no deployment named ${JSON.stringify(name)}`);
+  /** A deployment by id; NOT_FOUND names the bare name only, so it says nothing about other tenants. */
+  function mustGet(id: string): Deployment {
+    const d = engine.deployments.get(id);
+    if (!d) throw new NubisError('NOT_FOUND', `no deployment named ${JSON.stringify(splitDeploymentId(id).name)}`);
     return d;
   }
 
@@ -74,7 +88,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       desired: i.desired,
       phase: i.phase,
       health: i.health,
-      node: { key: i.key, cloud: n?.cloud ?? comp?.cloud ?? '', state: n?.unreachable ? 'unreachable' : (n?.status ?? 'pending') },
+      node: { key: resourceKey(d.spec.name, i.name), cloud: n?.cloud ?? comp?.cloud ?? '', state: n?.unreachable ? 'unreachable' : (n?.status ?? 'pending') },
       endpoints,
       createdAt: iso(i.createdAt),
     };
@@ -105,7 +119,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
   function view(d: Deployment): DeploymentView {
     const insts = engine.instancesOf(d.name).sort((a, b) => a.component.localeCompare(b.component) || a.ordinal - b.ordinal);
     return {
-      name: d.name,
+      name: d.spec.name,
       state: stateOf(d, insts),
       version: d.version,
       createdAt: iso(d.createdAt),
@@ -121,10 +135,17 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
     };
   }
 
+  /**
+   * Every cloud the spec names, and the one selection picks for a template without a cloud,
+   * must be usable by the deployment's tenant: cloudFor throws for platforms without a driver,
+   * credentials the tenant does not have, and host access it may not use (FORBIDDEN).
+   */
   function checkClouds(spec: AppSpec, probe: Deployment): void {
-    for (const c of Object.keys(spec.clouds)) engine.cloudFor(probe, c); // throws for platforms without a driver
+    for (const c of Object.keys(spec.clouds)) engine.cloudFor(probe, c);
     // a template without a cloud must fit somewhere: PLACEMENT_NO_FIT names the closest offers
-    for (const c of Object.values(spec.components)) if (!c.cloud && desiredCount(probe, c) > 0) engine.placeFor(probe, c.name);
+    for (const c of Object.values(spec.components)) {
+      if (!c.cloud && desiredCount(probe, c) > 0) engine.cloudFor(probe, engine.placeFor(probe, c.name).placement.cloud);
+    }
   }
 
   /** `plan` shows where selection would put each new node, and why. */
@@ -152,20 +173,24 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
 
   return {
     events,
+    tenancy,
     specSchema: () => specJsonSchema(),
 
-    async plan(input) {
+    async plan(input, caller) {
       const p = parseInput(input);
-      const existing = engine.deployments.get(p.spec.name);
+      const tenant = tenantOf(caller);
+      const id = deploymentId(tenant, p.spec.name);
+      const existing = engine.deployments.get(id);
       const now = clock.now();
       const d: Deployment = existing
         ? { ...existing, spec: p.spec, counts: {}, ordinals: { ...existing.ordinals } }
-        : { name: p.spec.name, spec: p.spec, specText: p.text, file: p.file, version: 0, status: 'active', counts: {}, ordinals: {}, createdAt: now, updatedAt: now };
+        : { name: id, tenant, spec: p.spec, specText: p.text, file: p.file, version: 0, status: 'active', counts: {}, ordinals: {}, createdAt: now, updatedAt: now };
       checkClouds(p.spec, d);
-      const actions = previewPlan(d, engine.instancesOf(d.name), engine.nodes, now).map(({ deployment: _d, ready: _r, ...a }) => a);
-      explainPlacements(d, actions);
+      const preview = previewPlan(d, engine.instancesOf(d.name), engine.nodes, now).map(({ deployment: _d, ready: _r, ...a }) => a);
+      explainPlacements(d, preview);
+      const actions = preview.map((a) => localAction(tenant, a));
       const result: PlanResult = {
-        deployment: d.name,
+        deployment: p.spec.name,
         create: !existing,
         actions,
         summary: {
@@ -179,13 +204,16 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
 
     async apply(input, caller: Caller) {
       const p = parseInput(input);
-      const existing = engine.deployments.get(p.spec.name);
+      const tenant = tenantOf(caller);
+      const id = deploymentId(tenant, p.spec.name);
+      const existing = engine.deployments.get(id);
       if (existing?.status === 'destroying') {
         throw new NubisError('CONFLICT', `deployment ${p.spec.name} is being destroyed; apply again once it is gone`);
       }
       const now = clock.now();
       const d: Deployment = {
-        name: p.spec.name,
+        name: id,
+        tenant,
         spec: p.spec,
         specText: p.text,
         file: p.file,
@@ -213,13 +241,14 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       return view(d);
     },
 
-    async listDeployments(): Promise<DeploymentSummary[]> {
+    async listDeployments(tenant): Promise<DeploymentSummary[]> {
       return [...engine.deployments.values()]
+        .filter((d) => tenant === undefined || d.tenant === tenant)
         .sort((a, b) => a.name.localeCompare(b.name))
         .map((d) => {
           const v = view(d);
           return {
-            name: d.name,
+            name: d.spec.name,
             state: v.state,
             version: d.version,
             instances: { desired: v.components.reduce((s, c) => s + c.desired, 0), running: v.components.reduce((s, c) => s + c.running, 0) },
@@ -243,10 +272,10 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
 
     async scale(name, component, count, caller) {
       const d = mustGet(name);
-      if (d.status === 'destroying') throw new NubisError('CONFLICT', `deployment ${name} is being destroyed`);
+      if (d.status === 'destroying') throw new NubisError('CONFLICT', `deployment ${d.spec.name} is being destroyed`);
       const c = d.spec.components[component];
       if (!c) {
-        throw new NubisError('NOT_FOUND', `deployment ${name} has no component ${JSON.stringify(component)}; it has ${Object.keys(d.spec.components).join(', ')}`);
+        throw new NubisError('NOT_FOUND', `deployment ${d.spec.name} has no component ${JSON.stringify(component)}; it has ${Object.keys(d.spec.components).join(', ')}`);
       }
       if (!Number.isInteger(count) || count < 0) throw new NubisError('REQUEST_INVALID', `$.count: expected integer ≥ 0, found ${JSON.stringify(count)}`);
       if (count < c.min || count > c.max) {
@@ -283,13 +312,13 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
     },
 
     async logs(deployment, instance, step): Promise<StepLog[]> {
-      mustGet(deployment);
+      const d = mustGet(deployment);
       if (step !== undefined && !(HANDLER_NAMES as readonly string[]).includes(step)) {
         throw new NubisError('REQUEST_INVALID', `step: expected one of ${HANDLER_NAMES.join(', ')}, found ${JSON.stringify(step)}`);
       }
       const known = engine.instancesOf(deployment).some((i) => i.name === instance);
       const rows = await store.stepRuns(deployment, instance, step);
-      if (!known && rows.length === 0) throw new NubisError('NOT_FOUND', `deployment ${deployment} has no instance ${JSON.stringify(instance)}`);
+      if (!known && rows.length === 0) throw new NubisError('NOT_FOUND', `deployment ${d.spec.name} has no instance ${JSON.stringify(instance)}`);
       return rows.map((r) => {
         const l: StepLog = {
           step: r.step as HandlerName,

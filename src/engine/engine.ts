@@ -37,6 +37,7 @@ import {
 import { decideScale, planDeployment, componentWiringHashes, type Action } from './planner.js';
 import { computeWiring, providedEndpoints, wiringEnv, wiringHash } from './wiring.js';
 import type { CloudHandle, CloudRegistry, Placement, PlacementSource } from './clouds.js';
+import { checkHostAccess, type TenantPolicy } from './tenancy.js';
 import type { InstancePhase, NodeState } from './views.js';
 
 export interface EngineOptions {
@@ -46,6 +47,8 @@ export interface EngineOptions {
   clouds: CloudRegistry;
   /** Registered clouds and requirement-based selection; without it only spec clouds exist. */
   placement?: PlacementSource;
+  /** Which tenants may use clouds that reach the control-plane host (./tenancy.ts). Default: only `default`. */
+  tenancy?: TenantPolicy;
   /** Most agent steps running at once across all nodes. Default 32. */
   stepConcurrency?: number;
   /** How often running instances' agents are asked for health. Default 2 000. */
@@ -157,11 +160,15 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     return ceiling / 2 + Math.random() * (ceiling / 2);
   };
 
-  /** A spec cloud by name, else a registered one. */
+  /**
+   * A spec cloud by name, else one the deployment's tenant registered; its credential is the
+   * tenant's. FORBIDDEN when the cloud reaches the control-plane host and the tenant may not.
+   */
   const cloudFor = (d: Deployment, cloudName: string): CloudHandle => {
-    const spec: CloudSpec | undefined = d.spec.clouds[cloudName] ?? (cloudName ? opts.placement?.cloud(cloudName) : undefined);
-    if (!spec) throw new NubisError('SPEC_INVALID', `deployment ${d.name} names unknown cloud ${JSON.stringify(cloudName)} (neither in its spec nor registered)`);
-    return clouds.get(spec);
+    const spec: CloudSpec | undefined = d.spec.clouds[cloudName] ?? (cloudName ? opts.placement?.cloud(d.tenant, cloudName) : undefined);
+    if (!spec) throw new NubisError('SPEC_INVALID', `deployment ${d.spec.name} names unknown cloud ${JSON.stringify(cloudName)} (neither in its spec nor registered)`);
+    checkHostAccess(d.tenant, spec, opts.tenancy ?? {});
+    return clouds.get(spec, d.tenant);
   };
 
   /** Where the component's wanted nodes are, for spread. */
@@ -182,7 +189,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     if (!opts.placement) {
       throw new NubisError('PLACEMENT_NO_FIT', `${d.name}/${component}: node template ${tpl.name} names no cloud, and this control plane has no registry to choose from`);
     }
-    return opts.placement.place(tpl, [...placementsOf(d, component), ...planned], `${d.name}/${component} (node template ${tpl.name})`);
+    return opts.placement.place(d.tenant, tpl, [...placementsOf(d, component), ...planned], `${d.name}/${component} (node template ${tpl.name})`);
   };
 
   /** Sweeps a cloud whose handle is new, once at a time, then queues the deployments. */

@@ -16,9 +16,11 @@ import type { DriverFactory } from '../drivers/driver.js';
 import { defaultDriverFactories, wrapDriver, createAdaptiveLimiter, createFixedLimiter, type DriverCallEvent } from '../drivers/index.js';
 import { createCloudRegistry, type PlacementSource } from './clouds.js';
 import { NubisError, isNubisError } from '../errors/index.js';
-import { createRegistry, choosePlacement, resolveKey, DEFAULT_TENANT, type Registry, type SecretKey } from '../registry/index.js';
+import { createRegistry, choosePlacement, resolveKey, type Registry, type SecretKey } from '../registry/index.js';
 import { createEngine, type Engine, type EngineOptions } from './engine.js';
 import { createControlPlaneFacade } from './control-plane.js';
+import type { TenantPolicy } from './tenancy.js';
+import type { Deployment } from './state.js';
 import type { ControlPlane } from './views.js';
 
 export interface ControlPlaneOptions {
@@ -40,6 +42,11 @@ export interface ControlPlaneOptions {
    * composition root resolves NUBIS_KEY first and passes the result).
    */
   secretKey?: SecretKey;
+  /**
+   * Whether tenants other than `default` may use clouds that reach this host (`local`, file
+   * paths in options): `nubis serve --allow-local-tenants`. Default false.
+   */
+  allowLocalTenants?: boolean;
   /** Discovery refresh interval of the registries; 0 turns it off. Default 6 h. */
   discoveryIntervalMs?: number;
 }
@@ -66,36 +73,50 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
     store, clock, events, factories, dataDir: opts.dataDir,
     key: opts.secretKey ?? resolveKey(opts.dataDir, {}),
     ...(opts.discoveryIntervalMs !== undefined ? { refreshIntervalMs: opts.discoveryIntervalMs } : {}),
-    inUse: (_tenant, cloud) => {
+    inUse: (tenant, cloud) => {
       const names = new Set<string>();
-      for (const n of engineRef?.nodes.values() ?? []) if (n.cloud === cloud && !engineRef?.deployments.get(n.deployment)?.spec.clouds[cloud]) names.add(n.deployment);
+      for (const n of engineRef?.nodes.values() ?? []) {
+        const d = engineRef?.deployments.get(n.deployment);
+        if (n.cloud === cloud && d?.tenant === tenant && !d.spec.clouds[cloud]) names.add(d.spec.name);
+      }
       return [...names];
     },
   });
-  // single-tenant for now: deployments and tokens carry no tenant, so the engine uses the default one
+  // a deployment sees its own tenant's registered clouds, offers and credentials only
   const placement: PlacementSource = {
-    cloud: (name) => registry.cloudSpec(DEFAULT_TENANT, name),
-    clouds: () => registry.listClouds(DEFAULT_TENANT).map((c) => c.name),
-    place(template, existing, what) {
-      const c = choosePlacement(registry.catalogue(DEFAULT_TENANT), template.requirements, {
+    cloud: (tenant, name) => registry.cloudSpec(tenant, name),
+    clouds: (tenant) => registry.listClouds(tenant).map((c) => c.name),
+    place(tenant, template, existing, what) {
+      const c = choosePlacement(registry.catalogue(tenant), template.requirements, {
         existing, what, ...(template.spread ? { spread: template.spread } : {}),
       });
       return { placement: c.placement, reason: c.reason };
     },
   };
-  const credentials = (name: string): Record<string, string> => {
+  // another tenant's credential answers exactly like one that does not exist
+  const credentials = (name: string, tenant: string): Record<string, string> => {
     try {
-      return registry.secrets(DEFAULT_TENANT, name);
+      return registry.secrets(tenant, name);
     } catch (e) {
       if (isNubisError(e) && e.code === 'NOT_FOUND') throw new NubisError('SPEC_INVALID', `${e.message}; create it with \`nubis credentials set ${name} --from-file <json>\``);
       throw e;
     }
   };
+  /** The deployment a driver call is about: its target is a node key or a provider id. */
+  const callOwner = (target: string): Deployment | undefined => {
+    if (!engineRef) return undefined;
+    let n = engineRef.nodes.get(target);
+    if (!n) for (const m of engineRef.nodes.values()) if (m.providerId === target) n = m;
+    return n ? engineRef.deployments.get(n.deployment) : undefined;
+  };
   const onCall = (e: DriverCallEvent): void => {
+    const owner = callOwner(e.target);
     registry.accounting.record({ cloud: e.cloud, op: e.op, outcome: e.outcome, latencyMs: e.latencyMs, ...(e.errorCode ? { errorCode: e.errorCode } : {}) });
     void events.append({
       kind: 'driver.call',
       actor: 'engine',
+      // a call about a node is its tenant's to see; one about a shared handle (a list) the admin's
+      ...(owner ? { tenant: owner.tenant } : {}),
       target: e.target,
       outcome: e.outcome,
       ...(e.correlationId ? { correlationId: e.correlationId } : {}),
@@ -115,9 +136,10 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
     wrap: (driver, cloud: CloudSpec) => wrapDriver(driver, { cloud: cloud.name, clock, onCall, ...(opts.retry ? { retry: opts.retry } : {}) }),
     limiter: (cloud: CloudSpec) => (cloud.concurrency ? createFixedLimiter({ limit: cloud.concurrency }) : createAdaptiveLimiter({ clock, initial: 2, max: 64 })),
   });
-  const engine = await createEngine({ store, events, clock, clouds, placement, ...opts.engine });
+  const tenancy: TenantPolicy = { allowLocalTenants: opts.allowLocalTenants ?? false };
+  const engine = await createEngine({ store, events, clock, clouds, placement, tenancy, ...opts.engine });
   engineRef = engine;
-  const facade = createControlPlaneFacade(engine, store, events, clock);
+  const facade = createControlPlaneFacade(engine, store, events, clock, tenancy);
   return {
     ...facade,
     engine,
@@ -137,3 +159,4 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
 
 export type { Engine } from './engine.js';
 export type * from './views.js';
+export { deploymentId, splitDeploymentId, localTarget, hostAccess, checkHostAccess, ADMIN_TENANT, type TenantPolicy } from './tenancy.js';

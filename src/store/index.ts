@@ -27,12 +27,15 @@ export type ArtefactRow = Selectable<ArtefactTable>;
 export type WriteOp = (trx: Transaction<Database>) => Promise<unknown>;
 
 export interface EventFilter {
+  /** Only events this tenant may see. Absent: every tenant's (the control plane's own use). */
+  tenant?: string;
   deployment?: string;
   kind?: string;
   /** Only events with id greater than this. */
   afterId?: number;
   correlationId?: string;
-  target?: string;
+  /** Only events about this resource (any of these). */
+  target?: string | string[];
   limit?: number;
 }
 
@@ -174,11 +177,12 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     },
     events(f) {
       let q = db.selectFrom('events').selectAll();
+      if (f.tenant !== undefined) q = q.where('tenant', '=', f.tenant);
       if (f.deployment !== undefined) q = q.where('deployment', '=', f.deployment);
       if (f.kind !== undefined) q = f.kind.endsWith('*') ? q.where('kind', 'like', f.kind.slice(0, -1) + '%') : q.where('kind', '=', f.kind);
       if (f.afterId !== undefined) q = q.where('id', '>', f.afterId);
       if (f.correlationId !== undefined) q = q.where('correlation_id', '=', f.correlationId);
-      if (f.target !== undefined) q = q.where('target', '=', f.target);
+      if (f.target !== undefined) q = typeof f.target === 'string' ? q.where('target', '=', f.target) : q.where('target', 'in', f.target);
       return q.orderBy('id').limit(f.limit ?? 1000).execute();
     },
     async lastEventId() {
@@ -214,3 +218,4 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 export type { Database } from './schema.js';
 export type { MetricObjectRepo, MetricObjectRow, MetricObjectKind } from './metric-objects.js';
 export type { RegistryRepo, RegCloudRow, RegEntryRow, RegEntryKind, CredentialRow, DriverCallRow } from './registry.js';
+export { ADMIN_TENANT, deploymentId, splitDeploymentId } from './deployment-ids.js';
