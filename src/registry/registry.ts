@@ -54,6 +54,8 @@ export interface RegistryOptions {
 export interface Actor {
   actor: string;
   correlationId?: string;
+  /** The tenant acting: its audit events are that tenant's to see. */
+  tenant?: string;
 }
 
 export interface Registry {
@@ -195,7 +197,9 @@ export function createRegistry(opts: RegistryOptions): Registry {
 
   const audit = async (e: Omit<EventInput, 'actor'>, by: Actor | undefined): Promise<void> => {
     if (!opts.events) return;
-    await opts.events.append({ actor: by?.actor ?? 'registry', ...(by?.correlationId ? { correlationId: by.correlationId } : {}), ...e, ts: clock.now() });
+    await opts.events.append({
+      actor: by?.actor ?? 'registry', ...(by?.correlationId ? { correlationId: by.correlationId } : {}), ...(by?.tenant ? { tenant: by.tenant } : {}), ...e, ts: clock.now(),
+    });
   };
 
   function mustCloud(tenant: string, name: string): { row: RegCloudRow; entries: RegEntryRow[] } {
@@ -324,7 +328,7 @@ export function createRegistry(opts: RegistryOptions): Registry {
       if (!tenants.has(c.tenant)) await reload(c.tenant);
       const f = opts.factories[c.platform as Platform];
       if (!f) continue;
-      const r = await discover(c.tenant, c.name, { actor: 'registry' });
+      const r = await discover(c.tenant, c.name, { actor: 'registry', tenant: c.tenant });
       if (r.supported) out.push(r);
     }
     return out;

@@ -11,6 +11,7 @@ import crypto from 'node:crypto';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider, type Transaction, type Selectable, type Insertable } from 'kysely';
 import { migrations } from './migrations.js';
+import { createPrivateFile, databaseFiles, secureDir, secureFiles } from './file-modes.js';
 import type { Database, DeploymentTable, NodeTable, InstanceTable, EventTable, StepRunTable, ArtefactTable } from './schema.js';
 import { createRegistryRepo, type RegistryRepo } from './registry.js';
 import { createMetricObjectRepo, type MetricObjectRepo } from './metric-objects.js';
@@ -95,9 +96,17 @@ class InCodeMigrations implements MigrationProvider {
 
 /** Opens (creating if needed) and migrates the store. Fails with the migration's error. */
 export async function openStore(opts: StoreOptions): Promise<Store> {
-  if (opts.path !== ':memory:') fs.mkdirSync(path.dirname(opts.path), { recursive: true });
+  const onDisk = opts.path !== ':memory:';
+  if (onDisk) {
+    // the database holds specs (env values), tokens' hashes and sealed credentials: owner only
+    if (!fs.existsSync(path.dirname(opts.path))) secureDir(path.dirname(opts.path));
+    createPrivateFile(opts.path);
+    secureFiles(databaseFiles(opts.path));
+  }
   const sqlite = new SQLite(opts.path);
   sqlite.pragma('journal_mode = WAL');
+  // SQLite gives the WAL and shared-memory files the database's mode; older ones may be looser
+  if (onDisk) secureFiles(databaseFiles(opts.path));
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
@@ -219,3 +228,4 @@ export type { Database } from './schema.js';
 export type { MetricObjectRepo, MetricObjectRow, MetricObjectKind } from './metric-objects.js';
 export type { RegistryRepo, RegCloudRow, RegEntryRow, RegEntryKind, CredentialRow, DriverCallRow } from './registry.js';
 export { ADMIN_TENANT, deploymentId, splitDeploymentId } from './deployment-ids.js';
+export { secureDir, secureFiles } from './file-modes.js';
