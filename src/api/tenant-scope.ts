@@ -6,7 +6,7 @@
  */
 import type { EventLog, NubisEvent } from '../events/index.js';
 import type { EventFilter } from '../store/index.js';
-import { ADMIN_TENANT, deploymentId, localTarget } from '../engine/index.js';
+import { ADMIN_TENANT, deploymentId, localText } from '../engine/index.js';
 import type { Caller } from '../engine/index.js';
 
 /** The tenant a caller acts in; the bootstrap token's is `default`. */
@@ -25,13 +25,13 @@ export function callerDeployment(caller: Pick<Caller, 'tenant'>, name: string): 
  * Appending goes to the real log unchanged (the tenant is derived from the event itself).
  */
 export function tenantEvents(events: EventLog, tenant: string): EventLog {
-  const show = (e: NubisEvent): NubisEvent => {
-    if (tenant === ADMIN_TENANT) return e;
-    const out: NubisEvent = { ...e };
-    if (e.deployment !== undefined) out.deployment = localTarget(tenant, e.deployment);
-    if (e.target !== undefined) out.target = localTarget(tenant, e.target);
-    return out;
+  const local = (v: unknown): unknown => {
+    if (typeof v === 'string') return localText(tenant, v);
+    if (Array.isArray(v)) return v.map(local);
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, local(x)]));
+    return v;
   };
+  const show = (e: NubisEvent): NubisEvent => (tenant === ADMIN_TENANT ? e : (local(e) as NubisEvent));
   const scoped = <F extends Pick<EventFilter, 'deployment' | 'target'>>(f: F): F & { tenant: string } => {
     const out: F & { tenant: string } = { ...f, tenant };
     if (f.deployment !== undefined) out.deployment = deploymentId(tenant, f.deployment);

@@ -12,7 +12,7 @@ import { NubisError } from '../errors/index.js';
 import type { Engine } from './engine.js';
 import type { Placement } from './clouds.js';
 import { desiredCount, resourceKey, type Deployment, type InstanceRec } from './state.js';
-import { ADMIN_TENANT, deploymentId, localTarget, splitDeploymentId, type TenantPolicy } from './tenancy.js';
+import { ADMIN_TENANT, deploymentId, localText, splitDeploymentId, type TenantPolicy } from './tenancy.js';
 import { componentWiringHashes, previewPlan } from './planner.js';
 import { providedEndpoints } from './wiring.js';
 import type {
@@ -57,13 +57,10 @@ function parseInput(input: SpecInput): Parsed {
 /** The tenant a caller acts in; absent: the admin tenant. */
 const tenantOf = (caller: Caller | undefined): string => caller?.tenant ?? ADMIN_TENANT;
 
-/** A plan action as its tenant names it: ids and targets without the `<tenant>.` prefix. */
+/** A plan action as its tenant names it: ids, targets and reasons without the `<tenant>.` prefix. */
 function localAction(tenant: string, a: PlanResult['actions'][number]): PlanResult['actions'][number] {
-  const id = (x: string): string => {
-    const colon = x.indexOf(':');
-    return colon < 0 ? x : `${x.slice(0, colon + 1)}${localTarget(tenant, x.slice(colon + 1))}`;
-  };
-  return { ...a, id: id(a.id), target: localTarget(tenant, a.target), after: a.after.map(id) };
+  const local = (x: string): string => localText(tenant, x);
+  return { ...a, id: local(a.id), target: local(a.target), after: a.after.map(local), reason: local(a.reason) };
 }
 
 export function createControlPlaneFacade(engine: Engine, store: Store, events: EventLog, clock: Clock, tenancy: TenantPolicy = {}): ControlPlane {
@@ -95,7 +92,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
     if (n?.providerId) v.node.id = n.providerId;
     if (n?.observed?.address) v.node.address = n.observed.address;
     const err = i.lastError ?? n?.lastError;
-    if (err && (i.phase === 'failed' || n?.status === 'failed' || i.phase !== 'running')) v.lastError = err;
+    if (err && (i.phase === 'failed' || n?.status === 'failed' || i.phase !== 'running')) v.lastError = localText(d.tenant, err);
     return v;
   }
 
@@ -322,7 +319,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       return rows.map((r) => {
         const l: StepLog = {
           step: r.step as HandlerName,
-          runId: r.run_id,
+          runId: localText(d.tenant, r.run_id),
           state: r.state,
           exitCode: r.exit_code,
           startedAt: iso(Number(r.started_at)),

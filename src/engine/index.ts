@@ -102,10 +102,14 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
       throw e;
     }
   };
-  /** The deployment a driver call is about: its target is a node key or a provider id. */
+  /**
+   * The deployment a driver call is about: its target is a node key, a provider id, or the
+   * tags of a list (`nubis-owner=…,nubis-key=<key>`); a list of a whole cloud is nobody's.
+   */
   const callOwner = (target: string): Deployment | undefined => {
     if (!engineRef) return undefined;
-    let n = engineRef.nodes.get(target);
+    const byKey = /(?:^|,)nubis-key=([^,]+)/.exec(target)?.[1];
+    let n = engineRef.nodes.get(byKey ?? target);
     if (!n) for (const m of engineRef.nodes.values()) if (m.providerId === target) n = m;
     return n ? engineRef.deployments.get(n.deployment) : undefined;
   };
@@ -159,4 +163,4 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
 
 export type { Engine } from './engine.js';
 export type * from './views.js';
-export { deploymentId, splitDeploymentId, localTarget, hostAccess, checkHostAccess, ADMIN_TENANT, type TenantPolicy } from './tenancy.js';
+export { deploymentId, splitDeploymentId, localText, hostAccess, checkHostAccess, ADMIN_TENANT, type TenantPolicy } from './tenancy.js';

@@ -10,13 +10,12 @@ import { ADMIN_TENANT } from '../store/index.js';
 export { ADMIN_TENANT, deploymentId, splitDeploymentId } from '../store/index.js';
 
 /**
- * A deployment id, resource key (`<id>/<instance>`) or other target as the tenant names it: its
- * own deployments without the `<tenant>.` prefix; anything else unchanged.
+ * A text (deployment id, resource key, run id, event reason, error) as the tenant names it:
+ * every `<tenant>.` that begins one of its deployment ids removed. Other text is unchanged.
  */
-export function localTarget(tenant: string, target: string): string {
-  if (tenant === ADMIN_TENANT) return target;
-  const prefix = `${tenant}.`;
-  return target.startsWith(prefix) ? target.slice(prefix.length) : target;
+export function localText(tenant: string, text: string): string {
+  if (tenant === ADMIN_TENANT || !text.includes(`${tenant}.`)) return text;
+  return text.replace(new RegExp(`(?<![\\w.-])${tenant}\\.(?=[a-z])`, 'g'), '');
 }
 
 /** What the server lets tenants other than the admin do on its own host. */
