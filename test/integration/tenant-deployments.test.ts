@@ -135,9 +135,13 @@ test('a spec names only its own tenant\'s credentials and registered clouds', { 
       const missing = await call(acme, 'POST', op, { spec: withCredential('nobody-key') });
       assert.equal(borrowed.text.replaceAll('home-key', 'X'), missing.text.replaceAll('nobody-key', 'X'));
       assert.equal(borrowed.text.includes('home-secret'), false);
-      const cloud = await call(acme, 'POST', op, { spec: spec('borrow', 1, '', 'home-sim') });
-      assert.equal(cloud.status, 400, cloud.text);
-      assert.match(cloud.json.error.message, /unknown cloud "home-sim"/);
+      // placement by requirements chooses among acme's registered clouds only: home-sim is not one
+      const placed = `name: borrow\nclouds: {}\nnodeTemplates: { t: { requirements: { cores: 1, clouds: [home-sim] } } }\ncomponents:\n  app: { nodeTemplate: t, lifecycle: { start: run } }\n`;
+      const cloud = await call(acme, 'POST', op, { spec: placed });
+      assert.equal(cloud.status, 422, cloud.text);
+      assert.equal(cloud.json.error.code, 'PLACEMENT_NO_FIT');
+      assert.equal(cloud.text.includes('s2'), false, 'the answer shows none of default\'s offers');
+      assert.equal((await call(admin, 'POST', '/v1/plan', { spec: placed })).status, 200, 'default places it on its own cloud');
     }
     assert.equal((await call(acme, 'GET', '/v1/deployments/borrow')).status, 404, 'nothing half-applied');
     // acme's own credential of the same name is acme's
@@ -145,6 +149,9 @@ test('a spec names only its own tenant\'s credentials and registered clouds', { 
     assert.equal((await call(acme, 'POST', '/v1/deployments', { spec: withCredential('home-key') })).status, 201);
     // and the admin's own use of its credential still works
     assert.equal((await call(admin, 'POST', '/v1/deployments', { spec: withCredential('home-key') })).status, 201);
+    // both converge, each on its own account (two handles), before the server stops
+    await ready(call, acme, 'borrow', 1);
+    await ready(call, admin, 'borrow', 1);
   });
 });
 

@@ -4,7 +4,7 @@
  * cloud with a location, offer and image, a credential, a metric definition, a rule, a
  * schedule, a scrape target, pushed metrics); then tenant A (`acme`) calls EVERY operation of
  * /openapi.json with B's names in its path, query and body. Each answer must be 404 (or 403
- * where that is the rule, 400 where a body names B's object, which A cannot name); a list may
+ * where that is the rule, 400 or 422 where a body names B's object, which A cannot name); a list may
  * answer 200 but shows none of B's names; a PUT of a top-level name may only create A's own
  * object (201, never 200, which would mean it changed B's), removed again at once. B's view,
  * taken before and after, must be identical: 0 reads and 0 writes across the wall.
@@ -47,9 +47,10 @@ components:
   app: { nodeTemplate: t, instances: { count: 2, min: 1, max: 6 }, lifecycle: { install: "echo in", start: run } }
 `;
 
-/** A's spec of B's name on B's registered cloud: A has no such cloud, so it is refused. */
+/** A's spec of B's name, placed by requirements on B's registered cloud: A has no such cloud, so nothing fits. */
 const A_SPEC = `name: ${B.deployment}
-nodeTemplates: { t: { cloud: ${B.cloud} } }
+clouds: {}
+nodeTemplates: { t: { requirements: { cores: 1, clouds: [${B.cloud}] } } }
 components:
   app: { nodeTemplate: t, instances: { count: 1, max: 6 }, lifecycle: { start: run } }
 `;
@@ -294,7 +295,7 @@ test('tenant A reads and writes none of tenant B\'s objects through any operatio
         return [400, 403, 404].includes(r.status) ? undefined : `${where}: expected 201 (A's own), 400, 403 or 404; got ${r.status} ${r.text}`;
       }
       if (o.hasPathParams) return [403, 404].includes(r.status) ? undefined : `${where}: expected 404 or 403, got ${r.status} ${r.text}`;
-      if (o.body !== undefined) return [400, 403, 404].includes(r.status) ? undefined : `${where}: expected 400, 403 or 404, got ${r.status} ${r.text}`;
+      if (o.body !== undefined) return [400, 403, 404, 422].includes(r.status) ? undefined : `${where}: expected 400, 403, 404 or 422, got ${r.status} ${r.text}`;
       if (r.status !== 200 && r.status !== 403) return `${where}: expected 200 (an empty view) or 403, got ${r.status} ${r.text}`;
       const shown = MARKERS.filter((m) => r.text.includes(m));
       return shown.length > 0 ? `${where}: shows B's ${shown.join(', ')}` : undefined;
