@@ -82,14 +82,12 @@ export async function mintToken(store: Store, name: string, tenant: string): Pro
  * The caller acts as `user:<token name>` (the first token is named `admin`) in the token's
  * tenant (the first token's is `default`).
  *
- * Tenancy covers the registries only: deployments (and their nodes, events, metrics) stay
- * global for now — every token, of any tenant, sees and changes every deployment, and
- * deployments place nodes on the `default` tenant's clouds.
+ * A 401 says what is wrong with the header and nothing about the server: no path, no file
+ * (the CLI tells its local user where its token is).
  */
-export function createAuthenticator(store: Store, hint?: string): Authenticator {
+export function createAuthenticator(store: Store): Authenticator {
   const verified: { hash: Buffer; name: string; tenant: string }[] = [];
-  const deny = (why: string): NubisError =>
-    new NubisError('UNAUTHORIZED', `${why}; send "Authorization: Bearer <token>"${hint ? ` (${hint})` : ''}`);
+  const deny = (why: string): NubisError => new NubisError('UNAUTHORIZED', `${why}; send "Authorization: Bearer <token>"`);
   return {
     async authenticate(header) {
       if (header === undefined || header.trim() === '') throw deny('missing bearer token');

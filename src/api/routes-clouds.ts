@@ -13,6 +13,7 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import { NAME_PATTERN, PLATFORMS } from '../model/schema.js';
 import type { ControlPlane } from '../engine/views.js';
+import { checkHostAccess } from '../engine/index.js';
 import { NubisError } from '../errors/index.js';
 import { DEFAULT_TENANT, parseSince, type CloudInput, type Registry } from '../registry/index.js';
 import type { RegEntryKind } from '../store/index.js';
@@ -188,9 +189,15 @@ export function buildCloudRoutes(cp: ControlPlane): Route[] {
       method: 'PUT', path: '/v1/clouds/{name}', operationId: 'putCloud', summary: 'register or change a cloud, then discover its offers', auth: true,
       params: name,
       body: 'CloudInput',
-      responses: { 200: ok('CloudRegistration', 'the cloud changed'), 201: ok('CloudRegistration', 'the cloud was registered'), ...errors, ...bodyErrors },
+      responses: {
+        200: ok('CloudRegistration', 'the cloud changed'), 201: ok('CloudRegistration', 'the cloud was registered'), ...errors, ...bodyErrors,
+        403: { description: 'the cloud reaches the control-plane host (platform local, file paths in options) and the tenant may not use that', schema: 'Error' },
+      },
       handle: async (c) => {
-        const r = await reg().putCloud(tenantOf(c), c.params['name']!, c.body as CloudInput, c.caller);
+        const input = c.body as CloudInput;
+        // a cloud that reaches this host is refused before discovery runs on it
+        checkHostAccess(tenantOf(c), { name: c.params['name']!, platform: input.platform, options: input.options ?? {} }, cp.tenancy ?? {});
+        const r = await reg().putCloud(tenantOf(c), c.params['name']!, input, c.caller);
         return { status: r.created ? 201 : 200, body: { cloud: r.cloud, discovery: r.discovery } };
       },
     },

@@ -3,7 +3,8 @@ import { Type } from '@sinclair/typebox';
 import { HANDLER_NAMES, NAME_PATTERN } from '../model/schema.js';
 import type { ControlPlane, SpecInput } from '../engine/views.js';
 import type { HandlerName } from '../model/types.js';
-import type { Route, ResponseSpec, ParamSpec } from './router.js';
+import type { Route, ResponseSpec, ParamSpec, RouteContext } from './router.js';
+import { callerDeployment, callerTenant, tenantEvents } from './tenant-scope.js';
 import type { ScaleRequest } from './schemas.js';
 import { streamEvents } from './sse.js';
 import { NubisError } from '../errors/index.js';
@@ -32,6 +33,11 @@ const KindFilter: ParamSpec = {
   description: 'only events of this kind; a trailing * matches a prefix (node.*)',
 };
 
+const hostAccessDenied: ResponseSpec = {
+  description: 'a cloud of the spec reaches the control-plane host (platform local, file paths in options) and the tenant may not use that',
+  schema: 'Error',
+};
+
 /** Errors every authenticated operation may answer with, besides its own. */
 const authErrors: Record<number, ResponseSpec> = {
   400: { description: 'invalid parameters or body', schema: 'Error' },
@@ -44,6 +50,9 @@ function optionalString(v: string | number | undefined): string | undefined {
 function optionalNumber(v: string | number | undefined): number | undefined {
   return typeof v === 'number' ? v : undefined;
 }
+
+/** The caller's deployment named by the `name` path parameter: only its own tenant's are addressable. */
+const dep = (c: RouteContext): string => callerDeployment(c.caller, c.params['name']!);
 
 export function buildRoutes(deps: RouteDeps): Route[] {
   const cp = deps.controlPlane;
@@ -66,8 +75,8 @@ export function buildRoutes(deps: RouteDeps): Route[] {
     {
       method: 'POST', path: '/v1/plan', operationId: 'plan', summary: 'show the actions applying a spec would take', auth: true,
       body: 'SpecInput',
-      responses: { 200: ok('PlanResult'), ...authErrors, 413: { description: 'body too large', schema: 'Error' }, 415: { description: 'not JSON', schema: 'Error' } },
-      handle: async (c) => ({ status: 200, body: await cp.plan(c.body as SpecInput) }),
+      responses: { 200: ok('PlanResult'), ...authErrors, 403: hostAccessDenied, 413: { description: 'body too large', schema: 'Error' }, 415: { description: 'not JSON', schema: 'Error' } },
+      handle: async (c) => ({ status: 200, body: await cp.plan(c.body as SpecInput, c.caller) }),
     },
     {
       method: 'POST', path: '/v1/deployments', operationId: 'apply', summary: 'create or change a deployment from a spec', auth: true,
@@ -76,12 +85,13 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         200: ok('DeploymentView', 'the deployment changed'),
         201: ok('DeploymentView', 'the deployment was created'),
         ...authErrors,
+        403: hostAccessDenied,
         409: { description: 'conflicts with the current state (e.g. being destroyed)', schema: 'Error' },
         413: { description: 'body too large', schema: 'Error' },
         415: { description: 'not JSON', schema: 'Error' },
       },
       handle: async (c) => {
-        const before = new Set((await cp.listDeployments()).map((d) => d.name));
+        const before = new Set((await cp.listDeployments(callerTenant(c.caller))).map((d) => d.name));
         const view = await cp.apply(c.body as SpecInput, c.caller);
         return { status: before.has(view.name) ? 200 : 201, body: view };
       },
@@ -89,19 +99,19 @@ export function buildRoutes(deps: RouteDeps): Route[] {
     {
       method: 'GET', path: '/v1/deployments', operationId: 'listDeployments', summary: 'list deployments', auth: true,
       responses: { 200: ok('DeploymentList'), ...authErrors },
-      handle: async () => ({ status: 200, body: { deployments: await cp.listDeployments() } }),
+      handle: async (c) => ({ status: 200, body: { deployments: await cp.listDeployments(callerTenant(c.caller)) } }),
     },
     {
       method: 'GET', path: '/v1/deployments/{name}', operationId: 'getDeployment', summary: 'a deployment with its components and instances', auth: true,
       params: nameParams,
       responses: { 200: ok('DeploymentView'), ...authErrors, 404: { description: 'no such deployment', schema: 'Error' } },
-      handle: async (c) => ({ status: 200, body: await cp.getDeployment(c.params['name']!) }),
+      handle: async (c) => ({ status: 200, body: await cp.getDeployment(dep(c)) }),
     },
     {
       method: 'DELETE', path: '/v1/deployments/{name}', operationId: 'destroy', summary: 'start tearing a deployment down', auth: true,
       params: nameParams,
       responses: { 202: ok('DeploymentView', 'teardown started'), ...authErrors, 404: { description: 'no such deployment', schema: 'Error' } },
-      handle: async (c) => ({ status: 202, body: await cp.destroy(c.params['name']!, c.caller) }),
+      handle: async (c) => ({ status: 202, body: await cp.destroy(dep(c), c.caller) }),
     },
     {
       method: 'POST', path: '/v1/deployments/{name}/forget', operationId: 'forget',
@@ -117,7 +127,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       method: 'GET', path: '/v1/deployments/{name}/endpoints', operationId: 'endpoints', summary: 'the provided ports of every instance', auth: true,
       params: nameParams,
       responses: { 200: ok('EndpointList'), ...authErrors, 404: { description: 'no such deployment', schema: 'Error' } },
-      handle: async (c) => ({ status: 200, body: { endpoints: await cp.endpoints(c.params['name']!) } }),
+      handle: async (c) => ({ status: 200, body: { endpoints: await cp.endpoints(dep(c)) } }),
     },
     {
       method: 'POST', path: '/v1/deployments/{name}/scale', operationId: 'scale', summary: 'set the instance count of a component', auth: true,
@@ -133,7 +143,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       },
       handle: async (c) => {
         const b = c.body as ScaleRequest;
-        return { status: 200, body: await cp.scale(c.params['name']!, b.component, b.count, c.caller) };
+        return { status: 200, body: await cp.scale(dep(c), b.component, b.count, c.caller) };
       },
     },
     {
@@ -145,7 +155,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       responses: { 200: ok('LogList'), ...authErrors, 404: { description: 'no such deployment or instance', schema: 'Error' } },
       handle: async (c) => {
         const step = optionalString(c.query['step']) as HandlerName | undefined;
-        return { status: 200, body: { logs: await cp.logs(c.params['name']!, c.params['instance']!, step) } };
+        return { status: 200, body: { logs: await cp.logs(dep(c), c.params['instance']!, step) } };
       },
     },
     {
@@ -168,7 +178,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         if (q['correlationId'] !== undefined) filter.correlationId = String(q['correlationId']);
         if (q['target'] !== undefined) filter.target = String(q['target']);
         if (q['limit'] !== undefined) filter.limit = Number(q['limit']);
-        return { status: 200, body: { events: await cp.events.list(filter) } };
+        return { status: 200, body: { events: await tenantEvents(cp.events, callerTenant(c.caller)).list(filter) } };
       },
     },
     {
@@ -197,7 +207,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         const kind = optionalString(c.query['kind']);
         if (dep !== undefined) opts.deployment = dep;
         if (kind !== undefined) opts.kind = kind;
-        await streamEvents(cp.events, c.stream, opts);
+        await streamEvents(tenantEvents(cp.events, callerTenant(c.caller)), c.stream, opts);
         return undefined;
       },
     },

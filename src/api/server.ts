@@ -18,6 +18,7 @@ import { buildRoutes } from './routes.js';
 import { buildTokenRoutes } from './routes-tokens.js';
 import { NAMED_SCHEMAS } from './schemas.js';
 import { validateBody } from './validate.js';
+import { valueWithoutPaths } from './no-paths.js';
 
 export const DEFAULT_BODY_LIMIT = 20 * 1024 * 1024;
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -29,8 +30,6 @@ export interface ApiServerOptions {
   bodyLimit?: number;
   /** Interval of SSE heartbeat comments. Default 15 s. */
   heartbeatMs?: number;
-  /** Appended to 401 messages, e.g. where the token file is. */
-  tokenHint?: string;
   /** Where internal errors are reported. Default: console.error. */
   log?: (message: string) => void;
   /** Version shown in the OpenAPI document. */
@@ -148,7 +147,7 @@ async function readJson(ex: Exchange, limit: number): Promise<unknown> {
 export function createApiServer(opts: ApiServerOptions): ApiServer {
   const limit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const log = opts.log ?? ((m: string) => console.error(m));
-  const auth = createAuthenticator(opts.store, opts.tokenHint);
+  const auth = createAuthenticator(opts.store);
   let openapi: object | undefined;
   const routes: Route[] = [
     ...buildRoutes({
@@ -229,7 +228,8 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       const extra: Record<string, string> = {};
       if (err.code === 'METHOD_NOT_ALLOWED') extra['allow'] = ((err.details as { allow: string[] }).allow ?? []).join(', ');
       if (err.code === 'UNAUTHORIZED') extra['www-authenticate'] = 'Bearer realm="nubis"';
-      respond(shown.status, { error: shown.toJSON() }, extra);
+      // the one place error bodies are rendered: they never name a file on this server
+      respond(shown.status, { error: valueWithoutPaths(shown.toJSON()) }, extra);
     }
   }
 

@@ -4,10 +4,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { openStore } from '../store/index.js';
+import { openStore, secureDir, secureFiles } from '../store/index.js';
 import { createEventLog } from '../events/index.js';
 import { createControlPlane } from '../engine/index.js';
-import { resolveKey, settleKeyFiles } from '../registry/index.js';
+import { keyFilePath, resolveKey, settleKeyFiles } from '../registry/index.js';
 import { createApiServer, ensureToken, tokenFile } from '../api/index.js';
 import { createRealClock } from '../clock/index.js';
 import { NubisError } from '../errors/index.js';
@@ -47,6 +47,8 @@ export interface StartServerOptions {
   vmUrl?: string;
   /** How often node agents' samples are pulled (ms). Default 10 000. */
   metricsPullIntervalMs?: number;
+  /** `--allow-local-tenants`: tenants other than `default` may use clouds that reach this host (platform local…). */
+  allowLocalTenants?: boolean;
 }
 
 /**
@@ -64,6 +66,8 @@ async function openMetricsBackend(o: StartServerOptions, dataDir: string): Promi
 /** Starts a server; on failure, whatever was opened is closed again and the error rethrown. */
 export async function startServer(o: StartServerOptions): Promise<ServerHandle> {
   const dataDir = path.resolve(o.dataDir);
+  // everything under the data directory is the server's alone (DESIGN invariant 4)
+  secureDir(dataDir);
   const store = await openStore({ path: path.join(dataDir, 'nubis.db') });
   const cleanups: (() => Promise<void>)[] = [() => store.close()];
   const unwind = async (): Promise<void> => {
@@ -76,6 +80,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     // the credential key: NUBIS_KEY, else <data>/secret.key (created now if neither exists)
     await settleKeyFiles(dataDir, store);
     const secretKey = resolveKey(dataDir, process.env);
+    secureFiles([tokenFile(dataDir), keyFilePath(dataDir), `${keyFilePath(dataDir)}.new`, `${keyFilePath(dataDir)}.old`]);
     if (secretKey.created) o.log?.(`nubis: created the credential key ${secretKey.file} (mode 0600); back it up separately from the database`);
     const foreign = (await store.registry.credentials()).filter((c) => c.key_id !== secretKey.id).length;
     if (foreign > 0) {
@@ -83,6 +88,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     }
     const controlPlane = await createControlPlane({
       dataDir, store, events, secretKey,
+      ...(o.allowLocalTenants ? { allowLocalTenants: true } : {}),
       ...(o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}),
     });
     const backend = await openMetricsBackend(o, dataDir);
@@ -101,7 +107,6 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     });
     const api = createApiServer({
       controlPlane, store, metrics,
-      tokenHint: `the token is in ${tokenFile(dataDir)} on the server`,
       ...(o.log ? { log: o.log } : {}),
     });
     await controlPlane.start();

@@ -11,6 +11,7 @@ import type { Driver, DriverFactory } from '../drivers/driver.js';
 import { NubisError, toNubisError } from '../errors/index.js';
 import type { ConcurrencyLimiter } from '../drivers/limiter.js';
 import { STOPPING_CODES, type CloudHealth, type CloudHealthView, type RuntimeDriver } from '../drivers/index.js';
+import { ADMIN_TENANT } from '../store/index.js';
 
 /** Bounds how many node creations run at once on one cloud (see drivers/limiter.ts). */
 export type CreationLimiter = ConcurrencyLimiter;
@@ -20,6 +21,8 @@ export interface CloudHandle {
   platform: Platform;
   /** The cloud spec the handle was made for (the first one with this key). */
   spec: CloudSpec;
+  /** The tenant whose credential the handle's driver was built with. */
+  tenant: string;
   /** Whether calls may reach the cloud, and why not. */
   health: CloudHealth;
   driver: RuntimeDriver;
@@ -39,10 +42,10 @@ export interface CloudSetup {
   health: (cloud: CloudSpec) => CloudHealth;
   limiter: (cloud: CloudSpec) => CreationLimiter;
   /**
-   * The opened secrets of the credential a cloud names (`CloudSpec.credential`), handed to its
-   * driver as `DriverContext.credentials`. Throws (NOT_FOUND, CREDENTIAL_*) when it cannot.
+   * The opened secrets of the credential a cloud names (`CloudSpec.credential`) in the tenant of
+   * the deployment using it, handed to its driver as `DriverContext.credentials`. Throws (NOT_FOUND, CREDENTIAL_*) when it cannot.
    */
-  credentials?: (name: string) => Record<string, string>;
+  credentials?: (name: string, tenant: string) => Record<string, string>;
 }
 
 /** Where selection put a node: a registered cloud and the offer, image and location ids. */
@@ -58,15 +61,15 @@ export interface Placement {
  * placement for a node template without a cloud. Built by the control plane.
  */
 export interface PlacementSource {
-  /** A registered cloud by name, or undefined. */
-  cloud(name: string): CloudSpec | undefined;
-  /** Names of every registered cloud. */
-  clouds(): string[];
+  /** A registered cloud of the tenant by name, or undefined (also when another tenant has it). */
+  cloud(tenant: string, name: string): CloudSpec | undefined;
+  /** Names of every registered cloud of the tenant. */
+  clouds(tenant: string): string[];
   /**
    * Chooses where the next node of a template goes, given where its component's nodes are
    * (for spread). Throws PLACEMENT_NO_FIT naming the closest offers when nothing fits.
    */
-  place(template: NodeTemplateSpec, existing: readonly Placement[], what: string): { placement: Placement; reason: string };
+  place(tenant: string, template: NodeTemplateSpec, existing: readonly Placement[], what: string): { placement: Placement; reason: string };
 }
 
 function stable(v: unknown): string {
@@ -79,10 +82,13 @@ function stable(v: unknown): string {
     .join(',')}}`;
 }
 
-/** Same platform and options, same cloud: they share a driver, an inventory and a limit. */
-export function cloudKey(c: CloudSpec): string {
+/**
+ * Same platform and options, same cloud: they share a driver, an inventory and a limit. A
+ * credential is named within a tenant, so one named in two tenants is two accounts.
+ */
+export function cloudKey(c: CloudSpec, tenant: string = ADMIN_TENANT): string {
   // another credential is another account: another cloud
-  const h = crypto.createHash('sha1').update(stable(c.credential ? { options: c.options, credential: c.credential } : c.options)).digest('hex').slice(0, 12);
+  const h = crypto.createHash('sha1').update(stable(c.credential ? { options: c.options, credential: c.credential, ...(tenant !== ADMIN_TENANT ? { tenant } : {}) } : c.options)).digest('hex').slice(0, 12);
   return `${c.platform}:${h}`;
 }
 
@@ -105,37 +111,40 @@ function brokenDriver(platform: Platform, e: NubisError): Driver {
  */
 class CloudHandles {
   private handles = new Map<string, CloudHandle>();
-  private health = new Map<string, { spec: CloudSpec; health: CloudHealth }>();
+  private health = new Map<string, { spec: CloudSpec; tenant: string; health: CloudHealth }>();
 
   constructor(private readonly setup: CloudSetup) {}
 
-  /** The handle for a cloud spec, creating its driver on first use. Fails for platforms without a driver. */
-  get(c: CloudSpec): CloudHandle {
-    const key = cloudKey(c);
+  /**
+   * The handle for a cloud spec as a deployment of `tenant` names it (its credential is the
+   * tenant's), creating its driver on first use. Fails for platforms without a driver.
+   */
+  get(c: CloudSpec, tenant: string = ADMIN_TENANT): CloudHandle {
+    const key = cloudKey(c, tenant);
     const h = this.handles.get(key);
     if (h) return h;
     if (!this.setup.factories[c.platform]) {
       throw new NubisError('SPEC_INVALID', `platform ${c.platform} has no driver in this build (cloud ${c.name})`);
     }
-    const health = this.healthOf(c);
+    const health = this.healthOf(c, tenant);
     const made: CloudHandle = {
-      key, platform: c.platform, spec: c, health, driver: this.setup.wrap(this.build(c, health), c, health), limiter: this.setup.limiter(c), synced: false,
+      key, platform: c.platform, spec: c, tenant, health, driver: this.setup.wrap(this.build(c, tenant, health), c, health), limiter: this.setup.limiter(c), synced: false,
     };
     this.handles.set(key, made);
     return made;
   }
 
   /** The key's health, created healthy on first use. */
-  healthOf(c: CloudSpec): CloudHealth {
-    const key = cloudKey(c);
+  healthOf(c: CloudSpec, tenant: string = ADMIN_TENANT): CloudHealth {
+    const key = cloudKey(c, tenant);
     let e = this.health.get(key);
-    if (!e) this.health.set(key, (e = { spec: c, health: this.setup.health(c) }));
+    if (!e) this.health.set(key, (e = { spec: c, tenant, health: this.setup.health(c) }));
     return e.health;
   }
 
   /** The health of a spec's cloud without creating anything; undefined when nothing was sent to it. */
-  peekHealth(c: CloudSpec): CloudHealthView | undefined {
-    return this.health.get(cloudKey(c))?.health.view();
+  peekHealth(c: CloudSpec, tenant: string = ADMIN_TENANT): CloudHealthView | undefined {
+    return this.health.get(cloudKey(c, tenant))?.health.view();
   }
 
   all(): CloudHandle[] {
@@ -147,16 +156,16 @@ class CloudHandles {
    * a driver built again (with the credential as it is now) and every matching health is reset.
    * Returns the keys touched.
    */
-  refresh(match: (c: CloudSpec) => boolean, cause: string): string[] {
+  refresh(match: (c: CloudSpec, tenant: string) => boolean, cause: string): string[] {
     const keys: string[] = [];
     for (const [key, e] of this.health) {
-      if (!match(e.spec)) continue;
+      if (!match(e.spec, e.tenant)) continue;
       e.health.reset(cause);
       keys.push(key);
     }
     for (const h of this.handles.values()) {
-      if (!match(h.spec)) continue;
-      h.driver.replace(this.build(h.spec, h.health));
+      if (!match(h.spec, h.tenant)) continue;
+      h.driver.replace(this.build(h.spec, h.tenant, h.health));
       if (!keys.includes(h.key)) keys.push(h.key);
     }
     return keys;
@@ -179,10 +188,10 @@ class CloudHandles {
     await Promise.allSettled(all.map((h) => h.driver.close()));
   }
 
-  private build(c: CloudSpec, health: CloudHealth): Driver {
+  private build(c: CloudSpec, tenant: string, health: CloudHealth): Driver {
     const factory = this.setup.factories[c.platform]!;
     try {
-      const credentials = c.credential !== undefined ? this.setup.credentials?.(c.credential) : undefined;
+      const credentials = c.credential !== undefined ? this.setup.credentials?.(c.credential, tenant) : undefined;
       if (c.credential !== undefined && !credentials) {
         throw new NubisError('SPEC_INVALID', `cloud ${c.name} names credential ${c.credential}, but this control plane has no credential registry`);
       }
@@ -208,11 +217,11 @@ export function createCloudRegistry(setup: CloudSetup): CloudRegistry {
 
 /** The handles and their health; see CloudHandles. */
 export interface CloudRegistry {
-  get(c: CloudSpec): CloudHandle;
-  healthOf(c: CloudSpec): CloudHealth;
-  peekHealth(c: CloudSpec): CloudHealthView | undefined;
+  get(c: CloudSpec, tenant?: string): CloudHandle;
+  healthOf(c: CloudSpec, tenant?: string): CloudHealth;
+  peekHealth(c: CloudSpec, tenant?: string): CloudHealthView | undefined;
   all(): CloudHandle[];
-  refresh(match: (c: CloudSpec) => boolean, cause: string): string[];
+  refresh(match: (c: CloudSpec, tenant: string) => boolean, cause: string): string[];
   retire(used: ReadonlySet<string>): Promise<string[]>;
   closeAll(): Promise<void>;
 }

@@ -14,7 +14,8 @@ import type { Placement } from './clouds.js';
 import type { CloudSpec } from '../model/types.js';
 import type { CloudHealthView } from '../drivers/index.js';
 import { cloudNotes, describeCloudNote, noteOf, withNotes } from './cloud-notes.js';
-import { desiredCount, type Deployment, type InstanceRec } from './state.js';
+import { desiredCount, resourceKey, type Deployment, type InstanceRec } from './state.js';
+import { ADMIN_TENANT, deploymentId, localText, splitDeploymentId, type TenantPolicy } from './tenancy.js';
 import { componentWiringHashes, previewPlan } from './planner.js';
 import { providedEndpoints } from './wiring.js';
 import type {
@@ -58,21 +59,34 @@ function parseInput(input: SpecInput): Parsed {
 
 /** What the facade needs of the cloud handles (see ./handle-keeper.ts). */
 export interface FacadeClouds {
-  /** Throws SPEC_INVALID naming `at` when the cloud cannot be used (no driver, a bad option). Builds nothing. */
-  check(c: CloudSpec, at: string): void;
+  /**
+   * Throws SPEC_INVALID naming `at` when the cloud cannot be used by `tenant` (no driver, a bad
+   * option, a credential the tenant does not have). Builds nothing.
+   */
+  check(c: CloudSpec, at: string, tenant: string): void;
   /** The health of a deployment's cloud, when calls were sent to it. */
   health(d: Deployment, cloud: string): CloudHealthView | undefined;
   /** After apply, destroy and forget: close handles nobody uses. */
   changed(): void;
 }
 
-export function createControlPlaneFacade(engine: Engine, store: Store, events: EventLog, clock: Clock, clouds?: FacadeClouds): ControlPlane {
+/** The tenant a caller acts in; absent: the admin tenant. */
+const tenantOf = (caller: Caller | undefined): string => caller?.tenant ?? ADMIN_TENANT;
+
+/** A plan action as its tenant names it: ids, targets and reasons without the `<tenant>.` prefix. */
+function localAction(tenant: string, a: PlanResult['actions'][number]): PlanResult['actions'][number] {
+  const local = (x: string): string => localText(tenant, x);
+  return { ...a, id: local(a.id), target: local(a.target), after: a.after.map(local), reason: local(a.reason) };
+}
+
+export function createControlPlaneFacade(engine: Engine, store: Store, events: EventLog, clock: Clock, tenancy: TenantPolicy = {}, clouds?: FacadeClouds): ControlPlane {
   const iso = (ms: number): string => new Date(ms).toISOString();
   const notes = (d: Deployment): CloudNote[] => cloudNotes(d, engine, clouds);
 
-  function mustGet(name: string): Deployment {
-    const d = engine.deployments.get(name);
-    if (!d) throw new NubisError('NOT_FOUND', `no deployment named ${JSON.stringify(name)}`);
+  /** A deployment by id; NOT_FOUND names the bare name only, so it says nothing about other tenants. */
+  function mustGet(id: string): Deployment {
+    const d = engine.deployments.get(id);
+    if (!d) throw new NubisError('NOT_FOUND', `no deployment named ${JSON.stringify(splitDeploymentId(id).name)}`);
     return d;
   }
 
@@ -88,7 +102,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       desired: i.desired,
       phase: i.phase,
       health: i.health,
-      node: { key: i.key, cloud: n?.cloud ?? comp?.cloud ?? '', state: n?.unreachable ? 'unreachable' : (n?.status ?? 'pending') },
+      node: { key: resourceKey(d.spec.name, i.name), cloud: n?.cloud ?? comp?.cloud ?? '', state: n?.unreachable ? 'unreachable' : (n?.status ?? 'pending') },
       endpoints,
       createdAt: iso(i.createdAt),
     };
@@ -96,7 +110,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
     if (n?.observed?.address) v.node.address = n.observed.address;
     const sick = n?.cloud && i.phase !== 'running' ? clouds?.health(d, n.cloud) : undefined;
     const err = sick && sick.state !== 'healthy' ? describeCloudNote(noteOf(n!.cloud, sick)) : (i.lastError ?? n?.lastError);
-    if (err && (i.phase === 'failed' || n?.status === 'failed' || i.phase !== 'running')) v.lastError = err;
+    if (err && (i.phase === 'failed' || n?.status === 'failed' || i.phase !== 'running')) v.lastError = localText(d.tenant, err);
     return v;
   }
 
@@ -120,7 +134,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
   function view(d: Deployment): DeploymentView {
     const insts = engine.instancesOf(d.name).sort((a, b) => a.component.localeCompare(b.component) || a.ordinal - b.ordinal);
     return {
-      name: d.name,
+      name: d.spec.name,
       state: stateOf(d, insts),
       version: d.version,
       createdAt: iso(d.createdAt),
@@ -137,14 +151,27 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
     };
   }
 
+  /**
+   * Every cloud the spec names, and the one selection picks for a template without a cloud,
+   * must be usable by the deployment's tenant: cloudFor throws for platforms without a driver,
+   * credentials the tenant does not have, and host access it may not use (FORBIDDEN).
+   */
   function checkClouds(spec: AppSpec, probe: Deployment): void {
     // options are validated here, once; nothing is built (plan has no side effects)
-    for (const c of Object.values(spec.clouds)) {
-      if (clouds) clouds.check(c, `clouds.${c.name}`);
-      else engine.cloudFor(probe, c.name);
+    for (const name of Object.keys(spec.clouds)) {
+      const c = engine.cloudSpecFor(probe, name);
+      if (clouds) clouds.check(c, `clouds.${name}`, probe.tenant);
+      else engine.cloudFor(probe, name);
     }
     // a template without a cloud must fit somewhere: PLACEMENT_NO_FIT names the closest offers
-    for (const c of Object.values(spec.components)) if (!c.cloud && desiredCount(probe, c) > 0) engine.placeFor(probe, c.name);
+    for (const c of Object.values(spec.components)) {
+      if (!c.cloud && desiredCount(probe, c) > 0) {
+        const chosen = engine.placeFor(probe, c.name).placement.cloud;
+        const spec = engine.cloudSpecFor(probe, chosen);
+        if (clouds) clouds.check(spec, `clouds.${chosen}`, probe.tenant);
+        else engine.cloudFor(probe, chosen);
+      }
+    }
   }
 
   /** `plan` shows where selection would put each new node, and why. */
@@ -172,20 +199,24 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
 
   return {
     events,
+    tenancy,
     specSchema: () => specJsonSchema(),
 
-    async plan(input) {
+    async plan(input, caller) {
       const p = parseInput(input);
-      const existing = engine.deployments.get(p.spec.name);
+      const tenant = tenantOf(caller);
+      const id = deploymentId(tenant, p.spec.name);
+      const existing = engine.deployments.get(id);
       const now = clock.now();
       const d: Deployment = existing
         ? { ...existing, spec: p.spec, counts: {}, ordinals: { ...existing.ordinals } }
-        : { name: p.spec.name, spec: p.spec, specText: p.text, file: p.file, version: 0, status: 'active', counts: {}, ordinals: {}, createdAt: now, updatedAt: now };
+        : { name: id, tenant, spec: p.spec, specText: p.text, file: p.file, version: 0, status: 'active', counts: {}, ordinals: {}, createdAt: now, updatedAt: now };
       checkClouds(p.spec, d);
-      const actions = previewPlan(d, engine.instancesOf(d.name), engine.nodes, now).map(({ deployment: _d, ready: _r, ...a }) => a);
-      explainPlacements(d, actions);
+      const preview = previewPlan(d, engine.instancesOf(d.name), engine.nodes, now).map(({ deployment: _d, ready: _r, ...a }) => a);
+      explainPlacements(d, preview);
+      const actions = preview.map((a) => localAction(tenant, a));
       const result: PlanResult = {
-        deployment: d.name,
+        deployment: p.spec.name,
         create: !existing,
         actions,
         summary: {
@@ -199,13 +230,16 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
 
     async apply(input, caller: Caller) {
       const p = parseInput(input);
-      const existing = engine.deployments.get(p.spec.name);
+      const tenant = tenantOf(caller);
+      const id = deploymentId(tenant, p.spec.name);
+      const existing = engine.deployments.get(id);
       if (existing?.status === 'destroying') {
         throw new NubisError('CONFLICT', `deployment ${p.spec.name} is being destroyed; apply again once it is gone`);
       }
       const now = clock.now();
       const d: Deployment = {
-        name: p.spec.name,
+        name: id,
+        tenant,
         spec: p.spec,
         specText: p.text,
         file: p.file,
@@ -234,13 +268,14 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       return view(d);
     },
 
-    async listDeployments(): Promise<DeploymentSummary[]> {
+    async listDeployments(tenant): Promise<DeploymentSummary[]> {
       return [...engine.deployments.values()]
+        .filter((d) => tenant === undefined || d.tenant === tenant)
         .sort((a, b) => a.name.localeCompare(b.name))
         .map((d) => {
           const v = view(d);
           return {
-            name: d.name,
+            name: d.spec.name,
             state: v.state,
             version: d.version,
             instances: { desired: v.components.reduce((s, c) => s + c.desired, 0), running: v.components.reduce((s, c) => s + c.running, 0) },
@@ -264,10 +299,10 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
 
     async scale(name, component, count, caller) {
       const d = mustGet(name);
-      if (d.status === 'destroying') throw new NubisError('CONFLICT', `deployment ${name} is being destroyed`);
+      if (d.status === 'destroying') throw new NubisError('CONFLICT', `deployment ${d.spec.name} is being destroyed`);
       const c = d.spec.components[component];
       if (!c) {
-        throw new NubisError('NOT_FOUND', `deployment ${name} has no component ${JSON.stringify(component)}; it has ${Object.keys(d.spec.components).join(', ')}`);
+        throw new NubisError('NOT_FOUND', `deployment ${d.spec.name} has no component ${JSON.stringify(component)}; it has ${Object.keys(d.spec.components).join(', ')}`);
       }
       if (!Number.isInteger(count) || count < 0) throw new NubisError('REQUEST_INVALID', `$.count: expected integer ≥ 0, found ${JSON.stringify(count)}`);
       if (count < c.min || count > c.max) {
@@ -324,17 +359,17 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
     },
 
     async logs(deployment, instance, step): Promise<StepLog[]> {
-      mustGet(deployment);
+      const d = mustGet(deployment);
       if (step !== undefined && !(HANDLER_NAMES as readonly string[]).includes(step)) {
         throw new NubisError('REQUEST_INVALID', `step: expected one of ${HANDLER_NAMES.join(', ')}, found ${JSON.stringify(step)}`);
       }
       const known = engine.instancesOf(deployment).some((i) => i.name === instance);
       const rows = await store.stepRuns(deployment, instance, step);
-      if (!known && rows.length === 0) throw new NubisError('NOT_FOUND', `deployment ${deployment} has no instance ${JSON.stringify(instance)}`);
+      if (!known && rows.length === 0) throw new NubisError('NOT_FOUND', `deployment ${d.spec.name} has no instance ${JSON.stringify(instance)}`);
       return rows.map((r) => {
         const l: StepLog = {
           step: r.step as HandlerName,
-          runId: r.run_id,
+          runId: localText(d.tenant, r.run_id),
           state: r.state,
           exitCode: r.exit_code,
           startedAt: iso(Number(r.started_at)),

@@ -39,6 +39,7 @@ import {
 import { decideScale, planDeployment, componentWiringHashes, type Action } from './planner.js';
 import { computeWiring, providedEndpoints, wiringEnv, wiringHash } from './wiring.js';
 import type { CloudHandle, CloudRegistry, Placement, PlacementSource } from './clouds.js';
+import { checkHostAccess, type TenantPolicy } from './tenancy.js';
 import type { InstancePhase, NodeState } from './views.js';
 import { decideSweep, emptyHistory, DEFAULT_TENANT_TAG, type SweepHistory, type SweepIntent } from './sweep.js';
 import { applySweepDecision, type SweepContext } from './sweep-actions.js';
@@ -50,6 +51,8 @@ export interface EngineOptions {
   clouds: CloudRegistry;
   /** Registered clouds and requirement-based selection; without it only spec clouds exist. */
   placement?: PlacementSource;
+  /** Which tenants may use clouds that reach the control-plane host (./tenancy.ts). Default: only `default`. */
+  tenancy?: TenantPolicy;
   /** Most agent steps running at once across all nodes. Default 32. */
   stepConcurrency?: number;
   /** How often running instances' agents are asked for health. Default 2 000. */
@@ -122,6 +125,12 @@ export interface Engine {
   invalidateArtefacts(deployment: string): void;
   cloudFor(d: Deployment, cloud: string): CloudHandle;
   /**
+   * The spec of a cloud the deployment names (its own, else its tenant's registered one),
+   * without building anything. Throws SPEC_INVALID for an unknown cloud, FORBIDDEN for host
+   * access its tenant may not use.
+   */
+  cloudSpecFor(d: Deployment, cloud: string): CloudSpec;
+  /**
    * Where the next node of a component would go (template without a cloud), given the
    * component's current nodes plus `planned`. Throws PLACEMENT_NO_FIT when nothing fits.
    */
@@ -183,12 +192,17 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     return ceiling / 2 + Math.random() * (ceiling / 2);
   };
 
-  /** A spec cloud by name, else a registered one. */
-  const cloudFor = (d: Deployment, cloudName: string): CloudHandle => {
-    const spec: CloudSpec | undefined = d.spec.clouds[cloudName] ?? (cloudName ? opts.placement?.cloud(cloudName) : undefined);
-    if (!spec) throw new NubisError('SPEC_INVALID', `deployment ${d.name} names unknown cloud ${JSON.stringify(cloudName)} (neither in its spec nor registered)`);
-    return clouds.get(spec);
+  /**
+   * A spec cloud by name, else one the deployment's tenant registered; its credential is the
+   * tenant's. FORBIDDEN when the cloud reaches the control-plane host and the tenant may not.
+   */
+  const cloudSpecFor = (d: Deployment, cloudName: string): CloudSpec => {
+    const spec: CloudSpec | undefined = d.spec.clouds[cloudName] ?? (cloudName ? opts.placement?.cloud(d.tenant, cloudName) : undefined);
+    if (!spec) throw new NubisError('SPEC_INVALID', `deployment ${d.spec.name} names unknown cloud ${JSON.stringify(cloudName)} (neither in its spec nor registered)`);
+    checkHostAccess(d.tenant, spec, opts.tenancy ?? {});
+    return spec;
   };
+  const cloudFor = (d: Deployment, cloudName: string): CloudHandle => clouds.get(cloudSpecFor(d, cloudName), d.tenant);
 
   /** Where the component's wanted nodes are, for spread. */
   const placementsOf = (d: Deployment, component: string): Placement[] => {
@@ -208,7 +222,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     if (!opts.placement) {
       throw new NubisError('PLACEMENT_NO_FIT', `${d.name}/${component}: node template ${tpl.name} names no cloud, and this control plane has no registry to choose from`);
     }
-    return opts.placement.place(tpl, [...placementsOf(d, component), ...planned], `${d.name}/${component} (node template ${tpl.name})`);
+    return opts.placement.place(d.tenant, tpl, [...placementsOf(d, component), ...planned], `${d.name}/${component} (node template ${tpl.name})`);
   };
 
   /** Sweeps a cloud whose handle is new, then queues the deployments. */
@@ -997,6 +1011,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     ownerId: () => owner,
     stats: () => ({ passes: passCount, passMsTotal, lastPassMs, queued: queued.size, inflight: inflight.size, sweeps: sweepCount }),
     cloudFor,
+    cloudSpecFor,
     placeFor,
     async start() {
       for (const r of await store.loadDeployments()) deployments.set(r.name, deploymentFromRow(r));

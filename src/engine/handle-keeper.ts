@@ -35,12 +35,12 @@ class HandleKeeper {
   /** A deployment's cloud by name: its spec's, else the registered one. */
   specOf(d: Deployment, name: string): CloudSpec | undefined {
     if (!name) return undefined;
-    return d.spec.clouds[name] ?? this.o.placement.cloud(name);
+    return d.spec.clouds[name] ?? this.o.placement.cloud(d.tenant, name);
   }
 
   healthOf(d: Deployment, name: string): CloudHealthView | undefined {
     const spec = this.specOf(d, name);
-    return spec ? this.o.clouds.peekHealth(spec) : undefined;
+    return spec ? this.o.clouds.peekHealth(spec, d.tenant) : undefined;
   }
 
   /** Keys of every handle a deployment or a node still needs. */
@@ -49,7 +49,7 @@ class HandleKeeper {
     const used = new Set<string>();
     const add = (d: Deployment | undefined, name: string): void => {
       const spec = d ? this.specOf(d, name) : undefined;
-      if (spec) used.add(cloudKey(spec));
+      if (spec && d) used.add(cloudKey(spec, d.tenant));
     };
     for (const d of engine.deployments.values()) for (const c of Object.keys(d.spec.clouds)) add(d, c);
     for (const n of engine.nodes.values()) add(engine.deployments.get(n.deployment), n.cloud);
@@ -64,14 +64,15 @@ class HandleKeeper {
 
   async changed(change: RegistryChange): Promise<void> {
     const { engine, clouds, placement } = this.o;
-    let match: (c: CloudSpec) => boolean;
-    if (change.kind === 'credential') match = (c) => c.credential === change.name;
+    // a change reaches only the handles of the tenant it was made in
+    let match: (c: CloudSpec, tenant: string) => boolean;
+    if (change.kind === 'credential') match = (c, tenant) => tenant === change.tenant && c.credential === change.name;
     else {
       const keys = new Set<string>();
-      if (change.before) keys.add(cloudKey(change.before));
-      const now = placement.cloud(change.name);
-      if (now) keys.add(cloudKey(now));
-      match = (c) => keys.has(cloudKey(c));
+      if (change.before) keys.add(cloudKey(change.before, change.tenant));
+      const now = placement.cloud(change.tenant, change.name);
+      if (now) keys.add(cloudKey(now, change.tenant));
+      match = (c, tenant) => keys.has(cloudKey(c, tenant));
     }
     const touched = new Set(clouds.refresh(match, `${change.kind} ${change.name} changed`));
     // nodes that failed on those clouds get another chance
@@ -79,7 +80,7 @@ class HandleKeeper {
       const hit = engine.instancesOf(d.name).some((i) => {
         const n = engine.nodes.get(i.key);
         const spec = n ? this.specOf(d, n.cloud) : undefined;
-        return n?.status === 'failed' && spec !== undefined && touched.has(cloudKey(spec));
+        return n?.status === 'failed' && spec !== undefined && touched.has(cloudKey(spec, d.tenant));
       });
       if (hit) await this.o.store.write(...engine.resetFailures(d.name));
     }

@@ -19,9 +19,11 @@ import {
 import { createCloudRegistry, cloudKey, type PlacementSource } from './clouds.js';
 import { createHandleKeeper } from './handle-keeper.js';
 import { NubisError, isNubisError } from '../errors/index.js';
-import { createRegistry, choosePlacement, resolveKey, DEFAULT_TENANT, type Registry, type SecretKey } from '../registry/index.js';
+import { createRegistry, choosePlacement, resolveKey, type Registry, type SecretKey } from '../registry/index.js';
 import { createEngine, type Engine, type EngineOptions } from './engine.js';
 import { createControlPlaneFacade } from './control-plane.js';
+import type { TenantPolicy } from './tenancy.js';
+import type { Deployment } from './state.js';
 import type { ControlPlane } from './views.js';
 
 export interface ControlPlaneOptions {
@@ -43,6 +45,11 @@ export interface ControlPlaneOptions {
    * composition root resolves NUBIS_KEY first and passes the result).
    */
   secretKey?: SecretKey;
+  /**
+   * Whether tenants other than `default` may use clouds that reach this host (`local`, file
+   * paths in options): `nubis serve --allow-local-tenants`. Default false.
+   */
+  allowLocalTenants?: boolean;
   /** Discovery refresh interval of the registries; 0 turns it off. Default 6 h. */
   discoveryIntervalMs?: number;
   /** Per-cloud backoff after a failing list or discovery (see drivers/cloud-health.ts). Defaults 1 000 and 300 000. */
@@ -73,38 +80,56 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
     store, clock, events, factories, dataDir: opts.dataDir,
     key: opts.secretKey ?? resolveKey(opts.dataDir, {}),
     ...(opts.discoveryIntervalMs !== undefined ? { refreshIntervalMs: opts.discoveryIntervalMs } : {}),
-    health: (spec) => clouds.healthOf(spec),
+    health: (spec, tenant) => clouds.healthOf(spec, tenant),
     onChange: (change) => keeper.changed(change),
-    inUse: (_tenant, cloud) => {
+    inUse: (tenant, cloud) => {
       const names = new Set<string>();
-      for (const n of engineRef?.nodes.values() ?? []) if (n.cloud === cloud && !engineRef?.deployments.get(n.deployment)?.spec.clouds[cloud]) names.add(n.deployment);
+      for (const n of engineRef?.nodes.values() ?? []) {
+        const d = engineRef?.deployments.get(n.deployment);
+        if (n.cloud === cloud && d?.tenant === tenant && !d.spec.clouds[cloud]) names.add(d.spec.name);
+      }
       return [...names];
     },
   });
-  // single-tenant for now: deployments and tokens carry no tenant, so the engine uses the default one
+  // a deployment sees its own tenant's registered clouds, offers and credentials only
   const placement: PlacementSource = {
-    cloud: (name) => registry.cloudSpec(DEFAULT_TENANT, name),
-    clouds: () => registry.listClouds(DEFAULT_TENANT).map((c) => c.name),
-    place(template, existing, what) {
-      const c = choosePlacement(registry.catalogue(DEFAULT_TENANT), template.requirements, {
+    cloud: (tenant, name) => registry.cloudSpec(tenant, name),
+    clouds: (tenant) => registry.listClouds(tenant).map((c) => c.name),
+    place(tenant, template, existing, what) {
+      const c = choosePlacement(registry.catalogue(tenant), template.requirements, {
         existing, what, ...(template.spread ? { spread: template.spread } : {}),
       });
       return { placement: c.placement, reason: c.reason };
     },
   };
-  const credentials = (name: string): Record<string, string> => {
+  // another tenant's credential answers exactly like one that does not exist
+  const credentials = (name: string, tenant: string): Record<string, string> => {
     try {
-      return registry.secrets(DEFAULT_TENANT, name);
+      return registry.secrets(tenant, name);
     } catch (e) {
       if (isNubisError(e) && e.code === 'NOT_FOUND') throw new NubisError('SPEC_INVALID', `${e.message}; create it with \`nubis credentials set ${name} --from-file <json>\``);
       throw e;
     }
   };
+  /**
+   * The deployment a driver call is about: its target is a node key, a provider id, or the
+   * tags of a list (`nubis-owner=…,nubis-key=<key>`); a list of a whole cloud is nobody's.
+   */
+  const callOwner = (target: string): Deployment | undefined => {
+    if (!engineRef) return undefined;
+    const byKey = /(?:^|,)nubis-key=([^,]+)/.exec(target)?.[1];
+    let n = engineRef.nodes.get(byKey ?? target);
+    if (!n) for (const m of engineRef.nodes.values()) if (m.providerId === target) n = m;
+    return n ? engineRef.deployments.get(n.deployment) : undefined;
+  };
   const onCall = (e: DriverCallEvent): void => {
+    const owner = callOwner(e.target);
     registry.accounting.record({ cloud: e.cloud, op: e.op, outcome: e.outcome, latencyMs: e.latencyMs, ...(e.errorCode ? { errorCode: e.errorCode } : {}) });
     void events.append({
       kind: 'driver.call',
       actor: 'engine',
+      // a call about a node is its tenant's to see; one about a shared handle (a list) the admin's
+      ...(owner ? { tenant: owner.tenant } : {}),
       target: e.target,
       outcome: e.outcome,
       ...(e.correlationId ? { correlationId: e.correlationId } : {}),
@@ -138,13 +163,16 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
     health: (cloud: CloudSpec) => createCloudHealth({ cloud: cloud.name, clock, ...opts.cloudBackoff, onChange: healthChanged }),
     limiter: (cloud: CloudSpec) => (cloud.concurrency ? createFixedLimiter({ limit: cloud.concurrency }) : createAdaptiveLimiter({ clock, initial: 2, max: 64 })),
   });
-  const engine = await createEngine({ store, events, clock, clouds, placement, ...opts.engine });
+  const tenancy: TenantPolicy = { allowLocalTenants: opts.allowLocalTenants ?? false };
+  const engine = await createEngine({ store, events, clock, clouds, placement, tenancy, ...opts.engine });
   engineRef = engine;
   const keeper = createHandleKeeper({ engine, clouds, placement, store, clock, ...(opts.retireIntervalMs !== undefined ? { intervalMs: opts.retireIntervalMs } : {}) });
-  const facade = createControlPlaneFacade(engine, store, events, clock, {
-    check: (c, at) => {
+  const facade = createControlPlaneFacade(engine, store, events, clock, tenancy, {
+    check: (c, at, tenant) => {
       if (!factories[c.platform]) throw new NubisError('SPEC_INVALID', `${at}: platform ${c.platform} has no driver in this build`);
       validateDriverOptions(optionsSchemaOf(factories[c.platform]), c.options, `${at}.options`);
+      // the credential must be the tenant's (opening it reads, it changes nothing)
+      if (c.credential !== undefined) credentials(c.credential, tenant);
     },
     health: (d, name) => keeper.healthOf(d, name),
     changed: () => keeper.retireSoon(),
@@ -170,3 +198,4 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
 
 export type { Engine } from './engine.js';
 export type * from './views.js';
+export { deploymentId, splitDeploymentId, localText, hostAccess, checkHostAccess, ADMIN_TENANT, type TenantPolicy } from './tenancy.js';

@@ -10,9 +10,10 @@ import type { InstancePhase, NodeState } from './views.js';
 import type { DeploymentRow, InstanceRow, NodeRow } from '../store/index.js';
 
 export interface Deployment {
+  /** The id: `<spec name>` in tenant `default`, `<tenant>.<spec name>` elsewhere (./tenancy.ts). */
   name: string;
-  /** The tenant that owns it; absent means the default tenant (`'default'`). */
-  tenant?: string;
+  /** Whose deployment it is: the tenant of the token that first applied it. */
+  tenant: string;
   spec: AppSpec;
   specText: string;
   file: string;
@@ -91,6 +92,7 @@ export function desiredCount(d: Deployment, c: ComponentSpec): number {
 export function deploymentToRow(d: Deployment): DeploymentRow {
   return {
     name: d.name,
+    tenant: d.tenant,
     spec_json: JSON.stringify(d.spec),
     spec_text: d.specText,
     file: d.file,
@@ -107,6 +109,7 @@ export function deploymentToRow(d: Deployment): DeploymentRow {
 export function deploymentFromRow(r: DeploymentRow): Deployment {
   return {
     name: r.name,
+    tenant: r.tenant,
     spec: JSON.parse(r.spec_json) as AppSpec,
     specText: r.spec_text,
     file: r.file,

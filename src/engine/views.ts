@@ -6,6 +6,7 @@ import type { EventFilter } from '../store/index.js';
 import type { EventLog } from '../events/index.js';
 import type { Registry } from '../registry/index.js';
 import type { HandlerName } from '../model/types.js';
+import type { TenantPolicy } from './tenancy.js';
 
 /** A spec as submitted: YAML text plus the artefact files it names (base64). */
 export interface SpecInput {
@@ -135,12 +136,19 @@ export interface Caller {
 /**
  * The control plane as the API sees it. Every method validates its input and throws a
  * NubisError with a stable code (SPEC_INVALID, NOT_FOUND, CONFLICT, SCALE_OUT_OF_BOUNDS, …).
+ *
+ * Tenancy: `plan` and `apply` act in the caller's tenant (the spec's name is the tenant's
+ * deployment name). The other methods take a deployment id (`deploymentId(tenant, name)`:
+ * the bare name in tenant `default`), which callers build from their own tenant only; views
+ * show bare names (DeploymentView.name, node keys, plan targets).
  */
 export interface ControlPlane {
-  plan(input: SpecInput): Promise<PlanResult>;
+  /** Read-only: what applying would do. The caller's tenant decides which deployment and clouds. */
+  plan(input: SpecInput, caller?: Caller): Promise<PlanResult>;
   /** Persists the desired state; the engine converges in the background. */
   apply(input: SpecInput, caller: Caller): Promise<DeploymentView>;
-  listDeployments(): Promise<DeploymentSummary[]>;
+  /** The tenant's deployments (absent: every tenant's, for the control plane's own use). */
+  listDeployments(tenant?: string): Promise<DeploymentSummary[]>;
   getDeployment(name: string): Promise<DeploymentView>;
   endpoints(name: string): Promise<EndpointView[]>;
   scale(name: string, component: string, count: number, caller: Caller): Promise<DeploymentView>;
@@ -159,6 +167,8 @@ export interface ControlPlane {
   registry?: Registry;
   /** The published JSON Schema of the spec. */
   specSchema(): object;
+  /** Which tenants may use clouds that reach the control-plane host. */
+  readonly tenancy?: TenantPolicy;
 }
 
 export type { EventFilter };

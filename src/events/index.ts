@@ -3,7 +3,7 @@
  * actor, reason and correlation id. Subscribers (SSE streams) see an event only after it is
  * committed, so a stream never shows something a restart would forget.
  */
-import type { Store, EventFilter, EventRow, NewEventRow } from '../store/index.js';
+import { ADMIN_TENANT, splitDeploymentId, type Store, type EventFilter, type EventRow, type NewEventRow } from '../store/index.js';
 
 export interface NubisEvent {
   id: number;
@@ -22,14 +22,18 @@ export interface NubisEvent {
   data?: Record<string, unknown>;
 }
 
-export type EventInput = Omit<NubisEvent, 'id' | 'ts'> & { ts?: number };
+/**
+ * An event to record. `tenant` is who may see it; absent, it is the tenant of `deployment`
+ * (src/engine/tenancy.ts), else the admin tenant `default`.
+ */
+export type EventInput = Omit<NubisEvent, 'id' | 'ts'> & { ts?: number; tenant?: string };
 
 export interface EventLog {
   /** Records events; resolves once they are committed. */
   append(...events: EventInput[]): Promise<void>;
   list(filter: EventFilter): Promise<NubisEvent[]>;
   /** Calls `fn` with every committed event matching the filter; returns an unsubscribe. */
-  subscribe(filter: Pick<EventFilter, 'deployment' | 'kind'>, fn: (e: NubisEvent) => void): () => void;
+  subscribe(filter: Pick<EventFilter, 'tenant' | 'deployment' | 'kind'>, fn: (e: NubisEvent) => void): () => void;
 }
 
 const SECRET_KEY = /token|password|secret|credential|authorization/i;
@@ -57,7 +61,10 @@ function toEvent(r: EventRow): NubisEvent {
   return e;
 }
 
-function matches(f: Pick<EventFilter, 'deployment' | 'kind'>, e: NubisEvent): boolean {
+type LiveFilter = Pick<EventFilter, 'tenant' | 'deployment' | 'kind'>;
+
+function matches(f: LiveFilter, e: NubisEvent, tenant: string): boolean {
+  if (f.tenant !== undefined && f.tenant !== tenant) return false;
   if (f.deployment !== undefined && e.deployment !== f.deployment) return false;
   if (f.kind !== undefined) {
     if (f.kind.endsWith('*') ? !e.kind.startsWith(f.kind.slice(0, -1)) : e.kind !== f.kind) return false;
@@ -66,7 +73,7 @@ function matches(f: Pick<EventFilter, 'deployment' | 'kind'>, e: NubisEvent): bo
 }
 
 export function createEventLog(store: Store, now: () => number = Date.now): EventLog {
-  const subscribers = new Set<{ filter: Pick<EventFilter, 'deployment' | 'kind'>; fn: (e: NubisEvent) => void }>();
+  const subscribers = new Set<{ filter: LiveFilter; fn: (e: NubisEvent) => void }>();
   return {
     async append(...events) {
       const rows: (NewEventRow & { id?: number })[] = events.map((e) => ({
@@ -79,12 +86,13 @@ export function createEventLog(store: Store, now: () => number = Date.now): Even
         target: e.target ?? null,
         outcome: e.outcome ?? null,
         data: e.data ? JSON.stringify(redact(e.data)) : null,
+        tenant: e.tenant ?? (e.deployment !== undefined ? splitDeploymentId(e.deployment).tenant : ADMIN_TENANT),
       }));
       await store.write(store.appendEvents(rows));
       if (subscribers.size === 0) return;
       for (const r of rows) {
         const ev = toEvent(r as EventRow);
-        for (const s of subscribers) if (matches(s.filter, ev)) s.fn(ev);
+        for (const s of subscribers) if (matches(s.filter, ev, r.tenant!)) s.fn(ev);
       }
     },
     async list(filter) {

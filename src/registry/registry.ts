@@ -56,7 +56,7 @@ export interface RegistryOptions {
    */
   onChange?: (change: RegistryChange) => void | Promise<void>;
   /** The health a cloud's calls share (see drivers/cloud-health.ts); discovery goes through it. */
-  health?: (spec: CloudSpec) => CloudHealth;
+  health?: (spec: CloudSpec, tenant: string) => CloudHealth;
 }
 
 /** What changed in the registries. */
@@ -71,6 +71,8 @@ export interface RegistryChange {
 export interface Actor {
   actor: string;
   correlationId?: string;
+  /** The tenant acting: its audit events are that tenant's to see. */
+  tenant?: string;
 }
 
 export interface Registry {
@@ -212,7 +214,9 @@ export function createRegistry(opts: RegistryOptions): Registry {
 
   const audit = async (e: Omit<EventInput, 'actor'>, by: Actor | undefined): Promise<void> => {
     if (!opts.events) return;
-    await opts.events.append({ actor: by?.actor ?? 'registry', ...(by?.correlationId ? { correlationId: by.correlationId } : {}), ...e, ts: clock.now() });
+    await opts.events.append({
+      actor: by?.actor ?? 'registry', ...(by?.correlationId ? { correlationId: by.correlationId } : {}), ...(by?.tenant ? { tenant: by.tenant } : {}), ...e, ts: clock.now(),
+    });
   };
 
   function mustCloud(tenant: string, name: string): { row: RegCloudRow; entries: RegEntryRow[] } {
@@ -306,7 +310,7 @@ export function createRegistry(opts: RegistryOptions): Registry {
       discoveryCapable.add(platform);
       // a cloud that backs off or was stopped is not asked (the error says why)
       const spec = specOf(tenant, name);
-      admission = spec ? opts.health?.(spec).admit('discover') : undefined;
+      admission = spec ? opts.health?.(spec, tenant).admit('discover') : undefined;
       const timer = new AbortController();
       const found: Discovery = await Promise.race([
         driver.discover(ac.signal),
@@ -363,7 +367,7 @@ export function createRegistry(opts: RegistryOptions): Registry {
       if (!tenants.has(c.tenant)) await reload(c.tenant);
       const f = opts.factories[c.platform as Platform];
       if (!f) continue;
-      const r = await discover(c.tenant, c.name, { actor: 'registry' });
+      const r = await discover(c.tenant, c.name, { actor: 'registry', tenant: c.tenant });
       if (r.supported) out.push(r);
     }
     return out;

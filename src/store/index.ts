@@ -11,6 +11,7 @@ import crypto from 'node:crypto';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider, type Transaction, type Selectable, type Insertable } from 'kysely';
 import { migrations } from './migrations.js';
+import { createPrivateFile, databaseFiles, secureDir, secureFiles } from './file-modes.js';
 import type { Database, DeploymentTable, NodeTable, InstanceTable, EventTable, StepRunTable, ArtefactTable } from './schema.js';
 import { createRegistryRepo, type RegistryRepo } from './registry.js';
 import { createMetricObjectRepo, type MetricObjectRepo } from './metric-objects.js';
@@ -27,12 +28,15 @@ export type ArtefactRow = Selectable<ArtefactTable>;
 export type WriteOp = (trx: Transaction<Database>) => Promise<unknown>;
 
 export interface EventFilter {
+  /** Only events this tenant may see. Absent: every tenant's (the control plane's own use). */
+  tenant?: string;
   deployment?: string;
   kind?: string;
   /** Only events with id greater than this. */
   afterId?: number;
   correlationId?: string;
-  target?: string;
+  /** Only events about this resource (any of these). */
+  target?: string | string[];
   limit?: number;
 }
 
@@ -92,9 +96,17 @@ class InCodeMigrations implements MigrationProvider {
 
 /** Opens (creating if needed) and migrates the store. Fails with the migration's error. */
 export async function openStore(opts: StoreOptions): Promise<Store> {
-  if (opts.path !== ':memory:') fs.mkdirSync(path.dirname(opts.path), { recursive: true });
+  const onDisk = opts.path !== ':memory:';
+  if (onDisk) {
+    // the database holds specs (env values), tokens' hashes and sealed credentials: owner only
+    if (!fs.existsSync(path.dirname(opts.path))) secureDir(path.dirname(opts.path));
+    createPrivateFile(opts.path);
+    secureFiles(databaseFiles(opts.path));
+  }
   const sqlite = new SQLite(opts.path);
   sqlite.pragma('journal_mode = WAL');
+  // SQLite gives the WAL and shared-memory files the database's mode; older ones may be looser
+  if (onDisk) secureFiles(databaseFiles(opts.path));
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
@@ -174,11 +186,12 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     },
     events(f) {
       let q = db.selectFrom('events').selectAll();
+      if (f.tenant !== undefined) q = q.where('tenant', '=', f.tenant);
       if (f.deployment !== undefined) q = q.where('deployment', '=', f.deployment);
       if (f.kind !== undefined) q = f.kind.endsWith('*') ? q.where('kind', 'like', f.kind.slice(0, -1) + '%') : q.where('kind', '=', f.kind);
       if (f.afterId !== undefined) q = q.where('id', '>', f.afterId);
       if (f.correlationId !== undefined) q = q.where('correlation_id', '=', f.correlationId);
-      if (f.target !== undefined) q = q.where('target', '=', f.target);
+      if (f.target !== undefined) q = typeof f.target === 'string' ? q.where('target', '=', f.target) : q.where('target', 'in', f.target);
       return q.orderBy('id').limit(f.limit ?? 1000).execute();
     },
     async lastEventId() {
@@ -214,3 +227,5 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 export type { Database } from './schema.js';
 export type { MetricObjectRepo, MetricObjectRow, MetricObjectKind } from './metric-objects.js';
 export type { RegistryRepo, RegCloudRow, RegEntryRow, RegEntryKind, CredentialRow, DriverCallRow } from './registry.js';
+export { ADMIN_TENANT, deploymentId, splitDeploymentId } from './deployment-ids.js';
+export { secureDir, secureFiles } from './file-modes.js';

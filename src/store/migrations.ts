@@ -174,4 +174,17 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('tokens').addColumn('tenant', 'text', (c) => c.notNull().defaultTo('default')).execute();
     },
   },
+  /**
+   * Deployments and events are per tenant (src/engine/tenancy.ts): a deployment's id is its
+   * name in tenant `default` and `<tenant>.<name>` elsewhere, so keys stay one string; the
+   * tenant column says whose it is. Events carry the tenant that may see them (`default` for
+   * events of no deployment, such as a cloud sweep of a shared handle).
+   */
+  '0006_tenancy': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('deployments').addColumn('tenant', 'text', (c) => c.notNull().defaultTo('default')).execute();
+      await db.schema.alterTable('events').addColumn('tenant', 'text', (c) => c.notNull().defaultTo('default')).execute();
+      await db.schema.createIndex('events_tenant').on('events').columns(['tenant', 'id']).execute();
+    },
+  },
 };

@@ -17,7 +17,10 @@ export interface TokenTable {
 }
 
 export interface DeploymentTable {
+  /** The deployment id: `<name>` in tenant `default`, `<tenant>.<name>` elsewhere (src/engine/tenancy.ts). */
   name: string;
+  /** Whose deployment it is (migration 0006). */
+  tenant: string;
   /** Normalised AppSpec as JSON. */
   spec_json: string;
   /** The YAML as the user sent it. */
@@ -109,6 +112,8 @@ export interface EventTable {
   target: string | null;
   outcome: string | null;
   data: string | null;
+  /** The tenant that may see the event (migration 0006). */
+  tenant: Generated<string>;
 }
 
 /** A cloud registered for a tenant (see src/registry). */

@@ -23,7 +23,7 @@ components:
 `;
 
 function dep(over: Partial<Deployment> = {}): Deployment {
-  return { name: 'w', spec: parseSpec(SPEC, { file: 'w.yaml' }), specText: SPEC, file: 'w.yaml', version: 1, status: 'active', counts: {}, ordinals: {}, createdAt: 0, updatedAt: 0, ...over };
+  return { name: 'w', tenant: 'default', spec: parseSpec(SPEC, { file: 'w.yaml' }), specText: SPEC, file: 'w.yaml', version: 1, status: 'active', counts: {}, ordinals: {}, createdAt: 0, updatedAt: 0, ...over };
 }
 
 function inst(component: string, ordinal: number, phase: InstancePhase, extra: Partial<InstanceRec> = {}): InstanceRec {

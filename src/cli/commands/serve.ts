@@ -66,7 +66,7 @@ export function untilSignal(): Promise<NodeJS.Signals> {
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'run the Nubis control plane and API',
-  usage: 'nubis serve [--data <dir>] [--port <7420>] [--host <127.0.0.1>] [--graphite-port <2003|off>] [--metrics-backend embedded|victoriametrics --vm-url <url>]',
+  usage: 'nubis serve [--data <dir>] [--port <7420>] [--host <127.0.0.1>] [--graphite-port <2003|off>] [--metrics-backend embedded|victoriametrics --vm-url <url>] [--allow-local-tenants]',
   help: [
     '--data <dir>  where state lives (default .nubis, or NUBIS_DATA)',
     '--port <n>  port to listen on (default 7420; 0 picks a free one)',
@@ -74,15 +74,17 @@ export const serveCommand: Command = {
     '--graphite-port <n|off>  Graphite plaintext listener for custom metrics (default 2003; 0 picks a free one)',
     '--metrics-backend <embedded|victoriametrics>  where metrics are kept (default embedded, under <data>/metrics)',
     '--vm-url <url>  VictoriaMetrics base URL, with --metrics-backend victoriametrics',
+    '--allow-local-tenants  let tenants other than default use clouds that reach this host (platform local: shell on this machine)',
   ],
   options: {
     port: { type: 'string', short: 'p' }, host: { type: 'string' },
     'graphite-port': { type: 'string' }, 'metrics-backend': { type: 'string' }, 'vm-url': { type: 'string' },
+    'allow-local-tenants': { type: 'boolean' },
   },
   maxPositionals: 0,
   async run(ctx, args) {
     const { port, host } = serverFlags(args);
-    const server = await startOrExplain(ctx, port, host, metricsFlags(args));
+    const server = await startOrExplain(ctx, port, host, { ...metricsFlags(args), ...(args.values['allow-local-tenants'] === true ? { allowLocalTenants: true } : {}) });
     ctx.out(`nubis listening on ${server.url}`);
     if (server.graphitePort !== undefined) ctx.out(`graphite: ${host}:${server.graphitePort}`);
     ctx.out(`data: ${server.dataDir}`);
