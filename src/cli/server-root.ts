@@ -7,7 +7,7 @@ import path from 'node:path';
 import { openStore } from '../store/index.js';
 import { createEventLog } from '../events/index.js';
 import { createControlPlane } from '../engine/index.js';
-import { resolveKey, settleKeyFiles } from '../registry/index.js';
+import { DEFAULT_TENANT, resolveKey, settleKeyFiles } from '../registry/index.js';
 import { createApiServer, ensureToken, tokenFile } from '../api/index.js';
 import { createRealClock } from '../clock/index.js';
 import { NubisError } from '../errors/index.js';
@@ -111,7 +111,8 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     let graphitePort: number | undefined;
     if (o.graphitePort !== undefined) {
       try {
-        const listener = await startGraphiteListener({ port: o.graphitePort, host: o.host, onSamples: (s) => metrics.ingest(s, 'graphite') });
+        // the listener has no authentication: what it hears is the default tenant's
+        const listener = await startGraphiteListener({ port: o.graphitePort, host: o.host, onSamples: (s) => metrics.ingest(s, 'graphite', DEFAULT_TENANT) });
         cleanups.push(() => listener.close());
         graphitePort = listener.port;
       } catch (e) {
