@@ -59,12 +59,17 @@ export interface MetricsServiceOptions {
   events: EventLog;
   /** The engine whose deployments, components and instances rules read. */
   engine: Pick<Engine, 'deployments' | 'instancesOf' | 'nodes' | 'stats'>;
-  /** The control plane's scale (validates min/max, records the change). */
+  /** The control plane's scale of a deployment as its tenant names it (validates min/max, records the change); the caller carries the tenant. */
   scale: (deployment: string, component: string, count: number, caller: Caller) => Promise<unknown>;
   /** Agent metrics clients for pulling from nodes; absent: no pulling. */
   agentClient?: (url: string, token: string) => AgentMetricsClient;
   /** Platform of a deployment's cloud; pulling skips `sim`. */
   platformOf?: (deployment: string, cloud: string) => string | undefined;
+  /**
+   * How a tenant's deployment name maps to the engine's deployment id and back (the id of
+   * `acme`'s `web` may be `acme.web`). Default: the id is the name. Series and views carry names.
+   */
+  deploymentIds?: DeploymentIds;
   /** Agent pull period. Default 10 000. */
   pullIntervalMs?: number;
   /** Store flush period. Default 1 000. */
@@ -72,6 +77,12 @@ export interface MetricsServiceOptions {
 }
 
 export type ObjectSource = 'spec' | 'api';
+
+export interface DeploymentIds {
+  id(tenant: string, name: string): string;
+  /** The name its tenant knows a deployment id by. */
+  name(id: string): string;
+}
 
 export interface MetricDefinitionView {
   name: string;
@@ -219,6 +230,10 @@ const iso = (ms: number | undefined): string | undefined => (ms === undefined ? 
 export async function createMetricsService(o: MetricsServiceOptions): Promise<MetricsService> {
   const { clock, store, query, objects, events, engine } = o;
   const self = createSelfMetrics();
+  const ids: DeploymentIds = o.deploymentIds ?? { id: (_t, name) => name, name: (id) => id };
+  /** Whether an object (of a tenant) matches a `?deployment=` filter given by that tenant. */
+  const inDeployment = (x: { tenant: string; deployment: string }, deployment: string | undefined): boolean =>
+    deployment === undefined || x.deployment === ids.id(x.tenant, deployment);
   const runtime = {
     metric: new Map<string, Obj<MetricDefSpec>>(),
     rule: new Map<string, Obj<RuleSpec>>(),
@@ -309,11 +324,11 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
   const evaluator: RuleEvaluator = createRuleEvaluator({
     clock,
     query: (expr, t, deployment) => query.instant(scopeQuery(expr, deploymentTenant(deployment) ?? DEFAULT_TENANT), t),
-    rules: () => merged('rules', runtime.rule).map((r) => ({ deployment: r.deployment, rule: r.spec })),
+    rules: () => merged('rules', runtime.rule).map((r) => ({ deployment: r.deployment, label: ids.name(r.deployment), rule: r.spec })),
     component: componentSnapshot,
     scale: async (deployment, component, count, reason, rule) => {
       self.inc('nubis_scale_requests_total', { source: 'rule' });
-      await o.scale(deployment, component, count, { actor: `rule:${rule}`, tenant: deploymentTenant(deployment) ?? DEFAULT_TENANT, correlationId: `rule-${rule}-${clock.now()}` });
+      await o.scale(ids.name(deployment), component, count, { actor: `rule:${rule}`, tenant: deploymentTenant(deployment) ?? DEFAULT_TENANT, correlationId: `rule-${rule}-${clock.now()}` });
       void reason;
     },
     report: (r: RuleReport) => {
@@ -324,7 +339,10 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     },
     record: (samples) => {
       for (const s of samples) if (s.name === 'nubis.rule.suppressed') self.inc('nubis_rule_suppressions_total', { reason: s.labels['reason'] ?? '' });
-      for (const s of samples) ingest([s], 'rules', deploymentTenant(s.labels['deployment'] ?? '') ?? DEFAULT_TENANT);
+      for (const s of samples) {
+        const id = s.labels['deployment'] ?? '';
+        ingest([{ ...s, labels: { ...s.labels, deployment: ids.name(id) } }], 'rules', deploymentTenant(id) ?? DEFAULT_TENANT);
+      }
     },
     onEvaluation: (_rule, ms, truth) => {
       self.inc('nubis_rule_evaluations_total', { result: String(truth) });
@@ -338,14 +356,14 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     schedules: () => merged('schedules', runtime.schedule).map((s) => ({ deployment: s.deployment, schedule: s.spec })),
     scale: async (deployment, component, count, _reason, schedule) => {
       self.inc('nubis_scale_requests_total', { source: 'schedule' });
-      await o.scale(deployment, component, count, { actor: `schedule:${schedule}`, tenant: deploymentTenant(deployment) ?? DEFAULT_TENANT });
+      await o.scale(ids.name(deployment), component, count, { actor: `schedule:${schedule}`, tenant: deploymentTenant(deployment) ?? DEFAULT_TENANT });
     },
     emit: (e: ScheduleEvent) => {
       self.inc('nubis_schedule_firings_total', { outcome: e.outcome });
       append(e.kind, `schedule:${e.schedule}`, e.deployment, `${e.deployment}/${e.component}`, e.outcome, e.reason ?? `schedule ${e.schedule}: set ${e.component} to ${e.count}`, {
         schedule: e.schedule, component: e.component, count: e.count, at: new Date(e.at).toISOString(),
       });
-      ingest([{ name: 'nubis.schedule.fired', labels: { deployment: e.deployment, component: e.component, schedule: e.schedule, outcome: e.outcome }, t: clock.now(), v: e.count }], 'schedules', deploymentTenant(e.deployment) ?? DEFAULT_TENANT);
+      ingest([{ name: 'nubis.schedule.fired', labels: { deployment: ids.name(e.deployment), component: e.component, schedule: e.schedule, outcome: e.outcome }, t: clock.now(), v: e.count }], 'schedules', deploymentTenant(e.deployment) ?? DEFAULT_TENANT);
     },
   });
 
@@ -367,7 +385,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
         try {
           const r = unscopeResult(await query.instant(scopeQuery(d.spec.expr, d.tenant), now));
           const out: Sample[] = [];
-          const withDep = (l: Labels): Labels => (d.deployment && l['deployment'] === undefined ? { ...l, deployment: d.deployment } : l);
+          const withDep = (l: Labels): Labels => (d.deployment && l['deployment'] === undefined ? { ...l, deployment: ids.name(d.deployment) } : l);
           if (r.resultType === 'scalar') out.push({ name: d.name, labels: withDep({}), t: now, v: r.result.v });
           else if (r.resultType === 'vector') {
             for (const e of r.result) {
@@ -401,7 +419,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
       if (o.platformOf?.(n.deployment, n.cloud) === 'sim') continue;
       const insts = engine.instancesOf(n.deployment).filter((i) => i.key === n.key);
       const byName = new Map(insts.map((i) => [i.name, i.component]));
-      const base: Labels = { deployment: n.deployment, cloud: n.cloud, node: n.key.split('/').pop() ?? n.key };
+      const base: Labels = { deployment: ids.name(n.deployment), cloud: n.cloud, node: n.key.split('/').pop() ?? n.key };
       try {
         const read = await o.agentClient(agent.url, agent.token).metrics(cursors.get(n.key) ?? 0, { limit: 50_000 });
         cursors.set(n.key, read.cursor);
@@ -439,7 +457,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     for (const t of want) {
       const k = key(t.tenant, t.deployment, t.name);
       live.add(k);
-      const labels = { ...t.spec.labels, ...(t.deployment ? { deployment: t.deployment } : {}) };
+      const labels = { ...t.spec.labels, ...(t.deployment ? { deployment: ids.name(t.deployment) } : {}) };
       const sig = JSON.stringify([t.spec.url, t.spec.intervalMs, labels]);
       const old = scrapers.get(k);
       if (old?.sig === sig) continue;
@@ -472,7 +490,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     const st: ScrapeStatus | undefined = scrapers.get(key(t.tenant, t.deployment, t.name))?.scraper.status()[0];
     return {
       name: t.name,
-      ...(t.deployment ? { deployment: t.deployment } : {}),
+      ...(t.deployment ? { deployment: ids.name(t.deployment) } : {}),
       source: t.source,
       url: t.spec.url,
       intervalMs: t.spec.intervalMs,
@@ -510,15 +528,16 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     await objects.put({ kind, tenant, deployment, name, body_json: JSON.stringify(body), updated_at: clock.now() });
   }
 
-  /** The spec of a deployment the tenant owns; NOT_FOUND for another tenant's, as for none. */
-  function mustDeployment(name: string, tenant: string, path = '$.deployment'): AppSpec {
-    const d = engine.deployments.get(name);
+  /** The id and spec of a deployment the tenant owns; NOT_FOUND for another tenant's, as for none. */
+  function mustDeployment(name: string, tenant: string, path = '$.deployment'): { id: string; spec: AppSpec } {
+    const id = ids.id(tenant, name);
+    const d = engine.deployments.get(id);
     if (!d || tenantOfDeployment(d) !== tenant) throw new NubisError('NOT_FOUND', `${path}: no deployment named ${JSON.stringify(name)}`);
-    return d.spec;
+    return { id, spec: d.spec };
   }
 
   async function remove<T>(kind: MetricObjectKind, what: string, all: Obj<T>[], rt: Map<string, Obj<T>>, name: string, deployment: string | undefined, caller: Caller): Promise<Obj<T>> {
-    const hit = find(all, what, name, deployment);
+    const hit = find(all.filter((x) => inDeployment(x, deployment)), what, name, undefined);
     if (hit.source === 'spec') {
       throw new NubisError('CONFLICT', `${what} ${name} is defined in the spec of deployment ${hit.deployment}; remove it there and apply`);
     }
@@ -532,7 +551,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     const st = defState.get(key(d.tenant, d.deployment, d.name));
     return {
       name: d.name,
-      ...(d.deployment ? { deployment: d.deployment } : {}),
+      ...(d.deployment ? { deployment: ids.name(d.deployment) } : {}),
       source: d.source,
       expr: d.spec.expr,
       intervalMs: d.spec.intervalMs,
@@ -545,7 +564,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     const s = states.find((x) => x.deployment === r.deployment && x.rule === r.name);
     return {
       name: r.name,
-      deployment: r.deployment,
+      deployment: ids.name(r.deployment),
       source: r.source,
       spec: r.spec,
       state: {
@@ -558,7 +577,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
   };
   const scheduleView = (s: Obj<ScheduleSpec>): ScheduleView => {
     const next = scheduler.upcoming().find((u) => u.deployment === s.deployment && u.schedule === s.name);
-    return { name: s.name, deployment: s.deployment, source: s.source, spec: s.spec, ...(next ? { nextFire: iso(next.at)! } : {}) };
+    return { name: s.name, deployment: ids.name(s.deployment), source: s.source, spec: s.spec, ...(next ? { nextFire: iso(next.at)! } : {}) };
   };
 
   let flushTimer: NodeJS.Timeout | undefined;
@@ -651,12 +670,12 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
       return unscopeResult(await query.range(scoped, start, end, step));
     },
 
-    listDefinitions: (tenant, deployment) => merged('metrics', runtime.metric, tenant).filter((d) => deployment === undefined || d.deployment === deployment).map(defView),
-    getDefinition: (tenant, name, deployment) => defView(find(merged('metrics', runtime.metric, tenant), 'metric definition', name, deployment)),
+    listDefinitions: (tenant, deployment) => merged('metrics', runtime.metric, tenant).filter((d) => inDeployment(d, deployment)).map(defView),
+    getDefinition: (tenant, name, deployment) => defView(find(merged('metrics', runtime.metric, tenant).filter((d) => inDeployment(d, deployment)), 'metric definition', name, undefined)),
     async putDefinition(name, body, caller) {
       const tenant = tenantOfCaller(caller);
-      const { deployment = '', ...doc } = body;
-      if (deployment) mustDeployment(deployment, tenant);
+      const { deployment: named = '', ...doc } = body;
+      const deployment = named ? mustDeployment(named, tenant).id : '';
       const problems = metricProblems(doc as Record<string, unknown>, []);
       if (problems.length) throw invalid(problems);
       checkExpr(doc.expr, ['expr']);
@@ -674,13 +693,13 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
 
     listRules(tenant, deployment) {
       const states = evaluator.states();
-      return merged('rules', runtime.rule, tenant).filter((r) => deployment === undefined || r.deployment === deployment).map((r) => ruleView(r, states));
+      return merged('rules', runtime.rule, tenant).filter((r) => inDeployment(r, deployment)).map((r) => ruleView(r, states));
     },
-    getRule: (tenant, name, deployment) => ruleView(find(merged('rules', runtime.rule, tenant), 'rule', name, deployment), evaluator.states()),
+    getRule: (tenant, name, deployment) => ruleView(find(merged('rules', runtime.rule, tenant).filter((r) => inDeployment(r, deployment)), 'rule', name, undefined), evaluator.states()),
     async putRule(name, body, caller) {
       const tenant = tenantOfCaller(caller);
-      const { deployment, ...doc } = body;
-      const spec = mustDeployment(deployment, tenant);
+      const { deployment: named, ...doc } = body;
+      const { id: deployment, spec } = mustDeployment(named, tenant);
       const problems = ruleProblems(doc as Record<string, unknown>, [], spec.components as Record<string, unknown>);
       if (problems.length) throw invalid(problems);
       const exprs: { path: (string | number)[]; expr: string }[] = [];
@@ -699,12 +718,12 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
       evaluator.reload();
     },
 
-    listSchedules: (tenant, deployment) => merged('schedules', runtime.schedule, tenant).filter((s) => deployment === undefined || s.deployment === deployment).map(scheduleView),
-    getSchedule: (tenant, name, deployment) => scheduleView(find(merged('schedules', runtime.schedule, tenant), 'schedule', name, deployment)),
+    listSchedules: (tenant, deployment) => merged('schedules', runtime.schedule, tenant).filter((s) => inDeployment(s, deployment)).map(scheduleView),
+    getSchedule: (tenant, name, deployment) => scheduleView(find(merged('schedules', runtime.schedule, tenant).filter((s) => inDeployment(s, deployment)), 'schedule', name, undefined)),
     async putSchedule(name, body, caller) {
       const tenant = tenantOfCaller(caller);
-      const { deployment, ...doc } = body;
-      const spec = mustDeployment(deployment, tenant);
+      const { deployment: named, ...doc } = body;
+      const { id: deployment, spec } = mustDeployment(named, tenant);
       const problems = scheduleProblems(doc as Record<string, unknown>, [], spec.components as Record<string, unknown>);
       if (problems.length) throw invalid(problems);
       const k = key(tenant, deployment, name);
@@ -720,12 +739,12 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
       scheduler.reload();
     },
 
-    listScrapeTargets: (tenant, deployment) => merged('scrape', runtime.scrape, tenant).filter((t) => deployment === undefined || t.deployment === deployment).map(scrapeView),
-    getScrapeTarget: (tenant, name, deployment) => scrapeView(find(merged('scrape', runtime.scrape, tenant), 'scrape target', name, deployment)),
+    listScrapeTargets: (tenant, deployment) => merged('scrape', runtime.scrape, tenant).filter((t) => inDeployment(t, deployment)).map(scrapeView),
+    getScrapeTarget: (tenant, name, deployment) => scrapeView(find(merged('scrape', runtime.scrape, tenant).filter((t) => inDeployment(t, deployment)), 'scrape target', name, undefined)),
     async putScrapeTarget(name, body, caller) {
       const tenant = tenantOfCaller(caller);
-      const { deployment = '', ...doc } = body;
-      if (deployment) mustDeployment(deployment, tenant);
+      const { deployment: named = '', ...doc } = body;
+      const deployment = named ? mustDeployment(named, tenant).id : '';
       const problems = scrapeProblems(doc as Record<string, unknown>, []);
       if (problems.length) throw invalid(problems);
       const k = key(tenant, deployment, name);
@@ -741,9 +760,9 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
       syncScrapers();
     },
 
-    listMonitors: (d, i, caller) => monitors.list(d, i, caller),
-    setMonitor: (d, i, id, body, caller) => monitors.set(d, i, id, body, caller),
-    removeMonitor: (d, i, id, caller) => monitors.remove(d, i, id, caller),
+    listMonitors: (d, i, caller) => monitors.list(ids.id(tenantOfCaller(caller), d), i, caller),
+    setMonitor: (d, i, id, body, caller) => monitors.set(ids.id(tenantOfCaller(caller), d), i, id, body, caller),
+    removeMonitor: (d, i, id, caller) => monitors.remove(ids.id(tenantOfCaller(caller), d), i, id, caller),
 
     evaluateRules: () => evaluator.evaluateNow(),
     async selfMetrics() {

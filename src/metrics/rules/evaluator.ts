@@ -27,6 +27,8 @@ import { evaluateCondition, type Truth } from './condition.js';
 
 export interface RuleEntry {
   deployment: string;
+  /** The deployment as its series' `deployment` label names it, when not `deployment`. */
+  label?: string;
   rule: RuleSpec;
 }
 
@@ -194,7 +196,7 @@ export function createRuleEvaluator(o: RuleEvaluatorOptions): RuleEvaluator {
       }
       const t0 = performance.now();
       const ready = snap.instances.filter((i) => i.ready).map((i) => i.name);
-      const { truth, missing } = await evaluateCondition(rule.when, { deployment, ready, desired: snap.desired, query: queryFor(deployment) });
+      const { truth, missing } = await evaluateCondition(rule.when, { deployment: r.entry.label ?? deployment, ready, desired: snap.desired, query: queryFor(deployment) });
       o.onEvaluation?.(rule.name, performance.now() - t0, truth);
       r.truth = truth;
       r.missing = truth === 'unknown' ? missing : [];
