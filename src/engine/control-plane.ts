@@ -6,7 +6,7 @@
 import type { Clock } from '../clock/index.js';
 import type { EventLog } from '../events/index.js';
 import type { Store } from '../store/index.js';
-import { parseSpec, specJsonSchema, HANDLER_NAMES } from '../model/index.js';
+import { parseSpec, specJsonSchema, HANDLER_NAMES, hasSecrets, redactSpecText, sealSpecSecrets, type SealingKey } from '../model/index.js';
 import type { AppSpec, HandlerName } from '../model/types.js';
 import { NubisError } from '../errors/index.js';
 import type { Engine } from './engine.js';
@@ -53,8 +53,17 @@ function parseInput(input: SpecInput): Parsed {
   return { spec, text: input.spec, file, files: used };
 }
 
-export function createControlPlaneFacade(engine: Engine, store: Store, events: EventLog, clock: Clock): ControlPlane {
+export function createControlPlaneFacade(engine: Engine, store: Store, events: EventLog, clock: Clock, key?: SealingKey): ControlPlane {
   const iso = (ms: number): string => new Date(ms).toISOString();
+
+  /** The spec as submitted with its secret values sealed and cut out of its text (../model/secrets.ts). */
+  function sealedInput(input: SpecInput): Parsed {
+    const p = parseInput(input);
+    if (!hasSecrets(p.spec)) return p;
+    if (!key) throw new NubisError('UNAVAILABLE', 'this control plane has no key to seal secret values with');
+    const { spec, plain } = sealSpecSecrets(p.spec, p.spec.name, key);
+    return { ...p, spec, text: redactSpecText(p.text, plain) };
+  }
 
   function mustGet(name: string): Deployment {
     const d = engine.deployments.get(name);
@@ -155,7 +164,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
     specSchema: () => specJsonSchema(),
 
     async plan(input) {
-      const p = parseInput(input);
+      const p = sealedInput(input);
       const existing = engine.deployments.get(p.spec.name);
       const now = clock.now();
       const d: Deployment = existing
@@ -178,7 +187,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
     },
 
     async apply(input, caller: Caller) {
-      const p = parseInput(input);
+      const p = sealedInput(input);
       const existing = engine.deployments.get(p.spec.name);
       if (existing?.status === 'destroying') {
         throw new NubisError('CONFLICT', `deployment ${p.spec.name} is being destroyed; apply again once it is gone`);

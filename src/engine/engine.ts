@@ -46,6 +46,8 @@ export interface EngineOptions {
   clouds: CloudRegistry;
   /** Registered clouds and requirement-based selection; without it only spec clouds exist. */
   placement?: PlacementSource;
+  /** Opens a component's secret env values (sealed in the spec) for its handler's env only; absent: handlers get none. */
+  openSecrets?: (d: Deployment, comp: ComponentSpec) => Record<string, string>;
   /** Most agent steps running at once across all nodes. Default 32. */
   stepConcurrency?: number;
   /** How often running instances' agents are asked for health. Default 2 000. */
@@ -582,7 +584,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       inst.inflightRun = runId;
       await saveInstance(inst);
     }
-    const env = wiringEnv(comp, wiring, n.observed?.address ?? '127.0.0.1', n.observed?.graphite);
+    const withSecrets = comp.secretEnv && opts.openSecrets ? { ...comp, env: { ...comp.env, ...opts.openSecrets(d, comp) } } : comp;
+    const env = wiringEnv(withSecrets, wiring, n.observed?.address ?? '127.0.0.1', n.observed?.graphite);
     env.NUBIS_STEP = stepName;
     const release = await acquireStep();
     const startedAt = clock.now();

@@ -12,6 +12,7 @@ import { createRealClock, type Clock } from '../clock/index.js';
 import type { EventLog } from '../events/index.js';
 import type { Store } from '../store/index.js';
 import type { CloudSpec, Platform } from '../model/types.js';
+import { openSecretEnv } from '../model/index.js';
 import type { DriverFactory } from '../drivers/driver.js';
 import { defaultDriverFactories, wrapDriver, createAdaptiveLimiter, createFixedLimiter, type DriverCallEvent } from '../drivers/index.js';
 import { createCloudRegistry, type PlacementSource } from './clouds.js';
@@ -62,9 +63,10 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
   const { store, events } = opts;
   const factories = opts.drivers ?? defaultDriverFactories();
   let engineRef: Engine | undefined;
+  const key = opts.secretKey ?? resolveKey(opts.dataDir, {});
   const registry = createRegistry({
     store, clock, events, factories, dataDir: opts.dataDir,
-    key: opts.secretKey ?? resolveKey(opts.dataDir, {}),
+    key,
     ...(opts.discoveryIntervalMs !== undefined ? { refreshIntervalMs: opts.discoveryIntervalMs } : {}),
     inUse: (_tenant, cloud) => {
       const names = new Set<string>();
@@ -115,9 +117,10 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
     wrap: (driver, cloud: CloudSpec) => wrapDriver(driver, { cloud: cloud.name, clock, onCall, ...(opts.retry ? { retry: opts.retry } : {}) }),
     limiter: (cloud: CloudSpec) => (cloud.concurrency ? createFixedLimiter({ limit: cloud.concurrency }) : createAdaptiveLimiter({ clock, initial: 2, max: 64 })),
   });
-  const engine = await createEngine({ store, events, clock, clouds, placement, ...opts.engine });
+  // spec values marked secret: sealed on plan/apply by the facade, opened only for a handler's env
+  const engine = await createEngine({ store, events, clock, clouds, placement, openSecrets: (d, c) => openSecretEnv(c, d.spec.name, key), ...opts.engine });
   engineRef = engine;
-  const facade = createControlPlaneFacade(engine, store, events, clock);
+  const facade = createControlPlaneFacade(engine, store, events, clock, key);
   return {
     ...facade,
     engine,

@@ -24,6 +24,7 @@ import type {
   RuleSpec,
   ScheduleSpec,
   ScrapeTargetSpec,
+  SecretEnvValue,
   NodeTemplateSpec,
   SpecProblem,
 } from './types.js';
@@ -139,6 +140,17 @@ interface Ctx {
   /** JSON path → source offset of the value there (or its key when the value is empty). */
   offsets: Map<string, number>;
   budget: number;
+}
+
+/** A component's env split into plain values and the values marked `secret`. */
+function splitEnv(env: Record<string, string | { secret: string }>): { env: Record<string, string>; secretEnv?: Record<string, SecretEnvValue> } {
+  const plain: Record<string, string> = {};
+  const secret: Record<string, SecretEnvValue> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (typeof v === 'string') plain[k] = v;
+    else secret[k] = { secret: v.secret };
+  }
+  return Object.keys(secret).length > 0 ? { env: plain, secretEnv: secret } : { env: plain };
 }
 
 /** `['components', 'app', 'artefacts', 0]` → `$.components.app.artefacts[0]`. */
@@ -655,7 +667,7 @@ function normalise(doc: SpecDoc): AppSpec {
       scaleIn: c.instances?.scaleIn ?? 'youngest',
       provides,
       requires,
-      env: { ...(c.env ?? {}) },
+      ...splitEnv(c.env ?? {}),
       artefacts: [...(c.artefacts ?? [])],
       handlers,
       ...(health ? { health } : {}),
