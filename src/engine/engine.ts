@@ -16,6 +16,7 @@ import type { Clock } from '../clock/index.js';
 import type { EventInput, EventLog } from '../events/index.js';
 import type { Store, WriteOp } from '../store/index.js';
 import type { AppSpec, CloudSpec, ComponentSpec, HandlerName } from '../model/types.js';
+import { maskSecrets } from '../model/index.js';
 import type { CloudNode, Driver } from '../drivers/driver.js';
 import { TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER } from '../drivers/driver.js';
 import type { HealthProbe, InstanceFiles, StepResult } from '../agent/protocol.js';
@@ -584,8 +585,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       inst.inflightRun = runId;
       await saveInstance(inst);
     }
-    const withSecrets = comp.secretEnv && opts.openSecrets ? { ...comp, env: { ...comp.env, ...opts.openSecrets(d, comp) } } : comp;
-    const env = wiringEnv(withSecrets, wiring, n.observed?.address ?? '127.0.0.1', n.observed?.graphite);
+    const secrets = comp.secretEnv && opts.openSecrets ? opts.openSecrets(d, comp) : {};
+    const env = wiringEnv({ ...comp, env: { ...comp.env, ...secrets } }, wiring, n.observed?.address ?? '127.0.0.1', n.observed?.graphite);
     env.NUBIS_STEP = stepName;
     const release = await acquireStep();
     const startedAt = clock.now();
@@ -609,6 +610,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       release();
     }
     inst.inflightRun = undefined;
+    // a handler that prints a secret value: the step log and events show "***"
+    if (comp.secretEnv) result = { ...result, output: maskSecrets(result.output, Object.values(secrets)) };
     await Promise.all([
       store.write(
         store.putStepRun({

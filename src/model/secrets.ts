@@ -117,7 +117,21 @@ export function redactSpecText(text: string, plain: readonly string[]): string {
     }
   }
   let out = text;
-  for (const [a, b] of cuts.sort((x, y) => y[0] - x[0])) out = `${out.slice(0, a)}"${REDACTED}"${out.slice(b)}`;
-  for (const p of plain) if (p.length >= 3) out = out.split(p).join(REDACTED);
+  for (const [a, b] of cuts.sort((x, y) => y[0] - x[0])) {
+    // a block scalar's range takes in its line breaks: keep them
+    const breaks = /\n*$/.exec(out.slice(a, b))![0];
+    out = `${out.slice(0, a)}"${REDACTED}"${breaks}${out.slice(b)}`;
+  }
+  return maskSecrets(out, plain);
+}
+
+/**
+ * The text with every occurrence of a secret value replaced by "***" (a handler that prints
+ * its environment does not put the value into step logs and events). Values shorter than 3
+ * characters are left alone: masking them would garble the text and hide next to nothing.
+ */
+export function maskSecrets(text: string, values: readonly string[]): string {
+  let out = text;
+  for (const v of [...values].sort((a, b) => b.length - a.length)) if (v.length >= 3) out = out.split(v).join(REDACTED);
   return out;
 }

@@ -4,7 +4,7 @@
  * planned and applied through the API; its handler writes the sha256 of the value it got to a
  * file, which must match. Then the canary (and the escaped form it was written in) is searched
  * in the bytes of the database and its WAL, every API response, the CLI's output and the
- * whole event log: it must be nowhere. Applying the same spec again changes nothing (sealing is
+ * whole event log: it must be nowhere, even though the handler also prints it (step logs mask it). Applying the same spec again changes nothing (sealing is
  * deterministic), and the stored spec text shows "***" where the value was.
  * On the tree before sealing, the spec was refused (an env value must be a string).
  */
@@ -45,7 +45,7 @@ components:
       OUT: ${JSON.stringify(out)}
       DB_PASSWORD: { secret: "${written}" }  # the password
     lifecycle:
-      configure: 'printf %s "$DB_PASSWORD" | sha256sum | cut -d" " -f1 > "$OUT"'
+      configure: 'printf %s "$DB_PASSWORD" | sha256sum | cut -d" " -f1 > "$OUT"; echo "password is $DB_PASSWORD"'
       start: 'exec sleep 600'
 `;
   try {
@@ -67,7 +67,11 @@ components:
     assert.match(db, /"secretEnv":\{"DB_PASSWORD":\{"sealed":"[A-Za-z0-9+\/=]+","key":"[0-9a-f]{16}"\}\}/);
     seen.push({ where: 'the database while the deployment exists', text: db });
 
-    for (const p of ['/v1/deployments', '/v1/deployments/shop', '/v1/deployments/shop/endpoints', '/v1/events?limit=1000', '/v1/deployments/shop/instances/db-1/logs']) await api('GET', p);
+    // a handler printing the value: its step log shows "***"
+    const logs = await api('GET', '/v1/deployments/shop/instances/db-1/logs');
+    assert.equal(logs.status, 200, logs.text);
+    assert.match(logs.text, /password is \*\*\*/);
+    for (const p of ['/v1/deployments', '/v1/deployments/shop', '/v1/deployments/shop/endpoints', '/v1/events?limit=1000']) await api('GET', p);
     const env = { NUBIS_SERVER: server.url, NUBIS_TOKEN: token };
     for (const args of [['status', 'shop'], ['events', '--limit', '1000'], ['logs', 'shop', 'db-1']]) {
       const r = await runCli(args, env);
