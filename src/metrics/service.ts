@@ -59,7 +59,7 @@ export interface MetricsServiceOptions {
   events: EventLog;
   /** The engine whose deployments, components and instances rules read. */
   engine: Pick<Engine, 'deployments' | 'instancesOf' | 'nodes' | 'stats'>;
-  /** The control plane's scale of a deployment as its tenant names it (validates min/max, records the change); the caller carries the tenant. */
+  /** The control plane's scale of a deployment (by id; validates min/max, records the change); the caller carries the deployment's tenant. */
   scale: (deployment: string, component: string, count: number, caller: Caller) => Promise<unknown>;
   /** Agent metrics clients for pulling from nodes; absent: no pulling. */
   agentClient?: (url: string, token: string) => AgentMetricsClient;
@@ -308,9 +308,11 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     return { desired: desiredCount(d, c), min: c.min, max: c.max, instances };
   }
 
-  function append(kind: string, actor: string, deployment: string | undefined, target: string, outcome: string, reason: string, data: Record<string, unknown>): void {
+  /** Records an event; `tenant` says who may see one of no deployment (else the deployment's tenant does). */
+  function append(kind: string, actor: string, deployment: string | undefined, target: string, outcome: string, reason: string, data: Record<string, unknown>, tenant?: string): void {
+    const who: Record<string, string> = tenant !== undefined && !deployment ? { tenant } : {};
     void events
-      .append({ kind, actor, ...(deployment ? { deployment } : {}), target, outcome, reason, data, ts: clock.now() })
+      .append({ kind, actor, ...(deployment ? { deployment } : {}), target, outcome, reason, data, ts: clock.now(), ...who })
       .catch(() => undefined);
   }
 
@@ -328,7 +330,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     component: componentSnapshot,
     scale: async (deployment, component, count, reason, rule) => {
       self.inc('nubis_scale_requests_total', { source: 'rule' });
-      await o.scale(ids.name(deployment), component, count, { actor: `rule:${rule}`, tenant: deploymentTenant(deployment) ?? DEFAULT_TENANT, correlationId: `rule-${rule}-${clock.now()}` });
+      await o.scale(deployment, component, count, { actor: `rule:${rule}`, tenant: deploymentTenant(deployment) ?? DEFAULT_TENANT, correlationId: `rule-${rule}-${clock.now()}` });
       void reason;
     },
     report: (r: RuleReport) => {
@@ -356,7 +358,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     schedules: () => merged('schedules', runtime.schedule).map((s) => ({ deployment: s.deployment, schedule: s.spec })),
     scale: async (deployment, component, count, _reason, schedule) => {
       self.inc('nubis_scale_requests_total', { source: 'schedule' });
-      await o.scale(ids.name(deployment), component, count, { actor: `schedule:${schedule}`, tenant: deploymentTenant(deployment) ?? DEFAULT_TENANT });
+      await o.scale(deployment, component, count, { actor: `schedule:${schedule}`, tenant: deploymentTenant(deployment) ?? DEFAULT_TENANT });
     },
     emit: (e: ScheduleEvent) => {
       self.inc('nubis_schedule_firings_total', { outcome: e.outcome });
@@ -399,7 +401,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
         } catch (e) {
           const msg = e instanceof Error ? e.message : String(e);
           self.inc('nubis_metric_evaluations_total', { outcome: 'error' });
-          if (st.error !== msg) append('metric.failed', 'metrics', d.deployment || undefined, d.name, 'error', `metric ${d.name}: ${msg}`, { metric: d.name });
+          if (st.error !== msg) append('metric.failed', 'metrics', d.deployment || undefined, d.name, 'error', `metric ${d.name}: ${msg}`, { metric: d.name }, d.tenant);
           st.error = msg;
         }
       }
@@ -477,7 +479,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
         scraper.start();
       } catch (e) {
         scrapers.delete(k);
-        append('scrape.failed', 'metrics', t.deployment || undefined, t.name, 'error', `scrape target ${t.name}: ${e instanceof Error ? e.message : String(e)}`, { name: t.name });
+        append('scrape.failed', 'metrics', t.deployment || undefined, t.name, 'error', `scrape target ${t.name}: ${e instanceof Error ? e.message : String(e)}`, { name: t.name }, t.tenant);
       }
     }
     for (const [k, v] of [...scrapers]) {
@@ -543,7 +545,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     }
     rt.delete(key(hit.tenant, hit.deployment, hit.name));
     await objects.remove(kind, hit.tenant, hit.deployment, hit.name);
-    append(`${kind}.removed`, caller.actor, hit.deployment || undefined, name, 'ok', `${what} ${name} removed`, { name, tenant: hit.tenant });
+    append(`${kind}.removed`, caller.actor, hit.deployment || undefined, name, 'ok', `${what} ${name} removed`, { name }, hit.tenant);
     return hit;
   }
 
@@ -684,7 +686,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
       await persist('metric', tenant, deployment, name, doc);
       runtime.metric.set(k, { tenant, deployment, name, source: 'api', spec: normaliseMetric(name, doc) });
       defState.delete(k);
-      append('metric.defined', caller.actor, deployment || undefined, name, 'ok', `metric ${name} ${created ? 'added' : 'changed'}: ${doc.expr}`, { name, expr: doc.expr });
+      append('metric.defined', caller.actor, deployment || undefined, name, 'ok', `metric ${name} ${created ? 'added' : 'changed'}: ${doc.expr}`, { name, expr: doc.expr }, tenant);
       return { created, view: defView(runtime.metric.get(k)!) };
     },
     async deleteDefinition(name, deployment, caller) {
@@ -752,7 +754,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
       await persist('scrape', tenant, deployment, name, doc);
       runtime.scrape.set(k, { tenant, deployment, name, source: 'api', spec: normaliseScrape(name, doc) });
       syncScrapers();
-      append('scrape.defined', caller.actor, deployment || undefined, name, 'ok', `scrape target ${name} ${created ? 'added' : 'changed'}: ${doc.url}`, { name, url: doc.url });
+      append('scrape.defined', caller.actor, deployment || undefined, name, 'ok', `scrape target ${name} ${created ? 'added' : 'changed'}: ${doc.url}`, { name, url: doc.url }, tenant);
       return { created, view: scrapeView(runtime.scrape.get(k)!) };
     },
     async deleteScrapeTarget(name, deployment, caller) {

@@ -157,3 +157,23 @@ test('acme cannot see or change the monitors of default\'s instances', async () 
   assert.equal((await api(acme, 'PUT', '/v1/deployments/shop/instances/app-1/monitors/cpu', { kind: 'cpu', intervalMs: 1000 })).status, 404);
   assert.equal((await api(acme, 'DELETE', '/v1/deployments/shop/instances/app-1/monitors/cpu')).status, 404);
 });
+
+test('both tenants may use one rule and schedule name, each on its own deployment', {
+  todo: 'needs deployments that carry their tenant (helper tenant\'s 0006_tenancy); without them acme\'s apply makes a deployment of default',
+}, async () => {
+  const lab = SHOP.replace('name: shop', 'name: lab').replace(/rules:[\s\S]*$/, '');
+  const applied = await api(acme, 'POST', '/v1/deployments', { spec: lab });
+  assert.equal(applied.status, 201, applied.text);
+  const rule = await api(acme, 'PUT', '/v1/rules/out', { ...RULE, deployment: 'lab' });
+  assert.equal(rule.status, 201, rule.text);
+  const sched = await api(acme, 'PUT', '/v1/schedules/morning', { ...SCHEDULE, deployment: 'lab' });
+  assert.equal(sched.status, 201, sched.text);
+  // each tenant reads its own by the bare name, without ?deployment= (no ambiguity across the wall)
+  assert.equal((await api(acme, 'GET', '/v1/rules/out')).json.deployment, 'lab');
+  assert.equal((await api(admin, 'GET', '/v1/rules/out')).json.deployment, 'shop');
+  assert.deepEqual((await api(acme, 'GET', '/v1/rules')).json.rules.map((r: { deployment: string; name: string }) => `${r.deployment}/${r.name}`), ['lab/out']);
+  assert.equal((await api(acme, 'GET', '/v1/schedules/morning')).json.deployment, 'lab');
+  assert.equal((await api(admin, 'GET', '/v1/schedules/morning')).json.deployment, 'shop');
+  assert.equal((await api(acme, 'DELETE', '/v1/rules/out')).status, 200);
+  assert.equal((await api(admin, 'GET', '/v1/rules/out')).status, 200, 'default\'s rule of the same name stays');
+});
