@@ -288,13 +288,19 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     return [...out.values()].sort((a, b) => a.deployment.localeCompare(b.deployment) || a.name.localeCompare(b.name));
   }
 
+  /** The one object of this name in `list` (already narrowed to the `?deployment=` the caller gave, named in messages). */
   function find<T>(list: Obj<T>[], what: string, name: string, deployment: string | undefined): Obj<T> {
-    const hits = list.filter((x) => x.name === name && (deployment === undefined || x.deployment === deployment));
+    const hits = list.filter((x) => x.name === name);
     if (hits.length === 0) throw new NubisError('NOT_FOUND', `no ${what} named ${JSON.stringify(name)}${deployment !== undefined ? ` in deployment ${deployment}` : ''}`);
     if (hits.length > 1) {
-      throw new NubisError('CONFLICT', `${hits.length} ${what}s are named ${JSON.stringify(name)} (deployments ${hits.map((h) => h.deployment || '(none)').join(', ')}); give ?deployment=`);
+      throw new NubisError('CONFLICT', `${hits.length} ${what}s are named ${JSON.stringify(name)} (deployments ${hits.map((h) => (h.deployment ? ids.name(h.deployment) : '(none)')).join(', ')}); give ?deployment=`);
     }
     return hits[0]!;
+  }
+
+  /** The tenant's object of this name (in the `?deployment=` given): NOT_FOUND, or CONFLICT when ambiguous. */
+  function lookup<T>(section: 'metrics' | 'rules' | 'schedules' | 'scrape', rt: Map<string, Obj<T>>, tenant: string, what: string, name: string, deployment: string | undefined): Obj<T> {
+    return find(merged(section, rt, tenant).filter((x) => inDeployment(x, deployment)), what, name, deployment);
   }
 
   function componentSnapshot(deployment: string, component: string): ComponentSnapshot | undefined {
@@ -539,9 +545,9 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
   }
 
   async function remove<T>(kind: MetricObjectKind, what: string, all: Obj<T>[], rt: Map<string, Obj<T>>, name: string, deployment: string | undefined, caller: Caller): Promise<Obj<T>> {
-    const hit = find(all.filter((x) => inDeployment(x, deployment)), what, name, undefined);
+    const hit = find(all.filter((x) => inDeployment(x, deployment)), what, name, deployment);
     if (hit.source === 'spec') {
-      throw new NubisError('CONFLICT', `${what} ${name} is defined in the spec of deployment ${hit.deployment}; remove it there and apply`);
+      throw new NubisError('CONFLICT', `${what} ${name} is defined in the spec of deployment ${ids.name(hit.deployment)}; remove it there and apply`);
     }
     rt.delete(key(hit.tenant, hit.deployment, hit.name));
     await objects.remove(kind, hit.tenant, hit.deployment, hit.name);
@@ -673,7 +679,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     },
 
     listDefinitions: (tenant, deployment) => merged('metrics', runtime.metric, tenant).filter((d) => inDeployment(d, deployment)).map(defView),
-    getDefinition: (tenant, name, deployment) => defView(find(merged('metrics', runtime.metric, tenant).filter((d) => inDeployment(d, deployment)), 'metric definition', name, undefined)),
+    getDefinition: (tenant, name, deployment) => defView(lookup('metrics', runtime.metric, tenant, 'metric definition', name, deployment)),
     async putDefinition(name, body, caller) {
       const tenant = tenantOfCaller(caller);
       const { deployment: named = '', ...doc } = body;
@@ -697,7 +703,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
       const states = evaluator.states();
       return merged('rules', runtime.rule, tenant).filter((r) => inDeployment(r, deployment)).map((r) => ruleView(r, states));
     },
-    getRule: (tenant, name, deployment) => ruleView(find(merged('rules', runtime.rule, tenant).filter((r) => inDeployment(r, deployment)), 'rule', name, undefined), evaluator.states()),
+    getRule: (tenant, name, deployment) => ruleView(lookup('rules', runtime.rule, tenant, 'rule', name, deployment), evaluator.states()),
     async putRule(name, body, caller) {
       const tenant = tenantOfCaller(caller);
       const { deployment: named, ...doc } = body;
@@ -721,7 +727,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     },
 
     listSchedules: (tenant, deployment) => merged('schedules', runtime.schedule, tenant).filter((s) => inDeployment(s, deployment)).map(scheduleView),
-    getSchedule: (tenant, name, deployment) => scheduleView(find(merged('schedules', runtime.schedule, tenant).filter((s) => inDeployment(s, deployment)), 'schedule', name, undefined)),
+    getSchedule: (tenant, name, deployment) => scheduleView(lookup('schedules', runtime.schedule, tenant, 'schedule', name, deployment)),
     async putSchedule(name, body, caller) {
       const tenant = tenantOfCaller(caller);
       const { deployment: named, ...doc } = body;
@@ -742,7 +748,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     },
 
     listScrapeTargets: (tenant, deployment) => merged('scrape', runtime.scrape, tenant).filter((t) => inDeployment(t, deployment)).map(scrapeView),
-    getScrapeTarget: (tenant, name, deployment) => scrapeView(find(merged('scrape', runtime.scrape, tenant).filter((t) => inDeployment(t, deployment)), 'scrape target', name, undefined)),
+    getScrapeTarget: (tenant, name, deployment) => scrapeView(lookup('scrape', runtime.scrape, tenant, 'scrape target', name, deployment)),
     async putScrapeTarget(name, body, caller) {
       const tenant = tenantOfCaller(caller);
       const { deployment: named = '', ...doc } = body;
