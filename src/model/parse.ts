@@ -164,7 +164,11 @@ function jsonPath(path: readonly Seg[]): string {
   return out;
 }
 
-function makeProblem(file: string, line: number, col: number, path: string, expected: string, found: string): SpecProblem {
+/** A secret env value's place: its problems name the kind of value found, never the value. */
+const SECRET_PATH = /\.env\.[A-Za-z_][A-Za-z0-9_]*\.secret$/;
+
+function makeProblem(file: string, line: number, col: number, path: string, expected: string, shown: string): SpecProblem {
+  const found = SECRET_PATH.test(path) ? shown.replace(/^(string|integer|number|boolean|date) .*$/s, '$1') : shown;
   return { file, line, col, path, expected, found, message: `${file}:${line}:${col}: ${path}: expected ${expected}, found ${found}` };
 }
 
