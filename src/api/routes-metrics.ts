@@ -7,6 +7,10 @@
  * control plane itself (no deployment data beyond platform and operation names), and scrapers
  * can read it without a secret. Everything under /v1 needs the bearer token.
  *
+ * Everything is per tenant (the caller's token's): series and queries see only the tenant's
+ * series, and definitions, rules, schedules, scrape targets and monitors of other tenants are
+ * 404 as if they did not exist.
+ *
  * Without a metrics service (an API built for tests without one) every operation here answers
  * 503 UNAVAILABLE, so the route table and the OpenAPI document are the same either way.
  */
@@ -18,6 +22,10 @@ import { NubisError } from '../errors/index.js';
 import type { MetricsService, PushInput } from '../metrics/index.js';
 import type { QueryResult } from '../metrics/types.js';
 import type { ParamSpec, ResponseSpec, Route } from './router.js';
+import type { Caller } from '../engine/views.js';
+import { DEFAULT_TENANT } from '../registry/types.js';
+
+const tenantOf = (c: Caller): string => c.tenant ?? DEFAULT_TENANT;
 
 const ok = (schema: string, description = 'success'): ResponseSpec => ({ description, schema });
 const errors: Record<number, ResponseSpec> = {
@@ -111,7 +119,7 @@ export function buildMetricsRoutes(metrics: MetricsService | undefined, now: () 
   /** GET list, GET one, PUT, DELETE for one kind of object. */
   function crud(o: {
     base: string; what: string; plural: string; nameSchema: ParamSpec; input: string; view: string; list: string; idPrefix: string;
-    doList: (d?: string) => unknown[]; doGet: (n: string, d?: string) => unknown;
+    doList: (t: string, d?: string) => unknown[]; doGet: (t: string, n: string, d?: string) => unknown;
     doPut: (n: string, body: unknown, c: { actor: string; correlationId?: string }) => Promise<{ created: boolean; view: unknown }>;
     doDelete: (n: string, d: string | undefined, c: { actor: string; correlationId?: string }) => Promise<void>;
   }): Route[] {
@@ -121,13 +129,13 @@ export function buildMetricsRoutes(metrics: MetricsService | undefined, now: () 
         method: 'GET', path: o.base, operationId: `list${o.idPrefix}s`, summary: `list ${o.plural} (spec and run time)`, auth: true,
         query: { deployment: DeploymentQuery },
         responses: { 200: ok(o.list), ...errors },
-        handle: async (c) => ({ status: 200, body: { [o.plural]: o.doList(dep(c.query)) } }),
+        handle: async (c) => ({ status: 200, body: { [o.plural]: o.doList(tenantOf(c.caller), dep(c.query)) } }),
       },
       {
         method: 'GET', path: `${o.base}/{name}`, operationId: `get${o.idPrefix}`, summary: `one ${o.what}`, auth: true,
         params, query: { deployment: DeploymentQuery },
         responses: { 200: ok(o.view), ...errors, ...notFound, ...conflict },
-        handle: async (c) => ({ status: 200, body: o.doGet(c.params['name']!, dep(c.query)) }),
+        handle: async (c) => ({ status: 200, body: o.doGet(tenantOf(c.caller), c.params['name']!, dep(c.query)) }),
       },
       {
         method: 'PUT', path: `${o.base}/{name}`, operationId: `put${o.idPrefix}`, summary: `add or change a ${o.what} at run time (no redeploy)`, auth: true,
@@ -172,7 +180,7 @@ export function buildMetricsRoutes(metrics: MetricsService | undefined, now: () 
       handle: async (c) => {
         const match = c.query['match'] === undefined ? undefined : String(c.query['match']);
         const limit = c.query['limit'] === undefined ? 10_000 : Number(c.query['limit']);
-        return { status: 200, body: { status: 'success', data: await svc().series(match, limit) } };
+        return { status: 200, body: { status: 'success', data: await svc().series(match, limit, tenantOf(c.caller)) } };
       },
     },
     {
@@ -200,26 +208,26 @@ export function buildMetricsRoutes(metrics: MetricsService | undefined, now: () 
           const end = q['end'] === undefined ? now() : parseTime(String(q['end']), 'end');
           const step = parseStep(String(q['step']), 'step');
           if (end < start) throw new NubisError('REQUEST_INVALID', 'query parameter "end": must not be before start', { details: { parameter: 'end' } });
-          return { status: 200, body: promJson(await svc().range(expr, start, end, step)) };
+          return { status: 200, body: promJson(await svc().range(expr, start, end, step, tenantOf(c.caller))) };
         }
         if (q['end'] !== undefined) throw new NubisError('REQUEST_INVALID', 'query parameter "end": only with start and step', { details: { parameter: 'end' } });
         const t = q['time'] === undefined ? now() : parseTime(String(q['time']), 'time');
-        return { status: 200, body: promJson(await svc().instant(expr, t)) };
+        return { status: 200, body: promJson(await svc().instant(expr, t, tenantOf(c.caller))) };
       },
     },
     {
       method: 'POST', path: '/v1/metrics/push', operationId: 'pushMetrics', summary: 'ingest samples (JSON, Graphite plaintext or Prometheus text inside JSON)', auth: true,
       body: 'MetricPush',
       responses: { 200: ok('PushResult', 'accepted; malformed lines are counted and listed'), ...errors, ...bodyErrors },
-      handle: async (c) => ({ status: 200, body: svc().push(c.body as PushInput) }),
+      handle: async (c) => ({ status: 200, body: svc().push(c.body as PushInput, tenantOf(c.caller)) }),
     },
     ...monitorRoutes(svc),
     ...crud({
       base: '/v1/metrics/definitions', what: 'metric definition', plural: 'definitions', idPrefix: 'MetricDefinition',
       nameSchema: { schema: Type.String({ pattern: METRIC_NAME_PATTERN }), description: 'the metric (series) name', required: true },
       input: 'MetricDefinitionInput', view: 'MetricDefinitionView', list: 'MetricDefinitionList',
-      doList: (d) => svc().listDefinitions(d),
-      doGet: (n, d) => svc().getDefinition(n, d),
+      doList: (t, d) => svc().listDefinitions(t, d),
+      doGet: (t, n, d) => svc().getDefinition(t, n, d),
       doPut: (n, b, c) => svc().putDefinition(n, b as MetricDefDoc & { deployment?: string }, c),
       doDelete: (n, d, c) => svc().deleteDefinition(n, d, c),
     }),
@@ -227,8 +235,8 @@ export function buildMetricsRoutes(metrics: MetricsService | undefined, now: () 
       base: '/v1/metrics/scrape', what: 'scrape target', plural: 'targets', idPrefix: 'ScrapeTarget',
       nameSchema: { schema: Type.String({ pattern: NAME_PATTERN }), description: 'the scrape target name', required: true },
       input: 'ScrapeTargetInput', view: 'ScrapeTargetView', list: 'ScrapeTargetList',
-      doList: (d) => svc().listScrapeTargets(d),
-      doGet: (n, d) => svc().getScrapeTarget(n, d),
+      doList: (t, d) => svc().listScrapeTargets(t, d),
+      doGet: (t, n, d) => svc().getScrapeTarget(t, n, d),
       doPut: (n, b, c) => svc().putScrapeTarget(n, b as ScrapeTargetDoc & { deployment?: string }, c),
       doDelete: (n, d, c) => svc().deleteScrapeTarget(n, d, c),
     }),
@@ -236,8 +244,8 @@ export function buildMetricsRoutes(metrics: MetricsService | undefined, now: () 
       base: '/v1/rules', what: 'rule', plural: 'rules', idPrefix: 'Rule',
       nameSchema: { schema: Type.String({ pattern: NAME_PATTERN }), description: 'the rule name', required: true },
       input: 'RuleInput', view: 'RuleView', list: 'RuleList',
-      doList: (d) => svc().listRules(d),
-      doGet: (n, d) => svc().getRule(n, d),
+      doList: (t, d) => svc().listRules(t, d),
+      doGet: (t, n, d) => svc().getRule(t, n, d),
       doPut: (n, b, c) => svc().putRule(n, b as RuleDoc & { deployment: string }, c),
       doDelete: (n, d, c) => svc().deleteRule(n, d, c),
     }),
@@ -245,8 +253,8 @@ export function buildMetricsRoutes(metrics: MetricsService | undefined, now: () 
       base: '/v1/schedules', what: 'schedule', plural: 'schedules', idPrefix: 'Schedule',
       nameSchema: { schema: Type.String({ pattern: NAME_PATTERN }), description: 'the schedule name', required: true },
       input: 'ScheduleInput', view: 'ScheduleView', list: 'ScheduleList',
-      doList: (d) => svc().listSchedules(d),
-      doGet: (n, d) => svc().getSchedule(n, d),
+      doList: (t, d) => svc().listSchedules(t, d),
+      doGet: (t, n, d) => svc().getSchedule(t, n, d),
       doPut: (n, b, c) => svc().putSchedule(n, b as ScheduleDoc & { deployment: string }, c),
       doDelete: (n, d, c) => svc().deleteSchedule(n, d, c),
     }),
@@ -269,7 +277,7 @@ function monitorRoutes(svc: () => MetricsService): Route[] {
       method: 'GET', path: base, operationId: 'listMonitors', summary: 'the monitors measuring an instance (and its node), with their last readings', auth: true,
       params,
       responses: { 200: ok('MonitorList'), ...errors, ...agentErrors },
-      handle: async (c) => ({ status: 200, body: await svc().listMonitors(c.params['name']!, c.params['instance']!) }),
+      handle: async (c) => ({ status: 200, body: await svc().listMonitors(c.params['name']!, c.params['instance']!, c.caller) }),
     },
     {
       method: 'PUT', path: `${base}/{id}`, operationId: 'putMonitor', summary: 'add or change a monitor of an instance at run time (each has its own interval)', auth: true,

@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { openStore, secureDir, secureFiles } from '../store/index.js';
 import { createEventLog } from '../events/index.js';
-import { createControlPlane } from '../engine/index.js';
-import { keyFilePath, resolveKey, settleKeyFiles } from '../registry/index.js';
+import { createControlPlane, deploymentId, splitDeploymentId } from '../engine/index.js';
+import { DEFAULT_TENANT, keyFilePath, resolveKey, settleKeyFiles } from '../registry/index.js';
 import { createApiServer, ensureToken, tokenFile } from '../api/index.js';
 import { createRealClock } from '../clock/index.js';
 import { NubisError } from '../errors/index.js';
@@ -103,6 +103,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       scale: (d, c, n, caller) => controlPlane.scale(d, c, n, caller),
       agentClient: createHttpAgentMetricsClient,
       platformOf: (d, cloud) => controlPlane.engine.deployments.get(d)?.spec.clouds[cloud]?.platform,
+      deploymentIds: { id: deploymentId, name: (id) => splitDeploymentId(id).name },
       ...(o.metricsPullIntervalMs !== undefined ? { pullIntervalMs: o.metricsPullIntervalMs } : {}),
     });
     const api = createApiServer({
@@ -116,7 +117,8 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     let graphitePort: number | undefined;
     if (o.graphitePort !== undefined) {
       try {
-        const listener = await startGraphiteListener({ port: o.graphitePort, host: o.host, onSamples: (s) => metrics.ingest(s, 'graphite') });
+        // the listener has no authentication: what it hears is the default tenant's
+        const listener = await startGraphiteListener({ port: o.graphitePort, host: o.host, onSamples: (s) => metrics.ingest(s, 'graphite', DEFAULT_TENANT) });
         cleanups.push(() => listener.close());
         graphitePort = listener.port;
       } catch (e) {

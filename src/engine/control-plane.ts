@@ -6,7 +6,7 @@
 import type { Clock } from '../clock/index.js';
 import type { EventLog } from '../events/index.js';
 import type { Store } from '../store/index.js';
-import { parseSpec, specJsonSchema, HANDLER_NAMES } from '../model/index.js';
+import { parseSpec, specJsonSchema, HANDLER_NAMES, hasSecrets, redactSpecText, sealSpecSecrets, type SealingKey } from '../model/index.js';
 import type { AppSpec, HandlerName } from '../model/types.js';
 import { NubisError } from '../errors/index.js';
 import type { Engine } from './engine.js';
@@ -79,8 +79,17 @@ function localAction(tenant: string, a: PlanResult['actions'][number]): PlanResu
   return { ...a, id: local(a.id), target: local(a.target), after: a.after.map(local), reason: local(a.reason) };
 }
 
-export function createControlPlaneFacade(engine: Engine, store: Store, events: EventLog, clock: Clock, tenancy: TenantPolicy = {}, clouds?: FacadeClouds): ControlPlane {
+export function createControlPlaneFacade(engine: Engine, store: Store, events: EventLog, clock: Clock, tenancy: TenantPolicy = {}, clouds?: FacadeClouds, key?: SealingKey): ControlPlane {
   const iso = (ms: number): string => new Date(ms).toISOString();
+
+  /** The spec as submitted with its secret values sealed and cut out of its text (../model/secrets.ts). */
+  function sealedInput(input: SpecInput): Parsed {
+    const p = parseInput(input);
+    if (!hasSecrets(p.spec)) return p;
+    if (!key) throw new NubisError('UNAVAILABLE', 'this control plane has no key to seal secret values with');
+    const { spec, plain } = sealSpecSecrets(p.spec, p.spec.name, key);
+    return { ...p, spec, text: redactSpecText(p.text, plain) };
+  }
   const notes = (d: Deployment): CloudNote[] => cloudNotes(d, engine, clouds);
 
   /** A deployment by id; NOT_FOUND names the bare name only, so it says nothing about other tenants. */
@@ -203,7 +212,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
     specSchema: () => specJsonSchema(),
 
     async plan(input, caller) {
-      const p = parseInput(input);
+      const p = sealedInput(input);
       const tenant = tenantOf(caller);
       const id = deploymentId(tenant, p.spec.name);
       const existing = engine.deployments.get(id);
@@ -229,7 +238,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
     },
 
     async apply(input, caller: Caller) {
-      const p = parseInput(input);
+      const p = sealedInput(input);
       const tenant = tenantOf(caller);
       const id = deploymentId(tenant, p.spec.name);
       const existing = engine.deployments.get(id);

@@ -18,6 +18,7 @@ import type { Clock } from '../clock/index.js';
 import type { EventInput, EventLog } from '../events/index.js';
 import type { Store, WriteOp } from '../store/index.js';
 import type { AppSpec, CloudSpec, ComponentSpec, HandlerName } from '../model/types.js';
+import { maskSecrets } from '../model/index.js';
 import type { CloudNode, Driver } from '../drivers/driver.js';
 import { TAG_ATTEMPT, TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER, TAG_TENANT } from '../drivers/driver.js';
 import type { HealthProbe, InstanceFiles, StepResult } from '../agent/protocol.js';
@@ -53,6 +54,8 @@ export interface EngineOptions {
   placement?: PlacementSource;
   /** Which tenants may use clouds that reach the control-plane host (./tenancy.ts). Default: only `default`. */
   tenancy?: TenantPolicy;
+  /** Opens a component's secret env values (sealed in the spec) for its handler's env only; absent: handlers get none. */
+  openSecrets?: (d: Deployment, comp: ComponentSpec) => Record<string, string>;
   /** Most agent steps running at once across all nodes. Default 32. */
   stepConcurrency?: number;
   /** How often running instances' agents are asked for health. Default 2 000. */
@@ -677,7 +680,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       inst.inflightRun = runId;
       await saveInstance(inst);
     }
-    const env = wiringEnv(comp, wiring, n.observed?.address ?? '127.0.0.1', n.observed?.graphite);
+    const secrets = comp.secretEnv && opts.openSecrets ? opts.openSecrets(d, comp) : {};
+    const env = wiringEnv({ ...comp, env: { ...comp.env, ...secrets } }, wiring, n.observed?.address ?? '127.0.0.1', n.observed?.graphite);
     env.NUBIS_STEP = stepName;
     const release = await acquireStep();
     const startedAt = clock.now();
@@ -701,6 +705,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       release();
     }
     inst.inflightRun = undefined;
+    // a handler that prints a secret value: the step log and events show "***"
+    if (comp.secretEnv) result = { ...result, output: maskSecrets(result.output, Object.values(secrets)) };
     await Promise.all([
       store.write(
         store.putStepRun({

@@ -12,6 +12,7 @@ import { createRealClock, type Clock } from '../clock/index.js';
 import type { EventLog } from '../events/index.js';
 import type { Store } from '../store/index.js';
 import type { CloudSpec, Platform } from '../model/types.js';
+import { openSecretEnv } from '../model/index.js';
 import type { DriverFactory } from '../drivers/driver.js';
 import {
   defaultDriverFactories, wrapDriver, createAdaptiveLimiter, createFixedLimiter, createCloudHealth, validateDriverOptions, optionsSchemaOf, type DriverCallEvent, type CloudHealthChange,
@@ -76,9 +77,10 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
   const { store, events } = opts;
   const factories = opts.drivers ?? defaultDriverFactories();
   let engineRef: Engine | undefined;
+  const key = opts.secretKey ?? resolveKey(opts.dataDir, {});
   const registry = createRegistry({
     store, clock, events, factories, dataDir: opts.dataDir,
-    key: opts.secretKey ?? resolveKey(opts.dataDir, {}),
+    key,
     ...(opts.discoveryIntervalMs !== undefined ? { refreshIntervalMs: opts.discoveryIntervalMs } : {}),
     health: (spec, tenant) => clouds.healthOf(spec, tenant),
     onChange: (change) => keeper.changed(change),
@@ -164,7 +166,12 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
     limiter: (cloud: CloudSpec) => (cloud.concurrency ? createFixedLimiter({ limit: cloud.concurrency }) : createAdaptiveLimiter({ clock, initial: 2, max: 64 })),
   });
   const tenancy: TenantPolicy = { allowLocalTenants: opts.allowLocalTenants ?? false };
-  const engine = await createEngine({ store, events, clock, clouds, placement, tenancy, ...opts.engine });
+  const engine = await createEngine({
+    store, events, clock, clouds, placement, tenancy,
+    // spec values marked secret: sealed on plan/apply by the facade, opened only for a handler's env
+    openSecrets: (d, c) => openSecretEnv(c, d.spec.name, key),
+    ...opts.engine,
+  });
   engineRef = engine;
   const keeper = createHandleKeeper({ engine, clouds, placement, store, clock, ...(opts.retireIntervalMs !== undefined ? { intervalMs: opts.retireIntervalMs } : {}) });
   const facade = createControlPlaneFacade(engine, store, events, clock, tenancy, {
@@ -176,7 +183,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
     },
     health: (d, name) => keeper.healthOf(d, name),
     changed: () => keeper.retireSoon(),
-  });
+  }, key);
   return {
     ...facade,
     engine,

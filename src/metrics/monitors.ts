@@ -4,7 +4,9 @@
  * ../agent/sensors/README.md). The instance's node is found through the engine; calls are
  * forwarded to its agent with the node's agent token, which never leaves this module.
  *
- * Failure meaning: NOT_FOUND (no deployment, instance or monitor), CONFLICT (the instance has no
+ * Monitors are per tenant: only the tenant owning the deployment sees or changes them.
+ *
+ * Failure meaning: NOT_FOUND (no deployment of the caller's tenant, instance or monitor), CONFLICT (the instance has no
  * node yet, or its node has no HTTP agent — the sim cloud), REQUEST_INVALID naming the field,
  * AGENT_UNREACHABLE (retryable) when the agent does not answer.
  */
@@ -13,6 +15,7 @@ import type { EventLog } from '../events/index.js';
 import type { Engine } from '../engine/index.js';
 import type { Caller } from '../engine/views.js';
 import { NubisError } from '../errors/index.js';
+import { DEFAULT_TENANT } from '../registry/types.js';
 import { checkMonitorSpec, INSTANCE_KINDS, type AgentMetricsClient, type MonitorSpec, type MonitorStatus } from '../agent/sensors/index.js';
 
 /** What a user sends to set a monitor: a MonitorSpec, its `id` optional, `scope` instead of `instance`. */
@@ -41,7 +44,7 @@ export interface MonitorView {
 
 export interface InstanceMonitors {
   /** Monitors on the instance's node that measure the instance or the node as a whole. */
-  list(deployment: string, instance: string): Promise<{ node: string; monitors: MonitorView[] }>;
+  list(deployment: string, instance: string, caller: Caller): Promise<{ node: string; monitors: MonitorView[] }>;
   /** Adds or replaces monitor `id`; `created` when there was none. */
   set(deployment: string, instance: string, id: string, body: unknown, caller: Caller): Promise<{ created: boolean; monitor: MonitorView }>;
   remove(deployment: string, instance: string, id: string, caller: Caller): Promise<void>;
@@ -64,9 +67,11 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 export function createInstanceMonitors(o: InstanceMonitorsOptions): InstanceMonitors {
   const { engine } = o;
 
-  function resolve(deployment: string, instance: string): { client: AgentMetricsClient; node: string; cloud: string } {
+  /** The instance's node agent; another tenant's deployment is NOT_FOUND, as a missing one. */
+  function resolve(deployment: string, instance: string, caller: Caller): { client: AgentMetricsClient; node: string; cloud: string } {
     const d = engine.deployments.get(deployment);
-    if (!d) throw new NubisError('NOT_FOUND', `no deployment named ${JSON.stringify(deployment)}`);
+    const owner = d ? ((d as { tenant?: string }).tenant ?? DEFAULT_TENANT) : undefined;
+    if (!d || owner !== (caller.tenant ?? DEFAULT_TENANT)) throw new NubisError('NOT_FOUND', `no deployment named ${JSON.stringify(deployment)}`);
     const inst = engine.instancesOf(deployment).find((i) => i.name === instance);
     if (!inst) throw new NubisError('NOT_FOUND', `deployment ${deployment} has no instance ${JSON.stringify(instance)}`);
     const node = engine.nodes.get(inst.key);
@@ -129,15 +134,15 @@ export function createInstanceMonitors(o: InstanceMonitorsOptions): InstanceMoni
   }
 
   return {
-    async list(deployment, instance) {
-      const { client, node } = resolve(deployment, instance);
+    async list(deployment, instance, caller) {
+      const { client, node } = resolve(deployment, instance, caller);
       const all = await client.monitors();
       // the instance's own monitors and the node's; other instances' monitors (a shared node) are not its
       const mine = all.filter((m) => m.spec.instance === undefined || m.spec.instance === instance);
       return { node, monitors: mine.map(view) };
     },
     async set(deployment, instance, id, body, caller) {
-      const r = resolve(deployment, instance);
+      const r = resolve(deployment, instance, caller);
       const spec = toSpec(instance, id, body);
       const before = await r.client.monitors();
       const old = before.find((m) => m.spec.id === id);
@@ -150,7 +155,7 @@ export function createInstanceMonitors(o: InstanceMonitorsOptions): InstanceMoni
       return { created: !old, monitor: now ? view(now) : { id, scope: kept.instance !== undefined ? 'instance' : 'node', spec: kept, lastSamples: 0, runs: 0 } };
     },
     async remove(deployment, instance, id, caller) {
-      const r = resolve(deployment, instance);
+      const r = resolve(deployment, instance, caller);
       const old = (await r.client.monitors()).find((m) => m.spec.id === id);
       if (!old || (old.spec.instance !== undefined && old.spec.instance !== instance)) {
         throw new NubisError('NOT_FOUND', `instance ${instance} has no monitor ${JSON.stringify(id)}`);

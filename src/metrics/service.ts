@@ -8,6 +8,13 @@
  * identified by deployment and name; a run-time object overrides the spec's object of the
  * same deployment and name until it is removed. Spec objects change only by applying a spec.
  *
+ * Tenancy: every object belongs to a tenant (a spec's objects to their deployment's tenant, a
+ * run-time one to its creator's) and is seen, changed and removed by that tenant only; a
+ * run-time object naming a deployment now owned by another tenant is inert. Series carry
+ * their tenant's label from ingest on and every query is scoped to the caller's (./tenancy.ts):
+ * agent pulls and spec or rule output take the deployment's tenant, pushes the caller's, the
+ * server's Graphite listener (no authentication) writes into the default tenant.
+ *
  * Failure meaning: every method validates its input and throws a NubisError (REQUEST_INVALID
  * with the JSON path, NOT_FOUND, CONFLICT); evaluation failures never throw — they are events
  * and counters.
@@ -35,6 +42,8 @@ import { createRuleEvaluator, type ComponentSnapshot, type RuleEvaluator, type R
 import { createScheduler, type ScheduleEvent, type Scheduler } from './schedule/index.js';
 import { createSelfMetrics, type SelfMetrics } from './self-metrics.js';
 import { createInstanceMonitors, type MonitorView } from './monitors.js';
+import { labelTenant, scopeQuery, tenantMatcher, unscopeResult, withoutTenant } from './tenancy.js';
+import { DEFAULT_TENANT } from '../registry/types.js';
 
 /** The query side the service needs (the embedded engine and the VictoriaMetrics one both fit). */
 export interface QueryBackend {
@@ -50,12 +59,17 @@ export interface MetricsServiceOptions {
   events: EventLog;
   /** The engine whose deployments, components and instances rules read. */
   engine: Pick<Engine, 'deployments' | 'instancesOf' | 'nodes' | 'stats'>;
-  /** The control plane's scale (validates min/max, records the change). */
+  /** The control plane's scale of a deployment (by id; validates min/max, records the change); the caller carries the deployment's tenant. */
   scale: (deployment: string, component: string, count: number, caller: Caller) => Promise<unknown>;
   /** Agent metrics clients for pulling from nodes; absent: no pulling. */
   agentClient?: (url: string, token: string) => AgentMetricsClient;
   /** Platform of a deployment's cloud; pulling skips `sim`. */
   platformOf?: (deployment: string, cloud: string) => string | undefined;
+  /**
+   * How a tenant's deployment name maps to the engine's deployment id and back (the id of
+   * `acme`'s `web` may be `acme.web`). Default: the id is the name. Series and views carry names.
+   */
+  deploymentIds?: DeploymentIds;
   /** Agent pull period. Default 10 000. */
   pullIntervalMs?: number;
   /** Store flush period. Default 1 000. */
@@ -63,6 +77,12 @@ export interface MetricsServiceOptions {
 }
 
 export type ObjectSource = 'spec' | 'api';
+
+export interface DeploymentIds {
+  id(tenant: string, name: string): string;
+  /** The name its tenant knows a deployment id by. */
+  name(id: string): string;
+}
 
 export interface MetricDefinitionView {
   name: string;
@@ -122,36 +142,38 @@ export interface MetricsService {
   readonly query: QueryBackend;
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Appends samples from a source (counted per source). */
-  ingest(samples: readonly Sample[], source: string): void;
-  push(input: PushInput): PushResult;
-  /** Series matching a selector such as `{__name__=~"instance.cpu.*"}` or `app_load{component="app"}`; all when absent. */
-  series(match: string | undefined, limit: number): Promise<Labels[]>;
-  instant(expr: string, timeMs: number): Promise<QueryResult>;
-  range(expr: string, startMs: number, endMs: number, stepMs: number): Promise<QueryResult>;
+  /** Appends samples from a source (counted per source) into a tenant's series. */
+  ingest(samples: readonly Sample[], source: string, tenant: string): void;
+  /** Ingests into the tenant's series. */
+  push(input: PushInput, tenant: string): PushResult;
+  /** The tenant's series matching a selector such as `{__name__=~"instance.cpu.*"}` or `app_load{component="app"}`; all when absent. */
+  series(match: string | undefined, limit: number, tenant: string): Promise<Labels[]>;
+  /** Queries see only the tenant's series. */
+  instant(expr: string, timeMs: number, tenant: string): Promise<QueryResult>;
+  range(expr: string, startMs: number, endMs: number, stepMs: number, tenant: string): Promise<QueryResult>;
 
-  listDefinitions(deployment?: string): MetricDefinitionView[];
-  getDefinition(name: string, deployment?: string): MetricDefinitionView;
+  listDefinitions(tenant: string, deployment?: string): MetricDefinitionView[];
+  getDefinition(tenant: string, name: string, deployment?: string): MetricDefinitionView;
   putDefinition(name: string, body: MetricDefDoc & { deployment?: string }, caller: Caller): Promise<{ created: boolean; view: MetricDefinitionView }>;
   deleteDefinition(name: string, deployment: string | undefined, caller: Caller): Promise<void>;
 
-  listRules(deployment?: string): RuleView[];
-  getRule(name: string, deployment?: string): RuleView;
+  listRules(tenant: string, deployment?: string): RuleView[];
+  getRule(tenant: string, name: string, deployment?: string): RuleView;
   putRule(name: string, body: RuleDoc & { deployment: string }, caller: Caller): Promise<{ created: boolean; view: RuleView }>;
   deleteRule(name: string, deployment: string | undefined, caller: Caller): Promise<void>;
 
-  listSchedules(deployment?: string): ScheduleView[];
-  getSchedule(name: string, deployment?: string): ScheduleView;
+  listSchedules(tenant: string, deployment?: string): ScheduleView[];
+  getSchedule(tenant: string, name: string, deployment?: string): ScheduleView;
   putSchedule(name: string, body: ScheduleDoc & { deployment: string }, caller: Caller): Promise<{ created: boolean; view: ScheduleView }>;
   deleteSchedule(name: string, deployment: string | undefined, caller: Caller): Promise<void>;
 
-  listScrapeTargets(deployment?: string): ScrapeTargetView[];
-  getScrapeTarget(name: string, deployment?: string): ScrapeTargetView;
+  listScrapeTargets(tenant: string, deployment?: string): ScrapeTargetView[];
+  getScrapeTarget(tenant: string, name: string, deployment?: string): ScrapeTargetView;
   putScrapeTarget(name: string, body: ScrapeTargetDoc & { deployment?: string }, caller: Caller): Promise<{ created: boolean; view: ScrapeTargetView }>;
   deleteScrapeTarget(name: string, deployment: string | undefined, caller: Caller): Promise<void>;
 
   /** An instance's monitors, run by its node's agent (./monitors.ts); body: MonitorInput. */
-  listMonitors(deployment: string, instance: string): Promise<{ node: string; monitors: MonitorView[] }>;
+  listMonitors(deployment: string, instance: string, caller: Caller): Promise<{ node: string; monitors: MonitorView[] }>;
   setMonitor(deployment: string, instance: string, id: string, body: unknown, caller: Caller): Promise<{ created: boolean; monitor: MonitorView }>;
   removeMonitor(deployment: string, instance: string, id: string, caller: Caller): Promise<void>;
 
@@ -163,13 +185,17 @@ export interface MetricsService {
 }
 
 interface Obj<T> {
+  tenant: string;
   deployment: string;
   name: string;
   source: ObjectSource;
   spec: T;
 }
 
-const key = (deployment: string, name: string): string => `${deployment}/${name}`;
+const key = (tenant: string, deployment: string, name: string): string => `${tenant}/${deployment}/${name}`;
+const tenantOfCaller = (c: Caller): string => c.tenant ?? DEFAULT_TENANT;
+/** A deployment's tenant; deployments from before tenancy are the default tenant's. */
+const tenantOfDeployment = (d: object): string => (d as { tenant?: string }).tenant ?? DEFAULT_TENANT;
 
 function invalid(problems: PathProblem[]): NubisError {
   const msgs = problems.map((p) => `${jsonPath(p.path)}: expected ${p.expected}, found ${p.found}`);
@@ -204,6 +230,10 @@ const iso = (ms: number | undefined): string | undefined => (ms === undefined ? 
 export async function createMetricsService(o: MetricsServiceOptions): Promise<MetricsService> {
   const { clock, store, query, objects, events, engine } = o;
   const self = createSelfMetrics();
+  const ids: DeploymentIds = o.deploymentIds ?? { id: (_t, name) => name, name: (id) => id };
+  /** Whether an object (of a tenant) matches a `?deployment=` filter given by that tenant. */
+  const inDeployment = (x: { tenant: string; deployment: string }, deployment: string | undefined): boolean =>
+    deployment === undefined || x.deployment === ids.id(x.tenant, deployment);
   const runtime = {
     metric: new Map<string, Obj<MetricDefSpec>>(),
     rule: new Map<string, Obj<RuleSpec>>(),
@@ -213,59 +243,64 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
   /** JSON as submitted, per runtime object, so a restart normalises it again. */
   const loadErrors: string[] = [];
 
-  for (const row of await objects.list('metric')) {
-    try {
-      const doc = JSON.parse(row.body_json) as MetricDefDoc;
-      runtime.metric.set(key(row.deployment, row.name), { deployment: row.deployment, name: row.name, source: 'api', spec: normaliseMetric(row.name, doc) });
-    } catch (e) {
-      loadErrors.push(`metric ${row.name}: ${String(e)}`);
+  /** Reads the persisted run-time objects of a kind, normalised again (bad rows are reported, not fatal). */
+  async function load<D, T>(kind: MetricObjectKind, into: Map<string, Obj<T>>, normalise: (name: string, doc: D) => T): Promise<void> {
+    for (const row of await objects.list(kind)) {
+      try {
+        const spec = normalise(row.name, JSON.parse(row.body_json) as D);
+        into.set(key(row.tenant, row.deployment, row.name), { tenant: row.tenant, deployment: row.deployment, name: row.name, source: 'api', spec });
+      } catch (e) {
+        loadErrors.push(`${kind} ${row.name}: ${String(e)}`);
+      }
     }
   }
-  for (const row of await objects.list('rule')) {
-    try {
-      const doc = JSON.parse(row.body_json) as RuleDoc;
-      runtime.rule.set(key(row.deployment, row.name), { deployment: row.deployment, name: row.name, source: 'api', spec: normaliseRule(row.name, doc) });
-    } catch (e) {
-      loadErrors.push(`rule ${row.name}: ${String(e)}`);
-    }
-  }
-  for (const row of await objects.list('schedule')) {
-    try {
-      const doc = JSON.parse(row.body_json) as ScheduleDoc;
-      runtime.schedule.set(key(row.deployment, row.name), { deployment: row.deployment, name: row.name, source: 'api', spec: normaliseSchedule(row.name, doc) });
-    } catch (e) {
-      loadErrors.push(`schedule ${row.name}: ${String(e)}`);
-    }
+  await load('metric', runtime.metric, normaliseMetric);
+  await load('rule', runtime.rule, normaliseRule);
+  await load('schedule', runtime.schedule, normaliseSchedule);
+  await load('scrape', runtime.scrape, normaliseScrape);
+
+  /** The tenant of a deployment that exists, else undefined. */
+  function deploymentTenant(name: string): string | undefined {
+    const d = engine.deployments.get(name);
+    return d ? tenantOfDeployment(d) : undefined;
   }
 
-  for (const row of await objects.list('scrape')) {
-    try {
-      const doc = JSON.parse(row.body_json) as ScrapeTargetDoc;
-      runtime.scrape.set(key(row.deployment, row.name), { deployment: row.deployment, name: row.name, source: 'api', spec: normaliseScrape(row.name, doc) });
-    } catch (e) {
-      loadErrors.push(`scrape ${row.name}: ${String(e)}`);
-    }
-  }
-
-  /** Spec objects of active deployments merged with run-time ones (run time wins). */
-  function merged<T>(section: 'metrics' | 'rules' | 'schedules' | 'scrape', rt: Map<string, Obj<T>>): Obj<T>[] {
+  /**
+   * Spec objects of active deployments merged with run-time ones (run time wins), of one
+   * tenant when given. A run-time object whose deployment belongs to another tenant now (its
+   * own was destroyed and the name reused) is left out: it never acts on someone else's.
+   */
+  function merged<T>(section: 'metrics' | 'rules' | 'schedules' | 'scrape', rt: Map<string, Obj<T>>, tenant?: string): Obj<T>[] {
     const out = new Map<string, Obj<T>>();
     for (const d of engine.deployments.values()) {
       if (d.status === 'destroying') continue;
+      const owner = tenantOfDeployment(d);
+      if (tenant !== undefined && owner !== tenant) continue;
       const sec = (d.spec as AppSpec)[section] as Record<string, T> | undefined;
-      for (const [name, spec] of Object.entries(sec ?? {})) out.set(key(d.name, name), { deployment: d.name, name, source: 'spec', spec });
+      for (const [name, spec] of Object.entries(sec ?? {})) out.set(key(owner, d.name, name), { tenant: owner, deployment: d.name, name, source: 'spec', spec });
     }
-    for (const [k, v] of rt) out.set(k, v);
+    for (const [k, v] of rt) {
+      if (tenant !== undefined && v.tenant !== tenant) continue;
+      const owner = v.deployment ? deploymentTenant(v.deployment) : undefined;
+      if (owner !== undefined && owner !== v.tenant) continue;
+      out.set(k, v);
+    }
     return [...out.values()].sort((a, b) => a.deployment.localeCompare(b.deployment) || a.name.localeCompare(b.name));
   }
 
+  /** The one object of this name in `list` (already narrowed to the `?deployment=` the caller gave, named in messages). */
   function find<T>(list: Obj<T>[], what: string, name: string, deployment: string | undefined): Obj<T> {
-    const hits = list.filter((x) => x.name === name && (deployment === undefined || x.deployment === deployment));
+    const hits = list.filter((x) => x.name === name);
     if (hits.length === 0) throw new NubisError('NOT_FOUND', `no ${what} named ${JSON.stringify(name)}${deployment !== undefined ? ` in deployment ${deployment}` : ''}`);
     if (hits.length > 1) {
-      throw new NubisError('CONFLICT', `${hits.length} ${what}s are named ${JSON.stringify(name)} (deployments ${hits.map((h) => h.deployment || '(none)').join(', ')}); give ?deployment=`);
+      throw new NubisError('CONFLICT', `${hits.length} ${what}s are named ${JSON.stringify(name)} (deployments ${hits.map((h) => (h.deployment ? ids.name(h.deployment) : '(none)')).join(', ')}); give ?deployment=`);
     }
     return hits[0]!;
+  }
+
+  /** The tenant's object of this name (in the `?deployment=` given): NOT_FOUND, or CONFLICT when ambiguous. */
+  function lookup<T>(section: 'metrics' | 'rules' | 'schedules' | 'scrape', rt: Map<string, Obj<T>>, tenant: string, what: string, name: string, deployment: string | undefined): Obj<T> {
+    return find(merged(section, rt, tenant).filter((x) => inDeployment(x, deployment)), what, name, deployment);
   }
 
   function componentSnapshot(deployment: string, component: string): ComponentSnapshot | undefined {
@@ -279,27 +314,29 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     return { desired: desiredCount(d, c), min: c.min, max: c.max, instances };
   }
 
-  function append(kind: string, actor: string, deployment: string | undefined, target: string, outcome: string, reason: string, data: Record<string, unknown>): void {
+  /** Records an event; `tenant` says who may see one of no deployment (else the deployment's tenant does). */
+  function append(kind: string, actor: string, deployment: string | undefined, target: string, outcome: string, reason: string, data: Record<string, unknown>, tenant?: string): void {
+    const who: Record<string, string> = tenant !== undefined && !deployment ? { tenant } : {};
     void events
-      .append({ kind, actor, ...(deployment ? { deployment } : {}), target, outcome, reason, data, ts: clock.now() })
+      .append({ kind, actor, ...(deployment ? { deployment } : {}), target, outcome, reason, data, ts: clock.now(), ...who })
       .catch(() => undefined);
   }
 
-  const ingest = (samples: readonly Sample[], source: string): void => {
+  const ingest = (samples: readonly Sample[], source: string, tenant: string): void => {
     if (samples.length === 0) return;
-    store.append(samples);
+    store.append(labelTenant(samples, tenant));
     self.inc('nubis_ingest_samples_total', { source }, samples.length);
   };
 
   // ---- rules
   const evaluator: RuleEvaluator = createRuleEvaluator({
     clock,
-    query: (expr, t) => query.instant(expr, t),
-    rules: () => merged('rules', runtime.rule).map((r) => ({ deployment: r.deployment, rule: r.spec })),
+    query: (expr, t, deployment) => query.instant(scopeQuery(expr, deploymentTenant(deployment) ?? DEFAULT_TENANT), t),
+    rules: () => merged('rules', runtime.rule).map((r) => ({ deployment: r.deployment, label: ids.name(r.deployment), rule: r.spec })),
     component: componentSnapshot,
     scale: async (deployment, component, count, reason, rule) => {
       self.inc('nubis_scale_requests_total', { source: 'rule' });
-      await o.scale(deployment, component, count, { actor: `rule:${rule}`, correlationId: `rule-${rule}-${clock.now()}` });
+      await o.scale(deployment, component, count, { actor: `rule:${rule}`, tenant: deploymentTenant(deployment) ?? DEFAULT_TENANT, correlationId: `rule-${rule}-${clock.now()}` });
       void reason;
     },
     report: (r: RuleReport) => {
@@ -310,7 +347,10 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     },
     record: (samples) => {
       for (const s of samples) if (s.name === 'nubis.rule.suppressed') self.inc('nubis_rule_suppressions_total', { reason: s.labels['reason'] ?? '' });
-      ingest(samples, 'rules');
+      for (const s of samples) {
+        const id = s.labels['deployment'] ?? '';
+        ingest([{ ...s, labels: { ...s.labels, deployment: ids.name(id) } }], 'rules', deploymentTenant(id) ?? DEFAULT_TENANT);
+      }
     },
     onEvaluation: (_rule, ms, truth) => {
       self.inc('nubis_rule_evaluations_total', { result: String(truth) });
@@ -324,14 +364,14 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     schedules: () => merged('schedules', runtime.schedule).map((s) => ({ deployment: s.deployment, schedule: s.spec })),
     scale: async (deployment, component, count, _reason, schedule) => {
       self.inc('nubis_scale_requests_total', { source: 'schedule' });
-      await o.scale(deployment, component, count, { actor: `schedule:${schedule}` });
+      await o.scale(deployment, component, count, { actor: `schedule:${schedule}`, tenant: deploymentTenant(deployment) ?? DEFAULT_TENANT });
     },
     emit: (e: ScheduleEvent) => {
       self.inc('nubis_schedule_firings_total', { outcome: e.outcome });
       append(e.kind, `schedule:${e.schedule}`, e.deployment, `${e.deployment}/${e.component}`, e.outcome, e.reason ?? `schedule ${e.schedule}: set ${e.component} to ${e.count}`, {
         schedule: e.schedule, component: e.component, count: e.count, at: new Date(e.at).toISOString(),
       });
-      ingest([{ name: 'nubis.schedule.fired', labels: { deployment: e.deployment, component: e.component, schedule: e.schedule, outcome: e.outcome }, t: clock.now(), v: e.count }], 'schedules');
+      ingest([{ name: 'nubis.schedule.fired', labels: { deployment: ids.name(e.deployment), component: e.component, schedule: e.schedule, outcome: e.outcome }, t: clock.now(), v: e.count }], 'schedules', deploymentTenant(e.deployment) ?? DEFAULT_TENANT);
     },
   });
 
@@ -343,7 +383,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     const defs = merged('metrics', runtime.metric);
     const live = new Set<string>();
     for (const d of defs) {
-      const k = key(d.deployment, d.name);
+      const k = key(d.tenant, d.deployment, d.name);
       live.add(k);
       let st = defState.get(k);
       if (!st) defState.set(k, (st = { next: now }));
@@ -351,9 +391,9 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
         st.next = now + d.spec.intervalMs;
         st.last = now;
         try {
-          const r = await query.instant(d.spec.expr, now);
+          const r = unscopeResult(await query.instant(scopeQuery(d.spec.expr, d.tenant), now));
           const out: Sample[] = [];
-          const withDep = (l: Labels): Labels => (d.deployment && l['deployment'] === undefined ? { ...l, deployment: d.deployment } : l);
+          const withDep = (l: Labels): Labels => (d.deployment && l['deployment'] === undefined ? { ...l, deployment: ids.name(d.deployment) } : l);
           if (r.resultType === 'scalar') out.push({ name: d.name, labels: withDep({}), t: now, v: r.result.v });
           else if (r.resultType === 'vector') {
             for (const e of r.result) {
@@ -361,13 +401,13 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
               out.push({ name: d.name, labels: withDep(labels), t: now, v: e.v });
             }
           } else throw new NubisError('REQUEST_INVALID', 'a metric definition must give a vector or a scalar, not a range');
-          ingest(out, 'definitions');
+          ingest(out, 'definitions', d.tenant);
           self.inc('nubis_metric_evaluations_total', { outcome: 'ok' });
           st.error = undefined;
         } catch (e) {
           const msg = e instanceof Error ? e.message : String(e);
           self.inc('nubis_metric_evaluations_total', { outcome: 'error' });
-          if (st.error !== msg) append('metric.failed', 'metrics', d.deployment || undefined, d.name, 'error', `metric ${d.name}: ${msg}`, { metric: d.name });
+          if (st.error !== msg) append('metric.failed', 'metrics', d.deployment || undefined, d.name, 'error', `metric ${d.name}: ${msg}`, { metric: d.name }, d.tenant);
           st.error = msg;
         }
       }
@@ -387,7 +427,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
       if (o.platformOf?.(n.deployment, n.cloud) === 'sim') continue;
       const insts = engine.instancesOf(n.deployment).filter((i) => i.key === n.key);
       const byName = new Map(insts.map((i) => [i.name, i.component]));
-      const base: Labels = { deployment: n.deployment, cloud: n.cloud, node: n.key.split('/').pop() ?? n.key };
+      const base: Labels = { deployment: ids.name(n.deployment), cloud: n.cloud, node: n.key.split('/').pop() ?? n.key };
       try {
         const read = await o.agentClient(agent.url, agent.token).metrics(cursors.get(n.key) ?? 0, { limit: 50_000 });
         cursors.set(n.key, read.cursor);
@@ -402,7 +442,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
           }
           return { ...s, labels };
         });
-        ingest(samples, 'agent');
+        ingest(samples, 'agent', deploymentTenant(n.deployment) ?? DEFAULT_TENANT);
       } catch {
         self.inc('nubis_agent_pull_errors_total', {});
       }
@@ -423,9 +463,9 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     const want = stopped ? [] : merged('scrape', runtime.scrape);
     const live = new Set<string>();
     for (const t of want) {
-      const k = key(t.deployment, t.name);
+      const k = key(t.tenant, t.deployment, t.name);
       live.add(k);
-      const labels = { ...t.spec.labels, ...(t.deployment ? { deployment: t.deployment } : {}) };
+      const labels = { ...t.spec.labels, ...(t.deployment ? { deployment: ids.name(t.deployment) } : {}) };
       const sig = JSON.stringify([t.spec.url, t.spec.intervalMs, labels]);
       const old = scrapers.get(k);
       if (old?.sig === sig) continue;
@@ -436,7 +476,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
           intervalMs: t.spec.intervalMs,
           clock,
           onSamples: (samples) => {
-            ingest(samples, 'scrape');
+            ingest(samples, 'scrape', t.tenant);
             const st = scraper.status()[0];
             if (st && st.malformed > 0) self.inc('nubis_ingest_malformed_total', { source: 'scrape' }, st.malformed);
           },
@@ -445,7 +485,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
         scraper.start();
       } catch (e) {
         scrapers.delete(k);
-        append('scrape.failed', 'metrics', t.deployment || undefined, t.name, 'error', `scrape target ${t.name}: ${e instanceof Error ? e.message : String(e)}`, { name: t.name });
+        append('scrape.failed', 'metrics', t.deployment || undefined, t.name, 'error', `scrape target ${t.name}: ${e instanceof Error ? e.message : String(e)}`, { name: t.name }, t.tenant);
       }
     }
     for (const [k, v] of [...scrapers]) {
@@ -455,10 +495,10 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     }
   }
   const scrapeView = (t: Obj<ScrapeTargetSpec>): ScrapeTargetView => {
-    const st: ScrapeStatus | undefined = scrapers.get(key(t.deployment, t.name))?.scraper.status()[0];
+    const st: ScrapeStatus | undefined = scrapers.get(key(t.tenant, t.deployment, t.name))?.scraper.status()[0];
     return {
       name: t.name,
-      ...(t.deployment ? { deployment: t.deployment } : {}),
+      ...(t.deployment ? { deployment: ids.name(t.deployment) } : {}),
       source: t.source,
       url: t.spec.url,
       intervalMs: t.spec.intervalMs,
@@ -492,32 +532,34 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
 
   if (loadErrors.length > 0) append('metrics.load', 'metrics', undefined, 'metric_objects', 'error', `could not load: ${loadErrors.join('; ')}`, {});
 
-  async function persist(kind: MetricObjectKind, deployment: string, name: string, body: unknown): Promise<void> {
-    await objects.put({ kind, deployment, name, body_json: JSON.stringify(body), updated_at: clock.now() });
+  async function persist(kind: MetricObjectKind, tenant: string, deployment: string, name: string, body: unknown): Promise<void> {
+    await objects.put({ kind, tenant, deployment, name, body_json: JSON.stringify(body), updated_at: clock.now() });
   }
 
-  function mustDeployment(name: string, path = '$.deployment'): AppSpec {
-    const d = engine.deployments.get(name);
-    if (!d) throw new NubisError('NOT_FOUND', `${path}: no deployment named ${JSON.stringify(name)}`);
-    return d.spec;
+  /** The id and spec of a deployment the tenant owns; NOT_FOUND for another tenant's, as for none. */
+  function mustDeployment(name: string, tenant: string, path = '$.deployment'): { id: string; spec: AppSpec } {
+    const id = ids.id(tenant, name);
+    const d = engine.deployments.get(id);
+    if (!d || tenantOfDeployment(d) !== tenant) throw new NubisError('NOT_FOUND', `${path}: no deployment named ${JSON.stringify(name)}`);
+    return { id, spec: d.spec };
   }
 
   async function remove<T>(kind: MetricObjectKind, what: string, all: Obj<T>[], rt: Map<string, Obj<T>>, name: string, deployment: string | undefined, caller: Caller): Promise<Obj<T>> {
-    const hit = find(all, what, name, deployment);
+    const hit = find(all.filter((x) => inDeployment(x, deployment)), what, name, deployment);
     if (hit.source === 'spec') {
-      throw new NubisError('CONFLICT', `${what} ${name} is defined in the spec of deployment ${hit.deployment}; remove it there and apply`);
+      throw new NubisError('CONFLICT', `${what} ${name} is defined in the spec of deployment ${ids.name(hit.deployment)}; remove it there and apply`);
     }
-    rt.delete(key(hit.deployment, hit.name));
-    await objects.remove(kind, hit.deployment, hit.name);
-    append(`${kind}.removed`, caller.actor, hit.deployment || undefined, name, 'ok', `${what} ${name} removed`, { name });
+    rt.delete(key(hit.tenant, hit.deployment, hit.name));
+    await objects.remove(kind, hit.tenant, hit.deployment, hit.name);
+    append(`${kind}.removed`, caller.actor, hit.deployment || undefined, name, 'ok', `${what} ${name} removed`, { name }, hit.tenant);
     return hit;
   }
 
   const defView = (d: Obj<MetricDefSpec>): MetricDefinitionView => {
-    const st = defState.get(key(d.deployment, d.name));
+    const st = defState.get(key(d.tenant, d.deployment, d.name));
     return {
       name: d.name,
-      ...(d.deployment ? { deployment: d.deployment } : {}),
+      ...(d.deployment ? { deployment: ids.name(d.deployment) } : {}),
       source: d.source,
       expr: d.spec.expr,
       intervalMs: d.spec.intervalMs,
@@ -530,7 +572,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     const s = states.find((x) => x.deployment === r.deployment && x.rule === r.name);
     return {
       name: r.name,
-      deployment: r.deployment,
+      deployment: ids.name(r.deployment),
       source: r.source,
       spec: r.spec,
       state: {
@@ -543,7 +585,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
   };
   const scheduleView = (s: Obj<ScheduleSpec>): ScheduleView => {
     const next = scheduler.upcoming().find((u) => u.deployment === s.deployment && u.schedule === s.name);
-    return { name: s.name, deployment: s.deployment, source: s.source, spec: s.spec, ...(next ? { nextFire: iso(next.at)! } : {}) };
+    return { name: s.name, deployment: ids.name(s.deployment), source: s.source, spec: s.spec, ...(next ? { nextFire: iso(next.at)! } : {}) };
   };
 
   let flushTimer: NodeJS.Timeout | undefined;
@@ -595,7 +637,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
       await store.flush().catch(() => undefined);
     },
     ingest,
-    push(input) {
+    push(input, tenant) {
       const labels = input.labels ?? {};
       const now = clock.now();
       let samples: Sample[] = [];
@@ -611,11 +653,11 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
         samples.push(...r.samples);
         problems.push(...r.malformed.map((m) => `prometheus: ${m}`));
       }
-      ingest(samples, 'push');
+      ingest(samples, 'push', tenant);
       if (problems.length > 0) self.inc('nubis_ingest_malformed_total', { source: 'push' }, problems.length);
       return { accepted: samples.length, malformed: problems.length, problems: problems.slice(0, 20) };
     },
-    async series(match, limit) {
+    async series(match, limit, tenant) {
       let matchers: Parameters<MetricStore['series']>[0] = [];
       if (match !== undefined) {
         const e = parseQuery(match);
@@ -623,106 +665,112 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
         matchers = e.matchers;
       }
       await store.flush();
-      return store.series(matchers, limit);
+      return (await store.series([...matchers, tenantMatcher(tenant)], limit)).map(withoutTenant);
     },
-    async instant(expr, t) {
+    async instant(expr, t, tenant) {
+      const scoped = scopeQuery(expr, tenant);
       await store.flush();
-      return query.instant(expr, t);
+      return unscopeResult(await query.instant(scoped, t));
     },
-    async range(expr, start, end, step) {
+    async range(expr, start, end, step, tenant) {
+      const scoped = scopeQuery(expr, tenant);
       await store.flush();
-      return query.range(expr, start, end, step);
+      return unscopeResult(await query.range(scoped, start, end, step));
     },
 
-    listDefinitions: (deployment) => merged('metrics', runtime.metric).filter((d) => deployment === undefined || d.deployment === deployment).map(defView),
-    getDefinition: (name, deployment) => defView(find(merged('metrics', runtime.metric), 'metric definition', name, deployment)),
+    listDefinitions: (tenant, deployment) => merged('metrics', runtime.metric, tenant).filter((d) => inDeployment(d, deployment)).map(defView),
+    getDefinition: (tenant, name, deployment) => defView(lookup('metrics', runtime.metric, tenant, 'metric definition', name, deployment)),
     async putDefinition(name, body, caller) {
-      const { deployment = '', ...doc } = body;
-      if (deployment) mustDeployment(deployment);
+      const tenant = tenantOfCaller(caller);
+      const { deployment: named = '', ...doc } = body;
+      const deployment = named ? mustDeployment(named, tenant).id : '';
       const problems = metricProblems(doc as Record<string, unknown>, []);
       if (problems.length) throw invalid(problems);
       checkExpr(doc.expr, ['expr']);
-      const k = key(deployment, name);
+      const k = key(tenant, deployment, name);
       const created = !runtime.metric.has(k);
-      await persist('metric', deployment, name, doc);
-      runtime.metric.set(k, { deployment, name, source: 'api', spec: normaliseMetric(name, doc) });
+      await persist('metric', tenant, deployment, name, doc);
+      runtime.metric.set(k, { tenant, deployment, name, source: 'api', spec: normaliseMetric(name, doc) });
       defState.delete(k);
-      append('metric.defined', caller.actor, deployment || undefined, name, 'ok', `metric ${name} ${created ? 'added' : 'changed'}: ${doc.expr}`, { name, expr: doc.expr });
+      append('metric.defined', caller.actor, deployment || undefined, name, 'ok', `metric ${name} ${created ? 'added' : 'changed'}: ${doc.expr}`, { name, expr: doc.expr }, tenant);
       return { created, view: defView(runtime.metric.get(k)!) };
     },
     async deleteDefinition(name, deployment, caller) {
-      await remove('metric', 'metric definition', merged('metrics', runtime.metric), runtime.metric, name, deployment, caller);
+      await remove('metric', 'metric definition', merged('metrics', runtime.metric, tenantOfCaller(caller)), runtime.metric, name, deployment, caller);
     },
 
-    listRules(deployment) {
+    listRules(tenant, deployment) {
       const states = evaluator.states();
-      return merged('rules', runtime.rule).filter((r) => deployment === undefined || r.deployment === deployment).map((r) => ruleView(r, states));
+      return merged('rules', runtime.rule, tenant).filter((r) => inDeployment(r, deployment)).map((r) => ruleView(r, states));
     },
-    getRule: (name, deployment) => ruleView(find(merged('rules', runtime.rule), 'rule', name, deployment), evaluator.states()),
+    getRule: (tenant, name, deployment) => ruleView(lookup('rules', runtime.rule, tenant, 'rule', name, deployment), evaluator.states()),
     async putRule(name, body, caller) {
-      const { deployment, ...doc } = body;
-      const spec = mustDeployment(deployment);
+      const tenant = tenantOfCaller(caller);
+      const { deployment: named, ...doc } = body;
+      const { id: deployment, spec } = mustDeployment(named, tenant);
       const problems = ruleProblems(doc as Record<string, unknown>, [], spec.components as Record<string, unknown>);
       if (problems.length) throw invalid(problems);
       const exprs: { path: (string | number)[]; expr: string }[] = [];
       conditionExprs(doc.when, ['when'], exprs);
       for (const x of exprs) checkExpr(x.expr, x.path);
-      const k = key(deployment, name);
+      const k = key(tenant, deployment, name);
       const created = !runtime.rule.has(k);
-      await persist('rule', deployment, name, doc);
-      runtime.rule.set(k, { deployment, name, source: 'api', spec: normaliseRule(name, doc) });
+      await persist('rule', tenant, deployment, name, doc);
+      runtime.rule.set(k, { tenant, deployment, name, source: 'api', spec: normaliseRule(name, doc) });
       evaluator.reload();
       append('rule.defined', caller.actor, deployment, `${deployment}/${doc.component}`, 'ok', `rule ${name} ${created ? 'added' : 'changed'}`, { rule: name });
       return { created, view: ruleView(runtime.rule.get(k)!, evaluator.states()) };
     },
     async deleteRule(name, deployment, caller) {
-      await remove('rule', 'rule', merged('rules', runtime.rule), runtime.rule, name, deployment, caller);
+      await remove('rule', 'rule', merged('rules', runtime.rule, tenantOfCaller(caller)), runtime.rule, name, deployment, caller);
       evaluator.reload();
     },
 
-    listSchedules: (deployment) => merged('schedules', runtime.schedule).filter((s) => deployment === undefined || s.deployment === deployment).map(scheduleView),
-    getSchedule: (name, deployment) => scheduleView(find(merged('schedules', runtime.schedule), 'schedule', name, deployment)),
+    listSchedules: (tenant, deployment) => merged('schedules', runtime.schedule, tenant).filter((s) => inDeployment(s, deployment)).map(scheduleView),
+    getSchedule: (tenant, name, deployment) => scheduleView(lookup('schedules', runtime.schedule, tenant, 'schedule', name, deployment)),
     async putSchedule(name, body, caller) {
-      const { deployment, ...doc } = body;
-      const spec = mustDeployment(deployment);
+      const tenant = tenantOfCaller(caller);
+      const { deployment: named, ...doc } = body;
+      const { id: deployment, spec } = mustDeployment(named, tenant);
       const problems = scheduleProblems(doc as Record<string, unknown>, [], spec.components as Record<string, unknown>);
       if (problems.length) throw invalid(problems);
-      const k = key(deployment, name);
+      const k = key(tenant, deployment, name);
       const created = !runtime.schedule.has(k);
-      await persist('schedule', deployment, name, doc);
-      runtime.schedule.set(k, { deployment, name, source: 'api', spec: normaliseSchedule(name, doc) });
+      await persist('schedule', tenant, deployment, name, doc);
+      runtime.schedule.set(k, { tenant, deployment, name, source: 'api', spec: normaliseSchedule(name, doc) });
       scheduler.reload();
       append('schedule.defined', caller.actor, deployment, `${deployment}/${doc.component}`, 'ok', `schedule ${name} ${created ? 'added' : 'changed'}`, { schedule: name });
       return { created, view: scheduleView(runtime.schedule.get(k)!) };
     },
     async deleteSchedule(name, deployment, caller) {
-      await remove('schedule', 'schedule', merged('schedules', runtime.schedule), runtime.schedule, name, deployment, caller);
+      await remove('schedule', 'schedule', merged('schedules', runtime.schedule, tenantOfCaller(caller)), runtime.schedule, name, deployment, caller);
       scheduler.reload();
     },
 
-    listScrapeTargets: (deployment) => merged('scrape', runtime.scrape).filter((t) => deployment === undefined || t.deployment === deployment).map(scrapeView),
-    getScrapeTarget: (name, deployment) => scrapeView(find(merged('scrape', runtime.scrape), 'scrape target', name, deployment)),
+    listScrapeTargets: (tenant, deployment) => merged('scrape', runtime.scrape, tenant).filter((t) => inDeployment(t, deployment)).map(scrapeView),
+    getScrapeTarget: (tenant, name, deployment) => scrapeView(lookup('scrape', runtime.scrape, tenant, 'scrape target', name, deployment)),
     async putScrapeTarget(name, body, caller) {
-      const { deployment = '', ...doc } = body;
-      if (deployment) mustDeployment(deployment);
+      const tenant = tenantOfCaller(caller);
+      const { deployment: named = '', ...doc } = body;
+      const deployment = named ? mustDeployment(named, tenant).id : '';
       const problems = scrapeProblems(doc as Record<string, unknown>, []);
       if (problems.length) throw invalid(problems);
-      const k = key(deployment, name);
+      const k = key(tenant, deployment, name);
       const created = !runtime.scrape.has(k);
-      await persist('scrape', deployment, name, doc);
-      runtime.scrape.set(k, { deployment, name, source: 'api', spec: normaliseScrape(name, doc) });
+      await persist('scrape', tenant, deployment, name, doc);
+      runtime.scrape.set(k, { tenant, deployment, name, source: 'api', spec: normaliseScrape(name, doc) });
       syncScrapers();
-      append('scrape.defined', caller.actor, deployment || undefined, name, 'ok', `scrape target ${name} ${created ? 'added' : 'changed'}: ${doc.url}`, { name, url: doc.url });
+      append('scrape.defined', caller.actor, deployment || undefined, name, 'ok', `scrape target ${name} ${created ? 'added' : 'changed'}: ${doc.url}`, { name, url: doc.url }, tenant);
       return { created, view: scrapeView(runtime.scrape.get(k)!) };
     },
     async deleteScrapeTarget(name, deployment, caller) {
-      await remove('scrape', 'scrape target', merged('scrape', runtime.scrape), runtime.scrape, name, deployment, caller);
+      await remove('scrape', 'scrape target', merged('scrape', runtime.scrape, tenantOfCaller(caller)), runtime.scrape, name, deployment, caller);
       syncScrapers();
     },
 
-    listMonitors: (d, i) => monitors.list(d, i),
-    setMonitor: (d, i, id, body, caller) => monitors.set(d, i, id, body, caller),
-    removeMonitor: (d, i, id, caller) => monitors.remove(d, i, id, caller),
+    listMonitors: (d, i, caller) => monitors.list(ids.id(tenantOfCaller(caller), d), i, caller),
+    setMonitor: (d, i, id, body, caller) => monitors.set(ids.id(tenantOfCaller(caller), d), i, id, body, caller),
+    removeMonitor: (d, i, id, caller) => monitors.remove(ids.id(tenantOfCaller(caller), d), i, id, caller),
 
     evaluateRules: () => evaluator.evaluateNow(),
     async selfMetrics() {

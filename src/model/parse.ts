@@ -24,6 +24,7 @@ import type {
   RuleSpec,
   ScheduleSpec,
   ScrapeTargetSpec,
+  SecretEnvValue,
   NodeTemplateSpec,
   SpecProblem,
 } from './types.js';
@@ -141,6 +142,17 @@ interface Ctx {
   budget: number;
 }
 
+/** A component's env split into plain values and the values marked `secret`. */
+function splitEnv(env: Record<string, string | { secret: string }>): { env: Record<string, string>; secretEnv?: Record<string, SecretEnvValue> } {
+  const plain: Record<string, string> = {};
+  const secret: Record<string, SecretEnvValue> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (typeof v === 'string') plain[k] = v;
+    else secret[k] = { secret: v.secret };
+  }
+  return Object.keys(secret).length > 0 ? { env: plain, secretEnv: secret } : { env: plain };
+}
+
 /** `['components', 'app', 'artefacts', 0]` → `$.components.app.artefacts[0]`. */
 function jsonPath(path: readonly Seg[]): string {
   let out = '$';
@@ -152,7 +164,11 @@ function jsonPath(path: readonly Seg[]): string {
   return out;
 }
 
-function makeProblem(file: string, line: number, col: number, path: string, expected: string, found: string): SpecProblem {
+/** A secret env value's place: its problems name the kind of value found, never the value. */
+const SECRET_PATH = /\.env\.[A-Za-z_][A-Za-z0-9_]*\.secret$/;
+
+function makeProblem(file: string, line: number, col: number, path: string, expected: string, shown: string): SpecProblem {
+  const found = SECRET_PATH.test(path) ? shown.replace(/^(string|integer|number|boolean|date) .*$/s, '$1') : shown;
   return { file, line, col, path, expected, found, message: `${file}:${line}:${col}: ${path}: expected ${expected}, found ${found}` };
 }
 
@@ -655,7 +671,7 @@ function normalise(doc: SpecDoc): AppSpec {
       scaleIn: c.instances?.scaleIn ?? 'youngest',
       provides,
       requires,
-      env: { ...(c.env ?? {}) },
+      ...splitEnv(c.env ?? {}),
       artefacts: [...(c.artefacts ?? [])],
       handlers,
       ...(health ? { health } : {}),

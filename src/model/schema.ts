@@ -137,10 +137,20 @@ export const Component = closed({
   provides: Type.Optional(Named(ProvidedPort, 'ports this component offers, by name')),
   requires: Type.Optional(Named(RequiredPort, 'channels to ports of other components, by name')),
   env: Type.Optional(
-    Type.Record(Type.String({ pattern: ENV_NAME_PATTERN }), Type.String(), {
-      additionalProperties: false,
-      description: 'environment variables for every handler',
-    }),
+    Type.Record(
+      Type.String({ pattern: ENV_NAME_PATTERN }),
+      Type.Union([
+        Type.String(),
+        closed(
+          { secret: Type.String({ minLength: 1, description: 'the value; sealed at rest with the installation key, never shown again' }) },
+          'a secret value: handlers get it as any other variable; the store keeps it sealed, responses, events and the stored spec text show "***"',
+        ),
+      ]),
+      {
+        additionalProperties: false,
+        description: 'environment variables for every handler; `NAME: { secret: "…" }` marks a secret value',
+      },
+    ),
   ),
   artefacts: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'files or folders, relative to the spec file' })),
   lifecycle: Type.Optional(Lifecycle),

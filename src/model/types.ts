@@ -72,6 +72,9 @@ export type RuleActionSpec =
   | { kind: 'out' | 'in'; by?: number; percent?: number; minStep: number; min?: number; max?: number }
   | { kind: 'to'; count: number; min?: number; max?: number };
 
+/** A secret env value: `{ secret }` as parsed, `{ sealed, key }` (AES-256-GCM, key id) once sealed. */
+export type SecretEnvValue = { secret: string } | { sealed: string; key: string };
+
 export interface RuleSpec {
   name: string;
   component: string;
@@ -177,6 +180,11 @@ export interface ComponentSpec {
   provides: Record<string, { port?: number }>;
   requires: Record<string, ChannelSpec>;
   env: Record<string, string>;
+  /**
+   * Variables marked `secret` in the spec: plain text only between parsing and sealing (the
+   * control plane seals them before anything is stored, ./secrets.ts), sealed afterwards.
+   */
+  secretEnv?: Record<string, SecretEnvValue>;
   /** Paths relative to the spec file. */
   artefacts: string[];
   handlers: Partial<Record<HandlerName, HandlerSpec>>;

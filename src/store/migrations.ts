@@ -187,4 +187,24 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('events_tenant').on('events').columns(['tenant', 'id']).execute();
     },
   },
+  '0009_metric_object_tenants': {
+    async up(db: Kysely<any>) {
+      // Metric definitions, rules, schedules and scrape targets are per tenant, and two tenants
+      // may use one name: the tenant joins the key, so the table is rebuilt. Older rows are `default`'s.
+      await db.schema
+        .createTable('metric_objects_t')
+        .addColumn('tenant', 'text', (c) => c.notNull().defaultTo('default'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('deployment', 'text', (c) => c.notNull())
+        .addColumn('body_json', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('metric_objects_tenant_pk', ['tenant', 'kind', 'deployment', 'name'])
+        .execute();
+      await sql`INSERT INTO metric_objects_t (tenant, kind, name, deployment, body_json, updated_at)
+        SELECT 'default', kind, name, deployment, body_json, updated_at FROM metric_objects`.execute(db);
+      await db.schema.dropTable('metric_objects').execute();
+      await db.schema.alterTable('metric_objects_t').renameTo('metric_objects').execute();
+    },
+  },
 };

@@ -176,7 +176,9 @@ export interface DriverCallTable {
 
 /** A metric definition, rule or schedule created at run time (migration 0002). */
 export interface MetricObjectTable {
-  /** metric | rule | schedule */
+  /** The tenant that made it (migration 0009; 'default' for older rows). */
+  tenant: string;
+  /** metric | rule | schedule | scrape */
   kind: string;
   name: string;
   /** The deployment it belongs to; empty for a metric definition of no deployment. */

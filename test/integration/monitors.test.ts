@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { simSpec, tempDir, waitFor } from '../helpers/control-plane.js';
 import { runCli } from '../helpers/processes.js';
+import { callApi } from '../helpers/http-api.js';
 import { startServer, type ServerHandle } from '../../src/cli/server-root.js';
 
 let data: string;
@@ -185,4 +186,22 @@ test('an instance on the sim cloud (no agent): 409 with a clear message', async 
   const cli = await runCli(['monitors', 'set', 's-1', 'c', '--kind', 'cpu', '--interval', '1s'], env);
   assert.notEqual(cli.code, 0);
   assert.match(cli.stderr, /no node agent/);
+});
+
+test('series pulled from a node\'s agent belong to its deployment\'s tenant: acme sees none of them and none of its monitors', { timeout: 60_000 }, async () => {
+  await api('PUT', '/v1/deployments/mon/instances/c-1/monitors/mem', { kind: 'memory', intervalMs: 200, scope: 'node' });
+  await waitFor('node memory samples', async () => (await count('node.memory.bytes')) > 0, 20_000, 100);
+  const minted = await api('POST', '/v1/tokens', { name: 'ci', tenant: 'acme' });
+  assert.equal(minted.status, 201, minted.text);
+  const acme = (method: string, path: string, body?: unknown) => callApi(server.url, minted.json.token as string, method, path, body);
+  for (const expr of ['{__name__="node.memory.bytes"}', 'count_over_time({__name__=~"node\\..*|instance\\..*"}[10m])']) {
+    const r = await acme('GET', `/v1/metrics/query?query=${encodeURIComponent(expr)}`);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.data.result, [], expr);
+  }
+  assert.equal((await acme('GET', '/v1/deployments/mon/instances/c-1/monitors')).status, 404);
+  assert.equal((await acme('PUT', '/v1/deployments/mon/instances/c-1/monitors/mem', { kind: 'memory', intervalMs: 100000, scope: 'node' })).status, 404);
+  assert.equal((await acme('DELETE', '/v1/deployments/mon/instances/c-1/monitors/mem')).status, 404);
+  const mine = await api('GET', '/v1/deployments/mon/instances/c-1/monitors');
+  assert.equal(mine.json.monitors.find((x: { id: string }) => x.id === 'mem').spec.intervalMs, 200, 'default\'s monitor is unchanged');
 });

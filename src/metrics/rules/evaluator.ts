@@ -27,6 +27,8 @@ import { evaluateCondition, type Truth } from './condition.js';
 
 export interface RuleEntry {
   deployment: string;
+  /** The deployment as its series' `deployment` label names it, when not `deployment`. */
+  label?: string;
   rule: RuleSpec;
 }
 
@@ -52,8 +54,8 @@ export interface RuleReport {
 
 export interface RuleEvaluatorOptions {
   clock: Clock;
-  /** An instant query at a time (ms). */
-  query: (expr: string, tMs: number) => Promise<QueryResult>;
+  /** An instant query at a time (ms), as the rule's deployment (whose tenant's series it sees). */
+  query: (expr: string, tMs: number, deployment: string) => Promise<QueryResult>;
   /** The rules in force; read again after `reload()`. */
   rules: () => RuleEntry[];
   /** The component as the control plane sees it now, or undefined when it does not exist. */
@@ -173,9 +175,10 @@ export function createRuleEvaluator(o: RuleEvaluatorOptions): RuleEvaluator {
   /** Evaluates the given rules at `now` and acts. */
   async function evaluate(due: PerRule[], now: number): Promise<void> {
     const cache = new Map<string, Promise<QueryResult>>();
-    const query = (expr: string): Promise<QueryResult> => {
-      let p = cache.get(expr);
-      if (!p) cache.set(expr, (p = o.query(expr, now)));
+    const queryFor = (deployment: string) => (expr: string): Promise<QueryResult> => {
+      const k = `${deployment}\u0000${expr}`;
+      let p = cache.get(k);
+      if (!p) cache.set(k, (p = o.query(expr, now, deployment)));
       return p;
     };
     const samples: Sample[] = [];
@@ -193,7 +196,7 @@ export function createRuleEvaluator(o: RuleEvaluatorOptions): RuleEvaluator {
       }
       const t0 = performance.now();
       const ready = snap.instances.filter((i) => i.ready).map((i) => i.name);
-      const { truth, missing } = await evaluateCondition(rule.when, { deployment, ready, desired: snap.desired, query });
+      const { truth, missing } = await evaluateCondition(rule.when, { deployment: r.entry.label ?? deployment, ready, desired: snap.desired, query: queryFor(deployment) });
       o.onEvaluation?.(rule.name, performance.now() - t0, truth);
       r.truth = truth;
       r.missing = truth === 'unknown' ? missing : [];

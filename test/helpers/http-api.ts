@@ -1,0 +1,22 @@
+/** One JSON call to a server's API with a bearer token; the body parsed when it is JSON. */
+export interface ApiAnswer {
+  status: number;
+  json: any;
+  text: string;
+}
+
+export async function callApi(base: string, token: string, method: string, path: string, body?: unknown): Promise<ApiAnswer> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text };
+}
