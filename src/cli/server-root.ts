@@ -18,6 +18,7 @@ import { createVictoriaMetricsQueryEngine, createVictoriaMetricsStore } from '..
 import { createMetricsService, type QueryBackend } from '../metrics/index.js';
 import type { MetricStore } from '../metrics/types.js';
 import { createHttpAgentMetricsClient } from '../agent/sensors/index.js';
+import { acquireServeLock } from './serve-lock.js';
 
 export interface ServerHandle {
   url: string;
@@ -64,8 +65,13 @@ async function openMetricsBackend(o: StartServerOptions, dataDir: string): Promi
 /** Starts a server; on failure, whatever was opened is closed again and the error rethrown. */
 export async function startServer(o: StartServerOptions): Promise<ServerHandle> {
   const dataDir = path.resolve(o.dataDir);
-  const store = await openStore({ path: path.join(dataDir, 'nubis.db') });
-  const cleanups: (() => Promise<void>)[] = [() => store.close()];
+  // one control plane per data directory: refused here, before anything is opened
+  const lock = await acquireServeLock(dataDir);
+  const store = await openStore({ path: path.join(dataDir, 'nubis.db') }).catch(async (e: unknown) => {
+    await lock.release();
+    throw e;
+  });
+  const cleanups: (() => Promise<void>)[] = [() => lock.release(), () => store.close()];
   const unwind = async (): Promise<void> => {
     for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
   };
