@@ -3,6 +3,8 @@
  *
  *   NUBIS_AGENT_TOKEN=<token> NUBIS_NODE_ID=<id> node dist/src/agent/main.js --sandbox <dir> --port <n> [--host 127.0.0.1]
  *     [--graphite-port <n>]    also listen for Graphite plaintext metrics (absent: no listener)
+ *     [--tls-dir <dir>]        serve HTTPS with mutual TLS from <dir>/ca.crt, agent.crt and agent.key
+ *                              (mode 0600; every platform but local)
  *
  * The token travels in the environment (not argv, which `ps` shows) and is removed from it
  * at once. On start it restarts the start processes recorded in `<sandbox>/agent-state.json`.
@@ -10,20 +12,28 @@
  * signals the whole process group (the local driver). Exit code 2 means bad arguments,
  * 1 that the agent could not start.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startAgent } from './server.js';
+import type { AgentServerTls } from './tls/index.js';
+
+function readTls(dir: string): AgentServerTls {
+  const read = (f: string): string => readFileSync(join(dir, f), 'utf8');
+  return { ca: read('ca.crt'), cert: read('agent.crt'), key: read('agent.key') };
+}
 
 const log = (line: string): void => {
   process.stderr.write(`${new Date().toISOString()} nubis-agent: ${line}\n`);
 };
 
 async function main(): Promise<void> {
-  let values: { sandbox?: string; port?: string; host?: string; node?: string; 'graphite-port'?: string };
+  let values: { sandbox?: string; port?: string; host?: string; node?: string; 'graphite-port'?: string; 'tls-dir'?: string };
   try {
     ({ values } = parseArgs({
       options: {
         sandbox: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, node: { type: 'string' },
-        'graphite-port': { type: 'string' },
+        'graphite-port': { type: 'string' }, 'tls-dir': { type: 'string' },
       },
     }));
   } catch (e) {
@@ -45,8 +55,10 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (e) => log(`unhandled rejection: ${(e as Error)?.stack ?? String(e)}`));
   process.on('SIGHUP', () => log('SIGHUP ignored'));
 
+  const tlsDir = values['tls-dir'];
   const agent = await startAgent({
     sandbox: values.sandbox, nodeId, token, port, host: values.host ?? '127.0.0.1', log,
+    ...(tlsDir === undefined ? {} : { tls: readTls(tlsDir) }),
     ...(graphitePort === undefined ? {} : { graphitePort }),
   });
   log(`node ${nodeId} listening on ${agent.url}${agent.graphitePort === undefined ? '' : `, graphite on port ${agent.graphitePort}`}`);

@@ -1,5 +1,7 @@
 /**
  * The agent's HTTP face. Every route but `/healthz` needs `Authorization: Bearer <token>`.
+ * With `tls` (every platform but `local`) it is HTTPS with mutual TLS: a connection without
+ * the control plane's certificate of the installation CA fails in the handshake, /healthz included.
  * Errors are JSON `{ error: { code, message, retryable } }` with a code from the catalogue;
  * no input crashes the agent.
  *
@@ -13,15 +15,23 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { ERROR_CODES, type ErrorCode } from '../errors/index.js';
 import { createNodeRunner, type NodeRunner, type RunnerOptions } from './runner.js';
 import { startAgentMetrics } from './sensors/agent-metrics.js';
+import { agentServerOptions, isControlPlane, type AgentServerTls } from './tls/index.js';
 import { checkInstanceName, checkStepName, checkStepRequest, InvalidInput } from './validate.js';
 
 export interface AgentOptions extends RunnerOptions {
   /** Bearer token every request but `/healthz` must carry. */
   token: string;
+  /**
+   * Serve HTTPS with this certificate and accept only clients with the control plane's
+   * certificate of `ca` (mutual TLS); absent: plain HTTP (the `local` platform, on loopback).
+   */
+  tls?: AgentServerTls;
   /** Default 0: any free port. */
   port?: number;
   /** Default 127.0.0.1. */
@@ -125,6 +135,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       return send(res, 200, { ok: true, node: opts.nodeId });
     }
     if (!ready) throw new HttpError('UNAVAILABLE', 'the agent is restoring its processes');
+    if (opts.tls && !isControlPlane(req.socket as TLSSocket)) throw new HttpError('FORBIDDEN', 'only the control plane may call this agent');
     if (!authorized(req)) throw new HttpError('UNAUTHORIZED', 'a valid bearer token is required');
     if (parts[0] !== 'v1') throw new HttpError('NOT_FOUND', `no route ${url.pathname}`);
 
@@ -177,7 +188,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     throw new HttpError('NOT_FOUND', `no route ${method} ${url.pathname}`);
   };
 
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     route(req, res).catch((e: unknown) => {
       if (e instanceof HttpError) sendError(res, e.code, e.message);
       else if (e instanceof InvalidInput) sendError(res, 'REQUEST_INVALID', e.message);
@@ -187,7 +198,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
         sendError(res, 'INTERNAL', (e as Error)?.message ?? 'internal error');
       }
     });
-  });
+  };
+  const server = opts.tls ? createTlsServer(agentServerOptions(opts.tls), handler) : createServer(handler);
+  server.on('tlsClientError', () => {});
   server.on('clientError', (_err, socket) => socket.destroy());
 
   await new Promise<void>((resolve, reject) => {
@@ -207,7 +220,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   ready = true;
 
   return {
-    url: `http://${host}:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://${host}:${port}`,
     port,
     ...(metrics.graphitePort === undefined ? {} : { graphitePort: metrics.graphitePort }),
     async close(closeOpts) {

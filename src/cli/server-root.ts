@@ -17,7 +17,7 @@ import { createQueryEngine } from '../metrics/query/engine.js';
 import { createVictoriaMetricsQueryEngine, createVictoriaMetricsStore } from '../metrics/vm/index.js';
 import { createMetricsService, type QueryBackend } from '../metrics/index.js';
 import type { MetricStore } from '../metrics/types.js';
-import { createHttpAgentMetricsClient } from '../agent/sensors/index.js';
+import { createHttpAgentMetricsClient, loadAgentCa } from '../agent/index.js';
 import { acquireServeLock } from './serve-lock.js';
 
 export interface ServerHandle {
@@ -87,6 +87,8 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     if (foreign > 0) {
       o.log?.(`nubis: warning: ${foreign} stored credential(s) were sealed with another key than ${secretKey.id}; clouds using them fail with CREDENTIAL_KEY_MISMATCH until the right key is given`);
     }
+    // the agent CA: made at the first start on this data directory (see src/agent/tls/ca.ts)
+    const agentCa = loadAgentCa(dataDir);
     const controlPlane = await createControlPlane({
       dataDir, store, events, secretKey,
       ...(o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}),
@@ -101,7 +103,8 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       events,
       engine: controlPlane.engine,
       scale: (d, c, n, caller) => controlPlane.scale(d, c, n, caller),
-      agentClient: createHttpAgentMetricsClient,
+      // pulls are pinned to the installation CA (the node identity is not known here)
+      agentClient: (url, token) => createHttpAgentMetricsClient(url, token, agentCa.clientTls('')),
       platformOf: (d, cloud) => controlPlane.engine.deployments.get(d)?.spec.clouds[cloud]?.platform,
       ...(o.metricsPullIntervalMs !== undefined ? { pullIntervalMs: o.metricsPullIntervalMs } : {}),
     });
