@@ -4,7 +4,9 @@
  *   NUBIS_AGENT_TOKEN=<token> NUBIS_NODE_ID=<id> node dist/src/agent/main.js --sandbox <dir> --port <n> [--host 127.0.0.1]
  *     [--graphite-port <n>]    also listen for Graphite plaintext metrics (absent: no listener)
  *     [--tls-dir <dir>]        serve HTTPS with mutual TLS from <dir>/ca.crt, agent.crt and agent.key
- *                              (mode 0600; every platform but local)
+ *                              (mode 0600; every platform but local). Without NUBIS_AGENT_TOKEN the
+ *                              token is <dir>/agent.token; a directory with only ca.crt and
+ *                              bootstrap.token waits for the control plane's bootstrap (./bootstrap.ts)
  *
  * The token travels in the environment (not argv, which `ps` shows) and is removed from it
  * at once. On start it restarts the start processes recorded in `<sandbox>/agent-state.json`.
@@ -12,15 +14,20 @@
  * signals the whole process group (the local driver). Exit code 2 means bad arguments,
  * 1 that the agent could not start.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startAgent } from './server.js';
-import type { AgentServerTls } from './tls/index.js';
+import { AgentBootstrap, TLS_FILES } from './bootstrap.js';
+import { startAgent, type AgentOptions } from './server.js';
 
-function readTls(dir: string): AgentServerTls {
-  const read = (f: string): string => readFileSync(join(dir, f), 'utf8');
-  return { ca: read('ca.crt'), cert: read('agent.crt'), key: read('agent.key') };
+/** What the TLS directory gives: the certificate (and token) of a bootstrapped agent, or a pending bootstrap. */
+function readTlsDir(dir: string, nodeId: string, envToken: string | undefined): Pick<AgentOptions, 'tls' | 'bootstrap' | 'token'> {
+  const read = (f: string): string => readFileSync(join(dir, f), 'utf8').trim();
+  if (existsSync(join(dir, TLS_FILES.cert))) {
+    const token = envToken ?? read(TLS_FILES.token);
+    return { token, tls: { ca: read(TLS_FILES.ca), cert: read(TLS_FILES.cert), key: read(TLS_FILES.key) } };
+  }
+  return { token: '', bootstrap: new AgentBootstrap(dir, nodeId, read(TLS_FILES.bootstrap), read(TLS_FILES.ca)) };
 }
 
 const log = (line: string): void => {
@@ -46,8 +53,9 @@ async function main(): Promise<void> {
   const port = Number(values.port ?? '0');
   const graphitePort = values['graphite-port'] === undefined ? undefined : Number(values['graphite-port']);
   const badGraphite = graphitePort !== undefined && (!Number.isInteger(graphitePort) || graphitePort < 0 || graphitePort > 65535);
-  if (!values.sandbox || !token || !nodeId || !Number.isInteger(port) || port < 0 || port > 65535 || badGraphite) {
-    log('usage: NUBIS_AGENT_TOKEN=… NUBIS_NODE_ID=… main.js --sandbox <dir> --port <n> [--host <addr>] [--graphite-port <n>]');
+  const tlsDir = values['tls-dir'];
+  if (!values.sandbox || (!token && tlsDir === undefined) || !nodeId || !Number.isInteger(port) || port < 0 || port > 65535 || badGraphite) {
+    log('usage: NUBIS_AGENT_TOKEN=… NUBIS_NODE_ID=… main.js --sandbox <dir> --port <n> [--host <addr>] [--graphite-port <n>] [--tls-dir <dir>]');
     process.exit(2);
   }
   // Never die on a stray error: log it and keep serving.
@@ -55,10 +63,9 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (e) => log(`unhandled rejection: ${(e as Error)?.stack ?? String(e)}`));
   process.on('SIGHUP', () => log('SIGHUP ignored'));
 
-  const tlsDir = values['tls-dir'];
   const agent = await startAgent({
-    sandbox: values.sandbox, nodeId, token, port, host: values.host ?? '127.0.0.1', log,
-    ...(tlsDir === undefined ? {} : { tls: readTls(tlsDir) }),
+    sandbox: values.sandbox, nodeId, port, host: values.host ?? '127.0.0.1', log,
+    ...(tlsDir === undefined ? { token: token! } : readTlsDir(tlsDir, nodeId, token)),
     ...(graphitePort === undefined ? {} : { graphitePort }),
   });
   log(`node ${nodeId} listening on ${agent.url}${agent.graphitePort === undefined ? '' : `, graphite on port ${agent.graphitePort}`}`);
