@@ -11,9 +11,12 @@
  *
  * On first contact the client opens TLS to the agent with the control plane's certificate,
  * reads the agent's self-signed bootstrap certificate, issues a node certificate for that key
- * and pushes it with both tokens over the same connection; the identity is then recorded in the
- * CA's bootstrap record and never bootstrapped again (a machine that later answers at the
- * address with a bootstrap certificate gets nothing: AGENT_UNREACHABLE, not retryable).
+ * and pushes it with both tokens over the same connection; the identity and the cloud's node id
+ * are then recorded in the CA's bootstrap record and never bootstrapped again (a machine that
+ * later answers for that node with a bootstrap certificate gets nothing: AGENT_UNREACHABLE, not
+ * retryable). The node id is part of the record because the identity comes from tags: until
+ * every node carries its create attempt (`nubis-attempt`), a re-created node of one key has the
+ * same identity and must still be able to bootstrap.
  * Limit: the first contact trusts whoever answers at the node's address, as any first boot does.
  */
 import { createHmac, X509Certificate } from 'node:crypto';
@@ -104,17 +107,18 @@ const unreachable = (url: URL, why: string, retryable = true): NubisError =>
 const inFlight = new Map<string, Promise<void>>();
 
 /** Bootstraps the agent at `url` once (see the module comment); resolves when it serves its node certificate. */
-export function bootstrapAgent(url: URL, ca: AgentCa, s: CloudAgentSecrets, signal: AbortSignal, timeoutMs = CONNECT_MS): Promise<void> {
-  if (ca.bootstrapped(s.identity)) return Promise.resolve();
-  const key = `${ca.dir}\n${s.identity}`;
+export function bootstrapAgent(url: URL, ca: AgentCa, s: CloudAgentSecrets, nodeId: string, signal: AbortSignal, timeoutMs = CONNECT_MS): Promise<void> {
+  const record = `${s.identity}@${nodeId}`;
+  if (ca.bootstrapped(record)) return Promise.resolve();
+  const key = `${ca.dir}\n${record}`;
   const running = inFlight.get(key);
   if (running) return running;
-  const p = pushBootstrap(url, ca, s, signal, timeoutMs).finally(() => inFlight.delete(key));
+  const p = pushBootstrap(url, ca, s, record, signal, timeoutMs).finally(() => inFlight.delete(key));
   inFlight.set(key, p);
   return p;
 }
 
-async function pushBootstrap(url: URL, ca: AgentCa, s: CloudAgentSecrets, signal: AbortSignal, timeoutMs: number): Promise<void> {
+async function pushBootstrap(url: URL, ca: AgentCa, s: CloudAgentSecrets, record: string, signal: AbortSignal, timeoutMs: number): Promise<void> {
   let socket: TLSSocket;
   try {
     socket = await openTls(url, ca, timeoutMs, signal);
@@ -126,7 +130,7 @@ async function pushBootstrap(url: URL, ca: AgentCa, s: CloudAgentSecrets, signal
     const peer = socket.getPeerX509Certificate();
     const caX = new X509Certificate(ca.caPem);
     if (peer && peer.subject === `CN=${s.identity}` && peer.checkIssued(caX) && peer.verify(caX.publicKey)) {
-      ca.markBootstrapped(s.identity); // done before, the record was lost (a crash between the push and the record)
+      ca.markBootstrapped(record); // done before, the record was lost (a crash between the push and the record)
       return;
     }
     if (!peer || peer.subject !== `CN=${BOOTSTRAP_PREFIX}${s.identity}`) throw unreachable(url, `the server there is not the bootstrapping agent of node ${s.identity}`);
@@ -136,17 +140,17 @@ async function pushBootstrap(url: URL, ca: AgentCa, s: CloudAgentSecrets, signal
     });
     if (r.status === 409) throw unreachable(url, `node ${s.identity} was bootstrapped by someone else; delete and re-create the node`, false);
     if (r.status !== 200) throw unreachable(url, `bootstrap refused (${r.status}): ${r.text.slice(0, 200)}`, r.status >= 500);
-    ca.markBootstrapped(s.identity);
+    ca.markBootstrapped(record);
   } finally {
     socket.destroy();
   }
 }
 
 /** The lifecycle client of a cloud node's agent: bootstraps it on first use, then speaks mutual TLS pinned to its identity. */
-export function createBootstrappingAgentClient(url: string, ca: AgentCa, s: CloudAgentSecrets, connectTimeoutMs = CONNECT_MS): AgentClient {
+export function createBootstrappingAgentClient(url: string, ca: AgentCa, s: CloudAgentSecrets, nodeId: string, connectTimeoutMs = CONNECT_MS): AgentClient {
   const base = new URL(url);
   const inner = createHttpAgentClient(url, s.agentToken, ca.clientTls(s.identity));
-  const ready = (signal: AbortSignal): Promise<void> => bootstrapAgent(base, ca, s, signal, connectTimeoutMs);
+  const ready = (signal: AbortSignal): Promise<void> => bootstrapAgent(base, ca, s, nodeId, signal, connectTimeoutMs);
   return {
     runStep: async (req, signal) => (await ready(signal), inner.runStep(req, signal)),
     stopInstance: async (instance, signal) => (await ready(signal), inner.stopInstance(instance, signal)),

@@ -56,9 +56,9 @@ test('the bootstrap token works once: certificate for the agent key, long-lived 
     const keyBefore = fs.readFileSync(path.join(dir, 'agent.key'), 'utf8');
     // a wrong bootstrap token is refused and spends nothing
     assert.equal(await postBootstrap(ca, agent.url, { bootstrapToken: 'x'.repeat(s.bootstrapToken.length), cert: '', token: 'y'.repeat(20) }), 401);
-    const client = createBootstrappingAgentClient(agent.url, ca, s);
+    const client = createBootstrappingAgentClient(agent.url, ca, s, 'vm-1');
     assert.equal((await client.status(never())).node, s.identity, 'first contact bootstraps, then mutual TLS works');
-    assert.equal(ca.bootstrapped(s.identity), true);
+    assert.equal(ca.bootstrapped(`${s.identity}@vm-1`), true);
     const cert = new X509Certificate(fs.readFileSync(path.join(dir, 'agent.crt'), 'utf8'));
     assert.equal(cert.subject, `CN=${s.identity}`);
     assert.equal(cert.verify(new X509Certificate(ca.caPem).publicKey), true);
@@ -81,7 +81,7 @@ test('the bootstrap token works once: certificate for the agent key, long-lived 
   try {
     const url = `https://127.0.0.1:${port}`;
     await waitFor('the restarted agent', () => agentAnswers(url, s.identity, ca.clientTls(s.identity)), 20_000);
-    assert.equal((await createBootstrappingAgentClient(url, ca, s).status(never())).node, s.identity);
+    assert.equal((await createBootstrappingAgentClient(url, ca, s, 'vm-1').status(never())).node, s.identity);
     assert.equal(await postBootstrap(ca, url, { bootstrapToken: s.bootstrapToken, cert: '', token: s.agentToken }), 409);
   } finally {
     child.kill('SIGKILL');
@@ -92,13 +92,13 @@ test('a machine answering later for a bootstrapped node with its bootstrap token
   const ca = loadAgentCa(tempDir('boot-ca2'));
   const s = deriveAgentSecrets(randomBytes(32), 'owner\nd/web-1\nattempt-1');
   const real = await bootstrappingAgent(ca, s, userDataDir(ca, s));
-  await createBootstrappingAgentClient(real.url, ca, s).status(never());
+  await createBootstrappingAgentClient(real.url, ca, s, 'vm-1').status(never());
   await real.close({ killProcesses: true });
   // someone read the user data (bootstrap token, CA certificate) and now answers at the node's address
   const impostorDir = userDataDir(ca, s);
   const impostor = await bootstrappingAgent(ca, s, impostorDir);
   try {
-    await assert.rejects(createBootstrappingAgentClient(impostor.url, ca, s).status(never()), (e: unknown) => e instanceof NubisError && e.code === 'AGENT_UNREACHABLE');
+    await assert.rejects(createBootstrappingAgentClient(impostor.url, ca, s, 'vm-1').status(never()), (e: unknown) => e instanceof NubisError && e.code === 'AGENT_UNREACHABLE');
     assert.equal(fs.existsSync(path.join(impostorDir, 'agent.token')), false, 'the impostor never received the long-lived token');
   } finally {
     await impostor.close({ killProcesses: true });
@@ -115,7 +115,7 @@ test('a bootstrap certificate for another key or of another CA is refused by the
     assert.equal(await postBootstrap(ca, agent.url, { bootstrapToken: s.bootstrapToken, cert: otherKey, token: s.agentToken }), 400);
     const foreign = other.issueNode({ identity: s.identity, addresses: [] }).cert;
     assert.equal(await postBootstrap(ca, agent.url, { bootstrapToken: s.bootstrapToken, cert: foreign, token: s.agentToken }), 400);
-    assert.equal((await createBootstrappingAgentClient(agent.url, ca, s).status(never())).node, s.identity, 'refusals spent nothing');
+    assert.equal((await createBootstrappingAgentClient(agent.url, ca, s, 'vm-1').status(never())).node, s.identity, 'refusals spent nothing');
   } finally {
     await agent.close({ killProcesses: true });
   }

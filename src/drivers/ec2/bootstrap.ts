@@ -73,7 +73,7 @@ export function agentToken(secret: Buffer, tags: Record<string, string>): string
 export function cloudAgentClient(node: CloudNode, secret: Buffer, ca: AgentCa, platform: string): AgentClient {
   const s = agentSecrets(secret, node.tags);
   if (!node.agent || !s) return unreachableAgent(`${platform} node ${node.id} has no address or agent token yet`);
-  return createBootstrappingAgentClient(node.agent.url, ca, s);
+  return createBootstrappingAgentClient(node.agent.url, ca, s, node.id);
 }
 
 /** Where the agent keeps its certificate, key and tokens on a cloud VM. */
