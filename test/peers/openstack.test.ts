@@ -132,7 +132,7 @@ if ('error' in found) {
       assert.ok(tags.includes(`${TAG_KEY}=${req.key.replace('/', '%2F')}`), `server tags ${tags.join(' ')}`);
       if (env.network) {
         assert.ok(running?.address, 'a server on a network has an address');
-        assert.equal(running?.agent?.url, `http://${running?.address}:7430`);
+        assert.equal(running?.agent?.url, `https://${running?.address}:7430`);
       }
       await d.reboot(n.id, sig());
       await d.waitStatus(n.id, 'running', sig());
@@ -194,7 +194,7 @@ if ('error' in found) {
         const g = await d.get(n.id, sig());
         return g?.address === fip.floating_ip_address ? g : undefined;
       }, 30_000);
-      assert.equal(withFip.agent?.url, `http://${fip.floating_ip_address}:7430`);
+      assert.equal(withFip.agent?.url, `https://${fip.floating_ip_address}:7430`);
 
       // a floating IP managed by hand: create, associate, disassociate, delete
       const ext = (await d.networks.find(env.externalNetwork!, sig()))!;
