@@ -6,10 +6,22 @@
  * aborted signal throws ABORTED. Errors the agent reports keep its code. A handler that fails
  * or times out is not an error here: runStep returns its StepResult with that state.
  */
-import { get as httpGet, request } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { ERROR_CODES, NubisError, type ErrorCode } from '../errors/index.js';
 import type { HandlerName } from '../model/types.js';
 import type { AgentClient, AgentStatus, StepRequest, StepResult } from './protocol.js';
+import { agentClientOptions, type AgentTlsClient } from './tls/index.js';
+
+/** How the control plane dials an agent: its TLS pin for an `https:` URL, nothing for `http:` (local). */
+export type AgentTransport = AgentTlsClient | undefined;
+
+/** An HTTP or HTTPS request to `url`, pinned by `tls` when the URL is `https:`. */
+export function agentRequest(url: URL, tls: AgentTransport, options: RequestOptions, onResponse: (res: IncomingMessage) => void): ClientRequest {
+  if (url.protocol !== 'https:') return httpRequest(url, options, onResponse);
+  if (!tls) throw new NubisError('AGENT_UNREACHABLE', `agent at ${url.origin} speaks TLS but this control plane has no certificate for it`, { retryable: false });
+  return httpsRequest(url, { ...options, ...agentClientOptions(tls) }, onResponse);
+}
 
 /** How long one long-poll request waits on the agent. */
 const POLL_MS = 20_000;
@@ -21,13 +33,13 @@ interface Reply {
   text: string;
 }
 
-function call(base: URL, token: string, method: string, path: string, body: unknown, signal: AbortSignal, timeoutMs: number): Promise<Reply> {
+function call(base: URL, tls: AgentTransport, token: string, method: string, path: string, body: unknown, signal: AbortSignal, timeoutMs: number): Promise<Reply> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(new NubisError('ABORTED', 'the agent call was aborted'));
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string | number> = { authorization: `Bearer ${token}` };
     if (payload) Object.assign(headers, { 'content-type': 'application/json', 'content-length': payload.length });
-    const req = request(new URL(path, base), { method, headers, agent: false, signal }, (res) => {
+    const req = agentRequest(new URL(path, base), tls, { method, headers, agent: false, signal }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
@@ -67,33 +79,37 @@ function json<T>(r: Reply, base: URL): T {
   }
 }
 
-/** A client for the agent at `url` (e.g. `http://127.0.0.1:21000`) using bearer `token`. */
-export function createHttpAgentClient(url: string, token: string): AgentClient {
+/**
+ * A client for the agent at `url` (e.g. `http://127.0.0.1:21000`) using bearer `token`; an
+ * `https:` URL needs `tls`, and an agent whose certificate is not of its CA and identity fails
+ * as AGENT_UNREACHABLE before anything is sent.
+ */
+export function createHttpAgentClient(url: string, token: string, tls?: AgentTransport): AgentClient {
   const base = new URL(url);
   const requestTimeout = 15_000;
   return {
     async runStep(req: StepRequest, signal: AbortSignal): Promise<StepResult> {
       const deadline = Date.now() + req.timeoutMs + MARGIN_MS;
-      let r = json<StepResult>(await call(base, token, 'POST', `/v1/steps?waitMs=${POLL_MS}`, req, signal, POLL_MS + requestTimeout), base);
+      let r = json<StepResult>(await call(base, tls, token, 'POST', `/v1/steps?waitMs=${POLL_MS}`, req, signal, POLL_MS + requestTimeout), base);
       while (r.state === 'running') {
         if (Date.now() > deadline) {
           throw new NubisError('AGENT_UNREACHABLE', `agent did not finish run ${req.runId} within ${req.timeoutMs + MARGIN_MS} ms`);
         }
-        const reply = await call(base, token, 'GET', `/v1/steps/${encodeURIComponent(req.runId)}?waitMs=${POLL_MS}`, undefined, signal, POLL_MS + requestTimeout);
+        const reply = await call(base, tls, token, 'GET', `/v1/steps/${encodeURIComponent(req.runId)}?waitMs=${POLL_MS}`, undefined, signal, POLL_MS + requestTimeout);
         if (reply.status === 404) throw new NubisError('AGENT_UNREACHABLE', `agent lost run ${req.runId} (it was restarted)`);
         r = json<StepResult>(reply, base);
       }
       return r;
     },
     async stopInstance(instance, signal) {
-      json<unknown>(await call(base, token, 'POST', `/v1/instances/${encodeURIComponent(instance)}/stop`, undefined, signal, requestTimeout + 10_000), base);
+      json<unknown>(await call(base, tls, token, 'POST', `/v1/instances/${encodeURIComponent(instance)}/stop`, undefined, signal, requestTimeout + 10_000), base);
     },
     async status(signal) {
-      return json<AgentStatus>(await call(base, token, 'GET', '/v1/status', undefined, signal, requestTimeout), base);
+      return json<AgentStatus>(await call(base, tls, token, 'GET', '/v1/status', undefined, signal, requestTimeout), base);
     },
     async logs(instance: string, step: HandlerName | undefined, signal: AbortSignal) {
       const q = step === undefined ? '' : `?step=${encodeURIComponent(step)}`;
-      const r = await call(base, token, 'GET', `/v1/instances/${encodeURIComponent(instance)}/logs${q}`, undefined, signal, requestTimeout);
+      const r = await call(base, tls, token, 'GET', `/v1/instances/${encodeURIComponent(instance)}/logs${q}`, undefined, signal, requestTimeout);
       if (r.status === 404) return '';
       if (r.status < 200 || r.status > 299) throw replyError(r, base);
       return r.text;
@@ -105,20 +121,26 @@ export function createHttpAgentClient(url: string, token: string): AgentClient {
  * Whether the agent at `url` answers its unauthenticated `/healthz` as node `id` (within 1 s).
  * Never throws: no answer, another server or another node's agent is `false`.
  */
-export function agentAnswers(url: string, id: string): Promise<boolean> {
+export function agentAnswers(url: string, id: string, tls?: AgentTransport): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = httpGet(`${url}/healthz`, { agent: false, timeout: 1000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          resolve(res.statusCode === 200 && (JSON.parse(Buffer.concat(chunks).toString()) as { node?: string }).node === id);
-        } catch {
-          resolve(false);
-        }
+    let req: ClientRequest;
+    try {
+      req = agentRequest(new URL(`${url}/healthz`), tls, { method: 'GET', agent: false, timeout: 1000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            resolve(res.statusCode === 200 && (JSON.parse(Buffer.concat(chunks).toString()) as { node?: string }).node === id);
+          } catch {
+            resolve(false);
+          }
+        });
       });
-    });
+    } catch {
+      return resolve(false);
+    }
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(false));
+    req.end();
   });
 }

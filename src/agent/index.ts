@@ -6,7 +6,12 @@
 import { fileURLToPath } from 'node:url';
 
 export type * from './protocol.js';
-export { agentAnswers, createHttpAgentClient } from './client.js';
+export { agentAnswers, agentRequest, createHttpAgentClient, type AgentTransport } from './client.js';
+export {
+  agentClientOptions, agentServerOptions, CONTROL_PLANE_NAME, generateKeyPair, issueCertificate, loadAgentCa,
+  type AgentCa, type AgentServerTls, type AgentTlsClient, type NodeCertificate,
+} from './tls/index.js';
+export { AgentBootstrap, BOOTSTRAP_PREFIX, TLS_FILES } from './bootstrap.js';
 export { startAgent, type AgentOptions, type RunningAgent } from './server.js';
 export { OUTPUT_TAIL_BYTES, RUN_TAG_ENV } from './runner.js';
 export { cagePids, cgroup2Writable, isNodeCage, killCage } from './cgroup.js';

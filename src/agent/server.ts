@@ -1,9 +1,12 @@
 /**
  * The agent's HTTP face. Every route but `/healthz` needs `Authorization: Bearer <token>`.
+ * With `tls` (every platform but `local`) it is HTTPS with mutual TLS: a connection without
+ * the control plane's certificate of the installation CA fails in the handshake, /healthz included.
  * Errors are JSON `{ error: { code, message, retryable } }` with a code from the catalogue;
  * no input crashes the agent.
  *
  *   GET  /healthz                               readiness, no auth: `{ ok, node }` (503 while restoring)
+ *   POST /v1/bootstrap                          the one-time bootstrap of a cloud agent (./bootstrap.ts); CONFLICT once done
  *   GET  /v1/status                             AgentStatus
  *   POST /v1/steps?waitMs=N                     body StepRequest → StepResult (state `running` if not done within N ms)
  *   GET  /v1/steps/<runId>?waitMs=N             StepResult of a known run, 404 NOT_FOUND otherwise
@@ -13,15 +16,29 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { ERROR_CODES, type ErrorCode } from '../errors/index.js';
+import { BootstrapRefused, type AgentBootstrap } from './bootstrap.js';
 import { createNodeRunner, type NodeRunner, type RunnerOptions } from './runner.js';
 import { startAgentMetrics } from './sensors/agent-metrics.js';
+import { agentServerOptions, isControlPlane, type AgentServerTls } from './tls/index.js';
 import { checkInstanceName, checkStepName, checkStepRequest, InvalidInput } from './validate.js';
 
 export interface AgentOptions extends RunnerOptions {
   /** Bearer token every request but `/healthz` must carry. */
   token: string;
+  /**
+   * Serve HTTPS with this certificate and accept only clients with the control plane's
+   * certificate of `ca` (mutual TLS); absent: plain HTTP (the `local` platform, on loopback).
+   */
+  tls?: AgentServerTls;
+  /**
+   * Wait for the control plane's one-time bootstrap (see ./bootstrap.ts) instead of `tls` and
+   * `token`: until it came, only /healthz and POST /v1/bootstrap answer.
+   */
+  bootstrap?: AgentBootstrap;
   /** Default 0: any free port. */
   port?: number;
   /** Default 127.0.0.1. */
@@ -104,11 +121,12 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     ...(opts.log ? { log: opts.log } : {}),
   });
   const maxBody = opts.maxBodyBytes ?? 64 * 1024 * 1024;
-  const expected = Buffer.from(`Bearer ${opts.token}`);
+  let expected = opts.bootstrap ? undefined : Buffer.from(`Bearer ${opts.token}`);
   const authorized = (req: IncomingMessage): boolean => {
     const got = Buffer.from(req.headers.authorization ?? '');
-    return got.length === expected.length && timingSafeEqual(got, expected);
+    return expected !== undefined && got.length === expected.length && timingSafeEqual(got, expected);
   };
+  const tls = opts.bootstrap ? opts.bootstrap.initialTls() : opts.tls;
 
   let ready = false;
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -125,6 +143,29 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       return send(res, 200, { ok: true, node: opts.nodeId });
     }
     if (!ready) throw new HttpError('UNAVAILABLE', 'the agent is restoring its processes');
+    if (tls && !isControlPlane(req.socket as TLSSocket)) throw new HttpError('FORBIDDEN', 'only the control plane may call this agent');
+    if (url.pathname === '/v1/bootstrap') {
+      allow('POST');
+      if (!opts.bootstrap) throw new HttpError('CONFLICT', 'this agent has no bootstrap pending');
+      const text = await readBody(req, 64 * 1024);
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        throw new HttpError('REQUEST_INVALID', 'body is not JSON');
+      }
+      try {
+        const next = opts.bootstrap.accept(body);
+        (server as TlsServer).setSecureContext({ ca: next.tls.ca, cert: next.tls.cert, key: next.tls.key });
+        expected = Buffer.from(`Bearer ${next.token}`);
+      } catch (e) {
+        if (e instanceof BootstrapRefused) throw new HttpError(e.code, e.message);
+        throw e;
+      }
+      opts.log?.('bootstrapped: serving with the certificate the control plane issued');
+      return send(res, 200, { ok: true, node: opts.nodeId });
+    }
+    if (expected === undefined) throw new HttpError('UNAVAILABLE', 'the agent waits for its bootstrap by the control plane');
     if (!authorized(req)) throw new HttpError('UNAUTHORIZED', 'a valid bearer token is required');
     if (parts[0] !== 'v1') throw new HttpError('NOT_FOUND', `no route ${url.pathname}`);
 
@@ -177,7 +218,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     throw new HttpError('NOT_FOUND', `no route ${method} ${url.pathname}`);
   };
 
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     route(req, res).catch((e: unknown) => {
       if (e instanceof HttpError) sendError(res, e.code, e.message);
       else if (e instanceof InvalidInput) sendError(res, 'REQUEST_INVALID', e.message);
@@ -187,7 +228,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
         sendError(res, 'INTERNAL', (e as Error)?.message ?? 'internal error');
       }
     });
-  });
+  };
+  const server = tls ? createTlsServer(agentServerOptions(tls), handler) : createServer(handler);
+  server.on('tlsClientError', () => {});
   server.on('clientError', (_err, socket) => socket.destroy());
 
   await new Promise<void>((resolve, reject) => {
@@ -207,7 +250,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   ready = true;
 
   return {
-    url: `http://${host}:${port}`,
+    url: `${tls ? 'https' : 'http'}://${host}:${port}`,
     port,
     ...(metrics.graphitePort === undefined ? {} : { graphitePort: metrics.graphitePort }),
     async close(closeOpts) {

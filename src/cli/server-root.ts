@@ -17,7 +17,8 @@ import { createQueryEngine } from '../metrics/query/engine.js';
 import { createVictoriaMetricsQueryEngine, createVictoriaMetricsStore } from '../metrics/vm/index.js';
 import { createMetricsService, type QueryBackend } from '../metrics/index.js';
 import type { MetricStore } from '../metrics/types.js';
-import { createHttpAgentMetricsClient } from '../agent/sensors/index.js';
+import { createHttpAgentMetricsClient, loadAgentCa } from '../agent/index.js';
+import { acquireServeLock } from './serve-lock.js';
 
 export interface ServerHandle {
   url: string;
@@ -68,8 +69,13 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
   const dataDir = path.resolve(o.dataDir);
   // everything under the data directory is the server's alone (DESIGN invariant 4)
   secureDir(dataDir);
-  const store = await openStore({ path: path.join(dataDir, 'nubis.db') });
-  const cleanups: (() => Promise<void>)[] = [() => store.close()];
+  // one control plane per data directory: refused here, before anything is opened
+  const lock = await acquireServeLock(dataDir);
+  const store = await openStore({ path: path.join(dataDir, 'nubis.db') }).catch(async (e: unknown) => {
+    await lock.release();
+    throw e;
+  });
+  const cleanups: (() => Promise<void>)[] = [() => lock.release(), () => store.close()];
   const unwind = async (): Promise<void> => {
     for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
   };
@@ -86,6 +92,8 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     if (foreign > 0) {
       o.log?.(`nubis: warning: ${foreign} stored credential(s) were sealed with another key than ${secretKey.id}; clouds using them fail with CREDENTIAL_KEY_MISMATCH until the right key is given`);
     }
+    // the agent CA: made at the first start on this data directory (see src/agent/tls/ca.ts)
+    const agentCa = loadAgentCa(dataDir);
     const controlPlane = await createControlPlane({
       dataDir, store, events, secretKey,
       ...(o.allowLocalTenants ? { allowLocalTenants: true } : {}),
@@ -101,7 +109,8 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       events,
       engine: controlPlane.engine,
       scale: (d, c, n, caller) => controlPlane.scale(d, c, n, caller),
-      agentClient: createHttpAgentMetricsClient,
+      // pulls are pinned to the installation CA (the node identity is not known here)
+      agentClient: (url, token) => createHttpAgentMetricsClient(url, token, agentCa.clientTls('')),
       platformOf: (d, cloud) => controlPlane.engine.deployments.get(d)?.spec.clouds[cloud]?.platform,
       deploymentIds: { id: deploymentId, name: (id) => splitDeploymentId(id).name },
       ...(o.metricsPullIntervalMs !== undefined ? { pullIntervalMs: o.metricsPullIntervalMs } : {}),

@@ -10,12 +10,16 @@
 import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { deriveAgentSecrets, tagSeed } from '../../src/drivers/agent-bootstrap.js';
 import { runDriverConformance } from '../../src/drivers/conformance.js';
 import { TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER, type CreateNodeRequest } from '../../src/drivers/driver.js';
 import { NubisError } from '../../src/errors/index.js';
 import { MAX_COMPUTE_MICROVERSION, compareMicroversions, parseMicroversion, type OpenStackDriver, type RequestRecord } from '../../src/drivers/openstack/index.js';
 import { tempDir } from '../helpers/control-plane.js';
 import { openStackDriver, readOpenStackEnv, type OpenStackTestEnv } from '../helpers/openstack-env.js';
+import { assertOneTimeBootstrap } from '../helpers/agent-user-data.js';
 
 const found = readOpenStackEnv();
 const sig = (): AbortSignal => new AbortController().signal;
@@ -128,7 +132,7 @@ if ('error' in found) {
       assert.ok(tags.includes(`${TAG_KEY}=${req.key.replace('/', '%2F')}`), `server tags ${tags.join(' ')}`);
       if (env.network) {
         assert.ok(running?.address, 'a server on a network has an address');
-        assert.equal(running?.agent?.url, `http://${running?.address}:7430`);
+        assert.equal(running?.agent?.url, `https://${running?.address}:7430`);
       }
       await d.reboot(n.id, sig());
       await d.waitStatus(n.id, 'running', sig());
@@ -190,7 +194,7 @@ if ('error' in found) {
         const g = await d.get(n.id, sig());
         return g?.address === fip.floating_ip_address ? g : undefined;
       }, 30_000);
-      assert.equal(withFip.agent?.url, `http://${fip.floating_ip_address}:7430`);
+      assert.equal(withFip.agent?.url, `https://${fip.floating_ip_address}:7430`);
 
       // a floating IP managed by hand: create, associate, disassociate, delete
       const ext = (await d.networks.find(env.externalNetwork!, sig()))!;
@@ -232,13 +236,17 @@ if ('error' in found) {
       assert.deepEqual((await d.compute.getServerGroup(g.id, sig()))?.members, [n.id]);
       const raw = (await d.compute.getServer(n.id, sig())) as unknown as Record<string, unknown>;
       assert.equal(raw['key_name'], kp.name);
-      // the agent token travels in the cloud-init user data (readable here with admin rights only)
+      // the user data as Nova keeps it (readable here with admin rights only) carries a one-time
+      // bootstrap token and the CA, never the long-lived agent token; no agent is waited on: the
+      // fake compute driver's servers are not machines
       const userData = raw['OS-EXT-SRV-ATTR:user_data'];
-      if (typeof userData === 'string') {
-        const text = Buffer.from(userData, 'base64').toString('utf8');
-        assert.match(text, /^#cloud-config\n/);
-        if (running?.agent) assert.ok(text.includes(`NUBIS_AGENT_TOKEN=${running.agent.token}`));
-      }
+      assert.equal(typeof userData, 'string', 'admin sees the user data');
+      const text = Buffer.from(userData as string, 'base64').toString('utf8');
+      assert.match(text, /^#cloud-config\n/);
+      const secrets = deriveAgentSecrets(Buffer.from(env.credentials['agentSecret'] ?? fs.readFileSync(path.join(dir, 'openstack-os-test.agent-secret'), 'utf8').trim(), 'utf8'), tagSeed(n.tags)!);
+      assertOneTimeBootstrap(text, dir, secrets);
+      assert.equal(running?.agent?.token, secrets.agentToken);
+      assert.match(running?.agent?.url ?? '', /^https:/);
       await withBoth.delete(n.id, sig());
       await d.compute.deleteServerGroup(g.id, sig());
       await d.compute.deleteKeyPair(kp.name, sig());

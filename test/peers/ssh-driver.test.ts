@@ -63,7 +63,7 @@ test('ssh driver: ship, claim, adopt, detect failures, refuse a changed host key
   assert.match(await f.ssh(1, 'ls -l /opt/nubis/runtime/node; /opt/nubis/runtime/node --version'), /v\d+\./);
   const st = await d.agent(nodes[0]!).status(sig());
   assert.equal(st.node, nodes[0]!.id);
-  assert.equal(nodes[0]!.agent?.url, `http://${f.hosts[0]!.address}:7430`);
+  assert.equal(nodes[0]!.agent?.url, `https://${f.hosts[0]!.address}:7430`);
 
   // the pool is exhausted
   const full = await d.create(req(4), sig()).then(() => undefined, (e: unknown) => e);

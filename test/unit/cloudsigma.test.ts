@@ -10,6 +10,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { assertOneTimeBootstrap } from '../helpers/agent-user-data.js';
+import { agentSecrets, loadAgentSecret } from '../../src/drivers/ec2/index.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,13 +93,16 @@ describe('cloudsigma driver over the stand-in', () => {
     assert.equal(srv.meta['nubis-idempotency'], 'batch/compute-0#1');
     assert.deepEqual(node.tags, req('batch/compute-0').tags);
     assert.ok(['starting', 'running'].includes(srv.status));
-    assert.ok(Buffer.from(srv.meta['cloudinit-user-data']!, 'base64').toString().startsWith('#!/bin/sh'));
+    const userData = Buffer.from(srv.meta['cloudinit-user-data']!, 'base64').toString();
+    assert.ok(userData.startsWith('#!/bin/sh'));
+    // as sent to the cloud: a one-time bootstrap token and the CA, never the long-lived token
+    assertOneTimeBootstrap(userData, dir, agentSecrets(loadAgentSecret('cloudsigma', 'cs-test', dir), req('batch/compute-0').tags)!);
     assert.ok(s.requests.some((l) => l.startsWith(`POST /api/2.0/servers/${source}/action/?do=clone`)));
     assert.ok(s.requests.some((l) => l.startsWith(`POST /api/2.0/servers/${node.id}/action/?do=start`)));
     await sleep(20);
     const running = await d.get(node.id, sig());
     assert.equal(running?.status, 'running');
-    assert.ok(running?.agent?.url.startsWith('http://10.0.'), 'the agent is reached on the runtime IP');
+    assert.ok(running?.agent?.url.startsWith('https://10.0.'), 'the agent is reached on the runtime IP, over TLS');
     // CloudSigma tags named key=value hold the server
     for (const [k, v] of Object.entries(node.tags)) {
       assert.ok(s.tags().some((t) => t.name === `${k}=${v}` && t.resources.includes(node.id)), `tag ${k}=${v}`);

@@ -19,6 +19,8 @@ import { createEc2Driver, ec2ClientToken, parseImageOs, type Ec2Driver } from '.
 import { explainCloudError } from '../../src/drivers/explain.js';
 import { NubisError } from '../../src/errors/index.js';
 import { startEc2Standin, type Ec2Standin } from '../helpers/standin-ec2.js';
+import { assertOneTimeBootstrap } from '../helpers/agent-user-data.js';
+import { agentSecrets, loadAgentSecret } from '../../src/drivers/ec2/index.js';
 
 const AKID = 'AKIDSTANDIN0001';
 const SECRET = 'canary-ec2-secret-7f3a9c';
@@ -93,8 +95,11 @@ describe('ec2 driver over the stand-in', () => {
     assert.equal(inst.volumeTags.get(TAG_OWNER), 'ec2-test');
     const script = Buffer.from(inst.userData!, 'base64').toString('utf8');
     assert.match(script, /^#!\/bin\/sh/);
-    assert.ok(node.agent && script.includes(node.agent.token), 'the agent token travels in user data');
-    assert.equal(node.agent.url, `http://${inst.privateIp}:7430`);
+    // as sent to the cloud: a one-time bootstrap token and the CA, never the long-lived token
+    const secrets = agentSecrets(loadAgentSecret('ec2', 'aws-test', dir), req('d/web-0').tags)!;
+    assert.ok(node.agent && node.agent.token === secrets.agentToken);
+    assertOneTimeBootstrap(script, dir, secrets);
+    assert.equal(node.agent.url, `https://${inst.privateIp}:7430`);
     assert.equal(node.status, 'provisioning');
   });
 

@@ -6,7 +6,7 @@
  * AGENT_UNREACHABLE (retryable); an aborted signal throws ABORTED; an error the agent reports
  * keeps its code (REQUEST_INVALID for a bad monitor, NOT_FOUND, UNAUTHORIZED).
  */
-import { request } from 'node:http';
+import { agentRequest, type AgentTransport } from '../client.js';
 import { ERROR_CODES, NubisError, type ErrorCode } from '../../errors/index.js';
 import type { SampleRead } from './buffer.js';
 import type { MonitorStatus } from './hub.js';
@@ -24,7 +24,7 @@ export interface AgentMetricsClient {
 
 const TIMEOUT_MS = 15_000;
 
-function call(base: URL, token: string, method: string, path: string, body: unknown, signal: AbortSignal | undefined): Promise<{ status: number; text: string }> {
+function call(base: URL, tls: AgentTransport, token: string, method: string, path: string, body: unknown, signal: AbortSignal | undefined): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new NubisError('ABORTED', 'the agent call was aborted'));
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -34,7 +34,7 @@ function call(base: URL, token: string, method: string, path: string, body: unkn
       signal?.aborted || e.name === 'AbortError'
         ? new NubisError('ABORTED', 'the agent call was aborted', { cause: e })
         : new NubisError('AGENT_UNREACHABLE', `agent at ${base.origin}: ${e.message}`, { cause: e });
-    const req = request(new URL(path, base), { method, headers, agent: false, ...(signal ? { signal } : {}) }, (res) => {
+    const req = agentRequest(new URL(path, base), tls, { method, headers, agent: false, ...(signal ? { signal } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
@@ -59,19 +59,19 @@ function parse<T>(r: { status: number; text: string }, base: URL): T {
   throw new NubisError(code, `agent: ${err?.message ?? `answered ${r.status}`}`, { details: err?.details ?? { httpStatus: r.status } });
 }
 
-/** A monitoring client for the agent at `url` using bearer `token`. */
-export function createHttpAgentMetricsClient(url: string, token: string): AgentMetricsClient {
+/** A monitoring client for the agent at `url` using bearer `token` (and `tls` for an `https:` URL). */
+export function createHttpAgentMetricsClient(url: string, token: string, tls?: AgentTransport): AgentMetricsClient {
   const base = new URL(url);
   return {
     async monitors(signal) {
-      return parse<{ monitors: MonitorStatus[] }>(await call(base, token, 'GET', '/v1/monitors', undefined, signal), base).monitors;
+      return parse<{ monitors: MonitorStatus[] }>(await call(base, tls, token, 'GET', '/v1/monitors', undefined, signal), base).monitors;
     },
     async setMonitor(spec, signal) {
-      const r = await call(base, token, 'PUT', `/v1/monitors/${encodeURIComponent(spec.id)}`, spec, signal);
+      const r = await call(base, tls, token, 'PUT', `/v1/monitors/${encodeURIComponent(spec.id)}`, spec, signal);
       return parse<{ monitor: MonitorSpec }>(r, base).monitor;
     },
     async removeMonitor(id, signal) {
-      const r = await call(base, token, 'DELETE', `/v1/monitors/${encodeURIComponent(id)}`, undefined, signal);
+      const r = await call(base, tls, token, 'DELETE', `/v1/monitors/${encodeURIComponent(id)}`, undefined, signal);
       if (r.status === 404) return false;
       parse<unknown>(r, base);
       return true;
@@ -79,7 +79,7 @@ export function createHttpAgentMetricsClient(url: string, token: string): AgentM
     async metrics(after, opts = {}) {
       const q = new URLSearchParams({ after: String(after) });
       if (opts.limit !== undefined) q.set('limit', String(opts.limit));
-      return parse<SampleRead>(await call(base, token, 'GET', `/v1/metrics?${q.toString()}`, undefined, opts.signal), base);
+      return parse<SampleRead>(await call(base, tls, token, 'GET', `/v1/metrics?${q.toString()}`, undefined, opts.signal), base);
     },
   };
 }

@@ -2,6 +2,7 @@
 import { integer, str, type Command, type Parsed } from '../command.js';
 import type { CliContext } from '../context.js';
 import { DEFAULT_PORT } from '../context.js';
+import { NubisError } from '../../errors/index.js';
 import { CliError, EXIT } from '../errors.js';
 import { startServer, type ServerHandle, type StartServerOptions } from '../server-root.js';
 
@@ -40,6 +41,7 @@ export async function startOrExplain(ctx: CliContext, port: number, host: string
   try {
     return await startServer({ ...extra, dataDir: ctx.dataDir(), port, host, log: (m) => ctx.err(m) });
   } catch (e) {
+    if (e instanceof NubisError && e.code === 'CONFLICT') throw new CliError(EXIT.FAILURE, 'ALREADY_RUNNING', e.message);
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new CliError(EXIT.FAILURE, 'ADDRESS_IN_USE', `${host}:${port} is already in use (another nubis serve?); choose --port`);
     if (code === 'EACCES') throw new CliError(EXIT.FAILURE, 'ADDRESS_FORBIDDEN', `not allowed to listen on ${host}:${port}`);

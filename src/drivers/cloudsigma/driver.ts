@@ -51,13 +51,12 @@
  * 404 on get is undefined, on delete success. A delete first stops a running server (CloudSigma
  * deletes stopped servers), waiting up to `stopTimeoutMs` (then CLOUD_TIMEOUT).
  */
-import { createHttpAgentClient } from '../../agent/index.js';
-import type { AgentClient } from '../../agent/index.js';
+import { loadAgentCa, type AgentCa, type AgentClient } from '../../agent/index.js';
 import { NubisError } from '../../errors/index.js';
 import type { CloudNode, CreateNodeRequest, Driver, DriverContext, NodeStatus } from '../driver.js';
 import { TAG_KEY, TAG_OWNER } from '../driver.js';
 import { classifyHttpError } from '../explain.js';
-import { AGENT_PORT, agentToken, agentUserData, loadAgentSecret, unreachableAgent } from '../ec2/bootstrap.js';
+import { AGENT_PORT, agentSecrets, agentToken, agentUserData, cloudAgentClient, loadAgentSecret } from '../ec2/bootstrap.js';
 import { waitForClones } from './clones.js';
 import { nubisName, ownerPrefix, parseNubisName, tagsFromName } from './naming.js';
 
@@ -229,6 +228,9 @@ export function createCloudSigmaDriver(ctx: DriverContext): CloudSigmaDriver {
   else if (creds['token']) authorization = `Bearer ${creds['token']}`;
   else throw new NubisError('SPEC_INVALID', `cloudsigma cloud ${ctx.cloud}: credentials username and password (or token) are required`);
   const secret = loadAgentSecret('cloudsigma', ctx.cloud, ctx.dataDir, ctx.credentials);
+  // agents speak mutual TLS with certificates of the installation CA (made on first use)
+  let agentCa: AgentCa | undefined;
+  const ca = (): AgentCa => (agentCa ??= loadAgentCa(ctx.dataDir));
   const closing = new AbortController();
   const enc = encodeURIComponent;
   const tagIds = new Map<string, string>();
@@ -309,7 +311,7 @@ export function createCloudSigmaDriver(ctx: DriverContext): CloudSigmaDriver {
     const address = addressOf(s);
     if (address) node.address = address;
     const token = agentToken(secret, tags);
-    if (address && token) node.agent = { url: `http://${address}:${opts.agentPort}`, token };
+    if (address && token) node.agent = { url: `https://${address}:${opts.agentPort}`, token };
     return node;
   }
 
@@ -369,9 +371,9 @@ export function createCloudSigmaDriver(ctx: DriverContext): CloudSigmaDriver {
     for (const [k, v] of Object.entries(tags)) ids.push(await tagId(`${k}=${v}`, signal));
     const meta: Record<string, string> = { ...(s.meta ?? {}), [META_TAGS]: JSON.stringify(tags), 'nubis-created': String(ctx.clock.now()) };
     if (token !== undefined) meta[META_TOKEN] = token;
-    const agent = agentToken(secret, tags);
-    if (agent) {
-      const script = agentUserData({ token: agent, nodeName: tags[TAG_KEY] ?? s.uuid, ...(opts.agentPath ? { agentPath: opts.agentPath } : {}) });
+    const secrets = agentSecrets(secret, tags);
+    if (secrets) {
+      const script = agentUserData({ secrets, ca: ca(), ...(opts.agentPath ? { agentPath: opts.agentPath } : {}) });
       meta['cloudinit-user-data'] = Buffer.from(script, 'utf8').toString('base64');
       meta['base64_fields'] = 'cloudinit-user-data';
     }
@@ -600,8 +602,7 @@ export function createCloudSigmaDriver(ctx: DriverContext): CloudSigmaDriver {
     },
 
     agent(node: CloudNode): AgentClient {
-      if (!node.agent) return unreachableAgent(`cloudsigma node ${node.id} has no address or agent token yet`);
-      return createHttpAgentClient(node.agent.url, node.agent.token);
+      return cloudAgentClient(node, secret, ca(), 'cloudsigma');
     },
 
     async close() {

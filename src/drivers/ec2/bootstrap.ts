@@ -1,28 +1,32 @@
 /**
- * The agent on a cloud VM (shared by the ec2 and cloudsigma drivers): its bearer token and
- * the cloud-init user data that starts it.
+ * The agent on a cloud VM (shared by the ec2 and cloudsigma drivers): the cloud-init user data
+ * that starts it and the client that bootstraps it (../agent-bootstrap.ts).
  *
- * Token: HMAC-SHA256 over the node's `nubis-owner` and `nubis-key` tags with a per-cloud agent
- * secret, so the driver can give the same token for a node after a control-plane restart
- * without storing one per node, and a repeated create (same idempotency token) sends the same
- * user data (EC2 rejects a repeated ClientToken with changed parameters). The secret is
+ * Secrets: the node identity, its one-time bootstrap token and its long-lived agent token are
+ * HMAC-SHA256 over the node's `nubis-owner`, `nubis-key` and `nubis-attempt` tags with a
+ * per-cloud agent secret, so the driver gives the same values after a control-plane restart
+ * without storing any per node, and a repeated create (same idempotency token) sends the same
+ * user data (EC2 rejects a repeated ClientToken with changed parameters). User data carries the
+ * installation CA certificate and the bootstrap token only; the agent token reaches the agent
+ * over mutual TLS at its first contact, and the bootstrap token is spent then. The secret is
  * `credentials.agentSecret` when given, else a random 32 bytes kept in
  * `<dataDir>/<platform>-<cloud>.agent-secret` (mode 0600); when the data directory cannot be
  * written it lives in memory only, and agents made before a restart are then unreachable.
  *
  * Honest limits: user data is readable by anyone allowed to describe the instance's
- * attributes (EC2 DescribeInstanceAttribute, CloudSigma server meta), so the token is as secret
- * as those permissions. The script only starts the agent when the image already has Node 20+
+ * attributes (EC2 DescribeInstanceAttribute, CloudSigma server meta); what it holds is useless
+ * without the control plane's client key, and spent once the node is bootstrapped. The script only starts the agent when the image already has Node 20+
  * and the Nubis agent program at `agentPath` (a prepared image); otherwise it writes why to
  * /var/log/nubis-agent.log and the control plane sees AGENT_UNREACHABLE until a later bootstrap
  * (for example over SSH) installs them. It does not download anything.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AgentClient } from '../../agent/index.js';
+import type { AgentCa, AgentClient } from '../../agent/index.js';
 import { NubisError } from '../../errors/index.js';
-import { TAG_KEY, TAG_OWNER } from '../driver.js';
+import { bootstrapFiles, createBootstrappingAgentClient, deriveAgentSecrets, tagSeed, type CloudAgentSecrets } from '../agent-bootstrap.js';
+import type { CloudNode } from '../driver.js';
 
 /** The port the agent listens on, on every cloud VM. */
 export const AGENT_PORT = 7430;
@@ -54,29 +58,48 @@ export function loadAgentSecret(platform: string, cloud: string, dataDir: string
   }
 }
 
-/** The agent token for a node with these tags, or undefined for a node Nubis did not make. */
-export function agentToken(secret: Buffer, tags: Record<string, string>): string | undefined {
-  const key = tags[TAG_KEY];
-  if (key === undefined) return undefined;
-  return createHmac('sha256', secret).update(`nubis-agent\n${tags[TAG_OWNER] ?? ''}\n${key}`).digest('base64url');
+/** The agent secrets of a node with these tags, or undefined for a node Nubis did not make. */
+export function agentSecrets(secret: Buffer, tags: Record<string, string>): CloudAgentSecrets | undefined {
+  const seed = tagSeed(tags);
+  return seed === undefined ? undefined : deriveAgentSecrets(secret, seed);
 }
+
+/** The long-lived agent token for a node with these tags (never in user data), or undefined for a node Nubis did not make. */
+export function agentToken(secret: Buffer, tags: Record<string, string>): string | undefined {
+  return agentSecrets(secret, tags)?.agentToken;
+}
+
+/** The lifecycle client of a cloud VM's agent: bootstraps it on first use, then mutual TLS. */
+export function cloudAgentClient(node: CloudNode, secret: Buffer, ca: AgentCa, platform: string): AgentClient {
+  const s = agentSecrets(secret, node.tags);
+  if (!node.agent || !s) return unreachableAgent(`${platform} node ${node.id} has no address or agent token yet`);
+  return createBootstrappingAgentClient(node.agent.url, ca, s, node.id);
+}
+
+/** Where the agent keeps its certificate, key and tokens on a cloud VM. */
+const TLS_DIR = '/var/lib/nubis/tls';
 
 const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
- * A cloud-init user-data shell script that starts the agent on port AGENT_PORT with `token`,
- * if the image has Node and the agent program (see the module comment).
+ * A cloud-init user-data shell script that writes the CA certificate and the one-time bootstrap
+ * token into the agent's TLS directory (first boot only) and starts the agent on port
+ * AGENT_PORT, if the image has Node and the agent program (see the module comment).
  */
-export function agentUserData(opts: { token: string; nodeName: string; agentPath?: string }): string {
+export function agentUserData(opts: { secrets: CloudAgentSecrets; ca: AgentCa; agentPath?: string }): string {
   const path = opts.agentPath ?? DEFAULT_AGENT_PATH;
+  const files = Object.entries(bootstrapFiles(opts.ca, opts.secrets)).map(([name, text]) => `  printf '%s\\n' ${shellQuote(text.trim())} >${TLS_DIR}/${name}`);
   return [
     '#!/bin/sh',
     '# Nubis agent bootstrap (cloud-init user data). Needs Node 20+ and the Nubis agent on the image.',
     'umask 077',
-    'mkdir -p /var/lib/nubis/sandbox',
+    `mkdir -p /var/lib/nubis/sandbox ${TLS_DIR}`,
+    `if [ ! -f ${TLS_DIR}/agent.crt ]; then`,
+    ...files,
+    'fi',
     `if command -v node >/dev/null 2>&1 && [ -f ${shellQuote(path)} ]; then`,
-    `  NUBIS_AGENT_TOKEN=${shellQuote(opts.token)} NUBIS_NODE_ID=${shellQuote(opts.nodeName)} \\`,
-    `    nohup node ${shellQuote(path)} --sandbox /var/lib/nubis/sandbox --port ${AGENT_PORT} --host 0.0.0.0 >>/var/log/nubis-agent.log 2>&1 &`,
+    `  NUBIS_NODE_ID=${shellQuote(opts.secrets.identity)} \\`,
+    `    nohup node ${shellQuote(path)} --sandbox /var/lib/nubis/sandbox --port ${AGENT_PORT} --host 0.0.0.0 --tls-dir ${TLS_DIR} >>/var/log/nubis-agent.log 2>&1 &`,
     'else',
     `  echo "nubis: node or ${path.replace(/"/g, '')} missing; the agent waits for a later bootstrap" >>/var/log/nubis-agent.log`,
     'fi',

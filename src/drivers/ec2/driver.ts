@@ -46,12 +46,11 @@ import {
   RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand,
   type Filter, type Instance, type Tag,
 } from '@aws-sdk/client-ec2';
-import { createHttpAgentClient } from '../../agent/index.js';
-import type { AgentClient } from '../../agent/index.js';
+import { loadAgentCa, type AgentCa, type AgentClient } from '../../agent/index.js';
 import { NubisError } from '../../errors/index.js';
 import type { CloudNode, CreateNodeRequest, Discovery, Driver, DriverContext, HardwareOffer, Image, Location, NodeStatus } from '../driver.js';
 import { classifyEc2Error } from '../explain.js';
-import { AGENT_PORT, agentToken, agentUserData, loadAgentSecret, unreachableAgent } from './bootstrap.js';
+import { AGENT_PORT, agentSecrets, agentToken, agentUserData, cloudAgentClient, loadAgentSecret } from './bootstrap.js';
 import { EC2_APPROX_PRICES_USD } from './prices.js';
 import { RecentLaunches } from './visibility.js';
 
@@ -251,6 +250,9 @@ export function createEc2Driver(ctx: DriverContext): Ec2Driver {
     maxAttempts: 1,
   });
   const secret = loadAgentSecret('ec2', ctx.cloud, ctx.dataDir, ctx.credentials);
+  // agents speak mutual TLS with certificates of the installation CA (made on first use)
+  let agentCa: AgentCa | undefined;
+  const ca = (): AgentCa => (agentCa ??= loadAgentCa(ctx.dataDir));
   const prices = { ...EC2_APPROX_PRICES_USD, ...opts.prices };
 
   /** Maps anything the SDK throws to a NubisError with no secret and no SDK cause. */
@@ -286,7 +288,7 @@ export function createEc2Driver(ctx: DriverContext): Ec2Driver {
     if (address) node.address = address;
     const agentIp = opts.agentAddress === 'public' ? i.PublicIpAddress ?? i.PrivateIpAddress : i.PrivateIpAddress ?? i.PublicIpAddress;
     const token = agentToken(secret, tags);
-    if (agentIp && token) node.agent = { url: `http://${agentIp}:${opts.agentPort}`, token };
+    if (agentIp && token) node.agent = { url: `https://${agentIp}:${opts.agentPort}`, token };
     return node;
   }
 
@@ -339,8 +341,8 @@ export function createEc2Driver(ctx: DriverContext): Ec2Driver {
         throw new NubisError('SPEC_INVALID', `ec2 cloud ${ctx.cloud}: no image or instance type for ${req.key} (set imageId and instanceType, or let selection choose)`);
       }
       const zone = req.placement?.location;
-      const token = agentToken(secret, req.tags);
-      const userData = token ? agentUserData({ token, nodeName: req.key, ...(opts.agentPath ? { agentPath: opts.agentPath } : {}) }) : undefined;
+      const secrets = agentSecrets(secret, req.tags);
+      const userData = secrets ? agentUserData({ secrets, ca: ca(), ...(opts.agentPath ? { agentPath: opts.agentPath } : {}) }) : undefined;
       const tags = tagList(req.tags);
       const res = await call(`create ${req.key}`, signal, () =>
         client.send(
@@ -582,8 +584,7 @@ export function createEc2Driver(ctx: DriverContext): Ec2Driver {
     },
 
     agent(node: CloudNode): AgentClient {
-      if (!node.agent) return unreachableAgent(`ec2 node ${node.id} has no address or agent token yet`);
-      return createHttpAgentClient(node.agent.url, node.agent.token);
+      return cloudAgentClient(node, secret, ca(), 'ec2');
     },
 
     async close() {

@@ -55,20 +55,23 @@
  * server (CLOUD_TIMEOUT after `deleteTimeoutMs`), after deleting the floating IPs Nubis made for
  * it (description `nubis-node:<id>`).
  *
- * Agents: a node's agent is expected at `http://<address>:<agentPort>`, where the address is its
- * floating IP if it has one, else its fixed IPv4; its bearer token is an HMAC of the node's
- * token under the driver's agent secret (`credentials.agentSecret`, else a random secret kept
- * in `<dataDir>/openstack-<cloud>.agent-secret`) and reaches the server in its cloud-init user
- * data (`/etc/nubis/agent.env`). Installing the agent on the image is the image's (or
- * `agentBootstrap`'s) job. Each agent call first asks the agent's `/healthz` (at most
- * `agentConnectTimeoutMs`) and fails with AGENT_UNREACHABLE when no Nubis agent answers — which
- * is always the case against Nova's fake compute driver, whose servers are not machines.
+ * Agents: a node's agent is expected at `https://<address>:<agentPort>` (mutual TLS with the
+ * installation CA), where the address is its floating IP if it has one, else its fixed IPv4.
+ * Its identity, one-time bootstrap token and long-lived token are HMACs of its tags under the
+ * driver's agent secret (`credentials.agentSecret`, else a random secret kept in
+ * `<dataDir>/openstack-<cloud>.agent-secret`; see ../agent-bootstrap.ts). The cloud-init user
+ * data writes the CA certificate and the bootstrap token to /var/lib/nubis/tls and the identity
+ * to `/etc/nubis/agent.env`; the long-lived token reaches the agent at its bootstrap, never in
+ * user data. Installing and starting the agent (`--tls-dir /var/lib/nubis/tls`) is the image's
+ * (or `agentBootstrap`'s) job. Each agent call fails with AGENT_UNREACHABLE within
+ * `agentConnectTimeoutMs` when no Nubis agent of this installation answers the TLS handshake —
+ * which is always the case against Nova's fake compute driver, whose servers are not machines.
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHttpAgentClient } from '../../agent/client.js';
-import type { AgentClient } from '../../agent/protocol.js';
+import { loadAgentCa, type AgentCa, type AgentClient } from '../../agent/index.js';
+import { bootstrapFiles, createBootstrappingAgentClient, deriveAgentSecrets, tagSeed, type CloudAgentSecrets } from '../agent-bootstrap.js';
 import { NubisError } from '../../errors/index.js';
 import { TAG_KEY, type CloudNode, type CreateNodeRequest, type Discovery, type Driver, type DriverContext, type NodeStatus } from '../driver.js';
 import { createCompute, type Compute, type NovaFlavor, type NovaServer } from './compute.js';
@@ -220,7 +223,10 @@ export function createOpenStackDriver(ctx: DriverContext): OpenStackDriver {
     }
     return agentKey!;
   };
-  const agentToken = (nodeToken: string): string => createHmac('sha256', agentSecret()).update(nodeToken).digest('hex');
+  const secretsOf = (tags: Record<string, string>, fallback: string): CloudAgentSecrets =>
+    deriveAgentSecrets(Buffer.from(agentSecret(), 'utf8'), tagSeed(tags) ?? fallback);
+  let agentCa: AgentCa | undefined;
+  const ca = (): AgentCa => (agentCa ??= loadAgentCa(ctx.dataDir));
   const tokenHash = (idempotencyToken: string): string => createHash('sha256').update(idempotencyToken).digest('hex').slice(0, 40);
 
   // ---- servers → nodes ----
@@ -245,7 +251,7 @@ export function createOpenStackDriver(ctx: DriverContext): OpenStackDriver {
     if (address) {
       node.address = address;
       const host = address.includes(':') ? `[${address}]` : address;
-      node.agent = { url: `http://${host}:${agentPort}`, token: agentToken(nodeToken ?? s.id) };
+      node.agent = { url: `https://${host}:${agentPort}`, token: secretsOf(tags, nodeToken ?? s.id).agentToken };
     }
     return node;
   };
@@ -335,13 +341,19 @@ export function createOpenStackDriver(ctx: DriverContext): OpenStackDriver {
   }
 
   function userData(req: CreateNodeRequest, nodeToken: string): string {
+    const secrets = secretsOf(req.tags, nodeToken);
+    const file = (path: string, text: string): string[] => [
+      `  - path: ${path}`, '    permissions: "0600"', '    content: |', ...text.trim().split('\n').map((l) => `      ${l}`),
+    ];
     const lines = [
       '#cloud-config',
       'write_files:',
+      ...Object.entries(bootstrapFiles(ca(), secrets)).flatMap(([name, text]) => file(`/var/lib/nubis/tls/${name}`, text)),
       '  - path: /etc/nubis/agent.env',
       '    permissions: "0600"',
       '    content: |',
-      `      NUBIS_AGENT_TOKEN=${agentToken(nodeToken)}`,
+      `      NUBIS_NODE_ID=${secrets.identity}`,
+      '      NUBIS_TLS_DIR=/var/lib/nubis/tls',
       `      NUBIS_AGENT_PORT=${agentPort}`,
       `      NUBIS_NODE_KEY=${JSON.stringify(req.key)}`,
       ...(ctx.controlUrl ? [`      NUBIS_CONTROL_URL=${JSON.stringify(ctx.controlUrl)}`] : []),
@@ -355,53 +367,14 @@ export function createOpenStackDriver(ctx: DriverContext): OpenStackDriver {
   };
 
   // ---- agents ----
-  /**
-   * Asks the agent's unauthenticated `/healthz` before each call: anything but a 200 with
-   * `{ ok: true }` within `agentConnectTimeoutMs` (no answer, or some other server, such as an
-   * egress proxy answering for an address nothing listens on) is AGENT_UNREACHABLE.
-   */
-  async function reachable(url: string, signal: AbortSignal): Promise<void> {
-    if (signal.aborted) throw new NubisError('ABORTED', 'the agent call was aborted');
-    const host = new URL(url).host;
-    const timeout = AbortSignal.timeout(agentConnectTimeoutMs);
-    let why: string;
-    try {
-      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.any([signal, timeout]) });
-      const body = (await res.json().catch(() => undefined)) as { ok?: unknown } | undefined;
-      if (res.status === 200 && body?.ok === true) return;
-      why = `HTTP ${res.status}${res.status === 200 ? ' without { ok: true }' : ''}: not a Nubis agent`;
-    } catch (e) {
-      if (signal.aborted) throw new NubisError('ABORTED', 'the agent call was aborted', { cause: e });
-      why = timeout.aborted ? `no answer within ${agentConnectTimeoutMs} ms` : String((e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message);
-    }
-    throw new NubisError('AGENT_UNREACHABLE', `no agent answers at ${host} (${why})`);
-  }
-
+  /** Bootstraps on first use, then mutual TLS; no answer to the handshake within `agentConnectTimeoutMs` is AGENT_UNREACHABLE. */
   function agentFor(node: CloudNode): AgentClient {
     const a = node.agent;
     if (!a) {
       const no = (): Promise<never> => Promise.reject(new NubisError('AGENT_UNREACHABLE', `node ${node.id} has no address an agent could be reached at`));
       return { runStep: no, stopInstance: no, status: no, logs: no };
     }
-    const inner = createHttpAgentClient(a.url, a.token);
-    return {
-      async runStep(req, signal) {
-        await reachable(a.url, signal);
-        return inner.runStep(req, signal);
-      },
-      async stopInstance(instance, signal) {
-        await reachable(a.url, signal);
-        return inner.stopInstance(instance, signal);
-      },
-      async status(signal) {
-        await reachable(a.url, signal);
-        return inner.status(signal);
-      },
-      async logs(instance, step, signal) {
-        await reachable(a.url, signal);
-        return inner.logs(instance, step, signal);
-      },
-    };
+    return createBootstrappingAgentClient(a.url, ca(), secretsOf(node.tags, node.id), node.id, agentConnectTimeoutMs);
   }
 
   async function releaseFloatingIps(id: string, signal: AbortSignal): Promise<void> {

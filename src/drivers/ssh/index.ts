@@ -49,7 +49,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { agentAnswers, createHttpAgentClient, type AgentClient } from '../../agent/index.js';
+import { agentAnswers, createHttpAgentClient, loadAgentCa, type AgentCa, type AgentClient } from '../../agent/index.js';
 import { NubisError, toNubisError, type ErrorCode } from '../../errors/index.js';
 import type { CloudNode, CreateNodeRequest, Discovery, Driver, DriverContext, HardwareOffer, Image } from '../driver.js';
 import { createJsonInventory, type InventoryFile, type JsonInventory } from '../inventory.js';
@@ -57,6 +57,7 @@ import { agentBundle, bundleDirs, type AgentBundle } from './bundle.js';
 import { openKnownHosts } from './known-hosts.js';
 import {
   agentLogScript, cleanupScript, factsScript, inspectScript, parseKv, prepareScript, probeScript, startScript, stopScript, writeRecordScript,
+  writeTlsFileScript,
 } from './remote.js';
 import { abortedError, withSession, type Session, type SessionOptions, type SshHost } from './session.js';
 
@@ -240,7 +241,10 @@ export function createSshDriver(ctx: DriverContext): Driver {
   const mutate = <T>(fn: (inv: Inventory) => T): Promise<T> => inventory.mutate(fn);
   const snapshot = (): Promise<Inventory> => inventory.snapshot();
 
-  const agentUrl = (h: SshHost): string => `http://${h.address.includes(':') ? `[${h.address}]` : h.address}:${opts.agentPort}`;
+  // agents speak mutual TLS with certificates of the installation CA (made on first use); identity = node id
+  let agentCa: AgentCa | undefined;
+  const ca = (): AgentCa => (agentCa ??= loadAgentCa(ctx.dataDir));
+  const agentUrl = (h: SshHost): string => `https://${h.address.includes(':') ? `[${h.address}]` : h.address}:${opts.agentPort}`;
 
   const run = async (s: Session, script: string, what: string, stdin?: string, timeoutMs = opts.commandTimeoutMs): Promise<string> => {
     const r = await s.exec(script, { timeoutMs, ...(stdin === undefined ? {} : { stdin }) });
@@ -344,7 +348,7 @@ export function createSshDriver(ctx: DriverContext): Driver {
     const deadline = Date.now() + opts.readyTimeoutMs;
     for (;;) {
       checkSignal(signal);
-      if (await agentAnswers(url, n.id)) break;
+      if (await agentAnswers(url, n.id, ca().clientTls(n.id))) break;
       if (Date.now() > deadline) {
         const log = (await s.exec(agentLogScript(root, n.id), { timeoutMs: opts.commandTimeoutMs }).catch(() => undefined))?.stdout.trim();
         throw new NubisError('CLOUD_UNAVAILABLE', `the agent of node ${n.id} on ssh host ${n.host.name} did not answer at ${url} within ${opts.readyTimeoutMs} ms${log ? `; agent.log: ${log}` : ''}`, {
@@ -408,6 +412,11 @@ export function createSshDriver(ctx: DriverContext): Driver {
       runtime: n.runtime,
     };
     await run(s, writeRecordScript(root), 'writing node.json', JSON.stringify(record));
+    // the node's certificate: issued here, its key travels over the pinned SSH session only
+    const issued = ca().issueNode({ identity: n.id, addresses: [n.host.address] });
+    for (const [name, text] of [['ca.crt', ca().caPem], ['agent.crt', issued.cert], ['agent.key', issued.key!]] as const) {
+      await run(s, writeTlsFileScript(root, n.id, name), `writing the agent's ${name}`, text);
+    }
     n.pgid = await startAgent(s, n, signal);
     return n;
   };
@@ -554,7 +563,7 @@ export function createSshDriver(ctx: DriverContext): Driver {
 
     agent(node): AgentClient {
       if (!node.agent) throw new NubisError('CLOUD_BAD_REQUEST', `node ${node.id} has no agent address`);
-      return createHttpAgentClient(node.agent.url, node.agent.token);
+      return createHttpAgentClient(node.agent.url, node.agent.token, ca().clientTls(node.id));
     },
 
     async discover(signal): Promise<Discovery> {

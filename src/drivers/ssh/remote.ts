@@ -73,10 +73,17 @@ export function writeRecordScript(root: string): string {
   return ['set -e', `r=${q(root)}`, 'umask 077', 'cat >"$r/node.json.tmp"', 'mv -f "$r/node.json.tmp" "$r/node.json"'].join('\n');
 }
 
+/** Writes one file of the node's TLS directory (`nodes/<id>/tls/<name>`) from stdin, readable by its owner only. */
+export function writeTlsFileScript(root: string, id: string, name: string): string {
+  return [
+    'set -e', `d=${q(root)}/nodes/${q(id)}/tls`, 'umask 077', 'mkdir -p "$d"', `cat >"$d/"${q(`${name}.tmp`)}`, `mv -f "$d/"${q(`${name}.tmp`)} "$d/"${q(name)}`,
+  ].join('\n');
+}
+
 /**
  * Starts the agent detached: its own session and process group (setsid), stdin from /dev/null,
  * output appended to the sandbox's agent.log, the token read from the first line of stdin into
- * the environment. The agent's pid is written to agent.pid by the shell that becomes the agent.
+ * the environment, mutual TLS from the sandbox's tls/ directory (see writeTlsFileScript). The agent's pid is written to agent.pid by the shell that becomes the agent.
  */
 export function startScript(o: { root: string; id: string; node: string; port: number; address: string; graphitePort?: number }): string {
   return [
@@ -89,7 +96,7 @@ export function startScript(o: { root: string; id: string; node: string; port: n
     'export NUBIS_AGENT_TOKEN NUBIS_NODE_ID',
     'rm -f "$r/agent.pid"',
     'cd "$d"',
-    `setsid /bin/sh -c 'echo $$ >"$1/agent.pid"; exec "$2" "$1/lib/agent/main.js" --sandbox "$3" --port "$4" --host "$5" \${6:+"$6"}' sh "$r" ${q(o.node)} "$d" ${q(o.port)} ${q(o.address)} ${o.graphitePort === undefined ? "''" : q(`--graphite-port=${o.graphitePort}`)} </dev/null >>"$d/agent.log" 2>&1 &`,
+    `setsid /bin/sh -c 'echo $$ >"$1/agent.pid"; exec "$2" "$1/lib/agent/main.js" --sandbox "$3" --port "$4" --host "$5" --tls-dir "$3/tls" \${6:+"$6"}' sh "$r" ${q(o.node)} "$d" ${q(o.port)} ${q(o.address)} ${o.graphitePort === undefined ? "''" : q(`--graphite-port=${o.graphitePort}`)} </dev/null >>"$d/agent.log" 2>&1 &`,
   ].join('\n');
 }
 
