@@ -24,10 +24,7 @@ import { request } from 'node:https';
 import { connect, type TLSSocket } from 'node:tls';
 import { BOOTSTRAP_PREFIX, createHttpAgentClient, type AgentCa, type AgentClient } from '../agent/index.js';
 import { NubisError } from '../errors/index.js';
-import { TAG_KEY, TAG_OWNER } from './driver.js';
-
-/** Until the tags constant lands in driver.ts: the create attempt's tag. */
-const TAG_ATTEMPT = 'nubis-attempt';
+import { TAG_ATTEMPT, TAG_KEY, TAG_OWNER } from './driver.js';
 const CONNECT_MS = 5000;
 
 export interface CloudAgentSecrets {

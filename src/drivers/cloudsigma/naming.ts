@@ -17,11 +17,7 @@
  * taken from the owner the caller asks about. Two installations whose ids share their first
  * 8 characters cannot tell each other's untagged leftovers apart.
  */
-import { TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER } from '../driver.js';
-
-/** Tag names for the fields `own` adds to driver.ts (TAG_TENANT, TAG_ATTEMPT). */
-export const TAG_TENANT_NAME = 'nubis-tenant';
-export const TAG_ATTEMPT_NAME = 'nubis-attempt';
+import { TAG_ATTEMPT, TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER, TAG_TENANT } from '../driver.js';
 
 export interface NubisName {
   /** The first 8 characters of the owner tag. */
@@ -66,7 +62,7 @@ export function ownerPrefix(owner: string): string {
 
 /** The name a create gives its clone (and, with `cloneKind: drive`, the drive it clones). */
 export function nubisName(tags: Record<string, string>, key: string, attempt: string): string {
-  const tenant = tags[TAG_TENANT_NAME] ?? '';
+  const tenant = tags[TAG_TENANT] ?? '';
   return `nubis-${ownerPrefix(tags[TAG_OWNER] ?? '')}-${escapeField(tenant)}.${escapeField(key)}.${escapeField(attempt)}`;
 }
 
@@ -89,9 +85,9 @@ export function tagsFromName(n: NubisName, owner: string | undefined): Record<st
   const slash = n.key.indexOf('/');
   return {
     [TAG_OWNER]: owner !== undefined && ownerPrefix(owner) === n.ownerPrefix ? owner : n.ownerPrefix,
-    ...(n.tenant ? { [TAG_TENANT_NAME]: n.tenant } : {}),
+    ...(n.tenant ? { [TAG_TENANT]: n.tenant } : {}),
     ...(slash > 0 ? { [TAG_DEPLOYMENT]: n.key.slice(0, slash) } : {}),
     [TAG_KEY]: n.key,
-    [TAG_ATTEMPT_NAME]: n.attempt,
+    [TAG_ATTEMPT]: n.attempt,
   };
 }
