@@ -121,7 +121,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         200: ok('ForgetResult'), ...authErrors, 404: { description: 'no such deployment', schema: 'Error' },
         409: { description: 'the deployment is not being destroyed', schema: 'Error' },
       },
-      handle: async (c) => ({ status: 200, body: await cp.forget(c.params['name']!, c.caller) }),
+      handle: async (c) => ({ status: 200, body: await cp.forget(dep(c), c.caller) }),
     },
     {
       method: 'GET', path: '/v1/deployments/{name}/endpoints', operationId: 'endpoints', summary: 'the provided ports of every instance', auth: true,

@@ -349,9 +349,10 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
 
     async forget(name, caller): Promise<ForgetResult> {
       const d = mustGet(name);
-      if (d.status !== 'destroying') throw new NubisError('CONFLICT', `deployment ${name} is not being destroyed; destroy it first (\`nubis destroy ${name} --forget\` does both)`);
+      const bare = d.spec.name;
+      if (d.status !== 'destroying') throw new NubisError('CONFLICT', `deployment ${bare} is not being destroyed; destroy it first (\`nubis destroy ${bare} --forget\` does both)`);
       const left = await engine.forget(name);
-      const leftovers = left.map((n) => ({ key: n.key, cloud: n.cloud, status: n.status, ...(n.providerId ? { id: n.providerId } : {}) }));
+      const leftovers = left.map((n) => ({ key: localText(d.tenant, n.key), cloud: n.cloud, status: n.status, ...(n.providerId ? { id: n.providerId } : {}) }));
       await events.append({
         actor: caller.actor,
         ...(caller.correlationId ? { correlationId: caller.correlationId } : {}),
@@ -364,7 +365,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
         ts: clock.now(),
       });
       clouds?.changed();
-      return { deployment: name, forgotten: true, leftovers };
+      return { deployment: bare, forgotten: true, leftovers };
     },
 
     async logs(deployment, instance, step): Promise<StepLog[]> {

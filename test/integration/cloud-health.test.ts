@@ -210,7 +210,10 @@ test('a typo in an option is refused with its path at clouds add and at apply; s
   assert.match(apply.stderr, /clouds\.aws\.options\.instanceTpye: unknown option/);
   assert.equal(e.cp.engine.deployments.size, 0);
   assert.equal(e.cp.engine.stats().passes, 0, 'the runtime never saw it');
-  // plan has no side effects: it builds no handle, so the sim never opens its inventory
+  // plan has no side effects: it builds no handle, so the sim never opens its inventory (the
+  // credential the spec names must exist: plan and apply refuse an unknown one)
+  const cred = e.file('good.json', JSON.stringify({ username: 'shop', password: GOOD }));
+  assert.equal((await runCli(['credentials', 'set', 'oscred', '--from-file', cred], e.env)).code, 0);
   const planned = await runCli(['plan', '-f', e.file('shop.yaml', spec(e.dir))], e.env);
   assert.equal(planned.code, 0, planned.stderr);
   assert.equal(fs.existsSync(path.join(e.dir, 'sim-os.db')), false, 'plan opened no cloud');

@@ -1,4 +1,6 @@
 /** The ssh driver's options (see ./index.ts for what each one does). */
+import { accessSync, constants } from 'node:fs';
+import { NubisError } from '../../errors/index.js';
 import type { DriverOptionsSchema } from '../options.js';
 import { readSshOptions } from './index.js';
 
@@ -22,5 +24,16 @@ export const SSH_OPTIONS: DriverOptionsSchema = {
     readyTimeoutMs: int(100, 600_000),
     killGraceMs: int(0, 60_000),
   },
-  check: (o) => void readSshOptions({ cloud: 'check', options: o, dataDir: '/nonexistent', clock: { now: () => 0 } as never }),
+  check: (o) => {
+    readSshOptions({ cloud: 'check', options: o, dataDir: '/nonexistent', clock: { now: () => 0 } as never });
+    // a key file named here must be readable now, not at the first connection (reading changes nothing)
+    const key = o['privateKeyPath'];
+    if (typeof key === 'string' && key !== '') {
+      try {
+        accessSync(key, constants.R_OK);
+      } catch (e) {
+        throw new NubisError('SPEC_INVALID', `ssh driver: cannot read privateKeyPath ${key}: ${(e as Error).message}`);
+      }
+    }
+  },
 };
