@@ -37,7 +37,7 @@ export interface CloudSetup {
   controlUrl?: string;
   factories: Partial<Record<Platform, DriverFactory>>;
   /** Wraps a raw driver with the runtime (events, retries…) and the cloud's health. */
-  wrap: (driver: Driver, cloud: CloudSpec, health: CloudHealth) => RuntimeDriver;
+  wrap: (driver: Driver, cloud: CloudSpec, health: CloudHealth, tenant: string) => RuntimeDriver;
   /** A new health for a cloud (its events, backoff tuning). */
   health: (cloud: CloudSpec) => CloudHealth;
   limiter: (cloud: CloudSpec) => CreationLimiter;
@@ -83,12 +83,15 @@ function stable(v: unknown): string {
 }
 
 /**
- * Same platform and options, same cloud: they share a driver, an inventory and a limit. A
- * credential is named within a tenant, so one named in two tenants is two accounts.
+ * Same tenant, platform, options and credential: one cloud, sharing a driver, a health, a limit
+ * and call statistics. Each tenant gets handles of its own (a credential is named within a
+ * tenant; one tenant's broken entry must not stop another's), which is safe over one account or
+ * inventory because ownership is judged by tags, never by handle.
  */
 export function cloudKey(c: CloudSpec, tenant: string = ADMIN_TENANT): string {
   // another credential is another account: another cloud
-  const h = crypto.createHash('sha1').update(stable(c.credential ? { options: c.options, credential: c.credential, ...(tenant !== ADMIN_TENANT ? { tenant } : {}) } : c.options)).digest('hex').slice(0, 12);
+  const base = c.credential ? { options: c.options, credential: c.credential } : c.options;
+  const h = crypto.createHash('sha1').update(stable(tenant !== ADMIN_TENANT ? { tenant, cloud: base } : base)).digest('hex').slice(0, 12);
   return `${c.platform}:${h}`;
 }
 
@@ -128,7 +131,7 @@ class CloudHandles {
     }
     const health = this.healthOf(c, tenant);
     const made: CloudHandle = {
-      key, platform: c.platform, spec: c, tenant, health, driver: this.setup.wrap(this.build(c, tenant, health), c, health), limiter: this.setup.limiter(c), synced: false,
+      key, platform: c.platform, spec: c, tenant, health, driver: this.setup.wrap(this.build(c, tenant, health), c, health, tenant), limiter: this.setup.limiter(c), synced: false,
     };
     this.handles.set(key, made);
     return made;

@@ -20,7 +20,7 @@ import {
 import { createCloudRegistry, cloudKey, type PlacementSource } from './clouds.js';
 import { createHandleKeeper } from './handle-keeper.js';
 import { NubisError, isNubisError } from '../errors/index.js';
-import { createRegistry, choosePlacement, resolveKey, type Registry, type SecretKey } from '../registry/index.js';
+import { accountedCloud, createRegistry, choosePlacement, resolveKey, type Registry, type SecretKey } from '../registry/index.js';
 import { createEngine, type Engine, type EngineOptions } from './engine.js';
 import { createControlPlaneFacade } from './control-plane.js';
 import type { TenantPolicy } from './tenancy.js';
@@ -124,9 +124,9 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
     if (!n) for (const m of engineRef.nodes.values()) if (m.providerId === target) n = m;
     return n ? engineRef.deployments.get(n.deployment) : undefined;
   };
-  const onCall = (e: DriverCallEvent): void => {
+  const onCall = (e: DriverCallEvent, tenant: string): void => {
     const owner = callOwner(e.target);
-    registry.accounting.record({ cloud: e.cloud, op: e.op, outcome: e.outcome, latencyMs: e.latencyMs, ...(e.errorCode ? { errorCode: e.errorCode } : {}) });
+    registry.accounting.record({ cloud: accountedCloud(tenant, e.cloud), op: e.op, outcome: e.outcome, latencyMs: e.latencyMs, ...(e.errorCode ? { errorCode: e.errorCode } : {}) });
     void events.append({
       kind: 'driver.call',
       actor: 'engine',
@@ -161,7 +161,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
     ...(opts.controlUrl ? { controlUrl: opts.controlUrl } : {}),
     factories,
     credentials,
-    wrap: (driver, cloud: CloudSpec, health) => wrapDriver(driver, { cloud: cloud.name, clock, onCall, health, ...(opts.retry ? { retry: opts.retry } : {}) }),
+    wrap: (driver, cloud: CloudSpec, health, tenant) => wrapDriver(driver, { cloud: cloud.name, clock, onCall: (e) => onCall(e, tenant), health, ...(opts.retry ? { retry: opts.retry } : {}) }),
     health: (cloud: CloudSpec) => createCloudHealth({ cloud: cloud.name, clock, ...opts.cloudBackoff, onChange: healthChanged }),
     limiter: (cloud: CloudSpec) => (cloud.concurrency ? createFixedLimiter({ limit: cloud.concurrency }) : createAdaptiveLimiter({ clock, initial: 2, max: 64 })),
   });

@@ -65,6 +65,14 @@ function summarise(op: string, rows: { outcome: string; code: string | null; lat
   };
 }
 
+/**
+ * The name a cloud's calls are accounted under: its name in tenant `default`, `<tenant>.<name>`
+ * elsewhere ('.' is in no name), so two tenants' clouds of one name keep apart statistics.
+ */
+export function accountedCloud(tenant: string, cloud: string): string {
+  return tenant === 'default' ? cloud : `${tenant}.${cloud}`;
+}
+
 export function createCallAccounting(repo: RegistryRepo, clock: Clock): CallAccounting {
   let buffer: Parameters<RegistryRepo['recordCalls']>[0] = [];
   let pending: Promise<void> | undefined;

@@ -13,6 +13,6 @@ export {
   choosePlacement, rankCandidates, noFitError, describeCandidate, placementOf, osWithin, versionWithin, imageMatches, OS_PARENTS,
   type Candidate, type Choice, type Spread,
 } from './selection.js';
-export { createCallAccounting, parseSince, percentile, PROVIDER_SIDE_CODES, type CallAccounting, type CallRecord } from './accounting.js';
+export { accountedCloud, createCallAccounting, parseSince, percentile, PROVIDER_SIDE_CODES, type CallAccounting, type CallRecord } from './accounting.js';
 export { resolveKey, parseKey, keyId, seal, open, credentialAad, keyFilePath, writeKeyFile, KEY_ENV, KEY_FILE, type SecretKey } from './keys.js';
 export { rotateKey, settleKeyFiles, type RotationResult } from './rotate.js';

@@ -25,7 +25,7 @@ import { NubisError, toNubisError } from '../errors/index.js';
 import { NAME_PATTERN, PLATFORMS } from '../model/schema.js';
 import type { CloudSpec, Platform } from '../model/types.js';
 import type { CredentialRow, RegCloudRow, RegEntryKind, RegEntryRow, Store } from '../store/index.js';
-import { createCallAccounting, type CallAccounting } from './accounting.js';
+import { accountedCloud, createCallAccounting, type CallAccounting } from './accounting.js';
 import { credentialAad, open, seal, type SecretKey } from './keys.js';
 import type {
   CatalogueCloud, CloudInput, CloudView, CredentialView, DiscoveryReport, EntrySource, ImageEntry, LocationEntry, OfferEntry, SlaReport,
@@ -320,7 +320,7 @@ export function createRegistry(opts: RegistryOptions): Registry {
         }),
       ]).finally(() => timer.abort());
       admission?.settle();
-      accounting.record({ cloud: name, op: 'discover', outcome: 'ok', latencyMs: clock.now() - started });
+      accounting.record({ cloud: accountedCloud(tenant, name), op: 'discover', outcome: 'ok', latencyMs: clock.now() - started });
       const now = clock.now();
       const rows: RegEntryRow[] = [];
       for (const [kind, list] of [['location', found.locations], ['offer', found.offers], ['image', found.images]] as const) {
@@ -338,7 +338,7 @@ export function createRegistry(opts: RegistryOptions): Registry {
     } catch (e) {
       const err = toNubisError(e);
       admission?.settle(err);
-      accounting.record({ cloud: name, op: 'discover', outcome: 'error', errorCode: err.code, latencyMs: clock.now() - started });
+      accounting.record({ cloud: accountedCloud(tenant, name), op: 'discover', outcome: 'error', errorCode: err.code, latencyMs: clock.now() - started });
       const msg = `${err.code}: ${err.message}`;
       await repo.markDiscovery(tenant, name, clock.now(), msg).catch(() => undefined);
       await reload(tenant).catch(() => undefined);
@@ -522,10 +522,9 @@ export function createRegistry(opts: RegistryOptions): Registry {
     cloudSpec: specOf,
 
     async sla(tenant, cloud, windowMs) {
-      // Calls are accounted by cloud name. Spec clouds (inline options) belong to deployments,
-      // which use the `default` tenant; another tenant sees only the clouds it registered.
-      if (tenant !== DEFAULT_TENANT) mustCloud(tenant, cloud);
-      const report = await accounting.sla(cloud, clock.now() - windowMs);
+      // Calls are accounted by tenant and cloud name (accountedCloud): a tenant sees its own
+      // clouds' calls only, registered or named in its specs.
+      const report = { ...(await accounting.sla(accountedCloud(tenant, cloud), clock.now() - windowMs)), cloud };
       // spec clouds (inline options) are accounted under their name, too
       if (!snap(tenant).clouds.has(cloud) && report.total.calls === 0) {
         throw new NubisError('NOT_FOUND', `no registered cloud named ${JSON.stringify(cloud)}, and no calls to a cloud of that name since ${report.since}`);

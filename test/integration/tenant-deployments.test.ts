@@ -228,3 +228,24 @@ test('the data directory is 0700 and the database, its WAL and shared memory, th
     fs.rmSync(data, { recursive: true, force: true });
   }
 });
+
+test('cloud call statistics are per tenant: a cloud of the same name in another tenant shows none of its calls', { timeout: 120_000 }, async () => {
+  await withServer({}, async ({ admin, acme, call }) => {
+    // both tenants name their cloud `sim`; only the admin's deployment sends calls to it
+    assert.equal((await call(admin, 'POST', '/v1/deployments', { spec: spec('busy', 2) })).status, 201);
+    await ready(call, admin, 'busy', 2);
+    const home = await call(admin, 'GET', '/v1/clouds/sim/sla?since=1h');
+    assert.equal(home.status, 200, home.text);
+    assert.ok(home.json.total.calls >= 2, `the admin's calls are accounted: ${home.text}`);
+    const theirs = await call(acme, 'GET', '/v1/clouds/sim/sla?since=1h');
+    // acme has no cloud `sim` and sent nothing: it learns nothing of the admin's calls
+    assert.equal(theirs.status, 404, theirs.text);
+    assert.equal((await call(acme, 'POST', '/v1/deployments', { spec: spec('quiet', 1) })).status, 201);
+    await ready(call, acme, 'quiet', 1);
+    const own = await call(acme, 'GET', '/v1/clouds/sim/sla?since=1h');
+    assert.equal(own.status, 200, own.text);
+    const mine = own.json.total.calls as number;
+    const admins = (await call(admin, 'GET', '/v1/clouds/sim/sla?since=1h')).json.total.calls as number;
+    assert.ok(mine >= 1 && mine < admins, `acme counts only its own calls (${mine}), not the admin's (${admins})`);
+  });
+});
