@@ -15,13 +15,15 @@ export function ensureDebianPackage(binary: string, pkg: string): void {
     throw new Error(`${binary} is missing: install the Debian package "${pkg}" (apt-get install --no-install-recommends ${pkg})`);
   }
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  // tests run two at a time: a second apt-get waits for the first's dpkg and lists locks
+  const locks = ['-o', 'DPkg::Lock::Timeout=600', '-o', 'Acquire::Lock::Timeout=600'];
   const install = (): void => {
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', pkg], { env, stdio: 'pipe', timeout: 600_000 });
+    execFileSync('apt-get', [...locks, 'install', '-y', '--no-install-recommends', pkg], { env, stdio: 'pipe', timeout: 900_000 });
   };
   try {
     install();
   } catch {
-    execFileSync('apt-get', ['update'], { env, stdio: 'pipe', timeout: 600_000 });
+    execFileSync('apt-get', [...locks, 'update'], { env, stdio: 'pipe', timeout: 900_000 });
     install();
   }
   if (!existsSync(binary)) throw new Error(`installed "${pkg}" but ${binary} is still missing`);

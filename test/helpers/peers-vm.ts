@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './processes.js';
+import { ensureDebianPackage } from './peers-debian.js';
 
 export const VM_BINARY = '/usr/bin/victoria-metrics';
 export const VM_PACKAGE = 'victoria-metrics';
@@ -27,16 +28,7 @@ export interface VictoriaMetricsServer {
 export function ensureVictoriaMetrics(): string {
   if (fs.existsSync(VM_BINARY)) return VM_BINARY;
   if (process.getuid?.() !== 0) throw new Error(`${VM_BINARY} is missing: install the Debian package "${VM_PACKAGE}" (apt-get install -y ${VM_PACKAGE})`);
-  const install = (): void => {
-    execFileSync('apt-get', ['install', '-y', VM_PACKAGE], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  };
-  try {
-    install();
-  } catch {
-    execFileSync('apt-get', ['update'], { stdio: ['ignore', 'ignore', 'inherit'] });
-    install();
-  }
-  if (!fs.existsSync(VM_BINARY)) throw new Error(`installing the Debian package "${VM_PACKAGE}" did not provide ${VM_BINARY}`);
+  ensureDebianPackage(VM_BINARY, VM_PACKAGE);
   return VM_BINARY;
 }
 
