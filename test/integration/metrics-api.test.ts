@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import { tempDir, waitFor } from '../helpers/control-plane.js';
 import { execFile } from 'node:child_process';
 import { CLI } from '../helpers/processes.js';
+import { callApi, type ApiAnswer } from '../helpers/http-api.js';
 
 /** Runs the built CLI; resolves once its output is complete (on close, not exit). */
 function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -41,21 +42,7 @@ rules:
     action: { scale: out, by: 1 }
 `;
 
-async function api(method: string, path: string, body?: unknown, auth = true): Promise<{ status: number; json: any; text: string }> {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: { ...(auth ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
-}
+const api = (method: string, path: string, body?: unknown, auth = true): Promise<ApiAnswer> => callApi(server.url, auth ? token : undefined, method, path, body);
 
 before(async () => {
   data = tempDir('nubis-metrics-api-');

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { simSpec, tempDir, waitFor } from '../helpers/control-plane.js';
 import { runCli } from '../helpers/processes.js';
-import { callApi } from '../helpers/http-api.js';
+import { callApi, type ApiAnswer } from '../helpers/http-api.js';
 import { startServer, type ServerHandle } from '../../src/cli/server-root.js';
 
 let data: string;
@@ -29,21 +29,7 @@ components:
       start: { run: "exec sleep 600" }
 `;
 
-async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any; text: string }> {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
-}
+const api = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiAnswer> => callApi(server.url, token, method, path, body, headers);
 
 /** Samples of a metric stored for instance c-1 over the last 10 minutes. */
 async function count(name: string): Promise<number> {

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startServer, type ServerHandle } from '../../src/cli/server-root.js';
 import { tempDir } from '../helpers/control-plane.js';
+import { callApi } from '../helpers/http-api.js';
 
 const spec = (name: string, count: number, clouds = 'clouds: { sim: { platform: sim, options: { path: ":memory:" } } }', template = 'sim'): string => `name: ${name}
 ${clouds}
@@ -32,21 +33,7 @@ async function withServer(
   const data = opts.data ?? tempDir('nubis-tenancy-');
   const server = await startServer({ dataDir: data, port: 0, host: '127.0.0.1', ...(opts.allowLocalTenants ? { allowLocalTenants: true } : {}) });
   try {
-    const call = async (token: string | undefined, method: string, url: string, body?: unknown): Promise<Answer> => {
-      const res = await fetch(server.url + url, {
-        method,
-        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await res.text();
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      return { status: res.status, text, json };
-    };
+    const call = (token: string | undefined, method: string, url: string, body?: unknown): Promise<Answer> => callApi(server.url, token, method, url, body);
     const admin = fs.readFileSync(server.tokenFile, 'utf8').trim();
     const minted = await call(admin, 'POST', '/v1/tokens', { name: `ci-${crypto.randomUUID().slice(0, 8)}`, tenant: 'acme' });
     assert.equal(minted.status, 201, minted.text);

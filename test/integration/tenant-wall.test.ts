@@ -17,6 +17,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { startServer, type ServerHandle } from '../../src/cli/server-root.js';
 import { tempDir } from '../helpers/control-plane.js';
+import { callApi } from '../helpers/http-api.js';
 
 /** Operations that write into the caller's own tenant whatever the body names: A's push lands in A's series. */
 const OWN_TENANT_WRITES: readonly string[] = ['pushMetrics'];
@@ -201,21 +202,7 @@ test('tenant A reads and writes none of tenant B\'s objects through any operatio
     server = await startServer({ dataDir: data, port: 0, host: '127.0.0.1' });
     const base = server.url;
     const admin = server.newToken ?? fs.readFileSync(server.tokenFile, 'utf8').trim();
-    const call: Call = async (token, method, url, body) => {
-      const res = await fetch(base + url, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await res.text();
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      return { status: res.status, text, json };
-    };
+    const call: Call = (token, method, url, body) => callApi(base, token, method, url, body);
     const must = async (method: string, url: string, body: unknown, status: number[]): Promise<void> => {
       const r = await call(admin, method, url, body);
       assert.ok(status.includes(r.status), `B: ${method} ${url}: ${r.status} ${r.text}`);
