@@ -500,7 +500,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         const cn = await driver.create(
           {
             key: n.key,
-            tags: { [TAG_OWNER]: owner, [TAG_TENANT]: d.tenant ?? DEFAULT_TENANT_TAG, [TAG_DEPLOYMENT]: n.deployment, [TAG_KEY]: n.key, [TAG_ATTEMPT]: n.token },
+            tags: { [TAG_OWNER]: owner, [TAG_TENANT]: d.tenant, [TAG_DEPLOYMENT]: n.deployment, [TAG_KEY]: n.key, [TAG_ATTEMPT]: n.token },
             idempotencyToken: n.token,
             requirements: d.spec.nodeTemplates[comp.nodeTemplate]?.requirements ?? {},
             ...(n.placement ? { placement: placementRequest(n.placement) } : {}),
@@ -926,7 +926,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       const ck = `${n.deployment}\0${n.cloud}`;
       if (!own.has(ck)) own.set(ck, handleKey(d, n.cloud));
       out.set(n.key, {
-        key: n.key, deployment: n.deployment, tenant: d.tenant ?? DEFAULT_TENANT_TAG, status: n.status, token: n.token,
+        key: n.key, deployment: n.deployment, tenant: d.tenant, status: n.status, token: n.token,
         ...(n.providerId ? { providerId: n.providerId } : {}),
         own: own.get(ck) === cloud.key,
         changed: busy.has(n.key) || (n.touch ?? 0) > listFrom,
@@ -953,7 +953,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     hasIntent(cn) {
       const n = nodes.get(cn.tags[TAG_KEY] ?? '');
       const d = n ? deployments.get(n.deployment) : undefined;
-      return !!d && n!.deployment === cn.tags[TAG_DEPLOYMENT] && (d.tenant ?? DEFAULT_TENANT_TAG) === (cn.tags[TAG_TENANT] ?? DEFAULT_TENANT_TAG);
+      return !!d && n!.deployment === cn.tags[TAG_DEPLOYMENT] && d.tenant === (cn.tags[TAG_TENANT] ?? DEFAULT_TENANT_TAG);
     },
   };
 

@@ -11,7 +11,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertOneTimeBootstrap } from '../helpers/agent-user-data.js';
-import { agentSecrets, loadAgentSecret } from '../../src/drivers/ec2/index.js';
+import { agentSecrets, loadAgentSecret } from '../../src/drivers/index.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -20,7 +20,7 @@ import { explainCloudError } from '../../src/drivers/explain.js';
 import { NubisError } from '../../src/errors/index.js';
 import { startEc2Standin, type Ec2Standin } from '../helpers/standin-ec2.js';
 import { assertOneTimeBootstrap } from '../helpers/agent-user-data.js';
-import { agentSecrets, loadAgentSecret } from '../../src/drivers/ec2/index.js';
+import { agentSecrets, loadAgentSecret } from '../../src/drivers/index.js';
 
 const AKID = 'AKIDSTANDIN0001';
 const SECRET = 'canary-ec2-secret-7f3a9c';

@@ -56,7 +56,7 @@ import { NubisError } from '../../errors/index.js';
 import type { CloudNode, CreateNodeRequest, Driver, DriverContext, NodeStatus } from '../driver.js';
 import { TAG_KEY, TAG_OWNER } from '../driver.js';
 import { classifyHttpError } from '../explain.js';
-import { AGENT_PORT, agentSecrets, agentToken, agentUserData, cloudAgentClient, loadAgentSecret } from '../ec2/bootstrap.js';
+import { AGENT_PORT, agentSecrets, agentToken, agentUserData, cloudAgentClient, loadAgentSecret } from '../cloud-agent.js';
 import { waitForClones } from './clones.js';
 import { nubisName, ownerPrefix, parseNubisName, tagsFromName } from './naming.js';
 

@@ -50,7 +50,7 @@ import { loadAgentCa, type AgentCa, type AgentClient } from '../../agent/index.j
 import { NubisError } from '../../errors/index.js';
 import type { CloudNode, CreateNodeRequest, Discovery, Driver, DriverContext, HardwareOffer, Image, Location, NodeStatus } from '../driver.js';
 import { classifyEc2Error } from '../explain.js';
-import { AGENT_PORT, agentSecrets, agentToken, agentUserData, cloudAgentClient, loadAgentSecret } from './bootstrap.js';
+import { AGENT_PORT, agentSecrets, agentToken, agentUserData, cloudAgentClient, loadAgentSecret } from '../cloud-agent.js';
 import { EC2_APPROX_PRICES_USD } from './prices.js';
 import { RecentLaunches } from './visibility.js';
 

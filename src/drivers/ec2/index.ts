@@ -4,4 +4,3 @@ export {
   type Ec2Driver, type Ec2Options, type IngressRule, type KeyPairInfo,
 } from './driver.js';
 export { EC2_APPROX_PRICES_USD, EC2_PRICE_SOURCE } from './prices.js';
-export { AGENT_PORT, DEFAULT_AGENT_PATH, agentSecrets, agentToken, agentUserData, cloudAgentClient, loadAgentSecret } from './bootstrap.js';

@@ -1,6 +1,6 @@
 /**
  * The agent on a cloud VM (shared by the ec2 and cloudsigma drivers): the cloud-init user data
- * that starts it and the client that bootstraps it (../agent-bootstrap.ts).
+ * that starts it and the client that bootstraps it (./agent-bootstrap.ts).
  *
  * Secrets: the node identity, its one-time bootstrap token and its long-lived agent token are
  * HMAC-SHA256 over the node's `nubis-owner`, `nubis-key` and `nubis-attempt` tags with a
@@ -23,10 +23,10 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AgentCa, AgentClient } from '../../agent/index.js';
-import { NubisError } from '../../errors/index.js';
-import { bootstrapFiles, createBootstrappingAgentClient, deriveAgentSecrets, tagSeed, type CloudAgentSecrets } from '../agent-bootstrap.js';
-import type { CloudNode } from '../driver.js';
+import type { AgentCa, AgentClient } from '../agent/index.js';
+import { NubisError } from '../errors/index.js';
+import { bootstrapFiles, createBootstrappingAgentClient, deriveAgentSecrets, tagSeed, type CloudAgentSecrets } from './agent-bootstrap.js';
+import type { CloudNode } from './driver.js';
 
 /** The port the agent listens on, on every cloud VM. */
 export const AGENT_PORT = 7430;
