@@ -56,7 +56,7 @@ export const InstanceViewSchema = Type.Object({
   ordinal: Type.Integer(),
   desired: Type.Boolean(),
   phase: Phase,
-  health: Type.Union([Type.Literal('unknown'), Type.Literal('healthy'), Type.Literal('unhealthy')]),
+  health: Type.Union([Type.Literal('unknown'), Type.Literal('healthy'), Type.Literal('unhealthy'), Type.Literal('unreachable')], { description: "unreachable: its node does not answer; its consumers' wiring leaves it out until it does" }),
   node: Type.Object({
     key: Type.String(),
     cloud: Type.String(),

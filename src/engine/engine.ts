@@ -44,6 +44,7 @@ import { checkHostAccess, type TenantPolicy } from './tenancy.js';
 import type { InstancePhase, NodeState } from './views.js';
 import { decideSweep, emptyHistory, DEFAULT_TENANT_TAG, type SweepHistory, type SweepIntent } from './sweep.js';
 import { applySweepDecision, type SweepContext } from './sweep-actions.js';
+import { NodeReachability, applyReachability, withDeadline, type ReachabilityContext } from './reachability.js';
 
 export interface EngineOptions {
   store: Store;
@@ -60,6 +61,10 @@ export interface EngineOptions {
   stepConcurrency?: number;
   /** How often running instances' agents are asked for health. Default 2 000. */
   observeIntervalMs?: number;
+  /** How long one agent observation may take before it counts as missed. Default: `observeIntervalMs`. */
+  observeTimeoutMs?: number;
+  /** Consecutive missed agent observations that make a node unreachable (./reachability.ts). Default 3. */
+  unreachableAfterMisses?: number;
   /** How often a provisioning node is polled. Default 250. */
   pollIntervalMs?: number;
   /**
@@ -156,6 +161,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const backoffMax = opts.backoffMaxMs ?? 30_000;
   const consistencyMs = opts.consistencyWindowMs ?? 10_000;
   const owner = await store.installationId();
+  const observeTimeoutMs = opts.observeTimeoutMs ?? observeMs;
+  const reach = new NodeReachability(opts.unreachableAfterMisses);
 
   const deployments = new Map<string, Deployment>();
   const nodes = new Map<string, NodeRec>();
@@ -577,6 +584,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   async function deleteNode(d: Deployment, inst: InstanceRec): Promise<void> {
     const n = nodes.get(inst.key);
     const finish = async (): Promise<void> => {
+      reach.forget(inst.key);
       nodes.delete(inst.key);
       unindexInstance(inst.key);
       await Promise.all([
@@ -862,7 +870,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       byNode.push(
         (async () => {
           try {
-            const st = await cloudFor(d, n.cloud).driver.agent(n.observed!).status(abort.signal);
+            const st = await withDeadline(clock, observeTimeoutMs, abort.signal, (signal) => cloudFor(d, n.cloud).driver.agent(n.observed!).status(signal));
+            await applyReachability(reachContext, reach.agentAnswered(n.key));
             const s = st.instances.find((x) => x.instance === inst.name);
             const comp = d.spec.components[inst.component];
             const alive = s ? s.process !== 'exited' || s.exitCode === 0 : false;
@@ -874,8 +883,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
               await events.append(ev({ deployment: d.name, kind: 'instance.health', target: inst.key, outcome: health, data: { process: s?.process ?? 'none', detail: s?.healthDetail } }));
               enqueue(d.name);
             }
-          } catch {
-            // An agent that does not answer is judged by the next sweep of its cloud.
+          } catch (e) {
+            // a few misses in a row make the node unreachable (./reachability.ts); the sweep judges it too
+            if (!abort.signal.aborted) await applyReachability(reachContext, reach.agentMissed(n.key, toNubisError(e).message));
           }
         })(),
       );
@@ -936,6 +946,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     return out;
   }
 
+  const reachContext: ReachabilityContext = { nodes, instances, now: () => clock.now(), emit: (e) => events.append(ev(e)), enqueue };
+
   const sweepContext: SweepContext = {
     owner,
     nodes,
@@ -945,6 +957,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     setNode: (n, status, reason, extra, data) => setNode(n, status, reason, extra, data),
     setPhase: (i, phase, reason) => setPhase(i, phase, reason),
     emit: (e) => events.append(ev(e)),
+    cloudReported: (n, down, reason, data, outcome) => applyReachability(reachContext, reach.cloudReported(n.key, down, reason), data, outcome),
     run(key, deployment, fn) {
       const p = fn();
       track(key, deployment ?? '', p);

@@ -45,8 +45,11 @@ export interface NodeRec {
   notBefore?: number;
   /** The offer, image and location selection chose (registered clouds only). */
   placement?: Placement;
-  /** Not persisted: the last sweep found the node broken or stopped. */
+  /** Not persisted: the node does not answer (the cloud reports it broken or stopped, or its agent missed observations); see ./reachability.ts. */
   unreachable?: boolean;
+  /** Not persisted: why it is unreachable, and since when (clock ms). */
+  unreachableReason?: string;
+  unreachableSince?: number;
   /** Not persisted: a counter value bumped on every change and action; a sweep judges only nodes unchanged since its list began. */
   touch?: number;
   /** Not persisted: clock time its create returned (or it was adopted, or loaded at start); NotFound soon after is not "gone". */

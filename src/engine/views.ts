@@ -27,7 +27,8 @@ export interface InstanceView {
   ordinal: number;
   desired: boolean;
   phase: InstancePhase;
-  health: 'unknown' | 'healthy' | 'unhealthy';
+  /** `unreachable`: its node does not answer; consumers are not wired to it meanwhile. */
+  health: 'unknown' | 'healthy' | 'unhealthy' | 'unreachable';
   node: { key: string; cloud: string; state: NodeState; id?: string; address?: string };
   /** Provided port name → host:port. */
   endpoints: Record<string, string>;
