@@ -19,6 +19,7 @@ import { ADMIN_TENANT, deploymentId, localText, splitDeploymentId, type TenantPo
 import { componentWiringHashes, previewPlan } from './planner.js';
 import { providedEndpoints, servesTraffic } from './wiring.js';
 import { unreachableLine } from './reachability.js';
+import { carryCounts } from './rollout/index.js';
 import type {
   Caller, CloudNote, ControlPlane, DeploymentState, DeploymentSummary, DeploymentView, EndpointView, ForgetResult, InstanceView, PlanResult, SpecInput, StepLog,
 } from './views.js';
@@ -219,8 +220,9 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       const id = deploymentId(tenant, p.spec.name);
       const existing = engine.deployments.get(id);
       const now = clock.now();
+      const carried = carryCounts(existing?.spec, existing?.counts ?? {}, p.spec);
       const d: Deployment = existing
-        ? { ...existing, spec: p.spec, counts: {}, ordinals: { ...existing.ordinals } }
+        ? { ...existing, spec: p.spec, counts: carried.counts, ordinals: { ...existing.ordinals } }
         : { name: id, tenant, spec: p.spec, specText: p.text, file: p.file, version: 0, status: 'active', counts: {}, ordinals: {}, createdAt: now, updatedAt: now };
       checkClouds(p.spec, d);
       const preview = previewPlan(d, engine.instancesOf(d.name), engine.nodes, now).map(({ deployment: _d, ready: _r, ...a }) => a);
@@ -230,6 +232,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
         deployment: p.spec.name,
         create: !existing,
         actions,
+        ...(carried.decisions.length ? { counts: carried.decisions } : {}),
         summary: {
           add: actions.filter((a) => a.kind === 'create-node').length,
           change: actions.filter((a) => a.kind === 'update' || a.kind === 'restart').length,
@@ -256,7 +259,8 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
         file: p.file,
         version: (existing?.version ?? 0) + 1,
         status: 'active',
-        counts: {},
+        // run-time counts (scale, rules, schedules) survive unless the spec's own count changed
+        counts: carryCounts(existing?.spec, existing?.counts ?? {}, p.spec).counts,
         ordinals: { ...(existing?.ordinals ?? {}) },
         createdAt: existing?.createdAt ?? now,
         updatedAt: now,

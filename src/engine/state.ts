@@ -19,7 +19,7 @@ export interface Deployment {
   file: string;
   version: number;
   status: 'active' | 'destroying';
-  /** component → count set by `scale`, overriding the spec until the next apply. */
+  /** component → count set at run time (`scale`, rules, schedules), overriding the spec; kept by a re-apply unless the spec's own count changed (./rollout/counts.ts). */
   counts: Record<string, number>;
   /** component → next ordinal. */
   ordinals: Record<string, number>;
