@@ -33,6 +33,6 @@ export function table(style: Style, header: string[], rows: string[][]): string 
 /** Colours a state word by its meaning. */
 export function stateColour(style: Style, s: string): string {
   if (['ready', 'running', 'healthy'].includes(s)) return style.green(s);
-  if (['failed', 'unhealthy', 'degraded'].includes(s)) return style.red(s);
+  if (['failed', 'unhealthy', 'unreachable', 'degraded'].includes(s)) return style.red(s);
   return style.yellow(s);
 }

@@ -16,6 +16,7 @@ import { instanceToRow, nodeToRow, type Deployment, type InstanceRec, type NodeR
 import type { CloudHandle, CloudRegistry, Placement, PlacementSource } from './clouds.js';
 import { checkHostAccess, type TenantPolicy } from './tenancy.js';
 import type { InstancePhase, NodeState } from './views.js';
+import { NodeReachability, applyReachability, type ReachChange, type ReachabilityContext } from './reachability.js';
 
 export interface EngineOptions {
   store: Store;
@@ -32,6 +33,10 @@ export interface EngineOptions {
   stepConcurrency?: number;
   /** How often running instances' agents are asked for health. Default 2 000. */
   observeIntervalMs?: number;
+  /** How long one agent observation may take before it counts as missed. Default: `observeIntervalMs`. */
+  observeTimeoutMs?: number;
+  /** Consecutive missed agent observations that make a node unreachable (./reachability.ts). Default 3. */
+  unreachableAfterMisses?: number;
   /** How often a provisioning node is polled. Default 250. */
   pollIntervalMs?: number;
   /**
@@ -63,6 +68,7 @@ export const ENGINE_ACTOR = 'engine';
 export interface EngineSettings {
   stepLimit: number;
   observeMs: number;
+  observeTimeoutMs: number;
   pollMs: number;
   provisionTimeoutMs: number;
   sweepMs: number;
@@ -76,6 +82,7 @@ export function engineSettings(opts: EngineOptions): EngineSettings {
   return {
     stepLimit: opts.stepConcurrency ?? 32,
     observeMs: opts.observeIntervalMs ?? 2000,
+    observeTimeoutMs: opts.observeTimeoutMs ?? opts.observeIntervalMs ?? 2000,
     pollMs: opts.pollIntervalMs ?? 250,
     provisionTimeoutMs: opts.provisionTimeoutMs ?? 600_000,
     sweepMs: opts.sweepIntervalMs ?? 10_000,
@@ -169,6 +176,9 @@ export class EngineContext {
   readonly instances: Map<string, InstanceRec>;
   readonly actions: ActionTracker;
   readonly busy: Set<string>;
+  /** Whether running nodes answer (./reachability.ts), judged by the observe and sweep controllers. */
+  readonly reach: NodeReachability;
+  private readonly reachContext: ReachabilityContext;
   /** Every in-flight action listens on this one signal. */
   private readonly abortCtl = new AbortController();
   readonly signal: AbortSignal;
@@ -200,6 +210,13 @@ export class EngineContext {
       },
     );
     this.busy = this.actions.busy;
+    this.reach = new NodeReachability(opts.unreachableAfterMisses);
+    this.reachContext = { nodes: this.nodes, instances: this.instances, now: () => this.clock.now(), emit: (e) => this.emit(e), enqueue: (d) => this.enqueue(d) };
+  }
+
+  /** Enacts a reachability change (records and events); nothing when `change` is undefined. */
+  applyReachability(change: ReachChange | undefined, data?: Record<string, unknown>, outcome?: string): Promise<void> {
+    return applyReachability(this.reachContext, change, data, outcome);
   }
 
   abort(reason: unknown): void {

@@ -56,12 +56,20 @@ export function wiredProviders(instances: Iterable<InstanceRec>, deployment: str
   return out.sort((a, b) => a.ordinal - b.ordinal);
 }
 
+/**
+ * Whether consumers are wired to this provider: desired, running, and on a node that answers
+ * (an instance on an unreachable node is dropped until it answers again, ./reachability.ts).
+ */
+export function servesTraffic(p: InstanceRec, nodes: ReadonlyMap<string, NodeRec>): boolean {
+  return p.desired && p.phase === 'running' && !nodes.get(p.key)?.unreachable;
+}
+
 export interface WiringInput {
   dep: Deployment;
   inst: InstanceRec;
   /** Instances of the deployment, grouped by component. */
   byComponent: Map<string, InstanceRec[]>;
-  nodes: Map<string, NodeRec>;
+  nodes: ReadonlyMap<string, NodeRec>;
 }
 
 export function computeWiring({ dep, inst, byComponent, nodes }: WiringInput): Wiring {
@@ -71,7 +79,7 @@ export function computeWiring({ dep, inst, byComponent, nodes }: WiringInput): W
     const providerComp = dep.spec.components[ch.component];
     const list: (Endpoint & { instance: string })[] = [];
     if (providerComp) {
-      const providers = (byComponent.get(ch.component) ?? []).filter((p) => p.desired && p.phase === 'running');
+      const providers = (byComponent.get(ch.component) ?? []).filter((p) => servesTraffic(p, nodes));
       providers.sort((a, b) => a.ordinal - b.ordinal);
       for (const p of providers) {
         const ep = providedEndpoints(providerComp, nodes.get(p.key)?.observed)[ch.port];

@@ -44,6 +44,8 @@ import { createSelfMetrics, type SelfMetrics } from './self-metrics.js';
 import { createInstanceMonitors, type MonitorView } from './monitors.js';
 import { labelTenant, scopeQuery, tenantMatcher, unscopeResult, withoutTenant } from './tenancy.js';
 import { DEFAULT_TENANT } from '../registry/types.js';
+import { createAgentStreams, type AgentStreams } from './agent-streams.js';
+import { notifyArrivals } from './rule-wake.js';
 
 /** The query side the service needs (the embedded engine and the VictoriaMetrics one both fit). */
 export interface QueryBackend {
@@ -70,7 +72,10 @@ export interface MetricsServiceOptions {
    * `acme`'s `web` may be `acme.web`). Default: the id is the name. Series and views carry names.
    */
   deploymentIds?: DeploymentIds;
-  /** Agent pull period. Default 10 000. */
+  /**
+   * Longest an idle held read waits on a node's agent before it is asked again (samples are
+   * streamed: one arriving on the agent answers the read at once). Default 10 000.
+   */
   pullIntervalMs?: number;
   /** Store flush period. Default 1 000. */
   flushIntervalMs?: number;
@@ -326,11 +331,14 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     if (samples.length === 0) return;
     store.append(labelTenant(samples, tenant));
     self.inc('nubis_ingest_samples_total', { source }, samples.length);
+    // rules that read these series wake now, not on their next interval (their own output does not wake them)
+    if (source !== 'rules' && source !== 'schedules') notifyArrivals(samples, (name) => ids.id(tenant, name), evaluator);
   };
 
   // ---- rules
   const evaluator: RuleEvaluator = createRuleEvaluator({
     clock,
+    beforeEvaluate: () => store.flush(),
     query: (expr, t, deployment) => query.instant(scopeQuery(expr, deploymentTenant(deployment) ?? DEFAULT_TENANT), t),
     rules: () => merged('rules', runtime.rule).map((r) => ({ deployment: r.deployment, label: ids.name(r.deployment), rule: r.spec })),
     component: componentSnapshot,
@@ -417,37 +425,17 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     return soonest;
   }
 
-  // ---- agent pull
-  const cursors = new Map<string, number>();
-  async function pullAgents(): Promise<void> {
-    if (!o.agentClient) return;
-    for (const n of engine.nodes.values()) {
-      const agent = n.observed?.agent;
-      if (n.status !== 'running' || !agent) continue;
-      if (o.platformOf?.(n.deployment, n.cloud) === 'sim') continue;
-      const insts = engine.instancesOf(n.deployment).filter((i) => i.key === n.key);
-      const byName = new Map(insts.map((i) => [i.name, i.component]));
-      const base: Labels = { deployment: ids.name(n.deployment), cloud: n.cloud, node: n.key.split('/').pop() ?? n.key };
-      try {
-        const read = await o.agentClient(agent.url, agent.token).metrics(cursors.get(n.key) ?? 0, { limit: 50_000 });
-        cursors.set(n.key, read.cursor);
-        const samples = read.samples.map((s) => {
-          const labels: Labels = { ...s.labels, ...base };
-          // an instance's own samples carry its name; the node's go to the node's instances' component when it has one
-          const inst = s.labels['instance'] ?? (insts.length === 1 ? insts[0]!.name : undefined);
-          if (inst !== undefined) {
-            labels['instance'] = inst;
-            const comp = byName.get(inst);
-            if (comp) labels['component'] = comp;
-          }
-          return { ...s, labels };
-        });
-        ingest(samples, 'agent', deploymentTenant(n.deployment) ?? DEFAULT_TENANT);
-      } catch {
-        self.inc('nubis_agent_pull_errors_total', {});
-      }
-    }
-  }
+  // ---- agent streams: a held read per running node, so samples arrive as they are taken
+  const streams: AgentStreams | undefined = o.agentClient
+    ? createAgentStreams({
+      clock, engine, agentClient: o.agentClient,
+      ...(o.platformOf ? { platformOf: o.platformOf } : {}),
+      deploymentName: (id) => ids.name(id),
+      ingest: (samples, deployment) => ingest(samples, 'agent', deploymentTenant(deployment) ?? DEFAULT_TENANT),
+      onError: () => self.inc('nubis_agent_pull_errors_total', {}),
+      ...(o.pullIntervalMs !== undefined ? { holdMs: o.pullIntervalMs } : {}),
+    })
+    : undefined;
 
   // ---- an instance's monitors (forwarded to its node's agent)
   const monitors = createInstanceMonitors({
@@ -620,7 +608,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
       syncScrapers();
       evaluator.start();
       scheduler.start();
-      loops = [loop(evaluateDefinitions, 1_000), loop(pullAgents, o.pullIntervalMs ?? 10_000)];
+      loops = [loop(evaluateDefinitions, 1_000), loop(async () => streams?.sync(), 1_000)];
       flushTimer = setInterval(() => void store.flush().catch(() => undefined), o.flushIntervalMs ?? 1_000);
       flushTimer.unref();
     },
@@ -633,7 +621,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
       const running = [...scrapers.values()].map((v) => v.scraper.stop());
       scrapers.clear();
       await Promise.all(running);
-      await Promise.all([evaluator.stop(), scheduler.stop(), ...loops]);
+      await Promise.all([evaluator.stop(), scheduler.stop(), streams?.stop(), ...loops]);
       await store.flush().catch(() => undefined);
     },
     ingest,

@@ -4,6 +4,8 @@
  */
 import { requeueAfter, type Controller, type ReconcileResult } from '../../core/index.js';
 import type { EngineContext } from '../../context.js';
+import { withDeadline } from '../../reachability.js';
+import { toNubisError } from '../../../errors/index.js';
 
 export const OBSERVE_KEY = 'agents';
 
@@ -31,7 +33,8 @@ export class ObserveController implements Controller {
       byNode.push(
         (async () => {
           try {
-            const st = await ctx.cloudFor(d, n.cloud).driver.agent(n.observed!).status(ctx.signal);
+            const st = await withDeadline(ctx.clock, ctx.settings.observeTimeoutMs, ctx.signal, (signal) => ctx.cloudFor(d, n.cloud).driver.agent(n.observed!).status(signal));
+            await ctx.applyReachability(ctx.reach.agentAnswered(n.key));
             const s = st.instances.find((x) => x.instance === inst.name);
             const comp = d.spec.components[inst.component];
             const alive = s ? s.process !== 'exited' || s.exitCode === 0 : false;
@@ -43,8 +46,9 @@ export class ObserveController implements Controller {
               await ctx.emit({ deployment: d.name, kind: 'instance.health', target: inst.key, outcome: health, data: { process: s?.process ?? 'none', detail: s?.healthDetail } });
               ctx.enqueue(d.name);
             }
-          } catch {
-            // An agent that does not answer is judged by the next sweep of its cloud.
+          } catch (e) {
+            // a few misses in a row make the node unreachable (../../reachability.ts); the sweep judges it too
+            if (!ctx.signal.aborted) await ctx.applyReachability(ctx.reach.agentMissed(n.key, toNubisError(e).message));
           }
         })(),
       );

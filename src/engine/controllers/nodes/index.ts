@@ -141,6 +141,7 @@ export class NodesController implements Actuator {
     const { ctx } = this;
     const n = ctx.nodes.get(inst.key);
     const finish = async (): Promise<void> => {
+      ctx.reach.forget(inst.key);
       ctx.nodes.delete(inst.key);
       ctx.model.unindexInstance(inst.key);
       await Promise.all([

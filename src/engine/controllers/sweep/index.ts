@@ -38,6 +38,7 @@ export class SweepController implements Controller {
       setNode: (n, status, reason, extra, data) => ctx.setNode(n, status, reason, extra, data),
       setPhase: (i, phase, reason) => ctx.setPhase(i, phase, reason),
       emit: (e) => ctx.emit(e),
+      cloudReported: (n, down, reason, data, outcome) => ctx.applyReachability(ctx.reach.cloudReported(n.key, down, reason), data, outcome),
       run(key, deployment, fn) {
         const p = fn();
         ctx.track(key, deployment ?? '', p);
