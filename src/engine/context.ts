@@ -99,12 +99,19 @@ export class EngineModel {
   readonly nodes = new Map<string, NodeRec>();
   readonly instances = new Map<string, InstanceRec>();
   private readonly byDep = new Map<string, Map<string, InstanceRec>>();
+  /** deployment → component → key → instance (a component's instances without a scan of the deployment). */
+  private readonly byComp = new Map<string, Map<string, Map<string, InstanceRec>>>();
 
   indexInstance(i: InstanceRec): void {
     this.instances.set(i.key, i);
     let m = this.byDep.get(i.deployment);
     if (!m) this.byDep.set(i.deployment, (m = new Map()));
     m.set(i.key, i);
+    let c = this.byComp.get(i.deployment);
+    if (!c) this.byComp.set(i.deployment, (c = new Map()));
+    let k = c.get(i.component);
+    if (!k) c.set(i.component, (k = new Map()));
+    k.set(i.key, i);
   }
 
   unindexInstance(key: string): void {
@@ -112,6 +119,12 @@ export class EngineModel {
     if (!i) return;
     this.instances.delete(key);
     this.byDep.get(i.deployment)?.delete(key);
+    this.byComp.get(i.deployment)?.get(i.component)?.delete(key);
+  }
+
+  /** A component's instances, without copying. */
+  instancesOfComponent(d: string, component: string): Iterable<InstanceRec> {
+    return this.byComp.get(d)?.get(component)?.values() ?? [];
   }
 
   instancesOf(d: string): InstanceRec[] {
