@@ -6,9 +6,9 @@ import { NubisError } from '../../errors/index.js';
 import { CliError, EXIT } from '../errors.js';
 import { startServer, type ServerHandle, type StartServerOptions } from '../server-root.js';
 
-/** Metrics options of `serve`: --graphite-port (default 2003; `off` for none), --metrics-backend, --vm-url. */
-export function metricsFlags(args: Parsed): Pick<StartServerOptions, 'graphitePort' | 'graphiteOptional' | 'metricsBackend' | 'vmUrl'> {
-  const given = str(args, 'graphite-port');
+/** Metrics options of `serve`: --graphite-port (else NUBIS_GRAPHITE_PORT, else 2003; `off` for none), --metrics-backend, --vm-url. */
+export function metricsFlags(args: Parsed, env: NodeJS.ProcessEnv = {}): Pick<StartServerOptions, 'graphitePort' | 'graphiteOptional' | 'metricsBackend' | 'vmUrl'> {
+  const given = str(args, 'graphite-port') ?? (env['NUBIS_GRAPHITE_PORT'] || undefined);
   const g = given ?? '2003';
   const out: Pick<StartServerOptions, 'graphitePort' | 'graphiteOptional' | 'metricsBackend' | 'vmUrl'> = {};
   // the default port may be taken (another server, a carbon daemon): then run without a listener
@@ -73,7 +73,7 @@ export const serveCommand: Command = {
     '--data <dir>  where state lives (default .nubis, or NUBIS_DATA)',
     '--port <n>  port to listen on (default 7420; 0 picks a free one)',
     '--host <addr>  address to listen on (default 127.0.0.1)',
-    '--graphite-port <n|off>  Graphite plaintext listener for custom metrics (default 2003; 0 picks a free one)',
+    '--graphite-port <n|off>  Graphite plaintext listener for custom metrics (default NUBIS_GRAPHITE_PORT, else 2003; 0 picks a free one)',
     '--metrics-backend <embedded|victoriametrics>  where metrics are kept (default embedded, under <data>/metrics)',
     '--vm-url <url>  VictoriaMetrics base URL, with --metrics-backend victoriametrics',
     '--allow-local-tenants  let tenants other than default use clouds that reach this host (platform local: shell on this machine)',
@@ -86,7 +86,7 @@ export const serveCommand: Command = {
   maxPositionals: 0,
   async run(ctx, args) {
     const { port, host } = serverFlags(args);
-    const server = await startOrExplain(ctx, port, host, { ...metricsFlags(args), ...(args.values['allow-local-tenants'] === true ? { allowLocalTenants: true } : {}) });
+    const server = await startOrExplain(ctx, port, host, { ...metricsFlags(args, ctx.io.env), ...(args.values['allow-local-tenants'] === true ? { allowLocalTenants: true } : {}) });
     ctx.out(`nubis listening on ${server.url}`);
     if (server.graphitePort !== undefined) ctx.out(`graphite: ${host}:${server.graphitePort}`);
     ctx.out(`data: ${server.dataDir}`);
