@@ -102,7 +102,7 @@ function memoOf<T>(memos: WeakMap<Deployment, Map<string, T>>, dep: Deployment):
 }
 
 /** Desired, running providers of a channel, in ordinal order, with their endpoints on `port`. */
-function channelList(dep: Deployment, component: string, port: string, candidates: readonly InstanceRec[], nodes: Map<string, NodeRec>): ChannelMemo['list'] {
+function channelList(dep: Deployment, component: string, port: string, candidates: readonly InstanceRec[], nodes: ReadonlyMap<string, NodeRec>): ChannelMemo['list'] {
   const providerComp = dep.spec.components[component];
   if (!providerComp) return Object.freeze([]);
   const memos = memoOf(channelMemos, dep);
