@@ -3,8 +3,9 @@
  * Kysely's SQLite driver calls `prepare(sql)` for every query it runs; SQLite's compile of a
  * statement costs far more than binding and stepping it, and the engine runs the same few
  * statements (upsert a node, upsert an instance, append an event) thousands of times. The
- * cache hands back the statement prepared the first time. Bounded (least recently used out),
- * because a few statements vary in text with their row or parameter count.
+ * cache hands back the statement prepared the first time. Bounded (the oldest out first),
+ * because a few statements vary in text with their row or parameter count; the store has a few
+ * dozen distinct texts, so in practice nothing is ever evicted, and a hit costs one lookup.
  *
  * A statement still busy (an iterator left open by a stream) is never handed out twice: the
  * caller then gets a fresh, uncached one.
@@ -44,9 +45,6 @@ export class StatementCache implements CachingDatabase {
     const cached = this.#statements.get(sql);
     if (cached && !cached.busy) {
       this.#hits++;
-      // most recently used last: Map keeps insertion order
-      this.#statements.delete(sql);
-      this.#statements.set(sql, cached);
       return cached;
     }
     this.#prepares++;

@@ -32,16 +32,18 @@ test('statement cache: one compile per SQL text, the same statement handed back,
   assert.equal(db.open, false, 'closing the cache closes the connection');
 });
 
-test('statement cache: bounded, least recently used out; a busy statement is not shared', () => {
+test('statement cache: bounded, the oldest out first; a busy statement is not shared', () => {
   const { db, compiled } = countingDb();
   const c = new StatementCache(db, 2);
   c.prepare('SELECT 1');
   c.prepare('SELECT 2');
-  c.prepare('SELECT 1'); // 1 is now the most recent
-  c.prepare('SELECT 3'); // evicts 2
+  c.prepare('SELECT 2');
+  c.prepare('SELECT 3'); // evicts 1
   assert.equal(c.stats().cached, 2);
+  c.prepare('SELECT 3');
+  assert.equal(compiled.filter((s) => s === 'SELECT 3').length, 1);
   c.prepare('SELECT 1');
-  assert.equal(compiled.filter((s) => s === 'SELECT 1').length, 1);
+  assert.equal(compiled.filter((s) => s === 'SELECT 1').length, 2, 'evicted, compiled again');
   c.prepare('SELECT 2');
   assert.equal(compiled.filter((s) => s === 'SELECT 2').length, 2, 'evicted, compiled again');
 

@@ -8,12 +8,13 @@ import { startServer, type ServerHandle, type StartServerOptions } from '../serv
 import { graphiteListenFlags } from './graphite-flags.js';
 
 /**
- * Metrics options of `serve`: --graphite-port (default 2003 on 127.0.0.1; `off` for none),
- * --graphite-listen host:port with --graphite-tenants (graphite-flags.ts), --metrics-backend, --vm-url.
+ * Metrics options of `serve`: --graphite-port (else NUBIS_GRAPHITE_PORT, else 2003, on 127.0.0.1;
+ * `off` for none), --graphite-listen host:port with --graphite-tenants (graphite-flags.ts),
+ * --metrics-backend, --vm-url.
  */
-export function metricsFlags(args: Parsed): Pick<StartServerOptions, 'graphitePort' | 'graphiteOptional' | 'graphiteHost' | 'graphiteTenants' | 'metricsBackend' | 'vmUrl'> {
+export function metricsFlags(args: Parsed, env: NodeJS.ProcessEnv = {}): Pick<StartServerOptions, 'graphitePort' | 'graphiteOptional' | 'graphiteHost' | 'graphiteTenants' | 'metricsBackend' | 'vmUrl'> {
   const listen = graphiteListenFlags(str(args, 'graphite-listen'), str(args, 'graphite-tenants'));
-  const given = listen ? String(listen.graphitePort) : str(args, 'graphite-port');
+  const given = listen ? String(listen.graphitePort) : (str(args, 'graphite-port') ?? (env['NUBIS_GRAPHITE_PORT'] || undefined));
   const g = given ?? '2003';
   const out: Pick<StartServerOptions, 'graphitePort' | 'graphiteOptional' | 'graphiteHost' | 'graphiteTenants' | 'metricsBackend' | 'vmUrl'> = { ...(listen ?? {}) };
   // the default port may be taken (another server, a carbon daemon): then run without a listener
@@ -78,7 +79,7 @@ export const serveCommand: Command = {
     '--data <dir>  where state lives (default .nubis, or NUBIS_DATA)',
     '--port <n>  port to listen on (default 7420; 0 picks a free one)',
     '--host <addr>  address to listen on (default 127.0.0.1)',
-    '--graphite-port <n|off>  Graphite plaintext listener for custom metrics on 127.0.0.1 (default 2003; 0 picks a free one)',
+    '--graphite-port <n|off>  Graphite plaintext listener for custom metrics on 127.0.0.1 (default NUBIS_GRAPHITE_PORT, else 2003; 0 picks a free one)',
     '--graphite-listen <host:port>  open the Graphite listener on another address (needs --graphite-tenants unless loopback)',
     '--graphite-tenants <cidr=tenant,…>  senders from each network write into that tenant, e.g. 10.0.0.0/8=acme; others are refused',
     '--metrics-backend <embedded|victoriametrics>  where metrics are kept (default embedded, under <data>/metrics)',
@@ -93,7 +94,7 @@ export const serveCommand: Command = {
   maxPositionals: 0,
   async run(ctx, args) {
     const { port, host } = serverFlags(args);
-    const server = await startOrExplain(ctx, port, host, { ...metricsFlags(args), ...(args.values['allow-local-tenants'] === true ? { allowLocalTenants: true } : {}) });
+    const server = await startOrExplain(ctx, port, host, { ...metricsFlags(args, ctx.io.env), ...(args.values['allow-local-tenants'] === true ? { allowLocalTenants: true } : {}) });
     ctx.out(`nubis listening on ${server.url}`);
     if (server.graphitePort !== undefined) ctx.out(`graphite: ${server.graphiteHost ?? '127.0.0.1'}:${server.graphitePort}`);
     ctx.out(`data: ${server.dataDir}`);
