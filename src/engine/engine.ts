@@ -115,10 +115,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const instanceCtl = new InstancesController(ctx, wiring);
   const sweep = new SweepController(ctx);
   const observe = new ObserveController(ctx);
-  const forgetCaches = (name: string): void => {
-    instanceCtl.invalidateArtefacts(name);
-    wiring.forget(name);
-  };
+  const forgetCaches = (name: string): void => instanceCtl.invalidateArtefacts(name);
   core.register(new DeploymentsController(ctx, { actuators: [nodeCtl, instanceCtl], sweep, forgetCaches }));
   core.register(sweep);
   core.register(observe);
