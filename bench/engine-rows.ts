@@ -50,14 +50,32 @@ export function engineRows(opts: { quick: boolean; limitS: number }): string[][]
     `${n(base.running)} running`,
   ]);
   for (const per of opts.quick ? [3334] : [3334, 10000]) {
-    const r = scale(per, 1, opts.limitS);
-    const p = perInstance(r);
-    rows.push([
-      `growth: ${n(r.instances)} instances (3 × ${n(per)}) to running, per instance`,
-      `${p.wall.toFixed(1)} ms wall, ${p.cpu.toFixed(1)} ms CPU, ${(p.rss * 1024).toFixed(0)} kB RSS (${s1(r.wallMs)}, ${r.peakRssMB.toFixed(0)} MB)`,
-      'within 1.3× of 1,000',
-      `${(p.wall / b.wall).toFixed(2)}× wall, ${(p.cpu / b.cpu).toFixed(2)}× CPU per instance; ${r.finished ? `${n(r.running)} running` : `stopped at the ${opts.limitS} s limit with ${n(r.running)} of ${n(r.instances)} running (one run)`}`,
-    ]);
+    const name = `growth: ${n(3 * per)} instances (3 × ${n(per)}) to running, per instance`;
+    let r: ScaleRun;
+    try {
+      r = scale(per, 1, opts.limitS);
+    } catch (e) {
+      rows.push([name, `failed: ${String((e as Error).message).split('\n')[0]}`, 'within 1.3× of 1,000', 'one run']);
+      continue;
+    }
+    if (r.finished) {
+      const p = perInstance(r);
+      rows.push([
+        name,
+        `${p.wall.toFixed(1)} ms wall, ${p.cpu.toFixed(1)} ms CPU, ${(p.rss * 1024).toFixed(0)} kB RSS (${s1(r.wallMs)}, ${r.peakRssMB.toFixed(0)} MB)`,
+        'within 1.3× of 1,000',
+        `${(p.wall / b.wall).toFixed(2)}× wall, ${(p.cpu / b.cpu).toFixed(2)}× CPU, ${(p.rss / b.rss).toFixed(2)}× RSS per instance; ${n(r.running)} running (one run)`,
+      ]);
+    } else {
+      // not ready at the limit: the time per instance is more than the limit shared out
+      const wall = r.wallMs / r.instances;
+      rows.push([
+        name,
+        `> ${wall.toFixed(1)} ms wall per instance: not ready after ${s1(r.wallMs)} (${s1(r.cpuMs)} CPU, ${r.peakRssMB.toFixed(0)} MB)`,
+        'within 1.3× of 1,000',
+        `> ${(wall / b.wall).toFixed(2)}× wall per instance; at the limit ${n(r.steps)} agent steps of ≈ ${n(3 * r.instances)} done, ${n(r.running)} running (one run)`,
+      ]);
+    }
   }
 
   // 3. the steady cycle of the whole core
