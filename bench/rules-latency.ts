@@ -14,7 +14,7 @@
 import { createRealClock } from '../src/clock/index.js';
 import { createEmbeddedMetricStore } from '../src/metrics/store/embedded.js';
 import { createQueryEngine } from '../src/metrics/query/engine.js';
-import { createRuleEvaluator } from '../src/metrics/rules/index.js';
+import { createRuleEvaluator } from '../src/scaling/index.js';
 import type { RuleSpec } from '../src/model/types.js';
 import type { Sample } from '../src/metrics/types.js';
 
