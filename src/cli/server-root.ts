@@ -47,20 +47,24 @@ export interface StartServerOptions {
   metricsBackend?: 'embedded' | 'victoriametrics';
   /** Base URL of VictoriaMetrics, with metricsBackend victoriametrics. */
   vmUrl?: string;
-  /** How often node agents' samples are pulled (ms). Default 10 000. */
+  /** Longest an idle held read of a node agent's samples waits (ms; samples stream as they are taken). Default 10 000. */
   metricsPullIntervalMs?: number;
+  /** Read agents every this many ms instead of streaming (held reads); for comparison. */
+  metricsAgentPollMs?: number;
+  /** Wake rules when data for a series they read arrives. Default true; false: on their interval only. */
+  ruleDataWake?: boolean;
   /** `--allow-local-tenants`: tenants other than `default` may use clouds that reach this host (platform local…). */
   allowLocalTenants?: boolean;
 }
 
 /** Scaling rules and schedules over the metrics catalog, woken by its data, scaling through the control plane. */
-async function startScaling(metrics: MetricsService, controlPlane: Awaited<ReturnType<typeof createControlPlane>>, events: EventLog): Promise<ScalingService> {
+async function startScaling(metrics: MetricsService, controlPlane: Awaited<ReturnType<typeof createControlPlane>>, events: EventLog, wake: boolean): Promise<ScalingService> {
   const scaling = await createScalingService({
     clock: createRealClock(), catalog: metrics.catalog, events, engine: controlPlane.engine,
     query: metrics.query, flush: () => metrics.flush(), ingest: (s, source, tenant) => metrics.ingest(s, source, tenant), self: metrics.self,
     scale: (d, c, n, caller) => controlPlane.scale(d, c, n, caller),
   });
-  metrics.onData(scaling);
+  if (wake) metrics.onData(scaling);
   metrics.addCollector((self) => scaling.collect(self));
   return scaling;
 }
@@ -126,8 +130,9 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       platformOf: (d, cloud) => controlPlane.engine.deployments.get(d)?.spec.clouds[cloud]?.platform,
       deploymentIds: { id: deploymentId, name: (id) => splitDeploymentId(id).name },
       ...(o.metricsPullIntervalMs !== undefined ? { pullIntervalMs: o.metricsPullIntervalMs } : {}),
+      ...(o.metricsAgentPollMs !== undefined ? { agentPollMs: o.metricsAgentPollMs } : {}),
     });
-    const scaling = await startScaling(metrics, controlPlane, events);
+    const scaling = await startScaling(metrics, controlPlane, events, o.ruleDataWake ?? true);
     const api = createApiServer({
       controlPlane, store, metrics, scaling,
       ...(o.log ? { log: o.log } : {}),

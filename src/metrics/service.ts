@@ -72,6 +72,8 @@ export interface MetricsServiceOptions {
    * streamed: one arriving on the agent answers the read at once). Default 10 000.
    */
   pullIntervalMs?: number;
+  /** Read agents every this many ms instead of holding a read open (see ./agent-streams.ts `pollMs`). */
+  agentPollMs?: number;
   /** Store flush period. Default 1 000. */
   flushIntervalMs?: number;
 }
@@ -166,6 +168,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
       ingest: (samples, deployment) => ingest(samples, 'agent', catalog.deploymentTenant(deployment) ?? DEFAULT_TENANT),
       onError: () => self.inc('nubis_agent_pull_errors_total', {}),
       ...(o.pullIntervalMs !== undefined ? { holdMs: o.pullIntervalMs } : {}),
+      ...(o.agentPollMs !== undefined ? { pollMs: o.agentPollMs } : {}),
     })
     : undefined;
 
