@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { openStore, secureDir, secureFiles } from '../store/index.js';
-import { createEventLog } from '../events/index.js';
+import { createEventLog, type EventLog } from '../events/index.js';
 import { createControlPlane, deploymentId, splitDeploymentId } from '../engine/index.js';
 import { DEFAULT_TENANT, keyFilePath, resolveKey, settleKeyFiles } from '../registry/index.js';
 import { createApiServer, ensureToken, tokenFile } from '../api/index.js';
@@ -15,7 +15,8 @@ import { GraphiteSources, startGraphiteListener, type GraphiteSourceRule } from 
 import { createEmbeddedMetricStore } from '../metrics/store/embedded.js';
 import { createQueryEngine } from '../metrics/query/engine.js';
 import { createVictoriaMetricsQueryEngine, createVictoriaMetricsStore } from '../metrics/vm/index.js';
-import { createMetricsService, type QueryBackend } from '../metrics/index.js';
+import { createMetricsService, type MetricsService, type QueryBackend } from '../metrics/index.js';
+import { createScalingService, type ScalingService } from '../scaling/index.js';
 import type { MetricStore } from '../metrics/types.js';
 import { createHttpAgentMetricsClient, loadAgentCa } from '../agent/index.js';
 import { acquireServeLock } from './serve-lock.js';
@@ -52,10 +53,26 @@ export interface StartServerOptions {
   metricsBackend?: 'embedded' | 'victoriametrics';
   /** Base URL of VictoriaMetrics, with metricsBackend victoriametrics. */
   vmUrl?: string;
-  /** How often node agents' samples are pulled (ms). Default 10 000. */
+  /** Longest an idle held read of a node agent's samples waits (ms; samples stream as they are taken). Default 10 000. */
   metricsPullIntervalMs?: number;
+  /** Read agents every this many ms instead of streaming (held reads); for comparison. */
+  metricsAgentPollMs?: number;
+  /** Wake rules when data for a series they read arrives. Default true; false: on their interval only. */
+  ruleDataWake?: boolean;
   /** `--allow-local-tenants`: tenants other than `default` may use clouds that reach this host (platform local…). */
   allowLocalTenants?: boolean;
+}
+
+/** Scaling rules and schedules over the metrics catalog, woken by its data, scaling through the control plane. */
+async function startScaling(metrics: MetricsService, controlPlane: Awaited<ReturnType<typeof createControlPlane>>, events: EventLog, wake: boolean): Promise<ScalingService> {
+  const scaling = await createScalingService({
+    clock: createRealClock(), catalog: metrics.catalog, events, engine: controlPlane.engine,
+    query: metrics.query, flush: () => metrics.flush(), ingest: (s, source, tenant) => metrics.ingest(s, source, tenant), self: metrics.self,
+    scale: (d, c, n, caller) => controlPlane.scale(d, c, n, caller),
+  });
+  if (wake) metrics.onData(scaling);
+  metrics.addCollector((self) => scaling.collect(self));
+  return scaling;
 }
 
 /**
@@ -114,21 +131,24 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       objects: store.metricObjects,
       events,
       engine: controlPlane.engine,
-      scale: (d, c, n, caller) => controlPlane.scale(d, c, n, caller),
       // pulls are pinned to the installation CA (the node identity is not known here)
       agentClient: (url, token) => createHttpAgentMetricsClient(url, token, agentCa.clientTls('')),
       platformOf: (d, cloud) => controlPlane.engine.deployments.get(d)?.spec.clouds[cloud]?.platform,
       deploymentIds: { id: deploymentId, name: (id) => splitDeploymentId(id).name },
       ...(o.metricsPullIntervalMs !== undefined ? { pullIntervalMs: o.metricsPullIntervalMs } : {}),
+      ...(o.metricsAgentPollMs !== undefined ? { agentPollMs: o.metricsAgentPollMs } : {}),
     });
+    const scaling = await startScaling(metrics, controlPlane, events, o.ruleDataWake ?? true);
     const api = createApiServer({
-      controlPlane, store, metrics,
+      controlPlane, store, metrics, scaling,
       ...(o.log ? { log: o.log } : {}),
     });
     await controlPlane.start();
     cleanups.push(() => controlPlane.stop());
     await metrics.start();
     cleanups.push(() => metrics.stop());
+    scaling.start();
+    cleanups.push(() => scaling.stop());
     let graphitePort: number | undefined;
     if (o.graphitePort !== undefined) {
       try {

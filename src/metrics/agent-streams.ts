@@ -34,6 +34,11 @@ export interface AgentStreamsOptions {
   retryMs?: number;
   /** Samples per read. Default 50 000. */
   limit?: number;
+  /**
+   * Instead of held reads, read every `pollMs` (the pull of earlier versions; kept for
+   * comparison and for agents behind proxies that cut held requests). Default: held reads.
+   */
+  pollMs?: number;
 }
 
 export interface AgentStreams {
@@ -100,7 +105,9 @@ class AgentStreamSet implements AgentStreams {
     let backoff = retry;
     while (!signal.aborted) {
       try {
-        const read = await client.metrics(this.cursors.get(nodeKey) ?? 0, { limit: this.o.limit ?? 50_000, waitMs: this.o.holdMs ?? 10_000, signal });
+        const poll = this.o.pollMs;
+        if (poll !== undefined) await this.o.clock.sleep(poll, signal);
+        const read = await client.metrics(this.cursors.get(nodeKey) ?? 0, { limit: this.o.limit ?? 50_000, waitMs: poll !== undefined ? 0 : this.o.holdMs ?? 10_000, signal });
         if (signal.aborted) return;
         this.cursors.set(nodeKey, read.cursor);
         backoff = retry;

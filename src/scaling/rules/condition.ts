@@ -22,7 +22,7 @@
  *   does not scale twice while new instances start).
  * - A failing query (bad expression, backend down) is unknown, and reported.
  */
-import type { InstantSample, QueryResult } from '../types.js';
+import type { InstantSample, QueryResult } from '../../metrics/index.js';
 import type { ComparisonSpec, ConditionSpec, CountBoundsSpec } from '../../model/types.js';
 
 export type Truth = true | false | 'unknown';

@@ -23,12 +23,13 @@
  * `minDataGapMs` — so a sample reaches the scale call in the time of one store flush and one
  * query, not one interval. A `rule.fired` report carries what made the rule act: the observed
  * values per instance with their thresholds (`observed`), the ready instances (`instances`)
- * and the rule's thresholds (`thresholds`).
+ * and the rule's thresholds (`thresholds`); when data woke the evaluation, `dataArrivedAtMs`
+ * says when the latest data before it was ingested.
  */
 import type { Clock } from '../../clock/index.js';
 import { toNubisError } from '../../errors/index.js';
 import type { RuleSpec } from '../../model/types.js';
-import type { QueryResult, Sample } from '../types.js';
+import type { QueryResult, Sample } from '../../metrics/index.js';
 import { boundedTarget } from './action.js';
 import { evaluateCondition, type Observation, type Truth } from './condition.js';
 import { readsAny, ruleReads, type RuleReads } from './reads.js';
@@ -120,6 +121,8 @@ interface PerRule {
   reads: RuleReads;
   /** New data for a series it reads came in since its last evaluation. */
   dataPending: boolean;
+  /** When the latest of that data came in. */
+  dataAt?: number;
   observed: Observation[];
 }
 
@@ -204,7 +207,12 @@ export function createRuleEvaluator(o: RuleEvaluatorOptions): RuleEvaluator {
       return p;
     };
     const samples: Sample[] = [];
-    for (const r of due) r.dataPending = false;
+    const wokenAt = new Map<PerRule, number>();
+    for (const r of due) {
+      if (r.dataPending && r.dataAt !== undefined) wokenAt.set(r, r.dataAt);
+      r.dataPending = false;
+      r.dataAt = undefined;
+    }
     if (o.beforeEvaluate) await o.beforeEvaluate().catch(() => undefined);
     const byComp = new Map<string, { snap: ComponentSnapshot; ready: string[]; recs: number[]; firing: { r: PerRule; target: number }[] }>();
     for (const r of due) {
@@ -294,6 +302,7 @@ export function createRuleEvaluator(o: RuleEvaluatorOptions): RuleEvaluator {
             data: {
               from: current, to: target, wanted, holdingSinceMs: r.holdSince, forMs: rule.forMs,
               observed: r.observed, instances: g.ready, thresholds: thresholdsOf(rule.when),
+              ...(wokenAt.has(r) ? { dataArrivedAtMs: wokenAt.get(r) } : {}),
             },
           });
         } catch (e) {
@@ -362,7 +371,9 @@ export function createRuleEvaluator(o: RuleEvaluatorOptions): RuleEvaluator {
       const arrived = [...names];
       let woke = false;
       for (const r of rules.values()) {
-        if (r.entry.deployment !== deployment || r.dataPending || !readsAny(r.reads, arrived)) continue;
+        if (r.entry.deployment !== deployment || !readsAny(r.reads, arrived)) continue;
+        r.dataAt = clock.now();
+        if (r.dataPending) continue;
         r.dataPending = true;
         woke = true;
       }

@@ -4,7 +4,7 @@
  * `__name__` (a regex, or none) reads any metric: `names` is then `'any'`.
  */
 import type { ConditionSpec } from '../../model/types.js';
-import { parseQuery, type Expr } from '../query/index.js';
+import { parseQuery, type Expr } from '../../metrics/index.js';
 
 export interface RuleReads {
   names: ReadonlySet<string> | 'any';
