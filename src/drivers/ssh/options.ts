@@ -2,7 +2,7 @@
 import { accessSync, constants } from 'node:fs';
 import { NubisError } from '../../errors/index.js';
 import { doc, type DriverOptionsSchema } from '../option-types.js';
-import { readSshOptions } from './index.js';
+import { readSshOptions } from './config.js';
 
 const int = (min: number, max: number) => ({ type: 'number', integer: true, min, max }) as const;
 
