@@ -12,7 +12,7 @@ import { NubisError } from '../errors/index.js';
 import type { Engine } from './engine.js';
 import type { Placement } from './clouds.js';
 import type { CloudSpec } from '../model/types.js';
-import type { CloudHealthView } from '../drivers/index.js';
+import { platformOptionsJsonSchemas, type CloudHealthView } from '../drivers/index.js';
 import { cloudNotes, describeCloudNote, noteOf, withNotes } from './cloud-notes.js';
 import { desiredCount, resourceKey, type Deployment, type InstanceRec } from './state.js';
 import { ADMIN_TENANT, deploymentId, localText, splitDeploymentId, type TenantPolicy } from './tenancy.js';
@@ -212,7 +212,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
   return {
     events,
     tenancy,
-    specSchema: () => specJsonSchema(),
+    specSchema: () => specJsonSchema(platformOptionsJsonSchemas()),
 
     async plan(input, caller) {
       const p = sealedInput(input);
