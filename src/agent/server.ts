@@ -192,8 +192,11 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       return send(res, 200, r);
     }
     if (parts[1] === 'monitors' || parts[1] === 'metrics') {
+      // a held read (GET /v1/metrics?waitMs=) ends when its caller goes away
+      const gone = new AbortController();
+      res.once('close', () => gone.abort());
       const r = await metrics.handle({
-        method, parts, url, contentType: req.headers['content-type'], body: () => readBody(req, maxBody),
+        method, parts, url, contentType: req.headers['content-type'], body: () => readBody(req, maxBody), signal: gone.signal,
       });
       if (r) return send(res, r.status, r.body);
     }

@@ -20,6 +20,7 @@ import { MONITOR_KINDS } from '../agent/index.js';
 import type { MetricDefDoc, RuleDoc, ScheduleDoc, ScrapeTargetDoc } from '../model/schema.js';
 import { NubisError } from '../errors/index.js';
 import type { MetricsService, PushInput } from '../metrics/index.js';
+import type { ScalingService } from '../scaling/index.js';
 import type { QueryResult } from '../metrics/types.js';
 import type { ParamSpec, ResponseSpec, Route } from './router.js';
 import type { Caller } from '../engine/views.js';
@@ -109,10 +110,14 @@ export const MONITOR_SCHEMAS: Record<string, TSchema> = {
   MonitorList: Type.Object({ node: Type.String(), monitors: Type.Array(MonitorViewSchema) }),
 };
 
-export function buildMetricsRoutes(metrics: MetricsService | undefined, now: () => number = Date.now): Route[] {
+export function buildMetricsRoutes(metrics: MetricsService | undefined, now: () => number = Date.now, scaling?: ScalingService): Route[] {
   const svc = (): MetricsService => {
     if (!metrics) throw new NubisError('UNAVAILABLE', 'the metrics service is not running on this server');
     return metrics;
+  };
+  const policies = (): ScalingService => {
+    if (!scaling) throw new NubisError('UNAVAILABLE', 'the scaling service is not running on this server');
+    return scaling;
   };
   const dep = (q: Record<string, string | number | undefined>): string | undefined => (q['deployment'] === undefined ? undefined : String(q['deployment']));
 
@@ -244,19 +249,19 @@ export function buildMetricsRoutes(metrics: MetricsService | undefined, now: () 
       base: '/v1/rules', what: 'rule', plural: 'rules', idPrefix: 'Rule',
       nameSchema: { schema: Type.String({ pattern: NAME_PATTERN }), description: 'the rule name', required: true },
       input: 'RuleInput', view: 'RuleView', list: 'RuleList',
-      doList: (t, d) => svc().listRules(t, d),
-      doGet: (t, n, d) => svc().getRule(t, n, d),
-      doPut: (n, b, c) => svc().putRule(n, b as RuleDoc & { deployment: string }, c),
-      doDelete: (n, d, c) => svc().deleteRule(n, d, c),
+      doList: (t, d) => policies().listRules(t, d),
+      doGet: (t, n, d) => policies().getRule(t, n, d),
+      doPut: (n, b, c) => policies().putRule(n, b as RuleDoc & { deployment: string }, c),
+      doDelete: (n, d, c) => policies().deleteRule(n, d, c),
     }),
     ...crud({
       base: '/v1/schedules', what: 'schedule', plural: 'schedules', idPrefix: 'Schedule',
       nameSchema: { schema: Type.String({ pattern: NAME_PATTERN }), description: 'the schedule name', required: true },
       input: 'ScheduleInput', view: 'ScheduleView', list: 'ScheduleList',
-      doList: (t, d) => svc().listSchedules(t, d),
-      doGet: (t, n, d) => svc().getSchedule(t, n, d),
-      doPut: (n, b, c) => svc().putSchedule(n, b as ScheduleDoc & { deployment: string }, c),
-      doDelete: (n, d, c) => svc().deleteSchedule(n, d, c),
+      doList: (t, d) => policies().listSchedules(t, d),
+      doGet: (t, n, d) => policies().getSchedule(t, n, d),
+      doPut: (n, b, c) => policies().putSchedule(n, b as ScheduleDoc & { deployment: string }, c),
+      doDelete: (n, d, c) => policies().deleteSchedule(n, d, c),
     }),
   ];
 }

@@ -9,6 +9,7 @@ import type { ScaleRequest } from './schemas.js';
 import { streamEvents } from './sse.js';
 import { NubisError } from '../errors/index.js';
 import type { MetricsService } from '../metrics/index.js';
+import type { ScalingService } from '../scaling/index.js';
 import { buildMetricsRoutes } from './routes-metrics.js';
 import { buildCloudRoutes } from './routes-clouds.js';
 
@@ -20,6 +21,8 @@ export interface RouteDeps {
   openapi: () => object;
   /** Metrics, rules and schedules; their routes answer 503 without it. */
   metrics?: MetricsService;
+  /** Scaling rules and schedules; their routes answer 503 without it. */
+  scaling?: ScalingService;
 }
 
 const NameParam = (description: string): ParamSpec => ({ schema: Type.String({ pattern: NAME_PATTERN }), description, required: true });
@@ -211,7 +214,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         return undefined;
       },
     },
-    ...buildMetricsRoutes(deps.metrics),
+    ...buildMetricsRoutes(deps.metrics, Date.now, deps.scaling),
     ...buildCloudRoutes(cp),
   ];
 }

@@ -10,6 +10,7 @@ import { NubisError, toNubisError } from '../errors/index.js';
 import type { ControlPlane } from '../engine/views.js';
 import type { Store } from '../store/index.js';
 import type { MetricsService } from '../metrics/index.js';
+import type { ScalingService } from '../scaling/index.js';
 import { createAuthenticator } from './auth.js';
 import { findJsonSyntaxError } from './json.js';
 import { buildOpenApi } from './openapi.js';
@@ -36,6 +37,8 @@ export interface ApiServerOptions {
   version?: string;
   /** Metrics, rules and schedules (src/metrics/service.ts); their routes answer 503 without it. */
   metrics?: MetricsService;
+  /** Scaling rules and schedules (src/scaling); their routes answer 503 without it. */
+  scaling?: ScalingService;
 }
 
 export interface InjectRequest {
@@ -154,6 +157,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       controlPlane: opts.controlPlane,
       heartbeatMs: opts.heartbeatMs ?? 15_000,
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
+      ...(opts.scaling ? { scaling: opts.scaling } : {}),
       openapi: () => (openapi ??= buildOpenApi(routes, opts.version ?? '0.1.0')),
     }),
     ...buildTokenRoutes(opts.store, opts.controlPlane.events),

@@ -5,17 +5,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { openStore, secureDir, secureFiles } from '../store/index.js';
-import { createEventLog } from '../events/index.js';
+import { createEventLog, type EventLog } from '../events/index.js';
 import { createControlPlane, deploymentId, splitDeploymentId } from '../engine/index.js';
 import { DEFAULT_TENANT, keyFilePath, resolveKey, settleKeyFiles } from '../registry/index.js';
 import { createApiServer, ensureToken, tokenFile } from '../api/index.js';
 import { createRealClock } from '../clock/index.js';
 import { NubisError } from '../errors/index.js';
-import { startGraphiteListener } from '../metrics/ingest/index.js';
+import { GraphiteSources, startGraphiteListener, type GraphiteSourceRule } from '../metrics/ingest/index.js';
 import { createEmbeddedMetricStore } from '../metrics/store/embedded.js';
 import { createQueryEngine } from '../metrics/query/engine.js';
 import { createVictoriaMetricsQueryEngine, createVictoriaMetricsStore } from '../metrics/vm/index.js';
-import { createMetricsService, type QueryBackend } from '../metrics/index.js';
+import { createMetricsService, type MetricsService, type QueryBackend } from '../metrics/index.js';
+import { createScalingService, type ScalingService } from '../scaling/index.js';
 import type { MetricStore } from '../metrics/types.js';
 import { createHttpAgentMetricsClient, loadAgentCa } from '../agent/index.js';
 import { acquireServeLock } from './serve-lock.js';
@@ -29,6 +30,8 @@ export interface ServerHandle {
   newToken?: string;
   /** The Graphite plaintext listener's port, when one runs. */
   graphitePort?: number;
+  /** The address it listens on. */
+  graphiteHost?: string;
   /** Stops the API (ending event streams), then the engine (nodes keep running), then the store. */
   close(): Promise<void>;
 }
@@ -42,14 +45,34 @@ export interface StartServerOptions {
   graphitePort?: number;
   /** When the port cannot be bound, log and run without the listener instead of failing (the default port of `serve`). */
   graphiteOptional?: boolean;
+  /** Address of the Graphite listener. Default 127.0.0.1 (not `host`: the listener has no token). */
+  graphiteHost?: string;
+  /** Senders' networks → tenant; senders matching none are refused (loopback: the default tenant). */
+  graphiteTenants?: GraphiteSourceRule[];
   /** Where metrics live. Default embedded (under <data>/metrics). */
   metricsBackend?: 'embedded' | 'victoriametrics';
   /** Base URL of VictoriaMetrics, with metricsBackend victoriametrics. */
   vmUrl?: string;
-  /** How often node agents' samples are pulled (ms). Default 10 000. */
+  /** Longest an idle held read of a node agent's samples waits (ms; samples stream as they are taken). Default 10 000. */
   metricsPullIntervalMs?: number;
+  /** Read agents every this many ms instead of streaming (held reads); for comparison. */
+  metricsAgentPollMs?: number;
+  /** Wake rules when data for a series they read arrives. Default true; false: on their interval only. */
+  ruleDataWake?: boolean;
   /** `--allow-local-tenants`: tenants other than `default` may use clouds that reach this host (platform local…). */
   allowLocalTenants?: boolean;
+}
+
+/** Scaling rules and schedules over the metrics catalog, woken by its data, scaling through the control plane. */
+async function startScaling(metrics: MetricsService, controlPlane: Awaited<ReturnType<typeof createControlPlane>>, events: EventLog, wake: boolean): Promise<ScalingService> {
+  const scaling = await createScalingService({
+    clock: createRealClock(), catalog: metrics.catalog, events, engine: controlPlane.engine,
+    query: metrics.query, flush: () => metrics.flush(), ingest: (s, source, tenant) => metrics.ingest(s, source, tenant), self: metrics.self,
+    scale: (d, c, n, caller) => controlPlane.scale(d, c, n, caller),
+  });
+  if (wake) metrics.onData(scaling);
+  metrics.addCollector((self) => scaling.collect(self));
+  return scaling;
 }
 
 /**
@@ -108,26 +131,30 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       objects: store.metricObjects,
       events,
       engine: controlPlane.engine,
-      scale: (d, c, n, caller) => controlPlane.scale(d, c, n, caller),
       // pulls are pinned to the installation CA (the node identity is not known here)
       agentClient: (url, token) => createHttpAgentMetricsClient(url, token, agentCa.clientTls('')),
       platformOf: (d, cloud) => controlPlane.engine.deployments.get(d)?.spec.clouds[cloud]?.platform,
       deploymentIds: { id: deploymentId, name: (id) => splitDeploymentId(id).name },
       ...(o.metricsPullIntervalMs !== undefined ? { pullIntervalMs: o.metricsPullIntervalMs } : {}),
+      ...(o.metricsAgentPollMs !== undefined ? { agentPollMs: o.metricsAgentPollMs } : {}),
     });
+    const scaling = await startScaling(metrics, controlPlane, events, o.ruleDataWake ?? true);
     const api = createApiServer({
-      controlPlane, store, metrics,
+      controlPlane, store, metrics, scaling,
       ...(o.log ? { log: o.log } : {}),
     });
     await controlPlane.start();
     cleanups.push(() => controlPlane.stop());
     await metrics.start();
     cleanups.push(() => metrics.stop());
+    scaling.start();
+    cleanups.push(() => scaling.stop());
     let graphitePort: number | undefined;
     if (o.graphitePort !== undefined) {
       try {
-        // the listener has no authentication: what it hears is the default tenant's
-        const listener = await startGraphiteListener({ port: o.graphitePort, host: o.host, onSamples: (s) => metrics.ingest(s, 'graphite', DEFAULT_TENANT) });
+        // no tokens on Graphite: the sender's network decides the tenant (loopback: default)
+        const sources = new GraphiteSources(o.graphiteTenants ?? [], DEFAULT_TENANT);
+        const listener = await startGraphiteListener({ port: o.graphitePort, host: o.graphiteHost ?? '127.0.0.1', sources, onSamples: (s, tenant) => metrics.ingest(s, 'graphite', tenant ?? DEFAULT_TENANT) });
         cleanups.push(() => listener.close());
         graphitePort = listener.port;
       } catch (e) {
@@ -149,7 +176,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       close: unwind,
     };
     if (newToken) handle.newToken = newToken;
-    if (graphitePort !== undefined) handle.graphitePort = graphitePort;
+    if (graphitePort !== undefined) (handle.graphitePort = graphitePort), (handle.graphiteHost = o.graphiteHost ?? '127.0.0.1');
     return handle;
   } catch (e) {
     await unwind();

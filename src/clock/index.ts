@@ -175,3 +175,4 @@ export function abortAfter(ms: number, ...signals: (AbortSignal | undefined)[]):
   ctl.signal.addEventListener('abort', clear, { once: true });
   return { signal: ctl.signal, clear };
 }
+export { parseCron, nextFire, isTimeZone, wallTime, wallToInstant, type CronSpec, type WallTime } from './cron.js';

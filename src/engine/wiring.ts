@@ -56,12 +56,20 @@ export function wiredProviders(instances: Iterable<InstanceRec>, deployment: str
   return out.sort((a, b) => a.ordinal - b.ordinal);
 }
 
+/**
+ * Whether consumers are wired to this provider: desired, running, and on a node that answers
+ * (an instance on an unreachable node is dropped until it answers again, ./reachability.ts).
+ */
+export function servesTraffic(p: InstanceRec, nodes: ReadonlyMap<string, NodeRec>): boolean {
+  return p.desired && p.phase === 'running' && !nodes.get(p.key)?.unreachable;
+}
+
 export interface WiringInput {
   dep: Deployment;
   inst: InstanceRec;
   /** Instances of the deployment, grouped by component. */
   byComponent: Map<string, InstanceRec[]>;
-  nodes: Map<string, NodeRec>;
+  nodes: ReadonlyMap<string, NodeRec>;
 }
 
 /**
@@ -94,7 +102,7 @@ function memoOf<T>(memos: WeakMap<Deployment, Map<string, T>>, dep: Deployment):
 }
 
 /** Desired, running providers of a channel, in ordinal order, with their endpoints on `port`. */
-function channelList(dep: Deployment, component: string, port: string, candidates: readonly InstanceRec[], nodes: Map<string, NodeRec>): ChannelMemo['list'] {
+function channelList(dep: Deployment, component: string, port: string, candidates: readonly InstanceRec[], nodes: ReadonlyMap<string, NodeRec>): ChannelMemo['list'] {
   const providerComp = dep.spec.components[component];
   if (!providerComp) return Object.freeze([]);
   const memos = memoOf(channelMemos, dep);
@@ -105,7 +113,7 @@ function channelList(dep: Deployment, component: string, port: string, candidate
   const members: InstanceRec[] = [];
   const observed: (CloudNode | undefined)[] = [];
   for (const p of candidates) {
-    if (!p.desired || p.phase !== 'running') continue;
+    if (!servesTraffic(p, nodes)) continue;
     const o = nodes.get(p.key)?.observed;
     if (same && (memo!.members[j] !== p || memo!.observed[j] !== o)) same = false;
     members.push(p);

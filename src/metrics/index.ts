@@ -10,7 +10,15 @@ export * from './ingest/index.js';
 export * from './store/index.js';
 export * from './query/index.js';
 export * from './vm/index.js';
-export * from './rules/index.js';
-export * from './schedule/index.js';
 export * from './service.js';
 export * from './monitors.js';
+export {
+  createObjectCatalog, checkExpr, invalid, iso, tenantOfCaller, catalogKey,
+  type CatalogKind, type CatalogObject, type CatalogSection, type ObjectCatalog, type ObjectCatalogOptions,
+} from './catalog.js';
+export { createMetricDefinitions, type MetricDefinitions } from './definitions.js';
+export { createScrapeTargets, type ScrapeTargets } from './scrapes.js';
+export { createAgentStreams, type AgentStreams, type AgentStreamsOptions } from './agent-streams.js';
+export { notifyArrivals, type DataListener } from './rule-wake.js';
+export { createSelfMetrics, type SelfMetrics } from './self-metrics.js';
+export { scopeQuery } from './tenancy.js';

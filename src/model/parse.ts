@@ -9,7 +9,7 @@ import type { Document, Node, Pair, YAMLMap } from 'yaml';
 import { NubisError } from '../errors/index.js';
 import { CRON_PATTERN, DURATION_PATTERN, ENV_NAME_PATTERN, HANDLER_NAMES, METRIC_NAME_PATTERN, NAME_PATTERN, Spec } from './schema.js';
 import type { ConditionDoc, HandlerName, MetricDefDoc, RuleDoc, ScheduleDoc, ScrapeTargetDoc, SpecDoc } from './schema.js';
-import { isTimeZone, parseCron } from '../metrics/schedule/cron.js';
+import { isTimeZone, parseCron } from '../clock/index.js';
 import type {
   AppSpec,
   ChannelSpec,

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createVirtualClock } from '../../src/clock/index.js';
 import { parseSpec } from '../../src/model/parse.js';
 import type { RuleSpec } from '../../src/model/types.js';
-import { createRuleEvaluator, boundedTarget, evaluateCondition, type RuleReport } from '../../src/metrics/rules/index.js';
+import { createRuleEvaluator, boundedTarget, evaluateCondition, type RuleReport } from '../../src/scaling/index.js';
 import type { InstantSample, QueryResult } from '../../src/metrics/types.js';
 
 const BASE = `name: d

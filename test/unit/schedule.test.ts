@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createVirtualClock } from '../../src/clock/index.js';
 import { parseSpec } from '../../src/model/parse.js';
-import { createScheduler, nextFire, parseCron, type ScheduleEvent } from '../../src/metrics/schedule/index.js';
+import { createScheduler, nextFire, parseCron, type ScheduleEvent } from '../../src/scaling/index.js';
 
 const at = (s: string): number => Date.parse(s);
 const iso = (ms: number | undefined): string => new Date(ms!).toISOString();

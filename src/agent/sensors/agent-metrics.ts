@@ -9,8 +9,10 @@
  *   PUT    /v1/monitors/<id>          body MonitorSpec (its `id` may be left out; if present it must
  *                                     equal <id>) → { monitor: MonitorSpec }; replaces a monitor of that id
  *   DELETE /v1/monitors/<id>          { ok: true }; 404 NOT_FOUND when there is none
- *   GET    /v1/metrics?after=C&limit=N  SampleRead (see ./buffer.ts): samples after cursor C (default 0),
- *                                     at most N (default 10,000, at most 100,000)
+ *   GET    /v1/metrics?after=C&limit=N&waitMs=W  SampleRead (see ./buffer.ts): samples after cursor C
+ *                                     (default 0), at most N (default 10,000, at most 100,000); with W
+ *                                     (at most 60,000) and nothing after C yet, the answer is held until
+ *                                     a sample arrives or W ms pass (the control plane's sample stream)
  *   POST   /v1/metrics                push: text/plain Graphite lines or application/json
  *                                     { samples: [...] } → { accepted, malformed, examples }
  *   GET    /v1/metrics/stats          buffer fill, Graphite listener and push counters
@@ -51,6 +53,8 @@ export interface AgentMetricsRequest {
   url: URL;
   contentType: string | undefined;
   body(): Promise<string>;
+  /** Aborts when the caller went away (ends a held read early). */
+  signal?: AbortSignal;
 }
 
 export interface AgentMetrics {
@@ -64,6 +68,7 @@ export interface AgentMetrics {
 
 const DEFAULT_READ = 10_000;
 const MAX_READ = 100_000;
+const MAX_WAIT_MS = 60_000;
 
 function errorReply(e: NubisError): { status: number; body: unknown } {
   return { status: e.status, body: { error: e.toJSON() } };
@@ -167,6 +172,8 @@ export async function startAgentMetrics(opts: AgentMetricsOptions): Promise<Agen
         allow('GET');
         const after = intParam(url, 'after', 0, Number.MAX_SAFE_INTEGER) ?? 0;
         const limit = intParam(url, 'limit', 0, MAX_READ) ?? DEFAULT_READ;
+        const waitMs = intParam(url, 'waitMs', 0, MAX_WAIT_MS) ?? 0;
+        if (waitMs > 0) await buffer.waitFor(after, waitMs, req.signal);
         return { status: 200, body: buffer.read(after, limit) };
       }
       if (parts[1] === 'metrics' && parts[2] === 'stats' && parts.length === 3) {

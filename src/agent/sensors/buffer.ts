@@ -6,6 +6,9 @@
  * On overflow the oldest samples are overwritten; a reader that fell behind gets what is still
  * there and `dropped`, the number it missed. A cursor beyond the end (the agent restarted and
  * counts from 0 again, under a new `epoch`) reads from the oldest retained sample with `reset`.
+ *
+ * `waitFor(after, ms)` holds a reader until a sample beyond `after` is appended (or `ms` pass, or
+ * its signal aborts): the control plane's held read, so a sample reaches it as it is taken.
  */
 import { randomBytes } from 'node:crypto';
 import type { Sample } from '../../metrics/types.js';
@@ -30,6 +33,11 @@ export interface SampleBuffer {
   read(after: number, limit: number): SampleRead;
   /** Cursor of the newest sample (samples appended so far). */
   end(): number;
+  /**
+   * Resolves once the buffer holds a sample beyond `after` (at once when it already does, or when
+   * `after` is from another epoch), or after `ms`, or when `signal` aborts; never rejects.
+   */
+  waitFor(after: number, ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 /** Default capacity: 100,000 samples. */
@@ -39,6 +47,7 @@ export function createSampleBuffer(capacity = DEFAULT_BUFFER_SAMPLES): SampleBuf
   const ring: (Sample | undefined)[] = new Array<Sample | undefined>(capacity);
   const epoch = randomBytes(6).toString('hex');
   let total = 0;
+  const waiters = new Set<() => void>();
   return {
     capacity,
     append(samples) {
@@ -46,6 +55,21 @@ export function createSampleBuffer(capacity = DEFAULT_BUFFER_SAMPLES): SampleBuf
         ring[total % capacity] = s;
         total++;
       }
+      if (samples.length > 0) for (const w of [...waiters]) w();
+    },
+    waitFor(after, ms, signal) {
+      if (after !== total || ms <= 0 || signal?.aborted) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          waiters.delete(done);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        waiters.add(done);
+        signal?.addEventListener('abort', done, { once: true });
+      });
     },
     read(after, limit) {
       const oldest = Math.max(0, total - capacity);

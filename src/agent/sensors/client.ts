@@ -2,7 +2,7 @@
  * A client for the agent's monitoring routes (see ./agent-metrics.ts), apart from AgentClient
  * so the lifecycle protocol stays as it is.
  *
- * Failure meaning: a network failure or an agent that does not answer within 15 s throws
+ * Failure meaning: a network failure or an agent that does not answer within 15 s (plus the hold of a held read) throws
  * AGENT_UNREACHABLE (retryable); an aborted signal throws ABORTED; an error the agent reports
  * keeps its code (REQUEST_INVALID for a bad monitor, NOT_FOUND, UNAUTHORIZED).
  */
@@ -18,13 +18,17 @@ export interface AgentMetricsClient {
   setMonitor(spec: MonitorSpec, signal?: AbortSignal): Promise<MonitorSpec>;
   /** Resolves false when the agent had no such monitor. */
   removeMonitor(id: string, signal?: AbortSignal): Promise<boolean>;
-  /** Samples after `after` (0 at first; then the returned `cursor`). */
-  metrics(after: number, opts?: { limit?: number; signal?: AbortSignal }): Promise<SampleRead>;
+  /**
+   * Samples after `after` (0 at first; then the returned `cursor`). With `waitMs`, the agent holds
+   * the answer until a sample arrives or `waitMs` pass (a held read: the control plane's stream).
+   */
+  metrics(after: number, opts?: { limit?: number; waitMs?: number; signal?: AbortSignal }): Promise<SampleRead>;
 }
 
 const TIMEOUT_MS = 15_000;
 
-function call(base: URL, tls: AgentTransport, token: string, method: string, path: string, body: unknown, signal: AbortSignal | undefined): Promise<{ status: number; text: string }> {
+function call(base: URL, tls: AgentTransport, token: string, method: string, path: string, body: unknown, signal: AbortSignal | undefined, heldMs = 0): Promise<{ status: number; text: string }> {
+  const timeoutMs = TIMEOUT_MS + heldMs;
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new NubisError('ABORTED', 'the agent call was aborted'));
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -40,7 +44,7 @@ function call(base: URL, tls: AgentTransport, token: string, method: string, pat
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
       res.on('error', (e) => reject(fail(e)));
     });
-    req.setTimeout(TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${TIMEOUT_MS} ms`)));
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', (e) => reject(fail(e)));
     req.end(payload);
   });
@@ -79,7 +83,8 @@ export function createHttpAgentMetricsClient(url: string, token: string, tls?: A
     async metrics(after, opts = {}) {
       const q = new URLSearchParams({ after: String(after) });
       if (opts.limit !== undefined) q.set('limit', String(opts.limit));
-      return parse<SampleRead>(await call(base, tls, token, 'GET', `/v1/metrics?${q.toString()}`, undefined, opts.signal), base);
+      if (opts.waitMs !== undefined && opts.waitMs > 0) q.set('waitMs', String(Math.round(opts.waitMs)));
+      return parse<SampleRead>(await call(base, tls, token, 'GET', `/v1/metrics?${q.toString()}`, undefined, opts.signal, opts.waitMs ?? 0), base);
     },
   };
 }

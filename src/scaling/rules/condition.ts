@@ -22,7 +22,7 @@
  *   does not scale twice while new instances start).
  * - A failing query (bad expression, backend down) is unknown, and reported.
  */
-import type { InstantSample, QueryResult } from '../types.js';
+import type { InstantSample, QueryResult } from '../../metrics/index.js';
 import type { ComparisonSpec, ConditionSpec, CountBoundsSpec } from '../../model/types.js';
 
 export type Truth = true | false | 'unknown';
@@ -41,6 +41,31 @@ export interface ConditionOutcome {
   truth: Truth;
   /** Why it is unknown, such as `no samples for app-2 in "…"` or a query error. */
   missing: string[];
+  /** The values the decision was made on (at most OBSERVED_MAX), with the bounds they were held to. */
+  observed: Observation[];
+}
+
+/** One value a condition looked at: an instance's element (quantifiers) or the query's whole result (`value`, `count`). */
+export interface Observation {
+  expr: string;
+  instance?: string;
+  value: number;
+  /** The bounds given (above, below, atOrAbove, atOrBelow). */
+  bounds: Partial<Record<'above' | 'below' | 'atOrAbove' | 'atOrBelow', number>>;
+  satisfied: boolean;
+}
+
+/** Most observations kept per evaluation (a rule over a large component names the first ones). */
+export const OBSERVED_MAX = 50;
+
+function boundsOf(b: CountBoundsSpec | ComparisonSpec): Observation['bounds'] {
+  const out: Observation['bounds'] = {};
+  for (const k of ['above', 'below', 'atOrAbove', 'atOrBelow'] as const) if (b[k] !== undefined) out[k] = b[k];
+  return out;
+}
+
+function note(out: Observation[], o: Observation): void {
+  if (out.length < OBSERVED_MAX) out.push(o);
 }
 
 /** Whether `v` satisfies every bound given. NaN never does. */
@@ -73,7 +98,7 @@ async function run(ctx: ConditionContext, expr: string, missing: string[]): Prom
 }
 
 /** Per ready instance: satisfied, failed, or no samples. */
-async function perInstance(ctx: ConditionContext, cmp: ComparisonSpec, missing: string[]): Promise<{ ok: number; fail: number; none: string[] } | undefined> {
+async function perInstance(ctx: ConditionContext, cmp: ComparisonSpec, missing: string[], observed: Observation[]): Promise<{ ok: number; fail: number; none: string[] } | undefined> {
   const els = await run(ctx, cmp.expr, missing);
   if (!els) return undefined;
   const ready = new Set(ctx.ready);
@@ -83,7 +108,9 @@ async function perInstance(ctx: ConditionContext, cmp: ComparisonSpec, missing: 
     if (inst === undefined || !ready.has(inst)) continue;
     const dep = e.labels['deployment'];
     if (dep !== undefined && dep !== ctx.deployment) continue;
-    by.set(inst, (by.get(inst) ?? true) && satisfies(e.v, cmp));
+    const ok = satisfies(e.v, cmp);
+    note(observed, { expr: cmp.expr, instance: inst, value: e.v, bounds: boundsOf(cmp), satisfied: ok });
+    by.set(inst, (by.get(inst) ?? true) && ok);
   }
   let ok = 0;
   let fail = 0;
@@ -102,26 +129,27 @@ async function perInstance(ctx: ConditionContext, cmp: ComparisonSpec, missing: 
 /** Evaluates a condition; `missing` explains every unknown. */
 export async function evaluateCondition(c: ConditionSpec, ctx: ConditionContext): Promise<ConditionOutcome> {
   const missing: string[] = [];
-  const truth = await evalInto(c, ctx, missing);
-  return { truth, missing };
+  const observed: Observation[] = [];
+  const truth = await evalInto(c, ctx, missing, observed);
+  return { truth, missing, observed };
 }
 
-async function evalInto(c: ConditionSpec, ctx: ConditionContext, missing: string[]): Promise<Truth> {
+async function evalInto(c: ConditionSpec, ctx: ConditionContext, missing: string[], observed: Observation[]): Promise<Truth> {
   switch (c.kind) {
     case 'all': {
-      const r = await perInstance(ctx, c.cmp, missing);
+      const r = await perInstance(ctx, c.cmp, missing, observed);
       if (!r) return 'unknown';
       if (r.fail > 0) return false;
       return r.none.length > 0 || ctx.ready.length === 0 ? 'unknown' : true;
     }
     case 'any': {
-      const r = await perInstance(ctx, c.cmp, missing);
+      const r = await perInstance(ctx, c.cmp, missing, observed);
       if (!r) return 'unknown';
       if (r.ok > 0) return true;
       return r.none.length > 0 || ctx.ready.length === 0 ? 'unknown' : false;
     }
     case 'atLeast': {
-      const r = await perInstance(ctx, c.cmp, missing);
+      const r = await perInstance(ctx, c.cmp, missing, observed);
       if (!r) return 'unknown';
       if (r.ok >= c.instances) return true;
       return r.ok + r.none.length < c.instances ? false : 'unknown';
@@ -133,14 +161,23 @@ async function evalInto(c: ConditionSpec, ctx: ConditionContext, missing: string
         missing.push(`no samples in ${JSON.stringify(c.cmp.expr)}`);
         return 'unknown';
       }
-      return els.every((e) => satisfies(e.v, c.cmp));
+      let all = true;
+      for (const e of els) {
+        const ok = satisfies(e.v, c.cmp);
+        note(observed, { expr: c.cmp.expr, ...(e.labels['instance'] !== undefined ? { instance: e.labels['instance'] } : {}), value: e.v, bounds: boundsOf(c.cmp), satisfied: ok });
+        all &&= ok;
+      }
+      return all;
     }
-    case 'count':
-      return satisfies(ctx.desired, c.bounds);
+    case 'count': {
+      const ok = satisfies(ctx.desired, c.bounds);
+      note(observed, { expr: 'count', value: ctx.desired, bounds: boundsOf(c.bounds), satisfied: ok });
+      return ok;
+    }
     case 'and': {
       let out: Truth = true;
       for (const sub of c.of) {
-        const t = await evalInto(sub, ctx, missing);
+        const t = await evalInto(sub, ctx, missing, observed);
         if (t === false) out = false;
         else if (t === 'unknown' && out === true) out = 'unknown';
       }
@@ -149,14 +186,14 @@ async function evalInto(c: ConditionSpec, ctx: ConditionContext, missing: string
     case 'or': {
       let out: Truth = false;
       for (const sub of c.of) {
-        const t = await evalInto(sub, ctx, missing);
+        const t = await evalInto(sub, ctx, missing, observed);
         if (t === true) out = true;
         else if (t === 'unknown' && out === false) out = 'unknown';
       }
       return out;
     }
     case 'not': {
-      const t = await evalInto(c.of, ctx, missing);
+      const t = await evalInto(c.of, ctx, missing, observed);
       return t === 'unknown' ? 'unknown' : !t;
     }
   }

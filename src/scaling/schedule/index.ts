@@ -12,9 +12,9 @@
 import type { Clock } from '../../clock/index.js';
 import { toNubisError } from '../../errors/index.js';
 import type { ScheduleSpec } from '../../model/types.js';
-import { nextFire, parseCron, type CronSpec } from './cron.js';
+import { nextFire, parseCron, type CronSpec } from '../../clock/index.js';
 
-export { parseCron, nextFire, isTimeZone, wallTime, wallToInstant, type CronSpec, type WallTime } from './cron.js';
+export { parseCron, nextFire, isTimeZone, wallTime, wallToInstant, type CronSpec, type WallTime } from '../../clock/index.js';
 
 export interface ScheduleEntry {
   deployment: string;

@@ -11,7 +11,7 @@
  * 02:00→03:00 gap fires at 03:30; a wall-clock time that occurs twice (fall-back) fires once,
  * at its first occurrence.
  */
-import { NubisError } from '../../errors/index.js';
+import { NubisError } from '../errors/index.js';
 
 export interface CronSpec {
   /** The expression as given. */

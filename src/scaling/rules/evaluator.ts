@@ -17,13 +17,22 @@
  * `rule.suppressed` report when the reason first appears (not every evaluation, to keep the
  * audit log readable). Unknown conditions from missing data are a `rule.nodata` report when
  * they begin; a failed scale call is `rule.failed`.
+ *
+ * Waking on data: besides its interval (and its `for` deadline), a rule is evaluated when new
+ * samples of a series it reads arrive (`dataArrived`, called by ingest), at most once per
+ * `minDataGapMs` — so a sample reaches the scale call in the time of one store flush and one
+ * query, not one interval. A `rule.fired` report carries what made the rule act: the observed
+ * values per instance with their thresholds (`observed`), the ready instances (`instances`)
+ * and the rule's thresholds (`thresholds`); when data woke the evaluation, `dataArrivedAtMs`
+ * says when the latest data before it was ingested.
  */
 import type { Clock } from '../../clock/index.js';
 import { toNubisError } from '../../errors/index.js';
 import type { RuleSpec } from '../../model/types.js';
-import type { QueryResult, Sample } from '../types.js';
+import type { QueryResult, Sample } from '../../metrics/index.js';
 import { boundedTarget } from './action.js';
-import { evaluateCondition, type Truth } from './condition.js';
+import { evaluateCondition, type Observation, type Truth } from './condition.js';
+import { readsAny, ruleReads, type RuleReads } from './reads.js';
 
 export interface RuleEntry {
   deployment: string;
@@ -69,6 +78,10 @@ export interface RuleEvaluatorOptions {
   onEvaluation?: (rule: string, ms: number, truth: Truth) => void;
   /** Longest sleep between looks at the rule list. Default 30 000. */
   maxSleepMs?: number;
+  /** Runs before each evaluation (the service flushes the store so new samples are visible). */
+  beforeEvaluate?: () => Promise<void>;
+  /** Least time between two evaluations of a rule woken by data. Default 100. */
+  minDataGapMs?: number;
 }
 
 export interface RuleState {
@@ -87,6 +100,11 @@ export interface RuleEvaluator {
   reload(): void;
   /** Evaluates every rule now, whatever its interval; for tests and the API. */
   evaluateNow(): Promise<void>;
+  /**
+   * New samples arrived for a deployment (the id its rules are kept under) with these metric
+   * names: the rules of that deployment that read one of them are evaluated soon.
+   */
+  dataArrived(deployment: string, names: Iterable<string>): void;
   states(): RuleState[];
 }
 
@@ -100,6 +118,12 @@ interface PerRule {
   missing: string[];
   lastSuppression?: string;
   nodataReported: boolean;
+  reads: RuleReads;
+  /** New data for a series it reads came in since its last evaluation. */
+  dataPending: boolean;
+  /** When the latest of that data came in. */
+  dataAt?: number;
+  observed: Observation[];
 }
 
 interface PerComponent {
@@ -113,6 +137,7 @@ const HISTORY_MAX_MS = 24 * 3_600_000;
 export function createRuleEvaluator(o: RuleEvaluatorOptions): RuleEvaluator {
   const clock = o.clock;
   const maxSleep = o.maxSleepMs ?? 30_000;
+  const minDataGap = o.minDataGapMs ?? 100;
   const rules = new Map<string, PerRule>();
   const comps = new Map<string, PerComponent>();
   let dirty = true;
@@ -136,7 +161,7 @@ export function createRuleEvaluator(o: RuleEvaluatorOptions): RuleEvaluator {
         continue;
       }
       // new or changed: its `for` starts over
-      rules.set(key, { entry, json, nextEval: now, truth: 'never', missing: [], nodataReported: false });
+      rules.set(key, { entry, json, nextEval: now, truth: 'never', missing: [], nodataReported: false, reads: ruleReads(entry.rule.when), dataPending: false, observed: [] });
     }
     for (const key of [...rules.keys()]) if (!seen.has(key)) rules.delete(key);
     dirty = false;
@@ -182,7 +207,14 @@ export function createRuleEvaluator(o: RuleEvaluatorOptions): RuleEvaluator {
       return p;
     };
     const samples: Sample[] = [];
-    const byComp = new Map<string, { snap: ComponentSnapshot; recs: number[]; firing: { r: PerRule; target: number }[] }>();
+    const wokenAt = new Map<PerRule, number>();
+    for (const r of due) {
+      if (r.dataPending && r.dataAt !== undefined) wokenAt.set(r, r.dataAt);
+      r.dataPending = false;
+      r.dataAt = undefined;
+    }
+    if (o.beforeEvaluate) await o.beforeEvaluate().catch(() => undefined);
+    const byComp = new Map<string, { snap: ComponentSnapshot; ready: string[]; recs: number[]; firing: { r: PerRule; target: number }[] }>();
     for (const r of due) {
       const { deployment, rule } = r.entry;
       r.lastEval = now;
@@ -196,10 +228,11 @@ export function createRuleEvaluator(o: RuleEvaluatorOptions): RuleEvaluator {
       }
       const t0 = performance.now();
       const ready = snap.instances.filter((i) => i.ready).map((i) => i.name);
-      const { truth, missing } = await evaluateCondition(rule.when, { deployment: r.entry.label ?? deployment, ready, desired: snap.desired, query: queryFor(deployment) });
+      const { truth, missing, observed } = await evaluateCondition(rule.when, { deployment: r.entry.label ?? deployment, ready, desired: snap.desired, query: queryFor(deployment) });
       o.onEvaluation?.(rule.name, performance.now() - t0, truth);
       r.truth = truth;
       r.missing = truth === 'unknown' ? missing : [];
+      r.observed = observed;
       const labels = { deployment, component: rule.component, rule: rule.name };
       if (truth !== 'unknown') samples.push(sample('nubis.rule.condition', labels, now, truth ? 1 : 0));
       if (truth === 'unknown' && !r.nodataReported) {
@@ -217,7 +250,7 @@ export function createRuleEvaluator(o: RuleEvaluatorOptions): RuleEvaluator {
 
       const key = compKey(r.entry);
       let g = byComp.get(key);
-      if (!g) byComp.set(key, (g = { snap, recs: [], firing: [] }));
+      if (!g) byComp.set(key, (g = { snap, ready, recs: [], firing: [] }));
       const target = boundedTarget(rule.action, snap.desired, snap);
       if (truth === true) g.recs.push(target);
       if (truth === true && rule.enabled && now - r.holdSince! >= rule.forMs) g.firing.push({ r, target });
@@ -266,7 +299,11 @@ export function createRuleEvaluator(o: RuleEvaluatorOptions): RuleEvaluator {
           samples.push(sample('nubis.rule.fired', { deployment, component: rule.component, rule: rule.name }, now, target));
           o.report?.({
             kind: 'rule.fired', deployment, rule: rule.name, component: rule.component, at: now, reason,
-            data: { from: current, to: target, wanted, holdingSinceMs: r.holdSince, forMs: rule.forMs },
+            data: {
+              from: current, to: target, wanted, holdingSinceMs: r.holdSince, forMs: rule.forMs,
+              observed: r.observed, instances: g.ready, thresholds: thresholdsOf(rule.when),
+              ...(wokenAt.has(r) ? { dataArrivedAtMs: wokenAt.get(r) } : {}),
+            },
           });
         } catch (e) {
           const err = toNubisError(e);
@@ -283,6 +320,7 @@ export function createRuleEvaluator(o: RuleEvaluatorOptions): RuleEvaluator {
   /** When each rule wants to run next: its interval, or the instant its `for` completes. */
   function wakeAt(r: PerRule): number {
     let at = r.nextEval;
+    if (r.dataPending) at = Math.min(at, (r.lastEval ?? 0) + minDataGap);
     if (r.holdSince !== undefined && r.entry.rule.forMs > 0) {
       const deadline = r.holdSince + r.entry.rule.forMs;
       if (r.lastEval === undefined || deadline > r.lastEval) at = Math.min(at, deadline);
@@ -329,6 +367,18 @@ export function createRuleEvaluator(o: RuleEvaluatorOptions): RuleEvaluator {
       dirty = true;
       abort?.abort();
     },
+    dataArrived(deployment, names) {
+      const arrived = [...names];
+      let woke = false;
+      for (const r of rules.values()) {
+        if (r.entry.deployment !== deployment || !readsAny(r.reads, arrived)) continue;
+        r.dataAt = clock.now();
+        if (r.dataPending) continue;
+        r.dataPending = true;
+        woke = true;
+      }
+      if (woke) abort?.abort();
+    },
     async evaluateNow() {
       if (dirty) sync();
       await evaluate([...rules.values()], clock.now());
@@ -345,6 +395,18 @@ export function createRuleEvaluator(o: RuleEvaluatorOptions): RuleEvaluator {
       }));
     },
   };
+}
+
+/** The bounds every comparison of a condition holds its query to, with the quantifier. */
+export function thresholdsOf(c: RuleSpec['when']): { kind: string; expr: string; instances?: number; above?: number; below?: number; atOrAbove?: number; atOrBelow?: number }[] {
+  if (c.kind === 'not') return thresholdsOf(c.of).map((t) => ({ ...t, kind: `not ${t.kind}` }));
+  if ('of' in c) return c.of.flatMap(thresholdsOf);
+  const b = 'cmp' in c ? c.cmp : c.bounds;
+  const out: { kind: string; expr: string; instances?: number; above?: number; below?: number; atOrAbove?: number; atOrBelow?: number } = {
+    kind: c.kind, expr: 'cmp' in c ? c.cmp.expr : 'count', ...(c.kind === 'atLeast' ? { instances: c.instances } : {}),
+  };
+  for (const k of ['above', 'below', 'atOrAbove', 'atOrBelow'] as const) if (b[k] !== undefined) out[k] = b[k];
+  return [out];
 }
 
 export function describeAction(rule: RuleSpec): string {

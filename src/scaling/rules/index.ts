@@ -4,9 +4,10 @@
  * stabilization. See ./condition.ts for the semantics of missing data and readiness, and
  * ./evaluator.ts for timing, cooldown and stabilization.
  */
-export { evaluateCondition, satisfies, type ConditionContext, type ConditionOutcome, type Truth } from './condition.js';
+export { evaluateCondition, satisfies, OBSERVED_MAX, type ConditionContext, type ConditionOutcome, type Observation, type Truth } from './condition.js';
+export { ruleReads, readsAny, type RuleReads } from './reads.js';
 export { boundedTarget, rawTarget, ruleBounds, type Bounds } from './action.js';
 export {
-  createRuleEvaluator, describeAction,
+  createRuleEvaluator, describeAction, thresholdsOf,
   type ComponentSnapshot, type RuleEntry, type RuleEvaluator, type RuleEvaluatorOptions, type RuleReport, type RuleState, type SuppressionReason,
 } from './evaluator.js';
