@@ -49,6 +49,13 @@ export function engineRows(opts: { quick: boolean; limitS: number }): string[][]
     'the base of the curve',
     `${n(base.running)} running`,
   ]);
+  const t = perInstance(three);
+  rows.push([
+    `growth: ${n(three.instances)} instances (3 × 1,000) to running, per instance`,
+    `${t.wall.toFixed(1)} ms wall, ${t.cpu.toFixed(1)} ms CPU, ${(t.rss * 1024).toFixed(0)} kB RSS`,
+    'within 1.3× of 1,000',
+    `${(t.wall / b.wall).toFixed(2)}× wall, ${(t.cpu / b.cpu).toFixed(2)}× CPU, ${(t.rss / b.rss).toFixed(2)}× RSS per instance (against the ${n(base.instances)} row)`,
+  ]);
   for (const per of opts.quick ? [3334] : [3334, 10000]) {
     const name = `growth: ${n(3 * per)} instances (3 × ${n(per)}) to running, per instance`;
     let r: ScaleRun;
