@@ -99,11 +99,13 @@ test('imports: at most maxInFlight at once; 503 and 429 are retried until every 
 test('a stalled import times out after its batch-sized timeout and is retried', async () => {
   const vm = await standIn((n) => (n === 0 ? 'stall' : 'ok'));
   try {
-    const store = createVictoriaMetricsStore({ url: vm.url, batchSize: 100, importBaseTimeoutMs: 100, retry: fast });
+    const store = createVictoriaMetricsStore({ url: vm.url, batchSize: 100, importBaseTimeoutMs: 1000, retry: fast });
     store.append(samples(100));
     await store.flush();
-    assert.equal(vm.received.length, 100);
-    assert.equal(store.importStats().retries, 1);
+    // under heavy load a retry may time out too (and still land): count distinct samples
+    assert.deepEqual([...new Set(vm.received)].sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i));
+    assert.ok(store.importStats().retries >= 1, 'the stalled request was retried');
+    assert.equal(store.importStats().failedBatches, 0);
   } finally {
     await vm.close();
   }

@@ -432,6 +432,8 @@ class EmbeddedStore implements EmbeddedMetricStore {
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.timer) clearInterval(this.timer);
+    // a clean stop seals the heads: the next open reads chunk indexes, no WAL to replay
+    if (this.dir !== null && this.budget.bytes > 0) await this.serialized(async () => this.seal());
     await this.flush();
     this.closed = true;
     for (const f of this.files.values()) f.close();
