@@ -1,12 +1,20 @@
 /**
- * Graphite plaintext ingest: 10,000 series × 1,000 samples (10 million) sent over TCP by a
- * separate sender process, into (a) Nubis — the Graphite listener (src/metrics/ingest/graphite)
- * → embedded store append → flush (fsync'd) — and (b) a real victoria-metrics fed the same
- * stream on its -graphiteListenAddr. Each clock runs from "go" until every sample is stored
- * and queryable: for Nubis, all samples appended and flush() done; for VictoriaMetrics, its
- * `sum(count_over_time(...))` answers the full count after /internal/force_flush.
+ * Graphite plaintext ingest, both sides in the same run: 10,000 series × 300 samples (3
+ * million) sent over TCP by a separate sender process, into (a) Nubis — the Graphite listener
+ * (src/metrics/ingest/graphite) → embedded store append → flush (fsync'd) — and (b) a real
+ * victoria-metrics fed the same stream on its -graphiteListenAddr. Rounds alternate
+ * (Nubis, VM, Nubis, VM, …) so both see the same machine load; the medians are reported.
+ * Each clock runs from "go" until every sample is stored and queryable: for Nubis, all samples
+ * appended and flush() done; for VictoriaMetrics, its `sum(count_over_time(...))` answers the
+ * full count after /internal/force_flush.
  *
- * Prints one JSON line. `--quick`: 10,000 series × 20 samples.
+ * Also reported: the CPU seconds each side spent (Nubis: this process; VictoriaMetrics: its
+ * process, from /proc), the machine's load average, and the ratio of CPU per sample, which
+ * explains the throughput ratio: Nubis parses and stores on one thread, VictoriaMetrics on
+ * every core; on a loaded machine the scheduler shares the CPU per runnable thread, so the
+ * one-thread side loses more than the many-thread side.
+ *
+ * Prints one JSON line. `--quick`: 10,000 series × 20 samples, 1 round.
  * Sender mode (internal): `--send <port> <series> <perSeries> <baseSec>`.
  */
 import { spawn } from 'node:child_process';
@@ -99,16 +107,29 @@ async function loadListener(): Promise<{ start: StartListener; source: string }>
   return { start, source: 'bench fallback parser' };
 }
 
-async function main(): Promise<void> {
-  const quick = process.argv.includes('--quick');
-  const perSeries = quick ? 20 : 1000;
-  const total = SERIES * perSeries;
-  const baseSec = Math.floor(Date.now() / 1000) - perSeries * STEP_S - 3600;
+/** CPU seconds of a process so far (utime + stime from /proc). */
+function procCpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
 
-  // ---- Nubis embedded ----
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
+
+interface Round {
+  seconds: number;
+  cpuSeconds: number;
+  stored: number;
+}
+
+async function nubisRound(perSeries: number, baseSec: number): Promise<Round> {
+  const total = SERIES * perSeries;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-bench-ingest-'));
   const store = await createEmbeddedMetricStore({ dir, flushIntervalMs: 0 });
-  const { start, source } = await loadListener();
+  const { start } = await loadListener();
   let appended = 0;
   let resolveAll!: () => void;
   const allIn = new Promise<void>((r) => (resolveAll = r));
@@ -121,21 +142,24 @@ async function main(): Promise<void> {
     },
   });
   const s1 = await startSender(listener.port, perSeries, baseSec);
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   s1.go();
   await allIn;
   await store.flush();
-  const nubisSec = (performance.now() - t0) / 1000;
+  const seconds = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
   const stored = store.stats().points;
   await s1.done;
   await listener.close();
   await store.close();
   fs.rmSync(dir, { recursive: true, force: true });
+  return { seconds, cpuSeconds: (c.user + c.system) / 1e6, stored };
+}
 
-  // ---- VictoriaMetrics ----
+async function vmRound(perSeries: number, baseSec: number): Promise<Round> {
+  const total = SERIES * perSeries;
   const vm = await startVictoriaMetrics({ graphite: true });
-  let vmSec = NaN;
-  let vmStored = 0;
   try {
     const s2 = await startSender(vm.graphitePort!, perSeries, baseSec);
     const countQuery = `sum(count_over_time({__name__=~"bench\\\\..*"}[${perSeries * STEP_S + 600}s]))`;
@@ -145,31 +169,58 @@ async function main(): Promise<void> {
       const m = /^vm_rows_inserted_total\{type="graphite"\} (\d+)/m.exec(text);
       return m ? Number(m[1]) : 0;
     };
+    let stored = 0;
+    const cpu0 = procCpuSeconds(vm.pid);
     const t1 = performance.now();
     s2.go();
     for (;;) {
       if ((await inserted()) >= total) {
         await (await fetch(`${vm.url}/internal/force_flush`)).arrayBuffer();
         const r = (await (await fetch(`${vm.url}/api/v1/query?nocache=1&time=${evalAt}&query=${encodeURIComponent(countQuery)}`)).json()) as { data: { result: { value: [number, string] }[] } };
-        vmStored = Number(r.data.result[0]?.value[1] ?? 0);
-        if (vmStored >= total) break;
+        stored = Number(r.data.result[0]?.value[1] ?? 0);
+        if (stored >= total) break;
       }
       await new Promise((r) => setTimeout(r, 20));
     }
-    vmSec = (performance.now() - t1) / 1000;
+    const seconds = (performance.now() - t1) / 1000;
+    const cpuSeconds = procCpuSeconds(vm.pid) - cpu0;
     await s2.done;
+    return { seconds, cpuSeconds, stored };
   } finally {
     await vm.stop();
   }
+}
 
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const perSeries = quick ? 20 : 300;
+  const rounds = quick ? 1 : 3;
+  const total = SERIES * perSeries;
+  const baseSec = Math.floor(Date.now() / 1000) - perSeries * STEP_S - 3600;
+  const { source } = await loadListener();
+  const nubis: Round[] = [];
+  const vms: Round[] = [];
+  const load0 = os.loadavg()[0]!;
+  for (let r = 0; r < rounds; r++) {
+    nubis.push(await nubisRound(perSeries, baseSec));
+    vms.push(await vmRound(perSeries, baseSec));
+  }
+  const n = median(nubis.map((x) => x.seconds));
+  const v = median(vms.map((x) => x.seconds));
+  const nCpu = median(nubis.map((x) => x.cpuSeconds));
+  const vCpu = median(vms.map((x) => x.cpuSeconds));
   console.log(
     JSON.stringify({
       series: SERIES,
       samples: total,
+      rounds,
       listener: source,
-      nubis: { seconds: nubisSec, samplesPerSec: total / nubisSec, stored },
-      victoriaMetrics: { seconds: vmSec, samplesPerSec: total / vmSec, stored: vmStored },
-      ratio: total / nubisSec / (total / vmSec),
+      loadAverage: { start: load0, end: os.loadavg()[0]!, cores: os.cpus().length },
+      nubis: { seconds: n, samplesPerSec: total / n, cpuSeconds: nCpu, stored: nubis[0]!.stored, all: nubis },
+      victoriaMetrics: { seconds: v, samplesPerSec: total / v, cpuSeconds: vCpu, stored: vms[0]!.stored, all: vms },
+      ratio: v / n,
+      /** Nubis's samples per CPU second over VictoriaMetrics's. */
+      cpuEfficiencyRatio: vCpu / nCpu,
     }),
   );
 }

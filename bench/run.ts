@@ -1,46 +1,23 @@
 /**
  * `npm run bench`: runs each benchmark in its own process (so peak RSS is the control
  * plane's alone), repeats, and prints a Markdown table of medians.
+ *
+ *   node dist/bench/run.js [--quick] [--limit-s=600]   (the limit stops the largest growth runs)
  */
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { child } from './child.js';
+import { engineRows } from './engine-rows.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
+const limitS = Number(process.argv.find((a) => a.startsWith('--limit-s='))?.slice('--limit-s='.length) ?? 600);
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 };
 
-function child<T>(file: string, args: string[]): T {
-  const out = execFileSync(process.execPath, ['--max-old-space-size=4096', path.join(here, file), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = out.trim().split('\n').pop()!;
-  return JSON.parse(line) as T;
-}
-
 const rows: string[][] = [];
-const reps = quick ? 1 : 3;
 
-// 1. 1,000 nodes × 3 components to running
-const scale = Array.from({ length: reps }, () => child<{ wallMs: number; peakRssMB: number; running: number; instanceEvents: number }>('scale.js', ['1000']));
-rows.push([
-  '1,000 nodes × 3 components to running (sim, zero latency)',
-  `${(median(scale.map((s) => s.wallMs)) / 1000).toFixed(2)} s wall, ${median(scale.map((s) => s.peakRssMB)).toFixed(0)} MB peak RSS`,
-  '≤ 10 s, ≤ 300 MB',
-  `${scale[0]!.running} running, ${scale[0]!.instanceEvents} instance events recorded`,
-]);
-console.error(`scale: ${JSON.stringify(scale)}`);
-
-// 2. steady-state pass over 10,000 nodes
-const steady = child<{ passMedianMs: number; passP95Ms: number; upMs: number }>('steady.js', [quick ? '3000' : '10000', '30']);
-rows.push([
-  `steady-state reconcile pass over ${quick ? '3,000' : '10,000'} nodes`,
-  `${steady.passMedianMs.toFixed(1)} ms median (p95 ${steady.passP95Ms.toFixed(1)} ms)`,
-  '≤ 200 ms',
-  `reached running in ${(steady.upMs / 1000).toFixed(1)} s`,
-]);
-console.error(`steady: ${JSON.stringify(steady)}`);
+// 1–2. instances to running, the growth curve, the steady cycle (./engine-rows.ts)
+rows.push(...engineRows({ quick, limitS }));
 
 // 3. makespan of 64 nodes under the CloudSigma slow-down, virtual clock
 const seeds = quick ? [1] : [1, 2, 3];

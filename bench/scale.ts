@@ -1,15 +1,18 @@
 /**
- * Benchmark child: N nodes × 3 components to running on an in-process `sim` cloud with zero
- * latency, through the whole control plane (store, events, engine, sim driver). Prints one
- * JSON line: wall time from apply to ready, and the process's peak RSS.
+ * Benchmark child: `perComponent` instances of each of 3 components (db ← app ← web, every
+ * requirer wired to every provider), so 3 × perComponent instances on as many sim nodes, to
+ * running on an in-process `sim` cloud with zero latency, through the whole control plane
+ * (store, events, engine, sim driver). Prints one JSON line: wall and CPU time from apply to
+ * ready, the process's peak RSS, and what reached running. With `limitS`, a run that is not
+ * ready by then stops there and reports how far it got (`finished: false`).
  *
- *   node dist/bench/scale.js <nodes>
+ *   node dist/bench/scale.js <perComponent> [limitS]
  */
-import { startBenchControlPlane, untilReady } from './common.js';
+import { countingSim, cpuMsSince, startBenchControlPlane, untilReady } from './common.js';
 
-const nodes = Number(process.argv[2] ?? 1000);
-const per = Math.ceil(nodes / 3);
-const counts = [per, per, nodes - 2 * per];
+const per = Number(process.argv[2] ?? 1000);
+const limitS = Number(process.argv[3] ?? Infinity);
+const instances = 3 * per;
 const spec = `name: bench
 clouds:
   sim: { platform: sim, options: { path: ":memory:" } }
@@ -18,30 +21,39 @@ nodeTemplates:
 components:
   db:
     nodeTemplate: t
-    instances: { count: ${counts[0]}, max: 100000 }
+    instances: { count: ${per}, max: 100000 }
     provides: { sql: {} }
     lifecycle: { install: "i", configure: "c", start: "s" }
   app:
     nodeTemplate: t
-    instances: { count: ${counts[1]}, max: 100000 }
+    instances: { count: ${per}, max: 100000 }
     provides: { http: {} }
     requires: { db: { component: db, port: sql } }
     lifecycle: { install: "i", configure: "c", start: "s" }
   web:
     nodeTemplate: t
-    instances: { count: ${counts[2]}, max: 100000 }
+    instances: { count: ${per}, max: 100000 }
     requires: { app: { component: app, port: http, optional: true } }
     lifecycle: { install: "i", configure: "c", start: "s", update: "u" }
 `;
 
-const bench = await startBenchControlPlane({ engine: { stepConcurrency: 256, pollIntervalMs: 1 } });
+const sim = countingSim();
+const bench = await startBenchControlPlane({ engine: { stepConcurrency: 256, pollIntervalMs: 1 }, drivers: { sim: sim.factory } });
 const { cp } = bench;
+const sql0 = bench.store.statementStats();
+const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 await cp.apply({ spec }, { actor: 'user:bench' });
-await untilReady(cp, 'bench');
+const finished = await untilReady(cp, 'bench', t0 + limitS * 1000);
 const wallMs = performance.now() - t0;
+const cpuMs = cpuMsSince(cpu0);
+const peakRssMB = process.resourceUsage().maxRSS / 1024;
 const view = await cp.getDeployment('bench');
 const running = view.instances.filter((i) => i.phase === 'running').length;
-const instanceEvents = (await cp.events.list({ kind: 'instance.*', limit: 1_000_000 })).length;
+const sql1 = bench.store.statementStats();
 await bench.close();
-console.log(JSON.stringify({ nodes, running, wallMs, peakRssMB: process.resourceUsage().maxRSS / 1024, instanceEvents }));
+console.log(JSON.stringify({
+  components: 3, instances, running, finished, wallMs, cpuMs, peakRssMB,
+  creates: sim.calls.create, steps: sim.calls.runStep,
+  sql: { statements: sql1.prepares + sql1.hits - sql0.prepares - sql0.hits, compiled: sql1.prepares - sql0.prepares },
+}));

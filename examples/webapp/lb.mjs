@@ -1,7 +1,8 @@
 // A round-robin HTTP reverse proxy.
 // Backends come from the wiring file $NUBIS_WIRING_FILE:
 //   { "requires": { "backends": [{ "instance": "app-1", "host": "127.0.0.1", "port": 21011 }, …] }, "provides": {…} }
-// (falling back to NUBIS_REQUIRES_BACKENDS=host:port,… when the file has none). On SIGHUP the
+// (falling back to NUBIS_REQUIRES_BACKENDS=host:port,… when the file has no list; an empty list
+// means no backends). On SIGHUP the
 // file is read again without restarting. Writes its pid to lb.pid in the working directory.
 // No backends → 503; a backend that fails → the next one is tried, then 502.
 // Each proxied response carries `x-backend: <instance>`.
@@ -21,14 +22,20 @@ let next = 0;
 
 function load() {
   let list = [];
+  // an empty list in the wiring file is news too (every backend left or is unreachable): the
+  // start-time environment is only a fallback when the file has no list at all
+  let fromFile = false;
   try {
     const wiring = JSON.parse(readFileSync(process.env.NUBIS_WIRING_FILE || 'wiring.json', 'utf8'));
     const b = wiring && wiring.requires && wiring.requires.backends;
-    if (Array.isArray(b)) list = b.filter((x) => x && x.host && Number(x.port) > 0).map((x) => ({ instance: String(x.instance ?? `${x.host}:${x.port}`), host: x.host, port: Number(x.port) }));
+    if (Array.isArray(b)) {
+      fromFile = true;
+      list = b.filter((x) => x && x.host && Number(x.port) > 0).map((x) => ({ instance: String(x.instance ?? `${x.host}:${x.port}`), host: x.host, port: Number(x.port) }));
+    }
   } catch (e) {
     console.error(`lb: cannot read the wiring file: ${e.message}`);
   }
-  if (list.length === 0 && process.env.NUBIS_REQUIRES_BACKENDS) {
+  if (!fromFile && process.env.NUBIS_REQUIRES_BACKENDS) {
     list = process.env.NUBIS_REQUIRES_BACKENDS.split(',').filter(Boolean).map((a) => {
       const [h, p] = a.split(':');
       return { instance: a, host: h, port: Number(p) };

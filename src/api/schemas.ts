@@ -56,7 +56,7 @@ export const InstanceViewSchema = Type.Object({
   ordinal: Type.Integer(),
   desired: Type.Boolean(),
   phase: Phase,
-  health: Type.Union([Type.Literal('unknown'), Type.Literal('healthy'), Type.Literal('unhealthy')]),
+  health: Type.Union([Type.Literal('unknown'), Type.Literal('healthy'), Type.Literal('unhealthy'), Type.Literal('unreachable')], { description: "unreachable: its node does not answer; its consumers' wiring leaves it out until it does" }),
   node: Type.Object({
     key: Type.String(),
     cloud: Type.String(),
@@ -136,10 +136,20 @@ export const PlanActionSchema = Type.Object({
   reason: Type.String(),
 });
 
+export const CountDecisionSchema = Type.Object({
+  component: Type.String(),
+  spec: Type.Integer({ description: 'the count the spec gives now' }),
+  runtime: Type.Integer({ description: 'the count set at run time (scale, a rule, a schedule)' }),
+  count: Type.Integer({ description: 'the count after apply' }),
+  wins: Type.Union([Type.Literal('spec'), Type.Literal('runtime')]),
+  reason: Type.String(),
+});
+
 export const PlanResultSchema = Type.Object({
   deployment: Type.String(),
   create: Type.Boolean(),
   actions: Type.Array(PlanActionSchema),
+  counts: Type.Optional(Type.Array(CountDecisionSchema, { description: 'components with a run-time count: which count wins after apply, and why' })),
   summary: Type.Object({ add: Type.Integer(), change: Type.Integer(), remove: Type.Integer() }),
 });
 

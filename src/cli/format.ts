@@ -33,6 +33,19 @@ export function table(style: Style, header: string[], rows: string[][]): string 
 /** Colours a state word by its meaning. */
 export function stateColour(style: Style, s: string): string {
   if (['ready', 'running', 'healthy'].includes(s)) return style.green(s);
-  if (['failed', 'unhealthy', 'degraded'].includes(s)) return style.red(s);
+  if (['failed', 'unhealthy', 'unreachable', 'degraded'].includes(s)) return style.red(s);
   return style.yellow(s);
+}
+
+const SPARK = '▁▂▃▄▅▆▇█';
+
+/** A one-line sparkline of values (NaN as a space). */
+export function sparkline(values: readonly number[]): string {
+  const finite = values.filter((v) => Number.isFinite(v));
+  if (finite.length === 0) return '';
+  const lo = Math.min(...finite);
+  const hi = Math.max(...finite);
+  return values
+    .map((v) => (Number.isFinite(v) ? SPARK[hi === lo ? 3 : Math.min(7, Math.floor(((v - lo) / (hi - lo)) * 8))]! : ' '))
+    .join('');
 }

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { Command, Options, Parsed } from './command.js';
-import { COMMANDS } from './commands/index.js';
+import { COMMANDS, type CommandEntry } from './commands/index.js';
 import { CliContext, type CliIO } from './context.js';
 import { CliError, EXIT } from './errors.js';
 
@@ -68,16 +68,17 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
-    io.out((topic ? commandHelp(topic) : mainHelp()) + '\n');
+    io.out((topic ? commandHelp(await topic.load()) : mainHelp()) + '\n');
     return name === undefined ? EXIT.INVALID : EXIT.OK;
   }
   if (name === '--version') {
     io.out('nubis 0.1.0\n');
     return EXIT.OK;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) return report(io, new CliError(EXIT.INVALID, 'USAGE', `unknown command ${JSON.stringify(name)}; run \`nubis --help\``));
+  const entry: CommandEntry | undefined = COMMANDS.find((c) => c.name === name);
+  if (!entry) return report(io, new CliError(EXIT.INVALID, 'USAGE', `unknown command ${JSON.stringify(name)}; run \`nubis --help\``));
   try {
+    const command = await entry.load();
     const args = parse(command, rest);
     if (args.values['help'] === true) {
       io.out(commandHelp(command) + '\n');

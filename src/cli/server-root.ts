@@ -11,7 +11,7 @@ import { DEFAULT_TENANT, keyFilePath, resolveKey, settleKeyFiles } from '../regi
 import { createApiServer, ensureToken, tokenFile } from '../api/index.js';
 import { createRealClock } from '../clock/index.js';
 import { NubisError } from '../errors/index.js';
-import { startGraphiteListener } from '../metrics/ingest/index.js';
+import { GraphiteSources, startGraphiteListener, type GraphiteSourceRule } from '../metrics/ingest/index.js';
 import { createEmbeddedMetricStore } from '../metrics/store/embedded.js';
 import { createQueryEngine } from '../metrics/query/engine.js';
 import { createVictoriaMetricsQueryEngine, createVictoriaMetricsStore } from '../metrics/vm/index.js';
@@ -30,6 +30,8 @@ export interface ServerHandle {
   newToken?: string;
   /** The Graphite plaintext listener's port, when one runs. */
   graphitePort?: number;
+  /** The address it listens on. */
+  graphiteHost?: string;
   /** Stops the API (ending event streams), then the engine (nodes keep running), then the store. */
   close(): Promise<void>;
 }
@@ -43,6 +45,10 @@ export interface StartServerOptions {
   graphitePort?: number;
   /** When the port cannot be bound, log and run without the listener instead of failing (the default port of `serve`). */
   graphiteOptional?: boolean;
+  /** Address of the Graphite listener. Default 127.0.0.1 (not `host`: the listener has no token). */
+  graphiteHost?: string;
+  /** Senders' networks → tenant; senders matching none are refused (loopback: the default tenant). */
+  graphiteTenants?: GraphiteSourceRule[];
   /** Where metrics live. Default embedded (under <data>/metrics). */
   metricsBackend?: 'embedded' | 'victoriametrics';
   /** Base URL of VictoriaMetrics, with metricsBackend victoriametrics. */
@@ -146,8 +152,9 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     let graphitePort: number | undefined;
     if (o.graphitePort !== undefined) {
       try {
-        // the listener has no authentication: what it hears is the default tenant's
-        const listener = await startGraphiteListener({ port: o.graphitePort, host: o.host, onSamples: (s) => metrics.ingest(s, 'graphite', DEFAULT_TENANT) });
+        // no tokens on Graphite: the sender's network decides the tenant (loopback: default)
+        const sources = new GraphiteSources(o.graphiteTenants ?? [], DEFAULT_TENANT);
+        const listener = await startGraphiteListener({ port: o.graphitePort, host: o.graphiteHost ?? '127.0.0.1', sources, onSamples: (s, tenant) => metrics.ingest(s, 'graphite', tenant ?? DEFAULT_TENANT) });
         cleanups.push(() => listener.close());
         graphitePort = listener.port;
       } catch (e) {
@@ -169,7 +176,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       close: unwind,
     };
     if (newToken) handle.newToken = newToken;
-    if (graphitePort !== undefined) handle.graphitePort = graphitePort;
+    if (graphitePort !== undefined) (handle.graphitePort = graphitePort), (handle.graphiteHost = o.graphiteHost ?? '127.0.0.1');
     return handle;
   } catch (e) {
     await unwind();

@@ -19,7 +19,7 @@ export {
   createCloudHealth, STOPPING_CODES, type CloudHealth, type CloudHealthChange, type CloudHealthOptions, type CloudHealthState, type CloudHealthView, type HealthOp,
 } from './cloud-health.js';
 export {
-  validateDriverOptions, optionsSchemaOf, withOptionsSchema, DRIVER_OPTIONS, type DescribedFactory, type DriverOptionsSchema, type OptionType,
+  validateDriverOptions, optionsSchemaOf, withOptionsSchema, DRIVER_OPTIONS, platformOptionsJsonSchemas, driverOptionsJsonSchema, type DescribedFactory, type DriverOptionsSchema, type OptionType,
 } from './options.js';
 export { createAdaptiveLimiter, createFixedLimiter, type ConcurrencyLimiter, type LimitOutcome, type LimitRelease } from './limiter.js';
 export { createLocalDriver } from './local/index.js';

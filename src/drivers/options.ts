@@ -15,23 +15,8 @@ import { OPENSTACK_OPTIONS } from './openstack/options.js';
 import { SIM_OPTIONS } from './sim/options.js';
 import { SSH_OPTIONS } from './ssh/options.js';
 
-/** The type of one option value. */
-export type OptionType =
-  | { type: 'string'; enum?: readonly string[]; pattern?: RegExp; expected?: string }
-  | { type: 'number'; integer?: boolean; min?: number; max?: number }
-  | { type: 'boolean' }
-  | { type: 'array'; items: OptionType }
-  | { type: 'object'; fields?: Record<string, OptionType>; values?: OptionType; required?: readonly string[] }
-  /** A value only a program can pass (a function, an in-process object); any type. */
-  | { type: 'any' };
-
-/** A driver's options: every key it reads, which are required, and a deeper check. */
-export interface DriverOptionsSchema {
-  fields: Record<string, OptionType>;
-  required?: readonly string[];
-  /** Runs after the schema passed; throws SPEC_INVALID (its message is prefixed with the path). */
-  check?: (options: Record<string, unknown>) => void;
-}
+export { doc, type OptionType, type DriverOptionsSchema } from './option-types.js';
+import type { OptionType, DriverOptionsSchema } from './option-types.js';
 
 /** Every platform's schema, for the drivers of this build. */
 export const DRIVER_OPTIONS: Record<Platform, DriverOptionsSchema> = {
@@ -150,4 +135,50 @@ export function validateDriverOptions(schema: DriverOptionsSchema | undefined, o
     if (e instanceof NubisError) throw new NubisError('SPEC_INVALID', `${at}: ${e.message}`, { details: { path: at } });
     throw e;
   }
+}
+
+/** One option type as JSON Schema (draft 2020-12): what editors complete and the published schema carries. */
+export function optionTypeJsonSchema(t: OptionType): Record<string, unknown> {
+  const d = t.doc ? { description: t.doc } : {};
+  switch (t.type) {
+    case 'any': return { ...d, description: `${t.doc ? `${t.doc}; ` : ''}programmatic only (a value only code can pass)` };
+    case 'string': return { type: 'string', minLength: 1, ...(t.enum ? { enum: [...t.enum] } : {}), ...(t.pattern ? { pattern: t.pattern.source } : {}), ...d };
+    case 'number': return { type: t.integer ? 'integer' : 'number', ...(t.min !== undefined ? { minimum: t.min } : {}), ...(t.max !== undefined ? { maximum: t.max } : {}), ...d };
+    case 'boolean': return { type: 'boolean', ...d };
+    case 'array': return { type: 'array', items: optionTypeJsonSchema(t.items), ...d };
+    case 'object':
+      if (t.fields) return { ...fieldsJsonSchema(t.fields, t.required ?? []), ...d };
+      if (t.values) return { type: 'object', additionalProperties: optionTypeJsonSchema(t.values), ...d };
+      return { type: 'object', ...d };
+  }
+}
+
+function fieldsJsonSchema(fields: Record<string, OptionType>, required: readonly string[]): Record<string, unknown> {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    ...(required.length ? { required: [...required] } : {}),
+    properties: Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, optionTypeJsonSchema(v)])),
+  };
+}
+
+/** A driver's options as a JSON Schema object (closed: unknown keys are errors, as at `plan`). */
+export function driverOptionsJsonSchema(schema: DriverOptionsSchema, description?: string): Record<string, unknown> {
+  return { ...(description ? { description } : {}), ...fieldsJsonSchema(schema.fields, schema.required ?? []) };
+}
+
+const PLATFORM_SUMMARY: Record<Platform, string> = {
+  local: 'local: each node is a sandbox directory and process group on the control-plane host',
+  sim: 'sim: a simulated IaaS (latency, slow-down, quota, errors, outages) for scale and fault tests',
+  ssh: 'ssh: bring your own hosts; a node is one host of a fixed pool reached over SSH',
+  openstack: 'openstack: nodes are Nova servers (Keystone v3)',
+  ec2: 'ec2: nodes are EC2 instances (or an EC2-compatible endpoint)',
+  cloudsigma: 'cloudsigma: nodes are CloudSigma servers cloned from a prepared server or drive',
+};
+
+/** Every platform's options as JSON Schema, for the published spec schema (../model json-schema). */
+export function platformOptionsJsonSchemas(): Record<Platform, Record<string, unknown>> {
+  const out = {} as Record<Platform, Record<string, unknown>>;
+  for (const p of Object.keys(DRIVER_OPTIONS) as Platform[]) out[p] = driverOptionsJsonSchema(DRIVER_OPTIONS[p], `options of the ${PLATFORM_SUMMARY[p]}`);
+  return out;
 }

@@ -12,12 +12,14 @@ import { NubisError } from '../errors/index.js';
 import type { Engine } from './engine.js';
 import type { Placement } from './clouds.js';
 import type { CloudSpec } from '../model/types.js';
-import type { CloudHealthView } from '../drivers/index.js';
+import { platformOptionsJsonSchemas, type CloudHealthView } from '../drivers/index.js';
 import { cloudNotes, describeCloudNote, noteOf, withNotes } from './cloud-notes.js';
 import { desiredCount, resourceKey, type Deployment, type InstanceRec } from './state.js';
 import { ADMIN_TENANT, deploymentId, localText, splitDeploymentId, type TenantPolicy } from './tenancy.js';
 import { componentWiringHashes, previewPlan } from './planner.js';
-import { providedEndpoints } from './wiring.js';
+import { providedEndpoints, servesTraffic } from './wiring.js';
+import { unreachableLine } from './reachability.js';
+import { carryCounts } from './rollout/index.js';
 import type {
   Caller, CloudNote, ControlPlane, DeploymentState, DeploymentSummary, DeploymentView, EndpointView, ForgetResult, InstanceView, PlanResult, SpecInput, StepLog,
 } from './views.js';
@@ -110,7 +112,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       ordinal: i.ordinal,
       desired: i.desired,
       phase: i.phase,
-      health: i.health,
+      health: n?.unreachable && i.desired ? 'unreachable' : i.health,
       node: { key: resourceKey(d.spec.name, i.name), cloud: n?.cloud ?? comp?.cloud ?? '', state: n?.unreachable ? 'unreachable' : (n?.status ?? 'pending') },
       endpoints,
       createdAt: iso(i.createdAt),
@@ -120,12 +122,13 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
     const sick = n?.cloud && i.phase !== 'running' ? clouds?.health(d, n.cloud) : undefined;
     const err = sick && sick.state !== 'healthy' ? describeCloudNote(noteOf(n!.cloud, sick)) : (i.lastError ?? n?.lastError);
     if (err && (i.phase === 'failed' || n?.status === 'failed' || i.phase !== 'running')) v.lastError = localText(d.tenant, err);
+    if (n?.unreachable && i.desired) v.lastError = localText(d.tenant, unreachableLine(n, clock.now()));
     return v;
   }
 
   function stateOf(d: Deployment, insts: InstanceRec[]): DeploymentState {
     if (d.status === 'destroying') return 'destroying';
-    if (insts.some((i) => i.phase === 'failed' || engine.nodes.get(i.key)?.status === 'failed')) return 'degraded';
+    if (insts.some((i) => i.phase === 'failed' || engine.nodes.get(i.key)?.status === 'failed' || (i.desired && engine.nodes.get(i.key)?.unreachable))) return 'degraded';
     for (const c of Object.values(d.spec.components)) {
       const live = insts.filter((i) => i.component === c.name && i.desired);
       if (live.length !== desiredCount(d, c) || live.some((i) => i.phase !== 'running')) return 'applying';
@@ -151,7 +154,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       components: Object.values(d.spec.components).map((c) => ({
         name: c.name,
         desired: desiredCount(d, c),
-        running: insts.filter((i) => i.component === c.name && i.desired && i.phase === 'running').length,
+        running: insts.filter((i) => i.component === c.name && servesTraffic(i, engine.nodes)).length,
         min: c.min,
         max: c.max,
       })),
@@ -209,7 +212,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
   return {
     events,
     tenancy,
-    specSchema: () => specJsonSchema(),
+    specSchema: () => specJsonSchema(platformOptionsJsonSchemas()),
 
     async plan(input, caller) {
       const p = sealedInput(input);
@@ -217,8 +220,9 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       const id = deploymentId(tenant, p.spec.name);
       const existing = engine.deployments.get(id);
       const now = clock.now();
+      const carried = carryCounts(existing?.spec, existing?.counts ?? {}, p.spec);
       const d: Deployment = existing
-        ? { ...existing, spec: p.spec, counts: {}, ordinals: { ...existing.ordinals } }
+        ? { ...existing, spec: p.spec, counts: carried.counts, ordinals: { ...existing.ordinals } }
         : { name: id, tenant, spec: p.spec, specText: p.text, file: p.file, version: 0, status: 'active', counts: {}, ordinals: {}, createdAt: now, updatedAt: now };
       checkClouds(p.spec, d);
       const preview = previewPlan(d, engine.instancesOf(d.name), engine.nodes, now).map(({ deployment: _d, ready: _r, ...a }) => a);
@@ -228,6 +232,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
         deployment: p.spec.name,
         create: !existing,
         actions,
+        ...(carried.decisions.length ? { counts: carried.decisions } : {}),
         summary: {
           add: actions.filter((a) => a.kind === 'create-node').length,
           change: actions.filter((a) => a.kind === 'update' || a.kind === 'restart').length,
@@ -254,7 +259,8 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
         file: p.file,
         version: (existing?.version ?? 0) + 1,
         status: 'active',
-        counts: {},
+        // run-time counts (scale, rules, schedules) survive unless the spec's own count changed
+        counts: carryCounts(existing?.spec, existing?.counts ?? {}, p.spec).counts,
         ordinals: { ...(existing?.ordinals ?? {}) },
         createdAt: existing?.createdAt ?? now,
         updatedAt: now,

@@ -6,7 +6,7 @@
 import type { ComponentSpec } from '../model/types.js';
 import type { PlanAction, PlanActionKind } from './views.js';
 import { desiredCount, instanceName, resourceKey, type Deployment, type InstanceRec, type NodeRec } from './state.js';
-import { computeWiring, wiringHash } from './wiring.js';
+import { computeWiring, servesTraffic, wiringHash } from './wiring.js';
 
 export interface Action extends PlanAction {
   deployment: string;
@@ -87,7 +87,7 @@ export function planDeployment({ dep, instances, nodes, now, busy }: PlanInput):
   const actions: Action[] = [];
   const comps = dep.spec.components;
   const runningCount = new Map<string, number>();
-  for (const i of instances) if (i.desired && i.phase === 'running') runningCount.set(i.component, (runningCount.get(i.component) ?? 0) + 1);
+  for (const i of instances) if (servesTraffic(i, nodes)) runningCount.set(i.component, (runningCount.get(i.component) ?? 0) + 1);
   const hashes = componentWiringHashes(dep, instances, nodes);
   const requirersOf = new Map<string, string[]>();
   for (const c of Object.values(comps)) {
@@ -117,6 +117,8 @@ export function planDeployment({ dep, instances, nodes, now, busy }: PlanInput):
     const waiting = (inst.notBefore ?? 0) > now;
     if (inst.desired && comp) {
       if (inst.phase === 'failed' || node?.status === 'failed') continue;
+      // its node does not answer: nothing can reach its agent until it does (./reachability.ts)
+      if (node?.status === 'running' && node.unreachable) continue;
       let prev: string | undefined;
       const nodeUp = node?.status === 'running';
       if (!nodeUp) {

@@ -19,7 +19,7 @@ export interface Deployment {
   file: string;
   version: number;
   status: 'active' | 'destroying';
-  /** component → count set by `scale`, overriding the spec until the next apply. */
+  /** component → count set at run time (`scale`, rules, schedules), overriding the spec; kept by a re-apply unless the spec's own count changed (./rollout/counts.ts). */
   counts: Record<string, number>;
   /** component → next ordinal. */
   ordinals: Record<string, number>;
@@ -45,8 +45,11 @@ export interface NodeRec {
   notBefore?: number;
   /** The offer, image and location selection chose (registered clouds only). */
   placement?: Placement;
-  /** Not persisted: the last sweep found the node broken or stopped. */
+  /** Not persisted: the node does not answer (the cloud reports it broken or stopped, or its agent missed observations); see ./reachability.ts. */
   unreachable?: boolean;
+  /** Not persisted: why it is unreachable, and since when (clock ms). */
+  unreachableReason?: string;
+  unreachableSince?: number;
   /** Not persisted: a counter value bumped on every change and action; a sweep judges only nodes unchanged since its list began. */
   touch?: number;
   /** Not persisted: clock time its create returned (or it was adopted, or loaded at start); NotFound soon after is not "gone". */

@@ -22,6 +22,8 @@ export interface SweepContext {
   setPhase(i: InstanceRec, phase: InstancePhase, reason: string): Promise<void>;
   /** Appends an engine event (the engine fills in actor, time and correlation id). */
   emit(e: Omit<EventInput, 'actor'>): Promise<void>;
+  /** The cloud's verdict on a running node's reachability (the engine decides whether it changed). */
+  cloudReported(n: NodeRec, down: boolean, reason: string, data: Record<string, unknown>, outcome: string): Promise<void>;
   /** Runs `fn` as an action on `key` (the key is busy meanwhile; the deployment gets a pass after). */
   run(key: string, deployment: string | undefined, fn: () => Promise<void>): Promise<void>;
   /** Whether an intent of this deployment and tenant now holds the key. */
@@ -101,16 +103,15 @@ export async function applySweepDecision(ctx: SweepContext, driver: Driver, dec:
   }
 }
 
-/** Records the listed node of a running intent; a node the cloud reports broken or stopped is an event, once per change. */
+/** Records the listed node of a running intent; a node the cloud reports broken or stopped is unreachable (./reachability.ts), an event once per change. */
 async function observe(ctx: SweepContext, n: NodeRec, keep: CloudNode): Promise<void> {
   if (n.status === 'running' && keep.status === 'running') n.observed = keep;
   const down = n.status === 'running' && (keep.status === 'error' || keep.status === 'stopped');
-  if (down === (n.unreachable ?? false)) return;
-  n.unreachable = down;
   const reason = (keep as CloudNode & { error?: { code?: string; message?: string } }).error;
-  await ctx.emit({
-    deployment: n.deployment, kind: down ? 'node.unreachable' : 'node.reachable', target: n.key, outcome: keep.status,
-    reason: down ? `the cloud reports the node ${keep.status}${reason?.message ? `: ${reason.message}` : ''}` : 'the node answers again',
-    data: { id: keep.id, ...(reason?.code ? { code: reason.code } : {}) },
-  });
+  await ctx.cloudReported(
+    n, down,
+    down ? `the cloud reports the node ${keep.status}${reason?.message ? `: ${reason.message}` : ''}` : 'the cloud reports the node running again',
+    { id: keep.id, ...(reason?.code ? { code: reason.code } : {}) },
+    keep.status,
+  );
 }

@@ -27,7 +27,8 @@ export interface InstanceView {
   ordinal: number;
   desired: boolean;
   phase: InstancePhase;
-  health: 'unknown' | 'healthy' | 'unhealthy';
+  /** `unreachable`: its node does not answer; consumers are not wired to it meanwhile. */
+  health: 'unknown' | 'healthy' | 'unhealthy' | 'unreachable';
   node: { key: string; cloud: string; state: NodeState; id?: string; address?: string };
   /** Provided port name → host:port. */
   endpoints: Record<string, string>;
@@ -107,11 +108,26 @@ export interface PlanAction {
   reason: string;
 }
 
+/** After a re-apply: the count a component converges to when a run-time count was set. */
+export interface CountDecision {
+  component: string;
+  /** The count the spec file gives now. */
+  spec: number;
+  /** The count set at run time (scale, a rule, a schedule) before this apply. */
+  runtime: number;
+  /** The count the engine converges to after this apply. */
+  count: number;
+  wins: 'spec' | 'runtime';
+  reason: string;
+}
+
 export interface PlanResult {
   deployment: string;
   /** true when the deployment does not exist yet. */
   create: boolean;
   actions: PlanAction[];
+  /** Components with a run-time count (scale, rules, schedules): which count wins after apply, and why. */
+  counts?: CountDecision[];
   summary: { add: number; change: number; remove: number };
 }
 

@@ -56,29 +56,96 @@ export function wiredProviders(instances: Iterable<InstanceRec>, deployment: str
   return out.sort((a, b) => a.ordinal - b.ordinal);
 }
 
+/**
+ * Whether consumers are wired to this provider: desired, running, and on a node that answers
+ * (an instance on an unreachable node is dropped until it answers again, ./reachability.ts).
+ */
+export function servesTraffic(p: InstanceRec, nodes: ReadonlyMap<string, NodeRec>): boolean {
+  return p.desired && p.phase === 'running' && !nodes.get(p.key)?.unreachable;
+}
+
 export interface WiringInput {
   dep: Deployment;
   inst: InstanceRec;
   /** Instances of the deployment, grouped by component. */
   byComponent: Map<string, InstanceRec[]>;
-  nodes: Map<string, NodeRec>;
+  nodes: ReadonlyMap<string, NodeRec>;
+}
+
+/**
+ * The last provider list of each channel, per deployment object (a new spec is a new object, so
+ * a re-apply starts afresh): reused while exactly the same instances are wanted and running on
+ * nodes with the same observed records (the engine replaces a node's record, never edits it).
+ * Checking that is a pass of identity comparisons over the providers; building the list, and
+ * what is derived from it (its JSON for the hash, the env value), happens once per change
+ * instead of once per requirer and step.
+ */
+interface ChannelMemo {
+  members: InstanceRec[];
+  observed: (CloudNode | undefined)[];
+  list: readonly (Endpoint & { instance: string })[];
+}
+/** The last `requires` record of each requiring component, reused while its lists are. */
+interface RequiresMemo {
+  lists: readonly (readonly unknown[])[];
+  requires: Wiring['requires'];
+}
+const channelMemos = new WeakMap<Deployment, Map<string, ChannelMemo>>();
+const requiresMemos = new WeakMap<Deployment, Map<string, RequiresMemo>>();
+const hashes = new WeakMap<object, string>();
+const envValues = new WeakMap<object, string>();
+
+function memoOf<T>(memos: WeakMap<Deployment, Map<string, T>>, dep: Deployment): Map<string, T> {
+  let m = memos.get(dep);
+  if (!m) memos.set(dep, (m = new Map()));
+  return m;
+}
+
+/** Desired, running providers of a channel, in ordinal order, with their endpoints on `port`. */
+function channelList(dep: Deployment, component: string, port: string, candidates: readonly InstanceRec[], nodes: ReadonlyMap<string, NodeRec>): ChannelMemo['list'] {
+  const providerComp = dep.spec.components[component];
+  if (!providerComp) return Object.freeze([]);
+  const memos = memoOf(channelMemos, dep);
+  const key = `${component}\0${port}`;
+  const memo = memos.get(key);
+  let same = memo !== undefined;
+  let j = 0;
+  const members: InstanceRec[] = [];
+  const observed: (CloudNode | undefined)[] = [];
+  for (const p of candidates) {
+    if (!servesTraffic(p, nodes)) continue;
+    const o = nodes.get(p.key)?.observed;
+    if (same && (memo!.members[j] !== p || memo!.observed[j] !== o)) same = false;
+    members.push(p);
+    observed.push(o);
+    j++;
+  }
+  if (same && j === memo!.members.length) return memo!.list;
+  const order = members.map((_, i) => i).sort((a, b) => members[a]!.ordinal - members[b]!.ordinal);
+  const list: (Endpoint & { instance: string })[] = [];
+  for (const i of order) {
+    const ep = providedEndpoints(providerComp, observed[i])[port];
+    if (ep) list.push(Object.freeze({ instance: members[i]!.name, ...ep }));
+  }
+  const frozen = Object.freeze(list);
+  memos.set(key, { members, observed, list: frozen });
+  return frozen;
 }
 
 export function computeWiring({ dep, inst, byComponent, nodes }: WiringInput): Wiring {
   const comp = dep.spec.components[inst.component]!;
-  const requires: Wiring['requires'] = {};
-  for (const ch of Object.values(comp.requires)) {
-    const providerComp = dep.spec.components[ch.component];
-    const list: (Endpoint & { instance: string })[] = [];
-    if (providerComp) {
-      const providers = (byComponent.get(ch.component) ?? []).filter((p) => p.desired && p.phase === 'running');
-      providers.sort((a, b) => a.ordinal - b.ordinal);
-      for (const p of providers) {
-        const ep = providedEndpoints(providerComp, nodes.get(p.key)?.observed)[ch.port];
-        if (ep) list.push({ instance: p.name, ...ep });
-      }
-    }
-    requires[ch.name] = list;
+  const lists: (readonly (Endpoint & { instance: string })[])[] = [];
+  const channels = Object.values(comp.requires);
+  for (const ch of channels) lists.push(channelList(dep, ch.component, ch.port, byComponent.get(ch.component) ?? [], nodes));
+  const memos = memoOf(requiresMemos, dep);
+  const memo = memos.get(inst.component);
+  let requires: Wiring['requires'];
+  if (memo && memo.lists.length === lists.length && memo.lists.every((l, i) => l === lists[i])) requires = memo.requires;
+  else {
+    const r: Record<string, readonly (Endpoint & { instance: string })[]> = {};
+    channels.forEach((ch, i) => (r[ch.name] = lists[i]!));
+    requires = Object.freeze(r) as Wiring['requires'];
+    memos.set(inst.component, { lists, requires });
   }
   return {
     deployment: dep.name,
@@ -91,7 +158,20 @@ export function computeWiring({ dep, inst, byComponent, nodes }: WiringInput): W
 
 /** Changes exactly when what the handlers are told about their channels changes. */
 export function wiringHash(w: Wiring): string {
-  return crypto.createHash('sha1').update(JSON.stringify(w.requires)).digest('hex').slice(0, 16);
+  const known = hashes.get(w.requires);
+  if (known !== undefined) return known;
+  const h = crypto.createHash('sha1').update(JSON.stringify(w.requires)).digest('hex').slice(0, 16);
+  if (Object.isFrozen(w.requires)) hashes.set(w.requires, h);
+  return h;
+}
+
+/** `host:port,host:port` of a channel's providers. */
+function envValue(list: readonly Endpoint[]): string {
+  const known = envValues.get(list);
+  if (known !== undefined) return known;
+  const v = list.map((e) => `${e.host}:${e.port}`).join(',');
+  if (Object.isFrozen(list)) envValues.set(list, v);
+  return v;
 }
 
 /**
@@ -108,7 +188,7 @@ export function wiringEnv(comp: ComponentSpec, w: Wiring, host: string, graphite
   if (graphite) env.NUBIS_GRAPHITE = `${graphite.host}:${graphite.port}`;
   for (const [name, ep] of Object.entries(w.provides)) env[`NUBIS_PORT_${envName(name)}`] = String(ep.port);
   for (const [name, list] of Object.entries(w.requires)) {
-    env[`NUBIS_REQUIRES_${envName(name)}`] = list.map((e) => `${e.host}:${e.port}`).join(',');
+    env[`NUBIS_REQUIRES_${envName(name)}`] = envValue(list);
   }
   return env;
 }

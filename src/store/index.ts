@@ -15,6 +15,7 @@ import { createPrivateFile, databaseFiles, secureDir, secureFiles } from './file
 import type { Database, DeploymentTable, NodeTable, InstanceTable, EventTable, StepRunTable, ArtefactTable } from './schema.js';
 import { createRegistryRepo, type RegistryRepo } from './registry.js';
 import { createMetricObjectRepo, type MetricObjectRepo } from './metric-objects.js';
+import { StatementCache, type StatementCacheStats } from './statement-cache.js';
 
 export type DeploymentRow = Selectable<DeploymentTable>;
 export type NodeRow = Selectable<NodeTable>;
@@ -80,6 +81,9 @@ export interface Store {
   /** Metric definitions, rules and schedules created at run time (./metric-objects.ts). */
   readonly metricObjects: MetricObjectRepo;
 
+  /** How often SQL was compiled versus reused from the prepared-statement cache (./statement-cache.ts). */
+  statementStats(): StatementCacheStats;
+
   close(): Promise<void>;
 }
 
@@ -109,7 +113,9 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   if (onDisk) secureFiles(databaseFiles(opts.path));
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  // statements are prepared once per SQL text, not once per query
+  const statements = new StatementCache(sqlite);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
   const migrator = new Migrator({ db, provider: new InCodeMigrations() });
   const { error } = await migrator.migrateToLatest();
   if (error) throw error;
@@ -216,6 +222,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     },
     registry: createRegistryRepo(db),
     metricObjects: createMetricObjectRepo(db),
+    statementStats: () => statements.stats(),
     async close() {
       while (queue.length > 0 || scheduled) await flush();
       await db.destroy();
@@ -225,6 +232,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 }
 
 export type { Database } from './schema.js';
+export type { StatementCacheStats } from './statement-cache.js';
 export type { MetricObjectRepo, MetricObjectRow, MetricObjectKind } from './metric-objects.js';
 export type { RegistryRepo, RegCloudRow, RegEntryRow, RegEntryKind, CredentialRow, DriverCallRow } from './registry.js';
 export { ADMIN_TENANT, deploymentId, splitDeploymentId } from './deployment-ids.js';

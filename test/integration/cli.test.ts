@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -17,6 +17,7 @@ import { createEventLog } from '../../src/events/index.js';
 import { createControlPlane, type RunningControlPlane } from '../../src/engine/index.js';
 import { createApiServer, ensureToken, type ApiServer } from '../../src/api/index.js';
 import type { DeploymentView } from '../../src/engine/views.js';
+import { firstLine, spawnTracked, TEST_ENV } from '../helpers/processes.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -51,8 +52,8 @@ interface Run {
 function nubis(args: string[], env: Record<string, string> = {}, cwd = dir): Promise<Run> {
   return new Promise((resolve) => {
     execFile(process.execPath, [CLI, ...args], {
-      cwd, timeout: 60_000,
-      env: { PATH: process.env['PATH'] ?? '', NUBIS_SERVER: server, NUBIS_DATA: dataDir, ...env },
+      cwd,
+      env: { PATH: process.env['PATH'] ?? '', NUBIS_SERVER: server, NUBIS_DATA: dataDir, ...TEST_ENV, ...env },
     }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout, stderr });
@@ -207,18 +208,15 @@ test('plan, apply --wait, status, endpoints, events, logs, scale, destroy', asyn
 
 test('serve runs as a process: prints where it listens, creates a 0600 token, stops on SIGTERM', async () => {
   const data = path.join(dir, 'served');
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--data', data], { cwd: dir, env: { PATH: process.env['PATH'] ?? '' } });
+  const child = spawnTracked(process.execPath, [CLI, 'serve', '--port', '0', '--data', data], { cwd: dir, env: { PATH: process.env['PATH'] ?? '', ...TEST_ENV } });
   let out = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (d: string) => (out += d));
-  child.stderr.on('data', () => {});
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (d: string) => (out += d));
+  child.stderr!.on('data', () => {});
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   try {
-    const deadline = Date.now() + 30_000;
-    while (!/token file: /.test(out)) {
-      assert.ok(Date.now() < deadline, `serve did not start: ${out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // ready when it printed the token file line (the last of its start lines)
+    await firstLine(child, 'nubis serve', (l) => (l.startsWith('token file: ') ? true : undefined));
     const url = /listening on (http:\/\/\S+)/.exec(out)![1]!;
     assert.match(out, new RegExp(`token file: ${path.join(data, 'token').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(created now\\)`));
     assert.equal(fs.statSync(path.join(data, 'token')).mode & 0o777, 0o600);
@@ -251,12 +249,10 @@ test('up --detach starts a background server, applies, prints endpoints and exit
   } finally {
     if (pid > 0) process.kill(pid, 'SIGTERM');
   }
-  // The background server stops on SIGTERM: its port stops answering.
-  const deadline = Date.now() + 20_000;
+  // The background server stops on SIGTERM: its port stops answering (the test's timeout bounds the wait).
   for (;;) {
     const up = await fetch(`http://127.0.0.1:${port}/healthz`).then(() => true, () => false);
     if (!up) break;
-    assert.ok(Date.now() < deadline, 'background server still answering');
     await new Promise((r) => setTimeout(r, 100));
   }
 });
@@ -265,20 +261,16 @@ test('up in the foreground serves, applies, and on SIGINT without a TTY leaves t
   const data = path.join(dir, 'foreground');
   const port = await freePort();
   fs.writeFileSync(path.join(dir, 'fg.yaml'), SPEC('fg'));
-  const child = spawn(process.execPath, [CLI, 'up', '-f', 'fg.yaml', '--data', data, '--port', String(port)], {
-    cwd: dir, env: { PATH: process.env['PATH'] ?? '' }, stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawnTracked(process.execPath, [CLI, 'up', '-f', 'fg.yaml', '--data', data, '--port', String(port)], {
+    cwd: dir, env: { PATH: process.env['PATH'] ?? '', ...TEST_ENV }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   let err = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   try {
-    const deadline = Date.now() + 60_000;
-    while (!/press Ctrl-C/.test(out)) {
-      assert.ok(Date.now() < deadline, `up did not get ready: ${out}${err}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await firstLine(child, `nubis up (${err})`, (l) => (/press Ctrl-C/.test(l) ? true : undefined));
     assert.match(out, /fg\/app-1 +node .*→ running/, 'per-resource progress');
     assert.match(out, /^app-2 +app +http +\S+:\d+$/m, 'endpoints');
   } finally {

@@ -9,19 +9,11 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import fs from 'node:fs';
 import { tempDir, waitFor } from '../helpers/control-plane.js';
-import { execFile } from 'node:child_process';
-import { CLI } from '../helpers/processes.js';
+import { runCli as runCliProcess } from '../helpers/processes.js';
 import { callApi, type ApiAnswer } from '../helpers/http-api.js';
 
-/** Runs the built CLI; resolves once its output is complete (on close, not exit). */
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** Runs the built CLI (a tracked process group); resolves once its output is complete. */
+const runCli = (args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> => runCliProcess(args, env);
 import { startServer, type ServerHandle } from '../../src/cli/server-root.js';
 
 let data: string;

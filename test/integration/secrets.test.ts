@@ -10,11 +10,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CLI, ROOT, freePort, runCli, stopProcess } from '../helpers/processes.js';
+import { CLI, ROOT, TEST_ENV, firstLine, freePort, runCli, spawnTracked, stopProcess } from '../helpers/processes.js';
 import { tempDir, waitFor } from '../helpers/control-plane.js';
 
 const CANARIES = [1, 2, 3].map((i) => `CANARY${i}-${crypto.randomBytes(12).toString('hex')}`);
@@ -31,15 +31,14 @@ interface Serve {
 }
 
 async function serve(dataDir: string, port: number): Promise<Serve> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--data', dataDir, '--port', String(port)], {
-    cwd: ROOT, env: { ...process.env, NO_COLOR: '1', NUBIS_KEY: '' }, stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawnTracked(process.execPath, [CLI, 'serve', '--data', dataDir, '--port', String(port)], {
+    cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...TEST_ENV, NUBIS_KEY: '' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
   child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  await waitFor('nubis serve', async () => {
-    if (child.exitCode !== null) throw new Error(`serve exited: ${log}`);
-    return (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok;
+  await firstLine(child, 'nubis serve', (l) => (l.startsWith('nubis listening on ') ? true : undefined)).catch((e: unknown) => {
+    throw new Error(`${String(e)}: ${log}`);
   });
   return { child, log: () => log };
 }

@@ -4,7 +4,9 @@
  * three hosts, with one app instance (lb, app and kv: one node each, so one per host), and
  * `curl` through the load balancer from this machine reaches the app, which counts through kv.
  * A host whose link goes down and one whose sshd dies are reported by the driver as
- * `error` / CLOUD_UNAVAILABLE; destroy leaves every host as it was (its /opt and its processes).
+ * `error` / CLOUD_UNAVAILABLE; the app instance on the host whose link is down becomes
+ * unreachable, leaves the lb's wiring (503 at once, no stalls) and shows a `!` line in status,
+ * and comes back when the link is up; destroy leaves every host as it was (its /opt and its processes).
  * Needs root.
  */
 import { test } from 'node:test';
@@ -17,6 +19,8 @@ import { promisify } from 'node:util';
 import YAML from 'yaml';
 import { createRealClock } from '../../src/clock/index.js';
 import { createSshDriver, type SshCloudNode } from '../../src/drivers/ssh/index.js';
+import { formatDeployment } from '../../src/cli/commands/status.js';
+import { createStyle } from '../../src/cli/format.js';
 import { startControlPlane, tempDir, waitFor } from '../helpers/control-plane.js';
 import { ROOT } from '../helpers/processes.js';
 import { hostProcesses, sshHostsUp } from '../helpers/ssh-hosts.js';
@@ -78,11 +82,29 @@ test('webapp on an ssh pool of three hosts: traffic through lb, failures detecte
     const cut = (await observer.get(hostOf.get('app')!, sig())) as SshCloudNode;
     assert.equal(cut.status, 'error');
     assert.equal(cut.error?.code, 'CLOUD_UNAVAILABLE');
-    // the control plane reports it too: an event and the node's state in the status view
+    // the control plane reports it too: events, the instance unreachable (not running/healthy),
+    // the lb rewired without it (its update handler ran: no backends, 503 at once instead of
+    // 5 s stalls) and a `!` line in status
+    const lbUpdates = async (): Promise<number> => (await cp!.events.list({ deployment: 'webapp', kind: 'instance.wiring', target: 'webapp/lb-1' })).length;
+    const lbUpdatesBefore = await lbUpdates();
     await waitFor('node.unreachable event', async () => (await cp!.events.list({ deployment: 'webapp', kind: 'node.unreachable' })).some((e) => e.target === 'webapp/app-1'), 30_000, 250);
-    assert.equal((await cp.getDeployment('webapp')).instances.find((i) => i.name === 'app-1')?.node.state, 'unreachable');
+    await waitFor('instance.unreachable event', async () => (await cp!.events.list({ deployment: 'webapp', kind: 'instance.unreachable', target: 'webapp/app-1' })).length > 0, 30_000, 250);
+    const downView = await cp.getDeployment('webapp');
+    const app1 = downView.instances.find((i) => i.name === 'app-1')!;
+    assert.equal(app1.node.state, 'unreachable');
+    assert.equal(app1.health, 'unreachable');
+    assert.equal(downView.components.find((c) => c.name === 'app')?.running, 0);
+    assert.match(formatDeployment(createStyle(false), downView), /^! app-1: node unreachable/m);
+    await waitFor('lb rewired without app-1', async () => (await lbUpdates()) > lbUpdatesBefore, 30_000, 250);
+    const t0 = performance.now();
+    const noBackend = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', `http://${lb.address}/`]);
+    assert.equal(noBackend.stdout, '503', 'the lb has no backend to send to');
+    assert.ok(performance.now() - t0 < 4000, 'answered without waiting for the dead backend');
     await f.host('link-up', appHost);
     await waitFor('node.reachable event', async () => (await cp!.events.list({ deployment: 'webapp', kind: 'node.reachable' })).some((e) => e.target === 'webapp/app-1'), 30_000, 250);
+    await waitFor('instance.reachable event', async () => (await cp!.events.list({ deployment: 'webapp', kind: 'instance.reachable', target: 'webapp/app-1' })).length > 0, 30_000, 250);
+    await waitFor('app-1 back behind the lb', async () => (await curl(`http://${lb.address}/`).catch(() => undefined))?.instance === 'app-1', 30_000, 250);
+    assert.doesNotMatch(formatDeployment(createStyle(false), await cp.getDeployment('webapp')), /node unreachable/);
     const kvHost = await nodeIndex('kv');
     await f.host('kill-sshd', kvHost);
     const dead = (await observer.get(hostOf.get('kv')!, sig())) as SshCloudNode;

@@ -422,7 +422,9 @@ describe('cloudsigma: partial failures leave nothing billing; asynchronous clone
     assert.equal(starts.length, 1, 'one start, accepted');
     const disk = s.servers().find((x) => x.uuid === node.id)!.drives.find((id) => s.drives().find((x) => x.uuid === id)?.media === 'disk')!;
     const polls = t.filter((x) => x.op === 'drives.get' && x.line.includes(`/drives/${disk}/`) && x.at > clone.at && x.at <= starts[0]!.at);
-    assert.ok(polls.length >= 2, `it polled the cloning drive (${polls.length} times)`);
+    // how many polls fit in the copy depends on how busy the machine is; that it waited for the copy does not
+    assert.ok(polls.length >= 1, `it polled the cloning drive (${polls.length} times)`);
+    assert.ok(starts[0]!.at - clone.at >= 300 - 2, `the start came ${starts[0]!.at - clone.at} ms after the clone, before its 300 ms copy ended`);
     for (let i = 1; i < polls.length; i++) assert.ok(polls[i]!.at - polls[i - 1]!.at >= POLL - 2, `poll ${i} came ${polls[i]!.at - polls[i - 1]!.at} ms after the one before`);
     assert.ok(polls.length <= Math.ceil((starts[0]!.at - clone.at) / POLL) + 1, 'no more polls than the interval allows');
     assert.ok(['provisioning', 'running'].includes(node.status));

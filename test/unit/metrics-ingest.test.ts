@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { NubisError } from '../../src/errors/index.js';
 import {
-  createGraphiteStreamParser, createScraper, parseGraphiteLines, parsePrometheusText, parsePushBody, startGraphiteListener,
+  createGraphiteStreamParser, createScraper, GraphiteSources, parseGraphiteTenants, parseGraphiteLines, parsePrometheusText, parsePushBody, startGraphiteListener,
   type Sample,
 } from '../../src/metrics/index.js';
 import { createVirtualClock } from '../../src/clock/index.js';
@@ -18,14 +18,24 @@ import { waitFor } from './agent-test-helpers.js';
 
 describe('graphite plaintext parser', () => {
   test('plain lines: path value timestamp, fractional seconds, absent timestamp is now', () => {
-    const r = parseGraphiteLines('a.b.c 12.5 1718000000\nx.y 3 1718000000.25\n\nz 7\r\nw -1e3 -1\n', { now: 42 });
+    const now = 1718000300000;
+    const r = parseGraphiteLines('a.b.c 12.5 1718000000\nx.y 3 1718000000.25\n\nz 7\r\nw -1e3 -1\n', { now });
     assert.deepEqual(r.malformed, []);
     assert.deepEqual(r.samples, [
       { name: 'a.b.c', labels: {}, t: 1718000000000, v: 12.5 },
       { name: 'x.y', labels: {}, t: 1718000000250, v: 3 },
-      { name: 'z', labels: {}, t: 42, v: 7 },
-      { name: 'w', labels: {}, t: 42, v: -1000 },
+      { name: 'z', labels: {}, t: now, v: 7 },
+      { name: 'w', labels: {}, t: now, v: -1000 },
     ]);
+  });
+
+  test('millisecond timestamps are read as such; larger ones are malformed; far-future samples are rejected and counted', () => {
+    const now = 1718000000000;
+    const r = parseGraphiteLines(['ms 1 1718000000123', 'us 2 1718000000123456', 's 3 1718000000', 'soon 4 1718000540', 'late 5 1718000601', 'late.ms 6 1718000601000'].join('\n'), { now });
+    assert.deepEqual(r.samples.map((x) => [x.name, x.t]), [['ms', 1718000000123], ['s', 1718000000000], ['soon', 1718000540000]]);
+    assert.equal(r.future, 2);
+    assert.equal(r.malformed.length, 3);
+    assert.match(r.malformed[1]!, /^late 5 .*more than 10 min ahead/);
   });
 
   test('tagged form becomes labels; listener labels win and the clash is kept as exported_*', () => {
@@ -331,5 +341,50 @@ describe('push bodies', () => {
     }
     assert.throws(() => parsePushBody('application/json', '{nope'), /body is not JSON/);
     assert.throws(() => parsePushBody('application/xml', '<a/>'), (e: unknown) => e instanceof NubisError && e.code === 'UNSUPPORTED_MEDIA_TYPE');
+  });
+});
+
+describe('graphite listener: sources and tenants', () => {
+  test('--graphite-tenants text parses; bad networks are named', () => {
+    assert.deepEqual(parseGraphiteTenants('10.0.0.0/8=acme, 192.168.1.7=beta,fd00::/8=gamma'), [
+      { cidr: '10.0.0.0/8', tenant: 'acme' },
+      { cidr: '192.168.1.7', tenant: 'beta' },
+      { cidr: 'fd00::/8', tenant: 'gamma' },
+    ]);
+    assert.throws(() => parseGraphiteTenants('10.0.0.0/33=a'), /prefix length/);
+    assert.throws(() => parseGraphiteTenants('nonsense=a'), /not a network/);
+    assert.throws(() => parseGraphiteTenants('10.0.0.0/8'), /expected <network>=<tenant>/);
+    const src = new GraphiteSources(parseGraphiteTenants('10.0.0.0/8=acme,10.1.0.0/16=other'), 'default');
+    assert.equal(src.tenantOf('10.1.2.3'), 'acme', 'the first rule wins');
+    assert.equal(src.tenantOf('::ffff:10.9.9.9'), 'acme', 'IPv4-mapped IPv6');
+    assert.equal(src.tenantOf('127.0.0.1'), 'default');
+    assert.equal(src.tenantOf('::1'), 'default');
+    assert.equal(src.tenantOf('192.168.0.1'), undefined);
+  });
+
+  test('a sender is written into its network\'s tenant; an unmapped sender is disconnected and counted', async () => {
+    const got: { tenant: string | undefined; names: string[] }[] = [];
+    const l = await startGraphiteListener({
+      port: 0,
+      sources: new GraphiteSources([{ cidr: '127.0.0.2/32', tenant: 'acme' }]),
+      onSamples: (s, tenant) => got.push({ tenant, names: s.map((x) => x.name) }),
+      now: () => 1718000000000,
+    });
+    try {
+      const send = (localAddress: string, text: string): Promise<void> =>
+        new Promise((resolve) => {
+          const s: Socket = connect({ port: l.port, host: '127.0.0.1', localAddress }, () => s.end(text));
+          s.on('error', () => resolve());
+          s.on('close', () => resolve());
+        });
+      await send('127.0.0.2', 'from.acme 1 1718000000\nfuture 1 1718009999\n');
+      await send('127.0.0.1', 'from.nobody 1 1718000000\n');
+      await waitFor('one refused connection and one sample', () => l.stats().refusedConnections === 1 && l.stats().accepted === 1);
+      assert.deepEqual(got, [{ tenant: 'acme', names: ['from.acme'] }]);
+      assert.equal(l.stats().future, 1);
+      assert.equal(l.stats().malformed, 0);
+    } finally {
+      await l.close();
+    }
   });
 });

@@ -30,7 +30,7 @@ test('data survives close and reopen, across many flushes and a compaction', asy
     s1.append(samples('a.b.c', {}, 10, 1000, (i) => -(k * 10 + i), T0 + k * 10_000));
     await s1.flush();
   }
-  assert.ok(fs.readdirSync(dir).some((f) => f.startsWith('snap-')), 'a snapshot was written once WAL files piled up');
+  assert.ok(fs.readdirSync(dir).some((f) => f.startsWith('chunks-')), 'a chunk file was written once WAL files piled up');
   await s1.close();
   clock += MIN;
   const s2 = await createEmbeddedMetricStore({ dir, flushIntervalMs: 0, now: () => clock });

@@ -6,17 +6,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse } from 'yaml';
 import { outputHelp, outputOption, required, str, wantsJson, enc, type Command } from '../command.js';
 import type { CliContext } from '../context.js';
 import { CliError, EXIT, usageError } from '../errors.js';
 import { table } from '../format.js';
 import type { CloudView, CredentialView, DiscoveryReport, ImageEntry, LocationEntry, OfferEntry, SlaReport } from '../../registry/index.js';
-import { parseSince, rotateKey, settleKeyFiles, KEY_ENV } from '../../registry/index.js';
-import { openStore } from '../../store/index.js';
 import { isNubisError } from '../../errors/index.js';
+// the registry, the store and the YAML parser are imported where used: most subcommands only call the API
 
-function readDoc(file: string, cwd: string): unknown {
+async function readDoc(file: string, cwd: string): Promise<unknown> {
   const abs = path.resolve(cwd, file);
   let text: string;
   try {
@@ -24,6 +22,7 @@ function readDoc(file: string, cwd: string): unknown {
   } catch (e) {
     throw new CliError(EXIT.INVALID, 'USAGE', `cannot read ${abs}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
+  const { parse } = await import('yaml');
   try {
     return parse(text) as unknown;
   } catch (e) {
@@ -42,7 +41,7 @@ function discoveryLine(d: DiscoveryReport): string {
 }
 
 async function cloudsAdd(ctx: CliContext, file: string, json: boolean): Promise<number> {
-  const doc = readDoc(file, ctx.io.cwd);
+  const doc = await readDoc(file, ctx.io.cwd);
   if (!isObj(doc)) throw usageError(`${file}: expected a mapping with name, platform, options, credential (and optionally offers, images, locations)`);
   const name = doc['name'];
   if (typeof name !== 'string') throw usageError(`${file}: name: expected the cloud's name`);
@@ -161,6 +160,7 @@ export const cloudsCommand: Command = {
       }
       case 'sla': {
         const since = str(args, 'since') ?? '24h';
+        const { parseSince } = await import('../../registry/index.js');
         try {
           parseSince(since);
         } catch {
@@ -202,7 +202,7 @@ export const credentialsCommand: Command = {
       }
       case 'set': {
         const n = required(name, `<name>\nusage: ${credentialsCommand.usage}`);
-        const doc = readDoc(required(str(args, 'from-file'), '--from-file <fields.json>'), ctx.io.cwd);
+        const doc = await readDoc(required(str(args, 'from-file'), '--from-file <fields.json>'), ctx.io.cwd);
         const fields = isObj(doc) && isObj(doc['fields']) && Object.keys(doc).length === 1 ? doc['fields'] : doc;
         if (!isObj(fields)) throw usageError('--from-file: expected a mapping of field name → value');
         const { status, body } = await client.request<CredentialView>('PUT', `/v1/credentials/${enc(n)}`, { fields });
@@ -248,6 +248,7 @@ export const keysCommand: Command = {
     if (pid !== undefined) throw new CliError(EXIT.FAILURE, 'CONFLICT', `a server (pid ${pid}) is running on ${dataDir}; stop it first, rotate, then start it again`);
     const dbFile = path.join(dataDir, 'nubis.db');
     if (!fs.existsSync(dbFile)) throw new CliError(EXIT.INVALID, 'NOT_FOUND', `no Nubis data in ${dataDir} (no nubis.db)`);
+    const [{ openStore }, { rotateKey, settleKeyFiles, KEY_ENV }] = await Promise.all([import('../../store/index.js'), import('../../registry/index.js')]);
     const store = await openStore({ path: dbFile });
     try {
       await settleKeyFiles(dataDir, store);

@@ -1,22 +1,42 @@
-/** Every CLI command, in the order `nubis --help` lists them. */
+/**
+ * Every CLI command, in the order `nubis --help` lists them. Each entry names the command and
+ * its summary here and imports the module only when the command runs (or its help is asked
+ * for), so `nubis --help` and `nubis status` load no server, store, YAML or cloud SDK code.
+ * A new command is one line: `lazy('name', 'summary', async () => (await import('./name.js')).nameCommand)`.
+ * test/unit/cli-commands.test.ts checks that each entry's name and summary match its module's.
+ */
 import type { Command } from '../command.js';
-import { applyCommand } from './apply.js';
-import { cloudsCommand, credentialsCommand, keysCommand } from './clouds.js';
-import { destroyCommand } from './destroy.js';
-import { endpointsCommand } from './endpoints.js';
-import { eventsCommand } from './events.js';
-import { logsCommand } from './logs.js';
-import { metricsCommand, rulesCommand, schedulesCommand } from './metrics.js';
-import { monitorsCommand } from './monitors.js';
-import { planCommand } from './plan.js';
-import { scaleCommand } from './scale.js';
-import { serveCommand } from './serve.js';
-import { statusCommand } from './status.js';
-import { tokensCommand } from './tokens.js';
-import { upCommand } from './up.js';
 
-export const COMMANDS: readonly Command[] = [
-  upCommand, serveCommand, planCommand, applyCommand, statusCommand, endpointsCommand,
-  eventsCommand, logsCommand, scaleCommand, destroyCommand, metricsCommand, monitorsCommand, rulesCommand, schedulesCommand,
-  cloudsCommand, credentialsCommand, keysCommand, tokensCommand,
+export interface CommandEntry {
+  readonly name: string;
+  /** The one line `nubis --help` shows; the same as the loaded command's `summary`. */
+  readonly summary: string;
+  /** Imports the command's module (once; later calls share the promise). */
+  load(): Promise<Command>;
+}
+
+function lazy(name: string, summary: string, load: () => Promise<Command>): CommandEntry {
+  let loaded: Promise<Command> | undefined;
+  return { name, summary, load: () => (loaded ??= load()) };
+}
+
+export const COMMANDS: readonly CommandEntry[] = [
+  lazy('up', 'serve and apply in one step, then show the endpoints', async () => (await import('./up.js')).upCommand),
+  lazy('serve', 'run the Nubis control plane and API', async () => (await import('./serve.js')).serveCommand),
+  lazy('plan', 'show what applying a spec would do', async () => (await import('./plan.js')).planCommand),
+  lazy('apply', 'create or change a deployment from a spec', async () => (await import('./apply.js')).applyCommand),
+  lazy('status', 'show deployments, or one deployment in detail', async () => (await import('./status.js')).statusCommand),
+  lazy('endpoints', 'list the host:port of every provided port', async () => (await import('./endpoints.js')).endpointsCommand),
+  lazy('events', 'list audit events, or follow them live with -f', async () => (await import('./events.js')).eventsCommand),
+  lazy('logs', 'show the lifecycle step logs of an instance', async () => (await import('./logs.js')).logsCommand),
+  lazy('scale', 'set the instance count of a component', async () => (await import('./scale.js')).scaleCommand),
+  lazy('destroy', 'tear a deployment down', async () => (await import('./destroy.js')).destroyCommand),
+  lazy('metrics', 'list series, run queries, manage metric definitions', async () => (await import('./metrics.js')).metricsCommand),
+  lazy('monitors', 'list, set or remove the monitors of an instance at run time', async () => (await import('./monitors.js')).monitorsCommand),
+  lazy('rules', 'list, set or remove scaling rules at run time', async () => (await import('./metrics.js')).rulesCommand),
+  lazy('schedules', 'list, set or remove scheduled scaling at run time', async () => (await import('./metrics.js')).schedulesCommand),
+  lazy('clouds', 'registered clouds: list, add, rm, discover, offers, images, locations, sla', async () => (await import('./clouds.js')).cloudsCommand),
+  lazy('credentials', 'stored cloud credentials (sealed; only names are ever shown): set, list, rm', async () => (await import('./clouds.js')).credentialsCommand),
+  lazy('keys', 'the credential key: rotate (re-seals every credential; run with the server stopped)', async () => (await import('./clouds.js')).keysCommand),
+  lazy('tokens', 'API tokens: create one for a tenant (administrator only; shown once)', async () => (await import('./tokens.js')).tokensCommand),
 ];

@@ -9,28 +9,14 @@
  *     app-out: { component: app, when: { … }, action: { scale: out, by: 1 } }
  */
 import fs from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { enc, outputHelp, outputOption, required, str, wantsJson, type Command, type Parsed } from '../command.js';
 import type { CliContext } from '../context.js';
 import { usageError } from '../errors.js';
-import { table } from '../format.js';
+import { sparkline, table } from '../format.js';
 
 interface PromVector { metric: Record<string, string>; value: [number, string] }
 interface PromMatrix { metric: Record<string, string>; values: [number, string][] }
 interface QueryBody { status: string; data: { resultType: 'vector' | 'matrix' | 'scalar'; result: unknown } }
-
-const SPARK = '▁▂▃▄▅▆▇█';
-
-/** A one-line sparkline of values (NaN as a space). */
-export function sparkline(values: readonly number[]): string {
-  const finite = values.filter((v) => Number.isFinite(v));
-  if (finite.length === 0) return '';
-  const lo = Math.min(...finite);
-  const hi = Math.max(...finite);
-  return values
-    .map((v) => (Number.isFinite(v) ? SPARK[hi === lo ? 3 : Math.min(7, Math.floor(((v - lo) / (hi - lo)) * 8))]! : ' '))
-    .join('');
-}
 
 /** `1h`, `30s`, `500ms`, `2d` → ms, or a usage error naming the flag. */
 export function flagDuration(v: string, flag: string): number {
@@ -45,7 +31,9 @@ const labelText = (m: Record<string, string>): string => {
   return `${name ?? ''}{${inner}}`;
 };
 
-function readDefinitionFile(path: string, section: 'rules' | 'schedules' | 'metrics' | 'scrape'): { deployment?: string; items: Record<string, Record<string, unknown>> } {
+async function readDefinitionFile(path: string, section: 'rules' | 'schedules' | 'metrics' | 'scrape'): Promise<{ deployment?: string; items: Record<string, Record<string, unknown>> }> {
+  // loaded here, not at start: `nubis --help` and `status` need no YAML parser
+  const { parse: parseYaml } = await import('yaml');
   let doc: unknown;
   try {
     doc = parseYaml(fs.readFileSync(path, 'utf8'));
@@ -61,7 +49,7 @@ function readDefinitionFile(path: string, section: 'rules' | 'schedules' | 'metr
 
 async function setFromFile(ctx: CliContext, args: Parsed, section: 'rules' | 'schedules' | 'metrics' | 'scrape', base: string): Promise<number> {
   const file = required(str(args, 'file'), '-f <file>');
-  const { deployment, items } = readDefinitionFile(file, section);
+  const { deployment, items } = await readDefinitionFile(file, section);
   for (const [name, body] of Object.entries(items)) {
     const payload = { ...(deployment !== undefined ? { deployment } : {}), ...body };
     const { status } = await ctx.client().request('PUT', `${base}/${enc(name)}`, payload);

@@ -22,6 +22,9 @@ export function formatPlan(style: Style, plan: PlanResult): string {
       .join('  ');
     lines.push(`  ${coloured} ${a.kind.padEnd(kindWidth)}  ${a.target}${extra ? '  ' + extra : ''}`);
   }
+  for (const c of plan.counts ?? []) {
+    lines.push(`  ${style.yellow('=')} count ${c.component}: ${c.count} (${c.wins === 'runtime' ? `run-time count ${c.runtime} wins over spec ${c.spec}` : `spec ${c.spec} wins over run-time ${c.runtime}`})  ${style.dim(`(${c.reason})`)}`);
+  }
   const s = plan.summary;
   lines.push(`${s.add} to add, ${s.change} to change, ${s.remove} to remove.`);
   return lines.join('\n');

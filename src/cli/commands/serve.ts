@@ -5,12 +5,18 @@ import { DEFAULT_PORT } from '../context.js';
 import { NubisError } from '../../errors/index.js';
 import { CliError, EXIT } from '../errors.js';
 import { startServer, type ServerHandle, type StartServerOptions } from '../server-root.js';
+import { graphiteListenFlags } from './graphite-flags.js';
 
-/** Metrics options of `serve`: --graphite-port (default 2003; `off` for none), --metrics-backend, --vm-url. */
-export function metricsFlags(args: Parsed): Pick<StartServerOptions, 'graphitePort' | 'graphiteOptional' | 'metricsBackend' | 'vmUrl'> {
-  const given = str(args, 'graphite-port');
+/**
+ * Metrics options of `serve`: --graphite-port (else NUBIS_GRAPHITE_PORT, else 2003, on 127.0.0.1;
+ * `off` for none), --graphite-listen host:port with --graphite-tenants (graphite-flags.ts),
+ * --metrics-backend, --vm-url.
+ */
+export function metricsFlags(args: Parsed, env: NodeJS.ProcessEnv = {}): Pick<StartServerOptions, 'graphitePort' | 'graphiteOptional' | 'graphiteHost' | 'graphiteTenants' | 'metricsBackend' | 'vmUrl'> {
+  const listen = graphiteListenFlags(str(args, 'graphite-listen'), str(args, 'graphite-tenants'));
+  const given = listen ? String(listen.graphitePort) : (str(args, 'graphite-port') ?? (env['NUBIS_GRAPHITE_PORT'] || undefined));
   const g = given ?? '2003';
-  const out: Pick<StartServerOptions, 'graphitePort' | 'graphiteOptional' | 'metricsBackend' | 'vmUrl'> = {};
+  const out: Pick<StartServerOptions, 'graphitePort' | 'graphiteOptional' | 'graphiteHost' | 'graphiteTenants' | 'metricsBackend' | 'vmUrl'> = { ...(listen ?? {}) };
   // the default port may be taken (another server, a carbon daemon): then run without a listener
   if (given === undefined) out.graphiteOptional = true;
   if (g !== 'off') {
@@ -68,27 +74,29 @@ export function untilSignal(): Promise<NodeJS.Signals> {
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'run the Nubis control plane and API',
-  usage: 'nubis serve [--data <dir>] [--port <7420>] [--host <127.0.0.1>] [--graphite-port <2003|off>] [--metrics-backend embedded|victoriametrics --vm-url <url>] [--allow-local-tenants]',
+  usage: 'nubis serve [--data <dir>] [--port <7420>] [--host <127.0.0.1>] [--graphite-port <2003|off>] [--graphite-listen <host:port> --graphite-tenants <cidr=tenant,…>] [--metrics-backend embedded|victoriametrics --vm-url <url>] [--allow-local-tenants]',
   help: [
     '--data <dir>  where state lives (default .nubis, or NUBIS_DATA)',
     '--port <n>  port to listen on (default 7420; 0 picks a free one)',
     '--host <addr>  address to listen on (default 127.0.0.1)',
-    '--graphite-port <n|off>  Graphite plaintext listener for custom metrics (default 2003; 0 picks a free one)',
+    '--graphite-port <n|off>  Graphite plaintext listener for custom metrics on 127.0.0.1 (default NUBIS_GRAPHITE_PORT, else 2003; 0 picks a free one)',
+    '--graphite-listen <host:port>  open the Graphite listener on another address (needs --graphite-tenants unless loopback)',
+    '--graphite-tenants <cidr=tenant,…>  senders from each network write into that tenant, e.g. 10.0.0.0/8=acme; others are refused',
     '--metrics-backend <embedded|victoriametrics>  where metrics are kept (default embedded, under <data>/metrics)',
     '--vm-url <url>  VictoriaMetrics base URL, with --metrics-backend victoriametrics',
     '--allow-local-tenants  let tenants other than default use clouds that reach this host (platform local: shell on this machine)',
   ],
   options: {
     port: { type: 'string', short: 'p' }, host: { type: 'string' },
-    'graphite-port': { type: 'string' }, 'metrics-backend': { type: 'string' }, 'vm-url': { type: 'string' },
+    'graphite-port': { type: 'string' }, 'graphite-listen': { type: 'string' }, 'graphite-tenants': { type: 'string' }, 'metrics-backend': { type: 'string' }, 'vm-url': { type: 'string' },
     'allow-local-tenants': { type: 'boolean' },
   },
   maxPositionals: 0,
   async run(ctx, args) {
     const { port, host } = serverFlags(args);
-    const server = await startOrExplain(ctx, port, host, { ...metricsFlags(args), ...(args.values['allow-local-tenants'] === true ? { allowLocalTenants: true } : {}) });
+    const server = await startOrExplain(ctx, port, host, { ...metricsFlags(args, ctx.io.env), ...(args.values['allow-local-tenants'] === true ? { allowLocalTenants: true } : {}) });
     ctx.out(`nubis listening on ${server.url}`);
-    if (server.graphitePort !== undefined) ctx.out(`graphite: ${host}:${server.graphitePort}`);
+    if (server.graphitePort !== undefined) ctx.out(`graphite: ${server.graphiteHost ?? '127.0.0.1'}:${server.graphitePort}`);
     ctx.out(`data: ${server.dataDir}`);
     ctx.out(`token file: ${server.tokenFile}${server.newToken ? ' (created now)' : ''}`);
     const signal = await untilSignal();

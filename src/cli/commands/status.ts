@@ -1,9 +1,8 @@
 /** `nubis status [<deployment>]`: deployments, or one deployment's components and instances. */
 import type { DeploymentSummary, DeploymentView } from '../../engine/views.js';
 import { enc, outputHelp, outputOption, wantsJson, type Command } from '../command.js';
-import { stateColour, table, type Style } from '../format.js';
+import { sparkline, stateColour, table, type Style } from '../format.js';
 import type { ApiClient } from '../client.js';
-import { sparkline } from './metrics.js';
 import { cloudProblemLines } from '../progress.js';
 
 /** Instance CPU over the last 15 minutes as one sparkline per instance; empty when there is no data (or no metrics service). */

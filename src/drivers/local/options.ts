@@ -1,13 +1,13 @@
 /** The local driver's options (see ./index.ts for what each one does). */
-import type { DriverOptionsSchema } from '../options.js';
+import { doc, type DriverOptionsSchema } from '../option-types.js';
 
 export const LOCAL_OPTIONS: DriverOptionsSchema = {
   fields: {
-    root: { type: 'string', expected: 'a directory path' },
-    portBase: { type: 'number', integer: true, min: 1024, max: 65535 },
-    portsPerNode: { type: 'number', integer: true, min: 2, max: 1000 },
-    portMax: { type: 'number', integer: true, min: 1024, max: 65535 },
-    readyTimeoutMs: { type: 'number', integer: true, min: 100, max: 600_000 },
-    killGraceMs: { type: 'number', integer: true, min: 0, max: 60_000 },
+    root: doc({ type: 'string', expected: 'a directory path' }, 'where node sandboxes and the inventory live; default <data>/local'),
+    portBase: doc({ type: 'number', integer: true, min: 1024, max: 65535 }, 'first port of the first node\'s range; default 21000'),
+    portsPerNode: doc({ type: 'number', integer: true, min: 2, max: 1000 }, 'ports per node: the agent takes the first, its Graphite listener the last, provided ports are in between; default 10'),
+    portMax: doc({ type: 'number', integer: true, min: 1024, max: 65535 }, 'last port any node may use; default 65535'),
+    readyTimeoutMs: doc({ type: 'number', integer: true, min: 100, max: 600_000 }, 'how long a new agent has to answer, in ms; default 15000'),
+    killGraceMs: doc({ type: 'number', integer: true, min: 0, max: 60_000 }, 'between SIGTERM and SIGKILL when a node\'s processes stop, in ms; default 2000'),
   },
 };

@@ -5,7 +5,11 @@
  *   <name>;<tag>=<value>[;<tag>=<value>…] <value> [<ts>]   tagged: cpu;host=web1;dc=eu 12.5 1718000000
  *
  * Fields are separated by spaces or tabs. The timestamp is in seconds since the epoch and may be
- * fractional; absent or `-1` means "now" (the receiver's clock). Values are decimal numbers
+ * fractional; absent or `-1` means "now" (the receiver's clock). A timestamp of 10^11 or more
+ * (after the year 5138 in seconds) is read as milliseconds, as some senders write them; 10^14
+ * or more (microseconds, nanoseconds) is malformed. A sample more than `maxFutureMs` (10 min)
+ * ahead of the receiver's clock is rejected and counted (`future`): retention would never
+ * remove it. Values are decimal numbers
  * (`nan`, `inf`, `-inf` accepted, as carbon's float() does). A plain path becomes the sample's
  * name whole (`{__name__="a.b.c"}`); tags become labels.
  *
@@ -13,7 +17,7 @@
  * `=`, a line longer than `maxLineBytes`) are counted and returned, never thrown: one bad sender
  * cannot stop ingest.
  */
-import { createServer, type Socket } from 'node:net';
+import { BlockList, createServer, isIP, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Labels, Sample } from '../types.js';
 
@@ -24,10 +28,28 @@ const KEEP_EXAMPLES = 5;
 /** Malformed examples are cut to this many characters. */
 const EXAMPLE_CHARS = 200;
 
+/** Samples further ahead of the receiver's clock are rejected. */
+export const GRAPHITE_MAX_FUTURE_MS = 10 * 60_000;
+/** Timestamps from here on are milliseconds. */
+const MS_FROM = 1e11;
+/** Timestamps from here on are neither seconds nor milliseconds. */
+const TOO_LARGE = 1e14;
+
 export interface ParseResult {
   samples: Sample[];
-  /** Each malformed line (cut to 200 characters), in input order. */
+  /** Each malformed or rejected line (cut to 200 characters, with the reason), in input order. */
   malformed: string[];
+  /** How many of `malformed` were rejected as too far in the future (Graphite parsers). */
+  future?: number;
+}
+
+/** Whether a parsed sample lies too far ahead (then the caller rejects it). */
+function tooFarAhead(s: Sample, now: number, maxFutureMs: number): boolean {
+  return s.t > now + maxFutureMs;
+}
+
+function futureReport(line: string, maxFutureMs: number): string {
+  return `${describeMalformed(line)} (timestamp more than ${Math.round(maxFutureMs / 60_000)} min ahead of the receiver's clock)`;
 }
 
 const NUMBER_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
@@ -104,8 +126,8 @@ export function parseGraphiteLine(raw: string, now: number, base?: Labels): Samp
   let t = now;
   if (tsText !== undefined && tsText !== '-1') {
     const ts = Number(tsText);
-    if (!NUMBER_RE.test(tsText) || !Number.isFinite(ts) || ts < 0) return undefined;
-    t = Math.round(ts * 1000);
+    if (!NUMBER_RE.test(tsText) || !Number.isFinite(ts) || ts < 0 || ts >= TOO_LARGE) return undefined;
+    t = ts >= MS_FROM ? Math.round(ts) : Math.round(ts * 1000);
   }
   const semi = path.indexOf(';');
   if (semi < 0) return { name: path, labels: mergeLabels(base, undefined), t, v };
@@ -128,17 +150,20 @@ export function parseGraphiteLine(raw: string, now: number, base?: Labels): Samp
  * Parses a block of Graphite plaintext (pure; for HTTP push bodies and files). Blank lines are
  * skipped; a final line without a newline counts. `now` (ms) stamps lines without a timestamp.
  */
-export function parseGraphiteLines(text: string, opts: { now?: number; labels?: Labels } = {}): ParseResult {
+export function parseGraphiteLines(text: string, opts: { now?: number; labels?: Labels; maxFutureMs?: number } = {}): ParseResult {
   const now = opts.now ?? Date.now();
-  const samples: Sample[] = [];
-  const malformed: string[] = [];
+  const maxFuture = opts.maxFutureMs ?? GRAPHITE_MAX_FUTURE_MS;
+  const out: ParseResult = { samples: [], malformed: [], future: 0 };
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     const s = parseGraphiteLine(line, now, opts.labels);
-    if (s) samples.push(s);
-    else malformed.push(describeMalformed(line));
+    if (s === undefined) out.malformed.push(describeMalformed(line));
+    else if (tooFarAhead(s, now, maxFuture)) {
+      out.malformed.push(futureReport(line, maxFuture));
+      out.future = (out.future ?? 0) + 1;
+    } else out.samples.push(s);
   }
-  return { samples, malformed };
+  return out;
 }
 
 /**
@@ -158,8 +183,9 @@ export interface GraphiteStreamParser {
   end(now: number): ParseResult;
 }
 
-export function createGraphiteStreamParser(opts: { labels?: Labels; maxLineBytes?: number } = {}): GraphiteStreamParser {
+export function createGraphiteStreamParser(opts: { labels?: Labels; maxLineBytes?: number; maxFutureMs?: number } = {}): GraphiteStreamParser {
   const max = opts.maxLineBytes ?? GRAPHITE_MAX_LINE_BYTES;
+  const maxFuture = opts.maxFutureMs ?? GRAPHITE_MAX_FUTURE_MS;
   let carry: Buffer | undefined;
   /** Inside an over-long line: skip bytes until the next newline. */
   let skipping = false;
@@ -173,8 +199,11 @@ export function createGraphiteStreamParser(opts: { labels?: Labels; maxLineBytes
         const line = text.slice(start, nl);
         if (line.trim() !== '') {
           const s = parseGraphiteLine(line, now, opts.labels);
-          if (s) out.samples.push(s);
-          else out.malformed.push(describeMalformed(line));
+          if (s === undefined) out.malformed.push(describeMalformed(line));
+          else if (tooFarAhead(s, now, maxFuture)) {
+            out.malformed.push(futureReport(line, maxFuture));
+            out.future = (out.future ?? 0) + 1;
+          } else out.samples.push(s);
         }
       }
       start = nl + 1;
@@ -183,7 +212,7 @@ export function createGraphiteStreamParser(opts: { labels?: Labels; maxLineBytes
 
   return {
     push(chunk, now) {
-      const out: ParseResult = { samples: [], malformed: [] };
+      const out: ParseResult = { samples: [], malformed: [], future: 0 };
       let buf = chunk;
       if (skipping) {
         const nl = buf.indexOf(0x0a);
@@ -222,7 +251,7 @@ export function createGraphiteStreamParser(opts: { labels?: Labels; maxLineBytes
       return out;
     },
     end(now) {
-      const out: ParseResult = { samples: [], malformed: [] };
+      const out: ParseResult = { samples: [], malformed: [], future: 0 };
       if (carry && !skipping) parseText(carry.toString('utf8'), now, out);
       carry = undefined;
       skipping = false;
@@ -231,16 +260,87 @@ export function createGraphiteStreamParser(opts: { labels?: Labels; maxLineBytes
   };
 }
 
+/** One `--graphite-tenants` entry: senders from this network write into this tenant. */
+export interface GraphiteSourceRule {
+  /** `10.0.0.0/8`, `192.168.1.7` (a /32), `fd00::/8`. */
+  cidr: string;
+  tenant: string;
+}
+
+/**
+ * Maps a sender's address to a tenant: the first rule whose network holds the address wins;
+ * loopback senders not matched by a rule go to `loopbackTenant` (when set); others are refused.
+ */
+export class GraphiteSources {
+  private readonly rules: { list: BlockList; tenant: string; cidr: string }[] = [];
+
+  constructor(rules: readonly GraphiteSourceRule[], private readonly loopbackTenant?: string) {
+    for (const r of rules) {
+      const list = new BlockList();
+      const [net, bits] = parseCidr(r.cidr);
+      const family = isIP(net) === 6 ? 'ipv6' : 'ipv4';
+      list.addSubnet(net, bits, family);
+      this.rules.push({ list, tenant: r.tenant, cidr: r.cidr });
+    }
+  }
+
+  /** The tenant for a sender, or undefined when the sender is refused. */
+  tenantOf(address: string | undefined): string | undefined {
+    if (address === undefined) return undefined;
+    const mapped = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+    const family = isIP(mapped) === 6 ? 'ipv6' : 'ipv4';
+    for (const r of this.rules) if (r.list.check(mapped, family)) return r.tenant;
+    if (this.loopbackTenant !== undefined && isLoopback(mapped)) return this.loopbackTenant;
+    return undefined;
+  }
+}
+
+/** `a.b.c.d/n` or `x::/n` (no prefix: a single host). Throws a plain Error naming the text. */
+export function parseCidr(cidr: string): [string, number] {
+  const slash = cidr.indexOf('/');
+  const net = slash < 0 ? cidr : cidr.slice(0, slash);
+  const v = isIP(net);
+  if (v === 0) throw new Error(`${JSON.stringify(cidr)} is not a network (expected e.g. 10.0.0.0/8)`);
+  const max = v === 4 ? 32 : 128;
+  const bits = slash < 0 ? max : Number(cidr.slice(slash + 1));
+  if (!Number.isInteger(bits) || bits < 0 || bits > max) throw new Error(`${JSON.stringify(cidr)}: the prefix length must be 0 to ${max}`);
+  return [net, bits];
+}
+
+/** Parses `10.0.0.0/8=acme,192.168.0.0/16=beta` into rules. Throws a plain Error on bad text. */
+export function parseGraphiteTenants(text: string): GraphiteSourceRule[] {
+  const out: GraphiteSourceRule[] = [];
+  for (const part of text.split(',')) {
+    const p = part.trim();
+    if (p === '') continue;
+    const eq = p.lastIndexOf('=');
+    if (eq <= 0 || eq === p.length - 1) throw new Error(`${JSON.stringify(p)}: expected <network>=<tenant>, e.g. 10.0.0.0/8=acme`);
+    const cidr = p.slice(0, eq);
+    parseCidr(cidr);
+    out.push({ cidr, tenant: p.slice(eq + 1) });
+  }
+  return out;
+}
+
+export function isLoopback(address: string): boolean {
+  return address === '::1' || address === 'localhost' || (isIP(address) === 4 && address.startsWith('127.'));
+}
+
 export interface GraphiteListenerOptions {
   /** 0 picks a free port. */
   port: number;
   /** Default 127.0.0.1. */
   host?: string;
   /**
-   * Receives the samples of each received chunk at once (one call per chunk, never per line).
-   * An exception thrown here is counted in `stats().deliveryErrors` and otherwise ignored.
+   * Receives the samples of each received chunk at once (one call per chunk, never per line),
+   * with the sender's tenant when `sources` is set. An exception thrown here is counted in
+   * `stats().deliveryErrors` and otherwise ignored.
    */
-  onSamples(samples: Sample[]): void;
+  onSamples(samples: Sample[], tenant?: string): void;
+  /** Maps senders to tenants; a sender it refuses is disconnected at once (counted). */
+  sources?: GraphiteSources;
+  /** Samples further ahead than this are rejected. Default 10 min. */
+  maxFutureMs?: number;
   /** Added to every sample; they win over a tag of the same name (kept as `exported_<name>`). */
   labels?: Labels;
   /** Default 64 KiB. */
@@ -260,6 +360,10 @@ export interface GraphiteListenerStats {
   recentMalformed: string[];
   connections: number;
   deliveryErrors: number;
+  /** Samples rejected as more than `maxFutureMs` ahead. */
+  future: number;
+  /** Connections refused because `sources` maps their sender to no tenant. */
+  refusedConnections: number;
 }
 
 export interface GraphiteListener {
@@ -277,11 +381,13 @@ export async function startGraphiteListener(opts: GraphiteListenerOptions): Prom
   const now = opts.now ?? Date.now;
   const host = opts.host ?? '127.0.0.1';
   const sockets = new Set<Socket>();
-  const st: GraphiteListenerStats = { accepted: 0, malformed: 0, recentMalformed: [], connections: 0, deliveryErrors: 0 };
+  const st: GraphiteListenerStats = { accepted: 0, malformed: 0, recentMalformed: [], connections: 0, deliveryErrors: 0, future: 0, refusedConnections: 0 };
 
-  const record = (r: ParseResult): void => {
+  const record = (r: ParseResult, tenant: string | undefined): void => {
+    const future = r.future ?? 0;
+    st.future += future;
     if (r.malformed.length > 0) {
-      st.malformed += r.malformed.length;
+      st.malformed += r.malformed.length - future;
       st.recentMalformed.push(...r.malformed.slice(-KEEP_EXAMPLES));
       if (st.recentMalformed.length > KEEP_EXAMPLES) st.recentMalformed.splice(0, st.recentMalformed.length - KEEP_EXAMPLES);
       st.lastMalformed = st.recentMalformed[st.recentMalformed.length - 1];
@@ -289,7 +395,7 @@ export async function startGraphiteListener(opts: GraphiteListenerOptions): Prom
     if (r.samples.length > 0) {
       st.accepted += r.samples.length;
       try {
-        opts.onSamples(r.samples);
+        opts.onSamples(r.samples, tenant);
       } catch {
         st.deliveryErrors++;
       }
@@ -297,12 +403,25 @@ export async function startGraphiteListener(opts: GraphiteListenerOptions): Prom
   };
 
   const server = createServer((socket) => {
+    let tenant: string | undefined;
+    if (opts.sources !== undefined) {
+      tenant = opts.sources.tenantOf(socket.remoteAddress);
+      if (tenant === undefined) {
+        st.refusedConnections++;
+        socket.destroy();
+        return;
+      }
+    }
     sockets.add(socket);
     st.connections++;
-    const parser = createGraphiteStreamParser({ ...(opts.labels ? { labels: opts.labels } : {}), ...(opts.maxLineBytes ? { maxLineBytes: opts.maxLineBytes } : {}) });
-    socket.on('data', (chunk: Buffer) => record(parser.push(chunk, now())));
+    const parser = createGraphiteStreamParser({
+      ...(opts.labels ? { labels: opts.labels } : {}),
+      ...(opts.maxLineBytes ? { maxLineBytes: opts.maxLineBytes } : {}),
+      ...(opts.maxFutureMs !== undefined ? { maxFutureMs: opts.maxFutureMs } : {}),
+    });
+    socket.on('data', (chunk: Buffer) => record(parser.push(chunk, now()), tenant));
     socket.on('end', () => {
-      record(parser.end(now()));
+      record(parser.end(now()), tenant);
       socket.end();
     });
     socket.on('error', () => socket.destroy());

@@ -5,8 +5,8 @@
  */
 export {
   createGraphiteStreamParser, GRAPHITE_MAX_LINE_BYTES, parseGraphiteLine, parseGraphiteLines, parseGraphiteNumber,
-  startGraphiteListener,
-  type GraphiteListener, type GraphiteListenerOptions, type GraphiteListenerStats, type GraphiteStreamParser, type ParseResult,
+  startGraphiteListener, GraphiteSources, parseGraphiteTenants, parseCidr, isLoopback, GRAPHITE_MAX_FUTURE_MS,
+  type GraphiteSourceRule, type GraphiteListener, type GraphiteListenerOptions, type GraphiteListenerStats, type GraphiteStreamParser, type ParseResult,
 } from './graphite.js';
 export { parsePrometheusText, parsePromValue, type PrometheusParseOptions } from './prometheus.js';
 export { createScraper, type ScrapeStatus, type ScrapeTarget, type Scraper, type ScraperOptions } from './scraper.js';

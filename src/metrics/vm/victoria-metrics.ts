@@ -2,17 +2,19 @@
  * The VictoriaMetrics backend: a MetricStore and a QueryEngine over a VictoriaMetrics
  * server's HTTP API, so choosing it over the embedded store is configuration, not code.
  *
- * Writes: `append` buffers; batches of `batchSize` samples are sent in the background to
- * `/api/v1/import` (JSON lines, one line per series per batch, so Graphite names with dots
- * pass unchanged); `flush` sends the rest, waits for every batch, then calls
- * `/internal/force_flush` so the data is searchable. A failed background batch is reported
- * by the next `flush` (UNAVAILABLE, retryable).
+ * Writes: `append` buffers; batches of `batchSize` samples go to `/api/v1/import` (JSON
+ * lines, one line per series per batch, so Graphite names with dots pass unchanged) through
+ * an `ImportQueue` (import-queue.ts): at most `maxInFlight` requests at once, a timeout sized
+ * to the batch, retries with exponential backoff. `flush` sends the rest, waits until the
+ * queue is idle, then calls `/internal/force_flush` so the data is searchable. A batch that
+ * failed after its retries (or was dropped from a full queue) is reported by the next
+ * `flush` (UNAVAILABLE, retryable).
  * Reads: `select` uses `/api/v1/export`, `series` uses `/api/v1/series`; queries pass the
  * PromQL text through to `/api/v1/query` and `/api/v1/query_range` after the local parser
  * accepted it (the same subset as the embedded engine; Nubis-only functions such as
  * `last_n` are refused with REQUEST_INVALID).
- * Errors: VictoriaMetrics's 4xx → REQUEST_INVALID with its message; 5xx and network
- * failures → UNAVAILABLE.
+ * Errors: VictoriaMetrics's 4xx → REQUEST_INVALID with its message; 429, 5xx, timeouts and
+ * network failures → UNAVAILABLE (retried: reads twice, imports per `retry`).
  * Server settings that matter: `-search.latencyOffset` (default 30s) hides the newest
  * points from queries; `-search.maxStalenessInterval` and VM's own rate() (no
  * extrapolation) differ from the embedded engine — see src/metrics/query/README.md.
@@ -22,14 +24,26 @@ import type { InstantSample, Labels, LabelMatcher, MetricStore, QueryResult, Sam
 import { FUNCTIONS, functionsUsed, parseQuery, typeOf, type Expr } from '../query/parser.js';
 import type { QueryEngine } from '../query/engine.js';
 import { labelsKey } from '../query/engine.js';
+import { vmClient, withRetry, DEFAULT_RETRY, type RetryPolicy } from './http-client.js';
+import { ImportQueue, type ImportStats } from './import-queue.js';
 
 export interface VictoriaMetricsOptions {
   /** Base URL, e.g. http://127.0.0.1:8428 */
   url: string;
   /** Samples per import request. Default 100000. */
   batchSize?: number;
-  /** Per-request timeout. Default 30000 ms. */
+  /** Timeout of a read or query request. Default 30000 ms. Imports: sized to the batch. */
   timeoutMs?: number;
+  /** Import requests in flight at most. Default 4. */
+  maxInFlight?: number;
+  /** Import batches waiting at most (then the oldest is dropped and reported). Default 64. */
+  maxQueued?: number;
+  /** An import's timeout: this (ms) plus its bytes at `minBytesPerSec`. Default 10000. */
+  importBaseTimeoutMs?: number;
+  /** Default 1 MiB/s. */
+  minBytesPerSec?: number;
+  /** Retries of retryable import failures. Default 5 retries, 250 ms doubling to 10 s. */
+  retry?: RetryPolicy;
   /** Ask VictoriaMetrics not to use its response cache (`nocache=1`). Default true. */
   noCache?: boolean;
 }
@@ -58,37 +72,32 @@ function sortByLabels<T extends { labels: Labels }>(xs: T[]): T[] {
     .map(([, x]) => x);
 }
 
+/** Reads and queries: the configured timeout, two retries. */
 function client(opts: VictoriaMetricsOptions): (path: string, init?: { method?: string; body?: string | URLSearchParams; query?: URLSearchParams }) => Promise<Response> {
-  const base = opts.url.replace(/\/+$/, '');
+  const call = vmClient(opts.url);
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  return async (path, init = {}) => {
-    const url = `${base}${path}${init.query ? `?${init.query.toString()}` : ''}`;
-    let res: Response;
-    try {
-      res = await fetch(url, { method: init.method ?? 'GET', body: init.body ?? null, signal: AbortSignal.timeout(timeoutMs) });
-    } catch (e) {
-      throw new NubisError('UNAVAILABLE', `VictoriaMetrics at ${base} did not answer ${path}: ${(e as Error).message}`, { cause: e });
-    }
-    if (res.ok) return res;
-    const text = await res.text().catch(() => '');
-    let message = text.trim();
-    try {
-      message = (JSON.parse(text) as { error?: string }).error ?? message;
-    } catch {
-      /* plain text */
-    }
-    if (res.status >= 400 && res.status < 500) throw new NubisError('REQUEST_INVALID', `VictoriaMetrics rejected ${path} (${res.status}): ${message}`);
-    throw new NubisError('UNAVAILABLE', `VictoriaMetrics failed ${path} (${res.status}): ${message}`);
-  };
+  const policy: RetryPolicy = { ...DEFAULT_RETRY, retries: 2 };
+  return (path, init = {}) => withRetry(policy, () => call(path, { ...init, timeoutMs }));
+}
+
+/** The VictoriaMetrics store, with its import counters. */
+export interface VictoriaMetricsStore extends MetricStore {
+  readonly kind: 'victoriametrics';
+  importStats(): ImportStats;
 }
 
 /** A MetricStore over a VictoriaMetrics server. */
-export function createVictoriaMetricsStore(opts: VictoriaMetricsOptions): MetricStore {
+export function createVictoriaMetricsStore(opts: VictoriaMetricsOptions): VictoriaMetricsStore {
   const call = client(opts);
   const batchSize = opts.batchSize ?? 100_000;
   let buffer: Sample[] = [];
-  let pending: Promise<void>[] = [];
-  let failure: unknown;
+  const queue = new ImportQueue(vmClient(opts.url), {
+    ...(opts.maxInFlight !== undefined ? { maxInFlight: opts.maxInFlight } : {}),
+    ...(opts.maxQueued !== undefined ? { maxQueued: opts.maxQueued } : {}),
+    ...(opts.importBaseTimeoutMs !== undefined ? { baseTimeoutMs: opts.importBaseTimeoutMs } : {}),
+    ...(opts.minBytesPerSec !== undefined ? { minBytesPerSec: opts.minBytesPerSec } : {}),
+    ...(opts.retry !== undefined ? { retry: opts.retry } : {}),
+  });
 
   function encode(samples: readonly Sample[]): string {
     const groups = new Map<string, { metric: Labels; values: number[]; timestamps: number[] }>();
@@ -106,18 +115,12 @@ export function createVictoriaMetricsStore(opts: VictoriaMetricsOptions): Metric
   }
 
   function send(samples: Sample[]): void {
-    const p = call('/api/v1/import', { method: 'POST', body: encode(samples) })
-      .then(async (r) => {
-        await r.arrayBuffer();
-      })
-      .catch((e: unknown) => {
-        failure ??= e;
-      });
-    pending.push(p);
+    queue.push(encode(samples), samples.length);
   }
 
   return {
     kind: 'victoriametrics',
+    importStats: () => queue.stats(),
     append(samples) {
       for (const s of samples) buffer.push(s);
       if (buffer.length >= batchSize) {
@@ -132,14 +135,9 @@ export function createVictoriaMetricsStore(opts: VictoriaMetricsOptions): Metric
         buffer = [];
         send(b);
       }
-      const waiting = pending;
-      pending = [];
-      await Promise.all(waiting);
-      if (failure !== undefined) {
-        const e = failure;
-        failure = undefined;
-        throw e instanceof NubisError ? e : new NubisError('UNAVAILABLE', `VictoriaMetrics import failed: ${String(e)}`, { cause: e });
-      }
+      await queue.idle();
+      const failure = queue.takeFailure();
+      if (failure !== undefined) throw failure;
       await (await call('/internal/force_flush')).arrayBuffer();
     },
     async select(matchers, start, end) {

@@ -1,0 +1,2 @@
+export { InstancesController } from './lifecycle.js';
+export { ObserveController } from './observe.js';

@@ -1,0 +1,58 @@
+/**
+ * Observation of running instances: every `observeIntervalMs` each running instance's agent
+ * is asked for its process and health; a change is recorded and queues a pass.
+ */
+import { requeueAfter, type Controller, type ReconcileResult } from '../../core/index.js';
+import type { EngineContext } from '../../context.js';
+import { withDeadline } from '../../reachability.js';
+import { toNubisError } from '../../../errors/index.js';
+
+export const OBSERVE_KEY = 'agents';
+
+export class ObserveController implements Controller {
+  readonly name = 'observe';
+  constructor(private readonly ctx: EngineContext) {}
+
+  async reconcile(): Promise<ReconcileResult> {
+    try {
+      await this.observeAgents();
+    } catch {
+      /* observation never stops */
+    }
+    return requeueAfter(this.ctx.settings.observeMs);
+  }
+
+  async observeAgents(): Promise<void> {
+    const { ctx } = this;
+    const byNode: Promise<void>[] = [];
+    for (const inst of ctx.instances.values()) {
+      if (!inst.desired || inst.phase !== 'running' || ctx.busy.has(inst.key)) continue;
+      const d = ctx.deployments.get(inst.deployment);
+      const n = ctx.nodes.get(inst.key);
+      if (!d || n?.status !== 'running' || !n.observed) continue;
+      byNode.push(
+        (async () => {
+          try {
+            const st = await withDeadline(ctx.clock, ctx.settings.observeTimeoutMs, ctx.signal, (signal) => ctx.cloudFor(d, n.cloud).driver.agent(n.observed!).status(signal));
+            await ctx.applyReachability(ctx.reach.agentAnswered(n.key));
+            const s = st.instances.find((x) => x.instance === inst.name);
+            const comp = d.spec.components[inst.component];
+            const alive = s ? s.process !== 'exited' || s.exitCode === 0 : false;
+            const health = s?.health ?? 'unknown';
+            const changed = alive !== (inst.processAlive ?? true) || health !== inst.health;
+            inst.processAlive = comp?.handlers.start ? alive : undefined;
+            inst.health = health;
+            if (changed) {
+              await ctx.emit({ deployment: d.name, kind: 'instance.health', target: inst.key, outcome: health, data: { process: s?.process ?? 'none', detail: s?.healthDetail } });
+              ctx.enqueue(d.name);
+            }
+          } catch (e) {
+            // a few misses in a row make the node unreachable (../../reachability.ts); the sweep judges it too
+            if (!ctx.signal.aborted) await ctx.applyReachability(ctx.reach.agentMissed(n.key, toNubisError(e).message));
+          }
+        })(),
+      );
+    }
+    await Promise.all(byNode);
+  }
+}

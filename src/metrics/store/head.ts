@@ -1,0 +1,80 @@
+/**
+ * The in-memory head: each series' newest points, raw (two growable Float64Arrays), until a
+ * seal encodes every head into a chunk. `HeadBudget` sums the heads' allocated bytes so the
+ * store seals when they pass the memory budget.
+ */
+import { encodeChunk, type EncodedChunk } from './codec.js';
+
+const MIN_CAP = 8;
+
+export class HeadChunk {
+  ts: Float64Array = EMPTY;
+  vs: Float64Array = EMPTY;
+  n = 0;
+  /** Points [0, walN) are already in a WAL segment. */
+  walN = 0;
+  minT = Infinity;
+  maxT = -Infinity;
+  sorted = true;
+  /** Counts seals, so a writer can tell its snapshot of the head was sealed meanwhile. */
+  gen = 0;
+
+  /** Bytes allocated by this head. */
+  get bytes(): number {
+    return this.ts.length * 16;
+  }
+
+  /** Appends one point; returns the bytes newly allocated. */
+  push(t: number, v: number): number {
+    let grown = 0;
+    if (this.n === this.ts.length) {
+      const cap = Math.max(MIN_CAP, this.n * 2);
+      const ts = new Float64Array(cap);
+      const vs = new Float64Array(cap);
+      ts.set(this.ts.subarray(0, this.n));
+      vs.set(this.vs.subarray(0, this.n));
+      grown = (cap - this.ts.length) * 16;
+      this.ts = ts;
+      this.vs = vs;
+    }
+    if (t < this.maxT) this.sorted = false;
+    this.ts[this.n] = t;
+    this.vs[this.n] = v;
+    this.n++;
+    if (t < this.minT) this.minT = t;
+    if (t > this.maxT) this.maxT = t;
+    return grown;
+  }
+
+  /** Encodes the head's points into a chunk and empties it; returns the bytes freed. */
+  seal(): { chunk: EncodedChunk; freed: number } {
+    const chunk = encodeChunk(this.ts, this.vs, this.n);
+    const freed = this.bytes;
+    this.ts = EMPTY;
+    this.vs = EMPTY;
+    this.n = 0;
+    this.walN = 0;
+    this.minT = Infinity;
+    this.maxT = -Infinity;
+    this.sorted = true;
+    this.gen++;
+    return { chunk, freed };
+  }
+}
+
+const EMPTY = new Float64Array(0);
+
+/** Tracks the heads' total allocation against a budget. */
+export class HeadBudget {
+  bytes = 0;
+  constructor(readonly limitBytes: number) {}
+  grow(k: number): void {
+    this.bytes += k;
+  }
+  free(k: number): void {
+    this.bytes -= k;
+  }
+  get exceeded(): boolean {
+    return this.bytes > this.limitBytes;
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * The series index: canonical label string → series, id → series, and an inverted index
+ * (label name → value → series) for `=` matchers. It refuses new series beyond `maxSeries`
+ * (counted, never thrown: one runaway sender must not stop the others' samples).
+ */
+import type { Labels, LabelMatcher } from '../types.js';
+import { compileMatcher, matchesAll, seriesKey, type CompiledMatcher } from './matchers.js';
+import { HeadChunk } from './head.js';
+
+/** One series and where its points are: chunk files (refs), sealed in-memory chunks, the head. */
+export class Series {
+  /** Chunk references `fileSlot · 2^21 + entry`, ordered by file order. */
+  refs: number[] = [];
+  readonly head = new HeadChunk();
+  /** Newest timestamp anywhere in the series (for retention of whole series). */
+  maxT = -Infinity;
+  constructor(
+    readonly id: number,
+    readonly key: string,
+    readonly labels: Labels,
+  ) {}
+}
+
+export interface RefusedSeries {
+  /** New series refused because the index was full. */
+  series: number;
+  /** Their samples, dropped. */
+  samples: number;
+  /** The last refused series' labels, for the report. */
+  last?: Labels;
+}
+
+function hasOwnKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
+}
+
+export class SeriesIndex {
+  private readonly byKey = new Map<string, Series>();
+  private readonly byId = new Map<number, Series>();
+  private readonly postings = new Map<string, Map<string, Set<Series>>>();
+  private nextId = 1;
+  /** Series created since the last `takeNew()` (to be written to series.log). */
+  private created: Series[] = [];
+  readonly refused: RefusedSeries = { series: 0, samples: 0 };
+  private readonly refusedKeys = new Set<string>();
+
+  constructor(readonly maxSeries: number) {}
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  all(): IterableIterator<Series> {
+    return this.byKey.values();
+  }
+
+  get(id: number): Series | undefined {
+    return this.byId.get(id);
+  }
+
+  /** The series of name+labels, created when new; undefined when new and the index is full. */
+  lookup(name: string, labels: Labels): Series | undefined {
+    const plain = !hasOwnKeys(labels);
+    const key = plain ? name : seriesKey(name, labels);
+    const s = this.byKey.get(key);
+    if (s !== undefined) return s;
+    const all: Labels = { __name__: name };
+    if (!plain) for (const [k, v] of Object.entries(labels)) if (k !== '__name__' && v !== '') all[k] = v;
+    if (this.byKey.size >= this.maxSeries) {
+      if (!this.refusedKeys.has(key)) {
+        this.refused.series++;
+        if (this.refusedKeys.size < 10_000) this.refusedKeys.add(key);
+      }
+      this.refused.last = all;
+      return undefined;
+    }
+    const made = new Series(this.nextId++, key, all);
+    this.add(made);
+    this.created.push(made);
+    return made;
+  }
+
+  /** Restores a series recorded in series.log (not counted against the cap: it already exists). */
+  restore(id: number, labels: Labels): Series {
+    const { __name__: name = '', ...rest } = labels;
+    const key = seriesKey(name, rest);
+    const existing = this.byKey.get(key);
+    this.nextId = Math.max(this.nextId, id + 1);
+    if (existing !== undefined) {
+      this.byId.set(id, existing); // the same series recorded twice under two ids
+      return existing;
+    }
+    const s = new Series(id, key, labels);
+    this.add(s);
+    return s;
+  }
+
+  takeNew(): Series[] {
+    const out = this.created;
+    this.created = [];
+    return out;
+  }
+
+  /** Puts series back at the front of the to-write list (a failed write). */
+  giveBack(list: Series[]): void {
+    this.created = [...list, ...this.created];
+  }
+
+  remove(s: Series): void {
+    this.byKey.delete(s.key);
+    this.byId.delete(s.id);
+    for (const [k, v] of Object.entries(s.labels)) {
+      const m = this.postings.get(k);
+      const set = m?.get(v);
+      set?.delete(s);
+      if (set && set.size === 0) m!.delete(v);
+    }
+  }
+
+  /** Series matching all matchers. Fails with REQUEST_INVALID on a regex that does not compile. */
+  matching(matchers: readonly LabelMatcher[]): Series[] {
+    const compiled: CompiledMatcher[] = matchers.map(compileMatcher);
+    let candidates: Iterable<Series> | undefined;
+    let best = Infinity;
+    for (const m of compiled) {
+      if (m.op !== '=' || m.value === '') continue;
+      const set = this.postings.get(m.name)?.get(m.value);
+      const size = set?.size ?? 0;
+      if (size < best) {
+        best = size;
+        candidates = set ?? [];
+      }
+    }
+    const out: Series[] = [];
+    for (const s of candidates ?? this.byKey.values()) if (matchesAll(s.labels, compiled)) out.push(s);
+    return out;
+  }
+
+  private add(s: Series): void {
+    this.byKey.set(s.key, s);
+    this.byId.set(s.id, s);
+    for (const [k, v] of Object.entries(s.labels)) {
+      let m = this.postings.get(k);
+      if (!m) this.postings.set(k, (m = new Map()));
+      let set = m.get(v);
+      if (!set) m.set(v, (set = new Set()));
+      set.add(s);
+    }
+  }
+}

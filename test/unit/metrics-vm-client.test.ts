@@ -1,0 +1,147 @@
+/**
+ * The VictoriaMetrics backend's import path against a local HTTP stand-in that fails and
+ * stalls: requests in flight stay bounded, retryable failures are retried with backoff until
+ * every sample arrived, a stalled request times out (sized to its batch) and is retried,
+ * 4xx is not retried and is reported by flush, a full queue drops and reports.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createVictoriaMetricsStore } from '../../src/metrics/vm/index.js';
+import { backoffMs, ImportQueue } from '../../src/metrics/vm/index.js';
+import { NubisError } from '../../src/errors/index.js';
+import type { Sample } from '../../src/metrics/types.js';
+
+interface StandIn {
+  url: string;
+  /** Samples in imports answered 204, by value. */
+  received: number[];
+  imports: number;
+  peakConcurrent: number;
+  close(): Promise<void>;
+}
+
+/** `behave(n)` decides the n-th import (0-based): 'ok', a status code, or 'stall' (never answered). */
+async function standIn(behave: (n: number) => 'ok' | number | 'stall'): Promise<StandIn> {
+  let concurrent = 0;
+  const st = { received: [] as number[], imports: 0, peakConcurrent: 0 };
+  const open = new Set<ServerResponse>();
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (req.url?.startsWith('/internal/force_flush')) return void res.end();
+    const n = st.imports++;
+    concurrent++;
+    st.peakConcurrent = Math.max(st.peakConcurrent, concurrent);
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    res.on('close', () => {
+      concurrent--;
+      open.delete(res);
+    });
+    open.add(res);
+    req.on('end', () => {
+      const b = behave(n);
+      if (b === 'stall') return; // the client's timeout ends it
+      // answer on a later turn so that concurrent requests overlap
+      setImmediate(() => {
+        if (b === 'ok') {
+          for (const line of body.split('\n')) if (line) st.received.push(...(JSON.parse(line) as { values: number[] }).values);
+          res.statusCode = 204;
+          res.end();
+        } else {
+          res.statusCode = b;
+          res.end(JSON.stringify({ error: `stand-in says ${b}` }));
+        }
+      });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    get received() {
+      return st.received;
+    },
+    get imports() {
+      return st.imports;
+    },
+    get peakConcurrent() {
+      return st.peakConcurrent;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const x of open) x.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+const samples = (n: number, from = 0): Sample[] => Array.from({ length: n }, (_, i) => ({ name: 'm', labels: { k: String((from + i) % 3) }, t: 1_700_000_000_000 + from + i, v: from + i }));
+const fast = { retries: 6, baseMs: 1, maxMs: 8 };
+
+test('imports: at most maxInFlight at once; 503 and 429 are retried until every sample arrived', async () => {
+  const vm = await standIn((n) => (n % 3 === 0 ? 503 : n % 5 === 0 ? 429 : 'ok'));
+  try {
+    const store = createVictoriaMetricsStore({ url: vm.url, batchSize: 10, maxInFlight: 3, retry: fast });
+    for (let i = 0; i < 40; i++) store.append(samples(10, i * 10));
+    await store.flush();
+    assert.ok(vm.peakConcurrent <= 3, `peak ${vm.peakConcurrent} requests at once`);
+    assert.equal(vm.peakConcurrent, 3, 'the bound is used');
+    assert.deepEqual([...vm.received].sort((a, b) => a - b), Array.from({ length: 400 }, (_, i) => i));
+    const st = store.importStats();
+    assert.equal(st.batches, 40);
+    assert.ok(st.retries >= 14, `retries counted (${st.retries})`);
+    assert.equal(st.failedBatches, 0);
+  } finally {
+    await vm.close();
+  }
+});
+
+test('a stalled import times out after its batch-sized timeout and is retried', async () => {
+  const vm = await standIn((n) => (n === 0 ? 'stall' : 'ok'));
+  try {
+    const store = createVictoriaMetricsStore({ url: vm.url, batchSize: 100, importBaseTimeoutMs: 100, retry: fast });
+    store.append(samples(100));
+    await store.flush();
+    assert.equal(vm.received.length, 100);
+    assert.equal(store.importStats().retries, 1);
+  } finally {
+    await vm.close();
+  }
+});
+
+test('a 400 is not retried; flush reports it once; retries that run out are reported', async () => {
+  const vm = await standIn((n) => (n === 0 ? 400 : 500));
+  try {
+    const store = createVictoriaMetricsStore({ url: vm.url, batchSize: 5, retry: { retries: 2, baseMs: 1, maxMs: 2 } });
+    store.append(samples(5));
+    await assert.rejects(store.flush(), (e: unknown) => e instanceof NubisError && e.code === 'REQUEST_INVALID' && /stand-in says 400/.test(e.message));
+    assert.equal(vm.imports, 1, 'not retried');
+    store.append(samples(5));
+    await assert.rejects(store.flush(), (e: unknown) => e instanceof NubisError && e.code === 'UNAVAILABLE' && e.retryable);
+    assert.equal(vm.imports, 1 + 3, 'first try and two retries');
+    assert.equal(store.importStats().failedBatches, 2);
+  } finally {
+    await vm.close();
+  }
+});
+
+test('a full queue drops the oldest waiting batch and says so; timeouts grow with the batch; backoff doubles up to its cap', async () => {
+  const q = new ImportQueue(
+    async () => {
+      await new Promise(() => {}); // never answers
+      throw new Error('unreachable');
+    },
+    { maxInFlight: 1, maxQueued: 2, baseTimeoutMs: 1000, minBytesPerSec: 1000 },
+  );
+  for (let i = 0; i < 5; i++) q.push(`batch-${i}`, 10);
+  const st = q.stats();
+  assert.equal(st.inFlight, 1);
+  assert.equal(st.droppedBatches, 2);
+  assert.equal(st.droppedSamples, 20);
+  assert.match(q.takeFailure()!.message, /dropped a batch of 10 samples/);
+  assert.equal(q.timeoutFor(0), 1000);
+  assert.equal(q.timeoutFor(5000), 6000);
+  const p = { retries: 9, baseMs: 100, maxMs: 1000 };
+  assert.deepEqual([0, 1, 2, 3, 4].map((a) => backoffMs(p, a, () => 1)), [100, 200, 400, 800, 1000]);
+  assert.deepEqual([0, 3].map((a) => backoffMs(p, a, () => 0)), [50, 400]);
+});
