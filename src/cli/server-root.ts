@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { openStore, secureDir, secureFiles } from '../store/index.js';
-import { createEventLog } from '../events/index.js';
+import { createEventLog, createEventRetention } from '../events/index.js';
 import { createControlPlane, deploymentId, splitDeploymentId } from '../engine/index.js';
 import { DEFAULT_TENANT, keyFilePath, resolveKey, settleKeyFiles } from '../registry/index.js';
 import { createApiServer, ensureToken, tokenFile } from '../api/index.js';
@@ -50,6 +50,8 @@ export interface StartServerOptions {
   metricsPullIntervalMs?: number;
   /** `--allow-local-tenants`: tenants other than `default` may use clouds that reach this host (platform local…). */
   allowLocalTenants?: boolean;
+  /** Event retention (src/events/retention.ts); absent fields take its defaults (30 days, 1,000,000 per tenant). */
+  eventRetention?: { maxAgeMs?: number; maxPerTenant?: number };
 }
 
 /**
@@ -123,6 +125,9 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     cleanups.push(() => controlPlane.stop());
     await metrics.start();
     cleanups.push(() => metrics.stop());
+    const retention = createEventRetention({ store, clock: createRealClock(), ...o.eventRetention, ...(o.log ? { log: o.log } : {}) });
+    retention.start();
+    cleanups.push(() => retention.stop());
     let graphitePort: number | undefined;
     if (o.graphitePort !== undefined) {
       try {
