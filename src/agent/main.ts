@@ -83,7 +83,13 @@ async function main(): Promise<void> {
   });
   log(`node ${nodeId} listening on ${agent.url}${agent.graphitePort === undefined ? '' : `, graphite on port ${agent.graphitePort}`}`);
   const stop = (): void => {
-    agent.close({ killProcesses: false }).finally(() => process.exit(0));
+    agent.close({ killProcesses: false }).then(
+      () => process.exit(0),
+      (e: unknown) => {
+        log(`stop failed: ${(e as Error)?.message ?? String(e)}`);
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

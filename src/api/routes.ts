@@ -162,7 +162,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       },
     },
     {
-      method: 'GET', path: '/v1/events', operationId: 'listEvents', summary: 'audit events, oldest first', auth: true,
+      method: 'GET', path: '/v1/events', operationId: 'listEvents', summary: 'audit events, oldest first: the newest `limit`, or with `after` the first `limit` after it', auth: true,
       query: {
         deployment: DeploymentFilter,
         kind: KindFilter,
@@ -181,6 +181,8 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         if (q['correlationId'] !== undefined) filter.correlationId = String(q['correlationId']);
         if (q['target'] !== undefined) filter.target = String(q['target']);
         if (q['limit'] !== undefined) filter.limit = Number(q['limit']);
+        // without a cursor the newest events are wanted (like tail); with one, the next page
+        if (filter.afterId === undefined) filter.newest = true;
         return { status: 200, body: { events: await tenantEvents(cp.events, callerTenant(c.caller)).list(filter) } };
       },
     },

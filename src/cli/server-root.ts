@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { openStore, secureDir, secureFiles } from '../store/index.js';
-import { createEventLog, type EventLog } from '../events/index.js';
+import { createEventLog, createEventRetention, type EventLog } from '../events/index.js';
 import { createControlPlane, deploymentId, splitDeploymentId } from '../engine/index.js';
 import { DEFAULT_TENANT, keyFilePath, resolveKey, settleKeyFiles } from '../registry/index.js';
 import { createApiServer, ensureToken, tokenFile } from '../api/index.js';
@@ -61,6 +61,8 @@ export interface StartServerOptions {
   ruleDataWake?: boolean;
   /** `--allow-local-tenants`: tenants other than `default` may use clouds that reach this host (platform local…). */
   allowLocalTenants?: boolean;
+  /** Event retention (src/events/retention.ts); absent fields take its defaults (30 days, 1,000,000 per tenant). */
+  eventRetention?: { maxAgeMs?: number; maxPerTenant?: number };
 }
 
 /** Scaling rules and schedules over the metrics catalog, woken by its data, scaling through the control plane. */
@@ -149,6 +151,9 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     cleanups.push(() => metrics.stop());
     scaling.start();
     cleanups.push(() => scaling.stop());
+    const retention = createEventRetention({ store, clock: createRealClock(), ...o.eventRetention, ...(o.log ? { log: o.log } : {}) });
+    retention.start();
+    cleanups.push(() => retention.stop());
     let graphitePort: number | undefined;
     if (o.graphitePort !== undefined) {
       try {

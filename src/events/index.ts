@@ -105,3 +105,5 @@ export function createEventLog(store: Store, now: () => number = Date.now): Even
     },
   };
 }
+
+export { createEventRetention, EVENT_RETENTION_DEFAULTS, type EventRetention, type EventRetentionOptions } from './retention.js';

@@ -16,6 +16,9 @@ import type { Database, DeploymentTable, NodeTable, InstanceTable, EventTable, S
 import { createRegistryRepo, type RegistryRepo } from './registry.js';
 import { createMetricObjectRepo, type MetricObjectRepo } from './metric-objects.js';
 import { StatementCache, type StatementCacheStats } from './statement-cache.js';
+import { pruneEvents, type EventPrune } from './events-prune.js';
+
+export type { EventPrune } from './events-prune.js';
 
 export type DeploymentRow = Selectable<DeploymentTable>;
 export type NodeRow = Selectable<NodeTable>;
@@ -39,6 +42,8 @@ export interface EventFilter {
   /** Only events about this resource (any of these). */
   target?: string | string[];
   limit?: number;
+  /** The newest `limit` events that match (still returned oldest first); default: the oldest. */
+  newest?: boolean;
 }
 
 export interface Store {
@@ -65,6 +70,8 @@ export interface Store {
   stepRuns(deployment: string, instance: string, step?: string): Promise<StepRunRow[]>;
   events(filter: EventFilter): Promise<EventRow[]>;
   lastEventId(): Promise<number>;
+  /** Deletes events past the retention (./events-prune.ts), one batch per rule; resolves with the counts. */
+  pruneEvents(p: EventPrune): Promise<{ byAge: number; byCount: number }>;
 
   /** Stores a token's hash (never the token); the tenant defaults to `default`. */
   createToken(name: string, hash: string, tenant?: string): Promise<void>;
@@ -198,7 +205,13 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       if (f.afterId !== undefined) q = q.where('id', '>', f.afterId);
       if (f.correlationId !== undefined) q = q.where('correlation_id', '=', f.correlationId);
       if (f.target !== undefined) q = typeof f.target === 'string' ? q.where('target', '=', f.target) : q.where('target', 'in', f.target);
+      if (f.newest) return q.orderBy('id', 'desc').limit(f.limit ?? 1000).execute().then((rows) => rows.reverse());
       return q.orderBy('id').limit(f.limit ?? 1000).execute();
+    },
+    async pruneEvents(p) {
+      let out = { byAge: 0, byCount: 0 };
+      await store.write(async (trx) => (out = await pruneEvents(trx, p)));
+      return out;
     },
     async lastEventId() {
       const row = await db.selectFrom('events').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst();

@@ -207,4 +207,10 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('metric_objects_t').renameTo('metric_objects').execute();
     },
   },
+  /** Event retention deletes by age: an index on ts keeps that from scanning the log. */
+  '0017_event_retention': {
+    async up(db: Kysely<any>) {
+      await db.schema.createIndex('events_ts').on('events').column('ts').execute();
+    },
+  },
 };

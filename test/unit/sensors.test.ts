@@ -42,7 +42,8 @@ describe('sensors on this machine', () => {
     const { hub, samples } = realHub();
     for (const kind of ['cpu', 'memory', 'network', 'disk-io', 'disk-free'] as const) hub.set({ id: kind, kind, intervalMs: 150 });
     await waitFor('rates from every sensor', () =>
-      named(samples, 'node.cpu.percent').length > 0 && named(samples, 'node.net.rx_bytes_per_s').length > 0 && named(samples, 'node.disk.read_bytes_per_s').length > 0);
+      named(samples, 'node.cpu.percent').length > 0 && named(samples, 'node.net.rx_bytes_per_s').length > 0 && named(samples, 'node.disk.read_bytes_per_s').length > 0 &&
+      named(samples, 'node.memory.percent').length > 0 && named(samples, 'node.fs.size_bytes', { mountpoint: '/' }).length > 0);
 
     const cpu = named(samples, 'node.cpu.percent');
     assert.ok(cpu.every((s) => s.v >= 0 && s.v <= 100), JSON.stringify(cpu));

@@ -12,7 +12,7 @@ export const eventsCommand: Command = {
     '--deployment <d>  only events of this deployment',
     '--kind <k>  only events of this kind; node.* matches a prefix',
     '--after <id>  only events after this id',
-    '--limit <n>  at most this many (without -f)',
+    '--limit <n>  the newest n (without -f; with --after, the first n after it)',
     outputHelp + ' (with -f: one JSON event per line)',
   ],
   options: {

@@ -4,6 +4,7 @@ import type { CliContext } from '../context.js';
 import { DEFAULT_PORT } from '../context.js';
 import { NubisError } from '../../errors/index.js';
 import { CliError, EXIT } from '../errors.js';
+import { retentionFlags } from './serve-retention.js';
 import { startServer, type ServerHandle, type StartServerOptions } from '../server-root.js';
 import { graphiteListenFlags } from './graphite-flags.js';
 
@@ -84,17 +85,19 @@ export const serveCommand: Command = {
     '--graphite-tenants <cidr=tenant,…>  senders from each network write into that tenant, e.g. 10.0.0.0/8=acme; others are refused',
     '--metrics-backend <embedded|victoriametrics>  where metrics are kept (default embedded, under <data>/metrics)',
     '--vm-url <url>  VictoriaMetrics base URL, with --metrics-backend victoriametrics',
+    '--events-max-age <duration>, --events-max-per-tenant <n>  event retention (default 30d and 1000000; pruned every 10 minutes)',
     '--allow-local-tenants  let tenants other than default use clouds that reach this host (platform local: shell on this machine)',
   ],
   options: {
     port: { type: 'string', short: 'p' }, host: { type: 'string' },
     'graphite-port': { type: 'string' }, 'graphite-listen': { type: 'string' }, 'graphite-tenants': { type: 'string' }, 'metrics-backend': { type: 'string' }, 'vm-url': { type: 'string' },
     'allow-local-tenants': { type: 'boolean' },
+    'events-max-age': { type: 'string' }, 'events-max-per-tenant': { type: 'string' },
   },
   maxPositionals: 0,
   async run(ctx, args) {
     const { port, host } = serverFlags(args);
-    const server = await startOrExplain(ctx, port, host, { ...metricsFlags(args, ctx.io.env), ...(args.values['allow-local-tenants'] === true ? { allowLocalTenants: true } : {}) });
+    const server = await startOrExplain(ctx, port, host, { ...metricsFlags(args, ctx.io.env), ...retentionFlags(args), ...(args.values['allow-local-tenants'] === true ? { allowLocalTenants: true } : {}) });
     ctx.out(`nubis listening on ${server.url}`);
     if (server.graphitePort !== undefined) ctx.out(`graphite: ${server.graphiteHost ?? '127.0.0.1'}:${server.graphitePort}`);
     ctx.out(`data: ${server.dataDir}`);
