@@ -61,7 +61,7 @@ export interface EngineOptions {
   stepConcurrency?: number;
   /** How often running instances' agents are asked for health. Default 2 000. */
   observeIntervalMs?: number;
-  /** How long one agent observation may take before it counts as missed. Default: `observeIntervalMs`. */
+  /** How long one agent observation may take before it counts as missed. Default: `observeIntervalMs`, at least 5 000 (a loaded host answers late, not never). */
   observeTimeoutMs?: number;
   /** Consecutive missed agent observations that make a node unreachable (./reachability.ts). Default 3. */
   unreachableAfterMisses?: number;
@@ -161,7 +161,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const backoffMax = opts.backoffMaxMs ?? 30_000;
   const consistencyMs = opts.consistencyWindowMs ?? 10_000;
   const owner = await store.installationId();
-  const observeTimeoutMs = opts.observeTimeoutMs ?? observeMs;
+  const observeTimeoutMs = opts.observeTimeoutMs ?? Math.max(observeMs, 5000);
   const reach = new NodeReachability(opts.unreachableAfterMisses);
 
   const deployments = new Map<string, Deployment>();
