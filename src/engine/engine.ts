@@ -263,6 +263,12 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     const from = n.status;
     Object.assign(n, extra);
     n.status = status;
+    // reachability is judged of running nodes only: a node lost, re-created or deleted starts afresh
+    if (status !== 'running' && n.unreachable) {
+      n.unreachable = false;
+      n.unreachableReason = undefined;
+      reach.forget(n.key);
+    }
     n.updatedAt = clock.now();
     n.touch = ++touchSeq;
     await Promise.all([
