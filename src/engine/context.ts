@@ -33,7 +33,7 @@ export interface EngineOptions {
   stepConcurrency?: number;
   /** How often running instances' agents are asked for health. Default 2 000. */
   observeIntervalMs?: number;
-  /** How long one agent observation may take before it counts as missed. Default: `observeIntervalMs`. */
+  /** How long one agent observation may take before it counts as missed. Default: `observeIntervalMs`, at least 5 000 (a loaded host answers late, not never). */
   observeTimeoutMs?: number;
   /** Consecutive missed agent observations that make a node unreachable (./reachability.ts). Default 3. */
   unreachableAfterMisses?: number;
@@ -82,7 +82,7 @@ export function engineSettings(opts: EngineOptions): EngineSettings {
   return {
     stepLimit: opts.stepConcurrency ?? 32,
     observeMs: opts.observeIntervalMs ?? 2000,
-    observeTimeoutMs: opts.observeTimeoutMs ?? opts.observeIntervalMs ?? 2000,
+    observeTimeoutMs: opts.observeTimeoutMs ?? Math.max(opts.observeIntervalMs ?? 2000, 5000),
     pollMs: opts.pollIntervalMs ?? 250,
     provisionTimeoutMs: opts.provisionTimeoutMs ?? 600_000,
     sweepMs: opts.sweepIntervalMs ?? 10_000,
@@ -329,6 +329,12 @@ export class EngineContext {
     const from = n.status;
     Object.assign(n, extra);
     n.status = status;
+    // reachability is judged of running nodes only: a node lost, re-created or deleted starts afresh
+    if (status !== 'running' && n.unreachable) {
+      n.unreachable = false;
+      n.unreachableReason = undefined;
+      this.reach.forget(n.key);
+    }
     n.updatedAt = this.clock.now();
     n.touch = ++this.touchSeq;
     await Promise.all([

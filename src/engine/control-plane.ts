@@ -6,7 +6,7 @@
 import type { Clock } from '../clock/index.js';
 import type { EventLog } from '../events/index.js';
 import type { Store } from '../store/index.js';
-import { parseSpec, specJsonSchema, HANDLER_NAMES, hasSecrets, redactSpecText, sealSpecSecrets, type SealingKey } from '../model/index.js';
+import { parseSpec, specJsonSchema, withSpecPosition, HANDLER_NAMES, hasSecrets, redactSpecText, sealSpecSecrets, type SealingKey } from '../model/index.js';
 import type { AppSpec, HandlerName } from '../model/types.js';
 import { NubisError } from '../errors/index.js';
 import type { Engine } from './engine.js';
@@ -224,7 +224,11 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       const d: Deployment = existing
         ? { ...existing, spec: p.spec, counts: carried.counts, ordinals: { ...existing.ordinals } }
         : { name: id, tenant, spec: p.spec, specText: p.text, file: p.file, version: 0, status: 'active', counts: {}, ordinals: {}, createdAt: now, updatedAt: now };
-      checkClouds(p.spec, d);
+      try {
+        checkClouds(p.spec, d);
+      } catch (e) {
+        throw withSpecPosition(e, input.spec, p.file);
+      }
       const preview = previewPlan(d, engine.instancesOf(d.name), engine.nodes, now).map(({ deployment: _d, ready: _r, ...a }) => a);
       explainPlacements(d, preview);
       const actions = preview.map((a) => localAction(tenant, a));
@@ -265,7 +269,11 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
         createdAt: existing?.createdAt ?? now,
         updatedAt: now,
       };
-      checkClouds(p.spec, d);
+      try {
+        checkClouds(p.spec, d);
+      } catch (e) {
+        throw withSpecPosition(e, input.spec, p.file);
+      }
       clouds?.changed();
       await engine.saveDeployment(
         d,

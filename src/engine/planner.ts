@@ -118,7 +118,7 @@ export function planDeployment({ dep, instances, nodes, now, busy }: PlanInput):
     if (inst.desired && comp) {
       if (inst.phase === 'failed' || node?.status === 'failed') continue;
       // its node does not answer: nothing can reach its agent until it does (./reachability.ts)
-      if (node?.status === 'running' && node.unreachable) continue;
+      if (node?.status === 'running' && node.unreachable && inst.phase === 'running') continue;
       let prev: string | undefined;
       const nodeUp = node?.status === 'running';
       if (!nodeUp) {

@@ -7,3 +7,4 @@ export type * from './types.js';
 export { parseSpec, parseDuration, DEFAULTS, type ParseOptions } from './parse.js';
 export { sealSpecSecrets, openSecretEnv, redactSpecText, maskSecrets, hasSecrets, REDACTED, type SealingKey } from './secrets.js';
 export { specJsonSchema, specJsonSchemaText, SPEC_SCHEMA_ID } from './json-schema.js';
+export { locateInSpec, withSpecPosition } from './locate.js';
