@@ -11,6 +11,7 @@ import { NubisError } from '../errors/index.js';
 import type { MetricsService } from '../metrics/index.js';
 import { buildMetricsRoutes } from './routes-metrics.js';
 import { buildCloudRoutes } from './routes-clouds.js';
+import { buildRolloutRoutes } from './routes-rollout.js';
 
 export interface RouteDeps {
   controlPlane: ControlPlane;
@@ -213,5 +214,6 @@ export function buildRoutes(deps: RouteDeps): Route[] {
     },
     ...buildMetricsRoutes(deps.metrics),
     ...buildCloudRoutes(cp),
+    ...buildRolloutRoutes(cp),
   ];
 }

@@ -44,6 +44,7 @@ import { checkHostAccess, type TenantPolicy } from './tenancy.js';
 import type { InstancePhase, NodeState } from './views.js';
 import { decideSweep, emptyHistory, DEFAULT_TENANT_TAG, type SweepHistory, type SweepIntent } from './sweep.js';
 import { applySweepDecision, type SweepContext } from './sweep-actions.js';
+import { RolloutController } from './rollout/index.js';
 
 export interface EngineOptions {
   store: Store;
@@ -355,6 +356,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   function pass(name: string): void {
     const d = deployments.get(name);
     if (!d) return;
+    rollouts.reconcile(d, instancesOf(name));
     const now = clock.now();
     const mine = instancesOf(name);
     const decision = decideScale(d, mine);
@@ -1008,6 +1010,17 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     }
   }
   const loops: Promise<void>[] = [];
+
+  // rolling updates (./rollout): restart in place or replace, batch by batch behind a health gate
+  const rollouts = new RolloutController({
+    now: () => clock.now(),
+    busy: (key) => busy.has(key),
+    commit: (key, name, ops, evs) => track(key, name, Promise.all([store.write(...ops), events.append(...evs.map(ev))]).then(() => undefined)),
+    putDeployment: (d) => store.putDeployment(deploymentToRow(d)),
+    putInstance: (i) => store.putInstance(instanceToRow(i)),
+    restart: (d, inst, back, reason) => track(inst.key, d.name, stopInstance(d, inst).then(() => ((inst.attempts = 0), setPhase(inst, back, reason)))),
+    wakeAt: (name, at) => void clock.sleep(Math.max(0, at - clock.now()) + 1, abort.signal).then(() => enqueue(name), () => undefined),
+  });
 
   const engine: Engine = {
     deployments,

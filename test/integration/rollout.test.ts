@@ -52,3 +52,69 @@ test('a run-time count survives re-applying the same file; a changed spec count 
     await h.close();
   }
 });
+
+interface Ev { id: number; kind: string; target?: string; outcome?: string; data?: Record<string, unknown> }
+
+function rollSpec(simPath: string, o: { count: number; env: string; maxUnavailable?: number; maxSurge?: number; cores?: number; gate?: string; latency?: number; failStart?: boolean }): string {
+  const strategy = `{ maxUnavailable: ${o.maxUnavailable ?? 1}, maxSurge: ${o.maxSurge ?? 0}, healthGate: { timeout: ${o.gate ?? '10m'} } }`;
+  const options = { path: simPath, ...(o.latency ? { stepLatencyMs: o.latency } : {}), ...(o.failStart ? { stepFailures: { start: 1 } } : {}) };
+  return [
+    'name: roll',
+    `clouds: { sim: { platform: sim, options: ${JSON.stringify(options)} } }`,
+    `nodeTemplates: { t: { cloud: sim, requirements: { cores: ${o.cores ?? 1} } } }`,
+    'components:',
+    `  app: { nodeTemplate: t, instances: { count: ${o.count}, min: 0, max: 20 }, provides: { http: {} }, env: { V: "${o.env}" }, lifecycle: { start: run }, updateStrategy: ${strategy} }`,
+    '',
+  ].join('\n');
+}
+
+/** The fewest instances running at once (from phase events) after `all` first ran together. */
+function fewestRunning(evs: readonly Ev[], all: number): number {
+  const running = new Set<string>();
+  let fewest = Infinity;
+  let full = false;
+  for (const e of evs) {
+    if (e.kind !== 'instance.phase' || !e.target) continue;
+    if (e.outcome === 'running') running.add(e.target);
+    else running.delete(e.target);
+    if (running.size >= all) full = true;
+    if (full) fewest = Math.min(fewest, running.size);
+  }
+  return fewest;
+}
+
+test('a re-apply with changed env restarts instances in place, in batches of maxUnavailable behind the health gate', async () => {
+  const h = await startApiControlPlane({ engine: { pollIntervalMs: 5 } });
+  try {
+    const simPath = path.join(h.dir, 'sim.db');
+    await h.call('POST', '/v1/deployments', { spec: rollSpec(simPath, { count: 4, env: 'one', maxUnavailable: 2 }) });
+    await h.ready('roll', 4);
+    const creates = (await h.cloudCalls('create')).length;
+
+    const plan = (await h.call<any>('POST', '/v1/plan', { spec: rollSpec(simPath, { count: 4, env: 'two', maxUnavailable: 2 }) })).body;
+    assert.deepEqual(plan.rollout.map((l: any) => [l.instance, l.action, l.batch]), [['app-1', 'restart', 1], ['app-2', 'restart', 1], ['app-3', 'restart', 2], ['app-4', 'restart', 2]]);
+    assert.match(plan.rollout[0].reason, /env V/);
+    assert.equal(plan.summary.change, 4);
+
+    await h.call('POST', '/v1/deployments', { spec: rollSpec(simPath, { count: 4, env: 'two', maxUnavailable: 2 }) });
+    await waitFor('rollout completed', async () => (await h.call<any>('GET', '/v1/deployments/roll/rollout')).body.status === 'completed');
+    await h.ready('roll', 4);
+    const evs = [...(await h.events('instance.updated')), ...(await h.events('instance.phase')), ...(await h.events('rollout.*'))].sort((a, b) => a.id - b.id) as Ev[];
+    const updated = evs.filter((e) => e.kind === 'instance.updated');
+    assert.deepEqual(updated.map((e) => [e.target, e.data?.['batch'], e.data?.['how']]), [['roll/app-1', 1, 'restart'], ['roll/app-2', 1, 'restart'], ['roll/app-3', 2, 'restart'], ['roll/app-4', 2, 'restart']]);
+    // the gate: batch 2 starts only after both of batch 1 run again
+    const batch2 = updated[2]!.id;
+    for (const t of ['roll/app-1', 'roll/app-2']) {
+      assert.ok(evs.some((e) => e.kind === 'instance.phase' && e.target === t && e.outcome === 'running' && e.id > updated[0]!.id && e.id < batch2), `${t} running before batch 2`);
+    }
+    // never more than maxUnavailable out of service once all four ran
+    assert.equal(4 - fewestRunning(evs, 4), 2);
+    assert.deepEqual(evs.filter((e) => e.kind.startsWith('rollout.')).map((e) => e.kind), ['rollout.started', 'rollout.completed']);
+    assert.equal((await h.cloudCalls('create')).length, creates, 'restarts in place create no node');
+    assert.equal((await h.cloudCalls('delete')).length, 0);
+    const status = (await h.call<any>('GET', '/v1/deployments/roll/rollout')).body;
+    assert.deepEqual([status.components[0].outdated, status.components[0].batch], [0, 2]);
+  } finally {
+    await h.close();
+  }
+});

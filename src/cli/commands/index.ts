@@ -9,6 +9,7 @@ import { logsCommand } from './logs.js';
 import { metricsCommand, rulesCommand, schedulesCommand } from './metrics.js';
 import { monitorsCommand } from './monitors.js';
 import { planCommand } from './plan.js';
+import { rolloutCommand } from './rollout.js';
 import { scaleCommand } from './scale.js';
 import { serveCommand } from './serve.js';
 import { statusCommand } from './status.js';
@@ -17,6 +18,6 @@ import { upCommand } from './up.js';
 
 export const COMMANDS: readonly Command[] = [
   upCommand, serveCommand, planCommand, applyCommand, statusCommand, endpointsCommand,
-  eventsCommand, logsCommand, scaleCommand, destroyCommand, metricsCommand, monitorsCommand, rulesCommand, schedulesCommand,
+  eventsCommand, logsCommand, scaleCommand, rolloutCommand, destroyCommand, metricsCommand, monitorsCommand, rulesCommand, schedulesCommand,
   cloudsCommand, credentialsCommand, keysCommand, tokensCommand,
 ];
