@@ -12,6 +12,7 @@ import type { MetricsService } from '../metrics/index.js';
 import type { ScalingService } from '../scaling/index.js';
 import { buildMetricsRoutes } from './routes-metrics.js';
 import { buildCloudRoutes } from './routes-clouds.js';
+import { buildRolloutRoutes } from './routes-rollout.js';
 
 export interface RouteDeps {
   controlPlane: ControlPlane;
@@ -218,5 +219,6 @@ export function buildRoutes(deps: RouteDeps): Route[] {
     },
     ...buildMetricsRoutes(deps.metrics, Date.now, deps.scaling),
     ...buildCloudRoutes(cp),
+    ...buildRolloutRoutes(cp),
   ];
 }

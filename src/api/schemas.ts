@@ -13,6 +13,7 @@ import type { NubisEvent } from '../events/index.js';
 import { CLOUD_SCHEMAS } from './routes-clouds.js';
 import { MONITOR_SCHEMAS } from './routes-metrics.js';
 import { TOKEN_SCHEMAS } from './routes-tokens.js';
+import { ROLLOUT_SCHEMAS, RolloutLineSchema } from './routes-rollout.js';
 
 const closed = Type.Object;
 const opts = { additionalProperties: false } as const;
@@ -150,6 +151,7 @@ export const PlanResultSchema = Type.Object({
   create: Type.Boolean(),
   actions: Type.Array(PlanActionSchema),
   counts: Type.Optional(Type.Array(CountDecisionSchema, { description: 'components with a run-time count: which count wins after apply, and why' })),
+  rollout: Type.Optional(Type.Array(RolloutLineSchema, { description: 'instances a rolling update restarts in place or replaces, in batch order, with why' })),
   summary: Type.Object({ add: Type.Integer(), change: Type.Integer(), remove: Type.Integer() }),
 });
 
@@ -324,6 +326,7 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   ...CLOUD_SCHEMAS,
   ...TOKEN_SCHEMAS,
   ...MONITOR_SCHEMAS,
+  ...ROLLOUT_SCHEMAS,
 };
 
 // Compile-time drift checks: each schema's static type and the view type are mutually assignable.

@@ -6,20 +6,21 @@
 import type { Clock } from '../clock/index.js';
 import type { EventLog } from '../events/index.js';
 import type { Store } from '../store/index.js';
-import { parseSpec, specJsonSchema, withSpecPosition, HANDLER_NAMES, hasSecrets, redactSpecText, sealSpecSecrets, type SealingKey } from '../model/index.js';
-import type { AppSpec, HandlerName } from '../model/types.js';
+import { openSecretEnv, parseSpec, specJsonSchema, withSpecPosition, HANDLER_NAMES, hasSecrets, redactSpecText, sealSpecSecrets, type SealingKey } from '../model/index.js';
+import crypto from 'node:crypto';
+import type { AppSpec, ComponentSpec, HandlerName } from '../model/types.js';
 import { NubisError } from '../errors/index.js';
 import type { Engine } from './engine.js';
 import type { Placement } from './clouds.js';
 import type { CloudSpec } from '../model/types.js';
 import { platformOptionsJsonSchemas, type CloudHealthView } from '../drivers/index.js';
 import { cloudNotes, describeCloudNote, noteOf, withNotes } from './cloud-notes.js';
-import { desiredCount, resourceKey, type Deployment, type InstanceRec } from './state.js';
+import { desiredCount, instanceToRow, resourceKey, type Deployment, type InstanceRec } from './state.js';
 import { ADMIN_TENANT, deploymentId, localText, splitDeploymentId, type TenantPolicy } from './tenancy.js';
 import { componentWiringHashes, previewPlan } from './planner.js';
 import { providedEndpoints, servesTraffic } from './wiring.js';
 import { unreachableLine } from './reachability.js';
-import { carryCounts } from './rollout/index.js';
+import { carryCounts, prepareRollout, rolloutView, setPaused, type Prepared } from './rollout/index.js';
 import type {
   Caller, CloudNote, ControlPlane, DeploymentState, DeploymentSummary, DeploymentView, EndpointView, ForgetResult, InstanceView, PlanResult, SpecInput, StepLog,
 } from './views.js';
@@ -93,6 +94,21 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
     return { ...p, spec, text: redactSpecText(p.text, plain) };
   }
   const notes = (d: Deployment): CloudNote[] => cloudNotes(d, engine, clouds);
+
+  /** The rolling update an apply of `p` starts (./rollout): revisions, stamps for older instances, plan lines. */
+  async function rolloutOf(existing: Deployment | undefined, p: Parsed, version: number): Promise<Prepared> {
+    const oldFiles = existing ? await store.artefacts(existing.name) : [];
+    return prepareRollout({
+      ...(existing ? { existing } : {}), spec: p.spec, version, files: p.files, oldFiles, instances: existing ? engine.instancesOf(existing.name) : [], now: clock.now(),
+      ...(key ? { secretsOf: (spec: AppSpec, c: ComponentSpec) => openSecretEnv(c, spec.name, key), digest: (c: string, v: string, value: string) => crypto.createHmac('sha256', key.bytes).update(`nubis-revision:${c}:${v}:${value}`).digest('hex').slice(0, 16) } : {}),
+    });
+  }
+  const rolloutDeps = {
+    get: (name: string) => mustGet(name),
+    instancesOf: (name: string) => engine.instancesOf(name),
+    save: (d: Deployment, e: Parameters<Engine['saveDeployment']>[1]) => engine.saveDeployment(d, e),
+    now: () => clock.now(),
+  };
 
   /** A deployment by id; NOT_FOUND names the bare name only, so it says nothing about other tenants. */
   function mustGet(id: string): Deployment {
@@ -232,14 +248,16 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       const preview = previewPlan(d, engine.instancesOf(d.name), engine.nodes, now).map(({ deployment: _d, ready: _r, ...a }) => a);
       explainPlacements(d, preview);
       const actions = preview.map((a) => localAction(tenant, a));
+      const rollout = (await rolloutOf(existing, p, d.version + 1)).lines;
       const result: PlanResult = {
         deployment: p.spec.name,
         create: !existing,
         actions,
         ...(carried.decisions.length ? { counts: carried.decisions } : {}),
+        ...(rollout.length ? { rollout } : {}),
         summary: {
           add: actions.filter((a) => a.kind === 'create-node').length,
-          change: actions.filter((a) => a.kind === 'update' || a.kind === 'restart').length,
+          change: actions.filter((a) => a.kind === 'update' || a.kind === 'restart').length + rollout.length,
           remove: actions.filter((a) => a.kind === 'delete-node').length,
         },
       };
@@ -274,6 +292,14 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       } catch (e) {
         throw withSpecPosition(e, input.spec, p.file);
       }
+      const roll = await rolloutOf(existing, p, d.version);
+      d.rollout = roll.rollout;
+      const stamped = [...roll.stamps].flatMap(([k, rev]) => {
+        const i = engine.instances.get(k);
+        if (!i) return [];
+        i.revision = rev;
+        return [store.putInstance(instanceToRow(i))];
+      });
       clouds?.changed();
       await engine.saveDeployment(
         d,
@@ -286,8 +312,15 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
           reason: existing ? 'spec changed' : 'new deployment',
           data: { version: d.version, file: p.file, artefacts: p.files.length },
         },
-        [store.replaceArtefacts(d.name, p.files), ...engine.resetFailures(d.name)],
+        [store.replaceArtefacts(d.name, p.files), ...stamped, ...engine.resetFailures(d.name)],
       );
+      if (roll.rollout.status !== 'completed') {
+        await events.append({
+          actor: caller.actor, ...(caller.correlationId ? { correlationId: caller.correlationId } : {}), deployment: d.name, kind: 'rollout.started', target: d.name,
+          outcome: roll.rollout.status, reason: `${roll.lines.length} instance(s) to restart or replace`, ts: clock.now(),
+          data: { version: d.version, instances: roll.lines.map((l) => ({ instance: l.instance, action: l.action, batch: l.batch })) },
+        });
+      }
       return view(d);
     },
 
@@ -344,6 +377,12 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       });
       return view(next);
     },
+
+    async rollout(name) {
+      return rolloutView(mustGet(name), engine.instancesOf(name));
+    },
+
+    setRolloutPaused: (name, paused, caller) => setPaused(rolloutDeps, name, paused, caller),
 
     async destroy(name, caller) {
       const d = mustGet(name);

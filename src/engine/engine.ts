@@ -23,6 +23,7 @@ import { planDeployment } from './planner.js';
 import type { CloudHandle, Placement } from './clouds.js';
 import { EngineContext, type EngineOptions } from './context.js';
 import { ReconcileCore, type Controller } from './core/index.js';
+import { RolloutController } from './rollout/index.js';
 import {
   DEPLOYMENTS, DeploymentsController, EXTRA_CONTROLLERS, InstancesController, NodesController, OBSERVE_KEY, ObserveController,
   SWEEP_ALL, SWEEP_UNSYNCED, SweepController, WiringController,
@@ -116,7 +117,17 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const sweep = new SweepController(ctx);
   const observe = new ObserveController(ctx);
   const forgetCaches = (name: string): void => instanceCtl.invalidateArtefacts(name);
-  core.register(new DeploymentsController(ctx, { actuators: [nodeCtl, instanceCtl], sweep, forgetCaches }));
+  // rolling updates (./rollout): restart in place or replace, batch by batch behind a health gate
+  const rollouts = new RolloutController({
+    now: () => clock.now(),
+    busy: (key) => ctx.busy.has(key),
+    commit: (key, name, ops, evs) => ctx.track(key, name, Promise.all([ctx.store.write(...ops), opts.events.append(...evs.map((e) => ctx.ev(e)))]).then(() => undefined)),
+    putDeployment: (d) => ctx.store.putDeployment(deploymentToRow(d)),
+    putInstance: (i) => ctx.store.putInstance(instanceToRow(i)),
+    restart: (d, inst, back, reason) => ctx.track(inst.key, d.name, instanceCtl.stopInstance(d, inst).then(() => ((inst.attempts = 0), ctx.setPhase(inst, back, reason)))),
+    wakeAt: (name, at) => void clock.sleep(Math.max(0, at - clock.now()) + 1, ctx.signal).then(() => ctx.enqueue(name), () => undefined),
+  });
+  core.register(new DeploymentsController(ctx, { actuators: [nodeCtl, instanceCtl], sweep, forgetCaches, rollouts }));
   core.register(sweep);
   core.register(observe);
   for (const make of EXTRA_CONTROLLERS) core.register(make(ctx));

@@ -25,6 +25,8 @@ export interface Deployment {
   ordinals: Record<string, number>;
   /** Of the request that last changed this deployment: every action it causes carries it. */
   correlationId?: string;
+  /** The rolling update towards this version's revisions (./rollout); absent before the first apply that recorded one. */
+  rollout?: RolloutState;
   createdAt: number;
   updatedAt: number;
 }
@@ -66,6 +68,8 @@ export interface InstanceRec {
   desired: boolean;
   phase: InstancePhase;
   wiringHash?: string;
+  /** The revision it was installed from (./rollout/revision.ts); absent: created since the last apply, so at its revision. */
+  revision?: string;
   runSeq: number;
   inflightRun?: string;
   restarts: number;
@@ -79,6 +83,41 @@ export interface InstanceRec {
   notBefore?: number;
 }
 
+/** What a component's instances should run: lifecycle and node template hashes (./rollout/revision.ts). */
+export interface Revision {
+  /** `<install>.<configure>.<start>` part hashes: the first differing part says from which step to re-run. */
+  config: string;
+  node: string;
+}
+
+export type RolloutStatus = 'running' | 'paused' | 'completed' | 'failed';
+
+/** A deployment's rolling update: persisted with the deployment, advanced level-based by ./rollout/controller.ts. */
+export interface RolloutState {
+  /** The deployment version whose revisions this rollout enacts. */
+  version: number;
+  status: RolloutStatus;
+  /** component → the revision its instances should have. */
+  revisions: Record<string, Revision>;
+  /** component → progress. */
+  components: Record<string, ComponentRollout>;
+  /** Why it failed, or who paused it. */
+  reason?: string;
+  startedAt: number;
+  endedAt?: number;
+}
+
+export interface ComponentRollout {
+  /** Batches started so far. */
+  batch: number;
+  /** Clock time the current batch began; its health gate times out from here. */
+  batchStartedAt?: number;
+  /** Extra instances asked for by the current batch (maxSurge). */
+  surge?: number;
+  /** Old instances the current surge batch retires once the new ones are healthy. */
+  retiring?: string[];
+}
+
 export function instanceName(component: string, ordinal: number): string {
   return `${component}-${ordinal}`;
 }
@@ -89,7 +128,7 @@ export function resourceKey(deployment: string, instance: string): string {
 
 /** The count the engine converges to: a `scale` override, else the spec's. */
 export function desiredCount(d: Deployment, c: ComponentSpec): number {
-  return d.status === 'destroying' ? 0 : (d.counts[c.name] ?? c.count);
+  return d.status === 'destroying' ? 0 : (d.counts[c.name] ?? c.count) + (d.rollout?.components[c.name]?.surge ?? 0);
 }
 
 export function deploymentToRow(d: Deployment): DeploymentRow {
@@ -104,6 +143,7 @@ export function deploymentToRow(d: Deployment): DeploymentRow {
     counts_json: JSON.stringify(d.counts),
     ordinals_json: JSON.stringify(d.ordinals),
     correlation_id: d.correlationId ?? null,
+    rollout_json: d.rollout ? JSON.stringify(d.rollout) : null,
     created_at: d.createdAt,
     updated_at: d.updatedAt,
   };
@@ -121,6 +161,7 @@ export function deploymentFromRow(r: DeploymentRow): Deployment {
     counts: JSON.parse(r.counts_json) as Record<string, number>,
     ordinals: JSON.parse(r.ordinals_json) as Record<string, number>,
     ...(r.correlation_id !== null ? { correlationId: r.correlation_id } : {}),
+    ...(r.rollout_json ? { rollout: JSON.parse(r.rollout_json) as RolloutState } : {}),
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };
@@ -179,6 +220,7 @@ export function instanceToRow(i: InstanceRec): InstanceRow {
     desired: i.desired ? 1 : 0,
     phase: i.phase,
     wiring_hash: i.wiringHash ?? null,
+    revision: i.revision ?? null,
     run_seq: i.runSeq,
     inflight_run: i.inflightRun ?? null,
     restarts: i.restarts,
@@ -207,6 +249,7 @@ export function instanceFromRow(r: InstanceRow): InstanceRec {
     processAlive: undefined,
   };
   if (r.wiring_hash !== null) i.wiringHash = r.wiring_hash;
+  if (r.revision) i.revision = r.revision;
   if (r.inflight_run !== null) i.inflightRun = r.inflight_run;
   if (r.last_error !== null) i.lastError = r.last_error;
   return i;

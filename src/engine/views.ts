@@ -121,6 +121,41 @@ export interface CountDecision {
   reason: string;
 }
 
+/** One instance a rolling update restarts in place or replaces, for `plan`. */
+export interface RolloutLine {
+  instance: string;
+  component: string;
+  /** restart: same node, lifecycle steps run again; replace: a new node, then the old one removed. */
+  action: 'restart' | 'replace';
+  batch: number;
+  /** Batches of this component. */
+  batches: number;
+  reason: string;
+}
+
+/** A deployment's rolling update as `nubis rollout status` shows it. */
+export interface RolloutView {
+  deployment: string;
+  /** none: no apply has recorded revisions yet. */
+  status: 'none' | 'running' | 'paused' | 'completed' | 'failed';
+  version: number;
+  reason?: string;
+  startedAt?: string;
+  endedAt?: string;
+  components: {
+    name: string;
+    batch: number;
+    /** Wanted instances not at the component's revision yet. */
+    outdated: number;
+    instances: number;
+    maxUnavailable: number;
+    maxSurge: number;
+    healthGateTimeoutMs: number;
+    /** A batch is waiting for its health gate. */
+    gating: boolean;
+  }[];
+}
+
 export interface PlanResult {
   deployment: string;
   /** true when the deployment does not exist yet. */
@@ -128,6 +163,8 @@ export interface PlanResult {
   actions: PlanAction[];
   /** Components with a run-time count (scale, rules, schedules): which count wins after apply, and why. */
   counts?: CountDecision[];
+  /** Instances a rolling update restarts in place or replaces, in batch order, with why. */
+  rollout?: RolloutLine[];
   summary: { add: number; change: number; remove: number };
 }
 
@@ -168,6 +205,10 @@ export interface ControlPlane {
   getDeployment(name: string): Promise<DeploymentView>;
   endpoints(name: string): Promise<EndpointView[]>;
   scale(name: string, component: string, count: number, caller: Caller): Promise<DeploymentView>;
+  /** The rolling update of a deployment (src/engine/rollout). */
+  rollout(name: string): Promise<RolloutView>;
+  /** Pauses (no new batches; the running one finishes) or resumes it (a failed one tries its batch again). */
+  setRolloutPaused(name: string, paused: boolean, caller: Caller): Promise<RolloutView>;
   /** Starts teardown; the deployment disappears once nothing is left. */
   destroy(name: string, caller: Caller): Promise<DeploymentView>;
   /**

@@ -57,6 +57,9 @@ export const DEFAULTS = {
   ruleStabilizationMs: 0,
   minStep: 1,
   timeZone: 'UTC',
+  maxUnavailable: 1,
+  maxSurge: 0,
+  healthGateTimeoutMs: 600_000,
 } as const;
 
 /** Durations in a spec must lie in this range (a 0 interval would spin; timers cap near 24 days). */
@@ -491,6 +494,7 @@ function checkSemantics(ctx: Ctx, raw: unknown, artefacts: ReadonlySet<string> |
       }
     }
     checkInstances(ctx, base, c);
+    checkUpdateStrategy(ctx, base, c);
     checkLifecycle(ctx, base, c);
     checkArtefacts(ctx, base, c['artefacts'], artefacts);
   }
@@ -514,6 +518,16 @@ function checkInstances(ctx: Ctx, base: Seg[], c: Rec): void {
   if (count !== undefined && max !== undefined && count > max) {
     reportAt(ctx, [...path, 'count'], `integer ≤ max (${max})`, `integer ${count}`);
   }
+}
+
+function checkUpdateStrategy(ctx: Ctx, base: Seg[], c: Rec): void {
+  if (c['updateStrategy'] === undefined) return;
+  const u = rec(c['updateStrategy']);
+  const path = [...base, 'updateStrategy'];
+  if (int(u['maxUnavailable']) === 0 && (int(u['maxSurge']) ?? DEFAULTS.maxSurge) === 0) {
+    reportAt(ctx, [...path, 'maxUnavailable'], 'integer ≥ 1 when maxSurge is 0 (a rollout must be able to move)', 'integer 0');
+  }
+  checkDuration(ctx, [...path, 'healthGate', 'timeout'], rec(u['healthGate'])['timeout']);
 }
 
 function checkDuration(ctx: Ctx, path: Seg[], v: unknown): void {
@@ -675,6 +689,11 @@ function normalise(doc: SpecDoc): AppSpec {
       artefacts: [...(c.artefacts ?? [])],
       handlers,
       ...(health ? { health } : {}),
+      updateStrategy: {
+        maxUnavailable: c.updateStrategy?.maxUnavailable ?? DEFAULTS.maxUnavailable,
+        maxSurge: c.updateStrategy?.maxSurge ?? DEFAULTS.maxSurge,
+        healthGateTimeoutMs: c.updateStrategy?.healthGate?.timeout !== undefined ? parseDuration(c.updateStrategy.healthGate.timeout) : DEFAULTS.healthGateTimeoutMs,
+      },
     };
   }
   const out: AppSpec = { name: doc.name as string, clouds, nodeTemplates, components };

@@ -131,6 +131,20 @@ export const Instances = closed({
   scaleIn: Type.Optional(Type.Union([Type.Literal('youngest'), Type.Literal('oldest')], { description: 'which instances go first' })),
 });
 
+export const UpdateStrategy = closed(
+  {
+    maxUnavailable: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000, description: 'instances a rolling update may take out of service at once; default 1' })),
+    maxSurge: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000, description: 'extra instances a replacing update may start before old ones go; default 0' })),
+    healthGate: Type.Optional(
+      closed(
+        { timeout: Type.Optional(Type.String({ pattern: DURATION_PATTERN, description: 'how long a batch may take to be running and healthy; default 10m' })) },
+        'between batches, every instance of the component must be running and healthy',
+      ),
+    ),
+  },
+  'how a re-apply that changes handlers, env, artefacts or the node template is rolled out: batches of restarts in place, or of replacements when the node template changed',
+);
+
 export const Component = closed({
   nodeTemplate: Type.String({ description: 'name of a node template in `nodeTemplates`' }),
   instances: Type.Optional(Instances),
@@ -154,6 +168,7 @@ export const Component = closed({
   ),
   artefacts: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'files or folders, relative to the spec file' })),
   lifecycle: Type.Optional(Lifecycle),
+  updateStrategy: Type.Optional(UpdateStrategy),
 });
 
 /** A metric name usable bare in PromQL (`app_cpu`) or Graphite-style dotted (`app.cpu.avg`). */

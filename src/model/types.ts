@@ -189,6 +189,18 @@ export interface ComponentSpec {
   artefacts: string[];
   handlers: Partial<Record<HandlerName, HandlerSpec>>;
   health?: HealthSpec;
+  /** How a changed revision is rolled out; absent in specs stored before it existed (see defaults there). */
+  updateStrategy?: UpdateStrategySpec;
+}
+
+/** Rolling update settings of a component (src/engine/rollout). */
+export interface UpdateStrategySpec {
+  /** Default 1. */
+  maxUnavailable: number;
+  /** Default 0. */
+  maxSurge: number;
+  /** How long a batch may take to be running and healthy before the rollout fails. Default 600 000. */
+  healthGateTimeoutMs: number;
 }
 
 /** One precise problem in a spec. */

@@ -207,6 +207,17 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('metric_objects_t').renameTo('metric_objects').execute();
     },
   },
+  /**
+   * Rolling updates (src/engine/rollout): each instance records the revision (lifecycle and
+   * node template hashes) it was installed from; a deployment its rollout's progress. Both
+   * empty for older rows: the next apply stamps instances with the revision they run.
+   */
+  '0013_rollout': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('instances').addColumn('revision', 'text').execute();
+      await db.schema.alterTable('deployments').addColumn('rollout_json', 'text').execute();
+    },
+  },
   /** Event retention deletes by age: an index on ts keeps that from scanning the log. */
   '0017_event_retention': {
     async up(db: Kysely<any>) {

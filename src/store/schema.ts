@@ -33,6 +33,8 @@ export interface DeploymentTable {
   counts_json: string;
   /** JSON: component → next ordinal to hand out (ordinals are never reused). */
   ordinals_json: string;
+  /** JSON: the rolling update's target revisions and progress (migration 0013); null before any. */
+  rollout_json: string | null;
   /** Correlation id of the request that last changed the desired state; carried by the actions it causes. */
   correlation_id: string | null;
   created_at: number;
@@ -77,6 +79,8 @@ export interface InstanceTable {
   phase: string;
   /** Hash of the wiring last delivered to the handlers. */
   wiring_hash: string | null;
+  /** The revision (`<lifecycle hashes>/<node template hash>`) it was installed from (migration 0013); null: older, stamped on the next apply. */
+  revision: string | null;
   /** Counter for step run ids; bumped and persisted before each step is sent to the agent. */
   run_seq: number;
   /** runId of the step sent and not yet recorded as finished: re-asked after a restart. */

@@ -40,13 +40,13 @@ test('the webapp example normalises to the full AppSpec', () => {
     nodeTemplates: { small: { name: 'small', cloud: 'local', requirements: { cores: 1, memoryMiB: 256 } } },
     components: {
       kv: {
-        name: 'kv', nodeTemplate: 'small', cloud: 'local', count: 1, min: 0, max: 100, scaleIn: 'youngest',
+        name: 'kv', nodeTemplate: 'small', cloud: 'local', count: 1, min: 0, max: 100, scaleIn: 'youngest', updateStrategy: { maxUnavailable: 1, maxSurge: 0, healthGateTimeoutMs: 600_000 },
         provides: { kv: {} }, requires: {}, env: {}, artefacts: ['kv/kv-server'],
         handlers: { start: { run: './kv/kv-server --port "$NUBIS_PORT_KV"', timeoutMs: 60000, retries: 2 } },
         health: { kind: 'tcp', port: 'kv', ...tcpDefaults },
       },
       app: {
-        name: 'app', nodeTemplate: 'small', cloud: 'local', count: 3, min: 1, max: 10, scaleIn: 'youngest',
+        name: 'app', nodeTemplate: 'small', cloud: 'local', count: 3, min: 1, max: 10, scaleIn: 'youngest', updateStrategy: { maxUnavailable: 1, maxSurge: 0, healthGateTimeoutMs: 600_000 },
         provides: { http: {} },
         requires: { kv: { name: 'kv', component: 'kv', port: 'kv', optional: false } },
         env: { NODE_ENV: 'production' },
@@ -58,7 +58,7 @@ test('the webapp example normalises to the full AppSpec', () => {
         health: { kind: 'http', port: 'http', path: '/healthz', intervalMs: 5000, timeoutMs: 500, retries: 2 },
       },
       lb: {
-        name: 'lb', nodeTemplate: 'small', cloud: 'local', count: 1, min: 0, max: 100, scaleIn: 'youngest',
+        name: 'lb', nodeTemplate: 'small', cloud: 'local', count: 1, min: 0, max: 100, scaleIn: 'youngest', updateStrategy: { maxUnavailable: 1, maxSurge: 0, healthGateTimeoutMs: 600_000 },
         provides: { http: { port: 8080 } },
         requires: { backends: { name: 'backends', component: 'app', port: 'http', optional: true } },
         env: {},
@@ -144,7 +144,7 @@ test('the error message summarises every problem, in source order', () => {
         'app.yaml: invalid spec, 3 problems:',
         '  app.yaml:8:19: $.components.app.nodeTemplate: expected name of a node template (small), found unknown node template "nope"',
         '  app.yaml:9:24: $.components.app.instances.count: expected integer ≥ 0, found string "x"',
-        '  app.yaml:10:5: $.components.app.bogus: expected one of the keys nodeTemplate, instances, provides, requires, env, artefacts, lifecycle, found unknown key "bogus"',
+        '  app.yaml:10:5: $.components.app.bogus: expected one of the keys nodeTemplate, instances, provides, requires, env, artefacts, lifecycle, updateStrategy, found unknown key "bogus"',
       ].join('\n'),
     );
     assert.deepEqual(JSON.parse(JSON.stringify(e)).code, 'SPEC_INVALID');

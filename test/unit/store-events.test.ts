@@ -10,7 +10,7 @@ test('store: migrations run once, data survives reopening, the installation id i
   const file = path.join(dir, 'nubis.db');
   const a = await openStore({ path: file });
   const id = await a.installationId();
-  await a.write(a.putDeployment({ name: 'd', tenant: 'default', spec_json: '{}', spec_text: 'x', file: 'f', version: 1, status: 'active', counts_json: '{}', ordinals_json: '{}', correlation_id: null, created_at: 1, updated_at: 1 }));
+  await a.write(a.putDeployment({ name: 'd', tenant: 'default', spec_json: '{}', spec_text: 'x', file: 'f', version: 1, status: 'active', counts_json: '{}', ordinals_json: '{}', correlation_id: null, rollout_json: null, created_at: 1, updated_at: 1 }));
   await a.close();
   const b = await openStore({ path: file });
   assert.equal(await b.installationId(), id);
@@ -20,7 +20,7 @@ test('store: migrations run once, data survives reopening, the installation id i
 
 test('store: writes queued in one turn commit together, and a failing write rejects its whole group', async () => {
   const s = await openStore({ path: ':memory:' });
-  const row = (name: string) => ({ name, tenant: 'default', spec_json: '{}', spec_text: 'x', file: 'f', version: 1, status: 'active', counts_json: '{}', ordinals_json: '{}', correlation_id: null, created_at: 1, updated_at: 1 });
+  const row = (name: string) => ({ name, tenant: 'default', spec_json: '{}', spec_text: 'x', file: 'f', version: 1, status: 'active', counts_json: '{}', ordinals_json: '{}', correlation_id: null, rollout_json: null, created_at: 1, updated_at: 1 });
   await Promise.all([s.write(s.putDeployment(row('a'))), s.write(s.putDeployment(row('b')))]);
   assert.equal((await s.loadDeployments()).length, 2);
   const bad = s.write(s.putDeployment(row('c')), async () => {

@@ -30,6 +30,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('events', 'list audit events, or follow them live with -f', async () => (await import('./events.js')).eventsCommand),
   lazy('logs', 'show the lifecycle step logs of an instance', async () => (await import('./logs.js')).logsCommand),
   lazy('scale', 'set the instance count of a component', async () => (await import('./scale.js')).scaleCommand),
+  lazy('rollout', 'a deployment\'s rolling update: status, pause, resume', async () => (await import('./rollout.js')).rolloutCommand),
   lazy('destroy', 'tear a deployment down', async () => (await import('./destroy.js')).destroyCommand),
   lazy('metrics', 'list series, run queries, manage metric definitions', async () => (await import('./metrics.js')).metricsCommand),
   lazy('monitors', 'list, set or remove the monitors of an instance at run time', async () => (await import('./monitors.js')).monitorsCommand),

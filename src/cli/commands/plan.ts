@@ -12,7 +12,7 @@ const MARK: Record<PlanAction['kind'], '+' | '~' | '-'> = {
 
 export function formatPlan(style: Style, plan: PlanResult): string {
   const lines = [style.bold(`Plan for deployment ${plan.deployment}${plan.create ? ' (new)' : ''}:`)];
-  if (plan.actions.length === 0) lines.push('  nothing to do');
+  if (plan.actions.length === 0 && !plan.rollout?.length) lines.push('  nothing to do');
   const kindWidth = Math.max(0, ...plan.actions.map((a) => a.kind.length));
   for (const a of plan.actions) {
     const mark = MARK[a.kind] ?? '~';
@@ -21,6 +21,9 @@ export function formatPlan(style: Style, plan: PlanResult): string {
       .filter(Boolean)
       .join('  ');
     lines.push(`  ${coloured} ${a.kind.padEnd(kindWidth)}  ${a.target}${extra ? '  ' + extra : ''}`);
+  }
+  for (const r of plan.rollout ?? []) {
+    lines.push(`  ${style.yellow('~')} ${r.action.padEnd(kindWidth)}  ${r.instance}  batch ${r.batch}/${r.batches}  ${style.dim(`(${r.reason})`)}`);
   }
   for (const c of plan.counts ?? []) {
     lines.push(`  ${style.yellow('=')} count ${c.component}: ${c.count} (${c.wins === 'runtime' ? `run-time count ${c.runtime} wins over spec ${c.spec}` : `spec ${c.spec} wins over run-time ${c.runtime}`})  ${style.dim(`(${c.reason})`)}`);

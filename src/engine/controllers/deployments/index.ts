@@ -16,6 +16,7 @@ import type { EngineContext } from '../../context.js';
 import type { SweepController } from '../sweep/index.js';
 import type { Actuator } from '../actuator.js';
 import type { PlanActionKind } from '../../views.js';
+import type { RolloutController } from '../../rollout/index.js';
 
 export const DEPLOYMENTS = 'deployments';
 
@@ -25,6 +26,8 @@ export interface DeploymentsDeps {
   sweep: SweepController;
   /** Drops a deployment's cached artefacts (once it is destroyed). */
   forgetCaches: (deployment: string) => void;
+  /** Rolling updates (../../rollout): advanced at the top of each pass, from current state. */
+  rollouts?: RolloutController;
 }
 
 export class DeploymentsController implements Controller {
@@ -62,6 +65,7 @@ export class DeploymentsController implements Controller {
     const { store, busy } = ctx;
     const d = ctx.deployments.get(name);
     if (!d) return done;
+    this.deps.rollouts?.reconcile(d, ctx.instancesOf(name));
     const now = ctx.clock.now();
     const mine = ctx.instancesOf(name);
     const decision = decideScale(d, mine);

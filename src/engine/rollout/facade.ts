@@ -1,0 +1,64 @@
+/** `rollout status|pause|resume`: the rolling update as the API sees it. */
+import { NubisError } from '../../errors/index.js';
+import type { EventInput } from '../../events/index.js';
+import type { Caller, RolloutView } from '../views.js';
+import type { Deployment, InstanceRec } from '../state.js';
+import { DEFAULT_STRATEGY, isOutdated } from './controller.js';
+
+export interface RolloutFacadeDeps {
+  get(name: string): Deployment;
+  instancesOf(name: string): InstanceRec[];
+  save(d: Deployment, event: EventInput): Promise<void>;
+  now(): number;
+}
+
+export function rolloutView(d: Deployment, instances: readonly InstanceRec[]): RolloutView {
+  const r = d.rollout;
+  const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
+  const v: RolloutView = {
+    deployment: d.spec.name,
+    status: r?.status ?? 'none',
+    version: r?.version ?? d.version,
+    components: Object.values(d.spec.components).map((c) => {
+      const s = c.updateStrategy ?? DEFAULT_STRATEGY;
+      const target = r?.revisions[c.name];
+      const live = instances.filter((i) => i.component === c.name && i.desired);
+      const cr = r?.components[c.name];
+      return {
+        name: c.name, batch: cr?.batch ?? 0, outdated: target ? live.filter((i) => isOutdated(i, target)).length : 0, instances: live.length,
+        maxUnavailable: s.maxUnavailable, maxSurge: s.maxSurge, healthGateTimeoutMs: s.healthGateTimeoutMs, gating: cr?.batchStartedAt !== undefined,
+      };
+    }),
+  };
+  if (r?.reason) v.reason = r.reason;
+  const started = iso(r?.startedAt);
+  const ended = iso(r?.endedAt);
+  if (started) v.startedAt = started;
+  if (ended) v.endedAt = ended;
+  return v;
+}
+
+/** Pause: no new batches. Resume: batches go on; a failed rollout gives its batch a new health-gate period. */
+export async function setPaused(deps: RolloutFacadeDeps, name: string, paused: boolean, caller: Caller): Promise<RolloutView> {
+  const d = deps.get(name);
+  const r = d.rollout;
+  const bare = d.spec.name;
+  if (!r || r.status === 'completed') throw new NubisError('CONFLICT', `deployment ${bare} has no rolling update in progress`);
+  if (paused ? r.status === 'paused' : r.status === 'running') return rolloutView(d, deps.instancesOf(name));
+  const now = deps.now();
+  const components = Object.fromEntries(
+    Object.entries(r.components).map(([c, x]) => [c, !paused && x.batchStartedAt !== undefined ? { ...x, batchStartedAt: now } : { ...x }]),
+  );
+  const { reason: _r, endedAt: _e, ...rest } = r;
+  const next: Deployment = { ...d, rollout: { ...rest, components, status: paused ? 'paused' : 'running', ...(paused ? { reason: `paused by ${caller.actor}` } : {}) } };
+  await deps.save(next, {
+    actor: caller.actor,
+    ...(caller.correlationId ? { correlationId: caller.correlationId } : {}),
+    deployment: name,
+    kind: paused ? 'rollout.paused' : 'rollout.resumed',
+    target: name,
+    reason: paused ? 'no new batches until resumed' : r.status === 'failed' ? `resumed after: ${r.reason ?? 'a failure'}` : 'batches go on',
+    data: { version: r.version },
+  });
+  return rolloutView(next, deps.instancesOf(name));
+}
