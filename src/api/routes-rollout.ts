@@ -3,8 +3,8 @@
  * Declared once for the router and the OpenAPI document, like ./routes.ts.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { NAME_PATTERN } from '../model/schema.js';
-import type { ControlPlane, RolloutLine, RolloutView } from '../engine/views.js';
+import { NAME_PATTERN } from '../model/index.js';
+import type { ControlPlane, RolloutLine, RolloutView } from '../engine/index.js';
 import type { Route, ResponseSpec, RouteContext } from './router.js';
 import { callerDeployment } from './tenant-scope.js';
 

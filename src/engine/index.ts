@@ -206,3 +206,4 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
 export type { Engine } from './engine.js';
 export type * from './views.js';
 export { deploymentId, splitDeploymentId, localText, hostAccess, checkHostAccess, ADMIN_TENANT, type TenantPolicy } from './tenancy.js';
+export { desiredCount } from './state.js';

@@ -14,7 +14,7 @@
  */
 import type { Clock } from '../clock/index.js';
 import type { Engine } from '../engine/index.js';
-import type { AgentMetricsClient } from '../agent/sensors/index.js';
+import type { AgentMetricsClient } from '../agent/index.js';
 import type { Labels, Sample } from './types.js';
 
 export interface AgentStreamsOptions {

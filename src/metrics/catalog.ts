@@ -17,12 +17,12 @@
 import type { Clock } from '../clock/index.js';
 import type { EventLog } from '../events/index.js';
 import type { Engine } from '../engine/index.js';
-import type { Caller } from '../engine/views.js';
+import type { Caller } from '../engine/index.js';
 import { NubisError } from '../errors/index.js';
-import type { AppSpec } from '../model/types.js';
-import type { PathProblem } from '../model/parse.js';
+import type { AppSpec } from '../model/index.js';
+import type { PathProblem } from '../model/index.js';
 import type { MetricObjectKind, MetricObjectRepo } from '../store/index.js';
-import { DEFAULT_TENANT } from '../registry/types.js';
+import { DEFAULT_TENANT } from '../registry/index.js';
 import { parseQuery } from './query/parser.js';
 
 export type ObjectSource = 'spec' | 'api';

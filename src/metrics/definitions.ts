@@ -4,11 +4,11 @@
  * label when it belongs to one). A failed evaluation is counted and reported as `metric.failed`
  * when its message changes; it never throws.
  */
-import type { Caller } from '../engine/views.js';
+import type { Caller } from '../engine/index.js';
 import { NubisError } from '../errors/index.js';
-import type { MetricDefSpec } from '../model/types.js';
-import type { MetricDefDoc } from '../model/schema.js';
-import { metricProblems, normaliseMetric } from '../model/parse.js';
+import type { MetricDefSpec } from '../model/index.js';
+import type { MetricDefDoc } from '../model/index.js';
+import { metricProblems, normaliseMetric } from '../model/index.js';
 import { catalogKey, checkExpr, invalid, iso, tenantOfCaller, type CatalogKind, type CatalogObject, type ObjectCatalog, type ObjectSource } from './catalog.js';
 import type { SelfMetrics } from './self-metrics.js';
 import { scopeQuery, unscopeResult } from './tenancy.js';

@@ -4,10 +4,10 @@
  * instance (host:port). A target that cannot start is a `scrape.failed` event, never a throw.
  */
 import type { Clock } from '../clock/index.js';
-import type { Caller } from '../engine/views.js';
-import type { ScrapeTargetSpec } from '../model/types.js';
-import type { ScrapeTargetDoc } from '../model/schema.js';
-import { normaliseScrape, scrapeProblems } from '../model/parse.js';
+import type { Caller } from '../engine/index.js';
+import type { ScrapeTargetSpec } from '../model/index.js';
+import type { ScrapeTargetDoc } from '../model/index.js';
+import { normaliseScrape, scrapeProblems } from '../model/index.js';
 import { catalogKey, invalid, iso, tenantOfCaller, type CatalogKind, type CatalogObject, type ObjectCatalog, type ObjectSource } from './catalog.js';
 import { createScraper, type Scraper, type ScrapeStatus } from './ingest/scraper.js';
 import type { SelfMetrics } from './self-metrics.js';

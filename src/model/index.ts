@@ -4,7 +4,10 @@
  */
 export * from './schema.js';
 export type * from './types.js';
-export { parseSpec, parseDuration, DEFAULTS, type ParseOptions } from './parse.js';
+export {
+  parseSpec, parseDuration, DEFAULTS, type ParseOptions, type PathProblem,
+  ruleProblems, scheduleProblems, metricProblems, scrapeProblems, normaliseMetric, normaliseRule, normaliseSchedule, normaliseScrape,
+} from './parse.js';
 export { sealSpecSecrets, openSecretEnv, redactSpecText, maskSecrets, hasSecrets, REDACTED, type SealingKey } from './secrets.js';
 export { specJsonSchema, specJsonSchemaText, SPEC_SCHEMA_ID } from './json-schema.js';
 export { locateInSpec, withSpecPosition } from './locate.js';

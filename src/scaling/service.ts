@@ -12,12 +12,12 @@
 import type { Clock } from '../clock/index.js';
 import type { EventLog } from '../events/index.js';
 import type { Engine } from '../engine/index.js';
-import type { Caller } from '../engine/views.js';
-import { desiredCount } from '../engine/state.js';
-import type { RuleSpec, ScheduleSpec } from '../model/types.js';
-import type { RuleDoc, ScheduleDoc } from '../model/schema.js';
-import { normaliseRule, normaliseSchedule, ruleProblems, scheduleProblems } from '../model/parse.js';
-import { DEFAULT_TENANT } from '../registry/types.js';
+import type { Caller } from '../engine/index.js';
+import { desiredCount } from '../engine/index.js';
+import type { RuleSpec, ScheduleSpec } from '../model/index.js';
+import type { RuleDoc, ScheduleDoc } from '../model/index.js';
+import { normaliseRule, normaliseSchedule, ruleProblems, scheduleProblems } from '../model/index.js';
+import { DEFAULT_TENANT } from '../registry/index.js';
 import {
   checkExpr, invalid, iso, scopeQuery, tenantOfCaller,
   type CatalogKind, type CatalogObject, type ObjectCatalog, type ObjectSource, type QueryResult, type Sample, type SelfMetrics,

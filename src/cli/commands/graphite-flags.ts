@@ -1,5 +1,5 @@
 /** `serve --graphite-listen host:port --graphite-tenants cidr=tenant,…`, checked. */
-import { isLoopback, parseGraphiteTenants, type GraphiteSourceRule } from '../../metrics/ingest/index.js';
+import { isLoopback, parseGraphiteTenants, type GraphiteSourceRule } from '../../metrics/index.js';
 import { CliError, EXIT } from '../errors.js';
 
 export function graphiteListenFlags(listen: string | undefined, tenants: string | undefined): { graphiteHost: string; graphitePort: number; graphiteTenants?: GraphiteSourceRule[] } | undefined {

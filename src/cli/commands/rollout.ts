@@ -1,5 +1,5 @@
 /** `nubis rollout status|pause|resume <deployment>`: the rolling update of a deployment. */
-import type { RolloutView } from '../../engine/views.js';
+import type { RolloutView } from '../../engine/index.js';
 import { enc, outputHelp, outputOption, required, wantsJson, type Command } from '../command.js';
 import { usageError } from '../errors.js';
 import type { Style } from '../format.js';

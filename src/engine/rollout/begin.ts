@@ -3,7 +3,7 @@
  * new revisions, the revision each older instance runs (recorded once, here), and the batches
  * the controller will run, line by line with the reason.
  */
-import type { AppSpec, ComponentSpec } from '../../model/types.js';
+import type { AppSpec, ComponentSpec } from '../../model/index.js';
 import type { RolloutLine } from '../views.js';
 import type { Deployment, InstanceRec, Revision, RolloutState } from '../state.js';
 import { changeBetween, computeRevisions, describeChange, parseRevision, revisionText, type ArtefactFile, type SecretDigest } from './revision.js';

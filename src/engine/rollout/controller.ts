@@ -14,7 +14,7 @@
  */
 import type { EventInput } from '../../events/index.js';
 import type { WriteOp } from '../../store/index.js';
-import type { UpdateStrategySpec } from '../../model/types.js';
+import type { UpdateStrategySpec } from '../../model/index.js';
 import type { InstancePhase } from '../views.js';
 import { desiredCount, type ComponentRollout, type Deployment, type InstanceRec, type Revision, type RolloutState } from '../state.js';
 import { changeBetween, parseRevision, revisionText } from './revision.js';

@@ -4,7 +4,7 @@
  * deployment; re-applying the same file must not undo it. The spec's count wins only when the
  * spec's own count changed (the author decided again), or when the component is new.
  */
-import type { AppSpec } from '../../model/types.js';
+import type { AppSpec } from '../../model/index.js';
 import type { CountDecision } from '../views.js';
 
 export interface CarriedCounts {

@@ -7,7 +7,7 @@
  * from; a rollout moves them to the component's current one.
  */
 import crypto from 'node:crypto';
-import type { AppSpec, ComponentSpec } from '../../model/types.js';
+import type { AppSpec, ComponentSpec } from '../../model/index.js';
 import type { Revision } from '../state.js';
 
 export interface ArtefactFile {

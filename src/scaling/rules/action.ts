@@ -6,7 +6,7 @@
  * when the current count lies outside the rule's own bounds; `to` moves towards its count
  * within the range. So no rule ever takes a component outside its range, nor further from it.
  */
-import type { RuleActionSpec } from '../../model/types.js';
+import type { RuleActionSpec } from '../../model/index.js';
 
 export interface Bounds {
   min: number;

@@ -23,7 +23,7 @@
  * - A failing query (bad expression, backend down) is unknown, and reported.
  */
 import type { InstantSample, QueryResult } from '../../metrics/index.js';
-import type { ComparisonSpec, ConditionSpec, CountBoundsSpec } from '../../model/types.js';
+import type { ComparisonSpec, ConditionSpec, CountBoundsSpec } from '../../model/index.js';
 
 export type Truth = true | false | 'unknown';
 

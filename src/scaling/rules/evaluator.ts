@@ -28,7 +28,7 @@
  */
 import type { Clock } from '../../clock/index.js';
 import { toNubisError } from '../../errors/index.js';
-import type { RuleSpec } from '../../model/types.js';
+import type { RuleSpec } from '../../model/index.js';
 import type { QueryResult, Sample } from '../../metrics/index.js';
 import { boundedTarget } from './action.js';
 import { evaluateCondition, type Observation, type Truth } from './condition.js';

@@ -3,7 +3,7 @@
  * one of them can wake the rule (see ./evaluator.ts `dataArrived`). A selector without an exact
  * `__name__` (a regex, or none) reads any metric: `names` is then `'any'`.
  */
-import type { ConditionSpec } from '../../model/types.js';
+import type { ConditionSpec } from '../../model/index.js';
 import { parseQuery, type Expr } from '../../metrics/index.js';
 
 export interface RuleReads {

@@ -11,7 +11,7 @@
  */
 import type { Clock } from '../../clock/index.js';
 import { toNubisError } from '../../errors/index.js';
-import type { ScheduleSpec } from '../../model/types.js';
+import type { ScheduleSpec } from '../../model/index.js';
 import { nextFire, parseCron, type CronSpec } from '../../clock/index.js';
 
 export { parseCron, nextFire, isTimeZone, wallTime, wallToInstant, type CronSpec, type WallTime } from '../../clock/index.js';

@@ -4,10 +4,10 @@
  * (run id) before the agent is called, and its output and outcome after; failures back off
  * per instance until the handler's retries are spent.
  */
-import type { ComponentSpec, HandlerName } from '../../../model/types.js';
+import type { ComponentSpec, HandlerName } from '../../../model/index.js';
 import { maskSecrets } from '../../../model/index.js';
-import type { CloudNode } from '../../../drivers/driver.js';
-import type { HealthProbe, InstanceFiles, StepResult } from '../../../agent/protocol.js';
+import type { CloudNode } from '../../../drivers/index.js';
+import type { HealthProbe, InstanceFiles, StepResult } from '../../../agent/index.js';
 import { NubisError, toNubisError } from '../../../errors/index.js';
 import { instanceToRow, type Deployment, type InstanceRec } from '../../state.js';
 import { providedEndpoints, wiringEnv } from '../../wiring.js';

@@ -4,8 +4,8 @@
  * repeat forever, mark the node failed with an explanation for the operator.
  */
 import crypto from 'node:crypto';
-import type { Driver } from '../../../drivers/driver.js';
-import { TAG_ATTEMPT, TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER, TAG_TENANT } from '../../../drivers/driver.js';
+import type { Driver } from '../../../drivers/index.js';
+import { TAG_ATTEMPT, TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER, TAG_TENANT } from '../../../drivers/index.js';
 import { NubisError, toNubisError } from '../../../errors/index.js';
 import type { Deployment, InstanceRec, NodeRec } from '../../state.js';
 import type { Placement } from '../../clouds.js';

@@ -7,7 +7,7 @@
  * Its keys: `all` lists every cloud every `sweepIntervalMs`; `unsynced` retries clouds whose
  * sweep failed (nothing is created on a cloud before its first sweep).
  */
-import { TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER, TAG_TENANT } from '../../../drivers/driver.js';
+import { TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER, TAG_TENANT } from '../../../drivers/index.js';
 import { toNubisError } from '../../../errors/index.js';
 import { decideSweep, emptyHistory, DEFAULT_TENANT_TAG, type SweepHistory, type SweepIntent } from '../../sweep.js';
 import { applySweepDecision, type SweepContext } from '../../sweep-actions.js';
