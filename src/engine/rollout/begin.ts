@@ -25,7 +25,7 @@ export interface PrepareInput {
 
 export interface Prepared {
   rollout: RolloutState;
-  /** Instance key → the revision to record for instances that had none. */
+  /** Instance key → the revision to record for instances that had none, or that install afresh. */
   stamps: Map<string, string>;
   lines: RolloutLine[];
 }
@@ -38,9 +38,12 @@ export function prepareRollout(x: PrepareInput): Prepared {
   const previous = x.existing ? (x.existing.rollout?.revisions ?? computeRevisions(x.existing.spec, x.oldFiles, open(x.existing.spec), x.digest)) : {};
   const stamps = new Map<string, string>();
   const have = (i: InstanceRec): Revision | undefined => {
-    if (i.revision) return parseRevision(i.revision);
-    // not installed yet: it installs from the new spec; otherwise it runs what the last apply asked for
-    const r = i.phase === 'pending' ? revisions[i.component] : (previous[i.component] ?? revisions[i.component]);
+    // not installed yet, or failed (the apply resets it to install again): it installs from the
+    // new spec, whatever revision it was stamped with before
+    const fresh = i.phase === 'pending' || i.phase === 'failed';
+    if (i.revision && !fresh) return parseRevision(i.revision);
+    // otherwise it runs what the last apply asked for
+    const r = fresh ? revisions[i.component] : (previous[i.component] ?? revisions[i.component]);
     if (r) stamps.set(i.key, revisionText(r));
     return r;
   };
