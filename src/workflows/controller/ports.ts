@@ -1,0 +1,99 @@
+/**
+ * What the workflows controller needs of the other workflow units and of the control plane,
+ * as small ports: each real unit plugs in with one line in ./wiring.ts. A port that is absent
+ * makes the controller refuse what needs it with a clear reason (a job task aborts with "no job
+ * runner in this control plane"); nothing pretends to have run.
+ */
+import type { WfAction, WfDefinition, WfPool } from '../model/types.js';
+import type { WfChildCommand, WfChildIdentity, WfChildResult, WfSubmission, WorkflowRuntime, RuntimeHooks } from '../model/runtime.js';
+import type { Clock } from '../../clock/index.js';
+import type { Expr } from '../model/types.js';
+
+/** Builds a runtime (the scheduler's `createRuntime`). */
+export type RuntimeFactory = (def: WfDefinition, opts: {
+  clock: Clock;
+  hooks: RuntimeHooks;
+  serverVariables?: Record<string, string>;
+  password?: () => string;
+  parseExpression?: (text: string) => Expr;
+}) => WorkflowRuntime;
+
+/** Reads, checks and prints definitions (the def unit). Every throw names file:line:col. */
+export interface DefPort {
+  parseDef(text: string, file: string): WfDefinition;
+  parseYaml(text: string, file: string): WfDefinition;
+  check(def: WfDefinition): void;
+  print(def: WfDefinition): string;
+  /** Parses a `--wait` expression. */
+  parseExpression?(text: string): Expr;
+}
+
+/** The files uploaded with a workflow, by relative path. */
+export type WorkflowFiles = ReadonlyMap<string, string>;
+
+/** Finds a task's script among the uploaded files and preprocesses it (the script unit). */
+export interface ScriptPort {
+  /** The job text of one try; throws NubisError (WORKFLOW_INVALID, JOB_CREATION_FAILED) naming the file and variable. */
+  jobText(sub: WfSubmission, files: WorkflowFiles): string;
+}
+
+/** Runs an engine action task (the actions unit's `runAction` over the control plane). */
+export interface ActionPort {
+  run(action: WfAction, ctx: { tenant: string; workflow: string; path: string; signal: AbortSignal }): Promise<{ detail?: string }>;
+}
+
+/** A node of a pool that can take jobs. */
+export interface PoolNode {
+  readonly id: string;
+  readonly runningJobs: number;
+  readonly slots: number;
+  readonly load?: number;
+}
+
+/** Which node of a pool runs the next job (the pools unit's `choosePoolNode`). */
+export interface PoolPort {
+  /** The pool's nodes that are running now (instances of its component). */
+  nodes(tenant: string, pool: WfPool, running: (node: string) => number): PoolNode[];
+  choose(nodes: readonly PoolNode[]): string | undefined;
+}
+
+/** One job to start on a node. */
+export interface JobStart {
+  readonly tenant: string;
+  /** Workflow id (tenant-scoped). */
+  readonly workflowId: string;
+  readonly sub: WfSubmission;
+  /** The preprocessed script. */
+  readonly script: string;
+  readonly pool: WfPool;
+  readonly node: string;
+  /** Relays a child command of the job (its shim talks to the node's agent, the agent to this). */
+  readonly child: (identity: WfChildIdentity, command: WfChildCommand) => Promise<WfChildResult>;
+  /** The job's process is gone without reporting. */
+  readonly lost: (detail: string) => void;
+  /** The job ended (reported or lost): its slot is free. */
+  readonly ended: () => void;
+}
+
+/** Runs script jobs on pool nodes through their agents (the jobs unit). */
+export interface JobPort {
+  /** Starts one try; resolves once the agent took it, rejects when it could not be started. */
+  start(job: JobStart): Promise<void>;
+  kill(workflowId: string, path: string, tryNo: number): void;
+  /** A try's output (the agent keeps it); undefined when unknown. */
+  logs(tenant: string, workflowId: string, path: string, tryNo: number): Promise<string | undefined>;
+  /**
+   * After a control-plane restart: re-attaches to a try that was submitted or active (its
+   * agent still runs it). Resolves false when the try is gone (the controller then reports it lost).
+   */
+  reattach(job: Omit<JobStart, 'script'>): Promise<boolean>;
+}
+
+export interface WorkflowPorts {
+  runtime?: RuntimeFactory;
+  defs?: DefPort;
+  script?: ScriptPort;
+  actions?: ActionPort;
+  pools?: PoolPort;
+  jobs?: JobPort;
+}
