@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import { createSimCloud } from '../../src/drivers/sim/index.js';
 import { createRealClock } from '../../src/clock/index.js';
 import { controlPlanePorts, runAction } from '../../src/workflows/actions/index.js';
+import { measuredProvisioning, readyByPlan } from '../../src/workflows/pools/index.js';
 import { startControlPlane, tempDir } from '../helpers/control-plane.js';
 
 test('start, scale 4, destroyPool, stop through the control plane; the sim inventory agrees at each step', { timeout: 120_000 }, async () => {
@@ -49,6 +50,14 @@ test('start, scale 4, destroyPool, stop through the control plane; the sim inven
     assert.equal(live(), 5);
     const v = await cp.getDeployment('postproc');
     assert.equal(v.instances.filter((i) => i.component === 'compute' && i.phase === 'running').length, 4);
+    // what the pool's cloud took, as the ready-by plan sees it
+    const stats = await measuredProvisioning({ engine: cp.engine, events: cp.events, accounting: cp.registry.accounting }, { deployment: 'postproc', component: 'compute', now: Date.now() });
+    assert.equal(stats.cloud, 'sim');
+    assert.equal(stats.samples, 4);
+    assert.ok(stats.p90Ms >= 100 && stats.p90Ms < 5_000, `p90 ${stats.p90Ms}`);
+    assert.ok(stats.concurrency >= 1);
+    const plan = readyByPlan({ readyBy: Date.now() + 3_600_000, count: 4, now: Date.now(), stats });
+    assert.match(plan.reason, /^starts \d\d:\d\d:\d\d: 4 nodes take p90 [\d.]+s on cloud sim at concurrency \d( \(2 rounds of [\d.]+s\))? from 4 measured/);
     await runAction({ verb: 'destroyPool', pool: 'compute' }, ports);
     assert.equal(live(), 1, 'the pool is gone from the cloud');
     await runAction({ verb: 'stop', deployment: 'postproc', component: 'main' }, ports);

@@ -183,14 +183,15 @@ test('PoolQueue: least-loaded choice spreads 1,000 jobs over 4 nodes of 2 slots 
 test('provisioningStats and provisionSamplesFromEvents: create → running per node, overlap slow-down', () => {
   const ev = (ms: number, target: string, to: string) => ({ kind: 'node.state', target, ts: new Date(ms).toISOString(), data: { to } });
   const events = [
-    ev(0, 'd/a-1', 'creating'), ev(20_000, 'd/a-1', 'running'),
+    // a-1 waited 5 s for a creation permit: provisioning counts from the cloud's answer
+    ev(0, 'd/a-1', 'creating'), { ...ev(5_000, 'd/a-1', 'provisioning'), data: { from: 'creating', to: 'provisioning' } }, ev(25_000, 'd/a-1', 'running'),
     ev(100_000, 'd/a-2', 'creating'), ev(101_000, 'd/a-3', 'creating'),
     ev(160_000, 'd/a-2', 'running'), ev(161_000, 'd/a-3', 'running'),
     ev(200_000, 'd/a-4', 'creating'), ev(210_000, 'd/a-4', 'failed'),
     ev(300_000, 'other/x-1', 'creating'), ev(320_000, 'other/x-1', 'running'),
   ];
   const samples = provisionSamplesFromEvents(events, (k) => k.startsWith('d/'));
-  assert.deepEqual(samples, [{ startMs: 0, endMs: 20_000 }, { startMs: 100_000, endMs: 160_000 }, { startMs: 101_000, endMs: 161_000 }]);
+  assert.deepEqual(samples, [{ startMs: 5_000, endMs: 25_000 }, { startMs: 100_000, endMs: 160_000 }, { startMs: 101_000, endMs: 161_000 }]);
   const s = provisioningStats('sigma', samples, 3);
   assert.equal(s.samples, 3);
   assert.equal(s.medianMs, 60_000);
@@ -198,6 +199,9 @@ test('provisioningStats and provisionSamplesFromEvents: create → running per n
   // a-3 overlapped a-2 (60 s) against a-1 alone (20 s); a-2 started alone
   assert.equal(s.slowdown, 3);
   assert.equal(provisioningStats('x', [], 2).samples, 0);
+  // the create call's p95 (provider accounting) is added to each round
+  const withCall = readyByPlan({ readyBy: 1_000_000, count: 3, now: 0, stats: { ...s, createCallMs: 4_000 }, marginMs: 0 });
+  assert.equal(withCall.leadMs, 60_000 * 3 + 4_000);
 });
 
 test('readyByPlan: starts early enough from p90, rounds beyond the limiter concurrency, and says why', () => {

@@ -11,4 +11,5 @@ export {
   readyByPlan, provisioningStats, provisionSamplesFromEvents, overlaps, clockText, durationText,
   type ProvisionSample, type ProvisioningStats, type ReadyByInput, type ReadyByPlan,
 } from './ready-by.js';
+export { measuredProvisioning, type MeasureSources, type MeasureTarget } from './measure.js';
 export { poolAutoscale, type AutoscaleInput, type AutoscaleDecision } from './autoscale.js';

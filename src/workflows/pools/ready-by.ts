@@ -4,11 +4,14 @@
  * provisioning varies with the data centre's load, and more than four clones at once took over
  * a minute where one took 15–30 s).
  *
- * The measure is create → running per node (the engine's `node.state` events), summarised as
- * median and p90, the concurrency the cloud's adaptive limiter lets run at once (creations
- * beyond it queue for a permit, so `count` nodes take ⌈count / concurrency⌉ rounds), and the
- * slow-down seen when several creations overlap. The plan uses p90 (nine days in ten the pool
- * is ready in time) plus a margin, and says so in one line the status shows.
+ * The measure is, per node, the create call (its p95 from the provider accounting) plus the
+ * provisioning after it, from the cloud accepting the create to the node running (the
+ * engine's `node.state` events; the time a create waited for a permit is left out, since the
+ * rounds below count it), summarised as median and p90; the concurrency the cloud's adaptive
+ * limiter lets run at once (creations beyond it queue for a permit, so `count` nodes take
+ * ⌈count / concurrency⌉ rounds); and the slow-down seen when several creations overlap. The
+ * plan uses p90 (nine days in ten the pool is ready in time) plus a margin, and says so in one
+ * line the status shows.
  */
 import { percentile } from '../../registry/index.js';
 
@@ -33,6 +36,8 @@ export interface ProvisioningStats {
    * missing (the p90 then already holds whatever overlap there was).
    */
   readonly slowdown: number;
+  /** p95 of the cloud's create calls (provider accounting), added to each round; 0 when unknown. */
+  readonly createCallMs?: number;
 }
 
 /** How many samples were in flight (itself included) when each one started. */
@@ -56,8 +61,8 @@ export function provisioningStats(cloud: string, samples: readonly ProvisionSamp
 
 /**
  * Provisioning samples from `node.state` events (kind, target = node key, ts ISO or ms,
- * data.to): from a node's `creating` to its next `running`. `cloudOf` keeps the nodes of one
- * cloud (a node key → its cloud, or undefined to skip it).
+ * data.to), oldest first: from the cloud accepting a node's create (`provisioning`; `creating`
+ * when the create answered running at once) to its next `running`. `keep` selects the nodes.
  */
 export function provisionSamplesFromEvents(
   events: readonly { readonly kind: string; readonly target?: string; readonly ts: string | number; readonly data?: Record<string, unknown> }[],
@@ -69,7 +74,7 @@ export function provisionSamplesFromEvents(
     if (e.kind !== 'node.state' || !e.target || !keep(e.target)) continue;
     const to = e.data?.['to'];
     const ts = typeof e.ts === 'number' ? e.ts : Date.parse(e.ts);
-    if (to === 'creating') started.set(e.target, ts);
+    if (to === 'creating' || (to === 'provisioning' && e.data?.['from'] === 'creating')) started.set(e.target, ts);
     else if (to === 'running') {
       const t0 = started.get(e.target);
       if (t0 !== undefined) out.push({ startMs: t0, endMs: ts });
@@ -107,8 +112,9 @@ export function clockText(ms: number): string {
   return new Date(ms).toISOString().slice(11, 19);
 }
 
-/** `2m40s`, `45s`, `1h05m`, `0s`. */
+/** `2m40s`, `45s`, `1h05m`, `0.4s` (tenths below 10 s). */
 export function durationText(ms: number): string {
+  if (ms < 9_950) return `${Math.round(ms / 100) / 10}s`;
   const s = Math.round(ms / 1000);
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
@@ -126,7 +132,7 @@ export function readyByPlan(input: ReadyByInput): ReadyByPlan {
   const atOnce = Math.max(1, Math.min(count, concurrency));
   const rounds = count === 0 ? 0 : Math.ceil(count / concurrency);
   const factor = measured && atOnce > 1 ? stats.slowdown : 1;
-  const perRound = (measured ? stats.p90Ms : (input.defaultMs ?? 180_000)) * factor;
+  const perRound = (measured ? stats.p90Ms : (input.defaultMs ?? 180_000)) * factor + (measured ? (stats.createCallMs ?? 0) : 0);
   const leadMs = Math.round(rounds * perRound + (count > 0 ? margin : 0));
   const ideal = readyBy - leadMs;
   const late = ideal < now;
