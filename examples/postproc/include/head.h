@@ -18,5 +18,5 @@ on_error() {
 trap 'on_error "exit=$?"' EXIT
 trap 'on_error signal' HUP INT TERM
 # where this cycle's files live (one directory per day and cycle, as on cloudsigmadb's NFS share)
-DATA=%POSTPROC_DATA:/tmp/nubis-postproc%/%ECF_DATE%%CYCLE%
+DATA=%POSTPROC_DATA:/tmp/nubis-postproc%/%YMD%%CYCLE%
 mkdir -p "$DATA/raw" "$DATA/processed"
