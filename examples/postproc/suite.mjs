@@ -94,7 +94,9 @@ cycles.forEach((cycle, ci) => {
   for (let k = 0; k < chunks; k++) {
     line(3, `family k${String(k).padStart(4, '0')}`);
     line(4, `edit CHUNK ${k}`);
-    line(4, `trigger ../receive:chunks >= ${k + 1}`);
+    // `or ../receive == complete`: the same once the stream is done, and what frees the chunks
+    // where jobs are simulated and report no meters (the sim cloud)
+    line(4, `trigger ../receive:chunks >= ${k + 1} or ../receive == complete`);
     for (let d = 0; d < PER_CHUNK && k * PER_CHUNK + d < jobs; d++) line(4, `task fxp${d}`);
     line(3, 'endfamily');
   }

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  choosePoolNode, PoolQueue, readyByPlan, provisioningStats, provisionSamplesFromEvents, poolAutoscale, durationText, type PoolNodeLoad,
+  choosePoolNode, PoolQueue, readyByPlan, readyByInstant, provisioningStats, provisionSamplesFromEvents, poolAutoscale, durationText, type PoolNodeLoad,
 } from '../../src/workflows/pools/index.js';
 import { NubisError } from '../../src/errors/index.js';
 
@@ -93,6 +93,7 @@ test('PoolQueue: jobs wait in order and go out as slots free; a duplicate try is
   assert.equal(q.where('j7'), 'a');
   assert.deepEqual(q.removeNode('b').map((j) => j.id).sort(), ['j3', 'j4']);
   assert.equal(q.runningCount, 2);
+  assert.equal(q.describe(), 'compute: 1 node, 2 of 2 slots busy, 0 waiting');
   // restore after a restart: occupy puts a known job back on its node without dispatch
   const r = new PoolQueue<Job>('compute', { slots: 1, key });
   r.addNode('a');
@@ -233,6 +234,13 @@ test('readyByPlan: starts early enough from p90, rounds beyond the limiter concu
   assert.match(unknown.reason, /assumed 3m on cloud sigma \(nothing measured yet\)/);
   assert.equal(readyByPlan({ readyBy, count: 0, now, stats }).startAt, readyBy);
   assert.equal(durationText(3_725_000), '1h02m');
+  assert.equal(durationText(400), '0.4s');
+  // hh:mm: today's, or tomorrow's once past (a grace keeps today's when just late)
+  assert.equal(readyByInstant('10:45', now), readyBy);
+  assert.equal(readyByInstant('08:00', now), Date.parse('2026-12-04T08:00:00Z'));
+  assert.equal(readyByInstant('08:59', now, 120_000), Date.parse('2026-12-03T08:59:00Z'));
+  assert.equal(readyByInstant('2026-12-03T10:45:00Z', now), readyBy);
+  assert.throws(() => readyByInstant('soon', now), { code: 'REQUEST_INVALID' });
 });
 
 test('poolAutoscale: follows the queue within bounds, holds changes during the cooldown', () => {

@@ -8,7 +8,7 @@
 export { choosePoolNode, compareLoad, hasFreeSlot, type PoolNodeLoad } from './dispatch.js';
 export { PoolQueue, type PoolDispatch, type PoolQueueOptions } from './queue.js';
 export {
-  readyByPlan, provisioningStats, provisionSamplesFromEvents, overlaps, clockText, durationText,
+  readyByPlan, readyByInstant, provisioningStats, provisionSamplesFromEvents, overlaps, clockText, durationText,
   type ProvisionSample, type ProvisioningStats, type ReadyByInput, type ReadyByPlan,
 } from './ready-by.js';
 export { measuredProvisioning, type MeasureSources, type MeasureTarget } from './measure.js';

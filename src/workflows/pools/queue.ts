@@ -167,6 +167,14 @@ export class PoolQueue<T> {
     }));
   }
 
+  /** One line for status: `compute: 4 nodes, 13 of 16 slots busy, 120 waiting`. */
+  describe(): string {
+    const ns = [...this.nodeMap.values()];
+    const slots = ns.filter((n) => !n.draining).reduce((a, n) => a + n.slots, 0);
+    const draining = ns.filter((n) => n.draining).length;
+    return `${this.pool}: ${ns.length} node${ns.length === 1 ? '' : 's'}${draining ? ` (${draining} draining)` : ''}, ${this.runningMap.size} of ${slots} slots busy, ${this.waitingMap.size} waiting`;
+  }
+
   /** Hands waiting jobs, oldest first, to the least-loaded free node until one of the two runs out. */
   private pump(): PoolDispatch<T>[] {
     const out: PoolDispatch<T>[] = [];

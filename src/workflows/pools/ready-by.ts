@@ -13,6 +13,7 @@
  * plan uses p90 (nine days in ten the pool is ready in time) plus a margin, and says so in one
  * line the status shows.
  */
+import { NubisError } from '../../errors/index.js';
 import { percentile } from '../../registry/index.js';
 
 /** One node's provisioning: from the create intent to running (clock ms). */
@@ -151,4 +152,22 @@ export function readyByPlan(input: ReadyByInput): ReadyByPlan {
       ? `starts now (${clockText(now)}), ${durationText(now - ideal)} late: ${nodes} ${tail}`
       : `starts ${clockText(startAt)}: ${nodes} ${tail}`;
   return { startAt, leadMs, late, reason };
+}
+
+/**
+ * A pool's `readyBy` as a clock instant: an ISO time as it is, or `hh:mm` (UTC, the suite's
+ * clock) at its next occurrence — today's when it is at or after `now - graceMs` (so a plan
+ * made a little late still aims at today's deadline and says it is late), else tomorrow's.
+ * REQUEST_INVALID when it is neither.
+ */
+export function readyByInstant(text: string, now: number, graceMs = 0): number {
+  const hm = /^([01]?\d|2[0-3]):([0-5]\d)$/.exec(text.trim());
+  if (hm) {
+    const d = new Date(now);
+    const today = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), Number(hm[1]), Number(hm[2]));
+    return today >= now - graceMs ? today : today + 86_400_000;
+  }
+  const iso = /^\d{4}-\d{2}-\d{2}T/.test(text) ? Date.parse(text) : NaN;
+  if (!Number.isFinite(iso)) throw new NubisError('REQUEST_INVALID', `readyBy: expected hh:mm or an ISO 8601 time, found ${JSON.stringify(text)}`);
+  return iso;
 }
