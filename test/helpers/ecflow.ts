@@ -17,6 +17,9 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import net from 'node:net';
+import { createRealClock, type Clock } from '../../src/clock/index.js';
+import type { RuntimeHooks, WfChildCommand, WfDefinition, WfNodeDef, WfSubmission, WorkflowRuntime } from '../../src/workflows/index.js';
 import { ensureDebianPackage } from './peers-debian.js';
 import { freePort, killGroup, ROOT, spawnTracked } from './processes.js';
 
@@ -441,4 +444,266 @@ export function checkOrder(run: SuiteRun, pairs: readonly (readonly [string, str
       throw new Error(`${a} should be ${reached} before ${b} is submitted:\n${seen.join('\n')}`);
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same fixtures in Nubis: the scheduler runtime (createRuntime) driven by real processes.
+// Each submission is preprocessed (%include, %VAR%), written to a job file and run with bash;
+// the Nubis-flavour head.h/tail.h call `nubis child …`, which resolves (through PATH) to a small
+// bash stand-in that sends the command over loopback TCP to this process, which relays it to
+// `runtime.child(...)`. A job whose process exits without reporting is `runtime.lost(...)`.
+
+/** The workflows unit's entry points this runner needs (resolved at run time, see `loadWorkflows`). */
+interface WorkflowsApi {
+  parseDef(text: string, file: string): WfDefinition;
+  createRuntime(def: WfDefinition, opts: { clock: Clock; hooks: RuntimeHooks; serverVariables?: Record<string, string> }): WorkflowRuntime;
+}
+
+/** The parser and the scheduler if they are built in; a reason when not (yet). */
+export async function loadWorkflows(): Promise<WorkflowsApi | string> {
+  const m = (await import('../../src/workflows/index.js')) as unknown as Partial<WorkflowsApi>;
+  if (typeof m.parseDef !== 'function') return 'src/workflows has no parseDef (the def unit is not merged)';
+  if (typeof m.createRuntime !== 'function') return 'src/workflows has no createRuntime (the scheduler unit is not merged)';
+  return m as WorkflowsApi;
+}
+
+/** Stand-in for `nubis child`: framing is the argument count, then identity and argument lines. */
+const CHILD_STANDIN = `#!/bin/bash
+# test stand-in for \`nubis child\`: relays one child command to the test's runner over loopback
+[ "\${1:-}" = child ] || { echo "this test stand-in only runs 'nubis child'" >&2; exit 2; }
+shift
+exec 3<>"/dev/tcp/127.0.0.1/\${NUBIS_TEST_CHILD_PORT:?}"
+printf '%s\\n' "$#" "$ECF_NAME" "$ECF_PASS" "$ECF_TRYNO" "\${ECF_RID:-}" "$@" >&3
+IFS= read -r reply <&3
+[ "$reply" = ok ] && exit 0
+echo "nubis child: \${reply}" >&2
+exit 1
+`;
+
+/** ecflow_client-style arguments to a child command; throws on what it does not know. */
+export function parseChildArgs(args: readonly string[]): WfChildCommand {
+  const [first = '', ...rest] = args;
+  const eq = first.indexOf('=');
+  const flag = eq < 0 ? first : first.slice(0, eq);
+  const val = eq < 0 ? '' : first.slice(eq + 1);
+  switch (flag) {
+    case '--init':
+      return { verb: 'init', rid: val };
+    case '--complete':
+      return { verb: 'complete' };
+    case '--abort':
+      return { verb: 'abort', reason: val };
+    case '--event':
+      return { verb: 'event', name: val, value: rest[0] !== 'clear' };
+    case '--meter':
+      return { verb: 'meter', name: val, value: Number(rest[0]) };
+    case '--label':
+      return { verb: 'label', name: val, value: rest.join(' ') };
+    case '--wait':
+      return { verb: 'wait', expression: val };
+    default:
+      throw new Error(`unknown child command ${first}`);
+  }
+}
+
+/** Finds a task's script by its name, as ecFlow does: ECF_FILES then ECF_HOME, longest path first. */
+function locateTaskScript(taskPath: string, vars: Readonly<Record<string, string>>): string {
+  const parts = taskPath.split('/').filter(Boolean);
+  const tried: string[] = [];
+  for (const dir of [vars.ECF_FILES, vars.ECF_HOME]) {
+    if (!dir) continue;
+    for (let i = 0; i < parts.length; i++) {
+      const f = path.join(dir, ...parts.slice(i)) + '.ecf';
+      tried.push(f);
+      if (fs.existsSync(f)) return f;
+    }
+  }
+  throw new Error(`no script for ${taskPath} (tried ${tried.join(', ')})`);
+}
+
+/** `%include <f>` (ECF_INCLUDE, then ECF_HOME), `%VAR%`, `%VAR:default%`, `%%`. */
+function preprocessScript(file: string, vars: Readonly<Record<string, string>>, depth = 0): string {
+  if (depth > 20) throw new Error(`%include nested too deep at ${file}`);
+  const out: string[] = [];
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    const inc = /^%include\s+(?:<([^>]+)>|"([^"]+)")\s*$/.exec(line);
+    if (inc) {
+      const name = inc[1] ?? inc[2]!;
+      const dirs = inc[1] !== undefined ? [...(vars.ECF_INCLUDE ?? '').split(':'), vars.ECF_HOME ?? ''] : [path.dirname(file)];
+      const found = dirs.filter(Boolean).map((d) => path.join(d, name)).find((f) => fs.existsSync(f));
+      if (!found) throw new Error(`${file}: %include ${name} not found in ${dirs.join(':')}`);
+      out.push(preprocessScript(found, vars, depth + 1).replace(/\n$/, ''));
+      continue;
+    }
+    out.push(
+      line.replace(/%([A-Za-z0-9_]*)(?::([^%]*))?%/g, (_m, name: string, def: string | undefined) => {
+        if (name === '' && def === undefined) return '%';
+        const v = vars[name] ?? def;
+        if (v === undefined) throw new Error(`${file}: variable ${name} is not defined`);
+        return v;
+      }),
+    );
+  }
+  return out.join('\n');
+}
+
+export interface NubisRunOptions {
+  /** Include flavour (default `nubis`). */
+  include?: string;
+  files?: string;
+  variables?: Record<string, string>;
+  timeoutMs?: number;
+  /** Called with every submission as it is made (benchmarks time dispatch). */
+  onSubmit?(sub: WfSubmission, atMs: number): void;
+}
+
+/** Loads `def` into the Nubis scheduler, begins it and runs its jobs as real processes until the suite is complete. */
+export async function runNubisSuite(wf: WorkflowsApi, def: string, o: NubisRunOptions = {}): Promise<SuiteRun> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-wf-run-'));
+  const bin = path.join(work, 'bin');
+  fs.mkdirSync(bin);
+  fs.writeFileSync(path.join(bin, 'nubis'), CHILD_STANDIN, { mode: 0o755 });
+  const children = new Map<string, ChildProcess>();
+  const sockets = new Set<net.Socket>();
+  let server: net.Server | undefined;
+  let runtime: WorkflowRuntime | undefined;
+  try {
+    const definition = wf.parseDef(fs.readFileSync(def, 'utf8'), def);
+    const kinds: SuiteRun['kinds'] = {};
+    const walk = (n: WfNodeDef, parent: string): void => {
+      const p = `${parent}/${n.name}`;
+      kinds[p] = n.kind;
+      for (const c of n.children) walk(c, p);
+    };
+    for (const s of definition.suites) walk(s, '');
+    const suite = definition.suites[0]!.name;
+    const history: Record<string, string[]> = {};
+    const transitions: SuiteRun['transitions'] = [];
+    const last = new Map<string, string>();
+    const serverVariables: Record<string, string> = {
+      ECF_HOME: work,
+      ECF_FILES: o.files ?? path.join(ECFLOW_FIXTURES, 'files'),
+      ECF_INCLUDE: path.join(ECFLOW_FIXTURES, 'include', o.include ?? 'nubis'),
+      ...o.variables,
+    };
+    let settle!: (e?: Error) => void;
+    const done = new Promise<void>((resolve, reject) => {
+      settle = (e) => (e ? reject(e) : resolve());
+    });
+    const t0 = performance.now();
+    let wallMs = 0;
+
+    // child commands from jobs, over loopback TCP
+    server = net.createServer((sock) => {
+      sockets.add(sock);
+      sock.once('close', () => sockets.delete(sock));
+      let buf = '';
+      sock.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const lines = buf.split('\n');
+        const n = Number(lines[0]);
+        if (lines.length < n + 6) return;
+        const [, name = '', password = '', tryNo = '0', rid = '', ...args] = lines.slice(0, n + 5);
+        buf = '';
+        void (async () => {
+          let reply = 'ok';
+          try {
+            const cmd = parseChildArgs(args);
+            const r = await runtime!.child({ workflow: definition.name, path: name, password, tryNo: Number(tryNo), ...(rid ? { rid } : {}) }, cmd);
+            if (!r.ok) reply = `refused: ${r.why}`;
+            else if (cmd.verb === 'event' || cmd.verb === 'meter' || cmd.verb === 'label') (history[`${name}:${cmd.name}`] ??= []).push(cmd.verb === 'event' ? (cmd.value ? 'set' : 'clear') : String(cmd.value));
+          } catch (e) {
+            reply = `error: ${(e as Error).message}`;
+          }
+          sock.end(`${reply.replace(/\n/g, ' ')}\n`);
+        })();
+      });
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const childPort = (server.address() as net.AddressInfo).port;
+
+    const hooks: RuntimeHooks = {
+      submit(sub) {
+        o.onSubmit?.(sub, performance.now());
+        const vars: Record<string, string> = { ECF_NAME: sub.path, ECF_PASS: sub.password, ECF_TRYNO: String(sub.tryNo), ...serverVariables, ...sub.variables };
+        const job = path.join(work, `${sub.path.replace(/\//g, '_')}.job${sub.tryNo}`);
+        let text: string;
+        try {
+          text = preprocessScript(locateTaskScript(sub.path, vars), vars);
+        } catch (e) {
+          queueMicrotask(() => runtime!.failedToStart(sub.path, sub.tryNo, (e as Error).message));
+          return;
+        }
+        fs.writeFileSync(job, text, { mode: 0o755 });
+        const out = fs.openSync(job.replace(/\.job(\d+)$/, '.$1'), 'w');
+        const child = spawnTracked('/bin/bash', [job], {
+          cwd: work,
+          env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, NUBIS_TEST_CHILD_PORT: String(childPort) },
+          stdio: ['ignore', out, out],
+        });
+        fs.closeSync(out);
+        const key = `${sub.path}#${sub.tryNo}`;
+        children.set(key, child);
+        child.once('exit', (code, signal) => {
+          children.delete(key);
+          const n = runtime?.node(sub.path);
+          if (n && n.tryNo === sub.tryNo && (n.state === 'submitted' || n.state === 'active')) runtime!.lost(sub.path, sub.tryNo, `job exited (${signal ?? code}) without reporting complete`);
+        });
+      },
+      kill(_w, p, tryNo) {
+        const c = children.get(`${p}#${tryNo}`);
+        if (c) killGroup(c);
+      },
+      changed(_w, nodes) {
+        for (const n of nodes) {
+          if (kinds[n.path] === 'task' && last.get(n.path) !== n.state) transitions.push({ path: n.path, state: n.state });
+          last.set(n.path, n.state);
+          if (n.path === `/${suite}` && n.state === 'complete' && wallMs === 0) {
+            wallMs = performance.now() - t0;
+            settle();
+          }
+        }
+      },
+      zombie(_w, id, cmd, why) {
+        transitions.push({ path: id.path, state: `zombie ${cmd.verb}: ${why}` });
+      },
+    };
+    runtime = wf.createRuntime(definition, { clock: createRealClock(), hooks, serverVariables });
+    const limit = o.timeoutMs ?? 300_000;
+    const timer = setTimeout(() => settle(new Error(`suite /${suite} not complete in Nubis after ${Math.round(limit / 1000)} s:\n${nubisTree(runtime!)}`)), limit);
+    const abortWatch = setInterval(() => {
+      const all = [...runtime!.nodes()];
+      if (runtime!.node(`/${suite}`)?.state === 'aborted' && !all.some((n) => n.state === 'submitted' || n.state === 'active')) settle(new Error(`suite /${suite} ended aborted in Nubis:\n${nubisTree(runtime!)}`));
+    }, 200);
+    try {
+      const r = runtime.user({ verb: 'begin', path: `/${suite}` });
+      if (!r.ok) throw new Error(`begin refused: ${r.why}`);
+      await done;
+    } finally {
+      clearTimeout(timer);
+      clearInterval(abortWatch);
+    }
+    const states: Record<string, string> = {};
+    const events: Record<string, boolean> = {};
+    const meters: Record<string, number> = {};
+    const labels: Record<string, string> = {};
+    for (const n of runtime.nodes()) {
+      states[n.path] = n.state;
+      for (const [k, v] of Object.entries(n.events)) events[`${n.path}:${k}`] = v;
+      for (const [k, v] of Object.entries(n.meters)) meters[`${n.path}:${k}`] = v;
+      for (const [k, v] of Object.entries(n.labels)) labels[`${n.path}:${k}`] = v;
+    }
+    return { suite, wallMs, states, kinds, events, meters, labels, history, transitions };
+  } finally {
+    runtime?.close();
+    for (const c of children.values()) killGroup(c);
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** The runtime's nodes with their states (for failure messages). */
+function nubisTree(rt: WorkflowRuntime): string {
+  return [...rt.nodes()].map((n) => `${n.path} ${n.state}${n.reason ? ` (${n.reason})` : ''}`).join('\n');
 }
