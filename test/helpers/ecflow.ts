@@ -555,6 +555,8 @@ export interface NubisRunOptions {
   timeoutMs?: number;
   /** Called with every submission as it is made (benchmarks time dispatch). */
   onSubmit?(sub: WfSubmission, atMs: number): void;
+  /** Called with every child command as it arrives, before the runtime sees it. */
+  onChild?(path: string, verb: WfChildCommand['verb'], atMs: number): void;
 }
 
 /** Loads `def` into the Nubis scheduler, begins it and runs its jobs as real processes until the suite is complete. */
@@ -609,6 +611,7 @@ export async function runNubisSuite(wf: WorkflowsApi, def: string, o: NubisRunOp
           let reply = 'ok';
           try {
             const cmd = parseChildArgs(args);
+            o.onChild?.(name, cmd.verb, performance.now());
             const r = await runtime!.child({ workflow: definition.name, path: name, password, tryNo: Number(tryNo), ...(rid ? { rid } : {}) }, cmd);
             if (!r.ok) reply = `refused: ${r.why}`;
             else if (cmd.verb === 'event' || cmd.verb === 'meter' || cmd.verb === 'label') (history[`${name}:${cmd.name}`] ??= []).push(cmd.verb === 'event' ? (cmd.value ? 'set' : 'clear') : String(cmd.value));
