@@ -127,3 +127,15 @@ peerTest('complete expression, defstatus complete, inlimit -n', 'rules', (run) =
   const [x, y] = first('fa') < first('fb') ? ['fa', 'fb'] : ['fb', 'fa'];
   for (const a of ['1', '2']) for (const b of ['1', '2']) checkOrder(run, [[`/rules/${x}/${x[1]}${a}`, `/rules/${y}/${y[1]}${b}`]]);
 });
+
+peerTest('an automatic retry, --wait, inherited variables', 'protocol', (run) => {
+  allComplete(run);
+  assertRuns(run, 1, { '/protocol/retry/flaky': 2 });
+  const flaky = run.transitions.filter((t) => t.path === '/protocol/retry/flaky').map((t) => t.state);
+  assert.deepEqual(flaky.filter((st) => st !== 'queued'), ['submitted', 'active', 'aborted', 'submitted', 'active', 'complete']);
+  assert.deepEqual(run.history['/protocol/retry/flaky:try'], ['1', '2']);
+  assert.equal(run.labels['/protocol/hold/waiter:vars'], 'protocol hold waiter bonjour fallback');
+  checkOrder(run, [['/protocol/hold/waiter', '/protocol/hold/release', 'active']]);
+  const doneAt = (p: string): number => run.transitions.findIndex((t) => t.path === p && t.state === 'complete');
+  assert.ok(doneAt('/protocol/hold/release') < doneAt('/protocol/hold/waiter'), 'the waiter completes after what it waited for');
+});
