@@ -27,11 +27,28 @@ export const DAY0 = Date.UTC(2026, 11, 3);
 
 export class Harness {
   readonly subs: WfSubmission[] = [];
+  /** Clock time of each submission, as `hh:mm` from DAY0 (`+1d hh:mm` on later days). */
+  readonly at: string[] = [];
   readonly steps: WfNodeRuntime[][] = [];
   readonly zombies: { identity: WfChildIdentity; command: WfChildCommand; why: string }[] = [];
   readonly kills: { path: string; tryNo: number }[] = [];
   readonly rt: WorkflowRuntime;
   readonly clock: VirtualClock;
+  /** Submissions as `path@time`. */
+  log(): string[] {
+    return this.subs.map((s, i) => `${s.path}@${this.at[i]}`);
+  }
+
+  /** Answer every submission with init + complete on the next microtask. */
+  autoComplete(filter: (s: WfSubmission) => boolean = () => true): void {
+    this.onSubmit = (s) => {
+      if (!filter(s)) return;
+      queueMicrotask(() => {
+        if (this.rt.node(s.path)?.tryNo === s.tryNo) this.finish(s.path);
+      });
+    };
+  }
+
   /** Called on each submission (e.g. to answer with child commands). */
   onSubmit: ((s: WfSubmission) => void) | undefined;
 
@@ -40,6 +57,7 @@ export class Harness {
     const hooks: RuntimeHooks = {
       submit: (s) => {
         this.subs.push(s);
+        this.at.push(clockText(this.clock.now()));
         this.onSubmit?.(s);
       },
       kill: (_wf, path, tryNo) => this.kills.push({ path, tryNo }),
@@ -117,3 +135,16 @@ export class Harness {
     return n?.kind === 'task';
   }
 }
+
+export function clockText(ms: number): string {
+  const d = Math.floor((ms - DAY0) / 86_400_000);
+  const min = Math.floor((ms - DAY0 - d * 86_400_000) / 60_000);
+  const t = `${String(Math.floor(min / 60)).padStart(2, '0')}:${String(min % 60).padStart(2, '0')}`;
+  return d === 0 ? t : `+${d}d ${t}`;
+}
+
+export const H = 3_600_000;
+export const M = 60_000;
+
+/** Lets every queued microtask (auto-completions) run. */
+export const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
