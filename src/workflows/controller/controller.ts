@@ -20,7 +20,8 @@ import type { WfDefinition, WfNodeDef, WfPool } from '../model/types.js';
 import type {
   RuntimeHooks, WfChildCommand, WfChildIdentity, WfChildResult, WfNodeRuntime, WfSubmission, WfUserCommand, WfWhy, WorkflowRuntime,
 } from '../model/runtime.js';
-import type { WorkflowPorts } from './ports.js';
+import type { JobStart, WorkflowPorts } from './ports.js';
+import { PoolQueue, type PoolDispatch } from '../pools/index.js';
 import { buildTree, progressOf, type WorkflowProgress, type WorkflowTreeNode } from './view.js';
 
 export const WORKFLOW_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_-]{0,79}$';
@@ -95,9 +96,27 @@ interface Loaded {
   readonly waiters: { gen: number; resolve: () => void; reject: (e: unknown) => void }[];
   /** Engine actions running, by `path#try`. */
   readonly actions: Map<string, AbortController>;
+  /** Pool queues by `<workflow id>/<pool>`. */
+  readonly pools: Map<string, PoolEntry>;
   /** After a restore: tries to start again or re-attach once the restored state is committed. */
   restored?: WfNodeRuntime[];
   closed: boolean;
+}
+
+/** A job of a pool queue. */
+interface Job {
+  readonly w: Loaded;
+  readonly sub: WfSubmission;
+  readonly pool: WfPool;
+  readonly script: string;
+  ended?: boolean;
+}
+const jobKey = (j: { sub: WfSubmission }): string => `${j.sub.path}#${j.sub.tryNo}`;
+
+interface PoolEntry {
+  readonly pool: WfPool;
+  readonly queue: PoolQueue<Job>;
+  unwatch: () => void;
 }
 
 const stateKey = (n: WfNodeRuntime): string => `${n.state}${n.suspended ? '+s' : ''}`;
@@ -126,10 +145,6 @@ export class WorkflowsController {
   /** Settles when every stored workflow is loaded (after the core starts). */
   readonly ready: Promise<void>;
   private loadedAll = false;
-  /** Jobs running per pool node (`<tenant>/<node>`), for least-loaded dispatch. */
-  private readonly running = new Map<string, number>();
-  /** Jobs waiting for a free slot, per pool (`<workflow id>/<pool>`). */
-  private readonly waitingJobs = new Map<string, { w: Loaded; sub: WfSubmission; pool: WfPool; script: string }[]>();
   private stopped = false;
 
   constructor(private readonly opts: WorkflowsOptions) {
@@ -314,7 +329,7 @@ export class WorkflowsController {
     });
     self = {
       id: row.id, tenant, name, row, def, runtime, files, taskDefs,
-      dirty: new Map(), seen: new Map(), pendingEvents: [], pendingSubs: [], gen: 0, committed: 0, waiters: [], actions: new Map(), closed: false,
+      dirty: new Map(), seen: new Map(), pendingEvents: [], pendingSubs: [], gen: 0, committed: 0, waiters: [], actions: new Map(), pools: new Map(), closed: false,
     };
     for (const n of runtime.nodes()) self.seen.set(n.path, stateKey(n));
     return self;
@@ -372,15 +387,18 @@ export class WorkflowsController {
       }
       const pool = this.poolOf(w, sub);
       const jobs = this.opts.ports.jobs;
-      let alive = false;
-      if (jobs && pool) {
-        try {
-          alive = await jobs.reattach(this.jobHandles(w, sub, pool, ''));
-        } catch {
-          alive = false;
+      const entry = pool ? this.poolEntry(w, pool) : undefined;
+      let node: string | undefined;
+      if (jobs && pool && entry) {
+        const { node: _none, ...handles } = this.jobHandles(w, sub, entry, '');
+        node = await jobs.reattach(handles).catch(() => undefined);
+        if (node !== undefined && !entry.queue.occupy({ w, sub, pool, script: '' }, node)) {
+          // its agent runs it, but the node is not (yet) among the pool's running instances
+          entry.queue.addNode(node, { slots: pool.slots });
+          entry.queue.occupy({ w, sub, pool, script: '' }, node);
         }
       }
-      if (alive) continue;
+      if (node !== undefined) continue;
       if (s.state === 'submitted') this.start(w, sub);
       else w.runtime.lost(s.path, s.tryNo, 'the job was gone when the control plane restarted');
     }
@@ -411,11 +429,15 @@ export class WorkflowsController {
     } catch (e) {
       return this.failStart(w, sub, toNubisError(e).message);
     }
-    const key = `${w.id}/${pool.name}`;
-    const q = this.waitingJobs.get(key) ?? [];
-    q.push({ w, sub, pool, script: text });
-    this.waitingJobs.set(key, q);
-    this.dispatch(key);
+    const entry = this.poolEntry(w, pool);
+    if (!entry) return this.failStart(w, sub, 'no pool dispatcher in this control plane');
+    let ds: PoolDispatch<Job>[];
+    try {
+      ds = entry.queue.submit({ w, sub, pool, script: text });
+    } catch (e) {
+      return this.failStart(w, sub, toNubisError(e).message);
+    }
+    this.runDispatches(entry, ds);
   }
 
   private poolOf(w: Loaded, sub: WfSubmission): WfPool | undefined {
@@ -424,42 +446,61 @@ export class WorkflowsController {
     return w.def.pools.length === 1 ? w.def.pools[0] : undefined;
   }
 
-  /** Hands waiting jobs of one pool to its least-loaded nodes while slots are free. */
-  private dispatch(key: string): void {
-    const q = this.waitingJobs.get(key);
-    const pools = this.opts.ports.pools;
-    const jobs = this.opts.ports.jobs;
-    if (!q || q.length === 0 || !jobs) return;
-    if (!pools) {
-      for (const j of q.splice(0)) this.failStart(j.w, j.sub, 'no pool dispatcher in this control plane');
-      return;
+  /** The queue of a workflow's pool, its nodes kept in step with the pool's running instances. */
+  private poolEntry(w: Loaded, pool: WfPool): PoolEntry | undefined {
+    const source = this.opts.ports.pools;
+    if (!source) return undefined;
+    const key = `${w.id}/${pool.name}`;
+    let e = w.pools.get(key);
+    if (e) return e;
+    const entry: PoolEntry = { pool, queue: new PoolQueue<Job>(pool.name, { slots: pool.slots, key: jobKey }), unwatch: () => undefined };
+    w.pools.set(key, entry);
+    entry.unwatch = source.watch(w.tenant, pool, () => this.syncPool(w, entry));
+    this.syncPool(w, entry);
+    e = entry;
+    return e;
+  }
+
+  /** Adds the pool's running nodes to its queue (waiting jobs go to them) and removes gone ones (their jobs are lost). */
+  private syncPool(w: Loaded, e: PoolEntry): void {
+    if (w.closed) return;
+    const source = this.opts.ports.pools!;
+    const members = source.members(w.tenant, e.pool);
+    const now = new Set(members.map((m) => m.id));
+    const ds: PoolDispatch<Job>[] = [];
+    for (const n of e.queue.nodes()) {
+      if (now.has(n.id)) continue;
+      for (const j of e.queue.removeNode(n.id)) {
+        j.ended = true;
+        w.runtime.lost(j.sub.path, j.sub.tryNo, `node ${n.id} left pool ${e.pool.name} while the job ran`);
+      }
     }
-    while (q.length > 0) {
-      const j = q[0]!;
-      const nodes = pools.nodes(j.w.tenant, j.pool, (n) => this.running.get(`${j.w.tenant}/${n}`) ?? 0);
-      const node = pools.choose(nodes);
-      if (node === undefined) return; // waits until a job ends or a node comes up
-      q.shift();
-      const slot = `${j.w.tenant}/${node}`;
-      this.running.set(slot, (this.running.get(slot) ?? 0) + 1);
-      const handles = this.jobHandles(j.w, j.sub, j.pool, node);
-      jobs.start({ ...handles, script: j.script }).catch((e: unknown) => {
+    const known = new Set(e.queue.nodes().map((n) => n.id));
+    for (const m of members) {
+      if (!known.has(m.id)) ds.push(...e.queue.addNode(m.id, { slots: e.pool.slots, ...(m.load !== undefined ? { load: m.load } : {}) }));
+      else if (m.load !== undefined) e.queue.setLoad(m.id, m.load);
+    }
+    this.runDispatches(e, ds);
+  }
+
+  /** Starts each dispatched job on its node; one that cannot start frees its slot and aborts its try. */
+  private runDispatches(e: PoolEntry, ds: readonly PoolDispatch<Job>[]): void {
+    const jobs = this.opts.ports.jobs;
+    for (const d of ds) {
+      const j = d.item;
+      if (!jobs || j.w.closed) continue;
+      const handles = this.jobHandles(j.w, j.sub, e, d.node);
+      jobs.start({ ...handles, script: j.script }).catch((err: unknown) => {
         handles.ended();
-        this.failStart(j.w, j.sub, `the job could not be started on ${node}: ${toNubisError(e).message}`);
+        this.failStart(j.w, j.sub, `the job could not be started on ${d.node}: ${toNubisError(err).message}`);
       });
     }
   }
 
-  /** Retries dispatch of every pool with waiting jobs (a pool node came up). */
-  poolsChanged(): void {
-    for (const k of this.waitingJobs.keys()) this.dispatch(k);
-  }
-
-  private jobHandles(w: Loaded, sub: WfSubmission, pool: WfPool, node: string): Omit<Parameters<NonNullable<WorkflowPorts['jobs']>['start']>[0], 'script'> {
+  private jobHandles(w: Loaded, sub: WfSubmission, e: PoolEntry, node: string): Omit<JobStart, 'script'> {
     let ended = false;
-    const slot = `${w.tenant}/${node}`;
     return {
-      tenant: w.tenant, workflowId: w.id, sub, pool, node,
+      tenant: w.tenant, workflowId: w.id, sub, pool: e.pool, node,
       child: (identity, command) => this.childOf(w, identity, command),
       lost: (detail) => {
         if (!w.closed) w.runtime.lost(sub.path, sub.tryNo, detail);
@@ -467,19 +508,14 @@ export class WorkflowsController {
       ended: () => {
         if (ended) return;
         ended = true;
-        const n = (this.running.get(slot) ?? 1) - 1;
-        if (n <= 0) this.running.delete(slot);
-        else this.running.set(slot, n);
-        this.dispatch(`${w.id}/${pool.name}`);
+        this.runDispatches(e, e.queue.release(jobKey({ sub })));
       },
     };
   }
 
+  /** A killed try that still waits for a slot leaves the queue. */
   private dropWaiting(w: Loaded, path: string, tryNo: number): void {
-    for (const q of this.waitingJobs.values()) {
-      const i = q.findIndex((j) => j.w === w && j.sub.path === path && j.sub.tryNo === tryNo);
-      if (i >= 0) q.splice(i, 1);
-    }
+    for (const e of w.pools.values()) this.runDispatches(e, e.queue.release(`${path}#${tryNo}`));
   }
 
   private failStart(w: Loaded, sub: WfSubmission, detail: string): void {
@@ -504,7 +540,8 @@ export class WorkflowsController {
     };
     const node = w.runtime.node(sub.path);
     if (node?.state === 'submitted') reply({ verb: 'init', rid: identity.rid! });
-    actions.run(sub.action!, { tenant: w.tenant, workflow: w.name, path: sub.path, signal: ac.signal }).then(
+    // a port that throws at once fails the try like one that rejects
+    Promise.resolve().then(() => actions.run(sub.action!, { tenant: w.tenant, workflow: w.name, path: sub.path, pools: w.def.pools, variables: sub.variables, signal: ac.signal })).then(
       (r) => {
         if (w.actions.get(key) === ac) w.actions.delete(key);
         if (r.detail) reply({ verb: 'label', name: 'nubis_action', value: r.detail });
@@ -531,7 +568,8 @@ export class WorkflowsController {
     for (const a of w.actions.values()) a.abort(new NubisError('ABORTED', `workflow ${w.name} is closed`));
     w.actions.clear();
     for (const x of w.waiters.splice(0)) x.reject(new NubisError('ABORTED', `workflow ${w.name} is closed`));
-    for (const q of this.waitingJobs.values()) for (let i = q.length - 1; i >= 0; i--) if (q[i]!.w === w) q.splice(i, 1);
+    for (const e of w.pools.values()) e.unwatch();
+    w.pools.clear();
   }
 
   // ------------------------------------------------------------------------------------------
@@ -596,6 +634,11 @@ export class WorkflowsController {
   async list(tenant: string): Promise<WorkflowSummary[]> {
     await this.ready;
     return [...this.loaded.values()].filter((w) => w.tenant === tenant && !w.closed).sort((a, b) => a.name.localeCompare(b.name)).map((w) => this.summary(w));
+  }
+
+  /** NOT_FOUND unless the tenant has a workflow of this name. */
+  async mustExist(tenant: string, name: string): Promise<void> {
+    await this.get(tenant, name);
   }
 
   async status(tenant: string, name: string): Promise<WorkflowStatusView> {
@@ -711,8 +754,9 @@ function checkFiles(input: WorkflowLoadInput): Map<string, string> {
   for (const [p, content] of Object.entries(input.files ?? {})) {
     const at = `$.files[${JSON.stringify(p)}]`;
     if (typeof content !== 'string') throw new NubisError('REQUEST_INVALID', `${at}: expected the file's text`);
-    if (p.length === 0 || p.length > 500 || p.startsWith('/') || p.split('/').some((s) => s === '..' || s === '') || p.includes('\0')) {
-      throw new NubisError('REQUEST_INVALID', `${at}: expected a relative path without .. or empty parts`);
+    // keys are names, never opened on this host: absolute ones as the def's ECF_FILES etc. build them are fine
+    if (p.length === 0 || p.length > 1000 || p.replace(/^\//, '').split('/').some((s) => s === '..' || s === '') || p.includes('\0')) {
+      throw new NubisError('REQUEST_INVALID', `${at}: expected a path without .. or empty parts`);
     }
     const size = Buffer.byteLength(content);
     if (size > MAX_FILE_BYTES) throw new NubisError('REQUEST_INVALID', `${at}: ${size} bytes is more than the ${MAX_FILE_BYTES} allowed for one file`);

@@ -39,22 +39,31 @@ export interface ScriptPort {
 
 /** Runs an engine action task (the actions unit's `runAction` over the control plane). */
 export interface ActionPort {
-  run(action: WfAction, ctx: { tenant: string; workflow: string; path: string; signal: AbortSignal }): Promise<{ detail?: string }>;
+  run(action: WfAction, ctx: {
+    tenant: string;
+    workflow: string;
+    path: string;
+    pools: readonly WfPool[];
+    /** The task's variables (NUBIS_ACTION_TIMEOUT, …). */
+    variables: Readonly<Record<string, string>>;
+    signal: AbortSignal;
+  }): Promise<{ detail?: string }>;
 }
 
-/** A node of a pool that can take jobs. */
-export interface PoolNode {
+/** A node of a pool that can take jobs: a running instance of the pool's component. */
+export interface PoolMember {
+  /** The instance key (`<deployment id>/<component>-<n>`), which the jobs unit resolves to its node's agent. */
   readonly id: string;
-  readonly runningJobs: number;
-  readonly slots: number;
+  /** The agent's CPU load, when known (least-loaded dispatch breaks ties on it). */
   readonly load?: number;
 }
 
-/** Which node of a pool runs the next job (the pools unit's `choosePoolNode`). */
+/** Where a pool's nodes come from (the engine's instances of the pool's component). */
 export interface PoolPort {
-  /** The pool's nodes that are running now (instances of its component). */
-  nodes(tenant: string, pool: WfPool, running: (node: string) => number): PoolNode[];
-  choose(nodes: readonly PoolNode[]): string | undefined;
+  /** The pool's nodes that can take jobs now. */
+  members(tenant: string, pool: WfPool): PoolMember[];
+  /** Calls `fn` when the pool's deployment changes (instances come and go); returns an unsubscribe. */
+  watch(tenant: string, pool: WfPool, fn: () => void): () => void;
 }
 
 /** One job to start on a node. */
@@ -84,9 +93,10 @@ export interface JobPort {
   logs(tenant: string, workflowId: string, path: string, tryNo: number): Promise<string | undefined>;
   /**
    * After a control-plane restart: re-attaches to a try that was submitted or active (its
-   * agent still runs it). Resolves false when the try is gone (the controller then reports it lost).
+   * agent still runs it). Resolves with the node it runs on, or undefined when the try is gone
+   * (the controller then starts it again when it was only submitted, or reports it lost).
    */
-  reattach(job: Omit<JobStart, 'script'>): Promise<boolean>;
+  reattach(job: Omit<JobStart, 'script' | 'node'>): Promise<string | undefined>;
 }
 
 export interface WorkflowPorts {
