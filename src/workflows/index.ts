@@ -7,3 +7,4 @@ export { emptyNode, STATE_SIGNIFICANCE, WF_STATES } from './model/types.js';
 export * from './pools/index.js';
 export * from './actions/index.js';
 export * from './scheduler/index.js';
+export * from './expr/index.js';
