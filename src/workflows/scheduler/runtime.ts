@@ -338,10 +338,19 @@ class Scheduler implements WorkflowRuntime {
   // ------------------------------------------------------------------------------------------
   // limits
 
+  /** The first limit without enough free tokens for all of the task's needs of it together. */
   private blockingLimit(t: RNode): LimitRec | undefined {
-    for (const need of t.needs) {
-      if (need.holder !== t && need.limit.holders.has(need.holder.path)) continue;
-      if (need.limit.used + need.tokens > need.limit.size) return need.limit;
+    const needs = t.needs;
+    for (let i = 0; i < needs.length; i++) {
+      const need = needs[i]!;
+      const l = need.limit;
+      if (l.holders.has(need.holder.path)) continue;
+      let want = need.tokens;
+      for (let j = 0; j < i; j++) {
+        const o = needs[j]!;
+        if (o.limit === l && !l.holders.has(o.holder.path)) want += o.tokens;
+      }
+      if (l.used + want > l.size) return l;
     }
     return undefined;
   }
@@ -353,7 +362,11 @@ class Scheduler implements WorkflowRuntime {
       if (l.holders.has(key)) continue;
       l.holders.set(key, need.tokens);
       l.used += need.tokens;
-      if (need.holder !== t) (need.holder.heldAsNode ??= new Set()).add(l);
+      if (need.holder !== t) {
+        (need.holder.heldAsNode ??= new Set()).add(l);
+        // the other tasks below the `-n` node may wait for this very token: they can run now
+        this.enqueue(need.holder);
+      }
       this.limitChanged(l);
     }
   }
@@ -964,12 +977,13 @@ class Scheduler implements WorkflowRuntime {
       for (const w of timeWhy(n.time, this.now)) add(n.path, w.kind, w.detail);
     }
     if (n.kind === 'task') {
+      const wanted = new Map<LimitRec, number>();
       for (const need of n.needs) {
-        const l = need.limit;
-        if (need.holder !== n && l.holders.has(need.holder.path)) continue;
-        if (l.used + need.tokens > l.size) {
-          add(n.path, 'limit', `limit ${l.label} has ${l.size - l.used} of ${l.size} tokens free, needs ${need.tokens}`);
-        }
+        if (need.limit.holders.has(need.holder.path)) continue;
+        wanted.set(need.limit, (wanted.get(need.limit) ?? 0) + need.tokens);
+      }
+      for (const [l, want] of wanted) {
+        if (l.used + want > l.size) add(n.path, 'limit', `limit ${l.label} has ${l.size - l.used} of ${l.size} tokens free, needs ${want}`);
       }
     } else if (out.length === 0 && depth < 2) {
       // a family waits for what its queued children wait for

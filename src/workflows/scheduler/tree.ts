@@ -32,6 +32,7 @@ export interface LimitNeed {
   readonly tokens: number;
   /** The task itself, or the `-n` ancestor that holds the token for its whole subtree. */
   readonly holder: RNode;
+  /** `-s`: given back when the task becomes active. Ignored for `-n` (the node holds it until done). */
   readonly submissionOnly: boolean;
 }
 
@@ -250,7 +251,11 @@ export class Tree {
         const limit = this.findLimit(a, il.name, il.path);
         if (!limit) continue;
         const holder = il.nodeOnly && a !== task ? a : task;
-        out.push({ limit, tokens: il.tokens, holder, submissionOnly: il.submissionOnly });
+        // one holder counts once per limit (as ecFlow's Limit keeps a set of paths): the largest need wins, then the one held longer
+        const same = out.findIndex((x) => x.limit === limit && x.holder === holder);
+        const need = { limit, tokens: il.tokens, holder, submissionOnly: il.submissionOnly && holder === task };
+        if (same < 0) out.push(need);
+        else if (out[same]!.tokens < need.tokens || (out[same]!.tokens === need.tokens && out[same]!.submissionOnly && !need.submissionOnly)) out[same] = need;
       }
     }
     return out;
