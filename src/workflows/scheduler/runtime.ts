@@ -25,6 +25,7 @@ import type {
   WorkflowRuntime,
 } from '../model/runtime.js';
 import { evaluateExpression, exprText, falseTerms, type ExprEnv } from './evaluate.js';
+import { dayNumber } from './calendar.js';
 import { isDateRepeat, repeatName, repeatValid, repeatValue } from './repeat.js';
 import { decodeTime, encodeTime, nextWake, requeueTime, resetTime, scanTime, timeFree, timeRequeues, timeWhy } from './time.js';
 import { BY_SIGNIFICANCE, RNode, Tree, resetAttributes, type LimitRec } from './tree.js';
@@ -42,6 +43,7 @@ export interface RuntimeOptions {
 }
 
 const ok: WfChildResult = { ok: true };
+const MAX_SLEEP_MS = 6 * 3_600_000;
 const refuse = (why: string): WfChildResult => ({ ok: false, zombie: false, why });
 
 const defaultPassword = (): string => randomBytes(6).toString('base64url');
@@ -87,6 +89,7 @@ class Scheduler implements WorkflowRuntime {
   private timer: AbortController | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private closed = false;
+  private lastWakeDay = -1;
 
   constructor(def: WfDefinition, opts: RuntimeOptions) {
     this.definition = def;
@@ -134,6 +137,8 @@ class Scheduler implements WorkflowRuntime {
 
   close(): void {
     this.closed = true;
+    for (const w of this.waiters) w.resolve({ ok: false, zombie: false, why: 'the workflow runtime was closed' });
+    this.waiters = [];
     this.timer?.abort();
     this.timer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
@@ -229,7 +234,13 @@ class Scheduler implements WorkflowRuntime {
         variables: resolveVariables(n, this.clock.now(), this.server),
         ...(n.def.action ? { action: n.def.action } : {}),
       };
-      this.hooks.submit(sub);
+      try {
+        this.hooks.submit(sub);
+      } catch (e) {
+        // the owner could not take the try: it fails to start (and is retried per ECF_TRIES)
+        const detail = `submit failed: ${(e as Error).message}`;
+        queueMicrotask(() => this.failedToStart(sub.path, sub.tryNo, detail));
+      }
     }
     for (const a of answers) a();
     if (this.timeDirty && !this.closed) this.armTimer();
@@ -883,6 +894,12 @@ class Scheduler implements WorkflowRuntime {
         }
       }
     }
+    // slots reached while nothing ran are caught up now
+    for (const n of this.tree.timed) {
+      if (n.rt.state === 'unknown' || n.rt.state === 'complete') continue;
+      if (scanTime(n.time!, this.now)) this.touch(n);
+    }
+    this.lastWakeDay = dayNumber(this.now);
     this.timeDirty = true;
     for (const s of this.tree.suites) if (s.rt.state !== 'unknown') this.enqueue(s);
   }
@@ -906,7 +923,8 @@ class Scheduler implements WorkflowRuntime {
     if (!Number.isFinite(at)) return;
     const ctl = new AbortController();
     this.timer = ctl;
-    this.clock.sleep(Math.max(0, at - now), ctl.signal).then(
+    // a long sleep is cut into pieces (timers overflow past 24.8 days); waking early only rescans
+    this.clock.sleep(Math.min(Math.max(0, at - now), MAX_SLEEP_MS), ctl.signal).then(
       () => {
         if (this.timer !== ctl || this.closed) return;
         this.timer = undefined;
@@ -925,6 +943,12 @@ class Scheduler implements WorkflowRuntime {
     }
     this.step(() => {
       this.timeDirty = true;
+      const day = dayNumber(this.now);
+      if (day !== this.lastWakeDay) {
+        // the suites' calendar variables (YYYY, DATE, …) changed
+        this.lastWakeDay = day;
+        for (const su of this.tree.suites) this.markDependents(su);
+      }
       for (const n of this.tree.timed) {
         const s = n.rt.state;
         if (s === 'unknown' || s === 'complete') continue;
