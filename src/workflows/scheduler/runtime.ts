@@ -46,7 +46,18 @@ const ok: WfChildResult = { ok: true };
 const MAX_SLEEP_MS = 6 * 3_600_000;
 const refuse = (why: string): WfChildResult => ({ ok: false, zombie: false, why });
 
-const defaultPassword = (): string => randomBytes(6).toString('base64url');
+// 8 characters from 6 random bytes; the bytes are drawn 6 KiB at a time
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+const defaultPassword = (): string => {
+  if (poolAt + 6 > pool.length) {
+    pool = randomBytes(6 * 1024);
+    poolAt = 0;
+  }
+  const s = pool.toString('base64url', poolAt, poolAt + 6);
+  poolAt += 6;
+  return s;
+};
 
 /** Builds the runtime of one loaded workflow. Nothing runs until `begin` (or `restore`). */
 export function createRuntime(def: WfDefinition, opts: RuntimeOptions): WorkflowRuntime {
@@ -90,6 +101,8 @@ class Scheduler implements WorkflowRuntime {
   private timerAt = Number.POSITIVE_INFINITY;
   private closed = false;
   private lastWakeDay = -1;
+  /** Bumped before each batch of submissions (and by every step): the variable caches' validity. */
+  private stamp = 0;
 
   constructor(def: WfDefinition, opts: RuntimeOptions) {
     this.definition = def;
@@ -157,6 +170,7 @@ class Scheduler implements WorkflowRuntime {
   private step<T>(fn: () => T): T {
     if (this.evaluating) throw new Error('workflow runtime: re-entrant call while evaluating');
     this.evaluating = true;
+    this.stamp++;
     this.now = this.clock.now();
     let result: T;
     try {
@@ -221,6 +235,8 @@ class Scheduler implements WorkflowRuntime {
     for (const z of zombies) this.hooks.zombie(wf, z.id, z.c, z.why);
     for (const k of kills) this.hooks.kill(wf, k.path, k.tryNo);
     submits.sort((a, b) => a.index - b.index);
+    const now = this.clock.now();
+    this.stamp++;
     const tries = submits.map((n) => n.rt.tryNo);
     for (let i = 0; i < submits.length; i++) {
       const n = submits[i]!;
@@ -231,7 +247,7 @@ class Scheduler implements WorkflowRuntime {
         path: n.path,
         tryNo: n.rt.tryNo,
         password: n.rt.password!,
-        variables: resolveVariables(n, this.clock.now(), this.server),
+        variables: resolveVariables(n, now, this.server, this.stamp),
         ...(n.def.action ? { action: n.def.action } : {}),
       };
       try {
