@@ -10,7 +10,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage, type 
 import { request as httpsRequest } from 'node:https';
 import { ERROR_CODES, NubisError, type ErrorCode } from '../errors/index.js';
 import type { HandlerName } from '../model/types.js';
-import type { AgentClient, AgentStatus, StepRequest, StepResult } from './protocol.js';
+import type { AgentClient, AgentStatus, JobFeed, JobInfo, JobStatusList, StepRequest, StepResult } from './protocol.js';
 import { agentClientOptions, type AgentTlsClient } from './tls/index.js';
 
 /** How the control plane dials an agent: its TLS pin for an `https:` URL, nothing for `http:` (local). */
@@ -110,6 +110,31 @@ export function createHttpAgentClient(url: string, token: string, tls?: AgentTra
     async logs(instance: string, step: HandlerName | undefined, signal: AbortSignal) {
       const q = step === undefined ? '' : `?step=${encodeURIComponent(step)}`;
       const r = await call(base, tls, token, 'GET', `/v1/instances/${encodeURIComponent(instance)}/logs${q}`, undefined, signal, requestTimeout);
+      if (r.status === 404) return '';
+      if (r.status < 200 || r.status > 299) throw replyError(r, base);
+      return r.text;
+    },
+    async runJob(req, signal) {
+      return json<JobInfo>(await call(base, tls, token, 'POST', '/v1/jobs', req, signal, requestTimeout + 10_000), base);
+    },
+    async killJob(jobId, signal) {
+      json<unknown>(await call(base, tls, token, 'POST', `/v1/jobs/${encodeURIComponent(jobId)}/kill`, undefined, signal, requestTimeout + 10_000), base);
+    },
+    async jobStatus(signal) {
+      return json<JobStatusList>(await call(base, tls, token, 'GET', '/v1/jobs', undefined, signal, requestTimeout), base);
+    },
+    async jobFeed(after, waitMs, signal) {
+      const wait = Math.max(0, Math.min(waitMs, POLL_MS));
+      return json<JobFeed>(await call(base, tls, token, 'GET', `/v1/jobs/feed?after=${after}&waitMs=${wait}`, undefined, signal, wait + requestTimeout), base);
+    },
+    async answerJobs(answers, signal) {
+      json<unknown>(await call(base, tls, token, 'POST', '/v1/jobs/answers', { answers }, signal, requestTimeout), base);
+    },
+    async jobLogs(job, signal) {
+      const path = typeof job === 'string'
+        ? `/v1/jobs/${encodeURIComponent(job)}/logs`
+        : `/v1/jobs/logs?workflow=${encodeURIComponent(job.workflow)}&path=${encodeURIComponent(job.path)}&try=${job.tryNo}`;
+      const r = await call(base, tls, token, 'GET', path, undefined, signal, requestTimeout);
       if (r.status === 404) return '';
       if (r.status < 200 || r.status > 299) throw replyError(r, base);
       return r.text;
