@@ -86,6 +86,7 @@ interface Job {
 interface Pending {
   jobId: string;
   reply: string;
+  record?: JobFeedRecord;
 }
 
 const FIELD = '\x1f';
@@ -210,8 +211,9 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     const tryNo = /^[0-9]{1,9}$/.test(tryText) ? Number(tryText) : -1;
     const caller: JobCaller = { name, password, tryNo };
     if (rid !== '') caller.rid = rid;
-    if (replyOk) pending.set(s, { jobId: job.req.jobId, reply: replyPath });
-    push({ seq: s, jobId: job.req.jobId, kind: 'child', caller, command: parsed.command, awaitsAnswer: replyOk, at });
+    const rec: JobFeedRecord = { seq: s, jobId: job.req.jobId, kind: 'child', caller, command: parsed.command, awaitsAnswer: replyOk, at };
+    if (replyOk) pending.set(s, { jobId: job.req.jobId, reply: replyPath, record: rec });
+    push(rec);
   };
 
   const onData = (job: Job, chunk: Buffer): void => {
@@ -295,6 +297,8 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     };
     // ECF_RID is the job's own pid: the wrapper sets it and execs the script in place
     const wrapper = `ECF_RID=$$; export ECF_RID; exec ${req.script.startsWith('#!') ? '"$0"' : '/bin/sh "$0"'}`;
+    // a new job of a try number seen before (after a requeue) starts its output afresh
+    writeFileSync(job.outFile, '');
     const out = openSync(job.outFile, 'a');
     let child;
     try {
@@ -359,7 +363,10 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     },
 
     status() {
-      return { epoch, last: seq, jobs: [...jobs.values()].map((j) => ({ ...j.info })) };
+      return {
+        epoch, last: seq, jobs: [...jobs.values()].map((j) => ({ ...j.info })),
+        pending: [...pending.values()].flatMap((p) => (p.record ? [p.record] : [])),
+      };
     },
 
     feed(after, waitMs, signal) {

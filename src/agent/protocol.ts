@@ -174,6 +174,8 @@ export interface JobStatusList {
   /** The seq of the latest feed record. */
   last: number;
   jobs: JobInfo[];
+  /** Child records still waiting for their answer (a restarted control plane answers them). */
+  pending: JobFeedRecord[];
 }
 
 export interface AgentClient {

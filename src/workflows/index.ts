@@ -4,3 +4,4 @@
 export type * from './model/types.js';
 export type * from './model/runtime.js';
 export { emptyNode, STATE_SIGNIFICANCE, WF_STATES } from './model/types.js';
+export * from './jobs/index.js';
