@@ -193,8 +193,11 @@ export interface AgentClient {
   /** Kills the job's process group; a job that already exited is left as it is. NOT_FOUND for an unknown job. */
   killJob?(jobId: string, signal: AbortSignal): Promise<void>;
   jobStatus?(signal: AbortSignal): Promise<JobStatusList>;
-  /** Records after `after`; waits up to `waitMs` when there are none, and answers as soon as one comes. */
-  jobFeed?(after: number, waitMs: number, signal: AbortSignal): Promise<JobFeed>;
+  /**
+   * Records after `after`; waits up to `waitMs` when there are none, and answers as soon as one
+   * comes. `answers` (to earlier records) are delivered first, in the same round trip.
+   */
+  jobFeed?(after: number, waitMs: number, signal: AbortSignal, answers?: readonly JobAnswer[]): Promise<JobFeed>;
   /** Answers records that await one; answers for unknown or already answered records are ignored. */
   answerJobs?(answers: readonly JobAnswer[], signal: AbortSignal): Promise<void>;
   /** The output of one try (by jobId, or by workflow, path and try number); '' when there is none. */

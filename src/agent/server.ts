@@ -16,6 +16,7 @@
  *   POST /v1/jobs                               body JobRequest → JobInfo (starts the job, returns at once; ./jobs.ts)
  *   GET  /v1/jobs                               JobStatusList
  *   GET  /v1/jobs/feed?after=N&waitMs=M         JobFeed: records after N, held up to M ms until one comes
+ *   POST /v1/jobs/feed?after=N&waitMs=M         the same, delivering body `{ answers: JobAnswer[] }` first
  *   POST /v1/jobs/answers                       body `{ answers: JobAnswer[] }` → `{ ok: true }`
  *   POST /v1/jobs/<jobId>/kill                  kills the job's process group → `{ ok: true }`; 404 unknown job
  *   GET  /v1/jobs/<jobId>/logs                  text/plain output of the try; 404 when none
@@ -263,7 +264,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       return send(res, 200, await jobs.run(checkJobRequest(await readJson(req))));
     }
     if (rest.length === 1 && rest[0] === 'feed') {
-      allow('GET');
+      if (method === 'POST') jobs.answer(checkJobAnswers(await readJson(req)));
+      else allow('GET');
       const after = checkSeq(url.searchParams.get('after'), 'after');
       const wait = waitParam(url);
       const gone = new AbortController();

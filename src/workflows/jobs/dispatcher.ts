@@ -85,6 +85,8 @@ interface NodeLoop {
   ready?: Promise<void>;
   jobs: Map<string, LiveJob>;
   running: boolean;
+  /** Answers to send with the next feed request (one round trip per answered call). */
+  outbox: JobAnswer[];
   stop: AbortController;
   unreachableSince?: number;
 }
@@ -239,7 +241,7 @@ export class JobDispatcher {
       }
       // calls answered by nobody: their records are at or before the cursor
       const early = (status?.pending ?? []).filter((r) => saved !== undefined && r.seq <= saved.seq);
-      if (early.length > 0) await this.handle(loop, early);
+      if (early.length > 0) this.handle(loop, early);
       this.run(loop);
     }));
     this.saveState();
@@ -261,7 +263,7 @@ export class JobDispatcher {
   private loopOf(node: JobNode): NodeLoop {
     let loop = this.nodes.get(node.nodeId);
     if (!loop) {
-      loop = { nodeId: node.nodeId, agent: node.agent, jobs: new Map(), running: false, stop: new AbortController() };
+      loop = { nodeId: node.nodeId, agent: node.agent, jobs: new Map(), running: false, outbox: [], stop: new AbortController() };
       this.nodes.set(node.nodeId, loop);
     } else loop.agent = node.agent;
     return loop;
@@ -306,7 +308,10 @@ export class JobDispatcher {
       let feed: JobFeed;
       try {
         await this.ensureCursor(loop);
-        feed = await loop.agent.jobFeed!(loop.cursor!.seq, this.pollMs, signal);
+        const answers = loop.outbox;
+        feed = await loop.agent.jobFeed!(loop.cursor!.seq, this.pollMs, signal, answers.length > 0 ? answers : undefined);
+        // delivered (a repeat after a lost reply is harmless: the agent ignores answered records)
+        loop.outbox = loop.outbox.slice(answers.length);
         loop.unreachableSince = undefined;
       } catch (e) {
         if (this.closed || isAbort(e)) return;
@@ -333,9 +338,15 @@ export class JobDispatcher {
         return;
       }
       if (feed.oldest > loop.cursor!.seq + 1 && loop.cursor!.seq > 0) await this.reconcile(loop, feed);
-      if (feed.records.length > 0) await this.handle(loop, feed.records);
+      if (feed.records.length > 0) this.handle(loop, feed.records);
       loop.cursor = { epoch: feed.epoch, seq: Math.max(loop.cursor!.seq, feed.last) };
       if (feed.records.length > 0) this.saveState();
+    }
+    // the loop ends with no live jobs: answers left over go on their own
+    if (loop.outbox.length > 0 && !this.closed) {
+      const answers = loop.outbox;
+      loop.outbox = [];
+      await this.sendAnswers(loop, answers);
     }
   }
 
@@ -354,9 +365,12 @@ export class JobDispatcher {
     }
   }
 
-  /** Handles records in order; answers the waiting ones in one request (and slow `--wait`s when they resolve). */
-  private async handle(loop: NodeLoop, records: readonly JobFeedRecord[]): Promise<void> {
-    const answers: JobAnswer[] = [];
+  /**
+   * Handles records in order; the answers to the waiting ones go with the next feed request
+   * (slow `--wait`s on their own when they resolve).
+   */
+  private handle(loop: NodeLoop, records: readonly JobFeedRecord[]): void {
+    const answers = loop.outbox;
     for (const rec of records) {
       if (rec.kind === 'invalid') {
         this.opts.log?.(`job ${rec.jobId} on ${loop.nodeId}: ${rec.detail}`);
@@ -380,7 +394,6 @@ export class JobDispatcher {
       this.noteResult(job, rec, result);
       if (rec.awaitsAnswer) answers.push(answerOf(rec.seq, result));
     }
-    if (answers.length > 0) await this.sendAnswers(loop, answers);
   }
 
   private child(job: LiveJob, rec: Extract<JobFeedRecord, { kind: 'child' }>): WfChildResult | Promise<WfChildResult> {
