@@ -9,7 +9,8 @@ import { rmSync } from 'node:fs';
 import { afterEach, describe, test } from 'node:test';
 import { createHttpAgentClient, findProcessesByEnv, isAlive, startAgent, type AgentClient, type RunningAgent } from '../../src/agent/index.js';
 import { JobDispatcher, type DispatcherState } from '../../src/workflows/jobs/index.js';
-import type { WfChildCommand, WfChildIdentity, WfChildResult, WfNodeRuntime, WfSubmission, WorkflowRuntime } from '../../src/workflows/index.js';
+import type { WfChildResult } from '../../src/workflows/index.js';
+import { fakeRuntime } from './workflows-jobs-helpers.js';
 import { never, tempDir, waitFor } from './agent-test-helpers.js';
 
 interface Fixture {
@@ -40,64 +41,6 @@ afterEach(async () => {
     rmSync(f.dir, { recursive: true, force: true });
   }
 });
-
-interface Call {
-  identity: WfChildIdentity;
-  command: WfChildCommand;
-}
-
-/** A runtime that accepts a try's commands with its password and records everything. */
-function fakeRuntime(workflow = 'wf') {
-  const nodes = new Map<string, WfNodeRuntime>();
-  const calls: Call[] = [];
-  const lost: { path: string; tryNo: number; detail: string }[] = [];
-  const failed: { path: string; tryNo: number; detail: string }[] = [];
-  let waitResult: (() => Promise<WfChildResult>) | undefined;
-  const runtime: WorkflowRuntime = {
-    definition: { name: workflow } as WorkflowRuntime['definition'],
-    user: () => ({ ok: true }),
-    child(identity, command) {
-      calls.push({ identity, command });
-      const n = nodes.get(identity.path);
-      if (!n || n.password !== identity.password || n.tryNo !== identity.tryNo) return { ok: false, zombie: true, why: 'wrong password or try' };
-      if (n.state !== 'submitted' && n.state !== 'active') return { ok: false, zombie: true, why: `task is ${n.state}` };
-      if (command.verb === 'init') n.state = 'active';
-      else if (command.verb === 'complete') n.state = 'complete';
-      else if (command.verb === 'abort') n.state = 'aborted';
-      else if (command.verb === 'wait' && waitResult) return waitResult();
-      return { ok: true };
-    },
-    lost(path, tryNo, detail) {
-      lost.push({ path, tryNo, detail });
-      const n = nodes.get(path);
-      if (n) n.state = 'aborted';
-    },
-    failedToStart(path, tryNo, detail) {
-      failed.push({ path, tryNo, detail });
-    },
-    node: (p) => nodes.get(p),
-    nodes: () => nodes.values(),
-    why: () => [],
-    restore: () => {},
-    close: () => {},
-  };
-  let pw = 0;
-  return {
-    runtime,
-    calls,
-    lost,
-    failed,
-    setWait(fn: () => Promise<WfChildResult>) {
-      waitResult = fn;
-    },
-    /** A fresh try of `path` in state submitted. */
-    submit(path: string, tryNo = 1, variables: Record<string, string> = {}): WfSubmission {
-      const password = `pw${++pw}-${randomBytes(4).toString('hex')}`;
-      nodes.set(path, { path, state: 'submitted', suspended: false, tryNo, password, events: {}, meters: {}, labels: {}, variables: {}, changedAt: 0 });
-      return { workflow, path, tryNo, password, variables };
-    },
-  };
-}
 
 function dispatcher(rt: ReturnType<typeof fakeRuntime>, onState?: (s: DispatcherState) => void): JobDispatcher {
   const d = new JobDispatcher({ runtime: () => rt.runtime, retryMs: 50, ...(onState ? { onState } : {}) });
