@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../clock/index.js';
 import type {
   JobAnswer, JobCaller, JobChildCommand, JobFeed, JobFeedRecord, JobInfo, JobRequest, JobStatusList,
-} from '../../agent/protocol.js';
+} from '../../agent/index.js';
 
 export interface SimJobs {
   readonly epoch: string;
