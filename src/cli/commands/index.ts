@@ -29,6 +29,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('endpoints', 'list the host:port of every provided port', async () => (await import('./endpoints.js')).endpointsCommand),
   lazy('events', 'list audit events, or follow them live with -f', async () => (await import('./events.js')).eventsCommand),
   lazy('logs', 'show the lifecycle step logs of an instance', async () => (await import('./logs.js')).logsCommand),
+  lazy('child', 'a job\'s child command (ecflow_client\'s --init, --complete, --abort, --event, --meter, --label, --wait)', async () => (await import('./child.js')).childCommand),
   lazy('scale', 'set the instance count of a component', async () => (await import('./scale.js')).scaleCommand),
   lazy('rollout', 'a deployment\'s rolling update: status, pause, resume', async () => (await import('./rollout.js')).rolloutCommand),
   lazy('destroy', 'tear a deployment down', async () => (await import('./destroy.js')).destroyCommand),
