@@ -65,6 +65,9 @@ else line(1, `repeat date YMD ${from} ${to}`);
 line(1, 'edit ECF_TRIES 2');
 line(1, `edit JOBS ${jobs}`);
 line(1, `edit CHUNKS ${chunks}`);
+line(1, '# the pools jobs run on: a component of the app deployment, with job slots per node');
+line(1, `edit NUBIS_POOL_main '${deployment}/main slots=2'`);
+line(1, `edit NUBIS_POOL_compute '${deployment}/compute slots=${slots}'`);
 line(1, '# jobs run on the main node unless a family names another pool');
 line(1, 'edit NUBIS_POOL main');
 line(1, `# jobs submitted at once: every slot of the pool (${nodes} nodes × ${slots} slots), no more`);
@@ -79,9 +82,10 @@ cycles.forEach((cycle, ci) => {
   line(2, 'task provision');
   line(3, `edit NUBIS_ACTION 'scale ${deployment} compute ${nodes}'`);
   line(3, 'trigger start_main == complete');
-  // the seed's operators cloned 2–3 minutes before the data; Nubis starts it from measured
-  // provisioning times when the pool is declared ready-by the data time
-  if (!now) line(3, `time ${at(cycle, -3)}`);
+  // the seed's operators cloned 2–3 minutes before the data (later 3–4: provisioning was
+  // slower with many clones at once); here the pool is ready by the data time and Nubis starts
+  // cloning as late as the cloud's measured provisioning times allow
+  if (!now) line(3, `edit NUBIS_READY_BY ${at(cycle, 0)}`);
   line(2, 'task receive');
   line(3, 'trigger start_main == complete');
   if (!now) line(3, `time ${at(cycle, 0)}`);

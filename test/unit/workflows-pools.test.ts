@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  choosePoolNode, PoolQueue, readyByPlan, readyByInstant, provisioningStats, provisionSamplesFromEvents, poolAutoscale, durationText, type PoolNodeLoad,
+  choosePoolNode, PoolQueue, readyByPlan, readyByInstant, parsePoolText, poolsFromVariables, printPool, provisioningStats, provisionSamplesFromEvents, poolAutoscale, durationText, type PoolNodeLoad,
 } from '../../src/workflows/pools/index.js';
 import { NubisError } from '../../src/errors/index.js';
 
@@ -256,4 +256,19 @@ test('poolAutoscale: follows the queue within bounds, holds changes during the c
   assert.equal(poolAutoscale({ ...base, waiting: 0, running: 0, nodes: 3, lastChangeAt: 900_000 }).count, 0, 'after the cooldown: shrink to min');
   assert.equal(poolAutoscale({ ...base, min: 1, waiting: 0, running: 0, nodes: 1 }).count, 1);
   assert.equal(poolAutoscale({ ...base, waiting: 3, running: 5, nodes: 2 }).retryAt, undefined, 'no change, no retry');
+});
+
+test('pool declarations as variables: parse, print back, refuse with the reason', () => {
+  const p = parsePoolText('compute', 'postproc/compute slots=4 readyBy=04:40 autoscale=0..8/16/5m');
+  assert.deepEqual(p, { name: 'compute', deployment: 'postproc', component: 'compute', slots: 4, readyBy: '04:40', autoscale: { min: 0, max: 8, jobsPerNode: 16, cooldownMs: 300_000 } });
+  assert.deepEqual(parsePoolText('compute', printPool(p)), p);
+  assert.deepEqual(parsePoolText('main', 'postproc/main'), { name: 'main', deployment: 'postproc', component: 'main', slots: 1 });
+  assert.deepEqual(poolsFromVariables([{ name: 'NUBIS_POOL', value: 'main' }, { name: 'NUBIS_POOL_main', value: 'postproc/main slots=2' }]).map((x) => [x.name, x.slots]), [['main', 2]]);
+  for (const [text, why] of [
+    ['compute', /expected <deployment>\/<component> first/],
+    ['d/c slots=0', /slots=0: expected an integer ≥ 1/],
+    ['d/c readyBy=soon', /readyBy=soon: expected hh:mm/],
+    ['d/c autoscale=9..2/4/5m', /autoscale=9\.\.2\/4\/5m: expected min\.\.max/],
+    ['d/c size=3', /unknown option "size"/],
+  ] as const) assert.throws(() => parsePoolText('p', text), (e: unknown) => e instanceof NubisError && e.code === 'REQUEST_INVALID' && why.test(e.message), text);
 });
