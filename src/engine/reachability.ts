@@ -12,6 +12,7 @@
  * `NodeReachability` holds the judgement (pure state, no I/O); `applyReachability` enacts one
  * change on the engine's records and events.
  */
+import { setMaxListeners } from 'node:events';
 import type { Clock } from '../clock/index.js';
 import type { EventInput } from '../events/index.js';
 import { NubisError } from '../errors/index.js';
@@ -145,14 +146,18 @@ export async function applyReachability(ctx: ReachabilityContext, change: ReachC
   ctx.enqueue(n.deployment);
 }
 
+/** The reason a deadline's timer is cancelled with (an Error made once: aborting without a reason builds a DOMException each time). */
+const SETTLED = new Error('settled');
+
 /**
- * Runs `fn` with a signal that aborts when `parent` does or after `ms` of the clock's time
- * (AGENT_UNREACHABLE), so one silent agent cannot hold an observation round for the agent
- * client's whole request timeout.
+ * A deadline shared by many calls: its signal aborts when `parent` does or after `ms` of the
+ * clock's time (AGENT_UNREACHABLE). One timer and one listener serve a whole observation round
+ * (every call of the round starts together), instead of one of each per agent.
  */
-export async function withDeadline<T>(clock: Clock, ms: number, parent: AbortSignal, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export function deadline(clock: Clock, ms: number, parent: AbortSignal): { signal: AbortSignal; done(): void } {
   const timer = new AbortController();
   const call = new AbortController();
+  setMaxListeners(0, call.signal);
   const onParent = (): void => call.abort(parent.reason);
   if (parent.aborted) onParent();
   else parent.addEventListener('abort', onParent, { once: true });
@@ -160,10 +165,25 @@ export async function withDeadline<T>(clock: Clock, ms: number, parent: AbortSig
     () => call.abort(new NubisError('AGENT_UNREACHABLE', `the agent did not answer within ${ms} ms`)),
     () => undefined,
   );
+  return {
+    signal: call.signal,
+    done() {
+      timer.abort(SETTLED);
+      parent.removeEventListener('abort', onParent);
+    },
+  };
+}
+
+/**
+ * Runs `fn` with a signal that aborts when `parent` does or after `ms` of the clock's time
+ * (AGENT_UNREACHABLE), so one silent agent cannot hold an observation round for the agent
+ * client's whole request timeout.
+ */
+export async function withDeadline<T>(clock: Clock, ms: number, parent: AbortSignal, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const d = deadline(clock, ms, parent);
   try {
-    return await fn(call.signal);
+    return await fn(d.signal);
   } finally {
-    timer.abort();
-    parent.removeEventListener('abort', onParent);
+    d.done();
   }
 }
