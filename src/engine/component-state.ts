@@ -13,12 +13,14 @@ import type { Deployment, InstanceRec, NodeRec } from './state.js';
 import { servesTraffic } from './wiring.js';
 
 interface Contribution {
+  deployment: string;
+  component: string;
   /** `<deployment>\0<component>` */
   comp: string;
   serving: boolean;
   startPending: boolean;
-  /** The node record it serves on (a new record: new endpoints). */
-  observed: unknown;
+  /** Where it serves (address and port range of its node): its consumers' endpoints. */
+  at: string | undefined;
 }
 
 export interface ComponentCounts {
@@ -36,6 +38,8 @@ interface CompState extends ComponentCounts {
   /** Bumped when the set of serving instances or one's node record changes (its consumers' wiring). */
   servingGen: number;
 }
+
+const NONE: readonly string[] = Object.freeze([]);
 
 export const componentKey = (deployment: string, component: string): string => `${deployment}\0${component}`;
 
@@ -75,43 +79,48 @@ export class ComponentStates {
    * Recounts resource `key` from its current instance and node (`inst` undefined: it is gone).
    * Returns the component key it belongs to (or belonged to) and the waiters it unblocked.
    */
-  update(key: string, inst: InstanceRec | undefined, d: Deployment | undefined, nodes: ReadonlyMap<string, NodeRec>): { comp?: string; woken: string[] } {
+  update(key: string, inst: InstanceRec | undefined, d: Deployment | undefined, nodes: ReadonlyMap<string, NodeRec>): { comp?: string; woken: readonly string[] } {
     const prev = this.byKey.get(key);
-    let next: Contribution | undefined;
+    let comp: string | undefined;
+    let serving = false;
+    let startPending = false;
+    let at: string | undefined;
     if (inst && d) {
       const node = nodes.get(key);
-      const spec = d.spec.components[inst.component];
       const ph = inst.phase;
-      const serving = servesTraffic(inst, nodes);
-      next = {
-        comp: componentKey(inst.deployment, inst.component),
-        serving,
-        startPending: inst.desired && spec !== undefined && (ph === 'pending' || ph === 'installed' || ph === 'configured') && node?.status !== 'failed',
-        observed: serving ? node?.observed : undefined,
-      };
+      comp = prev && prev.deployment === inst.deployment && prev.component === inst.component ? prev.comp : componentKey(inst.deployment, inst.component);
+      serving = servesTraffic(inst, nodes);
+      startPending = inst.desired && d.spec.components[inst.component] !== undefined && (ph === 'pending' || ph === 'installed' || ph === 'configured') && node?.status !== 'failed';
+      const o = serving ? node?.observed : undefined;
+      at = o ? `${o.address ?? ''}|${o.ports?.first ?? ''}|${o.ports?.count ?? ''}` : undefined;
+    }
+    // the common case of a full pass: counts unchanged (the generation moves on: scans of the component look again)
+    if (prev && comp === prev.comp && serving === prev.serving && startPending === prev.startPending && at === prev.at) {
+      this.state(comp).gen++;
+      return { comp, woken: NONE };
     }
     const woken: string[] = [];
-    const servingChanged = prev?.comp !== next?.comp || prev?.serving !== next?.serving || prev?.observed !== next?.observed;
     if (prev) {
       const s = this.state(prev.comp);
       s.gen++;
       if (prev.serving) s.serving--;
       if (prev.startPending) s.startPending--;
-      if (servingChanged && prev.serving) s.servingGen++;
-      if (!next || next.comp !== prev.comp) this.release(s, woken);
+      if (prev.serving) s.servingGen++;
+      if (comp !== prev.comp) this.release(s, woken);
     }
-    if (next) {
-      const s = this.state(next.comp);
+    if (comp !== undefined) {
+      const s = this.state(comp);
       s.gen++;
-      if (next.serving) s.serving++;
-      if (next.startPending) s.startPending++;
-      if (servingChanged && next.serving) s.servingGen++;
-      this.byKey.set(key, next);
+      if (serving) s.serving++;
+      if (startPending) s.startPending++;
+      if (serving) s.servingGen++;
+      this.byKey.set(key, { deployment: inst!.deployment, component: inst!.component, comp, serving, startPending, at });
       this.release(s, woken);
     } else {
       this.byKey.delete(key);
     }
-    return { ...(next || prev ? { comp: (next ?? prev)!.comp } : {}), woken };
+    const which = comp ?? prev?.comp;
+    return which !== undefined ? { comp: which, woken } : { woken };
   }
 
   private release(s: CompState, woken: string[]): void {

@@ -202,6 +202,8 @@ export class EngineContext {
   /** Every in-flight action listens on this one signal. */
   private readonly abortCtl = new AbortController();
   readonly signal: AbortSignal;
+  /** Signals of actions in flight (./childSignal). */
+  private readonly children = new Set<AbortController>();
   private touchSeq = 0;
   stopped = false;
   readonly enqueue: (deployment: string) => void;
@@ -271,6 +273,20 @@ export class EngineContext {
   abort(reason: unknown): void {
     this.stopped = true;
     this.abortCtl.abort(reason);
+    for (const c of this.children) c.abort(reason);
+    this.children.clear();
+  }
+
+  /**
+   * A signal of one action's own, aborted with `signal` when the engine stops. Thousands of
+   * actions wait at once (for creation permits, step permits, agents): each listening on the
+   * one engine-wide signal makes every new listener cost a walk of all the others.
+   */
+  childSignal(): { signal: AbortSignal; done(): void } {
+    const c = new AbortController();
+    if (this.signal.aborted) c.abort(this.signal.reason);
+    else this.children.add(c);
+    return { signal: c.signal, done: () => void this.children.delete(c) };
   }
 
   instancesOf(d: string): InstanceRec[] {

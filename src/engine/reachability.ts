@@ -12,7 +12,6 @@
  * `NodeReachability` holds the judgement (pure state, no I/O); `applyReachability` enacts one
  * change on the engine's records and events.
  */
-import { setMaxListeners } from 'node:events';
 import type { Clock } from '../clock/index.js';
 import type { EventInput } from '../events/index.js';
 import { NubisError } from '../errors/index.js';
@@ -150,26 +149,38 @@ export async function applyReachability(ctx: ReachabilityContext, change: ReachC
 const SETTLED = new Error('settled');
 
 /**
- * A deadline shared by many calls: its signal aborts when `parent` does or after `ms` of the
- * clock's time (AGENT_UNREACHABLE). One timer and one listener serve a whole observation round
- * (every call of the round starts together), instead of one of each per agent.
+ * A deadline shared by many calls that start together (an observation round): after `ms` of
+ * the clock's time (AGENT_UNREACHABLE), or when `parent` aborts, every call's signal aborts.
+ * One timer and one listener on `parent` serve the whole round; each call gets a signal of
+ * its own (many listeners on one signal make each new one cost a walk of the others).
  */
-export function deadline(clock: Clock, ms: number, parent: AbortSignal): { signal: AbortSignal; done(): void } {
+export function deadlineRound(clock: Clock, ms: number, parent: AbortSignal): { signal(): AbortSignal; done(): void } {
   const timer = new AbortController();
-  const call = new AbortController();
-  setMaxListeners(0, call.signal);
-  const onParent = (): void => call.abort(parent.reason);
+  const calls: AbortController[] = [];
+  let reason: unknown;
+  const abortAll = (why: unknown): void => {
+    if (reason !== undefined) return;
+    reason = why;
+    for (const c of calls) c.abort(why);
+  };
+  const onParent = (): void => abortAll(parent.reason);
   if (parent.aborted) onParent();
   else parent.addEventListener('abort', onParent, { once: true });
   void clock.sleep(ms, timer.signal).then(
-    () => call.abort(new NubisError('AGENT_UNREACHABLE', `the agent did not answer within ${ms} ms`)),
+    () => abortAll(new NubisError('AGENT_UNREACHABLE', `the agent did not answer within ${ms} ms`)),
     () => undefined,
   );
   return {
-    signal: call.signal,
+    signal() {
+      const c = new AbortController();
+      if (reason !== undefined) c.abort(reason);
+      else calls.push(c);
+      return c.signal;
+    },
     done() {
       timer.abort(SETTLED);
       parent.removeEventListener('abort', onParent);
+      calls.length = 0;
     },
   };
 }
@@ -180,9 +191,9 @@ export function deadline(clock: Clock, ms: number, parent: AbortSignal): { signa
  * client's whole request timeout.
  */
 export async function withDeadline<T>(clock: Clock, ms: number, parent: AbortSignal, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const d = deadline(clock, ms, parent);
+  const d = deadlineRound(clock, ms, parent);
   try {
-    return await fn(d.signal);
+    return await fn(d.signal());
   } finally {
     d.done();
   }

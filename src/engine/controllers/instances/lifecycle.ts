@@ -123,6 +123,7 @@ export class InstancesController implements Actuator {
     env.NUBIS_STEP = stepName;
     const release = await this.permits.acquire();
     const startedAt = clock.now();
+    const child = ctx.childSignal();
     let result: StepResult;
     try {
       result = await cloud.driver.agent(n.observed!).runStep(
@@ -137,9 +138,10 @@ export class InstancesController implements Actuator {
           ...(stepName === 'install' ? { files: await this.artefactsFor(d) } : {}),
           ...(stepName === 'start' ? { health: healthProbe(comp, n.observed) } : {}),
         },
-        ctx.signal,
+        child.signal,
       );
     } finally {
+      child.done();
       release();
     }
     inst.inflightRun = undefined;
@@ -204,6 +206,7 @@ export class InstancesController implements Actuator {
     const comp = d.spec.components[inst.component]!;
     const n = ctx.nodes.get(inst.key)!;
     const agent = ctx.cloudFor(d, n.cloud).driver.agent(n.observed!);
+    const child = ctx.childSignal();
     try {
       const { result, hash, recorded } = await this.runHandler(d, inst, 'start');
       if (result.state !== 'succeeded') {
@@ -216,12 +219,12 @@ export class InstancesController implements Actuator {
         const h = comp.health;
         const deadline = clock.now() + (comp.handlers.start?.timeoutMs ?? 60_000) + (h ? h.intervalMs * (h.retries + 1) : 0);
         for (;;) {
-          const st = (await agent.status(ctx.signal)).instances.find((s) => s.instance === inst.name);
+          const st = (await agent.status(child.signal)).instances.find((s) => s.instance === inst.name);
           const ok = h ? st?.health === 'healthy' : st?.process === 'running' || (st?.process === 'exited' && st.exitCode === 0);
           if (ok) break;
           if (st?.process === 'exited' && st.exitCode !== 0) throw new NubisError('HEALTH_FAILED', `the start process exited with ${st.exitCode ?? 'a signal'}`);
           if (clock.now() > deadline) throw new NubisError('HEALTH_FAILED', `not healthy within ${Math.round((deadline - clock.now()) / 1000)} s${st?.healthDetail ? `: ${st.healthDetail}` : ''}`);
-          await clock.sleep(Math.min(200, h?.intervalMs ?? 200), ctx.signal);
+          await clock.sleep(Math.min(200, h?.intervalMs ?? 200), child.signal);
         }
       }
       inst.attempts = 0;
@@ -234,6 +237,8 @@ export class InstancesController implements Actuator {
       const err = toNubisError(e);
       if (err.code === 'HEALTH_FAILED') await agent.stopInstance(inst.name, ctx.signal).catch(() => undefined);
       await this.stepFailed(d, inst, 'start', err, '', 'configured');
+    } finally {
+      child.done();
     }
   }
 

@@ -4,7 +4,7 @@
  */
 import { requeueAfter, type Controller, type ReconcileResult } from '../../core/index.js';
 import type { EngineContext } from '../../context.js';
-import { deadline } from '../../reachability.js';
+import { deadlineRound } from '../../reachability.js';
 import { toNubisError } from '../../../errors/index.js';
 
 export const OBSERVE_KEY = 'agents';
@@ -26,7 +26,7 @@ export class ObserveController implements Controller {
     const { ctx } = this;
     const byNode: Promise<void>[] = [];
     // one deadline for the round: every call starts now
-    const round = deadline(ctx.clock, ctx.settings.observeTimeoutMs, ctx.signal);
+    const round = deadlineRound(ctx.clock, ctx.settings.observeTimeoutMs, ctx.signal);
     for (const inst of ctx.instances.values()) {
       if (!inst.desired || inst.phase !== 'running' || ctx.busy.has(inst.key)) continue;
       const d = ctx.deployments.get(inst.deployment);
@@ -35,7 +35,7 @@ export class ObserveController implements Controller {
       byNode.push(
         (async () => {
           try {
-            const st = await ctx.cloudFor(d, n.cloud).driver.agent(n.observed!).status(round.signal);
+            const st = await ctx.cloudFor(d, n.cloud).driver.agent(n.observed!).status(round.signal());
             await ctx.applyReachability(ctx.reach.agentAnswered(n.key));
             const s = st.instances.find((x) => x.instance === inst.name);
             const comp = d.spec.components[inst.component];

@@ -10,7 +10,7 @@
  */
 import { NubisError, toNubisError } from '../../../errors/index.js';
 import type { Deployment } from '../../state.js';
-import { planInstance, type Action } from '../../planner.js';
+import { planInstance, type Action, type InstancePlanEnv } from '../../planner.js';
 import type { CloudHandle } from '../../clouds.js';
 import { done, requeueAfter, type Controller, type ReconcileResult } from '../../core/index.js';
 import type { EngineContext } from '../../context.js';
@@ -31,6 +31,8 @@ export interface ResourcesDeps {
 export class ResourcesController implements Controller {
   readonly name = RESOURCES;
   private readonly byKind = new Map<PlanActionKind, Actuator>();
+  /** The planning view of each deployment object, made once (a full pass reconciles all its resources). */
+  private readonly envs = new WeakMap<Deployment, InstancePlanEnv>();
 
   constructor(
     private readonly ctx: EngineContext,
@@ -50,13 +52,7 @@ export class ResourcesController implements Controller {
     const { wiring } = this.deps;
     let plan;
     try {
-      plan = planInstance(inst, {
-        dep: d, nodes: ctx.nodes, now,
-        counts: (c) => ctx.components.counts(d.name, c),
-        hash: (c) => wiring.hashOf(d, c),
-        requirersBusy: (c) => wiring.requirersBusy(d, c),
-        requirersOf: (c) => requirersOf(d.spec, c),
-      });
+      plan = planInstance(inst, this.envFor(d, now));
     } catch (e) {
       void ctx.emit({ deployment: d.name, kind: 'engine.error', target: key, outcome: 'error', reason: toNubisError(e).message });
       return done;
@@ -85,6 +81,24 @@ export class ResourcesController implements Controller {
     const n = ctx.nodes.get(key);
     if (n?.notBefore && n.notBefore > now) waitingUntil = Math.min(waitingUntil, n.notBefore);
     return waitingUntil < Infinity ? requeueAfter(waitingUntil - now + 1) : done;
+  }
+
+  private envFor(d: Deployment, now: number): InstancePlanEnv {
+    let env = this.envs.get(d);
+    if (!env) {
+      const { ctx } = this;
+      const { wiring } = this.deps;
+      env = {
+        dep: d, nodes: ctx.nodes, now,
+        counts: (c) => ctx.components.counts(d.name, c),
+        hash: (c) => wiring.hashOf(d, c),
+        requirersBusy: (c) => wiring.requirersBusy(d, c),
+        requirersOf: (c) => requirersOf(d.spec, c),
+      };
+      this.envs.set(d, env);
+    }
+    env.now = now;
+    return env;
   }
 
   /** Every action waits until its cloud has been swept (that also restores agent tokens). */
