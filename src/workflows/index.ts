@@ -6,3 +6,4 @@ export type * from './model/runtime.js';
 export { emptyNode, STATE_SIGNIFICANCE, WF_STATES } from './model/types.js';
 export * from './expr/index.js';
 export * from './def/index.js';
+export * from './script/index.js';
