@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { NubisError } from '../../src/errors/index.js';
-import { parseDef, printDef, stripLocs, type Expr, type WfDefinition, type WfNodeDef } from '../../src/workflows/index.js';
+import { parseDef, parseWorkflowYaml, printDef, stripLocs, type Expr, type WfDefinition, type WfNodeDef } from '../../src/workflows/index.js';
 import { ROOT } from '../helpers/processes.js';
 
 const FIX = path.join(ROOT, 'test/fixtures/workflows');
@@ -224,4 +224,57 @@ test('a 10,000-task suite (a chain in each family, families chained) parses, che
   const def = parseDef(lines.join('\n'), 'big.def');
   assert.equal(def.suites[0]!.children.length, 100);
   assert.ok(printDef(def).length > 100_000);
+});
+
+// --- the YAML form --------------------------------------------------------------------------
+
+test('YAML: small.yaml is the same definition as small.def', () => {
+  assert.deepEqual(plain(parseWorkflowYaml(read('small.yaml'), 'small.yaml')), plain(parseDef(read('small.def'), 'small.def')));
+});
+
+test('YAML: the FMI workflow loads, exports to .def and re-parses to the same definition (server variables aside)', () => {
+  const def = parseWorkflowYaml(read('fmi_postproc.yaml'), 'fmi_postproc.yaml');
+  assert.equal(def.name, 'fmi');
+  assert.deepEqual(def.variables, [{ name: 'ECF_HOME', value: '/var/nubis/fmi_pp' }]);
+  assert.deepEqual(def.pools[0]!.autoscale, { min: 0, max: 8, jobsPerNode: 4, cooldownMs: 120_000 });
+  assert.deepEqual(def.pools[0]!.loc, { file: 'fmi_postproc.yaml', line: 7, col: 5 });
+  assert.deepEqual(find(def, '/fmi_pp').variables, [{ name: 'ECF_INCLUDE', value: '/var/nubis/include' }, { name: 'ECF_TRIES', value: '2' }]);
+  assert.deepEqual(find(def, '/fmi_pp/cycle').variables, [{ name: 'NUBIS_POOL', value: 'compute' }]);
+  assert.deepEqual(find(def, '/fmi_pp/cycle').repeat, { kind: 'enumerated', name: 'HH', values: ['00', '06', '12', '18'] });
+  assert.deepEqual(find(def, '/fmi_pp/control/provision').action, { verb: 'scale', deployment: 'postproc', component: 'compute', count: 4 });
+  assert.deepEqual(find(def, '/fmi_pp/cycle/process').inlimits, [
+    { name: 'compute', tokens: 1, nodeOnly: false, submissionOnly: false },
+    { path: '/fmi_pp', name: 'transfers', tokens: 2, nodeOnly: true, submissionOnly: true },
+  ]);
+  const c2 = find(def, '/fmi_pp/cycle/process/chunk_002');
+  assert.equal(c2.trigger!.text, 'chunk_001:progress >= 24 OR ../receive/wait_raw:raw_ready AND ../../control/start_main == complete');
+  assert.deepEqual(c2.trigger!.loc, { file: 'fmi_postproc.yaml', line: 51, col: 21 });
+  assert.equal(c2.crons.length, 2);
+  assert.deepEqual(find(def, '/fmi_pp/cycle/receive/wait_raw').events, [{ name: 'raw_ready', number: 1, initial: false }, { name: 'partial', initial: true }]);
+  assert.deepEqual(find(def, '/fmi_pp/teardown/wait_idle').action, { verb: 'waitMetric', query: 'avg(cpu{component=main})', op: '<', threshold: 5 });
+  const back = parseDef(printDef(def), 'exported.def');
+  assert.deepEqual(plain({ ...back, name: 'fmi', variables: def.variables }), plain(def));
+});
+
+function yamlRejects(text: string, message: string): void {
+  let got: unknown;
+  assert.throws(() => { got = parseWorkflowYaml(text, 'wf.yaml'); }, (e: unknown) => {
+    assert.ok(e instanceof NubisError, String(e));
+    assert.equal(e.code, 'WORKFLOW_INVALID');
+    assert.equal(e.message, message);
+    return true;
+  });
+  assert.equal(got, undefined);
+}
+
+test('YAML: bad input is rejected at file:line:col with its JSON path', () => {
+  yamlRejects('suites:\n  - suite: s\n    colour: red\n', "wf.yaml:3:5: suites[0].colour: unknown key 'colour' is not supported");
+  yamlRejects('suites:\n  - suite: s\n    children:\n      - task: t\n        time: "25:00"\n', "wf.yaml:5:16: suites[0].children[0].time: expected a time hh:mm, found '25:00' (out of range)");
+  yamlRejects('suites:\n  - suite: s\n    children:\n      - task: a\n      - task: b\n        trigger: a == complete and\n', 'wf.yaml:6:35: expected an operand, found end of expression');
+  yamlRejects('suites:\n  - suite: s\n    children:\n      - task: a\n        trigger: b == complete\n      - task: b\n        trigger: a == complete\n', 'wf.yaml:5:18: trigger cycle: /s/a → /s/b → /s/a');
+  yamlRejects('suites:\n  - suite: s\n    children:\n      - task: a\n        trigger: ghost == complete\n', 'wf.yaml:5:18: the trigger of /s/a names ghost (/s/ghost), which does not exist (add an extern if it is defined elsewhere)');
+  yamlRejects('suites:\n  - family: f\n', 'wf.yaml:2:5: suites[0].family: a family is not allowed here (expected suite)');
+  yamlRejects('suites: [\n', 'wf.yaml:2:1: $: invalid YAML (Flow sequence in block collection must be sufficiently indented and end with a ])');
+  yamlRejects('name: x\n', 'wf.yaml:1:1: suites: expected a list of at least one suite');
+  yamlRejects('suites:\n  - suite: s\n    children:\n      - task: t\n        action: scale d c lots\n', 'wf.yaml:5:27: suites[0].children[0].action: expected a count (an unsigned integer)');
 });

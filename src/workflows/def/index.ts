@@ -2,3 +2,4 @@
 export { parseDef } from './parse.js';
 export { checkDefinition, resolvePath } from './check.js';
 export { printDef } from './print.js';
+export { parseWorkflowYaml } from './yaml.js';
