@@ -44,6 +44,8 @@ export interface RuntimeOptions {
 
 const ok: WfChildResult = { ok: true };
 const MAX_SLEEP_MS = 6 * 3_600_000;
+/** Repeat iterations one step may skip by rule before it stops re-evaluating. */
+const MAX_RULE_CYCLES = 1_000;
 const refuse = (why: string): WfChildResult => ({ ok: false, zombie: false, why });
 
 // 8 characters from 6 random bytes; the bytes are drawn 6 KiB at a time
@@ -103,6 +105,7 @@ class Scheduler implements WorkflowRuntime {
   private lastWakeDay = -1;
   /** Bumped before each batch of submissions (and by every step): the variable caches' validity. */
   private stamp = 0;
+  private ruleCycles = 0;
 
   constructor(def: WfDefinition, opts: RuntimeOptions) {
     this.definition = def;
@@ -170,6 +173,7 @@ class Scheduler implements WorkflowRuntime {
   private step<T>(fn: () => T): T {
     if (this.evaluating) throw new Error('workflow runtime: re-entrant call while evaluating');
     this.evaluating = true;
+    this.ruleCycles = 0;
     this.stamp++;
     this.now = this.clock.now();
     let result: T;
@@ -507,7 +511,8 @@ class Scheduler implements WorkflowRuntime {
       if (repeatValid(r, next)) {
         n.rt.repeatIndex = next;
         this.markDependents(n);
-        this.requeue(n, 'cycle', true, true);
+        // a complete expression that stays true skips iterations; a bound keeps an endless repeat from spinning
+        this.requeue(n, 'cycle', true, !byRule || this.ruleCycles++ < MAX_RULE_CYCLES);
         return true;
       }
     }
