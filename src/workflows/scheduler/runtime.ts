@@ -283,6 +283,10 @@ class Scheduler implements WorkflowRuntime {
   // evaluation
 
   private envOf(n: RNode): ExprEnv {
+    return (n.env ??= this.makeEnv(n));
+  }
+
+  private makeEnv(n: RNode): ExprEnv {
     const tree = this.tree;
     return {
       state: (p) => n.resolve(tree, p)?.rt.state,
@@ -493,7 +497,9 @@ class Scheduler implements WorkflowRuntime {
     while (a) {
       const d = this.derived(a);
       if (d === a.rt.state) return;
-      this.setState(a, d, d === 'complete' ? a.rt.reason : undefined);
+      // a derived state has no reason of its own
+      delete a.rt.reason;
+      this.setState(a, d);
       if (d === 'complete') this.onComplete(a, false);
       else if (d === 'queued' && a.completeExpr) this.enqueue(a);
       a = a.parent;
