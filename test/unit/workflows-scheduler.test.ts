@@ -332,3 +332,15 @@ test('a family with a time series runs its tasks at each slot (the family requeu
   assert.equal(h.state('/s'), 'complete');
   h.rt.close();
 });
+
+test('an engine-action task: the submission carries the action; it may set labels it did not declare', () => {
+  const h = new Harness(definition(suite('s', [task('up', { action: { verb: 'start', deployment: 'd', component: 'main' } }), task('job')])));
+  h.rt.user({ verb: 'begin' });
+  assert.deepEqual(h.sub('/s/up').action, { verb: 'start', deployment: 'd', component: 'main' });
+  assert.equal(h.sub('/s/job').action, undefined);
+  h.init('/s/up');
+  assert.deepEqual(h.send('/s/up', { verb: 'label', name: 'nubis_action', value: 'started 1' }), { ok: true });
+  assert.equal(h.rt.node('/s/up')!.labels.nubis_action, 'started 1');
+  h.init('/s/job');
+  assert.equal(h.send('/s/job', { verb: 'label', name: 'nubis_action', value: 'x' }).ok, false);
+});

@@ -687,7 +687,9 @@ class Scheduler implements WorkflowRuntime {
         return ok;
       }
       case 'label':
-        if (!(c.name in t.rt.labels)) return refuse(`${t.path} has no label ${c.name}`);
+        // an engine-action task reports what it did in labels of its own choosing
+        if (!(c.name in t.rt.labels) && !t.def.action) return refuse(`${t.path} has no label ${c.name}`);
+        if (!(c.name in t.rt.labels)) t.rt.labels = { ...t.rt.labels };
         t.rt.labels[c.name] = c.value;
         this.touch(t);
         return ok;
