@@ -344,3 +344,16 @@ test('an engine-action task: the submission carries the action; it may set label
   h.init('/s/job');
   assert.equal(h.send('/s/job', { verb: 'label', name: 'nubis_action', value: 'x' }).ok, false);
 });
+
+test('wait parses its expression with the expr unit by default; a bad expression is refused', async () => {
+  const h = new Harness(definition(suite('s', [task('a'), family('f', [task('b', { events: [{ name: 'e', initial: false }] })])])));
+  h.rt.user({ verb: 'begin' });
+  h.init('/s/a');
+  const bad = h.cmd('/s/a', { verb: 'wait', expression: 'f/b:e ==' });
+  assert.equal((bad as { ok: boolean }).ok, false);
+  const w = h.cmd('/s/a', { verb: 'wait', expression: 'f/b:e and /s/f/b == active' });
+  assert.ok(w instanceof Promise);
+  h.init('/s/f/b');
+  h.send('/s/f/b', { verb: 'event', name: 'e', value: true });
+  assert.deepEqual(await w, { ok: true });
+});

@@ -24,6 +24,7 @@ import type {
   RuntimeHooks, WfChildCommand, WfChildIdentity, WfChildResult, WfNodeRuntime, WfSubmission, WfUserCommand, WfWhy,
   WorkflowRuntime,
 } from '../model/runtime.js';
+import { parseExpression } from '../expr/index.js';
 import { evaluateExpression, exprText, falseTerms, type ExprEnv } from './evaluate.js';
 import { dayNumber } from './calendar.js';
 import { isDateRepeat, repeatName, repeatValid, repeatValue } from './repeat.js';
@@ -38,7 +39,7 @@ export interface RuntimeOptions {
   readonly serverVariables?: Readonly<Record<string, string>>;
   /** One-time job passwords; default 8 random characters from node:crypto. */
   readonly password?: () => string;
-  /** Parses a `--wait` expression (the expr unit's parseExpression). Without it `wait` is refused. */
+  /** Parses a `--wait` expression; default the expr unit's parseExpression. */
   readonly parseExpression?: (text: string) => Expr;
 }
 
@@ -82,7 +83,7 @@ class Scheduler implements WorkflowRuntime {
   private readonly hooks: RuntimeHooks;
   private readonly server: Readonly<Record<string, string>>;
   private readonly password: () => string;
-  private readonly parse: ((text: string) => Expr) | undefined;
+  private readonly parse: (text: string) => Expr;
 
   // the current step
   private evaluating = false;
@@ -115,7 +116,7 @@ class Scheduler implements WorkflowRuntime {
     for (const v of def.variables) server[v.name] = v.value;
     this.server = server;
     this.password = opts.password ?? defaultPassword;
-    this.parse = opts.parseExpression;
+    this.parse = opts.parseExpression ?? ((text) => parseExpression(text).expr);
     this.now = this.clock.now();
     this.tree = new Tree(def, this.now);
   }
@@ -694,7 +695,6 @@ class Scheduler implements WorkflowRuntime {
         this.touch(t);
         return ok;
       case 'wait': {
-        if (!this.parse) return refuse('wait: no expression parser configured');
         let expr: Expr;
         try {
           expr = this.parse(c.expression);
