@@ -357,3 +357,24 @@ test('wait parses its expression with the expr unit by default; a bad expression
   h.send('/s/f/b', { verb: 'event', name: 'e', value: true });
   assert.deepEqual(await w, { ok: true });
 });
+
+test('restore keeps the token a -n family holds between its tasks', () => {
+  const nodeOnly = [{ name: 'fams', tokens: 1, nodeOnly: true, submissionOnly: false }];
+  // a2 waits for the gate too: between a1 and a2, fa holds the token with nothing running
+  const d2 = definition(suite('s', [
+    family('fa', [task('a1'), task('a2', { trigger: expr(and(is('a1', 'complete'), is('../gate', 'complete'))) })], { inlimits: nodeOnly }),
+    family('fb', [task('b1')], { inlimits: nodeOnly }),
+    task('gate', { defstatus: 'suspended' }),
+  ], { limits: [{ name: 'fams', tokens: 1 }] }));
+  const h = new Harness(d2);
+  h.rt.user({ verb: 'begin' });
+  h.finish('/s/fa/a1');
+  assert.deepEqual(h.submitted(), ['/s/fa/a1']);
+  const saved = new Map<string, import('../../src/workflows/index.js').WfNodeRuntime>();
+  for (const step of h.steps) for (const n of step) saved.set(n.path, n);
+  assert.deepEqual(saved.get('/s/fa')!.fired, ['limit=/s:fams']);
+  const h2 = new Harness(d2);
+  h2.rt.restore([...saved.values()]);
+  assert.deepEqual(h2.submitted(), [], 'fb still waits for fa');
+  assert.match(h2.rt.why('/s/fb/b1')[0]!.detail, /limit \/s:fams has 0 of 1 tokens free/);
+});

@@ -268,7 +268,13 @@ class Scheduler implements WorkflowRuntime {
   }
 
   private snapshot(n: RNode): WfNodeRuntime {
-    if (n.time) n.rt.fired = encodeTime(n.time);
+    if (n.time || n.heldAsNode || n.rt.fired) {
+      // time attribute states, and the tokens a `-n` node holds between its tasks
+      const fired = n.time ? encodeTime(n.time) : [];
+      for (const l of n.heldAsNode ?? []) fired.push(`limit=${l.label}`);
+      if (fired.length > 0) n.rt.fired = fired;
+      else delete n.rt.fired;
+    }
     const rt = n.rt;
     return {
       ...rt,
@@ -400,6 +406,7 @@ class Scheduler implements WorkflowRuntime {
       l.used += need.tokens;
       if (need.holder !== t) {
         (need.holder.heldAsNode ??= new Set()).add(l);
+        this.touch(need.holder);
         // the other tasks below the `-n` node may wait for this very token: they can run now
         this.enqueue(need.holder);
       }
@@ -427,6 +434,7 @@ class Scheduler implements WorkflowRuntime {
   /** A `-n` node that is done gives its tokens back. */
   private releaseAsNode(n: RNode): void {
     if (!n.heldAsNode) return;
+    this.touch(n);
     for (const l of n.heldAsNode) this.releaseHolder(l, n.path);
     n.heldAsNode = undefined;
   }
@@ -921,6 +929,19 @@ class Scheduler implements WorkflowRuntime {
           need.limit.used += need.tokens;
           if (need.holder !== n) (need.holder.heldAsNode ??= new Set()).add(need.limit);
         }
+      }
+    }
+    // a `-n` node keeps the tokens it held between its tasks
+    for (const s of saved) {
+      const n = this.tree.byPath.get(s.path);
+      for (const f of s.fired ?? []) {
+        if (!n || !f.startsWith('limit=')) continue;
+        const l = this.tree.limits.find((x) => x.label === f.slice(6));
+        if (!l || l.holders.has(n.path)) continue;
+        const tokens = n.def.inlimits.find((il) => il.nodeOnly && this.tree.findLimit(n, il.name, il.path) === l)?.tokens ?? 1;
+        l.holders.set(n.path, tokens);
+        l.used += tokens;
+        (n.heldAsNode ??= new Set()).add(l);
       }
     }
     // slots reached while nothing ran are caught up now
