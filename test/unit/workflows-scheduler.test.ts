@@ -378,3 +378,19 @@ test('restore keeps the token a -n family holds between its tasks', () => {
   assert.deepEqual(h2.submitted(), [], 'fb still waits for fa');
   assert.match(h2.rt.why('/s/fb/b1')[0]!.detail, /limit \/s:fams has 0 of 1 tokens free/);
 });
+
+test('events by number: `event 1 ready` is also `:1`, in triggers and in child commands', () => {
+  const h = new Harness(definition(suite('s', [
+    task('a', { events: [{ name: 'ready', number: 1, initial: false }, { name: '2', number: 2, initial: false }] }),
+    task('b', { trigger: expr(ref('a', '1')) }),
+    task('c', { trigger: expr(ref('a', '2')) }),
+  ])));
+  h.rt.user({ verb: 'begin' });
+  h.init('/s/a');
+  h.send('/s/a', { verb: 'event', name: '1', value: true });
+  assert.equal(h.rt.node('/s/a')!.events.ready, true);
+  assert.deepEqual(h.submitted(), ['/s/a', '/s/b']);
+  h.send('/s/a', { verb: 'event', name: '2', value: true });
+  assert.deepEqual(h.submitted(), ['/s/a', '/s/b', '/s/c']);
+  assert.equal(h.send('/s/a', { verb: 'event', name: '3', value: true }).ok, false);
+});

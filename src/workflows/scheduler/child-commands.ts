@@ -37,14 +37,16 @@ export function childCommand(m: Machine, id: WfChildIdentity, c: WfChildCommand)
     case 'abort':
       abortTask(m, t, c.reason || 'aborted', true);
       return ok;
-    case 'event':
-      if (!(c.name in t.rt.events)) return refuse(`${t.path} has no event ${c.name}`);
-      if (t.rt.events[c.name] !== c.value) {
-        t.rt.events[c.name] = c.value;
+    case 'event': {
+      const key = t.eventKey(c.name);
+      if (key === undefined) return refuse(`${t.path} has no event ${c.name}`);
+      if (t.rt.events[key] !== c.value) {
+        t.rt.events[key] = c.value;
         m.touch(t);
         m.markDependents(t);
       }
       return ok;
+    }
     case 'meter': {
       const meter = t.def.meters.find((x) => x.name === c.name);
       if (!meter) return refuse(`${t.path} has no meter ${c.name}`);

@@ -112,7 +112,7 @@ export class Machine {
       isDate: (p, name) => {
         const t = n.resolve(tree, p);
         const r = t?.def.repeat;
-        return !!r && repeatName(r) === name && isDateRepeat(r) && !(name in t.rt.events) && !(name in t.rt.meters) && ownVariable(t, name) === undefined;
+        return !!r && repeatName(r) === name && isDateRepeat(r) && t.eventKey(name) === undefined && !(name in t.rt.meters) && ownVariable(t, name) === undefined;
       },
       flag: () => false,
     };
@@ -120,8 +120,8 @@ export class Machine {
 
   /** `node:name`: event > meter > variable > repeat > generated variable > limit. */
   attrValue(t: RNode, name: string): number | undefined {
-    const ev = t.rt.events[name];
-    if (ev !== undefined) return ev ? 1 : 0;
+    const key = t.eventKey(name);
+    if (key !== undefined) return t.rt.events[key] ? 1 : 0;
     const m = t.rt.meters[name];
     if (m !== undefined) return m;
     const v = ownVariable(t, name);

@@ -95,6 +95,14 @@ export class RNode {
     resetAttributes(this);
   }
 
+  /** The event a name means here: its name, or its number (`event 1 ready` is also `:1`). */
+  eventKey(name: string): string | undefined {
+    if (name in this.rt.events) return name;
+    if (!/^\d+$/.test(name)) return undefined;
+    const num = Number(name);
+    return this.def.events.find((e) => e.number === num)?.name;
+  }
+
   addDependent(d: RNode): void {
     if (this.dependents === NO_NODES) this.dependents = [];
     this.dependents.push(d);
