@@ -39,7 +39,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseChildArgs } from './child-args.js';
 import { findProcessesByEnv, findProcessGroup, listProcesses, terminate } from './proc.js';
-import type { JobAnswer, JobCaller, JobFeed, JobFeedRecord, JobInfo, JobRequest, JobStatusList } from './protocol.js';
+import type { JobAnswer, JobCaller, JobChildCommand, JobFeed, JobFeedRecord, JobInfo, JobRequest, JobStatusList } from './protocol.js';
 
 /** Set in every job's environment: the job's id (also how its leftover processes are found). */
 export const JOB_ID_ENV = 'NUBIS_JOB_ID';
@@ -79,6 +79,8 @@ interface Job {
   outFile: string;
   socket?: Socket;
   buffer: string;
+  /** Latest event/meter/label call by `verb:name`. */
+  latest: Map<string, { caller: JobCaller; command: JobChildCommand }>;
   timer?: NodeJS.Timeout;
   exited: Promise<void>;
 }
@@ -212,6 +214,8 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     const caller: JobCaller = { name, password, tryNo };
     if (rid !== '') caller.rid = rid;
     const rec: JobFeedRecord = { seq: s, jobId: job.req.jobId, kind: 'child', caller, command: parsed.command, awaitsAnswer: replyOk, at };
+    const c = parsed.command;
+    if (c.verb === 'event' || c.verb === 'meter' || c.verb === 'label') job.latest.set(`${c.verb}:${c.name}`, { caller, command: c });
     if (replyOk) pending.set(s, { jobId: job.req.jobId, reply: replyPath, record: rec });
     push(rec);
   };
@@ -336,6 +340,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         channel: join(runDir, 'ch'),
         outFile: `${outStem(opts.sandbox, req.workflow, req.path)}.${req.tryNo}`,
         buffer: '',
+        latest: new Map(),
         exited: Promise.resolve(),
       };
       jobs.set(req.jobId, job);
@@ -364,7 +369,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
 
     status() {
       return {
-        epoch, last: seq, jobs: [...jobs.values()].map((j) => ({ ...j.info })),
+        epoch, last: seq, jobs: [...jobs.values()].map((j) => ({ ...j.info, ...(j.latest.size > 0 ? { latest: [...j.latest.values()] } : {}) })),
         pending: [...pending.values()].flatMap((p) => (p.record ? [p.record] : [])),
       };
     },
