@@ -31,7 +31,8 @@
  * running in its process group when it exits is killed (a try is over when its script ends).
  *
  * Limits: the feed keeps the latest `feedKeep` records (default 20,000); jobs are not restored
- * after an agent restart (the new agent has a new epoch; the control plane sees them gone).
+ * after an agent restart: the new agent kills what they left running (`reapOrphans`) and has a
+ * new epoch, so the control plane counts them lost (and retries them per ECF_TRIES).
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -43,7 +44,7 @@ import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseChildArgs } from './child-args.js';
-import { findProcessesByEnv, findProcessGroup, listProcesses, terminate } from './proc.js';
+import { findProcessesByEnv, findProcessGroup, listProcesses, readEnviron, terminate } from './proc.js';
 import type { JobAnswer, JobCaller, JobChildCommand, JobFeed, JobFeedRecord, JobInfo, JobRequest, JobStatusList } from './protocol.js';
 
 /** Set in every job's environment: the job's id (also how its leftover processes are found). */
@@ -72,6 +73,11 @@ export interface JobRunner {
   answer(answers: readonly JobAnswer[]): void;
   /** A try's output; undefined when there is none. */
   logs(job: string | { workflow: string; path: string; tryNo: number }): string | undefined;
+  /**
+   * Kills what jobs of an earlier agent of this node left running (they cannot report to this
+   * one; the control plane sees the new epoch and counts them lost). Resolves with their number.
+   */
+  reapOrphans(): Promise<number>;
   /** With `killJobs`, kills every running job; stops feed waits either way. */
   close(killJobs: boolean): Promise<void>;
 }
@@ -429,6 +435,23 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         file = j.outFile;
       } else file = `${outStem(opts.sandbox, job.workflow, job.path)}.${job.tryNo}`;
       return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+    },
+
+    async reapOrphans() {
+      const mine = (): number[] => listProcesses()
+        .filter((p) => p.pid !== process.pid)
+        .filter((p) => {
+          const env = readEnviron(p.pid);
+          const id = env?.get(JOB_ID_ENV);
+          return id !== undefined && env?.get('NUBIS_NODE_ID') === opts.nodeId && !jobs.has(id);
+        })
+        .map((p) => p.pid);
+      const found = mine().length;
+      if (found > 0) {
+        log(`killing ${found} process(es) of jobs of an earlier agent`);
+        await terminate(mine, killGraceMs);
+      }
+      return found;
     },
 
     async close(killJobs) {

@@ -132,6 +132,29 @@ describe('workflow jobs on a local agent', () => {
     assert.equal(await d.kill('wf', '/s/long', 1), false);
   });
 
+  test('a job over its timeout is killed and lost; an agent restarted over running jobs kills them', async () => {
+    const f = await setup();
+    const rt = fakeRuntime();
+    const d = dispatcher(rt);
+    const node = { nodeId: f.nodeId, agent: f.client };
+    await d.start(rt.submit('/s/slow'), node, `${head}sleep 30\n${tail}`, { timeoutMs: 300 });
+    await waitFor('the loss', () => rt.lost.length === 1);
+    assert.match(rt.lost[0]!.detail, /killed by SIGTERM/);
+    assert.match(await d.logs('wf', '/s/slow', 1, node), /ran longer than 300 ms/);
+
+    await d.start(rt.submit('/s/orphan'), node, `${head}sleep 60\n${tail}`);
+    await waitFor('init', () => rt.calls.some((c) => c.identity.path === '/s/orphan'));
+    const jobId = (await f.client.jobStatus!(never())).jobs.find((j) => j.path === '/s/orphan')!.jobId;
+    await f.agent.close({ killProcesses: false });
+    assert.ok(findProcessesByEnv('NUBIS_JOB_ID', jobId).length > 0, 'the job outlives its agent');
+    const token = randomBytes(8).toString('hex');
+    const again = await startAgent({ sandbox: f.dir, nodeId: f.nodeId, token, killGraceMs: 300, stopGraceMs: 300 });
+    f.agent = again;
+    f.client = createHttpAgentClient(again.url, token);
+    assert.deepEqual(findProcessesByEnv('NUBIS_JOB_ID', jobId), []);
+    assert.deepEqual((await f.client.jobStatus!(never())).jobs, []);
+  });
+
   test('each try keeps its own output', async () => {
     const f = await setup();
     const rt = fakeRuntime();
