@@ -56,12 +56,8 @@ class FakeJobs implements JobPort {
     this.live.get(`${p}#${tryNo}`)?.ended();
   }
 
-  async logs(_t: string, _w: string, p: string, tryNo: number): Promise<string | undefined> {
-    return `output of ${p} try ${tryNo}\n`;
-  }
-
-  async reattach(): Promise<string | undefined> {
-    return undefined;
+  async logs(_t: string, _w: string, p: string, tryNo: number, node: string | undefined): Promise<string | undefined> {
+    return `output of ${p} try ${tryNo} on ${node}\n`;
   }
 }
 
@@ -97,7 +93,7 @@ async function start(dir: string, jobs = new FakeJobs(), extra: Partial<Workflow
     call: (method, p, body, token = admin) => callApi(base, token, method, p, body),
     async stop() {
       await api.close();
-      workflows.stop();
+      await workflows.stop();
       await cp.stop();
       await store.close();
     },

@@ -23,7 +23,10 @@ import { createRuntime } from '../scheduler/index.js';
 import { actionTimeout, controlPlanePorts, runAction } from '../actions/index.js';
 import type { WfPool } from '../model/types.js';
 import { WorkflowsController } from './controller.js';
-import type { PoolMember, PoolPort, WorkflowPorts } from './ports.js';
+import { tryKey, type JobPort, type PoolMember, type PoolPort, type WorkflowPorts } from './ports.js';
+import { JobDispatcher, type DispatcherState } from '../jobs/index.js';
+import type { AgentClient } from '../../agent/index.js';
+import { NubisError } from '../../errors/index.js';
 
 export interface WorkflowsWiring {
   controlPlane: Pick<RunningControlPlane, 'engine' | 'events' | 'getDeployment' | 'scale'>;
@@ -57,9 +60,74 @@ export function enginePools(cp: Pick<RunningControlPlane, 'engine' | 'events'>):
   };
 }
 
+/**
+ * Script jobs on the agents of pool nodes (the jobs unit's JobDispatcher). Its state (live jobs,
+ * feed cursors) is saved after the workflows' commits, and re-attached to after a restart.
+ */
+export function dispatcherJobs(o: {
+  controlPlane: Pick<RunningControlPlane, 'engine'>;
+  store: Store;
+  clock: Clock;
+  controller: () => WorkflowsController;
+  log?: (message: string) => void;
+}): JobPort {
+  const { engine } = o.controlPlane;
+  const agentOf = (nodeId: string): AgentClient | undefined => {
+    const n = engine.nodes.get(nodeId);
+    const d = n ? engine.deployments.get(n.deployment) : undefined;
+    if (!n?.observed || !d) return undefined;
+    try {
+      return engine.cloudFor(d, n.cloud).driver.agent(n.observed);
+    } catch {
+      return undefined;
+    }
+  };
+  const d = new JobDispatcher({
+    runtime: (workflow) => o.controller().runtimeOf(workflow),
+    clock: o.clock,
+    onState: (state) => {
+      const json = JSON.stringify(state);
+      o.controller().afterCommits(() => o.store.workflows.putDispatch(DISPATCH_KEY, json, o.clock.now()));
+    },
+    ...(o.log ? { log: o.log } : {}),
+  });
+  return {
+    async start(job) {
+      const agent = agentOf(job.node);
+      if (!agent) throw new NubisError('AGENT_UNREACHABLE', `node ${job.node} has no agent to run the job on`);
+      // the dispatcher reports a try it cannot start to the runtime itself
+      await d.start(job.sub, { nodeId: job.node, agent }, job.script, jobOptions(job.sub.variables));
+    },
+    kill: (workflow, path, tryNo) => void d.kill(workflow, path, tryNo).catch(() => undefined),
+    async logs(_tenant, workflow, path, tryNo, node) {
+      const agent = node ? agentOf(node) : undefined;
+      if (!node || !agent) return undefined;
+      return d.logs(workflow, path, tryNo, { nodeId: node, agent });
+    },
+    async resume() {
+      const saved = await o.store.workflows.dispatch(DISPATCH_KEY);
+      if (saved) await d.resume(JSON.parse(saved) as DispatcherState, agentOf);
+      return new Map(d.running().map((j) => [tryKey(j.workflow, j.path, j.tryNo), j.nodeId] as const));
+    },
+    close: () => d.close(),
+  };
+}
+
+const DISPATCH_KEY = 'jobs';
+
+/** A job's time limit from NUBIS_JOB_TIMEOUT (`90s`, `30m`, `2h`); none when absent. */
+function jobOptions(vars: Readonly<Record<string, string>>): { timeoutMs?: number } {
+  const t = vars['NUBIS_JOB_TIMEOUT'];
+  if (!t) return {};
+  const ms = actionTimeout({ NUBIS_ACTION_TIMEOUT: t });
+  return ms !== undefined ? { timeoutMs: ms } : {};
+}
+
 export function createWorkflows(o: WorkflowsWiring): WorkflowsController {
   const clock = o.clock ?? createRealClock();
   const cp = o.controlPlane;
+  let ctl: WorkflowsController | undefined;
+  const jobs = o.ports?.jobs ? undefined : dispatcherJobs({ controlPlane: cp, store: o.store, clock, controller: () => ctl!, ...(o.log ? { log: o.log } : {}) });
   const ports: WorkflowPorts = {
     runtime: (def, opts) => createRuntime(def, opts),
     actions: {
@@ -70,9 +138,10 @@ export function createWorkflows(o: WorkflowsWiring): WorkflowsController {
       ),
     },
     pools: enginePools(cp),
+    ...(jobs ? { jobs } : {}),
     ...o.ports,
   };
-  const ctl = new WorkflowsController({
+  ctl = new WorkflowsController({
     store: o.store, events: o.events, clock, ports,
     ...(o.serverVariables ? { serverVariables: o.serverVariables } : {}),
     ...(o.controlUrl ? { controlUrl: o.controlUrl } : {}),
