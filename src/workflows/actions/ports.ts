@@ -5,6 +5,7 @@
 import type { Clock } from '../../clock/index.js';
 import { deploymentId, type Caller, type ControlPlane } from '../../engine/index.js';
 import type { WfPool } from '../model/types.js';
+import { measuredProvisioning, type MeasureSources } from '../pools/index.js';
 import type { ActionPorts } from './run.js';
 
 export interface ControlPlanePortsOptions {
@@ -14,7 +15,9 @@ export interface ControlPlanePortsOptions {
   readonly caller: Caller;
   readonly pools?: readonly WfPool[];
   /** The engine's deployments (RunningControlPlane.engine), for the spec count `start` scales to. */
-  readonly engine?: { readonly deployments: ReadonlyMap<string, { readonly spec: { readonly components: Readonly<Record<string, { readonly count: number }>> } }> };
+  readonly engine?: MeasureSources['engine'];
+  /** The control plane's events and accounting, for ready-by plans (with `engine`: RunningControlPlane.engine, .registry.accounting). */
+  readonly measure?: Omit<MeasureSources, 'engine'>;
   readonly queryMetric?: ActionPorts['queryMetric'];
   readonly backup?: ActionPorts['backup'];
 }
@@ -33,6 +36,7 @@ export function controlPlanePorts(o: ControlPlanePortsOptions): ActionPorts {
       const p = o.pools?.find((x) => x.name === name);
       return p ? { deployment: p.deployment, component: p.component } : undefined;
     },
+    ...(o.engine && o.measure ? { provisioning: (d: string, c: string) => measuredProvisioning({ engine: o.engine!, ...o.measure! }, { deployment: id(d), component: c, now: o.clock.now() }) } : {}),
     ...(o.queryMetric ? { queryMetric: o.queryMetric } : {}),
     ...(o.backup ? { backup: o.backup } : {}),
   };
