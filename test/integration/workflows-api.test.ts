@@ -9,96 +9,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
-import { openStore, type Store } from '../../src/store/index.js';
-import { createEventLog } from '../../src/events/index.js';
-import { createControlPlane, type RunningControlPlane } from '../../src/engine/index.js';
-import { createApiServer, ensureToken, type ApiServer } from '../../src/api/index.js';
-import { createWorkflows, type JobPort, type JobStart, type WorkflowPorts, type WorkflowsController } from '../../src/workflows/index.js';
 import { tempDir, waitFor } from '../helpers/control-plane.js';
-import { callApi, type ApiAnswer } from '../helpers/http-api.js';
-import { testDefs, TEST_DEF } from '../helpers/workflows.js';
-
-/** A job runner in the test: each job inits, optionally waits, then completes (or aborts when told). */
-class FakeJobs implements JobPort {
-  readonly started: { path: string; tryNo: number; node: string; script: string }[] = [];
-  readonly completed = new Map<string, number>();
-  /** Paths whose jobs are held (not answered) until released. */
-  hold = new Set<string>();
-  private readonly held: (() => void)[] = [];
-  abortPaths = new Set<string>();
-  private readonly live = new Map<string, JobStart>();
-
-  async start(job: JobStart): Promise<void> {
-    this.started.push({ path: job.sub.path, tryNo: job.sub.tryNo, node: job.node, script: job.script });
-    this.live.set(`${job.sub.path}#${job.sub.tryNo}`, job);
-    const id = { workflow: job.workflowId, path: job.sub.path, password: job.sub.password, tryNo: job.sub.tryNo };
-    const run = async (): Promise<void> => {
-      await job.child(id, { verb: 'init', rid: `pid-${this.started.length}` });
-      const r = this.abortPaths.has(job.sub.path)
-        ? await job.child(id, { verb: 'abort', reason: 'told to' })
-        : await job.child(id, { verb: 'complete' });
-      if (r.ok && !this.abortPaths.has(job.sub.path)) this.completed.set(job.sub.path, (this.completed.get(job.sub.path) ?? 0) + 1);
-      this.live.delete(`${job.sub.path}#${job.sub.tryNo}`);
-      job.ended();
-    };
-    // a job whose control plane stopped under it just ends
-    const go = (): void => void run().catch(() => undefined);
-    if (this.hold.has(job.sub.path)) this.held.push(go);
-    else setImmediate(go);
-  }
-
-  release(): void {
-    for (const f of this.held.splice(0)) f();
-  }
-
-  kill(_wf: string, p: string, tryNo: number): void {
-    this.live.get(`${p}#${tryNo}`)?.ended();
-  }
-
-  async logs(_t: string, _w: string, p: string, tryNo: number, node: string | undefined): Promise<string | undefined> {
-    return `output of ${p} try ${tryNo} on ${node}\n`;
-  }
-}
-
-interface Harness {
-  base: string;
-  admin: string;
-  dir: string;
-  store: Store;
-  cp: RunningControlPlane;
-  api: ApiServer;
-  workflows: WorkflowsController;
-  jobs: FakeJobs;
-  call(method: string, p: string, body?: unknown, token?: string): Promise<ApiAnswer>;
-  stop(): Promise<void>;
-}
-
-async function start(dir: string, jobs = new FakeJobs(), extra: Partial<WorkflowPorts> = {}): Promise<Harness> {
-  const store = await openStore({ path: path.join(dir, 'nubis.db') });
-  const events = createEventLog(store);
-  const cp = await createControlPlane({ dataDir: dir, store, events });
-  const workflows = createWorkflows({
-    controlPlane: cp, store, events,
-    ports: { defs: testDefs, jobs, pools: { members: () => [{ id: 'n1' }, { id: 'n2' }], watch: () => () => undefined }, script: { jobText: (s) => `script of ${s.path}` }, ...extra },
-  });
-  await cp.start();
-  await ensureToken(store, dir);
-  const admin = fs.readFileSync(path.join(dir, 'token'), 'utf8').trim();
-  const api = createApiServer({ controlPlane: cp, store, workflows, heartbeatMs: 50, log: () => undefined });
-  const { port } = await api.listen(0);
-  const base = `http://127.0.0.1:${port}`;
-  return {
-    base, admin, dir, store, cp, api, workflows, jobs,
-    call: (method, p, body, token = admin) => callApi(base, token, method, p, body),
-    async stop() {
-      await api.close();
-      await workflows.stop();
-      await cp.stop();
-      await store.close();
-    },
-  };
-}
+import { callApi } from '../helpers/http-api.js';
+import { FakeJobs, startWorkflowServer as start, TEST_DEF } from '../helpers/workflows.js';
 
 const tasksOf = (tree: any): any[] => (tree.kind === 'task' ? [tree] : tree.children.flatMap(tasksOf));
 
