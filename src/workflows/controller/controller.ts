@@ -42,6 +42,12 @@ export interface WorkflowLoadInput {
   readonly files?: Readonly<Record<string, string>>;
   /** Replace a workflow of the same name (its running tries are killed). */
   readonly replace?: boolean;
+  /**
+   * Server-level variables (ECF_HOME, …) below the definition's own: `nubis workflow import`
+   * gives ECF_HOME as the .def's directory on its host when the definition sets none, as an
+   * ecflow_server started there would have.
+   */
+  readonly variables?: Readonly<Record<string, string>>;
 }
 
 export interface WorkflowSummary {
@@ -663,6 +669,14 @@ export class WorkflowsController {
       defs.check(def);
     } catch (e) {
       throw asInputError(e, input.file);
+    }
+    const given = Object.entries(input.variables ?? {});
+    for (const [k, v] of given) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || typeof v !== 'string') throw new NubisError('REQUEST_INVALID', `$.variables[${JSON.stringify(k)}]: expected a variable name and its text`);
+    }
+    if (given.length > 0) {
+      const own = new Set(def.variables.map((v) => v.name));
+      def = { ...def, variables: [...given.filter(([k]) => !own.has(k)).map(([name, value]) => ({ name, value })), ...def.variables] };
     }
     if (!NAME_RE.test(def.name)) {
       throw new NubisError('REQUEST_INVALID', `${input.file}: workflow name ${JSON.stringify(def.name)} must match ${WORKFLOW_NAME_PATTERN} (the first suite's name)`);
