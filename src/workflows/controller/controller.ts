@@ -22,6 +22,7 @@ import type {
 } from '../model/runtime.js';
 import { tryKey, type JobStart, type WorkflowPorts } from './ports.js';
 import { PoolQueue, type PoolDispatch } from '../pools/index.js';
+import { normalizePath } from '../script/index.js';
 import { buildTree, progressOf, type WorkflowProgress, type WorkflowTreeNode } from './view.js';
 
 export const WORKFLOW_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_-]{0,79}$';
@@ -614,7 +615,7 @@ export class WorkflowsController {
     const node = w.runtime.node(sub.path);
     if (node?.state === 'submitted') reply({ verb: 'init', rid: identity.rid! });
     // a port that throws at once fails the try like one that rejects
-    Promise.resolve().then(() => actions.run(sub.action!, { tenant: w.tenant, workflow: w.name, path: sub.path, pools: w.def.pools, variables: sub.variables, signal: ac.signal })).then(
+    Promise.resolve().then(() => actions.run(sub.action!, { tenant: w.tenant, workflow: w.name, path: sub.path, pools: w.def.pools, variables: sub.variables, signal: ac.signal, progress: (text) => reply({ verb: 'label', name: 'nubis_action', value: text }) })).then(
       (r) => {
         if (w.actions.get(key) === ac) w.actions.delete(key);
         if (r.detail) reply({ verb: 'label', name: 'nubis_action', value: r.detail });
@@ -837,14 +838,12 @@ function checkFiles(input: WorkflowLoadInput): Map<string, string> {
   for (const [p, content] of Object.entries(input.files ?? {})) {
     const at = `$.files[${JSON.stringify(p)}]`;
     if (typeof content !== 'string') throw new NubisError('REQUEST_INVALID', `${at}: expected the file's text`);
-    // keys are names, never opened on this host: absolute ones as the def's ECF_FILES etc. build them are fine
-    if (p.length === 0 || p.length > 1000 || p.replace(/^\//, '').split('/').some((s) => s === '..' || s === '') || p.includes('\0')) {
-      throw new NubisError('REQUEST_INVALID', `${at}: expected a path without .. or empty parts`);
-    }
+    // keys are names, never opened on this host: paths as the def's ECF_FILES etc. build them (absolute, or with ..)
+    if (p.length === 0 || p.length > 1000 || p.includes('\0')) throw new NubisError('REQUEST_INVALID', `${at}: expected a path of 1 to 1000 characters`);
     const size = Buffer.byteLength(content);
     if (size > MAX_FILE_BYTES) throw new NubisError('REQUEST_INVALID', `${at}: ${size} bytes is more than the ${MAX_FILE_BYTES} allowed for one file`);
     total += size;
-    out.set(p, content);
+    out.set(normalizePath(p), content);
   }
   if (total > MAX_FILES_BYTES) throw new NubisError('REQUEST_INVALID', `$.files: ${total} bytes is more than the ${MAX_FILES_BYTES} allowed`);
   return out;

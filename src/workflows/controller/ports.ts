@@ -47,6 +47,8 @@ export interface ActionPort {
     /** The task's variables (NUBIS_ACTION_TIMEOUT, …). */
     variables: Readonly<Record<string, string>>;
     signal: AbortSignal;
+    /** Progress worth showing (a ready-by plan): the task's `nubis_action` label. */
+    progress?: (text: string) => void;
   }): Promise<{ detail?: string }>;
 }
 

@@ -20,16 +20,20 @@ import type { EventLog } from '../../events/index.js';
 import type { Store } from '../../store/index.js';
 import { deploymentId, type RunningControlPlane } from '../../engine/index.js';
 import { createRuntime } from '../scheduler/index.js';
-import { actionTimeout, controlPlanePorts, runAction } from '../actions/index.js';
+import { actionRunner, actionTimeout } from '../actions/index.js';
+import { parseDef, parseWorkflowYaml, printDef } from '../def/index.js';
+import { parseExpression } from '../expr/index.js';
+import { locateScript, normalizePath, preprocess, type ScriptFiles } from '../script/index.js';
+import type { WfSubmission } from '../model/runtime.js';
 import type { WfPool } from '../model/types.js';
 import { WorkflowsController } from './controller.js';
-import { tryKey, type JobPort, type PoolMember, type PoolPort, type WorkflowPorts } from './ports.js';
+import { tryKey, type JobPort, type PoolMember, type PoolPort, type WorkflowFiles, type WorkflowPorts } from './ports.js';
 import { JobDispatcher, type DispatcherState } from '../jobs/index.js';
 import type { AgentClient } from '../../agent/index.js';
 import { NubisError } from '../../errors/index.js';
 
 export interface WorkflowsWiring {
-  controlPlane: Pick<RunningControlPlane, 'engine' | 'events' | 'getDeployment' | 'scale'>;
+  controlPlane: Pick<RunningControlPlane, 'engine' | 'events' | 'getDeployment' | 'scale'> & Partial<Pick<RunningControlPlane, 'registry'>>;
   store: Store;
   events: EventLog;
   /** The control plane's clock. Default: the wall clock. */
@@ -115,6 +119,13 @@ export function dispatcherJobs(o: {
 
 const DISPATCH_KEY = 'jobs';
 
+/** A try's job text: its script found among the uploaded files (ECF_SCRIPT, ECF_FILES, ECF_HOME), preprocessed. */
+export function scriptJobText(sub: WfSubmission, files: WorkflowFiles): string {
+  const read: ScriptFiles = { read: (p) => files.get(normalizePath(p)) ?? files.get(p) };
+  const found = locateScript(sub.path, sub.variables, read);
+  return preprocess(found.text, sub.variables, { file: found.path, files: read, taskPath: sub.path });
+}
+
 /** A job's time limit from NUBIS_JOB_TIMEOUT (`90s`, `30m`, `2h`); none when absent. */
 function jobOptions(vars: Readonly<Record<string, string>>): { timeoutMs?: number } {
   const t = vars['NUBIS_JOB_TIMEOUT'];
@@ -128,15 +139,19 @@ export function createWorkflows(o: WorkflowsWiring): WorkflowsController {
   const cp = o.controlPlane;
   let ctl: WorkflowsController | undefined;
   const jobs = o.ports?.jobs ? undefined : dispatcherJobs({ controlPlane: cp, store: o.store, clock, controller: () => ctl!, ...(o.log ? { log: o.log } : {}) });
+  const runAction = actionRunner({ controlPlane: cp, clock, engine: cp.engine, ...(cp.registry ? { measure: { events: cp.events, accounting: cp.registry.accounting } } : {}) });
   const ports: WorkflowPorts = {
     runtime: (def, opts) => createRuntime(def, opts),
-    actions: {
-      run: (action, ctx) => runAction(
-        action,
-        controlPlanePorts({ controlPlane: cp, clock, caller: { actor: `workflow:${ctx.workflow}`, tenant: ctx.tenant }, pools: ctx.pools, engine: cp.engine }),
-        { signal: ctx.signal, ...(actionTimeout(ctx.variables) !== undefined ? { timeoutMs: actionTimeout(ctx.variables)! } : {}) },
-      ),
+    defs: {
+      parseDef: (text, file) => parseDef(text, file),
+      parseYaml: (text, file) => parseWorkflowYaml(text, file),
+      // parseDef and parseWorkflowYaml check what they return
+      check: () => undefined,
+      print: (def) => printDef(def),
+      parseExpression: (text) => parseExpression(text).expr,
     },
+    script: { jobText: scriptJobText },
+    actions: { run: (action, ctx) => runAction(action, ctx) },
     pools: enginePools(cp),
     ...(jobs ? { jobs } : {}),
     ...o.ports,
