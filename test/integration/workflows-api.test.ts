@@ -9,8 +9,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
 import { tempDir, waitFor } from '../helpers/control-plane.js';
 import { callApi } from '../helpers/http-api.js';
+import { freePort, serveApi, startServe, stopProcess } from '../helpers/processes.js';
 import { FakeJobs, startWorkflowServer as start, TEST_DEF } from '../helpers/workflows.js';
 
 const tasksOf = (tree: any): any[] => (tree.kind === 'task' ? [tree] : tree.children.flatMap(tasksOf));
@@ -183,5 +185,77 @@ test('a restart mid-run resumes the workflow: every task completes exactly once'
   } finally {
     await h.stop();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A suite of `n` sim jobs in one family on pool `compute` (4 slots a node), each `seconds` long; b<i> after a<i>. */
+function simSuite(n: number, seconds: number): string {
+  const lines = [
+    '# nubis:pool compute deployment=batch component=compute slots=4',
+    'suite crash',
+    '  edit ECF_FILES /scripts',
+    '  edit NUBIS_POOL compute',
+    `  edit NUBIS_SIM_SECONDS ${seconds}`,
+    '  edit ECF_TRIES 5',
+    '  family f',
+  ];
+  for (let i = 1; i <= n; i++) lines.push(`    task a${i}`, `    task b${i}`, `      trigger a${i} == complete`);
+  lines.push('  endfamily', 'endsuite', '');
+  return lines.join('\n');
+}
+
+test('SIGKILL of the control plane process mid-run: after a restart every task completes, exactly once', { timeout: 240_000 }, async () => {
+  const root = tempDir('nubis-wf-kill-');
+  const dataDir = path.join(root, 'data');
+  const port = await freePort();
+  const api = (method: string, p: string, body?: unknown): Promise<{ status: number; json: any }> => serveApi(port, dataDir, method, p, body);
+  const N = 20;
+  let child = await startServe(dataDir, port);
+  try {
+    const spec = [
+      'name: batch',
+      `clouds: { sim: { platform: sim, options: { path: ${JSON.stringify(path.join(root, 'sim.db'))} } } }`,
+      'nodeTemplates: { t: { cloud: sim } }',
+      'components:',
+      '  compute: { nodeTemplate: t, instances: { count: 2, min: 0, max: 10 }, lifecycle: { start: run } }',
+      '',
+    ].join('\n');
+    assert.equal((await api('POST', '/v1/deployments', { spec, file: 'batch.yaml' })).status, 201);
+    await waitFor('batch ready', async () => ((await api('GET', '/v1/deployments/batch')).json.state === 'ready' ? true : undefined), 60_000, 100);
+    const scripts: Record<string, string> = {};
+    for (let i = 1; i <= N; i++) for (const t of ['a', 'b']) scripts[`/scripts/${t}${i}.ecf`] = 'echo %TASK% try %ECF_TRYNO%\n';
+    const loaded = await api('POST', '/v1/workflows', { text: simSuite(N, 0.3), file: 'crash.def', files: scripts });
+    assert.equal(loaded.status, 201, JSON.stringify(loaded.json));
+    assert.equal((await api('POST', '/v1/workflows/crash/begin', {})).status, 200);
+    // kill once some tasks are complete and others run
+    await waitFor('some tasks complete', async () => ((await api('GET', '/v1/workflows/crash')).json.progress.complete >= 8 ? true : undefined), 60_000, 20);
+    await stopProcess(child, 'SIGKILL');
+    const stored = (await (await import('../../src/store/index.js')).openStore({ path: path.join(dataDir, 'nubis.db') }));
+    const atKill = (await stored.workflows.nodes('crash')).map((r) => JSON.parse(r.state_json)).filter((n) => /\/[ab]\d+$/.test(n.path));
+    await stored.close();
+    const left = atKill.filter((n) => n.state !== 'complete').length;
+    assert.ok(left > 0, 'the kill came while tasks were still to run');
+    child = await startServe(dataDir, port);
+    const done = await waitFor('every task complete after the restart', async () => {
+      const s = (await api('GET', '/v1/workflows/crash')).json;
+      return s.progress?.complete === 2 * N ? s : undefined;
+    }, 120_000, 100);
+    assert.equal(done.state, 'complete');
+    // the audit log: each task reached complete once (a try lost with the killed process ran again)
+    const completes = new Map<string, number>();
+    for (let after = 0; ;) {
+      const page = (await api('GET', `/v1/events?kind=workflow.node.state&after=${after}&limit=10000`)).json.events as any[];
+      for (const e of page) if (e.data.state === 'complete' && /\/[ab]\d+$/.test(e.data.path)) completes.set(e.data.path, (completes.get(e.data.path) ?? 0) + 1);
+      if (page.length < 10000) break;
+      after = page[page.length - 1].id;
+    }
+    assert.equal(completes.size, 2 * N);
+    for (const [p, n] of completes) assert.equal(n, 1, `${p} completed ${n} times`);
+    // a b task never ran before its a completed
+    const tree = (await api('GET', '/v1/workflows/crash')).json.tree;
+    assert.equal(tree.children[0].children[0].children.length, 2 * N);
+  } finally {
+    await stopProcess(child, 'SIGTERM');
+    fs.rmSync(root, { recursive: true, force: true });
   }
 });

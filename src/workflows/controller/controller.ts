@@ -130,7 +130,8 @@ interface PoolEntry {
   unwatch: () => void;
 }
 
-const stateKey = (n: WfNodeRuntime): string => `${n.state}${n.suspended ? '+s' : ''}`;
+/** What makes a state event: the state, the suspended flag and the try (a retry within one step is a new submission). */
+const stateKey = (n: WfNodeRuntime): string => `${n.state}${n.suspended ? '+s' : ''}#${n.tryNo}`;
 
 function walk(nodes: readonly WfNodeDef[], parent: string, fn: (n: WfNodeDef, path: string) => void): void {
   for (const n of nodes) {
