@@ -150,7 +150,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     });
     await controlPlane.start();
     cleanups.push(() => controlPlane.stop());
-    cleanups.push(async () => workflows.stop());
+    cleanups.push(() => workflows.stop());
     await metrics.start();
     cleanups.push(() => metrics.stop());
     scaling.start();
