@@ -10,7 +10,8 @@
 // --slots N (jobs at once per compute node, default 4), --cycles 00,06,12,18 | now,
 // --deployment NAME (the app deployment, default postproc), --name NAME (suite, default postproc),
 // --from YYYYMMDD --to YYYYMMDD (the days the suite runs: `repeat date YMD`; default today to
-// a year on; with `--cycles now`, YMD is today), --json (the WfDefinition instead of .def text).
+// a year on; with `--cycles now`, YMD is today), --ecf-files DIR --ecf-include DIR (default
+// files and include: relative to the .def's directory), --json (the WfDefinition instead of .def text).
 import process from 'node:process';
 
 const args = process.argv.slice(2);
@@ -79,6 +80,8 @@ const actionTask = (name, text, action) => {
 const suite = node('suite', name);
 if (now) edit(suite, 'YMD', ymd(today));
 else suite.repeat = { kind: 'date', name: 'YMD', start: Number(from), end: Number(to), step: 1 };
+edit(suite, 'ECF_FILES', opt('ecf-files', 'files'));
+edit(suite, 'ECF_INCLUDE', opt('ecf-include', 'include'));
 edit(suite, 'ECF_TRIES', 2);
 edit(suite, 'JOBS', jobs);
 edit(suite, 'CHUNKS', chunks);
@@ -125,6 +128,7 @@ cycles.forEach((cycle, ci) => {
 // comments printed above the line that matches
 const COMMENTS = {
   'repeat date': ['the day the files belong to stays the same all day (ECF_DATE would turn at midnight)'],
+  'edit ECF_FILES': ['where `nubis workflow import` (and ecflow_server) find the scripts and includes: relative to this file'],
   'edit NUBIS_POOL_main': ['the pools jobs run on: a component of the app deployment, with job slots per node'],
   'edit NUBIS_POOL main': ['jobs run on the main node unless a family names another pool'],
   limit: [`jobs submitted at once: every slot of the pool (${nodes} nodes × ${slots} slots), no more`],
@@ -175,6 +179,9 @@ if (args.includes('--json')) {
   out.push('# Per cycle: start the main node 5 minutes before the raw data streams in, clone the compute');
   out.push('# pool so it is ready when the data is, process every FxP line as one small job on the');
   out.push('# least-loaded compute node, destroy the pool, transfer the results, stop the main node.');
+  out.push('# The pools, also in the comment form some Nubis builds read (the NUBIS_POOL_<name> variables below are the current one):');
+  out.push(`# nubis:pool main deployment=${deployment} component=main slots=2`);
+  out.push(`# nubis:pool compute deployment=${deployment} component=compute slots=${slots}`);
   print(suite, 0);
   process.stdout.write(`${out.join('\n')}\n`);
 }
