@@ -12,5 +12,5 @@ fi
 read -r _ member value < "$raw"
 # the "product": a little arithmetic standing in for the real post-processing
 product=$(( (value * value + member) %% 9973 ))
-printf 'fpp %d %d %s\n' "$member" "$product" "$(hostname)" > "$DATA/processed/$line.fpp.tmp"
+printf 'fpp %%d %%d %%s\n' "$member" "$product" "$(hostname)" > "$DATA/processed/$line.fpp.tmp"
 mv "$DATA/processed/$line.fpp.tmp" "$DATA/processed/$line.fpp"
