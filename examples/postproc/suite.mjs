@@ -11,7 +11,8 @@
 // --deployment NAME (the app deployment, default postproc), --name NAME (suite, default postproc),
 // --from YYYYMMDD --to YYYYMMDD (the days the suite runs: `repeat date YMD`; default today to
 // a year on; with `--cycles now`, YMD is today), --ecf-files DIR --ecf-include DIR (default
-// files and include: relative to the .def's directory), --json (the WfDefinition instead of .def text).
+// files and include: relative to the .def's directory), --data DIR (POSTPROC_DATA, where the
+// jobs keep their files; default /tmp/nubis-postproc), --json (the WfDefinition instead of .def text).
 import process from 'node:process';
 
 const args = process.argv.slice(2);
@@ -78,6 +79,7 @@ if (now) edit(suite, 'YMD', ymd(today));
 else suite.repeat = { kind: 'date', name: 'YMD', start: Number(from), end: Number(to), step: 1 };
 edit(suite, 'ECF_FILES', opt('ecf-files', 'files'));
 edit(suite, 'ECF_INCLUDE', opt('ecf-include', 'include'));
+if (opt('data', '') !== '') edit(suite, 'POSTPROC_DATA', opt('data', ''));
 edit(suite, 'ECF_TRIES', 2);
 edit(suite, 'JOBS', jobs);
 edit(suite, 'CHUNKS', chunks);
