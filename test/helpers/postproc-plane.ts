@@ -11,7 +11,7 @@
  * time (so it never runs backwards over what was recorded) and advances whenever everything
  * waits on it. Jobs are simulated on the clock (init, `jobMs`, complete; `receive` also sets its
  * meter and event), as the sim cloud's agent does; they die with the process, so after a
- * restart the controller finds them gone and the scheduler retries them (ECF_TRIES).
+ * restart they are reported lost and the scheduler retries them (ECF_TRIES).
  *
  * stdout: one JSON object per line: `{"ready":true}`, `{"complete":"/path","try":N}` for each
  * task that completes, `{"done":true}` when the suite is complete (then the process exits 0).
@@ -44,12 +44,27 @@ function defsFor(text: string, tree: WfDefinition): DefPort {
   };
 }
 
-/** Jobs simulated on the clock; they live only as long as this process. */
-function clockJobs(clock: { sleep(ms: number): Promise<void> }, jobMs: number): JobPort {
+/**
+ * Jobs simulated on the clock; they live only as long as this process. A try this port started
+ * in an earlier process (listed in `<dir>/started`) is gone: starting it again reports it lost,
+ * as the jobs unit does for a job whose process died, and the scheduler retries it.
+ */
+function clockJobs(clock: { sleep(ms: number): Promise<void> }, jobMs: number, dir: string): JobPort {
   const live = new Map<string, JobStart>();
-  return {
-    async start(job) {
-      const key = `${job.sub.path}#${job.sub.tryNo}`;
+  const startedFile = path.join(dir, 'started');
+  const before = new Set(fs.existsSync(startedFile) ? fs.readFileSync(startedFile, 'utf8').split('\n').filter(Boolean) : []);
+  const port = {
+    async start(job: JobStart): Promise<void> {
+      const key = `${job.workflowId} ${job.sub.path}#${job.sub.tryNo}`;
+      if (before.has(key)) {
+        before.delete(key);
+        setImmediate(() => {
+          job.lost('its process died with the control plane');
+          job.ended();
+        });
+        return;
+      }
+      fs.appendFileSync(startedFile, `${key}\n`);
       live.set(key, job);
       const id = { workflow: job.workflowId, path: job.sub.path, password: job.sub.password, tryNo: job.sub.tryNo };
       void (async () => {
@@ -65,18 +80,21 @@ function clockJobs(clock: { sleep(ms: number): Promise<void> }, jobMs: number): 
         job.ended();
       })().catch(() => undefined);
     },
-    kill(_w, p, tryNo) {
-      const j = live.get(`${p}#${tryNo}`);
-      live.delete(`${p}#${tryNo}`);
+    kill(workflowId: string, p: string, tryNo: number): void {
+      const key = `${workflowId} ${p}#${tryNo}`;
+      const j = live.get(key);
+      live.delete(key);
       j?.ended();
     },
-    async logs() {
+    async logs(): Promise<string | undefined> {
       return undefined;
     },
-    async reattach() {
+    // the controller of an earlier build asks this after a restart: nothing survived
+    async reattach(): Promise<undefined> {
       return undefined;
     },
   };
+  return port as unknown as JobPort;
 }
 
 async function main(): Promise<void> {
@@ -94,7 +112,7 @@ async function main(): Promise<void> {
     controlPlane: cp, store, events, clock,
     ports: {
       defs: defsFor(text, tree),
-      jobs: clockJobs(clock, opts.jobMs),
+      jobs: clockJobs(clock, opts.jobMs, dir),
       script: { jobText: (s) => `# ${s.path} try ${s.tryNo}\n` },
       actions: { run: (a, ctx) => run(a, ctx) },
     },
