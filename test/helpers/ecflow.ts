@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { createRealClock, type Clock } from '../../src/clock/index.js';
-import type { RuntimeHooks, WfChildCommand, WfDefinition, WfNodeDef, WfSubmission, WorkflowRuntime } from '../../src/workflows/index.js';
+import { emptyNode, type CompareOp, type Expr, type RuntimeHooks, type WfChildCommand, type WfDefinition, type WfNodeDef, type WfNodeKind, type WfState, type WfSubmission, type WorkflowRuntime } from '../../src/workflows/index.js';
 import { ensureDebianPackage } from './peers-debian.js';
 import { freePort, killGroup, ROOT, spawnTracked } from './processes.js';
 
@@ -456,15 +456,20 @@ export function checkOrder(run: SuiteRun, pairs: readonly (readonly [string, str
 /** The workflows unit's entry points this runner needs (resolved at run time, see `loadWorkflows`). */
 interface WorkflowsApi {
   parseDef(text: string, file: string): WfDefinition;
-  createRuntime(def: WfDefinition, opts: { clock: Clock; hooks: RuntimeHooks; serverVariables?: Record<string, string> }): WorkflowRuntime;
+  createRuntime(def: WfDefinition, opts: { clock: Clock; hooks: RuntimeHooks; serverVariables?: Record<string, string>; parseExpression?: (text: string) => Expr }): WorkflowRuntime;
+  /** For `--wait` expressions; `readExpression` below when absent. */
+  parseExpression?(text: string): { expr: Expr };
 }
 
-/** The parser and the scheduler if they are built in; a reason when not (yet). */
-export async function loadWorkflows(): Promise<WorkflowsApi | string> {
+/**
+ * The scheduler, and the project's .def parser when it is built in (else `readDefSubset` below,
+ * with `parser` saying so); a reason when there is no scheduler (yet).
+ */
+export async function loadWorkflows(): Promise<(WorkflowsApi & { parser: string }) | string> {
   const m = (await import('../../src/workflows/index.js')) as unknown as Partial<WorkflowsApi>;
-  if (typeof m.parseDef !== 'function') return 'src/workflows has no parseDef (the def unit is not merged)';
   if (typeof m.createRuntime !== 'function') return 'src/workflows has no createRuntime (the scheduler unit is not merged)';
-  return m as WorkflowsApi;
+  if (typeof m.parseDef === 'function') return { parseDef: m.parseDef, createRuntime: m.createRuntime, ...(m.parseExpression ? { parseExpression: m.parseExpression } : {}), parser: 'parseDef' };
+  return { parseDef: readDefSubset, createRuntime: m.createRuntime, parser: "the test helper's .def subset reader (src/workflows has no parseDef yet)" };
 }
 
 /** Stand-in for `nubis child`: framing is the argument count, then identity and argument lines. */
@@ -477,6 +482,8 @@ printf '%s\\n' "$#" "$ECF_NAME" "$ECF_PASS" "$ECF_TRYNO" "\${ECF_RID:-}" "$@" >&
 IFS= read -r reply <&3
 [ "$reply" = ok ] && exit 0
 echo "nubis child: \${reply}" >&2
+# as ecflow_client (and \`nubis child\`): a refused event, meter or label is reported and ignored
+case "$1" in --event*|--meter*|--label*) exit 0 ;; esac
 exit 1
 `;
 
@@ -582,6 +589,22 @@ export async function runNubisSuite(wf: WorkflowsApi, def: string, o: NubisRunOp
     const history: Record<string, string[]> = {};
     const transitions: SuiteRun['transitions'] = [];
     const last = new Map<string, string>();
+    /**
+     * Task state changes in order. The runtime reports each step's final states, so a task that
+     * completes and is requeued at once (under a repeat) shows only `queued`: the state a child
+     * command implies is noted first, as soon as the runtime shows it accepted the command (its
+     * first hook call) or when the command returns ok.
+     */
+    let pending: { path: string; state: string } | undefined;
+    const note = (p: string, state: string): void => {
+      if (kinds[p] !== 'task' || last.get(p) === state) return;
+      last.set(p, state);
+      transitions.push({ path: p, state });
+    };
+    const flush = (): void => {
+      if (pending) note(pending.path, pending.state);
+      pending = undefined;
+    };
     const serverVariables: Record<string, string> = {
       ECF_HOME: work,
       ECF_FILES: o.files ?? path.join(ECFLOW_FIXTURES, 'files'),
@@ -612,7 +635,12 @@ export async function runNubisSuite(wf: WorkflowsApi, def: string, o: NubisRunOp
           try {
             const cmd = parseChildArgs(args);
             o.onChild?.(name, cmd.verb, performance.now());
+            // the state this command implies, noted before anything it causes (see `note`)
+            const implied = ({ init: 'active', complete: 'complete', abort: 'aborted' } as Record<string, string>)[cmd.verb];
+            pending = implied ? { path: name, state: implied } : undefined;
             const r = await runtime!.child({ workflow: definition.name, path: name, password, tryNo: Number(tryNo), ...(rid ? { rid } : {}) }, cmd);
+            if (r.ok) flush();
+            pending = undefined;
             if (!r.ok) reply = `refused: ${r.why}`;
             else if (cmd.verb === 'event' || cmd.verb === 'meter' || cmd.verb === 'label') (history[`${name}:${cmd.name}`] ??= []).push(cmd.verb === 'event' ? (cmd.value ? 'set' : 'clear') : String(cmd.value));
           } catch (e) {
@@ -627,6 +655,8 @@ export async function runNubisSuite(wf: WorkflowsApi, def: string, o: NubisRunOp
 
     const hooks: RuntimeHooks = {
       submit(sub) {
+        flush();
+        note(sub.path, 'submitted');
         o.onSubmit?.(sub, performance.now());
         const vars: Record<string, string> = { ECF_NAME: sub.path, ECF_PASS: sub.password, ECF_TRYNO: String(sub.tryNo), ...serverVariables, ...sub.variables };
         const job = path.join(work, `${sub.path.replace(/\//g, '_')}.job${sub.tryNo}`);
@@ -659,8 +689,8 @@ export async function runNubisSuite(wf: WorkflowsApi, def: string, o: NubisRunOp
       },
       changed(_w, nodes) {
         for (const n of nodes) {
-          if (kinds[n.path] === 'task' && last.get(n.path) !== n.state) transitions.push({ path: n.path, state: n.state });
-          last.set(n.path, n.state);
+          flush();
+          note(n.path, n.state);
           if (n.path === `/${suite}` && n.state === 'complete' && wallMs === 0) {
             wallMs = performance.now() - t0;
             settle();
@@ -668,10 +698,11 @@ export async function runNubisSuite(wf: WorkflowsApi, def: string, o: NubisRunOp
         }
       },
       zombie(_w, id, cmd, why) {
+        pending = undefined;
         transitions.push({ path: id.path, state: `zombie ${cmd.verb}: ${why}` });
       },
     };
-    runtime = wf.createRuntime(definition, { clock: createRealClock(), hooks, serverVariables });
+    runtime = wf.createRuntime(definition, { clock: createRealClock(), hooks, serverVariables, parseExpression: (t) => (wf.parseExpression ? wf.parseExpression(t).expr : readExpression(t)) });
     const limit = o.timeoutMs ?? 300_000;
     const timer = setTimeout(() => settle(new Error(`suite /${suite} not complete in Nubis after ${Math.round(limit / 1000)} s:\n${nubisTree(runtime!)}`)), limit);
     const abortWatch = setInterval(() => {
@@ -709,4 +740,142 @@ export async function runNubisSuite(wf: WorkflowsApi, def: string, o: NubisRunOp
 /** The runtime's nodes with their states (for failure messages). */
 function nubisTree(rt: WorkflowRuntime): string {
   return [...rt.nodes()].map((n) => `${n.path} ${n.state}${n.reason ? ` (${n.reason})` : ''}`).join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Until src/workflows has its own .def parser (parseDef), a small reader for the subset the
+// fixtures and the benchmark use, so the scheduler can be compared with ecFlow meanwhile.
+// `loadWorkflows` prefers the project's parser whenever it exists.
+
+const STATE_WORDS = new Set(['unknown', 'queued', 'submitted', 'active', 'complete', 'aborted']);
+const COMPARE: Record<string, CompareOp> = { '==': '==', eq: '==', '!=': '!=', ne: '!=', '<': '<', lt: '<', '<=': '<=', le: '<=', '>': '>', gt: '>', '>=': '>=', ge: '>=' };
+
+/** Parses a trigger/complete expression of the subset: and/or/not, comparisons, states, set/clear, numbers, `path[:attr]`. */
+export function readExpression(text: string): Expr {
+  const toks = text.match(/\(|\)|==|!=|<=|>=|<|>|!|[A-Za-z0-9_./]+(?::[A-Za-z0-9_]+)?|\S/g) ?? [];
+  let i = 0;
+  const peek = (): string | undefined => toks[i];
+  const fail = (what: string): never => {
+    throw new Error(`cannot read expression "${text}": ${what} at token ${i + 1}`);
+  };
+  const or = (): Expr => {
+    let left = and();
+    while (peek() === 'or' || peek() === 'OR' || peek() === '||') {
+      i++;
+      left = { kind: 'logic', op: 'or', left, right: and() };
+    }
+    return left;
+  };
+  const and = (): Expr => {
+    let left = unary();
+    while (peek() === 'and' || peek() === 'AND' || peek() === '&&') {
+      i++;
+      left = { kind: 'logic', op: 'and', left, right: unary() };
+    }
+    return left;
+  };
+  const unary = (): Expr => {
+    if (peek() === 'not' || peek() === '!') {
+      i++;
+      return { kind: 'not', arg: unary() };
+    }
+    const left = operand();
+    const op = COMPARE[peek() ?? ''];
+    if (!op) return left;
+    i++;
+    return { kind: 'compare', op, left, right: operand() };
+  };
+  const operand = (): Expr => {
+    const t = toks[i++] ?? fail('missing operand');
+    if (t === '(') {
+      const e = or();
+      if (toks[i++] !== ')') fail('missing )');
+      return e;
+    }
+    if (/^\d+$/.test(t)) return { kind: 'number', value: Number(t) };
+    if (STATE_WORDS.has(t)) return { kind: 'state', value: t as WfState };
+    if (t === 'set' || t === 'clear') return { kind: 'eventValue', value: t };
+    if (!/^[A-Za-z0-9_./]/.test(t)) fail(`unexpected "${t}"`);
+    const colon = t.indexOf(':');
+    return colon < 0 ? { kind: 'ref', path: t } : { kind: 'ref', path: t.slice(0, colon), attr: t.slice(colon + 1) };
+  };
+  const e = or();
+  if (i < toks.length) fail('trailing input');
+  return e;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] extends readonly (infer U)[] ? U[] : T[K] };
+
+/** Reads the .def subset (suite/family/task, edit, limit, inlimit, trigger, complete, defstatus, event, meter, label, repeat integer). */
+export function readDefSubset(text: string, file: string): WfDefinition {
+  const suites: WfNodeDef[] = [];
+  const stack: Mutable<WfNodeDef>[] = [];
+  const unquote = (v: string): string => v.replace(/^'(.*)'$|^"(.*)"$/s, (_m, a?: string, b?: string) => a ?? b ?? '');
+  text.split('\n').forEach((raw, n) => {
+    const line = raw.replace(/(^|\s)#.*$/, '').trim();
+    if (line === '') return;
+    const at = `${file}:${n + 1}`;
+    const words = line.split(/\s+/);
+    const w = words[0]!;
+    const rest = line.slice(w.length).trim();
+    const top = stack[stack.length - 1];
+    const open = (kind: WfNodeKind): void => {
+      if (kind !== 'suite' && stack[stack.length - 1]?.kind === 'task') stack.pop();
+      const node = { ...emptyNode(kind, words[1]!), children: [] } as unknown as Mutable<WfNodeDef>;
+      for (const k of ['variables', 'events', 'meters', 'labels', 'limits', 'inlimits', 'times', 'todays', 'dates', 'days', 'crons'] as const) (node[k] as unknown[]) = [];
+      if (kind === 'suite') suites.push(node);
+      else (stack[stack.length - 1]!.children as WfNodeDef[]).push(node);
+      stack.push(node);
+    };
+    if (w === 'suite' || w === 'family' || w === 'task') return open(w);
+    if (w === 'endfamily' || w === 'endsuite') {
+      if (stack[stack.length - 1]?.kind === 'task') stack.pop();
+      stack.pop();
+      return;
+    }
+    if (w === 'endtask') return void stack.pop();
+    if (!top) throw new Error(`${at}: ${w} outside a suite`);
+    switch (w) {
+      case 'edit':
+        top.variables.push({ name: words[1]!, value: unquote(rest.slice(words[1]!.length).trim()) });
+        return;
+      case 'limit':
+        top.limits.push({ name: words[1]!, tokens: Number(words[2]) });
+        return;
+      case 'inlimit': {
+        const flags = words.slice(1).filter((x) => x.startsWith('-'));
+        const [ref = '', tokens] = words.slice(1).filter((x) => !x.startsWith('-'));
+        const colon = ref.lastIndexOf(':');
+        top.inlimits.push({ ...(colon >= 0 ? { path: ref.slice(0, colon) } : {}), name: colon >= 0 ? ref.slice(colon + 1) : ref, tokens: tokens ? Number(tokens) : 1, nodeOnly: flags.includes('-n'), submissionOnly: flags.includes('-s') });
+        return;
+      }
+      case 'trigger':
+      case 'complete':
+        top[w] = { text: rest, expr: readExpression(rest) };
+        return;
+      case 'defstatus':
+        top.defstatus = words[1] as WfState;
+        return;
+      case 'event': {
+        const numbered = /^\d+$/.test(words[1] ?? '') && words.length > 2;
+        const name = numbered ? words[2]! : words[1]!;
+        top.events.push({ name, ...(numbered ? { number: Number(words[1]) } : {}), initial: words[numbered ? 3 : 2] === 'set' });
+        return;
+      }
+      case 'meter':
+        top.meters.push({ name: words[1]!, min: Number(words[2]), max: Number(words[3]), ...(words[4] ? { threshold: Number(words[4]) } : {}) });
+        return;
+      case 'label':
+        top.labels.push({ name: words[1]!, value: unquote(rest.slice(words[1]!.length).trim()) });
+        return;
+      case 'repeat':
+        if (words[1] !== 'integer') throw new Error(`${at}: this reader knows only repeat integer`);
+        top.repeat = { kind: 'integer', name: words[2]!, start: Number(words[3]), end: Number(words[4]), step: words[5] ? Number(words[5]) : 1 };
+        return;
+      default:
+        throw new Error(`${at}: this reader does not know "${w}"`);
+    }
+  });
+  if (suites.length === 0) throw new Error(`${file}: no suite`);
+  return { name: suites[0]!.name, suites, externs: [], pools: [], variables: [] };
 }
