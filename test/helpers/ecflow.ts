@@ -472,20 +472,69 @@ export async function loadWorkflows(): Promise<(WorkflowsApi & { parser: string 
   return { parseDef: readDefSubset, createRuntime: m.createRuntime, parser: "the test helper's .def subset reader (src/workflows has no parseDef yet)" };
 }
 
-/** Stand-in for `nubis child`: framing is the argument count, then identity and argument lines. */
-const CHILD_STANDIN = `#!/bin/bash
-# test stand-in for \`nubis child\`: relays one child command to the test's runner over loopback
-[ "\${1:-}" = child ] || { echo "this test stand-in only runs 'nubis child'" >&2; exit 2; }
-shift
-exec 3<>"/dev/tcp/127.0.0.1/\${NUBIS_TEST_CHILD_PORT:?}"
-printf '%s\\n' "$#" "$ECF_NAME" "$ECF_PASS" "$ECF_TRYNO" "\${ECF_RID:-}" "$@" >&3
-IFS= read -r reply <&3
-[ "$reply" = ok ] && exit 0
-echo "nubis child: \${reply}" >&2
-# as ecflow_client (and \`nubis child\`): a refused event, meter or label is reported and ignored
-case "$1" in --event*|--meter*|--label*) exit 0 ;; esac
-exit 1
+/**
+ * Stand-in for `nubis child`, in C (a process start of a few ms, as ecflow_client's): it sends
+ * the argument count, the identity (ECF_NAME, ECF_PASS, ECF_TRYNO, ECF_RID) and the arguments,
+ * one per line, to 127.0.0.1:$NUBIS_TEST_CHILD_PORT and exits by the one-line answer.
+ */
+const CHILD_STANDIN_C = String.raw`/* test stand-in for "nubis child": relays one child command to the test's runner */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int put(FILE *f, const char *s) { return fputs(s ? s : "", f) < 0 || fputc('\n', f) < 0; }
+
+int main(int argc, char **argv) {
+  if (argc < 3 || strcmp(argv[1], "child") != 0) {
+    fprintf(stderr, "this test stand-in only runs 'nubis child --verb ...'\n");
+    return 2;
+  }
+  const char *port = getenv("NUBIS_TEST_CHILD_PORT");
+  if (!port) { fprintf(stderr, "nubis child: NUBIS_TEST_CHILD_PORT is not set\n"); return 2; }
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons((unsigned short)atoi(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) { perror("nubis child: connect"); return 1; }
+  FILE *out = fdopen(dup(fd), "w");
+  FILE *in = fdopen(fd, "r");
+  char count[16];
+  snprintf(count, sizeof count, "%d", argc - 2);
+  int bad = put(out, count) | put(out, getenv("ECF_NAME")) | put(out, getenv("ECF_PASS")) | put(out, getenv("ECF_TRYNO")) | put(out, getenv("ECF_RID"));
+  for (int i = 2; i < argc; i++) bad |= put(out, argv[i]);
+  if (bad || fclose(out) != 0) { perror("nubis child: send"); return 1; }
+  char reply[4096];
+  if (!fgets(reply, sizeof reply, in)) { fprintf(stderr, "nubis child: no answer\n"); return 1; }
+  reply[strcspn(reply, "\n")] = 0;
+  if (strcmp(reply, "ok") == 0) return 0;
+  fprintf(stderr, "nubis child: %s\n", reply);
+  /* as ecflow_client (and nubis child): a refused event, meter or label is reported and ignored */
+  if (!strncmp(argv[2], "--event", 7) || !strncmp(argv[2], "--meter", 7) || !strncmp(argv[2], "--label", 7)) return 0;
+  return 1;
+}
 `;
+
+let standinBin: string | undefined;
+/** Compiles the stand-in once per process into a temp dir; returns the dir to put first on PATH. */
+function childStandin(): string {
+  if (standinBin && fs.existsSync(path.join(standinBin, 'nubis'))) return standinBin;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-child-standin-'));
+  fs.writeFileSync(path.join(dir, 'nubis-child.c'), CHILD_STANDIN_C);
+  try {
+    execFileSync('cc', ['-O2', '-o', path.join(dir, 'nubis'), path.join(dir, 'nubis-child.c')], { stdio: 'pipe' });
+  } catch (e) {
+    throw new Error(`cannot compile the nubis child stand-in with cc: ${(e as { stderr?: Buffer }).stderr?.toString() ?? String(e)}`);
+  }
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  standinBin = dir;
+  return dir;
+}
 
 /** ecflow_client-style arguments to a child command; throws on what it does not know. */
 export function parseChildArgs(args: readonly string[]): WfChildCommand {
@@ -569,9 +618,7 @@ export interface NubisRunOptions {
 /** Loads `def` into the Nubis scheduler, begins it and runs its jobs as real processes until the suite is complete. */
 export async function runNubisSuite(wf: WorkflowsApi, def: string, o: NubisRunOptions = {}): Promise<SuiteRun> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-wf-run-'));
-  const bin = path.join(work, 'bin');
-  fs.mkdirSync(bin);
-  fs.writeFileSync(path.join(bin, 'nubis'), CHILD_STANDIN, { mode: 0o755 });
+  const bin = childStandin();
   const children = new Map<string, ChildProcess>();
   const sockets = new Set<net.Socket>();
   let server: net.Server | undefined;
