@@ -16,6 +16,7 @@ import type { Database, DeploymentTable, NodeTable, InstanceTable, EventTable, S
 import { createRegistryRepo, type RegistryRepo } from './registry.js';
 import { createMetricObjectRepo, type MetricObjectRepo } from './metric-objects.js';
 import { StatementCache, type StatementCacheStats } from './statement-cache.js';
+import { RowWriter, deleteBy, isSyncOp, syncOp } from './sync-writes.js';
 import { pruneEvents, type EventPrune } from './events-prune.js';
 
 export type { EventPrune } from './events-prune.js';
@@ -129,19 +130,60 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 
   let queue: { ops: WriteOp[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
   let scheduled = false;
+  /** A group commit through the query builder not yet committed: later batches wait for it (writes land in order). */
+  let running: Promise<void> | undefined;
+  const nodesW = new RowWriter(statements, 'nodes', ['key']);
+  const instancesW = new RowWriter(statements, 'instances', ['key']);
+  const deploymentsW = new RowWriter(statements, 'deployments', ['name']);
+  const stepRunsW = new RowWriter(statements, 'step_runs');
+  const eventsW = new RowWriter(statements, 'events');
+  const delNode = deleteBy(statements, 'nodes', 'key');
+  const delInstance = deleteBy(statements, 'instances', 'key');
+
+  /** A batch of synchronous ops only: one cached BEGIN … COMMIT, no awaits in between. */
+  const commitSync = (batch: typeof queue): void => {
+    statements.statement('begin').run();
+    try {
+      for (const item of batch) for (const op of item.ops) (op as ReturnType<typeof syncOp>).sync();
+      statements.statement('commit').run();
+    } catch (e) {
+      if (statements.inTransaction) statements.statement('rollback').run();
+      throw e;
+    }
+  };
 
   const flush = async (): Promise<void> => {
     scheduled = false;
+    while (running) await running;
     const batch = queue;
     queue = [];
     if (batch.length === 0) return;
-    try {
-      await db.transaction().execute(async (trx) => {
-        for (const item of batch) for (const op of item.ops) await op(trx);
-      });
+    // a query-builder transaction of another caller (registry, migrations) holds the connection: queue behind it
+    if (!statements.inTransaction && batch.every((item) => item.ops.every(isSyncOp))) {
+      try {
+        commitSync(batch);
+      } catch (e) {
+        for (const item of batch) item.reject(e);
+        return;
+      }
       for (const item of batch) item.resolve();
-    } catch (e) {
-      for (const item of batch) item.reject(e);
+      return;
+    }
+    const p = (async () => {
+      try {
+        await db.transaction().execute(async (trx) => {
+          for (const item of batch) for (const op of item.ops) await (isSyncOp(op) ? op.sync() : op(trx));
+        });
+        for (const item of batch) item.resolve();
+      } catch (e) {
+        for (const item of batch) item.reject(e);
+      }
+    })();
+    running = p;
+    try {
+      await p;
+    } finally {
+      if (running === p) running = undefined;
     }
   };
 
@@ -165,8 +207,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
         }
       });
     },
-    putDeployment: (row) => (trx) =>
-      trx.insertInto('deployments').values(row).onConflict((oc) => oc.column('name').doUpdateSet(row)).execute(),
+    putDeployment: (row) => syncOp(() => void deploymentsW.run(row)),
     deleteDeployment: (name) => async (trx) => {
       await trx.deleteFrom('artefacts').where('deployment', '=', name).execute();
       await trx.deleteFrom('deployments').where('name', '=', name).execute();
@@ -175,19 +216,18 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       await trx.deleteFrom('artefacts').where('deployment', '=', deployment).execute();
       for (const f of files) await trx.insertInto('artefacts').values({ deployment, path: f.path, content: f.content, mode: f.mode }).execute();
     },
-    putNode: (row) => (trx) => trx.insertInto('nodes').values(row).onConflict((oc) => oc.column('key').doUpdateSet(row)).execute(),
-    deleteNode: (key) => (trx) => trx.deleteFrom('nodes').where('key', '=', key).execute(),
-    putInstance: (row) => (trx) =>
-      trx.insertInto('instances').values(row).onConflict((oc) => oc.column('key').doUpdateSet(row)).execute(),
-    deleteInstance: (key) => (trx) => trx.deleteFrom('instances').where('key', '=', key).execute(),
-    putStepRun: (row) => (trx) => trx.insertInto('step_runs').values(row).execute(),
-    appendEvents: (rows) => async (trx) => {
-      for (const r of rows) {
-        const { id: _ignored, ...values } = r;
-        const res = await trx.insertInto('events').values(values).executeTakeFirst();
-        r.id = Number(res.insertId);
-      }
-    },
+    putNode: (row) => syncOp(() => void nodesW.run(row)),
+    deleteNode: (key) => syncOp(() => delNode(key)),
+    putInstance: (row) => syncOp(() => void instancesW.run(row)),
+    deleteInstance: (key) => syncOp(() => delInstance(key)),
+    putStepRun: (row) => syncOp(() => void stepRunsW.run(row)),
+    appendEvents: (rows) =>
+      syncOp(() => {
+        for (const r of rows) {
+          const { id: _ignored, ...values } = r;
+          r.id = eventsW.run(values);
+        }
+      }),
     loadDeployments: () => db.selectFrom('deployments').selectAll().execute(),
     loadNodes: () => db.selectFrom('nodes').selectAll().execute(),
     loadInstances: () => db.selectFrom('instances').selectAll().execute(),

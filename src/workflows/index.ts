@@ -4,3 +4,6 @@
 export type * from './model/types.js';
 export type * from './model/runtime.js';
 export { emptyNode, STATE_SIGNIFICANCE, WF_STATES } from './model/types.js';
+export * from './pools/index.js';
+export * from './actions/index.js';
+export * from './scheduler/index.js';

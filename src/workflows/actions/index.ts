@@ -1,0 +1,8 @@
+/**
+ * actions — engine-action tasks: start/stop a component, scale a component or pool to N and
+ * wait until N run, destroy a pool, wait for a metric condition, back up (once backups exist).
+ * `runAction(action, ports, opts)` resolves with what was done or rejects with a NubisError;
+ * `controlPlanePorts(...)` builds the ports over a ControlPlane.
+ */
+export { runAction, actionTimeout, type ActionPorts, type ActionResult, type RunActionOptions } from './run.js';
+export { controlPlanePorts, type ControlPlanePortsOptions } from './ports.js';
