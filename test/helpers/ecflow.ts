@@ -752,9 +752,18 @@ export async function runNubisSuite(wf: WorkflowsApi, def: string, o: NubisRunOp
     runtime = wf.createRuntime(definition, { clock: createRealClock(), hooks, serverVariables, parseExpression: (t) => (wf.parseExpression ? wf.parseExpression(t).expr : readExpression(t)) });
     const limit = o.timeoutMs ?? 300_000;
     const timer = setTimeout(() => settle(new Error(`suite /${suite} not complete in Nubis after ${Math.round(limit / 1000)} s:\n${nubisTree(runtime!)}`)), limit);
+    // Ended without completing: nothing submitted or active and no job process left, seen twice
+    // in a row. With no time attributes nothing else can free a node, so this is final (a state
+    // check, not a deadline).
+    const timed = (n: WfNodeDef): boolean => n.times.length + n.todays.length + n.dates.length + n.days.length + n.crons.length > 0 || n.children.some(timed);
+    const canWake = definition.suites.some(timed);
+    let idleSeen = 0;
     const abortWatch = setInterval(() => {
       const all = [...runtime!.nodes()];
-      if (runtime!.node(`/${suite}`)?.state === 'aborted' && !all.some((n) => n.state === 'submitted' || n.state === 'active')) settle(new Error(`suite /${suite} ended aborted in Nubis:\n${nubisTree(runtime!)}`));
+      const top = runtime!.node(`/${suite}`)?.state;
+      const idle = top !== 'complete' && children.size === 0 && !all.some((n) => n.state === 'submitted' || n.state === 'active');
+      idleSeen = idle ? idleSeen + 1 : 0;
+      if (idleSeen >= 2 && (top === 'aborted' || !canWake)) settle(new Error(`suite /${suite} ended ${top} in Nubis with nothing left to run:\n${nubisTree(runtime!)}`));
     }, 200);
     try {
       const r = runtime.user({ verb: 'begin', path: `/${suite}` });

