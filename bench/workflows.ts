@@ -237,7 +237,8 @@ async function main(): Promise<void> {
     target: '≤ 150 MB',
   });
 
-  console.log(`\nWorkflows: ecFlow 5.9.2 vs Nubis (scale ${scale}; Nubis median of ${reps}, ecFlow 1 run)\n`);
+  console.log(`\nWorkflows: ecFlow 5.9.2 vs Nubis (scale ${scale}; Nubis median of ${reps}, ecFlow 1 run; load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} CPUs)`);
+  if (typeof wf !== 'string') console.log(`Nubis: createRuntime with real bash jobs and a C nubis-child stand-in over loopback TCP; .def read by ${wf.parser}\n`);
   console.log('| workload (what is measured) | ecFlow 5.9.2 | Nubis | ecFlow / Nubis | target |');
   console.log('|---|---|---|---|---|');
   for (const r of rows) {
