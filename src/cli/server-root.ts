@@ -17,6 +17,7 @@ import { createQueryEngine } from '../metrics/query/engine.js';
 import { createVictoriaMetricsQueryEngine, createVictoriaMetricsStore } from '../metrics/vm/index.js';
 import { createMetricsService, type MetricsService, type QueryBackend } from '../metrics/index.js';
 import { createScalingService, type ScalingService } from '../scaling/index.js';
+import { createWorkflows } from '../workflows/index.js';
 import type { MetricStore } from '../metrics/types.js';
 import { createHttpAgentMetricsClient, loadAgentCa } from '../agent/index.js';
 import { acquireServeLock } from './serve-lock.js';
@@ -141,12 +142,15 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       ...(o.metricsAgentPollMs !== undefined ? { agentPollMs: o.metricsAgentPollMs } : {}),
     });
     const scaling = await startScaling(metrics, controlPlane, events, o.ruleDataWake ?? true);
+    // workflows (src/workflows): registered on the engine's reconcile core, loaded when it starts
+    const workflows = createWorkflows({ controlPlane, store, events, ...(o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}), ...(o.log ? { log: o.log } : {}) });
     const api = createApiServer({
-      controlPlane, store, metrics, scaling,
+      controlPlane, store, metrics, scaling, workflows,
       ...(o.log ? { log: o.log } : {}),
     });
     await controlPlane.start();
     cleanups.push(() => controlPlane.stop());
+    cleanups.push(async () => workflows.stop());
     await metrics.start();
     cleanups.push(() => metrics.stop());
     scaling.start();

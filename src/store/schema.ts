@@ -191,6 +191,53 @@ export interface MetricObjectTable {
   updated_at: number;
 }
 
+/** A loaded workflow (migration 0018): its id is tenant-scoped like a deployment's. */
+export interface WorkflowTable {
+  id: string;
+  tenant: string;
+  /** The name its tenant knows it by. */
+  name: string;
+  /** The WfDefinition (src/workflows/model) as JSON. */
+  def_json: string;
+  /** The text it was loaded from (.def or YAML). */
+  source_text: string;
+  file: string;
+  /** def | yaml */
+  format: string;
+  /** loaded | begun */
+  status: string;
+  /** Bumped on every load of the same name. */
+  version: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A script or include file uploaded with a workflow (path relative to its ECF_FILES/ECF_INCLUDE/ECF_HOME roots). */
+export interface WorkflowFileTable {
+  workflow: string;
+  path: string;
+  content: string;
+}
+
+/** One node's run-time state (WfNodeRuntime as JSON). */
+export interface WorkflowNodeTable {
+  workflow: string;
+  path: string;
+  state_json: string;
+  /** A task's latest submission (WfSubmission as JSON: its variables), to start it again after a restart. */
+  sub_json: string | null;
+}
+
+/** A chunk of the output of one try of a task. */
+export interface WorkflowLogTable {
+  workflow: string;
+  path: string;
+  try_no: number;
+  seq: number;
+  ts: number;
+  text: string;
+}
+
 export interface Database {
   meta: MetaTable;
   tokens: TokenTable;
@@ -205,4 +252,8 @@ export interface Database {
   reg_entries: RegEntryTable;
   credentials: CredentialTable;
   driver_calls: DriverCallTable;
+  workflows: WorkflowTable;
+  workflow_files: WorkflowFileTable;
+  workflow_nodes: WorkflowNodeTable;
+  workflow_logs: WorkflowLogTable;
 }

@@ -25,6 +25,7 @@ import type {
   WorkflowRuntime,
 } from '../model/runtime.js';
 import { evaluateExpression, exprText, falseTerms, type ExprEnv } from './evaluate.js';
+import { dayNumber } from './calendar.js';
 import { isDateRepeat, repeatName, repeatValid, repeatValue } from './repeat.js';
 import { decodeTime, encodeTime, nextWake, requeueTime, resetTime, scanTime, timeFree, timeRequeues, timeWhy } from './time.js';
 import { BY_SIGNIFICANCE, RNode, Tree, resetAttributes, type LimitRec } from './tree.js';
@@ -42,9 +43,21 @@ export interface RuntimeOptions {
 }
 
 const ok: WfChildResult = { ok: true };
+const MAX_SLEEP_MS = 6 * 3_600_000;
 const refuse = (why: string): WfChildResult => ({ ok: false, zombie: false, why });
 
-const defaultPassword = (): string => randomBytes(6).toString('base64url');
+// 8 characters from 6 random bytes; the bytes are drawn 6 KiB at a time
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+const defaultPassword = (): string => {
+  if (poolAt + 6 > pool.length) {
+    pool = randomBytes(6 * 1024);
+    poolAt = 0;
+  }
+  const s = pool.toString('base64url', poolAt, poolAt + 6);
+  poolAt += 6;
+  return s;
+};
 
 /** Builds the runtime of one loaded workflow. Nothing runs until `begin` (or `restore`). */
 export function createRuntime(def: WfDefinition, opts: RuntimeOptions): WorkflowRuntime {
@@ -87,6 +100,9 @@ class Scheduler implements WorkflowRuntime {
   private timer: AbortController | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private closed = false;
+  private lastWakeDay = -1;
+  /** Bumped before each batch of submissions (and by every step): the variable caches' validity. */
+  private stamp = 0;
 
   constructor(def: WfDefinition, opts: RuntimeOptions) {
     this.definition = def;
@@ -134,6 +150,8 @@ class Scheduler implements WorkflowRuntime {
 
   close(): void {
     this.closed = true;
+    for (const w of this.waiters) w.resolve({ ok: false, zombie: false, why: 'the workflow runtime was closed' });
+    this.waiters = [];
     this.timer?.abort();
     this.timer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
@@ -152,6 +170,7 @@ class Scheduler implements WorkflowRuntime {
   private step<T>(fn: () => T): T {
     if (this.evaluating) throw new Error('workflow runtime: re-entrant call while evaluating');
     this.evaluating = true;
+    this.stamp++;
     this.now = this.clock.now();
     let result: T;
     try {
@@ -216,6 +235,8 @@ class Scheduler implements WorkflowRuntime {
     for (const z of zombies) this.hooks.zombie(wf, z.id, z.c, z.why);
     for (const k of kills) this.hooks.kill(wf, k.path, k.tryNo);
     submits.sort((a, b) => a.index - b.index);
+    const now = this.clock.now();
+    this.stamp++;
     const tries = submits.map((n) => n.rt.tryNo);
     for (let i = 0; i < submits.length; i++) {
       const n = submits[i]!;
@@ -226,10 +247,16 @@ class Scheduler implements WorkflowRuntime {
         path: n.path,
         tryNo: n.rt.tryNo,
         password: n.rt.password!,
-        variables: resolveVariables(n, this.clock.now(), this.server),
+        variables: resolveVariables(n, now, this.server, this.stamp),
         ...(n.def.action ? { action: n.def.action } : {}),
       };
-      this.hooks.submit(sub);
+      try {
+        this.hooks.submit(sub);
+      } catch (e) {
+        // the owner could not take the try: it fails to start (and is retried per ECF_TRIES)
+        const detail = `submit failed: ${(e as Error).message}`;
+        queueMicrotask(() => this.failedToStart(sub.path, sub.tryNo, detail));
+      }
     }
     for (const a of answers) a();
     if (this.timeDirty && !this.closed) this.armTimer();
@@ -338,10 +365,19 @@ class Scheduler implements WorkflowRuntime {
   // ------------------------------------------------------------------------------------------
   // limits
 
+  /** The first limit without enough free tokens for all of the task's needs of it together. */
   private blockingLimit(t: RNode): LimitRec | undefined {
-    for (const need of t.needs) {
-      if (need.holder !== t && need.limit.holders.has(need.holder.path)) continue;
-      if (need.limit.used + need.tokens > need.limit.size) return need.limit;
+    const needs = t.needs;
+    for (let i = 0; i < needs.length; i++) {
+      const need = needs[i]!;
+      const l = need.limit;
+      if (l.holders.has(need.holder.path)) continue;
+      let want = need.tokens;
+      for (let j = 0; j < i; j++) {
+        const o = needs[j]!;
+        if (o.limit === l && !l.holders.has(o.holder.path)) want += o.tokens;
+      }
+      if (l.used + want > l.size) return l;
     }
     return undefined;
   }
@@ -353,7 +389,11 @@ class Scheduler implements WorkflowRuntime {
       if (l.holders.has(key)) continue;
       l.holders.set(key, need.tokens);
       l.used += need.tokens;
-      if (need.holder !== t) (need.holder.heldAsNode ??= new Set()).add(l);
+      if (need.holder !== t) {
+        (need.holder.heldAsNode ??= new Set()).add(l);
+        // the other tasks below the `-n` node may wait for this very token: they can run now
+        this.enqueue(need.holder);
+      }
       this.limitChanged(l);
     }
   }
@@ -870,6 +910,12 @@ class Scheduler implements WorkflowRuntime {
         }
       }
     }
+    // slots reached while nothing ran are caught up now
+    for (const n of this.tree.timed) {
+      if (n.rt.state === 'unknown' || n.rt.state === 'complete') continue;
+      if (scanTime(n.time!, this.now)) this.touch(n);
+    }
+    this.lastWakeDay = dayNumber(this.now);
     this.timeDirty = true;
     for (const s of this.tree.suites) if (s.rt.state !== 'unknown') this.enqueue(s);
   }
@@ -893,7 +939,8 @@ class Scheduler implements WorkflowRuntime {
     if (!Number.isFinite(at)) return;
     const ctl = new AbortController();
     this.timer = ctl;
-    this.clock.sleep(Math.max(0, at - now), ctl.signal).then(
+    // a long sleep is cut into pieces (timers overflow past 24.8 days); waking early only rescans
+    this.clock.sleep(Math.min(Math.max(0, at - now), MAX_SLEEP_MS), ctl.signal).then(
       () => {
         if (this.timer !== ctl || this.closed) return;
         this.timer = undefined;
@@ -912,6 +959,12 @@ class Scheduler implements WorkflowRuntime {
     }
     this.step(() => {
       this.timeDirty = true;
+      const day = dayNumber(this.now);
+      if (day !== this.lastWakeDay) {
+        // the suites' calendar variables (YYYY, DATE, …) changed
+        this.lastWakeDay = day;
+        for (const su of this.tree.suites) this.markDependents(su);
+      }
       for (const n of this.tree.timed) {
         const s = n.rt.state;
         if (s === 'unknown' || s === 'complete') continue;
@@ -964,12 +1017,13 @@ class Scheduler implements WorkflowRuntime {
       for (const w of timeWhy(n.time, this.now)) add(n.path, w.kind, w.detail);
     }
     if (n.kind === 'task') {
+      const wanted = new Map<LimitRec, number>();
       for (const need of n.needs) {
-        const l = need.limit;
-        if (need.holder !== n && l.holders.has(need.holder.path)) continue;
-        if (l.used + need.tokens > l.size) {
-          add(n.path, 'limit', `limit ${l.label} has ${l.size - l.used} of ${l.size} tokens free, needs ${need.tokens}`);
-        }
+        if (need.limit.holders.has(need.holder.path)) continue;
+        wanted.set(need.limit, (wanted.get(need.limit) ?? 0) + need.tokens);
+      }
+      for (const [l, want] of wanted) {
+        if (l.used + want > l.size) add(n.path, 'limit', `limit ${l.label} has ${l.size - l.used} of ${l.size} tokens free, needs ${want}`);
       }
     } else if (out.length === 0 && depth < 2) {
       // a family waits for what its queued children wait for

@@ -15,7 +15,7 @@
  * restart) is caught up when it restarts, not missed.
  */
 import type { WfCronSpec, WfDateSpec, WfDayName, WfNodeDef, WfTimeSpec } from '../model/types.js';
-import { DAY_MS, MINUTE_MS, dateOfDay, dayNumber, daysInMonth, hhmm, minuteOfDay, DAY_NAMES } from './calendar.js';
+import { DAY_MS, MINUTE_MS, dateOfDay, dayNumber, dayOfYmd, daysInMonth, hhmm, minuteOfDay, DAY_NAMES } from './calendar.js';
 
 export type SeriesKind = 'time' | 'today' | 'cron';
 
@@ -114,8 +114,14 @@ export function dayAttrMatches(a: DayAttr, dayNo: number): boolean {
 }
 
 function firstMatchFrom(a: DayAttr, dayNo: number): number {
-  // a date with a fixed year can be in the past: then it never matches again
-  for (let i = 0; i < 800; i++) if (dayAttrMatches(a, dayNo + i)) return dayNo + i;
+  if (a.kind === 'day') return dayNo + ((a.dow! - dateOfDay(dayNo).dow + 7) % 7);
+  const s = a.date!;
+  if (s.day !== undefined && s.month !== undefined && s.year !== undefined) {
+    const d = dayOfYmd(s.year * 10000 + s.month * 100 + s.day);
+    return d >= dayNo ? d : Number.POSITIVE_INFINITY;
+  }
+  // wildcards: the next match is within four years (29 February); a past fixed year never matches again
+  for (let i = 0; i < 1500; i++) if (dayAttrMatches(a, dayNo + i)) return dayNo + i;
   return Number.POSITIVE_INFINITY;
 }
 

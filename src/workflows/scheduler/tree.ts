@@ -32,29 +32,42 @@ export interface LimitNeed {
   readonly tokens: number;
   /** The task itself, or the `-n` ancestor that holds the token for its whole subtree. */
   readonly holder: RNode;
+  /** `-s`: given back when the task becomes active. Ignored for `-n` (the node holds it until done). */
   readonly submissionOnly: boolean;
 }
 
+const NO_NODES: RNode[] = [];
+const NO_CHILDREN = new Map<string, RNode>();
+const NO_LIMITS = new Map<string, LimitRec>();
+const NO_COUNTS = new Int32Array(6);
+
 export class RNode {
-  readonly children: RNode[] = [];
-  readonly childByName = new Map<string, RNode>();
-  /** Children per state, by significance (containers). */
-  readonly counts = new Int32Array(6);
-  readonly dependents: RNode[] = [];
-  readonly limits = new Map<string, LimitRec>();
+  readonly children: RNode[];
+  readonly childByName: Map<string, RNode>;
+  /** Children per state, by significance (containers; all zero for tasks). */
+  readonly counts: Int32Array;
+  /** Nodes whose trigger or complete mention this node. */
+  dependents: RNode[] = NO_NODES;
+  limits: Map<string, LimitRec> = NO_LIMITS;
   needs: LimitNeed[] = [];
   readonly time: NodeTime | undefined;
   readonly suite: RNode;
+  readonly kind: WfNodeDef['kind'];
+  readonly trigger: Expr | undefined;
+  readonly completeExpr: Expr | undefined;
   rt: WfNodeRuntime;
   /** Queued for evaluation in the current step. */
   dirty = false;
   /** Aborted with tries left: resubmitted when its dependencies hold. */
   retryPending = false;
   /** The limit whose waiters heap holds this task. */
-  waitingOn: LimitRec | undefined;
+  waitingOn: LimitRec | undefined = undefined;
   /** Limits this `-n` node holds a token of. */
-  heldAsNode: Set<LimitRec> | undefined;
-  private resolved: Map<string, RNode | null> | undefined;
+  heldAsNode: Set<LimitRec> | undefined = undefined;
+  /** Paths resolved for this node's children's expressions. */
+  resolved: Map<string, RNode | null> | undefined = undefined;
+  /** Variables this container passes down, valid for one step (see variables.ts). */
+  varCache: { stamp: number; vars: Readonly<Record<string, string>> } | undefined = undefined;
 
   constructor(
     readonly def: WfNodeDef,
@@ -64,48 +77,60 @@ export class RNode {
     now: number,
   ) {
     this.suite = parent ? parent.suite : this;
+    this.kind = def.kind;
+    this.trigger = def.trigger?.expr;
+    this.completeExpr = def.complete?.expr;
+    const container = def.children.length > 0;
+    this.children = container ? [] : NO_NODES;
+    this.childByName = container ? new Map() : NO_CHILDREN;
+    this.counts = container ? new Int32Array(6) : NO_COUNTS;
     this.time = createNodeTime(def);
     this.rt = {
       path, state: 'unknown', suspended: false, tryNo: 0,
-      events: {}, meters: {}, labels: {}, variables: {}, changedAt: now,
+      events: NO_VALUES as Record<string, boolean>, meters: NO_VALUES as Record<string, number>, labels: NO_VALUES as Record<string, string>,
+      variables: {}, changedAt: now,
     };
     resetAttributes(this);
   }
 
-  get kind(): WfNodeDef['kind'] {
-    return this.def.kind;
+  addDependent(d: RNode): void {
+    if (this.dependents === NO_NODES) this.dependents = [];
+    this.dependents.push(d);
   }
 
-  get trigger(): Expr | undefined {
-    return this.def.trigger?.expr;
-  }
-
-  get completeExpr(): Expr | undefined {
-    return this.def.complete?.expr;
-  }
-
-  /** Resolves a path as written in this node's expressions (cached). */
+  /** Resolves a path as written in this node's expressions (cached on the parent: siblings resolve alike). */
   resolve(tree: Tree, path: string): RNode | undefined {
-    this.resolved ??= new Map();
-    let r = this.resolved.get(path);
+    const holder = this.parent ?? tree.top;
+    holder.resolved ??= new Map();
+    let r = holder.resolved.get(path);
     if (r === undefined) {
       r = tree.resolve(this, path) ?? null;
-      this.resolved.set(path, r);
+      holder.resolved.set(path, r);
     }
     return r ?? undefined;
   }
 }
 
+/** Shared by every node without events, meters or labels (those are only ever set by name). */
+const NO_VALUES: Readonly<Record<string, never>> = Object.freeze({});
+
 /** Events, meters and labels back to their definition values; the repeat to its first value. */
 export function resetAttributes(n: RNode): void {
   const rt = n.rt;
-  rt.events = {};
-  for (const e of n.def.events) rt.events[e.name] = e.initial;
-  rt.meters = {};
-  for (const m of n.def.meters) rt.meters[m.name] = m.min;
-  rt.labels = {};
-  for (const l of n.def.labels) rt.labels[l.name] = l.value;
-  if (n.def.repeat) rt.repeatIndex = 0;
+  const d = n.def;
+  if (d.events.length > 0) {
+    rt.events = {};
+    for (const e of d.events) rt.events[e.name] = e.initial;
+  }
+  if (d.meters.length > 0) {
+    rt.meters = {};
+    for (const m of d.meters) rt.meters[m.name] = m.min;
+  }
+  if (d.labels.length > 0) {
+    rt.labels = {};
+    for (const l of d.labels) rt.labels[l.name] = l.value;
+  }
+  if (d.repeat) rt.repeatIndex = 0;
 }
 
 /** A binary min-heap of nodes by definition index. */
@@ -158,6 +183,8 @@ export class Tree {
   readonly all: RNode[] = [];
   readonly limits: LimitRec[] = [];
   readonly timed: RNode[] = [];
+  /** Holds the resolution cache of the suites' own expressions. */
+  readonly top: { resolved: Map<string, RNode | null> | undefined } = { resolved: undefined };
 
   constructor(def: WfDefinition, now: number) {
     const build = (d: WfNodeDef, parent: RNode | undefined): RNode => {
@@ -166,6 +193,7 @@ export class Tree {
       this.all.push(n);
       this.byPath.set(path, n);
       if (n.time) this.timed.push(n);
+      if (d.limits.length > 0) n.limits = new Map();
       for (const l of d.limits) {
         const rec = new LimitRec(n, l.name, l.tokens);
         n.limits.set(l.name, rec);
@@ -218,15 +246,14 @@ export class Tree {
   }
 
   private indexDependencies(n: RNode): void {
+    if (!n.trigger && !n.completeExpr) return;
     const paths: string[] = [];
     if (n.trigger) referencedPaths(n.trigger, paths);
     if (n.completeExpr) referencedPaths(n.completeExpr, paths);
-    const seen = new Set<RNode>();
     for (const p of paths) {
       const t = n.resolve(this, p);
-      if (!t || seen.has(t)) continue;
-      seen.add(t);
-      t.dependents.push(n);
+      // once per dependent: a node's dependents list ends with it when already added
+      if (t && t.dependents[t.dependents.length - 1] !== n) t.addDependent(n);
     }
   }
 
@@ -250,7 +277,11 @@ export class Tree {
         const limit = this.findLimit(a, il.name, il.path);
         if (!limit) continue;
         const holder = il.nodeOnly && a !== task ? a : task;
-        out.push({ limit, tokens: il.tokens, holder, submissionOnly: il.submissionOnly });
+        // one holder counts once per limit (as ecFlow's Limit keeps a set of paths): the largest need wins, then the one held longer
+        const same = out.findIndex((x) => x.limit === limit && x.holder === holder);
+        const need = { limit, tokens: il.tokens, holder, submissionOnly: il.submissionOnly && holder === task };
+        if (same < 0) out.push(need);
+        else if (out[same]!.tokens < need.tokens || (out[same]!.tokens === need.tokens && out[same]!.submissionOnly && !need.submissionOnly)) out[same] = need;
       }
     }
     return out;
