@@ -469,6 +469,11 @@ export async function loadWorkflows(): Promise<(WorkflowsApi & { parser: string 
   const m = (await import('../../src/workflows/index.js')) as unknown as Partial<WorkflowsApi>;
   if (typeof m.createRuntime !== 'function') return 'src/workflows has no createRuntime (the scheduler unit is not merged)';
   if (typeof m.parseDef === 'function') return { parseDef: m.parseDef, createRuntime: m.createRuntime, ...(m.parseExpression ? { parseExpression: m.parseExpression } : {}), parser: 'parseDef' };
+  const pe = m.parseExpression;
+  if (pe) {
+    // the project's expression parser inside the helper's reader
+    return { parseDef: (text, file) => readDefSubset(text, file, (t) => pe(t).expr), createRuntime: m.createRuntime, parseExpression: pe, parser: "the test helper's .def subset reader with src/workflows' parseExpression (no parseDef yet)" };
+  }
   return { parseDef: readDefSubset, createRuntime: m.createRuntime, parser: "the test helper's .def subset reader (src/workflows has no parseDef yet)" };
 }
 
@@ -863,7 +868,7 @@ export function readExpression(text: string): Expr {
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends readonly (infer U)[] ? U[] : T[K] };
 
 /** Reads the .def subset (suite/family/task, edit, limit, inlimit, trigger, complete, defstatus, event, meter, label, repeat integer). */
-export function readDefSubset(text: string, file: string): WfDefinition {
+export function readDefSubset(text: string, file: string, expression: (text: string) => Expr = readExpression): WfDefinition {
   const suites: WfNodeDef[] = [];
   const stack: Mutable<WfNodeDef>[] = [];
   const unquote = (v: string): string => v.replace(/^'(.*)'$|^"(.*)"$/s, (_m, a?: string, b?: string) => a ?? b ?? '');
@@ -907,7 +912,7 @@ export function readDefSubset(text: string, file: string): WfDefinition {
       }
       case 'trigger':
       case 'complete':
-        top[w] = { text: rest, expr: readExpression(rest) };
+        top[w] = { text: rest, expr: expression(rest) };
         return;
       case 'defstatus':
         top.defstatus = words[1] as WfState;

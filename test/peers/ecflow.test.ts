@@ -127,7 +127,7 @@ peerTest('complete expression, defstatus complete, inlimit -n', 'rules', (run) =
   const first = (f: string): number => run.transitions.findIndex((t) => inFam(f)(t.path) && t.state === 'submitted');
   const [x, y] = first('fa') < first('fb') ? ['fa', 'fb'] : ['fb', 'fa'];
   for (const a of ['1', '2']) for (const b of ['1', '2']) checkOrder(run, [[`/rules/${x}/${x[1]}${a}`, `/rules/${y}/${y[1]}${b}`]]);
-}, { todo: 'scheduler: under inlimit -n the second task of the family that takes the freed token is never submitted (reported to h-wb)' });
+});
 
 peerTest('an automatic retry, --wait, inherited variables', 'protocol', (run) => {
   allComplete(run);
