@@ -18,8 +18,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { createHttpAgentClient, startAgent, type RunningAgent } from '../../src/agent/index.js';
 import { createRealClock, type Clock } from '../../src/clock/index.js';
-import { emptyNode, type CompareOp, type Expr, type RuntimeHooks, type WfChildCommand, type WfDefinition, type WfNodeDef, type WfNodeKind, type WfState, type WfSubmission, type WorkflowRuntime } from '../../src/workflows/index.js';
+import { emptyNode, JobDispatcher, type CompareOp, type JobNode, type Expr, type RuntimeHooks, type WfChildCommand, type WfChildIdentity, type WfChildResult, type WfDefinition, type WfNodeDef, type WfNodeKind, type WfState, type WfSubmission, type WorkflowRuntime } from '../../src/workflows/index.js';
 import { ensureDebianPackage } from './peers-debian.js';
 import { freePort, killGroup, ROOT, spawnTracked } from './processes.js';
 
@@ -618,16 +620,25 @@ export interface NubisRunOptions {
   onSubmit?(sub: WfSubmission, atMs: number): void;
   /** Called with every child command as it arrives, before the runtime sees it. */
   onChild?(path: string, verb: WfChildCommand['verb'], atMs: number): void;
+  /**
+   * How jobs run: `agent` (default): Nubis's own job path, a real local agent (in process, over
+   * HTTP) runs each job and its `nubis` shim carries the child commands, relayed by the jobs
+   * unit's JobDispatcher; `standin`: bash spawned here, `nubis child` the C stand-in above.
+   */
+  jobs?: 'agent' | 'standin';
 }
 
 /** Loads `def` into the Nubis scheduler, begins it and runs its jobs as real processes until the suite is complete. */
 export async function runNubisSuite(wf: WorkflowsApi, def: string, o: NubisRunOptions = {}): Promise<SuiteRun> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-wf-run-'));
-  const bin = childStandin();
+  const viaAgent = (o.jobs ?? 'agent') === 'agent';
+  const bin = viaAgent ? '' : childStandin();
   const children = new Map<string, ChildProcess>();
   const sockets = new Set<net.Socket>();
   let server: net.Server | undefined;
   let runtime: WorkflowRuntime | undefined;
+  let agent: RunningAgent | undefined;
+  let dispatcher: JobDispatcher | undefined;
   try {
     const definition = wf.parseDef(fs.readFileSync(def, 'utf8'), def);
     const kinds: SuiteRun['kinds'] = {};
@@ -670,7 +681,27 @@ export async function runNubisSuite(wf: WorkflowsApi, def: string, o: NubisRunOp
     const t0 = performance.now();
     let wallMs = 0;
 
-    // child commands from jobs, over loopback TCP
+    /** Every child command goes through here (both job paths), recorded, then to the runtime. */
+    const relay = (id: WfChildIdentity, cmd: WfChildCommand): WfChildResult | Promise<WfChildResult> => {
+      o.onChild?.(id.path, cmd.verb, performance.now());
+      const record = (r: WfChildResult): WfChildResult => {
+        if (r.ok && (cmd.verb === 'event' || cmd.verb === 'meter' || cmd.verb === 'label')) (history[`${id.path}:${cmd.name}`] ??= []).push(cmd.verb === 'event' ? (cmd.value ? 'set' : 'clear') : String(cmd.value));
+        return r;
+      };
+      // the state this command implies, noted before anything it causes (see `note`)
+      const implied = ({ init: 'active', complete: 'complete', abort: 'aborted' } as Record<string, string>)[cmd.verb];
+      pending = implied ? { path: id.path, state: implied } : undefined;
+      const res = runtime!.child(id, cmd);
+      if (res instanceof Promise) {
+        pending = undefined;
+        return res.then(record);
+      }
+      if (res.ok) flush();
+      pending = undefined;
+      return record(res);
+    };
+
+    // child commands from jobs, over loopback TCP (the stand-in path)
     server = net.createServer((sock) => {
       sockets.add(sock);
       sock.once('close', () => sockets.delete(sock));
@@ -685,16 +716,9 @@ export async function runNubisSuite(wf: WorkflowsApi, def: string, o: NubisRunOp
         void (async () => {
           let reply = 'ok';
           try {
-            const cmd = parseChildArgs(args);
-            o.onChild?.(name, cmd.verb, performance.now());
-            // the state this command implies, noted before anything it causes (see `note`)
-            const implied = ({ init: 'active', complete: 'complete', abort: 'aborted' } as Record<string, string>)[cmd.verb];
-            pending = implied ? { path: name, state: implied } : undefined;
-            const r = await runtime!.child({ workflow: definition.name, path: name, password, tryNo: Number(tryNo), ...(rid ? { rid } : {}) }, cmd);
-            if (r.ok) flush();
-            pending = undefined;
+            const res = relay({ workflow: definition.name, path: name, password, tryNo: Number(tryNo), ...(rid ? { rid } : {}) }, parseChildArgs(args));
+            const r = res instanceof Promise ? await res : res;
             if (!r.ok) reply = `refused: ${r.why}`;
-            else if (cmd.verb === 'event' || cmd.verb === 'meter' || cmd.verb === 'label') (history[`${name}:${cmd.name}`] ??= []).push(cmd.verb === 'event' ? (cmd.value ? 'set' : 'clear') : String(cmd.value));
           } catch (e) {
             reply = `error: ${(e as Error).message}`;
           }
@@ -719,6 +743,10 @@ export async function runNubisSuite(wf: WorkflowsApi, def: string, o: NubisRunOp
           queueMicrotask(() => runtime!.failedToStart(sub.path, sub.tryNo, (e as Error).message));
           return;
         }
+        if (dispatcher && node) {
+          void dispatcher.start(sub, node, text);
+          return;
+        }
         fs.writeFileSync(job, text, { mode: 0o755 });
         const out = fs.openSync(job.replace(/\.job(\d+)$/, '.$1'), 'w');
         const child = spawnTracked('/bin/bash', [job], {
@@ -735,7 +763,8 @@ export async function runNubisSuite(wf: WorkflowsApi, def: string, o: NubisRunOp
           if (n && n.tryNo === sub.tryNo && (n.state === 'submitted' || n.state === 'active')) runtime!.lost(sub.path, sub.tryNo, `job exited (${signal ?? code}) without reporting complete`);
         });
       },
-      kill(_w, p, tryNo) {
+      kill(w, p, tryNo) {
+        if (dispatcher) void dispatcher.kill(w, p, tryNo);
         const c = children.get(`${p}#${tryNo}`);
         if (c) killGroup(c);
       },
@@ -754,6 +783,31 @@ export async function runNubisSuite(wf: WorkflowsApi, def: string, o: NubisRunOp
         transitions.push({ path: id.path, state: `zombie ${cmd.verb}: ${why}` });
       },
     };
+    let node: JobNode | undefined;
+    if (viaAgent) {
+      const nodeId = `peer-${path.basename(work)}`;
+      const token = randomBytes(12).toString('hex');
+      fs.mkdirSync(path.join(work, 'agent'));
+      agent = await startAgent({ sandbox: path.join(work, 'agent'), nodeId, token, killGraceMs: 300, stopGraceMs: 300, restore: false });
+      node = { nodeId, agent: createHttpAgentClient(agent.url, token) };
+      // the dispatcher sees the runtime through `relay`, so every child command is recorded
+      const rt = (): WorkflowRuntime => runtime!;
+      const seen: WorkflowRuntime = {
+        get definition() {
+          return rt().definition;
+        },
+        user: (c) => rt().user(c),
+        child: (id, cmd) => relay(id, cmd),
+        lost: (p, t, d) => rt().lost(p, t, d),
+        failedToStart: (p, t, d) => rt().failedToStart(p, t, d),
+        node: (p) => rt().node(p),
+        nodes: () => rt().nodes(),
+        why: (p) => rt().why(p),
+        restore: (n) => rt().restore(n),
+        close: () => rt().close(),
+      };
+      dispatcher = new JobDispatcher({ runtime: () => seen, retryMs: 50 });
+    }
     runtime = wf.createRuntime(definition, { clock: createRealClock(), hooks, serverVariables, parseExpression: (t) => (wf.parseExpression ? wf.parseExpression(t).expr : readExpression(t)) });
     const limit = o.timeoutMs ?? 300_000;
     const timer = setTimeout(() => settle(new Error(`suite /${suite} not complete in Nubis after ${Math.round(limit / 1000)} s:\n${nubisTree(runtime!)}`)), limit);
@@ -766,7 +820,7 @@ export async function runNubisSuite(wf: WorkflowsApi, def: string, o: NubisRunOp
     const abortWatch = setInterval(() => {
       const all = [...runtime!.nodes()];
       const top = runtime!.node(`/${suite}`)?.state;
-      const idle = top !== 'complete' && children.size === 0 && !all.some((n) => n.state === 'submitted' || n.state === 'active');
+      const idle = top !== 'complete' && children.size === 0 && (dispatcher?.running().length ?? 0) === 0 && !all.some((n) => n.state === 'submitted' || n.state === 'active');
       idleSeen = idle ? idleSeen + 1 : 0;
       if (idleSeen >= 2 && (top === 'aborted' || !canWake)) settle(new Error(`suite /${suite} ended ${top} in Nubis with nothing left to run:\n${nubisTree(runtime!)}`));
     }, 200);
@@ -791,6 +845,8 @@ export async function runNubisSuite(wf: WorkflowsApi, def: string, o: NubisRunOp
     return { suite, wallMs, states, kinds, events, meters, labels, history, transitions };
   } finally {
     runtime?.close();
+    await dispatcher?.close();
+    await agent?.close({ killProcesses: true });
     for (const c of children.values()) killGroup(c);
     for (const s of sockets) s.destroy();
     await new Promise<void>((r) => (server ? server.close(() => r()) : r()));

@@ -1,7 +1,8 @@
 /**
  * The project's own .def fixtures (test/fixtures/ecflow/) run to completion in a real
  * ecflow_server (Debian `ecflow-server`, `ecflow-client`, on a free loopback port) and in Nubis
- * (the scheduler with real job processes that report through `nubis child`), then compared:
+ * (the scheduler, createRuntime, whose jobs run on a real local agent and report with its
+ * `nubis child` shim, relayed by the jobs unit's JobDispatcher), then compared:
  * final states, event/meter/label values and histories, how often each task ran, and the
  * partial order of task runs (what must precede what; limits never exceeded). Each fixture's
  * expectations are checked on both runs, and the two runs are checked against each other.
