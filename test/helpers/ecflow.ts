@@ -536,6 +536,7 @@ function childStandin(): string {
   try {
     execFileSync('cc', ['-O2', '-o', path.join(dir, 'nubis'), path.join(dir, 'nubis-child.c')], { stdio: 'pipe' });
   } catch (e) {
+    fs.rmSync(dir, { recursive: true, force: true });
     throw new Error(`cannot compile the nubis child stand-in with cc: ${(e as { stderr?: Buffer }).stderr?.toString() ?? String(e)}`);
   }
   process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
@@ -630,9 +631,9 @@ export interface NubisRunOptions {
 
 /** Loads `def` into the Nubis scheduler, begins it and runs its jobs as real processes until the suite is complete. */
 export async function runNubisSuite(wf: WorkflowsApi, def: string, o: NubisRunOptions = {}): Promise<SuiteRun> {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-wf-run-'));
   const viaAgent = (o.jobs ?? 'agent') === 'agent';
   const bin = viaAgent ? '' : childStandin();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-wf-run-'));
   const children = new Map<string, ChildProcess>();
   const sockets = new Set<net.Socket>();
   let server: net.Server | undefined;
