@@ -461,6 +461,21 @@ interface WorkflowsApi {
   createRuntime(def: WfDefinition, opts: { clock: Clock; hooks: RuntimeHooks; serverVariables?: Record<string, string>; parseExpression?: (text: string) => Expr }): WorkflowRuntime;
   /** For `--wait` expressions; `readExpression` below when absent. */
   parseExpression?(text: string): { expr: Expr };
+  /** The script unit's lookup and preprocessing; the helper's own small versions when absent. */
+  locateScript?(taskPath: string, vars: Readonly<Record<string, string>>, files: { read(p: string): string | undefined }): { path: string; text: string };
+  preprocess?(text: string, vars: Readonly<Record<string, string>>, opts: { file: string; files: { read(p: string): string | undefined }; taskPath?: string }): string;
+}
+
+/** The script unit's file access, over the local disk. */
+const diskFiles = { read: (p: string): string | undefined => (fs.existsSync(p) && fs.statSync(p).isFile() ? fs.readFileSync(p, 'utf8') : undefined) };
+
+/** A task's job text: the script unit's when built in, else the helper's. */
+function jobText(wf: WorkflowsApi, taskPath: string, vars: Readonly<Record<string, string>>): string {
+  if (wf.locateScript && wf.preprocess) {
+    const s = wf.locateScript(taskPath, vars, diskFiles);
+    return wf.preprocess(s.text, vars, { file: s.path, files: diskFiles, taskPath });
+  }
+  return preprocessScript(locateTaskScript(taskPath, vars), vars);
 }
 
 /**
@@ -470,13 +485,14 @@ interface WorkflowsApi {
 export async function loadWorkflows(): Promise<(WorkflowsApi & { parser: string }) | string> {
   const m = (await import('../../src/workflows/index.js')) as unknown as Partial<WorkflowsApi>;
   if (typeof m.createRuntime !== 'function') return 'src/workflows has no createRuntime (the scheduler unit is not merged)';
-  if (typeof m.parseDef === 'function') return { parseDef: m.parseDef, createRuntime: m.createRuntime, ...(m.parseExpression ? { parseExpression: m.parseExpression } : {}), parser: 'parseDef' };
+  const script = m.locateScript && m.preprocess ? { locateScript: m.locateScript, preprocess: m.preprocess } : {};
+  if (typeof m.parseDef === 'function') return { parseDef: m.parseDef, createRuntime: m.createRuntime, ...(m.parseExpression ? { parseExpression: m.parseExpression } : {}), ...script, parser: 'parseDef' };
   const pe = m.parseExpression;
   if (pe) {
     // the project's expression parser inside the helper's reader
-    return { parseDef: (text, file) => readDefSubset(text, file, (t) => pe(t).expr), createRuntime: m.createRuntime, parseExpression: pe, parser: "the test helper's .def subset reader with src/workflows' parseExpression (no parseDef yet)" };
+    return { parseDef: (text, file) => readDefSubset(text, file, (t) => pe(t).expr), createRuntime: m.createRuntime, parseExpression: pe, ...script, parser: "the test helper's .def subset reader with src/workflows' parseExpression (no parseDef yet)" };
   }
-  return { parseDef: readDefSubset, createRuntime: m.createRuntime, parser: "the test helper's .def subset reader (src/workflows has no parseDef yet)" };
+  return { parseDef: readDefSubset, createRuntime: m.createRuntime, ...script, parser: "the test helper's .def subset reader (src/workflows has no parseDef yet)" };
 }
 
 /**
@@ -739,7 +755,7 @@ export async function runNubisSuite(wf: WorkflowsApi, def: string, o: NubisRunOp
         const job = path.join(work, `${sub.path.replace(/\//g, '_')}.job${sub.tryNo}`);
         let text: string;
         try {
-          text = preprocessScript(locateTaskScript(sub.path, vars), vars);
+          text = jobText(wf, sub.path, vars);
         } catch (e) {
           queueMicrotask(() => runtime!.failedToStart(sub.path, sub.tryNo, (e as Error).message));
           return;
