@@ -21,9 +21,13 @@ import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { createHttpAgentClient, startAgent, type RunningAgent } from '../../src/agent/index.js';
 import { createRealClock, type Clock } from '../../src/clock/index.js';
-import { emptyNode, JobDispatcher, type CompareOp, type JobNode, type Expr, type RuntimeHooks, type WfChildCommand, type WfChildIdentity, type WfChildResult, type WfDefinition, type WfNodeDef, type WfNodeKind, type WfState, type WfSubmission, type WorkflowRuntime } from '../../src/workflows/index.js';
+import { createWorkflows, emptyNode, JobDispatcher, type CompareOp, type DefPort, type JobNode, type JobPort, type JobStart, type ScriptPort, type Expr, type RuntimeHooks, type WfChildCommand, type WfChildIdentity, type WfChildResult, type WfDefinition, type WfNodeDef, type WfNodeKind, type WfState, type WfSubmission, type WorkflowRuntime } from '../../src/workflows/index.js';
 import { ensureDebianPackage } from './peers-debian.js';
-import { freePort, killGroup, ROOT, spawnTracked } from './processes.js';
+import { CLI, freePort, killGroup, ROOT, runProcess, spawnTracked } from './processes.js';
+import { openStore } from '../../src/store/index.js';
+import { createEventLog } from '../../src/events/index.js';
+import { createControlPlane } from '../../src/engine/index.js';
+import { createApiServer, ensureToken, type ApiServer } from '../../src/api/index.js';
 
 export const ECFLOW_SERVER = '/usr/sbin/ecflow_server';
 export const ECFLOW_CLIENT = '/usr/bin/ecflow_client';
@@ -1013,3 +1017,249 @@ export function readDefSubset(text: string, file: string, expression: (text: str
   if (suites.length === 0) throw new Error(`${file}: no suite`);
   return { name: suites[0]!.name, suites, externs: [], pools: [], variables: [] };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Nubis through its public surface: a control plane with the workflows controller and the API
+// server (in this process), driven by the real CLI: `nubis workflow import <def>` (which uploads
+// the scripts and includes the def names), `begin`, `status -w` until every task is complete,
+// then the status tree from `GET /v1/workflows/{name}`. Jobs run as real bash processes behind
+// the controller's job port, reporting with the C `nubis child` stand-in; the one pool the
+// controller dispatches to is a single node of 8 slots (the fixtures never need more).
+
+/** A loopback TCP server for the stand-in's child commands. */
+async function startChildServer(handle: (id: Omit<WfChildIdentity, 'workflow'>, cmd: WfChildCommand) => Promise<WfChildResult> | WfChildResult): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((sock) => {
+    sockets.add(sock);
+    sock.once('close', () => sockets.delete(sock));
+    let buf = '';
+    sock.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const lines = buf.split('\n');
+      const n = Number(lines[0]);
+      if (lines.length < n + 6) return;
+      const [, name = '', password = '', tryNo = '0', rid = '', ...args] = lines.slice(0, n + 5);
+      buf = '';
+      void (async () => {
+        let reply = 'ok';
+        try {
+          const r = await handle({ path: name, password, tryNo: Number(tryNo), ...(rid ? { rid } : {}) }, parseChildArgs(args));
+          if (!r.ok) reply = `refused: ${r.why}`;
+        } catch (e) {
+          reply = `error: ${(e as Error).message}`;
+        }
+        sock.end(`${reply.replace(/\n/g, ' ')}\n`);
+      })();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** The workflows controller's job port, running each job as a real bash process. */
+class ProcessJobs implements JobPort {
+  readonly history: Record<string, string[]> = {};
+  readonly transitions: SuiteRun['transitions'] = [];
+  private readonly live = new Map<string, { job: JobStart; child?: ChildProcess; reported: boolean }>();
+  constructor(private readonly work: string, private readonly bin: string, private port = 0) {}
+
+  setPort(port: number): void {
+    this.port = port;
+  }
+
+  /** A child command from a job's stand-in, relayed to the controller for that job. */
+  async relay(id: Omit<WfChildIdentity, 'workflow'>, cmd: WfChildCommand): Promise<WfChildResult> {
+    const l = this.live.get(`${id.path}#${id.tryNo}`);
+    if (!l) return { ok: false, zombie: true, why: 'no such job here' };
+    // noted before the call: the controller may dispatch what it frees before answering; taken back if refused
+    const implied = ({ init: 'active', complete: 'complete', abort: 'aborted' } as Record<string, string>)[cmd.verb];
+    const mark = implied ? { path: id.path, state: implied } : undefined;
+    if (mark) this.transitions.push(mark);
+    const r = await l.job.child({ workflow: l.job.sub.workflow, ...id }, cmd);
+    if (!r.ok && mark) this.transitions.splice(this.transitions.indexOf(mark), 1);
+    if (r.ok) {
+      if (cmd.verb === 'complete' || cmd.verb === 'abort') l.reported = true;
+      if (cmd.verb === 'event' || cmd.verb === 'meter' || cmd.verb === 'label') (this.history[`${id.path}:${cmd.name}`] ??= []).push(cmd.verb === 'event' ? (cmd.value ? 'set' : 'clear') : String(cmd.value));
+    }
+    return r;
+  }
+
+  async start(job: JobStart): Promise<void> {
+    const key = `${job.sub.path}#${job.sub.tryNo}`;
+    this.transitions.push({ path: job.sub.path, state: 'submitted' });
+    const file = path.join(this.work, `${job.sub.path.replace(/\//g, '_')}.job${job.sub.tryNo}`);
+    fs.writeFileSync(file, job.script, { mode: 0o755 });
+    const out = fs.openSync(file.replace(/\.job(\d+)$/, '.$1'), 'w');
+    const entry: { job: JobStart; child?: ChildProcess; reported: boolean } = { job, reported: false };
+    this.live.set(key, entry);
+    const child = spawnTracked('/bin/bash', [file], {
+      cwd: this.work,
+      env: { ...process.env, PATH: `${this.bin}:${process.env.PATH ?? ''}`, NUBIS_TEST_CHILD_PORT: String(this.port), ECF_NAME: job.sub.path, ECF_PASS: job.sub.password, ECF_TRYNO: String(job.sub.tryNo) },
+      stdio: ['ignore', out, out],
+    });
+    fs.closeSync(out);
+    entry.child = child;
+    child.once('exit', (code, signal) => {
+      this.live.delete(key);
+      if (!entry.reported) job.lost(`job exited (${signal ?? code}) without reporting complete`);
+      job.ended();
+    });
+  }
+
+  kill(_workflowId: string, p: string, tryNo: number): void {
+    const c = this.live.get(`${p}#${tryNo}`)?.child;
+    if (c) killGroup(c);
+  }
+
+  async logs(): Promise<string | undefined> {
+    return undefined;
+  }
+
+  async reattach(): Promise<string | undefined> {
+    return undefined;
+  }
+
+  running(): number {
+    return this.live.size;
+  }
+
+  killAll(): void {
+    for (const l of this.live.values()) if (l.child) killGroup(l.child);
+  }
+}
+
+/** The def and script units when built in, as the controller's ports; the helper's reader otherwise. */
+interface SurfaceUnits {
+  parseDef?(text: string, file: string): WfDefinition;
+  checkDefinition?(def: WfDefinition): void;
+  printDef?(def: WfDefinition): string;
+  parseExpression?(text: string): { expr: Expr };
+  locateScript?: WorkflowsApi['locateScript'];
+  preprocess?: WorkflowsApi['preprocess'];
+}
+
+/**
+ * Runs `def` through `nubis workflow import|begin|status -w` against an API server in this
+ * process; returns what happened in the same shape as the other runs.
+ */
+export async function runNubisCli(def: string, o: { include?: string; files?: string; timeoutMs?: number } = {}): Promise<SuiteRun & { parser: string }> {
+  const m = (await import('../../src/workflows/index.js')) as unknown as SurfaceUnits;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-wf-cli-'));
+  const work = path.join(dir, 'jobs');
+  fs.mkdirSync(work);
+  const jobs = new ProcessJobs(work, childStandin());
+  const childServer = await startChildServer((id, cmd) => jobs.relay(id, cmd));
+  jobs.setPort(childServer.port);
+  // the def as the user would have it: naming its scripts' and includes' folders
+  const text = fs.readFileSync(def, 'utf8');
+  const files = o.files ?? path.join(ECFLOW_FIXTURES, 'files');
+  const include = path.join(ECFLOW_FIXTURES, 'include', o.include ?? 'nubis');
+  const defCopy = path.join(dir, path.basename(def));
+  fs.writeFileSync(defCopy, text.replace(/^(\s*suite\s+\S+.*)$/m, `$1\n  edit ECF_FILES '${files}'\n  edit ECF_INCLUDE '${include}'`));
+  const parse = m.parseDef ?? ((t: string, f: string) => readDefSubset(t, f, m.parseExpression ? (x) => m.parseExpression!(x).expr : readExpression));
+  const withPool = (d: WfDefinition): WfDefinition => ({ ...d, pools: d.pools.length > 0 ? d.pools : [{ name: 'peer', deployment: 'peer', component: 'node', slots: 8 }] });
+  const defs: DefPort = {
+    parseDef: (t, f) => withPool(parse(t, f)),
+    parseYaml: () => {
+      throw new Error('not used');
+    },
+    check: (d) => m.checkDefinition?.(d),
+    print: (d) => m.printDef?.(d) ?? '',
+    ...(m.parseExpression ? { parseExpression: (t: string) => m.parseExpression!(t).expr } : {}),
+  };
+  const script: ScriptPort = {
+    jobText(sub, uploaded) {
+      const vars = { ECF_NAME: sub.path, ECF_PASS: sub.password, ECF_TRYNO: String(sub.tryNo), ...sub.variables };
+      if (m.locateScript && m.preprocess) {
+        // only what import uploaded
+        const read = { read: (p: string): string | undefined => uploaded.get(p) ?? uploaded.get(p.replace(/^\//, '')) };
+        const s = m.locateScript(sub.path, vars, read);
+        return m.preprocess(s.text, vars, { file: s.path, files: read, taskPath: sub.path });
+      }
+      return preprocessScript(locateTaskScript(sub.path, vars), vars);
+    },
+  };
+  const store = await openStore({ path: path.join(dir, 'nubis.db') });
+  const events = createEventLog(store);
+  const cp = await createControlPlane({ dataDir: dir, store, events });
+  const workflows = createWorkflows({ controlPlane: cp, store, events, ports: { defs, script, jobs, pools: { members: () => [{ id: 'peer-node' }], watch: () => () => undefined } } });
+  let api: ApiServer | undefined;
+  try {
+    await cp.start();
+    await ensureToken(store, dir);
+    const token = fs.readFileSync(path.join(dir, 'token'), 'utf8').trim();
+    api = createApiServer({ controlPlane: cp, store, workflows, heartbeatMs: 50, log: () => undefined });
+    const { port } = await api.listen(0);
+    const base = `http://127.0.0.1:${port}`;
+    const env = { NUBIS_SERVER: base, NUBIS_TOKEN: token, NO_COLOR: '1' };
+    const cli = async (...args: string[]): Promise<string> => {
+      const r = await runProcess(process.execPath, [CLI, ...args], { env, cwd: dir });
+      if (r.code !== 0) throw new Error(`nubis ${args.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+      return r.stdout;
+    };
+    const suite = /^\s*suite\s+(\S+)/m.exec(text)![1]!;
+    await cli('workflow', 'import', defCopy);
+    const t0 = performance.now();
+    await cli('workflow', 'begin', suite);
+    const limit = o.timeoutMs ?? 300_000;
+    const watched = cli('workflow', 'status', suite, '-w');
+    const ans = async (): Promise<{ state: string; tree: TreeNode }> => {
+      const r = await fetch(`${base}/v1/workflows/${suite}`, { headers: { authorization: `Bearer ${token}` } });
+      return (await r.json()) as { state: string; tree: TreeNode };
+    };
+    // status -w ends when every task is complete; a run that stops short (aborted, nothing left
+    // running) is seen on the status tree, and the overall limit only catches a hang
+    let wallMs = 0;
+    for (;;) {
+      const done = await Promise.race([watched.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 200))]);
+      const st = await ans();
+      if (done || st.tree.state === 'complete') {
+        wallMs = performance.now() - t0;
+        break;
+      }
+      const tasks = flatten(st.tree).filter((n) => n.kind === 'task');
+      if (jobs.running() === 0 && tasks.length > 0 && !tasks.some((n) => n.state === 'submitted' || n.state === 'active' || n.state === 'queued')) {
+        throw new Error(`suite /${suite} ended ${st.tree.state} through the CLI:\n${flatten(st.tree).map((n) => `${n.path} ${n.state}${n.reason ? ` (${n.reason})` : ''}`).join('\n')}`);
+      }
+      if (performance.now() - t0 > limit) throw new Error(`suite /${suite} not complete through the CLI after ${Math.round(limit / 1000)} s`);
+    }
+    await watched.catch(() => undefined);
+    const tree = (await ans()).tree;
+    const run: SuiteRun = { suite, wallMs, states: {}, kinds: {}, events: {}, meters: {}, labels: {}, history: jobs.history, transitions: jobs.transitions };
+    for (const n of flatten(tree)) {
+      if (n.kind === 'workflow') continue;
+      run.states[n.path] = n.state;
+      run.kinds[n.path] = n.kind as 'suite' | 'family' | 'task';
+      for (const [k, v] of Object.entries(n.events ?? {})) run.events[`${n.path}:${k}`] = v;
+      for (const [k, v] of Object.entries(n.meters ?? {})) run.meters[`${n.path}:${k}`] = v;
+      for (const [k, v] of Object.entries(n.labels ?? {})) run.labels[`${n.path}:${k}`] = v;
+    }
+    return { ...run, parser: m.parseDef ? 'parseDef' : "the test helper's .def subset reader" };
+  } finally {
+    jobs.killAll();
+    await api?.close();
+    await workflows.stop();
+    await cp.stop();
+    await store.close();
+    await childServer.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface TreeNode {
+  path: string;
+  kind: string;
+  state: string;
+  reason?: string;
+  events?: Record<string, boolean>;
+  meters?: Record<string, number>;
+  labels?: Record<string, string>;
+  children: TreeNode[];
+}
+const flatten = (n: TreeNode): TreeNode[] => [n, ...n.children.flatMap(flatten)];

@@ -2,7 +2,9 @@
  * The project's own .def fixtures (test/fixtures/ecflow/) run to completion in a real
  * ecflow_server (Debian `ecflow-server`, `ecflow-client`, on a free loopback port) and in Nubis
  * (the scheduler, createRuntime, whose jobs run on a real local agent and report with its
- * `nubis child` shim, relayed by the jobs unit's JobDispatcher), then compared:
+ * `nubis child` shim, relayed by the jobs unit's JobDispatcher; and again through the public
+ * surface: `nubis workflow import|begin|status -w` against the API server and the workflows
+ * controller, with real bash jobs behind its job port), then compared:
  * final states, event/meter/label values and histories, how often each task ran, and the
  * partial order of task runs (what must precede what; limits never exceeded). Each fixture's
  * expectations are checked on both runs, and the two runs are checked against each other.
@@ -10,7 +12,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { checkOrder, ECFLOW_FIXTURES, loadWorkflows, maxConcurrent, runCounts, runNubisSuite, startEcflow, type EcflowServer, type SuiteRun } from '../helpers/ecflow.js';
+import { checkOrder, ECFLOW_FIXTURES, loadWorkflows, maxConcurrent, runCounts, runNubisCli, runNubisSuite, startEcflow, type EcflowServer, type SuiteRun } from '../helpers/ecflow.js';
 
 let ecf: EcflowServer;
 const workflows = await loadWorkflows();
@@ -66,6 +68,11 @@ function peerTest(title: string, name: string, expect: (run: SuiteRun, who: stri
     if (typeof workflows === 'string') return;
     const [e, n] = [await inEcflow(name), await runNubisSuite(workflows, fixture(name))];
     expect(n, 'nubis');
+    sameResults(e, n);
+  });
+  test(`${title} (Nubis through nubis workflow import|begin|status -w and the API, compared with ecFlow)`, { skip: typeof workflows === 'string' ? workflows : false, ...(o.todo ? { todo: o.todo } : {}) }, async () => {
+    const [e, n] = [await inEcflow(name), await runNubisCli(fixture(name))];
+    expect(n, 'nubis-cli');
     sameResults(e, n);
   });
 }
