@@ -13,3 +13,4 @@ export {
 } from './ready-by.js';
 export { measuredProvisioning, type MeasureSources, type MeasureTarget } from './measure.js';
 export { poolAutoscale, type AutoscaleInput, type AutoscaleDecision } from './autoscale.js';
+export { parsePoolText, poolsFromVariables, printPool, POOL_VARIABLE_PREFIX, POOL_NAME } from './parse.js';

@@ -1,0 +1,185 @@
+/**
+ * The postproc example (examples/postproc) end to end.
+ *
+ * 1. A whole day's four cycles on the sim cloud with a virtual clock, in process: the
+ *    scheduler runs the suite (as suite.mjs builds it), engine actions go to a real control
+ *    plane on the same clock (start the main node, clone the pool ready by the data time,
+ *    destroy it, stop the main node), jobs go through the pools' least-loaded queue to the
+ *    pool's running nodes and are simulated on the clock. Checked: every task completes
+ *    exactly once, no node ever runs more jobs than its slots, jobs spread over the nodes,
+ *    each cycle's pool runs by its ready-by time, and nothing is left in the cloud at the end.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { createVirtualClock } from '../../src/clock/index.js';
+import { createSimCloud } from '../../src/drivers/sim/index.js';
+import { createRuntime, PoolQueue, controlPlanePorts, runAction, actionOptions, type WfDefinition, type WfSubmission, type WorkflowRuntime } from '../../src/workflows/index.js';
+import { startControlPlane, tempDir } from '../helpers/control-plane.js';
+import { ROOT } from '../helpers/processes.js';
+
+const EXAMPLE = path.join(ROOT, 'examples', 'postproc');
+const DAY = Date.parse('2026-12-03T00:00:00Z');
+
+/** The suite as suite.mjs builds it (the same tree its .def text holds). */
+function suiteJson(args: string[]): WfDefinition {
+  return JSON.parse(execFileSync(process.execPath, [path.join(EXAMPLE, 'suite.mjs'), ...args, '--json'], { encoding: 'utf8' })) as WfDefinition;
+}
+
+test('postproc on sim with a virtual clock: a whole day of four cycles, every task complete exactly once, slots never exceeded, nothing left billing', { timeout: 300_000 }, async (t) => {
+  const JOBS = 40;
+  const NODES = 4;
+  const SLOTS = 2;
+  const JOB_MS = 20_000;
+  const dir = tempDir('nubis-postproc-sim-');
+  const simPath = path.join(dir, 'sim.db');
+  const clock = createVirtualClock(DAY);
+  const stopAdvance = clock.autoAdvance();
+  const cp = await startControlPlane(dir, { clock, engine: { pollIntervalMs: 1000 } });
+  let runtime: WorkflowRuntime | undefined;
+  try {
+    const spec = fs.readFileSync(path.join(EXAMPLE, 'sim.yaml'), 'utf8').replace('slowdown: cloudsigma', `slowdown: cloudsigma\n      path: ${JSON.stringify(simPath)}`);
+    await cp.apply({ spec, file: 'sim.yaml', artefacts: { 'main.mjs': fs.readFileSync(path.join(EXAMPLE, 'main.mjs')).toString('base64') } }, { actor: 'user:test' });
+    const def = suiteJson(['--jobs', String(JOBS), '--nodes', String(NODES), '--slots', String(SLOTS), '--from', '20261203', '--to', '20261203']);
+    const ports = controlPlanePorts({
+      controlPlane: cp, clock, caller: { actor: 'workflow:postproc' }, pools: def.pools, engine: cp.engine,
+      measure: { events: cp.events, accounting: cp.registry.accounting },
+    });
+
+    // the pools: a queue each, fed with the running instances of its component
+    const key = (s: WfSubmission): string => `${s.path}#${s.tryNo}`;
+    const queues = new Map(def.pools.map((p) => [p.name, new PoolQueue<WfSubmission>(p.name, { slots: p.slots, key })]));
+    const running = new Map<string, number>();
+    let maxOnNode = 0;
+    const perNode = new Map<string, number>();
+    const completions = new Map<string, number>();
+    const submissions = new Map<string, number>();
+    const labels = new Map<string, string>();
+    const details = new Map<string, string>();
+    const readyAt = new Map<string, number>();
+    let suiteDone: () => void = () => undefined;
+    const done = new Promise<void>((r) => (suiteDone = r));
+
+    const reply = (s: WfSubmission, c: Parameters<WorkflowRuntime['child']>[1]): void => {
+      const r = runtime!.child({ workflow: s.workflow, path: s.path, password: s.password, tryNo: s.tryNo }, c);
+      void Promise.resolve(r).then((x) => assert.ok(x.ok, `${s.path} ${c.verb}: ${JSON.stringify(x)}`));
+    };
+    const runJob = (d: { item: WfSubmission; node: string }, pool: string): void => {
+      const n = (running.get(d.node) ?? 0) + 1;
+      running.set(d.node, n);
+      maxOnNode = Math.max(maxOnNode, n);
+      if (pool === 'compute') perNode.set(d.node, (perNode.get(d.node) ?? 0) + 1);
+      void (async () => {
+        const s = d.item;
+        reply(s, { verb: 'init', rid: `${d.node}:${s.tryNo}` });
+        await clock.sleep(JOB_MS);
+        if (s.path.endsWith('/receive')) {
+          reply(s, { verb: 'meter', name: 'chunks', value: Number(s.variables['CHUNKS']) });
+          reply(s, { verb: 'event', name: 'first', value: true });
+        }
+        running.set(d.node, running.get(d.node)! - 1);
+        reply(s, { verb: 'complete' });
+        for (const next of queues.get(pool)!.release(key(s))) runJob(next, pool);
+      })();
+    };
+    // nodes join a pool's queue when their instance runs, and leave when it goes
+    const syncPools = async (): Promise<void> => {
+      const v = await cp.getDeployment('postproc');
+      for (const p of def.pools) {
+        const q = queues.get(p.name)!;
+        const up = new Set(v.instances.filter((i) => i.component === p.component && i.desired && i.phase === 'running').map((i) => i.name));
+        for (const n of q.nodes()) if (!up.has(n.id)) assert.deepEqual(q.removeNode(n.id), [], `${n.id} left ${p.name} with jobs on it`);
+        for (const id of up) if (!q.nodes().some((n) => n.id === id)) for (const d of q.addNode(id)) runJob(d, p.name);
+      }
+    };
+    cp.events.subscribe({ deployment: 'postproc' }, () => void syncPools());
+
+    runtime = createRuntime(def, {
+      clock,
+      hooks: {
+        submit(s) {
+          submissions.set(s.path, (submissions.get(s.path) ?? 0) + 1);
+          const action = s.action;
+          if (action) {
+            queueMicrotask(() => {
+              reply(s, { verb: 'init', rid: `action-${s.tryNo}` });
+              runAction(action, ports, { ...actionOptions(s.variables, clock.now()), onProgress: (t) => labels.set(s.path, t) }).then(
+                (r) => {
+                  if (action.verb === 'scale') readyAt.set(s.path, clock.now());
+                  details.set(s.path, r.detail);
+                  reply(s, { verb: 'complete' });
+                },
+                (e: unknown) => reply(s, { verb: 'abort', reason: String(e) }),
+              );
+            });
+            return;
+          }
+          const pool = s.variables['NUBIS_POOL']!;
+          queueMicrotask(() => {
+            for (const d of queues.get(pool)!.submit(s)) runJob(d, pool);
+          });
+        },
+        kill() {},
+        changed(_w, nodes) {
+          for (const n of nodes) {
+            if (n.state === 'complete' && n.path.split('/').length > 2) completions.set(n.path, (completions.get(n.path) ?? 0) + 1);
+            if (n.path === '/postproc' && n.state === 'complete') suiteDone();
+          }
+        },
+        zombie(_w, id, c, why) {
+          assert.fail(`zombie ${id.path} ${c.verb}: ${why}`);
+        },
+      },
+    });
+    runtime.user({ verb: 'begin' });
+    await done;
+
+    // every task of the four cycles submitted once and complete once
+    const tasks = [...runtime.nodes()].filter((n) => /\/(start_main|provision|receive|fxp\d|destroy_pool|transfer|stop_main)$/.test(n.path)).map((n) => n.path);
+    assert.equal(tasks.length, 4 * (JOBS + 6));
+    for (const t of tasks) {
+      assert.equal(submissions.get(t), 1, `${t} submitted ${submissions.get(t)} times`);
+      assert.equal(completions.get(t), 1, `${t} completed ${completions.get(t)} times`);
+    }
+    assert.ok(maxOnNode <= SLOTS, `a node ran ${maxOnNode} jobs at once with ${SLOTS} slots`);
+    // least-loaded dispatch spread the jobs over every compute node the cycles had
+    const spread = [...perNode.values()];
+    assert.ok(spread.length >= NODES, `jobs ran on ${spread.length} compute nodes`);
+    assert.equal(spread.reduce((a, b) => a + b, 0), 4 * JOBS);
+    // each cycle: the pool's plan was reported and it ran by the data time (hh:40)
+    let inTime = 0;
+    for (const c of ['00', '06', '12', '18']) {
+      const p = `/postproc/c${c}/provision`;
+      const hh = Number(c) + 4;
+      assert.match(labels.get(p) ?? '', /^starts (now \(\d\d:\d\d:\d\d\), \w+ late|\d\d:\d\d:\d\d): 4 nodes take /, `${p}: ${labels.get(p)}`);
+      // p90 and a margin: in time on most days, never far off
+      const deadline = DAY + (hh * 60 + 40) * 60_000;
+      if (readyAt.get(p)! <= deadline) inTime++;
+      assert.ok(readyAt.get(p)! <= deadline + 60_000, `${p} ready at ${new Date(readyAt.get(p)!).toISOString()}`);
+      t.diagnostic(`${p}: ${labels.get(p)}; running at ${new Date(readyAt.get(p)!).toISOString().slice(11, 19)}`);
+      // the main node started at hh:35, five minutes before the data
+      assert.equal(runtime.node(`/postproc/c${c}/start_main`)!.state, 'complete');
+    }
+    assert.ok(inTime >= 3, `${inTime} of 4 pools ready by the data time`);
+    // after the first cycle the plan is measured, not assumed
+    assert.match(labels.get('/postproc/c18/provision')!, /from \d+ measured/);
+    assert.ok(clock.now() < DAY + 86_400_000, 'the day fits in the day');
+    assert.match(details.get('/postproc/c18/destroy_pool')!, /^postproc\/compute scaled 4 → 0 \(none left\)/);
+    assert.match(details.get('/postproc/c18/stop_main')!, /^postproc\/main scaled 1 → 0 \(none left\)/);
+    t.diagnostic(`jobs per compute node: ${[...perNode].map(([n, c]) => `${n} ${c}`).join(', ')}; day ended ${new Date(clock.now()).toISOString()}`);
+    // nothing left that bills
+    const sim = createSimCloud({ path: simPath });
+    try {
+      assert.equal(sim.inventory().filter((s) => s.status !== 'deleted').length, 0);
+    } finally {
+      sim.close();
+    }
+  } finally {
+    runtime?.close();
+    stopAdvance();
+    await cp.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
