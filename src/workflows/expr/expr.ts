@@ -168,6 +168,13 @@ class Parser {
       this.pos = NUMBER_RE.lastIndex;
       return { kind: 'number', value: Number(m[0]) };
     }
+    if (this.text.startsWith('/<flag>', start)) {
+      ATTR_RE.lastIndex = start + 7;
+      const f = ATTR_RE.exec(this.text);
+      if (!f) this.fail('a flag name', start + 7);
+      this.pos = ATTR_RE.lastIndex;
+      return { kind: 'flag', path: '/', flag: f[0], ...(this.loc ? { loc: this.at(start) } : {}) };
+    }
     PATH_RE.lastIndex = start;
     const m = PATH_RE.exec(this.text);
     if (!m) this.fail('an operand');
@@ -215,7 +222,12 @@ export function parseExpression(text: string, loc?: SourceLoc): WfExpression {
 }
 
 /** One line of a trigger or complete: the first has no `join`, the rest were written `-a` (and) or `-o` (or). */
-export interface ExpressionPart { readonly text: string; readonly loc?: SourceLoc; readonly join?: LogicOp }
+export interface ExpressionPart {
+  readonly text: string;
+  readonly loc?: SourceLoc;
+  /** How it joins the text before it: `and`/`or` (a `-a`/`-o` line) or `space` (after a trailing backslash). */
+  readonly join?: LogicOp | 'space';
+}
 
 /**
  * Joins a trigger's lines as ecFlow does: the texts are concatenated with ` AND ` / ` OR ` and
@@ -226,7 +238,7 @@ export function parseExpressionParts(parts: readonly ExpressionPart[]): WfExpres
   let text = '';
   const segments: Segment[] = [];
   for (const [i, part] of parts.entries()) {
-    if (i > 0) text += part.join === 'or' ? ' OR ' : ' AND ';
+    if (i > 0) text += part.join === 'or' ? ' OR ' : part.join === 'space' ? ' ' : ' AND ';
     const t = part.text.trim();
     const lead = part.text.length - part.text.trimStart().length;
     const loc = part.loc ? { ...part.loc, col: part.loc.col + lead } : undefined;
