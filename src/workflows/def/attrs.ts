@@ -183,7 +183,7 @@ export function parseCron(args: readonly Token[], fail: Fail): WfCronSpec {
   }
   const rest = args.slice(i);
   if (rest.length === 0) fail(undefined, 'expected a time hh:mm');
-  const time = parseTimeSpec(rest, fail, false);
+  const time = parseTimeSpec(rest, fail);
   return { weekDays, lastWeekDays, monthDays, lastDayOfMonth, months, time };
 }
 
@@ -248,7 +248,7 @@ export function parseRepeat(args: readonly Token[], fail: Fail): WfRepeat {
       if (args[2]) fail(args[2], 'repeat day with an end date is not supported');
       return { kind: 'day', step };
     }
-    case 'month': case 'year':
+    case 'month': case 'year': case 'file':
       return fail(kind, `repeat ${kind.text} is not supported`);
     default:
       return fail(kind, `unknown repeat kind '${kind.text}' (expected integer, enumerated, string, date, datelist or day)`);

@@ -9,9 +9,11 @@
  * (joined as ecFlow does: ` AND `/` OR ` and the whole re-parsed), `defstatus`, `repeat`
  * (integer, enumerated, string, date, datelist, day), `time`/`today` (single, `+relative`,
  * series), `date` (with `*`), `day`, `cron` (`-w` incl. `L`, `-d` incl. `L`, `-m`, series).
- * Anything else — `late`, `autocancel`, `zombie`, `clock`, `repeat month|year`, `autoarchive`,
- * `queue`, `generic`, … and unknown words — is rejected with `file:line:col: <construct> is
- * not supported`.
+ * Several statements may share a line, separated by `;`; a trigger/complete line ending in `\`
+ * continues on the next line. `clock real` alone (ecFlow's default) is accepted and dropped.
+ * Anything else — `late`, `autocancel`, `zombie`, other `clock`s, `repeat month|year|file`,
+ * `autoarchive`, `queue`, `generic`, … and unknown words — is rejected with
+ * `file:line:col: <construct> is not supported`.
  *
  * Nubis extras, invisible to ecFlow (so a file that ecflow_server loads loads here unchanged):
  * - a pool: a comment line `# nubis:pool NAME deployment=D component=C [slots=N]
@@ -27,7 +29,7 @@
 import { NubisError } from '../../errors/index.js';
 import { parseExpressionParts, type ExpressionPart } from '../expr/index.js';
 import type {
-  SourceLoc, WfDefinition, WfExpression, WfNodeDef, WfNodeKind, WfPool, WfState,
+  SourceLoc, WfDefinition, WfNodeDef, WfNodeKind, WfPool, WfState,
 } from '../model/types.js';
 import { emptyNode, WF_STATES } from '../model/types.js';
 import {
@@ -69,9 +71,8 @@ export function parseDef(text: string, file: string): WfDefinition {
   let task: MutableNode | undefined;
 
   const lines = text.split('\n');
-  for (let li = 0; li < lines.length; li++) {
-    const raw = lines[li]!.replace(/\r$/, '');
-    const lineNo = li + 1;
+  let li = 0;
+  const statement = (raw: string, lineNo: number): void => {
     const at = (col: number): SourceLoc => ({ file, line: lineNo, col });
     const endCol = raw.trimEnd().length + 1;
     const fail: Fail = (tok, message) => { throw invalid(at(tok ? tok.col : endCol), message); };
@@ -86,11 +87,11 @@ export function parseDef(text: string, file: string): WfDefinition {
         if (pools.some((p) => p.name === pool.name)) fail(args[0], `pool ${pool.name} is declared twice`);
         pools.push(pool);
       }
-      continue;
+      return;
     }
     const toks = tokenize(raw);
     const kw = toks[0];
-    if (!kw) continue;
+    if (!kw) return;
     const args = toks.slice(1);
     const current = (): MutableNode => {
       const n = task ?? families[families.length - 1] ?? suite;
@@ -245,11 +246,19 @@ export function parseDef(text: string, file: string): WfDefinition {
         } else if (pe) {
           fail(kw, `a second ${kw.text} line must start with -a or -o`);
         }
-        let exprText = raw.slice(start);
-        const hash = exprText.indexOf('#');
-        if (hash >= 0) exprText = exprText.slice(0, hash);
+        const uncomment = (t: string): string => { const h = t.indexOf('#'); return h >= 0 ? t.slice(0, h) : t; };
+        let exprText = uncomment(raw.slice(start));
         if (!pe) { pe = { node, which: kw.text, parts: [] }; list.push(pe); }
         pe.parts.push({ text: exprText, loc: at(start + 1), ...(join ? { join } : {}) });
+        // a trailing backslash continues the expression on the next line
+        while (/\\\s*$/.test(exprText)) {
+          const last = pe.parts.pop()!;
+          pe.parts.push({ ...last, text: last.text.replace(/\\\s*$/, '') });
+          if (li + 1 >= lines.length) fail(undefined, 'expected the expression to continue after \\');
+          li++;
+          exprText = uncomment(lines[li]!.replace(/\r$/, ''));
+          pe.parts.push({ text: exprText, loc: { file, line: li + 1, col: 1 }, join: 'space' });
+        }
         // parse now, so an error is reported on the line that caused it
         const parsed = parseExpressionParts(pe.parts);
         node[kw.text] = parsed;
@@ -284,11 +293,21 @@ export function parseDef(text: string, file: string): WfDefinition {
       case 'cron':
         current().crons.push(parseCron(args, fail));
         break;
+      case 'clock':
+        // `clock real` alone is ecFlow's default (the suite runs on the real clock): accepted, nothing to keep
+        if (args.length === 1 && args[0]!.text === 'real') break;
+        fail(kw, `clock ${args.map((a) => a.text).join(' ')} is not supported (only 'clock real')`);
+        break;
       default:
         if (UNSUPPORTED.has(kw.text)) fail(kw, `${kw.text} is not supported`);
-        if (kw.text === 'repeat') fail(kw, 'repeat is not supported');
         fail(kw, NAME_RE.test(kw.text) ? `unknown keyword '${kw.text}' is not supported` : `unexpected '${kw.text}'`);
     }
+  };
+  for (; li < lines.length; li++) {
+    const raw = lines[li]!.replace(/\r$/, '');
+    const lineNo = li + 1;
+    if (raw.trimStart().startsWith('#')) { statement(raw, lineNo); continue; }
+    for (const st of splitStatements(raw)) statement(st, lineNo);
   }
   if (suites.length === 0) throw invalid({ file, line: 1, col: 1 }, 'expected a suite');
 
@@ -312,5 +331,24 @@ export function parseDef(text: string, file: string): WfDefinition {
   return def;
 }
 
-/** The expression an attribute line holds, re-exported for the YAML form. */
-export type { WfExpression };
+/**
+ * Splits a physical line at `;` outside quotes and before a comment (ecFlow allows several
+ * statements on a line); each statement keeps its columns (the rest is blanked out).
+ */
+function splitStatements(raw: string): string[] {
+  const out: string[] = [];
+  let q: string | undefined;
+  let from = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!;
+    if (q) { if (c === q) q = undefined; continue; }
+    if (c === '"' || c === "'") { q = c; continue; }
+    if (c === '#' && (i === 0 || /\s/.test(raw[i - 1]!))) break;
+    if (c === ';') {
+      out.push(' '.repeat(from) + raw.slice(from, i));
+      from = i + 1;
+    }
+  }
+  out.push(' '.repeat(from) + raw.slice(from));
+  return out;
+}
