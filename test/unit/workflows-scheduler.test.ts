@@ -394,3 +394,16 @@ test('events by number: `event 1 ready` is also `:1`, in triggers and in child c
   assert.deepEqual(h.submitted(), ['/s/a', '/s/b', '/s/c']);
   assert.equal(h.send('/s/a', { verb: 'event', name: '3', value: true }).ok, false);
 });
+
+test('a limit\'s value (tokens in use) in a trigger', () => {
+  const h = new Harness(definition(suite('s', [
+    family('f', [task('a'), task('b')], { inlimits: [{ name: 'L', tokens: 1, nodeOnly: false, submissionOnly: false }] }),
+    task('idle', { trigger: expr(cmp('==', ref('/s', 'L'), num(0))) }),
+  ], { limits: [{ name: 'L', tokens: 2 }] })));
+  h.rt.user({ verb: 'begin' });
+  assert.deepEqual(h.submitted(), ['/s/f/a', '/s/f/b']);
+  h.finish('/s/f/a');
+  assert.equal(h.subs.length, 2);
+  h.finish('/s/f/b');
+  assert.deepEqual(h.submitted(), ['/s/f/a', '/s/f/b', '/s/idle']);
+});

@@ -7,7 +7,7 @@
 import type { Expr, WfDefinition, WfNodeDef, WfState } from '../model/types.js';
 import type { WfNodeRuntime } from '../model/runtime.js';
 import { STATE_SIGNIFICANCE } from '../model/types.js';
-import { referencedPaths, type ExprEnv } from './evaluate.js';
+import { referencedAttrs, type ExprEnv } from './evaluate.js';
 import { createNodeTime, type NodeTime } from './time.js';
 
 /** States by significance (index = STATE_SIGNIFICANCE). */
@@ -16,6 +16,8 @@ export const BY_SIGNIFICANCE: readonly WfState[] = (Object.keys(STATE_SIGNIFICAN
 /** A counting semaphore: `limit NAME N` on a node. */
 export class LimitRec {
   used = 0;
+  /** Some expression reads this limit's value (`node:NAME`): its changes re-evaluate the node's dependents. */
+  referenced = false;
   /** Holder path → tokens it holds. */
   readonly holders = new Map<string, number>();
   /** Tasks waiting for a token, lowest definition index first. */
@@ -257,13 +259,16 @@ export class Tree {
 
   private indexDependencies(n: RNode): void {
     if (!n.trigger && !n.completeExpr) return;
-    const paths: string[] = [];
-    if (n.trigger) referencedPaths(n.trigger, paths);
-    if (n.completeExpr) referencedPaths(n.completeExpr, paths);
-    for (const p of paths) {
-      const t = n.resolve(this, p);
+    const refs: { path: string; attr?: string }[] = [];
+    if (n.trigger) referencedAttrs(n.trigger, refs);
+    if (n.completeExpr) referencedAttrs(n.completeExpr, refs);
+    for (const r of refs) {
+      const t = n.resolve(this, r.path);
+      if (!t) continue;
       // once per dependent: a node's dependents list ends with it when already added
-      if (t && t.dependents[t.dependents.length - 1] !== n) t.addDependent(n);
+      if (t.dependents[t.dependents.length - 1] !== n) t.addDependent(n);
+      const l = r.attr === undefined ? undefined : t.limits.get(r.attr);
+      if (l) l.referenced = true;
     }
   }
 
