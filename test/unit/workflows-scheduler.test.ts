@@ -407,3 +407,43 @@ test('a limit\'s value (tokens in use) in a trigger', () => {
   h.finish('/s/f/b');
   assert.deepEqual(h.submitted(), ['/s/f/a', '/s/f/b', '/s/idle']);
 });
+
+test('paths: x and ./x are siblings, ../x the parent\'s sibling, /abs; a plain a/b not below the parent is looked for below the node', () => {
+  const h = new Harness(definition(suite('s', [
+    task('a'),
+    family('f', [
+      task('b', { trigger: expr(and(is('../a', 'complete'), is('/s/a', 'complete'))) }),
+      task('c', { trigger: expr(is('./b', 'complete')) }),
+      task('d', { trigger: expr(is('../a', 'complete')), defstatus: 'complete' }),
+      family('g', [task('x'), task('y', { defstatus: 'suspended' })]),
+    ], { complete: expr(is('g/x', 'complete')) }),
+  ])));
+  h.rt.user({ verb: 'begin' });
+  assert.deepEqual(h.submitted(), ['/s/a', '/s/f/g/x']);
+  h.finish('/s/f/g/x');
+  // f is queued (b waits for a) and its complete expression names its own child g/x: it holds
+  assert.equal(h.state('/s/f'), 'complete');
+  assert.equal(h.rt.node('/s/f')!.reason, 'by_rule');
+  assert.equal(h.state('/s/f/b'), 'complete');
+  h.finish('/s/a');
+  assert.deepEqual(h.submitted(), ['/s/a', '/s/f/g/x'], 'b and c never run');
+  assert.equal(h.state('/s'), 'complete');
+  assert.equal(h.state('/s/f/g/y'), 'complete');
+});
+
+test('paths: ../x and ./x and /abs resolve; a trigger on a missing node waits (unknown)', () => {
+  const h = new Harness(definition(suite('s', [
+    task('a'),
+    family('f', [
+      task('b', { trigger: expr(and(is('../a', 'complete'), is('/s/a', 'complete'))) }),
+      task('c', { trigger: expr(is('./b', 'complete')) }),
+      task('z', { trigger: expr(is('/other/x', 'complete')) }),
+    ]),
+  ])));
+  h.rt.user({ verb: 'begin' });
+  h.finish('/s/a');
+  h.finish('/s/f/b');
+  h.finish('/s/f/c');
+  assert.deepEqual(h.submitted(), ['/s/a', '/s/f/b', '/s/f/c']);
+  assert.deepEqual(h.rt.why('/s/f/z').map((w) => w.detail), ['/other/x == complete is false (/other/x does not exist)']);
+});

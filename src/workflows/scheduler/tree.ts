@@ -119,6 +119,8 @@ export class RNode {
       r = tree.resolve(this, path) ?? null;
       holder.resolved.set(path, r);
     }
+    // ecFlow (NodeFind): a plain `a/b` not found below the parent is looked for below the node itself
+    if (r === null && this.children.length > 0 && !path.startsWith('/') && !path.startsWith('.')) return tree.resolveFrom(this, path);
     return r ?? undefined;
   }
 }
@@ -234,15 +236,19 @@ export class Tree {
    * `from`'s parent (`x` and `./x` a sibling, `../x` a sibling of the parent).
    */
   resolve(from: RNode, path: string): RNode | undefined {
+    return path.startsWith('/') ? this.walk(null, path) : this.walk(from.parent ?? null, path);
+  }
+
+  /** A relative path from `n` itself (its children first). */
+  resolveFrom(n: RNode, path: string): RNode | undefined {
+    return this.walk(n, path);
+  }
+
+  /** Walks `path` from `start` (null: above the suites). */
+  private walk(start: RNode | null, path: string): RNode | undefined {
     const segs = path.split('/');
-    let cur: RNode | undefined | null;
-    let i = 0;
-    if (path.startsWith('/')) {
-      cur = null; // above the suites
-      i = 1;
-    } else {
-      cur = from.parent ?? null;
-    }
+    let cur: RNode | undefined | null = start;
+    let i = path.startsWith('/') ? 1 : 0;
     for (; i < segs.length; i++) {
       const s = segs[i]!;
       if (s === '' || s === '.') continue;
