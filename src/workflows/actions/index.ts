@@ -5,5 +5,5 @@
  * `controlPlanePorts(...)` builds the ports over a ControlPlane.
  */
 export { runAction, actionTimeout, actionOptions, type ActionPorts, type ActionResult, type RunActionOptions } from './run.js';
-export { controlPlanePorts, type ControlPlanePortsOptions } from './ports.js';
+export { controlPlanePorts, actionRunner, type ControlPlanePortsOptions, type ActionRunContext } from './ports.js';
 export { parseActionText, printAction, ACTION_VERBS } from './parse.js';
