@@ -4,13 +4,13 @@
  * each (the store's clock follows the data), on disk in a temp dir. Half the series are
  * counters (integer increments), half gauges (two decimals). Reports the peak RSS of the
  * ingesting process, bytes on disk, then in a fresh process: the restart (open) time, the RSS
- * after open, and a one-day query of one series. Then the crash row: a second ingest into a
- * fresh dir is SIGKILLed mid-window at 3/4 of the data (`--crash-at W` picks the window), and
- * a fresh process reopens it: the open time, and whether every acknowledged (flushed) point is
- * there.
+ * after open, and a one-day query of one series. Then the crash row: the next day's ingest
+ * starts on the same store and is SIGKILLed mid-window after two acknowledged windows (heads
+ * near their 256 MiB budget: the longest WAL tail this load leaves), and a fresh process
+ * reopens it: the open time, and whether every acknowledged (flushed) point is there.
  *
- * `node dist/bench/metrics-store.js [--quick] [--series N] [--points N] [--crash-at W]`.
- * Prints one JSON line. Phases run alone too: `--phase ingest|reopen --dir D`.
+ * `node dist/bench/metrics-store.js [--quick] [--series N] [--points N]`. Prints one JSON
+ * line. Phases run alone too: `--phase ingest|reopen --dir D [--from W] [--kill-at W]`.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -33,12 +33,13 @@ const rssMB = (): number => process.memoryUsage().rss / 2 ** 20;
 const peakMB = (): number => process.resourceUsage().maxRSS / 1024;
 
 /**
- * `killAt`: the crash variant. Ingests up to `killAt` windows, prints how many points were
- * acknowledged (flushed), then SIGKILLs itself mid-ingest (after appending the next window's
+ * `killAt`: the crash variant. Ingests up to window `killAt`, prints how many points were
+ * acknowledged (flushed), then SIGKILLs itself mid-ingest (after appending that window's
  * first half, unflushed): nothing is closed, the next open must replay what the WAL holds.
+ * `from`: the first window (a store that holds windows before it already continues).
  */
-async function ingest(dir: string, series: number, points: number, killAt = Infinity): Promise<void> {
-  let clock = T0;
+async function ingest(dir: string, series: number, points: number, killAt = Infinity, from = 0): Promise<void> {
+  let clock = T0 + from * WINDOW * STEP_MS;
   const store = await createEmbeddedMetricStore({ dir, flushIntervalMs: 0, now: () => clock });
   const labels = Array.from({ length: series }, (_, i) => ({ instance: `host-${Math.floor(i / 100)}`, metric: `m${i % 100}` }));
   const GROUP = 1000; // series per append call
@@ -46,10 +47,10 @@ async function ingest(dir: string, series: number, points: number, killAt = Infi
   const counters = new Float64Array(series);
   const t0 = performance.now();
   let flushMs = 0;
-  for (let w = 0; w * WINDOW < points; w++) {
+  for (let w = from; w * WINDOW < points; w++) {
     const n = Math.min(WINDOW, points - w * WINDOW);
     if (w === killAt) {
-      console.log(JSON.stringify({ phase: 'crash', seconds: (performance.now() - t0) / 1000, peakRssMB: peakMB(), ackedPoints: w * WINDOW * series, ...store.stats() }));
+      console.log(JSON.stringify({ phase: 'crash', seconds: (performance.now() - t0) / 1000, peakRssMB: peakMB(), ackedPoints: (w - from) * WINDOW * series, ...store.stats() }));
     }
     for (let g = 0; g < series; g += GROUP) {
       if (w === killAt && g >= series / 2) process.kill(process.pid, 'SIGKILL');
@@ -100,28 +101,29 @@ async function main(): Promise<void> {
   const phase = arg('--phase');
   const dir = arg('--dir');
   const killAt = arg('--kill-at');
-  if (phase === 'ingest') return ingest(dir!, series, points, killAt === undefined ? Infinity : Number(killAt));
+  if (phase === 'ingest') return ingest(dir!, series, points, killAt === undefined ? Infinity : Number(killAt), Number(arg('--from') ?? 0));
   if (phase === 'reopen') return reopen(dir!, points);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-bench-mstore-'));
   const self = fileURLToPath(import.meta.url);
-  const crashDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-bench-mstore-crash-'));
-  const run = (p: string, d: string, extra: string[] = []): Record<string, number> => {
-    const r = spawnSync(process.execPath, [self, '--phase', p, '--dir', d, '--series', String(series), '--points', String(points), ...extra], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+  const run = (p: string, d: string, extra: string[] = [], pts = points): Record<string, number> => {
+    const r = spawnSync(process.execPath, [self, '--phase', p, '--dir', d, '--series', String(series), '--points', String(pts), ...extra], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
     if (r.status !== 0 && r.signal !== 'SIGKILL') throw new Error(`bench phase ${p} failed: ${r.status ?? r.signal}`);
     return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
   };
   try {
     const a = run('ingest', tmp);
     const b = run('reopen', tmp);
-    // the crash row: killed mid-ingest at the worst point found (heads near their budget), then reopened
+    // the crash row: the next day starts on the same store, which is SIGKILLed mid-window once
+    // two windows are acknowledged after the open (the heads near their budget: the most WAL to
+    // replay this load makes), then reopened in a fresh process
     const windows = Math.ceil(points / WINDOW);
-    const killAt = Number(arg('--crash-at') ?? Math.min(windows - 1, Math.max(1, Math.round(windows * 0.75))));
-    const c = run('ingest', crashDir, ['--kill-at', String(killAt)]);
-    const d = run('reopen', crashDir, ['--expect', String(c.ackedPoints)]);
+    const killAt = windows + 2;
+    const more = (killAt + 1) * WINDOW;
+    const c = run('ingest', tmp, ['--from', String(windows), '--kill-at', String(killAt)], more);
+    const d = run('reopen', tmp, ['--expect', String(b.points! + c.ackedPoints!)], more);
     console.log(JSON.stringify({ series, pointsPerSeries: points, stepMs: STEP_MS, ingest: a, reopen: b, crash: c, crashReopen: d }));
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
-    fs.rmSync(crashDir, { recursive: true, force: true });
   }
 }
 

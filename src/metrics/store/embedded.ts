@@ -26,7 +26,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { NubisError } from '../../errors/index.js';
-import type { Labels, LabelMatcher, MetricStore, Sample, SeriesData } from '../types.js';
+import type { Labels, LabelMatcher, MetricStore, Sample, SampleColumns, SeriesData } from '../types.js';
 import { SeriesIndex, type RefSource, type Series } from './series-index.js';
 import { HeadBudget } from './head.js';
 import { decodeChunk, encodeChunk, FLAG_SORTED, type EncodedChunk } from './codec.js';
@@ -83,6 +83,8 @@ export interface EmbeddedStoreStats {
 
 export interface EmbeddedMetricStore extends MetricStore {
   readonly kind: 'embedded';
+  /** Like `append`, from columns: each distinct series is looked up once. */
+  appendColumns(c: SampleColumns): void;
   /** Like `select`, as typed arrays (no per-point objects). */
   selectColumns(matchers: readonly LabelMatcher[], start: number, end: number): SeriesColumns[];
   /** Applies retention and downsampling now (persisted at once when `dir` is set). */
@@ -168,6 +170,32 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
       if (grown > 0) this.budget.grow(grown);
       this.dirty.add(s);
     }
+    if (this.budget.exceeded) {
+      this.seal();
+      if (this.dir !== null) void this.flush().catch(() => undefined); // persist the sealed file soon
+    }
+  }
+
+  appendColumns(c: SampleColumns): void {
+    if (this.closed) throw new NubisError('UNAVAILABLE', 'metric store is closed');
+    if (c.n === 0) return;
+    if (this.headSince === Infinity) this.headSince = this.now();
+    const series = new Array<Series | undefined>(c.names.length);
+    for (let k = 0; k < c.names.length; k++) {
+      const s = this.index.lookup(c.names[k]!, c.labels[k] ?? EMPTY);
+      series[k] = s;
+      if (s !== undefined) this.dirty.add(s);
+    }
+    let grown = 0;
+    for (let i = 0; i < c.n; i++) {
+      const s = series[c.series[i]!];
+      if (s === undefined) {
+        this.index.refused.samples++;
+        continue;
+      }
+      grown += s.head.push(c.t[i]!, c.v[i]!);
+    }
+    if (grown > 0) this.budget.grow(grown);
     if (this.budget.exceeded) {
       this.seal();
       if (this.dir !== null) void this.flush().catch(() => undefined); // persist the sealed file soon
