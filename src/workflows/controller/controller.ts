@@ -733,7 +733,7 @@ export class WorkflowsController {
   async why(tenant: string, name: string, path: string): Promise<WfWhy[]> {
     const w = await this.get(tenant, name);
     this.mustHave(w, path);
-    return w.runtime.why(path);
+    return w.runtime.why(path).map((x) => ({ ...x, detail: local(w, x.detail) }));
   }
 
   /** Runs a user command (begin, suspend, …) once its effects are committed. */
@@ -753,7 +753,7 @@ export class WorkflowsController {
     }));
     w.gen++;
     await this.flushed(w);
-    return r;
+    return r.ok ? r : { ...r, why: local(w, r.why) };
   }
 
   /** A child command from a job (authenticated by its password, checked by the runtime). */
@@ -830,6 +830,11 @@ export class WorkflowsController {
       version: w.row.version, state, progress, loadedAt: new Date(Number(w.row.created_at)).toISOString(),
     };
   }
+}
+
+/** A runtime message as the workflow's tenant names it (the runtime knows the workflow by its id). */
+function local(w: { id: string; name: string; tenant: string }, text: string): string {
+  return w.tenant === ADMIN_TENANT ? text : text.split(w.id).join(w.name);
 }
 
 /** The uploaded files as a map; REQUEST_INVALID naming the file for a bad path or size. */
