@@ -8,17 +8,22 @@
  *   jobs/out/<workflow>/<path>.job<N>     the job script of try N (ecFlow's `.job1`)
  *   jobs/out/<workflow>/<path>.<N>        its combined stdout+stderr (ecFlow's `.1`), kept
  *   jobs/run/<k>/ch                       the job's channel FIFO (removed when the job exits)
- *   jobs/run/<k>/r.<pid>                  one reply FIFO per waiting call
+ *   jobs/run/<k>/r0…r7, l0…l7            its reply FIFOs, and the lock of the call waiting on each
  *
  * The channel: the shim writes one record per call to the job's FIFO in a single write of less
  * than PIPE_BUF bytes (so concurrent calls from one job never interleave): seven fields
  * separated by 0x1f and ended by 0x1e and a newline — reply FIFO (empty: no answer wanted),
  * ECF_NAME, ECF_PASS, ECF_TRYNO, ECF_RID of the calling process, the verb argument and the rest
  * of the arguments joined by spaces. For `--init`, `--complete`, `--abort` and `--wait` the shim
- * first makes a reply FIFO and opens it, then blocks reading one line: `ok` or `refused <why>`,
- * written by the agent once the control plane answered (so ordering holds: nothing the job does
- * after `--complete` returns can overtake it). Event, meter and label calls do not wait.
- * Outside an agent job (no channel), the shim runs the real Node CLI.
+ * first takes one of the job's eight reply slots (creating its lock file `l<i>` with noclobber by
+ * `true >file`, a builtin, no fork — not `:`, a special builtin whose failed redirection would
+ * end the shell; when all eight are taken it retries every 10 ms), opens that slot's
+ * reply FIFO `r<i>`, then blocks reading one line: `ok` or `refused <why>`, written by the
+ * agent once the control plane answered (so ordering holds: nothing the job does after
+ * `--complete` returns can overtake it); the agent removes the lock after answering (the next
+ * call of the same caller takes another free slot meanwhile). Event, meter and label calls do not wait.
+ * Only shell builtins run in the shim, apart from its own start. Outside an agent job (no
+ * channel), the shim runs the real Node CLI.
  *
  * Every record goes into one ordered feed with sequence numbers, read by the control plane with
  * a long poll that answers as soon as a record arrives; when a job's process exits the feed gets
@@ -26,7 +31,8 @@
  * running in its process group when it exits is killed (a try is over when its script ends).
  *
  * Limits: the feed keeps the latest `feedKeep` records (default 20,000); jobs are not restored
- * after an agent restart (the new agent has a new epoch; the control plane sees them gone).
+ * after an agent restart: the new agent kills what they left running (`reapOrphans`) and has a
+ * new epoch, so the control plane counts them lost (and retries them per ECF_TRIES).
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -38,8 +44,8 @@ import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseChildArgs } from './child-args.js';
-import { findProcessesByEnv, findProcessGroup, listProcesses, terminate } from './proc.js';
-import type { JobAnswer, JobCaller, JobFeed, JobFeedRecord, JobInfo, JobRequest, JobStatusList } from './protocol.js';
+import { findProcessesByEnv, findProcessGroup, listProcesses, readEnviron, terminate } from './proc.js';
+import type { JobAnswer, JobCaller, JobChildCommand, JobFeed, JobFeedRecord, JobInfo, JobRequest, JobStatusList } from './protocol.js';
 
 /** Set in every job's environment: the job's id (also how its leftover processes are found). */
 export const JOB_ID_ENV = 'NUBIS_JOB_ID';
@@ -67,6 +73,11 @@ export interface JobRunner {
   answer(answers: readonly JobAnswer[]): void;
   /** A try's output; undefined when there is none. */
   logs(job: string | { workflow: string; path: string; tryNo: number }): string | undefined;
+  /**
+   * Kills what jobs of an earlier agent of this node left running (they cannot report to this
+   * one; the control plane sees the new epoch and counts them lost). Resolves with their number.
+   */
+  reapOrphans(): Promise<number>;
   /** With `killJobs`, kills every running job; stops feed waits either way. */
   close(killJobs: boolean): Promise<void>;
 }
@@ -76,16 +87,20 @@ interface Job {
   info: JobInfo;
   runDir: string;
   channel: string;
+  /** The reply FIFOs (a waiting caller holds the lock `l<i>` of the one it reads). */
+  replies: string[];
   outFile: string;
   socket?: Socket;
   buffer: string;
+  /** Latest event/meter/label call by `verb:name`. */
+  latest: Map<string, { caller: JobCaller; command: JobChildCommand }>;
   timer?: NodeJS.Timeout;
-  exited: Promise<void>;
 }
 
 interface Pending {
   jobId: string;
   reply: string;
+  lock: string;
   record?: JobFeedRecord;
 }
 
@@ -111,8 +126,15 @@ if [ "\${1-}" = child ] && [ -n "\${NUBIS_JOB_CHANNEL-}" ] && [ -p "$NUBIS_JOB_C
   r=
   case $a1 in
     --init*|--complete*|--abort*|--wait*)
-      r="$NUBIS_JOB_DIR/r.$$"
-      mkfifo -m 600 "$r" 2>/dev/null || { rm -f "$r"; mkfifo -m 600 "$r"; } || exit 1
+      set -C
+      while :; do
+        for i in 0 1 2 3 4 5 6 7; do
+          if { true >"$NUBIS_JOB_DIR/l$i"; } 2>/dev/null; then r="$NUBIS_JOB_DIR/r$i"; break 2; fi
+        done
+        [ -p "$NUBIS_JOB_DIR/r0" ] || { echo 'nubis child: the job'"'"'s reply channel is gone' >&2; exit 1; }
+        sleep 0.01
+      done
+      set +C
       exec 3<>"$r" ;;
   esac
   printf '%s\\037%s\\037%s\\037%s\\037%s\\037%s\\037%s\\036\\n' "$r" "\${ECF_NAME-}" "\${ECF_PASS-}" "\${ECF_TRYNO-}" "\${ECF_RID-}" "$a1" "$rest" >"$NUBIS_JOB_CHANNEL" || exit 1
@@ -130,8 +152,8 @@ function defaultCli(): string[] {
   return [process.execPath, fileURLToPath(new URL('../cli/main.js', import.meta.url))];
 }
 
-const mkfifo = (path: string): Promise<void> =>
-  new Promise((resolve, reject) => execFile('mkfifo', ['-m', '600', path], (err) => (err ? reject(err) : resolve())));
+const mkfifo = (...paths: string[]): Promise<void> =>
+  new Promise((resolve, reject) => execFile('mkfifo', ['-m', '600', ...paths], (err) => (err ? reject(err) : resolve())));
 
 /** The output file's stem for a task path, inside `jobs/out/<workflow>`. */
 function outStem(sandbox: string, workflow: string, path: string): string {
@@ -181,7 +203,8 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
       // the caller is gone (ENXIO: no reader): nothing to tell
     }
     try {
-      unlinkSync(p.reply);
+      // the next waiting call of the job may go
+      unlinkSync(p.lock);
     } catch {
       // already removed
     }
@@ -189,13 +212,15 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
 
   const onRecord = (job: Job, text: string): void => {
     const f = text.split(FIELD);
-    const replyPath = f[0] ?? '';
-    // a reply FIFO must be in this job's run directory: never write to a path a job chose
-    const replyOk = replyPath !== '' && dirname(replyPath) === job.runDir && /^r\.[0-9]+$/.test(replyPath.slice(job.runDir.length + 1));
+    // only the job's own reply FIFOs: never write to a path a job chose
+    const slot = job.replies.indexOf(f[0] ?? '');
+    const replyOk = slot >= 0;
+    const replyPath = replyOk ? job.replies[slot]! : '';
+    const lockPath = replyOk ? join(job.runDir, `l${slot}`) : '';
     const at = Date.now();
     if (f.length !== 7) {
       const s = nextSeq();
-      if (replyOk) reply({ jobId: job.req.jobId, reply: replyPath }, 'refused malformed child command');
+      if (replyOk) reply({ jobId: job.req.jobId, reply: replyPath, lock: lockPath }, 'refused malformed child command');
       push({ seq: s, jobId: job.req.jobId, kind: 'invalid', detail: `malformed record of ${f.length} fields`, at });
       return;
     }
@@ -204,7 +229,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     const parsed = parseChildArgs(args);
     const s = nextSeq();
     if (!parsed.ok) {
-      if (replyOk) reply({ jobId: job.req.jobId, reply: replyPath }, `refused ${parsed.why}`);
+      if (replyOk) reply({ jobId: job.req.jobId, reply: replyPath, lock: lockPath }, `refused ${parsed.why}`);
       push({ seq: s, jobId: job.req.jobId, kind: 'invalid', detail: parsed.why, at });
       return;
     }
@@ -212,7 +237,9 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     const caller: JobCaller = { name, password, tryNo };
     if (rid !== '') caller.rid = rid;
     const rec: JobFeedRecord = { seq: s, jobId: job.req.jobId, kind: 'child', caller, command: parsed.command, awaitsAnswer: replyOk, at };
-    if (replyOk) pending.set(s, { jobId: job.req.jobId, reply: replyPath, record: rec });
+    const c = parsed.command;
+    if (c.verb === 'event' || c.verb === 'meter' || c.verb === 'label') job.latest.set(`${c.verb}:${c.name}`, { caller, command: c });
+    if (replyOk) pending.set(s, { jobId: job.req.jobId, reply: replyPath, lock: lockPath, record: rec });
     push(rec);
   };
 
@@ -276,7 +303,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     const scriptPath = `${stem}.job${req.tryNo}`;
     writeFileSync(scriptPath, req.script, { mode: 0o755 });
     chmodSync(scriptPath, 0o755);
-    await mkfifo(job.channel);
+    await mkfifo(job.channel, ...job.replies);
     const fd = openSync(job.channel, fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
     const socket = new Socket({ fd, readable: true, writable: false });
     socket.on('data', (c: Buffer) => onData(job, c));
@@ -334,9 +361,10 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         info: { jobId: req.jobId, workflow: req.workflow, path: req.path, tryNo: req.tryNo, state: 'running', startedAt: Date.now() },
         runDir,
         channel: join(runDir, 'ch'),
+        replies: [0, 1, 2, 3, 4, 5, 6, 7].map((i) => join(runDir, `r${i}`)),
         outFile: `${outStem(opts.sandbox, req.workflow, req.path)}.${req.tryNo}`,
         buffer: '',
-        exited: Promise.resolve(),
+        latest: new Map(),
       };
       jobs.set(req.jobId, job);
       try {
@@ -364,7 +392,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
 
     status() {
       return {
-        epoch, last: seq, jobs: [...jobs.values()].map((j) => ({ ...j.info })),
+        epoch, last: seq, jobs: [...jobs.values()].map((j) => ({ ...j.info, ...(j.latest.size > 0 ? { latest: [...j.latest.values()] } : {}) })),
         pending: [...pending.values()].flatMap((p) => (p.record ? [p.record] : [])),
       };
     },
@@ -407,6 +435,23 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         file = j.outFile;
       } else file = `${outStem(opts.sandbox, job.workflow, job.path)}.${job.tryNo}`;
       return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+    },
+
+    async reapOrphans() {
+      const mine = (): number[] => listProcesses()
+        .filter((p) => p.pid !== process.pid)
+        .filter((p) => {
+          const env = readEnviron(p.pid);
+          const id = env?.get(JOB_ID_ENV);
+          return id !== undefined && env?.get('NUBIS_NODE_ID') === opts.nodeId && !jobs.has(id);
+        })
+        .map((p) => p.pid);
+      const found = mine().length;
+      if (found > 0) {
+        log(`killing ${found} process(es) of jobs of an earlier agent`);
+        await terminate(mine, killGraceMs);
+      }
+      return found;
     },
 
     async close(killJobs) {

@@ -114,6 +114,11 @@ export interface JobInfo {
   signal?: string | null;
   startedAt: number;
   endedAt?: number;
+  /**
+   * The latest event, meter and label call of each name (with its caller), in jobStatus only:
+   * a restarted control plane applies them again, since it may have missed them.
+   */
+  latest?: { caller: JobCaller; command: JobChildCommand }[];
 }
 
 /** A child command as the job sent it (the same shape as the workflows' WfChildCommand). */

@@ -335,7 +335,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   });
   const port = (server.address() as AddressInfo).port;
   const host = opts.host ?? '127.0.0.1';
-  if (opts.restore ?? true) await runner.restore();
+  if (opts.restore ?? true) {
+    await runner.restore();
+    await jobs.reapOrphans();
+  }
   ready = true;
 
   return {

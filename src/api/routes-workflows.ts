@@ -27,6 +27,9 @@ const WorkflowLoadSchema = Type.Object({
     description: 'script (.ecf) and include (.h) files by path relative to ECF_FILES, ECF_INCLUDE or ECF_HOME, as `nubis workflow import` finds them',
   })),
   replace: Type.Optional(Type.Boolean({ description: 'replace a loaded workflow of the same name (its running tries are killed)' })),
+  variables: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', maxLength: 200 }), Type.String({ maxLength: 10_000 }), {
+    description: 'server-level variables below the definition\'s own (ECF_HOME, …)',
+  })),
 }, { ...opts, description: 'a workflow to load' });
 
 const ProgressSchema = Type.Object({

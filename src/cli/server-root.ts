@@ -150,7 +150,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     });
     await controlPlane.start();
     cleanups.push(() => controlPlane.stop());
-    cleanups.push(async () => workflows.stop());
+    cleanups.push(() => workflows.stop());
     await metrics.start();
     cleanups.push(() => metrics.stop());
     scaling.start();
@@ -163,7 +163,11 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       try {
         // no tokens on Graphite: the sender's network decides the tenant (loopback: default)
         const sources = new GraphiteSources(o.graphiteTenants ?? [], DEFAULT_TENANT);
-        const listener = await startGraphiteListener({ port: o.graphitePort, host: o.graphiteHost ?? '127.0.0.1', sources, onSamples: (s, tenant) => metrics.ingest(s, 'graphite', tenant ?? DEFAULT_TENANT) });
+        const listener = await startGraphiteListener({
+          port: o.graphitePort, host: o.graphiteHost ?? '127.0.0.1', sources,
+          onSamples: (s, tenant) => metrics.ingest(s, 'graphite', tenant ?? DEFAULT_TENANT),
+          onColumns: (c, tenant) => metrics.ingestColumns(c, 'graphite', tenant ?? DEFAULT_TENANT), // parsed in worker threads
+        });
         cleanups.push(() => listener.close());
         graphitePort = listener.port;
       } catch (e) {

@@ -272,4 +272,28 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  /**
+   * Workflow jobs (src/workflows/jobs): the job dispatcher's state (live jobs and each node
+   * agent's feed cursor), so a restarted control plane re-attaches to the jobs still running;
+   * and which node ran each try of a task, for its output after the job is gone.
+   */
+  '0019_workflow_jobs': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('workflow_dispatch')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('state_json', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('workflow_tries')
+        .addColumn('workflow', 'text', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('try_no', 'integer', (c) => c.notNull())
+        .addColumn('node', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('workflow_tries_pk', ['workflow', 'path', 'try_no'])
+        .execute();
+    },
+  },
 };

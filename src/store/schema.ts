@@ -238,6 +238,22 @@ export interface WorkflowLogTable {
   text: string;
 }
 
+/** The job dispatcher's saved state (migration 0019); one row per dispatcher (`jobs`). */
+export interface WorkflowDispatchTable {
+  key: string;
+  state_json: string;
+  updated_at: number;
+}
+
+/** The node a try of a task was started on (migration 0019). */
+export interface WorkflowTryTable {
+  workflow: string;
+  path: string;
+  try_no: number;
+  node: string;
+  started_at: number;
+}
+
 export interface Database {
   meta: MetaTable;
   tokens: TokenTable;
@@ -256,4 +272,6 @@ export interface Database {
   workflow_files: WorkflowFileTable;
   workflow_nodes: WorkflowNodeTable;
   workflow_logs: WorkflowLogTable;
+  workflow_dispatch: WorkflowDispatchTable;
+  workflow_tries: WorkflowTryTable;
 }

@@ -34,6 +34,13 @@ export interface WorkflowRepo {
   nodes(id: string): Promise<WorkflowNodeRow[]>;
   /** Output of a task's try, in the order written. */
   logs(id: string, path: string, tryNo: number): Promise<WorkflowLogRow[]>;
+  /** Saves the job dispatcher's state. */
+  putDispatch(key: string, stateJson: string, at: number): Op;
+  dispatch(key: string): Promise<string | undefined>;
+  /** Records the node a try was started on. */
+  putTry(workflow: string, path: string, tryNo: number, node: string, at: number): Op;
+  /** The node a try was started on. */
+  tryNode(workflow: string, path: string, tryNo: number): Promise<string | undefined>;
   /** The tries of a task that have output. */
   logTries(id: string, path: string): Promise<number[]>;
 }
@@ -44,6 +51,7 @@ export function createWorkflowRepo(db: Kysely<Database>): WorkflowRepo {
       await trx.deleteFrom('workflow_files').where('workflow', '=', row.id).execute();
       await trx.deleteFrom('workflow_nodes').where('workflow', '=', row.id).execute();
       await trx.deleteFrom('workflow_logs').where('workflow', '=', row.id).execute();
+      await trx.deleteFrom('workflow_tries').where('workflow', '=', row.id).execute();
       await trx.insertInto('workflows').values(row).onConflict((oc) => oc.column('id').doUpdateSet(row)).execute();
       for (const f of files) await trx.insertInto('workflow_files').values({ workflow: row.id, path: f.path, content: f.content }).execute();
     },
@@ -60,7 +68,20 @@ export function createWorkflowRepo(db: Kysely<Database>): WorkflowRepo {
       await trx.deleteFrom('workflow_files').where('workflow', '=', id).execute();
       await trx.deleteFrom('workflow_nodes').where('workflow', '=', id).execute();
       await trx.deleteFrom('workflow_logs').where('workflow', '=', id).execute();
+      await trx.deleteFrom('workflow_tries').where('workflow', '=', id).execute();
       await trx.deleteFrom('workflows').where('id', '=', id).execute();
+    },
+    putDispatch: (key, stateJson, at) => (trx) =>
+      trx.insertInto('workflow_dispatch').values({ key, state_json: stateJson, updated_at: at })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ state_json: stateJson, updated_at: at })).execute(),
+    async dispatch(key) {
+      return (await db.selectFrom('workflow_dispatch').select('state_json').where('key', '=', key).executeTakeFirst())?.state_json;
+    },
+    putTry: (workflow, path, tryNo, node, at) => (trx) =>
+      trx.insertInto('workflow_tries').values({ workflow, path, try_no: tryNo, node, started_at: at })
+        .onConflict((oc) => oc.columns(['workflow', 'path', 'try_no']).doUpdateSet({ node, started_at: at })).execute(),
+    async tryNode(workflow, path, tryNo) {
+      return (await db.selectFrom('workflow_tries').select('node').where('workflow', '=', workflow).where('path', '=', path).where('try_no', '=', tryNo).executeTakeFirst())?.node;
     },
     appendLog: (row) => (trx) => trx.insertInto('workflow_logs').values(row).execute(),
     list: () => db.selectFrom('workflows').selectAll().orderBy('id').execute(),

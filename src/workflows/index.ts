@@ -10,3 +10,5 @@ export * from './actions/index.js';
 export * from './scheduler/index.js';
 export * from './controller/index.js';
 export * from './expr/index.js';
+export * from './def/index.js';
+export * from './script/index.js';

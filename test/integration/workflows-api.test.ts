@@ -10,99 +10,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { openStore, type Store } from '../../src/store/index.js';
-import { createEventLog } from '../../src/events/index.js';
-import { createControlPlane, type RunningControlPlane } from '../../src/engine/index.js';
-import { createApiServer, ensureToken, type ApiServer } from '../../src/api/index.js';
-import { createWorkflows, type JobPort, type JobStart, type WorkflowPorts, type WorkflowsController } from '../../src/workflows/index.js';
 import { tempDir, waitFor } from '../helpers/control-plane.js';
-import { callApi, type ApiAnswer } from '../helpers/http-api.js';
-import { testDefs, TEST_DEF } from '../helpers/workflows.js';
-
-/** A job runner in the test: each job inits, optionally waits, then completes (or aborts when told). */
-class FakeJobs implements JobPort {
-  readonly started: { path: string; tryNo: number; node: string; script: string }[] = [];
-  readonly completed = new Map<string, number>();
-  /** Paths whose jobs are held (not answered) until released. */
-  hold = new Set<string>();
-  private readonly held: (() => void)[] = [];
-  abortPaths = new Set<string>();
-  private readonly live = new Map<string, JobStart>();
-
-  async start(job: JobStart): Promise<void> {
-    this.started.push({ path: job.sub.path, tryNo: job.sub.tryNo, node: job.node, script: job.script });
-    this.live.set(`${job.sub.path}#${job.sub.tryNo}`, job);
-    const id = { workflow: job.workflowId, path: job.sub.path, password: job.sub.password, tryNo: job.sub.tryNo };
-    const run = async (): Promise<void> => {
-      await job.child(id, { verb: 'init', rid: `pid-${this.started.length}` });
-      const r = this.abortPaths.has(job.sub.path)
-        ? await job.child(id, { verb: 'abort', reason: 'told to' })
-        : await job.child(id, { verb: 'complete' });
-      if (r.ok && !this.abortPaths.has(job.sub.path)) this.completed.set(job.sub.path, (this.completed.get(job.sub.path) ?? 0) + 1);
-      this.live.delete(`${job.sub.path}#${job.sub.tryNo}`);
-      job.ended();
-    };
-    // a job whose control plane stopped under it just ends
-    const go = (): void => void run().catch(() => undefined);
-    if (this.hold.has(job.sub.path)) this.held.push(go);
-    else setImmediate(go);
-  }
-
-  release(): void {
-    for (const f of this.held.splice(0)) f();
-  }
-
-  kill(_wf: string, p: string, tryNo: number): void {
-    this.live.get(`${p}#${tryNo}`)?.ended();
-  }
-
-  async logs(_t: string, _w: string, p: string, tryNo: number): Promise<string | undefined> {
-    return `output of ${p} try ${tryNo}\n`;
-  }
-
-  async reattach(): Promise<string | undefined> {
-    return undefined;
-  }
-}
-
-interface Harness {
-  base: string;
-  admin: string;
-  dir: string;
-  store: Store;
-  cp: RunningControlPlane;
-  api: ApiServer;
-  workflows: WorkflowsController;
-  jobs: FakeJobs;
-  call(method: string, p: string, body?: unknown, token?: string): Promise<ApiAnswer>;
-  stop(): Promise<void>;
-}
-
-async function start(dir: string, jobs = new FakeJobs(), extra: Partial<WorkflowPorts> = {}): Promise<Harness> {
-  const store = await openStore({ path: path.join(dir, 'nubis.db') });
-  const events = createEventLog(store);
-  const cp = await createControlPlane({ dataDir: dir, store, events });
-  const workflows = createWorkflows({
-    controlPlane: cp, store, events,
-    ports: { defs: testDefs, jobs, pools: { members: () => [{ id: 'n1' }, { id: 'n2' }], watch: () => () => undefined }, script: { jobText: (s) => `script of ${s.path}` }, ...extra },
-  });
-  await cp.start();
-  await ensureToken(store, dir);
-  const admin = fs.readFileSync(path.join(dir, 'token'), 'utf8').trim();
-  const api = createApiServer({ controlPlane: cp, store, workflows, heartbeatMs: 50, log: () => undefined });
-  const { port } = await api.listen(0);
-  const base = `http://127.0.0.1:${port}`;
-  return {
-    base, admin, dir, store, cp, api, workflows, jobs,
-    call: (method, p, body, token = admin) => callApi(base, token, method, p, body),
-    async stop() {
-      await api.close();
-      workflows.stop();
-      await cp.stop();
-      await store.close();
-    },
-  };
-}
+import { callApi } from '../helpers/http-api.js';
+import { freePort, serveApi, startServe, stopProcess } from '../helpers/processes.js';
+import { FakeJobs, startWorkflowServer as start, TEST_DEF } from '../helpers/workflows.js';
 
 const tasksOf = (tree: any): any[] => (tree.kind === 'task' ? [tree] : tree.children.flatMap(tasksOf));
 
@@ -202,9 +113,18 @@ test('bad input is rejected with its location and nothing is stored', { timeout:
     const bad = await h.call('POST', '/v1/workflows', { text: 'suite daily\n  task a\n    bogus 1\nendsuite\n', file: 'bad.def' });
     assert.equal(bad.status, 400, bad.text);
     assert.match(bad.json.error.message, /bad\.def:\d+:\d+/);
-    const badFile = await h.call('POST', '/v1/workflows', { text: TEST_DEF, file: 'd.def', files: { '../etc/passwd': 'x' } });
+    const badFile = await h.call('POST', '/v1/workflows', { text: TEST_DEF, file: 'd.def', files: { 'x\u0000y': 'x' } });
     assert.equal(badFile.status, 400, badFile.text);
     assert.match(badFile.json.error.message, /\$\.files/);
+    const badTrigger = await h.call('POST', '/v1/workflows', { text: TEST_DEF.replace('trigger b == complete', 'trigger nothere == complete'), file: 'd.def' });
+    assert.equal(badTrigger.status, 400, badTrigger.text);
+    assert.match(badTrigger.json.error.message, /d\.def:\d+:\d+/);
+    const cycle = await h.call('POST', '/v1/workflows', { text: TEST_DEF.replace('    task a\n', '    task a\n      trigger c == complete\n'), file: 'd.def' });
+    assert.equal(cycle.status, 400, cycle.text);
+    assert.match(cycle.json.error.message, /d\.def:\d+:\d+/);
+    const badExpr = await h.call('POST', '/v1/workflows', { text: TEST_DEF.replace('trigger b == complete', 'trigger b == == complete'), file: 'd.def' });
+    assert.equal(badExpr.status, 400, badExpr.text);
+    assert.match(badExpr.json.error.message, /d\.def:\d+:\d+/);
     const badBody = await h.call('POST', '/v1/workflows', { text: 1, file: 'd.def' });
     assert.equal(badBody.status, 400);
     assert.deepEqual(await h.store.workflows.list(), []);
@@ -265,5 +185,77 @@ test('a restart mid-run resumes the workflow: every task completes exactly once'
   } finally {
     await h.stop();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A suite of `n` sim jobs in one family on pool `compute` (4 slots a node), each `seconds` long; b<i> after a<i>. */
+function simSuite(n: number, seconds: number): string {
+  const lines = [
+    '# nubis:pool compute deployment=batch component=compute slots=4',
+    'suite crash',
+    '  edit ECF_FILES /scripts',
+    '  edit NUBIS_POOL compute',
+    `  edit NUBIS_SIM_SECONDS ${seconds}`,
+    '  edit ECF_TRIES 5',
+    '  family f',
+  ];
+  for (let i = 1; i <= n; i++) lines.push(`    task a${i}`, `    task b${i}`, `      trigger a${i} == complete`);
+  lines.push('  endfamily', 'endsuite', '');
+  return lines.join('\n');
+}
+
+test('SIGKILL of the control plane process mid-run: after a restart every task completes, exactly once', { timeout: 240_000 }, async () => {
+  const root = tempDir('nubis-wf-kill-');
+  const dataDir = path.join(root, 'data');
+  const port = await freePort();
+  const api = (method: string, p: string, body?: unknown): Promise<{ status: number; json: any }> => serveApi(port, dataDir, method, p, body);
+  const N = 20;
+  let child = await startServe(dataDir, port);
+  try {
+    const spec = [
+      'name: batch',
+      `clouds: { sim: { platform: sim, options: { path: ${JSON.stringify(path.join(root, 'sim.db'))} } } }`,
+      'nodeTemplates: { t: { cloud: sim } }',
+      'components:',
+      '  compute: { nodeTemplate: t, instances: { count: 2, min: 0, max: 10 }, lifecycle: { start: run } }',
+      '',
+    ].join('\n');
+    assert.equal((await api('POST', '/v1/deployments', { spec, file: 'batch.yaml' })).status, 201);
+    await waitFor('batch ready', async () => ((await api('GET', '/v1/deployments/batch')).json.state === 'ready' ? true : undefined), 60_000, 100);
+    const scripts: Record<string, string> = {};
+    for (let i = 1; i <= N; i++) for (const t of ['a', 'b']) scripts[`/scripts/${t}${i}.ecf`] = 'echo %TASK% try %ECF_TRYNO%\n';
+    const loaded = await api('POST', '/v1/workflows', { text: simSuite(N, 0.3), file: 'crash.def', files: scripts });
+    assert.equal(loaded.status, 201, JSON.stringify(loaded.json));
+    assert.equal((await api('POST', '/v1/workflows/crash/begin', {})).status, 200);
+    // kill once some tasks are complete and others run
+    await waitFor('some tasks complete', async () => ((await api('GET', '/v1/workflows/crash')).json.progress.complete >= 8 ? true : undefined), 60_000, 20);
+    await stopProcess(child, 'SIGKILL');
+    const stored = (await (await import('../../src/store/index.js')).openStore({ path: path.join(dataDir, 'nubis.db') }));
+    const atKill = (await stored.workflows.nodes('crash')).map((r) => JSON.parse(r.state_json)).filter((n) => /\/[ab]\d+$/.test(n.path));
+    await stored.close();
+    const left = atKill.filter((n) => n.state !== 'complete').length;
+    assert.ok(left > 0, 'the kill came while tasks were still to run');
+    child = await startServe(dataDir, port);
+    const done = await waitFor('every task complete after the restart', async () => {
+      const s = (await api('GET', '/v1/workflows/crash')).json;
+      return s.progress?.complete === 2 * N ? s : undefined;
+    }, 120_000, 100);
+    assert.equal(done.state, 'complete');
+    // the audit log: each task reached complete once (a try lost with the killed process ran again)
+    const completes = new Map<string, number>();
+    for (let after = 0; ;) {
+      const page = (await api('GET', `/v1/events?kind=workflow.node.state&after=${after}&limit=10000`)).json.events as any[];
+      for (const e of page) if (e.data.state === 'complete' && /\/[ab]\d+$/.test(e.data.path)) completes.set(e.data.path, (completes.get(e.data.path) ?? 0) + 1);
+      if (page.length < 10000) break;
+      after = page[page.length - 1].id;
+    }
+    assert.equal(completes.size, 2 * N);
+    for (const [p, n] of completes) assert.equal(n, 1, `${p} completed ${n} times`);
+    // a b task never ran before its a completed
+    const tree = (await api('GET', '/v1/workflows/crash')).json.tree;
+    assert.equal(tree.children[0].children[0].children.length, 2 * N);
+  } finally {
+    await stopProcess(child, 'SIGTERM');
+    fs.rmSync(root, { recursive: true, force: true });
   }
 });

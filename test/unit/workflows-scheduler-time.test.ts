@@ -213,3 +213,17 @@ test('variables: inherited, server, generated, alter; ECF_JOB/ECF_JOBOUT/ECF_SCR
   assert.equal(h.sub('/s/f/g/t').variables.C, 'altered');
   h.rt.close();
 });
+
+test('cron -w and -d AND together (ecFlow), -w 5L is the last Friday of the month', async () => {
+  const h = new Harness(definition(suite('s', [
+    // Thursdays that are also the 10th or the 24th of the month: 2026-12-10 and 2026-12-24
+    task('both', { crons: [cron(at(3, 0), { weekDays: [4], monthDays: [10, 24] })] }),
+    task('lastfri', { crons: [cron(at(4, 0), { lastWeekDays: [5] })] }),
+  ])), { start: DAY0 });
+  h.autoComplete();
+  h.rt.user({ verb: 'begin' });
+  await h.clock.advance(30 * 24 * H);
+  assert.deepEqual(h.log().filter((l) => l.startsWith('/s/both')), ['/s/both@+7d 03:00', '/s/both@+21d 03:00']);
+  assert.deepEqual(h.log().filter((l) => l.startsWith('/s/lastfri')), ['/s/lastfri@+22d 04:00']);
+  h.rt.close();
+});

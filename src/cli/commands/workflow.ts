@@ -14,7 +14,6 @@ import { enc, integer, outputHelp, outputOption, required, str, wantsJson, type 
 import { CliError, EXIT, usageError } from '../errors.js';
 import type { Style } from '../format.js';
 import type { CliContext } from '../context.js';
-import { collectWorkflowFiles } from './workflow-files.js';
 
 const SUBS = ['load', 'import', 'list', 'begin', 'status', 'why', 'suspend', 'resume', 'requeue', 'force', 'run', 'kill', 'alter', 'logs', 'export', 'delete'] as const;
 type Sub = (typeof SUBS)[number];
@@ -96,9 +95,13 @@ async function loadFile(ctx: CliContext, args: Parsed, given: string, withFiles:
   } catch (e) {
     throw new CliError(EXIT.INVALID, 'FILE_UNREADABLE', `cannot read ${given}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
-  const files = withFiles ? collectWorkflowFiles(text, path.dirname(file)) : { files: {}, notes: [] };
+  // the def and script units load only for import
+  const files = withFiles
+    ? (await import('./workflow-files.js')).collectWorkflowFiles(text, path.basename(file), path.dirname(file))
+    : { files: {} as Record<string, string>, variables: {} as Record<string, string>, notes: [] as string[] };
   const { status, body } = await ctx.client().request<Summary>('POST', '/v1/workflows', {
     text, file: path.basename(file), ...(Object.keys(files.files).length > 0 ? { files: files.files } : {}),
+    ...(Object.keys(files.variables).length > 0 ? { variables: files.variables } : {}),
     ...(args.values['replace'] === true ? { replace: true } : {}),
   });
   if (json) ctx.out(JSON.stringify(body, null, 2));

@@ -14,20 +14,23 @@
  */
 import type { Clock } from '../../clock/index.js';
 import type { EventInput, EventLog } from '../../events/index.js';
-import { ADMIN_TENANT, deploymentId, splitDeploymentId, type Store, type WorkflowRow } from '../../store/index.js';
+import { ADMIN_TENANT, deploymentId, splitDeploymentId, type Store, type WorkflowRow, type WriteOp } from '../../store/index.js';
 import { NubisError, isNubisError, toNubisError } from '../../errors/index.js';
 import type { WfDefinition, WfNodeDef, WfPool } from '../model/types.js';
 import type {
   RuntimeHooks, WfChildCommand, WfChildIdentity, WfChildResult, WfNodeRuntime, WfSubmission, WfUserCommand, WfWhy, WorkflowRuntime,
 } from '../model/runtime.js';
-import type { JobStart, WorkflowPorts } from './ports.js';
+import { tryKey, type JobStart, type WorkflowPorts } from './ports.js';
 import { PoolQueue, type PoolDispatch } from '../pools/index.js';
+import { normalizePath } from '../script/index.js';
 import { buildTree, progressOf, type WorkflowProgress, type WorkflowTreeNode } from './view.js';
 
 export const WORKFLOW_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_-]{0,79}$';
 const NAME_RE = new RegExp(WORKFLOW_NAME_PATTERN);
 /** The key that loads every stored workflow when the core starts. */
 export const LOAD_ALL = '*load';
+/** The key that writes what must follow every workflow's commits (./wiring.ts: the job dispatcher's state). */
+const AFTER_COMMITS = '*after';
 const MAX_FILE_BYTES = 4 * 1024 * 1024;
 const MAX_FILES_BYTES = 32 * 1024 * 1024;
 
@@ -40,6 +43,12 @@ export interface WorkflowLoadInput {
   readonly files?: Readonly<Record<string, string>>;
   /** Replace a workflow of the same name (its running tries are killed). */
   readonly replace?: boolean;
+  /**
+   * Server-level variables (ECF_HOME, …) below the definition's own: `nubis workflow import`
+   * gives ECF_HOME as the .def's directory on its host when the definition sets none, as an
+   * ecflow_server started there would have.
+   */
+  readonly variables?: Readonly<Record<string, string>>;
 }
 
 export interface WorkflowSummary {
@@ -98,6 +107,8 @@ interface Loaded {
   readonly actions: Map<string, AbortController>;
   /** Pool queues by `<workflow id>/<pool>`. */
   readonly pools: Map<string, PoolEntry>;
+  /** The pool slot (or queue place) each task's current try holds. */
+  readonly slots: Map<string, { entry: PoolEntry; key: string }>;
   /** After a restore: tries to start again or re-attach once the restored state is committed. */
   restored?: WfNodeRuntime[];
   closed: boolean;
@@ -119,7 +130,8 @@ interface PoolEntry {
   unwatch: () => void;
 }
 
-const stateKey = (n: WfNodeRuntime): string => `${n.state}${n.suspended ? '+s' : ''}`;
+/** What makes a state event: the state, the suspended flag and the try (a retry within one step is a new submission). */
+const stateKey = (n: WfNodeRuntime): string => `${n.state}${n.suspended ? '+s' : ''}#${n.tryNo}`;
 
 function walk(nodes: readonly WfNodeDef[], parent: string, fn: (n: WfNodeDef, path: string) => void): void {
   for (const n of nodes) {
@@ -184,6 +196,7 @@ export class WorkflowsController {
       }
       return { kind: 'done' };
     }
+    if (key === AFTER_COMMITS) return this.writeAfterCommits();
     const w = this.loaded.get(key);
     if (!w || w.closed) return { kind: 'done' };
     if (signal.aborted) return { kind: 'done' };
@@ -194,11 +207,12 @@ export class WorkflowsController {
     this.opts.log?.(`nubis workflows: ${key}: ${error.message}`);
   }
 
-  /** Stops runtimes' clock waits and running actions (the tries stay as stored). */
-  stop(): void {
+  /** Stops runtimes' clock waits, running actions and the job watch (the tries stay as stored; jobs keep running). */
+  async stop(): Promise<void> {
     this.stopped = true;
     for (const w of this.loaded.values()) this.close(w);
     this.readyReject(new NubisError('ABORTED', 'the control plane is stopping'));
+    await this.opts.ports.jobs?.close?.();
   }
 
   // ------------------------------------------------------------------------------------------
@@ -240,6 +254,38 @@ export class WorkflowsController {
     return { kind: 'done' };
   }
 
+  /** The runtime of a loaded workflow by id (the job dispatcher relays child commands to it). */
+  runtimeOf(workflowId: string): WorkflowRuntime | undefined {
+    const w = this.loaded.get(workflowId);
+    return w && !w.closed ? w.runtime : undefined;
+  }
+
+  private afterOp: (() => WriteOp) | undefined;
+
+  /**
+   * Writes `op()` once every workflow's changes made so far are committed (the job dispatcher's
+   * state: its feed cursors must never be ahead of the steps their records caused). A later call
+   * replaces an earlier one not yet written.
+   */
+  afterCommits(op: () => WriteOp): void {
+    this.afterOp = op;
+    this.wake?.(AFTER_COMMITS);
+  }
+
+  private async writeAfterCommits(): Promise<ReconcileResult> {
+    const op = this.afterOp;
+    if (!op) return { kind: 'done' };
+    this.afterOp = undefined;
+    try {
+      await Promise.all([...this.loaded.values()].filter((w) => !w.closed).map((w) => this.flushed(w).catch(() => undefined)));
+      await this.opts.store.write(op());
+    } catch (e) {
+      this.afterOp ??= op;
+      return { kind: 'retry', error: toNubisError(e) };
+    }
+    return { kind: 'done' };
+  }
+
   /** Resolves once every change made to `w` so far is committed. */
   private flushed(w: Loaded): Promise<void> {
     if (w.committed >= w.gen) return Promise.resolve();
@@ -254,6 +300,8 @@ export class WorkflowsController {
       changed: (_wf, nodes) => {
         const l = w();
         for (const n of nodes) {
+          const slot = l.slots.get(n.path);
+          if (slot && (slot.key !== `${n.path}#${n.tryNo}` || (n.state !== 'submitted' && n.state !== 'active'))) this.freeSlot(l, n.path);
           const prev = l.dirty.get(n.path);
           l.dirty.set(n.path, { state: JSON.stringify(n), ...(prev?.sub !== undefined ? { sub: prev.sub } : {}) });
           const k = stateKey(n);
@@ -322,14 +370,15 @@ export class WorkflowsController {
       ...(this.opts.controlUrl ? { NUBIS_URL: this.opts.controlUrl } : {}),
     };
     const parse = this.opts.ports.defs?.parseExpression;
-    const runtime = make(def, { clock: this.opts.clock, hooks, serverVariables, ...(parse ? { parseExpression: (t: string) => parse(t) } : {}) });
+    // the runtime knows the workflow by its id: submissions and job ids name it (tenants' names may clash)
+    const runtime = make({ ...def, name: row.id }, { clock: this.opts.clock, hooks, serverVariables, ...(parse ? { parseExpression: (t: string) => parse(t) } : {}) });
     const taskDefs = new Map<string, WfNodeDef>();
     walk(def.suites, '', (n, p) => {
       if (n.kind === 'task') taskDefs.set(p, n);
     });
     self = {
       id: row.id, tenant, name, row, def, runtime, files, taskDefs,
-      dirty: new Map(), seen: new Map(), pendingEvents: [], pendingSubs: [], gen: 0, committed: 0, waiters: [], actions: new Map(), pools: new Map(), closed: false,
+      dirty: new Map(), seen: new Map(), pendingEvents: [], pendingSubs: [], gen: 0, committed: 0, waiters: [], actions: new Map(), pools: new Map(), slots: new Map(), closed: false,
     };
     for (const n of runtime.nodes()) self.seen.set(n.path, stateKey(n));
     return self;
@@ -361,12 +410,22 @@ export class WorkflowsController {
       w.gen++;
       this.wake?.(w.id);
     }
+    // every runtime is restored: the job runner may now re-attach (and report lost tries)
+    const jobs = this.opts.ports.jobs;
+    this.jobsRunning = jobs?.resume ? jobs.resume().catch((e: unknown) => {
+      this.opts.log?.(`nubis workflows: re-attaching to running jobs failed: ${toNubisError(e).message}`);
+      return new Map<string, string>();
+    }) : Promise.resolve(new Map());
   }
 
   private readonly restoredSubs = new Map<string, Map<string, string>>();
+  /** The jobs still running after a restart, once the job runner re-attached (tryKey → node). */
+  private jobsRunning: Promise<Map<string, string>> = Promise.resolve(new Map());
 
   /** After a restart: every try stored as submitted or active is started again, re-attached or lost. */
   private async resume(w: Loaded, saved: readonly WfNodeRuntime[]): Promise<void> {
+    const running = await this.jobsRunning;
+    if (w.closed) return;
     const subs = this.restoredSubs.get(w.id) ?? new Map<string, string>();
     this.restoredSubs.delete(w.id);
     for (const s of saved) {
@@ -386,19 +445,20 @@ export class WorkflowsController {
         continue;
       }
       const pool = this.poolOf(w, sub);
-      const jobs = this.opts.ports.jobs;
       const entry = pool ? this.poolEntry(w, pool) : undefined;
-      let node: string | undefined;
-      if (jobs && pool && entry) {
-        const { node: _none, ...handles } = this.jobHandles(w, sub, entry, '');
-        node = await jobs.reattach(handles).catch(() => undefined);
-        if (node !== undefined && !entry.queue.occupy({ w, sub, pool, script: '' }, node)) {
-          // its agent runs it, but the node is not (yet) among the pool's running instances
+      const node = running.get(tryKey(w.id, s.path, s.tryNo));
+      if (node !== undefined && pool && entry) {
+        // its agent still runs it: it holds a slot of its node
+        const job: Job = { w, sub, pool, script: '' };
+        if (!entry.queue.occupy(job, node)) {
           entry.queue.addNode(node, { slots: pool.slots });
-          entry.queue.occupy({ w, sub, pool, script: '' }, node);
+          entry.queue.occupy(job, node);
         }
+        w.slots.set(s.path, { entry, key: jobKey(job) });
+        continue;
       }
-      if (node !== undefined) continue;
+      // a try that never reached its agent starts now (the same try: its job id is the same, so
+      // an agent that did get it answers with the running one); an active one that is gone is lost
       if (s.state === 'submitted') this.start(w, sub);
       else w.runtime.lost(s.path, s.tryNo, 'the job was gone when the control plane restarted');
     }
@@ -432,11 +492,13 @@ export class WorkflowsController {
     const entry = this.poolEntry(w, pool);
     if (!entry) return this.failStart(w, sub, 'no pool dispatcher in this control plane');
     let ds: PoolDispatch<Job>[];
+    const job: Job = { w, sub, pool, script: text };
     try {
-      ds = entry.queue.submit({ w, sub, pool, script: text });
+      ds = entry.queue.submit(job);
     } catch (e) {
       return this.failStart(w, sub, toNubisError(e).message);
     }
+    w.slots.set(sub.path, { entry, key: jobKey(job) });
     this.runDispatches(entry, ds);
   }
 
@@ -490,6 +552,8 @@ export class WorkflowsController {
       const j = d.item;
       if (!jobs || j.w.closed) continue;
       const handles = this.jobHandles(j.w, j.sub, e, d.node);
+      const { store } = this.opts;
+      void store.write(store.workflows.putTry(j.w.id, j.sub.path, j.sub.tryNo, d.node, this.opts.clock.now())).catch(() => undefined);
       jobs.start({ ...handles, script: j.script }).catch((err: unknown) => {
         handles.ended();
         this.failStart(j.w, j.sub, `the job could not be started on ${d.node}: ${toNubisError(err).message}`);
@@ -508,14 +572,25 @@ export class WorkflowsController {
       ended: () => {
         if (ended) return;
         ended = true;
-        this.runDispatches(e, e.queue.release(jobKey({ sub })));
+        if (w.slots.get(sub.path)?.key === jobKey({ sub })) this.freeSlot(w, sub.path);
+        else this.runDispatches(e, e.queue.release(jobKey({ sub })));
       },
     };
   }
 
   /** A killed try that still waits for a slot leaves the queue. */
   private dropWaiting(w: Loaded, path: string, tryNo: number): void {
-    for (const e of w.pools.values()) this.runDispatches(e, e.queue.release(`${path}#${tryNo}`));
+    const slot = w.slots.get(path);
+    if (slot && slot.key === `${path}#${tryNo}`) this.freeSlot(w, path);
+  }
+
+  /** A try that is no longer submitted or active gives its pool slot (or its place in the queue) back. */
+  private freeSlot(w: Loaded, path: string): void {
+    const slot = w.slots.get(path);
+    if (!slot) return;
+    w.slots.delete(path);
+    const ds = slot.entry.queue.release(slot.key);
+    if (ds.length > 0) queueMicrotask(() => this.runDispatches(slot.entry, ds));
   }
 
   private failStart(w: Loaded, sub: WfSubmission, detail: string): void {
@@ -541,7 +616,7 @@ export class WorkflowsController {
     const node = w.runtime.node(sub.path);
     if (node?.state === 'submitted') reply({ verb: 'init', rid: identity.rid! });
     // a port that throws at once fails the try like one that rejects
-    Promise.resolve().then(() => actions.run(sub.action!, { tenant: w.tenant, workflow: w.name, path: sub.path, pools: w.def.pools, variables: sub.variables, signal: ac.signal })).then(
+    Promise.resolve().then(() => actions.run(sub.action!, { tenant: w.tenant, workflow: w.name, path: sub.path, pools: w.def.pools, variables: sub.variables, signal: ac.signal, progress: (text) => reply({ verb: 'label', name: 'nubis_action', value: text }) })).then(
       (r) => {
         if (w.actions.get(key) === ac) w.actions.delete(key);
         if (r.detail) reply({ verb: 'label', name: 'nubis_action', value: r.detail });
@@ -570,6 +645,7 @@ export class WorkflowsController {
     for (const x of w.waiters.splice(0)) x.reject(new NubisError('ABORTED', `workflow ${w.name} is closed`));
     for (const e of w.pools.values()) e.unwatch();
     w.pools.clear();
+    w.slots.clear();
   }
 
   // ------------------------------------------------------------------------------------------
@@ -595,6 +671,14 @@ export class WorkflowsController {
       defs.check(def);
     } catch (e) {
       throw asInputError(e, input.file);
+    }
+    const given = Object.entries(input.variables ?? {});
+    for (const [k, v] of given) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || typeof v !== 'string') throw new NubisError('REQUEST_INVALID', `$.variables[${JSON.stringify(k)}]: expected a variable name and its text`);
+    }
+    if (given.length > 0) {
+      const own = new Set(def.variables.map((v) => v.name));
+      def = { ...def, variables: [...given.filter(([k]) => !own.has(k)).map(([name, value]) => ({ name, value })), ...def.variables] };
     }
     if (!NAME_RE.test(def.name)) {
       throw new NubisError('REQUEST_INVALID', `${input.file}: workflow name ${JSON.stringify(def.name)} must match ${WORKFLOW_NAME_PATTERN} (the first suite's name)`);
@@ -691,7 +775,8 @@ export class WorkflowsController {
     const stored = await this.opts.store.workflows.logs(w.id, path, n);
     let text = stored.map((r) => r.text).join('');
     if (!task.action && this.opts.ports.jobs) {
-      const fromAgent = await this.opts.ports.jobs.logs(w.tenant, w.id, path, n).catch(() => undefined);
+      const node = await this.opts.store.workflows.tryNode(w.id, path, n);
+      const fromAgent = await this.opts.ports.jobs.logs(w.tenant, w.id, path, n, node).catch(() => undefined);
       if (fromAgent !== undefined) text += fromAgent;
     }
     return { path, tryNo: n, tries, text };
@@ -754,14 +839,12 @@ function checkFiles(input: WorkflowLoadInput): Map<string, string> {
   for (const [p, content] of Object.entries(input.files ?? {})) {
     const at = `$.files[${JSON.stringify(p)}]`;
     if (typeof content !== 'string') throw new NubisError('REQUEST_INVALID', `${at}: expected the file's text`);
-    // keys are names, never opened on this host: absolute ones as the def's ECF_FILES etc. build them are fine
-    if (p.length === 0 || p.length > 1000 || p.replace(/^\//, '').split('/').some((s) => s === '..' || s === '') || p.includes('\0')) {
-      throw new NubisError('REQUEST_INVALID', `${at}: expected a path without .. or empty parts`);
-    }
+    // keys are names, never opened on this host: paths as the def's ECF_FILES etc. build them (absolute, or with ..)
+    if (p.length === 0 || p.length > 1000 || p.includes('\0')) throw new NubisError('REQUEST_INVALID', `${at}: expected a path of 1 to 1000 characters`);
     const size = Buffer.byteLength(content);
     if (size > MAX_FILE_BYTES) throw new NubisError('REQUEST_INVALID', `${at}: ${size} bytes is more than the ${MAX_FILE_BYTES} allowed for one file`);
     total += size;
-    out.set(p, content);
+    out.set(normalizePath(p), content);
   }
   if (total > MAX_FILES_BYTES) throw new NubisError('REQUEST_INVALID', `$.files: ${total} bytes is more than the ${MAX_FILES_BYTES} allowed`);
   return out;

@@ -47,6 +47,8 @@ export interface ActionPort {
     /** The task's variables (NUBIS_ACTION_TIMEOUT, …). */
     variables: Readonly<Record<string, string>>;
     signal: AbortSignal;
+    /** Progress worth showing (a ready-by plan): the task's `nubis_action` label. */
+    progress?: (text: string) => void;
   }): Promise<{ detail?: string }>;
 }
 
@@ -86,18 +88,26 @@ export interface JobStart {
 
 /** Runs script jobs on pool nodes through their agents (the jobs unit). */
 export interface JobPort {
-  /** Starts one try; resolves once the agent took it, rejects when it could not be started. */
+  /**
+   * Starts one try; resolves once the agent took it, rejects when it could not be started.
+   * Starting a try again (same password) re-attaches to it when its agent still runs it.
+   */
   start(job: JobStart): Promise<void>;
   kill(workflowId: string, path: string, tryNo: number): void;
-  /** A try's output (the agent keeps it); undefined when unknown. */
-  logs(tenant: string, workflowId: string, path: string, tryNo: number): Promise<string | undefined>;
+  /** A try's output, kept by the agent of the node it ran on; undefined when unknown. */
+  logs(tenant: string, workflowId: string, path: string, tryNo: number, node: string | undefined): Promise<string | undefined>;
   /**
-   * After a control-plane restart: re-attaches to a try that was submitted or active (its
-   * agent still runs it). Resolves with the node it runs on, or undefined when the try is gone
-   * (the controller then starts it again when it was only submitted, or reports it lost).
+   * After a control-plane restart (every workflow's runtime restored): re-attaches to the jobs
+   * still running. Resolves with the node of each, by `tryKey(workflowId, path, tryNo)`; the
+   * ones that are gone were reported lost.
    */
-  reattach(job: Omit<JobStart, 'script' | 'node'>): Promise<string | undefined>;
+  resume?(): Promise<Map<string, string>>;
+  /** Stops watching jobs (they keep running on their nodes; `resume` re-attaches). */
+  close?(): Promise<void>;
 }
+
+/** The key of one try in `JobPort.resume`'s answer. */
+export const tryKey = (workflowId: string, path: string, tryNo: number): string => `${workflowId}\n${path}#${tryNo}`;
 
 export interface WorkflowPorts {
   runtime?: RuntimeFactory;

@@ -57,10 +57,16 @@ function locate(text: string, i: number, loc: SourceLoc | undefined): { file: st
   return { file, line, col };
 }
 
+/** A piece of the parsed text and where it was written (a trigger's `-a`/`-o` lines are pieces). */
+interface Segment { readonly start: number; readonly text: string; readonly loc: SourceLoc | undefined }
+
 class Parser {
   private pos = 0;
+  private readonly loc: SourceLoc | undefined;
 
-  constructor(private readonly text: string, private readonly loc: SourceLoc | undefined) {}
+  constructor(private readonly text: string, private readonly segments: readonly Segment[]) {
+    this.loc = segments[0]?.loc;
+  }
 
   parse(): Expr {
     const e = this.binary(1);
@@ -76,7 +82,10 @@ class Parser {
   }
 
   private at(i: number): SourceLoc {
-    return locate(this.text, i, this.loc);
+    let seg = this.segments[0];
+    for (const sg of this.segments) if (sg.start <= i) seg = sg;
+    if (!seg) return locate(this.text, i, undefined);
+    return locate(seg.text, i - seg.start, seg.loc);
   }
 
   /** Throws `file:line:col: expected <what>, found <token>` at the current position. */
@@ -201,8 +210,32 @@ function makeBinary(op: BinOp, left: Expr, right: Expr): Expr {
  * errors (code WORKFLOW_INVALID) read `file:line:col: expected …, found …` at the offending token.
  */
 export function parseExpression(text: string, loc?: SourceLoc): WfExpression {
-  const expr = new Parser(text, loc).parse();
+  const expr = new Parser(text, [{ start: 0, text, loc }]).parse();
   return { text: text.trim(), expr, ...(loc ? { loc } : {}) };
+}
+
+/** One line of a trigger or complete: the first has no `join`, the rest were written `-a` (and) or `-o` (or). */
+export interface ExpressionPart { readonly text: string; readonly loc?: SourceLoc; readonly join?: LogicOp }
+
+/**
+ * Joins a trigger's lines as ecFlow does: the texts are concatenated with ` AND ` / ` OR ` and
+ * the whole is parsed (so `a or b` then `-a c` means `a or (b and c)`); errors point into the
+ * line they are on.
+ */
+export function parseExpressionParts(parts: readonly ExpressionPart[]): WfExpression {
+  let text = '';
+  const segments: Segment[] = [];
+  for (const [i, part] of parts.entries()) {
+    if (i > 0) text += part.join === 'or' ? ' OR ' : ' AND ';
+    const t = part.text.trim();
+    const lead = part.text.length - part.text.trimStart().length;
+    const loc = part.loc ? { ...part.loc, col: part.loc.col + lead } : undefined;
+    segments.push({ start: text.length, text: t, loc });
+    text += t;
+  }
+  const expr = new Parser(text, segments).parse();
+  const loc = segments[0]?.loc;
+  return { text, expr, ...(loc ? { loc } : {}) };
 }
 
 function precOf(e: Expr): number {

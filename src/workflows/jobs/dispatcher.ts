@@ -45,8 +45,16 @@ export interface JobNode {
 }
 
 export interface JobDispatcherOptions {
-  /** The runtime of a loaded workflow; undefined: the workflow is gone (its jobs' commands are refused). */
-  runtime(workflow: string): WorkflowRuntime | undefined;
+  /**
+   * The runtime of a loaded workflow, for jobs started without their own `sink`; undefined: the
+   * workflow is gone (its jobs' commands are refused).
+   */
+  runtime?(workflow: string): WorkflowRuntime | undefined;
+  /**
+   * After a restart, how long a call from a job nobody re-attached yet stays unanswered (the
+   * controller may still re-attach it) before it is refused as a zombie. Default 60,000 ms.
+   */
+  reattachGraceMs?: number;
   /** Retry waits; default the wall clock. */
   clock?: Clock;
   /** How long one feed request is held on the agent. Default 20,000 ms. */
@@ -69,12 +77,26 @@ export interface StartOptions {
   timeoutMs?: number;
   /** Extra environment for the job (on top of the submission's variables). */
   env?: Readonly<Record<string, string>>;
+  /** Where the job's reports go; default the workflow's runtime (`runtime` option). */
+  sink?: JobSink;
+}
+
+/** Where one job's reports go (the controller's handles, or a runtime). */
+export interface JobSink {
+  child(identity: WfChildIdentity, command: WfChildCommand): WfChildResult | Promise<WfChildResult>;
+  /** The job's process is gone without an accepted `--complete`/`--abort` (and it was not killed). */
+  lost(detail: string): void;
+  /** The job is over, whatever way (after `lost`, when it was lost). */
+  ended?(): void;
 }
 
 interface LiveJob extends DispatchedJob {
+  sink: JobSink;
   /** `--complete` or `--abort` was accepted: its exit is not a loss. */
   reported: boolean;
   killed: boolean;
+  /** Seqs of waiting calls already handled (a re-attach may see them twice). */
+  handled: Set<number>;
 }
 
 interface NodeLoop {
@@ -87,6 +109,8 @@ interface NodeLoop {
   running: boolean;
   /** Answers to send with the next feed request (one round trip per answered call). */
   outbox: JobAnswer[];
+  /** Records of jobs nobody attached yet, kept during the re-attach grace period. */
+  stash: JobFeedRecord[];
   stop: AbortController;
   unreachableSince?: number;
 }
@@ -95,10 +119,19 @@ interface NodeLoop {
 const ENV_DENY = new Set(['PATH', 'HOME', 'SHELL', 'USER', 'LOGNAME', 'PWD', 'IFS', 'ENV', 'TMPDIR', 'NUBIS_NODE_ID', 'NUBIS_JOB_ID', 'NUBIS_JOB_CHANNEL', 'NUBIS_JOB_DIR']);
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+const AGENT_WORKFLOW_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+/** The workflow's directory name on the agent (its output files live under it). */
+export function agentWorkflowName(workflow: string): string {
+  if (AGENT_WORKFLOW_RE.test(workflow)) return workflow;
+  const safe = workflow.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^[.-]/, '_').slice(0, 100);
+  return `${safe || 'w'}-${createHash('sha256').update(workflow).digest('hex').slice(0, 8)}`;
+}
+
 /** The job's id on the agent: unique per submission (the one-time password tells requeued tries apart). */
 export function jobIdOf(sub: Pick<WfSubmission, 'workflow' | 'path' | 'tryNo' | 'password'>): string {
-  const h = createHash('sha256').update(sub.password).digest('hex').slice(0, 10);
-  return `${sub.workflow}:${sub.path}:${sub.tryNo}:${h}`;
+  const h = createHash('sha256').update(`${sub.workflow}\0${sub.password}`).digest('hex').slice(0, 10);
+  return `${agentWorkflowName(sub.workflow)}:${sub.path}:${sub.tryNo}:${h}`.slice(0, 200);
 }
 
 /** The job's environment: the submission's variables (names a shell accepts) and the ECF_* identity. */
@@ -125,6 +158,7 @@ export class JobDispatcher {
   private readonly pollMs: number;
   private readonly retryMs: number;
   private readonly unreachableLostMs: number;
+  private readonly graceUntil: number;
   private closed = false;
   private readonly loops = new Set<Promise<void>>();
 
@@ -133,6 +167,7 @@ export class JobDispatcher {
     this.pollMs = opts.pollMs ?? 20_000;
     this.retryMs = opts.retryMs ?? 1000;
     this.unreachableLostMs = opts.unreachableLostMs ?? 300_000;
+    this.graceUntil = this.clock.now() + (opts.reattachGraceMs ?? 60_000);
   }
 
   /**
@@ -141,27 +176,63 @@ export class JobDispatcher {
    * resolves undefined.
    */
   async start(sub: WfSubmission, node: JobNode, script: string, options: StartOptions = {}): Promise<string | undefined> {
-    const jobId = jobIdOf(sub);
-    const fail = (detail: string): undefined => {
-      this.opts.runtime(sub.workflow)?.failedToStart(sub.path, sub.tryNo, detail);
+    try {
+      return await this.launch(sub, node, script, options);
+    } catch (e) {
+      this.opts.runtime?.(sub.workflow)?.failedToStart(sub.path, sub.tryNo, msg(e));
       return undefined;
-    };
-    if (this.closed) return fail('the job dispatcher is stopping');
-    if (!node.agent.runJob || !node.agent.jobFeed) return fail(`the agent of node ${node.nodeId} cannot run jobs`);
+    }
+  }
+
+  /** As `start`, but a job that cannot be started rejects (NubisError JOB_START_FAILED-like message) instead. */
+  async launch(sub: WfSubmission, node: JobNode, script: string, options: StartOptions = {}): Promise<string> {
+    const jobId = jobIdOf(sub);
+    if (this.closed) throw new Error('the job dispatcher is stopping');
+    if (!node.agent.runJob || !node.agent.jobFeed) throw new Error(`the agent of node ${node.nodeId} cannot run jobs`);
     const loop = this.loopOf(node);
-    const job: LiveJob = { jobId, nodeId: node.nodeId, workflow: sub.workflow, path: sub.path, tryNo: sub.tryNo, reported: false, killed: false };
+    const job = this.newJob({ jobId, nodeId: node.nodeId, workflow: sub.workflow, path: sub.path, tryNo: sub.tryNo }, options.sink);
     loop.jobs.set(jobId, job);
     try {
       await this.ensureCursor(loop);
-      const req = { jobId, workflow: sub.workflow, path: sub.path, tryNo: sub.tryNo, script, env: jobEnv(sub, options.env) };
+      const req = { jobId, workflow: agentWorkflowName(sub.workflow), path: sub.path, tryNo: sub.tryNo, script, env: jobEnv(sub, options.env) };
       await node.agent.runJob(options.timeoutMs === undefined ? req : { ...req, timeoutMs: options.timeoutMs }, this.never());
     } catch (e) {
       loop.jobs.delete(jobId);
-      return fail(`node ${node.nodeId}: ${msg(e)}`);
+      throw new Error(`node ${node.nodeId}: ${msg(e)}`, { cause: e });
     }
     this.saveState();
     this.run(loop);
     return jobId;
+  }
+
+  /**
+   * Re-attaches one job after a control-plane restart (without a saved cursor): true when the
+   * node's agent still runs it, which then reports to `sink` again — the calls it waits on are
+   * answered, and its latest events, meters and labels are applied again (it may have sent them
+   * while nobody listened). False when the agent does not know it or it has exited (the caller
+   * reports it lost).
+   */
+  async reattach(ref: Omit<DispatchedJob, 'jobId' | 'nodeId'> & { password: string }, node: JobNode, sink?: JobSink): Promise<boolean> {
+    const jobId = jobIdOf(ref);
+    if (this.closed || !node.agent.jobStatus || !node.agent.jobFeed) return false;
+    const loop = this.loopOf(node);
+    if (loop.jobs.has(jobId)) return true;
+    const status = await node.agent.jobStatus(this.never());
+    const info = status.jobs.find((j) => j.jobId === jobId);
+    if (!info || info.state !== 'running') return false;
+    if (!loop.cursor || loop.cursor.epoch !== status.epoch) loop.cursor = { epoch: status.epoch, seq: status.last };
+    const job = this.newJob({ jobId, nodeId: node.nodeId, workflow: ref.workflow, path: ref.path, tryNo: ref.tryNo }, sink);
+    loop.jobs.set(jobId, job);
+    // what it reported while nobody listened: the latest of each event/meter/label, then what
+    // the loop kept for it since, then the calls it still waits on
+    const replay: JobFeedRecord[] = (info.latest ?? []).map((l) => ({ seq: 0, jobId, kind: 'child', caller: l.caller, command: l.command, awaitsAnswer: false, at: 0 }));
+    const kept = loop.stash.filter((r) => r.jobId === jobId && r.seq > status.last);
+    loop.stash = loop.stash.filter((r) => r.jobId !== jobId);
+    replay.push(...kept, ...status.pending.filter((r) => r.jobId === jobId && r.seq <= status.last));
+    this.handle(loop, replay.sort((a, b) => a.seq - b.seq));
+    this.saveState();
+    this.run(loop);
+    return true;
   }
 
   /** Kills the try's job (the runtime has set its state already); false when it is not running here. */
@@ -185,7 +256,7 @@ export class JobDispatcher {
   /** A try's output, from the node it ran on ('' when the agent has none). */
   async logs(workflow: string, path: string, tryNo: number, node: JobNode): Promise<string> {
     if (!node.agent.jobLogs) return '';
-    return node.agent.jobLogs({ workflow, path, tryNo }, this.never());
+    return node.agent.jobLogs({ workflow: agentWorkflowName(workflow), path, tryNo }, this.never());
   }
 
   /** Live jobs, all or of one node (a pool's running count). */
@@ -216,7 +287,7 @@ export class JobDispatcher {
     await Promise.all([...byNode].map(async ([nodeId, jobs]) => {
       const agent = agentOf(nodeId);
       const lose = (detail: string, which = jobs): void => {
-        for (const j of which) this.lose(j, detail);
+        for (const j of which) this.runtimeLost(j, detail);
       };
       if (!agent?.jobStatus || !agent.jobFeed) return lose(`node ${nodeId} is gone`);
       let status;
@@ -229,6 +300,7 @@ export class JobDispatcher {
       }
       const saved = state.cursors[nodeId];
       const loop = this.loopOf({ nodeId, agent });
+      const runtimeOf = (j: DispatchedJob): LiveJob => this.newJob(j, undefined);
       if (status && (!saved || status.epoch !== saved.epoch)) {
         loop.cursor = { epoch: status.epoch, seq: status.last };
         return lose(`the agent of node ${nodeId} restarted; the job is gone`);
@@ -236,8 +308,8 @@ export class JobDispatcher {
       if (saved) loop.cursor = saved;
       const known = new Set(status?.jobs.map((j) => j.jobId));
       for (const j of jobs) {
-        if (status && !known.has(j.jobId)) this.lose(j, `the agent of node ${nodeId} does not know the job`);
-        else loop.jobs.set(j.jobId, { ...j, reported: false, killed: false });
+        if (status && !known.has(j.jobId)) lose(`the agent of node ${nodeId} does not know the job`, [j]);
+        else loop.jobs.set(j.jobId, runtimeOf(j));
       }
       // calls answered by nobody: their records are at or before the cursor
       const early = (status?.pending ?? []).filter((r) => saved !== undefined && r.seq <= saved.seq);
@@ -256,6 +328,20 @@ export class JobDispatcher {
 
   // --- internals ---------------------------------------------------------------------------
 
+  private newJob(j: DispatchedJob, sink: JobSink | undefined): LiveJob {
+    const job: LiveJob = { ...j, sink: sink ?? { child: () => ({ ok: true }), lost: () => {} }, reported: false, killed: false, handled: new Set() };
+    if (!sink) {
+      job.sink = {
+        child: (identity, command) => {
+          const runtime = this.opts.runtime?.(j.workflow);
+          return runtime ? runtime.child(identity, command) : { ok: false, zombie: true, why: `workflow ${j.workflow} is not loaded` };
+        },
+        lost: (detail) => this.runtimeLost(j, detail),
+      };
+    }
+    return job;
+  }
+
   private never(): AbortSignal {
     return new AbortController().signal;
   }
@@ -263,7 +349,7 @@ export class JobDispatcher {
   private loopOf(node: JobNode): NodeLoop {
     let loop = this.nodes.get(node.nodeId);
     if (!loop) {
-      loop = { nodeId: node.nodeId, agent: node.agent, jobs: new Map(), running: false, outbox: [], stop: new AbortController() };
+      loop = { nodeId: node.nodeId, agent: node.agent, jobs: new Map(), running: false, outbox: [], stash: [], stop: new AbortController() };
       this.nodes.set(node.nodeId, loop);
     } else loop.agent = node.agent;
     return loop;
@@ -382,8 +468,16 @@ export class JobDispatcher {
         continue;
       }
       if (!job) {
-        if (rec.awaitsAnswer) answers.push({ seq: rec.seq, ok: false, why: 'zombie: the control plane does not know this job' });
+        if (this.clock.now() < this.graceUntil) {
+          // perhaps a job of before a restart that is about to be re-attached: keep, answer later
+          loop.stash.push(rec);
+          if (loop.stash.length > 20_000) loop.stash.splice(0, loop.stash.length - 20_000);
+        } else if (rec.awaitsAnswer) answers.push({ seq: rec.seq, ok: false, why: 'zombie: the control plane does not know this job' });
         continue;
+      }
+      if (rec.awaitsAnswer) {
+        if (job.handled.has(rec.seq)) continue;
+        job.handled.add(rec.seq);
       }
       const result = this.child(job, rec);
       if (result instanceof Promise) {
@@ -397,8 +491,6 @@ export class JobDispatcher {
   }
 
   private child(job: LiveJob, rec: Extract<JobFeedRecord, { kind: 'child' }>): WfChildResult | Promise<WfChildResult> {
-    const runtime = this.opts.runtime(job.workflow);
-    if (!runtime) return { ok: false, zombie: true, why: `workflow ${job.workflow} is not loaded` };
     const identity: WfChildIdentity = {
       workflow: job.workflow,
       path: rec.caller.name,
@@ -407,7 +499,7 @@ export class JobDispatcher {
       ...(rec.caller.rid === undefined ? {} : { rid: rec.caller.rid }),
     };
     try {
-      const r = runtime.child(identity, rec.command as WfChildCommand);
+      const r = job.sink.child(identity, rec.command as WfChildCommand);
       return r instanceof Promise ? r.catch((e: unknown) => ({ ok: false, zombie: false, why: msg(e) }) as WfChildResult) : r;
     } catch (e) {
       return { ok: false, zombie: false, why: msg(e) };
@@ -445,12 +537,17 @@ export class JobDispatcher {
   /** The job's process is gone: a loss unless it reported or was killed. */
   private end(loop: NodeLoop, job: LiveJob, detail: string): void {
     loop.jobs.delete(job.jobId);
-    if (!job.reported && !job.killed) this.lose(job, detail);
+    try {
+      if (!job.reported && !job.killed) job.sink.lost(detail);
+      job.sink.ended?.();
+    } catch (e) {
+      this.opts.log?.(`job ${job.jobId} ended: ${msg(e)}`);
+    }
     this.saveState();
   }
 
-  private lose(job: DispatchedJob, detail: string): void {
-    const runtime = this.opts.runtime(job.workflow);
+  private runtimeLost(job: DispatchedJob, detail: string): void {
+    const runtime = this.opts.runtime?.(job.workflow);
     if (!runtime) return;
     const n = runtime.node(job.path);
     // a try that is no longer the node's current active one has nothing to lose

@@ -23,12 +23,21 @@
  * then ECF_NAME, ECF_PASS, ECF_TRYNO, NUBIS_WORKFLOW; the agent adds ECF_RID (the job's pid),
  * NUBIS_JOB_ID, the channel, and PATH with its `nubis` shim first (src/agent/jobs.ts).
  *
+ * For the workflows controller: `createAgentJobPort({ agentOf(tenant, node), poolNodes?(tenant, pool),
+ * env?: { NUBIS_URL } })` is its JobPort (start / kill / logs / reattach with the controller's
+ * per-job `child`, `lost`, `ended` handles); `reattach` needs no saved cursor: it finds the try
+ * by its job id (from workflow, path, try and password) on the node, or on each of the pool's
+ * nodes when the node is not known, answers the calls it waits on and applies its latest
+ * events, meters and labels again. `d.launch(...)` is `start` that rejects instead of calling
+ * failedToStart; `StartOptions.sink` sends one job's reports elsewhere than the runtime.
+ *
  * `nubis child` outside an agent job (src/cli/commands/child.ts) posts the same commands to
  * `POST /v1/workflows/{workflow}/child` with `{ path, password, tryNo, rid?, command }`; the
  * body is `childRequestBody(...)` below and the route answers a WfChildResult.
  */
 export {
-  JobDispatcher, jobEnv, jobIdOf,
-  type DispatchedJob, type DispatcherState, type FeedCursor, type JobDispatcherOptions, type JobNode, type StartOptions,
+  agentWorkflowName, JobDispatcher, jobEnv, jobIdOf,
+  type DispatchedJob, type DispatcherState, type FeedCursor, type JobDispatcherOptions, type JobNode, type JobSink, type StartOptions,
 } from './dispatcher.js';
+export { createAgentJobPort, engineAgents, type AgentJobPort, type AgentJobPortOptions, type AgentJobStart, type EngineNodes } from './port.js';
 export { childRequestBody, checkChildRequest, type ChildRequest } from './child-request.js';

@@ -92,18 +92,18 @@ export function currentMinute(a: SeriesAttr, t: NodeTime, now: number): number {
   return a.spec.relative ? Math.floor((now - t.base) / MINUTE_MS) : minuteOfDay(now);
 }
 
+/** `-w`, `-d` and `-m` AND together (ecFlow's CronAttr), each list ORs its elements. */
 export function cronDayMatches(c: WfCronSpec, dayNo: number): boolean {
   const d = dateOfDay(dayNo);
   if (c.months.length > 0 && !c.months.includes(d.month)) return false;
-  const anyWeek = c.weekDays.length > 0 || c.lastWeekDays.length > 0;
-  const anyMonthDay = c.monthDays.length > 0 || c.lastDayOfMonth;
-  if (!anyWeek && !anyMonthDay) return true;
   const last = daysInMonth(d.year, d.month);
-  const weekOk = c.weekDays.includes(d.dow) || (c.lastWeekDays.includes(d.dow) && d.day + 7 > last);
-  const monthDayOk = c.monthDays.includes(d.day) || (c.lastDayOfMonth && d.day === last);
-  // both restricted: either matches (as Vixie cron)
-  if (anyWeek && anyMonthDay) return weekOk || monthDayOk;
-  return anyWeek ? weekOk : monthDayOk;
+  if (c.weekDays.length > 0 || c.lastWeekDays.length > 0) {
+    if (!c.weekDays.includes(d.dow) && !(c.lastWeekDays.includes(d.dow) && last - d.day < 7)) return false;
+  }
+  if (c.monthDays.length > 0 || c.lastDayOfMonth) {
+    if (!c.monthDays.includes(d.day) && !(c.lastDayOfMonth && d.day === last)) return false;
+  }
+  return true;
 }
 
 export function dayAttrMatches(a: DayAttr, dayNo: number): boolean {

@@ -7,7 +7,7 @@
 import type { Expr, WfDefinition, WfNodeDef, WfState } from '../model/types.js';
 import type { WfNodeRuntime } from '../model/runtime.js';
 import { STATE_SIGNIFICANCE } from '../model/types.js';
-import { referencedPaths } from './evaluate.js';
+import { referencedPaths, type ExprEnv } from './evaluate.js';
 import { createNodeTime, type NodeTime } from './time.js';
 
 /** States by significance (index = STATE_SIGNIFICANCE). */
@@ -66,6 +66,8 @@ export class RNode {
   heldAsNode: Set<LimitRec> | undefined = undefined;
   /** Paths resolved for this node's children's expressions. */
   resolved: Map<string, RNode | null> | undefined = undefined;
+  /** What this node's expressions see (made once by the runtime). */
+  env: ExprEnv | undefined = undefined;
   /** Variables this container passes down, valid for one step (see variables.ts). */
   varCache: { stamp: number; vars: Readonly<Record<string, string>> } | undefined = undefined;
 
@@ -91,6 +93,14 @@ export class RNode {
       variables: {}, changedAt: now,
     };
     resetAttributes(this);
+  }
+
+  /** The event a name means here: its name, or its number (`event 1 ready` is also `:1`). */
+  eventKey(name: string): string | undefined {
+    if (name in this.rt.events) return name;
+    if (!/^\d+$/.test(name)) return undefined;
+    const num = Number(name);
+    return this.def.events.find((e) => e.number === num)?.name;
   }
 
   addDependent(d: RNode): void {
