@@ -15,7 +15,9 @@ import { createPrivateFile, databaseFiles, secureDir, secureFiles } from './file
 import type { Database, DeploymentTable, NodeTable, InstanceTable, EventTable, StepRunTable, ArtefactTable } from './schema.js';
 import { createRegistryRepo, type RegistryRepo } from './registry.js';
 import { createMetricObjectRepo, type MetricObjectRepo } from './metric-objects.js';
+import { createWorkflowRepo, type WorkflowRepo } from './workflows.js';
 import { StatementCache, type StatementCacheStats } from './statement-cache.js';
+import { RowWriter, deleteBy, isSyncOp, mootUpserts, syncOp, type SyncWriteOp } from './sync-writes.js';
 import { pruneEvents, type EventPrune } from './events-prune.js';
 
 export type { EventPrune } from './events-prune.js';
@@ -87,6 +89,8 @@ export interface Store {
   readonly registry: RegistryRepo;
   /** Metric definitions, rules and schedules created at run time (./metric-objects.ts). */
   readonly metricObjects: MetricObjectRepo;
+  /** Loaded workflows, their files, node states and task output (./workflows.ts). */
+  readonly workflows: WorkflowRepo;
 
   /** How often SQL was compiled versus reused from the prepared-statement cache (./statement-cache.ts). */
   statementStats(): StatementCacheStats;
@@ -120,6 +124,11 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   if (onDisk) secureFiles(databaseFiles(opts.path));
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
+  // Checkpoint the WAL every ~40 MB instead of every ~4 MB: each checkpoint writes back and
+  // syncs every page changed since the last one, so under a stream of small commits (the
+  // engine bringing thousands of nodes up) rarer checkpoints write each hot page back once
+  // instead of many times. Durability is the same (synchronous = NORMAL in WAL mode).
+  sqlite.pragma('wal_autocheckpoint = 10000');
   // statements are prepared once per SQL text, not once per query
   const statements = new StatementCache(sqlite);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
@@ -129,19 +138,62 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 
   let queue: { ops: WriteOp[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
   let scheduled = false;
+  /** A group commit through the query builder not yet committed: later batches wait for it (writes land in order). */
+  let running: Promise<void> | undefined;
+  const nodesW = new RowWriter(statements, 'nodes', ['key']);
+  const instancesW = new RowWriter(statements, 'instances', ['key']);
+  const deploymentsW = new RowWriter(statements, 'deployments', ['name']);
+  const stepRunsW = new RowWriter(statements, 'step_runs');
+  const eventsW = new RowWriter(statements, 'events');
+  const delNode = deleteBy(statements, 'nodes', 'key');
+  const delInstance = deleteBy(statements, 'instances', 'key');
+
+  /** A batch of synchronous ops only: one cached BEGIN … COMMIT, no awaits in between. */
+  const commitSync = (batch: typeof queue): void => {
+    const ops = batch.flatMap((item) => item.ops) as SyncWriteOp[];
+    const skip = mootUpserts(ops);
+    statements.statement('begin').run();
+    try {
+      for (let j = 0; j < ops.length; j++) if (!skip[j]) ops[j]!.sync();
+      statements.statement('commit').run();
+    } catch (e) {
+      if (statements.inTransaction) statements.statement('rollback').run();
+      throw e;
+    }
+  };
 
   const flush = async (): Promise<void> => {
     scheduled = false;
+    while (running) await running;
     const batch = queue;
     queue = [];
     if (batch.length === 0) return;
-    try {
-      await db.transaction().execute(async (trx) => {
-        for (const item of batch) for (const op of item.ops) await op(trx);
-      });
+    // a query-builder transaction of another caller (registry, migrations) holds the connection: queue behind it
+    if (!statements.inTransaction && batch.every((item) => item.ops.every(isSyncOp))) {
+      try {
+        commitSync(batch);
+      } catch (e) {
+        for (const item of batch) item.reject(e);
+        return;
+      }
       for (const item of batch) item.resolve();
-    } catch (e) {
-      for (const item of batch) item.reject(e);
+      return;
+    }
+    const p = (async () => {
+      try {
+        await db.transaction().execute(async (trx) => {
+          for (const item of batch) for (const op of item.ops) await (isSyncOp(op) ? op.sync() : op(trx));
+        });
+        for (const item of batch) item.resolve();
+      } catch (e) {
+        for (const item of batch) item.reject(e);
+      }
+    })();
+    running = p;
+    try {
+      await p;
+    } finally {
+      if (running === p) running = undefined;
     }
   };
 
@@ -165,8 +217,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
         }
       });
     },
-    putDeployment: (row) => (trx) =>
-      trx.insertInto('deployments').values(row).onConflict((oc) => oc.column('name').doUpdateSet(row)).execute(),
+    putDeployment: (row) => deploymentsW.put(row, row.name),
     deleteDeployment: (name) => async (trx) => {
       await trx.deleteFrom('artefacts').where('deployment', '=', name).execute();
       await trx.deleteFrom('deployments').where('name', '=', name).execute();
@@ -175,19 +226,18 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       await trx.deleteFrom('artefacts').where('deployment', '=', deployment).execute();
       for (const f of files) await trx.insertInto('artefacts').values({ deployment, path: f.path, content: f.content, mode: f.mode }).execute();
     },
-    putNode: (row) => (trx) => trx.insertInto('nodes').values(row).onConflict((oc) => oc.column('key').doUpdateSet(row)).execute(),
-    deleteNode: (key) => (trx) => trx.deleteFrom('nodes').where('key', '=', key).execute(),
-    putInstance: (row) => (trx) =>
-      trx.insertInto('instances').values(row).onConflict((oc) => oc.column('key').doUpdateSet(row)).execute(),
-    deleteInstance: (key) => (trx) => trx.deleteFrom('instances').where('key', '=', key).execute(),
-    putStepRun: (row) => (trx) => trx.insertInto('step_runs').values(row).execute(),
-    appendEvents: (rows) => async (trx) => {
-      for (const r of rows) {
-        const { id: _ignored, ...values } = r;
-        const res = await trx.insertInto('events').values(values).executeTakeFirst();
-        r.id = Number(res.insertId);
-      }
-    },
+    putNode: (row) => nodesW.put(row, row.key),
+    deleteNode: (key) => delNode(key),
+    putInstance: (row) => instancesW.put(row, row.key),
+    deleteInstance: (key) => delInstance(key),
+    putStepRun: (row) => syncOp(() => void stepRunsW.run(row)),
+    appendEvents: (rows) =>
+      syncOp(() => {
+        for (const r of rows) {
+          const { id: _ignored, ...values } = r;
+          r.id = eventsW.run(values);
+        }
+      }),
     loadDeployments: () => db.selectFrom('deployments').selectAll().execute(),
     loadNodes: () => db.selectFrom('nodes').selectAll().execute(),
     loadInstances: () => db.selectFrom('instances').selectAll().execute(),
@@ -235,6 +285,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     },
     registry: createRegistryRepo(db),
     metricObjects: createMetricObjectRepo(db),
+    workflows: createWorkflowRepo(db),
     statementStats: () => statements.stats(),
     async close() {
       while (queue.length > 0 || scheduled) await flush();
@@ -246,6 +297,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 
 export type { Database } from './schema.js';
 export type { StatementCacheStats } from './statement-cache.js';
+export type { WorkflowRepo, WorkflowRow, WorkflowFileRow, WorkflowNodeRow, WorkflowLogRow } from './workflows.js';
 export type { MetricObjectRepo, MetricObjectRow, MetricObjectKind } from './metric-objects.js';
 export type { RegistryRepo, RegCloudRow, RegEntryRow, RegEntryKind, CredentialRow, DriverCallRow } from './registry.js';
 export { ADMIN_TENANT, deploymentId, splitDeploymentId } from './deployment-ids.js';

@@ -42,6 +42,11 @@ export class StatementCache implements CachingDatabase {
   }
 
   prepare(sql: string): SqliteStatement {
+    return this.statement(sql) as unknown as SqliteStatement;
+  }
+
+  /** The cached better-sqlite3 statement for `sql` (the store's own writes run on it directly). */
+  statement(sql: string): SQLite.Statement {
     const cached = this.#statements.get(sql);
     if (cached && !cached.busy) {
       this.#hits++;
@@ -56,6 +61,11 @@ export class StatementCache implements CachingDatabase {
     }
     this.#statements.set(sql, stmt);
     return stmt;
+  }
+
+  /** The connection underneath (its transaction state). */
+  get inTransaction(): boolean {
+    return this.#db.inTransaction;
   }
 
   close(): void {
