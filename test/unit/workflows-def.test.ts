@@ -172,7 +172,7 @@ test('bad input: a trigger naming a missing node, or going above the suite; an e
   // as in ecFlow: `..` from a suite's level reaches the other suites; `a/b` is looked for below the parent, then below the node
   const rel = parseDef('suite o\n  task t\nsuite s\n  family f\n    trigger ../o/t == complete\n    complete g/u == complete\n    family g\n      task u\n', 'rel.def');
   assert.equal(rel.suites[1]!.children[0]!.complete?.text, 'g/u == complete');
-  const ok = parseDef('extern /other/f:ev\nsuite s\n  task a\n    trigger /other/f/t == complete or /other/f:ev\n', 'ok.def');
+  const ok = parseDef('extern /other/f:ev\nextern /other/f/t\nsuite s\n  task a\n    trigger /other/f/t == complete or /other/f:ev\n', 'ok.def');
   assert.equal(ok.suites[0]!.children[0]!.trigger?.text, '/other/f/t == complete or /other/f:ev');
 });
 
@@ -318,4 +318,22 @@ test('ecFlow forms: several statements on a line, a trigger continued with \\, /
   assert.deepEqual(find(def, '/s/g/b').inlimits.map((l) => l.path), ['../g', '../../s', '/limits']);
   assert.deepEqual(plain(parseDef(printDef(def), 'again.def')), plain(def));
   rejects('suite s\n  task a\n    trigger a:e and \\\n      b == \n', 'bad.def:4:11: expected an operand, found end of expression');
+});
+
+test('bad input ecFlow rejects too: bare node paths, repeat with cron, time on a suite, thresholds, steps, duplicates, empty values', () => {
+  rejects('suite s\n  task a\n  task b\n    trigger a\n', 'bad.def:4:13: a in the trigger of /s/b must be compared with a state (a == complete)');
+  rejects('suite s\n  task a\n  task b\n    trigger a:e and (a < complete)\n', 'bad.def:4:22: a in the trigger of /s/b must be compared with a state (a == complete)');
+  rejects('suite s\n  family f\n    repeat integer N 0 3\n    cron 23:00\n', 'bad.def:2:3: /s/f has both a repeat and a cron (a cron already repeats the node)');
+  rejects('suite s\n  time 19:00\n', 'bad.def:2:3: time is not allowed on a suite');
+  rejects('suite s\n  day monday\n', 'bad.def:2:3: day is not allowed on a suite');
+  rejects('suite s\n  task t\n    meter m 0 100 200\n', 'bad.def:3:19: the threshold is outside min..max');
+  rejects('suite s\n  repeat date YMD 20091001 20090901 1\n', 'bad.def:2:37: the step goes away from the end');
+  rejects('suite s\n  task t\n    repeat integer I 0 10 -1\n', 'bad.def:3:27: the step goes away from the end');
+  rejects('suite s\n  task t\n    time 00:00 01:00 10:00\n', 'bad.def:3:22: the series step is longer than the series');
+  rejects('suite s\n  task t\n    defstatus complete\n    defstatus complete\n', 'bad.def:4:5: defstatus is given twice');
+  rejects('suite s\n  limit l 1\n  task t\n    inlimit l\n    inlimit l\n', 'bad.def:5:5: duplicate inlimit l on /s/t');
+  rejects('suite s\n  edit var # a comment\n', 'bad.def:2:12: expected a value');
+  rejects('extern /a/b\nsuite s\n  task t\n    trigger /a/b/c == complete\n', 'bad.def:4:13: the trigger of /s/t names /a/b/c, which does not exist (add an extern if it is defined elsewhere)');
+  // ecFlow allows a cron on a suite
+  assert.equal(parseDef('suite s\n  cron 10:00\n  task t\n', 'ok.def').suites[0]!.crons.length, 1);
 });

@@ -58,6 +58,7 @@ export function restValue(rest: string): { value: string } | { error: string } {
     }
     return { error: `unterminated ${q === '"' ? 'double' : 'single'} quote` };
   }
+  if (t.startsWith('#')) return { error: 'expected a value' };
   const m = /^(.*?)(?:\s+#.*)?$/.exec(t);
   const v = (m?.[1] ?? '').trim();
   if (v.length === 0) return { error: 'expected a value' };
@@ -106,6 +107,7 @@ export function parseTimeSpec(args: readonly Token[], fail: Fail, allowRelative 
   const toMin = (c: WfClockTime): number => c.h * 60 + c.m;
   if (toMin(end.t) < toMin(first.t)) fail(args[1], 'the series ends before it starts');
   if (toMin(step.t) === 0) fail(args[2], 'the series step must be more than 00:00');
+  if (toMin(step.t) > toMin(end.t) - toMin(first.t)) fail(args[2], 'the series step is longer than the series');
   return { relative: first.plus, start: first.t, end: end.t, step: step.t };
 }
 
@@ -220,6 +222,7 @@ export function parseRepeat(args: readonly Token[], fail: Fail): WfRepeat {
       const step = args[4] ? int(args[4], fail, 'the step') : 1;
       if (args.length > 5) fail(args[5], 'expected the end of the line');
       if (step === 0) fail(args[4], 'the step must not be 0');
+      if ((step > 0 && start > end) || (step < 0 && start < end)) fail(args[4] ?? args[3], 'the step goes away from the end');
       return { kind: 'integer', name: n, start, end, step };
     }
     case 'enumerated': case 'string': {
@@ -235,6 +238,7 @@ export function parseRepeat(args: readonly Token[], fail: Fail): WfRepeat {
       const step = args[4] ? int(args[4], fail, 'the step in days') : 1;
       if (args.length > 5) fail(args[5], 'expected the end of the line');
       if (step === 0) fail(args[4], 'the step must not be 0');
+      if ((step > 0 && start > end) || (step < 0 && start < end)) fail(args[4] ?? args[3], 'the step goes away from the end');
       return { kind: 'date', name: n, start, end, step };
     }
     case 'datelist': {

@@ -3,8 +3,10 @@
  * (NubisError WORKFLOW_INVALID `file:line:col: …`, the first problem found):
  * - duplicate names: sibling nodes, and a node's events, meters, labels or limits;
  * - a trigger/complete path that names a node that is not in the definition and not covered by
- *   an `extern` (an extern `/s/f` covers `/s/f` and everything below it; a relative extern
- *   covers the path written the same way), or that has more `..` than levels above it. Paths
+ *   an `extern` of that path (`extern /s/f` or `/s/f:ev` covers `/s/f` itself, not what is below
+ *   it, as in ecFlow), or that has more `..` than levels above it; a node path that is not
+ *   compared with a state (`trigger a` alone: ecFlow's grammar only has `a == state`);
+ * - a repeat and a cron on one node; time, today, date or day on a suite; duplicate inlimits; Paths
  *   resolve as ecFlow's findReferencedNode does (resolveNodePath below): `../x` from a family
  *   right under its suite is the suite `/x`. Attribute names after `:` are not checked (they may
  *   be generated or server variables);
@@ -104,8 +106,7 @@ export function checkDefinition(def: WfDefinition, locs: AttrLocs = new Map()): 
   }
 
   const externs = def.externs.map((x) => x.replace(/:[^/:]*$/, ''));
-  const external = (written: string, abs: string): boolean =>
-    externs.some((x) => written === x || abs === x || (x.startsWith('/') && abs.startsWith(`${x}/`)));
+  const external = (written: string, abs: string): boolean => externs.some((x) => written === x || abs === x);
   const exists = (p: string): boolean => index.has(p);
 
   for (const e of order) {
@@ -117,9 +118,21 @@ export function checkDefinition(def: WfDefinition, locs: AttrLocs = new Map()): 
         seen.add(a.name);
       }
     }
+    if (n.repeat && n.crons.length > 0) throw invalid(n.loc, `${e.path} has both a repeat and a cron (a cron already repeats the node)`);
+    if (n.kind === 'suite' && (n.times.length || n.todays.length || n.dates.length || n.days.length)) {
+      throw invalid(n.loc, `time, today, date and day are not allowed on a suite (${e.path})`);
+    }
+    const inl = new Set<string>();
+    for (const l of n.inlimits) {
+      const key = `${l.path ?? ''}:${l.name}`;
+      if (inl.has(key)) throw invalid(locs.get(l) ?? n.loc, `duplicate inlimit ${l.path !== undefined ? `${l.path}:` : ''}${l.name} on ${e.path}`);
+      inl.add(key);
+    }
     for (const which of ['trigger', 'complete'] as const) {
       const x = n[which];
       if (!x) continue;
+      const bare = bareNodePath(x.expr);
+      if (bare) throw invalid(bare.loc ?? x.loc ?? n.loc, `${bare.path} in the ${which} of ${e.path} must be compared with a state (${bare.path} == complete)`);
       for (const r of expressionRefs(x.expr)) {
         const res = resolveNodePath(e.path, r.path, exists);
         const at = r.loc ?? x.loc ?? n.loc;
@@ -156,6 +169,22 @@ export function checkDefinition(def: WfDefinition, locs: AttrLocs = new Map()): 
     }
   }
   findCycle(order, index);
+}
+
+/** A node path used as a value (ecFlow only allows `path == state` and `path != state`). */
+function bareNodePath(x: Expr): { path: string; loc?: SourceLoc } | undefined {
+  switch (x.kind) {
+    case 'ref': return x.attr === undefined ? { path: x.path, ...(x.loc ? { loc: x.loc } : {}) } : undefined;
+    case 'not': return bareNodePath(x.arg);
+    case 'compare': {
+      const stateCompare = (x.op === '==' || x.op === '!=');
+      if (stateCompare && x.left.kind === 'ref' && x.left.attr === undefined && x.right.kind === 'state') return undefined;
+      if (stateCompare && x.right.kind === 'ref' && x.right.attr === undefined && x.left.kind === 'state') return undefined;
+      return bareNodePath(x.left) ?? bareNodePath(x.right);
+    }
+    case 'logic': case 'arith': return bareNodePath(x.left) ?? bareNodePath(x.right);
+    default: return undefined;
+  }
 }
 
 type Need = Map<string, 'S' | 'D'>;

@@ -155,7 +155,10 @@ export function parseDef(text: string, file: string): WfDefinition {
         const n = name(args[0], fail, 'a variable name');
         const { rest } = restAfter(args[0]!);
         const v = restValue(rest);
-        if ('error' in v) fail(args[1], v.error);
+        if ('error' in v) {
+          const col = args[0]!.col + args[0]!.text.length + (rest.length - rest.trimStart().length);
+          fail(args[1] ?? { text: '', col: rest.trim() === '' ? endCol : col, quoted: false }, v.error);
+        }
         if (n === ACTION_VAR) {
           if (node.kind !== 'task') fail(args[0], `${ACTION_VAR} is only allowed on a task`);
           if (actionLines.some((a) => a.node === node)) fail(args[0], `${ACTION_VAR} is given twice`);
@@ -207,6 +210,7 @@ export function parseDef(text: string, file: string): WfDefinition {
         const max = int(args[2], fail, 'the maximum');
         if (max < min) fail(args[2], 'the maximum is below the minimum');
         const threshold = args[3] ? int(args[3], fail, 'the threshold') : undefined;
+        if (threshold !== undefined && (threshold < min || threshold > max)) fail(args[3], 'the threshold is outside min..max');
         noMore(args[3] ? 4 : 3);
         const me = { name: n, min, max, ...(threshold !== undefined ? { threshold } : {}) };
         recordLoc(me, at(kw.col));
@@ -269,6 +273,7 @@ export function parseDef(text: string, file: string): WfDefinition {
         const s = args[0];
         if (!s || !([...WF_STATES, 'suspended'] as string[]).includes(s.text)) fail(s, 'expected a state (complete, queued, suspended, aborted, active, unknown, submitted)');
         noMore(1);
+        if (node.defstatus !== undefined) fail(kw, 'defstatus is given twice');
         node.defstatus = s.text as WfState | 'suspended';
         break;
       }
@@ -280,19 +285,19 @@ export function parseDef(text: string, file: string): WfDefinition {
       }
       case 'time': case 'today': {
         const node = current();
+        if (node.kind === 'suite') fail(kw, `${kw.text} is not allowed on a suite`);
         if (args.length === 0) fail(undefined, 'expected a time hh:mm');
         (kw.text === 'time' ? node.times : node.todays).push(parseTimeSpec(args, fail));
         break;
       }
-      case 'date':
-        current().dates.push(parseDateSpec(args, fail));
+      case 'date': case 'day': case 'cron': {
+        const node = current();
+        if (node.kind === 'suite' && kw.text !== 'cron') fail(kw, `${kw.text} is not allowed on a suite`);
+        if (kw.text === 'date') node.dates.push(parseDateSpec(args, fail));
+        else if (kw.text === 'day') node.days.push(parseDay(args, fail));
+        else node.crons.push(parseCron(args, fail));
         break;
-      case 'day':
-        current().days.push(parseDay(args, fail));
-        break;
-      case 'cron':
-        current().crons.push(parseCron(args, fail));
-        break;
+      }
       case 'clock':
         // `clock real` alone is ecFlow's default (the suite runs on the real clock): accepted, nothing to keep
         if (args.length === 1 && args[0]!.text === 'real') break;
