@@ -447,3 +447,31 @@ test('paths: ../x and ./x and /abs resolve; a trigger on a missing node waits (u
   assert.deepEqual(h.submitted(), ['/s/a', '/s/f/b', '/s/f/c']);
   assert.deepEqual(h.rt.why('/s/f/z').map((w) => w.detail), ['/other/x == complete is false (/other/x does not exist)']);
 });
+
+test('the ecFlow fixtures (parsed by the def unit) run to completion, every task exactly once per repeat value', async () => {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const { parseDef } = await import('../../src/workflows/index.js');
+  const dir = 'test/fixtures/ecflow';
+  const files = readdirSync(dir).filter((f) => f.endsWith('.def'));
+  assert.ok(files.length >= 5);
+  for (const f of files) {
+    const def = parseDef(readFileSync(`${dir}/${f}`, 'utf8'), f);
+    const h = new Harness(def);
+    // a stand-in for the fixtures' scripts: meters to their max, events set (signals.def keeps `scratch` clear)
+    h.onSubmit = (sub) => queueMicrotask(() => {
+      const rt = h.rt.node(sub.path)!;
+      h.init(sub.path);
+      for (const m of Object.keys(rt.meters)) h.send(sub.path, { verb: 'meter', name: m, value: 10 });
+      for (const e of Object.keys(rt.events)) if (e !== 'scratch') h.send(sub.path, { verb: 'event', name: e, value: true });
+      h.complete(sub.path);
+    });
+    h.rt.user({ verb: 'begin' });
+    for (let i = 0; i < 100 && def.suites.some((s) => h.state(`/${s.name}`) !== 'complete'); i++) await settle();
+    for (const s of def.suites) assert.equal(h.state(`/${s.name}`), 'complete', `${f}: ${JSON.stringify(h.rt.why(`/${s.name}`))}`);
+    const counts = new Map<string, number>();
+    for (const p of h.submitted()) counts.set(p, (counts.get(p) ?? 0) + 1);
+    // repeat.def: `repeat integer N 1 3` on /repeat3/loop
+    for (const [p, c] of counts) assert.equal(c, p.startsWith('/repeat3/loop/') ? 3 : 1, `${f}: ${p} ran ${c} times`);
+    h.rt.close();
+  }
+});
