@@ -4,10 +4,12 @@
  * running on an in-process `sim` cloud with zero latency, through the whole control plane
  * (store, events, engine, sim driver). Prints one JSON line: wall and CPU time from apply to
  * ready, the process's peak RSS, and what reached running. With `limitS`, a run that is not
- * ready by then stops there and reports how far it got (`finished: false`).
+ * ready by then stops there and reports how far it got (`finished: false`). Per-instance CPU
+ * and wall time and SQL statements show whether the engine's cost grows linearly.
  *
  *   node dist/bench/scale.js <perComponent> [limitS]
  */
+import os from 'node:os';
 import { countingSim, cpuMsSince, startBenchControlPlane, untilReady } from './common.js';
 
 const per = Number(process.argv[2] ?? 1000);
@@ -52,8 +54,13 @@ const view = await cp.getDeployment('bench');
 const running = view.instances.filter((i) => i.phase === 'running').length;
 const sql1 = bench.store.statementStats();
 await bench.close();
+const statements = sql1.prepares + sql1.hits - sql0.prepares - sql0.hits;
 console.log(JSON.stringify({
   components: 3, instances, running, finished, wallMs, cpuMs, peakRssMB,
+  // per instance: what linear growth keeps constant
+  cpuMsPerInstance: cpuMs / instances, wallMsPerInstance: wallMs / instances,
   creates: sim.calls.create, steps: sim.calls.runStep,
-  sql: { statements: sql1.prepares + sql1.hits - sql0.prepares - sql0.hits, compiled: sql1.prepares - sql0.prepares },
+  sql: { statements, compiled: sql1.prepares - sql0.prepares, perInstance: statements / instances },
+  // the machine's load while it ran (the benchmark's wall time is only comparable at a similar load)
+  loadavg: os.loadavg()[0],
 }));

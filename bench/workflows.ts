@@ -12,9 +12,10 @@
  *   first submission, and the RSS of the process that did it (its own process); for ecFlow the
  *   `--load` and `--begin` of the same file and the server's RSS.
  *
- * Nubis runs the scheduler runtime (createRuntime) with real bash jobs that report through a
- * loopback `nubis child` stand-in (test/helpers/ecflow.ts); until the scheduler is merged its
- * column says "not run".
+ * Nubis runs the scheduler runtime (createRuntime) with real bash jobs on a real local agent
+ * whose `nubis` shim carries the child commands, relayed by the jobs unit's JobDispatcher
+ * (test/helpers/ecflow.ts; NUBIS_BENCH_WF_JOBS=standin: bash spawned by the bench and a small C
+ * `nubis child` over loopback TCP instead). Without a scheduler its column says "not run".
  *
  * Environment: NUBIS_BENCH_WF_SCALE (default 1) multiplies N, M and the big suite's size;
  * NUBIS_BENCH_WF_ECFLOW=0 skips ecFlow (its column says "not run"); NUBIS_BENCH_WF_REPS
@@ -32,6 +33,7 @@ import type { WfSubmission } from '../src/workflows/index.js';
 const scale = Number(process.env.NUBIS_BENCH_WF_SCALE ?? 1);
 const withEcflow = process.env.NUBIS_BENCH_WF_ECFLOW !== '0';
 const reps = Math.max(1, Number(process.env.NUBIS_BENCH_WF_REPS ?? 3));
+const jobs = process.env.NUBIS_BENCH_WF_JOBS === 'standin' ? 'standin' : 'agent';
 const N_FAMILY = Math.max(8, Math.round(1000 * scale));
 const N_CHAIN = Math.max(2, Math.round(200 * scale));
 const BIG_FAMILIES = Math.max(1, Math.round(100 * Math.sqrt(scale)));
@@ -185,7 +187,7 @@ async function main(): Promise<void> {
   if (typeof wf !== 'string') {
     for (let r = 0; r < reps; r++) {
       console.error(`nubis: rep ${r + 1}/${reps}: family of ${N_FAMILY}, chain of ${N_CHAIN}`);
-      n.family.push((await runNubisSuite(wf, g.family, { files: g.files, variables: vars, timeoutMs: 3_600_000 })).wallMs);
+      n.family.push((await runNubisSuite(wf, g.family, { files: g.files, variables: vars, timeoutMs: 3_600_000, jobs })).wallMs);
       fs.rmSync(g.times, { force: true });
       const submittedAt = new Map<string, number>();
       const completedAt = new Map<string, number>();
@@ -193,6 +195,7 @@ async function main(): Promise<void> {
         files: g.files,
         variables: vars,
         timeoutMs: 3_600_000,
+        jobs,
         onSubmit: (sub: WfSubmission, at) => submittedAt.set(sub.path, at),
         onChild: (p, verb, at) => verb === 'complete' && completedAt.set(p, at),
       });
@@ -237,7 +240,8 @@ async function main(): Promise<void> {
     target: '≤ 150 MB',
   });
 
-  console.log(`\nWorkflows: ecFlow 5.9.2 vs Nubis (scale ${scale}; Nubis median of ${reps}, ecFlow 1 run)\n`);
+  console.log(`\nWorkflows: ecFlow 5.9.2 vs Nubis (scale ${scale}; Nubis median of ${reps}, ecFlow 1 run; load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} CPUs)`);
+  if (typeof wf !== 'string') console.log(`Nubis: createRuntime with real bash jobs ${jobs === 'agent' ? 'on a real local agent (its nubis shim, the JobDispatcher)' : 'and a C nubis-child stand-in over loopback TCP'}; .def read by ${wf.parser}\n`);
   console.log('| workload (what is measured) | ecFlow 5.9.2 | Nubis | ecFlow / Nubis | target |');
   console.log('|---|---|---|---|---|');
   for (const r of rows) {

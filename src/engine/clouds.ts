@@ -89,6 +89,20 @@ function stable(v: unknown): string {
  * inventory because ownership is judged by tags, never by handle.
  */
 export function cloudKey(c: CloudSpec, tenant: string = ADMIN_TENANT): string {
+  // every action asks for its cloud's handle: the key is computed once per spec object and tenant
+  let byTenant = keyMemo.get(c);
+  const known = byTenant?.get(tenant);
+  if (known !== undefined) return known;
+  const key = computeCloudKey(c, tenant);
+  if (!byTenant) keyMemo.set(c, (byTenant = new Map()));
+  byTenant.set(tenant, key);
+  return key;
+}
+
+/** Spec objects are replaced, never edited, when a deployment or a registered cloud changes. */
+const keyMemo = new WeakMap<CloudSpec, Map<string, string>>();
+
+function computeCloudKey(c: CloudSpec, tenant: string): string {
   // another credential is another account: another cloud
   const base = c.credential ? { options: c.options, credential: c.credential } : c.options;
   const h = crypto.createHash('sha1').update(stable(tenant !== ADMIN_TENANT ? { tenant, cloud: base } : base)).digest('hex').slice(0, 12);

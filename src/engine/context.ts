@@ -17,6 +17,7 @@ import type { CloudHandle, CloudRegistry, Placement, PlacementSource } from './c
 import { checkHostAccess, type TenantPolicy } from './tenancy.js';
 import type { InstancePhase, NodeState } from './views.js';
 import { NodeReachability, applyReachability, type ReachChange, type ReachabilityContext } from './reachability.js';
+import { ComponentStates, componentKey } from './component-state.js';
 
 export interface EngineOptions {
   store: Store;
@@ -148,7 +149,7 @@ export class ActionTracker {
   constructor(
     private readonly onError: (deployment: string, key: string, e: unknown) => void,
     private readonly onTouch: (key: string) => void,
-    private readonly onEnd: (deployment: string) => void,
+    private readonly onEnd: (deployment: string, key: string) => void,
   ) {}
 
   track(key: string, deployment: string, p: Promise<void>): void {
@@ -160,7 +161,7 @@ export class ActionTracker {
         this.busy.delete(key);
         this.onTouch(key);
         this.inflight.delete(t);
-        this.onEnd(deployment);
+        this.onEnd(deployment, key);
       });
     this.inflight.add(t);
   }
@@ -169,8 +170,14 @@ export class ActionTracker {
 export interface EngineContextDeps {
   opts: EngineOptions;
   owner: string;
-  /** Queues a pass over a deployment (the deployments controller). */
+  /** Queues a full pass over a deployment (the deployments controller): scale, and every resource looked at again. */
   enqueue: (deployment: string) => void;
+  /** Queues the deployment's own pass only (scale, rollout, destroy), not its resources. */
+  enqueueDeployment: (deployment: string) => void;
+  /** Queues one resource (instance and node) of the resources controller. */
+  wakeResource: (key: string) => void;
+  /** Queues a provider component of the wiring controller (`<deployment>\0<component>`). */
+  wakeComponent: (key: string) => void;
   /** Called when an action ends (idle checks). */
   onActionEnd: () => void;
 }
@@ -195,9 +202,14 @@ export class EngineContext {
   /** Every in-flight action listens on this one signal. */
   private readonly abortCtl = new AbortController();
   readonly signal: AbortSignal;
+  /** Signals of actions in flight (./childSignal). */
+  private readonly children = new Set<AbortController>();
   private touchSeq = 0;
   stopped = false;
   readonly enqueue: (deployment: string) => void;
+  /** Per component: serving and still-to-start counts, and the requirers waiting on them (./component-state.ts). */
+  readonly components = new ComponentStates();
+  private readonly deps: EngineContextDeps;
 
   constructor(deps: EngineContextDeps) {
     const { opts } = deps;
@@ -214,11 +226,14 @@ export class EngineContext {
     this.signal = this.abortCtl.signal;
     setMaxListeners(0, this.signal);
     this.enqueue = deps.enqueue;
+    this.deps = deps;
     this.actions = new ActionTracker(
       (deployment, key, e) => void this.events.append(this.ev({ deployment, kind: 'engine.error', target: key, outcome: 'error', reason: toNubisError(e).message })),
       (key) => this.touch(key),
-      (deployment) => {
-        this.enqueue(deployment);
+      (deployment, key) => {
+        // a resource's action: that resource and what depends on it; a deployment-wide one (scale, destroy, rollout): all of it
+        if (key.includes('/')) this.changed(key, deployment);
+        else if (deployment) this.enqueue(deployment);
         deps.onActionEnd();
       },
     );
@@ -232,9 +247,45 @@ export class EngineContext {
     return applyReachability(this.reachContext, change, data, outcome);
   }
 
+  /**
+   * Resource `key` (an instance and its node) changed, or its action ended: it is looked at
+   * again, its component's counts are brought up to date (waking requirers they unblock), its
+   * component's consumers are rewired, and a deployment whose own pass watches every change
+   * (destroying: its end; a rolling update: its health gate) gets that pass.
+   */
+  changed(key: string, deployment?: string): void {
+    if (this.stopped) return;
+    const inst = this.instances.get(key);
+    const depName = inst?.deployment ?? this.nodes.get(key)?.deployment ?? deployment;
+    const d = depName !== undefined ? this.deployments.get(depName) : undefined;
+    const comp = this.components.update(key, inst, d, this.nodes, this.deps.wakeResource);
+    this.deps.wakeResource(key);
+    if (comp !== undefined) this.deps.wakeComponent(comp);
+    if (d && (d.status === 'destroying' || d.rollout?.status === 'running' || d.rollout?.status === 'paused')) this.deps.enqueueDeployment(d.name);
+  }
+
+  /** A component's published wiring changed (its requirers' state as providers' stops see it). */
+  changedComponent(deployment: string, component: string): void {
+    if (!this.stopped) this.deps.wakeComponent(componentKey(deployment, component));
+  }
+
   abort(reason: unknown): void {
     this.stopped = true;
     this.abortCtl.abort(reason);
+    for (const c of this.children) c.abort(reason);
+    this.children.clear();
+  }
+
+  /**
+   * A signal of one action's own, aborted with `signal` when the engine stops. Thousands of
+   * actions wait at once (for creation permits, step permits, agents): each listening on the
+   * one engine-wide signal makes every new listener cost a walk of all the others.
+   */
+  childSignal(): { signal: AbortSignal; done(): void } {
+    const c = new AbortController();
+    if (this.signal.aborted) c.abort(this.signal.reason);
+    else this.children.add(c);
+    return { signal: c.signal, done: () => void this.children.delete(c) };
   }
 
   instancesOf(d: string): InstanceRec[] {
@@ -337,6 +388,7 @@ export class EngineContext {
     }
     n.updatedAt = this.clock.now();
     n.touch = ++this.touchSeq;
+    this.changed(n.key, n.deployment);
     await Promise.all([
       this.store.write(this.store.putNode(nodeToRow(n))),
       this.events.append(this.ev({ deployment: n.deployment, kind: 'node.state', target: n.key, reason, outcome: status, data: { from, to: status, ...(n.providerId ? { id: n.providerId } : {}), ...data } })),
@@ -347,6 +399,7 @@ export class EngineContext {
     const from = i.phase;
     i.phase = phase;
     i.updatedAt = this.clock.now();
+    this.changed(i.key, i.deployment);
     const writes: Promise<void>[] = [this.store.write(this.store.putInstance(instanceToRow(i)))];
     if (from !== phase) {
       writes.push(this.events.append(this.ev({ deployment: i.deployment, kind: 'instance.phase', target: i.key, reason, outcome: phase, data: { from, to: phase, ...data } })));
@@ -356,6 +409,7 @@ export class EngineContext {
 
   saveInstance(i: InstanceRec): Promise<void> {
     i.updatedAt = this.clock.now();
+    this.changed(i.key, i.deployment);
     return this.store.write(this.store.putInstance(instanceToRow(i)));
   }
 }

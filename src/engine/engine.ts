@@ -26,7 +26,7 @@ import { ReconcileCore, type Controller } from './core/index.js';
 import { RolloutController } from './rollout/index.js';
 import {
   DEPLOYMENTS, DeploymentsController, EXTRA_CONTROLLERS, InstancesController, NodesController, OBSERVE_KEY, ObserveController,
-  SWEEP_ALL, SWEEP_UNSYNCED, SweepController, WiringController,
+  RESOURCES, ResourcesController, SWEEP_ALL, SWEEP_UNSYNCED, SweepController, WIRING, WiringController,
 } from './controllers/index.js';
 
 export type { EngineOptions } from './context.js';
@@ -96,22 +96,28 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const owner = await store.installationId();
   const idleWaiters: (() => void)[] = [];
   const checkIdle = (): void => {
-    if (ctx.actions.inflight.size === 0 && !core.busy(DEPLOYMENTS)) {
+    if (ctx.actions.inflight.size === 0 && !core.busy(DEPLOYMENTS) && !core.busy(RESOURCES) && !core.busy(WIRING)) {
       for (const w of idleWaiters.splice(0)) w();
     }
   };
   const core = new ReconcileCore({ clock: opts.clock, onSettle: () => checkIdle() });
+  let deploymentCtl: DeploymentsController | undefined;
   const ctx: EngineContext = new EngineContext({
     opts,
     owner,
     enqueue: (name) => {
-      if (!ctx.stopped) core.enqueue(DEPLOYMENTS, name);
+      if (ctx.stopped) return;
+      deploymentCtl?.markFull(name);
+      core.enqueue(DEPLOYMENTS, name);
     },
+    enqueueDeployment: (name) => void (ctx.stopped || core.enqueue(DEPLOYMENTS, name)),
+    wakeResource: (key) => void (ctx.stopped || core.enqueue(RESOURCES, key)),
+    wakeComponent: (key) => void (ctx.stopped || core.enqueue(WIRING, key)),
     onActionEnd: () => checkIdle(),
   });
   const { deployments, nodes, clock } = ctx;
 
-  const wiring = new WiringController(ctx);
+  const wiring = new WiringController(ctx, (key) => ctx.stopped || core.enqueue(RESOURCES, key));
   const nodeCtl = new NodesController(ctx);
   const instanceCtl = new InstancesController(ctx, wiring);
   const sweep = new SweepController(ctx);
@@ -127,7 +133,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     restart: (d, inst, back, reason) => ctx.track(inst.key, d.name, instanceCtl.stopInstance(d, inst).then(() => ((inst.attempts = 0), ctx.setPhase(inst, back, reason)))),
     wakeAt: (name, at) => void clock.sleep(Math.max(0, at - clock.now()) + 1, ctx.signal).then(() => ctx.enqueue(name), () => undefined),
   });
-  core.register(new DeploymentsController(ctx, { actuators: [nodeCtl, instanceCtl], sweep, forgetCaches, rollouts }));
+  deploymentCtl = new DeploymentsController(ctx, { forgetCaches, rollouts });
+  core.register(deploymentCtl);
+  core.register(new ResourcesController(ctx, { actuators: [nodeCtl, instanceCtl], sweep, wiring }));
+  core.register(wiring);
   core.register(sweep);
   core.register(observe);
   for (const make of EXTRA_CONTROLLERS) core.register(make(ctx));
@@ -208,7 +217,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       for (const k of keys) {
         nodes.delete(k);
         ctx.model.unindexInstance(k);
+        ctx.components.update(k, undefined, undefined, nodes);
       }
+      ctx.components.forgetDeployment(name);
       const ops = [store.deleteDeployment(name), ...[...keys].flatMap((k) => [store.deleteNode(k), store.deleteInstance(k)])];
       await store.write(...ops);
       // an action still running may write its node once more when it ends: delete again then

@@ -223,3 +223,120 @@ export function previewPlan(dep: Deployment, instances: InstanceRec[], nodes: Ma
   }
   return planDeployment({ dep, instances: virtual, nodes, now });
 }
+
+/** What planning one instance needs to know of the rest of its deployment. */
+export interface InstancePlanEnv {
+  dep: Deployment;
+  nodes: ReadonlyMap<string, NodeRec>;
+  now: number;
+  /** Of a provider component: instances serving traffic, and wanted ones still to start. */
+  counts(component: string): { serving: number; startPending: number };
+  /** The wiring hash a requiring component's instances should have now. */
+  hash(component: string): string | undefined;
+  /** Whether the requirers of `component` (of the instance's own) still have updates or stops that its stop must wait for. */
+  requirersBusy(component: string): boolean;
+  /** Requiring components of each component. */
+  requirersOf(component: string): readonly string[];
+}
+
+export interface InstancePlan {
+  /** The instance's planned actions, in order (a chain: at most one is ready). */
+  actions: Action[];
+  /** The provider components whose state holds back its configure (mandatory channels). */
+  waitsForProviders: string[];
+  /** Requiring components whose updates or stops hold back its stop. */
+  waitsForRequirers: string[];
+}
+
+/**
+ * The actions of one instance, as `planDeployment` would plan them, with readiness decided
+ * from the counts of its providers and requirers instead of their own planned actions: a
+ * configure waits until every mandatory channel has a serving provider and no wanted provider
+ * is still to start; a stop waits until its requirers' updates and (in a destroy) stops are
+ * done. An instance with an action in flight gets none (the caller does not ask).
+ */
+export function planInstance(inst: InstanceRec, env: InstancePlanEnv): InstancePlan {
+  const { dep, nodes, now } = env;
+  const out: InstancePlan = { actions: [], waitsForProviders: [], waitsForRequirers: [] };
+  const comp: ComponentSpec | undefined = dep.spec.components[inst.component];
+  const node = nodes.get(inst.key);
+  const waiting = (inst.notBefore ?? 0) > now;
+  const push = (a: Omit<Action, 'deployment' | 'id'>): string => {
+    const full: Action = { ...a, id: id(a.kind, a.target), deployment: dep.name };
+    out.actions.push(full);
+    return full.id;
+  };
+  if (inst.desired && comp) {
+    if (inst.phase === 'failed' || node?.status === 'failed') return out;
+    if (node?.status === 'running' && node.unreachable && inst.phase === 'running') return out;
+    let prev: string | undefined;
+    const nodeUp = node?.status === 'running';
+    if (!nodeUp) {
+      const nodeWaiting = (node?.notBefore ?? 0) > now;
+      const cloud = node?.cloud || comp.cloud;
+      prev = push({ kind: 'create-node', target: inst.key, ...(cloud ? { cloud } : {}), after: [], ready: !nodeWaiting, reason: nodeReason(node) });
+    }
+    const phase = inst.phase;
+    if (phase === 'pending') {
+      prev = push({ kind: 'install', target: inst.key, after: prev ? [prev] : [], ready: !prev && nodeUp && !waiting, reason: 'new instance' });
+    }
+    if (phase === 'pending' || phase === 'installed') {
+      let channelsMet = true;
+      for (const ch of Object.values(comp.requires)) {
+        if (ch.optional) continue;
+        const c = env.counts(ch.component);
+        if (c.serving === 0) channelsMet = false;
+        if (c.serving === 0 || c.startPending > 0) out.waitsForProviders.push(ch.component);
+      }
+      prev = push({
+        kind: 'configure',
+        target: inst.key,
+        after: prev ? [prev] : [],
+        ready: !prev && nodeUp && !waiting && phase === 'installed' && out.waitsForProviders.length === 0,
+        reason: channelsMet ? 'installed' : 'waits for a provider of every mandatory channel',
+      });
+    }
+    if (phase === 'pending' || phase === 'installed' || phase === 'configured') {
+      push({ kind: 'start', target: inst.key, after: prev ? [prev] : [], ready: !prev && nodeUp && !waiting && phase === 'configured', reason: 'configured' });
+    } else if ((phase === 'running' || phase === 'started') && nodeUp && inst.processAlive === false) {
+      push({ kind: 'restart', target: inst.key, after: [], ready: !waiting, reason: 'its process exited' });
+    } else if (phase === 'running' && nodeUp && inst.health === 'unhealthy') {
+      push({ kind: 'restart', target: inst.key, after: [], ready: !waiting, reason: 'its health check failed' });
+    } else if (phase === 'running' && nodeUp && Object.keys(comp.requires).length > 0 && env.hash(comp.name) !== inst.wiringHash) {
+      push({ kind: 'update', target: inst.key, after: [], ready: !waiting, reason: 'its channels changed' });
+    }
+    return out;
+  }
+  if (node?.status === 'failed' && node.providerId && node.lastError?.startsWith('delete failed')) return out;
+  let prev: string | undefined;
+  const nodeUp = node?.status === 'running';
+  if (nodeUp && inst.phase !== 'pending' && inst.phase !== 'stopped') {
+    for (const reqComp of env.requirersOf(inst.component)) if (env.requirersBusy(reqComp)) out.waitsForRequirers.push(reqComp);
+    prev = push({ kind: 'stop', target: inst.key, after: [], ready: out.waitsForRequirers.length === 0, reason: dep.status === 'destroying' ? 'deployment destroyed' : 'scaled in' });
+  }
+  push({
+    kind: 'delete-node',
+    target: inst.key,
+    ...(node?.cloud || comp?.cloud ? { cloud: node?.cloud || comp?.cloud } : {}),
+    after: prev ? [prev] : [],
+    ready: !prev && (node?.notBefore ?? 0) <= now,
+    reason: dep.status === 'destroying' ? 'deployment destroyed' : 'scaled in',
+  });
+  return out;
+}
+
+/**
+ * Whether requirer `r` has an update or (in a destroy) a stop still to come that a provider's
+ * stop waits for; `hash` is its component's current wiring hash. An action in flight counts.
+ */
+export function requirerHoldsStop(dep: Deployment, r: InstanceRec, nodes: ReadonlyMap<string, NodeRec>, hash: string | undefined): boolean {
+  const node = nodes.get(r.key);
+  const nodeUp = node?.status === 'running';
+  if (r.desired) {
+    const comp = dep.spec.components[r.component];
+    if (!comp || r.phase !== 'running' || !nodeUp || node.unreachable || Object.keys(comp.requires).length === 0) return false;
+    if (r.processAlive === false || r.health === 'unhealthy') return false;
+    return hash !== r.wiringHash;
+  }
+  return dep.status === 'destroying' && nodeUp && r.phase !== 'stopped' && r.phase !== 'pending';
+}

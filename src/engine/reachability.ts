@@ -145,25 +145,67 @@ export async function applyReachability(ctx: ReachabilityContext, change: ReachC
   ctx.enqueue(n.deployment);
 }
 
+/** Calls of a round that share one signal. */
+const GROUP = 32;
+
+/** The reason a deadline's timer is cancelled with (an Error made once: aborting without a reason builds a DOMException each time). */
+const SETTLED = new Error('settled');
+
+/**
+ * A deadline shared by many calls that start together (an observation round): after `ms` of
+ * the clock's time (AGENT_UNREACHABLE), or when `parent` aborts, every call's signal aborts.
+ * One timer and one listener on `parent` serve the whole round; calls share a signal in
+ * groups of `GROUP` (many listeners on one signal make each new one cost a walk of the others,
+ * and a signal per call costs its construction).
+ */
+export function deadlineRound(clock: Clock, ms: number, parent: AbortSignal): { signal(): AbortSignal; done(): void } {
+  const timer = new AbortController();
+  const calls: AbortController[] = [];
+  let current: AbortSignal | undefined;
+  let uses = 0;
+  let reason: unknown;
+  const abortAll = (why: unknown): void => {
+    if (reason !== undefined) return;
+    reason = why;
+    for (const c of calls) c.abort(why);
+  };
+  const onParent = (): void => abortAll(parent.reason);
+  if (parent.aborted) onParent();
+  else parent.addEventListener('abort', onParent, { once: true });
+  void clock.sleep(ms, timer.signal).then(
+    () => abortAll(new NubisError('AGENT_UNREACHABLE', `the agent did not answer within ${ms} ms`)),
+    () => undefined,
+  );
+  return {
+    signal() {
+      if (uses === 0 || uses >= GROUP || reason !== undefined) {
+        const c = new AbortController();
+        if (reason !== undefined) c.abort(reason);
+        else calls.push(c);
+        current = c.signal;
+        uses = 0;
+      }
+      uses++;
+      return current!;
+    },
+    done() {
+      timer.abort(SETTLED);
+      parent.removeEventListener('abort', onParent);
+      calls.length = 0;
+    },
+  };
+}
+
 /**
  * Runs `fn` with a signal that aborts when `parent` does or after `ms` of the clock's time
  * (AGENT_UNREACHABLE), so one silent agent cannot hold an observation round for the agent
  * client's whole request timeout.
  */
 export async function withDeadline<T>(clock: Clock, ms: number, parent: AbortSignal, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const timer = new AbortController();
-  const call = new AbortController();
-  const onParent = (): void => call.abort(parent.reason);
-  if (parent.aborted) onParent();
-  else parent.addEventListener('abort', onParent, { once: true });
-  void clock.sleep(ms, timer.signal).then(
-    () => call.abort(new NubisError('AGENT_UNREACHABLE', `the agent did not answer within ${ms} ms`)),
-    () => undefined,
-  );
+  const d = deadlineRound(clock, ms, parent);
   try {
-    return await fn(call.signal);
+    return await fn(d.signal());
   } finally {
-    timer.abort();
-    parent.removeEventListener('abort', onParent);
+    d.done();
   }
 }

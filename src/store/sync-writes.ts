@@ -12,15 +12,42 @@ import type { Transaction } from 'kysely';
 import type { Database } from './schema.js';
 import type { StatementCache } from './statement-cache.js';
 
+/**
+ * Which row an op writes: `id` is table and key; `sig` the columns an upsert sets (null: a
+ * delete). Within one group commit an upsert that a later op on the same row makes moot (a
+ * delete, or an upsert of the same columns) is skipped: the committed state is the same.
+ */
+export interface RowTarget {
+  readonly id: string;
+  readonly sig: string | null;
+}
+
 /** One write: a query-builder function, or (the hot ones) a synchronous statement run. */
-export type SyncWriteOp = ((trx: Transaction<Database>) => Promise<unknown>) & { readonly sync: () => void };
+export type SyncWriteOp = ((trx: Transaction<Database>) => Promise<unknown>) & { readonly sync: () => void; readonly row?: RowTarget };
 
 export function isSyncOp(op: (trx: Transaction<Database>) => Promise<unknown>): op is SyncWriteOp {
   return typeof (op as Partial<SyncWriteOp>).sync === 'function';
 }
 
-export function syncOp(run: () => void): SyncWriteOp {
-  return Object.assign(async () => run(), { sync: run });
+export function syncOp(run: () => void, row?: RowTarget): SyncWriteOp {
+  return Object.assign(async () => run(), row ? { sync: run, row } : { sync: run });
+}
+
+/** Which ops of a batch to skip: upserts that a later op on the same row overwrites (see RowTarget). */
+export function mootUpserts(ops: readonly SyncWriteOp[]): boolean[] {
+  const skip = new Array<boolean>(ops.length).fill(false);
+  const later = new Map<string, string | null>();
+  for (let j = ops.length - 1; j >= 0; j--) {
+    const r = ops[j]!.row;
+    if (!r) continue;
+    const l = later.get(r.id);
+    if (r.sig !== null && l !== undefined && (l === null || l === r.sig)) {
+      skip[j] = true;
+      continue;
+    }
+    later.set(r.id, r.sig);
+  }
+  return skip;
 }
 
 type Params = (string | number | bigint | Buffer | null)[];
@@ -66,10 +93,17 @@ export class RowWriter {
     const { sig, cols, params } = this.split(row);
     return Number(this.cache.statement(this.text(sig, cols)).run(params).lastInsertRowid);
   }
+
+  /** The upsert of `row` (whose key is `key`) as an op; the row is read now. */
+  put(row: object, key: string): SyncWriteOp {
+    const { sig, cols, params } = this.split(row);
+    const text = this.text(sig, cols);
+    return syncOp(() => void this.cache.statement(text).run(params), { id: `${this.table}\0${key}`, sig });
+  }
 }
 
-/** `delete from <table> where <column> = ?` as a cached statement. */
-export function deleteBy(cache: StatementCache, table: string, column: string): (value: string) => void {
+/** `delete from <table> where <column> = ?` (the table's key) as an op. */
+export function deleteBy(cache: StatementCache, table: string, column: string): (value: string) => SyncWriteOp {
   const text = `delete from ${q(table)} where ${q(column)} = ?`;
-  return (value) => void cache.statement(text).run([value]);
+  return (value) => syncOp(() => void cache.statement(text).run([value]), { id: `${table}\0${value}`, sig: null });
 }

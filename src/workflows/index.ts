@@ -8,4 +8,7 @@ export * from './jobs/index.js';
 export * from './pools/index.js';
 export * from './actions/index.js';
 export * from './scheduler/index.js';
+export * from './controller/index.js';
 export * from './expr/index.js';
+export * from './def/index.js';
+export * from './script/index.js';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createVirtualClock, type VirtualClock } from '../../src/clock/index.js';
 import { NubisError } from '../../src/errors/index.js';
 import type { DeploymentView, InstanceView } from '../../src/engine/index.js';
-import { runAction, actionTimeout, type ActionPorts } from '../../src/workflows/actions/index.js';
+import { runAction, actionTimeout, actionOptions, parseActionText, printAction, type ActionPorts } from '../../src/workflows/actions/index.js';
 
 /**
  * A deployment whose engine brings one instance per second of clock time towards the desired
@@ -200,4 +200,63 @@ test('waitMetric queries on the Clock until the condition holds; backup is refus
   assert.equal(actionTimeout({ NUBIS_ACTION_TIMEOUT: '30m' }), 1_800_000);
   assert.equal(actionTimeout({ NUBIS_ACTION_TIMEOUT: '1500' }), 1500);
   assert.throws(() => actionTimeout({ NUBIS_ACTION_TIMEOUT: 'soon' }), { code: 'REQUEST_INVALID' });
+});
+
+test('NUBIS_ACTION texts parse to actions and print back; bad ones say what is wrong', () => {
+  const cases: [string, unknown][] = [
+    ['start postproc main', { verb: 'start', deployment: 'postproc', component: 'main' }],
+    ['stop  postproc main ', { verb: 'stop', deployment: 'postproc', component: 'main' }],
+    ['scale postproc compute 4', { verb: 'scale', deployment: 'postproc', component: 'compute', count: 4 }],
+    ['destroyPool compute', { verb: 'destroyPool', pool: 'compute' }],
+    ['waitMetric sum(rate(files_total[5m])) by (job) >= 2.5', { verb: 'waitMetric', query: 'sum(rate(files_total[5m])) by (job)', op: '>=', threshold: 2.5 }],
+    ['backup postproc main', { verb: 'backup', deployment: 'postproc', component: 'main' }],
+  ];
+  for (const [text, want] of cases) {
+    const a = parseActionText(text);
+    assert.deepEqual(a, want, text);
+    assert.deepEqual(parseActionText(printAction(a)), a);
+  }
+  for (const [text, why] of [
+    ['launch x y', /unknown verb "launch"; expected one of start, stop, scale, destroyPool, waitMetric, backup/],
+    ['scale postproc compute', /scale takes <deployment> <component> <count>/],
+    ['scale postproc compute -1', /count "-1": expected an integer ≥ 0/],
+    ['start Postproc main', /deployment "Postproc"/],
+    ['waitMetric up', /waitMetric takes <query> <op> <threshold>/],
+  ] as const) assert.throws(() => parseActionText(text), (e: unknown) => e instanceof NubisError && e.code === 'REQUEST_INVALID' && why.test(e.message), text);
+});
+
+test('scale with a ready-by time waits on the Clock until the measured provisioning must start, and says so', async () => {
+  await withClock(async (clock) => {
+    const p = fakePlane(clock, { compute: { desired: 0 } });
+    try {
+      const t0 = clock.now();
+      let scaledAt: number | undefined;
+      const progress: string[] = [];
+      const ports: ActionPorts = {
+        ...p.ports,
+        scale: async (d, c, n) => {
+          scaledAt = clock.now();
+          return p.ports.scale(d, c, n);
+        },
+        provisioning: async () => ({ cloud: 'sim', samples: 12, medianMs: 40_000, p90Ms: 60_000, concurrency: 4, slowdown: 1 }),
+      };
+      const opts = actionOptions({ NUBIS_READY_BY: '06:10' }, t0);
+      assert.equal(opts.readyBy, t0 + 600_000);
+      const r = await runAction({ verb: 'scale', deployment: 'd', component: 'compute', count: 3 }, ports, { ...opts, onProgress: (t) => progress.push(t) });
+      assert.equal(scaledAt, t0 + 600_000 - 90_000, 'starts p90 + 30 s margin before the deadline');
+      assert.deepEqual(progress, ['starts 06:08:30: 3 nodes take p90 1m on cloud sim at concurrency 3 from 12 measured, +30s margin, ready by 06:10:00']);
+      assert.match(r.detail, /scaled 0 → 3 running/);
+      // late: starts at once; a kill while waiting aborts
+      const late: string[] = [];
+      await runAction({ verb: 'scale', deployment: 'd', component: 'compute', count: 5 }, ports, { readyBy: clock.now() + 10_000, onProgress: (t) => late.push(t) });
+      assert.match(late[0]!, /^starts now \(\d\d:\d\d:\d\d\), \w+ late: 2 nodes/);
+      const kill = new AbortController();
+      const waiting = runAction({ verb: 'scale', deployment: 'd', component: 'compute', count: 6 }, ports, { readyBy: clock.now() + 3_600_000, signal: kill.signal });
+      await clock.sleep(60_000);
+      kill.abort();
+      await assert.rejects(waiting, { code: 'ABORTED' });
+    } finally {
+      p.stop();
+    }
+  });
 });

@@ -6,9 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  choosePoolNode, PoolQueue, readyByPlan, readyByInstant, provisioningStats, provisionSamplesFromEvents, poolAutoscale, durationText, type PoolNodeLoad,
+  choosePoolNode, PoolQueue, PoolAutoscaler, readyByPlan, readyByInstant, parsePoolText, poolsFromVariables, printPool, provisioningStats, provisionSamplesFromEvents, poolAutoscale, durationText, type PoolNodeLoad,
 } from '../../src/workflows/pools/index.js';
 import { NubisError } from '../../src/errors/index.js';
+import { createVirtualClock } from '../../src/clock/index.js';
 
 /** A small seeded PRNG (mulberry32) so a failing case can be replayed. */
 function rng(seed: number): () => number {
@@ -193,6 +194,9 @@ test('provisioningStats and provisionSamplesFromEvents: create → running per n
   ];
   const samples = provisionSamplesFromEvents(events, (k) => k.startsWith('d/'));
   assert.deepEqual(samples, [{ startMs: 5_000, endMs: 25_000 }, { startMs: 100_000, endMs: 160_000 }, { startMs: 101_000, endMs: 161_000 }]);
+  // with instance phases, a sample ends when the instance runs (installed and started)
+  const phased = provisionSamplesFromEvents([...events.slice(0, 3), { kind: 'instance.phase', target: 'd/a-1', ts: 31_000, data: { to: 'running' } }], (k) => k.startsWith('d/'));
+  assert.deepEqual(phased, [{ startMs: 5_000, endMs: 31_000 }]);
   const s = provisioningStats('sigma', samples, 3);
   assert.equal(s.samples, 3);
   assert.equal(s.medianMs, 60_000);
@@ -210,10 +214,11 @@ test('readyByPlan: starts early enough from p90, rounds beyond the limiter concu
   const now = Date.parse('2026-12-03T09:00:00Z');
   const stats = { cloud: 'sigma', samples: 40, medianMs: 100_000, p90Ms: 130_000, concurrency: 3, slowdown: 1 };
   const p = readyByPlan({ readyBy, count: 3, now, stats });
-  assert.equal(p.leadMs, 160_000);
-  assert.equal(p.startAt, Date.parse('2026-12-03T10:42:20Z'));
+  // margin: a quarter of the estimate, at least 30 s
+  assert.equal(p.leadMs, 162_500);
+  assert.equal(p.startAt, Date.parse('2026-12-03T10:42:17.500Z'));
   assert.equal(p.late, false);
-  assert.equal(p.reason, 'starts 10:42:20: 3 nodes take p90 2m10s on cloud sigma at concurrency 3 from 40 measured, +30s margin, ready by 10:45:00');
+  assert.equal(p.reason, 'starts 10:42:17: 3 nodes take p90 2m10s on cloud sigma at concurrency 3 from 40 measured, +33s margin, ready by 10:45:00');
   // 7 nodes at concurrency 3: three rounds
   const seven = readyByPlan({ readyBy, count: 7, now, stats, marginMs: 0 });
   assert.equal(seven.leadMs, 3 * 130_000);
@@ -227,10 +232,10 @@ test('readyByPlan: starts early enough from p90, rounds beyond the limiter concu
   const late = readyByPlan({ readyBy, count: 3, now: readyBy - 60_000, stats });
   assert.equal(late.late, true);
   assert.equal(late.startAt, readyBy - 60_000);
-  assert.match(late.reason, /^starts now \(10:44:00\), 1m40s late: 3 nodes/);
+  assert.match(late.reason, /^starts now \(10:44:00\), 1m43s late: 3 nodes/);
   // nothing measured: the default
   const unknown = readyByPlan({ readyBy, count: 2, now, stats: { ...stats, samples: 0 } });
-  assert.equal(unknown.leadMs, 210_000);
+  assert.equal(unknown.leadMs, 225_000);
   assert.match(unknown.reason, /assumed 3m on cloud sigma \(nothing measured yet\)/);
   assert.equal(readyByPlan({ readyBy, count: 0, now, stats }).startAt, readyBy);
   assert.equal(durationText(3_725_000), '1h02m');
@@ -256,4 +261,58 @@ test('poolAutoscale: follows the queue within bounds, holds changes during the c
   assert.equal(poolAutoscale({ ...base, waiting: 0, running: 0, nodes: 3, lastChangeAt: 900_000 }).count, 0, 'after the cooldown: shrink to min');
   assert.equal(poolAutoscale({ ...base, min: 1, waiting: 0, running: 0, nodes: 1 }).count, 1);
   assert.equal(poolAutoscale({ ...base, waiting: 3, running: 5, nodes: 2 }).retryAt, undefined, 'no change, no retry');
+});
+
+test('pool declarations as variables: parse, print back, refuse with the reason', () => {
+  const p = parsePoolText('compute', 'postproc/compute slots=4 readyBy=04:40 autoscale=0..8/16/5m');
+  assert.deepEqual(p, { name: 'compute', deployment: 'postproc', component: 'compute', slots: 4, readyBy: '04:40', autoscale: { min: 0, max: 8, jobsPerNode: 16, cooldownMs: 300_000 } });
+  assert.deepEqual(parsePoolText('compute', printPool(p)), p);
+  assert.deepEqual(parsePoolText('main', 'postproc/main'), { name: 'main', deployment: 'postproc', component: 'main', slots: 1 });
+  assert.deepEqual(poolsFromVariables([{ name: 'NUBIS_POOL', value: 'main' }, { name: 'NUBIS_POOL_main', value: 'postproc/main slots=2' }]).map((x) => [x.name, x.slots]), [['main', 2]]);
+  for (const [text, why] of [
+    ['compute', /expected <deployment>\/<component> first/],
+    ['d/c slots=0', /slots=0: expected an integer ≥ 1/],
+    ['d/c readyBy=soon', /readyBy=soon: expected hh:mm/],
+    ['d/c autoscale=9..2/4/5m', /autoscale=9\.\.2\/4\/5m: expected min\.\.max/],
+    ['d/c size=3', /unknown option "size"/],
+  ] as const) assert.throws(() => parsePoolText('p', text), (e: unknown) => e instanceof NubisError && e.code === 'REQUEST_INVALID' && why.test(e.message), text);
+});
+
+test('PoolAutoscaler: grows with the queue at once, holds a shrink through the cooldown and makes it on the Clock', async () => {
+  const clock = createVirtualClock(Date.parse('2026-12-03T04:40:00Z'));
+  const stop = clock.autoAdvance();
+  try {
+    let nodes = 0;
+    let waiting = 0;
+    let running = 0;
+    const scales: [number, number, string][] = [];
+    const a = new PoolAutoscaler({
+      pool: { name: 'compute', deployment: 'postproc', component: 'compute', slots: 4, autoscale: { min: 0, max: 6, jobsPerNode: 8, cooldownMs: 120_000 } },
+      clock,
+      load: () => ({ waiting, running }),
+      nodes: async () => nodes,
+      scale: async (n, reason) => {
+        scales.push([clock.now() - Date.parse('2026-12-03T04:40:00Z'), n, reason]);
+        nodes = n;
+      },
+    });
+    waiting = 30;
+    a.changed();
+    a.changed(); // coalesced into one more decision
+    await a.idle();
+    assert.deepEqual(scales.map(([t, n]) => [t, n]), [[0, 4]]);
+    assert.match(scales[0]![2], /^pool compute: grow 0 → 4: 30 waiting \+ 0 running at 8 per node$/);
+    // the work is done at once: the shrink waits for the cooldown, then happens by itself
+    waiting = 0;
+    running = 0;
+    a.changed();
+    await a.idle();
+    assert.equal(scales.length, 1);
+    await clock.sleep(121_000);
+    await a.idle();
+    assert.deepEqual(scales.map(([t, n]) => [t, n]), [[0, 4], [120_000, 0]]);
+    a.close();
+  } finally {
+    stop();
+  }
 });

@@ -152,3 +152,78 @@ test('repeats: enumerated, string, date with date arithmetic in a trigger, datel
   assert.equal(h.state('/s/e'), 'complete');
   h.rt.close();
 });
+
+test('restore mid-day: time states come back, a slot passed while down is caught up, timers are re-armed', async () => {
+  const d = definition(suite('s', [
+    task('c', { crons: [cron(series([0, 0], [18, 0], [6, 0]))] }),
+    task('t', { times: [at(9, 0)] }),
+  ]));
+  const h = new Harness(d, { start: DAY0 });
+  h.autoComplete();
+  h.rt.user({ verb: 'begin' });
+  await settle(); // the 00:00 run completes before the clock moves
+  await h.clock.advance(7 * H);
+  assert.deepEqual(h.log(), ['/s/c@00:00', '/s/c@06:00']);
+  const saved = new Map<string, import('../../src/workflows/index.js').WfNodeRuntime>();
+  for (const step of h.steps) for (const n of step) saved.set(n.path, n);
+  h.rt.close();
+  assert.ok(saved.get('/s/c')!.fired!.length > 0, 'time state is persisted');
+  // down from 07:00 to 10:30 (the 09:00 slot passed), then a new runtime on a clock at 10:30
+  const h2 = new Harness(d, { start: DAY0 + 10 * H + 30 * M });
+  h2.autoComplete();
+  h2.rt.restore([...saved.values()]);
+  await h2.clock.advance(0);
+  assert.deepEqual(h2.log(), ['/s/t@10:30']);
+  await h2.clock.advance(14 * H);
+  assert.deepEqual(h2.log(), ['/s/t@10:30', '/s/c@12:00', '/s/c@18:00', '/s/c@+1d 00:00']);
+  h2.rt.close();
+  assert.equal(h2.clock.pending(), 0, 'close cancels the clock wait');
+});
+
+test('variables: inherited, server, generated, alter; ECF_JOB/ECF_JOBOUT/ECF_SCRIPT from ECF_HOME; ECF_PASS is the try password', () => {
+  const h = new Harness({
+    ...definition(suite('s', [family('f', [family('g', [task('t', { variables: [{ name: 'A', value: 'task' }] })], { variables: [{ name: 'B', value: 'g' }] })], {
+      variables: [{ name: 'A', value: 'f' }, { name: 'C', value: 'f' }],
+    })], { variables: [{ name: 'ECF_HOME', value: '/h' }] })),
+    variables: [{ name: 'D', value: 'def' }, { name: 'SERVER_ONLY', value: 'overridden by def' }],
+  }, { serverVariables: { SERVER_ONLY: 'server', E: 'server' } });
+  h.rt.user({ verb: 'begin' });
+  const v = h.sub('/s/f/g/t').variables;
+  assert.equal(v.A, 'task');
+  assert.equal(v.B, 'g');
+  assert.equal(v.C, 'f');
+  assert.equal(v.D, 'def');
+  assert.equal(v.E, 'server');
+  assert.equal(v.SERVER_ONLY, 'overridden by def');
+  assert.equal(v.FAMILY, 'f/g');
+  assert.equal(v.FAMILY1, 'g');
+  assert.equal(v.SUITE, 's');
+  assert.equal(v.ECF_PASS, h.sub('/s/f/g/t').password);
+  assert.equal(v.ECF_JOB, '/h/s/f/g/t.job1');
+  assert.equal(v.ECF_JOBOUT, '/h/s/f/g/t.1');
+  assert.equal(v.ECF_SCRIPT, '/h/s/f/g/t.ecf');
+  assert.equal(v.ECF_TRIES, '2');
+  assert.equal(v.DOW, '4');
+  assert.equal(v.DATE, '03.12.2026');
+  assert.equal(v.ECF_TIME, '00:00');
+  assert.equal(h.rt.user({ verb: 'alter', path: '/s/f/g/t', variable: 'ECF_PASS', value: 'x' }).ok, false);
+  h.rt.user({ verb: 'alter', path: '/s/f', variable: 'C', value: 'altered' });
+  h.rt.user({ verb: 'kill', path: '/s' });
+  h.rt.user({ verb: 'requeue', path: '/s', mode: 'aborted' });
+  assert.equal(h.sub('/s/f/g/t').variables.C, 'altered');
+  h.rt.close();
+});
+
+test('cron -w and -d AND together (ecFlow), -w 5L is the last Friday of the month', async () => {
+  const h = new Harness(definition(suite('s', [
+    // Thursdays that are also the 10th or the 24th of the month: 2026-12-10 and 2026-12-24
+    task('both', { crons: [cron(at(3, 0), { weekDays: [4], monthDays: [10, 24] })] }),
+    task('lastfri', { crons: [cron(at(4, 0), { lastWeekDays: [5] })] }),
+  ])), { start: DAY0 });
+  h.autoComplete();
+  h.rt.user({ verb: 'begin' });
+  await h.clock.advance(30 * 24 * H);
+  assert.deepEqual(h.log().filter((l) => l.startsWith('/s/both')), ['/s/both@+7d 03:00', '/s/both@+21d 03:00']);
+  assert.deepEqual(h.log().filter((l) => l.startsWith('/s/lastfri')), ['/s/lastfri@+22d 04:00']);
+  h.rt.close();
+});

@@ -1,7 +1,7 @@
 /** The scheduler: states, triggers, limits, retries, zombies and user commands (event-driven). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Harness, and, cmp, definition, expr, family, is, num, ref, suite, task } from './workflows-scheduler-helpers.js';
+import { Harness, and, cmp, definition, expr, family, is, num, ref, settle, suite, task } from './workflows-scheduler-helpers.js';
 
 test('a chain runs one task after the other, each freed by the report of the previous', () => {
   const h = new Harness(definition(suite('s', [
@@ -283,4 +283,167 @@ test('restore mid-run: states, tries and tokens come back, and the run finishes 
   }
   assert.equal(h2.state('/s'), 'complete');
   assert.equal(done.size, 12);
+});
+
+test('hook order per step: one changed batch, then kills, then submissions in definition order; a throwing submit fails the try to start', async () => {
+  const order: string[] = [];
+  const h = new Harness(definition(suite('s', [family('f', [task('b'), task('a')]), task('c')])));
+  h.onSubmit = (s) => {
+    order.push(`submit ${s.path}#${s.tryNo}`);
+    if (s.path === '/s/c' && s.tryNo === 1) throw new Error('no pool');
+  };
+  const steps0 = h.steps.length;
+  h.rt.user({ verb: 'begin' });
+  assert.equal(h.steps.length, steps0 + 1, 'one changed batch for the begin step');
+  assert.deepEqual(order, ['submit /s/f/b#1', 'submit /s/f/a#1', 'submit /s/c#1']);
+  await settle();
+  assert.deepEqual(order.slice(3), ['submit /s/c#2'], 'retried per ECF_TRIES after the failed start');
+  // the abort and the resubmission are one step: its batch holds the end state
+  assert.deepEqual(h.steps.at(-1)!.filter((n) => n.path === '/s/c').map((n) => [n.state, n.tryNo]), [['submitted', 2]]);
+});
+
+test('a repeat family whose complete expression holds skips its iterations; an endless repeat day does not spin', () => {
+  const h = new Harness(definition(suite('s', [
+    task('gate', { events: [{ name: 'skip', initial: false }] }),
+    family('r', [task('t')], { repeat: { kind: 'integer', name: 'I', start: 1, end: 5, step: 1 }, complete: expr(ref('/s/gate', 'skip')) }),
+    family('d', [task('t', { trigger: expr(is('/s/gate', 'complete')) })], { repeat: { kind: 'day', step: 1 }, complete: expr(ref('/s/gate', 'skip')) }),
+  ])));
+  h.rt.user({ verb: 'begin' });
+  h.finish('/s/r/t'); // I = 1 ran
+  assert.equal(h.sub('/s/r/t').variables.I, '2');
+  h.init('/s/gate');
+  h.send('/s/gate', { verb: 'event', name: 'skip', value: true });
+  // r runs (its t is submitted): the rule waits until r is queued again
+  assert.equal(h.state('/s/r'), 'submitted');
+  h.finish('/s/r/t');
+  assert.equal(h.state('/s/r'), 'complete');
+  assert.equal(h.rt.node('/s/r')!.repeatIndex, 4);
+  assert.notEqual(h.state('/s/d'), 'complete', 'a repeat day never ends');
+});
+
+test('a family with a time series runs its tasks at each slot (the family requeues when complete)', async () => {
+  const h = new Harness(definition(suite('s', [
+    family('f', [task('a'), task('b', { trigger: expr(is('a', 'complete')) })], { times: [{ relative: false, start: { h: 6, m: 0 }, end: { h: 8, m: 0 }, step: { h: 1, m: 0 } }] }),
+  ])));
+  h.autoComplete();
+  h.rt.user({ verb: 'begin' });
+  await h.clock.advance(10 * 3_600_000);
+  assert.deepEqual(h.log(), ['/s/f/a@06:00', '/s/f/b@06:00', '/s/f/a@07:00', '/s/f/b@07:00', '/s/f/a@08:00', '/s/f/b@08:00']);
+  assert.equal(h.state('/s'), 'complete');
+  h.rt.close();
+});
+
+test('an engine-action task: the submission carries the action; it may set labels it did not declare', () => {
+  const h = new Harness(definition(suite('s', [task('up', { action: { verb: 'start', deployment: 'd', component: 'main' } }), task('job')])));
+  h.rt.user({ verb: 'begin' });
+  assert.deepEqual(h.sub('/s/up').action, { verb: 'start', deployment: 'd', component: 'main' });
+  assert.equal(h.sub('/s/job').action, undefined);
+  h.init('/s/up');
+  assert.deepEqual(h.send('/s/up', { verb: 'label', name: 'nubis_action', value: 'started 1' }), { ok: true });
+  assert.equal(h.rt.node('/s/up')!.labels.nubis_action, 'started 1');
+  h.init('/s/job');
+  assert.equal(h.send('/s/job', { verb: 'label', name: 'nubis_action', value: 'x' }).ok, false);
+});
+
+test('wait parses its expression with the expr unit by default; a bad expression is refused', async () => {
+  const h = new Harness(definition(suite('s', [task('a'), family('f', [task('b', { events: [{ name: 'e', initial: false }] })])])));
+  h.rt.user({ verb: 'begin' });
+  h.init('/s/a');
+  const bad = h.cmd('/s/a', { verb: 'wait', expression: 'f/b:e ==' });
+  assert.equal((bad as { ok: boolean }).ok, false);
+  const w = h.cmd('/s/a', { verb: 'wait', expression: 'f/b:e and /s/f/b == active' });
+  assert.ok(w instanceof Promise);
+  h.init('/s/f/b');
+  h.send('/s/f/b', { verb: 'event', name: 'e', value: true });
+  assert.deepEqual(await w, { ok: true });
+});
+
+test('restore keeps the token a -n family holds between its tasks', () => {
+  const nodeOnly = [{ name: 'fams', tokens: 1, nodeOnly: true, submissionOnly: false }];
+  // a2 waits for the gate too: between a1 and a2, fa holds the token with nothing running
+  const d2 = definition(suite('s', [
+    family('fa', [task('a1'), task('a2', { trigger: expr(and(is('a1', 'complete'), is('../gate', 'complete'))) })], { inlimits: nodeOnly }),
+    family('fb', [task('b1')], { inlimits: nodeOnly }),
+    task('gate', { defstatus: 'suspended' }),
+  ], { limits: [{ name: 'fams', tokens: 1 }] }));
+  const h = new Harness(d2);
+  h.rt.user({ verb: 'begin' });
+  h.finish('/s/fa/a1');
+  assert.deepEqual(h.submitted(), ['/s/fa/a1']);
+  const saved = new Map<string, import('../../src/workflows/index.js').WfNodeRuntime>();
+  for (const step of h.steps) for (const n of step) saved.set(n.path, n);
+  assert.deepEqual(saved.get('/s/fa')!.fired, ['limit=/s:fams']);
+  const h2 = new Harness(d2);
+  h2.rt.restore([...saved.values()]);
+  assert.deepEqual(h2.submitted(), [], 'fb still waits for fa');
+  assert.match(h2.rt.why('/s/fb/b1')[0]!.detail, /limit \/s:fams has 0 of 1 tokens free/);
+});
+
+test('events by number: `event 1 ready` is also `:1`, in triggers and in child commands', () => {
+  const h = new Harness(definition(suite('s', [
+    task('a', { events: [{ name: 'ready', number: 1, initial: false }, { name: '2', number: 2, initial: false }] }),
+    task('b', { trigger: expr(ref('a', '1')) }),
+    task('c', { trigger: expr(ref('a', '2')) }),
+  ])));
+  h.rt.user({ verb: 'begin' });
+  h.init('/s/a');
+  h.send('/s/a', { verb: 'event', name: '1', value: true });
+  assert.equal(h.rt.node('/s/a')!.events.ready, true);
+  assert.deepEqual(h.submitted(), ['/s/a', '/s/b']);
+  h.send('/s/a', { verb: 'event', name: '2', value: true });
+  assert.deepEqual(h.submitted(), ['/s/a', '/s/b', '/s/c']);
+  assert.equal(h.send('/s/a', { verb: 'event', name: '3', value: true }).ok, false);
+});
+
+test('a limit\'s value (tokens in use) in a trigger', () => {
+  const h = new Harness(definition(suite('s', [
+    family('f', [task('a'), task('b')], { inlimits: [{ name: 'L', tokens: 1, nodeOnly: false, submissionOnly: false }] }),
+    task('idle', { trigger: expr(cmp('==', ref('/s', 'L'), num(0))) }),
+  ], { limits: [{ name: 'L', tokens: 2 }] })));
+  h.rt.user({ verb: 'begin' });
+  assert.deepEqual(h.submitted(), ['/s/f/a', '/s/f/b']);
+  h.finish('/s/f/a');
+  assert.equal(h.subs.length, 2);
+  h.finish('/s/f/b');
+  assert.deepEqual(h.submitted(), ['/s/f/a', '/s/f/b', '/s/idle']);
+});
+
+test('paths: x and ./x are siblings, ../x the parent\'s sibling, /abs; a plain a/b not below the parent is looked for below the node', () => {
+  const h = new Harness(definition(suite('s', [
+    task('a'),
+    family('f', [
+      task('b', { trigger: expr(and(is('../a', 'complete'), is('/s/a', 'complete'))) }),
+      task('c', { trigger: expr(is('./b', 'complete')) }),
+      task('d', { trigger: expr(is('../a', 'complete')), defstatus: 'complete' }),
+      family('g', [task('x'), task('y', { defstatus: 'suspended' })]),
+    ], { complete: expr(is('g/x', 'complete')) }),
+  ])));
+  h.rt.user({ verb: 'begin' });
+  assert.deepEqual(h.submitted(), ['/s/a', '/s/f/g/x']);
+  h.finish('/s/f/g/x');
+  // f is queued (b waits for a) and its complete expression names its own child g/x: it holds
+  assert.equal(h.state('/s/f'), 'complete');
+  assert.equal(h.rt.node('/s/f')!.reason, 'by_rule');
+  assert.equal(h.state('/s/f/b'), 'complete');
+  h.finish('/s/a');
+  assert.deepEqual(h.submitted(), ['/s/a', '/s/f/g/x'], 'b and c never run');
+  assert.equal(h.state('/s'), 'complete');
+  assert.equal(h.state('/s/f/g/y'), 'complete');
+});
+
+test('paths: ../x and ./x and /abs resolve; a trigger on a missing node waits (unknown)', () => {
+  const h = new Harness(definition(suite('s', [
+    task('a'),
+    family('f', [
+      task('b', { trigger: expr(and(is('../a', 'complete'), is('/s/a', 'complete'))) }),
+      task('c', { trigger: expr(is('./b', 'complete')) }),
+      task('z', { trigger: expr(is('/other/x', 'complete')) }),
+    ]),
+  ])));
+  h.rt.user({ verb: 'begin' });
+  h.finish('/s/a');
+  h.finish('/s/f/b');
+  h.finish('/s/f/c');
+  assert.deepEqual(h.submitted(), ['/s/a', '/s/f/b', '/s/f/c']);
+  assert.deepEqual(h.rt.why('/s/f/z').map((w) => w.detail), ['/other/x == complete is false (/other/x does not exist)']);
 });

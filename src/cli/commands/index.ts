@@ -40,5 +40,6 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('clouds', 'registered clouds: list, add, rm, discover, offers, images, locations, sla', async () => (await import('./clouds.js')).cloudsCommand),
   lazy('credentials', 'stored cloud credentials (sealed; only names are ever shown): set, list, rm', async () => (await import('./clouds.js')).credentialsCommand),
   lazy('keys', 'the credential key: rotate (re-seals every credential; run with the server stopped)', async () => (await import('./clouds.js')).keysCommand),
+  lazy('workflow', 'ecFlow-compatible workflows: load, import, begin, status, why, suspend, resume, requeue, force, run, kill, logs, export', async () => (await import('./workflow.js')).workflowCommand),
   lazy('tokens', 'API tokens: create one for a tenant (administrator only; shown once)', async () => (await import('./tokens.js')).tokensCommand),
 ];

@@ -24,8 +24,10 @@ export const terminal = (error: NubisError): ReconcileResult => ({ kind: 'termin
  * How the core runs a controller's ready keys. `turn`: on the next event-loop turn.
  * `adaptive`: like `turn`, but when a drain gets expensive the next one waits, so draining
  * takes at most a fifth of the CPU (for controllers whose reconcile is O(size of the key)).
+ * `background`: the same with at most a tenth (work that many changes share, such as
+ * recomputing a component's wiring for all its requirers).
  */
-export type Pacing = 'turn' | 'adaptive';
+export type Pacing = 'turn' | 'adaptive' | 'background';
 
 export interface Controller {
   readonly name: string;

@@ -81,7 +81,8 @@ class Runner {
     this.stats.reconciles += batch.length;
     this.stats.drainMsTotal += took;
     this.stats.lastDrainMs = took;
-    this.nextAt = this.controller.pacing === 'adaptive' && took > 2 ? performance.now() + 4 * took : 0;
+    const spacing = this.controller.pacing === 'adaptive' ? 4 : this.controller.pacing === 'background' ? 9 : 0;
+    this.nextAt = spacing > 0 && took > 1 ? performance.now() + spacing * took : 0;
     this.onSettle();
   }
 

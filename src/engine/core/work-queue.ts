@@ -5,6 +5,7 @@
  * rate-limited: each failure of a key doubles its delay, from `baseMs` up to `maxMs`, until the
  * key is forgotten (a success). Keys stopped by a terminal error are recorded with the error.
  */
+import { setMaxListeners } from 'node:events';
 import type { Clock } from '../../clock/index.js';
 import type { NubisError } from '../../errors/index.js';
 
@@ -50,6 +51,8 @@ export class WorkQueue {
     this.maxMs = opts.maxMs ?? 30_000;
     this.jitter = opts.jitter ?? 0;
     this.onReady = opts.onReady ?? ((): void => undefined);
+    // every delayed key listens on it
+    setMaxListeners(0, this.abort.signal);
   }
 
   /** Queues a key now. A queued key stays queued once; a processing key is queued again after. */

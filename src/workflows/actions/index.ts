@@ -4,5 +4,6 @@
  * `runAction(action, ports, opts)` resolves with what was done or rejects with a NubisError;
  * `controlPlanePorts(...)` builds the ports over a ControlPlane.
  */
-export { runAction, actionTimeout, type ActionPorts, type ActionResult, type RunActionOptions } from './run.js';
-export { controlPlanePorts, type ControlPlanePortsOptions } from './ports.js';
+export { runAction, actionTimeout, actionOptions, type ActionPorts, type ActionResult, type RunActionOptions } from './run.js';
+export { controlPlanePorts, actionRunner, type ControlPlanePortsOptions, type ActionRunContext } from './ports.js';
+export { parseActionText, printAction, ACTION_VERBS } from './parse.js';

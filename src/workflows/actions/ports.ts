@@ -4,8 +4,9 @@
  */
 import type { Clock } from '../../clock/index.js';
 import { deploymentId, type Caller, type ControlPlane } from '../../engine/index.js';
-import type { WfPool } from '../model/types.js';
-import type { ActionPorts } from './run.js';
+import type { WfAction, WfPool } from '../model/types.js';
+import { measuredProvisioning, type MeasureSources } from '../pools/index.js';
+import { actionOptions, runAction, type ActionPorts, type ActionResult } from './run.js';
 
 export interface ControlPlanePortsOptions {
   readonly controlPlane: Pick<ControlPlane, 'getDeployment' | 'scale' | 'events'>;
@@ -14,7 +15,9 @@ export interface ControlPlanePortsOptions {
   readonly caller: Caller;
   readonly pools?: readonly WfPool[];
   /** The engine's deployments (RunningControlPlane.engine), for the spec count `start` scales to. */
-  readonly engine?: { readonly deployments: ReadonlyMap<string, { readonly spec: { readonly components: Readonly<Record<string, { readonly count: number }>> } }> };
+  readonly engine?: MeasureSources['engine'];
+  /** The control plane's events and accounting, for ready-by plans (with `engine`: RunningControlPlane.engine, .registry.accounting). */
+  readonly measure?: Omit<MeasureSources, 'engine'>;
   readonly queryMetric?: ActionPorts['queryMetric'];
   readonly backup?: ActionPorts['backup'];
 }
@@ -33,7 +36,34 @@ export function controlPlanePorts(o: ControlPlanePortsOptions): ActionPorts {
       const p = o.pools?.find((x) => x.name === name);
       return p ? { deployment: p.deployment, component: p.component } : undefined;
     },
+    ...(o.engine && o.measure ? { provisioning: (d: string, c: string) => measuredProvisioning({ engine: o.engine!, ...o.measure! }, { deployment: id(d), component: c, now: o.clock.now() }) } : {}),
     ...(o.queryMetric ? { queryMetric: o.queryMetric } : {}),
     ...(o.backup ? { backup: o.backup } : {}),
   };
+}
+
+/** What one action run is about, as the workflows controller knows it. */
+export interface ActionRunContext {
+  readonly tenant: string;
+  readonly workflow: string;
+  readonly pools: readonly WfPool[];
+  /** The task's variables: NUBIS_ACTION_TIMEOUT, NUBIS_READY_BY. */
+  readonly variables: Readonly<Record<string, string>>;
+  readonly signal: AbortSignal;
+  /** Progress worth showing (a ready-by plan), e.g. as the task's label. */
+  readonly progress?: (text: string) => void;
+}
+
+/**
+ * The whole action port in one call: `actionRunner({ controlPlane, clock, engine, measure })`
+ * returns `run(action, ctx)` with the workflow's caller (`workflow:<name>` in its tenant), its
+ * pools, the options its variables give (timeout, ready-by) and ready-by plans measured from
+ * the control plane's events and accounting.
+ */
+export function actionRunner(o: Omit<ControlPlanePortsOptions, 'caller' | 'pools'>): (action: WfAction, ctx: ActionRunContext) => Promise<ActionResult> {
+  return (action, ctx) => runAction(
+    action,
+    controlPlanePorts({ ...o, caller: { actor: `workflow:${ctx.workflow}`, tenant: ctx.tenant }, pools: ctx.pools }),
+    { signal: ctx.signal, ...actionOptions(ctx.variables, o.clock.now()), ...(ctx.progress ? { onProgress: ctx.progress } : {}) },
+  );
 }

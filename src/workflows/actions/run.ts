@@ -13,7 +13,10 @@
  * - `start`: scale the component to its spec count (or 1 when the spec says 0: a component that
  *   only a workflow starts) and wait until that many instances run;
  * - `stop`: scale it to 0 and wait until its instances are gone (nothing left that bills);
- * - `scale N`: scale to N and wait until exactly N run (clone N);
+ * - `scale N`: scale to N and wait until exactly N run (clone N); with a ready-by time
+ *   (`NUBIS_READY_BY` on the task: hh:mm or ISO) it first waits on the Clock until the moment
+ *   the measured provisioning times say it must start (../pools/ready-by.ts), and reports that
+ *   plan through `onProgress` (the task's label);
  * - `destroyPool`: scale the pool's component to 0 and wait until its instances are gone;
  * - `waitMetric`: query until `value op threshold` holds;
  * - `backup`: refused with UNAVAILABLE until Nubis has backups.
@@ -22,6 +25,7 @@ import type { Clock } from '../../clock/index.js';
 import { NubisError, isNubisError, toNubisError } from '../../errors/index.js';
 import type { DeploymentView } from '../../engine/index.js';
 import type { CompareOp, WfAction } from '../model/types.js';
+import { readyByInstant, readyByPlan, type ProvisioningStats } from '../pools/index.js';
 
 /** What an action needs of the control plane; the workflows controller builds it per workflow. */
 export interface ActionPorts {
@@ -43,6 +47,8 @@ export interface ActionPorts {
   queryMetric?(query: string): Promise<number | undefined>;
   /** Backs up a component now. Absent until Nubis has backups. */
   backup?(deployment: string, component: string): Promise<string>;
+  /** What the component's cloud has taken to provision (../pools/measure.ts); absent: ready-by plans assume the default. */
+  provisioning?(deployment: string, component: string): Promise<ProvisioningStats>;
 }
 
 export interface RunActionOptions {
@@ -52,6 +58,10 @@ export interface RunActionOptions {
   readonly timeoutMs?: number;
   /** How often `waitMetric` queries, on the Clock. Default 15 s. */
   readonly metricIntervalMs?: number;
+  /** `scale` only: the nodes must run by this clock instant; provisioning starts as late as the measured times allow. */
+  readonly readyBy?: number;
+  /** Progress worth showing (the ready-by plan); the controller sets it as the task's label. */
+  readonly onProgress?: (text: string) => void;
 }
 
 export interface ActionResult {
@@ -62,6 +72,17 @@ export interface ActionResult {
 const COMPARE: Record<CompareOp, (a: number, b: number) => boolean> = {
   '==': (a, b) => a === b, '!=': (a, b) => a !== b, '<': (a, b) => a < b, '<=': (a, b) => a <= b, '>': (a, b) => a > b, '>=': (a, b) => a >= b,
 };
+
+/**
+ * The options a task's variables give its action: `NUBIS_ACTION_TIMEOUT` (see actionTimeout)
+ * and `NUBIS_READY_BY` (hh:mm on the suite's clock, its next occurrence with a 1-hour grace,
+ * or ISO). REQUEST_INVALID when one does not parse.
+ */
+export function actionOptions(variables: Readonly<Record<string, string>>, now: number): Pick<RunActionOptions, 'timeoutMs' | 'readyBy'> {
+  const timeoutMs = actionTimeout(variables);
+  const rb = variables['NUBIS_READY_BY'];
+  return { ...(timeoutMs !== undefined ? { timeoutMs } : {}), ...(rb ? { readyBy: readyByInstant(rb, now, 3_600_000) } : {}) };
+}
 
 /** `NUBIS_ACTION_TIMEOUT` as `90s`, `30m`, `2h` (or plain ms) → ms; undefined when absent or 0. REQUEST_INVALID when it does not parse. */
 export function actionTimeout(variables: Readonly<Record<string, string>>): number | undefined {
@@ -154,6 +175,7 @@ async function scaleAndWait(ports: ActionPorts, deployment: string, component: s
     throw new NubisError('NOT_FOUND', `${what}: deployment ${deployment} has no component ${JSON.stringify(component)}; it has ${before.components.map((c) => c.name).join(', ')}`);
   }
   if (before.state === 'destroying') throw new NubisError('CONFLICT', `${what}: deployment ${deployment} is being destroyed`);
+  if (opts.readyBy !== undefined && count > from) await waitUntilStart(ports, deployment, component, count - from, opts, what);
   if (from !== count) await ports.scale(deployment, component, count);
   await waitFor(
     ports,
@@ -174,6 +196,28 @@ async function scaleAndWait(ports: ActionPorts, deployment: string, component: s
   );
   const took = Math.round((ports.clock.now() - started) / 1000);
   return { detail: `${deployment}/${component} ${from === count ? 'already at ' : `scaled ${from} → `}${count}${count === 0 ? ' (none left)' : ' running'} in ${took} s` };
+}
+
+/** Sleeps on the Clock until provisioning `adding` nodes must start to be ready by `opts.readyBy`. */
+async function waitUntilStart(ports: ActionPorts, deployment: string, component: string, adding: number, opts: RunActionOptions, what: string): Promise<void> {
+  const stats: ProvisioningStats = ports.provisioning
+    ? await ports.provisioning(deployment, component)
+    : { cloud: `of ${deployment}/${component}`, samples: 0, medianMs: 0, p90Ms: 0, concurrency: 2, slowdown: 1 };
+  const plan = readyByPlan({ readyBy: opts.readyBy!, count: adding, now: ports.clock.now(), stats });
+  opts.onProgress?.(plan.reason);
+  const wait = plan.startAt - ports.clock.now();
+  if (wait <= 0) return;
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort();
+  if (opts.signal?.aborted) throw abortedError(what);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await ports.clock.sleep(wait, stop.signal);
+  } catch {
+    throw abortedError(what);
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
 }
 
 async function waitMetric(ports: ActionPorts, query: string, op: CompareOp, threshold: number, opts: RunActionOptions): Promise<ActionResult> {

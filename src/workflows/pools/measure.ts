@@ -1,6 +1,7 @@
 /**
  * What a pool's cloud has taken to provision, from what the control plane already keeps: the
- * `node.state` events of the pool component's nodes (create accepted → running), the provider
+ * `node.state` and `instance.phase` events of the pool component's nodes (create accepted →
+ * instance running), the provider
  * accounting's create calls, and the cloud's creation limiter (its learned concurrency).
  * Feeds `readyByPlan` (./ready-by.ts).
  */
@@ -40,7 +41,12 @@ export async function measuredProvisioning(src: MeasureSources, t: MeasureTarget
   if (!comp) throw new NubisError('NOT_FOUND', `deployment ${d.spec.name} has no component ${JSON.stringify(t.component)}`);
   const cloud = d.spec.nodeTemplates[comp.nodeTemplate]?.cloud;
   const mine = new RegExp(`/${t.component.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-\\d+$`);
-  const events = await src.events.list({ deployment: t.deployment, kind: 'node.state', limit: t.maxEvents ?? 20_000, newest: true });
+  const limit = t.maxEvents ?? 20_000;
+  const [nodes, phases] = await Promise.all([
+    src.events.list({ deployment: t.deployment, kind: 'node.state', limit, newest: true }),
+    src.events.list({ deployment: t.deployment, kind: 'instance.phase', limit, newest: true }),
+  ]);
+  const events = [...nodes, ...phases].sort((a, b) => a.id - b.id);
   const samples = provisionSamplesFromEvents(events, (key) => mine.test(key));
   if (!cloud) return provisioningStats('(selected)', samples, 2);
   let concurrency = 2;

@@ -4,10 +4,10 @@
  * provisioning varies with the data centre's load, and more than four clones at once took over
  * a minute where one took 15–30 s).
  *
- * The measure is, per node, the create call (its p95 from the provider accounting) plus the
- * provisioning after it, from the cloud accepting the create to the node running (the
- * engine's `node.state` events; the time a create waited for a permit is left out, since the
- * rounds below count it), summarised as median and p90; the concurrency the cloud's adaptive
+ * The measure is, per node, the create call (its p95 from the provider accounting) plus what
+ * follows it, from the cloud accepting the create to the instance on it running (the engine's
+ * `node.state` and `instance.phase` events; the time a create waited for a permit is left out,
+ * since the rounds below count it), summarised as median and p90; the concurrency the cloud's adaptive
  * limiter lets run at once (creations beyond it queue for a permit, so `count` nodes take
  * ⌈count / concurrency⌉ rounds); and the slow-down seen when several creations overlap. The
  * plan uses p90 (nine days in ten the pool is ready in time) plus a margin, and says so in one
@@ -61,26 +61,35 @@ export function provisioningStats(cloud: string, samples: readonly ProvisionSamp
 }
 
 /**
- * Provisioning samples from `node.state` events (kind, target = node key, ts ISO or ms,
- * data.to), oldest first: from the cloud accepting a node's create (`provisioning`; `creating`
- * when the create answered running at once) to its next `running`. `keep` selects the nodes.
+ * Provisioning samples from `node.state` and `instance.phase` events (kind, target = the node
+ * and instance key, ts ISO or ms, data.to), oldest first: from the cloud accepting a node's
+ * create (`provisioning`; `creating` when the create answered running at once) to its instance
+ * running (installed, started, healthy: what a scale action waits for), or to the node running
+ * when the events hold no instance phases. `keep` selects the keys.
  */
 export function provisionSamplesFromEvents(
   events: readonly { readonly kind: string; readonly target?: string; readonly ts: string | number; readonly data?: Record<string, unknown> }[],
-  keep: (nodeKey: string) => boolean = () => true,
+  keep: (key: string) => boolean = () => true,
 ): ProvisionSample[] {
+  const byInstance = events.some((e) => e.kind === 'instance.phase');
   const started = new Map<string, number>();
   const out: ProvisionSample[] = [];
   for (const e of events) {
-    if (e.kind !== 'node.state' || !e.target || !keep(e.target)) continue;
+    if ((e.kind !== 'node.state' && e.kind !== 'instance.phase') || !e.target || !keep(e.target)) continue;
     const to = e.data?.['to'];
     const ts = typeof e.ts === 'number' ? e.ts : Date.parse(e.ts);
-    if (to === 'creating' || (to === 'provisioning' && e.data?.['from'] === 'creating')) started.set(e.target, ts);
-    else if (to === 'running') {
-      const t0 = started.get(e.target);
+    const end = (): void => {
+      const t0 = started.get(e.target!);
       if (t0 !== undefined) out.push({ startMs: t0, endMs: ts });
-      started.delete(e.target);
-    } else if (to === 'failed' || to === 'deleting' || to === 'deleted') started.delete(e.target);
+      started.delete(e.target!);
+    };
+    if (e.kind === 'instance.phase') {
+      if (to === 'running') end();
+      continue;
+    }
+    if (to === 'creating' || (to === 'provisioning' && e.data?.['from'] === 'creating')) started.set(e.target, ts);
+    else if (to === 'running' && !byInstance) end();
+    else if (to === 'failed' || to === 'deleting' || to === 'deleted') started.delete(e.target);
   }
   return out;
 }
@@ -91,7 +100,7 @@ export interface ReadyByInput {
   readonly count: number;
   readonly now: number;
   readonly stats: ProvisioningStats;
-  /** Added to the estimate. Default 30 s (the seed's operators kept a safe margin). */
+  /** Added to the estimate. Default a quarter of the estimate, at least 30 s (the seed's operators kept a safe margin). */
   readonly marginMs?: number;
   /** Per-round estimate while nothing is measured yet. Default 3 min (seed 000 §6.3: three to four minutes). */
   readonly defaultMs?: number;
@@ -127,13 +136,13 @@ export function durationText(ms: number): string {
 export function readyByPlan(input: ReadyByInput): ReadyByPlan {
   const { readyBy, now, stats } = input;
   const count = Math.max(0, Math.floor(input.count));
-  const margin = input.marginMs ?? 30_000;
   const measured = stats.samples > 0;
   const concurrency = Math.max(1, stats.concurrency);
   const atOnce = Math.max(1, Math.min(count, concurrency));
   const rounds = count === 0 ? 0 : Math.ceil(count / concurrency);
   const factor = measured && atOnce > 1 ? stats.slowdown : 1;
   const perRound = (measured ? stats.p90Ms : (input.defaultMs ?? 180_000)) * factor + (measured ? (stats.createCallMs ?? 0) : 0);
+  const margin = input.marginMs ?? Math.max(30_000, Math.round(rounds * perRound * 0.25));
   const leadMs = Math.round(rounds * perRound + (count > 0 ? margin : 0));
   const ideal = readyBy - leadMs;
   const late = ideal < now;

@@ -15,7 +15,7 @@
  * restart) is caught up when it restarts, not missed.
  */
 import type { WfCronSpec, WfDateSpec, WfDayName, WfNodeDef, WfTimeSpec } from '../model/types.js';
-import { DAY_MS, MINUTE_MS, dateOfDay, dayNumber, daysInMonth, hhmm, minuteOfDay, DAY_NAMES } from './calendar.js';
+import { DAY_MS, MINUTE_MS, dateOfDay, dayNumber, dayOfYmd, daysInMonth, hhmm, minuteOfDay, DAY_NAMES } from './calendar.js';
 
 export type SeriesKind = 'time' | 'today' | 'cron';
 
@@ -92,18 +92,18 @@ export function currentMinute(a: SeriesAttr, t: NodeTime, now: number): number {
   return a.spec.relative ? Math.floor((now - t.base) / MINUTE_MS) : minuteOfDay(now);
 }
 
+/** `-w`, `-d` and `-m` AND together (ecFlow's CronAttr), each list ORs its elements. */
 export function cronDayMatches(c: WfCronSpec, dayNo: number): boolean {
   const d = dateOfDay(dayNo);
   if (c.months.length > 0 && !c.months.includes(d.month)) return false;
-  const anyWeek = c.weekDays.length > 0 || c.lastWeekDays.length > 0;
-  const anyMonthDay = c.monthDays.length > 0 || c.lastDayOfMonth;
-  if (!anyWeek && !anyMonthDay) return true;
   const last = daysInMonth(d.year, d.month);
-  const weekOk = c.weekDays.includes(d.dow) || (c.lastWeekDays.includes(d.dow) && d.day + 7 > last);
-  const monthDayOk = c.monthDays.includes(d.day) || (c.lastDayOfMonth && d.day === last);
-  // both restricted: either matches (as Vixie cron)
-  if (anyWeek && anyMonthDay) return weekOk || monthDayOk;
-  return anyWeek ? weekOk : monthDayOk;
+  if (c.weekDays.length > 0 || c.lastWeekDays.length > 0) {
+    if (!c.weekDays.includes(d.dow) && !(c.lastWeekDays.includes(d.dow) && last - d.day < 7)) return false;
+  }
+  if (c.monthDays.length > 0 || c.lastDayOfMonth) {
+    if (!c.monthDays.includes(d.day) && !(c.lastDayOfMonth && d.day === last)) return false;
+  }
+  return true;
 }
 
 export function dayAttrMatches(a: DayAttr, dayNo: number): boolean {
@@ -114,8 +114,14 @@ export function dayAttrMatches(a: DayAttr, dayNo: number): boolean {
 }
 
 function firstMatchFrom(a: DayAttr, dayNo: number): number {
-  // a date with a fixed year can be in the past: then it never matches again
-  for (let i = 0; i < 800; i++) if (dayAttrMatches(a, dayNo + i)) return dayNo + i;
+  if (a.kind === 'day') return dayNo + ((a.dow! - dateOfDay(dayNo).dow + 7) % 7);
+  const s = a.date!;
+  if (s.day !== undefined && s.month !== undefined && s.year !== undefined) {
+    const d = dayOfYmd(s.year * 10000 + s.month * 100 + s.day);
+    return d >= dayNo ? d : Number.POSITIVE_INFINITY;
+  }
+  // wildcards: the next match is within four years (29 February); a past fixed year never matches again
+  for (let i = 0; i < 1500; i++) if (dayAttrMatches(a, dayNo + i)) return dayNo + i;
   return Number.POSITIVE_INFINITY;
 }
 

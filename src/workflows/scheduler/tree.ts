@@ -7,7 +7,7 @@
 import type { Expr, WfDefinition, WfNodeDef, WfState } from '../model/types.js';
 import type { WfNodeRuntime } from '../model/runtime.js';
 import { STATE_SIGNIFICANCE } from '../model/types.js';
-import { referencedPaths } from './evaluate.js';
+import { referencedAttrs, type ExprEnv } from './evaluate.js';
 import { createNodeTime, type NodeTime } from './time.js';
 
 /** States by significance (index = STATE_SIGNIFICANCE). */
@@ -16,6 +16,8 @@ export const BY_SIGNIFICANCE: readonly WfState[] = (Object.keys(STATE_SIGNIFICAN
 /** A counting semaphore: `limit NAME N` on a node. */
 export class LimitRec {
   used = 0;
+  /** Some expression reads this limit's value (`node:NAME`): its changes re-evaluate the node's dependents. */
+  referenced = false;
   /** Holder path → tokens it holds. */
   readonly holders = new Map<string, number>();
   /** Tasks waiting for a token, lowest definition index first. */
@@ -32,29 +34,44 @@ export interface LimitNeed {
   readonly tokens: number;
   /** The task itself, or the `-n` ancestor that holds the token for its whole subtree. */
   readonly holder: RNode;
+  /** `-s`: given back when the task becomes active. Ignored for `-n` (the node holds it until done). */
   readonly submissionOnly: boolean;
 }
 
+const NO_NODES: RNode[] = [];
+const NO_CHILDREN = new Map<string, RNode>();
+const NO_LIMITS = new Map<string, LimitRec>();
+const NO_COUNTS = new Int32Array(6);
+
 export class RNode {
-  readonly children: RNode[] = [];
-  readonly childByName = new Map<string, RNode>();
-  /** Children per state, by significance (containers). */
-  readonly counts = new Int32Array(6);
-  readonly dependents: RNode[] = [];
-  readonly limits = new Map<string, LimitRec>();
+  readonly children: RNode[];
+  readonly childByName: Map<string, RNode>;
+  /** Children per state, by significance (containers; all zero for tasks). */
+  readonly counts: Int32Array;
+  /** Nodes whose trigger or complete mention this node. */
+  dependents: RNode[] = NO_NODES;
+  limits: Map<string, LimitRec> = NO_LIMITS;
   needs: LimitNeed[] = [];
   readonly time: NodeTime | undefined;
   readonly suite: RNode;
+  readonly kind: WfNodeDef['kind'];
+  readonly trigger: Expr | undefined;
+  readonly completeExpr: Expr | undefined;
   rt: WfNodeRuntime;
   /** Queued for evaluation in the current step. */
   dirty = false;
   /** Aborted with tries left: resubmitted when its dependencies hold. */
   retryPending = false;
   /** The limit whose waiters heap holds this task. */
-  waitingOn: LimitRec | undefined;
+  waitingOn: LimitRec | undefined = undefined;
   /** Limits this `-n` node holds a token of. */
-  heldAsNode: Set<LimitRec> | undefined;
-  private resolved: Map<string, RNode | null> | undefined;
+  heldAsNode: Set<LimitRec> | undefined = undefined;
+  /** Paths resolved for this node's children's expressions. */
+  resolved: Map<string, RNode | null> | undefined = undefined;
+  /** What this node's expressions see (made once by the runtime). */
+  env: ExprEnv | undefined = undefined;
+  /** Variables this container passes down, valid for one step (see variables.ts). */
+  varCache: { stamp: number; vars: Readonly<Record<string, string>> } | undefined = undefined;
 
   constructor(
     readonly def: WfNodeDef,
@@ -64,48 +81,70 @@ export class RNode {
     now: number,
   ) {
     this.suite = parent ? parent.suite : this;
+    this.kind = def.kind;
+    this.trigger = def.trigger?.expr;
+    this.completeExpr = def.complete?.expr;
+    const container = def.children.length > 0;
+    this.children = container ? [] : NO_NODES;
+    this.childByName = container ? new Map() : NO_CHILDREN;
+    this.counts = container ? new Int32Array(6) : NO_COUNTS;
     this.time = createNodeTime(def);
     this.rt = {
       path, state: 'unknown', suspended: false, tryNo: 0,
-      events: {}, meters: {}, labels: {}, variables: {}, changedAt: now,
+      events: NO_VALUES as Record<string, boolean>, meters: NO_VALUES as Record<string, number>, labels: NO_VALUES as Record<string, string>,
+      variables: {}, changedAt: now,
     };
     resetAttributes(this);
   }
 
-  get kind(): WfNodeDef['kind'] {
-    return this.def.kind;
+  /** The event a name means here: its name, or its number (`event 1 ready` is also `:1`). */
+  eventKey(name: string): string | undefined {
+    if (name in this.rt.events) return name;
+    if (!/^\d+$/.test(name)) return undefined;
+    const num = Number(name);
+    return this.def.events.find((e) => e.number === num)?.name;
   }
 
-  get trigger(): Expr | undefined {
-    return this.def.trigger?.expr;
+  addDependent(d: RNode): void {
+    if (this.dependents === NO_NODES) this.dependents = [];
+    this.dependents.push(d);
   }
 
-  get completeExpr(): Expr | undefined {
-    return this.def.complete?.expr;
-  }
-
-  /** Resolves a path as written in this node's expressions (cached). */
+  /** Resolves a path as written in this node's expressions (cached on the parent: siblings resolve alike). */
   resolve(tree: Tree, path: string): RNode | undefined {
-    this.resolved ??= new Map();
-    let r = this.resolved.get(path);
+    const holder = this.parent ?? tree.top;
+    holder.resolved ??= new Map();
+    let r = holder.resolved.get(path);
     if (r === undefined) {
       r = tree.resolve(this, path) ?? null;
-      this.resolved.set(path, r);
+      holder.resolved.set(path, r);
     }
+    // ecFlow (NodeFind): a plain `a/b` not found below the parent is looked for below the node itself
+    if (r === null && this.children.length > 0 && !path.startsWith('/') && !path.startsWith('.')) return tree.resolveFrom(this, path);
     return r ?? undefined;
   }
 }
 
+/** Shared by every node without events, meters or labels (those are only ever set by name). */
+const NO_VALUES: Readonly<Record<string, never>> = Object.freeze({});
+
 /** Events, meters and labels back to their definition values; the repeat to its first value. */
 export function resetAttributes(n: RNode): void {
   const rt = n.rt;
-  rt.events = {};
-  for (const e of n.def.events) rt.events[e.name] = e.initial;
-  rt.meters = {};
-  for (const m of n.def.meters) rt.meters[m.name] = m.min;
-  rt.labels = {};
-  for (const l of n.def.labels) rt.labels[l.name] = l.value;
-  if (n.def.repeat) rt.repeatIndex = 0;
+  const d = n.def;
+  if (d.events.length > 0) {
+    rt.events = {};
+    for (const e of d.events) rt.events[e.name] = e.initial;
+  }
+  if (d.meters.length > 0) {
+    rt.meters = {};
+    for (const m of d.meters) rt.meters[m.name] = m.min;
+  }
+  if (d.labels.length > 0) {
+    rt.labels = {};
+    for (const l of d.labels) rt.labels[l.name] = l.value;
+  }
+  if (d.repeat) rt.repeatIndex = 0;
 }
 
 /** A binary min-heap of nodes by definition index. */
@@ -158,6 +197,8 @@ export class Tree {
   readonly all: RNode[] = [];
   readonly limits: LimitRec[] = [];
   readonly timed: RNode[] = [];
+  /** Holds the resolution cache of the suites' own expressions. */
+  readonly top: { resolved: Map<string, RNode | null> | undefined } = { resolved: undefined };
 
   constructor(def: WfDefinition, now: number) {
     const build = (d: WfNodeDef, parent: RNode | undefined): RNode => {
@@ -166,6 +207,7 @@ export class Tree {
       this.all.push(n);
       this.byPath.set(path, n);
       if (n.time) this.timed.push(n);
+      if (d.limits.length > 0) n.limits = new Map();
       for (const l of d.limits) {
         const rec = new LimitRec(n, l.name, l.tokens);
         n.limits.set(l.name, rec);
@@ -194,15 +236,19 @@ export class Tree {
    * `from`'s parent (`x` and `./x` a sibling, `../x` a sibling of the parent).
    */
   resolve(from: RNode, path: string): RNode | undefined {
+    return path.startsWith('/') ? this.walk(null, path) : this.walk(from.parent ?? null, path);
+  }
+
+  /** A relative path from `n` itself (its children first). */
+  resolveFrom(n: RNode, path: string): RNode | undefined {
+    return this.walk(n, path);
+  }
+
+  /** Walks `path` from `start` (null: above the suites). */
+  private walk(start: RNode | null, path: string): RNode | undefined {
     const segs = path.split('/');
-    let cur: RNode | undefined | null;
-    let i = 0;
-    if (path.startsWith('/')) {
-      cur = null; // above the suites
-      i = 1;
-    } else {
-      cur = from.parent ?? null;
-    }
+    let cur: RNode | undefined | null = start;
+    let i = path.startsWith('/') ? 1 : 0;
     for (; i < segs.length; i++) {
       const s = segs[i]!;
       if (s === '' || s === '.') continue;
@@ -218,15 +264,17 @@ export class Tree {
   }
 
   private indexDependencies(n: RNode): void {
-    const paths: string[] = [];
-    if (n.trigger) referencedPaths(n.trigger, paths);
-    if (n.completeExpr) referencedPaths(n.completeExpr, paths);
-    const seen = new Set<RNode>();
-    for (const p of paths) {
-      const t = n.resolve(this, p);
-      if (!t || seen.has(t)) continue;
-      seen.add(t);
-      t.dependents.push(n);
+    if (!n.trigger && !n.completeExpr) return;
+    const refs: { path: string; attr?: string }[] = [];
+    if (n.trigger) referencedAttrs(n.trigger, refs);
+    if (n.completeExpr) referencedAttrs(n.completeExpr, refs);
+    for (const r of refs) {
+      const t = n.resolve(this, r.path);
+      if (!t) continue;
+      // once per dependent: a node's dependents list ends with it when already added
+      if (t.dependents[t.dependents.length - 1] !== n) t.addDependent(n);
+      const l = r.attr === undefined ? undefined : t.limits.get(r.attr);
+      if (l) l.referenced = true;
     }
   }
 
@@ -250,7 +298,11 @@ export class Tree {
         const limit = this.findLimit(a, il.name, il.path);
         if (!limit) continue;
         const holder = il.nodeOnly && a !== task ? a : task;
-        out.push({ limit, tokens: il.tokens, holder, submissionOnly: il.submissionOnly });
+        // one holder counts once per limit (as ecFlow's Limit keeps a set of paths): the largest need wins, then the one held longer
+        const same = out.findIndex((x) => x.limit === limit && x.holder === holder);
+        const need = { limit, tokens: il.tokens, holder, submissionOnly: il.submissionOnly && holder === task };
+        if (same < 0) out.push(need);
+        else if (out[same]!.tokens < need.tokens || (out[same]!.tokens === need.tokens && out[same]!.submissionOnly && !need.submissionOnly)) out[same] = need;
       }
     }
     return out;

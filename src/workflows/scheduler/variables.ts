@@ -53,24 +53,34 @@ export function ownVariable(n: RNode, name: string): string | undefined {
   return undefined;
 }
 
-/** Every variable a task sees, for %VAR% and the job environment. */
-export function resolveVariables(task: RNode, now: number, server: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = { ...server };
-  const chain: RNode[] = [];
-  for (let a: RNode | undefined = task; a; a = a.parent) chain.push(a);
-  for (let i = chain.length - 1; i >= 0; i--) {
-    const a = chain[i]!;
-    Object.assign(out, generatedVariables(a, now));
-    for (const v of a.def.variables) out[v.name] = v.value;
-    Object.assign(out, a.rt.variables);
-  }
-  if (task.kind === 'task') {
-    const home = out.ECF_HOME ?? '';
-    const tryNo = task.rt.tryNo;
-    Object.assign(out, generatedVariables(task, now));
-    out.ECF_SCRIPT = `${home}${task.path}.ecf`;
-    out.ECF_JOB = `${home}${task.path}.job${tryNo}`;
-    out.ECF_JOBOUT = `${out.ECF_OUT ?? home}${task.path}.${tryNo}`;
-  }
+/**
+ * What a container passes down: its ancestors' and its own variables over the server's, cached
+ * for one step (`stamp`) so siblings submitted together share the work.
+ */
+function inherited(n: RNode, now: number, server: Readonly<Record<string, string>>, stamp: number): Readonly<Record<string, string>> {
+  const c = n.varCache;
+  if (c && c.stamp === stamp) return c.vars;
+  const out: Record<string, string> = { ...(n.parent ? inherited(n.parent, now, server, stamp) : server) };
+  Object.assign(out, generatedVariables(n, now));
+  for (const v of n.def.variables) out[v.name] = v.value;
+  Object.assign(out, n.rt.variables);
+  n.varCache = { stamp, vars: out };
+  return out;
+}
+
+/** Every variable a task sees, for %VAR% and the job environment. `stamp` changes whenever variables may have. */
+export function resolveVariables(task: RNode, now: number, server: Readonly<Record<string, string>>, stamp = Number.NaN): Record<string, string> {
+  if (task.kind !== 'task') return { ...inherited(task, now, server, stamp) };
+  const out: Record<string, string> = { ...(task.parent ? inherited(task.parent, now, server, stamp) : server) };
+  const gen = generatedVariables(task, now);
+  Object.assign(out, gen);
+  for (const v of task.def.variables) out[v.name] = v.value;
+  Object.assign(out, task.rt.variables);
+  const home = out.ECF_HOME ?? '';
+  const tryNo = task.rt.tryNo;
+  Object.assign(out, gen);
+  out.ECF_SCRIPT = `${home}${task.path}.ecf`;
+  out.ECF_JOB = `${home}${task.path}.job${tryNo}`;
+  out.ECF_JOBOUT = `${out.ECF_OUT ?? home}${task.path}.${tryNo}`;
   return out;
 }

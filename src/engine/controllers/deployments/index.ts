@@ -1,29 +1,24 @@
 /**
- * The deployments controller: one level-based pass per deployment key — decide scale (add or
- * retire instances), plan (../../planner.ts), and start each ready action on its resource
- * (nodes and instances controllers). Passes are de-duplicated by the core's queue; an action's
- * end queues another pass; resources waiting out a backoff requeue the key for when it ends.
+ * The deployments controller: one level-based pass per deployment key — advance its rolling
+ * update, decide scale (add or retire instances), and end a destroy once nothing is left. It
+ * does not plan resources: a full pass (apply, scale, a sweep, an explicit `enqueue`) wakes
+ * every resource of the deployment on the resources controller, which plans each on its own;
+ * a light pass (a resource of a destroying deployment or one in a rolling update changed)
+ * only looks at the deployment's own state. Passes are de-duplicated by the core's queue.
  */
 import crypto from 'node:crypto';
 import type { EventInput } from '../../../events/index.js';
 import type { WriteOp } from '../../../store/index.js';
 import { NubisError, toNubisError } from '../../../errors/index.js';
 import { deploymentToRow, instanceName, instanceToRow, nodeToRow, resourceKey, type Deployment, type InstanceRec, type NodeRec } from '../../state.js';
-import { decideScale, planDeployment, type Action } from '../../planner.js';
-import type { CloudHandle } from '../../clouds.js';
-import { done, requeueAfter, type Controller, type ReconcileResult } from '../../core/index.js';
+import { decideScale } from '../../planner.js';
+import { done, type Controller, type ReconcileResult } from '../../core/index.js';
 import type { EngineContext } from '../../context.js';
-import type { SweepController } from '../sweep/index.js';
-import type { Actuator } from '../actuator.js';
-import type { PlanActionKind } from '../../views.js';
 import type { RolloutController } from '../../rollout/index.js';
 
 export const DEPLOYMENTS = 'deployments';
 
 export interface DeploymentsDeps {
-  /** Who carries out each action kind. */
-  actuators: readonly Actuator[];
-  sweep: SweepController;
   /** Drops a deployment's cached artefacts (once it is destroyed). */
   forgetCaches: (deployment: string) => void;
   /** Rolling updates (../../rollout): advanced at the top of each pass, from current state. */
@@ -32,21 +27,25 @@ export interface DeploymentsDeps {
 
 export class DeploymentsController implements Controller {
   readonly name = DEPLOYMENTS;
-  // A pass costs O(instances). When passes get expensive (thousands of nodes, completions
-  // arriving every turn), they are spaced so planning takes at most a fifth of the CPU;
-  // small deployments are planned on the next turn.
+  // A pass costs O(instances) (the scale decision, a rollout's health gate). Light passes come
+  // with resource changes of a destroying or rolling deployment; when they get expensive they
+  // are spaced so they take at most a fifth of the CPU.
   readonly pacing = 'adaptive' as const;
-
-  private readonly byKind = new Map<PlanActionKind, Actuator>();
+  /** Deployments whose next pass wakes every resource. */
+  private readonly full = new Set<string>();
 
   constructor(
     private readonly ctx: EngineContext,
     private readonly deps: DeploymentsDeps,
-  ) {
-    for (const a of deps.actuators) for (const k of a.kinds) this.byKind.set(k, a);
+  ) {}
+
+  /** The next pass over the deployment wakes all its resources (call before queueing the key). */
+  markFull(name: string): void {
+    this.full.add(name);
   }
 
   initialKeys(): Iterable<string> {
+    for (const name of this.ctx.deployments.keys()) this.full.add(name);
     return this.ctx.deployments.keys();
   }
 
@@ -59,12 +58,15 @@ export class DeploymentsController implements Controller {
     }
   }
 
-  /** One level-based pass: scale, plan, start what is ready. */
+  /** One level-based pass: rollout, scale, then (a full pass) every resource; a destroy's end. */
   private pass(name: string): ReconcileResult {
     const { ctx } = this;
     const { store, busy } = ctx;
     const d = ctx.deployments.get(name);
-    if (!d) return done;
+    if (!d) {
+      this.full.delete(name);
+      return done;
+    }
     this.deps.rollouts?.reconcile(d, ctx.instancesOf(name));
     const now = ctx.clock.now();
     const mine = ctx.instancesOf(name);
@@ -113,27 +115,10 @@ export class DeploymentsController implements Controller {
     }
     if (busy.has(`scale:${name}`)) return done;
 
-    const actions = planDeployment({ dep: d, instances: mine, nodes: ctx.nodes, now, busy });
-    for (const a of actions) {
-      if (!a.ready) continue;
-      let handle: CloudHandle | undefined;
-      try {
-        handle = this.cloudForAction(d, a);
-      } catch (e) {
-        void ctx.emit({ deployment: name, kind: 'engine.error', target: a.target, outcome: 'error', reason: toNubisError(e).message });
-        continue;
-      }
-      if (handle && !handle.synced) {
-        this.deps.sweep.kick(handle);
-        continue;
-      }
-      ctx.track(a.target, name, this.execute(d, a));
-    }
-    let waitingUntil = Infinity;
-    for (const i of mine) {
-      if (i.notBefore && i.notBefore > now) waitingUntil = Math.min(waitingUntil, i.notBefore);
-      const n = ctx.nodes.get(i.key);
-      if (n?.notBefore && n.notBefore > now) waitingUntil = Math.min(waitingUntil, n.notBefore);
+    if (this.full.delete(name)) {
+      // recounted and looked at again, each on its own key; every component's consumers rewired
+      for (const i of mine) ctx.changed(i.key, name);
+      for (const c of Object.keys(d.spec.components)) ctx.changedComponent(name, c);
     }
     if (d.status === 'destroying' && mine.length === 0 && !busy.has(`destroy:${name}`)) {
       // the deployment disappears from views only once its removal and event are committed
@@ -142,23 +127,10 @@ export class DeploymentsController implements Controller {
         ctx.emit({ deployment: name, kind: 'deployment.destroyed', target: name, reason: 'nothing left' }),
       ]).then(() => {
         ctx.deployments.delete(name);
+        ctx.components.forgetDeployment(name);
         this.deps.forgetCaches(name);
       }));
     }
-    return waitingUntil < Infinity ? requeueAfter(waitingUntil - now + 1) : done;
-  }
-
-  /** Every action waits until its cloud has been swept (that also restores agent tokens). */
-  private cloudForAction(d: Deployment, a: Action): CloudHandle | undefined {
-    const n = this.ctx.nodes.get(a.target);
-    const cloud = n ? n.cloud : a.cloud;
-    return cloud ? this.ctx.cloudFor(d, cloud) : undefined;
-  }
-
-  private execute(d: Deployment, a: Action): Promise<void> {
-    const inst = this.ctx.instances.get(a.target)!;
-    const actuator = this.byKind.get(a.kind);
-    if (!actuator) return Promise.reject(new NubisError('INTERNAL', `no actuator carries out ${a.kind}`));
-    return actuator.execute(d, inst, a);
+    return done;
   }
 }

@@ -99,8 +99,13 @@ export class InstancesController implements Actuator {
     return files;
   }
 
-  /** Runs one handler through the agent, recording intent, output and outcome. */
-  private async runHandler(d: Deployment, inst: InstanceRec, stepName: HandlerName): Promise<{ result: StepResult; hash: string }> {
+  /**
+   * Runs one handler through the agent, recording intent (before the agent is called) and
+   * output and outcome. The record is written in the same group commit as what the caller
+   * writes next (the phase the outcome leads to): `recorded` resolves once it is committed,
+   * and every caller awaits it with its own writes.
+   */
+  private async runHandler(d: Deployment, inst: InstanceRec, stepName: HandlerName): Promise<{ result: StepResult; hash: string; recorded: Promise<void> }> {
     const { ctx } = this;
     const { clock, store } = ctx;
     const comp = d.spec.components[inst.component]!;
@@ -118,6 +123,7 @@ export class InstancesController implements Actuator {
     env.NUBIS_STEP = stepName;
     const release = await this.permits.acquire();
     const startedAt = clock.now();
+    const child = ctx.childSignal();
     let result: StepResult;
     try {
       result = await cloud.driver.agent(n.observed!).runStep(
@@ -132,15 +138,16 @@ export class InstancesController implements Actuator {
           ...(stepName === 'install' ? { files: await this.artefactsFor(d) } : {}),
           ...(stepName === 'start' ? { health: healthProbe(comp, n.observed) } : {}),
         },
-        ctx.signal,
+        child.signal,
       );
     } finally {
+      child.done();
       release();
     }
     inst.inflightRun = undefined;
     // a handler that prints a secret value: the step log and events show "***"
     if (comp.secretEnv) result = { ...result, output: maskSecrets(result.output, Object.values(secrets)) };
-    await Promise.all([
+    const recorded = Promise.all([
       store.write(
         store.putStepRun({
           deployment: d.name, instance: inst.name, step: stepName, run_id: runId, state: result.state,
@@ -152,8 +159,10 @@ export class InstancesController implements Actuator {
         deployment: d.name, kind: 'instance.step', target: inst.key, reason: stepName, outcome: result.state,
         data: { step: stepName, runId, exitCode: result.exitCode ?? null, durationMs: (result.endedAt ?? clock.now()) - (result.startedAt || startedAt) },
       }),
-    ]);
-    return { result, hash };
+    ]).then(() => undefined);
+    // handled here too: a path that throws before awaiting it must not leave it unhandled
+    recorded.catch(() => undefined);
+    return { result, hash, recorded };
   }
 
   /** Records a failed attempt: back off, or mark the instance failed once retries are spent. */
@@ -177,12 +186,15 @@ export class InstancesController implements Actuator {
 
   async step(d: Deployment, inst: InstanceRec, stepName: 'install' | 'configure'): Promise<void> {
     try {
-      const { result, hash } = await this.runHandler(d, inst, stepName);
-      if (result.state !== 'succeeded') return this.stepFailed(d, inst, stepName, resultError(stepName, result), result.output);
+      const { result, hash, recorded } = await this.runHandler(d, inst, stepName);
+      if (result.state !== 'succeeded') {
+        await Promise.all([recorded, this.stepFailed(d, inst, stepName, resultError(stepName, result), result.output)]);
+        return;
+      }
       inst.attempts = 0;
       inst.lastError = undefined;
       if (stepName === 'configure') inst.wiringHash = hash;
-      await this.ctx.setPhase(inst, stepName === 'install' ? 'installed' : 'configured', `${stepName} succeeded`);
+      await Promise.all([recorded, this.ctx.setPhase(inst, stepName === 'install' ? 'installed' : 'configured', `${stepName} succeeded`)]);
     } catch (e) {
       await this.stepFailed(d, inst, stepName, toNubisError(e), '');
     }
@@ -194,21 +206,25 @@ export class InstancesController implements Actuator {
     const comp = d.spec.components[inst.component]!;
     const n = ctx.nodes.get(inst.key)!;
     const agent = ctx.cloudFor(d, n.cloud).driver.agent(n.observed!);
+    const child = ctx.childSignal();
     try {
-      const { result, hash } = await this.runHandler(d, inst, 'start');
-      if (result.state !== 'succeeded') return this.stepFailed(d, inst, 'start', resultError('start', result), result.output);
+      const { result, hash, recorded } = await this.runHandler(d, inst, 'start');
+      if (result.state !== 'succeeded') {
+        await Promise.all([recorded, this.stepFailed(d, inst, 'start', resultError('start', result), result.output)]);
+        return;
+      }
       inst.wiringHash = hash;
-      await ctx.setPhase(inst, 'started', 'start succeeded');
+      await Promise.all([recorded, ctx.setPhase(inst, 'started', 'start succeeded')]);
       if (comp.handlers.start || comp.health) {
         const h = comp.health;
         const deadline = clock.now() + (comp.handlers.start?.timeoutMs ?? 60_000) + (h ? h.intervalMs * (h.retries + 1) : 0);
         for (;;) {
-          const st = (await agent.status(ctx.signal)).instances.find((s) => s.instance === inst.name);
+          const st = (await agent.status(child.signal)).instances.find((s) => s.instance === inst.name);
           const ok = h ? st?.health === 'healthy' : st?.process === 'running' || (st?.process === 'exited' && st.exitCode === 0);
           if (ok) break;
           if (st?.process === 'exited' && st.exitCode !== 0) throw new NubisError('HEALTH_FAILED', `the start process exited with ${st.exitCode ?? 'a signal'}`);
           if (clock.now() > deadline) throw new NubisError('HEALTH_FAILED', `not healthy within ${Math.round((deadline - clock.now()) / 1000)} s${st?.healthDetail ? `: ${st.healthDetail}` : ''}`);
-          await clock.sleep(Math.min(200, h?.intervalMs ?? 200), ctx.signal);
+          await clock.sleep(Math.min(200, h?.intervalMs ?? 200), child.signal);
         }
       }
       inst.attempts = 0;
@@ -221,6 +237,8 @@ export class InstancesController implements Actuator {
       const err = toNubisError(e);
       if (err.code === 'HEALTH_FAILED') await agent.stopInstance(inst.name, ctx.signal).catch(() => undefined);
       await this.stepFailed(d, inst, 'start', err, '', 'configured');
+    } finally {
+      child.done();
     }
   }
 
@@ -229,12 +247,16 @@ export class InstancesController implements Actuator {
     const comp = d.spec.components[inst.component]!;
     if (!comp.handlers.update) return this.restart(inst, 'its channels changed and it has no update handler');
     try {
-      const { result, hash } = await this.runHandler(d, inst, 'update');
-      if (result.state !== 'succeeded') return this.stepFailed(d, inst, 'update', resultError('update', result), result.output);
+      const { result, hash, recorded } = await this.runHandler(d, inst, 'update');
+      if (result.state !== 'succeeded') {
+        await Promise.all([recorded, this.stepFailed(d, inst, 'update', resultError('update', result), result.output)]);
+        return;
+      }
       inst.wiringHash = hash;
       inst.attempts = 0;
       inst.notBefore = ctx.clock.now() + ctx.settings.updateInterval;
       await Promise.all([
+        recorded,
         ctx.saveInstance(inst),
         ctx.emit({ deployment: d.name, kind: 'instance.wiring', target: inst.key, reason: 'update handler ran', data: { hash } }),
       ]);
@@ -271,7 +293,8 @@ export class InstancesController implements Actuator {
     await ctx.setPhase(inst, 'stopping', 'stopping');
     try {
       if (comp?.handlers.stop) {
-        const { result } = await this.runHandler(d, inst, 'stop');
+        const { result, recorded } = await this.runHandler(d, inst, 'stop');
+        await recorded;
         if (result.state !== 'succeeded') {
           await ctx.emit({ deployment: d.name, kind: 'instance.retry', target: inst.key, reason: 'stop handler failed; stopping the process anyway', outcome: 'error', data: { output: result.output.slice(-2000) } });
         }

@@ -4,7 +4,7 @@
  */
 import { requeueAfter, type Controller, type ReconcileResult } from '../../core/index.js';
 import type { EngineContext } from '../../context.js';
-import { withDeadline } from '../../reachability.js';
+import { deadlineRound } from '../../reachability.js';
 import { toNubisError } from '../../../errors/index.js';
 
 export const OBSERVE_KEY = 'agents';
@@ -25,6 +25,8 @@ export class ObserveController implements Controller {
   async observeAgents(): Promise<void> {
     const { ctx } = this;
     const byNode: Promise<void>[] = [];
+    // one deadline for the round: every call starts now
+    const round = deadlineRound(ctx.clock, ctx.settings.observeTimeoutMs, ctx.signal);
     for (const inst of ctx.instances.values()) {
       if (!inst.desired || inst.phase !== 'running' || ctx.busy.has(inst.key)) continue;
       const d = ctx.deployments.get(inst.deployment);
@@ -33,7 +35,7 @@ export class ObserveController implements Controller {
       byNode.push(
         (async () => {
           try {
-            const st = await withDeadline(ctx.clock, ctx.settings.observeTimeoutMs, ctx.signal, (signal) => ctx.cloudFor(d, n.cloud).driver.agent(n.observed!).status(signal));
+            const st = await ctx.cloudFor(d, n.cloud).driver.agent(n.observed!).status(round.signal());
             await ctx.applyReachability(ctx.reach.agentAnswered(n.key));
             const s = st.instances.find((x) => x.instance === inst.name);
             const comp = d.spec.components[inst.component];
@@ -46,7 +48,7 @@ export class ObserveController implements Controller {
             inst.health = health;
             if (changed) {
               await ctx.emit({ deployment: d.name, kind: 'instance.health', target: inst.key, outcome: health, data: { process: s?.process ?? 'none', detail: s?.healthDetail } });
-              ctx.enqueue(d.name);
+              ctx.changed(inst.key, d.name);
             }
           } catch (e) {
             // a few misses in a row make the node unreachable (../../reachability.ts); the sweep judges it too
@@ -55,6 +57,10 @@ export class ObserveController implements Controller {
         })(),
       );
     }
-    await Promise.all(byNode);
+    try {
+      await Promise.all(byNode);
+    } finally {
+      round.done();
+    }
   }
 }

@@ -28,8 +28,17 @@ export class NodesController implements Actuator {
   }
 
   async createNode(d: Deployment, inst: InstanceRec): Promise<void> {
+    const child = this.ctx.childSignal();
+    try {
+      await this.createNodeWith(d, inst, child.signal);
+    } finally {
+      child.done();
+    }
+  }
+
+  private async createNodeWith(d: Deployment, inst: InstanceRec, signal: AbortSignal): Promise<void> {
     const { ctx } = this;
-    const { clock, signal } = ctx;
+    const { clock } = ctx;
     const n = ctx.nodes.get(inst.key)!;
     const comp = d.spec.components[inst.component]!;
     if (!n.cloud) {
@@ -69,7 +78,7 @@ export class NodesController implements Actuator {
         n.visibleSince = clock.now();
         await ctx.setNode(n, cn.status === 'running' ? 'running' : 'provisioning', 'created', { providerId: cn.id, observed: cn });
       }
-      ok = await this.awaitProvisioned(n, inst, driver);
+      ok = await this.awaitProvisioned(n, inst, driver, signal);
       if (ok) {
         n.attempts = 0;
         n.notBefore = undefined;
@@ -88,9 +97,9 @@ export class NodesController implements Actuator {
    * (the node is deleted and made again) when it is still provisioning after
    * `provisionTimeoutMs`, and the cloud's verdict when it reports the node gone or broken.
    */
-  private async awaitProvisioned(n: NodeRec, inst: InstanceRec, driver: Driver): Promise<boolean> {
+  private async awaitProvisioned(n: NodeRec, inst: InstanceRec, driver: Driver, signal: AbortSignal): Promise<boolean> {
     const { ctx } = this;
-    const { clock, signal } = ctx;
+    const { clock } = ctx;
     const { provisionTimeoutMs, pollMs, consistencyMs } = ctx.settings;
     const deadline = clock.now() + provisionTimeoutMs;
     let notFound = 0;

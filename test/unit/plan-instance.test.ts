@@ -1,0 +1,132 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseSpec } from '../../src/model/index.js';
+import { componentWiringHashes, planDeployment, planInstance, requirerHoldsStop } from '../../src/engine/planner.js';
+import { ComponentStates, unblocks } from '../../src/engine/component-state.js';
+import type { Deployment, InstanceRec, NodeRec } from '../../src/engine/state.js';
+import type { InstancePhase, NodeState } from '../../src/engine/views.js';
+
+const SPEC = `name: w
+clouds: { c: { platform: sim } }
+nodeTemplates: { t: { cloud: c } }
+components:
+  kv: { nodeTemplate: t, instances: { count: 2, max: 10 }, provides: { kv: {} }, lifecycle: { start: s } }
+  app:
+    nodeTemplate: t
+    instances: { count: 3, max: 10 }
+    provides: { http: {} }
+    requires: { kv: { component: kv, port: kv } }
+    lifecycle: { start: s }
+  lb:
+    nodeTemplate: t
+    instances: { count: 2, max: 10 }
+    requires: { backends: { component: app, port: http, optional: true } }
+    lifecycle: { start: s, update: u }
+`;
+const SPEC_OBJ = parseSpec(SPEC, { file: 'w.yaml' });
+
+/** A small deterministic generator (the same cases every run). */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+}
+
+const PHASES: InstancePhase[] = ['pending', 'installed', 'configured', 'started', 'running', 'stopping', 'stopped', 'failed'];
+const NODE_STATES: (NodeState | undefined)[] = ['pending', 'creating', 'provisioning', 'running', 'running', 'running', 'deleting', 'failed', undefined];
+
+function randomState(r: () => number): { d: Deployment; insts: InstanceRec[]; nodes: Map<string, NodeRec> } {
+  const d: Deployment = {
+    name: 'w', tenant: 'default', spec: SPEC_OBJ, specText: SPEC, file: 'w.yaml', version: 1, status: r() < 0.2 ? 'destroying' : 'active',
+    counts: {}, ordinals: {}, createdAt: 0, updatedAt: 0,
+  };
+  const insts: InstanceRec[] = [];
+  const nodes = new Map<string, NodeRec>();
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  for (const component of ['kv', 'app', 'lb']) {
+    const n = 1 + Math.floor(r() * 3);
+    for (let o = 1; o <= n; o++) {
+      const name = `${component}-${o}`;
+      const key = `w/${name}`;
+      insts.push({
+        key, deployment: 'w', component, ordinal: o, name, desired: d.status === 'destroying' ? false : r() < 0.85, phase: pick(PHASES),
+        ...(r() < 0.5 ? { wiringHash: pick(['stale', 'other']) } : {}),
+        runSeq: 0, restarts: 0, attempts: 0, createdAt: 0, updatedAt: 0,
+        health: pick(['healthy', 'healthy', 'unknown', 'unhealthy'] as const), processAlive: pick([undefined, undefined, true, false]),
+        ...(r() < 0.15 ? { notBefore: 100 } : {}),
+      });
+      const status = pick(NODE_STATES);
+      if (status) {
+        nodes.set(key, {
+          key, deployment: 'w', cloud: 'c', status, token: 't', providerId: `p-${key}`,
+          observed: { id: `p-${key}`, tags: {}, status: 'running', address: `10.0.${o}.${component.length}`, createdAt: 0 },
+          attempts: 0, createdAt: 0, updatedAt: 0, ...(r() < 0.1 ? { unreachable: true } : {}), ...(r() < 0.1 ? { notBefore: 100 } : {}),
+          ...(status === 'failed' && r() < 0.5 ? { lastError: 'delete failed: X' } : {}),
+        });
+      }
+    }
+  }
+  return { d, insts, nodes };
+}
+
+test('planInstance: with nothing in flight, each instance gets the actions and readiness planDeployment gives it (300 random states)', () => {
+  const r = prng(7);
+  for (let c = 0; c < 300; c++) {
+    const { d, insts, nodes } = randomState(r);
+    const now = 50;
+    const whole = planDeployment({ dep: d, instances: insts, nodes, now });
+    const hashes = componentWiringHashes(d, insts, nodes);
+    const states = new ComponentStates();
+    for (const i of insts) states.update(i.key, i, d, nodes);
+    const requirers: Record<string, string[]> = { kv: ['app'], app: ['lb'], lb: [] };
+    for (const i of insts) {
+      const mine = planInstance(i, {
+        dep: d, nodes, now,
+        counts: (comp) => states.counts('w', comp),
+        hash: (comp) => hashes.get(comp),
+        requirersBusy: (comp) => insts.some((x) => x.component === comp && requirerHoldsStop(d, x, nodes, hashes.get(comp))),
+        requirersOf: (comp) => requirers[comp] ?? [],
+      }).actions;
+      const theirs = whole.filter((a) => a.target === i.key);
+      const show = (as: typeof whole): string[] => as.map((a) => `${a.kind}${a.ready ? '!' : ''}`);
+      assert.deepEqual(show(mine), show(theirs), `case ${c}, ${i.key} (${i.phase}, desired ${i.desired}, node ${nodes.get(i.key)?.status})`);
+    }
+  }
+});
+
+test('component counts: kept by difference, so a repeated or missed notification does not drift; waiters are handed back once when unblocked', () => {
+  const d: Deployment = { name: 'w', tenant: 'default', spec: SPEC_OBJ, specText: SPEC, file: 'w.yaml', version: 1, status: 'active', counts: {}, ordinals: {}, createdAt: 0, updatedAt: 0 };
+  const mk = (o: number, phase: InstancePhase): InstanceRec => ({
+    key: `w/kv-${o}`, deployment: 'w', component: 'kv', ordinal: o, name: `kv-${o}`, desired: true, phase, runSeq: 0, restarts: 0, attempts: 0, createdAt: 0, updatedAt: 0, health: 'unknown', processAlive: undefined,
+  });
+  const nodes = new Map<string, NodeRec>();
+  const up = (i: InstanceRec): void => void nodes.set(i.key, { key: i.key, deployment: 'w', cloud: 'c', status: 'running', token: 't', attempts: 0, createdAt: 0, updatedAt: 0 });
+  const s = new ComponentStates();
+  const a = mk(1, 'pending');
+  const b = mk(2, 'pending');
+  up(a);
+  up(b);
+  s.update(a.key, a, d, nodes);
+  s.update(a.key, a, d, nodes); // repeated: no double count
+  s.update(b.key, b, d, nodes);
+  const { serving, startPending } = s.counts('w', 'kv');
+  assert.deepEqual({ serving, startPending }, { serving: 0, startPending: 2 });
+  s.wait('w', 'kv', 'w/app-1');
+  a.phase = 'running';
+  b.phase = 'installed';
+  const woken = (i: InstanceRec): string[] => {
+    const out: string[] = [];
+    s.update(i.key, i, d, nodes, (k) => out.push(k));
+    return out;
+  };
+  // a's change reported, b's change (pending → installed) never reported: still counted as to start
+  assert.deepEqual(woken(a), [], 'b still to start');
+  assert.equal(unblocks(s.counts('w', 'kv')), false);
+  b.phase = 'running';
+  assert.deepEqual(woken(b), ['w/app-1'], 'unblocked: the waiter comes back');
+  assert.equal(s.counts('w', 'kv').serving, 2);
+  assert.deepEqual(woken(b), [], 'handed back once');
+  // gone: its contribution is taken back
+  s.update(a.key, undefined, d, nodes);
+  assert.equal(s.counts('w', 'kv').serving, 1);
+  assert.ok(s.servingGen('w', 'kv') >= 3, 'each change of what it serves bumps the serving generation');
+});
