@@ -130,6 +130,13 @@ describe('workflow jobs on a local agent', () => {
     await waitFor('every process of the job gone', () => findProcessesByEnv('NUBIS_JOB_ID', status.jobs[0]!.jobId).length === 0, 5000);
     assert.deepEqual(rt.lost, []);
     assert.equal(await d.kill('wf', '/s/long', 1), false);
+    // a kill while the start is still on its way waits for it
+    const starting = d.start(rt.submit('/s/quick'), { nodeId: f.nodeId, agent: f.client }, `${head}sleep 60\n${tail}`);
+    const killing = d.kill('wf', '/s/quick', 1);
+    await starting;
+    assert.equal(await killing, true);
+    await waitFor('the second job to end', () => d.running().length === 0);
+    assert.deepEqual(rt.lost, []);
   });
 
   test('a job over its timeout is killed and lost; an agent restarted over running jobs kills them', async () => {
