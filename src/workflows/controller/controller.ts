@@ -21,7 +21,7 @@ import type {
   RuntimeHooks, WfChildCommand, WfChildIdentity, WfChildResult, WfNodeRuntime, WfSubmission, WfUserCommand, WfWhy, WorkflowRuntime,
 } from '../model/runtime.js';
 import { tryKey, type JobStart, type WorkflowPorts } from './ports.js';
-import { PoolQueue, type PoolDispatch } from '../pools/index.js';
+import { PoolAutoscaler, PoolQueue, type PoolDispatch } from '../pools/index.js';
 import { normalizePath } from '../script/index.js';
 import { buildTree, progressOf, type WorkflowProgress, type WorkflowTreeNode } from './view.js';
 
@@ -128,6 +128,8 @@ interface PoolEntry {
   readonly pool: WfPool;
   readonly queue: PoolQueue<Job>;
   unwatch: () => void;
+  /** A pool with `autoscale`: grows and shrinks with its queue. */
+  autoscaler?: PoolAutoscaler;
 }
 
 /** What makes a state event: the state, the suspended flag and the try (a retry within one step is a new submission). */
@@ -500,6 +502,7 @@ export class WorkflowsController {
     }
     w.slots.set(sub.path, { entry, key: jobKey(job) });
     this.runDispatches(entry, ds);
+    entry.autoscaler?.changed();
   }
 
   private poolOf(w: Loaded, sub: WfSubmission): WfPool | undefined {
@@ -517,6 +520,16 @@ export class WorkflowsController {
     if (e) return e;
     const entry: PoolEntry = { pool, queue: new PoolQueue<Job>(pool.name, { slots: pool.slots, key: jobKey }), unwatch: () => undefined };
     w.pools.set(key, entry);
+    if (pool.autoscale && source.size && source.scale) {
+      const { size, scale } = source;
+      entry.autoscaler = new PoolAutoscaler({
+        pool, clock: this.opts.clock,
+        load: () => ({ waiting: entry.queue.waitingCount, running: entry.queue.runningCount }),
+        nodes: () => size(w.tenant, pool),
+        scale: (count, reason) => scale(w.tenant, w.name, pool, count, reason),
+        onError: (e) => this.opts.log?.(`nubis workflows: ${w.id} pool ${pool.name}: autoscale: ${e.message}`),
+      });
+    }
     entry.unwatch = source.watch(w.tenant, pool, () => this.syncPool(w, entry));
     this.syncPool(w, entry);
     e = entry;
@@ -543,6 +556,7 @@ export class WorkflowsController {
       else if (m.load !== undefined) e.queue.setLoad(m.id, m.load);
     }
     this.runDispatches(e, ds);
+    e.autoscaler?.changed();
   }
 
   /** Starts each dispatched job on its node; one that cannot start frees its slot and aborts its try. */
@@ -591,6 +605,7 @@ export class WorkflowsController {
     w.slots.delete(path);
     const ds = slot.entry.queue.release(slot.key);
     if (ds.length > 0) queueMicrotask(() => this.runDispatches(slot.entry, ds));
+    slot.entry.autoscaler?.changed();
   }
 
   private failStart(w: Loaded, sub: WfSubmission, detail: string): void {
@@ -643,7 +658,10 @@ export class WorkflowsController {
     for (const a of w.actions.values()) a.abort(new NubisError('ABORTED', `workflow ${w.name} is closed`));
     w.actions.clear();
     for (const x of w.waiters.splice(0)) x.reject(new NubisError('ABORTED', `workflow ${w.name} is closed`));
-    for (const e of w.pools.values()) e.unwatch();
+    for (const e of w.pools.values()) {
+      e.unwatch();
+      e.autoscaler?.close();
+    }
     w.pools.clear();
     w.slots.clear();
   }
