@@ -294,3 +294,25 @@ test('a pool with autoscale grows with its queue of waiting jobs, within its bou
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an engine action task runs through the control plane; its output and failure are the try\'s log', { timeout: 60_000 }, async () => {
+  const dir = tempDir('nubis-wf-act-');
+  const h = await start(dir);
+  try {
+    const def = "suite act\n  edit ECF_TRIES 1\n  task scale_up\n    edit NUBIS_ACTION 'scale nosuch worker 2'\nendsuite\n";
+    const r = await h.call('POST', '/v1/workflows', { text: def, file: 'act.def' });
+    assert.equal(r.status, 201, r.text);
+    assert.equal((await h.call('POST', '/v1/workflows/act/begin', {})).status, 200);
+    await waitFor('the action aborted', async () => ((await h.call('GET', '/v1/workflows/act')).json.progress.aborted === 1 ? true : undefined));
+    const logs = await h.call('GET', '/v1/workflows/act/logs?path=/act/scale_up');
+    assert.equal(logs.status, 200, logs.text);
+    assert.match(logs.json.text, /action: scale nosuch worker 2/);
+    assert.match(logs.json.text, /failed: .*nosuch/);
+    const task = (await h.call('GET', '/v1/workflows/act')).json.tree.children[0].children[0];
+    assert.equal(task.state, 'aborted');
+    assert.match(task.reason, /nosuch/);
+  } finally {
+    await h.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

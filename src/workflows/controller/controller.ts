@@ -16,13 +16,14 @@ import type { Clock } from '../../clock/index.js';
 import type { EventInput, EventLog } from '../../events/index.js';
 import { ADMIN_TENANT, deploymentId, splitDeploymentId, type Store, type WorkflowRow, type WriteOp } from '../../store/index.js';
 import { NubisError, isNubisError, toNubisError } from '../../errors/index.js';
-import type { WfDefinition, WfNodeDef, WfPool } from '../model/types.js';
+import type { WfAction, WfDefinition, WfNodeDef, WfPool } from '../model/types.js';
 import type {
   RuntimeHooks, WfChildCommand, WfChildIdentity, WfChildResult, WfNodeRuntime, WfSubmission, WfUserCommand, WfWhy, WorkflowRuntime,
 } from '../model/runtime.js';
 import { tryKey, type JobStart, type WorkflowPorts } from './ports.js';
 import { PoolAutoscaler, PoolQueue, type PoolDispatch } from '../pools/index.js';
 import { normalizePath } from '../script/index.js';
+import { printAction } from '../actions/index.js';
 import { buildTree, progressOf, type WorkflowProgress, type WorkflowTreeNode } from './view.js';
 
 export const WORKFLOW_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_-]{0,79}$';
@@ -628,17 +629,26 @@ export class WorkflowsController {
       if (w.closed || ac.signal.aborted) return;
       void Promise.resolve(w.runtime.child(identity, command)).catch(() => undefined);
     };
+    // the action's output: what it did, its progress, why it failed (`nubis workflow logs`)
+    let seq = 0;
+    const log = (text: string): void => {
+      const { store, clock } = this.opts;
+      void store.write(store.workflows.appendLog({ workflow: w.id, path: sub.path, try_no: sub.tryNo, seq: seq++, ts: clock.now(), text: `${new Date(clock.now()).toISOString()} ${text}\n` })).catch(() => undefined);
+    };
+    log(`action: ${actionText(sub.action!)}`);
     const node = w.runtime.node(sub.path);
     if (node?.state === 'submitted') reply({ verb: 'init', rid: identity.rid! });
     // a port that throws at once fails the try like one that rejects
-    Promise.resolve().then(() => actions.run(sub.action!, { tenant: w.tenant, workflow: w.name, path: sub.path, pools: w.def.pools, variables: sub.variables, signal: ac.signal, progress: (text) => reply({ verb: 'label', name: 'nubis_action', value: text }) })).then(
+    Promise.resolve().then(() => actions.run(sub.action!, { tenant: w.tenant, workflow: w.name, path: sub.path, pools: w.def.pools, variables: sub.variables, signal: ac.signal, progress: (text) => (log(text), reply({ verb: 'label', name: 'nubis_action', value: text })) })).then(
       (r) => {
         if (w.actions.get(key) === ac) w.actions.delete(key);
         if (r.detail) reply({ verb: 'label', name: 'nubis_action', value: r.detail });
+        log(`done: ${r.detail ?? 'ok'}`);
         reply({ verb: 'complete' });
       },
       (e: unknown) => {
         if (w.actions.get(key) === ac) w.actions.delete(key);
+        log(`failed: ${toNubisError(e).message}`);
         reply({ verb: 'abort', reason: toNubisError(e).message });
       },
     );
@@ -847,6 +857,14 @@ export class WorkflowsController {
       name: w.name, status: w.row.status === 'begun' ? 'begun' : 'loaded', file: w.row.file, format: w.row.format === 'yaml' ? 'yaml' : 'def',
       version: w.row.version, state, progress, loadedAt: new Date(Number(w.row.created_at)).toISOString(),
     };
+  }
+}
+
+function actionText(a: WfAction): string {
+  try {
+    return printAction(a);
+  } catch {
+    return a.verb;
   }
 }
 
