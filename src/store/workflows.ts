@@ -90,7 +90,8 @@ export function createWorkflowRepo(db: Kysely<Database>): WorkflowRepo {
     async tryNode(workflow, path, tryNo) {
       return (await db.selectFrom('workflow_tries').select('node').where('workflow', '=', workflow).where('path', '=', path).where('try_no', '=', tryNo).executeTakeFirst())?.node;
     },
-    appendLog: (row) => (trx) => trx.insertInto('workflow_logs').values(row).execute(),
+    // a repeated chunk (the same try's action run again after a restart) is kept once
+    appendLog: (row) => (trx) => trx.insertInto('workflow_logs').values(row).onConflict((oc) => oc.doNothing()).execute(),
     list: () => db.selectFrom('workflows').selectAll().orderBy('id').execute(),
     get: (id) => db.selectFrom('workflows').selectAll().where('id', '=', id).executeTakeFirst(),
     files: (id) => db.selectFrom('workflow_files').selectAll().where('workflow', '=', id).orderBy('path').execute(),
