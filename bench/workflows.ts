@@ -14,10 +14,9 @@
  *
  * Nubis runs the scheduler runtime (createRuntime) with real bash jobs on a real local agent
  * whose `nubis` shim carries the child commands, relayed by the jobs unit's JobDispatcher
- * (test/helpers/ecflow.ts), and again with bash spawned by the bench and a small C `nubis
- * child` over loopback TCP instead (no agent), to show what the job path costs
- * (NUBIS_BENCH_WF_JOBS=agent|standin runs one of them). Without a scheduler its column says
- * "not run".
+ * (test/helpers/ecflow-nubis.ts), and again with bash spawned by the bench and a small C
+ * `nubis child` over loopback TCP instead (no agent), to show what the job path costs
+ * (NUBIS_BENCH_WF_JOBS=agent|standin runs one of them).
  *
  * Environment: NUBIS_BENCH_WF_SCALE (default 1) multiplies N, M and the big suite's size;
  * NUBIS_BENCH_WF_ECFLOW=0 skips ecFlow (its column says "not run"); NUBIS_BENCH_WF_REPS
@@ -30,8 +29,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { child } from './child.js';
 import { median, quantile } from './common.js';
-import { ECFLOW_FIXTURES, loadWorkflows, runNubisSuite, startEcflow, type EcflowServer, type SuiteRun } from '../test/helpers/ecflow.js';
-import type { WfSubmission } from '../src/workflows/index.js';
+import { startEcflow, type EcflowServer, type SuiteRun } from '../test/helpers/ecflow.js';
+import { runNubisSuite } from '../test/helpers/ecflow-nubis.js';
+import { createRuntime, parseDef, type WfSubmission } from '../src/workflows/index.js';
 
 const scale = Number(process.env.NUBIS_BENCH_WF_SCALE ?? 1);
 const withEcflow = process.env.NUBIS_BENCH_WF_ECFLOW !== '0';
@@ -109,17 +109,12 @@ const ms = (x: number): string => `${x < 10 ? x.toFixed(2) : x.toFixed(0)} ms`;
 
 /** `--big`: in its own process, parse + load + begin the big suite until the first submission; prints JSON. */
 async function bigChild(file: string): Promise<void> {
-  const wf = await loadWorkflows();
-  if (typeof wf === 'string') {
-    console.log(JSON.stringify({ error: wf }));
-    return;
-  }
   const t0 = performance.now();
-  const def = wf.parseDef(fs.readFileSync(file, 'utf8'), file);
+  const def = parseDef(fs.readFileSync(file, 'utf8'), file);
   const tParsed = performance.now();
   let first = 0;
   let submitted = 0;
-  const rt = wf.createRuntime(def, {
+  const rt = createRuntime(def, {
     clock: { now: () => Date.now(), sleep: (d) => new Promise((r) => setTimeout(r, d)) },
     serverVariables: { ECF_HOME: os.tmpdir() },
     hooks: {
@@ -151,8 +146,7 @@ async function main(): Promise<void> {
   const g = generate(dir);
   const vars = { BENCH_TIMES: g.times };
   const rows: { name: string; ecflow: Cell; nubis: Cell; target: string; lowerIsBetter?: boolean }[] = [];
-  const wf = await loadWorkflows();
-  const nubisWhy = typeof wf === 'string' ? wf : '';
+  const nubisWhy = '';
 
   // --- ecFlow
   let ecf: EcflowServer | undefined;
@@ -190,14 +184,13 @@ async function main(): Promise<void> {
   type Runs = { family: number[]; chain: number[]; hops: number[]; sched: number[] };
   const runsOf = async (mode: 'agent' | 'standin'): Promise<Runs> => {
     const out: Runs = { family: [], chain: [], hops: [], sched: [] };
-    if (typeof wf === 'string') return out;
     for (let r = 0; r < reps; r++) {
       console.error(`nubis (${mode}): rep ${r + 1}/${reps}: family of ${N_FAMILY}, chain of ${N_CHAIN}`);
-      out.family.push((await runNubisSuite(wf, g.family, { files: g.files, variables: vars, timeoutMs: 3_600_000, jobs: mode })).wallMs);
+      out.family.push((await runNubisSuite(g.family, { files: g.files, variables: vars, timeoutMs: 3_600_000, jobs: mode })).wallMs);
       fs.rmSync(g.times, { force: true });
       const submittedAt = new Map<string, number>();
       const completedAt = new Map<string, number>();
-      const run = await runNubisSuite(wf, g.chain, {
+      const run = await runNubisSuite(g.chain, {
         files: g.files,
         variables: vars,
         timeoutMs: 3_600_000,
@@ -219,7 +212,7 @@ async function main(): Promise<void> {
   const byMode = new Map<'agent' | 'standin', Runs>();
   for (const mode of jobModes) byMode.set(mode, await runsOf(mode));
   const n: Runs & { big?: Record<string, number>; bigError?: string } = byMode.get(jobModes[0]!)!;
-  if (typeof wf !== 'string') {
+  {
     const bigs: Record<string, number>[] = [];
     for (let r = 0; r < reps; r++) {
       const b = child<Record<string, number> & { error?: string }>('workflows.js', ['--big', g.big]);
@@ -258,7 +251,7 @@ async function main(): Promise<void> {
   });
 
   console.log(`\nWorkflows: ecFlow 5.9.2 vs Nubis (scale ${scale}; Nubis median of ${reps}, ecFlow 1 run; load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} CPUs)`);
-  if (typeof wf !== 'string') console.log(`Nubis: createRuntime with real bash jobs (${jobModes.map((m) => JOB_PATH[m]).join('; ')}); .def read by ${wf.parser}\n`);
+  console.log(`Nubis: parseDef + createRuntime with real bash jobs (${jobModes.map((m) => JOB_PATH[m]).join('; ')})\n`);
   console.log('| workload (what is measured) | ecFlow 5.9.2 | Nubis | ecFlow / Nubis | target |');
   console.log('|---|---|---|---|---|');
   for (const r of rows) {
