@@ -12,10 +12,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { checkOrder, ECFLOW_FIXTURES, loadWorkflows, maxConcurrent, runCounts, runNubisCli, runNubisSuite, startEcflow, type EcflowServer, type SuiteRun } from '../helpers/ecflow.js';
+import { checkOrder, ECFLOW_FIXTURES, maxConcurrent, runCounts, startEcflow, type EcflowServer, type SuiteRun } from '../helpers/ecflow.js';
+import { runNubisCli, runNubisSuite } from '../helpers/ecflow-nubis.js';
 
 let ecf: EcflowServer;
-const workflows = await loadWorkflows();
 
 before(async () => {
   ecf = await startEcflow();
@@ -64,13 +64,12 @@ function peerTest(title: string, name: string, expect: (run: SuiteRun, who: stri
   test(`${title} (ecFlow)`, async () => {
     expect(await inEcflow(name), 'ecflow');
   });
-  test(`${title} (Nubis, compared with ecFlow)`, { skip: typeof workflows === 'string' ? workflows : false, ...(o.todo ? { todo: o.todo } : {}) }, async () => {
-    if (typeof workflows === 'string') return;
-    const [e, n] = [await inEcflow(name), await runNubisSuite(workflows, fixture(name))];
+  test(`${title} (Nubis, compared with ecFlow)`, { ...(o.todo ? { todo: o.todo } : {}) }, async () => {
+    const [e, n] = [await inEcflow(name), await runNubisSuite(fixture(name))];
     expect(n, 'nubis');
     sameResults(e, n);
   });
-  test(`${title} (Nubis through nubis workflow import|begin|status -w and the API, compared with ecFlow)`, { skip: typeof workflows === 'string' ? workflows : false, ...(o.todo ? { todo: o.todo } : {}) }, async () => {
+  test(`${title} (Nubis through nubis workflow import|begin|status -w and the API, compared with ecFlow)`, { ...(o.todo ? { todo: o.todo } : {}) }, async () => {
     const [e, n] = [await inEcflow(name), await runNubisCli(fixture(name))];
     expect(n, 'nubis-cli');
     sameResults(e, n);
