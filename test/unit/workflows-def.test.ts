@@ -281,6 +281,7 @@ test('YAML: bad input is rejected at file:line:col with its JSON path', () => {
   yamlRejects('suites:\n  - family: f\n', 'wf.yaml:2:5: suites[0].family: a family is not allowed here (expected suite)');
   yamlRejects('suites: [\n', 'wf.yaml:2:1: $: invalid YAML (Flow sequence in block collection must be sufficiently indented and end with a ])');
   yamlRejects('name: x\n', 'wf.yaml:1:1: suites: expected a list of at least one suite');
+  yamlRejects('suites:\n  - suite: s\n    edit:\n      A: |\n        two\n        lines\n', 'wf.yaml:4:10: suites[0].edit.A: a value with a line break cannot be written in a .def file');
   yamlRejects('suites:\n  - suite: s\n    children:\n      - task: t\n        action: scale d c lots\n', 'wf.yaml:5:27: suites[0].children[0].action: expected a count (an unsigned integer)');
 });
 
