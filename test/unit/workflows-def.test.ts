@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { NubisError } from '../../src/errors/index.js';
-import { parseDef, parseWorkflowYaml, printDef, stripLocs, type Expr, type WfDefinition, type WfNodeDef } from '../../src/workflows/index.js';
+import { parseDef, parseExpression, parseWorkflowYaml, printDef, stripLocs, type Expr, type WfDefinition, type WfNodeDef } from '../../src/workflows/index.js';
 import { ROOT } from '../helpers/processes.js';
 
 const FIX = path.join(ROOT, 'test/fixtures/workflows');
@@ -281,6 +281,7 @@ test('YAML: bad input is rejected at file:line:col with its JSON path', () => {
   yamlRejects('suites:\n  - family: f\n', 'wf.yaml:2:5: suites[0].family: a family is not allowed here (expected suite)');
   yamlRejects('suites: [\n', 'wf.yaml:2:1: $: invalid YAML (Flow sequence in block collection must be sufficiently indented and end with a ])');
   yamlRejects('name: x\n', 'wf.yaml:1:1: suites: expected a list of at least one suite');
+  yamlRejects('suites:\n  - suite: s\n    edit:\n      A: |\n        two\n        lines\n', 'wf.yaml:4:10: suites[0].edit.A: a value with a line break cannot be written in a .def file');
   yamlRejects('suites:\n  - suite: s\n    children:\n      - task: t\n        action: scale d c lots\n', 'wf.yaml:5:27: suites[0].children[0].action: expected a count (an unsigned integer)');
 });
 
@@ -336,4 +337,84 @@ test('bad input ecFlow rejects too: bare node paths, repeat with cron, time on a
   rejects('extern /a/b\nsuite s\n  task t\n    trigger /a/b/c == complete\n', 'bad.def:4:13: the trigger of /s/t names /a/b/c, which does not exist (add an extern if it is defined elsewhere)');
   // ecFlow allows a cron on a suite
   assert.equal(parseDef('suite s\n  cron 10:00\n  task t\n', 'ok.def').suites[0]!.crons.length, 1);
+});
+
+// --- property: random definitions survive printDef → parseDef ---------------------------------
+
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+test('property: 300 random definitions print to .def and parse back to the same definition', () => {
+  const r = prng(20261203);
+  const int = (n: number): number => Math.floor(r() * n);
+  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T;
+  const VALUES = ['plain', 'two words', "it's", 'say "hi"', 'a;b', 'x # not a comment', '', '%YMD%/%HH:00%', '100%', 'ünïcode'];
+  const clock = (): { h: number; m: number } => ({ h: int(24), m: int(60) });
+  for (let iter = 0; iter < 300; iter++) {
+    let counter = 0;
+    const mk = (kind: 'suite' | 'family' | 'task', depth: number, siblings: string[]): Record<string, unknown> => {
+      const name = `${kind[0]}${counter++}`;
+      const n: Record<string, unknown> = {
+        kind, name, variables: [], events: [], meters: [], labels: [], limits: [], inlimits: [], times: [], todays: [], dates: [], days: [], crons: [], children: [],
+      };
+      const vars = n['variables'] as { name: string; value: string }[];
+      for (let i = int(3); i > 0; i--) vars.push({ name: `V${i}_${counter}`, value: pick(VALUES) });
+      if (kind !== 'suite' && r() < 0.3) (n['events'] as unknown[]).push({ name: `e${counter}`, ...(r() < 0.5 ? { number: int(9) } : {}), initial: r() < 0.3 });
+      if (r() < 0.3) { const min = int(10) - 5; (n['meters'] as unknown[]).push({ name: `m${counter}`, min, max: min + 10, ...(r() < 0.5 ? { threshold: min + 3 } : {}) }); }
+      if (r() < 0.3) (n['labels'] as unknown[]).push({ name: `l${counter}`, value: pick(VALUES) });
+      if (kind === 'suite') (n['limits'] as unknown[]).push({ name: 'lim', tokens: 1 + int(9) });
+      if (kind !== 'suite' && r() < 0.3) (n['inlimits'] as unknown[]).push({ name: 'lim', tokens: 1 + int(2), nodeOnly: r() < 0.5, submissionOnly: r() < 0.5 });
+      if (r() < 0.2) n['defstatus'] = pick(['complete', 'queued', 'suspended', 'aborted', 'unknown']);
+      if (kind !== 'suite' && siblings.length > 0 && r() < 0.6) {
+        const t = pick(siblings);
+        const text = r() < 0.5 ? `${t} == complete` : `${t} != aborted or ${t} == complete`;
+        n['trigger'] = { text, expr: stripLocs(parseExpression(text).expr) };
+      }
+      const repeat = r() < 0.25;
+      if (repeat) {
+        n['repeat'] = pick([
+          { kind: 'integer', name: `R${counter}`, start: 0, end: 10, step: 2 },
+          { kind: 'enumerated', name: `R${counter}`, values: ['00', '06', 'a b'] },
+          { kind: 'string', name: `R${counter}`, values: ['x', "y'z"] },
+          { kind: 'date', name: `R${counter}`, start: 20261201, end: 20261231, step: 1 },
+          { kind: 'datelist', name: `R${counter}`, dates: [20261201, 20270228] },
+          { kind: 'day', step: 1 },
+        ]);
+      }
+      if (kind !== 'suite') {
+        if (r() < 0.3) (n['times'] as unknown[]).push(r() < 0.5 ? { relative: r() < 0.5, start: clock() } : { relative: false, start: { h: 1, m: 0 }, end: { h: 5, m: 30 }, step: { h: 0, m: 15 } });
+        if (r() < 0.2) (n['todays'] as unknown[]).push({ relative: false, start: clock() });
+        if (r() < 0.2) (n['dates'] as unknown[]).push(pick([{ day: 1 }, { month: 12, year: 2026 }, { day: 31, month: 1, year: 2027 }, {}]));
+        if (r() < 0.2) (n['days'] as unknown[]).push(pick(['monday', 'sunday', 'friday']));
+        if (!repeat && r() < 0.2) (n['crons'] as unknown[]).push({ weekDays: [1, 3], lastWeekDays: r() < 0.5 ? [5] : [], monthDays: [], lastDayOfMonth: r() < 0.5, months: r() < 0.5 ? [1, 7] : [], time: { relative: false, start: clock() } });
+      }
+      if (kind === 'task' && r() < 0.2) n['action'] = pick([{ verb: 'start', deployment: 'd', component: 'c' }, { verb: 'scale', deployment: 'd', component: 'c', count: 3 }, { verb: 'waitMetric', query: 'avg(x{a="b"})', op: '>=', threshold: 2.5 }]);
+      if (kind !== 'task' && depth < 3) {
+        const names: string[] = [];
+        for (let i = 1 + int(3); i > 0; i--) {
+          const c = mk(r() < 0.4 ? 'family' : 'task', depth + 1, names);
+          names.push(c['name'] as string);
+          (n['children'] as unknown[]).push(c);
+        }
+      }
+      return n;
+    };
+    const def = { name: 's0', suites: [mk('suite', 0, [])], externs: [], pools: [], variables: [] } as unknown as WfDefinition;
+    const text = printDef(def);
+    let back: WfDefinition;
+    try {
+      back = parseDef(text, 'random.def');
+    } catch (e) {
+      assert.fail(`definition ${iter} did not parse back: ${(e as Error).message}\n${text}`);
+    }
+    assert.deepEqual(plain(back), plain(def), `definition ${iter}:\n${text}`);
+  }
 });

@@ -104,6 +104,7 @@ test('variables: values are substituted in turn, %% is a literal, %ecfmicro chan
   const files = filesFromRecord({});
   assert.equal(preprocess('a %X% b %% c %Y:dflt% %Z:%.\n', { X: '<%W%>', W: 'w' }, { file: '/t.ecf', files }), 'a <w> b % c dflt .\n');
   assert.equal(preprocess('%ecfmicro @\nx @A@ 100%\n', { A: 'a' }, { file: '/t.ecf', files }), 'x a 100%\n');
+  assert.equal(preprocess('x &A& 100%\n&manual\ngone\n&end\n', { A: 'a', ECF_MICRO: '&' }, { file: '/t.ecf', files }), 'x a 100%\n');
   assert.equal(preprocess('keep %UNSET% here\n', {}, { file: '/t.ecf', files, undefinedVariables: 'keep' }), 'keep %UNSET% here\n');
 });
 

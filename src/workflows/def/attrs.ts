@@ -65,9 +65,14 @@ export function restValue(rest: string): { value: string } | { error: string } {
   return { value: v };
 }
 
-/** Quotes a value for `edit`/`label` so restValue reads it back unchanged. */
+/**
+ * Quotes a value for `edit`/`label` so restValue reads it back unchanged: with the preferred
+ * quote unless the value holds it and not the other one (so `;` and `#` inside stay inside).
+ */
 export function quoteValue(v: string, q: '"' | "'" = "'"): string {
-  return `${q}${v}${q}`;
+  const other = q === "'" ? '"' : "'";
+  const use = v.includes(q) && !v.includes(other) ? other : q;
+  return `${use}${v}${use}`;
 }
 
 const INT_RE = /^-?\d+$/;

@@ -222,51 +222,58 @@ function requires(x: Expr, holder: string, exists: (p: string) => boolean, out: 
 }
 
 function findCycle(order: readonly Entry[], index: ReadonlyMap<string, Entry>): void {
-  // vertices: 'S/path' (may start), 'D/path' (done); edges: what each waits for
-  const edges = new Map<string, string[]>();
+  // vertices: 2i = node i may start (S), 2i+1 = node i is done (D); edges: what each waits for
+  const n = order.length;
+  const idx = new Map<string, number>();
+  order.forEach((e, i) => idx.set(e.path, i));
+  const adj: number[][] = Array.from({ length: 2 * n }, () => []);
+  const name = (v: number): string => `${v % 2 === 0 ? 'S' : 'D'}${order[v >> 1]!.path}`;
   const triggerEdge = new Set<string>();
-  const push = (from: string, to: string): void => {
-    const l = edges.get(from);
-    if (l) l.push(to); else edges.set(from, [to]);
-  };
-  for (const e of order) {
-    if (e.parent) push(`S${e.path}`, `S${e.parent.path}`);
-    push(`D${e.path}`, `S${e.path}`);
-    for (const c of e.node.children) push(`D${e.path}`, `D${e.path}/${c.name}`);
+  const exists = (p: string): boolean => index.has(p);
+  for (let i = 0; i < n; i++) {
+    const e = order[i]!;
+    if (e.parent) adj[2 * i]!.push(2 * idx.get(e.parent.path)!);
+    adj[2 * i + 1]!.push(2 * i);
+    for (const c of e.node.children) adj[2 * i + 1]!.push(2 * idx.get(`${e.path}/${c.name}`)! + 1);
     const t = e.node.trigger;
     if (!t) continue;
-    for (const v of requires(t.expr, e.path, (p) => index.has(p), new Map()).keys()) {
-      const target = v.slice(1);
-      if (!index.has(target)) continue;
-      if (v === `S${e.path}`) continue; // its own event/variable: not a wait on another node
-      push(`S${e.path}`, v);
-      triggerEdge.add(`S${e.path}>${v}`);
+    for (const [v, k] of requires(t.expr, e.path, exists, new Map())) {
+      const j = idx.get(v.slice(1));
+      if (j === undefined) continue;
+      if (j === i && k === 'S') continue; // its own event/variable: not a wait on another node
+      const w = 2 * j + (k === 'D' ? 1 : 0);
+      adj[2 * i]!.push(w);
+      triggerEdge.add(`${name(2 * i)}>${name(w)}`);
     }
   }
-  const state = new Map<string, 1 | 2>();
-  for (const e of order) {
-    const root = `S${e.path}`;
-    if (state.has(root)) continue;
-    // iterative DFS
-    const stack: { v: string; i: number }[] = [{ v: root, i: 0 }];
-    state.set(root, 1);
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1]!;
-      const out = edges.get(top.v) ?? [];
-      if (top.i >= out.length) {
-        state.set(top.v, 2);
-        stack.pop();
+  const state = new Uint8Array(2 * n); // 0 new, 1 on the stack, 2 done
+  const stackV: number[] = [];
+  const stackI: number[] = [];
+  for (let root = 0; root < 2 * n; root += 2) {
+    if (state[root] !== 0) continue;
+    stackV.push(root);
+    stackI.push(0);
+    state[root] = 1;
+    while (stackV.length > 0) {
+      const top = stackV.length - 1;
+      const v = stackV[top]!;
+      const out = adj[v]!;
+      const i = stackI[top]!;
+      if (i >= out.length) {
+        state[v] = 2;
+        stackV.pop();
+        stackI.pop();
         continue;
       }
-      const w = out[top.i++]!;
-      const s = state.get(w);
-      if (s === undefined) {
-        state.set(w, 1);
-        stack.push({ v: w, i: 0 });
-      } else if (s === 1) {
-        const from = stack.findIndex((x) => x.v === w);
-        const cyc = [...stack.slice(from).map((x) => x.v), w];
-        reportCycle(cyc, triggerEdge, index);
+      stackI[top] = i + 1;
+      const w = out[i]!;
+      if (state[w] === 0) {
+        state[w] = 1;
+        stackV.push(w);
+        stackI.push(0);
+      } else if (state[w] === 1) {
+        const from = stackV.lastIndexOf(w);
+        reportCycle([...stackV.slice(from), w].map(name), triggerEdge, index);
       }
     }
   }

@@ -80,6 +80,12 @@ export function parseWorkflowYaml(text: string, file: string): WfDefinition {
     const fail: Fail = (tok, message) => { throw err({ file, line: loc.line, col: tok ? tok.col : loc.col }, path, message); };
     return { toks: tokenize(s, col0), fail, loc: { file, line: loc.line, col: col0 } };
   };
+  /** A variable or label value: one line, as a .def file can hold it. */
+  const oneLine = (n: unknown, path: string): string => {
+    const v = str(n, path);
+    if (/[\r\n]/.test(v)) throw err(at(n as YNode), path, 'a value with a line break cannot be written in a .def file');
+    return v;
+  };
   const list = (n: unknown, path: string): { item: unknown; path: string }[] => {
     if (isSeq(n)) return n.items.map((item, i) => ({ item, path: `${path}[${i}]` }));
     if (isScalar(n)) return [{ item: n, path }];
@@ -114,7 +120,7 @@ export function parseWorkflowYaml(text: string, file: string): WfDefinition {
         }
         break;
       case 'variables':
-        for (const v of pairs(value, path)) variables.push({ name: v.key, value: str(v.value, v.path) });
+        for (const v of pairs(value, path)) variables.push({ name: v.key, value: oneLine(v.value, v.path) });
         break;
       case 'pools':
         for (const x of list(value, path)) {
@@ -172,7 +178,7 @@ export function parseWorkflowYaml(text: string, file: string): WfDefinition {
         case 'edit':
           for (const e of pairs(v, p.path)) {
             if (e.key === ACTION_VAR || !NAME_RE.test(e.key)) throw err(at(e.node.key as YNode), e.path, e.key === ACTION_VAR ? `write the action as action: …` : 'expected a variable name');
-            m.variables.push({ name: e.key, value: str(e.value, e.path) });
+            m.variables.push({ name: e.key, value: oneLine(e.value, e.path) });
           }
           break;
         case 'pool':
@@ -279,7 +285,7 @@ export function parseWorkflowYaml(text: string, file: string): WfDefinition {
           break;
         case 'labels':
           for (const l of pairs(v, p.path)) {
-            const lab = { name: l.key, value: isScalar(l.value) && l.value.value === null ? '' : str(l.value, l.path) };
+            const lab = { name: l.key, value: isScalar(l.value) && l.value.value === null ? '' : oneLine(l.value, l.path) };
             locs.set(lab, at(l.node.key as YNode));
             m.labels.push(lab);
           }

@@ -7,7 +7,7 @@
  * `dir/suite/fam/task.ecf`, `dir/fam/task.ecf`, `dir/task.ecf`. ECF_EXTN defaults to `.ecf`.
  * ECF_FETCH and ECF_SCRIPT_CMD (commands) are not supported.
  *
- * Preprocessing, with the micro character `%` (changed by `%ecfmicro X`):
+ * Preprocessing, with the micro character ECF_MICRO (default `%`; changed by `%ecfmicro X`):
  * - `%include <f>`: the first of ECF_INCLUDE's `:`-separated directories holding f, then ECF_HOME;
  *   `%include "f"`: ECF_HOME/SUITE/FAMILY/f; `%include "./f"` or `"../f"`: relative to the
  *   including file; `%include /abs/f`: that file. `%includenopp` copies the file unprocessed;
@@ -98,7 +98,7 @@ export function preprocess(text: string, vars: Readonly<Record<string, string>>,
   const out: Line[] = [];
   const once = new Set<string>();
   const keep = opts.undefinedVariables === 'keep';
-  let micro = '%';
+  let micro = vars['ECF_MICRO'] !== undefined && vars['ECF_MICRO'].length === 1 ? vars['ECF_MICRO'] : '%';
 
   const expand = (src: string, file: string, chain: readonly string[]): void => {
     const lines = src.split('\n');
