@@ -394,3 +394,84 @@ test('events by number: `event 1 ready` is also `:1`, in triggers and in child c
   assert.deepEqual(h.submitted(), ['/s/a', '/s/b', '/s/c']);
   assert.equal(h.send('/s/a', { verb: 'event', name: '3', value: true }).ok, false);
 });
+
+test('a limit\'s value (tokens in use) in a trigger', () => {
+  const h = new Harness(definition(suite('s', [
+    family('f', [task('a'), task('b')], { inlimits: [{ name: 'L', tokens: 1, nodeOnly: false, submissionOnly: false }] }),
+    task('idle', { trigger: expr(cmp('==', ref('/s', 'L'), num(0))) }),
+  ], { limits: [{ name: 'L', tokens: 2 }] })));
+  h.rt.user({ verb: 'begin' });
+  assert.deepEqual(h.submitted(), ['/s/f/a', '/s/f/b']);
+  h.finish('/s/f/a');
+  assert.equal(h.subs.length, 2);
+  h.finish('/s/f/b');
+  assert.deepEqual(h.submitted(), ['/s/f/a', '/s/f/b', '/s/idle']);
+});
+
+test('paths: x and ./x are siblings, ../x the parent\'s sibling, /abs; a plain a/b not below the parent is looked for below the node', () => {
+  const h = new Harness(definition(suite('s', [
+    task('a'),
+    family('f', [
+      task('b', { trigger: expr(and(is('../a', 'complete'), is('/s/a', 'complete'))) }),
+      task('c', { trigger: expr(is('./b', 'complete')) }),
+      task('d', { trigger: expr(is('../a', 'complete')), defstatus: 'complete' }),
+      family('g', [task('x'), task('y', { defstatus: 'suspended' })]),
+    ], { complete: expr(is('g/x', 'complete')) }),
+  ])));
+  h.rt.user({ verb: 'begin' });
+  assert.deepEqual(h.submitted(), ['/s/a', '/s/f/g/x']);
+  h.finish('/s/f/g/x');
+  // f is queued (b waits for a) and its complete expression names its own child g/x: it holds
+  assert.equal(h.state('/s/f'), 'complete');
+  assert.equal(h.rt.node('/s/f')!.reason, 'by_rule');
+  assert.equal(h.state('/s/f/b'), 'complete');
+  h.finish('/s/a');
+  assert.deepEqual(h.submitted(), ['/s/a', '/s/f/g/x'], 'b and c never run');
+  assert.equal(h.state('/s'), 'complete');
+  assert.equal(h.state('/s/f/g/y'), 'complete');
+});
+
+test('paths: ../x and ./x and /abs resolve; a trigger on a missing node waits (unknown)', () => {
+  const h = new Harness(definition(suite('s', [
+    task('a'),
+    family('f', [
+      task('b', { trigger: expr(and(is('../a', 'complete'), is('/s/a', 'complete'))) }),
+      task('c', { trigger: expr(is('./b', 'complete')) }),
+      task('z', { trigger: expr(is('/other/x', 'complete')) }),
+    ]),
+  ])));
+  h.rt.user({ verb: 'begin' });
+  h.finish('/s/a');
+  h.finish('/s/f/b');
+  h.finish('/s/f/c');
+  assert.deepEqual(h.submitted(), ['/s/a', '/s/f/b', '/s/f/c']);
+  assert.deepEqual(h.rt.why('/s/f/z').map((w) => w.detail), ['/other/x == complete is false (/other/x does not exist)']);
+});
+
+test('the ecFlow fixtures (parsed by the def unit) run to completion, every task exactly once per repeat value', async () => {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const { parseDef } = await import('../../src/workflows/index.js');
+  const dir = 'test/fixtures/ecflow';
+  const files = readdirSync(dir).filter((f) => f.endsWith('.def'));
+  assert.ok(files.length >= 5);
+  for (const f of files) {
+    const def = parseDef(readFileSync(`${dir}/${f}`, 'utf8'), f);
+    const h = new Harness(def);
+    // a stand-in for the fixtures' scripts: meters to their max, events set (signals.def keeps `scratch` clear)
+    h.onSubmit = (sub) => queueMicrotask(() => {
+      const rt = h.rt.node(sub.path)!;
+      h.init(sub.path);
+      for (const m of Object.keys(rt.meters)) h.send(sub.path, { verb: 'meter', name: m, value: 10 });
+      for (const e of Object.keys(rt.events)) if (e !== 'scratch') h.send(sub.path, { verb: 'event', name: e, value: true });
+      h.complete(sub.path);
+    });
+    h.rt.user({ verb: 'begin' });
+    for (let i = 0; i < 100 && def.suites.some((s) => h.state(`/${s.name}`) !== 'complete'); i++) await settle();
+    for (const s of def.suites) assert.equal(h.state(`/${s.name}`), 'complete', `${f}: ${JSON.stringify(h.rt.why(`/${s.name}`))}`);
+    const counts = new Map<string, number>();
+    for (const p of h.submitted()) counts.set(p, (counts.get(p) ?? 0) + 1);
+    // repeat.def: `repeat integer N 1 3` on /repeat3/loop
+    for (const [p, c] of counts) assert.equal(c, p.startsWith('/repeat3/loop/') ? 3 : 1, `${f}: ${p} ran ${c} times`);
+    h.rt.close();
+  }
+});

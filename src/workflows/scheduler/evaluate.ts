@@ -122,6 +122,30 @@ export function falseTerms(e: Expr, env: ExprEnv, out: Expr[] = []): Expr[] {
   return out;
 }
 
+/** Every `path` and `path:name` an expression mentions. */
+export function referencedAttrs(e: Expr, out: { path: string; attr?: string }[] = []): { path: string; attr?: string }[] {
+  switch (e.kind) {
+    case 'ref':
+      out.push(e.attr === undefined ? { path: e.path } : { path: e.path, attr: e.attr });
+      break;
+    case 'flag':
+      out.push({ path: e.path });
+      break;
+    case 'not':
+      referencedAttrs(e.arg, out);
+      break;
+    case 'logic':
+    case 'compare':
+    case 'arith':
+      referencedAttrs(e.left, out);
+      referencedAttrs(e.right, out);
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
 /** Every node path an expression mentions (with or without `:name`). */
 export function referencedPaths(e: Expr, out: string[] = []): string[] {
   switch (e.kind) {

@@ -93,7 +93,7 @@ export class LimitBook {
   /** The limit's value (tokens in use) is visible to expressions on its node. */
   private changed(l: LimitRec): void {
     this.m.touch(l.node);
-    this.m.markDependents(l.node);
+    if (l.referenced) this.m.markDependents(l.node);
   }
 
   /** The task waits for a token of `l`. */
@@ -114,7 +114,7 @@ export class LimitBook {
     const limits = [...this.freed].sort((a, b) => a.node.index - b.node.index);
     this.freed.clear();
     for (const l of limits) this.serve(l);
-    return this.m.queue.length > 0 || this.freed.size > 0;
+    return this.m.queue.size > 0 || this.freed.size > 0;
   }
 
   /** Lowest definition index first, while tokens are free. */

@@ -13,7 +13,7 @@ import { LimitBook } from './limits.js';
 import { isDateRepeat, repeatName, repeatValue } from './repeat.js';
 import { timeFree } from './time.js';
 import { completeByRule, submit } from './transitions.js';
-import { Tree, type RNode } from './tree.js';
+import { NodeHeap, Tree, type RNode } from './tree.js';
 import { generatedVariables, lookupVariable, ownVariable } from './variables.js';
 
 /** A `--wait` held until its expression holds. */
@@ -31,7 +31,8 @@ export class Machine {
   now: number;
 
   // the current step
-  queue: RNode[] = [];
+  /** Nodes to evaluate, lowest definition index first (ecFlow's depth-first traversal order). */
+  readonly queue = new NodeHeap();
   changed = new Set<RNode>();
   submits: RNode[] = [];
   kills: { path: string; tryNo: number }[] = [];
@@ -84,12 +85,10 @@ export class Machine {
   /** Evaluates queued nodes and freed limits until nothing more can change. */
   drain(): void {
     for (;;) {
-      for (let i = 0; i < this.queue.length; i++) {
-        const n = this.queue[i]!;
+      for (let n = this.queue.pop(); n; n = this.queue.pop()) {
         n.dirty = false;
         if (this.ancestorsOpen(n)) this.visit(n);
       }
-      this.queue.length = 0;
       if (!this.limits.serveFreed()) break;
     }
   }

@@ -7,7 +7,7 @@
 import type { Expr, WfDefinition, WfNodeDef, WfState } from '../model/types.js';
 import type { WfNodeRuntime } from '../model/runtime.js';
 import { STATE_SIGNIFICANCE } from '../model/types.js';
-import { referencedPaths, type ExprEnv } from './evaluate.js';
+import { referencedAttrs, type ExprEnv } from './evaluate.js';
 import { createNodeTime, type NodeTime } from './time.js';
 
 /** States by significance (index = STATE_SIGNIFICANCE). */
@@ -16,6 +16,8 @@ export const BY_SIGNIFICANCE: readonly WfState[] = (Object.keys(STATE_SIGNIFICAN
 /** A counting semaphore: `limit NAME N` on a node. */
 export class LimitRec {
   used = 0;
+  /** Some expression reads this limit's value (`node:NAME`): its changes re-evaluate the node's dependents. */
+  referenced = false;
   /** Holder path → tokens it holds. */
   readonly holders = new Map<string, number>();
   /** Tasks waiting for a token, lowest definition index first. */
@@ -117,6 +119,8 @@ export class RNode {
       r = tree.resolve(this, path) ?? null;
       holder.resolved.set(path, r);
     }
+    // ecFlow (NodeFind): a plain `a/b` not found below the parent is looked for below the node itself
+    if (r === null && this.children.length > 0 && !path.startsWith('/') && !path.startsWith('.')) return tree.resolveFrom(this, path);
     return r ?? undefined;
   }
 }
@@ -232,15 +236,19 @@ export class Tree {
    * `from`'s parent (`x` and `./x` a sibling, `../x` a sibling of the parent).
    */
   resolve(from: RNode, path: string): RNode | undefined {
+    return path.startsWith('/') ? this.walk(null, path) : this.walk(from.parent ?? null, path);
+  }
+
+  /** A relative path from `n` itself (its children first). */
+  resolveFrom(n: RNode, path: string): RNode | undefined {
+    return this.walk(n, path);
+  }
+
+  /** Walks `path` from `start` (null: above the suites). */
+  private walk(start: RNode | null, path: string): RNode | undefined {
     const segs = path.split('/');
-    let cur: RNode | undefined | null;
-    let i = 0;
-    if (path.startsWith('/')) {
-      cur = null; // above the suites
-      i = 1;
-    } else {
-      cur = from.parent ?? null;
-    }
+    let cur: RNode | undefined | null = start;
+    let i = path.startsWith('/') ? 1 : 0;
     for (; i < segs.length; i++) {
       const s = segs[i]!;
       if (s === '' || s === '.') continue;
@@ -257,13 +265,16 @@ export class Tree {
 
   private indexDependencies(n: RNode): void {
     if (!n.trigger && !n.completeExpr) return;
-    const paths: string[] = [];
-    if (n.trigger) referencedPaths(n.trigger, paths);
-    if (n.completeExpr) referencedPaths(n.completeExpr, paths);
-    for (const p of paths) {
-      const t = n.resolve(this, p);
+    const refs: { path: string; attr?: string }[] = [];
+    if (n.trigger) referencedAttrs(n.trigger, refs);
+    if (n.completeExpr) referencedAttrs(n.completeExpr, refs);
+    for (const r of refs) {
+      const t = n.resolve(this, r.path);
+      if (!t) continue;
       // once per dependent: a node's dependents list ends with it when already added
-      if (t && t.dependents[t.dependents.length - 1] !== n) t.addDependent(n);
+      if (t.dependents[t.dependents.length - 1] !== n) t.addDependent(n);
+      const l = r.attr === undefined ? undefined : t.limits.get(r.attr);
+      if (l) l.referenced = true;
     }
   }
 

@@ -6,7 +6,7 @@
  */
 import type { Expr } from '../model/types.js';
 import type { WfWhy } from '../model/runtime.js';
-import { exprText, falseTerms } from './evaluate.js';
+import { exprText, falseTerms, referencedAttrs } from './evaluate.js';
 import type { Machine } from './machine.js';
 import { timeFree, timeWhy } from './time.js';
 import type { RNode } from './tree.js';
@@ -64,7 +64,7 @@ export function whyNode(m: Machine, n: RNode, depth = 0): WfWhy[] {
 /** Each false subterm, with the values it read: `a == complete is false (/s/a is active)`. */
 function termsWhy(m: Machine, n: RNode, e: Expr): string[] {
   return falseTerms(e, m.envOf(n)).map((t) => {
-    const vals = refsIn(t).map((r) => {
+    const vals = referencedAttrs(t).filter((r) => t.kind !== 'flag').map((r) => {
       const target = n.resolve(m.tree, r.path);
       if (!target) return `${r.path} does not exist`;
       if (r.attr === undefined) return `${target.path} is ${target.rt.state}`;
@@ -72,24 +72,4 @@ function termsWhy(m: Machine, n: RNode, e: Expr): string[] {
     });
     return `${exprText(t)} is false${vals.length ? ` (${vals.join(', ')})` : ''}`;
   });
-}
-
-function refsIn(e: Expr, out: { path: string; attr?: string }[] = []): { path: string; attr?: string }[] {
-  switch (e.kind) {
-    case 'ref':
-      out.push(e.attr === undefined ? { path: e.path } : { path: e.path, attr: e.attr });
-      break;
-    case 'not':
-      refsIn(e.arg, out);
-      break;
-    case 'logic':
-    case 'compare':
-    case 'arith':
-      refsIn(e.left, out);
-      refsIn(e.right, out);
-      break;
-    default:
-      break;
-  }
-  return out;
 }
