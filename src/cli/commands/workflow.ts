@@ -124,6 +124,8 @@ async function watch(ctx: CliContext, name: string, json: boolean): Promise<numb
     last = line;
     return v.progress.tasks > 0 && v.progress.complete === v.progress.tasks;
   };
+  // the cursor first: a change after it is streamed, so none between the status and the stream is missed
+  const lastId = (await client.get<{ events: { id: number }[] }>('/v1/events?limit=1')).events[0]?.id ?? 0;
   const first = await get();
   if (!json) ctx.out(formatTree(ctx.style, first));
   if (show(first)) return 0;
@@ -152,7 +154,6 @@ async function watch(ctx: CliContext, name: string, json: boolean): Promise<numb
     }, 100);
   };
   try {
-    const lastId = (await client.get<{ events: { id: number }[] }>('/v1/events?limit=1')).events[0]?.id ?? 0;
     await client.stream({ kind: 'workflow.*', after: lastId }, (e) => {
       const d = (e as { data?: { workflow?: string } }).data;
       if (d?.workflow === name) refresh();

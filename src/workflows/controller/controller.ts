@@ -738,7 +738,10 @@ export class WorkflowsController {
       w.runtime.close();
       throw e;
     }
-    if (old) this.close(old);
+    if (old) {
+      this.killRunning(old);
+      this.close(old);
+    }
     this.loaded.set(id, w);
     return { view: this.summary(w), created: !old };
   }
@@ -819,6 +822,15 @@ export class WorkflowsController {
 
   async remove(tenant: string, name: string, caller: WorkflowCaller): Promise<void> {
     const w = await this.get(tenant, name);
+    this.killRunning(w);
+    this.close(w);
+    this.loaded.delete(w.id);
+    const { store } = this.opts;
+    await Promise.all([store.write(store.workflows.remove(w.id)), this.opts.events.append(this.auditEvent(w, 'workflow.deleted', caller, {}))]);
+  }
+
+  /** Kills every try that is submitted or active (the workflow is deleted or replaced). */
+  private killRunning(w: Loaded): void {
     for (const n of w.runtime.nodes()) {
       if (w.taskDefs.has(n.path) && (n.state === 'submitted' || n.state === 'active')) {
         const a = w.actions.get(`${n.path}#${n.tryNo}`);
@@ -826,10 +838,6 @@ export class WorkflowsController {
         else this.opts.ports.jobs?.kill(w.id, n.path, n.tryNo);
       }
     }
-    this.close(w);
-    this.loaded.delete(w.id);
-    const { store } = this.opts;
-    await Promise.all([store.write(store.workflows.remove(w.id)), this.opts.events.append(this.auditEvent(w, 'workflow.deleted', caller, {}))]);
   }
 
   private mustHave(w: Loaded, path: string): void {
