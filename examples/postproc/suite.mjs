@@ -178,7 +178,8 @@ if (args.includes('--json')) {
   out.push('# Per cycle: start the main node 5 minutes before the raw data streams in, clone the compute');
   out.push('# pool so it is ready when the data is, process every FxP line as one small job on the');
   out.push('# least-loaded compute node, destroy the pool, transfer the results, stop the main node.');
-  out.push('# The pools, also in the comment form some Nubis builds read (the NUBIS_POOL_<name> variables below are the current one):');
+  out.push('# The pools, in both forms: these `# nubis:pool` comments (what src/workflows/def reads) and the');
+  out.push('# NUBIS_POOL_<name> variables on the suite (they also survive ecflow_server\'s own load and --get).');
   out.push(`# nubis:pool main deployment=${deployment} component=main slots=2`);
   out.push(`# nubis:pool compute deployment=${deployment} component=compute slots=${slots}`);
   print(suite, 0);

@@ -141,7 +141,7 @@ async function main(): Promise<void> {
   if (st.state !== 'complete') await finished;
   say({ done: true });
   stopAdvance();
-  workflows.stop();
+  await workflows.stop();
   await cp.stop();
   await store.close();
 }

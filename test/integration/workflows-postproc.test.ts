@@ -17,8 +17,9 @@
  *    `nubis apply -f app.yaml`, `nubis workflow import` of suite.mjs's output (fewer jobs),
  *    `begin`, `status -w` until complete; the jobs really run as bash scripts on the compute
  *    nodes' agents and report with `nubis child`. Checked: every task complete exactly once
- *    (audit log), every record transferred in order, jobs on every compute node and never more
- *    at once than the slots, both components back at 0.
+ *    (audit log), every record transferred in order, jobs on every compute node (least-loaded
+ *    dispatch; slots are checked in 1), both components back at 0. NUBIS_POSTPROC_JOBS sets the
+ *    number of jobs (default 40; 1,000 is the example's size).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
