@@ -14,10 +14,9 @@
  * every core; on a loaded machine the scheduler shares the CPU per runnable thread, so the
  * one-thread side loses more than the many-thread side.
  *
- * Nubis's listener parses in worker threads (`--workers N`, default one per CPU, at most 4)
- * and hands columns to the store; each round also runs it with parsing on the main thread
- * (`parseWorkers: 0`, the path before the workers; `--no-single` skips it), so before and
- * after are measured in the same run.
+ * Nubis's listener parses on the main thread (its default); each round also runs it with
+ * parsing in worker threads (`--workers N`, default one per CPU, at most 4; columns into the
+ * store's appendColumns; `--no-workers` skips it), so both are measured in the same run.
  *
  * Prints one JSON line. `--quick`: 10,000 series × 20 samples, 1 round. `--rounds N`.
  * Sender mode (internal): `--send <port> <series> <perSeries> <baseSec>`.
@@ -214,25 +213,25 @@ async function main(): Promise<void> {
   const perSeries = quick ? 20 : 300;
   const rounds = Number(argValue('--rounds') ?? (quick ? 1 : 3));
   const workers = Number(argValue('--workers') ?? defaultParseWorkers());
-  const withSingle = !process.argv.includes('--no-single');
+  const withWorkers = workers > 0 && !process.argv.includes('--no-workers');
   const total = SERIES * perSeries;
   const baseSec = Math.floor(Date.now() / 1000) - perSeries * STEP_S - 3600;
   const { source } = await loadListener();
   const nubis: Round[] = [];
-  const single: Round[] = [];
+  const pooled: Round[] = [];
   const vms: Round[] = [];
   const load0 = os.loadavg()[0]!;
   for (let r = 0; r < rounds; r++) {
-    nubis.push(await nubisRound(perSeries, baseSec, workers));
+    nubis.push(await nubisRound(perSeries, baseSec, 0));
     vms.push(await vmRound(perSeries, baseSec));
-    if (withSingle) single.push(await nubisRound(perSeries, baseSec, 0));
+    if (withWorkers) pooled.push(await nubisRound(perSeries, baseSec, workers));
   }
   const n = median(nubis.map((x) => x.seconds));
   const v = median(vms.map((x) => x.seconds));
   const nCpu = median(nubis.map((x) => x.cpuSeconds));
   const vCpu = median(vms.map((x) => x.cpuSeconds));
-  const s1 = single.length > 0 ? median(single.map((x) => x.seconds)) : NaN;
-  const s1Cpu = single.length > 0 ? median(single.map((x) => x.cpuSeconds)) : NaN;
+  const s1 = pooled.length > 0 ? median(pooled.map((x) => x.seconds)) : NaN;
+  const s1Cpu = pooled.length > 0 ? median(pooled.map((x) => x.cpuSeconds)) : NaN;
   console.log(
     JSON.stringify({
       series: SERIES,
@@ -246,8 +245,8 @@ async function main(): Promise<void> {
       ratio: v / n,
       /** Nubis's samples per CPU second over VictoriaMetrics's. */
       cpuEfficiencyRatio: vCpu / nCpu,
-      /** The same listener parsing on the main thread (parseWorkers 0, Sample objects into append), same run. */
-      ...(single.length > 0 ? { singleThread: { seconds: s1, samplesPerSec: total / s1, cpuSeconds: s1Cpu, ratio: v / s1, cpuEfficiencyRatio: vCpu / s1Cpu, all: single } } : {}),
+      /** The same listener parsing in `parseWorkers` worker threads (columns into appendColumns), same run. */
+      ...(pooled.length > 0 ? { withWorkers: { seconds: s1, samplesPerSec: total / s1, cpuSeconds: s1Cpu, ratio: v / s1, cpuEfficiencyRatio: vCpu / s1Cpu, all: pooled } } : {}),
     }),
   );
 }

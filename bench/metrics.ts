@@ -23,6 +23,7 @@ interface Ingest {
   victoriaMetrics: { seconds: number; samplesPerSec: number; cpuSeconds: number };
   ratio: number;
   cpuEfficiencyRatio: number;
+  withWorkers?: { seconds: number; samplesPerSec: number; cpuSeconds: number; ratio: number; cpuEfficiencyRatio: number };
 }
 interface Store {
   series: number;
@@ -53,6 +54,15 @@ const rows = [
     `${ingest.ratio.toFixed(2)}× (per CPU second ${ingest.cpuEfficiencyRatio.toFixed(2)}×)`,
     '≥ 0.5×',
   ],
+  ...(ingest.withWorkers
+    ? [[
+        'the same, parsing in worker threads (parseWorkers), same rounds',
+        `${fmt(ingest.withWorkers.samplesPerSec)} samples/s (${ingest.withWorkers.seconds.toFixed(2)} s, ${ingest.withWorkers.cpuSeconds.toFixed(2)} CPU s)`,
+        '(same)',
+        `${ingest.withWorkers.ratio.toFixed(2)}× (per CPU second ${ingest.withWorkers.cpuEfficiencyRatio.toFixed(2)}×)`,
+        '≥ 0.5×',
+      ]]
+    : []),
   [
     `5-min p95 across 10,000 series (quantile_over_time), median latency, both over HTTP`,
     `${query.nubis.medianMs.toFixed(1)} ms`,

@@ -29,9 +29,9 @@ import { NubisError } from '../../errors/index.js';
 import type { Labels, LabelMatcher, MetricStore, Sample, SampleColumns, SeriesData } from '../types.js';
 import { SeriesIndex, type RefSource, type Series } from './series-index.js';
 import { HeadBudget } from './head.js';
-import { decodeChunk, encodeChunk, FLAG_SORTED, type EncodedChunk } from './codec.js';
+import { decodeChunk, decodeChunkInto, encodeChunk, FLAG_SORTED, type EncodedChunk } from './codec.js';
 import { ChunkFile, chunkRef, refEntry, refSlot, MAX_ENTRIES } from './chunk-file.js';
-import { encodeSegment, readSegment, writeSegment } from './wal.js';
+import { encodeSegment, readSegment, scanSegment, writeSegment } from './wal.js';
 import { mergePieces, type Piece } from './reader.js';
 import { applyPolicy, cutoffs, DEFAULT_DOWNSAMPLE, orderTiers, type DownsampleTier } from './downsample.js';
 
@@ -528,6 +528,9 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
         this.budget.grow(s.head.pushMany(ts, vs));
         s.head.walN = s.head.n;
       });
+    // WAL segments not covered by a chunk file go back into the heads: a first pass counts each
+    // series' points, one slab then holds every head, and a second pass decodes in place
+    const segs: { seq: number; name: string; buf: Buffer }[] = [];
     for (const n of names.filter((x) => /^wal-\d+\.nbw$/.test(x))) {
       const seq = seqOf(n);
       maxSeq = Math.max(maxSeq, seq);
@@ -535,10 +538,46 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
         await fsp.rm(path.join(dir, n), { force: true });
         continue;
       }
-      const buf = await fsp.readFile(path.join(dir, n));
-      replay(n, buf);
-      this.wal.push({ seq, name: n, bytes: buf.length });
-      this.lastWal = seq;
+      segs.push({ seq, name: n, buf: await fsp.readFile(path.join(dir, n)) });
+    }
+    const need = new Map<Series, number>();
+    for (const g of segs) {
+      scanSegment(g.name, g.buf, (sid, n) => {
+        const s = this.index.get(sid);
+        if (s !== undefined) need.set(s, (need.get(s) ?? s.head.n) + n);
+      });
+    }
+    let total = 0;
+    const caps = new Map<Series, number>();
+    for (const [s, k] of need) {
+      let cap = 8;
+      while (cap < k) cap *= 2;
+      caps.set(s, cap);
+      total += cap;
+    }
+    if (total > 0) {
+      const tsSlab = new Float64Array(total);
+      const vsSlab = new Float64Array(total);
+      let off = 0;
+      for (const [s, cap] of caps) {
+        this.budget.grow(s.head.adopt(tsSlab.subarray(off, off + cap), vsSlab.subarray(off, off + cap)));
+        off += cap;
+      }
+    }
+    for (const g of segs) {
+      scanSegment(g.name, g.buf, (sid, n, flags, payload) => {
+        const s = this.index.get(sid);
+        if (s === undefined) return;
+        try {
+          decodeChunkInto(payload, n, flags, s.head.ts, s.head.vs, s.head.n);
+        } catch (e) {
+          throw new NubisError('INTERNAL', `metric WAL segment ${g.name} is damaged: ${(e as Error).message}`, { cause: e });
+        }
+        s.head.appended(n);
+        s.head.walN = s.head.n;
+      });
+      this.wal.push({ seq: g.seq, name: g.name, bytes: g.buf.length });
+      this.lastWal = g.seq;
     }
     this.seq = maxSeq + 1;
     // the previous format: the newest snapshot and the WAL files after it, imported once

@@ -76,6 +76,30 @@ export class HeadChunk {
     return grown;
   }
 
+  /**
+   * Makes the head use `ts`/`vs` (views of one slab shared by every head at a restart, so the
+   * replay allocates once); its points are copied over. Returns the bytes newly allocated.
+   */
+  adopt(ts: Float64Array, vs: Float64Array): number {
+    ts.set(this.ts.subarray(0, this.n));
+    vs.set(this.vs.subarray(0, this.n));
+    const grown = (ts.length - this.ts.length) * 16;
+    this.ts = ts;
+    this.vs = vs;
+    return grown;
+  }
+
+  /** Takes in `k` points written straight into ts/vs at [n, n + k) (by a WAL replay). */
+  appended(k: number): void {
+    for (let i = this.n; i < this.n + k; i++) {
+      const t = this.ts[i]!;
+      if (t < this.maxT) this.sorted = false;
+      if (t < this.minT) this.minT = t;
+      if (t > this.maxT) this.maxT = t;
+    }
+    this.n += k;
+  }
+
   /** Encodes the head's points into a chunk and empties it; returns the bytes freed. */
   seal(): { chunk: EncodedChunk; freed: number } {
     const chunk = encodeChunk(this.ts, this.vs, this.n);

@@ -68,6 +68,25 @@ export function readSegment(name: string, buf: Buffer, each: (sid: number, ts: F
   }
 }
 
+/**
+ * Calls `each` for every record of a segment without decoding it (series id, points, flags,
+ * payload). Fails with INTERNAL on a damaged or legacy segment.
+ */
+export function scanSegment(name: string, buf: Buffer, each: (sid: number, n: number, flags: number, payload: Uint8Array) => void): void {
+  const bad = (why: string): NubisError => new NubisError('INTERNAL', `metric WAL segment ${name} is damaged: ${why}`);
+  if (buf.length < 8) throw bad('too short');
+  if (buf.readUInt32LE(0) !== MAGIC) throw bad('not a Nubis WAL segment');
+  const count = buf.readUInt32LE(4);
+  let p = 8;
+  for (let r = 0; r < count; r++) {
+    if (p + 16 > buf.length) throw bad(`truncated at record ${r}`);
+    const len = buf.readUInt32LE(p + 12);
+    if (p + 16 + len > buf.length) throw bad(`truncated at record ${r}`);
+    each(buf.readUInt32LE(p), buf.readUInt32LE(p + 4), buf.readUInt32LE(p + 8), buf.subarray(p + 16, p + 16 + len));
+    p += 16 + len;
+  }
+}
+
 /** The previous format: records `[id u32][n u32][t f64 × n][v f64 × n]`. */
 function readLegacy(name: string, buf: Buffer, count: number, each: (sid: number, ts: Float64Array, vs: Float64Array) => void): void {
   let p = 8;
