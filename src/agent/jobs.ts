@@ -42,6 +42,7 @@ import {
 } from 'node:fs';
 import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 import { parseChildArgs } from './child-args.js';
 import { findProcessesByEnv, findProcessGroup, listProcesses, readEnviron, terminate } from './proc.js';
@@ -92,6 +93,7 @@ interface Job {
   outFile: string;
   socket?: Socket;
   buffer: string;
+  decoder: StringDecoder;
   /** Latest event/meter/label call by `verb:name`. */
   latest: Map<string, { caller: JobCaller; command: JobChildCommand }>;
   timer?: NodeJS.Timeout;
@@ -270,7 +272,8 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   };
 
   const onData = (job: Job, chunk: Buffer): void => {
-    job.buffer += chunk.toString('utf8');
+    // a character may be split between chunks
+    job.buffer += job.decoder.write(chunk);
     for (;;) {
       const end = job.buffer.indexOf(RECORD);
       if (end < 0) break;
@@ -405,6 +408,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         replies: SLOTS.map((i) => join(runDir, `r${i}`)),
         outFile: `${outStem(opts.sandbox, req.workflow, req.path)}.${req.tryNo}`,
         buffer: '',
+        decoder: new StringDecoder('utf8'),
         latest: new Map(),
       };
       jobs.set(req.jobId, job);

@@ -59,7 +59,7 @@ describe('workflow jobs on a local agent', () => {
     const rt = fakeRuntime();
     const d = dispatcher(rt);
     const sub = rt.submit('/s/f/t');
-    const script = `${head}echo "hello from $ECF_NAME try $ECF_TRYNO rid $ECF_RID"\nnubis child --event=e1\nnubis child --event=e1 clear\nnubis child --meter=m 7\nnubis child --label=l "some  text here"\n${tail}`;
+    const script = `${head}echo "hello from $ECF_NAME try $ECF_TRYNO rid $ECF_RID"\nnubis child --event=e1\nnubis child --event=e1 clear\nnubis child --meter=m 7\nnubis child --label=l "some  text é✓"\n${tail}`;
     const jobId = await d.start(sub, { nodeId: f.nodeId, agent: f.client }, script);
     assert.ok(jobId);
     await waitFor('the job to end', () => d.running().length === 0);
@@ -68,7 +68,7 @@ describe('workflow jobs on a local agent', () => {
       { verb: 'event', name: 'e1', value: true },
       { verb: 'event', name: 'e1', value: false },
       { verb: 'meter', name: 'm', value: 7 },
-      { verb: 'label', name: 'l', value: 'some  text here' },
+      { verb: 'label', name: 'l', value: 'some  text é✓' },
       { verb: 'complete' },
     ]);
     for (const c of rt.calls) assert.deepEqual({ ...c.identity, rid: undefined }, { workflow: 'wf', path: '/s/f/t', password: sub.password, tryNo: 1, rid: undefined });
@@ -330,7 +330,7 @@ describe('the agent\'s job routes refuse bad input and keep serving', () => {
     const f = await setup();
     const rt = fakeRuntime();
     const d = dispatcher(rt);
-    const script = `${head}printf 'garbage\\036\\n' >"$NUBIS_JOB_CHANNEL"\nprintf '/etc/passwd\\037a\\037b\\0371\\037\\037--complete\\037\\036\\n' >"$NUBIS_JOB_CHANNEL"\n` +
+    const script = `${head}printf 'garbage\\036\\n' >"$NUBIS_JOB_CHANNEL"\nhead -c 30000 /dev/urandom | tr -d '\\036' >"$NUBIS_JOB_CHANNEL"\nprintf '\\036\\n' >"$NUBIS_JOB_CHANNEL"\nprintf '/etc/passwd\\037a\\037b\\0371\\037\\037--complete\\037\\036\\n' >"$NUBIS_JOB_CHANNEL"\n` +
       `nubis child --meter=m notanumber || true\nnubis child --frobnicate 2>&1 || true\nnubis child --init 2>&1 || echo init-refused\n${tail}`;
     await d.start(rt.submit('/s/g'), { nodeId: f.nodeId, agent: f.client }, script);
     await waitFor('the job to end', () => d.running().length === 0);
