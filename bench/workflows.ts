@@ -12,13 +12,16 @@
  *   first submission, and the RSS of the process that did it (its own process); for ecFlow the
  *   `--load` and `--begin` of the same file and the server's RSS.
  *
- * Nubis runs the scheduler runtime (createRuntime) with real bash jobs that report through a
- * loopback `nubis child` stand-in (test/helpers/ecflow.ts); until the scheduler is merged its
- * column says "not run".
+ * Nubis runs the scheduler runtime (createRuntime) with real bash jobs on a real local agent
+ * whose `nubis` shim carries the child commands, relayed by the jobs unit's JobDispatcher
+ * (test/helpers/ecflow-nubis.ts), and again with bash spawned by the bench and a small C
+ * `nubis child` over loopback TCP instead (no agent), to show what the job path costs
+ * (NUBIS_BENCH_WF_JOBS=agent|standin runs one of them).
  *
  * Environment: NUBIS_BENCH_WF_SCALE (default 1) multiplies N, M and the big suite's size;
  * NUBIS_BENCH_WF_ECFLOW=0 skips ecFlow (its column says "not run"); NUBIS_BENCH_WF_REPS
- * (default 3) repetitions of each Nubis run (ecFlow runs once: 133 s and 200 s at scale 1).
+ * repetitions of each Nubis run (default 1 at scale 1, else 3; ecFlow runs once: 133 s and 200 s
+ * at scale 1).
  * Usage: node dist/bench/workflows.js
  */
 import fs from 'node:fs';
@@ -26,12 +29,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { child } from './child.js';
 import { median, quantile } from './common.js';
-import { ECFLOW_FIXTURES, loadWorkflows, runNubisSuite, startEcflow, type EcflowServer, type SuiteRun } from '../test/helpers/ecflow.js';
-import type { WfSubmission } from '../src/workflows/index.js';
+import { startEcflow, type EcflowServer, type SuiteRun } from '../test/helpers/ecflow.js';
+import { runNubisSuite } from '../test/helpers/ecflow-nubis.js';
+import { createRuntime, parseDef, type WfSubmission } from '../src/workflows/index.js';
 
 const scale = Number(process.env.NUBIS_BENCH_WF_SCALE ?? 1);
 const withEcflow = process.env.NUBIS_BENCH_WF_ECFLOW !== '0';
-const reps = Math.max(1, Number(process.env.NUBIS_BENCH_WF_REPS ?? 3));
+const reps = Math.max(1, Number(process.env.NUBIS_BENCH_WF_REPS ?? (scale > 0.3 ? 1 : 3)));
+const jobModes: ('agent' | 'standin')[] = process.env.NUBIS_BENCH_WF_JOBS === 'standin' ? ['standin'] : process.env.NUBIS_BENCH_WF_JOBS === 'agent' ? ['agent'] : ['agent', 'standin'];
+const JOB_PATH = { agent: 'jobs on a local agent: nubis shim + JobDispatcher', standin: 'jobs spawned directly, tiny C nubis child, no agent' } as const;
 const N_FAMILY = Math.max(8, Math.round(1000 * scale));
 const N_CHAIN = Math.max(2, Math.round(200 * scale));
 const BIG_FAMILIES = Math.max(1, Math.round(100 * Math.sqrt(scale)));
@@ -103,17 +109,12 @@ const ms = (x: number): string => `${x < 10 ? x.toFixed(2) : x.toFixed(0)} ms`;
 
 /** `--big`: in its own process, parse + load + begin the big suite until the first submission; prints JSON. */
 async function bigChild(file: string): Promise<void> {
-  const wf = await loadWorkflows();
-  if (typeof wf === 'string') {
-    console.log(JSON.stringify({ error: wf }));
-    return;
-  }
   const t0 = performance.now();
-  const def = wf.parseDef(fs.readFileSync(file, 'utf8'), file);
+  const def = parseDef(fs.readFileSync(file, 'utf8'), file);
   const tParsed = performance.now();
   let first = 0;
   let submitted = 0;
-  const rt = wf.createRuntime(def, {
+  const rt = createRuntime(def, {
     clock: { now: () => Date.now(), sleep: (d) => new Promise((r) => setTimeout(r, d)) },
     serverVariables: { ECF_HOME: os.tmpdir() },
     hooks: {
@@ -145,8 +146,7 @@ async function main(): Promise<void> {
   const g = generate(dir);
   const vars = { BENCH_TIMES: g.times };
   const rows: { name: string; ecflow: Cell; nubis: Cell; target: string; lowerIsBetter?: boolean }[] = [];
-  const wf = await loadWorkflows();
-  const nubisWhy = typeof wf === 'string' ? wf : '';
+  const nubisWhy = '';
 
   // --- ecFlow
   let ecf: EcflowServer | undefined;
@@ -180,30 +180,39 @@ async function main(): Promise<void> {
   }
   fs.rmSync(g.times, { force: true });
 
-  // --- Nubis
-  const n: { family: number[]; chain: number[]; hops: number[]; sched: number[]; big?: Record<string, number>; bigError?: string } = { family: [], chain: [], hops: [], sched: [] };
-  if (typeof wf !== 'string') {
+  // --- Nubis (each job path asked for)
+  type Runs = { family: number[]; chain: number[]; hops: number[]; sched: number[] };
+  const runsOf = async (mode: 'agent' | 'standin'): Promise<Runs> => {
+    const out: Runs = { family: [], chain: [], hops: [], sched: [] };
     for (let r = 0; r < reps; r++) {
-      console.error(`nubis: rep ${r + 1}/${reps}: family of ${N_FAMILY}, chain of ${N_CHAIN}`);
-      n.family.push((await runNubisSuite(wf, g.family, { files: g.files, variables: vars, timeoutMs: 3_600_000 })).wallMs);
+      console.error(`nubis (${mode}): rep ${r + 1}/${reps}: family of ${N_FAMILY}, chain of ${N_CHAIN}`);
+      out.family.push((await runNubisSuite(g.family, { files: g.files, variables: vars, timeoutMs: 3_600_000, jobs: mode })).wallMs);
       fs.rmSync(g.times, { force: true });
       const submittedAt = new Map<string, number>();
       const completedAt = new Map<string, number>();
-      const run = await runNubisSuite(wf, g.chain, {
+      const run = await runNubisSuite(g.chain, {
         files: g.files,
         variables: vars,
         timeoutMs: 3_600_000,
+        jobs: mode,
         onSubmit: (sub: WfSubmission, at) => submittedAt.set(sub.path, at),
         onChild: (p, verb, at) => verb === 'complete' && completedAt.set(p, at),
       });
-      n.chain.push(run.wallMs);
-      n.hops.push(...hops(g.times, '/bench_chain/'));
+      out.chain.push(run.wallMs);
+      out.hops.push(...hops(g.times, '/bench_chain/'));
+      fs.rmSync(g.times, { force: true });
       for (let i = 1; i < N_CHAIN; i++) {
         const a = completedAt.get(`/bench_chain/c${pad(i - 1, N_CHAIN)}`);
         const b = submittedAt.get(`/bench_chain/c${pad(i, N_CHAIN)}`);
-        if (a !== undefined && b !== undefined) n.sched.push(b - a);
+        if (a !== undefined && b !== undefined) out.sched.push(b - a);
       }
     }
+    return out;
+  };
+  const byMode = new Map<'agent' | 'standin', Runs>();
+  for (const mode of jobModes) byMode.set(mode, await runsOf(mode));
+  const n: Runs & { big?: Record<string, number>; bigError?: string } = byMode.get(jobModes[0]!)!;
+  {
     const bigs: Record<string, number>[] = [];
     for (let r = 0; r < reps; r++) {
       const b = child<Record<string, number> & { error?: string }>('workflows.js', ['--big', g.big]);
@@ -217,11 +226,15 @@ async function main(): Promise<void> {
   const eCell = (v: number | undefined, f: (x: number) => string): Cell => (v === undefined ? notRun(ecflowWhy || 'failed') : { text: f(v), value: v });
   const nCell = (xs: number[], f: (x: number) => string): Cell => (xs.length === 0 ? notRun(nubisWhy || 'failed') : { text: f(median(xs)), value: median(xs) });
   const tasks = N_FAMILY.toLocaleString('en');
-  rows.push({ name: `${tasks} no-op tasks in one family, \`limit 8\`: begin → suite complete`, ecflow: eCell(e.family?.wallMs, s), nubis: nCell(n.family, s), target: '≥ 50× faster than ecFlow' });
-  rows.push({ name: `${N_CHAIN}-task chain (each triggers on the previous): begin → suite complete`, ecflow: eCell(e.chain?.wallMs, s), nubis: nCell(n.chain, s), target: '≥ 50× faster than ecFlow' });
   const hopCell = (xs: number[] | undefined, why: string): Cell => (!xs || xs.length === 0 ? notRun(why || 'failed') : { text: `${ms(median(xs))} / ${ms(quantile(xs, 0.99))}`, value: median(xs) });
-  rows.push({ name: 'chain hop, job body → next job body (complete report, dispatch, process start, init report): median / p99', ecflow: hopCell(e.hops, ecflowWhy), nubis: hopCell(n.hops, nubisWhy), target: 'report → dependent started in ms, not s' });
-  rows.push({ name: 'scheduler alone: complete report received → dependent submitted: median / p99', ecflow: { text: '— (1 s tick)' }, nubis: n.sched.length ? { text: `${ms(median(n.sched))} / ${ms(quantile(n.sched, 0.99))}` } : notRun(nubisWhy || 'failed'), target: '' });
+  for (const [mode, m] of byMode) {
+    const how = `(Nubis ${JOB_PATH[mode]})`;
+    rows.push({ name: `${tasks} no-op tasks in one family, \`limit 8\`: begin → suite complete ${how}`, ecflow: eCell(e.family?.wallMs, s), nubis: nCell(m.family, s), target: '≥ 50× faster than ecFlow' });
+    rows.push({ name: `${N_CHAIN}-task chain (each triggers on the previous): begin → suite complete ${how}`, ecflow: eCell(e.chain?.wallMs, s), nubis: nCell(m.chain, s), target: '≥ 50× faster than ecFlow' });
+    rows.push({ name: `chain hop, job body → next job body (complete report, dispatch, process start, init report): median / p99 ${how}`, ecflow: hopCell(e.hops, ecflowWhy), nubis: hopCell(m.hops, nubisWhy), target: 'report → dependent started in ms, not s' });
+  }
+  const sched = [...byMode.values()].flatMap((m) => m.sched);
+  rows.push({ name: 'scheduler alone: complete report received → dependent submitted (in process): median / p99', ecflow: { text: '— (1 s tick)' }, nubis: sched.length ? { text: `${ms(median(sched))} / ${ms(quantile(sched, 0.99))}` } : notRun(nubisWhy || 'failed'), target: '' });
   const bigName = `${(BIG_FAMILIES * BIG_PER_FAMILY).toLocaleString('en')}-task suite (${BIG_FAMILIES} families × ${BIG_PER_FAMILY} chained tasks, limit 8)`;
   const bigN = n.big;
   rows.push({
@@ -237,7 +250,8 @@ async function main(): Promise<void> {
     target: '≤ 150 MB',
   });
 
-  console.log(`\nWorkflows: ecFlow 5.9.2 vs Nubis (scale ${scale}; Nubis median of ${reps}, ecFlow 1 run)\n`);
+  console.log(`\nWorkflows: ecFlow 5.9.2 vs Nubis (scale ${scale}; Nubis median of ${reps}, ecFlow 1 run; load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} CPUs)`);
+  console.log(`Nubis: parseDef + createRuntime with real bash jobs (${jobModes.map((m) => JOB_PATH[m]).join('; ')})\n`);
   console.log('| workload (what is measured) | ecFlow 5.9.2 | Nubis | ecFlow / Nubis | target |');
   console.log('|---|---|---|---|---|');
   for (const r of rows) {

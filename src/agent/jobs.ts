@@ -37,7 +37,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  appendFileSync, chmodSync, closeSync, constants as fsConstants, existsSync, mkdirSync, openSync, readFileSync, rmSync,
+  appendFileSync, chmodSync, closeSync, constants as fsConstants, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync,
   unlinkSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { Socket } from 'node:net';
@@ -176,6 +176,32 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   let closed = false;
   const waiters = new Set<() => void>();
 
+  // Run directories with their FIFOs are made ahead, several per `mkfifo` (Node cannot make a
+  // FIFO itself, and an exec per job would cost more than the job's start).
+  const SLOTS = [0, 1, 2, 3, 4, 5, 6, 7];
+  const fifosOf = (dir: string): string[] => [join(dir, 'ch'), ...SLOTS.map((i) => join(dir, `r${i}`))];
+  const spare: string[] = [];
+  let making: Promise<void> | undefined;
+  const makeSpare = (n: number): Promise<void> => {
+    making ??= (async () => {
+      const dirs = Array.from({ length: n }, () => join(runRoot, `s${++runCount}`));
+      for (const d of dirs) mkdirSync(d, { recursive: true });
+      await mkfifo(...dirs.flatMap(fifosOf));
+      spare.push(...dirs);
+    })().finally(() => {
+      making = undefined;
+    });
+    return making;
+  };
+  /** A fresh run directory's name; its FIFOs come with takeRunDir. */
+  const nextRunDir = (): string => join(runRoot, String(++runCount));
+  /** Moves a ready directory (channel and reply FIFOs) to `dir`. */
+  const takeRunDir = async (dir: string): Promise<void> => {
+    while (spare.length === 0) await makeSpare(8);
+    renameSync(spare.shift()!, dir);
+    if (spare.length < 4 && !making) void makeSpare(8).catch((e: unknown) => log(`cannot make job FIFOs: ${(e as Error).message}`));
+  };
+
   mkdirSync(binDir, { recursive: true });
   // stale channels of an earlier agent's jobs: nobody reads them any more
   rmSync(runRoot, { recursive: true, force: true });
@@ -273,6 +299,22 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     }, killGraceMs);
   };
 
+  const reapGroup = (pgid: number | undefined): void => {
+    if (pgid === undefined) return;
+    try {
+      process.kill(-pgid, 'SIGTERM');
+    } catch {
+      return; // the group is empty
+    }
+    setTimeout(() => {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }, killGraceMs).unref();
+  };
+
   const finish = (job: Job, code: number | null, signal: string | null): void => {
     if (job.info.state === 'exited') return;
     clearTimeout(job.timer);
@@ -289,8 +331,9 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         }
         push({ seq: nextSeq(), jobId: job.req.jobId, kind: 'exited', exitCode: code, signal, at: Date.now() });
         rmSync(job.runDir, { recursive: true, force: true });
-        // leftovers of the try (background processes of its script)
-        void killGroup(job);
+        // leftovers of the try (background processes of its script still in its group); cheap:
+        // no process-table scan on every exit
+        reapGroup(job.info.pid);
       }),
     );
   };
@@ -299,11 +342,10 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     const { req } = job;
     const stem = outStem(opts.sandbox, req.workflow, req.path);
     mkdirSync(dirname(stem), { recursive: true });
-    mkdirSync(job.runDir, { recursive: true });
+    await takeRunDir(job.runDir);
     const scriptPath = `${stem}.job${req.tryNo}`;
     writeFileSync(scriptPath, req.script, { mode: 0o755 });
     chmodSync(scriptPath, 0o755);
-    await mkfifo(job.channel, ...job.replies);
     const fd = openSync(job.channel, fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
     const socket = new Socket({ fd, readable: true, writable: false });
     socket.on('data', (c: Buffer) => onData(job, c));
@@ -354,14 +396,13 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
       if (closed) throw new Error('the agent is stopping');
       const existing = jobs.get(req.jobId);
       if (existing) return { ...existing.info };
-      const k = ++runCount;
-      const runDir = join(runRoot, String(k));
+      const runDir = nextRunDir();
       const job: Job = {
         req,
         info: { jobId: req.jobId, workflow: req.workflow, path: req.path, tryNo: req.tryNo, state: 'running', startedAt: Date.now() },
         runDir,
         channel: join(runDir, 'ch'),
-        replies: [0, 1, 2, 3, 4, 5, 6, 7].map((i) => join(runDir, `r${i}`)),
+        replies: SLOTS.map((i) => join(runDir, `r${i}`)),
         outFile: `${outStem(opts.sandbox, req.workflow, req.path)}.${req.tryNo}`,
         buffer: '',
         latest: new Map(),

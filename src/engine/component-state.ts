@@ -20,7 +20,9 @@ interface Contribution {
   serving: boolean;
   startPending: boolean;
   /** Where it serves (address and port range of its node): its consumers' endpoints. */
-  at: string | undefined;
+  address: string | undefined;
+  first: number | undefined;
+  count: number | undefined;
 }
 
 export interface ComponentCounts {
@@ -39,7 +41,7 @@ interface CompState extends ComponentCounts {
   servingGen: number;
 }
 
-const NONE: readonly string[] = Object.freeze([]);
+const noop = (): void => undefined;
 
 export const componentKey = (deployment: string, component: string): string => `${deployment}\0${component}`;
 
@@ -76,15 +78,18 @@ export class ComponentStates {
   }
 
   /**
-   * Recounts resource `key` from its current instance and node (`inst` undefined: it is gone).
-   * Returns the component key it belongs to (or belonged to) and the waiters it unblocked.
+   * Recounts resource `key` from its current instance and node (`inst` undefined: it is gone),
+   * handing the waiters it unblocks to `wake`. Returns the component key it belongs (or
+   * belonged) to.
    */
-  update(key: string, inst: InstanceRec | undefined, d: Deployment | undefined, nodes: ReadonlyMap<string, NodeRec>): { comp?: string; woken: readonly string[] } {
+  update(key: string, inst: InstanceRec | undefined, d: Deployment | undefined, nodes: ReadonlyMap<string, NodeRec>, wake: (key: string) => void = noop): string | undefined {
     const prev = this.byKey.get(key);
     let comp: string | undefined;
     let serving = false;
     let startPending = false;
-    let at: string | undefined;
+    let address: string | undefined;
+    let first: number | undefined;
+    let count: number | undefined;
     if (inst && d) {
       const node = nodes.get(key);
       const ph = inst.phase;
@@ -92,21 +97,22 @@ export class ComponentStates {
       serving = servesTraffic(inst, nodes);
       startPending = inst.desired && d.spec.components[inst.component] !== undefined && (ph === 'pending' || ph === 'installed' || ph === 'configured') && node?.status !== 'failed';
       const o = serving ? node?.observed : undefined;
-      at = o ? `${o.address ?? ''}|${o.ports?.first ?? ''}|${o.ports?.count ?? ''}` : undefined;
+      address = o?.address;
+      first = o?.ports?.first;
+      count = o?.ports?.count;
     }
     // the common case of a full pass: counts unchanged (the generation moves on: scans of the component look again)
-    if (prev && comp === prev.comp && serving === prev.serving && startPending === prev.startPending && at === prev.at) {
+    if (prev && comp === prev.comp && serving === prev.serving && startPending === prev.startPending && address === prev.address && first === prev.first && count === prev.count) {
       this.state(comp).gen++;
-      return { comp, woken: NONE };
+      return comp;
     }
-    const woken: string[] = [];
     if (prev) {
       const s = this.state(prev.comp);
       s.gen++;
       if (prev.serving) s.serving--;
       if (prev.startPending) s.startPending--;
       if (prev.serving) s.servingGen++;
-      if (comp !== prev.comp) this.release(s, woken);
+      if (comp !== prev.comp) this.release(s, wake);
     }
     if (comp !== undefined) {
       const s = this.state(comp);
@@ -114,19 +120,19 @@ export class ComponentStates {
       if (serving) s.serving++;
       if (startPending) s.startPending++;
       if (serving) s.servingGen++;
-      this.byKey.set(key, { deployment: inst!.deployment, component: inst!.component, comp, serving, startPending, at });
-      this.release(s, woken);
+      this.byKey.set(key, { deployment: inst!.deployment, component: inst!.component, comp, serving, startPending, address, first, count });
+      this.release(s, wake);
     } else {
       this.byKey.delete(key);
     }
-    const which = comp ?? prev?.comp;
-    return which !== undefined ? { comp: which, woken } : { woken };
+    return comp ?? prev?.comp;
   }
 
-  private release(s: CompState, woken: string[]): void {
+  private release(s: CompState, wake: (key: string) => void): void {
     if (s.waiters.size === 0 || !unblocks(s)) return;
-    for (const k of s.waiters) woken.push(k);
+    const keys = [...s.waiters];
     s.waiters.clear();
+    for (const k of keys) wake(k);
   }
 
   /** Registers `key` as waiting for the component to unblock its configure. */

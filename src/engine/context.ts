@@ -258,8 +258,7 @@ export class EngineContext {
     const inst = this.instances.get(key);
     const depName = inst?.deployment ?? this.nodes.get(key)?.deployment ?? deployment;
     const d = depName !== undefined ? this.deployments.get(depName) : undefined;
-    const { comp, woken } = this.components.update(key, inst, d, this.nodes);
-    for (const k of woken) this.deps.wakeResource(k);
+    const comp = this.components.update(key, inst, d, this.nodes, this.deps.wakeResource);
     this.deps.wakeResource(key);
     if (comp !== undefined) this.deps.wakeComponent(comp);
     if (d && (d.status === 'destroying' || d.rollout?.status === 'running' || d.rollout?.status === 'paused')) this.deps.enqueueDeployment(d.name);

@@ -145,18 +145,24 @@ export async function applyReachability(ctx: ReachabilityContext, change: ReachC
   ctx.enqueue(n.deployment);
 }
 
+/** Calls of a round that share one signal. */
+const GROUP = 32;
+
 /** The reason a deadline's timer is cancelled with (an Error made once: aborting without a reason builds a DOMException each time). */
 const SETTLED = new Error('settled');
 
 /**
  * A deadline shared by many calls that start together (an observation round): after `ms` of
  * the clock's time (AGENT_UNREACHABLE), or when `parent` aborts, every call's signal aborts.
- * One timer and one listener on `parent` serve the whole round; each call gets a signal of
- * its own (many listeners on one signal make each new one cost a walk of the others).
+ * One timer and one listener on `parent` serve the whole round; calls share a signal in
+ * groups of `GROUP` (many listeners on one signal make each new one cost a walk of the others,
+ * and a signal per call costs its construction).
  */
 export function deadlineRound(clock: Clock, ms: number, parent: AbortSignal): { signal(): AbortSignal; done(): void } {
   const timer = new AbortController();
   const calls: AbortController[] = [];
+  let current: AbortSignal | undefined;
+  let uses = 0;
   let reason: unknown;
   const abortAll = (why: unknown): void => {
     if (reason !== undefined) return;
@@ -172,10 +178,15 @@ export function deadlineRound(clock: Clock, ms: number, parent: AbortSignal): { 
   );
   return {
     signal() {
-      const c = new AbortController();
-      if (reason !== undefined) c.abort(reason);
-      else calls.push(c);
-      return c.signal;
+      if (uses === 0 || uses >= GROUP || reason !== undefined) {
+        const c = new AbortController();
+        if (reason !== undefined) c.abort(reason);
+        else calls.push(c);
+        current = c.signal;
+        uses = 0;
+      }
+      uses++;
+      return current!;
     },
     done() {
       timer.abort(SETTLED);

@@ -57,11 +57,18 @@ export function createWorkflowRepo(db: Kysely<Database>): WorkflowRepo {
     },
     update: (row) => (trx) => trx.updateTable('workflows').set(row).where('id', '=', row.id).execute(),
     putNodes: (workflow, nodes) => async (trx) => {
-      for (const n of nodes) {
-        // a node change without a new submission keeps the one stored
-        const set = n.sub_json !== undefined ? { state_json: n.state_json, sub_json: n.sub_json } : { state_json: n.state_json };
-        await trx.insertInto('workflow_nodes').values({ workflow, path: n.path, state_json: n.state_json, sub_json: n.sub_json ?? null })
-          .onConflict((oc) => oc.columns(['workflow', 'path']).doUpdateSet(set)).execute();
+      // many rows a statement (a begin changes every node); a change without a new submission keeps the stored one
+      const withSub = nodes.filter((n) => n.sub_json !== undefined);
+      const without = nodes.filter((n) => n.sub_json === undefined);
+      for (let i = 0; i < withSub.length; i += 200) {
+        const rows = withSub.slice(i, i + 200).map((n) => ({ workflow, path: n.path, state_json: n.state_json, sub_json: n.sub_json ?? null }));
+        await trx.insertInto('workflow_nodes').values(rows)
+          .onConflict((oc) => oc.columns(['workflow', 'path']).doUpdateSet((eb) => ({ state_json: eb.ref('excluded.state_json'), sub_json: eb.ref('excluded.sub_json') }))).execute();
+      }
+      for (let i = 0; i < without.length; i += 200) {
+        const rows = without.slice(i, i + 200).map((n) => ({ workflow, path: n.path, state_json: n.state_json, sub_json: null }));
+        await trx.insertInto('workflow_nodes').values(rows)
+          .onConflict((oc) => oc.columns(['workflow', 'path']).doUpdateSet((eb) => ({ state_json: eb.ref('excluded.state_json') }))).execute();
       }
     },
     remove: (id) => async (trx) => {
@@ -83,7 +90,8 @@ export function createWorkflowRepo(db: Kysely<Database>): WorkflowRepo {
     async tryNode(workflow, path, tryNo) {
       return (await db.selectFrom('workflow_tries').select('node').where('workflow', '=', workflow).where('path', '=', path).where('try_no', '=', tryNo).executeTakeFirst())?.node;
     },
-    appendLog: (row) => (trx) => trx.insertInto('workflow_logs').values(row).execute(),
+    // a repeated chunk (the same try's action run again after a restart) is kept once
+    appendLog: (row) => (trx) => trx.insertInto('workflow_logs').values(row).onConflict((oc) => oc.doNothing()).execute(),
     list: () => db.selectFrom('workflows').selectAll().orderBy('id').execute(),
     get: (id) => db.selectFrom('workflows').selectAll().where('id', '=', id).executeTakeFirst(),
     files: (id) => db.selectFrom('workflow_files').selectAll().where('workflow', '=', id).orderBy('path').execute(),

@@ -172,6 +172,7 @@ async function viewOfB(call: Call, token: string): Promise<Record<string, unknow
     '/v1/credentials', `/v1/metrics/definitions/${B.definition}?deployment=${B.deployment}`, `/v1/rules/${B.rule}?deployment=${B.deployment}`,
     `/v1/schedules/${B.schedule}?deployment=${B.deployment}`, `/v1/metrics/scrape/${B.scrape}?deployment=${B.deployment}`,
     `/v1/metrics/series?match=${B.metric}`,
+    `/v1/workflows/${B.workflow}`, `/v1/workflows/${B.workflow}/export`,
   ];
   for (const u of urls) {
     const r = await call(token, 'GET', u);
@@ -226,6 +227,7 @@ test('tenant A reads and writes none of tenant B\'s objects through any operatio
     await must('PUT', `/v1/rules/${B.rule}`, { deployment: B.deployment, component: 'app', when: { all: { expr: B.metric, above: 1000 } }, action: { scale: 'out', by: 1 } }, [201]);
     await must('PUT', `/v1/schedules/${B.schedule}`, { deployment: B.deployment, component: 'app', cron: '0 3 1 1 *', count: 2 }, [201]);
     await must('PUT', `/v1/metrics/scrape/${B.scrape}`, { deployment: B.deployment, url: 'http://127.0.0.1:1/metrics', interval: '1h' }, [201]);
+    await must('POST', '/v1/workflows', { text: `suite ${B.workflow}\n  family f\n    task t\n  endfamily\nendsuite\n`, file: 'b.def' }, [201]);
     // B's deployment converges, so its instances have step logs
     for (;;) {
       const v = await call(admin, 'GET', `/v1/deployments/${B.deployment}`);

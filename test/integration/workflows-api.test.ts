@@ -259,3 +259,60 @@ test('SIGKILL of the control plane process mid-run: after a restart every task c
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('a pool with autoscale grows with its queue of waiting jobs, within its bounds', { timeout: 60_000 }, async () => {
+  const dir = tempDir('nubis-wf-auto-');
+  const jobs = new FakeJobs();
+  let size = 0;
+  const scaled: number[] = [];
+  let wake: (() => void) | undefined;
+  const h = await start(dir, jobs, {
+    pools: {
+      members: () => Array.from({ length: size }, (_, i) => ({ id: `n${i}` })),
+      watch: (_t, _p, fn) => ((wake = fn), () => undefined),
+      size: async () => size,
+      scale: async (_t, _w, _p, count) => {
+        scaled.push(count);
+        size = count;
+        setImmediate(() => wake?.());
+      },
+    },
+  });
+  try {
+    const lines = ['# nubis:pool p deployment=compute component=worker slots=2 autoscale=0..3 cooldown=0s', 'suite auto', '  edit NUBIS_POOL p', '  family f'];
+    for (let i = 0; i < 12; i++) lines.push(`    task t${i}`);
+    lines.push('  endfamily', 'endsuite', '');
+    const r = await h.call('POST', '/v1/workflows', { text: lines.join('\n'), file: 'auto.def' });
+    assert.equal(r.status, 201, r.text);
+    assert.equal((await h.call('POST', '/v1/workflows/auto/begin', {})).status, 200);
+    await waitFor('every task complete', async () => ((await h.call('GET', '/v1/workflows/auto')).json.progress.complete === 12 ? true : undefined));
+    assert.ok(scaled.length > 0 && Math.max(...scaled) <= 3 && Math.max(...scaled) >= 1, `scaled to ${scaled.join(', ')}`);
+    // every job ran on a node the autoscaler made
+    assert.ok(jobs.started.every((s) => /^n[0-2]$/.test(s.node)), JSON.stringify(jobs.started.map((s) => s.node)));
+  } finally {
+    await h.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an engine action task runs through the control plane; its output and failure are the try\'s log', { timeout: 60_000 }, async () => {
+  const dir = tempDir('nubis-wf-act-');
+  const h = await start(dir);
+  try {
+    const def = "suite act\n  edit ECF_TRIES 1\n  task scale_up\n    edit NUBIS_ACTION 'scale nosuch worker 2'\nendsuite\n";
+    const r = await h.call('POST', '/v1/workflows', { text: def, file: 'act.def' });
+    assert.equal(r.status, 201, r.text);
+    assert.equal((await h.call('POST', '/v1/workflows/act/begin', {})).status, 200);
+    await waitFor('the action aborted', async () => ((await h.call('GET', '/v1/workflows/act')).json.progress.aborted === 1 ? true : undefined));
+    const logs = await h.call('GET', '/v1/workflows/act/logs?path=/act/scale_up');
+    assert.equal(logs.status, 200, logs.text);
+    assert.match(logs.json.text, /action: scale nosuch worker 2/);
+    assert.match(logs.json.text, /failed: .*nosuch/);
+    const task = (await h.call('GET', '/v1/workflows/act')).json.tree.children[0].children[0];
+    assert.equal(task.state, 'aborted');
+    assert.match(task.reason, /nosuch/);
+  } finally {
+    await h.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

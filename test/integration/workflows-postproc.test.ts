@@ -232,17 +232,19 @@ test('postproc through the workflows controller on sim with a virtual clock, SIG
     const evs = await createEventLog(store).list({ kind: 'workflow.node.state', limit: 100_000 });
     const complete = new Map<string, number>();
     const submitted = new Map<string, number>();
+    const laterTry: string[] = [];
     const isTask = (p: string): boolean => /\/(start_main|provision|receive|fxp\d|destroy_pool|transfer|stop_main)$/.test(p);
     for (const e of evs) {
-      const d = e.data as { path: string; state: string };
+      const d = e.data as { path: string; state: string; try?: number };
       if (!isTask(d.path)) continue;
       if (d.state === 'complete') complete.set(d.path, (complete.get(d.path) ?? 0) + 1);
+      if (d.state === 'complete' && (d.try ?? 1) > 1) laterTry.push(`${d.path} (try ${d.try})`);
       if (d.state === 'submitted') submitted.set(d.path, (submitted.get(d.path) ?? 0) + 1);
     }
     assert.equal(complete.size, 4 * (JOBS + 6), 'every task of the four cycles completed');
     for (const [p, n] of complete) assert.equal(n, 1, `${p} completed ${n} times`);
     const again = [...submitted].filter(([, n]) => n > 1).map(([p]) => p);
-    t.diagnostic(`${evs.length} workflow.node.state events; submitted again after the SIGKILL: ${again.length ? again.join(', ') : 'none'}`);
+    t.diagnostic(`${evs.length} workflow.node.state events; submitted more than once: ${again.length ? again.join(', ') : 'none'}; completed on a later try: ${laterTry.length ? laterTry.join(', ') : 'none'}`);
     const scaled = await createEventLog(store).list({ kind: 'deployment.scaled', limit: 1000 });
     assert.ok(scaled.every((e) => e.actor === 'workflow:postproc'), 'every scale was the workflow\'s');
   } finally {

@@ -131,7 +131,8 @@ function rejects(text: string, message: string): void {
 test('bad input: unknown attribute and unsupported constructs name the construct at file:line:col', () => {
   rejects('suite s\n  task t\n    colour red\n', "bad.def:3:5: unknown keyword 'colour' is not supported");
   rejects('suite s\n  task t\n    late -c 01:00\n', 'bad.def:3:5: late is not supported');
-  rejects('suite s\n  clock real\n', 'bad.def:2:3: clock is not supported');
+  rejects('suite s\n  clock hybrid\n', "bad.def:2:3: clock hybrid is not supported (only 'clock real')");
+  rejects('suite s\n  clock real 1.1.2026\n', "bad.def:2:3: clock real 1.1.2026 is not supported (only 'clock real')");
   rejects('suite s\n  task t\n   autocancel +01:00\n', 'bad.def:3:4: autocancel is not supported');
   rejects('suite s\n  task t\n    zombie user:fob::\n', 'bad.def:3:5: zombie is not supported');
   rejects('suite s\n  repeat month 2\n', 'bad.def:2:10: repeat month is not supported');
@@ -166,8 +167,12 @@ test('bad input: an expression that does not parse points at the offending token
 test('bad input: a trigger naming a missing node, or going above the suite; an extern allows it', () => {
   rejects('suite s\n  family f\n    task a\n    task b\n      trigger a == complete and x:ev\n', 'bad.def:5:33: the trigger of /s/f/b names x (/s/f/x), which does not exist (add an extern if it is defined elsewhere)');
   rejects('suite s\n  task a\n    complete /s/nope == complete\n', 'bad.def:3:14: the complete of /s/a names /s/nope, which does not exist (add an extern if it is defined elsewhere)');
-  rejects('suite s\n  family f\n    trigger ../x == complete\n', 'bad.def:3:13: ../x in the trigger of /s/f goes above the suite');
-  const ok = parseDef('extern /other/f:ev\nsuite s\n  task a\n    trigger /other/f/t == complete or /other/f:ev\n', 'ok.def');
+  rejects('suite s\n  family f\n    trigger ../x == complete\n', 'bad.def:3:13: the trigger of /s/f names ../x (/x), which does not exist (add an extern if it is defined elsewhere)');
+  rejects('suite s\n  family f\n    trigger ../../x == complete\n', 'bad.def:3:13: ../../x in the trigger of /s/f goes above the root');
+  // as in ecFlow: `..` from a suite's level reaches the other suites; `a/b` is looked for below the parent, then below the node
+  const rel = parseDef('suite o\n  task t\nsuite s\n  family f\n    trigger ../o/t == complete\n    complete g/u == complete\n    family g\n      task u\n', 'rel.def');
+  assert.equal(rel.suites[1]!.children[0]!.complete?.text, 'g/u == complete');
+  const ok = parseDef('extern /other/f:ev\nextern /other/f/t\nsuite s\n  task a\n    trigger /other/f/t == complete or /other/f:ev\n', 'ok.def');
   assert.equal(ok.suites[0]!.children[0]!.trigger?.text, '/other/f/t == complete or /other/f:ev');
 });
 
@@ -178,7 +183,7 @@ test('bad input: trigger cycles are reported with their path', () => {
   // through families: a family waits for a task that waits inside it
   rejects('suite s\n  family f\n    trigger g == complete\n    task t\n  endfamily\n  family g\n    task u\n      trigger ../f/t == complete\n',
     'bad.def:3:13: trigger cycle: /s/f → /s/g → /s/g/u → /s/f/t → /s/f');
-  rejects('suite s\n  family f\n    task t\n      trigger .. == complete\n', 'bad.def:4:15: trigger cycle: /s/f/t → /s → /s/f → /s/f/t');
+  rejects('suite s\n  family f\n    task t\n      trigger .. == complete\n', 'bad.def:4:15: the trigger of /s/f/t names .., which does not exist (add an extern if it is defined elsewhere)');
   rejects('suite s\n  family f\n    task t\n      trigger ../f == complete\n', 'bad.def:4:15: trigger cycle: /s/f/t → /s/f → /s/f/t');
   // not cycles: one side of an or, a negation, an aborted state
   parseDef('suite s\n  task a\n    trigger b == complete or x == complete\n  task b\n    trigger a == complete\n  task x\n', 'ok.def');
@@ -277,4 +282,58 @@ test('YAML: bad input is rejected at file:line:col with its JSON path', () => {
   yamlRejects('suites: [\n', 'wf.yaml:2:1: $: invalid YAML (Flow sequence in block collection must be sufficiently indented and end with a ])');
   yamlRejects('name: x\n', 'wf.yaml:1:1: suites: expected a list of at least one suite');
   yamlRejects('suites:\n  - suite: s\n    children:\n      - task: t\n        action: scale d c lots\n', 'wf.yaml:5:27: suites[0].children[0].action: expected a count (an unsigned integer)');
+});
+
+test('ecFlow forms: several statements on a line, a trigger continued with \\, /<flag>late, a relative cron, relative inlimit paths', () => {
+  const def = parseDef([
+    'extern /x/y;extern /limits:c1',
+    'suite s; edit A "a;b"; limit disk 2',
+    '  family f; task t;meter step 0 6 3;task tt;complete t:step ge 1;trigger t == complete',
+    '  endfamily',
+    '  family g',
+    '    limit lim 1',
+    '    task a',
+    '      trigger ../f/t == complete and \\',
+    '              ../f/tt == complete or\\',
+    '              /<flag>late  # the defs flag',
+    '      cron +00:00 23:59 00:01',
+    '    task b',
+    '      inlimit ../g:lim',
+    '      inlimit ../../s:disk',
+    '      inlimit /limits:c1',
+    '  endfamily',
+    'endsuite',
+  ].join('\n'), 'forms.def');
+  assert.deepEqual(find(def, '/s').variables, [{ name: 'A', value: 'a;b' }]);
+  assert.deepEqual(find(def, '/s/f').children.map((c) => c.name), ['t', 'tt']);
+  assert.equal(find(def, '/s/f/tt').complete?.text, 't:step ge 1');
+  assert.equal(find(def, '/s/f/tt').trigger?.text, 't == complete');
+  assert.deepEqual(find(def, '/s/f/tt').trigger?.loc, { file: 'forms.def', line: 3, col: 74 });
+  const a = find(def, '/s/g/a');
+  assert.equal(a.trigger?.text, '../f/t == complete and ../f/tt == complete or /<flag>late');
+  const e = a.trigger!.expr;
+  assert.ok(e.kind === 'logic' && e.op === 'or' && e.right.kind === 'flag');
+  assert.deepEqual(e.right.loc, { file: 'forms.def', line: 10, col: 15 });
+  assert.deepEqual(a.crons[0]!.time, { relative: true, start: { h: 0, m: 0 }, end: { h: 23, m: 59 }, step: { h: 0, m: 1 } });
+  assert.deepEqual(find(def, '/s/g/b').inlimits.map((l) => l.path), ['../g', '../../s', '/limits']);
+  assert.deepEqual(plain(parseDef(printDef(def), 'again.def')), plain(def));
+  rejects('suite s\n  task a\n    trigger a:e and \\\n      b == \n', 'bad.def:4:11: expected an operand, found end of expression');
+});
+
+test('bad input ecFlow rejects too: bare node paths, repeat with cron, time on a suite, thresholds, steps, duplicates, empty values', () => {
+  rejects('suite s\n  task a\n  task b\n    trigger a\n', 'bad.def:4:13: a in the trigger of /s/b must be compared with a state (a == complete)');
+  rejects('suite s\n  task a\n  task b\n    trigger a:e and (a < complete)\n', 'bad.def:4:22: a in the trigger of /s/b must be compared with a state (a == complete)');
+  rejects('suite s\n  family f\n    repeat integer N 0 3\n    cron 23:00\n', 'bad.def:2:3: /s/f has both a repeat and a cron (a cron already repeats the node)');
+  rejects('suite s\n  time 19:00\n', 'bad.def:2:3: time is not allowed on a suite');
+  rejects('suite s\n  day monday\n', 'bad.def:2:3: day is not allowed on a suite');
+  rejects('suite s\n  task t\n    meter m 0 100 200\n', 'bad.def:3:19: the threshold is outside min..max');
+  rejects('suite s\n  repeat date YMD 20091001 20090901 1\n', 'bad.def:2:37: the step goes away from the end');
+  rejects('suite s\n  task t\n    repeat integer I 0 10 -1\n', 'bad.def:3:27: the step goes away from the end');
+  rejects('suite s\n  task t\n    time 00:00 01:00 10:00\n', 'bad.def:3:22: the series step is longer than the series');
+  rejects('suite s\n  task t\n    defstatus complete\n    defstatus complete\n', 'bad.def:4:5: defstatus is given twice');
+  rejects('suite s\n  limit l 1\n  task t\n    inlimit l\n    inlimit l\n', 'bad.def:5:5: duplicate inlimit l on /s/t');
+  rejects('suite s\n  edit var # a comment\n', 'bad.def:2:12: expected a value');
+  rejects('extern /a/b\nsuite s\n  task t\n    trigger /a/b/c == complete\n', 'bad.def:4:13: the trigger of /s/t names /a/b/c, which does not exist (add an extern if it is defined elsewhere)');
+  // ecFlow allows a cron on a suite
+  assert.equal(parseDef('suite s\n  cron 10:00\n  task t\n', 'ok.def').suites[0]!.crons.length, 1);
 });

@@ -28,17 +28,38 @@ test('every spelling of the comparison and logic operators gives the same tree',
   assert.deepEqual(p('x:v gt 3'), cmp('>', ref('x', 'v'), num(3)));
 });
 
-test('not, ! and ~ negate; not binds tighter than arithmetic, which binds tighter than comparisons', () => {
+test('not, ! and ~ negate the comparison after them; arithmetic operators bind alike, left to right, tighter than comparisons', () => {
   for (const s of ['not a', '!a', '~a', 'not  a', '! a']) assert.deepEqual(p(s), { kind: 'not', arg: ref('a') }, s);
-  assert.deepEqual(p('not (a == complete)'), { kind: 'not', arg: cmp('==', ref('a'), st('complete')) });
-  assert.deepEqual(p('!(a == complete)'), { kind: 'not', arg: cmp('==', ref('a'), st('complete')) });
-  assert.deepEqual(p('!a == complete'), cmp('==', { kind: 'not', arg: ref('a') }, st('complete')));
+  const notA = { kind: 'not', arg: cmp('==', ref('a'), st('complete')) } as const;
+  for (const s of ['not (a == complete)', '!(a == complete)', '! a == complete', 'not a eq complete', '~a==complete']) assert.deepEqual(p(s), notA, s);
+  assert.deepEqual(p('! a == complete or y == aborted'), { kind: 'logic', op: 'or', left: notA, right: cmp('==', ref('y'), st('aborted')) });
+  assert.deepEqual(p('not a == complete and not b:e == set'), { kind: 'logic', op: 'and', left: notA, right: { kind: 'not', arg: cmp('==', ref('b', 'e'), { kind: 'eventValue', value: 'set' }) } });
+  assert.deepEqual(p('g:YMD eq ~ 1'), cmp('==', ref('g', 'YMD'), { kind: 'not', arg: num(1) }));
+  assert.deepEqual(p('(not a) == complete'), cmp('==', { kind: 'not', arg: ref('a') }, st('complete')));
   assert.deepEqual(p('/s:RETRY + 1 * 2 > 3 - x:m % 2'), cmp('>',
-    { kind: 'arith', op: '+', left: ref('/s', 'RETRY'), right: { kind: 'arith', op: '*', left: num(1), right: num(2) } },
-    { kind: 'arith', op: '-', left: num(3), right: { kind: 'arith', op: '%', left: ref('x', 'm'), right: num(2) } }));
+    { kind: 'arith', op: '*', left: { kind: 'arith', op: '+', left: ref('/s', 'RETRY'), right: num(1) }, right: num(2) },
+    { kind: 'arith', op: '%', left: { kind: 'arith', op: '-', left: num(3), right: ref('x', 'm') }, right: num(2) }));
+  assert.deepEqual(p('2 == (((/s/lag:YMD / 100) % 100) % 3)'), cmp('==', num(2),
+    { kind: 'arith', op: '%', left: { kind: 'arith', op: '%', left: { kind: 'arith', op: '/', left: ref('/s/lag', 'YMD'), right: num(100) }, right: num(100) }, right: num(3) }));
   assert.deepEqual(p('a or b and c'), { kind: 'logic', op: 'or', left: ref('a'), right: { kind: 'logic', op: 'and', left: ref('b'), right: ref('c') } });
   assert.deepEqual(p('10 - 2 - 3'), { kind: 'arith', op: '-', left: { kind: 'arith', op: '-', left: num(10), right: num(2) }, right: num(3) });
   assert.deepEqual(p('a - -5'), { kind: 'arith', op: '-', left: ref('a'), right: num(-5) });
+  assert.deepEqual(p('/mc//main:YMD le /mc/main//ref:STOP'), cmp('<=', ref('/mc/main', 'YMD'), ref('/mc/main/ref', 'STOP')));
+});
+
+test('shapes of typical operational triggers', () => {
+  const top = (s: string): string => { const e = p(s); return e.kind === 'compare' || e.kind === 'logic' || e.kind === 'arith' ? e.op : e.kind; };
+  assert.equal(top('a == complete and b == complete or c == complete'), 'or');
+  assert.equal(top('a == complete or b == complete and c == complete'), 'or');
+  assert.equal(top('a == complete and (b == complete or c == complete)'), 'and');
+  assert.equal(top('(x:m eq 1 and (0 le /s/f/p:STEP)) or (not x:m)'), 'or');
+  assert.equal(top('./pdb eq complete and ( not ../../../late:yes or ../000/q eq complete)'), 'and');
+  assert.equal(top('t:step + 20 ge t:step1 - 20'), '>=');
+  assert.equal(top('( obs:YMD le ( main:YMD + 1)) and ../make/setup eq complete'), 'and');
+  assert.equal(top('/s/f/t<flag>late + 2 >= 2'), '>=');
+  assert.equal(top('! /s/f/t<flag>zombie and ! /s/f/t<flag>zombie'), 'and');
+  assert.equal(top('comp == complete and notready == complete'), 'and');
+  assert.equal(top('/<flag>late'), 'flag');
 });
 
 test('paths: sibling, child, ./, ../, absolute, :attr, <flag>, and / as division between spaces', () => {
@@ -88,6 +109,8 @@ test('a malformed expression is rejected with the column of the offending token'
   fails('a:', 'suite.def:3:15: expected an event, meter or variable name, found end of expression');
   fails('a<flag>', 'suite.def:3:20: expected a flag name, found end of expression');
   fails('not', 'suite.def:3:13: expected an operand after not, found \'not\'');
+  fails('a == complete or :YMD > 1', 'suite.def:3:30: expected an operand (a variable needs its node: path:NAME; :NAME alone is not supported), found \':YMD\'');
+  fails('cal::date_to_julian(x:YMD) > 1', 'suite.def:3:13: expected an operand (cal:: functions are not supported), found \'cal::date_to_julian(x:YMD)\'');
   fails('', 'suite.def:3:13: expected an operand, found end of expression');
   assert.throws(() => parseExpression('== a'), /^NubisError: <expression>:1:1: expected an operand, found '=='$/);
 });
@@ -148,7 +171,10 @@ test('property: printExpression then parseExpression is the identity on 3,000 ra
 
 test('printing uses the fewest parentheses', () => {
   assert.equal(printExpression(p('(a == complete) and ((b:m + 1) * 2 > 3)')), 'a == complete and (b:m + 1) * 2 > 3');
+  assert.equal(printExpression(p('a:x * 2 + 1 - (b:y * 3)')), 'a:x * 2 + 1 - (b:y * 3)');
+  assert.equal(printExpression(p('not (a == complete or b)')), 'not (a == complete or b)');
+  assert.equal(printExpression(p('(not a) == complete')), '(not a) == complete');
   assert.equal(printExpression(p('a or (b or c)')), 'a or (b or c)');
   assert.equal(printExpression(p('(a or b) or c')), 'a or b or c');
-  assert.equal(printExpression(p('!(a eq complete) && ~b')), 'not (a == complete) and not b');
+  assert.equal(printExpression(p('!(a eq complete) && ~b')), 'not a == complete and not b');
 });

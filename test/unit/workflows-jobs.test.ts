@@ -130,6 +130,13 @@ describe('workflow jobs on a local agent', () => {
     await waitFor('every process of the job gone', () => findProcessesByEnv('NUBIS_JOB_ID', status.jobs[0]!.jobId).length === 0, 5000);
     assert.deepEqual(rt.lost, []);
     assert.equal(await d.kill('wf', '/s/long', 1), false);
+    // a kill while the start is still on its way waits for it
+    const starting = d.start(rt.submit('/s/quick'), { nodeId: f.nodeId, agent: f.client }, `${head}sleep 60\n${tail}`);
+    const killing = d.kill('wf', '/s/quick', 1);
+    await starting;
+    assert.equal(await killing, true);
+    await waitFor('the second job to end', () => d.running().length === 0);
+    assert.deepEqual(rt.lost, []);
   });
 
   test('a job over its timeout is killed and lost; an agent restarted over running jobs kills them', async () => {
@@ -269,6 +276,30 @@ describe('workflow jobs on a local agent', () => {
     assert.equal(rt.calls.filter((c) => c.command.verb === 'meter').length, n);
     assert.deepEqual(rt.calls.filter((c) => c.command.verb === 'meter').map((c) => (c.command as { value: number }).value), [...Array(n).keys()]);
     assert.equal(rt.lost.length, 0);
+  });
+
+  test('throughput of no-op jobs, 8 at a time (printed, not asserted)', async () => {
+    const f = await setup();
+    const rt = fakeRuntime();
+    const d = dispatcher(rt);
+    const node = { nodeId: f.nodeId, agent: f.client };
+    const n = 100;
+    const started = Date.now();
+    const cpu0 = process.cpuUsage();
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < n) {
+        const i = next++;
+        await d.start(rt.submit(`/s/f/t${i}`), node, `${head}${tail}`);
+        await waitFor(`t${i} complete`, () => rt.runtime.node(`/s/f/t${i}`)!.state === 'complete', 30_000, 2);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    const ms = Date.now() - started;
+    const cpu = process.cpuUsage(cpu0);
+    console.log(`# ${n} no-op jobs (start, --init, --complete), 8 at a time on one local agent: ${ms} ms, ${(ms / n).toFixed(1)} ms per job; ` +
+      `agent + dispatcher CPU ${((cpu.user + cpu.system) / 1000 / n).toFixed(1)} ms per job (load ${loadavg()[0]!.toFixed(1)})`);
+    assert.equal(rt.calls.length, 2 * n);
   });
 });
 

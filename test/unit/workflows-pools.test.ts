@@ -6,9 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  choosePoolNode, PoolQueue, readyByPlan, readyByInstant, parsePoolText, poolsFromVariables, printPool, provisioningStats, provisionSamplesFromEvents, poolAutoscale, durationText, type PoolNodeLoad,
+  choosePoolNode, PoolQueue, PoolAutoscaler, readyByPlan, readyByInstant, parsePoolText, poolsFromVariables, printPool, provisioningStats, provisionSamplesFromEvents, poolAutoscale, durationText, type PoolNodeLoad,
 } from '../../src/workflows/pools/index.js';
 import { NubisError } from '../../src/errors/index.js';
+import { createVirtualClock } from '../../src/clock/index.js';
 
 /** A small seeded PRNG (mulberry32) so a failing case can be replayed. */
 function rng(seed: number): () => number {
@@ -275,4 +276,43 @@ test('pool declarations as variables: parse, print back, refuse with the reason'
     ['d/c autoscale=9..2/4/5m', /autoscale=9\.\.2\/4\/5m: expected min\.\.max/],
     ['d/c size=3', /unknown option "size"/],
   ] as const) assert.throws(() => parsePoolText('p', text), (e: unknown) => e instanceof NubisError && e.code === 'REQUEST_INVALID' && why.test(e.message), text);
+});
+
+test('PoolAutoscaler: grows with the queue at once, holds a shrink through the cooldown and makes it on the Clock', async () => {
+  const clock = createVirtualClock(Date.parse('2026-12-03T04:40:00Z'));
+  const stop = clock.autoAdvance();
+  try {
+    let nodes = 0;
+    let waiting = 0;
+    let running = 0;
+    const scales: [number, number, string][] = [];
+    const a = new PoolAutoscaler({
+      pool: { name: 'compute', deployment: 'postproc', component: 'compute', slots: 4, autoscale: { min: 0, max: 6, jobsPerNode: 8, cooldownMs: 120_000 } },
+      clock,
+      load: () => ({ waiting, running }),
+      nodes: async () => nodes,
+      scale: async (n, reason) => {
+        scales.push([clock.now() - Date.parse('2026-12-03T04:40:00Z'), n, reason]);
+        nodes = n;
+      },
+    });
+    waiting = 30;
+    a.changed();
+    a.changed(); // coalesced into one more decision
+    await a.idle();
+    assert.deepEqual(scales.map(([t, n]) => [t, n]), [[0, 4]]);
+    assert.match(scales[0]![2], /^pool compute: grow 0 → 4: 30 waiting \+ 0 running at 8 per node$/);
+    // the work is done at once: the shrink waits for the cooldown, then happens by itself
+    waiting = 0;
+    running = 0;
+    a.changed();
+    await a.idle();
+    assert.equal(scales.length, 1);
+    await clock.sleep(121_000);
+    await a.idle();
+    assert.deepEqual(scales.map(([t, n]) => [t, n]), [[0, 4], [120_000, 0]]);
+    a.close();
+  } finally {
+    stop();
+  }
 });

@@ -16,13 +16,14 @@ import type { Clock } from '../../clock/index.js';
 import type { EventInput, EventLog } from '../../events/index.js';
 import { ADMIN_TENANT, deploymentId, splitDeploymentId, type Store, type WorkflowRow, type WriteOp } from '../../store/index.js';
 import { NubisError, isNubisError, toNubisError } from '../../errors/index.js';
-import type { WfDefinition, WfNodeDef, WfPool } from '../model/types.js';
+import type { WfAction, WfDefinition, WfNodeDef, WfPool } from '../model/types.js';
 import type {
   RuntimeHooks, WfChildCommand, WfChildIdentity, WfChildResult, WfNodeRuntime, WfSubmission, WfUserCommand, WfWhy, WorkflowRuntime,
 } from '../model/runtime.js';
 import { tryKey, type JobStart, type WorkflowPorts } from './ports.js';
-import { PoolQueue, type PoolDispatch } from '../pools/index.js';
+import { PoolAutoscaler, PoolQueue, type PoolDispatch } from '../pools/index.js';
 import { normalizePath } from '../script/index.js';
+import { printAction } from '../actions/index.js';
 import { buildTree, progressOf, type WorkflowProgress, type WorkflowTreeNode } from './view.js';
 
 export const WORKFLOW_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_-]{0,79}$';
@@ -128,6 +129,8 @@ interface PoolEntry {
   readonly pool: WfPool;
   readonly queue: PoolQueue<Job>;
   unwatch: () => void;
+  /** A pool with `autoscale`: grows and shrinks with its queue. */
+  autoscaler?: PoolAutoscaler;
 }
 
 /** What makes a state event: the state, the suspended flag and the try (a retry within one step is a new submission). */
@@ -500,6 +503,7 @@ export class WorkflowsController {
     }
     w.slots.set(sub.path, { entry, key: jobKey(job) });
     this.runDispatches(entry, ds);
+    entry.autoscaler?.changed();
   }
 
   private poolOf(w: Loaded, sub: WfSubmission): WfPool | undefined {
@@ -517,6 +521,16 @@ export class WorkflowsController {
     if (e) return e;
     const entry: PoolEntry = { pool, queue: new PoolQueue<Job>(pool.name, { slots: pool.slots, key: jobKey }), unwatch: () => undefined };
     w.pools.set(key, entry);
+    if (pool.autoscale && source.size && source.scale) {
+      const { size, scale } = source;
+      entry.autoscaler = new PoolAutoscaler({
+        pool, clock: this.opts.clock,
+        load: () => ({ waiting: entry.queue.waitingCount, running: entry.queue.runningCount }),
+        nodes: () => size(w.tenant, pool),
+        scale: (count, reason) => scale(w.tenant, w.name, pool, count, reason),
+        onError: (e) => this.opts.log?.(`nubis workflows: ${w.id} pool ${pool.name}: autoscale: ${e.message}`),
+      });
+    }
     entry.unwatch = source.watch(w.tenant, pool, () => this.syncPool(w, entry));
     this.syncPool(w, entry);
     e = entry;
@@ -543,6 +557,7 @@ export class WorkflowsController {
       else if (m.load !== undefined) e.queue.setLoad(m.id, m.load);
     }
     this.runDispatches(e, ds);
+    e.autoscaler?.changed();
   }
 
   /** Starts each dispatched job on its node; one that cannot start frees its slot and aborts its try. */
@@ -591,6 +606,7 @@ export class WorkflowsController {
     w.slots.delete(path);
     const ds = slot.entry.queue.release(slot.key);
     if (ds.length > 0) queueMicrotask(() => this.runDispatches(slot.entry, ds));
+    slot.entry.autoscaler?.changed();
   }
 
   private failStart(w: Loaded, sub: WfSubmission, detail: string): void {
@@ -613,17 +629,26 @@ export class WorkflowsController {
       if (w.closed || ac.signal.aborted) return;
       void Promise.resolve(w.runtime.child(identity, command)).catch(() => undefined);
     };
+    // the action's output: what it did, its progress, why it failed (`nubis workflow logs`)
+    let seq = 0;
+    const log = (text: string): void => {
+      const { store, clock } = this.opts;
+      void store.write(store.workflows.appendLog({ workflow: w.id, path: sub.path, try_no: sub.tryNo, seq: seq++, ts: clock.now(), text: `${new Date(clock.now()).toISOString()} ${text}\n` })).catch(() => undefined);
+    };
+    log(`action: ${actionText(sub.action!)}`);
     const node = w.runtime.node(sub.path);
     if (node?.state === 'submitted') reply({ verb: 'init', rid: identity.rid! });
     // a port that throws at once fails the try like one that rejects
-    Promise.resolve().then(() => actions.run(sub.action!, { tenant: w.tenant, workflow: w.name, path: sub.path, pools: w.def.pools, variables: sub.variables, signal: ac.signal, progress: (text) => reply({ verb: 'label', name: 'nubis_action', value: text }) })).then(
+    Promise.resolve().then(() => actions.run(sub.action!, { tenant: w.tenant, workflow: w.name, path: sub.path, pools: w.def.pools, variables: sub.variables, signal: ac.signal, progress: (text) => (log(text), reply({ verb: 'label', name: 'nubis_action', value: text })) })).then(
       (r) => {
         if (w.actions.get(key) === ac) w.actions.delete(key);
         if (r.detail) reply({ verb: 'label', name: 'nubis_action', value: r.detail });
+        log(`done: ${r.detail ?? 'ok'}`);
         reply({ verb: 'complete' });
       },
       (e: unknown) => {
         if (w.actions.get(key) === ac) w.actions.delete(key);
+        log(`failed: ${toNubisError(e).message}`);
         reply({ verb: 'abort', reason: toNubisError(e).message });
       },
     );
@@ -643,7 +668,10 @@ export class WorkflowsController {
     for (const a of w.actions.values()) a.abort(new NubisError('ABORTED', `workflow ${w.name} is closed`));
     w.actions.clear();
     for (const x of w.waiters.splice(0)) x.reject(new NubisError('ABORTED', `workflow ${w.name} is closed`));
-    for (const e of w.pools.values()) e.unwatch();
+    for (const e of w.pools.values()) {
+      e.unwatch();
+      e.autoscaler?.close();
+    }
     w.pools.clear();
     w.slots.clear();
   }
@@ -733,7 +761,7 @@ export class WorkflowsController {
   async why(tenant: string, name: string, path: string): Promise<WfWhy[]> {
     const w = await this.get(tenant, name);
     this.mustHave(w, path);
-    return w.runtime.why(path);
+    return w.runtime.why(path).map((x) => ({ ...x, detail: local(w, x.detail) }));
   }
 
   /** Runs a user command (begin, suspend, …) once its effects are committed. */
@@ -753,7 +781,7 @@ export class WorkflowsController {
     }));
     w.gen++;
     await this.flushed(w);
-    return r;
+    return r.ok ? r : { ...r, why: local(w, r.why) };
   }
 
   /** A child command from a job (authenticated by its password, checked by the runtime). */
@@ -830,6 +858,19 @@ export class WorkflowsController {
       version: w.row.version, state, progress, loadedAt: new Date(Number(w.row.created_at)).toISOString(),
     };
   }
+}
+
+function actionText(a: WfAction): string {
+  try {
+    return printAction(a);
+  } catch {
+    return a.verb;
+  }
+}
+
+/** A runtime message as the workflow's tenant names it (the runtime knows the workflow by its id). */
+function local(w: { id: string; name: string; tenant: string }, text: string): string {
+  return w.tenant === ADMIN_TENANT ? text : text.split(w.id).join(w.name);
 }
 
 /** The uploaded files as a map; REQUEST_INVALID naming the file for a bad path or size. */

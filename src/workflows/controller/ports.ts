@@ -66,6 +66,10 @@ export interface PoolPort {
   members(tenant: string, pool: WfPool): PoolMember[];
   /** Calls `fn` when the pool's deployment changes (instances come and go); returns an unsubscribe. */
   watch(tenant: string, pool: WfPool, fn: () => void): () => void;
+  /** The pool component's wanted node count (for a pool that grows and shrinks with its queue). */
+  size?(tenant: string, pool: WfPool): Promise<number>;
+  /** Scales the pool's component, as the workflow (`workflow:<name>`), with the decision's reason. */
+  scale?(tenant: string, workflow: string, pool: WfPool, count: number, reason: string): Promise<void>;
 }
 
 /** One job to start on a node. */

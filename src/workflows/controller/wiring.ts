@@ -47,7 +47,7 @@ export interface WorkflowsWiring {
 }
 
 /** A pool's nodes: the running instances of its component, in the workflow's tenant. */
-export function enginePools(cp: Pick<RunningControlPlane, 'engine' | 'events'>): PoolPort {
+export function enginePools(cp: Pick<RunningControlPlane, 'engine' | 'events' | 'scale'>): PoolPort {
   const dep = (tenant: string, p: WfPool): string => deploymentId(tenant, p.deployment);
   return {
     members(tenant, pool): PoolMember[] {
@@ -61,6 +61,10 @@ export function enginePools(cp: Pick<RunningControlPlane, 'engine' | 'events'>):
       return out.sort((a, b) => (a.id < b.id ? -1 : 1));
     },
     watch: (tenant, pool, fn) => cp.events.subscribe({ deployment: dep(tenant, pool) }, () => fn()),
+    size: async (tenant, pool) => cp.engine.instancesOf(dep(tenant, pool)).filter((i) => i.component === pool.component && i.desired).length,
+    scale: async (tenant, workflow, pool, count, reason) => {
+      await cp.scale(dep(tenant, pool), pool.component, count, { actor: `workflow:${workflow}`, tenant });
+    },
   };
 }
 

@@ -58,6 +58,7 @@ export function restValue(rest: string): { value: string } | { error: string } {
     }
     return { error: `unterminated ${q === '"' ? 'double' : 'single'} quote` };
   }
+  if (t.startsWith('#')) return { error: 'expected a value' };
   const m = /^(.*?)(?:\s+#.*)?$/.exec(t);
   const v = (m?.[1] ?? '').trim();
   if (v.length === 0) return { error: 'expected a value' };
@@ -106,6 +107,7 @@ export function parseTimeSpec(args: readonly Token[], fail: Fail, allowRelative 
   const toMin = (c: WfClockTime): number => c.h * 60 + c.m;
   if (toMin(end.t) < toMin(first.t)) fail(args[1], 'the series ends before it starts');
   if (toMin(step.t) === 0) fail(args[2], 'the series step must be more than 00:00');
+  if (toMin(step.t) > toMin(end.t) - toMin(first.t)) fail(args[2], 'the series step is longer than the series');
   return { relative: first.plus, start: first.t, end: end.t, step: step.t };
 }
 
@@ -183,7 +185,7 @@ export function parseCron(args: readonly Token[], fail: Fail): WfCronSpec {
   }
   const rest = args.slice(i);
   if (rest.length === 0) fail(undefined, 'expected a time hh:mm');
-  const time = parseTimeSpec(rest, fail, false);
+  const time = parseTimeSpec(rest, fail);
   return { weekDays, lastWeekDays, monthDays, lastDayOfMonth, months, time };
 }
 
@@ -220,6 +222,7 @@ export function parseRepeat(args: readonly Token[], fail: Fail): WfRepeat {
       const step = args[4] ? int(args[4], fail, 'the step') : 1;
       if (args.length > 5) fail(args[5], 'expected the end of the line');
       if (step === 0) fail(args[4], 'the step must not be 0');
+      if ((step > 0 && start > end) || (step < 0 && start < end)) fail(args[4] ?? args[3], 'the step goes away from the end');
       return { kind: 'integer', name: n, start, end, step };
     }
     case 'enumerated': case 'string': {
@@ -235,6 +238,7 @@ export function parseRepeat(args: readonly Token[], fail: Fail): WfRepeat {
       const step = args[4] ? int(args[4], fail, 'the step in days') : 1;
       if (args.length > 5) fail(args[5], 'expected the end of the line');
       if (step === 0) fail(args[4], 'the step must not be 0');
+      if ((step > 0 && start > end) || (step < 0 && start < end)) fail(args[4] ?? args[3], 'the step goes away from the end');
       return { kind: 'date', name: n, start, end, step };
     }
     case 'datelist': {
@@ -248,7 +252,7 @@ export function parseRepeat(args: readonly Token[], fail: Fail): WfRepeat {
       if (args[2]) fail(args[2], 'repeat day with an end date is not supported');
       return { kind: 'day', step };
     }
-    case 'month': case 'year':
+    case 'month': case 'year': case 'file':
       return fail(kind, `repeat ${kind.text} is not supported`);
     default:
       return fail(kind, `unknown repeat kind '${kind.text}' (expected integer, enumerated, string, date, datelist or day)`);

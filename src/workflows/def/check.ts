@@ -2,10 +2,14 @@
  * checkDefinition: what makes a definition unloadable, each reported with where it was written
  * (NubisError WORKFLOW_INVALID `file:line:col: …`, the first problem found):
  * - duplicate names: sibling nodes, and a node's events, meters, labels or limits;
- * - a trigger/complete path that goes above its suite (`../x` on a family right under the
- *   suite), or names a node that is not in the definition and not covered by an `extern`
- *   (an extern `/s/f` covers `/s/f` and everything below it). Attribute names after `:` are
- *   not checked (they may be generated or server variables);
+ * - a trigger/complete path that names a node that is not in the definition and not covered by
+ *   an `extern` of that path (`extern /s/f` or `/s/f:ev` covers `/s/f` itself, not what is below
+ *   it, as in ecFlow), or that has more `..` than levels above it; a node path that is not
+ *   compared with a state (`trigger a` alone: ecFlow's grammar only has `a == state`);
+ * - a repeat and a cron on one node; time, today, date or day on a suite; duplicate inlimits; Paths
+ *   resolve as ecFlow's findReferencedNode does (resolveNodePath below): `../x` from a family
+ *   right under its suite is the suite `/x`. Attribute names after `:` are not checked (they may
+ *   be generated or server variables);
  * - a trigger cycle: nodes that wait for each other. A node waits for what its trigger
  *   *requires* — `x == complete` (x done), `x:ev` / `x:ev == set` (x started); required on
  *   both sides of an `or`, on either side of an `and`, never under `not` — and for its parent to
@@ -29,25 +33,57 @@ function invalid(loc: SourceLoc | undefined, message: string): NubisError {
 
 interface Entry { readonly node: WfNodeDef; readonly path: string; readonly parent?: Entry }
 
-type Resolved = { kind: 'node'; path: string } | { kind: 'above' } | { kind: 'missing'; path: string };
+export type Resolved =
+  | { readonly kind: 'node'; readonly path: string }
+  /** The definition's root (`/`, for `/<flag>late`). */
+  | { readonly kind: 'root' }
+  /** More `..` than there are levels above the holder. */
+  | { readonly kind: 'above' }
+  /** Not found; `path` is where it was looked for first. */
+  | { readonly kind: 'missing'; readonly path: string };
 
-/** Resolves `ref` written on the node at `holder` (absolute): relative paths start at the holder's parent. */
-export function resolvePath(holder: string, ref: string): Resolved {
-  const segs = ref.startsWith('/') ? [] : holder.split('/').filter(Boolean).slice(0, -1);
-  for (const s of ref.split('/').filter(Boolean)) {
-    if (s === '.') continue;
-    if (s === '..') {
-      if (segs.length <= 1) return { kind: 'above' };
-      segs.pop();
-      continue;
+const parentOf = (p: string): string | undefined => {
+  const i = p.lastIndexOf('/');
+  return i > 0 ? p.slice(0, i) : undefined;
+};
+
+/**
+ * Resolves a node path written on the node at absolute path `holder`, as ecFlow's
+ * findReferencedNode does, over any tree given by `exists(absPath)`:
+ * `/s/f/t` absolute; `x` or `./x` the holder itself when it is named x, else its sibling;
+ * `a/b` or `./a/b` below the holder's parent, else below the holder; `../a/b` goes up one level
+ * per `..` from the holder's parent, and from a suite's level up to the root, where `a` is a
+ * suite (`../other_suite/f` from a family right under its suite).
+ */
+export function resolveNodePath(holder: string, ref: string, exists: (abs: string) => boolean): Resolved {
+  if (ref === '/') return { kind: 'root' };
+  if (ref.startsWith('/')) return exists(ref) ? { kind: 'node', path: ref } : { kind: 'missing', path: ref };
+  const segs = ref.split('/');
+  const parent = parentOf(holder);
+  const own = holder.slice(holder.lastIndexOf('/') + 1);
+  const rest = segs[0] === '.' ? segs.slice(1) : segs;
+  if (segs[0] !== '..') {
+    if (rest.length === 0 || rest.some((x) => x === '' || x === '.' || x === '..')) return { kind: 'missing', path: ref };
+    if (rest.length === 1) {
+      if (rest[0] === own) return { kind: 'node', path: holder };
+      if (parent === undefined) return { kind: 'missing', path: `/${rest[0]!}` };
+      const cand = `${parent}/${rest[0]!}`;
+      return exists(cand) ? { kind: 'node', path: cand } : { kind: 'missing', path: cand };
     }
-    segs.push(s);
+    const cands = [...(parent !== undefined ? [`${parent}/${rest.join('/')}`] : []), `${holder}/${rest.join('/')}`];
+    for (const c of cands) if (exists(c)) return { kind: 'node', path: c };
+    return { kind: 'missing', path: cands[0]! };
   }
-  if (segs.length === 0) return { kind: 'above' };
-  return { kind: 'node', path: `/${segs.join('/')}` };
+  let up: string | undefined = parent;
+  let i = 0;
+  while (i < segs.length && up !== undefined && segs[i] === '..') { i++; up = parentOf(up); }
+  const tail = segs.slice(i);
+  if (tail.includes('..')) return { kind: 'above' };
+  if (tail.length === 0 || tail.some((x) => x === '' || x === '.')) return { kind: 'missing', path: ref };
+  const cand = `${up ?? ''}/${tail.join('/')}`;
+  return exists(cand) ? { kind: 'node', path: cand } : { kind: 'missing', path: cand };
 }
 
-/** Throws the first problem found (see the module comment); `locs` adds attribute positions to messages. */
 export function checkDefinition(def: WfDefinition, locs: AttrLocs = new Map()): void {
   const index = new Map<string, Entry>();
   const order: Entry[] = [];
@@ -70,7 +106,8 @@ export function checkDefinition(def: WfDefinition, locs: AttrLocs = new Map()): 
   }
 
   const externs = def.externs.map((x) => x.replace(/:[^/:]*$/, ''));
-  const external = (abs: string): boolean => externs.some((x) => abs === x || abs.startsWith(`${x}/`));
+  const external = (written: string, abs: string): boolean => externs.some((x) => written === x || abs === x);
+  const exists = (p: string): boolean => index.has(p);
 
   for (const e of order) {
     const n = e.node;
@@ -81,14 +118,27 @@ export function checkDefinition(def: WfDefinition, locs: AttrLocs = new Map()): 
         seen.add(a.name);
       }
     }
+    if (n.repeat && n.crons.length > 0) throw invalid(n.loc, `${e.path} has both a repeat and a cron (a cron already repeats the node)`);
+    if (n.kind === 'suite' && (n.times.length || n.todays.length || n.dates.length || n.days.length)) {
+      throw invalid(n.loc, `time, today, date and day are not allowed on a suite (${e.path})`);
+    }
+    const inl = new Set<string>();
+    for (const l of n.inlimits) {
+      const key = `${l.path ?? ''}:${l.name}`;
+      if (inl.has(key)) throw invalid(locs.get(l) ?? n.loc, `duplicate inlimit ${l.path !== undefined ? `${l.path}:` : ''}${l.name} on ${e.path}`);
+      inl.add(key);
+    }
     for (const which of ['trigger', 'complete'] as const) {
       const x = n[which];
       if (!x) continue;
+      const bare = bareNodePath(x.expr);
+      if (bare) throw invalid(bare.loc ?? x.loc ?? n.loc, `${bare.path} in the ${which} of ${e.path} must be compared with a state (${bare.path} == complete)`);
       for (const r of expressionRefs(x.expr)) {
-        const res = resolvePath(e.path, r.path);
+        const res = resolveNodePath(e.path, r.path, exists);
         const at = r.loc ?? x.loc ?? n.loc;
-        if (res.kind === 'above') throw invalid(at, `${r.path} in the ${which} of ${e.path} goes above the suite`);
-        if (!index.has(res.path) && !external(res.path)) {
+        if (res.kind === 'above') throw invalid(at, `${r.path} in the ${which} of ${e.path} goes above the root`);
+        if (res.kind === 'root' && r.attr !== undefined) throw invalid(at, `/:${r.attr} in the ${which} of ${e.path} names no node`);
+        if (res.kind === 'missing' && !external(r.path, res.path)) {
           throw invalid(at, `the ${which} of ${e.path} names ${res.path === r.path ? r.path : `${r.path} (${res.path})`}, which does not exist (add an extern if it is defined elsewhere)`);
         }
       }
@@ -96,12 +146,12 @@ export function checkDefinition(def: WfDefinition, locs: AttrLocs = new Map()): 
     for (const l of n.inlimits) {
       const at = locs.get(l) ?? n.loc;
       if (l.path !== undefined) {
-        const res = resolvePath(e.path, l.path);
-        if (res.kind === 'above') throw invalid(at, `inlimit ${l.path}:${l.name} on ${e.path} goes above the suite`);
-        const target = index.get(res.path);
+        const res = resolveNodePath(e.path, l.path, exists);
+        if (res.kind === 'above' || res.kind === 'root') throw invalid(at, `inlimit ${l.path}:${l.name} on ${e.path} goes above the root`);
+        const target = res.kind === 'node' ? index.get(res.path) : undefined;
         if (!target) {
-          if (external(res.path)) continue;
-          throw invalid(at, `inlimit ${l.path}:${l.name} on ${e.path}: ${res.path} does not exist`);
+          if (external(l.path, res.kind === 'missing' ? res.path : '')) continue;
+          throw invalid(at, `inlimit ${l.path}:${l.name} on ${e.path}: ${res.kind === 'missing' ? res.path : l.path} does not exist`);
         }
         if (!target.node.limits.some((x) => x.name === l.name)) throw invalid(at, `inlimit ${l.path}:${l.name} on ${e.path}: ${res.path} has no limit ${l.name}`);
       } else {
@@ -121,12 +171,28 @@ export function checkDefinition(def: WfDefinition, locs: AttrLocs = new Map()): 
   findCycle(order, index);
 }
 
+/** A node path used as a value (ecFlow only allows `path == state` and `path != state`). */
+function bareNodePath(x: Expr): { path: string; loc?: SourceLoc } | undefined {
+  switch (x.kind) {
+    case 'ref': return x.attr === undefined ? { path: x.path, ...(x.loc ? { loc: x.loc } : {}) } : undefined;
+    case 'not': return bareNodePath(x.arg);
+    case 'compare': {
+      const stateCompare = (x.op === '==' || x.op === '!=');
+      if (stateCompare && x.left.kind === 'ref' && x.left.attr === undefined && x.right.kind === 'state') return undefined;
+      if (stateCompare && x.right.kind === 'ref' && x.right.attr === undefined && x.left.kind === 'state') return undefined;
+      return bareNodePath(x.left) ?? bareNodePath(x.right);
+    }
+    case 'logic': case 'arith': return bareNodePath(x.left) ?? bareNodePath(x.right);
+    default: return undefined;
+  }
+}
+
 type Need = Map<string, 'S' | 'D'>;
 
 /** What a trigger requires before it can be true (see the module comment). */
-function requires(x: Expr, holder: string, out: Need): Need {
+function requires(x: Expr, holder: string, exists: (p: string) => boolean, out: Need): Need {
   const add = (path: string, k: 'S' | 'D'): Need => {
-    const r = resolvePath(holder, path);
+    const r = resolveNodePath(holder, path, exists);
     if (r.kind === 'node') out.set(`${k}${r.path}`, k);
     return out;
   };
@@ -144,9 +210,9 @@ function requires(x: Expr, holder: string, out: Need): Need {
       return out;
     }
     case 'logic': {
-      if (x.op === 'and') { requires(x.left, holder, out); return requires(x.right, holder, out); }
-      const l = requires(x.left, holder, new Map());
-      const r = requires(x.right, holder, new Map());
+      if (x.op === 'and') { requires(x.left, holder, exists, out); return requires(x.right, holder, exists, out); }
+      const l = requires(x.left, holder, exists, new Map());
+      const r = requires(x.right, holder, exists, new Map());
       for (const [k, v] of l) if (r.has(k)) out.set(k, v);
       return out;
     }
@@ -169,7 +235,7 @@ function findCycle(order: readonly Entry[], index: ReadonlyMap<string, Entry>): 
     for (const c of e.node.children) push(`D${e.path}`, `D${e.path}/${c.name}`);
     const t = e.node.trigger;
     if (!t) continue;
-    for (const v of requires(t.expr, e.path, new Map()).keys()) {
+    for (const v of requires(t.expr, e.path, (p) => index.has(p), new Map()).keys()) {
       const target = v.slice(1);
       if (!index.has(target)) continue;
       if (v === `S${e.path}`) continue; // its own event/variable: not a wait on another node

@@ -9,9 +9,11 @@
  * (joined as ecFlow does: ` AND `/` OR ` and the whole re-parsed), `defstatus`, `repeat`
  * (integer, enumerated, string, date, datelist, day), `time`/`today` (single, `+relative`,
  * series), `date` (with `*`), `day`, `cron` (`-w` incl. `L`, `-d` incl. `L`, `-m`, series).
- * Anything else — `late`, `autocancel`, `zombie`, `clock`, `repeat month|year`, `autoarchive`,
- * `queue`, `generic`, … and unknown words — is rejected with `file:line:col: <construct> is
- * not supported`.
+ * Several statements may share a line, separated by `;`; a trigger/complete line ending in `\`
+ * continues on the next line. `clock real` alone (ecFlow's default) is accepted and dropped.
+ * Anything else — `late`, `autocancel`, `zombie`, other `clock`s, `repeat month|year|file`,
+ * `autoarchive`, `queue`, `generic`, … and unknown words — is rejected with
+ * `file:line:col: <construct> is not supported`.
  *
  * Nubis extras, invisible to ecFlow (so a file that ecflow_server loads loads here unchanged):
  * - a pool: a comment line `# nubis:pool NAME deployment=D component=C [slots=N]
@@ -27,7 +29,7 @@
 import { NubisError } from '../../errors/index.js';
 import { parseExpressionParts, type ExpressionPart } from '../expr/index.js';
 import type {
-  SourceLoc, WfDefinition, WfExpression, WfNodeDef, WfNodeKind, WfPool, WfState,
+  SourceLoc, WfDefinition, WfNodeDef, WfNodeKind, WfPool, WfState,
 } from '../model/types.js';
 import { emptyNode, WF_STATES } from '../model/types.js';
 import {
@@ -69,9 +71,8 @@ export function parseDef(text: string, file: string): WfDefinition {
   let task: MutableNode | undefined;
 
   const lines = text.split('\n');
-  for (let li = 0; li < lines.length; li++) {
-    const raw = lines[li]!.replace(/\r$/, '');
-    const lineNo = li + 1;
+  let li = 0;
+  const statement = (raw: string, lineNo: number): void => {
     const at = (col: number): SourceLoc => ({ file, line: lineNo, col });
     const endCol = raw.trimEnd().length + 1;
     const fail: Fail = (tok, message) => { throw invalid(at(tok ? tok.col : endCol), message); };
@@ -86,11 +87,11 @@ export function parseDef(text: string, file: string): WfDefinition {
         if (pools.some((p) => p.name === pool.name)) fail(args[0], `pool ${pool.name} is declared twice`);
         pools.push(pool);
       }
-      continue;
+      return;
     }
     const toks = tokenize(raw);
     const kw = toks[0];
-    if (!kw) continue;
+    if (!kw) return;
     const args = toks.slice(1);
     const current = (): MutableNode => {
       const n = task ?? families[families.length - 1] ?? suite;
@@ -154,7 +155,10 @@ export function parseDef(text: string, file: string): WfDefinition {
         const n = name(args[0], fail, 'a variable name');
         const { rest } = restAfter(args[0]!);
         const v = restValue(rest);
-        if ('error' in v) fail(args[1], v.error);
+        if ('error' in v) {
+          const col = args[0]!.col + args[0]!.text.length + (rest.length - rest.trimStart().length);
+          fail(args[1] ?? { text: '', col: rest.trim() === '' ? endCol : col, quoted: false }, v.error);
+        }
         if (n === ACTION_VAR) {
           if (node.kind !== 'task') fail(args[0], `${ACTION_VAR} is only allowed on a task`);
           if (actionLines.some((a) => a.node === node)) fail(args[0], `${ACTION_VAR} is given twice`);
@@ -206,6 +210,7 @@ export function parseDef(text: string, file: string): WfDefinition {
         const max = int(args[2], fail, 'the maximum');
         if (max < min) fail(args[2], 'the maximum is below the minimum');
         const threshold = args[3] ? int(args[3], fail, 'the threshold') : undefined;
+        if (threshold !== undefined && (threshold < min || threshold > max)) fail(args[3], 'the threshold is outside min..max');
         noMore(args[3] ? 4 : 3);
         const me = { name: n, min, max, ...(threshold !== undefined ? { threshold } : {}) };
         recordLoc(me, at(kw.col));
@@ -245,11 +250,19 @@ export function parseDef(text: string, file: string): WfDefinition {
         } else if (pe) {
           fail(kw, `a second ${kw.text} line must start with -a or -o`);
         }
-        let exprText = raw.slice(start);
-        const hash = exprText.indexOf('#');
-        if (hash >= 0) exprText = exprText.slice(0, hash);
+        const uncomment = (t: string): string => { const h = t.indexOf('#'); return h >= 0 ? t.slice(0, h) : t; };
+        let exprText = uncomment(raw.slice(start));
         if (!pe) { pe = { node, which: kw.text, parts: [] }; list.push(pe); }
         pe.parts.push({ text: exprText, loc: at(start + 1), ...(join ? { join } : {}) });
+        // a trailing backslash continues the expression on the next line
+        while (/\\\s*$/.test(exprText)) {
+          const last = pe.parts.pop()!;
+          pe.parts.push({ ...last, text: last.text.replace(/\\\s*$/, '') });
+          if (li + 1 >= lines.length) fail(undefined, 'expected the expression to continue after \\');
+          li++;
+          exprText = uncomment(lines[li]!.replace(/\r$/, ''));
+          pe.parts.push({ text: exprText, loc: { file, line: li + 1, col: 1 }, join: 'space' });
+        }
         // parse now, so an error is reported on the line that caused it
         const parsed = parseExpressionParts(pe.parts);
         node[kw.text] = parsed;
@@ -260,6 +273,7 @@ export function parseDef(text: string, file: string): WfDefinition {
         const s = args[0];
         if (!s || !([...WF_STATES, 'suspended'] as string[]).includes(s.text)) fail(s, 'expected a state (complete, queued, suspended, aborted, active, unknown, submitted)');
         noMore(1);
+        if (node.defstatus !== undefined) fail(kw, 'defstatus is given twice');
         node.defstatus = s.text as WfState | 'suspended';
         break;
       }
@@ -271,24 +285,34 @@ export function parseDef(text: string, file: string): WfDefinition {
       }
       case 'time': case 'today': {
         const node = current();
+        if (node.kind === 'suite') fail(kw, `${kw.text} is not allowed on a suite`);
         if (args.length === 0) fail(undefined, 'expected a time hh:mm');
         (kw.text === 'time' ? node.times : node.todays).push(parseTimeSpec(args, fail));
         break;
       }
-      case 'date':
-        current().dates.push(parseDateSpec(args, fail));
+      case 'date': case 'day': case 'cron': {
+        const node = current();
+        if (node.kind === 'suite' && kw.text !== 'cron') fail(kw, `${kw.text} is not allowed on a suite`);
+        if (kw.text === 'date') node.dates.push(parseDateSpec(args, fail));
+        else if (kw.text === 'day') node.days.push(parseDay(args, fail));
+        else node.crons.push(parseCron(args, fail));
         break;
-      case 'day':
-        current().days.push(parseDay(args, fail));
-        break;
-      case 'cron':
-        current().crons.push(parseCron(args, fail));
+      }
+      case 'clock':
+        // `clock real` alone is ecFlow's default (the suite runs on the real clock): accepted, nothing to keep
+        if (args.length === 1 && args[0]!.text === 'real') break;
+        fail(kw, `clock ${args.map((a) => a.text).join(' ')} is not supported (only 'clock real')`);
         break;
       default:
         if (UNSUPPORTED.has(kw.text)) fail(kw, `${kw.text} is not supported`);
-        if (kw.text === 'repeat') fail(kw, 'repeat is not supported');
         fail(kw, NAME_RE.test(kw.text) ? `unknown keyword '${kw.text}' is not supported` : `unexpected '${kw.text}'`);
     }
+  };
+  for (; li < lines.length; li++) {
+    const raw = lines[li]!.replace(/\r$/, '');
+    const lineNo = li + 1;
+    if (raw.trimStart().startsWith('#')) { statement(raw, lineNo); continue; }
+    for (const st of splitStatements(raw)) statement(st, lineNo);
   }
   if (suites.length === 0) throw invalid({ file, line: 1, col: 1 }, 'expected a suite');
 
@@ -312,5 +336,24 @@ export function parseDef(text: string, file: string): WfDefinition {
   return def;
 }
 
-/** The expression an attribute line holds, re-exported for the YAML form. */
-export type { WfExpression };
+/**
+ * Splits a physical line at `;` outside quotes and before a comment (ecFlow allows several
+ * statements on a line); each statement keeps its columns (the rest is blanked out).
+ */
+function splitStatements(raw: string): string[] {
+  const out: string[] = [];
+  let q: string | undefined;
+  let from = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!;
+    if (q) { if (c === q) q = undefined; continue; }
+    if (c === '"' || c === "'") { q = c; continue; }
+    if (c === '#' && (i === 0 || /\s/.test(raw[i - 1]!))) break;
+    if (c === ';') {
+      out.push(' '.repeat(from) + raw.slice(from, i));
+      from = i + 1;
+    }
+  }
+  out.push(' '.repeat(from) + raw.slice(from));
+  return out;
+}

@@ -7,15 +7,19 @@
  * a node path (`x`, `x/y`, `./x`, `../x`, `/suite/f/x`) alone or with `:name`, and
  * `path<flag>name`.
  *
- * Precedence, tightest first: `not`, `* / %`, `+ -`, comparisons, `and`, `or`; binary
- * operators associate to the left. A `/` where an operand is expected starts an absolute path;
+ * Precedence as in ecFlow's grammar (ExprParser.cpp), tightest first: the arithmetic operators
+ * `+ - * / %` (all alike, left to right: `1 + 2 * 3` is 9), comparisons, then `not` (which
+ * takes the comparison after it: `! a == complete` is `not (a == complete)`, and
+ * `x:v eq ~ 1` compares with `not 1`), `and`, `or`; binary operators associate to the left.
+ * `//` in a path is read as `/`. Not supported: `:NAME` without a node path, `cal::` functions. A `/` where an operand is expected starts an absolute path;
  * where an operator is expected it divides (so write division with spaces, as the printer does).
  * A bare word that is a state keyword, `set`, `clear` or `not` is that keyword, never a node
  * (a node with such a name can be referred to as `./name`); a run of digits is a number unless
  * `:`, `/` or `<flag>` follows it.
  *
  * printExpression prints the canonical form: symbolic comparisons, `and`/`or`/`not `, spaces
- * around binary operators and the fewest parentheses that re-parse to the same tree.
+ * around binary operators and the fewest parentheses that re-parse to the same tree (plus
+ * those around a sum under a product, which ecFlow would not need).
  */
 import { NubisError } from '../../errors/index.js';
 import type { ArithOp, CompareOp, Expr, LogicOp, SourceLoc, WfExpression, WfState } from '../model/types.js';
@@ -23,7 +27,7 @@ import { WF_STATES } from '../model/types.js';
 
 const NAME = '[A-Za-z0-9_][A-Za-z0-9_.]*';
 const SEGMENT = `(?:\\.\\.?(?=/|[^A-Za-z0-9_.]|$)|${NAME})`;
-const PATH_RE = new RegExp(`/?${SEGMENT}(?:/${SEGMENT})*`, 'y');
+const PATH_RE = new RegExp(`/?${SEGMENT}(?:/+${SEGMENT})*`, 'y');
 const ATTR_RE = new RegExp(NAME, 'y');
 const NUMBER_RE = /-?\d+/y;
 const WS_RE = /\s*/y;
@@ -35,12 +39,15 @@ const STATE_SET: ReadonlySet<string> = new Set(WF_STATES);
 /** Binding strength of each binary operator (higher binds tighter). */
 const PREC: Readonly<Record<string, number>> = {
   or: 1, and: 2,
-  '==': 3, '!=': 3, '<': 3, '<=': 3, '>': 3, '>=': 3,
-  '+': 4, '-': 4,
-  '*': 5, '/': 5, '%': 5,
+  '==': 4, '!=': 4, '<': 4, '<=': 4, '>': 4, '>=': 4,
+  '+': 5, '-': 5, '*': 5, '/': 5, '%': 5,
 };
-const PREC_NOT = 6;
+/** `not` sits between `and` and the comparisons: its operand is a comparison (or tighter). */
+const PREC_NOT = 3;
+const PREC_COMPARE = 4;
 const PREC_ATOM = 7;
+const ADDITIVE = new Set(['+', '-']);
+const MULTIPLICATIVE = new Set(['*', '/', '%']);
 
 type BinOp = LogicOp | CompareOp | ArithOp;
 
@@ -123,7 +130,7 @@ class Parser {
   }
 
   private binary(minPrec: number): Expr {
-    let left = this.unary();
+    let left = this.unary(minPrec);
     for (;;) {
       const t = this.peekOp();
       if (!t) return left;
@@ -135,17 +142,19 @@ class Parser {
     }
   }
 
-  private unary(): Expr {
+  /** A `not` takes the comparison that follows (ecFlow's `not a == complete` is `not (a == complete)`). */
+  private unary(minPrec: number): Expr {
     this.ws();
     const c = this.text[this.pos];
+    let negate = false;
     if ((c === '!' && this.text[this.pos + 1] !== '=') || c === '~') {
       this.pos++;
-      return { kind: 'not', arg: this.unary() };
-    }
-    if (this.text.startsWith('not', this.pos) && /^[\s(!~]/.test(this.text[this.pos + 3] ?? '')) {
+      negate = true;
+    } else if (this.text.startsWith('not', this.pos) && /^[\s(!~]/.test(this.text[this.pos + 3] ?? '')) {
       this.pos += 3;
-      return { kind: 'not', arg: this.unary() };
+      negate = true;
     }
+    if (negate) return { kind: 'not', arg: this.binary(Math.max(minPrec, PREC_COMPARE)) };
     return this.atom();
   }
 
@@ -168,10 +177,19 @@ class Parser {
       this.pos = NUMBER_RE.lastIndex;
       return { kind: 'number', value: Number(m[0]) };
     }
+    if (this.text.startsWith('/<flag>', start)) {
+      ATTR_RE.lastIndex = start + 7;
+      const f = ATTR_RE.exec(this.text);
+      if (!f) this.fail('a flag name', start + 7);
+      this.pos = ATTR_RE.lastIndex;
+      return { kind: 'flag', path: '/', flag: f[0], ...(this.loc ? { loc: this.at(start) } : {}) };
+    }
+    if (c === ':') this.fail('an operand (a variable needs its node: path:NAME; :NAME alone is not supported)');
+    if (this.text.startsWith('cal::', start)) this.fail('an operand (cal:: functions are not supported)');
     PATH_RE.lastIndex = start;
     const m = PATH_RE.exec(this.text);
     if (!m) this.fail('an operand');
-    const path = m[0];
+    const path = m[0].replace(/\/{2,}/g, '/');
     const end = PATH_RE.lastIndex;
     const next = this.text[end];
     const flagNext = this.text.startsWith('<flag>', end);
@@ -215,7 +233,12 @@ export function parseExpression(text: string, loc?: SourceLoc): WfExpression {
 }
 
 /** One line of a trigger or complete: the first has no `join`, the rest were written `-a` (and) or `-o` (or). */
-export interface ExpressionPart { readonly text: string; readonly loc?: SourceLoc; readonly join?: LogicOp }
+export interface ExpressionPart {
+  readonly text: string;
+  readonly loc?: SourceLoc;
+  /** How it joins the text before it: `and`/`or` (a `-a`/`-o` line) or `space` (after a trailing backslash). */
+  readonly join?: LogicOp | 'space';
+}
 
 /**
  * Joins a trigger's lines as ecFlow does: the texts are concatenated with ` AND ` / ` OR ` and
@@ -226,7 +249,7 @@ export function parseExpressionParts(parts: readonly ExpressionPart[]): WfExpres
   let text = '';
   const segments: Segment[] = [];
   for (const [i, part] of parts.entries()) {
-    if (i > 0) text += part.join === 'or' ? ' OR ' : ' AND ';
+    if (i > 0) text += part.join === 'or' ? ' OR ' : part.join === 'space' ? ' ' : ' AND ';
     const t = part.text.trim();
     const lead = part.text.length - part.text.trimStart().length;
     const loc = part.loc ? { ...part.loc, col: part.loc.col + lead } : undefined;
@@ -256,13 +279,16 @@ export function printExpression(e: Expr): string {
     case 'flag': return `${e.path}<flag>${e.flag}`;
     case 'not': {
       const inner = printExpression(e.arg);
-      return precOf(e.arg) < PREC_NOT ? `not (${inner})` : `not ${inner}`;
+      return e.arg.kind === 'logic' ? `not (${inner})` : `not ${inner}`;
     }
     case 'logic': case 'compare': case 'arith': {
       const p = PREC[e.op] ?? 0;
       const l = printExpression(e.left);
       const r = printExpression(e.right);
-      const ls = precOf(e.left) < p ? `(${l})` : l;
+      // all arithmetic operators bind alike in ecFlow; a sum under a product is parenthesised
+      // anyway, so that the text reads the same to someone who expects * before +
+      const sumUnderProduct = e.kind === 'arith' && e.left.kind === 'arith' && MULTIPLICATIVE.has(e.op) && ADDITIVE.has(e.left.op);
+      const ls = precOf(e.left) < p || sumUnderProduct ? `(${l})` : l;
       const rs = precOf(e.right) <= p ? `(${r})` : r;
       return `${ls} ${e.op} ${rs}`;
     }

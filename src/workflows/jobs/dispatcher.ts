@@ -97,6 +97,8 @@ interface LiveJob extends DispatchedJob {
   killed: boolean;
   /** Seqs of waiting calls already handled (a re-attach may see them twice). */
   handled: Set<number>;
+  /** Resolves when the agent has answered runJob (a kill waits for it). */
+  starting?: Promise<void>;
 }
 
 interface NodeLoop {
@@ -192,6 +194,8 @@ export class JobDispatcher {
     const loop = this.loopOf(node);
     const job = this.newJob({ jobId, nodeId: node.nodeId, workflow: sub.workflow, path: sub.path, tryNo: sub.tryNo }, options.sink);
     loop.jobs.set(jobId, job);
+    let started: () => void = () => {};
+    job.starting = new Promise<void>((r) => (started = r));
     try {
       await this.ensureCursor(loop);
       const req = { jobId, workflow: agentWorkflowName(sub.workflow), path: sub.path, tryNo: sub.tryNo, script, env: jobEnv(sub, options.env) };
@@ -199,6 +203,8 @@ export class JobDispatcher {
     } catch (e) {
       loop.jobs.delete(jobId);
       throw new Error(`node ${node.nodeId}: ${msg(e)}`, { cause: e });
+    } finally {
+      started();
     }
     this.saveState();
     this.run(loop);
@@ -242,6 +248,8 @@ export class JobDispatcher {
         if (job.workflow !== workflow || job.path !== path || job.tryNo !== tryNo) continue;
         job.killed = true;
         try {
+          // a kill that overtakes the start would find nothing to kill
+          await job.starting;
           await loop.agent.killJob?.(job.jobId, this.never());
         } catch (e) {
           this.opts.log?.(`kill ${job.jobId} on ${loop.nodeId}: ${msg(e)}`);
@@ -499,6 +507,7 @@ export class JobDispatcher {
       ...(rec.caller.rid === undefined ? {} : { rid: rec.caller.rid }),
     };
     try {
+      if (job.killed) return { ok: false, zombie: true, why: 'the try was killed' };
       const r = job.sink.child(identity, rec.command as WfChildCommand);
       return r instanceof Promise ? r.catch((e: unknown) => ({ ok: false, zombie: false, why: msg(e) }) as WfChildResult) : r;
     } catch (e) {

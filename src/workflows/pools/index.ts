@@ -13,4 +13,5 @@ export {
 } from './ready-by.js';
 export { measuredProvisioning, type MeasureSources, type MeasureTarget } from './measure.js';
 export { poolAutoscale, type AutoscaleInput, type AutoscaleDecision } from './autoscale.js';
+export { PoolAutoscaler, type PoolAutoscalerOptions } from './autoscaler.js';
 export { parsePoolText, poolsFromVariables, printPool, POOL_VARIABLE_PREFIX, POOL_NAME } from './parse.js';

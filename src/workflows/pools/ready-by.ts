@@ -150,8 +150,9 @@ export function readyByPlan(input: ReadyByInput): ReadyByPlan {
   const nodes = `${count} node${count === 1 ? '' : 's'}`;
   const how = measured
     ? `take p90 ${durationText(rounds * perRound)} on cloud ${stats.cloud} at concurrency ${atOnce}`
-      + (rounds > 1 ? ` (${rounds} rounds of ${durationText(perRound)})` : '')
-      + (factor > 1 ? ` (×${factor.toFixed(1)} when overlapping)` : '')
+      + (rounds > 1 || factor > 1
+        ? ` (${[...(rounds > 1 ? [`${rounds} rounds of ${durationText(perRound)}`] : []), ...(factor > 1 ? [`×${factor.toFixed(1)} when overlapping`] : [])].join(', ')})`
+        : '')
       + ` from ${stats.samples} measured`
     : `take an assumed ${durationText(rounds * perRound)} on cloud ${stats.cloud} (nothing measured yet) at concurrency ${atOnce}`;
   const tail = `${how}, +${durationText(margin)} margin, ready by ${clockText(readyBy)}`;

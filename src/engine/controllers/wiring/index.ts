@@ -26,6 +26,8 @@ export const WIRING = 'wiring';
 interface Published {
   requires: Wiring['requires'];
   hash: string;
+  /** Serving generation of each provider component (channel order) it was computed at. */
+  gens: number[];
 }
 
 /** Requiring components of each component of a spec. */
@@ -74,6 +76,7 @@ export class WiringController implements Controller {
     const comp = d.spec.components[component];
     if (!comp) return undefined;
     const byComponent = new Map<string, InstanceRec[]>();
+    const gens = this.gensOf(d, component);
     for (const ch of Object.values(comp.requires)) {
       if (!byComponent.has(ch.component)) byComponent.set(ch.component, [...this.ctx.model.instancesOfComponent(d.name, ch.component)]);
     }
@@ -82,10 +85,41 @@ export class WiringController implements Controller {
     const { requires } = computeWiring({ dep: d, inst: sample, byComponent, nodes: this.ctx.nodes });
     const t = this.table(d);
     const old = t.get(component);
-    if (old && old.requires === requires) return { pub: old, changed: false };
-    const pub = { requires, hash: wiringHash({ requires } as Wiring) };
+    if (old && old.requires === requires) {
+      old.gens = gens;
+      return { pub: old, changed: false };
+    }
+    const pub = { requires, hash: wiringHash({ requires } as Wiring), gens };
     t.set(component, pub);
     return { pub, changed: !old || old.hash !== pub.hash };
+  }
+
+  private gensOf(d: Deployment, component: string): number[] {
+    const comp = d.spec.components[component];
+    return comp ? Object.values(comp.requires).map((ch) => this.ctx.components.servingGen(d.name, ch.component)) : [];
+  }
+
+  /** Publishes the requiring component's new wiring and wakes the requirers it leaves out of date. */
+  private fanOut(d: Deployment, component: string, pub: Published): void {
+    for (const i of this.ctx.model.instancesOfComponent(d.name, component)) {
+      if (i.desired && (i.phase === 'running' || i.phase === 'started') && i.wiringHash !== pub.hash) this.wakeResource(i.key);
+    }
+    this.ctx.changedComponent(d.name, component);
+  }
+
+  /**
+   * The requiring component's wiring brought up to date now if a provider changed since it was
+   * published (a provider's stop must see the hash its requirers will get, not the last paced one).
+   */
+  private fresh(d: Deployment, component: string): Published | undefined {
+    const pub = this.table(d).get(component);
+    if (pub) {
+      const gens = this.gensOf(d, component);
+      if (gens.length === pub.gens.length && gens.every((g, i) => g === pub.gens[i])) return pub;
+    }
+    const r = this.refresh(d, component);
+    if (r?.changed) this.fanOut(d, component, r.pub);
+    return r?.pub;
   }
 
   private current(d: Deployment, component: string): Published | undefined {
@@ -113,7 +147,7 @@ export class WiringController implements Controller {
   requirersBusy(d: Deployment, component: string): boolean {
     const ck = `${d.name}\0${component}`;
     const gen = this.ctx.components.gen(d.name, component);
-    const hash = this.hashOf(d, component);
+    const hash = this.fresh(d, component)?.hash;
     const m = this.holds.get(ck);
     if (m && m.gen === gen && m.hash === hash) return m.value;
     let value = false;
@@ -151,11 +185,7 @@ export class WiringController implements Controller {
     this.refreshedAt.set(key, { d, gen });
     for (const req of requirers) {
       const r = this.refresh(d, req);
-      if (!r?.changed) continue;
-      for (const i of this.ctx.model.instancesOfComponent(d.name, req)) {
-        if (i.desired && (i.phase === 'running' || i.phase === 'started') && i.wiringHash !== r.pub.hash) this.wakeResource(i.key);
-      }
-      this.ctx.changedComponent(d.name, req);
+      if (r?.changed) this.fanOut(d, req, r.pub);
     }
     // this component as a requirer: providers whose stop waited for its updates or stops
     const waiters = this.stopWaiters.get(key);
