@@ -298,8 +298,8 @@ test('hook order per step: one changed batch, then kills, then submissions in de
   assert.deepEqual(order, ['submit /s/f/b#1', 'submit /s/f/a#1', 'submit /s/c#1']);
   await settle();
   assert.deepEqual(order.slice(3), ['submit /s/c#2'], 'retried per ECF_TRIES after the failed start');
-  // the abort and the resubmission are one step: its batch holds the end state
-  assert.deepEqual(h.steps.at(-1)!.filter((n) => n.path === '/s/c').map((n) => [n.state, n.tryNo]), [['submitted', 2]]);
+  // the abort and the resubmission are one step: its batch holds the abort, then the end state
+  assert.deepEqual(h.steps.at(-1)!.filter((n) => n.path === '/s/c').map((n) => [n.state, n.tryNo, n.reason]), [['aborted', 1, 'submit failed: no pool'], ['submitted', 2, undefined]]);
 });
 
 test('a repeat family whose complete expression holds skips its iterations; an endless repeat day does not spin', () => {
@@ -474,4 +474,13 @@ test('the ecFlow fixtures (parsed by the def unit) run to completion, every task
     for (const [p, c] of counts) assert.equal(c, p.startsWith('/repeat3/loop/') ? 3 : 1, `${f}: ${p} ran ${c} times`);
     h.rt.close();
   }
+});
+
+test('changed batches show a completion before the repeat requeues it (the history is not lost)', () => {
+  const h = new Harness(definition(suite('s', [family('loop', [task('r1'), task('r2', { trigger: expr(is('r1', 'complete')) })], { repeat: { kind: 'integer', name: 'N', start: 1, end: 2, step: 1 } })])));
+  h.rt.user({ verb: 'begin' });
+  h.finish('/s/loop/r1');
+  h.finish('/s/loop/r2');
+  const last = h.steps.at(-1)!.filter((n) => n.path === '/s/loop/r2' || n.path === '/s/loop').map((n) => `${n.path}=${n.state}`);
+  assert.deepEqual(last, ['/s/loop/r2=complete', '/s/loop=complete', '/s/loop/r2=queued', '/s/loop=submitted']);
 });

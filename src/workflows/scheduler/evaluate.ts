@@ -109,13 +109,9 @@ export function evaluateExpression(e: Expr, env: ExprEnv): boolean {
 export function falseTerms(e: Expr, env: ExprEnv, out: Expr[] = []): Expr[] {
   if (evaluateExpression(e, env)) return out;
   if (e.kind === 'logic') {
-    if (e.op === 'and') {
-      falseTerms(e.left, env, out);
-      falseTerms(e.right, env, out);
-    } else {
-      falseTerms(e.left, env, out);
-      falseTerms(e.right, env, out);
-    }
+    // a false `and` has a false side (the true one is skipped below); a false `or` has two
+    falseTerms(e.left, env, out);
+    falseTerms(e.right, env, out);
     return out;
   }
   out.push(e);

@@ -1,6 +1,17 @@
 /**
- * scheduler — the run-time semantics of ecFlow suites (see ../README.md): `createRuntime`
- * builds a `WorkflowRuntime` (../model/runtime.ts) for one loaded definition.
+ * scheduler — the run-time semantics of ecFlow 5.9.2 suites (see ../README.md): `createRuntime`
+ * builds a `WorkflowRuntime` (../model/runtime.ts) for one loaded definition; event-driven, no
+ * tick (./runtime.ts). Where Nubis decides or differs:
+ * - the suite calendar is the UTC calendar of the runtime's Clock;
+ * - a time slot passed while the control plane was down is caught up at restore (ecFlow misses it);
+ * - a user requeue ignores defstatus and starts the tries afresh; begin and repeat/cron/time
+ *   requeues apply defstatus; kill and force aborted never retry;
+ * - `inlimit -n`: the node holds its token from its first task's submission until it is
+ *   complete, aborted or requeued (`-s` applies to task tokens only); a task's needs of one
+ *   limit are checked together; `run` takes tokens even past the limit;
+ * - a step evaluates in definition order; `changed` batches carry the states a node passed
+ *   through within the step (a completion before its requeue, an abort before its retry);
+ * - labels must be declared, except on engine-action tasks.
  */
 export { createRuntime, type RuntimeOptions } from './runtime.js';
 export { evaluateExpression, evaluateValue, falseTerms, STATE_VALUE, type ExprEnv } from './evaluate.js';

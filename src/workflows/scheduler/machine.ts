@@ -7,11 +7,11 @@
  */
 import type { Clock } from '../../clock/index.js';
 import type { Expr, WfDefinition } from '../model/types.js';
-import type { WfChildCommand, WfChildIdentity, WfChildResult } from '../model/runtime.js';
+import type { WfChildCommand, WfChildIdentity, WfChildResult, WfNodeRuntime } from '../model/runtime.js';
 import { evaluateExpression, type ExprEnv } from './evaluate.js';
 import { LimitBook } from './limits.js';
 import { isDateRepeat, repeatName, repeatValue } from './repeat.js';
-import { timeFree } from './time.js';
+import { encodeTime, timeFree } from './time.js';
 import { completeByRule, submit } from './transitions.js';
 import { NodeHeap, Tree, type RNode } from './tree.js';
 import { generatedVariables, lookupVariable, ownVariable } from './variables.js';
@@ -34,6 +34,8 @@ export class Machine {
   /** Nodes to evaluate, lowest definition index first (ecFlow's depth-first traversal order). */
   readonly queue = new NodeHeap();
   changed = new Set<RNode>();
+  /** Snapshots of states a node left within this step (complete or aborted, then requeued or retried). */
+  interim: WfNodeRuntime[] = [];
   submits: RNode[] = [];
   kills: { path: string; tryNo: number }[] = [];
   zombies: { id: WfChildIdentity; c: WfChildCommand; why: string }[] = [];
@@ -41,6 +43,7 @@ export class Machine {
   waiters: Waiter[] = [];
   /** A time attribute's state changed: the clock wait must be recomputed. */
   timeDirty = true;
+  private stepNo = 0;
   /** Repeat iterations skipped by rule in this step (bounded). */
   ruleCycles = 0;
 
@@ -58,6 +61,7 @@ export class Machine {
 
   /** Starts a step at the clock's time. */
   begin(): void {
+    this.stepNo++;
     this.now = this.clock.now();
     this.ruleCycles = 0;
   }
@@ -70,6 +74,14 @@ export class Machine {
 
   touch(n: RNode): void {
     this.changed.add(n);
+  }
+
+  /** Before `n` leaves a complete or aborted state it entered in this step: the hooks still see it. */
+  keepInterim(n: RNode): void {
+    const s = n.rt.state;
+    if ((s !== 'complete' && s !== 'aborted') || !this.changed.has(n) || n.interimStep === this.stepNo) return;
+    n.interimStep = this.stepNo;
+    this.interim.push(snapshot(n));
   }
 
   markDependents(n: RNode): void {
@@ -205,4 +217,23 @@ export class Machine {
 export function toInt(s: string): number {
   const t = s.trim();
   return /^[+-]?\d+$/.test(t) ? Number(t) : 0;
+}
+
+/** A copy of the node's run-time state for the hooks, with its time and `-n` token state in `fired`. */
+export function snapshot(n: RNode): WfNodeRuntime {
+  if (n.time || n.heldAsNode || n.rt.fired) {
+    const fired = n.time ? encodeTime(n.time) : [];
+    for (const l of n.heldAsNode ?? []) fired.push(`limit=${l.label}`);
+    if (fired.length > 0) n.rt.fired = fired;
+    else delete n.rt.fired;
+  }
+  const rt = n.rt;
+  return {
+    ...rt,
+    events: { ...rt.events },
+    meters: { ...rt.meters },
+    labels: { ...rt.labels },
+    variables: { ...rt.variables },
+    ...(rt.fired ? { fired: [...rt.fired] } : {}),
+  };
 }

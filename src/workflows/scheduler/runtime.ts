@@ -27,10 +27,8 @@ import type {
 } from '../model/runtime.js';
 import { parseExpression } from '../expr/index.js';
 import { abortTry, checkWaiters, childCommand } from './child-commands.js';
-import { Machine } from './machine.js';
+import { Machine, snapshot } from './machine.js';
 import { restoreNodes } from './restore.js';
-import { encodeTime } from './time.js';
-import type { RNode } from './tree.js';
 import { userCommand } from './user-commands.js';
 import { DEFAULT_SERVER_VARIABLES, resolveVariables } from './variables.js';
 import { Waker } from './waker.js';
@@ -151,15 +149,17 @@ class Scheduler implements WorkflowRuntime {
   /** Tells the hooks what the step did, in order. */
   private emit(): void {
     const m = this.m;
-    const { changed, kills, submits, zombies, answers } = m;
+    const { changed, interim, kills, submits, zombies, answers } = m;
     m.changed = new Set();
+    m.interim = [];
     m.kills = [];
     m.submits = [];
     m.zombies = [];
     m.answers = [];
     const wf = this.definition.name;
     if (changed.size > 0) {
-      const snaps: WfNodeRuntime[] = [];
+      // states a node passed through in the step (a completion before its requeue, an abort before its retry), then the end states
+      const snaps: WfNodeRuntime[] = interim;
       for (const n of changed) snaps.push(snapshot(n));
       this.hooks.changed(wf, snaps);
     }
@@ -192,23 +192,4 @@ class Scheduler implements WorkflowRuntime {
     for (const a of answers) a();
     if (m.timeDirty && !this.closed) this.waker.arm();
   }
-}
-
-/** A copy of the node's run-time state for the hooks, with its time and `-n` token state in `fired`. */
-function snapshot(n: RNode): WfNodeRuntime {
-  if (n.time || n.heldAsNode || n.rt.fired) {
-    const fired = n.time ? encodeTime(n.time) : [];
-    for (const l of n.heldAsNode ?? []) fired.push(`limit=${l.label}`);
-    if (fired.length > 0) n.rt.fired = fired;
-    else delete n.rt.fired;
-  }
-  const rt = n.rt;
-  return {
-    ...rt,
-    events: { ...rt.events },
-    meters: { ...rt.meters },
-    labels: { ...rt.labels },
-    variables: { ...rt.variables },
-    ...(rt.fired ? { fired: [...rt.fired] } : {}),
-  };
 }

@@ -29,6 +29,7 @@ export function setState(m: Machine, n: RNode, s: WfState, reason?: string): voi
   if (reason !== undefined) n.rt.reason = reason;
   else if (s === 'queued' || s === 'submitted' || s === 'active') delete n.rt.reason;
   if (old !== s) {
+    m.keepInterim(n);
     n.rt.state = s;
     n.rt.changedAt = m.now;
     if (n.parent) {
@@ -136,6 +137,12 @@ export function requeue(m: Machine, n: RNode, mode: RequeueMode, repeatStep: boo
     m.touch(x);
     m.markDependents(x);
   };
+  // what completed in this step is seen before it is queued again, children first
+  const keep = (x: RNode): void => {
+    for (const c of x.children) keep(c);
+    m.keepInterim(x);
+  };
+  keep(n);
   resetOne(n, undefined, true);
   if (n.parent && old !== n.rt.state) {
     n.parent.counts[STATE_SIGNIFICANCE[old]]!--;
@@ -146,6 +153,7 @@ export function requeue(m: Machine, n: RNode, mode: RequeueMode, repeatStep: boo
 
 /** A new try: tokens taken, try number and password new, state submitted. */
 export function submit(m: Machine, t: RNode): void {
+  m.keepInterim(t); // an abort in this step is seen before its retry
   m.limits.acquire(t);
   t.rt.tryNo += 1;
   t.rt.password = m.password();

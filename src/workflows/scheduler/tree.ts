@@ -60,6 +60,8 @@ export class RNode {
   rt: WfNodeRuntime;
   /** Queued for evaluation in the current step. */
   dirty = false;
+  /** The step that kept an interim snapshot of this node (see Machine.keepInterim). */
+  interimStep = -1;
   /** Aborted with tries left: resubmitted when its dependencies hold. */
   retryPending = false;
   /** The limit whose waiters heap holds this task. */
