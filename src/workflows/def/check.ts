@@ -228,7 +228,8 @@ function findCycle(order: readonly Entry[], index: ReadonlyMap<string, Entry>): 
   order.forEach((e, i) => idx.set(e.path, i));
   const adj: number[][] = Array.from({ length: 2 * n }, () => []);
   const name = (v: number): string => `${v % 2 === 0 ? 'S' : 'D'}${order[v >> 1]!.path}`;
-  const triggerEdge = new Set<string>();
+  /** Trigger edges as `v * 2n + w` (names are built only for a cycle's message). */
+  const triggerEdge = new Set<number>();
   const exists = (p: string): boolean => index.has(p);
   for (let i = 0; i < n; i++) {
     const e = order[i]!;
@@ -243,7 +244,7 @@ function findCycle(order: readonly Entry[], index: ReadonlyMap<string, Entry>): 
       if (j === i && k === 'S') continue; // its own event/variable: not a wait on another node
       const w = 2 * j + (k === 'D' ? 1 : 0);
       adj[2 * i]!.push(w);
-      triggerEdge.add(`${name(2 * i)}>${name(w)}`);
+      triggerEdge.add(2 * i * 2 * n + w);
     }
   }
   const state = new Uint8Array(2 * n); // 0 new, 1 on the stack, 2 done
@@ -273,7 +274,10 @@ function findCycle(order: readonly Entry[], index: ReadonlyMap<string, Entry>): 
         stackI.push(0);
       } else if (state[w] === 1) {
         const from = stackV.lastIndexOf(w);
-        reportCycle([...stackV.slice(from), w].map(name), triggerEdge, index);
+        const cyc = [...stackV.slice(from), w];
+        const named = new Set<string>();
+        for (let c = 0; c + 1 < cyc.length; c++) if (triggerEdge.has(cyc[c]! * 2 * n + cyc[c + 1]!)) named.add(`${name(cyc[c]!)}>${name(cyc[c + 1]!)}`);
+        reportCycle(cyc.map(name), named, index);
       }
     }
   }
