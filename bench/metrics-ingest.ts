@@ -14,7 +14,12 @@
  * every core; on a loaded machine the scheduler shares the CPU per runnable thread, so the
  * one-thread side loses more than the many-thread side.
  *
- * Prints one JSON line. `--quick`: 10,000 series × 20 samples, 1 round.
+ * Nubis's listener parses in worker threads (`--workers N`, default one per CPU, at most 4)
+ * and hands columns to the store; each round also runs it with parsing on the main thread
+ * (`parseWorkers: 0`, the path before the workers; `--no-single` skips it), so before and
+ * after are measured in the same run.
+ *
+ * Prints one JSON line. `--quick`: 10,000 series × 20 samples, 1 round. `--rounds N`.
  * Sender mode (internal): `--send <port> <series> <perSeries> <baseSec>`.
  */
 import { spawn } from 'node:child_process';
@@ -24,8 +29,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEmbeddedMetricStore } from '../src/metrics/store/embedded.js';
-import type { Sample } from '../src/metrics/types.js';
+import type { Sample, SampleColumns } from '../src/metrics/types.js';
 import { startVictoriaMetrics } from '../test/helpers/peers-vm.js';
+import { defaultParseWorkers } from '../src/metrics/ingest/graphite-pool.js';
 
 const SERIES = 10_000;
 const STEP_S = 10;
@@ -75,7 +81,7 @@ async function startSender(port: number, perSeries: number, baseSec: number): Pr
 }
 
 type Listener = { port: number; close(): Promise<void>; stats(): { accepted: number; malformed: number } };
-type StartListener = (o: { port: number; host?: string; onSamples(s: Sample[]): void }) => Promise<Listener>;
+type StartListener = (o: { port: number; host?: string; onSamples(s: Sample[]): void; onColumns?(c: SampleColumns): void; parseWorkers?: number }) => Promise<Listener>;
 
 async function loadListener(): Promise<{ start: StartListener; source: string }> {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -125,7 +131,8 @@ interface Round {
   stored: number;
 }
 
-async function nubisRound(perSeries: number, baseSec: number): Promise<Round> {
+/** `workers`: the listener's parse workers (0: parse on the main thread, as before). */
+async function nubisRound(perSeries: number, baseSec: number, workers: number): Promise<Round> {
   const total = SERIES * perSeries;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-bench-ingest-'));
   const store = await createEmbeddedMetricStore({ dir, flushIntervalMs: 0 });
@@ -135,11 +142,22 @@ async function nubisRound(perSeries: number, baseSec: number): Promise<Round> {
   const allIn = new Promise<void>((r) => (resolveAll = r));
   const listener = await start({
     port: 0,
+    parseWorkers: workers,
     onSamples: (s) => {
       store.append(s);
       appended += s.length;
       if (appended >= total) resolveAll();
     },
+    // with workers: columns straight into the store, as `nubis serve` does
+    ...(workers > 0
+      ? {
+          onColumns: (c: SampleColumns) => {
+            store.appendColumns(c);
+            appended += c.n;
+            if (appended >= total) resolveAll();
+          },
+        }
+      : {}),
   });
   const s1 = await startSender(listener.port, perSeries, baseSec);
   const c0 = process.cpuUsage();
@@ -148,7 +166,7 @@ async function nubisRound(perSeries: number, baseSec: number): Promise<Round> {
   await allIn;
   await store.flush();
   const seconds = (performance.now() - t0) / 1000;
-  const c = process.cpuUsage(c0);
+  const c = process.cpuUsage(c0); // the whole process: main thread and parse workers
   const stored = store.stats().points;
   await s1.done;
   await listener.close();
@@ -194,35 +212,49 @@ async function vmRound(perSeries: number, baseSec: number): Promise<Round> {
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const perSeries = quick ? 20 : 300;
-  const rounds = quick ? 1 : 3;
+  const rounds = Number(argValue('--rounds') ?? (quick ? 1 : 3));
+  const workers = Number(argValue('--workers') ?? defaultParseWorkers());
+  const withSingle = !process.argv.includes('--no-single');
   const total = SERIES * perSeries;
   const baseSec = Math.floor(Date.now() / 1000) - perSeries * STEP_S - 3600;
   const { source } = await loadListener();
   const nubis: Round[] = [];
+  const single: Round[] = [];
   const vms: Round[] = [];
   const load0 = os.loadavg()[0]!;
   for (let r = 0; r < rounds; r++) {
-    nubis.push(await nubisRound(perSeries, baseSec));
+    nubis.push(await nubisRound(perSeries, baseSec, workers));
     vms.push(await vmRound(perSeries, baseSec));
+    if (withSingle) single.push(await nubisRound(perSeries, baseSec, 0));
   }
   const n = median(nubis.map((x) => x.seconds));
   const v = median(vms.map((x) => x.seconds));
   const nCpu = median(nubis.map((x) => x.cpuSeconds));
   const vCpu = median(vms.map((x) => x.cpuSeconds));
+  const s1 = single.length > 0 ? median(single.map((x) => x.seconds)) : NaN;
+  const s1Cpu = single.length > 0 ? median(single.map((x) => x.cpuSeconds)) : NaN;
   console.log(
     JSON.stringify({
       series: SERIES,
       samples: total,
       rounds,
       listener: source,
+      parseWorkers: workers,
       loadAverage: { start: load0, end: os.loadavg()[0]!, cores: os.cpus().length },
       nubis: { seconds: n, samplesPerSec: total / n, cpuSeconds: nCpu, stored: nubis[0]!.stored, all: nubis },
       victoriaMetrics: { seconds: v, samplesPerSec: total / v, cpuSeconds: vCpu, stored: vms[0]!.stored, all: vms },
       ratio: v / n,
       /** Nubis's samples per CPU second over VictoriaMetrics's. */
       cpuEfficiencyRatio: vCpu / nCpu,
+      /** The same listener parsing on the main thread (parseWorkers 0, Sample objects into append), same run. */
+      ...(single.length > 0 ? { singleThread: { seconds: s1, samplesPerSec: total / s1, cpuSeconds: s1Cpu, ratio: v / s1, cpuEfficiencyRatio: vCpu / s1Cpu, all: single } } : {}),
     }),
   );
+}
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
 if (process.argv[2] === '--send') {

@@ -4,11 +4,15 @@
  * each (the store's clock follows the data), on disk in a temp dir. Half the series are
  * counters (integer increments), half gauges (two decimals). Reports the peak RSS of the
  * ingesting process, bytes on disk, then in a fresh process: the restart (open) time, the RSS
- * after open, and a one-day query of one series.
+ * after open, and a one-day query of one series. Then the crash row: the next day's ingest
+ * starts on the same store and is SIGKILLed mid-window after two acknowledged windows (heads
+ * near their 256 MiB budget: the longest WAL tail this load leaves), and a fresh process
+ * reopens it: the open time, and whether every acknowledged (flushed) point is there.
  *
- * `node dist/bench/metrics-store.js [--quick] [--series N]`. Prints one JSON line.
+ * `node dist/bench/metrics-store.js [--quick] [--series N] [--points N]`. Prints one JSON
+ * line. Phases run alone too: `--phase ingest|reopen --dir D [--from W] [--kill-at W]`.
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,8 +32,14 @@ function arg(name: string): string | undefined {
 const rssMB = (): number => process.memoryUsage().rss / 2 ** 20;
 const peakMB = (): number => process.resourceUsage().maxRSS / 1024;
 
-async function ingest(dir: string, series: number, points: number): Promise<void> {
-  let clock = T0;
+/**
+ * `killAt`: the crash variant. Ingests up to window `killAt`, prints how many points were
+ * acknowledged (flushed), then SIGKILLs itself mid-ingest (after appending that window's
+ * first half, unflushed): nothing is closed, the next open must replay what the WAL holds.
+ * `from`: the first window (a store that holds windows before it already continues).
+ */
+async function ingest(dir: string, series: number, points: number, killAt = Infinity, from = 0): Promise<void> {
+  let clock = T0 + from * WINDOW * STEP_MS;
   const store = await createEmbeddedMetricStore({ dir, flushIntervalMs: 0, now: () => clock });
   const labels = Array.from({ length: series }, (_, i) => ({ instance: `host-${Math.floor(i / 100)}`, metric: `m${i % 100}` }));
   const GROUP = 1000; // series per append call
@@ -37,9 +47,13 @@ async function ingest(dir: string, series: number, points: number): Promise<void
   const counters = new Float64Array(series);
   const t0 = performance.now();
   let flushMs = 0;
-  for (let w = 0; w * WINDOW < points; w++) {
+  for (let w = from; w * WINDOW < points; w++) {
     const n = Math.min(WINDOW, points - w * WINDOW);
+    if (w === killAt) {
+      console.log(JSON.stringify({ phase: 'crash', seconds: (performance.now() - t0) / 1000, peakRssMB: peakMB(), ackedPoints: (w - from) * WINDOW * series, ...store.stats() }));
+    }
     for (let g = 0; g < series; g += GROUP) {
+      if (w === killAt && g >= series / 2) process.kill(process.pid, 'SIGKILL');
       let k = 0;
       for (let i = g; i < Math.min(series, g + GROUP); i++) {
         const l = labels[i]!;
@@ -74,7 +88,8 @@ async function reopen(dir: string, points: number): Promise<void> {
   const got = store.selectColumns([{ name: 'instance', op: '=', value: 'host-7' }, { name: 'metric', op: '=', value: 'm3' }], T0, T0 + points * STEP_MS);
   const queryMs = performance.now() - q0;
   const st = store.stats();
-  const out = { phase: 'reopen', openSeconds: openS, rssAfterOpenMB: rssMB(), peakRssMB: peakMB(), series: st.series, points: st.points, queryOneSeriesDayMs: queryMs, queryPoints: got[0]?.ts.length ?? 0 };
+  const expect = arg('--expect');
+  const out = { phase: 'reopen', openSeconds: openS, ...(expect === undefined ? {} : { expectedAtLeast: Number(expect), allAcknowledgedThere: st.points >= Number(expect) }), rssAfterOpenMB: rssMB(), peakRssMB: peakMB(), series: st.series, points: st.points, queryOneSeriesDayMs: queryMs, queryPoints: got[0]?.ts.length ?? 0 };
   await store.close();
   console.log(JSON.stringify(out));
 }
@@ -85,18 +100,28 @@ async function main(): Promise<void> {
   const points = Number(arg('--points') ?? (quick ? 8640 / 4 : 8640));
   const phase = arg('--phase');
   const dir = arg('--dir');
-  if (phase === 'ingest') return ingest(dir!, series, points);
+  const killAt = arg('--kill-at');
+  if (phase === 'ingest') return ingest(dir!, series, points, killAt === undefined ? Infinity : Number(killAt), Number(arg('--from') ?? 0));
   if (phase === 'reopen') return reopen(dir!, points);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-bench-mstore-'));
   const self = fileURLToPath(import.meta.url);
-  const run = (p: string): Record<string, number> => {
-    const out = execFileSync(process.execPath, [self, '--phase', p, '--dir', tmp, '--series', String(series), '--points', String(points)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
-    return JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+  const run = (p: string, d: string, extra: string[] = [], pts = points): Record<string, number> => {
+    const r = spawnSync(process.execPath, [self, '--phase', p, '--dir', d, '--series', String(series), '--points', String(pts), ...extra], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+    if (r.status !== 0 && r.signal !== 'SIGKILL') throw new Error(`bench phase ${p} failed: ${r.status ?? r.signal}`);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
   };
   try {
-    const a = run('ingest');
-    const b = run('reopen');
-    console.log(JSON.stringify({ series, pointsPerSeries: points, stepMs: STEP_MS, ingest: a, reopen: b }));
+    const a = run('ingest', tmp);
+    const b = run('reopen', tmp);
+    // the crash row: the next day starts on the same store, which is SIGKILLed mid-window once
+    // two windows are acknowledged after the open (the heads near their budget: the most WAL to
+    // replay this load makes), then reopened in a fresh process
+    const windows = Math.ceil(points / WINDOW);
+    const killAt = windows + 2;
+    const more = (killAt + 1) * WINDOW;
+    const c = run('ingest', tmp, ['--from', String(windows), '--kill-at', String(killAt)], more);
+    const d = run('reopen', tmp, ['--expect', String(b.points! + c.ackedPoints!)], more);
+    console.log(JSON.stringify({ series, pointsPerSeries: points, stepMs: STEP_MS, ingest: a, reopen: b, crash: c, crashReopen: d }));
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

@@ -6,11 +6,11 @@
  * aborted signal throws ABORTED. Errors the agent reports keep its code. A handler that fails
  * or times out is not an error here: runStep returns its StepResult with that state.
  */
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { ERROR_CODES, NubisError, type ErrorCode } from '../errors/index.js';
 import type { HandlerName } from '../model/types.js';
-import type { AgentClient, AgentStatus, StepRequest, StepResult } from './protocol.js';
+import type { AgentClient, AgentStatus, JobFeed, JobInfo, JobStatusList, StepRequest, StepResult } from './protocol.js';
 import { agentClientOptions, type AgentTlsClient } from './tls/index.js';
 
 /** How the control plane dials an agent: its TLS pin for an `https:` URL, nothing for `http:` (local). */
@@ -33,13 +33,16 @@ interface Reply {
   text: string;
 }
 
-function call(base: URL, tls: AgentTransport, token: string, method: string, path: string, body: unknown, signal: AbortSignal, timeoutMs: number): Promise<Reply> {
+function call(
+  base: URL, tls: AgentTransport, token: string, method: string, path: string, body: unknown, signal: AbortSignal, timeoutMs: number,
+  pool: HttpAgent | false = false,
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(new NubisError('ABORTED', 'the agent call was aborted'));
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string | number> = { authorization: `Bearer ${token}` };
     if (payload) Object.assign(headers, { 'content-type': 'application/json', 'content-length': payload.length });
-    const req = agentRequest(new URL(path, base), tls, { method, headers, agent: false, signal }, (res) => {
+    const req = agentRequest(new URL(path, base), tls, { method, headers, agent: pool, signal }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
@@ -87,6 +90,8 @@ function json<T>(r: Reply, base: URL): T {
 export function createHttpAgentClient(url: string, token: string, tls?: AgentTransport): AgentClient {
   const base = new URL(url);
   const requestTimeout = 15_000;
+  // job calls come in quick succession (a feed read per child command): keep their connections
+  const pool = base.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, maxSockets: 8 }) : new HttpAgent({ keepAlive: true, maxSockets: 8 });
   return {
     async runStep(req: StepRequest, signal: AbortSignal): Promise<StepResult> {
       const deadline = Date.now() + req.timeoutMs + MARGIN_MS;
@@ -110,6 +115,35 @@ export function createHttpAgentClient(url: string, token: string, tls?: AgentTra
     async logs(instance: string, step: HandlerName | undefined, signal: AbortSignal) {
       const q = step === undefined ? '' : `?step=${encodeURIComponent(step)}`;
       const r = await call(base, tls, token, 'GET', `/v1/instances/${encodeURIComponent(instance)}/logs${q}`, undefined, signal, requestTimeout);
+      if (r.status === 404) return '';
+      if (r.status < 200 || r.status > 299) throw replyError(r, base);
+      return r.text;
+    },
+    async runJob(req, signal) {
+      return json<JobInfo>(await call(base, tls, token, 'POST', '/v1/jobs', req, signal, requestTimeout + 10_000, pool), base);
+    },
+    async killJob(jobId, signal) {
+      json<unknown>(await call(base, tls, token, 'POST', `/v1/jobs/${encodeURIComponent(jobId)}/kill`, undefined, signal, requestTimeout + 10_000), base);
+    },
+    async jobStatus(signal) {
+      return json<JobStatusList>(await call(base, tls, token, 'GET', '/v1/jobs', undefined, signal, requestTimeout), base);
+    },
+    async jobFeed(after, waitMs, signal, answers) {
+      const wait = Math.max(0, Math.min(waitMs, POLL_MS));
+      const path = `/v1/jobs/feed?after=${after}&waitMs=${wait}`;
+      const r = answers && answers.length > 0
+        ? await call(base, tls, token, 'POST', path, { answers }, signal, wait + requestTimeout, pool)
+        : await call(base, tls, token, 'GET', path, undefined, signal, wait + requestTimeout, pool);
+      return json<JobFeed>(r, base);
+    },
+    async answerJobs(answers, signal) {
+      json<unknown>(await call(base, tls, token, 'POST', '/v1/jobs/answers', { answers }, signal, requestTimeout, pool), base);
+    },
+    async jobLogs(job, signal) {
+      const path = typeof job === 'string'
+        ? `/v1/jobs/${encodeURIComponent(job)}/logs`
+        : `/v1/jobs/logs?workflow=${encodeURIComponent(job.workflow)}&path=${encodeURIComponent(job.path)}&try=${job.tryNo}`;
+      const r = await call(base, tls, token, 'GET', path, undefined, signal, requestTimeout);
       if (r.status === 404) return '';
       if (r.status < 200 || r.status > 299) throw replyError(r, base);
       return r.text;

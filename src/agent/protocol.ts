@@ -81,6 +81,108 @@ export interface AgentStatus {
   instances: InstanceStatus[];
 }
 
+// --- workflow jobs ---------------------------------------------------------------------------
+
+/**
+ * One try of a workflow task run as a job on the node (see ./jobs.ts). `jobId` makes the call
+ * idempotent: asking again for a job the agent has returns its state instead of starting it twice.
+ */
+export interface JobRequest {
+  /** 1–200 characters of letters, digits and `._:/@-`; unique per try. */
+  jobId: string;
+  workflow: string;
+  /** Absolute task path, `/suite/family/task`. */
+  path: string;
+  tryNo: number;
+  /** The preprocessed job script; run by its `#!` line, else by /bin/sh. */
+  script: string;
+  /** The job's environment (ECF_NAME, ECF_PASS, ECF_TRYNO, …); the agent adds its own on top. */
+  env: Record<string, string>;
+  /** Kill the job's process group after this long; absent: no limit. */
+  timeoutMs?: number;
+}
+
+export interface JobInfo {
+  jobId: string;
+  workflow: string;
+  path: string;
+  tryNo: number;
+  state: 'running' | 'exited';
+  /** The job's pid, also its process group id and ECF_RID. */
+  pid?: number;
+  exitCode?: number | null;
+  signal?: string | null;
+  startedAt: number;
+  endedAt?: number;
+  /**
+   * The latest event, meter and label call of each name (with its caller), in jobStatus only:
+   * a restarted control plane applies them again, since it may have missed them.
+   */
+  latest?: { caller: JobCaller; command: JobChildCommand }[];
+}
+
+/** A child command as the job sent it (the same shape as the workflows' WfChildCommand). */
+export type JobChildCommand =
+  | { readonly verb: 'init'; readonly rid: string; readonly add?: Readonly<Record<string, string>> }
+  | { readonly verb: 'complete'; readonly remove?: readonly string[] }
+  | { readonly verb: 'abort'; readonly reason: string }
+  | { readonly verb: 'event'; readonly name: string; readonly value: boolean }
+  | { readonly verb: 'meter'; readonly name: string; readonly value: number }
+  | { readonly verb: 'label'; readonly name: string; readonly value: string }
+  | { readonly verb: 'wait'; readonly expression: string };
+
+/** Who sent a child command: the ECF_* variables of the calling process (a job may change them). */
+export interface JobCaller {
+  name: string;
+  password: string;
+  tryNo: number;
+  rid?: string;
+}
+
+/** One entry of the agent's ordered feed of what its jobs did. `seq` grows by one per record. */
+export type JobFeedRecord =
+  | {
+      seq: number;
+      jobId: string;
+      kind: 'child';
+      caller: JobCaller;
+      command: JobChildCommand;
+      /** The job waits for an answer to this record (init, complete, abort, wait): POST it with answerJobs. */
+      awaitsAnswer: boolean;
+      at: number;
+    }
+  /** A line from the job that is not a valid child command; the job got a refusal already. */
+  | { seq: number; jobId: string; kind: 'invalid'; detail: string; at: number }
+  /** The job's process is gone. */
+  | { seq: number; jobId: string; kind: 'exited'; exitCode: number | null; signal: string | null; at: number };
+
+export interface JobFeed {
+  /** Changes when the agent restarts (its seq numbers start again then). */
+  epoch: string;
+  records: JobFeedRecord[];
+  /** The seq to ask after next time (the last record's, or `after` when none). */
+  last: number;
+  /** The oldest seq still kept; a caller whose `after` is older than `oldest - 1` missed records. */
+  oldest: number;
+}
+
+/** The control plane's answer to a record that awaits one. */
+export interface JobAnswer {
+  seq: number;
+  ok: boolean;
+  /** Why it was refused (shown by the job's `nubis child` on stderr). */
+  why?: string;
+}
+
+export interface JobStatusList {
+  epoch: string;
+  /** The seq of the latest feed record. */
+  last: number;
+  jobs: JobInfo[];
+  /** Child records still waiting for their answer (a restarted control plane answers them). */
+  pending: JobFeedRecord[];
+}
+
 export interface AgentClient {
   /** Runs a step and waits for it to end (or `timeoutMs` plus a margin). */
   runStep(req: StepRequest, signal: AbortSignal): Promise<StepResult>;
@@ -89,4 +191,20 @@ export interface AgentClient {
   status(signal: AbortSignal): Promise<AgentStatus>;
   /** Full log of a step's latest run, or of all steps in order when `step` is absent. */
   logs(instance: string, step: HandlerName | undefined, signal: AbortSignal): Promise<string>;
+
+  // Workflow jobs (optional: an agent without them cannot run jobs).
+  /** Starts the job and returns at once (the job's state after the start). */
+  runJob?(req: JobRequest, signal: AbortSignal): Promise<JobInfo>;
+  /** Kills the job's process group; a job that already exited is left as it is. NOT_FOUND for an unknown job. */
+  killJob?(jobId: string, signal: AbortSignal): Promise<void>;
+  jobStatus?(signal: AbortSignal): Promise<JobStatusList>;
+  /**
+   * Records after `after`; waits up to `waitMs` when there are none, and answers as soon as one
+   * comes. `answers` (to earlier records) are delivered first, in the same round trip.
+   */
+  jobFeed?(after: number, waitMs: number, signal: AbortSignal, answers?: readonly JobAnswer[]): Promise<JobFeed>;
+  /** Answers records that await one; answers for unknown or already answered records are ignored. */
+  answerJobs?(answers: readonly JobAnswer[], signal: AbortSignal): Promise<void>;
+  /** The output of one try (by jobId, or by workflow, path and try number); '' when there is none. */
+  jobLogs?(job: string | { workflow: string; path: string; tryNo: number }, signal: AbortSignal): Promise<string>;
 }

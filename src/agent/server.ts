@@ -13,6 +13,14 @@
  *   POST /v1/instances/<instance>/stop          kills the supervised process → `{ ok: true }`
  *   GET  /v1/instances/<instance>/logs[?step=S] text/plain; 404 when there is no log
  *   /v1/monitors…, /v1/metrics…                 monitors, pulled samples, push (./sensors/agent-metrics.ts)
+ *   POST /v1/jobs                               body JobRequest → JobInfo (starts the job, returns at once; ./jobs.ts)
+ *   GET  /v1/jobs                               JobStatusList
+ *   GET  /v1/jobs/feed?after=N&waitMs=M         JobFeed: records after N, held up to M ms until one comes
+ *   POST /v1/jobs/feed?after=N&waitMs=M         the same, delivering body `{ answers: JobAnswer[] }` first
+ *   POST /v1/jobs/answers                       body `{ answers: JobAnswer[] }` → `{ ok: true }`
+ *   POST /v1/jobs/<jobId>/kill                  kills the job's process group → `{ ok: true }`; 404 unknown job
+ *   GET  /v1/jobs/<jobId>/logs                  text/plain output of the try; 404 when none
+ *   GET  /v1/jobs/logs?workflow=W&path=P&try=N  the same by task path and try number
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -21,10 +29,14 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ERROR_CODES, type ErrorCode } from '../errors/index.js';
 import { BootstrapRefused, type AgentBootstrap } from './bootstrap.js';
+import { createJobRunner, type JobRunner } from './jobs.js';
 import { createNodeRunner, type NodeRunner, type RunnerOptions } from './runner.js';
 import { startAgentMetrics } from './sensors/agent-metrics.js';
 import { agentServerOptions, isControlPlane, type AgentServerTls } from './tls/index.js';
-import { checkInstanceName, checkStepName, checkStepRequest, InvalidInput } from './validate.js';
+import {
+  checkInstanceName, checkJobAnswers, checkJobId, checkJobRequest, checkSeq, checkStepName, checkStepRequest, checkTaskPath,
+  checkTryNo, checkWorkflowName, InvalidInput,
+} from './validate.js';
 
 export interface AgentOptions extends RunnerOptions {
   /** Bearer token every request but `/healthz` must carry. */
@@ -47,6 +59,8 @@ export interface AgentOptions extends RunnerOptions {
   restore?: boolean;
   /** Largest accepted request body. Default 64 MiB (artefacts travel base64 in steps). */
   maxBodyBytes?: number;
+  /** What the jobs' `nubis` shim runs outside a job: `[node, cli main]`. Default this install's CLI. */
+  jobCli?: readonly string[];
   /** Graphite plaintext listener port feeding the metric buffer; absent: no listener. 0: any free port. */
   graphitePort?: number;
   /** Metric buffer size in samples. Default 100,000 (oldest overwritten on overflow). */
@@ -112,6 +126,12 @@ function waitParam(url: URL): number {
 /** Starts the agent: listens, restarts the start processes it had before a restart, then answers. */
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const runner: NodeRunner = createNodeRunner(opts);
+  const jobs: JobRunner = createJobRunner({
+    sandbox: opts.sandbox, nodeId: opts.nodeId,
+    ...(opts.killGraceMs === undefined ? {} : { killGraceMs: opts.killGraceMs }),
+    ...(opts.jobCli ? { cli: opts.jobCli } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+  });
   const metrics = await startAgentMetrics({
     nodeId: opts.nodeId,
     sandbox: opts.sandbox,
@@ -191,6 +211,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       if (!r) throw new HttpError('NOT_FOUND', `no run ${parts[2]}`);
       return send(res, 200, r);
     }
+    if (parts[1] === 'jobs') return routeJobs(req, res, url, parts.slice(2), method);
     if (parts[1] === 'monitors' || parts[1] === 'metrics') {
       // a held read (GET /v1/metrics?waitMs=) ends when its caller goes away
       const gone = new AbortController();
@@ -216,6 +237,71 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
         res.end(text);
         return;
+      }
+    }
+    throw new HttpError('NOT_FOUND', `no route ${method} ${url.pathname}`);
+  };
+
+  const readJson = async (req: IncomingMessage): Promise<unknown> => {
+    const text = await readBody(req, maxBody);
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new HttpError('REQUEST_INVALID', `body is not JSON: ${(e as Error).message}`);
+    }
+  };
+  const sendText = (res: ServerResponse, text: string): void => {
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  };
+  const routeJobs = async (req: IncomingMessage, res: ServerResponse, url: URL, rest: string[], method: string): Promise<void> => {
+    const allow = (m: string): void => {
+      if (method !== m) throw new HttpError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${url.pathname}; use ${m}`);
+    };
+    if (rest.length === 0) {
+      if (method === 'GET') return send(res, 200, jobs.status());
+      allow('POST');
+      return send(res, 200, await jobs.run(checkJobRequest(await readJson(req))));
+    }
+    if (rest.length === 1 && rest[0] === 'feed') {
+      if (method === 'POST') jobs.answer(checkJobAnswers(await readJson(req)));
+      else allow('GET');
+      const after = checkSeq(url.searchParams.get('after'), 'after');
+      const wait = waitParam(url);
+      const gone = new AbortController();
+      res.once('close', () => gone.abort());
+      return send(res, 200, await jobs.feed(after, wait, gone.signal));
+    }
+    if (rest.length === 1 && rest[0] === 'answers') {
+      allow('POST');
+      jobs.answer(checkJobAnswers(await readJson(req)));
+      return send(res, 200, { ok: true });
+    }
+    if (rest.length === 1 && rest[0] === 'logs') {
+      allow('GET');
+      const q = url.searchParams;
+      const tryText = q.get('try') ?? '';
+      const ref = {
+        workflow: checkWorkflowName(q.get('workflow') ?? undefined, 'workflow'),
+        path: checkTaskPath(q.get('path') ?? undefined, 'path'),
+        tryNo: checkTryNo(/^[0-9]{1,9}$/.test(tryText) ? Number(tryText) : undefined, 'try'),
+      };
+      const text = jobs.logs(ref);
+      if (text === undefined) throw new HttpError('NOT_FOUND', `no output for ${ref.workflow}${ref.path} try ${ref.tryNo}`);
+      return sendText(res, text);
+    }
+    if (rest.length === 2) {
+      const id = checkJobId(rest[0], 'jobId');
+      if (rest[1] === 'kill') {
+        allow('POST');
+        if (!(await jobs.kill(id))) throw new HttpError('NOT_FOUND', `no job ${id}`);
+        return send(res, 200, { ok: true });
+      }
+      if (rest[1] === 'logs') {
+        allow('GET');
+        const text = jobs.logs(id);
+        if (text === undefined) throw new HttpError('NOT_FOUND', `no output for job ${id}`);
+        return sendText(res, text);
       }
     }
     throw new HttpError('NOT_FOUND', `no route ${method} ${url.pathname}`);
@@ -249,7 +335,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   });
   const port = (server.address() as AddressInfo).port;
   const host = opts.host ?? '127.0.0.1';
-  if (opts.restore ?? true) await runner.restore();
+  if (opts.restore ?? true) {
+    await runner.restore();
+    await jobs.reapOrphans();
+  }
   ready = true;
 
   return {
@@ -258,6 +347,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     ...(metrics.graphitePort === undefined ? {} : { graphitePort: metrics.graphitePort }),
     async close(closeOpts) {
       await metrics.close();
+      await jobs.close(closeOpts?.killProcesses ?? false);
       await runner.close(closeOpts?.killProcesses ?? false);
       await new Promise<void>((r) => {
         server.close(() => r());

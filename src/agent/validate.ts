@@ -3,7 +3,7 @@
  * the first problem; nothing is half-applied.
  */
 import type { HandlerName } from '../model/types.js';
-import type { HealthProbe, InstanceFiles, StepRequest } from './protocol.js';
+import type { HealthProbe, InstanceFiles, JobAnswer, JobRequest, StepRequest } from './protocol.js';
 
 export const STEP_NAMES = ['install', 'configure', 'start', 'stop', 'update'] as const satisfies readonly HandlerName[];
 
@@ -142,4 +142,80 @@ export function checkStepRequest(v: unknown): StepRequest {
   if (v['files'] !== undefined) req.files = checkFiles(v['files'], 'files');
   if (v['health'] !== undefined && v['health'] !== null) req.health = checkHealth(v['health']);
   return req;
+}
+
+// --- workflow jobs ---------------------------------------------------------------------------
+
+const JOB_ID_RE = /^[A-Za-z0-9._:/@-]{1,200}$/;
+const WORKFLOW_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const TASK_SEGMENT_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+/** Most bytes of a job script. */
+export const MAX_JOB_SCRIPT = 4 * 1024 * 1024;
+
+export function checkJobId(v: unknown, path = 'jobId'): string {
+  if (typeof v !== 'string' || !JOB_ID_RE.test(v)) throw new InvalidInput(path, 'must be 1–200 characters of letters, digits and "._:/@-"');
+  return v;
+}
+
+export function checkWorkflowName(v: unknown, path = 'workflow'): string {
+  if (typeof v !== 'string' || !WORKFLOW_RE.test(v)) throw new InvalidInput(path, 'must be a workflow name: letters, digits, "_", "." or "-", at most 128');
+  return v;
+}
+
+/** An absolute task path `/suite/family/task`: it names files under the agent's job directory. */
+export function checkTaskPath(v: unknown, path = 'path'): string {
+  if (typeof v !== 'string' || !v.startsWith('/') || v.length > 1024) throw new InvalidInput(path, 'must be an absolute task path such as /suite/family/task');
+  const parts = v.slice(1).split('/');
+  if (parts.some((p) => !TASK_SEGMENT_RE.test(p))) throw new InvalidInput(path, 'each part must be a node name (letters, digits, "_", "." or "-", not starting with "." or "-")');
+  return v;
+}
+
+export function checkTryNo(v: unknown, path = 'tryNo'): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 1_000_000) throw new InvalidInput(path, 'must be an integer from 1');
+  return v;
+}
+
+/** Validates a JobRequest body. */
+export function checkJobRequest(v: unknown): JobRequest {
+  if (!isRecord(v)) throw new InvalidInput('$', 'must be a JSON object');
+  const script = v['script'];
+  if (typeof script !== 'string' || script.includes('\0')) throw new InvalidInput('script', 'must be the job script text');
+  if (Buffer.byteLength(script) > MAX_JOB_SCRIPT) throw new InvalidInput('script', `must be at most ${MAX_JOB_SCRIPT} bytes`);
+  const req: JobRequest = {
+    jobId: checkJobId(v['jobId']),
+    workflow: checkWorkflowName(v['workflow']),
+    path: checkTaskPath(v['path']),
+    tryNo: checkTryNo(v['tryNo']),
+    script,
+    env: v['env'] === undefined ? {} : checkEnv(v['env'], 'env'),
+  };
+  if (v['timeoutMs'] !== undefined && v['timeoutMs'] !== null) req.timeoutMs = checkMs(v['timeoutMs'], 'timeoutMs', 1);
+  return req;
+}
+
+/** Validates the body of POST /v1/jobs/answers: `{ answers: [{ seq, ok, why? }] }`. */
+export function checkJobAnswers(v: unknown): JobAnswer[] {
+  if (!isRecord(v) || !Array.isArray(v['answers'])) throw new InvalidInput('answers', 'must be an array');
+  const list = v['answers'] as unknown[];
+  if (list.length > 10_000) throw new InvalidInput('answers', 'must have at most 10000 entries');
+  return list.map((a, i) => {
+    const p = `answers[${i}]`;
+    if (!isRecord(a)) throw new InvalidInput(p, 'must be an object');
+    const seq = a['seq'];
+    if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 1) throw new InvalidInput(`${p}.seq`, 'must be a positive integer');
+    if (typeof a['ok'] !== 'boolean') throw new InvalidInput(`${p}.ok`, 'must be true or false');
+    const out: JobAnswer = { seq, ok: a['ok'] };
+    if (a['why'] !== undefined) {
+      if (typeof a['why'] !== 'string') throw new InvalidInput(`${p}.why`, 'must be a string');
+      out.why = a['why'].slice(0, 2000);
+    }
+    return out;
+  });
+}
+
+/** A non-negative integer query parameter (a feed cursor). */
+export function checkSeq(v: string | null, path: string): number {
+  if (v === null || v === '') return 0;
+  if (!/^[0-9]{1,15}$/.test(v)) throw new InvalidInput(path, 'must be a non-negative integer');
+  return Number(v);
 }

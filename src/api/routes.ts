@@ -13,6 +13,8 @@ import type { ScalingService } from '../scaling/index.js';
 import { buildMetricsRoutes } from './routes-metrics.js';
 import { buildCloudRoutes } from './routes-clouds.js';
 import { buildRolloutRoutes } from './routes-rollout.js';
+import { buildWorkflowRoutes } from './routes-workflows.js';
+import type { WorkflowsController } from '../workflows/index.js';
 
 export interface RouteDeps {
   controlPlane: ControlPlane;
@@ -24,6 +26,8 @@ export interface RouteDeps {
   metrics?: MetricsService;
   /** Scaling rules and schedules; their routes answer 503 without it. */
   scaling?: ScalingService;
+  /** Workflows (src/workflows/controller); their routes answer 503 without it. */
+  workflows?: WorkflowsController;
 }
 
 const NameParam = (description: string): ParamSpec => ({ schema: Type.String({ pattern: NAME_PATTERN }), description, required: true });
@@ -220,5 +224,6 @@ export function buildRoutes(deps: RouteDeps): Route[] {
     ...buildMetricsRoutes(deps.metrics, Date.now, deps.scaling),
     ...buildCloudRoutes(cp),
     ...buildRolloutRoutes(cp),
+    ...buildWorkflowRoutes(deps.workflows),
   ];
 }

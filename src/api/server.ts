@@ -11,6 +11,7 @@ import type { ControlPlane } from '../engine/views.js';
 import type { Store } from '../store/index.js';
 import type { MetricsService } from '../metrics/index.js';
 import type { ScalingService } from '../scaling/index.js';
+import type { WorkflowsController } from '../workflows/index.js';
 import { createAuthenticator } from './auth.js';
 import { findJsonSyntaxError } from './json.js';
 import { buildOpenApi } from './openapi.js';
@@ -39,6 +40,8 @@ export interface ApiServerOptions {
   metrics?: MetricsService;
   /** Scaling rules and schedules (src/scaling); their routes answer 503 without it. */
   scaling?: ScalingService;
+  /** Workflows (src/workflows/controller); their routes answer 503 without it. */
+  workflows?: WorkflowsController;
 }
 
 export interface InjectRequest {
@@ -158,6 +161,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       heartbeatMs: opts.heartbeatMs ?? 15_000,
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
       ...(opts.scaling ? { scaling: opts.scaling } : {}),
+      ...(opts.workflows ? { workflows: opts.workflows } : {}),
       openapi: () => (openapi ??= buildOpenApi(routes, opts.version ?? '0.1.0')),
     }),
     ...buildTokenRoutes(opts.store, opts.controlPlane.events),

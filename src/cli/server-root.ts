@@ -17,6 +17,7 @@ import { createQueryEngine } from '../metrics/query/engine.js';
 import { createVictoriaMetricsQueryEngine, createVictoriaMetricsStore } from '../metrics/vm/index.js';
 import { createMetricsService, type MetricsService, type QueryBackend } from '../metrics/index.js';
 import { createScalingService, type ScalingService } from '../scaling/index.js';
+import { createWorkflows } from '../workflows/index.js';
 import type { MetricStore } from '../metrics/types.js';
 import { createHttpAgentMetricsClient, loadAgentCa } from '../agent/index.js';
 import { acquireServeLock } from './serve-lock.js';
@@ -141,12 +142,15 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       ...(o.metricsAgentPollMs !== undefined ? { agentPollMs: o.metricsAgentPollMs } : {}),
     });
     const scaling = await startScaling(metrics, controlPlane, events, o.ruleDataWake ?? true);
+    // workflows (src/workflows): registered on the engine's reconcile core, loaded when it starts
+    const workflows = createWorkflows({ controlPlane, store, events, ...(o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}), ...(o.log ? { log: o.log } : {}) });
     const api = createApiServer({
-      controlPlane, store, metrics, scaling,
+      controlPlane, store, metrics, scaling, workflows,
       ...(o.log ? { log: o.log } : {}),
     });
     await controlPlane.start();
     cleanups.push(() => controlPlane.stop());
+    cleanups.push(() => workflows.stop());
     await metrics.start();
     cleanups.push(() => metrics.stop());
     scaling.start();
@@ -159,7 +163,11 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       try {
         // no tokens on Graphite: the sender's network decides the tenant (loopback: default)
         const sources = new GraphiteSources(o.graphiteTenants ?? [], DEFAULT_TENANT);
-        const listener = await startGraphiteListener({ port: o.graphitePort, host: o.graphiteHost ?? '127.0.0.1', sources, onSamples: (s, tenant) => metrics.ingest(s, 'graphite', tenant ?? DEFAULT_TENANT) });
+        const listener = await startGraphiteListener({
+          port: o.graphitePort, host: o.graphiteHost ?? '127.0.0.1', sources,
+          onSamples: (s, tenant) => metrics.ingest(s, 'graphite', tenant ?? DEFAULT_TENANT),
+          onColumns: (c, tenant) => metrics.ingestColumns(c, 'graphite', tenant ?? DEFAULT_TENANT), // parsed in worker threads
+        });
         cleanups.push(() => listener.close());
         graphitePort = listener.port;
       } catch (e) {

@@ -176,3 +176,4 @@ export function abortAfter(ms: number, ...signals: (AbortSignal | undefined)[]):
   return { signal: ctl.signal, clear };
 }
 export { parseCron, nextFire, isTimeZone, wallTime, wallToInstant, type CronSpec, type WallTime } from './cron.js';
+export { createWakeLoop, type WakeLoop, type WakeLoopOptions } from './wake-loop.js';

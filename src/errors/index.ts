@@ -7,6 +7,8 @@
 export const ERROR_CODES = {
   // input (never retryable)
   SPEC_INVALID: { status: 400, retryable: false, summary: 'the application spec is invalid' },
+  WORKFLOW_INVALID: { status: 400, retryable: false, summary: 'the workflow definition (.def or YAML) is invalid or uses an unsupported construct' },
+  JOB_CREATION_FAILED: { status: 422, retryable: false, summary: 'a job script could not be located or preprocessed (missing file, undefined %VAR%, include cycle)' },
   REQUEST_INVALID: { status: 400, retryable: false, summary: 'the request body or parameters are invalid' },
   BODY_TOO_LARGE: { status: 413, retryable: false, summary: 'the request body is larger than allowed' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, summary: 'the request body must be JSON' },

@@ -28,10 +28,10 @@ import { parsePrometheusText } from './ingest/prometheus.js';
 import { parseGraphiteLines } from './ingest/graphite.js';
 import { checkPushJson } from './ingest/push.js';
 import { parseQuery } from './query/parser.js';
-import type { Labels, MetricStore, QueryResult, Sample } from './types.js';
+import type { Labels, MetricStore, QueryResult, Sample, SampleColumns } from './types.js';
 import { createSelfMetrics, type SelfMetrics } from './self-metrics.js';
 import { createInstanceMonitors, type MonitorView } from './monitors.js';
-import { labelTenant, scopeQuery, tenantMatcher, unscopeResult, withoutTenant } from './tenancy.js';
+import { labelTenant, scopeQuery, TENANT_LABEL, tenantMatcher, unscopeResult, withoutTenant } from './tenancy.js';
 import { DEFAULT_TENANT } from '../registry/types.js';
 import { createAgentStreams, type AgentStreams } from './agent-streams.js';
 import { notifyArrivals, type DataListener } from './rule-wake.js';
@@ -100,6 +100,8 @@ export interface MetricsService {
   stop(): Promise<void>;
   /** Appends samples from a source (counted per source) into a tenant's series. */
   ingest(samples: readonly Sample[], source: string, tenant: string): void;
+  /** `ingest` from columns (the Graphite workers' output): the tenant label is set once per distinct series. */
+  ingestColumns(columns: SampleColumns, source: string, tenant: string): void;
   /** Ingests into the tenant's series. */
   push(input: PushInput, tenant: string): PushResult;
   /** The tenant's series matching a selector such as `{__name__=~"instance.cpu.*"}` or `app_load{component="app"}`; all when absent. */
@@ -153,6 +155,22 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     for (const l of listeners) notifyArrivals(samples, (name) => ids.id(tenant, name), l);
   };
   const ingestOwn = (samples: Sample[], source: string, tenant: string): void => ingest(samples, source, tenant);
+  const ingestColumns = (c: SampleColumns, source: string, tenant: string): void => {
+    if (c.n === 0) return;
+    const labels = c.labels.map((l) => ({ ...l, [TENANT_LABEL]: tenant }));
+    const columnar = store as MetricStore & { appendColumns?(c: SampleColumns): void };
+    if (columnar.appendColumns) columnar.appendColumns({ ...c, labels });
+    else {
+      const samples = new Array<Sample>(c.n);
+      for (let i = 0; i < c.n; i++) samples[i] = { name: c.names[c.series[i]!]!, labels: labels[c.series[i]!]!, t: c.t[i]!, v: c.v[i]! };
+      store.append(samples);
+    }
+    self.inc('nubis_ingest_samples_total', { source }, c.n);
+    if (source === 'rules' || source === 'schedules' || listeners.size === 0) return;
+    // rules wake on the distinct series' names (one pseudo-sample each is enough)
+    const distinct = c.names.map((name, k) => ({ name, labels: labels[k]!, t: 0, v: 0 }));
+    for (const l of listeners) notifyArrivals(distinct, (name) => ids.id(tenant, name), l);
+  };
 
   const definitions = createMetricDefinitions({ catalog, query, ingest: ingestOwn, self, now: () => clock.now() });
   const scrapes = createScrapeTargets({ clock, catalog, ingest: ingestOwn, self });
@@ -248,6 +266,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
       await store.flush().catch(() => undefined);
     },
     ingest,
+    ingestColumns,
     push(input, tenant) {
       const labels = input.labels ?? {};
       const now = clock.now();

@@ -17,6 +17,19 @@ export interface Sample {
   v: number;
 }
 
+/**
+ * Samples in columns: the distinct series once (`names[k]`, `labels[k]`), then per sample its
+ * series index, time (ms) and value, for samples [0, n). What the Graphite workers produce.
+ */
+export interface SampleColumns {
+  n: number;
+  names: string[];
+  labels: Labels[];
+  series: Uint32Array;
+  t: Float64Array;
+  v: Float64Array;
+}
+
 export interface SeriesData {
   /** All labels including `__name__`. */
   labels: Labels;

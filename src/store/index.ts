@@ -15,6 +15,7 @@ import { createPrivateFile, databaseFiles, secureDir, secureFiles } from './file
 import type { Database, DeploymentTable, NodeTable, InstanceTable, EventTable, StepRunTable, ArtefactTable } from './schema.js';
 import { createRegistryRepo, type RegistryRepo } from './registry.js';
 import { createMetricObjectRepo, type MetricObjectRepo } from './metric-objects.js';
+import { createWorkflowRepo, type WorkflowRepo } from './workflows.js';
 import { StatementCache, type StatementCacheStats } from './statement-cache.js';
 import { RowWriter, deleteBy, isSyncOp, mootUpserts, syncOp, type SyncWriteOp } from './sync-writes.js';
 import { pruneEvents, type EventPrune } from './events-prune.js';
@@ -88,6 +89,8 @@ export interface Store {
   readonly registry: RegistryRepo;
   /** Metric definitions, rules and schedules created at run time (./metric-objects.ts). */
   readonly metricObjects: MetricObjectRepo;
+  /** Loaded workflows, their files, node states and task output (./workflows.ts). */
+  readonly workflows: WorkflowRepo;
 
   /** How often SQL was compiled versus reused from the prepared-statement cache (./statement-cache.ts). */
   statementStats(): StatementCacheStats;
@@ -282,6 +285,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     },
     registry: createRegistryRepo(db),
     metricObjects: createMetricObjectRepo(db),
+    workflows: createWorkflowRepo(db),
     statementStats: () => statements.stats(),
     async close() {
       while (queue.length > 0 || scheduled) await flush();
@@ -293,6 +297,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 
 export type { Database } from './schema.js';
 export type { StatementCacheStats } from './statement-cache.js';
+export type { WorkflowRepo, WorkflowRow, WorkflowFileRow, WorkflowNodeRow, WorkflowLogRow } from './workflows.js';
 export type { MetricObjectRepo, MetricObjectRow, MetricObjectKind } from './metric-objects.js';
 export type { RegistryRepo, RegCloudRow, RegEntryRow, RegEntryKind, CredentialRow, DriverCallRow } from './registry.js';
 export { ADMIN_TENANT, deploymentId, splitDeploymentId } from './deployment-ids.js';

@@ -224,4 +224,76 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('events_ts').on('events').column('ts').execute();
     },
   },
+  /**
+   * Workflows (src/workflows/controller): definitions with their uploaded script and include
+   * files, every node's run-time state, and per-try task output. Keyed by the tenant-scoped
+   * workflow id (like a deployment id), so tenants never share a row.
+   */
+  '0018_workflows': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('workflows')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('def_json', 'text', (c) => c.notNull())
+        .addColumn('source_text', 'text', (c) => c.notNull())
+        .addColumn('file', 'text', (c) => c.notNull())
+        .addColumn('format', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('workflow_files')
+        .addColumn('workflow', 'text', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('content', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('workflow_files_pk', ['workflow', 'path'])
+        .execute();
+      await db.schema
+        .createTable('workflow_nodes')
+        .addColumn('workflow', 'text', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('state_json', 'text', (c) => c.notNull())
+        .addColumn('sub_json', 'text')
+        .addPrimaryKeyConstraint('workflow_nodes_pk', ['workflow', 'path'])
+        .execute();
+      await db.schema
+        .createTable('workflow_logs')
+        .addColumn('workflow', 'text', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('try_no', 'integer', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('ts', 'bigint', (c) => c.notNull())
+        .addColumn('text', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('workflow_logs_pk', ['workflow', 'path', 'try_no', 'seq'])
+        .execute();
+    },
+  },
+  /**
+   * Workflow jobs (src/workflows/jobs): the job dispatcher's state (live jobs and each node
+   * agent's feed cursor), so a restarted control plane re-attaches to the jobs still running;
+   * and which node ran each try of a task, for its output after the job is gone.
+   */
+  '0019_workflow_jobs': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('workflow_dispatch')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('state_json', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('workflow_tries')
+        .addColumn('workflow', 'text', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('try_no', 'integer', (c) => c.notNull())
+        .addColumn('node', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('workflow_tries_pk', ['workflow', 'path', 'try_no'])
+        .execute();
+    },
+  },
 };

@@ -191,6 +191,69 @@ export interface MetricObjectTable {
   updated_at: number;
 }
 
+/** A loaded workflow (migration 0018): its id is tenant-scoped like a deployment's. */
+export interface WorkflowTable {
+  id: string;
+  tenant: string;
+  /** The name its tenant knows it by. */
+  name: string;
+  /** The WfDefinition (src/workflows/model) as JSON. */
+  def_json: string;
+  /** The text it was loaded from (.def or YAML). */
+  source_text: string;
+  file: string;
+  /** def | yaml */
+  format: string;
+  /** loaded | begun */
+  status: string;
+  /** Bumped on every load of the same name. */
+  version: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A script or include file uploaded with a workflow (path relative to its ECF_FILES/ECF_INCLUDE/ECF_HOME roots). */
+export interface WorkflowFileTable {
+  workflow: string;
+  path: string;
+  content: string;
+}
+
+/** One node's run-time state (WfNodeRuntime as JSON). */
+export interface WorkflowNodeTable {
+  workflow: string;
+  path: string;
+  state_json: string;
+  /** A task's latest submission (WfSubmission as JSON: its variables), to start it again after a restart. */
+  sub_json: string | null;
+}
+
+/** A chunk of the output of one try of a task. */
+export interface WorkflowLogTable {
+  workflow: string;
+  path: string;
+  try_no: number;
+  seq: number;
+  ts: number;
+  text: string;
+}
+
+/** The job dispatcher's saved state (migration 0019); one row per dispatcher (`jobs`). */
+export interface WorkflowDispatchTable {
+  key: string;
+  state_json: string;
+  updated_at: number;
+}
+
+/** The node a try of a task was started on (migration 0019). */
+export interface WorkflowTryTable {
+  workflow: string;
+  path: string;
+  try_no: number;
+  node: string;
+  started_at: number;
+}
+
 export interface Database {
   meta: MetaTable;
   tokens: TokenTable;
@@ -205,4 +268,10 @@ export interface Database {
   reg_entries: RegEntryTable;
   credentials: CredentialTable;
   driver_calls: DriverCallTable;
+  workflows: WorkflowTable;
+  workflow_files: WorkflowFileTable;
+  workflow_nodes: WorkflowNodeTable;
+  workflow_logs: WorkflowLogTable;
+  workflow_dispatch: WorkflowDispatchTable;
+  workflow_tries: WorkflowTryTable;
 }

@@ -55,7 +55,9 @@ test('every example plans; every platform refuses a misspelt option at its JSON 
       const plan = (spec: string) => serveApi(port, data, 'POST', '/v1/plan', { spec, file: path.basename(file), artefacts });
       const r = await plan(text);
       assert.equal(r.status, 200, `${path.relative(ROOT, file)}: ${JSON.stringify(r.json)}`);
-      assert.ok(r.json.summary.add > 0, path.relative(ROOT, file));
+      // a spec whose components all start at 0 (a workflow starts them: examples/postproc) adds nothing yet
+      const startsEmpty = Object.values((YAML.parse(text) as { components: Record<string, { instances?: { count?: number } }> }).components).every((c) => c.instances?.count === 0);
+      assert.ok(r.json.summary.add > 0 || startsEmpty, path.relative(ROOT, file));
       const doc = YAML.parseDocument(text);
       const spec = doc.toJS() as { clouds: Record<string, { platform: string }> };
       for (const [cloud, c] of Object.entries(spec.clouds)) {

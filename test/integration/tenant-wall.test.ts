@@ -26,7 +26,7 @@ const OWN_TENANT_WRITES: readonly string[] = ['pushMetrics'];
 const B = {
   deployment: 'bweb', instance: 'app-1', cloud: 'bcloud', credential: 'bkey', secret: 'b-secret-value-7f3a',
   location: 'bloc', offer: 'boffer', image: 'bimg', definition: 'bdef', rule: 'brule', schedule: 'bsched',
-  scrape: 'bscrape', metric: 'bmetric_load', monitor: 'bmon',
+  scrape: 'bscrape', metric: 'bmetric_load', monitor: 'bmon', workflow: 'bwf',
 } as const;
 const MARKERS = Object.values(B).filter((v) => v !== 'app-1');
 
@@ -61,6 +61,10 @@ const BODIES: Record<string, unknown> = {
   OfferInput: { cores: 1, memoryMiB: 512 },
   ImageInput: { os: 'debian' },
   TokenInput: { name: 'more', tenant: 'default' },
+  // a file name the schema refuses: A cannot load anything with it, whatever the text names
+  WorkflowLoad: { text: 'suite bwf\nendsuite\n', file: '' },
+  WorkflowCommand: { path: '/bwf', variable: 'X', value: '1' },
+  WorkflowChildRequest: { path: '/bwf/t', password: 'guess', tryNo: 1, command: { verb: 'complete' } },
 };
 
 /** Path parameter values: B's object that the path addresses. */
@@ -77,6 +81,7 @@ function pathValue(path: string, param: string): string {
     [/^\/v1\/metrics\/scrape\//, { name: B.scrape }],
     [/^\/v1\/rules\//, { name: B.rule }],
     [/^\/v1\/schedules\//, { name: B.schedule }],
+    [/^\/v1\/workflows\//, { name: B.workflow }],
   ];
   for (const [re, values] of table) if (re.test(path) && values[param] !== undefined) return values[param]!;
   throw new Error(`the tenant matrix cannot fill path parameter ${param} of ${path}: add it to pathValue()`);
@@ -86,6 +91,7 @@ function pathValue(path: string, param: string): string {
 function queryValue(name: string, required: boolean): string | undefined {
   if (name === 'deployment') return B.deployment;
   if (name === 'query' || name === 'match') return B.metric;
+  if (name === 'path') return `/${B.workflow}`;
   if (required) throw new Error(`the tenant matrix cannot fill required query parameter ${name}: add it to queryValue()`);
   return undefined;
 }
@@ -166,6 +172,7 @@ async function viewOfB(call: Call, token: string): Promise<Record<string, unknow
     '/v1/credentials', `/v1/metrics/definitions/${B.definition}?deployment=${B.deployment}`, `/v1/rules/${B.rule}?deployment=${B.deployment}`,
     `/v1/schedules/${B.schedule}?deployment=${B.deployment}`, `/v1/metrics/scrape/${B.scrape}?deployment=${B.deployment}`,
     `/v1/metrics/series?match=${B.metric}`,
+    `/v1/workflows/${B.workflow}`, `/v1/workflows/${B.workflow}/export`,
   ];
   for (const u of urls) {
     const r = await call(token, 'GET', u);
@@ -220,6 +227,7 @@ test('tenant A reads and writes none of tenant B\'s objects through any operatio
     await must('PUT', `/v1/rules/${B.rule}`, { deployment: B.deployment, component: 'app', when: { all: { expr: B.metric, above: 1000 } }, action: { scale: 'out', by: 1 } }, [201]);
     await must('PUT', `/v1/schedules/${B.schedule}`, { deployment: B.deployment, component: 'app', cron: '0 3 1 1 *', count: 2 }, [201]);
     await must('PUT', `/v1/metrics/scrape/${B.scrape}`, { deployment: B.deployment, url: 'http://127.0.0.1:1/metrics', interval: '1h' }, [201]);
+    await must('POST', '/v1/workflows', { text: `suite ${B.workflow}\n  family f\n    task t\n  endfamily\nendsuite\n`, file: 'b.def' }, [201]);
     // B's deployment converges, so its instances have step logs
     for (;;) {
       const v = await call(admin, 'GET', `/v1/deployments/${B.deployment}`);

@@ -201,3 +201,42 @@ test('a data directory of the previous format (snap/wal .bin) is imported', asyn
   assert.equal(r.stats().points, 3);
   await r.close();
 });
+
+test('a reopened store finds each series\' chunks on first use: queries, retention and downsampling rewrites after the open see the same points', async () => {
+  const dir = tmpDir();
+  let clock = T0;
+  const opts = { dir, flushIntervalMs: 0, maintenanceIntervalMs: 0, retentionMs: 48 * HOUR, downsample: [{ afterMs: 24 * HOUR, stepMs: HOUR }], maxWalFiles: 1, now: () => clock };
+  const s1 = await createEmbeddedMetricStore(opts);
+  // 30 series, one point per 10 min over 40 hours, sealed into a chunk file every 2 hours
+  for (let h = 0; h < 40; h++) {
+    const batch: Sample[] = [];
+    for (let k = 0; k < 30; k++) for (let j = 0; j < 6; j++) batch.push({ name: `m${k % 3}`, labels: { k: String(k) }, t: T0 + h * HOUR + j * 10 * MIN, v: k * 1000 + h * 6 + j });
+    s1.append(batch);
+    if (h % 2 === 1) await s1.flush();
+  }
+  await s1.close();
+  assert.ok(fs.readdirSync(dir).filter((f) => f.startsWith('chunks-')).length >= 10, 'many chunk files');
+  // the reference: the same data in memory, maintained at the same times
+  const ref = await createEmbeddedMetricStore({ ...opts, dir: null });
+  for (let h = 0; h < 40; h++) {
+    const batch: Sample[] = [];
+    for (let k = 0; k < 30; k++) for (let j = 0; j < 6; j++) batch.push({ name: `m${k % 3}`, labels: { k: String(k) }, t: T0 + h * HOUR + j * 10 * MIN, v: k * 1000 + h * 6 + j });
+    ref.append(batch);
+  }
+  const s2 = await createEmbeddedMetricStore(opts);
+  const all = [{ name: '__name__', op: '=~', value: 'm.*' }] as const;
+  const sorted = (xs: { labels: Record<string, string> }[]): string[] => xs.map((x) => JSON.stringify(x)).sort();
+  assert.deepEqual(sorted(await s2.select([{ name: 'k', op: '=', value: '7' }], 0, Infinity)), sorted(await ref.select([{ name: 'k', op: '=', value: '7' }], 0, Infinity)), 'one series, before any other is read');
+  assert.equal(s2.stats().points, ref.stats().points);
+  // 60 hours in: the first 12 hours expire, hours up to 36 are downsampled (files rewritten)
+  clock = T0 + 60 * HOUR;
+  await s2.maintain();
+  await ref.maintain();
+  assert.deepEqual(sorted(await s2.select([...all], 0, Infinity)), sorted(await ref.select([...all], 0, Infinity)));
+  assert.equal(s2.stats().points, ref.stats().points);
+  await s2.close();
+  const s3 = await createEmbeddedMetricStore(opts);
+  assert.deepEqual(sorted(await s3.select([...all], 0, Infinity)), sorted(await ref.select([...all], 0, Infinity)), 'and after another reopen');
+  await s3.close();
+  await ref.close();
+});

@@ -29,6 +29,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('endpoints', 'list the host:port of every provided port', async () => (await import('./endpoints.js')).endpointsCommand),
   lazy('events', 'list audit events, or follow them live with -f', async () => (await import('./events.js')).eventsCommand),
   lazy('logs', 'show the lifecycle step logs of an instance', async () => (await import('./logs.js')).logsCommand),
+  lazy('child', 'a job\'s child command (ecflow_client\'s --init, --complete, --abort, --event, --meter, --label, --wait)', async () => (await import('./child.js')).childCommand),
   lazy('scale', 'set the instance count of a component', async () => (await import('./scale.js')).scaleCommand),
   lazy('rollout', 'a deployment\'s rolling update: status, pause, resume', async () => (await import('./rollout.js')).rolloutCommand),
   lazy('destroy', 'tear a deployment down', async () => (await import('./destroy.js')).destroyCommand),
@@ -39,5 +40,6 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('clouds', 'registered clouds: list, add, rm, discover, offers, images, locations, sla', async () => (await import('./clouds.js')).cloudsCommand),
   lazy('credentials', 'stored cloud credentials (sealed; only names are ever shown): set, list, rm', async () => (await import('./clouds.js')).credentialsCommand),
   lazy('keys', 'the credential key: rotate (re-seals every credential; run with the server stopped)', async () => (await import('./clouds.js')).keysCommand),
+  lazy('workflow', 'ecFlow-compatible workflows: load, import, begin, status, why, suspend, resume, requeue, force, run, kill, logs, export', async () => (await import('./workflow.js')).workflowCommand),
   lazy('tokens', 'API tokens: create one for a tenant (administrator only; shown once)', async () => (await import('./tokens.js')).tokensCommand),
 ];

@@ -8,13 +8,15 @@
  * exceeds the request's `timeoutMs`. A successful `start` makes the instance's process
  * `running` and its health `healthy`; a successful `stop` makes it `exited` (code 0);
  * `stopInstance` makes it `none`. Calls to a node that is not running fail with
- * AGENT_UNREACHABLE (retryable).
+ * AGENT_UNREACHABLE (retryable). Workflow jobs are simulated on the clock (./agent-jobs.ts);
+ * a reboot (`reset`) or delete loses them, and the node's job feed starts a new epoch.
  */
 import { setMaxListeners } from 'node:events';
 import type { Clock } from '../../clock/index.js';
 import { NubisError } from '../../errors/index.js';
 import type { HandlerName } from '../../model/types.js';
 import type { AgentClient, AgentStatus, InstanceStatus, StepRequest, StepResult } from '../../agent/protocol.js';
+import { createSimJobs, type SimJobs } from './agent-jobs.js';
 import { createPrng } from './prng.js';
 
 export interface SimAgentOptions {
@@ -42,6 +44,7 @@ interface NodeState {
   instances: Map<string, InstanceStatus>;
   runs: Map<string, Promise<StepResult>>;
   logs: { instance: string; step: HandlerName; text: string }[];
+  jobs: SimJobs;
 }
 
 function aborted(): NubisError {
@@ -78,7 +81,7 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
   const stateOf = (nodeId: string, startedAt: number): NodeState => {
     let s = nodes.get(nodeId);
     if (!s) {
-      s = { startedAt, instances: new Map(), runs: new Map(), logs: [] };
+      s = { startedAt, instances: new Map(), runs: new Map(), logs: [], jobs: createSimJobs(clock, nodeId) };
       nodes.set(nodeId, s);
     }
     return s;
@@ -165,12 +168,32 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
             .map((l) => l.text)
             .join('');
         },
+        async runJob(req, signal) {
+          return (await ensureReachable(signal)).jobs.run(req);
+        },
+        async killJob(jobId, signal) {
+          if (!(await ensureReachable(signal)).jobs.kill(jobId)) throw new NubisError('NOT_FOUND', `sim node ${nodeId} has no job ${jobId}`);
+        },
+        async jobStatus(signal) {
+          return (await ensureReachable(signal)).jobs.status();
+        },
+        async jobFeed(after, waitMs, signal, answers) {
+          return (await ensureReachable(signal)).jobs.feed(after, Math.min(Math.max(0, waitMs), 30_000), signal, answers);
+        },
+        async answerJobs(answers, signal) {
+          (await ensureReachable(signal)).jobs.answer(answers);
+        },
+        async jobLogs(job, signal) {
+          return (await ensureReachable(signal)).jobs.logs(job);
+        },
       };
     },
     reset(nodeId) {
       const s = nodes.get(nodeId);
       if (!s) return;
       s.startedAt = clock.now();
+      s.jobs.close();
+      s.jobs = createSimJobs(clock, nodeId);
       for (const i of s.instances.values()) {
         i.process = 'none';
         i.health = 'unknown';
@@ -178,10 +201,12 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
       }
     },
     forget(nodeId) {
+      nodes.get(nodeId)?.jobs.close();
       nodes.delete(nodeId);
     },
     close() {
       closing.abort();
+      for (const s of nodes.values()) s.jobs.close();
     },
   };
 }

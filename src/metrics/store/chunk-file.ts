@@ -14,11 +14,13 @@
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { NubisError } from '../../errors/index.js';
 import type { EncodedChunk } from './codec.js';
 
 const MAGIC = 0x3143424e; // 'NBC1'
+const LITTLE_ENDIAN = os.endianness() === 'LE';
 const ENTRY = 40;
 const FOOTER = 24;
 /** Chunks per file at most (a reference packs the entry in 21 bits). */
@@ -147,16 +149,55 @@ export class ChunkFile {
     const off = new Float64Array(count);
     const minT = new Float64Array(count);
     const maxT = new Float64Array(count);
-    for (let i = 0, p = 0; i < count; i++, p += ENTRY) {
-      sid[i] = index.readUInt32LE(p);
-      n[i] = index.readUInt32LE(p + 4);
-      flags[i] = index.readUInt32LE(p + 8);
-      len[i] = index.readUInt32LE(p + 12);
-      off[i] = index.readDoubleLE(p + 16);
-      minT[i] = index.readDoubleLE(p + 24);
-      maxT[i] = index.readDoubleLE(p + 32);
+    if (LITTLE_ENDIAN) {
+      // typed views over the index (copied once to an 8-byte aligned buffer when it is not)
+      const aligned = index.byteOffset % 8 === 0 ? index : copyAligned(index);
+      const base = aligned.byteOffset;
+      const u32 = new Uint32Array(aligned.buffer, base, count * (ENTRY / 4));
+      const f64 = new Float64Array(aligned.buffer, base, count * (ENTRY / 8));
+      for (let i = 0, p = 0, q = 0; i < count; i++, p += ENTRY / 4, q += ENTRY / 8) {
+        sid[i] = u32[p]!;
+        n[i] = u32[p + 1]!;
+        flags[i] = u32[p + 2]!;
+        len[i] = u32[p + 3]!;
+        off[i] = f64[q + 2]!;
+        minT[i] = f64[q + 3]!;
+        maxT[i] = f64[q + 4]!;
+      }
+    } else {
+      for (let i = 0, p = 0; i < count; i++, p += ENTRY) {
+        sid[i] = index.readUInt32LE(p);
+        n[i] = index.readUInt32LE(p + 4);
+        flags[i] = index.readUInt32LE(p + 8);
+        len[i] = index.readUInt32LE(p + 12);
+        off[i] = index.readDoubleLE(p + 16);
+        minT[i] = index.readDoubleLE(p + 24);
+        maxT[i] = index.readDoubleLE(p + 32);
+      }
     }
     return new ChunkFile(slot, seq, meta, sid, n, flags, len, off, minT, maxT, buf);
+  }
+
+  /** Entries sorted by series id (null: the file's entries already are). */
+  private bySid: Uint32Array | null | undefined;
+
+  /** Appends `chunkRef`s of the entries of series `id`, in entry order, to `out`. */
+  refsOf(id: number, out: number[]): void {
+    if (this.bySid === undefined) {
+      let sorted = true;
+      for (let i = 1; i < this.sid.length && sorted; i++) if (this.sid[i]! < this.sid[i - 1]!) sorted = false;
+      this.bySid = sorted ? null : Uint32Array.from(this.sid.keys()).sort((a, b) => this.sid[a]! - this.sid[b]! || a - b);
+    }
+    const perm = this.bySid;
+    const at = (k: number): number => this.sid[perm === null ? k : perm[k]!]!;
+    let lo = 0;
+    let hi = this.sid.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (at(mid) < id) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let k = lo; k < this.sid.length && at(k) === id; k++) out.push(chunkRef(this.slot, perm === null ? k : perm[k]!));
   }
 
   /** Builds an in-memory file from chunks (at most MAX_ENTRIES). */
@@ -206,6 +247,12 @@ export class ChunkFile {
     if (this.fd !== null) fs.closeSync(this.fd);
     this.fd = null;
   }
+}
+
+function copyAligned(b: Buffer): Buffer {
+  const out = Buffer.alloc(b.length); // never from the shared pool: offset 0
+  b.copy(out);
+  return out;
 }
 
 /** A reference to chunk `i` of a file. */

@@ -26,8 +26,8 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { NubisError } from '../../errors/index.js';
-import type { Labels, LabelMatcher, MetricStore, Sample, SeriesData } from '../types.js';
-import { SeriesIndex, type Series } from './series-index.js';
+import type { Labels, LabelMatcher, MetricStore, Sample, SampleColumns, SeriesData } from '../types.js';
+import { SeriesIndex, type RefSource, type Series } from './series-index.js';
 import { HeadBudget } from './head.js';
 import { decodeChunk, encodeChunk, FLAG_SORTED, type EncodedChunk } from './codec.js';
 import { ChunkFile, chunkRef, refEntry, refSlot, MAX_ENTRIES } from './chunk-file.js';
@@ -83,6 +83,8 @@ export interface EmbeddedStoreStats {
 
 export interface EmbeddedMetricStore extends MetricStore {
   readonly kind: 'embedded';
+  /** Like `append`, from columns: each distinct series is looked up once. */
+  appendColumns(c: SampleColumns): void;
   /** Like `select`, as typed arrays (no per-point objects). */
   selectColumns(matchers: readonly LabelMatcher[], start: number, end: number): SeriesColumns[];
   /** Applies retention and downsampling now (persisted at once when `dir` is set). */
@@ -100,11 +102,15 @@ const REWRITE_CHUNK_POINTS = 2048;
 
 const EMPTY: Labels = Object.freeze({}) as Labels;
 
-class EmbeddedStore implements EmbeddedMetricStore {
+class EmbeddedStore implements EmbeddedMetricStore, RefSource {
   readonly kind = 'embedded' as const;
   private readonly index: SeriesIndex;
   private readonly budget: HeadBudget;
   private readonly files = new Map<number, ChunkFile>();
+  /** Files opened at load, by file order: series restored then find their chunks here on first use. */
+  private opened: ChunkFile[] = [];
+  /** Series ids recorded twice (series.log): the series' id → its other ids. */
+  private aliases = new Map<number, number[]>();
   private nextSlot = 1;
   private seq = 1;
   /** The newest WAL segment written (0: none). */
@@ -162,9 +168,34 @@ class EmbeddedStore implements EmbeddedMetricStore {
       }
       const grown = s.head.push(smp.t, smp.v);
       if (grown > 0) this.budget.grow(grown);
-      if (smp.t > s.maxT) s.maxT = smp.t;
       this.dirty.add(s);
     }
+    if (this.budget.exceeded) {
+      this.seal();
+      if (this.dir !== null) void this.flush().catch(() => undefined); // persist the sealed file soon
+    }
+  }
+
+  appendColumns(c: SampleColumns): void {
+    if (this.closed) throw new NubisError('UNAVAILABLE', 'metric store is closed');
+    if (c.n === 0) return;
+    if (this.headSince === Infinity) this.headSince = this.now();
+    const series = new Array<Series | undefined>(c.names.length);
+    for (let k = 0; k < c.names.length; k++) {
+      const s = this.index.lookup(c.names[k]!, c.labels[k] ?? EMPTY);
+      series[k] = s;
+      if (s !== undefined) this.dirty.add(s);
+    }
+    let grown = 0;
+    for (let i = 0; i < c.n; i++) {
+      const s = series[c.series[i]!];
+      if (s === undefined) {
+        this.index.refused.samples++;
+        continue;
+      }
+      grown += s.head.push(c.t[i]!, c.v[i]!);
+    }
+    if (grown > 0) this.budget.grow(grown);
     if (this.budget.exceeded) {
       this.seal();
       if (this.dir !== null) void this.flush().catch(() => undefined); // persist the sealed file soon
@@ -304,8 +335,15 @@ class EmbeddedStore implements EmbeddedMetricStore {
     if (expired.length === 0 && rewrite.length === 0) return;
 
     const gone = new Set([...expired, ...rewrite].map((f) => f.slot));
-    const affected: Series[] = [];
-    for (const s of this.index.all()) if (s.refs.some((r) => gone.has(refSlot(r)))) affected.push(s);
+    // the series with a chunk in those files, from the files' own indexes
+    const hit = new Set<Series>();
+    for (const f of [...expired, ...rewrite]) {
+      for (let k = 0; k < f.count; k++) {
+        const s = this.index.get(f.sid[k]!);
+        if (s !== undefined) hit.add(s);
+      }
+    }
+    const affected = [...hit].filter((s) => s.refs.some((r) => gone.has(refSlot(r))));
 
     const rewriteSlots = new Set(rewrite.map((f) => f.slot));
     const out: { sid: number; c: EncodedChunk; s: Series }[] = [];
@@ -339,20 +377,25 @@ class EmbeddedStore implements EmbeddedMetricStore {
       for (let k = 0; k < f.count; k++) this.index.get(f.sid[k]!)?.refs.push(chunkRef(f.slot, k));
     }
     for (const s of affected) this.sortRefs(s);
+    if (this.opened.length > 0) this.opened = this.opened.filter((f) => !gone.has(f.slot));
     for (const f of [...expired, ...rewrite]) {
       this.files.delete(f.slot);
       await f.drop(this.dir);
     }
-    for (const s of affected) {
-      if (s.refs.length === 0 && s.head.n === 0) this.index.remove(s);
-      else s.maxT = this.seriesMaxT(s);
-    }
+    for (const s of affected) if (s.refs.length === 0 && s.head.n === 0) this.index.remove(s);
   }
 
-  private seriesMaxT(s: Series): number {
-    let m = s.head.n > 0 ? s.head.maxT : -Infinity;
-    for (const r of s.refs) m = Math.max(m, this.files.get(refSlot(r))!.cMaxT[refEntry(r)]!);
-    return m;
+  /** RefSource: a restored series' chunks in the files opened at load, in file order. */
+  refsOf(id: number): number[] {
+    const out: number[] = [];
+    for (const f of this.opened) f.refsOf(id, out);
+    const more = this.aliases.get(id);
+    if (more !== undefined) {
+      for (const a of more) for (const f of this.opened) f.refsOf(a, out);
+      const key = (r: number): number => this.files.get(refSlot(r))!.meta.order;
+      out.sort((a, b) => key(a) - key(b) || refSlot(a) - refSlot(b) || refEntry(a) - refEntry(b));
+    }
+    return out;
   }
 
   private sortRefs(s: Series): void {
@@ -408,9 +451,10 @@ class EmbeddedStore implements EmbeddedMetricStore {
 
   stats(): EmbeddedStoreStats {
     let points = 0;
-    for (const s of this.index.all()) {
-      points += s.head.n;
-      for (const r of s.refs) points += this.files.get(refSlot(r))!.n[refEntry(r)]!;
+    for (const s of this.index.all()) points += s.head.n;
+    // from the files' indexes (each entry is one series' chunk): no series' refs are looked up
+    for (const f of this.files.values()) {
+      for (let k = 0; k < f.count; k++) if (this.index.get(f.sid[k]!) !== undefined) points += f.n[k]!;
     }
     return {
       series: this.index.size,
@@ -456,38 +500,32 @@ class EmbeddedStore implements EmbeddedMetricStore {
         } catch {
           continue; // a torn last line of an append that did not complete: no data refers to it
         }
-        this.index.restore(rec.id, rec.labels);
+        this.index.restore(rec.id, rec.labels, this);
+      }
+      for (const [alias, id] of this.index.aliases) {
+        const list = this.aliases.get(id) ?? [];
+        list.push(alias);
+        this.aliases.set(id, list);
       }
     }
     const seqOf = (n: string): number => Number(n.slice(n.indexOf('-') + 1, n.lastIndexOf('.')));
     let maxSeq = 0;
     let covered = 0;
-    let ordered = true;
-    let prevOrder = -Infinity;
+    // only the files' indexes are read: each series finds its chunks in them on first use (refsOf)
     for (const n of names.filter((x) => /^chunks-\d+\.nbc$/.test(x))) {
       const f = ChunkFile.open(dir, n, this.nextSlot++);
       this.files.set(f.slot, f);
+      this.opened.push(f);
       maxSeq = Math.max(maxSeq, f.seq);
       covered = Math.max(covered, f.meta.walUpTo);
-      if (f.meta.order < prevOrder) ordered = false;
-      prevOrder = f.meta.order;
-      for (let k = 0; k < f.count; k++) {
-        const s = this.index.get(f.sid[k]!);
-        if (s === undefined) continue;
-        s.refs.push(chunkRef(f.slot, k));
-        if (f.cMaxT[k]! > s.maxT) s.maxT = f.cMaxT[k]!;
-      }
     }
-    if (!ordered) for (const s of this.index.all()) this.sortRefs(s);
+    this.opened.sort((a, b) => a.meta.order - b.meta.order || a.slot - b.slot);
     // WAL segments not covered by a chunk file go back into the heads
     const replay = (name: string, buf: Buffer): void =>
       readSegment(name, buf, (sid, ts, vs) => {
         const s = this.index.get(sid);
         if (s === undefined) return;
-        for (let i = 0; i < ts.length; i++) {
-          this.budget.grow(s.head.push(ts[i]!, vs[i]!));
-          if (ts[i]! > s.maxT) s.maxT = ts[i]!;
-        }
+        this.budget.grow(s.head.pushMany(ts, vs));
         s.head.walN = s.head.n;
       });
     for (const n of names.filter((x) => /^wal-\d+\.nbw$/.test(x))) {

@@ -46,6 +46,36 @@ export class HeadChunk {
     return grown;
   }
 
+  /** Appends a run of points (one allocation at most); returns the bytes newly allocated. */
+  pushMany(ts: Float64Array, vs: Float64Array): number {
+    const k = ts.length;
+    if (k === 0) return 0;
+    let grown = 0;
+    if (this.n + k > this.ts.length) {
+      let cap = Math.max(MIN_CAP, this.ts.length);
+      while (cap < this.n + k) cap *= 2;
+      const nts = new Float64Array(cap);
+      const nvs = new Float64Array(cap);
+      nts.set(this.ts.subarray(0, this.n));
+      nvs.set(this.vs.subarray(0, this.n));
+      grown = (cap - this.ts.length) * 16;
+      this.ts = nts;
+      this.vs = nvs;
+    }
+    this.ts.set(ts, this.n);
+    this.vs.set(vs, this.n);
+    let prev = this.n > 0 ? this.maxT : -Infinity;
+    for (let i = 0; i < k; i++) {
+      const t = ts[i]!;
+      if (t < prev) this.sorted = false;
+      if (t < this.minT) this.minT = t;
+      if (t > this.maxT) this.maxT = t;
+      prev = Math.max(prev, t);
+    }
+    this.n += k;
+    return grown;
+  }
+
   /** Encodes the head's points into a chunk and empties it; returns the bytes freed. */
   seal(): { chunk: EncodedChunk; freed: number } {
     const chunk = encodeChunk(this.ts, this.vs, this.n);

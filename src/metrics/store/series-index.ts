@@ -7,18 +7,47 @@ import type { Labels, LabelMatcher } from '../types.js';
 import { compileMatcher, matchesAll, seriesKey, type CompiledMatcher } from './matchers.js';
 import { HeadChunk } from './head.js';
 
+/**
+ * Finds a series' chunks in the files opened at load. A store reads only the chunk files'
+ * indexes when it opens, and each series looks its chunks up there the first time its refs
+ * are used, so a restart costs no per-chunk work for series nobody reads.
+ */
+export interface RefSource {
+  refsOf(id: number): number[];
+}
+
 /** One series and where its points are: chunk files (refs), sealed in-memory chunks, the head. */
 export class Series {
-  /** Chunk references `fileSlot · 2^21 + entry`, ordered by file order. */
-  refs: number[] = [];
+  private r: number[] | undefined;
   readonly head = new HeadChunk();
-  /** Newest timestamp anywhere in the series (for retention of whole series). */
-  maxT = -Infinity;
   constructor(
     readonly id: number,
     readonly key: string,
     readonly labels: Labels,
-  ) {}
+    /** Where refs come from on first use (series restored at open); absent: none yet. */
+    private source?: RefSource,
+  ) {
+    if (source === undefined) this.r = [];
+  }
+
+  /** Chunk references `fileSlot · 2^21 + entry`, ordered by file order. */
+  get refs(): number[] {
+    if (this.r === undefined) {
+      this.r = this.source!.refsOf(this.id);
+      this.source = undefined;
+    }
+    return this.r;
+  }
+
+  set refs(v: number[]) {
+    this.r = v;
+    this.source = undefined;
+  }
+
+  /** Whether refs were looked up already (or the series is new). */
+  get refsKnown(): boolean {
+    return this.r !== undefined;
+  }
 }
 
 export interface RefusedSeries {
@@ -37,7 +66,8 @@ function hasOwnKeys(o: object): boolean {
 
 export class SeriesIndex {
   private readonly byKey = new Map<string, Series>();
-  private readonly byId = new Map<number, Series>();
+  /** By id (ids are small and dense: an array, not a map, for the restart's lookups). */
+  private readonly byId: (Series | undefined)[] = [];
   private readonly postings = new Map<string, Map<string, Set<Series>>>();
   private nextId = 1;
   /** Series created since the last `takeNew()` (to be written to series.log). */
@@ -56,7 +86,7 @@ export class SeriesIndex {
   }
 
   get(id: number): Series | undefined {
-    return this.byId.get(id);
+    return this.byId[id];
   }
 
   /** The series of name+labels, created when new; undefined when new and the index is full. */
@@ -81,17 +111,21 @@ export class SeriesIndex {
     return made;
   }
 
-  /** Restores a series recorded in series.log (not counted against the cap: it already exists). */
-  restore(id: number, labels: Labels): Series {
+  /**
+   * Restores a series recorded in series.log (not counted against the cap: it already exists);
+   * its refs come from `source` when first used.
+   */
+  restore(id: number, labels: Labels, source?: RefSource): Series {
     const { __name__: name = '', ...rest } = labels;
     const key = seriesKey(name, rest);
     const existing = this.byKey.get(key);
     this.nextId = Math.max(this.nextId, id + 1);
     if (existing !== undefined) {
-      this.byId.set(id, existing); // the same series recorded twice under two ids
+      this.byId[id] = existing; // the same series recorded twice under two ids
+      this.aliases.push([id, existing.id]);
       return existing;
     }
-    const s = new Series(id, key, labels);
+    const s = new Series(id, key, labels, source);
     this.add(s);
     return s;
   }
@@ -107,9 +141,12 @@ export class SeriesIndex {
     this.created = [...list, ...this.created];
   }
 
+  /** Ids restored as a second id of an existing series: [alias, the series' id]. */
+  readonly aliases: [number, number][] = [];
+
   remove(s: Series): void {
     this.byKey.delete(s.key);
-    this.byId.delete(s.id);
+    if (this.byId[s.id] === s) this.byId[s.id] = undefined;
     for (const [k, v] of Object.entries(s.labels)) {
       const m = this.postings.get(k);
       const set = m?.get(v);
@@ -139,7 +176,7 @@ export class SeriesIndex {
 
   private add(s: Series): void {
     this.byKey.set(s.key, s);
-    this.byId.set(s.id, s);
+    this.byId[s.id] = s;
     for (const [k, v] of Object.entries(s.labels)) {
       let m = this.postings.get(k);
       if (!m) this.postings.set(k, (m = new Map()));

@@ -26,7 +26,7 @@
  * and the rule's thresholds (`thresholds`); when data woke the evaluation, `dataArrivedAtMs`
  * says when the latest data before it was ingested.
  */
-import type { Clock } from '../../clock/index.js';
+import { createWakeLoop, type Clock } from '../../clock/index.js';
 import { toNubisError } from '../../errors/index.js';
 import type { RuleSpec } from '../../model/index.js';
 import type { QueryResult, Sample } from '../../metrics/index.js';
@@ -141,9 +141,6 @@ export function createRuleEvaluator(o: RuleEvaluatorOptions): RuleEvaluator {
   const rules = new Map<string, PerRule>();
   const comps = new Map<string, PerComponent>();
   let dirty = true;
-  let stopped = true;
-  let abort: AbortController | undefined;
-  let loop: Promise<void> | undefined;
 
   const ruleKey = (e: RuleEntry): string => `${e.deployment}/${e.rule.name}`;
   const compKey = (e: RuleEntry): string => `${e.deployment}/${e.rule.component}`;
@@ -328,44 +325,32 @@ export function createRuleEvaluator(o: RuleEvaluatorOptions): RuleEvaluator {
     return at;
   }
 
-  async function run(): Promise<void> {
-    while (!stopped) {
-      if (dirty) sync();
-      const now = clock.now();
-      const due = [...rules.values()].filter((r) => wakeAt(r) <= now);
-      if (due.length > 0) {
-        try {
-          await evaluate(due, now);
-        } catch {
-          // evaluate reports its own failures; never let the loop die
-        }
-        continue;
-      }
-      const soonest = Math.min(...[...rules.values()].map(wakeAt), now + maxSleep);
-      abort = new AbortController();
+  /** One pass: the rules that are due are evaluated; the next pass is when the soonest wants to run. */
+  async function pass(now: number): Promise<number> {
+    if (dirty) sync();
+    const due = [...rules.values()].filter((r) => wakeAt(r) <= now);
+    if (due.length > 0) {
       try {
-        await clock.sleep(Math.max(1, soonest - now), abort.signal);
+        await evaluate(due, now);
       } catch {
-        // woken by reload() or stop()
+        // evaluate reports its own failures; never let the loop die
       }
+      return now;
     }
+    return Math.min(...[...rules.values()].map(wakeAt), Infinity);
   }
+  const loop = createWakeLoop({ clock, pass, maxSleepMs: maxSleep, minSleepMs: 1 });
 
   return {
     start() {
-      if (!stopped) return;
-      stopped = false;
+      if (loop.running) return;
       dirty = true;
-      loop = run();
+      loop.start();
     },
-    async stop() {
-      stopped = true;
-      abort?.abort();
-      await loop;
-    },
+    stop: () => loop.stop(),
     reload() {
       dirty = true;
-      abort?.abort();
+      loop.wake();
     },
     dataArrived(deployment, names) {
       const arrived = [...names];
@@ -377,7 +362,7 @@ export function createRuleEvaluator(o: RuleEvaluatorOptions): RuleEvaluator {
         r.dataPending = true;
         woke = true;
       }
-      if (woke) abort?.abort();
+      if (woke) loop.wake();
     },
     async evaluateNow() {
       if (dirty) sync();

@@ -9,7 +9,7 @@
  * one-off policy fires once, when the clock reaches `at`, if `at` is still ahead when the
  * policy is (re)loaded.
  */
-import type { Clock } from '../../clock/index.js';
+import { createWakeLoop, type Clock } from '../../clock/index.js';
 import { toNubisError } from '../../errors/index.js';
 import type { ScheduleSpec } from '../../model/index.js';
 import { nextFire, parseCron, type CronSpec } from '../../clock/index.js';
@@ -64,9 +64,6 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
   const maxSleep = o.maxSleepMs ?? 60_000;
   /** `deployment/name` → next firing and the policy it was computed for. */
   let plan = new Map<string, { entry: ScheduleEntry; at: number }>();
-  let abort: AbortController | undefined;
-  let loop: Promise<void> | undefined;
-  let stopped = true;
   let dirty = true;
   let lastCheck = o.clock.now();
 
@@ -115,40 +112,28 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
     else plan.set(key, { entry, at: next });
   }
 
-  async function run(): Promise<void> {
-    while (!stopped) {
-      if (dirty) replan();
-      const now = o.clock.now();
-      lastCheck = now;
-      const due = [...plan.entries()].filter(([, p]) => p.at <= now).sort((a, b) => a[1].at - b[1].at);
-      for (const [key, p] of due) await fire(key, p.entry, p.at);
-      if (due.length > 0) continue;
-      const soonest = Math.min(...[...plan.values()].map((p) => p.at), now + maxSleep);
-      abort = new AbortController();
-      try {
-        await o.clock.sleep(Math.max(0, soonest - now), abort.signal);
-      } catch {
-        // woken by reload() or stop()
-      }
-    }
+  /** One pass: fires what is due, in time order; the next pass is the soonest planned firing. */
+  async function pass(now: number): Promise<number | undefined> {
+    if (dirty) replan();
+    lastCheck = now;
+    const due = [...plan.entries()].filter(([, p]) => p.at <= now).sort((a, b) => a[1].at - b[1].at);
+    for (const [key, p] of due) await fire(key, p.entry, p.at);
+    if (due.length > 0) return now;
+    return Math.min(...[...plan.values()].map((p) => p.at), Infinity);
   }
+  const loop = createWakeLoop({ clock: o.clock, pass, maxSleepMs: maxSleep });
 
   return {
     start() {
-      if (!stopped) return;
-      stopped = false;
+      if (loop.running) return;
       dirty = true;
       lastCheck = o.clock.now();
-      loop = run();
+      loop.start();
     },
-    async stop() {
-      stopped = true;
-      abort?.abort();
-      await loop;
-    },
+    stop: () => loop.stop(),
     reload() {
       dirty = true;
-      abort?.abort();
+      loop.wake();
     },
     upcoming() {
       if (dirty) replan();

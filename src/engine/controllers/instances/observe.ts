@@ -39,7 +39,9 @@ export class ObserveController implements Controller {
             await ctx.applyReachability(ctx.reach.agentAnswered(n.key));
             const s = st.instances.find((x) => x.instance === inst.name);
             const comp = d.spec.components[inst.component];
-            const alive = s ? s.process !== 'exited' || s.exitCode === 0 : false;
+            // `none`: the agent has no process for a started instance (the node lost it, e.g. a
+            // reboot from the cloud's console): not alive. `exited` with 0: a start that daemonised.
+            const alive = s ? s.process === 'running' || (s.process === 'exited' && s.exitCode === 0) : false;
             const health = s?.health ?? 'unknown';
             const changed = alive !== (inst.processAlive ?? true) || health !== inst.health;
             inst.processAlive = comp?.handlers.start ? alive : undefined;

@@ -1,0 +1,508 @@
+/**
+ * Workflow jobs on the node, beside lifecycle steps: each job is one try of a task, a script run
+ * in its own process group (its pid is its ECF_RID), with its output kept per try, and a fast
+ * channel for its child commands that costs a few milliseconds per call (no Node start).
+ *
+ * Layout under the sandbox:
+ *   jobs/bin/nubis                       the POSIX sh shim, first on every job's PATH
+ *   jobs/out/<workflow>/<path>.job<N>     the job script of try N (ecFlow's `.job1`)
+ *   jobs/out/<workflow>/<path>.<N>        its combined stdout+stderr (ecFlow's `.1`), kept
+ *   jobs/run/<k>/ch                       the job's channel FIFO (removed when the job exits)
+ *   jobs/run/<k>/r0…r7, l0…l7            its reply FIFOs, and the lock of the call waiting on each
+ *
+ * The channel: the shim writes one record per call to the job's FIFO in a single write of less
+ * than PIPE_BUF bytes (so concurrent calls from one job never interleave): seven fields
+ * separated by 0x1f and ended by 0x1e and a newline — reply FIFO (empty: no answer wanted),
+ * ECF_NAME, ECF_PASS, ECF_TRYNO, ECF_RID of the calling process, the verb argument and the rest
+ * of the arguments joined by spaces. For `--init`, `--complete`, `--abort` and `--wait` the shim
+ * first takes one of the job's eight reply slots (creating its lock file `l<i>` with noclobber by
+ * `true >file`, a builtin, no fork — not `:`, a special builtin whose failed redirection would
+ * end the shell; when all eight are taken it retries every 10 ms), opens that slot's
+ * reply FIFO `r<i>`, then blocks reading one line: `ok` or `refused <why>`, written by the
+ * agent once the control plane answered (so ordering holds: nothing the job does after
+ * `--complete` returns can overtake it); the agent removes the lock after answering (the next
+ * call of the same caller takes another free slot meanwhile). Event, meter and label calls do not wait.
+ * Only shell builtins run in the shim, apart from its own start. Outside an agent job (no
+ * channel), the shim runs the real Node CLI.
+ *
+ * Every record goes into one ordered feed with sequence numbers, read by the control plane with
+ * a long poll that answers as soon as a record arrives; when a job's process exits the feed gets
+ * an `exited` record after everything the job wrote before it. What the job's script left
+ * running in its process group when it exits is killed (a try is over when its script ends).
+ *
+ * Limits: the feed keeps the latest `feedKeep` records (default 20,000); jobs are not restored
+ * after an agent restart: the new agent kills what they left running (`reapOrphans`) and has a
+ * new epoch, so the control plane counts them lost (and retries them per ECF_TRIES).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  appendFileSync, chmodSync, closeSync, constants as fsConstants, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync,
+  unlinkSync, writeFileSync, writeSync,
+} from 'node:fs';
+import { Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseChildArgs } from './child-args.js';
+import { findProcessesByEnv, findProcessGroup, listProcesses, readEnviron, terminate } from './proc.js';
+import type { JobAnswer, JobCaller, JobChildCommand, JobFeed, JobFeedRecord, JobInfo, JobRequest, JobStatusList } from './protocol.js';
+
+/** Set in every job's environment: the job's id (also how its leftover processes are found). */
+export const JOB_ID_ENV = 'NUBIS_JOB_ID';
+
+export interface JobRunnerOptions {
+  sandbox: string;
+  nodeId: string;
+  /** Between SIGTERM and SIGKILL when killing a job's process group. Default 2000. */
+  killGraceMs?: number;
+  /** Feed records kept. Default 20,000. */
+  feedKeep?: number;
+  /** What the shim runs outside an agent job: `[node, cli main]`. Default this install's CLI. */
+  cli?: readonly string[];
+  log?: (line: string) => void;
+}
+
+export interface JobRunner {
+  readonly epoch: string;
+  /** Starts the job (or finds it by jobId) and returns once it was launched. */
+  run(req: JobRequest): Promise<JobInfo>;
+  /** Kills the job's process group; false when the job is unknown. */
+  kill(jobId: string): Promise<boolean>;
+  status(): JobStatusList;
+  feed(after: number, waitMs: number, signal?: AbortSignal): Promise<JobFeed>;
+  answer(answers: readonly JobAnswer[]): void;
+  /** A try's output; undefined when there is none. */
+  logs(job: string | { workflow: string; path: string; tryNo: number }): string | undefined;
+  /**
+   * Kills what jobs of an earlier agent of this node left running (they cannot report to this
+   * one; the control plane sees the new epoch and counts them lost). Resolves with their number.
+   */
+  reapOrphans(): Promise<number>;
+  /** With `killJobs`, kills every running job; stops feed waits either way. */
+  close(killJobs: boolean): Promise<void>;
+}
+
+interface Job {
+  req: JobRequest;
+  info: JobInfo;
+  runDir: string;
+  channel: string;
+  /** The reply FIFOs (a waiting caller holds the lock `l<i>` of the one it reads). */
+  replies: string[];
+  outFile: string;
+  socket?: Socket;
+  buffer: string;
+  /** Latest event/meter/label call by `verb:name`. */
+  latest: Map<string, { caller: JobCaller; command: JobChildCommand }>;
+  timer?: NodeJS.Timeout;
+}
+
+interface Pending {
+  jobId: string;
+  reply: string;
+  lock: string;
+  record?: JobFeedRecord;
+}
+
+const FIELD = '\x1f';
+const RECORD = '\x1e\n';
+const MAX_RECORD = 4096;
+const MAX_FEED_BATCH = 1000;
+
+const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** The shim's text: a POSIX sh program that costs two or three forks per call. */
+export function shimText(cli: readonly string[]): string {
+  return `#!/bin/sh
+# nubis — the Nubis agent's child-command client for jobs (written by the agent; do not edit).
+# Inside an agent job it talks to the agent over the job's FIFO; elsewhere it runs the Nubis CLI.
+if [ "\${1-}" = child ] && [ -n "\${NUBIS_JOB_CHANNEL-}" ] && [ -p "$NUBIS_JOB_CHANNEL" ]; then
+  shift
+  [ -n "\${NO_ECF+x}" ] && exit 0
+  a1=\${1-}
+  [ $# -gt 0 ] && shift
+  IFS=' '
+  rest="$*"
+  r=
+  case $a1 in
+    --init*|--complete*|--abort*|--wait*)
+      set -C
+      while :; do
+        for i in 0 1 2 3 4 5 6 7; do
+          if { true >"$NUBIS_JOB_DIR/l$i"; } 2>/dev/null; then r="$NUBIS_JOB_DIR/r$i"; break 2; fi
+        done
+        [ -p "$NUBIS_JOB_DIR/r0" ] || { echo 'nubis child: the job'"'"'s reply channel is gone' >&2; exit 1; }
+        sleep 0.01
+      done
+      set +C
+      exec 3<>"$r" ;;
+  esac
+  printf '%s\\037%s\\037%s\\037%s\\037%s\\037%s\\037%s\\036\\n' "$r" "\${ECF_NAME-}" "\${ECF_PASS-}" "\${ECF_TRYNO-}" "\${ECF_RID-}" "$a1" "$rest" >"$NUBIS_JOB_CHANNEL" || exit 1
+  [ -z "$r" ] && exit 0
+  IFS= read -r ans <&3 || ans='refused the agent closed the reply channel'
+  case $ans in ok*) exit 0 ;; esac
+  printf 'nubis child: %s\\n' "\${ans#refused }" >&2
+  exit 1
+fi
+exec ${cli.map(shq).join(' ')} "$@"
+`;
+}
+
+function defaultCli(): string[] {
+  return [process.execPath, fileURLToPath(new URL('../cli/main.js', import.meta.url))];
+}
+
+const mkfifo = (...paths: string[]): Promise<void> =>
+  new Promise((resolve, reject) => execFile('mkfifo', ['-m', '600', ...paths], (err) => (err ? reject(err) : resolve())));
+
+/** The output file's stem for a task path, inside `jobs/out/<workflow>`. */
+function outStem(sandbox: string, workflow: string, path: string): string {
+  return join(sandbox, 'jobs', 'out', workflow, ...path.split('/').filter((p) => p !== ''));
+}
+
+export function createJobRunner(opts: JobRunnerOptions): JobRunner {
+  const log = opts.log ?? (() => {});
+  const killGraceMs = opts.killGraceMs ?? 2000;
+  const keep = opts.feedKeep ?? 20_000;
+  const epoch = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+  const root = join(opts.sandbox, 'jobs');
+  const binDir = join(root, 'bin');
+  const runRoot = join(root, 'run');
+  const jobs = new Map<string, Job>();
+  const pending = new Map<number, Pending>();
+  const feed: JobFeedRecord[] = [];
+  let seq = 0;
+  let runCount = 0;
+  let closed = false;
+  const waiters = new Set<() => void>();
+
+  // Run directories with their FIFOs are made ahead, several per `mkfifo` (Node cannot make a
+  // FIFO itself, and an exec per job would cost more than the job's start).
+  const SLOTS = [0, 1, 2, 3, 4, 5, 6, 7];
+  const fifosOf = (dir: string): string[] => [join(dir, 'ch'), ...SLOTS.map((i) => join(dir, `r${i}`))];
+  const spare: string[] = [];
+  let making: Promise<void> | undefined;
+  const makeSpare = (n: number): Promise<void> => {
+    making ??= (async () => {
+      const dirs = Array.from({ length: n }, () => join(runRoot, `s${++runCount}`));
+      for (const d of dirs) mkdirSync(d, { recursive: true });
+      await mkfifo(...dirs.flatMap(fifosOf));
+      spare.push(...dirs);
+    })().finally(() => {
+      making = undefined;
+    });
+    return making;
+  };
+  /** A fresh run directory's name; its FIFOs come with takeRunDir. */
+  const nextRunDir = (): string => join(runRoot, String(++runCount));
+  /** Moves a ready directory (channel and reply FIFOs) to `dir`. */
+  const takeRunDir = async (dir: string): Promise<void> => {
+    while (spare.length === 0) await makeSpare(8);
+    renameSync(spare.shift()!, dir);
+    if (spare.length < 4 && !making) void makeSpare(8).catch((e: unknown) => log(`cannot make job FIFOs: ${(e as Error).message}`));
+  };
+
+  mkdirSync(binDir, { recursive: true });
+  // stale channels of an earlier agent's jobs: nobody reads them any more
+  rmSync(runRoot, { recursive: true, force: true });
+  mkdirSync(runRoot, { recursive: true });
+  const shim = join(binDir, 'nubis');
+  writeFileSync(shim, shimText(opts.cli ?? defaultCli()), { mode: 0o755 });
+  chmodSync(shim, 0o755);
+
+  const push = (rec: JobFeedRecord): void => {
+    feed.push(rec);
+    if (feed.length > keep) feed.splice(0, feed.length - keep);
+    for (const w of [...waiters]) w();
+  };
+  const nextSeq = (): number => ++seq;
+
+  const reply = (p: Pending, text: string): void => {
+    try {
+      const fd = openSync(p.reply, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+      try {
+        writeSync(fd, `${text.replace(/[\r\n]+/g, ' ')}\n`);
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      // the caller is gone (ENXIO: no reader): nothing to tell
+    }
+    try {
+      // the next waiting call of the job may go
+      unlinkSync(p.lock);
+    } catch {
+      // already removed
+    }
+  };
+
+  const onRecord = (job: Job, text: string): void => {
+    const f = text.split(FIELD);
+    // only the job's own reply FIFOs: never write to a path a job chose
+    const slot = job.replies.indexOf(f[0] ?? '');
+    const replyOk = slot >= 0;
+    const replyPath = replyOk ? job.replies[slot]! : '';
+    const lockPath = replyOk ? join(job.runDir, `l${slot}`) : '';
+    const at = Date.now();
+    if (f.length !== 7) {
+      const s = nextSeq();
+      if (replyOk) reply({ jobId: job.req.jobId, reply: replyPath, lock: lockPath }, 'refused malformed child command');
+      push({ seq: s, jobId: job.req.jobId, kind: 'invalid', detail: `malformed record of ${f.length} fields`, at });
+      return;
+    }
+    const [, name, password, tryText, rid, a1, rest] = f as [string, string, string, string, string, string, string];
+    const args = [a1, ...(rest === '' ? [] : rest.split(' '))];
+    const parsed = parseChildArgs(args);
+    const s = nextSeq();
+    if (!parsed.ok) {
+      if (replyOk) reply({ jobId: job.req.jobId, reply: replyPath, lock: lockPath }, `refused ${parsed.why}`);
+      push({ seq: s, jobId: job.req.jobId, kind: 'invalid', detail: parsed.why, at });
+      return;
+    }
+    const tryNo = /^[0-9]{1,9}$/.test(tryText) ? Number(tryText) : -1;
+    const caller: JobCaller = { name, password, tryNo };
+    if (rid !== '') caller.rid = rid;
+    const rec: JobFeedRecord = { seq: s, jobId: job.req.jobId, kind: 'child', caller, command: parsed.command, awaitsAnswer: replyOk, at };
+    const c = parsed.command;
+    if (c.verb === 'event' || c.verb === 'meter' || c.verb === 'label') job.latest.set(`${c.verb}:${c.name}`, { caller, command: c });
+    if (replyOk) pending.set(s, { jobId: job.req.jobId, reply: replyPath, lock: lockPath, record: rec });
+    push(rec);
+  };
+
+  const onData = (job: Job, chunk: Buffer): void => {
+    job.buffer += chunk.toString('utf8');
+    for (;;) {
+      const end = job.buffer.indexOf(RECORD);
+      if (end < 0) break;
+      const text = job.buffer.slice(0, end);
+      job.buffer = job.buffer.slice(end + RECORD.length);
+      try {
+        onRecord(job, text);
+      } catch (e) {
+        log(`job ${job.req.jobId}: bad child record: ${(e as Error).message}`);
+      }
+    }
+    if (job.buffer.length > MAX_RECORD * 4) {
+      // no record end in sight: garbage on the channel
+      job.buffer = '';
+      push({ seq: nextSeq(), jobId: job.req.jobId, kind: 'invalid', detail: 'unterminated data on the channel was dropped', at: Date.now() });
+    }
+  };
+
+  const killGroup = (job: Job): Promise<boolean> => {
+    const pgid = job.info.pid;
+    return terminate(() => {
+      const procs = listProcesses();
+      const set = new Set(findProcessesByEnv(JOB_ID_ENV, job.req.jobId, procs));
+      if (pgid !== undefined) for (const p of findProcessGroup(pgid, procs)) set.add(p);
+      return set;
+    }, killGraceMs);
+  };
+
+  const reapGroup = (pgid: number | undefined): void => {
+    if (pgid === undefined) return;
+    try {
+      process.kill(-pgid, 'SIGTERM');
+    } catch {
+      return; // the group is empty
+    }
+    setTimeout(() => {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }, killGraceMs).unref();
+  };
+
+  const finish = (job: Job, code: number | null, signal: string | null): void => {
+    if (job.info.state === 'exited') return;
+    clearTimeout(job.timer);
+    // two turns of the event loop: what the job wrote before exiting is read first
+    setImmediate(() =>
+      setImmediate(() => {
+        job.socket?.destroy();
+        job.socket = undefined;
+        Object.assign(job.info, { state: 'exited', exitCode: code, signal, endedAt: Date.now() });
+        for (const [s, p] of pending) {
+          if (p.jobId !== job.req.jobId) continue;
+          pending.delete(s);
+          reply(p, 'refused the job has exited');
+        }
+        push({ seq: nextSeq(), jobId: job.req.jobId, kind: 'exited', exitCode: code, signal, at: Date.now() });
+        rmSync(job.runDir, { recursive: true, force: true });
+        // leftovers of the try (background processes of its script still in its group); cheap:
+        // no process-table scan on every exit
+        reapGroup(job.info.pid);
+      }),
+    );
+  };
+
+  const launch = async (job: Job): Promise<void> => {
+    const { req } = job;
+    const stem = outStem(opts.sandbox, req.workflow, req.path);
+    mkdirSync(dirname(stem), { recursive: true });
+    await takeRunDir(job.runDir);
+    const scriptPath = `${stem}.job${req.tryNo}`;
+    writeFileSync(scriptPath, req.script, { mode: 0o755 });
+    chmodSync(scriptPath, 0o755);
+    const fd = openSync(job.channel, fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
+    const socket = new Socket({ fd, readable: true, writable: false });
+    socket.on('data', (c: Buffer) => onData(job, c));
+    socket.on('error', (e) => log(`job ${req.jobId}: channel: ${e.message}`));
+    job.socket = socket;
+
+    const basePath = req.env['PATH'] ?? process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin';
+    const env: Record<string, string> = {
+      HOME: process.env['HOME'] ?? dirname(stem),
+      ...req.env,
+      PATH: `${binDir}:${basePath}`,
+      NUBIS_NODE_ID: opts.nodeId,
+      NUBIS_JOB_CHANNEL: job.channel,
+      NUBIS_JOB_DIR: job.runDir,
+      [JOB_ID_ENV]: req.jobId,
+      ECF_TRYNO: req.env['ECF_TRYNO'] ?? String(req.tryNo),
+      ECF_NAME: req.env['ECF_NAME'] ?? req.path,
+    };
+    // ECF_RID is the job's own pid: the wrapper sets it and execs the script in place
+    const wrapper = `ECF_RID=$$; export ECF_RID; exec ${req.script.startsWith('#!') ? '"$0"' : '/bin/sh "$0"'}`;
+    // a new job of a try number seen before (after a requeue) starts its output afresh
+    writeFileSync(job.outFile, '');
+    const out = openSync(job.outFile, 'a');
+    let child;
+    try {
+      child = spawn('/bin/sh', ['-c', wrapper, scriptPath], { cwd: dirname(stem), env, stdio: ['ignore', out, out], detached: true });
+    } finally {
+      closeSync(out);
+    }
+    job.info.pid = child.pid;
+    child.once('error', (err) => {
+      appendFileSync(job.outFile, `nubis-agent: cannot run the job: ${err.message}\n`);
+      finish(job, null, null);
+    });
+    child.once('exit', (code, signal) => finish(job, code, signal));
+    if (req.timeoutMs !== undefined) {
+      job.timer = setTimeout(() => {
+        appendFileSync(job.outFile, `nubis-agent: the job ran longer than ${req.timeoutMs} ms; killing it\n`);
+        void killGroup(job);
+      }, req.timeoutMs);
+    }
+  };
+
+  return {
+    epoch,
+
+    async run(req) {
+      if (closed) throw new Error('the agent is stopping');
+      const existing = jobs.get(req.jobId);
+      if (existing) return { ...existing.info };
+      const runDir = nextRunDir();
+      const job: Job = {
+        req,
+        info: { jobId: req.jobId, workflow: req.workflow, path: req.path, tryNo: req.tryNo, state: 'running', startedAt: Date.now() },
+        runDir,
+        channel: join(runDir, 'ch'),
+        replies: SLOTS.map((i) => join(runDir, `r${i}`)),
+        outFile: `${outStem(opts.sandbox, req.workflow, req.path)}.${req.tryNo}`,
+        buffer: '',
+        latest: new Map(),
+      };
+      jobs.set(req.jobId, job);
+      try {
+        await launch(job);
+      } catch (e) {
+        const msg = `nubis-agent: cannot start the job: ${(e as Error).message}\n`;
+        try {
+          mkdirSync(dirname(job.outFile), { recursive: true });
+          appendFileSync(job.outFile, msg);
+        } catch {
+          // nowhere to write it: the feed record says it
+        }
+        job.socket?.destroy();
+        finish(job, null, null);
+      }
+      return { ...job.info };
+    },
+
+    async kill(jobId) {
+      const job = jobs.get(jobId);
+      if (!job) return false;
+      if (job.info.state === 'running') await killGroup(job);
+      return true;
+    },
+
+    status() {
+      return {
+        epoch, last: seq, jobs: [...jobs.values()].map((j) => ({ ...j.info, ...(j.latest.size > 0 ? { latest: [...j.latest.values()] } : {}) })),
+        pending: [...pending.values()].flatMap((p) => (p.record ? [p.record] : [])),
+      };
+    },
+
+    feed(after, waitMs, signal) {
+      const collect = (): JobFeed => {
+        const from = feed.findIndex((r) => r.seq > after);
+        const records = from < 0 ? [] : feed.slice(from, from + MAX_FEED_BATCH);
+        return { epoch, records, last: records.length > 0 ? records[records.length - 1]!.seq : Math.max(after, 0), oldest: feed[0]?.seq ?? seq + 1 };
+      };
+      const now = collect();
+      if (now.records.length > 0 || waitMs <= 0 || closed || after > seq) return Promise.resolve(now);
+      return new Promise<JobFeed>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          waiters.delete(done);
+          signal?.removeEventListener('abort', done);
+          resolve(collect());
+        };
+        const timer = setTimeout(done, waitMs);
+        waiters.add(done);
+        signal?.addEventListener('abort', done, { once: true });
+      });
+    },
+
+    answer(answers) {
+      for (const a of answers) {
+        const p = pending.get(a.seq);
+        if (!p) continue;
+        pending.delete(a.seq);
+        reply(p, a.ok ? 'ok' : `refused ${a.why ?? 'refused by the control plane'}`);
+      }
+    },
+
+    logs(job) {
+      let file: string;
+      if (typeof job === 'string') {
+        const j = jobs.get(job);
+        if (!j) return undefined;
+        file = j.outFile;
+      } else file = `${outStem(opts.sandbox, job.workflow, job.path)}.${job.tryNo}`;
+      return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+    },
+
+    async reapOrphans() {
+      const mine = (): number[] => listProcesses()
+        .filter((p) => p.pid !== process.pid)
+        .filter((p) => {
+          const env = readEnviron(p.pid);
+          const id = env?.get(JOB_ID_ENV);
+          return id !== undefined && env?.get('NUBIS_NODE_ID') === opts.nodeId && !jobs.has(id);
+        })
+        .map((p) => p.pid);
+      const found = mine().length;
+      if (found > 0) {
+        log(`killing ${found} process(es) of jobs of an earlier agent`);
+        await terminate(mine, killGraceMs);
+      }
+      return found;
+    },
+
+    async close(killJobs) {
+      closed = true;
+      for (const w of [...waiters]) w();
+      if (killJobs) await Promise.all([...jobs.values()].filter((j) => j.info.state === 'running').map((j) => killGroup(j)));
+      for (const j of jobs.values()) {
+        clearTimeout(j.timer);
+        j.socket?.destroy();
+      }
+    },
+  };
+}

@@ -1,0 +1,359 @@
+/**
+ * ecFlow .def files (5.9 grammar) → WfDefinition.
+ *
+ * One attribute per line, `#` comments, free indentation; `endtask`, `endfamily` and `endsuite`
+ * are optional (a `family`/`task` line closes an open task, `suite` closes everything). What is
+ * read: `extern`, `suite`/`family`/`task`, `edit` (quoted or not), `event [N] NAME [set|clear]`,
+ * `meter NAME min max [threshold]`, `label NAME "text"`, `limit NAME N`,
+ * `inlimit [-n] [-s] [path:]NAME [N]`, `trigger`/`complete` with `-a`/`-o` continuation lines
+ * (joined as ecFlow does: ` AND `/` OR ` and the whole re-parsed), `defstatus`, `repeat`
+ * (integer, enumerated, string, date, datelist, day), `time`/`today` (single, `+relative`,
+ * series), `date` (with `*`), `day`, `cron` (`-w` incl. `L`, `-d` incl. `L`, `-m`, series).
+ * Several statements may share a line, separated by `;`; a trigger/complete line ending in `\`
+ * continues on the next line. `clock real` alone (ecFlow's default) is accepted and dropped.
+ * Anything else — `late`, `autocancel`, `zombie`, other `clock`s, `repeat month|year|file`,
+ * `autoarchive`, `queue`, `generic`, … and unknown words — is rejected with
+ * `file:line:col: <construct> is not supported`.
+ *
+ * Nubis extras, invisible to ecFlow (so a file that ecflow_server loads loads here unchanged):
+ * - a pool: a comment line `# nubis:pool NAME deployment=D component=C [slots=N]
+ *   [readyBy=hh:mm|ISO] [autoscale=MIN..MAX] [jobsPerNode=N] [cooldown=120s]` anywhere;
+ * - a job names its pool with `edit NUBIS_POOL NAME` on the task or an ancestor (an ordinary,
+ *   inherited variable);
+ * - an engine-action task: `edit NUBIS_ACTION '<verb> <args>'` (verbs in ./attrs.ts
+ *   parseAction); it becomes `node.action` and is not kept among the variables.
+ *
+ * Errors: NubisError WORKFLOW_INVALID `file:line:col: …`, thrown at the first problem; after
+ * parsing, checkDefinition (./check.ts) runs, so a definition is returned whole or not at all.
+ */
+import { NubisError } from '../../errors/index.js';
+import { parseExpressionParts, type ExpressionPart } from '../expr/index.js';
+import type {
+  SourceLoc, WfDefinition, WfNodeDef, WfNodeKind, WfPool, WfState,
+} from '../model/types.js';
+import { emptyNode, WF_STATES } from '../model/types.js';
+import {
+  NAME_RE, name, parseAction, parseCron, parseDateSpec, parseDay, parseInLimit, parsePool, parseRepeat,
+  parseTimeSpec, restValue, tokenize, type Fail, type Token, int, uint,
+} from './attrs.js';
+import { checkDefinition } from './check.js';
+
+/** A node under construction. */
+export type MutableNode = { -readonly [K in keyof WfNodeDef]: WfNodeDef[K] extends readonly (infer U)[] ? U[] : WfNodeDef[K] };
+
+/** Constructs the model does not implement: named in the error instead of "unknown keyword". */
+const UNSUPPORTED = new Set([
+  'late', 'autocancel', 'zombie', 'clock', 'endclock', 'autoarchive', 'autorestore', 'queue', 'generic',
+  'verify', 'aviso', 'mirror', 'defs_state', 'ecfinterval',
+]);
+
+export const ACTION_VAR = 'NUBIS_ACTION';
+export const POOL_VAR = 'NUBIS_POOL';
+
+export function invalid(loc: SourceLoc, message: string): NubisError {
+  return new NubisError('WORKFLOW_INVALID', `${loc.file}:${loc.line}:${loc.col}: ${message}`, { details: { ...loc } });
+}
+
+interface PendingExpr { node: MutableNode; which: 'trigger' | 'complete'; parts: ExpressionPart[] }
+
+/** Parses a .def file; `file` is used in every location. */
+export function parseDef(text: string, file: string): WfDefinition {
+  const suites: MutableNode[] = [];
+  const externs: string[] = [];
+  const pools: WfPool[] = [];
+  const pendingPoolRefs: { pool: string; loc: SourceLoc }[] = [];
+  const pending = new Map<MutableNode, PendingExpr[]>();
+  const actionLines: { node: MutableNode; value: string; loc: SourceLoc; col0: number }[] = [];
+  const locs = new Map<object, SourceLoc>();
+  const recordLoc = (attr: object, loc: SourceLoc): void => { locs.set(attr, loc); };
+  let suite: MutableNode | undefined;
+  const families: MutableNode[] = [];
+  let task: MutableNode | undefined;
+
+  const lines = text.split('\n');
+  let li = 0;
+  const statement = (raw: string, lineNo: number): void => {
+    const at = (col: number): SourceLoc => ({ file, line: lineNo, col });
+    const endCol = raw.trimEnd().length + 1;
+    const fail: Fail = (tok, message) => { throw invalid(at(tok ? tok.col : endCol), message); };
+
+    const trimmed = raw.trimStart();
+    if (trimmed.startsWith('#')) {
+      const m = /^#\s*nubis:pool\b/.exec(trimmed);
+      if (m) {
+        const col0 = raw.length - trimmed.length + m[0].length + 1;
+        const args = tokenize(trimmed.slice(m[0].length), col0);
+        const pool = { ...parsePool(args, fail), loc: at(raw.length - trimmed.length + 1) };
+        if (pools.some((p) => p.name === pool.name)) fail(args[0], `pool ${pool.name} is declared twice`);
+        pools.push(pool);
+      }
+      return;
+    }
+    const toks = tokenize(raw);
+    const kw = toks[0];
+    if (!kw) return;
+    const args = toks.slice(1);
+    const current = (): MutableNode => {
+      const n = task ?? families[families.length - 1] ?? suite;
+      if (!n) fail(kw, `${kw.text} outside a suite`);
+      return n;
+    };
+    const noMore = (n: number): void => { if (args.length > n) fail(args[n], 'expected the end of the line'); };
+    const restAfter = (tok: Token): { rest: string } => {
+      const start = tok.col - 1 + (tok.quoted ? tok.text.length + 2 : tok.text.length);
+      return { rest: raw.slice(start) };
+    };
+
+    switch (kw.text) {
+      case 'extern': {
+        const p = args[0];
+        if (!p || !/^\/?[A-Za-z0-9_][A-Za-z0-9_./]*(:[A-Za-z0-9_][A-Za-z0-9_.]*)?$/.test(p.text)) fail(p, 'expected an absolute path[:name]');
+        noMore(1);
+        externs.push(p.text);
+        break;
+      }
+      case 'suite': {
+        const n = name(args[0], fail, 'a suite name');
+        noMore(1);
+        suite = emptyNode('suite', n, at(kw.col)) as MutableNode;
+        families.length = 0;
+        task = undefined;
+        suites.push(suite);
+        break;
+      }
+      case 'family': case 'task': {
+        if (!suite) fail(kw, `${kw.text} outside a suite`);
+        const n = name(args[0], fail, `a ${kw.text} name`);
+        noMore(1);
+        const node = emptyNode(kw.text as WfNodeKind, n, at(kw.col)) as MutableNode;
+        task = undefined;
+        const parent = families[families.length - 1] ?? suite;
+        (parent.children as WfNodeDef[]).push(node);
+        if (kw.text === 'family') families.push(node); else task = node;
+        break;
+      }
+      case 'endtask':
+        if (!task) fail(kw, 'endtask without an open task');
+        noMore(0);
+        task = undefined;
+        break;
+      case 'endfamily':
+        task = undefined;
+        if (families.length === 0) fail(kw, 'endfamily without an open family');
+        noMore(0);
+        families.pop();
+        break;
+      case 'endsuite':
+        if (!suite) fail(kw, 'endsuite without an open suite');
+        noMore(0);
+        suite = undefined;
+        families.length = 0;
+        task = undefined;
+        break;
+      case 'edit': {
+        const node = current();
+        const n = name(args[0], fail, 'a variable name');
+        const { rest } = restAfter(args[0]!);
+        const v = restValue(rest);
+        if ('error' in v) {
+          const col = args[0]!.col + args[0]!.text.length + (rest.length - rest.trimStart().length);
+          fail(args[1] ?? { text: '', col: rest.trim() === '' ? endCol : col, quoted: false }, v.error);
+        }
+        if (n === ACTION_VAR) {
+          if (node.kind !== 'task') fail(args[0], `${ACTION_VAR} is only allowed on a task`);
+          if (actionLines.some((a) => a.node === node)) fail(args[0], `${ACTION_VAR} is given twice`);
+          const vt = args[1]!;
+          actionLines.push({ node, value: v.value, loc: at(vt.col), col0: vt.col + (vt.quoted ? 1 : 0) });
+          break;
+        }
+        if (n === POOL_VAR && !v.value.includes('%')) pendingPoolRefs.push({ pool: v.value, loc: at(args[1]!.col) });
+        const vars = node.variables;
+        const i = vars.findIndex((x) => x.name === n);
+        if (i >= 0) vars[i] = { name: n, value: v.value }; else vars.push({ name: n, value: v.value });
+        break;
+      }
+      case 'label': {
+        const node = current();
+        const n = name(args[0], fail, 'a label name');
+        const { rest } = restAfter(args[0]!);
+        const v = rest.trim().length === 0 ? { value: '' } : restValue(rest);
+        if ('error' in v) fail(args[1], v.error);
+        const lab = { name: n, value: v.value };
+        recordLoc(lab, at(kw.col));
+        node.labels.push(lab);
+        break;
+      }
+      case 'event': {
+        const node = current();
+        let number: number | undefined;
+        let i = 0;
+        if (args[0] && /^\d+$/.test(args[0].text)) { number = Number(args[0].text); i = 1; }
+        let evName: string;
+        if (args[i] && args[i]!.text !== 'set' && args[i]!.text !== 'clear') { evName = name(args[i], fail, 'an event name'); i++; } else if (number !== undefined) evName = String(number);
+        else fail(args[0], 'expected an event number or name');
+        let initial = false;
+        if (args[i]) {
+          if (args[i]!.text !== 'set' && args[i]!.text !== 'clear') fail(args[i], "expected 'set', 'clear' or the end of the line");
+          initial = args[i]!.text === 'set';
+          i++;
+        }
+        noMore(i);
+        const ev = { name: evName, ...(number !== undefined ? { number } : {}), initial };
+        recordLoc(ev, at(kw.col));
+        node.events.push(ev);
+        break;
+      }
+      case 'meter': {
+        const node = current();
+        const n = name(args[0], fail, 'a meter name');
+        const min = int(args[1], fail, 'the minimum');
+        const max = int(args[2], fail, 'the maximum');
+        if (max < min) fail(args[2], 'the maximum is below the minimum');
+        const threshold = args[3] ? int(args[3], fail, 'the threshold') : undefined;
+        if (threshold !== undefined && (threshold < min || threshold > max)) fail(args[3], 'the threshold is outside min..max');
+        noMore(args[3] ? 4 : 3);
+        const me = { name: n, min, max, ...(threshold !== undefined ? { threshold } : {}) };
+        recordLoc(me, at(kw.col));
+        node.meters.push(me);
+        break;
+      }
+      case 'limit': {
+        const node = current();
+        const n = name(args[0], fail, 'a limit name');
+        const tokens = uint(args[1], fail, 'the number of tokens');
+        noMore(2);
+        const l = { name: n, tokens };
+        recordLoc(l, at(kw.col));
+        node.limits.push(l);
+        break;
+      }
+      case 'inlimit': {
+        const node = current();
+        const l = parseInLimit(args, fail);
+        recordLoc(l, at(kw.col));
+        node.inlimits.push(l);
+        break;
+      }
+      case 'trigger': case 'complete': {
+        const node = current();
+        if (node.kind === 'suite') fail(kw, `${kw.text} is not allowed on a suite`);
+        const list = pending.get(node) ?? [];
+        pending.set(node, list);
+        let pe = list.find((x) => x.which === kw.text);
+        let join: 'and' | 'or' | undefined;
+        let start = kw.col - 1 + kw.text.length;
+        const opt = args[0];
+        if (opt && (opt.text === '-a' || opt.text === '-o')) {
+          join = opt.text === '-a' ? 'and' : 'or';
+          start = opt.col - 1 + 2;
+          if (!pe) join = undefined;
+        } else if (pe) {
+          fail(kw, `a second ${kw.text} line must start with -a or -o`);
+        }
+        const uncomment = (t: string): string => { const h = t.indexOf('#'); return h >= 0 ? t.slice(0, h) : t; };
+        let exprText = uncomment(raw.slice(start));
+        if (!pe) { pe = { node, which: kw.text, parts: [] }; list.push(pe); }
+        pe.parts.push({ text: exprText, loc: at(start + 1), ...(join ? { join } : {}) });
+        // a trailing backslash continues the expression on the next line
+        while (/\\\s*$/.test(exprText)) {
+          const last = pe.parts.pop()!;
+          pe.parts.push({ ...last, text: last.text.replace(/\\\s*$/, '') });
+          if (li + 1 >= lines.length) fail(undefined, 'expected the expression to continue after \\');
+          li++;
+          exprText = uncomment(lines[li]!.replace(/\r$/, ''));
+          pe.parts.push({ text: exprText, loc: { file, line: li + 1, col: 1 }, join: 'space' });
+        }
+        // parse now, so an error is reported on the line that caused it
+        const parsed = parseExpressionParts(pe.parts);
+        node[kw.text] = parsed;
+        break;
+      }
+      case 'defstatus': {
+        const node = current();
+        const s = args[0];
+        if (!s || !([...WF_STATES, 'suspended'] as string[]).includes(s.text)) fail(s, 'expected a state (complete, queued, suspended, aborted, active, unknown, submitted)');
+        noMore(1);
+        if (node.defstatus !== undefined) fail(kw, 'defstatus is given twice');
+        node.defstatus = s.text as WfState | 'suspended';
+        break;
+      }
+      case 'repeat': {
+        const node = current();
+        if (node.repeat) fail(kw, 'a node has at most one repeat');
+        node.repeat = parseRepeat(args, fail);
+        break;
+      }
+      case 'time': case 'today': {
+        const node = current();
+        if (node.kind === 'suite') fail(kw, `${kw.text} is not allowed on a suite`);
+        if (args.length === 0) fail(undefined, 'expected a time hh:mm');
+        (kw.text === 'time' ? node.times : node.todays).push(parseTimeSpec(args, fail));
+        break;
+      }
+      case 'date': case 'day': case 'cron': {
+        const node = current();
+        if (node.kind === 'suite' && kw.text !== 'cron') fail(kw, `${kw.text} is not allowed on a suite`);
+        if (kw.text === 'date') node.dates.push(parseDateSpec(args, fail));
+        else if (kw.text === 'day') node.days.push(parseDay(args, fail));
+        else node.crons.push(parseCron(args, fail));
+        break;
+      }
+      case 'clock':
+        // `clock real` alone is ecFlow's default (the suite runs on the real clock): accepted, nothing to keep
+        if (args.length === 1 && args[0]!.text === 'real') break;
+        fail(kw, `clock ${args.map((a) => a.text).join(' ')} is not supported (only 'clock real')`);
+        break;
+      default:
+        if (UNSUPPORTED.has(kw.text)) fail(kw, `${kw.text} is not supported`);
+        fail(kw, NAME_RE.test(kw.text) ? `unknown keyword '${kw.text}' is not supported` : `unexpected '${kw.text}'`);
+    }
+  };
+  for (; li < lines.length; li++) {
+    const raw = lines[li]!.replace(/\r$/, '');
+    const lineNo = li + 1;
+    if (raw.trimStart().startsWith('#')) { statement(raw, lineNo); continue; }
+    for (const st of splitStatements(raw)) statement(st, lineNo);
+  }
+  if (suites.length === 0) throw invalid({ file, line: 1, col: 1 }, 'expected a suite');
+
+  // pools and actions once every pool line has been read
+  for (const ref of pendingPoolRefs) {
+    if (!pools.some((p) => p.name === ref.pool)) {
+      throw invalid(ref.loc, `${POOL_VAR} '${ref.pool}' names no pool (declare it with '# nubis:pool ${ref.pool} deployment=… component=…')`);
+    }
+  }
+  for (const a of actionLines) {
+    const toks = tokenize(a.value, a.col0);
+    const fail: Fail = (tok, message) => { throw invalid({ file, line: a.loc.line, col: tok ? tok.col : a.loc.col }, message); };
+    a.node.action = parseAction(toks, fail, (pool, tok) => {
+      const p = pools.find((x) => x.name === pool);
+      if (!p) fail(tok, `no pool ${pool} (declare it with '# nubis:pool ${pool} deployment=… component=…')`);
+      return p;
+    });
+  }
+  const def: WfDefinition = { name: suites[0]!.name, suites, externs, pools, variables: [] };
+  checkDefinition(def, locs);
+  return def;
+}
+
+/**
+ * Splits a physical line at `;` outside quotes and before a comment (ecFlow allows several
+ * statements on a line); each statement keeps its columns (the rest is blanked out).
+ */
+function splitStatements(raw: string): string[] {
+  const out: string[] = [];
+  let q: string | undefined;
+  let from = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!;
+    if (q) { if (c === q) q = undefined; continue; }
+    if (c === '"' || c === "'") { q = c; continue; }
+    if (c === '#' && (i === 0 || /\s/.test(raw[i - 1]!))) break;
+    if (c === ';') {
+      out.push(' '.repeat(from) + raw.slice(from, i));
+      from = i + 1;
+    }
+  }
+  out.push(' '.repeat(from) + raw.slice(from));
+  return out;
+}

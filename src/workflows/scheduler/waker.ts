@@ -1,0 +1,78 @@
+/**
+ * The runtime's one clock wait: asleep until the soonest instant a time attribute of a begun,
+ * unfinished node could change (a slot, midnight), cancelled by an AbortSignal when a sooner one
+ * appears or the runtime closes. On waking, every timed node's attributes are scanned and the
+ * nodes evaluated. Works on any Clock, the VirtualClock's `advance` included.
+ */
+import type { Clock } from '../../clock/index.js';
+import { dayNumber } from './calendar.js';
+import type { Machine } from './machine.js';
+import { nextWake, scanTime } from './time.js';
+
+/** Sleeps are cut into pieces: timers overflow past 24.8 days, and waking early only rescans. */
+const MAX_SLEEP_MS = 6 * 3_600_000;
+
+export class Waker {
+  private timer: AbortController | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private lastDay = -1;
+  private closed = false;
+
+  constructor(private readonly clock: Clock, private readonly m: Machine, private readonly onWake: () => void) {}
+
+  /** Sleeps until the soonest instant, when that changed. */
+  arm(): void {
+    if (this.closed) return;
+    const m = this.m;
+    m.timeDirty = false;
+    const now = this.clock.now();
+    if (this.lastDay < 0) this.lastDay = dayNumber(now);
+    let at = Number.POSITIVE_INFINITY;
+    for (const n of m.tree.timed) {
+      const s = n.rt.state;
+      if (s === 'unknown' || s === 'complete') continue;
+      at = Math.min(at, nextWake(n.time!, now));
+    }
+    if (at === this.timerAt) return;
+    this.timer?.abort();
+    this.timer = undefined;
+    this.timerAt = at;
+    if (!Number.isFinite(at)) return;
+    const ctl = new AbortController();
+    this.timer = ctl;
+    this.clock.sleep(Math.min(Math.max(0, at - now), MAX_SLEEP_MS), ctl.signal).then(
+      () => {
+        if (this.timer !== ctl || this.closed) return;
+        this.timer = undefined;
+        this.timerAt = Number.POSITIVE_INFINITY;
+        this.onWake();
+      },
+      () => {},
+    );
+  }
+
+  /** Inside a step: updates every timed node's free flags and evaluates the timed nodes. */
+  scan(evaluate: boolean): void {
+    const m = this.m;
+    m.timeDirty = true;
+    const day = dayNumber(m.now);
+    if (day !== this.lastDay) {
+      // the suites' calendar variables (YYYY, DATE, …) changed
+      if (this.lastDay >= 0) for (const su of m.tree.suites) m.markDependents(su);
+      this.lastDay = day;
+    }
+    for (const n of m.tree.timed) {
+      const s = n.rt.state;
+      if (s === 'unknown' || s === 'complete') continue;
+      if (scanTime(n.time!, m.now)) m.touch(n);
+      if (evaluate) m.enqueue(n);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.timer?.abort();
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+  }
+}

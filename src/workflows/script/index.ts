@@ -1,0 +1,3 @@
+/** script — ecFlow script lookup and preprocessing (see ./script.ts). */
+export { filesFromRecord, locateScript, normalizePath, preprocess, scriptCandidates } from './script.js';
+export type { PreprocessOptions, ScriptFiles } from './script.js';
