@@ -2,9 +2,13 @@
  * The engine: level-based controllers for nodes, component instances and wiring, run by the
  * reconcile core (./core: keyed work queues on the Clock). `createEngine` only wires them:
  * the shared state and helpers are ./context.ts, the controllers ./controllers/ (deployments:
- * one pass per deployment that decides scale, plans (./planner.ts) and starts the ready
- * actions on the nodes and instances actuators; sweep; observe). Every action writes its
- * intent before it calls a cloud or an agent, and queues another pass when it ends.
+ * one pass per deployment that decides scale, rollouts and a destroy's end; resources: one
+ * key per instance and its node, planned alone (./planner.ts `planInstance`) and carried out
+ * by the nodes and instances actuators; wiring: one key per provider component, its
+ * requirers' wiring computed once per change; sweep; observe). The cost of a change is the
+ * resources it touches, not the deployment: a component's counts are kept incrementally
+ * (./component-state.ts). Every action writes its intent before it calls a cloud or an agent,
+ * and when it ends its resource (and what depends on it) is looked at again.
  *
  * Crash safety: a node's create intent (status `creating` + idempotency token) is committed
  * before the driver is called, and every cloud node carries owner, tenant, deployment, key and
