@@ -151,8 +151,8 @@ test('bad input: unknown attribute and unsupported constructs name the construct
   rejects('suite s\n  family f\n    edit NUBIS_ACTION \'start d c\'\n', 'bad.def:3:10: NUBIS_ACTION is only allowed on a task');
   rejects('suite s\n  task t\n    edit NUBIS_ACTION \'scale d c many\'\n', 'bad.def:3:34: expected a count (an unsigned integer)');
   rejects('suite s\n  task t\n    edit NUBIS_ACTION \'launch d c\'\n', "bad.def:3:24: expected an action verb (start, stop, scale, destroyPool, waitMetric, backup), found 'launch'");
-  rejects('suite s\n  task t\n    edit NUBIS_ACTION \'scale @gpu 2\'\n', 'bad.def:3:30: no pool gpu (declare it with \'# nubis:pool gpu deployment=… component=…\')');
-  rejects('suite s\n  edit NUBIS_POOL gpu\n  task t\n', "bad.def:2:19: NUBIS_POOL 'gpu' names no pool (declare it with '# nubis:pool gpu deployment=… component=…')");
+  rejects('suite s\n  task t\n    edit NUBIS_ACTION \'scale @gpu 2\'\n', "bad.def:3:30: no pool gpu (declare it on the suite with `edit NUBIS_POOL_gpu '<deployment>/<component> slots=N'`)");
+  rejects('suite s\n  edit NUBIS_POOL gpu\n  task t\n', "bad.def:2:19: NUBIS_POOL 'gpu' names no pool (declare it on the suite with `edit NUBIS_POOL_gpu '<deployment>/<component> slots=N'`)");
   rejects('# nubis:pool p deployment=d\nsuite s\n', 'bad.def:1:28: pool p needs component=…');
   rejects('# nubis:pool p deployment=d component=c size=3\nsuite s\n', "bad.def:1:41: unknown pool setting 'size' (expected deployment, component, slots, readyBy, autoscale, jobsPerNode, cooldown)");
 });
@@ -417,4 +417,25 @@ test('property: 300 random definitions print to .def and parse back to the same 
     }
     assert.deepEqual(plain(back), plain(def), `definition ${iter}:\n${text}`);
   }
+});
+
+test('a pool declared as a suite variable (the form ecflow_server keeps) loads, exports and refuses a clash', () => {
+  const text = "suite s\n  edit NUBIS_POOL_compute 'pp/compute slots=4 readyBy=04:40'\n  family f\n    edit NUBIS_POOL compute\n    task a\n  endfamily\nendsuite\n";
+  const def = parseDef(text, 'pool.def');
+  assert.deepEqual(def.pools.map((p) => [p.name, p.deployment, p.component, p.slots, p.readyBy]), [['compute', 'pp', 'compute', 4, '04:40']]);
+  assert.ok(def.suites[0]!.variables.some((v) => v.name === 'NUBIS_POOL_compute'), 'it stays a variable for ecFlow');
+  const back = parseDef(printDef(def), 'back.def');
+  assert.deepEqual(back.pools.map((p) => [p.name, p.slots, p.readyBy]), [['compute', 4, '04:40']], 'export → load keeps one pool');
+  const refused = (t: string): string => {
+    try {
+      parseDef(t, 'bad.def');
+    } catch (e) {
+      assert.ok(e instanceof NubisError && e.code === 'WORKFLOW_INVALID');
+      return e.message;
+    }
+    return assert.fail('loaded');
+  };
+  assert.equal(refused(text.replace('slots=4', 'slots=0')), 'bad.def:2:27: NUBIS_POOL_compute "pp/compute slots=0 readyBy=04:40": slots=0: expected an integer ≥ 1');
+  assert.match(refused(`# nubis:pool compute deployment=pp component=compute slots=2\n${text}`), /^bad\.def:3:8: pool compute is declared twice, differently$/);
+  assert.match(refused(text.replace('edit NUBIS_POOL compute', 'edit NUBIS_POOL other')), /^bad\.def:4:21: NUBIS_POOL 'other' names no pool/);
 });

@@ -16,8 +16,11 @@
  * `file:line:col: <construct> is not supported`.
  *
  * Nubis extras, invisible to ecFlow (so a file that ecflow_server loads loads here unchanged):
- * - a pool: a comment line `# nubis:pool NAME deployment=D component=C [slots=N]
- *   [readyBy=hh:mm|ISO] [autoscale=MIN..MAX] [jobsPerNode=N] [cooldown=120s]` anywhere;
+ * - a pool: a suite variable `edit NUBIS_POOL_<NAME> '<deployment>/<component> [slots=N]
+ *   [readyBy=hh:mm|ISO] [autoscale=MIN..MAX/JOBS_PER_NODE/COOLDOWN]'` (kept as a variable too,
+ *   so it survives ecflow_server's load and --get), or a comment line `# nubis:pool NAME
+ *   deployment=D component=C [slots=N] [readyBy=…] [autoscale=MIN..MAX] [jobsPerNode=N]
+ *   [cooldown=120s]` anywhere; a pool declared both ways must be the same pool;
  * - a job names its pool with `edit NUBIS_POOL NAME` on the task or an ancestor (an ordinary,
  *   inherited variable);
  * - an engine-action task: `edit NUBIS_ACTION '<verb> <args>'` (verbs in ./attrs.ts
@@ -37,6 +40,7 @@ import {
   parseTimeSpec, restValue, tokenize, type Fail, type Token, int, uint,
 } from './attrs.js';
 import { checkDefinition } from './check.js';
+import { parsePoolText, printPool } from '../pools/index.js';
 
 /** A node under construction. */
 export type MutableNode = { -readonly [K in keyof WfNodeDef]: WfNodeDef[K] extends readonly (infer U)[] ? U[] : WfNodeDef[K] };
@@ -49,6 +53,8 @@ const UNSUPPORTED = new Set([
 
 export const ACTION_VAR = 'NUBIS_ACTION';
 export const POOL_VAR = 'NUBIS_POOL';
+/** `edit NUBIS_POOL_<name> '<deployment>/<component> [slots=N] [readyBy=…] [autoscale=…]'` on a suite declares a pool. */
+export const POOL_VAR_PREFIX = 'NUBIS_POOL_';
 
 export function invalid(loc: SourceLoc, message: string): NubisError {
   return new NubisError('WORKFLOW_INVALID', `${loc.file}:${loc.line}:${loc.col}: ${message}`, { details: { ...loc } });
@@ -167,6 +173,19 @@ export function parseDef(text: string, file: string): WfDefinition {
           break;
         }
         if (n === POOL_VAR && !v.value.includes('%')) pendingPoolRefs.push({ pool: v.value, loc: at(args[1]!.col) });
+        if (n.startsWith(POOL_VAR_PREFIX)) {
+          // the variable form of a pool (it survives ecflow_server's own load and --get); it stays a variable too
+          if (node.kind !== 'suite') fail(args[0], `${n}: a pool is declared on a suite`);
+          let pool: WfPool;
+          try {
+            pool = { ...parsePoolText(n.slice(POOL_VAR_PREFIX.length), v.value), loc: at(args[0]!.col) };
+          } catch (e) {
+            fail(args[1] ?? args[0], e instanceof NubisError ? e.message : String(e));
+          }
+          const same = pools.find((p) => p.name === pool.name);
+          if (same && printPool(same) !== printPool(pool)) fail(args[0], `pool ${pool.name} is declared twice, differently`);
+          if (!same) pools.push(pool);
+        }
         const vars = node.variables;
         const i = vars.findIndex((x) => x.name === n);
         if (i >= 0) vars[i] = { name: n, value: v.value }; else vars.push({ name: n, value: v.value });
@@ -319,7 +338,7 @@ export function parseDef(text: string, file: string): WfDefinition {
   // pools and actions once every pool line has been read
   for (const ref of pendingPoolRefs) {
     if (!pools.some((p) => p.name === ref.pool)) {
-      throw invalid(ref.loc, `${POOL_VAR} '${ref.pool}' names no pool (declare it with '# nubis:pool ${ref.pool} deployment=… component=…')`);
+      throw invalid(ref.loc, `${POOL_VAR} '${ref.pool}' names no pool (declare it on the suite with \`edit NUBIS_POOL_${ref.pool} '<deployment>/<component> slots=N'\`)`);
     }
   }
   for (const a of actionLines) {
@@ -327,7 +346,7 @@ export function parseDef(text: string, file: string): WfDefinition {
     const fail: Fail = (tok, message) => { throw invalid({ file, line: a.loc.line, col: tok ? tok.col : a.loc.col }, message); };
     a.node.action = parseAction(toks, fail, (pool, tok) => {
       const p = pools.find((x) => x.name === pool);
-      if (!p) fail(tok, `no pool ${pool} (declare it with '# nubis:pool ${pool} deployment=… component=…')`);
+      if (!p) fail(tok, `no pool ${pool} (declare it on the suite with \`edit NUBIS_POOL_${pool} '<deployment>/<component> slots=N'\`)`);
       return p;
     });
   }
