@@ -10,7 +10,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { createHttpAgentClient, findProcessesByEnv, isAlive, startAgent, type AgentClient, type RunningAgent } from '../../src/agent/index.js';
-import { createAgentJobPort, JobDispatcher, type DispatcherState } from '../../src/workflows/jobs/index.js';
+import { JobDispatcher, type DispatcherState } from '../../src/workflows/jobs/index.js';
 import type { WfChildCommand, WfChildIdentity, WfChildResult, WfPool, WfSubmission } from '../../src/workflows/index.js';
 import { fakeRuntime } from './workflows-jobs-helpers.js';
 import { never, tempDir, waitFor } from './agent-test-helpers.js';
@@ -341,49 +341,5 @@ describe('the agent\'s job routes refuse bad input and keep serving', () => {
     assert.deepEqual(rt.calls.map((c) => c.command.verb), ['init', 'complete', 'complete']);
     assert.equal(rt.calls[1]!.identity.password, 'b');
     assert.equal(rt.runtime.node('/s/g')!.state, 'complete');
-  });
-});
-
-describe('the controller\'s job port over agents', () => {
-  test('start relays to the job\'s own handles; after a restart reattach finds the try on the pool\'s nodes and catches up', async () => {
-    const f = await setup();
-    const g = await setup();
-    const rt = fakeRuntime();
-    const ended: string[] = [];
-    const agents = new Map([[f.nodeId, f.client], [g.nodeId, g.client]]);
-    const handles = (sub: WfSubmission) => ({
-      tenant: 't1', workflowId: 'wf', sub, pool: { name: 'p' } as WfPool,
-      child: async (identity: WfChildIdentity, command: WfChildCommand) => rt.runtime.child(identity, command),
-      lost: (detail: string) => rt.runtime.lost(sub.path, sub.tryNo, detail),
-      ended: () => ended.push(sub.path),
-    });
-    const port1 = createAgentJobPort({ agentOf: (_t, n) => agents.get(n), poolNodes: () => [f.nodeId, g.nodeId], pollMs: 5000 });
-    const sub = rt.submit('/s/p');
-    // the job waits for a file, so the "restart" happens while it runs
-    const script = `${head}nubis child --event=early\nwhile [ ! -e go ]; do sleep 0.05; done\nnubis child --meter=m 9\nnubis child --label=l "while nobody listened"\n` +
-      `touch sent\n${tail}`;
-    await port1.start({ ...handles(sub), script, node: g.nodeId });
-    await waitFor('init and early event', () => rt.calls.length === 2);
-    assert.equal(port1.running('t1', g.nodeId), 1);
-    await port1.close();
-    // while no control plane listens: the job reports a meter and a label, then blocks in --complete
-    const work = join(g.dir, 'jobs', 'out', 'wf', 's');
-    writeFileSync(join(work, 'go'), '');
-    await waitFor('the job blocked in --complete', async () => (await g.client.jobStatus!(never())).pending.length === 1);
-    const before = rt.calls.length;
-    const port2 = createAgentJobPort({ agentOf: (_t, n) => agents.get(n), poolNodes: () => [f.nodeId, g.nodeId], pollMs: 5000 });
-    try {
-      assert.equal(await port2.reattach(handles(sub)), g.nodeId);
-      await waitFor('the job to end', () => ended.length === 1);
-      const verbs = rt.calls.slice(before).map((c) => c.command.verb).sort();
-      assert.deepEqual(verbs, ['complete', 'event', 'label', 'meter']);
-      assert.equal(rt.runtime.node('/s/p')!.state, 'complete');
-      assert.deepEqual(rt.lost, []);
-      assert.equal(await port2.logs('t1', 'wf', '/s/p', 1), undefined, 'the job printed nothing');
-      // a try nobody runs is not found
-      assert.equal(await port2.reattach(handles(rt.submit('/s/none'))), undefined);
-    } finally {
-      await port2.close();
-    }
   });
 });

@@ -43,12 +43,8 @@
  * `--init` at once, `--complete` after NUBIS_SIM_SECONDS (default 1), `--abort` on try
  * NUBIS_SIM_FAIL_TRY (src/drivers/sim/agent-jobs.ts).
  *
- * ## createAgentJobPort
- *
- * The same over per-job handles (the controller's `child`, `lost`, `ended`), nodes by tenant and
- * instance key: `createAgentJobPort({ agentOf: engineAgents(engine), poolNodes?(tenant, pool),
- * env?: { NUBIS_URL } })` gives `start`, `kill`, `logs`, `reattach` (→ the node it still runs
- * on, or undefined), `running(tenant, node)`, `close`.
+ * The workflows controller (../controller/wiring.ts `dispatcherJobs`) runs one dispatcher over
+ * the engine's node agents.
  *
  * ## `nubis child` outside agent jobs
  *
@@ -60,5 +56,4 @@ export {
   agentWorkflowName, JobDispatcher, jobEnv, jobIdOf,
   type DispatchedJob, type DispatcherState, type FeedCursor, type JobDispatcherOptions, type JobNode, type JobSink, type StartOptions,
 } from './dispatcher.js';
-export { createAgentJobPort, engineAgents, type AgentJobPort, type AgentJobPortOptions, type AgentJobStart, type EngineNodes } from './port.js';
 export { childRequestBody, checkChildRequest, type ChildRequest } from './child-request.js';
