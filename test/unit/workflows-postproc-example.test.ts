@@ -3,35 +3,27 @@
  * the tree suite.mjs builds (pools, actions, triggers, times), and one cycle's scripts, found and
  * preprocessed as a job is, run under bash with a stand-in `nubis` that records the child
  * commands: every job inits and completes, and the transfer finds every record.
- * Skipped with the reason when the def or script unit is not in this build.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import * as wf from '../../src/workflows/index.js';
+import { createRuntime, filesFromRecord, locateScript, parseDef, preprocess } from '../../src/workflows/index.js';
 import { createVirtualClock } from '../../src/clock/index.js';
 import type { WfDefinition, WfSubmission } from '../../src/workflows/index.js';
 import { tempDir } from '../helpers/control-plane.js';
 import { ROOT } from '../helpers/processes.js';
 
 const EXAMPLE = path.join(ROOT, 'examples', 'postproc');
-const units = wf as unknown as Record<string, unknown>;
-const parseDef = units['parseDef'] as ((text: string, file: string) => WfDefinition) | undefined;
-type Files = { read(p: string): string | undefined };
-const locateScript = units['locateScript'] as ((taskPath: string, vars: Record<string, string>, files: Files) => { path: string; text: string }) | undefined;
-const preprocess = units['preprocess'] as ((text: string, vars: Record<string, string>, opts: { file: string; files: Files; taskPath?: string }) => string) | undefined;
-const filesFromRecord = units['filesFromRecord'] as ((r: Record<string, string>) => Files) | undefined;
-
 const suite = (args: string[]): string => execFileSync(process.execPath, [path.join(EXAMPLE, 'suite.mjs'), ...args], { encoding: 'utf8' });
 const noLocs = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (k, x: unknown) => (k === 'loc' ? undefined : x)));
 
-test('postproc.def is suite.mjs output, and the def unit reads it as the tree suite.mjs builds', { skip: parseDef ? false : 'the def unit (parseDef) is not in this build' }, () => {
+test('postproc.def is suite.mjs output, and the def unit reads it as the tree suite.mjs builds', () => {
   const text = fs.readFileSync(path.join(EXAMPLE, 'postproc.def'), 'utf8');
   const args = /^#\s+node examples\/postproc\/suite\.mjs (.*)$/m.exec(text)![1]!.split(' ');
   assert.equal(suite(args), text, 'postproc.def is up to date with suite.mjs');
-  const def = parseDef!(text, 'postproc.def');
+  const def = parseDef(text, 'postproc.def');
   const want = JSON.parse(suite([...args, '--json'])) as WfDefinition;
   assert.deepEqual(noLocs(def.suites), noLocs(want.suites));
   assert.deepEqual(noLocs(def.pools), want.pools);
@@ -39,7 +31,7 @@ test('postproc.def is suite.mjs output, and the def unit reads it as the tree su
   assert.equal(tasks(def.suites[0]!), 4 * (1000 + 6), 'four cycles of 1,000 jobs and six other tasks');
 });
 
-test('one cycle\'s scripts, located and preprocessed as jobs, run under bash: every job inits and completes, the transfer finds every record', { skip: parseDef && locateScript && preprocess && filesFromRecord ? false : 'the def or script unit is not in this build' }, () => {
+test('one cycle\'s scripts, located and preprocessed as jobs, run under bash: every job inits and completes, the transfer finds every record', () => {
   const dir = tempDir('nubis-postproc-scripts-');
   try {
     // a stand-in `nubis` on PATH that records each child command
@@ -47,12 +39,12 @@ test('one cycle\'s scripts, located and preprocessed as jobs, run under bash: ev
     const log = path.join(dir, 'child.log');
     fs.writeFileSync(path.join(dir, 'bin', 'nubis'), `#!/bin/sh\nprintf '%s\\n' "$*" >> ${JSON.stringify(log)}\n`, { mode: 0o755 });
     const JOBS = 25;
-    const def = parseDef!(suite(['--jobs', String(JOBS), '--cycles', 'now']), 'postproc.def');
+    const def = parseDef(suite(['--jobs', String(JOBS), '--cycles', 'now']), 'postproc.def');
     const record: Record<string, string> = {};
     for (const d of ['files', 'include']) for (const f of fs.readdirSync(path.join(EXAMPLE, d))) record[`${d}/${f}`] = fs.readFileSync(path.join(EXAMPLE, d, f), 'utf8');
-    const files = filesFromRecord!(record);
+    const files = filesFromRecord(record);
     const subs: WfSubmission[] = [];
-    const runtime = wf.createRuntime(def, {
+    const runtime = createRuntime(def, {
       clock: createVirtualClock(Date.parse('2026-12-03T04:30:00Z')),
       serverVariables: { POSTPROC_DATA: path.join(dir, 'data') },
       hooks: { submit: (s) => subs.push(s), kill: () => undefined, changed: () => undefined, zombie: (_w, _i, c, why) => assert.fail(`zombie ${c.verb}: ${why}`) },
@@ -63,8 +55,8 @@ test('one cycle\'s scripts, located and preprocessed as jobs, run under bash: ev
       const s = subs.shift()!;
       const id = { workflow: s.workflow, path: s.path, password: s.password, tryNo: s.tryNo };
       if (!s.action) {
-        const found = locateScript!(s.path, { ...s.variables }, files);
-        const job = preprocess!(found.text, { ...s.variables }, { file: found.path, files, taskPath: s.path });
+        const found = locateScript(s.path, { ...s.variables }, files);
+        const job = preprocess(found.text, { ...s.variables }, { file: found.path, files, taskPath: s.path });
         const r = spawnSync('bash', ['-c', job], { env: { ...process.env, PATH: `${path.join(dir, 'bin')}:${process.env['PATH']}` }, encoding: 'utf8' });
         assert.equal(r.status, 0, `${s.path}: ${r.stderr}`);
         assert.equal(r.stderr, '', s.path);
