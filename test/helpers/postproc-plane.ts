@@ -23,26 +23,9 @@ import { createEventLog } from '../../src/events/index.js';
 import { createVirtualClock } from '../../src/clock/index.js';
 import { createControlPlane } from '../../src/engine/index.js';
 import * as wf from '../../src/workflows/index.js';
-import type { DefPort, JobPort, JobStart, WfDefinition } from '../../src/workflows/index.js';
+import type { JobPort, JobStart, WfDefinition } from '../../src/workflows/index.js';
 
 const DAY = Date.parse('2026-12-03T00:00:00Z');
-
-/** The def unit when this build has it; else the tree suite.mjs made of the same text. */
-function defsFor(text: string, tree: WfDefinition): DefPort {
-  const real = (wf as unknown as Record<string, unknown>)['parseDef'] as ((t: string, f: string) => WfDefinition) | undefined;
-  return {
-    parseDef(t, f) {
-      if (real) return real(t, f);
-      if (t !== text) throw new Error('postproc-plane: only the suite it was given can be loaded');
-      return tree;
-    },
-    parseYaml() {
-      throw new Error('postproc-plane: no YAML');
-    },
-    check() {},
-    print: () => text,
-  };
-}
 
 /**
  * Jobs simulated on the clock; they live only as long as this process. A try this port started
@@ -107,14 +90,11 @@ async function main(): Promise<void> {
   const clock = createVirtualClock(Math.max(DAY, newest ? Date.parse(newest.ts) + 1 : DAY));
   const events = createEventLog(store, () => clock.now());
   const cp = await createControlPlane({ dataDir: dir, store, events, clock, engine: { pollIntervalMs: 1000 } });
-  const run = wf.actionRunner({ controlPlane: cp, clock, engine: cp.engine, measure: { events: cp.events, accounting: cp.registry.accounting } });
   const workflows = wf.createWorkflows({
     controlPlane: cp, store, events, clock,
     ports: {
-      defs: defsFor(text, tree),
       jobs: clockJobs(clock, opts.jobMs, dir),
       script: { jobText: (s) => `# ${s.path} try ${s.tryNo}\n` },
-      actions: { run: (a, ctx) => run(a, ctx) },
     },
   });
   const say = (o: unknown): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
