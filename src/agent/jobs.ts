@@ -1,6 +1,7 @@
 /**
  * Workflow jobs on the node, beside lifecycle steps: each job is one try of a task, a script run
- * in its own process group (its pid is its ECF_RID), with its output kept per try, and a fast
+ * in its own process group under a small wrapper (./job-restore.ts; the script's pid is its
+ * ECF_RID), with its output kept per try, and a fast
  * channel for its child commands that costs a few milliseconds per call (no Node start).
  *
  * Layout under the sandbox:
@@ -30,14 +31,18 @@
  * an `exited` record after everything the job wrote before it. What the job's script left
  * running in its process group when it exits is killed (a try is over when its script ends).
  *
- * Limits: the feed keeps the latest `feedKeep` records (default 20,000); jobs are not restored
- * after an agent restart: the new agent kills what they left running (`reapOrphans`) and has a
- * new epoch, so the control plane counts them lost (and retries them per ECF_TRIES).
+ * Jobs outlive their agent: each runs under a small wrapper that writes its exit status to a file,
+ * and the agent saves what it needs of each running job under `jobs/state/` (./job-state.ts);
+ * a restarted agent keeps the feed's epoch and seqs, re-adopts the jobs still alive and reports
+ * the exit of the ones that ended meanwhile (`restore`, ./job-restore.ts), so the control plane
+ * sees each job end once. What jobs of an earlier agent it cannot re-adopt it kills
+ * (`reapOrphans`); the control plane counts those lost (and retries them per ECF_TRIES).
+ *
+ * Limits: the feed keeps the latest `feedKeep` records (default 20,000).
  */
 import { execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import {
-  appendFileSync, chmodSync, closeSync, constants as fsConstants, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync,
+  appendFileSync, chmodSync, closeSync, constants as fsConstants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync,
   unlinkSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { Socket } from 'node:net';
@@ -45,8 +50,10 @@ import { dirname, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 import { parseChildArgs } from './child-args.js';
-import { findProcessesByEnv, findProcessGroup, listProcesses, readEnviron, terminate } from './proc.js';
-import type { JobAnswer, JobCaller, JobChildCommand, JobFeed, JobFeedRecord, JobInfo, JobRequest, JobStatusList } from './protocol.js';
+import { ExitWatch, jobWrapper, readExitFile as readJobExit, restoreJobs, savedJobOf, type JobExit, type RestoreHost } from './job-restore.js';
+import { openJobState, type ChildRecord } from './job-state.js';
+import { findProcessesByEnv, findProcessGroup, listProcesses, processStartTime, readEnviron, terminate } from './proc.js';
+import type { JobAnswer, JobCaller, JobFeed, JobFeedRecord, JobInfo, JobRequest, JobStatusList } from './protocol.js';
 
 /** Set in every job's environment: the job's id (also how its leftover processes are found). */
 export const JOB_ID_ENV = 'NUBIS_JOB_ID';
@@ -75,6 +82,12 @@ export interface JobRunner {
   /** A try's output; undefined when there is none. */
   logs(job: string | { workflow: string; path: string; tryNo: number }): string | undefined;
   /**
+   * Re-adopts the jobs an earlier agent of this sandbox saved: the ones still alive are read and
+   * watched again, the ones that ended meanwhile get their `exited` record (./job-restore.ts).
+   * Call once, before `reapOrphans` and before any `run`.
+   */
+  restore(): { adopted: number; ended: number };
+  /**
    * Kills what jobs of an earlier agent of this node left running (they cannot report to this
    * one; the control plane sees the new epoch and counts them lost). Resolves with their number.
    */
@@ -86,7 +99,15 @@ export interface JobRunner {
 interface Job {
   req: JobRequest;
   info: JobInfo;
+  /** The run directory's name (also the job's state file's). */
+  key: string;
   runDir: string;
+  /** Where the wrapper writes the script's exit status. */
+  exitFile: string;
+  /** The process's start time (/proc/<pid>/stat): with the pid, what a restarted agent re-adopts. */
+  startTime?: string;
+  /** Something a restarted agent needs changed since the job's state was saved. */
+  dirty?: boolean;
   channel: string;
   /** The reply FIFOs (a waiting caller holds the lock `l<i>` of the one it reads). */
   replies: string[];
@@ -94,8 +115,8 @@ interface Job {
   socket?: Socket;
   buffer: string;
   decoder: StringDecoder;
-  /** Latest event/meter/label call by `verb:name`. */
-  latest: Map<string, { caller: JobCaller; command: JobChildCommand }>;
+  /** Latest event/meter/label record by `verb:name`. */
+  latest: Map<string, ChildRecord>;
   timer?: NodeJS.Timeout;
 }
 
@@ -166,15 +187,17 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   const log = opts.log ?? (() => {});
   const killGraceMs = opts.killGraceMs ?? 2000;
   const keep = opts.feedKeep ?? 20_000;
-  const epoch = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
   const root = join(opts.sandbox, 'jobs');
+  const saved = openJobState(root, log);
+  const epoch = saved.epoch;
   const binDir = join(root, 'bin');
   const runRoot = join(root, 'run');
   const jobs = new Map<string, Job>();
   const pending = new Map<number, Pending>();
   const feed: JobFeedRecord[] = [];
-  let seq = 0;
+  let seq = saved.firstSeq;
   let runCount = 0;
+  const exitWatch = new ExitWatch();
   let closed = false;
   const waiters = new Set<() => void>();
 
@@ -195,8 +218,8 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     });
     return making;
   };
-  /** A fresh run directory's name; its FIFOs come with takeRunDir. */
-  const nextRunDir = (): string => join(runRoot, String(++runCount));
+  /** A fresh run directory's name (under runRoot); its FIFOs come with takeRunDir. */
+  const nextRunKey = (): string => String(++runCount);
   /** Moves a ready directory (channel and reply FIFOs) to `dir`. */
   const takeRunDir = async (dir: string): Promise<void> => {
     while (spare.length === 0) await makeSpare(8);
@@ -205,9 +228,14 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   };
 
   mkdirSync(binDir, { recursive: true });
-  // stale channels of an earlier agent's jobs: nobody reads them any more
-  rmSync(runRoot, { recursive: true, force: true });
+  // the earlier agent's jobs `restore` may take back (none under a new epoch); the other run
+  // directories are stale channels nobody reads any more
+  const earlier = saved.continued ? saved.load() : [];
+  if (!saved.continued) for (const j of saved.load()) saved.remove(j.key);
   mkdirSync(runRoot, { recursive: true });
+  const kept = new Set(earlier.map((j) => j.key));
+  for (const d of readdirSync(runRoot)) if (!kept.has(d)) rmSync(join(runRoot, d), { recursive: true, force: true });
+  for (const k of kept) if (/^[0-9]+$/.test(k)) runCount = Math.max(runCount, Number(k));
   const shim = join(binDir, 'nubis');
   writeFileSync(shim, shimText(opts.cli ?? defaultCli()), { mode: 0o755 });
   chmodSync(shim, 0o755);
@@ -217,7 +245,28 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     if (feed.length > keep) feed.splice(0, feed.length - keep);
     for (const w of [...waiters]) w();
   };
-  const nextSeq = (): number => ++seq;
+  const nextSeq = (): number => {
+    saved.issue(seq + 1);
+    return ++seq;
+  };
+
+  /** Saves what a restarted agent needs of the running job (./job-state.ts). */
+  const persist = (job: Job): void => {
+    job.dirty = false;
+    if (job.info.state !== 'running' || job.info.pid === undefined || job.startTime === undefined) return;
+    const waiting = [...pending.entries()].filter(([, p]) => p.jobId === job.req.jobId && p.record?.kind === 'child')
+      .map(([s, p]) => ({ seq: s, slot: job.replies.indexOf(p.reply), record: p.record as ChildRecord }));
+    const latest = job.latest.values();
+    try {
+      saved.save(savedJobOf({
+        key: job.key, jobId: job.req.jobId, workflow: job.req.workflow, path: job.req.path, tryNo: job.req.tryNo,
+        ...(job.req.timeoutMs === undefined ? {} : { timeoutMs: job.req.timeoutMs }),
+        startedAt: job.info.startedAt, pid: job.info.pid, startTime: job.startTime, outFile: job.outFile, latest, waiting,
+      }));
+    } catch (e) {
+      log(`job ${job.req.jobId}: cannot save its state (a restarted agent will not re-adopt it): ${(e as Error).message}`);
+    }
+  };
 
   const reply = (p: Pending, text: string): void => {
     try {
@@ -264,10 +313,11 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     const tryNo = /^[0-9]{1,9}$/.test(tryText) ? Number(tryText) : -1;
     const caller: JobCaller = { name, password, tryNo };
     if (rid !== '') caller.rid = rid;
-    const rec: JobFeedRecord = { seq: s, jobId: job.req.jobId, kind: 'child', caller, command: parsed.command, awaitsAnswer: replyOk, at };
+    const rec: ChildRecord = { seq: s, jobId: job.req.jobId, kind: 'child', caller, command: parsed.command, awaitsAnswer: replyOk, at };
     const c = parsed.command;
-    if (c.verb === 'event' || c.verb === 'meter' || c.verb === 'label') job.latest.set(`${c.verb}:${c.name}`, { caller, command: c });
+    if (c.verb === 'event' || c.verb === 'meter' || c.verb === 'label') job.latest.set(`${c.verb}:${c.name}`, rec);
     if (replyOk) pending.set(s, { jobId: job.req.jobId, reply: replyPath, lock: lockPath, record: rec });
+    job.dirty = true;
     push(rec);
   };
 
@@ -285,6 +335,8 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         log(`job ${job.req.jobId}: bad child record: ${(e as Error).message}`);
       }
     }
+    // before the feed's waiters answer (they resolve after this synchronous turn)
+    if (job.dirty) persist(job);
     if (job.buffer.length > MAX_RECORD * 4) {
       // no record end in sight: garbage on the channel
       job.buffer = '';
@@ -318,7 +370,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     }, killGraceMs).unref();
   };
 
-  const finish = (job: Job, code: number | null, signal: string | null): void => {
+  const finish = (job: Job, code: number | null, signal: string | null, detail?: string): void => {
     if (job.info.state === 'exited') return;
     clearTimeout(job.timer);
     // two turns of the event loop: what the job wrote before exiting is read first
@@ -332,7 +384,8 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
           pending.delete(s);
           reply(p, 'refused the job has exited');
         }
-        push({ seq: nextSeq(), jobId: job.req.jobId, kind: 'exited', exitCode: code, signal, at: Date.now() });
+        push({ seq: nextSeq(), jobId: job.req.jobId, kind: 'exited', exitCode: code, signal, ...(detail === undefined ? {} : { detail }), at: Date.now() });
+        saved.remove(job.key);
         rmSync(job.runDir, { recursive: true, force: true });
         // leftovers of the try (background processes of its script still in its group); cheap:
         // no process-table scan on every exit
@@ -349,11 +402,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     const scriptPath = `${stem}.job${req.tryNo}`;
     writeFileSync(scriptPath, req.script, { mode: 0o755 });
     chmodSync(scriptPath, 0o755);
-    const fd = openSync(job.channel, fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
-    const socket = new Socket({ fd, readable: true, writable: false });
-    socket.on('data', (c: Buffer) => onData(job, c));
-    socket.on('error', (e) => log(`job ${req.jobId}: channel: ${e.message}`));
-    job.socket = socket;
+    openChannel(job);
 
     const basePath = req.env['PATH'] ?? process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin';
     const env: Record<string, string> = {
@@ -367,29 +416,109 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
       ECF_TRYNO: req.env['ECF_TRYNO'] ?? String(req.tryNo),
       ECF_NAME: req.env['ECF_NAME'] ?? req.path,
     };
-    // ECF_RID is the job's own pid: the wrapper sets it and execs the script in place
-    const wrapper = `ECF_RID=$$; export ECF_RID; exec ${req.script.startsWith('#!') ? '"$0"' : '/bin/sh "$0"'}`;
+    // the wrapper leads the job's process group, runs the script (ECF_RID: its pid) and keeps its exit status
+    const wrapper = jobWrapper(req.script.startsWith('#!'));
     // a new job of a try number seen before (after a requeue) starts its output afresh
     writeFileSync(job.outFile, '');
     const out = openSync(job.outFile, 'a');
     let child;
     try {
-      child = spawn('/bin/sh', ['-c', wrapper, scriptPath], { cwd: dirname(stem), env, stdio: ['ignore', out, out], detached: true });
+      child = spawn('/bin/sh', ['-c', wrapper, scriptPath, job.exitFile], { cwd: dirname(stem), env, stdio: ['ignore', out, out], detached: true });
     } finally {
       closeSync(out);
     }
     job.info.pid = child.pid;
+    if (child.pid !== undefined) {
+      job.startTime = processStartTime(child.pid);
+      persist(job);
+    }
     child.once('error', (err) => {
       appendFileSync(job.outFile, `nubis-agent: cannot run the job: ${err.message}\n`);
       finish(job, null, null);
     });
     child.once('exit', (code, signal) => finish(job, code, signal));
-    if (req.timeoutMs !== undefined) {
-      job.timer = setTimeout(() => {
-        appendFileSync(job.outFile, `nubis-agent: the job ran longer than ${req.timeoutMs} ms; killing it\n`);
-        void killGroup(job);
-      }, req.timeoutMs);
-    }
+    armTimeout(job);
+  };
+
+  /** Reads the job's channel FIFO (opened read-write: the agent never sees an end of file on it). */
+  const openChannel = (job: Job): void => {
+    const fd = openSync(job.channel, fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
+    const socket = new Socket({ fd, readable: true, writable: false });
+    socket.on('data', (c: Buffer) => onData(job, c));
+    socket.on('error', (e) => log(`job ${job.req.jobId}: channel: ${e.message}`));
+    job.socket = socket;
+  };
+
+  /** Kills the job once it has run `timeoutMs` from its start. */
+  const armTimeout = (job: Job): void => {
+    const ms = job.req.timeoutMs;
+    if (ms === undefined) return;
+    job.timer = setTimeout(() => {
+      appendFileSync(job.outFile, `nubis-agent: the job ran longer than ${ms} ms; killing it\n`);
+      void killGroup(job);
+    }, Math.max(0, job.info.startedAt + ms - Date.now()));
+  };
+
+  const newJob = (req: JobRequest, key: string, outFile: string, startedAt: number): Job => {
+    const runDir = join(runRoot, key);
+    return {
+      req,
+      info: { jobId: req.jobId, workflow: req.workflow, path: req.path, tryNo: req.tryNo, state: 'running', startedAt },
+      key,
+      runDir,
+      exitFile: join(runDir, 'exit'),
+      channel: join(runDir, 'ch'),
+      replies: SLOTS.map((i) => join(runDir, `r${i}`)),
+      outFile,
+      buffer: '',
+      decoder: new StringDecoder('utf8'),
+      latest: new Map(),
+    };
+  };
+
+  /** What `restore` does with this runner's insides (./job-restore.ts). */
+  const restoreHost: RestoreHost = {
+    runDirOf: (key) => join(runRoot, key),
+    register(s) {
+      const req: JobRequest = { jobId: s.jobId, workflow: s.workflow, path: s.path, tryNo: s.tryNo, script: '', env: {}, ...(s.timeoutMs === undefined ? {} : { timeoutMs: s.timeoutMs }) };
+      const job = newJob(req, s.key, s.outFile, s.startedAt);
+      Object.assign(job.info, { pid: s.pid });
+      job.startTime = s.startTime;
+      for (const r of s.records) {
+        const c = r.command;
+        if (c.verb === 'event' || c.verb === 'meter' || c.verb === 'label') job.latest.set(`${c.verb}:${c.name}`, r);
+      }
+      jobs.set(s.jobId, job);
+    },
+    refeed(records) {
+      feed.push(...records);
+      feed.sort((a, b) => a.seq - b.seq);
+    },
+    wait(jobId, s, slot, record) {
+      const job = jobs.get(jobId)!;
+      pending.set(s, { jobId, reply: job.replies[slot]!, lock: join(job.runDir, `l${slot}`), record });
+    },
+    adopt(s) {
+      const job = jobs.get(s.jobId)!;
+      openChannel(job);
+      armTimeout(job);
+      exitWatch.watch(s.jobId, s.pid, s.startTime, () => {
+        const exit: JobExit = readJobExit(job.exitFile);
+        finish(job, exit.exitCode, exit.signal, exit.detail);
+      });
+    },
+    ended(jobId, exit) {
+      finish(jobs.get(jobId)!, exit.exitCode, exit.signal, exit.detail);
+    },
+    waitingSlots(jobId) {
+      const job = jobs.get(jobId);
+      return new Set([...pending.values()].filter((p) => p.jobId === jobId && job).map((p) => job!.replies.indexOf(p.reply)));
+    },
+    refuse(jobId, slot, why) {
+      const job = jobs.get(jobId);
+      if (job?.info.state === 'running') reply({ jobId, reply: job.replies[slot]!, lock: join(job.runDir, `l${slot}`) }, `refused ${why}`);
+    },
+    log,
   };
 
   return {
@@ -399,18 +528,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
       if (closed) throw new Error('the agent is stopping');
       const existing = jobs.get(req.jobId);
       if (existing) return { ...existing.info };
-      const runDir = nextRunDir();
-      const job: Job = {
-        req,
-        info: { jobId: req.jobId, workflow: req.workflow, path: req.path, tryNo: req.tryNo, state: 'running', startedAt: Date.now() },
-        runDir,
-        channel: join(runDir, 'ch'),
-        replies: SLOTS.map((i) => join(runDir, `r${i}`)),
-        outFile: `${outStem(opts.sandbox, req.workflow, req.path)}.${req.tryNo}`,
-        buffer: '',
-        decoder: new StringDecoder('utf8'),
-        latest: new Map(),
-      };
+      const job = newJob(req, nextRunKey(), `${outStem(opts.sandbox, req.workflow, req.path)}.${req.tryNo}`, Date.now());
       jobs.set(req.jobId, job);
       try {
         await launch(job);
@@ -437,7 +555,8 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
 
     status() {
       return {
-        epoch, last: seq, jobs: [...jobs.values()].map((j) => ({ ...j.info, ...(j.latest.size > 0 ? { latest: [...j.latest.values()] } : {}) })),
+        epoch, last: seq,
+        jobs: [...jobs.values()].map((j) => ({ ...j.info, ...(j.latest.size > 0 ? { latest: [...j.latest.values()].map((r) => ({ caller: r.caller, command: r.command })) } : {}) })),
         pending: [...pending.values()].flatMap((p) => (p.record ? [p.record] : [])),
       };
     },
@@ -482,6 +601,12 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
       return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
     },
 
+    restore() {
+      const r = restoreJobs(earlier, restoreHost);
+      earlier.length = 0;
+      return r;
+    },
+
     async reapOrphans() {
       const mine = (): number[] => listProcesses()
         .filter((p) => p.pid !== process.pid)
@@ -501,6 +626,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
 
     async close(killJobs) {
       closed = true;
+      exitWatch.stop();
       for (const w of [...waiters]) w();
       if (killJobs) await Promise.all([...jobs.values()].filter((j) => j.info.state === 'running').map((j) => killGroup(j)));
       for (const j of jobs.values()) {

@@ -152,7 +152,7 @@ describe('workflow jobs on a local agent', () => {
     assert.deepEqual(rt.lost, []);
   });
 
-  test('a job over its timeout is killed and lost; an agent restarted over running jobs kills them', async () => {
+  test('a job over its timeout is killed and lost; an agent restarted over running jobs re-adopts them, one with a new epoch kills them', async () => {
     const f = await setup();
     const rt = fakeRuntime();
     const d = dispatcher(rt);
@@ -164,15 +164,30 @@ describe('workflow jobs on a local agent', () => {
 
     await d.start(rt.submit('/s/orphan'), node, `${head}sleep 60\n${tail}`);
     await waitFor('init', () => rt.calls.some((c) => c.identity.path === '/s/orphan'));
-    const jobId = (await f.client.jobStatus!(never())).jobs.find((j) => j.path === '/s/orphan')!.jobId;
+    const before = await f.client.jobStatus!(never());
+    const jobId = before.jobs.find((j) => j.path === '/s/orphan')!.jobId;
+    const epoch = before.epoch;
     await f.agent.close({ killProcesses: false });
     assert.ok(findProcessesByEnv('NUBIS_JOB_ID', jobId).length > 0, 'the job outlives its agent');
-    const token = randomBytes(8).toString('hex');
-    const again = await startAgent({ sandbox: f.dir, nodeId: f.nodeId, token, killGraceMs: 300, stopGraceMs: 300 });
-    f.agent = again;
-    f.client = createHttpAgentClient(again.url, token);
+    const restart = async (): Promise<void> => {
+      const token = randomBytes(8).toString('hex');
+      const again = await startAgent({ sandbox: f.dir, nodeId: f.nodeId, token, killGraceMs: 300, stopGraceMs: 300 });
+      f.agent = again;
+      f.client = createHttpAgentClient(again.url, token);
+    };
+    await restart();
+    const adopted = await f.client.jobStatus!(never());
+    assert.equal(adopted.epoch, epoch);
+    assert.deepEqual(adopted.jobs.map((j) => [j.jobId, j.state]), [[jobId, 'running']]);
+    assert.ok(findProcessesByEnv('NUBIS_JOB_ID', jobId).length > 0, 'the re-adopted job still runs');
+    // without the saved feed (a new epoch) the earlier agent's jobs cannot be re-adopted: killed
+    await f.agent.close({ killProcesses: false });
+    rmSync(join(f.dir, 'jobs', 'state', 'feed.json'));
+    await restart();
     assert.deepEqual(findProcessesByEnv('NUBIS_JOB_ID', jobId), []);
-    assert.deepEqual((await f.client.jobStatus!(never())).jobs, []);
+    const fresh = await f.client.jobStatus!(never());
+    assert.notEqual(fresh.epoch, epoch);
+    assert.deepEqual(fresh.jobs, []);
   });
 
   test('each try keeps its own output', async () => {
