@@ -50,7 +50,7 @@ import { dirname, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 import { parseChildArgs } from './child-args.js';
-import { ExitWatch, jobWrapper, readExitFile as readJobExit, restoreJobs, savedJobOf, type JobExit, type RestoreHost } from './job-restore.js';
+import { ExitWatch, jobWrapper, readExitFile as readJobExit, restoreJobs, savedJobOf, stillRunning, type JobExit, type RestoreHost } from './job-restore.js';
 import { openJobState, type ChildRecord } from './job-state.js';
 import { findProcessesByEnv, findProcessGroup, listProcesses, processStartTime, readEnviron, terminate } from './proc.js';
 import type { JobAnswer, JobCaller, JobFeed, JobFeedRecord, JobInfo, JobRequest, JobStatusList } from './protocol.js';
@@ -92,7 +92,7 @@ export interface JobRunner {
    * one; the control plane sees the new epoch and counts them lost). Resolves with their number.
    */
   reapOrphans(): Promise<number>;
-  /** With `killJobs`, kills every running job; stops feed waits either way. */
+  /** With `killJobs`, kills every running job; without, leaves them (and their saved state) to the next agent. Stops feed waits either way. */
   close(killJobs: boolean): Promise<void>;
 }
 
@@ -108,6 +108,8 @@ interface Job {
   startTime?: string;
   /** Something a restarted agent needs changed since the job's state was saved. */
   dirty?: boolean;
+  /** Taken over from an earlier agent: its pid may be reused once it is gone (never signal its group then). */
+  adopted?: boolean;
   channel: string;
   /** The reply FIFOs (a waiting caller holds the lock `l<i>` of the one it reads). */
   replies: string[];
@@ -199,6 +201,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   let runCount = 0;
   const exitWatch = new ExitWatch();
   let closed = false;
+  let detached = false;
   const waiters = new Set<() => void>();
 
   // Run directories with their FIFOs are made ahead, several per `mkfifo` (Node cannot make a
@@ -349,7 +352,8 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     return terminate(() => {
       const procs = listProcesses();
       const set = new Set(findProcessesByEnv(JOB_ID_ENV, job.req.jobId, procs));
-      if (pgid !== undefined) for (const p of findProcessGroup(pgid, procs)) set.add(p);
+      // a re-adopted job's group only while its leader is the one saved (its pid is not reused)
+      if (pgid !== undefined && (!job.adopted || stillRunning(pgid, job.startTime ?? ''))) for (const p of findProcessGroup(pgid, procs)) set.add(p);
       return set;
     }, killGraceMs);
   };
@@ -371,7 +375,8 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   };
 
   const finish = (job: Job, code: number | null, signal: string | null, detail?: string): void => {
-    if (job.info.state === 'exited') return;
+    // after close(false) the jobs belong to the next agent of the sandbox (it re-adopts them)
+    if (job.info.state === 'exited' || detached) return;
     clearTimeout(job.timer);
     // two turns of the event loop: what the job wrote before exiting is read first
     setImmediate(() =>
@@ -388,8 +393,10 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         saved.remove(job.key);
         rmSync(job.runDir, { recursive: true, force: true });
         // leftovers of the try (background processes of its script still in its group); cheap:
-        // no process-table scan on every exit
-        reapGroup(job.info.pid);
+        // no process-table scan on every exit — but a re-adopted job's pid may name another
+        // process by now, so its leftovers are found by the job id in their environment
+        if (job.adopted) void terminate(() => findProcessesByEnv(JOB_ID_ENV, job.req.jobId), killGraceMs);
+        else reapGroup(job.info.pid);
       }),
     );
   };
@@ -484,6 +491,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
       const job = newJob(req, s.key, s.outFile, s.startedAt);
       Object.assign(job.info, { pid: s.pid });
       job.startTime = s.startTime;
+      job.adopted = true;
       for (const r of s.records) {
         const c = r.command;
         if (c.verb === 'event' || c.verb === 'meter' || c.verb === 'label') job.latest.set(`${c.verb}:${c.name}`, r);
@@ -613,7 +621,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         .filter((p) => {
           const env = readEnviron(p.pid);
           const id = env?.get(JOB_ID_ENV);
-          return id !== undefined && env?.get('NUBIS_NODE_ID') === opts.nodeId && !jobs.has(id);
+          return id !== undefined && env?.get('NUBIS_NODE_ID') === opts.nodeId && jobs.get(id)?.info.state !== 'running';
         })
         .map((p) => p.pid);
       const found = mine().length;
@@ -626,6 +634,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
 
     async close(killJobs) {
       closed = true;
+      detached = !killJobs;
       exitWatch.stop();
       for (const w of [...waiters]) w();
       if (killJobs) await Promise.all([...jobs.values()].filter((j) => j.info.state === 'running').map((j) => killGroup(j)));

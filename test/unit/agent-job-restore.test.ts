@@ -1,0 +1,165 @@
+/**
+ * The agent's saved job state (jobs/state/) and re-adoption, on the job runner itself: the feed's
+ * epoch and seqs across restarts (seq bound reserved ahead), corrupt files (feed and job: logged,
+ * removed, nothing re-adopted), pid reuse (a live process with the saved pid but another start
+ * time is not the job), a job that ended while no agent ran (its wrapper's exit status), and a
+ * call left waiting across a restart (answered under its seq by the new agent).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, test } from 'node:test';
+import { createJobRunner, findProcessesByEnv, openJobState, SEQ_BLOCK, type JobRunner, type SavedJob } from '../../src/agent/index.js';
+import { tempDir, waitFor } from './agent-test-helpers.js';
+
+const dirs: string[] = [];
+const runners: JobRunner[] = [];
+
+afterEach(async () => {
+  for (const r of runners.splice(0)) await r.close(true);
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function sandbox(): { dir: string; nodeId: string } {
+  const dir = tempDir('job-restore');
+  dirs.push(dir);
+  return { dir, nodeId: `restore-${randomBytes(4).toString('hex')}` };
+}
+
+function runner(s: { dir: string; nodeId: string }, lines: string[] = []): JobRunner {
+  const r = createJobRunner({ sandbox: s.dir, nodeId: s.nodeId, killGraceMs: 200, log: (l) => lines.push(l) });
+  runners.push(r);
+  return r;
+}
+
+/** The agent "crashes": it stops without killing its jobs, leaving them to the next one. */
+async function crash(r: JobRunner): Promise<void> {
+  runners.splice(runners.indexOf(r), 1);
+  await r.close(false);
+}
+
+const stateDir = (s: { dir: string }): string => join(s.dir, 'jobs', 'state');
+const jobFiles = (s: { dir: string }): string[] => readdirSync(stateDir(s)).filter((f) => f !== 'feed.json');
+const req = (jobId: string, script: string): Parameters<JobRunner['run']>[0] => ({ jobId, workflow: 'wf', path: `/s/${jobId}`, tryNo: 1, script, env: { ECF_PASS: 'pw' } });
+const gone = (nodeId: string): boolean => findProcessesByEnv('NUBIS_NODE_ID', nodeId).length === 0;
+
+describe('job state store', () => {
+  test('the epoch is kept and seqs go on after every seq issued, one write per block', () => {
+    const s = sandbox();
+    const root = join(s.dir, 'jobs');
+    const a = openJobState(root);
+    assert.equal(a.continued, false);
+    assert.equal(a.firstSeq, 0);
+    for (let seq = 1; seq <= SEQ_BLOCK + 5; seq++) a.issue(seq);
+    const b = openJobState(root);
+    assert.equal(b.continued, true);
+    assert.equal(b.epoch, a.epoch);
+    assert.ok(b.firstSeq >= SEQ_BLOCK + 5, `first seq ${b.firstSeq}`);
+    // a restart without issuing anything still moves on past what the earlier agent reserved
+    const c = openJobState(root);
+    assert.ok(c.firstSeq > b.firstSeq);
+  });
+
+  test('a corrupt feed.json gives a new epoch; corrupt or foreign job files are logged and removed', () => {
+    const s = sandbox();
+    const root = join(s.dir, 'jobs');
+    const a = openJobState(root);
+    const good: SavedJob = {
+      v: 1, key: '7', jobId: 'j7', workflow: 'wf', path: '/s/t', tryNo: 1, startedAt: 1, pid: 4242, startTime: '99',
+      outFile: join(root, 'out', 'wf', 's', 't.1'), records: [], waiting: [],
+    };
+    a.save(good);
+    writeFileSync(join(stateDir(s), '8.json'), '{"v":1,"key":"8",');
+    writeFileSync(join(stateDir(s), '9.json'), JSON.stringify({ ...good, key: '9', outFile: '/etc/passwd' }));
+    writeFileSync(join(stateDir(s), '10.json'), JSON.stringify({ ...good, key: 'other' }));
+    writeFileSync(join(stateDir(s), '11.json'), JSON.stringify({ ...good, key: '11', waiting: [{ seq: 0, slot: 1 }] }));
+    writeFileSync(join(stateDir(s), '12.json.123.tmp'), 'half');
+    const lines: string[] = [];
+    const b = openJobState(root, (l) => lines.push(l));
+    assert.deepEqual(b.load(), [good]);
+    assert.deepEqual(jobFiles(s).sort(), ['7.json']);
+    assert.equal(lines.length, 4, lines.join('\n'));
+    assert.match(lines.join('\n'), /8\.json cannot be read/);
+    assert.match(lines.join('\n'), /9\.json its output file is outside/);
+
+    writeFileSync(join(stateDir(s), 'feed.json'), 'garbage');
+    const c = openJobState(root, (l) => lines.push(l));
+    assert.equal(c.continued, false);
+    assert.notEqual(c.epoch, a.epoch);
+    assert.match(lines.at(-1)!, /feed\.json/);
+  });
+});
+
+describe('re-adopting jobs after an agent restart', () => {
+  test('a job still running is re-adopted: its saved records stay in the feed under their seqs and its exit is reported once', async () => {
+    const s = sandbox();
+    const r1 = runner(s);
+    const release = join(s.dir, 'release');
+    await r1.run(req('a', `#!/bin/sh\nnubis child --meter=m 5\nwhile [ ! -e '${release}' ]; do sleep 0.02; done\nexit 0\n`));
+    const meter = await waitFor('the meter', async () => (await r1.feed(0, 0)).records.find((x) => x.kind === 'child'));
+    const pid = r1.status().jobs[0]!.pid!;
+    await crash(r1);
+    const r2 = runner(s);
+    assert.equal(r2.epoch, r1.epoch);
+    assert.deepEqual(r2.restore(), { adopted: 1, ended: 0 });
+    assert.deepEqual(r2.status().jobs.map((j) => [j.jobId, j.state, j.pid]), [['a', 'running', pid]]);
+    // the control plane's cursor decides what it sees again: nothing after the meter, the meter from before it
+    assert.deepEqual((await r2.feed(meter.seq, 0)).records, []);
+    assert.deepEqual((await r2.feed(meter.seq - 1, 0)).records, [meter]);
+    writeFileSync(release, '');
+    const exited = await waitFor('the exit', async () => (await r2.feed(meter.seq, 0)).records.find((x) => x.kind === 'exited'));
+    assert.deepEqual({ ...exited, at: 0 }, { seq: exited.seq, jobId: 'a', kind: 'exited', exitCode: 0, signal: null, at: 0 });
+    assert.ok(exited.seq > meter.seq);
+    assert.deepEqual(jobFiles(s), []);
+  });
+
+  test('pid reuse: a live process with the saved pid but another start time is not the job', async () => {
+    const s = sandbox();
+    const r1 = runner(s);
+    await r1.run(req('b', '#!/bin/sh\nsleep 30\n'));
+    await crash(r1);
+    const [file] = jobFiles(s);
+    const saved = JSON.parse(readFileSync(join(stateDir(s), file!), 'utf8')) as SavedJob;
+    // as if the job had died and a later process were given its pid
+    writeFileSync(join(stateDir(s), file!), JSON.stringify({ ...saved, startTime: '1' }));
+    const r2 = runner(s);
+    assert.deepEqual(r2.restore(), { adopted: 0, ended: 1 });
+    const exited = await waitFor('the exit record', async () => (await r2.feed(0, 0)).records.find((x) => x.kind === 'exited'));
+    assert.equal(exited.kind === 'exited' && exited.exitCode, null);
+    assert.match(exited.kind === 'exited' ? exited.detail ?? '' : '', /without an exit status/);
+    // what carries the job's id is an earlier agent's leftover: killed
+    await r2.reapOrphans();
+    await waitFor('the leftover gone', () => gone(s.nodeId));
+  });
+
+  test('a job that ended while no agent ran is reported with its wrapper\'s exit status', async () => {
+    const s = sandbox();
+    const r1 = runner(s);
+    const release = join(s.dir, 'release');
+    await r1.run(req('c', `#!/bin/sh\nwhile [ ! -e '${release}' ]; do sleep 0.02; done\nexit 3\n`));
+    await crash(r1);
+    writeFileSync(release, '');
+    await waitFor('the job to end', () => gone(s.nodeId));
+    const r2 = runner(s);
+    assert.deepEqual(r2.restore(), { adopted: 0, ended: 1 });
+    const exited = await waitFor('the exit record', async () => (await r2.feed(0, 0)).records.find((x) => x.kind === 'exited'));
+    assert.deepEqual([exited.kind === 'exited' && exited.exitCode, exited.kind === 'exited' && exited.signal], [3, null]);
+    assert.equal(r2.status().jobs[0]!.state, 'exited');
+  });
+
+  test('a call waiting for its answer when the agent died is answered by the next one, under its seq', async () => {
+    const s = sandbox();
+    const r1 = runner(s);
+    await r1.run(req('d', '#!/bin/sh\nnubis child --init=$$ && echo init-ok\nexit 0\n'));
+    const init = await waitFor('the init call', () => r1.status().pending[0]);
+    await crash(r1);
+    const r2 = runner(s);
+    assert.deepEqual(r2.restore(), { adopted: 1, ended: 0 });
+    assert.deepEqual(r2.status().pending, [init]);
+    r2.answer([{ seq: init.seq, ok: true }]);
+    const exited = await waitFor('the exit', async () => (await r2.feed(init.seq, 0)).records.find((x) => x.kind === 'exited'));
+    assert.equal(exited.kind === 'exited' && exited.exitCode, 0);
+    assert.equal(r2.logs('d'), 'init-ok\n');
+  });
+});
