@@ -5,20 +5,24 @@
  *   feed.json    `{ v, epoch, seqFloor }`: the job feed's epoch, kept across restarts (the
  *                control plane goes on reading the same feed), and a bound above every seq
  *                issued (moved ahead by `SEQ_BLOCK` before it is reached: one write per block)
- *   <key>.json   one running job (`key`: its run directory's name under `jobs/run/`): its
- *                process (pid = pgid, and the start time from /proc/<pid>/stat that tells it
- *                from a later process with the same pid), its output file, and the child
- *                records a restarted agent must still have: the latest event/meter/label of
- *                each name and the calls that wait for an answer, with their seqs
+ *   jobs.jsonl   a journal, one JSON line per change: `{"s":SavedJob}` saves a running job
+ *                (`key`: its run directory's name under `jobs/run/`), `{"r":key}` forgets it.
+ *                A saved job holds its process (pid = pgid, and the start time from
+ *                /proc/<pid>/stat that tells it from a later process with the same pid), its
+ *                output file, and the child records a restarted agent must still have: the
+ *                latest event/meter/label of each name and the calls that wait for an answer,
+ *                with their seqs
  *
- * Every file is written to a temporary name and renamed over it (a crash leaves the old file or
- * the new one, never half of one). Failure meaning: a file that cannot be parsed or fails the
- * checks is logged and removed, and its job is not re-adopted — the control plane finds the job
- * unknown and counts it lost (then ECF_TRIES applies); a corrupt feed.json gives a new epoch,
- * and a new epoch re-adopts nothing (every job of the old one is lost).
+ * A line is appended with one write (a few microseconds; rewriting a file per change, tmp and
+ * rename, costs a millisecond of flushing on ext4). feed.json and the compacted journal are
+ * written to a temporary name and renamed over. Failure meaning: a journal line that cannot be
+ * parsed (a torn last line) or fails the checks is logged and skipped — that state of its job is
+ * not taken back (an earlier one may be; a job with none is not re-adopted, and the control
+ * plane finds it unknown and counts it lost, then ECF_TRIES applies); a corrupt feed.json gives
+ * a new epoch, and a new epoch re-adopts nothing (every job of the old one is lost).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import type { JobFeedRecord } from './protocol.js';
 
@@ -56,10 +60,12 @@ export interface JobStateStore {
   readonly firstSeq: number;
   /** Call before issuing `seq`: moves the bound on disk ahead when `seq` would reach it. */
   issue(seq: number): void;
-  /** The jobs an earlier agent saved (the valid files; the others are logged and removed). */
+  /** The jobs saved and not removed (at open: what an earlier agent left, under its epoch only). */
   load(): SavedJob[];
   save(job: SavedJob): void;
   remove(key: string): void;
+  /** Closes the journal; later saves and removes do nothing. */
+  close(): void;
 }
 
 const KEY_RE = /^[A-Za-z0-9_-]{1,64}$/;
@@ -98,13 +104,15 @@ export function checkSavedJob(v: unknown, key: string, outRoot: string): string 
 
 /**
  * Opens (creating) the state directory. `root` is the jobs directory (`<sandbox>/jobs`): saved
- * output paths must be under its `out/`.
+ * output paths must be under its `out/`. The journal is rewritten with the live jobs when it is
+ * opened and after every `compactAt` lines (default 10,000).
  */
-export function openJobState(root: string, log: (line: string) => void = () => {}): JobStateStore {
+export function openJobState(root: string, log: (line: string) => void = () => {}, compactAt = 10_000): JobStateStore {
   const dir = join(root, 'state');
   const outRoot = join(root, 'out');
   mkdirSync(dir, { recursive: true });
   const feedFile = join(dir, 'feed.json');
+  const journal = join(dir, 'jobs.jsonl');
   let epoch = '';
   let firstSeq = 0;
   try {
@@ -121,9 +129,28 @@ export function openJobState(root: string, log: (line: string) => void = () => {
   let floor = firstSeq + SEQ_BLOCK;
   writeAtomic(feedFile, { v: 1, epoch, seqFloor: floor });
 
-  const fileOf = (key: string): string => {
-    if (!KEY_RE.test(key)) throw new Error(`bad job state key ${JSON.stringify(key)}`);
-    return join(dir, `${key}.json`);
+  // under a new epoch nothing of the earlier agent's is taken back
+  const live = continued ? replayJournal(journal, outRoot, log) : new Map<string, SavedJob>();
+  let fd = -1;
+  let lines = 0;
+  const compact = (): void => {
+    const tmp = `${journal}.${process.pid}.tmp`;
+    writeFileSync(tmp, [...live.values()].map((j) => `${JSON.stringify({ s: j })}\n`).join(''), { mode: 0o600 });
+    renameSync(tmp, journal);
+    if (fd >= 0) closeSync(fd);
+    fd = openSync(journal, 'a');
+    lines = live.size;
+  };
+  compact();
+  /** A failed write is logged: the job it was about may not be re-adopted after a restart. */
+  const append = (entry: unknown): void => {
+    if (fd < 0) return;
+    try {
+      writeSync(fd, `${JSON.stringify(entry)}\n`);
+      if (++lines >= compactAt) compact();
+    } catch (e) {
+      log(`cannot write jobs/state/jobs.jsonl: ${(e as Error).message} (a restarted agent may not re-adopt the jobs concerned)`);
+    }
   };
 
   return {
@@ -135,37 +162,50 @@ export function openJobState(root: string, log: (line: string) => void = () => {
       floor = seq + SEQ_BLOCK;
       writeAtomic(feedFile, { v: 1, epoch, seqFloor: floor });
     },
-    load() {
-      const out: SavedJob[] = [];
-      for (const name of readdirSync(dir)) {
-        const file = join(dir, name);
-        if (name.endsWith('.tmp')) {
-          rmSync(file, { force: true });
-          continue;
-        }
-        if (name === 'feed.json' || !name.endsWith('.json')) continue;
-        const key = name.slice(0, -'.json'.length);
-        let why: string | undefined;
-        let v: unknown;
-        try {
-          v = JSON.parse(readFileSync(file, 'utf8'));
-          why = KEY_RE.test(key) ? checkSavedJob(v, key, outRoot) : 'not a job state file name';
-        } catch (e) {
-          why = `cannot be read: ${(e as Error).message}`;
-        }
-        if (why === undefined) out.push(v as SavedJob);
-        else {
-          log(`jobs/state/${name} ${why}; its job is not re-adopted`);
-          rmSync(file, { force: true });
-        }
-      }
-      return out;
-    },
+    load: () => [...live.values()],
     save(job) {
-      writeAtomic(fileOf(job.key), job);
+      if (!KEY_RE.test(job.key)) throw new Error(`bad job state key ${JSON.stringify(job.key)}`);
+      live.set(job.key, job);
+      append({ s: job });
     },
     remove(key) {
-      rmSync(fileOf(key), { force: true });
+      if (live.delete(key)) append({ r: key });
+    },
+    close() {
+      if (fd >= 0) closeSync(fd);
+      fd = -1;
     },
   };
+}
+
+/** The live jobs a journal leaves: each key's latest valid save, unless removed after it. Bad lines are logged and skipped. */
+function replayJournal(file: string, outRoot: string, log: (line: string) => void): Map<string, SavedJob> {
+  const live = new Map<string, SavedJob>();
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log(`cannot read jobs/state/jobs.jsonl (${(e as Error).message}): no job is re-adopted`);
+    return live;
+  }
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
+    if (line === '') return;
+    let why: string | undefined;
+    try {
+      const e = JSON.parse(line) as unknown;
+      if (isRecord(e) && typeof e['r'] === 'string') {
+        live.delete(e['r']);
+        return;
+      }
+      const j = isRecord(e) ? e['s'] : undefined;
+      const key = isRecord(j) && typeof j['key'] === 'string' ? j['key'] : '';
+      why = KEY_RE.test(key) ? checkSavedJob(j, key, outRoot) : 'is not a saved job';
+      if (why === undefined) live.set(key, j as SavedJob);
+    } catch (err) {
+      why = `cannot be read (${(err as Error).message})`;
+    }
+    if (why !== undefined) log(`jobs/state/jobs.jsonl line ${i + 1} ${why}; skipped (that state of a job is not re-adopted)`);
+  });
+  return live;
 }

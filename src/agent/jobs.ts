@@ -233,8 +233,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   mkdirSync(binDir, { recursive: true });
   // the earlier agent's jobs `restore` may take back (none under a new epoch); the other run
   // directories are stale channels nobody reads any more
-  const earlier = saved.continued ? saved.load() : [];
-  if (!saved.continued) for (const j of saved.load()) saved.remove(j.key);
+  const earlier = saved.load();
   mkdirSync(runRoot, { recursive: true });
   const kept = new Set(earlier.map((j) => j.key));
   for (const d of readdirSync(runRoot)) if (!kept.has(d)) rmSync(join(runRoot, d), { recursive: true, force: true });
@@ -642,6 +641,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         clearTimeout(j.timer);
         j.socket?.destroy();
       }
+      saved.close();
     },
   };
 }

@@ -1,13 +1,13 @@
 /**
  * The agent's saved job state (jobs/state/) and re-adoption, on the job runner itself: the feed's
- * epoch and seqs across restarts (seq bound reserved ahead), corrupt files (feed and job: logged,
- * removed, nothing re-adopted), pid reuse (a live process with the saved pid but another start
+ * epoch and seqs across restarts (seq bound reserved ahead), the journal (replayed, compacted),
+ * corrupt state (a bad feed.json: a new epoch; bad journal lines: logged and skipped), pid reuse (a live process with the saved pid but another start
  * time is not the job), a job that ended while no agent ran (its wrapper's exit status), and a
  * call left waiting across a restart (answered under its seq by the new agent).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { createJobRunner, findProcessesByEnv, openJobState, SEQ_BLOCK, type JobRunner, type SavedJob } from '../../src/agent/index.js';
@@ -40,7 +40,18 @@ async function crash(r: JobRunner): Promise<void> {
 }
 
 const stateDir = (s: { dir: string }): string => join(s.dir, 'jobs', 'state');
-const jobFiles = (s: { dir: string }): string[] => readdirSync(stateDir(s)).filter((f) => f !== 'feed.json');
+const journal = (s: { dir: string }): string => join(stateDir(s), 'jobs.jsonl');
+/** The journal's entries as written. */
+const entries = (s: { dir: string }): { s?: SavedJob; r?: string }[] => readFileSync(journal(s), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+/** The jobs the journal leaves saved. */
+const savedKeys = (s: { dir: string }): string[] => {
+  const live = new Set<string>();
+  for (const e of entries(s)) {
+    if (e.s) live.add(e.s.key);
+    else if (e.r) live.delete(e.r);
+  }
+  return [...live];
+};
 const req = (jobId: string, script: string): Parameters<JobRunner['run']>[0] => ({ jobId, workflow: 'wf', path: `/s/${jobId}`, tryNo: 1, script, env: { ECF_PASS: 'pw' } });
 const gone = (nodeId: string): boolean => findProcessesByEnv('NUBIS_NODE_ID', nodeId).length === 0;
 
@@ -49,45 +60,64 @@ describe('job state store', () => {
     const s = sandbox();
     const root = join(s.dir, 'jobs');
     const a = openJobState(root);
+    a.close();
     assert.equal(a.continued, false);
     assert.equal(a.firstSeq, 0);
     for (let seq = 1; seq <= SEQ_BLOCK + 5; seq++) a.issue(seq);
     const b = openJobState(root);
+    b.close();
     assert.equal(b.continued, true);
     assert.equal(b.epoch, a.epoch);
     assert.ok(b.firstSeq >= SEQ_BLOCK + 5, `first seq ${b.firstSeq}`);
     // a restart without issuing anything still moves on past what the earlier agent reserved
     const c = openJobState(root);
+    c.close();
     assert.ok(c.firstSeq > b.firstSeq);
   });
 
-  test('a corrupt feed.json gives a new epoch; corrupt or foreign job files are logged and removed', () => {
+  test('the journal: the latest save of each job unless removed; bad lines are logged and skipped; a corrupt feed.json gives a new epoch', () => {
     const s = sandbox();
     const root = join(s.dir, 'jobs');
-    const a = openJobState(root);
+    const a = openJobState(root, () => {}, 5);
     const good: SavedJob = {
       v: 1, key: '7', jobId: 'j7', workflow: 'wf', path: '/s/t', tryNo: 1, startedAt: 1, pid: 4242, startTime: '99',
       outFile: join(root, 'out', 'wf', 's', 't.1'), records: [], waiting: [],
     };
+    a.save({ ...good, startTime: '98' });
     a.save(good);
-    writeFileSync(join(stateDir(s), '8.json'), '{"v":1,"key":"8",');
-    writeFileSync(join(stateDir(s), '9.json'), JSON.stringify({ ...good, key: '9', outFile: '/etc/passwd' }));
-    writeFileSync(join(stateDir(s), '10.json'), JSON.stringify({ ...good, key: 'other' }));
-    writeFileSync(join(stateDir(s), '11.json'), JSON.stringify({ ...good, key: '11', waiting: [{ seq: 0, slot: 1 }] }));
-    writeFileSync(join(stateDir(s), '12.json.123.tmp'), 'half');
+    a.save({ ...good, key: '8', jobId: 'j8' });
+    a.remove('8');
+    a.save({ ...good, key: '9', jobId: 'j9' });
+    // the fifth line compacts the journal to the live jobs
+    assert.deepEqual(entries(s).map((e) => e.s?.key ?? `-${e.r}`), ['7', '9']);
+    a.close();
+    appendFileSync(journal(s), [
+      JSON.stringify({ s: { ...good, key: '9', outFile: '/etc/passwd' } }),
+      JSON.stringify({ s: { ...good, key: '10', jobId: 'j10', waiting: [{ seq: 0, slot: 1 }] } }),
+      JSON.stringify({ s: { ...good, key: '../x' } }),
+      JSON.stringify({ x: 1 }),
+      '{"s":{"v":1,"key":"11",',
+    ].join('\n'));
     const lines: string[] = [];
     const b = openJobState(root, (l) => lines.push(l));
-    assert.deepEqual(b.load(), [good]);
-    assert.deepEqual(jobFiles(s).sort(), ['7.json']);
-    assert.equal(lines.length, 4, lines.join('\n'));
-    assert.match(lines.join('\n'), /8\.json cannot be read/);
-    assert.match(lines.join('\n'), /9\.json its output file is outside/);
+    assert.equal(b.continued, true);
+    assert.deepEqual(b.load().map((j) => [j.key, j.startTime]), [['7', '99'], ['9', '99']]);
+    assert.equal(lines.length, 5, lines.join('\n'));
+    assert.match(lines[0]!, /line 3 its output file is outside/);
+    assert.match(lines[1]!, /line 4 waiting is malformed/);
+    assert.match(lines[4]!, /line 7 cannot be read/);
+    // reopened, the journal holds only what was valid
+    assert.deepEqual(savedKeys(s).sort(), ['7', '9']);
+    b.close();
 
     writeFileSync(join(stateDir(s), 'feed.json'), 'garbage');
     const c = openJobState(root, (l) => lines.push(l));
     assert.equal(c.continued, false);
     assert.notEqual(c.epoch, a.epoch);
     assert.match(lines.at(-1)!, /feed\.json/);
+    assert.deepEqual(c.load(), []);
+    assert.deepEqual(savedKeys(s), []);
+    c.close();
   });
 });
 
@@ -111,7 +141,7 @@ describe('re-adopting jobs after an agent restart', () => {
     const exited = await waitFor('the exit', async () => (await r2.feed(meter.seq, 0)).records.find((x) => x.kind === 'exited'));
     assert.deepEqual({ ...exited, at: 0 }, { seq: exited.seq, jobId: 'a', kind: 'exited', exitCode: 0, signal: null, at: 0 });
     assert.ok(exited.seq > meter.seq);
-    assert.deepEqual(jobFiles(s), []);
+    assert.deepEqual(savedKeys(s), []);
   });
 
   test('pid reuse: a live process with the saved pid but another start time is not the job', async () => {
@@ -119,10 +149,9 @@ describe('re-adopting jobs after an agent restart', () => {
     const r1 = runner(s);
     await r1.run(req('b', '#!/bin/sh\nsleep 30\n'));
     await crash(r1);
-    const [file] = jobFiles(s);
-    const saved = JSON.parse(readFileSync(join(stateDir(s), file!), 'utf8')) as SavedJob;
+    const saved = entries(s).at(-1)!.s!;
     // as if the job had died and a later process were given its pid
-    writeFileSync(join(stateDir(s), file!), JSON.stringify({ ...saved, startTime: '1' }));
+    appendFileSync(journal(s), `${JSON.stringify({ s: { ...saved, startTime: '1' } })}\n`);
     const r2 = runner(s);
     assert.deepEqual(r2.restore(), { adopted: 0, ended: 1 });
     const exited = await waitFor('the exit record', async () => (await r2.feed(0, 0)).records.find((x) => x.kind === 'exited'));
