@@ -72,16 +72,6 @@ export function printAutoCancel(a: WfAutoCancel): string {
   return `${a.kind === 'relative' ? '+' : ''}${hhmm(a.time)}`;
 }
 
-/** The delay in ms an autocancel waits after `completedAt` (ms), given the suite's minute of day then. */
-export function autoCancelDelayMs(a: WfAutoCancel, minuteOfDayAtCompletion: number): number {
-  if (a.kind === 'days') return a.days * 86_400_000;
-  const m = a.time.h * 60 + a.time.m;
-  if (a.kind === 'relative') return m * 60_000;
-  // at that time of day: today when still ahead, else tomorrow
-  const wait = m - minuteOfDayAtCompletion;
-  return (wait >= 0 ? wait : wait + 1440) * 60_000;
-}
-
 function validDate(d: number, m: number, y: number): boolean {
   const t = new Date(Date.UTC(y, m - 1, d));
   return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
