@@ -2,66 +2,36 @@
  * Workflow jobs outlive their agent: a restarted agent re-adopts the ones whose processes are
  * still alive (./jobs.ts calls in here; what is saved is ./job-state.ts).
  *
- * The wrapper. Every job runs as `/bin/sh -c WRAPPER <script> <exit file>` in a session and
- * process group of its own (the wrapper's pid is the job's pid and group id). The wrapper runs the
- * script as its child (whose pid is ECF_RID, the script's `$$`), writes the script's exit status to `jobs/run/<k>/exit` and exits with it — or, for a
- * status above 128 that names a signal, kills itself with that signal, so the agent that started
- * it sees from the kernel what a script run in its place would have shown. A re-adopted job is
- * not the restarted agent's child: the agent watches its pid (with the start time, so a later
- * process given the same pid is not taken for it) and, once it is gone, reads the exit file.
- * A job whose wrapper left no exit file (it was killed by a signal) exits with an unknown
- * status; the control plane counts it lost unless it reported complete or abort.
- *
- * Re-adopting. A job whose process is alive is taken back as it was: its channel is read
+ * Re-adopting. A job whose process is alive (its pid with the start time saved, so a later
+ * process given the same pid is not taken for it) is taken back as it was: its channel is read
  * again (a call made while no agent was running waits in the shim's open of the channel until
  * the new agent opens it), its timeout goes on from its start, its calls still waiting for an
- * answer (their reply slot still locked) wait again under their seqs, and its saved records go
- * back into the feed under their seqs — the control plane, which goes on reading the same feed
- * (same epoch, its cursor), takes only the ones after its cursor, so nothing is handled twice. A
- * job whose process died while the agent was down gets the same records and then its `exited`
- * record, with the exit file's status (0 when the script ended normally, say after reporting
- * complete). Limits: a call the old agent read from the channel but had not saved yet when it
- * was killed (a window of one synchronous write) is lost; its reply slot is found locked with
- * nothing waiting on it, and once it still is `lostCallGraceMs` after the re-adoption (a call
- * blocked in opening the channel while no agent ran has arrived by then) its caller is refused,
- * so the job fails rather than hangs.
+ * answer (their reply slot still locked) wait again under their seqs, a bash job's key is known
+ * on the job port again (listening on the earlier agent's port when it is free), and its saved
+ * records go back into the feed under their seqs — the control plane, which goes on reading the
+ * same feed (same epoch, its cursor), takes only the ones after its cursor, so nothing is
+ * handled twice. A job whose process died while the agent was down gets the same records and
+ * then its `exited` record.
+ *
+ * Exit status: a re-adopted job is not the new agent's child, so no exit status reaches it; the
+ * agent watches the pid and reports `exited` with both code and signal null and a `detail`. It
+ * decides nothing: the control plane counts a job lost when it ends without an accepted
+ * `--complete`/`--abort`, whatever its status, and a job that reported complete before it
+ * ended stays complete. (A wrapper process that wrote the status to a file would cost a
+ * fork per job on every job's start path, which the spawner and the bash BASH_ENV path avoid.)
+ *
+ * Limits: a call the old agent read from the channel but had not saved yet when it was killed
+ * (a window of one synchronous write) is lost; its reply slot is found locked with nothing
+ * waiting on it, and once it still is `lostCallGraceMs` after the re-adoption (a call blocked in
+ * opening the channel while no agent ran has arrived by then) its caller is refused, so the job
+ * fails rather than hangs. A bash job's call on the job port while no agent runs, or waiting on
+ * it when the agent died, gets no answer and fails (its record, if saved, still reaches the
+ * control plane).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildRecord, SavedJob } from './job-state.js';
 import { processStartTime } from './proc.js';
-
-/** The wrapper's `sh -c` text (`$0` the job script, `$1` the exit file). */
-export function jobWrapper(scriptHasShebang: boolean): string {
-  const run = scriptHasShebang ? '"$0"' : '/bin/sh "$0"';
-  // the subshell reads its own pid with a builtin (no fork) and becomes the script: ECF_RID is the script's $$
-  return `(read -r ECF_RID _ </proc/self/stat; export ECF_RID; exec ${run}); r=$?; echo $r >"$1"; ` +
-    'if [ $r -gt 128 ] && s=$(kill -l $r 2>/dev/null); then kill -s "$s" $$; fi; exit $r';
-}
-
-/** How a job's process ended. `detail` says why the status is unknown. */
-export interface JobExit {
-  exitCode: number | null;
-  signal: string | null;
-  detail?: string;
-}
-
-const SIGNAL_NAMES = new Map(Object.entries(osConstants.signals).map(([name, n]) => [n, name]));
-
-/** The exit a job's wrapper wrote: a status above 128 that names a signal is that signal, as a parent would see it. */
-export function readExitFile(file: string): JobExit {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8').trim();
-  } catch {
-    return { exitCode: null, signal: null, detail: 'the job ended without an exit status (its wrapper was killed, or it ended while the agent was down and could not say)' };
-  }
-  if (!/^[0-9]{1,3}$/.test(text)) return { exitCode: null, signal: null, detail: `the job's exit file holds ${JSON.stringify(text.slice(0, 40))}, not an exit status` };
-  const code = Number(text);
-  const signal = code > 128 ? SIGNAL_NAMES.get(code - 128) : undefined;
-  return signal ? { exitCode: null, signal } : { exitCode: code, signal: null };
-}
 
 /** True while the saved process (pid and start time) is alive. */
 export function stillRunning(pid: number, startTime: string): boolean {
@@ -72,6 +42,7 @@ export function stillRunning(pid: number, startTime: string): boolean {
 export function savedJobOf(j: {
   key: string; jobId: string; workflow: string; path: string; tryNo: number; timeoutMs?: number; startedAt: number;
   pid: number; startTime: string; outFile: string; latest: Iterable<ChildRecord>; waiting: Iterable<{ seq: number; slot: number; record: ChildRecord }>;
+  portKey?: string; port?: number;
 }): SavedJob {
   const waiting = [...j.waiting];
   const records = [...j.latest, ...waiting.map((w) => w.record)].sort((a, b) => a.seq - b.seq);
@@ -80,6 +51,7 @@ export function savedJobOf(j: {
     ...(j.timeoutMs === undefined ? {} : { timeoutMs: j.timeoutMs }),
     startedAt: j.startedAt, pid: j.pid, startTime: j.startTime, outFile: j.outFile, records,
     waiting: waiting.map((w) => ({ seq: w.seq, slot: w.slot })),
+    ...(j.portKey === undefined || j.port === undefined ? {} : { portKey: j.portKey, port: j.port }),
   };
 }
 
@@ -95,8 +67,8 @@ export interface RestoreHost {
   wait(jobId: string, seq: number, slot: number, record: ChildRecord): void;
   /** Reads the job's channel again, arms what is left of its timeout, watches its process. */
   adopt(saved: SavedJob): void;
-  /** The job's process is gone: its `exited` record. */
-  ended(jobId: string, exit: JobExit): void;
+  /** The job's process is gone: its `exited` record (status unknown: it is not this agent's child). */
+  ended(jobId: string): void;
   /** The reply slots of the job's calls that wait for an answer now. */
   waitingSlots(jobId: string): Set<number>;
   /** Refuses the caller on reply slot `slot` (and frees the slot). */
@@ -150,7 +122,8 @@ export function restoreJobs(saved: readonly SavedJob[], host: RestoreHost, lostC
     const bySeq = new Map(s.records.map((r) => [r.seq, r]));
     // per slot, the latest call saved; one whose lock is gone was answered before the restart
     const latest = new Map<number, { seq: number; slot: number }>();
-    for (const w of s.waiting) if ((latest.get(w.slot)?.seq ?? 0) < w.seq) latest.set(w.slot, w);
+    // (a job-port caller, slot -1, lost its connection with the agent: its record is only fed again)
+    for (const w of s.waiting) if (w.slot >= 0 && (latest.get(w.slot)?.seq ?? 0) < w.seq) latest.set(w.slot, w);
     for (const w of latest.values()) {
       const rec = bySeq.get(w.seq);
       if (rec && existsSync(join(runDir, `l${w.slot}`))) host.wait(s.jobId, w.seq, w.slot, rec);
@@ -160,7 +133,7 @@ export function restoreJobs(saved: readonly SavedJob[], host: RestoreHost, lostC
       refuseLostCalls(s.jobId, runDir, since, host, lostCallGraceMs);
       adopted++;
     } else {
-      host.ended(s.jobId, readExitFile(join(runDir, 'exit')));
+      host.ended(s.jobId);
       ended++;
     }
   }

@@ -45,8 +45,11 @@ export interface SavedJob {
   outFile: string;
   /** The latest event/meter/label of each name, and calls that waited for an answer. */
   records: ChildRecord[];
-  /** The reply slot (`r<slot>`) each waiting record's caller reads, by the record's seq. */
+  /** The reply slot (`r<slot>`) each waiting record's caller reads, by the record's seq; -1: a job-port connection. */
   waiting: { seq: number; slot: number }[];
+  /** A bash job's key on the job port (./job-port.ts), and that port. */
+  portKey?: string;
+  port?: number;
 }
 
 /** Seqs reserved per write of feed.json. */
@@ -98,7 +101,8 @@ export function checkSavedJob(v: unknown, key: string, outRoot: string): string 
   for (const r of v['records'] as unknown[]) {
     if (!isRecord(r) || r['kind'] !== 'child' || !isInt(r['seq'], 1) || r['jobId'] !== v['jobId'] || !isRecord(r['caller']) || !isRecord(r['command'])) return 'a record is malformed';
   }
-  if (!Array.isArray(v['waiting']) || !(v['waiting'] as unknown[]).every((w) => isRecord(w) && isInt(w['seq'], 1) && isInt(w['slot'], 0) && w['slot'] < 64)) return 'waiting is malformed';
+  if (!Array.isArray(v['waiting']) || !(v['waiting'] as unknown[]).every((w) => isRecord(w) && isInt(w['seq'], 1) && isInt(w['slot'], -1) && w['slot'] < 64)) return 'waiting is malformed';
+  if (v['portKey'] !== undefined && (typeof v['portKey'] !== 'string' || !isInt(v['port'], 1) || v['port'] > 65535)) return 'portKey or port is malformed';
   return undefined;
 }
 

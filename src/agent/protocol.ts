@@ -108,7 +108,7 @@ export interface JobInfo {
   path: string;
   tryNo: number;
   state: 'running' | 'exited';
-  /** The job's pid (its wrapper's, ./job-restore.ts), also its process group id; the script's own pid is its ECF_RID. */
+  /** The job's pid, also its process group id and ECF_RID. */
   pid?: number;
   exitCode?: number | null;
   signal?: string | null;
@@ -153,7 +153,7 @@ export type JobFeedRecord =
     }
   /** A line from the job that is not a valid child command; the job got a refusal already. */
   | { seq: number; jobId: string; kind: 'invalid'; detail: string; at: number }
-  /** The job's process is gone; `detail` says why its exit status is unknown (both null). */
+  /** The job's process is gone; `detail` says why its exit status is unknown (both null; ./job-restore.ts). */
   | { seq: number; jobId: string; kind: 'exited'; exitCode: number | null; signal: string | null; detail?: string; at: number };
 
 export interface JobFeed {

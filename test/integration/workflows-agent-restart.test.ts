@@ -1,10 +1,11 @@
 /**
  * Jobs survive a SIGKILL of their node's agent: the real agent program (its own process, on a
  * loopback port), the real API server, control plane and workflows controller in this process,
- * and the jobs unit's JobDispatcher as the controller's job port. Three tasks start and report
+ * and the jobs unit's JobDispatcher as the controller's job port. Four tasks (one a bash job,
+ * reporting on the agent's job port; the others sh, through the FIFO shim) start and report
  * `--init`, each then blocks on a FIFO the test holds; the agent is SIGKILLed and, while it is
  * down, one job is released (its `--complete` waits for an agent to read its channel) and one
- * is killed; the agent restarts on the same sandbox. Then the first job is released. The two
+ * is killed; the agent restarts on the same sandbox. Then the held ones are released. Those
  * that lived complete exactly once on try 1 with one submission each; the killed one is lost
  * and retried (ECF_TRIES 2), completing on try 2.
  */
@@ -23,6 +24,7 @@ import { JobDispatcher, parseDef, type JobNode, type JobPort, type JobStart } fr
 const DEF = `suite rs
   edit ECF_TRIES 2
   task held
+  task bash
   task downtime
   task killed
 endsuite
@@ -65,7 +67,7 @@ test('a SIGKILLed agent restarted on its sandbox re-adopts its jobs: each comple
   const nodeId = `rs-${randomBytes(4).toString('hex')}`;
   const token = randomBytes(12).toString('hex');
   const port = await freePort();
-  const fifos = { held: path.join(dir, 'held.fifo'), downtime: path.join(dir, 'downtime.fifo'), killed: path.join(dir, 'killed.fifo') };
+  const fifos = { held: path.join(dir, 'held.fifo'), bash: path.join(dir, 'bash.fifo'), downtime: path.join(dir, 'downtime.fifo'), killed: path.join(dir, 'killed.fifo') };
   execFileSync('mkfifo', Object.values(fifos));
   let agentProc: ChildProcess | undefined;
   const startAgentProcess = async (): Promise<void> => {
@@ -82,7 +84,8 @@ test('a SIGKILLed agent restarted on its sandbox re-adopts its jobs: each comple
   const script = (taskPath: string, tryNo: number): string => {
     const name = path.basename(taskPath) as keyof typeof fifos;
     const wait = name === 'killed' && tryNo > 1 ? '' : `read line <'${fifos[name]}'\n`;
-    return `#!/bin/sh\nset -e\nnubis child --init $$\n${wait}nubis child --complete\n`;
+    // the bash one reports through the agent's job port, the others through the FIFO shim
+    return `#!/bin/${name === 'bash' ? 'bash' : 'sh'}\nset -e\nnubis child --init $$\n${wait}nubis child --complete\n`;
   };
   const defs = { ...testDefs, parseDef: (t: string, f: string) => ({ ...parseDef(t, f), pools: [{ name: 'p', deployment: 'compute', component: 'worker', slots: 4 }] }) };
   await startAgentProcess();
@@ -114,19 +117,25 @@ test('a SIGKILLed agent restarted on its sandbox re-adopts its jobs: each comple
 
     await waitFor('downtime complete', async () => (await tasks())['/rs/downtime']!.state === 'complete');
     await release(fifos.held);
+    await release(fifos.bash);
     const final = await waitFor('every task complete', async () => {
       const t = await tasks();
       return Object.values(t).every((x) => x.state === 'complete') ? t : undefined;
+    }).catch(async (e: Error) => {
+      const out = (await h.call('GET', '/v1/workflows/rs/logs?path=/rs/bash&try=1')).text;
+      throw new Error(`${e.message}: ${JSON.stringify(await tasks())}\nbash try 1: ${out}\nagent log:\n${fs.readFileSync(path.join(dir, 'agent.log'), 'utf8').slice(-3000)}`);
     });
     assert.deepEqual(final, {
       '/rs/held': { state: 'complete', tryNo: 1 },
+      '/rs/bash': { state: 'complete', tryNo: 1 },
       '/rs/downtime': { state: 'complete', tryNo: 1 },
       '/rs/killed': { state: 'complete', tryNo: 2 },
     });
-    assert.deepEqual([...jobs.submissions].sort(), ['/rs/downtime#1', '/rs/held#1', '/rs/killed#1', '/rs/killed#2']);
+    assert.deepEqual([...jobs.submissions].sort(), ['/rs/bash#1', '/rs/downtime#1', '/rs/held#1', '/rs/killed#1', '/rs/killed#2']);
     const evs = (await h.call('GET', '/v1/events?kind=workflow.node.state&limit=1000')).json.events;
     const states = (p: string): string[] => evs.filter((e: any) => e.data.path === p).map((e: any) => `${e.data.state}#${e.data.try}`);
     assert.deepEqual(states('/rs/held'), ['submitted#1', 'active#1', 'complete#1']);
+    assert.deepEqual(states('/rs/bash'), ['submitted#1', 'active#1', 'complete#1']);
     assert.deepEqual(states('/rs/downtime'), ['submitted#1', 'active#1', 'complete#1']);
     assert.deepEqual(states('/rs/killed').filter((s) => s.startsWith('complete')), ['complete#2']);
     assert.ok(states('/rs/killed').includes('aborted#1'), states('/rs/killed').join(' '));

@@ -36,9 +36,8 @@
  * `reattachGraceMs` (default 60 s), then are refused.
  *
  * The job's environment: the submission's variables (shell-valid names, never PATH, HOME, …),
- * then ECF_NAME, ECF_PASS, ECF_TRYNO, NUBIS_WORKFLOW; the agent adds ECF_RID (the script's pid;
- * its wrapper leads the job's process group), NUBIS_JOB_ID, its channel, and PATH with its
- * `nubis` shim first
+ * then ECF_NAME, ECF_PASS, ECF_TRYNO, NUBIS_WORKFLOW; the agent adds ECF_RID (the job's pid, its
+ * process group), NUBIS_JOB_ID, its channel, and PATH with its `nubis` shim first
  * (src/agent/jobs.ts: POSIX sh, shell builtins only per call). The agent keeps each try's
  * output (`jobs/out/<workflow>/<path>.<try>`). On the sim cloud a job is simulated on the clock:
  * `--init` at once, `--complete` after NUBIS_SIM_SECONDS (default 1), `--abort` on try
