@@ -3,8 +3,9 @@
  * lb, apps and kv as real processes; `nubis scale`, then a re-apply with a changed env restarts
  * the apps in place one batch at a time (maxUnavailable 1) while the lb keeps answering every
  * request, and the run-time count survives; then a changed node template replaces every app
- * node, a new one first (maxSurge 1, maxUnavailable 0), again without a failed request. The
- * test follows `nubis events -f` and waits on the events it needs, never on a sleep.
+ * node, a new one first (maxSurge 1, maxUnavailable 0), again without a failed request. A pause
+ * mid-way shows on `nubis status`. The test follows `nubis events -f` and waits on the events it
+ * needs, never on a sleep.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -192,13 +193,18 @@ test('local cloud: a changed env restarts the apps in batches of maxUnavailable 
     const mark1 = events.lastId;
     const traffic1 = probe(lbUrl);
     assert.equal((await cli('apply', '-f', file)).code, 0);
-    await events.next('batch 2 of the env rollout', mark1, (e) => e.kind === 'instance.updated' && e.data?.['batch'] === 2);
-    // while it runs, status says where the rollout is
+    await events.next('batch 1 of the env rollout', mark1, (e) => e.kind === 'instance.updated' && e.data?.['batch'] === 1);
+    // paused through the CLI while batches are left: status says where the rollout stands
+    const paused = await cli('rollout', 'pause', 'roll');
+    assert.equal(paused.code, 0, paused.stderr + paused.stdout);
+    assert.match(paused.stdout, /rollout paused/);
     const mid = await cli('status', 'roll');
-    assert.match(mid.stdout, /rollout: batch [23]\/4, [1-3] of 4 updated/, mid.stdout);
+    assert.equal(mid.code, 0, mid.stderr);
+    const line = /^rollout: batch ([12])\/4, (\d) of 4 updated, paused \(by [^)]+\)$/m.exec(mid.stdout);
+    assert.ok(line && line[1] === line[2], `a rollout line under the head:\n${mid.stdout}`);
     const midJson = await json('status', 'roll');
-    assert.equal(midJson.rollout.status, 'running');
-    assert.equal(midJson.rollout.batches, 4);
+    assert.deepEqual([midJson.rollout.status, midJson.rollout.batches, midJson.rollout.instances], ['paused', 4, 4]);
+    assert.equal((await cli('rollout', 'resume', 'roll')).code, 0);
     const done1 = await events.next('the env rollout to complete', mark1, (e) => e.kind === 'rollout.completed' || e.kind === 'rollout.failed');
     assert.equal(done1.kind, 'rollout.completed', done1.reason);
     const t1 = await traffic1.stop();
@@ -207,6 +213,7 @@ test('local cloud: a changed env restarts the apps in batches of maxUnavailable 
     const evs1 = events.seen.filter((e) => e.id > mark1 && e.id <= done1.id);
     const updated1 = evs1.filter((e) => e.kind === 'instance.updated');
     assert.deepEqual(updated1.map((e) => [e.target, e.data?.['batch'], e.data?.['how']]), [1, 2, 3, 4].map((b) => [`roll/app-${b}`, b, 'restart']));
+    assert.deepEqual(evs1.filter((e) => e.kind.startsWith('rollout.')).map((e) => e.kind), ['rollout.started', 'rollout.paused', 'rollout.resumed', 'rollout.completed']);
     assert.equal(fewestRunning(evs1, APPS), 3, 'never more than maxUnavailable (1) app out of service, and one was');
     // each batch started only once the one before ran again (the health gate)
     for (let b = 1; b < 4; b++) {

@@ -253,7 +253,7 @@ test('capOf: an ask beyond the range names the bound and where it comes from; on
   const comp = { min: 1, max: 3 };
   assert.deepEqual(capOf({ kind: 'out', by: 5, minStep: 1 }, 1, comp), { wanted: 6, bound: 'max', limit: 3, limitOf: 'instances.max' });
   assert.deepEqual(capOf({ kind: 'out', by: 5, minStep: 1, max: 2 }, 1, comp), { wanted: 6, bound: 'max', limit: 2, limitOf: 'rule max' });
-  assert.deepEqual(capOf({ kind: 'in', by: 4, minStep: 1 }, 3, comp), { wanted: -1, bound: 'min', limit: 1, limitOf: 'instances.min' });
+  assert.deepEqual(capOf({ kind: 'in', by: 4, minStep: 1 }, 3, comp), { wanted: 0, bound: 'min', limit: 1, limitOf: 'instances.min' });
   assert.deepEqual(capOf({ kind: 'to', count: 9 }, 2, comp), { wanted: 9, bound: 'max', limit: 3, limitOf: 'instances.max' });
   assert.equal(capOf({ kind: 'out', by: 1, minStep: 1 }, 1, comp), undefined);
   assert.equal(capOf({ kind: 'in', by: 1, minStep: 1 }, 5, comp), undefined, 'an in from above the max is no cap');

@@ -39,7 +39,7 @@ export function boundedTarget(a: RuleActionSpec, current: number, component: Bou
   return clamped; // to: a count inside the range
 }
 
-/** A rule's ask beyond its range: what it wanted, the bound it hit and where that bound comes from. */
+/** A rule's ask beyond its range: what it wanted (never below 0), the bound it hit and where that bound comes from. */
 export interface Cap {
   wanted: number;
   bound: 'max' | 'min';
@@ -54,6 +54,6 @@ export function capOf(a: RuleActionSpec, current: number, component: Bounds): Ca
   if (b.min > b.max) return undefined;
   const raw = rawTarget(a, current);
   if (raw > b.max && a.kind !== 'in') return { wanted: raw, bound: 'max', limit: b.max, limitOf: a.max !== undefined && a.max < component.max ? 'rule max' : 'instances.max' };
-  if (raw < b.min && a.kind !== 'out') return { wanted: raw, bound: 'min', limit: b.min, limitOf: a.min !== undefined && a.min > component.min ? 'rule min' : 'instances.min' };
+  if (raw < b.min && a.kind !== 'out') return { wanted: Math.max(0, raw), bound: 'min', limit: b.min, limitOf: a.min !== undefined && a.min > component.min ? 'rule min' : 'instances.min' };
   return undefined;
 }
