@@ -91,3 +91,34 @@ test('a scale beyond the bounds: 422 with the limit for a person; a rule capped 
     fs.rmSync(data, { recursive: true, force: true });
   }
 });
+
+test('a cloud quota is the cloud\'s to refuse: the scale is accepted, the node that does not fit fails with CLOUD_QUOTA_EXCEEDED on status and as an event', { timeout: 60_000 }, async () => {
+  const data = tempDir('nubis-quota-');
+  const server = await startServer({ dataDir: data, port: 0, host: '127.0.0.1' });
+  const token = server.newToken ?? fs.readFileSync(server.tokenFile, 'utf8').trim();
+  const api = (method: string, p: string, body?: unknown): Promise<ApiAnswer> => callApi(server.url, token, method, p, body);
+  try {
+    const spec = `name: q
+clouds: { sim: { platform: sim, options: { path: ":memory:", quota: { servers: 2 } } } }
+nodeTemplates: { t: { cloud: sim } }
+components:
+  app: { nodeTemplate: t, instances: { count: 2, min: 1, max: 10 }, lifecycle: { start: run } }
+`;
+    assert.equal((await api('POST', '/v1/deployments', { spec })).status, 201);
+    await waitFor('2 running', async () => (await api('GET', '/v1/deployments/q')).json.state === 'ready');
+    const scaled = await api('POST', '/v1/deployments/q/scale', { component: 'app', count: 3 });
+    assert.equal(scaled.status, 200, 'within the component\'s bounds: accepted');
+    const v = await waitFor('the third node refused by the cloud', async () => {
+      const d = (await api('GET', '/v1/deployments/q')).json;
+      return d.state === 'degraded' ? d : undefined;
+    });
+    const third = v.instances.find((i: any) => i.name === 'app-3');
+    assert.equal(third.node.state, 'failed');
+    assert.match(third.lastError, /^CLOUD_QUOTA_EXCEEDED: server quota of 2 reached/);
+    const failed = (await api('GET', '/v1/events?deployment=q&kind=node.state&limit=1000')).json.events.filter((e: any) => e.target === 'q/app-3' && e.outcome === 'failed');
+    assert.equal(failed.length, 1);
+  } finally {
+    await server.close();
+    fs.rmSync(data, { recursive: true, force: true });
+  }
+});
