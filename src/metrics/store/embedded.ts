@@ -26,8 +26,8 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { NubisError } from '../../errors/index.js';
-import type { Labels, LabelMatcher, MetricStore, Sample, SampleColumns, SeriesData } from '../types.js';
-import { SeriesIndex, type RefSource, type Series } from './series-index.js';
+import type { HandleSink, Labels, LabelMatcher, MetricStore, Sample, SampleColumns, SeriesData } from '../types.js';
+import { DirtySeries, SeriesIndex, type RefSource, type Series } from './series-index.js';
 import { HeadBudget } from './head.js';
 import { decodeChunk, decodeChunkInto, encodeChunk, FLAG_SORTED, type EncodedChunk } from './codec.js';
 import { ChunkFile, chunkRef, refEntry, refSlot, MAX_ENTRIES } from './chunk-file.js';
@@ -81,7 +81,10 @@ export interface EmbeddedStoreStats {
   refusedSamples: number;
 }
 
-export interface EmbeddedMetricStore extends MetricStore {
+/** A series as `resolve` hands it out (opaque: only `appendResolved` reads it). */
+export type SeriesHandle = Series;
+
+export interface EmbeddedMetricStore extends MetricStore, HandleSink<SeriesHandle> {
   readonly kind: 'embedded';
   /** Like `append`, from columns: each distinct series is looked up once. */
   appendColumns(c: SampleColumns): void;
@@ -116,7 +119,7 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
   /** The newest WAL segment written (0: none). */
   private lastWal = 0;
   private wal: { seq: number; name: string; bytes: number }[] = [];
-  private readonly dirty = new Set<Series>();
+  private readonly dirty = new DirtySeries();
   /** Arrival time of the oldest point in the heads (Infinity: heads empty). */
   private headSince = Infinity;
   private lastMaintenance = -Infinity;
@@ -152,6 +155,7 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
     let last: Series | undefined;
     let lastName = '';
     let lastLabels: Labels | undefined;
+    let grown = 0;
     if (samples.length > 0 && this.headSince === Infinity) this.headSince = this.now();
     for (const smp of samples) {
       let s: Series | undefined;
@@ -166,10 +170,39 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
         lastName = smp.name;
         lastLabels = smp.labels;
       }
-      const grown = s.head.push(smp.t, smp.v);
-      if (grown > 0) this.budget.grow(grown);
+      grown += s.head.push(smp.t, smp.v);
       this.dirty.add(s);
     }
+    this.afterAppend(grown);
+  }
+
+  resolve(name: string, labels: Labels): Series | undefined {
+    if (this.closed) throw new NubisError('UNAVAILABLE', 'metric store is closed');
+    const s = this.index.lookup(name, labels);
+    if (s === undefined) this.index.refused.samples++;
+    return s;
+  }
+
+  get handleGeneration(): number {
+    return this.index.removals;
+  }
+
+  appendResolved(handles: readonly Series[], t: Float64Array, v: Float64Array, n: number): void {
+    if (this.closed) throw new NubisError('UNAVAILABLE', 'metric store is closed');
+    if (n === 0) return;
+    if (this.headSince === Infinity) this.headSince = this.now();
+    let grown = 0;
+    for (let i = 0; i < n; i++) {
+      const s = handles[i]!;
+      grown += s.head.push(t[i]!, v[i]!);
+      this.dirty.add(s);
+    }
+    this.afterAppend(grown);
+  }
+
+  /** Counts the heads' growth; seals them (and persists soon) past the memory budget. */
+  private afterAppend(grown: number): void {
+    if (grown > 0) this.budget.grow(grown);
     if (this.budget.exceeded) {
       this.seal();
       if (this.dir !== null) void this.flush().catch(() => undefined); // persist the sealed file soon
@@ -195,11 +228,7 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
       }
       grown += s.head.push(c.t[i]!, c.v[i]!);
     }
-    if (grown > 0) this.budget.grow(grown);
-    if (this.budget.exceeded) {
-      this.seal();
-      if (this.dir !== null) void this.flush().catch(() => undefined); // persist the sealed file soon
-    }
+    this.afterAppend(grown);
   }
 
   /** Encodes every head into a new in-memory chunk file (persisted by the next flush). */
