@@ -324,9 +324,10 @@ export interface GraphiteListenerOptions {
    * Where samples go by series handle, for a sender's tenant (called once per tenant). The
    * listener then parses the received bytes itself, finds each path's series by its bytes
    * (kept per tenant) and appends by handle: no Sample per line, no lookup by name in the
-   * store (graphite-bytes.ts). `onSamples`, `onColumns` and `parseWorkers` are then unused.
+   * store (graphite-bytes.ts). When it returns undefined (a store that takes no handles), that
+   * tenant's connections deliver to `onSamples`/`onColumns` as without it.
    */
-  sink?(tenant: string | undefined): HandleSink;
+  sink?(tenant: string | undefined): HandleSink | undefined;
   /** Maps senders to tenants; a sender it refuses is disconnected at once (counted). */
   sources?: GraphiteSources;
   /** Samples further ahead than this are rejected. Default 10 min. */
@@ -346,6 +347,8 @@ export interface GraphiteListenerOptions {
    * throughput (the main thread still looks up each sample's series and pays ~0.5 ms per
    * 64 KiB message), and cost 1.3× the CPU; see the README's metrics section.
    * Samples reach `onSamples`/`onColumns` in the order their bytes arrived, as without workers.
+   * Connections with a `sink` do not use them: the byte parser costs less per block on the
+   * main thread than handing the block to a worker and back.
    */
   parseWorkers?: number;
   /** Blocks smaller than this are parsed on the main thread. Default 16 KiB. */
@@ -423,11 +426,14 @@ export async function startGraphiteListener(opts: GraphiteListenerOptions): Prom
   };
   const parseOpts = { ...(opts.labels ? { labels: opts.labels } : {}), ...(opts.maxFutureMs !== undefined ? { maxFutureMs: opts.maxFutureMs } : {}) };
   // with a sink: one byte parser per tenant (its paths and handles), shared by its connections
-  const parsers = new Map<string | undefined, GraphiteByteParser<unknown>>();
-  const parserOf = (tenant: string | undefined): GraphiteByteParser<unknown> => {
-    let p = parsers.get(tenant);
-    if (p === undefined) parsers.set(tenant, (p = new GraphiteByteParser(opts.sink!(tenant), parseOpts)));
-    return p;
+  const parsers = new Map<string | undefined, GraphiteByteParser<unknown> | undefined>();
+  const parserOf = (tenant: string | undefined): GraphiteByteParser<unknown> | undefined => {
+    if (opts.sink === undefined) return undefined;
+    if (!parsers.has(tenant)) {
+      const sink = opts.sink(tenant);
+      parsers.set(tenant, sink === undefined ? undefined : new GraphiteByteParser(sink, parseOpts));
+    }
+    return parsers.get(tenant);
   };
   const deliver = (parser: GraphiteByteParser<unknown>, parts: StreamPart[], t: number): void => {
     for (const p of parts) {
@@ -445,7 +451,7 @@ export async function startGraphiteListener(opts: GraphiteListenerOptions): Prom
       }
     }
   };
-  const workers = opts.sink !== undefined ? 0 : (opts.parseWorkers ?? 0);
+  const workers = opts.parseWorkers ?? 0;
   const pool = workers > 0 ? new GraphiteParsePool(workers, parseOpts) : undefined;
   const minBytes = opts.workerMinBytes ?? 16 * 1024;
   const mainCache = createPathCache();
@@ -480,8 +486,8 @@ export async function startGraphiteListener(opts: GraphiteListenerOptions): Prom
     }
     sockets.add(socket);
     st.connections++;
-    if (opts.sink !== undefined) {
-      const parser = parserOf(tenant);
+    const parser = parserOf(tenant);
+    if (parser !== undefined) {
       const splitter = createGraphiteSplitter(opts.maxLineBytes || GRAPHITE_MAX_LINE_BYTES);
       socket.on('data', (chunk: Buffer) => deliver(parser, splitter.push(chunk), now()));
       socket.on('end', () => {

@@ -81,8 +81,10 @@ export interface EmbeddedStoreStats {
   refusedSamples: number;
 }
 
-/** A series as `resolve` hands it out (opaque: only `appendResolved` reads it). */
-export type SeriesHandle = Series;
+/** A series as `resolve` hands it out: its labels (with `__name__`) can be read; only the store's `appendResolved` takes it. */
+export interface SeriesHandle {
+  readonly labels: Labels;
+}
 
 export interface EmbeddedMetricStore extends MetricStore, HandleSink<SeriesHandle> {
   readonly kind: 'embedded';
