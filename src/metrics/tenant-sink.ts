@@ -18,11 +18,11 @@ export interface TenantSinkHooks {
   arrived(byDeployment: Map<string, Set<string>>): void;
 }
 
-type HandleStore = MetricStore & HandleSink<SeriesHandle>;
+type HandleStore = MetricStore & HandleSink<SeriesHandle> & { seriesLabels(h: SeriesHandle): Labels | undefined };
 
 function takesHandles(store: MetricStore): store is HandleStore {
   const s = store as Partial<HandleStore>;
-  return typeof s.resolve === 'function' && typeof s.appendResolved === 'function' && 'handleGeneration' in s;
+  return typeof s.resolve === 'function' && typeof s.appendResolved === 'function' && typeof s.seriesLabels === 'function' && 'handleGeneration' in s;
 }
 
 /** The sink for `tenant` into `store`; undefined when the store takes no handles. */
@@ -43,11 +43,12 @@ export function createTenantSink(store: MetricStore, tenant: string, hooks: Tena
         const h = handles[i]!;
         if (h === last) continue;
         last = h;
-        const d = h.labels['deployment'];
+        const labels = store.seriesLabels(h);
+        const d = labels?.['deployment'];
         if (d === undefined) continue;
         let names = by.get(d);
         if (!names) by.set(d, (names = new Set()));
-        names.add(h.labels['__name__'] ?? '');
+        names.add(labels!['__name__'] ?? '');
       }
       if (by.size > 0) hooks.arrived(by);
     },

@@ -29,6 +29,7 @@ import { NubisError } from '../../errors/index.js';
 import type { HandleSink, Labels, LabelMatcher, MetricStore, Sample, SampleColumns, SeriesData } from '../types.js';
 import { DirtySeries, SeriesIndex, type RefSource, type Series } from './series-index.js';
 import { HeadBudget } from './head.js';
+import { PendingRows } from './pending.js';
 import { decodeChunk, decodeChunkInto, encodeChunk, FLAG_SORTED, type EncodedChunk } from './codec.js';
 import { ChunkFile, chunkRef, refEntry, refSlot, MAX_ENTRIES } from './chunk-file.js';
 import { encodeSegment, readSegment, scanSegment, writeSegment } from './wal.js';
@@ -81,15 +82,15 @@ export interface EmbeddedStoreStats {
   refusedSamples: number;
 }
 
-/** A series as `resolve` hands it out: its labels (with `__name__`) can be read; only the store's `appendResolved` takes it. */
-export interface SeriesHandle {
-  readonly labels: Labels;
-}
+/** A series as `resolve` hands it out (its id in this store): for `appendResolved` and `seriesLabels`. */
+export type SeriesHandle = number;
 
 export interface EmbeddedMetricStore extends MetricStore, HandleSink<SeriesHandle> {
   readonly kind: 'embedded';
   /** Like `append`, from columns: each distinct series is looked up once. */
   appendColumns(c: SampleColumns): void;
+  /** The labels (with `__name__`) of a series `resolve` handed out; undefined once it is removed. */
+  seriesLabels(handle: SeriesHandle): Labels | undefined;
   /** Like `select`, as typed arrays (no per-point objects). */
   selectColumns(matchers: readonly LabelMatcher[], start: number, end: number): SeriesColumns[];
   /** Applies retention and downsampling now (persisted at once when `dir` is set). */
@@ -122,6 +123,8 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
   private lastWal = 0;
   private wal: { seq: number; name: string; bytes: number }[] = [];
   private readonly dirty = new DirtySeries();
+  /** Samples appended by handle, not yet in their heads: every reader of the heads settles first. */
+  private readonly pending = new PendingRows();
   /** Arrival time of the oldest point in the heads (Infinity: heads empty). */
   private headSince = Infinity;
   private lastMaintenance = -Infinity;
@@ -154,6 +157,7 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
 
   append(samples: readonly Sample[]): void {
     if (this.closed) throw new NubisError('UNAVAILABLE', 'metric store is closed');
+    this.settle();
     let last: Series | undefined;
     let lastName = '';
     let lastLabels: Labels | undefined;
@@ -178,27 +182,46 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
     this.afterAppend(grown);
   }
 
-  resolve(name: string, labels: Labels): Series | undefined {
+  resolve(name: string, labels: Labels): SeriesHandle | undefined {
     if (this.closed) throw new NubisError('UNAVAILABLE', 'metric store is closed');
     const s = this.index.lookup(name, labels);
     if (s === undefined) this.index.refused.samples++;
-    return s;
+    return s?.id;
   }
 
   get handleGeneration(): number {
     return this.index.removals;
   }
 
-  appendResolved(handles: readonly Series[], t: Float64Array, v: Float64Array, n: number): void {
+  seriesLabels(handle: SeriesHandle): Labels | undefined {
+    return this.index.get(handle)?.labels;
+  }
+
+  appendResolved(handles: readonly SeriesHandle[], t: Float64Array, v: Float64Array, n: number): void {
     if (this.closed) throw new NubisError('UNAVAILABLE', 'metric store is closed');
     if (n === 0) return;
     if (this.headSince === Infinity) this.headSince = this.now();
-    let grown = 0;
-    for (let i = 0; i < n; i++) {
-      const s = handles[i]!;
-      grown += s.head.push(t[i]!, v[i]!);
-      this.dirty.add(s);
+    for (let off = 0; off < n; ) {
+      const k = Math.min(this.pending.room, n - off);
+      this.pending.add(handles, t, v, off, k);
+      off += k;
+      if (this.pending.room === 0) this.settle();
     }
+  }
+
+  /** Moves the pending samples into their heads (grouped by series). */
+  private settle(): void {
+    if (this.pending.n === 0) return;
+    let grown = 0;
+    this.pending.settle((id, ts, vs, from, to) => {
+      const s = this.index.get(id);
+      if (s === undefined) {
+        this.index.refused.samples += to - from; // not reached: removals settle first
+        return;
+      }
+      grown += s.head.pushRange(ts, vs, from, to);
+      this.dirty.add(s);
+    });
     this.afterAppend(grown);
   }
 
@@ -213,6 +236,7 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
 
   appendColumns(c: SampleColumns): void {
     if (this.closed) throw new NubisError('UNAVAILABLE', 'metric store is closed');
+    this.settle();
     if (c.n === 0) return;
     if (this.headSince === Infinity) this.headSince = this.now();
     const series = new Array<Series | undefined>(c.names.length);
@@ -235,6 +259,7 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
 
   /** Encodes every head into a new in-memory chunk file (persisted by the next flush). */
   private seal(): void {
+    this.settle();
     const chunks: { sid: number; c: EncodedChunk; s: Series }[] = [];
     for (const s of this.index.all()) {
       if (s.head.n === 0) continue;
@@ -265,6 +290,7 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
   }
 
   private async persist(): Promise<void> {
+    this.settle();
     const dir = this.dir;
     if (dir === null) {
       this.index.takeNew();
@@ -336,6 +362,7 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
 
   /** Retention and downsampling: seals heads holding old points, drops and rewrites files. */
   private async maintainNow(): Promise<void> {
+    this.settle();
     const t = this.now();
     this.lastMaintenance = t;
     const minT = t - this.retentionMs;
@@ -413,6 +440,7 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
       this.files.delete(f.slot);
       await f.drop(this.dir);
     }
+    this.settle(); // samples that arrived meanwhile keep their series
     for (const s of affected) if (s.refs.length === 0 && s.head.n === 0) this.index.remove(s);
   }
 
@@ -463,6 +491,7 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
   }
 
   selectColumns(matchers: readonly LabelMatcher[], start: number, end: number): SeriesColumns[] {
+    this.settle();
     const out: SeriesColumns[] = [];
     for (const s of this.index.matching(matchers)) {
       const p = this.points(s, start, end);
@@ -472,6 +501,7 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
   }
 
   async series(matchers: readonly LabelMatcher[], limit = Infinity): Promise<Labels[]> {
+    this.settle();
     const out: Labels[] = [];
     for (const s of this.index.matching(matchers)) {
       if (out.length >= limit) break;
@@ -481,6 +511,7 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
   }
 
   stats(): EmbeddedStoreStats {
+    this.settle();
     let points = 0;
     for (const s of this.index.all()) points += s.head.n;
     // from the files' indexes (each entry is one series' chunk): no series' refs are looked up
