@@ -4,12 +4,13 @@
  * at once: any time of day is past 00:00) and `autocancel 0` (removed on the next wake after
  * completing) loads, runs, shows the late flag in the status tree and `why`, emits
  * `workflow.node.late`, drops the cancelled family from the tree and the export, and frees the
- * task that waited for it to be gone (`trigger ../f == unknown`); a `--queue` child command
- * answers its step.
+ * task that waited for it to be gone (`trigger ../f == unknown`); `nubis child --queue` (the
+ * CLI) and the child route answer the queue's steps.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tempDir, waitFor } from '../helpers/control-plane.js';
+import { runCli } from '../helpers/processes.js';
 import { FakeJobs, startWorkflowServer } from '../helpers/workflows.js';
 import type { JobStart, WfSubmission } from '../../src/workflows/index.js';
 
@@ -68,7 +69,10 @@ test('late and autocancel over REST: the flag in status and why, workflow.node.l
     // a --queue child command of the running task answers its step
     const sub = jobs.subs.get('/lt/g/slow')!;
     const child = (action: string): Promise<any> => h.call('POST', '/v1/workflows/lt/child', { path: sub.path, password: sub.password, tryNo: sub.tryNo, command: { verb: 'queue', name: 'q', action } }, '');
-    assert.deepEqual((await child('active')).json, { ok: true, value: '10' });
+    // the first through the real `nubis child` CLI, which prints the step
+    const cli = await runCli(['child', '--queue=q', 'active'], { NUBIS_URL: h.base, ECF_NAME: sub.path, ECF_PASS: sub.password, ECF_TRYNO: String(sub.tryNo) }, dir);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(cli.stdout.trim(), '10');
     assert.deepEqual((await child('active')).json, { ok: true, value: '20' });
     assert.deepEqual((await child('active')).json, { ok: true, value: '<NULL>' });
     assert.deepEqual(find((await h.call('GET', '/v1/workflows/lt')).json.tree, '/lt/g').queues, { q: { index: 2, states: ['active', 'active'] } });
