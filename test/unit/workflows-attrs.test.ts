@@ -280,7 +280,15 @@ suite hyb
   await h.clock.advance(30 * H);
   assert.ok(!h.submitted().includes('/hyb/v'));
   assert.match(h.rt.why('/hyb/v').map((w) => w.detail).join('\n'), /date does not match today \(1\.1\.2020/);
+  // the calendar survives a restore (a control-plane restart)
+  const saved = [...h.rt.nodes()].map((n) => JSON.parse(JSON.stringify(n)) as typeof n);
   h.rt.close();
+  const again = new Harness(h.def, { start: h.clock.now() });
+  again.rt.restore(saved);
+  again.rt.user({ verb: 'requeue', path: '/hyb/u', mode: 'all' });
+  await again.clock.advance(24 * H);
+  assert.equal(again.sub('/hyb/u').variables['ECF_DATE'], '20200101');
+  again.rt.close();
 });
 
 test('queue: active hands out the steps in order, then <NULL>; complete and aborted mark them; no_of_aborted; reset; node:queue in a trigger', () => {

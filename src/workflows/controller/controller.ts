@@ -422,6 +422,8 @@ export class WorkflowsController {
       const subs = new Map<string, string>();
       for (const s of saved) if (s.sub) subs.set(s.rt.path, s.sub);
       w.restored = saved.map((s) => s.rt);
+      // a late flag set before the restart was evented then
+      for (const s of saved) if (s.rt.flags?.includes('late')) w.late.add(s.rt.path);
       this.restoredSubs.set(w.id, subs);
       w.runtime.restore(saved.map((s) => s.rt));
       // restore's own changes are committed first; the running tries are looked at then
