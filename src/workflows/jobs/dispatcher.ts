@@ -10,7 +10,7 @@
  * has lost its jobs: each is `runtime.lost`. An agent restarted on its sandbox keeps its epoch
  * and re-adopts its running jobs (agent/job-restore.ts): the feed goes on from the cursor, and
  * after any failed feed request the agent's job list is checked once it answers again — a job
- * it says exited, or no longer knows, ends then (lost unless it reported). The runtime ignores `lost` for a try that is no longer
+ * it no longer knows is lost then. The runtime ignores `lost` for a try that is no longer
  * active (it completed, or was requeued), so calling it after a restart is safe.
  */
 import { createHash } from 'node:crypto';
@@ -411,6 +411,11 @@ export class JobDispatcher {
       let feed: JobFeed;
       try {
         await this.ensureCursor(loop);
+        if (check) {
+          // before a long poll that may wait for records a forgotten job will never send
+          await this.dropUnknown(loop);
+          check = false;
+        }
         const answers = loop.outbox;
         feed = await loop.agent.jobFeed!(loop.cursor!.seq, this.pollMs, signal, answers.length > 0 ? answers : undefined);
         // delivered (a repeat after a lost reply is harmless: the agent ignores answered records)
@@ -441,9 +446,7 @@ export class JobDispatcher {
         this.saveState();
         return;
       }
-      const gap = feed.oldest > loop.cursor!.seq + 1 && loop.cursor!.seq > 0;
-      if (gap || check) await this.reconcile(loop, feed, gap);
-      check = false;
+      if (feed.oldest > loop.cursor!.seq + 1 && loop.cursor!.seq > 0) await this.reconcile(loop, feed);
       if (feed.records.length > 0) this.handle(loop, feed.records);
       loop.cursor = { epoch: feed.epoch, seq: Math.max(loop.cursor!.seq, feed.last) };
       if (feed.records.length > 0) this.saveState();
@@ -457,22 +460,30 @@ export class JobDispatcher {
   }
 
   /**
-   * Records were dropped before we read them (`gap`), or the agent was unreachable for a while:
-   * jobs the agent says have exited, or no longer knows, end now.
+   * After the agent did not answer (it may have restarted on its sandbox, same epoch, without
+   * the state of some jobs): the jobs it had and no longer lists end now, as lost. Rejects when
+   * the agent still does not answer. (Jobs it lists as exited end by their feed records, which
+   * come after what they reported.)
    */
-  private async reconcile(loop: NodeLoop, feed: JobFeed, gap: boolean): Promise<void> {
-    if (gap) this.opts.log?.(`feed of node ${loop.nodeId}: records ${loop.cursor!.seq + 1}..${feed.oldest - 1} were dropped before they were read`);
+  private async dropUnknown(loop: NodeLoop): Promise<void> {
+    // only jobs the agent had before the list was asked for can be missing from it
+    const known = [...loop.jobs.values()].filter((j) => j.known);
+    const s = await loop.agent.jobStatus!(this.never());
+    const listed = new Set(s.jobs.map((info) => info.jobId));
+    for (const j of known) {
+      if (!listed.has(j.jobId) && loop.jobs.get(j.jobId) === j) this.end(loop, j, `the agent of node ${loop.nodeId} no longer knows the job (it restarted without it)`);
+    }
+  }
+
+  /** Records were dropped before we read them: jobs the agent says have exited end now. */
+  private async reconcile(loop: NodeLoop, feed: JobFeed): Promise<void> {
+    this.opts.log?.(`feed of node ${loop.nodeId}: records ${loop.cursor!.seq + 1}..${feed.oldest - 1} were dropped before they were read`);
     try {
-      // only jobs the agent had before the list was asked for can be missing from it
-      const known = [...loop.jobs.values()].filter((j) => j.known);
       const s = await loop.agent.jobStatus!(this.never());
       const seen = new Set(feed.records.filter((r) => r.kind === 'exited').map((r) => r.jobId));
-      const listed = new Map(s.jobs.map((info) => [info.jobId, info]));
-      for (const j of known) {
-        const info = listed.get(j.jobId);
-        if (seen.has(j.jobId) || loop.jobs.get(j.jobId) !== j) continue;
-        if (!info) this.end(loop, j, `the agent of node ${loop.nodeId} no longer knows the job (it restarted without it)`);
-        else if (info.state === 'exited') this.end(loop, j, exitDetail(info.exitCode ?? null, info.signal ?? null));
+      for (const info of s.jobs) {
+        const j = loop.jobs.get(info.jobId);
+        if (j && info.state === 'exited' && !seen.has(info.jobId)) this.end(loop, j, exitDetail(info.exitCode ?? null, info.signal ?? null));
       }
     } catch (e) {
       this.opts.log?.(`reconcile ${loop.nodeId}: ${msg(e)}`);
