@@ -32,8 +32,9 @@
  * that sends the same record over a loopback TCP connection to the agent's job port (bash's
  * /dev/tcp, no fork, no lock file; ./job-port.ts). Before a job-port record is taken, what the
  * job's FIFO holds is read, so calls from a sh child of the job and from bash keep their order.
- * Job processes are started by spawner threads (./spawner.ts) that also write the script and
- * create the output file: the event loop never waits for a fork+exec or the disk.
+ * Job processes are started by a resident launcher (./launcher.ts; else spawner threads,
+ * ./spawner.ts) that also writes the script and creates the output file: the agent never forks
+ * itself per job, and its event loop never waits for a fork+exec or the disk.
  *
  * Every record goes into one ordered feed with sequence numbers, read by the control plane with
  * a long poll that answers as soon as a record arrives; when a job's process exits the feed gets
@@ -57,7 +58,8 @@ import { fileURLToPath } from 'node:url';
 import { parseChildArgs } from './child-args.js';
 import { findProcessesByEnv, findProcessGroup, listProcesses, readEnviron, terminate } from './proc.js';
 import { BASH_FUNCTION, BASH_FUNCTION_ENV, startJobPort, type JobPort, type PortReply } from './job-port.js';
-import { createSpawner, type Spawner } from './spawner.js';
+import { createJobSpawner } from './launcher.js';
+import type { Spawner } from './spawner.js';
 import type { JobAnswer, JobCaller, JobChildCommand, JobFeed, JobFeedRecord, JobInfo, JobRequest, JobStatusList } from './protocol.js';
 
 /** Set in every job's environment: the job's id (also how its leftover processes are found). */
@@ -233,7 +235,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   let closed = false;
   const waiters = new Set<() => void>();
   const byKey = new Map<string, Job>();
-  const spawner: Spawner = createSpawner({ ...(opts.spawnThreads === undefined ? {} : { size: opts.spawnThreads }), log });
+  const spawner: Spawner = createJobSpawner({ ...(opts.spawnThreads === undefined ? {} : { threads: opts.spawnThreads }), log });
   // the job port, opened with the first job; undefined port: bash jobs use the FIFO shim too
   let jobPort: Promise<JobPort | undefined> | undefined;
   const openJobPort = (): Promise<JobPort | undefined> => (jobPort ??= startJobPort({ onRecord: (k, t, r) => onPortRecord(k, t, r), maxRecord: MAX_RECORD, log }).catch((e: unknown) => {

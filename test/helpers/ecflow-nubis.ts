@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { createHttpAgentClient, startAgent, type RunningAgent } from '../../src/agent/index.js';
+import { agentProgramPath, createHttpAgentClient, startAgent, type RunningAgent } from '../../src/agent/index.js';
 import { createRealClock } from '../../src/clock/index.js';
 import { checkDefinition, createRuntime, createWorkflows, JobDispatcher, locateScript, parseDef, parseExpression, preprocess, printDef, type DefPort, type JobNode, type JobPort, type JobStart, type RuntimeHooks, type ScriptFiles, type ScriptPort, type WfChildCommand, type WfChildIdentity, type WfChildResult, type WfDefinition, type WfNodeDef, type WfSubmission, type WorkflowRuntime } from '../../src/workflows/index.js';
 import { openStore } from '../../src/store/index.js';
@@ -143,6 +143,30 @@ export interface NubisRunOptions {
    * unit's JobDispatcher; `standin`: bash spawned here, `nubis child` the C stand-in above.
    */
   jobs?: 'agent' | 'standin';
+  /**
+   * With `jobs: 'agent'`: run the agent as its own program (dist/src/agent/main.js, as on a
+   * node) instead of in this process. Default false.
+   */
+  agentProcess?: boolean;
+  /** Called once the suite is complete, before anything is stopped (benchmarks read the agent's CPU). */
+  beforeStop?(info: { agentPid?: number }): void;
+}
+
+/** Starts the agent program on a free loopback port; resolves once it listens. */
+async function startAgentProcess(sandbox: string, nodeId: string, token: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawnTracked(process.execPath, [agentProgramPath(), '--sandbox', sandbox, '--port', '0', '--node', nodeId], {
+    env: { ...process.env, NUBIS_AGENT_TOKEN: token }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.once('exit', (code, signal) => reject(new Error(`the agent exited (${signal ?? code}) before it listened: ${buf.trim()}`)));
+    child.stderr!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = / listening on (http\S+?),?\s/.exec(buf);
+      if (m) resolve(m[1]!);
+    });
+  });
+  return { child, url };
 }
 
 /** Loads `def` into the Nubis scheduler, begins it and runs its jobs as real processes until the suite is complete. */
@@ -155,6 +179,7 @@ export async function runNubisSuite(def: string, o: NubisRunOptions = {}): Promi
   let server: net.Server | undefined;
   let runtime: WorkflowRuntime | undefined;
   let agent: RunningAgent | undefined;
+  let agentChild: ChildProcess | undefined;
   let dispatcher: JobDispatcher | undefined;
   try {
     const definition = parseDef(fs.readFileSync(def, 'utf8'), def);
@@ -305,8 +330,10 @@ export async function runNubisSuite(def: string, o: NubisRunOptions = {}): Promi
       const nodeId = `peer-${path.basename(work)}`;
       const token = randomBytes(12).toString('hex');
       fs.mkdirSync(path.join(work, 'agent'));
-      agent = await startAgent({ sandbox: path.join(work, 'agent'), nodeId, token, killGraceMs: 300, stopGraceMs: 300, restore: false });
-      node = { nodeId, agent: createHttpAgentClient(agent.url, token) };
+      let url: string;
+      if (o.agentProcess) ({ child: agentChild, url } = await startAgentProcess(path.join(work, 'agent'), nodeId, token));
+      else ({ url } = agent = await startAgent({ sandbox: path.join(work, 'agent'), nodeId, token, killGraceMs: 300, stopGraceMs: 300, restore: false }));
+      node = { nodeId, agent: createHttpAgentClient(url, token) };
       // the dispatcher sees the runtime through `relay`, so every child command is recorded
       const rt = (): WorkflowRuntime => runtime!;
       const seen: WorkflowRuntime = {
@@ -345,6 +372,7 @@ export async function runNubisSuite(def: string, o: NubisRunOptions = {}): Promi
       const r = runtime.user({ verb: 'begin', path: `/${suite}` });
       if (!r.ok) throw new Error(`begin refused: ${r.why}`);
       await done;
+      o.beforeStop?.({ ...(agentChild?.pid === undefined ? {} : { agentPid: agentChild.pid }) });
     } finally {
       clearTimeout(timer);
       clearInterval(abortWatch);
@@ -364,6 +392,13 @@ export async function runNubisSuite(def: string, o: NubisRunOptions = {}): Promi
     runtime?.close();
     await dispatcher?.close();
     await agent?.close({ killProcesses: true });
+    if (agentChild) {
+      // a clean stop first (its own jobs are over by now), then whatever is left
+      const gone = new Promise<void>((r) => (agentChild!.exitCode !== null || agentChild!.signalCode !== null ? r() : agentChild!.once('exit', () => r())));
+      agentChild.kill('SIGTERM');
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 5000).unref())]);
+      killGroup(agentChild);
+    }
     for (const c of children.values()) killGroup(c);
     for (const s of sockets) s.destroy();
     await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
