@@ -158,6 +158,21 @@ ECF_RID=$$; export ECF_RID
 if [ -n "\${NUBIS_BASH_ENV-}" ]; then BASH_ENV=$NUBIS_BASH_ENV; unset NUBIS_BASH_ENV; . "$BASH_ENV"; else unset BASH_ENV; fi
 `;
 
+/** Where drainChannel reads (one for the process: the reads are synchronous). */
+const drainBuffer = Buffer.alloc(65536);
+
+/** The index of the first record with a seq above `after` (seqs ascend), -1 when none. */
+function firstAfter(feed: readonly JobFeedRecord[], after: number): number {
+  let lo = 0;
+  let hi = feed.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (feed[mid]!.seq > after) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo < feed.length ? lo : -1;
+}
+
 /** True when some process is left in process group `pgid` (after its leader exited). */
 function groupAlive(pgid: number | undefined): boolean {
   if (pgid === undefined) return false;
@@ -301,10 +316,17 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   const bashEnv = join(binDir, 'bash-env');
   writeFileSync(bashEnv, BASH_ENV_TEXT);
 
+  // Feed waiters are woken once per turn of the event loop, not per record: the records of one
+  // poll phase (several jobs reporting at once) go out in one answer to the long poll.
+  let waking: NodeJS.Immediate | undefined;
+  const wake = (): void => {
+    waking = undefined;
+    for (const w of [...waiters]) w();
+  };
   const push = (rec: JobFeedRecord): void => {
     feed.push(rec);
     if (feed.length > keep) feed.splice(0, feed.length - keep);
-    for (const w of [...waiters]) w();
+    if (waiters.size > 0) waking ??= setImmediate(wake);
   };
   const nextSeq = (): number => ++seq;
 
@@ -376,7 +398,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   /** Reads what the job's FIFO holds now, before the event loop would. */
   const drainChannel = (job: Job): void => {
     if (job.channelFd === undefined || !job.socket) return;
-    const chunk = Buffer.alloc(65536);
+    const chunk = drainBuffer;
     for (;;) {
       let n: number;
       try {
@@ -571,7 +593,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
 
     feed(after, waitMs, signal) {
       const collect = (): JobFeed => {
-        const from = feed.findIndex((r) => r.seq > after);
+        const from = firstAfter(feed, after);
         const records = from < 0 ? [] : feed.slice(from, from + MAX_FEED_BATCH);
         return { epoch, records, last: records.length > 0 ? records[records.length - 1]!.seq : Math.max(after, 0), oldest: feed[0]?.seq ?? seq + 1 };
       };

@@ -133,8 +133,7 @@ class LauncherSpawner implements Spawner {
     return new Promise<number>((resolve, reject) => {
       this.requests.set(id, { id, spec, resolve, reject });
       if (this.requests.size === 1) proc.ref();
-      proc.stdin!.write(`${payload.length}\n`);
-      proc.stdin!.write(payload);
+      proc.stdin!.write(Buffer.concat([Buffer.from(`${payload.length}\n`), payload]));
     });
   }
 
