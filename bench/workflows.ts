@@ -66,22 +66,31 @@ interface RunCpu {
   jobs: number;
 }
 
-/** Starts counting; `agentDone` reads the agent and its children before they stop; `end` closes the count. */
-function cpuMeter(): { agentDone(pid?: number): void; end(): RunCpu } {
+/** What `pid`'s live children (a launcher: with what it reaped) used. */
+const childrenCpu = (pid: number): number => childrenOf(pid).map((k) => procCpu(k)).reduce((x, k) => x + k.self + k.reaped, 0);
+
+/**
+ * Starts counting; `stopping` reads, before anything stops, the agent (or, without one, this
+ * process's launcher) with what it reaped; `end` closes the count.
+ */
+function cpuMeter(): { stopping(agentPid?: number): void; end(): RunCpu } {
   const t0 = procCpu('self');
-  let agent: { self: number; jobs: number } | undefined;
+  const before = childrenCpu(process.pid);
+  let agent: number | undefined;
+  let jobs = 0;
   return {
-    agentDone(pid) {
-      if (pid === undefined) return;
+    stopping(pid) {
+      if (pid === undefined) {
+        jobs = procCpu('self').reaped - t0.reaped + childrenCpu(process.pid) - before;
+        return;
+      }
       const a = procCpu(pid);
-      const kids = childrenOf(pid).map((k) => procCpu(k)).reduce((x, k) => x + k.self + k.reaped, 0);
-      agent = { self: a.self, jobs: a.reaped + kids };
+      agent = a.self;
+      jobs = a.reaped + childrenCpu(pid);
     },
     end() {
-      const t1 = procCpu('self');
-      const here = t1.self - t0.self;
-      // with the agent in its own process, what this process reaped is that agent (counted already)
-      return agent ? { here, agent: agent.self, jobs: agent.jobs } : { here, jobs: t1.reaped - t0.reaped };
+      const here = procCpu('self').self - t0.self;
+      return agent === undefined ? { here, jobs } : { here, agent, jobs };
     },
   };
 }
@@ -242,7 +251,7 @@ async function main(): Promise<void> {
       console.error(`nubis (${mode}): rep ${r + 1}/${reps}: family of ${N_FAMILY}, chain of ${N_CHAIN}`);
       out.load.push(os.loadavg()[0]!);
       let cpu = cpuMeter();
-      out.family.push((await runNubisSuite(g.family, { files: g.files, variables: vars, timeoutMs: 3_600_000, jobs: mode, agentProcess, beforeStop: (i) => cpu.agentDone(i.agentPid) })).wallMs);
+      out.family.push((await runNubisSuite(g.family, { files: g.files, variables: vars, timeoutMs: 3_600_000, jobs: mode, agentProcess, beforeStop: (i) => cpu.stopping(i.agentPid) })).wallMs);
       out.familyCpu.push(cpu.end());
       fs.rmSync(g.times, { force: true });
       const submittedAt = new Map<string, number>();
@@ -254,7 +263,7 @@ async function main(): Promise<void> {
         timeoutMs: 3_600_000,
         jobs: mode,
         agentProcess,
-        beforeStop: (i) => cpu.agentDone(i.agentPid),
+        beforeStop: (i) => cpu.stopping(i.agentPid),
         onSubmit: (sub: WfSubmission, at) => submittedAt.set(sub.path, at),
         onChild: (p, verb, at) => verb === 'complete' && completedAt.set(p, at),
       });

@@ -24,8 +24,19 @@ import { openStore } from '../../src/store/index.js';
 import { createEventLog } from '../../src/events/index.js';
 import { createControlPlane } from '../../src/engine/index.js';
 import { createApiServer, ensureToken, type ApiServer } from '../../src/api/index.js';
+import { createJobSpawner } from '../../src/agent/launcher.js';
+import type { Spawner } from '../../src/agent/spawner.js';
 import { CLI, killGroup, runProcess, spawnTracked } from './processes.js';
 import { ECFLOW_FIXTURES, type SuiteRun } from './ecflow.js';
+
+/** Kills a job's process group (its pid leads it). */
+function killPid(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // gone
+  }
+}
 
 /** The script unit's file access, over the local disk. */
 const diskFiles = { read: (p: string): string | undefined => (fs.existsSync(p) && fs.statSync(p).isFile() ? fs.readFileSync(p, 'utf8') : undefined) };
@@ -174,7 +185,8 @@ export async function runNubisSuite(def: string, o: NubisRunOptions = {}): Promi
   const viaAgent = (o.jobs ?? 'agent') === 'agent';
   const bin = viaAgent ? '' : childStandin();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-wf-run-'));
-  const children = new Map<string, ChildProcess>();
+  const children = new Map<string, { pid?: number; killed?: boolean }>();
+  let spawner: Spawner | undefined;
   const sockets = new Set<net.Socket>();
   let server: net.Server | undefined;
   let runtime: WorkflowRuntime | undefined;
@@ -289,26 +301,33 @@ export async function runNubisSuite(def: string, o: NubisRunOptions = {}): Promi
           void dispatcher.start(sub, node, text);
           return;
         }
-        fs.writeFileSync(job, text, { mode: 0o755 });
-        const out = fs.openSync(job.replace(/\.job(\d+)$/, '.$1'), 'w');
-        const child = spawnTracked('/bin/bash', [job], {
-          cwd: work,
-          env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, NUBIS_TEST_CHILD_PORT: String(childPort) },
-          stdio: ['ignore', out, out],
-        });
-        fs.closeSync(out);
+        // started as the agent starts its jobs (its launcher writes the files and forks), so
+        // this path differs from the agent's only by the agent and the child-command client
         const key = `${sub.path}#${sub.tryNo}`;
-        children.set(key, child);
-        child.once('exit', (code, signal) => {
+        const entry: { pid?: number; killed?: boolean } = {};
+        children.set(key, entry);
+        const ended = (detail: string): void => {
           children.delete(key);
           const n = runtime?.node(sub.path);
-          if (n && n.tryNo === sub.tryNo && (n.state === 'submitted' || n.state === 'active')) runtime!.lost(sub.path, sub.tryNo, `job exited (${signal ?? code}) without reporting complete`);
-        });
+          if (n && n.tryNo === sub.tryNo && (n.state === 'submitted' || n.state === 'active')) runtime!.lost(sub.path, sub.tryNo, detail);
+        };
+        spawner ??= createJobSpawner();
+        spawner.start({
+          file: '/bin/bash', args: [job], cwd: work, output: job.replace(/\.job(\d+)$/, '.$1'), files: [{ path: job, text, mode: 0o755 }],
+          env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, NUBIS_TEST_CHILD_PORT: String(childPort) } as Record<string, string>,
+          onExit: (code, signal) => ended(`job exited (${signal ?? code}) without reporting complete`),
+        }).then((pid) => {
+          entry.pid = pid;
+          if (entry.killed) killPid(pid);
+        }, (e: unknown) => ended(`job could not be started: ${(e as Error).message}`));
       },
       kill(w, p, tryNo) {
         if (dispatcher) void dispatcher.kill(w, p, tryNo);
         const c = children.get(`${p}#${tryNo}`);
-        if (c) killGroup(c);
+        if (c) {
+          c.killed = true;
+          if (c.pid !== undefined) killPid(c.pid);
+        }
       },
       changed(_w, nodes) {
         for (const n of nodes) {
@@ -399,7 +418,8 @@ export async function runNubisSuite(def: string, o: NubisRunOptions = {}): Promi
       await Promise.race([gone, new Promise((r) => setTimeout(r, 5000).unref())]);
       killGroup(agentChild);
     }
-    for (const c of children.values()) killGroup(c);
+    for (const c of children.values()) if (c.pid !== undefined) killPid(c.pid);
+    await spawner?.close();
     for (const s of sockets) s.destroy();
     await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
     fs.rmSync(work, { recursive: true, force: true });
