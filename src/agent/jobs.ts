@@ -32,8 +32,9 @@
  * that sends the same record over a loopback TCP connection to the agent's job port (bash's
  * /dev/tcp, no fork, no lock file; ./job-port.ts). Before a job-port record is taken, what the
  * job's FIFO holds is read, so calls from a sh child of the job and from bash keep their order.
- * Job processes are started by spawner threads (./spawner.ts) that also write the script and
- * create the output file: the event loop never waits for a fork+exec or the disk.
+ * Job processes are started by a resident launcher (./launcher.ts; else spawner threads,
+ * ./spawner.ts) that also writes the script and creates the output file: the agent never forks
+ * itself per job, and its event loop never waits for a fork+exec or the disk.
  *
  * Every record goes into one ordered feed with sequence numbers, read by the control plane with
  * a long poll that answers as soon as a record arrives; when a job's process exits the feed gets
@@ -64,8 +65,9 @@ import { ExitWatch, restoreJobs, savedJobOf, stillRunning, type RestoreHost } fr
 import { openJobState, type ChildRecord } from './job-state.js';
 import { findProcessesByEnv, findProcessGroup, listProcesses, processStartTime, readEnviron, terminate } from './proc.js';
 import { BASH_FUNCTION, BASH_FUNCTION_ENV, startJobPort, type JobPort, type PortReply } from './job-port.js';
-import { createSpawner, type Spawner } from './spawner.js';
-import type { JobAnswer, JobCaller, JobFeed, JobFeedRecord, JobInfo, JobRequest, JobStatusList } from './protocol.js';
+import { createJobSpawner } from './launcher.js';
+import type { Spawner } from './spawner.js';
+import type { JobAnswer, JobCaller, JobChildCommand, JobFeed, JobFeedRecord, JobInfo, JobRequest, JobStatusList } from './protocol.js';
 
 /** Set in every job's environment: the job's id (also how its leftover processes are found). */
 export const JOB_ID_ENV = 'NUBIS_JOB_ID';
@@ -180,6 +182,21 @@ ECF_RID=$$; export ECF_RID
 if [ -n "\${NUBIS_BASH_ENV-}" ]; then BASH_ENV=$NUBIS_BASH_ENV; unset NUBIS_BASH_ENV; . "$BASH_ENV"; else unset BASH_ENV; fi
 `;
 
+/** Where drainChannel reads (one for the process: the reads are synchronous). */
+const drainBuffer = Buffer.alloc(65536);
+
+/** The index of the first record with a seq above `after` (seqs ascend), -1 when none. */
+function firstAfter(feed: readonly JobFeedRecord[], after: number): number {
+  let lo = 0;
+  let hi = feed.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (feed[mid]!.seq > after) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo < feed.length ? lo : -1;
+}
+
 /** True when some process is left in process group `pgid` (after its leader exited). */
 function groupAlive(pgid: number | undefined): boolean {
   if (pgid === undefined) return false;
@@ -260,7 +277,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   let detached = false;
   const waiters = new Set<() => void>();
   const byKey = new Map<string, Job>();
-  const spawner: Spawner = createSpawner({ ...(opts.spawnThreads === undefined ? {} : { size: opts.spawnThreads }), log });
+  const spawner: Spawner = createJobSpawner({ ...(opts.spawnThreads === undefined ? {} : { threads: opts.spawnThreads }), log });
   // the job port, opened with the first job; undefined port: bash jobs use the FIFO shim too
   let jobPort: Promise<JobPort | undefined> | undefined;
   // `port`: the one an earlier agent's jobs know (a restarted agent listens there again if it can)
@@ -335,10 +352,17 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   const bashEnv = join(binDir, 'bash-env');
   writeFileSync(bashEnv, BASH_ENV_TEXT);
 
+  // Feed waiters are woken once per turn of the event loop, not per record: the records of one
+  // poll phase (several jobs reporting at once) go out in one answer to the long poll.
+  let waking: NodeJS.Immediate | undefined;
+  const wake = (): void => {
+    waking = undefined;
+    for (const w of [...waiters]) w();
+  };
   const push = (rec: JobFeedRecord): void => {
     feed.push(rec);
     if (feed.length > keep) feed.splice(0, feed.length - keep);
-    for (const w of [...waiters]) w();
+    if (waiters.size > 0) waking ??= setImmediate(wake);
   };
   const nextSeq = (): number => {
     saved.issue(seq + 1);
@@ -430,7 +454,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   /** Reads what the job's FIFO holds now, before the event loop would. */
   const drainChannel = (job: Job): void => {
     if (job.channelFd === undefined || !job.socket) return;
-    const chunk = Buffer.alloc(65536);
+    const chunk = drainBuffer;
     for (;;) {
       let n: number;
       try {
@@ -693,7 +717,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
 
     feed(after, waitMs, signal) {
       const collect = (): JobFeed => {
-        const from = feed.findIndex((r) => r.seq > after);
+        const from = firstAfter(feed, after);
         const records = from < 0 ? [] : feed.slice(from, from + MAX_FEED_BATCH);
         return { epoch, records, last: records.length > 0 ? records[records.length - 1]!.seq : Math.max(after, 0), oldest: feed[0]?.seq ?? seq + 1 };
       };
