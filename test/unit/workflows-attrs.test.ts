@@ -8,6 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NubisError } from '../../src/errors/index.js';
+import { formatTree } from '../../src/cli/commands/workflow.js';
+import { createStyle } from '../../src/cli/format.js';
 import {
   parseDef, parseWorkflowYaml, printDef, scriptJobText, shellRunner, type CommandRunner, type WfChildResult, type WfDefinition, type WfSubmission,
 } from '../../src/workflows/index.js';
@@ -407,4 +409,14 @@ test('ECF_SCRIPT_CMD and ECF_FETCH: refused unless the server allows them; their
   const real = { allowed: true, run: shellRunner };
   assert.equal(await scriptJobText(sub({ ECF_SCRIPT_CMD: "printf 'echo %%%%TASK%%%%\\n'" }), files, real), 'echo t\n');
   await assert.rejects(Promise.resolve(scriptJobText(sub({ ECF_SCRIPT_CMD: 'echo oops >&2; exit 4' }), files, real)), /failed with exit code 4: oops/);
+});
+
+test('nubis workflow status shows a node\'s flags in the tree', () => {
+  const leaf = { name: 't', path: '/s/t', kind: 'task', state: 'submitted', suspended: false, tryNo: 1, flags: ['late'], children: [] };
+  const text = formatTree(createStyle(false), {
+    name: 's', status: 'begun', file: 's.def', version: 1, state: 'submitted',
+    progress: { tasks: 1, complete: 0, aborted: 0, queued: 0, running: 1, active: ['/s/t'] },
+    tree: { name: 's', path: '/', kind: 'workflow', state: 'submitted', suspended: false, children: [{ name: 's', path: '/s', kind: 'suite', state: 'submitted', suspended: false, children: [leaf] }] },
+  });
+  assert.match(text, /\n\s+t\s+submitted\s+flag:late {2}try 1$/);
 });
