@@ -74,6 +74,7 @@ async function startScaling(metrics: MetricsService, controlPlane: Awaited<Retur
     clock: createRealClock(), catalog: metrics.catalog, events, engine: controlPlane.engine,
     query: metrics.query, flush: () => metrics.flush(), ingest: (s, source, tenant) => metrics.ingest(s, source, tenant), self: metrics.self,
     scale: (d, c, n, caller) => controlPlane.scale(d, c, n, caller),
+    refused: (d, c, cap, caller) => controlPlane.scaleRefused(d, c, cap, caller),
   });
   if (wake) metrics.onData(scaling);
   metrics.addCollector((self) => scaling.collect(self));
