@@ -171,6 +171,8 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
         const sources = new GraphiteSources(o.graphiteTenants ?? [], DEFAULT_TENANT);
         const listener = await startGraphiteListener({
           port: o.graphitePort, host: o.graphiteHost ?? '127.0.0.1', sources,
+          // parsed from the bytes and appended by series handle where the store takes handles
+          sink: (tenant) => metrics.graphiteSink(tenant ?? DEFAULT_TENANT),
           onSamples: (s, tenant) => metrics.ingest(s, 'graphite', tenant ?? DEFAULT_TENANT),
           onColumns: (c, tenant) => metrics.ingestColumns(c, 'graphite', tenant ?? DEFAULT_TENANT), // parsed in worker threads
         });
