@@ -266,6 +266,7 @@ test('local cloud: a changed env restarts the apps in batches of maxUnavailable 
     }, 120_000, 200);
     const t2 = await traffic2.stop();
     assert.deepEqual(t2.failed, [], `every request through the lb answered during the replacement (${t2.total} requests)`);
+    t.diagnostic(`through the lb: ${t1.total} requests during the restarts, ${t2.total} during the replacement, none failed`);
     const evs2 = events.seen.filter((e) => e.id > mark2);
     assert.equal(fewestRunning(evs2, APPS), 4, 'maxUnavailable 0: never fewer than four apps running');
     const s2 = await json('status', 'roll');
