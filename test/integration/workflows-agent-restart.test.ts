@@ -4,8 +4,8 @@
  * and the jobs unit's JobDispatcher as the controller's job port. Four tasks (one a bash job,
  * reporting on the agent's job port; the others sh, through the FIFO shim) start and report
  * `--init`, each then blocks on a FIFO the test holds; the agent is SIGKILLed and, while it is
- * down, one job is released (its `--complete` waits for an agent to read its channel) and one
- * is killed; the agent restarts on the same sandbox. Then the held ones are released. Those
+ * down, two jobs are released (an sh one and a bash one: each `--complete` waits for an agent
+ * to read its channel, the bash one through the shim once the job port refuses) and one is killed; the agent restarts on the same sandbox. Then the held ones are released. Those
  * that lived complete exactly once on try 1 with one submission each; the killed one is lost
  * and retried (ECF_TRIES 2), completing on try 2.
  */
@@ -26,6 +26,7 @@ const DEF = `suite rs
   task held
   task bash
   task downtime
+  task bashdown
   task killed
 endsuite
 `;
@@ -67,7 +68,7 @@ test('a SIGKILLed agent restarted on its sandbox re-adopts its jobs: each comple
   const nodeId = `rs-${randomBytes(4).toString('hex')}`;
   const token = randomBytes(12).toString('hex');
   const port = await freePort();
-  const fifos = { held: path.join(dir, 'held.fifo'), bash: path.join(dir, 'bash.fifo'), downtime: path.join(dir, 'downtime.fifo'), killed: path.join(dir, 'killed.fifo') };
+  const fifos = { held: path.join(dir, 'held.fifo'), bash: path.join(dir, 'bash.fifo'), downtime: path.join(dir, 'downtime.fifo'), bashdown: path.join(dir, 'bashdown.fifo'), killed: path.join(dir, 'killed.fifo') };
   execFileSync('mkfifo', Object.values(fifos));
   let agentProc: ChildProcess | undefined;
   const startAgentProcess = async (): Promise<void> => {
@@ -85,9 +86,9 @@ test('a SIGKILLed agent restarted on its sandbox re-adopts its jobs: each comple
     const name = path.basename(taskPath) as keyof typeof fifos;
     const wait = name === 'killed' && tryNo > 1 ? '' : `read line <'${fifos[name]}'\n`;
     // the bash one reports through the agent's job port, the others through the FIFO shim
-    return `#!/bin/${name === 'bash' ? 'bash' : 'sh'}\nset -e\nnubis child --init $$\n${wait}nubis child --complete\n`;
+    return `#!/bin/${name.startsWith('bash') ? 'bash' : 'sh'}\nset -e\nnubis child --init $$\n${wait}nubis child --complete\n`;
   };
-  const defs = { ...testDefs, parseDef: (t: string, f: string) => ({ ...parseDef(t, f), pools: [{ name: 'p', deployment: 'compute', component: 'worker', slots: 4 }] }) };
+  const defs = { ...testDefs, parseDef: (t: string, f: string) => ({ ...parseDef(t, f), pools: [{ name: 'p', deployment: 'compute', component: 'worker', slots: 8 }] }) };
   await startAgentProcess();
   const h = await startWorkflowServer(path.join(dir, 'data'), undefined, {
     jobs, defs, pools: { members: () => [{ id: nodeId }], watch: () => () => undefined }, script: { jobText: (s) => script(s.path, s.tryNo) },
@@ -109,13 +110,17 @@ test('a SIGKILLed agent restarted on its sandbox re-adopts its jobs: each comple
     process.kill(agentProc!.pid!, 'SIGKILL');
     await new Promise<void>((r) => (agentProc!.exitCode !== null || agentProc!.signalCode !== null ? r() : agentProc!.once('exit', () => r())));
     await release(fifos.downtime);
+    await release(fifos.bashdown);
     process.kill(-killedPid, 'SIGKILL');
     await waitFor('the killed job gone', () => findProcessesByEnv('NUBIS_JOB_ID', before.jobs.find((j) => j.path === '/rs/killed')!.jobId).length === 0);
     await startAgentProcess();
     const after = await client.jobStatus!(new AbortController().signal);
     assert.equal(after.epoch, before.epoch, 'the restarted agent keeps its feed');
 
-    await waitFor('downtime complete', async () => (await tasks())['/rs/downtime']!.state === 'complete');
+    await waitFor('downtime, bashdown complete', async () => {
+      const t = await tasks();
+      return t['/rs/downtime']!.state === 'complete' && t['/rs/bashdown']!.state === 'complete';
+    });
     await release(fifos.held);
     await release(fifos.bash);
     const final = await waitFor('every task complete', async () => {
@@ -129,14 +134,16 @@ test('a SIGKILLed agent restarted on its sandbox re-adopts its jobs: each comple
       '/rs/held': { state: 'complete', tryNo: 1 },
       '/rs/bash': { state: 'complete', tryNo: 1 },
       '/rs/downtime': { state: 'complete', tryNo: 1 },
+      '/rs/bashdown': { state: 'complete', tryNo: 1 },
       '/rs/killed': { state: 'complete', tryNo: 2 },
     });
-    assert.deepEqual([...jobs.submissions].sort(), ['/rs/bash#1', '/rs/downtime#1', '/rs/held#1', '/rs/killed#1', '/rs/killed#2']);
+    assert.deepEqual([...jobs.submissions].sort(), ['/rs/bash#1', '/rs/bashdown#1', '/rs/downtime#1', '/rs/held#1', '/rs/killed#1', '/rs/killed#2']);
     const evs = (await h.call('GET', '/v1/events?kind=workflow.node.state&limit=1000')).json.events;
     const states = (p: string): string[] => evs.filter((e: any) => e.data.path === p).map((e: any) => `${e.data.state}#${e.data.try}`);
     assert.deepEqual(states('/rs/held'), ['submitted#1', 'active#1', 'complete#1']);
     assert.deepEqual(states('/rs/bash'), ['submitted#1', 'active#1', 'complete#1']);
     assert.deepEqual(states('/rs/downtime'), ['submitted#1', 'active#1', 'complete#1']);
+    assert.deepEqual(states('/rs/bashdown'), ['submitted#1', 'active#1', 'complete#1']);
     assert.deepEqual(states('/rs/killed').filter((s) => s.startsWith('complete')), ['complete#2']);
     assert.ok(states('/rs/killed').includes('aborted#1'), states('/rs/killed').join(' '));
   } finally {
