@@ -146,6 +146,29 @@ export interface GraphiteSplitter {
  * chunk). A line longer than `max` bytes is reported once, and its bytes are skipped up to the
  * next newline without being buffered.
  */
+/** Adds complete lines `head` to `out`: one block, except that each line over `max` bytes is reported instead. */
+function completeLines(head: Buffer, max: number, out: StreamPart[]): void {
+  if (head.length <= max) {
+    out.push({ bytes: head });
+    return;
+  }
+  // very long complete lines: report each once instead of parsing megabytes; runs of lines of
+  // an acceptable length stay one block
+  let s = 0;
+  let run = 0;
+  while (s < head.length) {
+    let e = head.indexOf(0x0a, s);
+    if (e < 0) e = head.length;
+    if (e - s > max) {
+      if (s > run) out.push({ bytes: head.subarray(run, s - 1) });
+      out.push({ malformed: tooLong(head.subarray(s, s + EXAMPLE_CHARS), max) });
+      run = e + 1;
+    }
+    s = e + 1;
+  }
+  if (head.length > run) out.push({ bytes: head.subarray(run) });
+}
+
 export function createGraphiteSplitter(max: number = GRAPHITE_MAX_LINE_BYTES): GraphiteSplitter {
   let carry: Buffer | undefined;
   /** Inside an over-long line: skip bytes until the next newline. */
@@ -170,25 +193,13 @@ export function createGraphiteSplitter(max: number = GRAPHITE_MAX_LINE_BYTES): G
         } else carry = Buffer.from(pending);
         return out;
       }
-      const head = carry ? Buffer.concat([carry, buf.subarray(0, last)]) : buf.subarray(0, last);
-      carry = undefined;
-      // very long complete lines: report each once instead of parsing megabytes
-      if (head.length > max) {
-        // runs of lines of an acceptable length stay one block
-        let s = 0;
-        let run = 0;
-        while (s < head.length) {
-          let e = head.indexOf(0x0a, s);
-          if (e < 0) e = head.length;
-          if (e - s > max) {
-            if (s > run) out.push({ bytes: head.subarray(run, s - 1) });
-            out.push({ malformed: tooLong(head.subarray(s, s + EXAMPLE_CHARS), max) });
-            run = e + 1;
-          }
-          s = e + 1;
-        }
-        if (head.length > run) out.push({ bytes: head.subarray(run) });
-      } else out.push({ bytes: head });
+      if (carry) {
+        // the carried start joins the chunk's first line; the rest of the chunk is not copied
+        const first = buf.indexOf(0x0a);
+        completeLines(Buffer.concat([carry, buf.subarray(0, first)]), max, out);
+        carry = undefined;
+        if (first < last) completeLines(buf.subarray(first + 1, last), max, out);
+      } else completeLines(buf.subarray(0, last), max, out);
       const rest = buf.subarray(last + 1);
       if (rest.length > max) {
         out.push({ malformed: tooLong(rest.subarray(0, EXAMPLE_CHARS), max) });
