@@ -95,16 +95,19 @@ const median = (xs: number[]): number => {
 
 interface Round {
   seconds: number;
+  /** Nubis: until every sample was appended (before the final flush). */
+  arrivedSeconds?: number;
   cpuSeconds: number;
   stored: number;
 }
 
 /**
  * How Nubis's listener hands samples over: `bytes` (a sink: parsed from the bytes, appended by
- * series handle; what `nubis serve` uses), `samples` (a Sample per line into `append`, the
+ * series handle), `thread` (the same, read and parsed in the listener's reader thread, this
+ * thread only appending), `samples` (a Sample per line into `append`, the
  * previous default) or `workers` (parsing in `parseWorkers` threads, columns into appendColumns).
  */
-type Mode = 'bytes' | 'samples' | 'workers';
+type Mode = 'bytes' | 'thread' | 'samples' | 'workers';
 
 /** The store as the listener's sink, counting what arrives. */
 function countingSink(store: EmbeddedMetricStore, arrived: (n: number) => void): HandleSink<unknown> {
@@ -133,7 +136,7 @@ async function nubisRound(perSeries: number, baseSec: number, mode: Mode, worker
   };
   const listener = await startGraphiteListener({
     port: 0,
-    ...(mode === 'bytes' ? { sink: () => countingSink(store, arrived) } : {}),
+    ...(mode === 'bytes' || mode === 'thread' ? { sink: () => countingSink(store, arrived), readerThread: mode === 'thread' } : {}),
     ...(mode === 'samples'
       ? {
           onSamples: (s) => {
@@ -157,6 +160,7 @@ async function nubisRound(perSeries: number, baseSec: number, mode: Mode, worker
   const t0 = performance.now();
   s1.go();
   await allIn;
+  const arrivedSeconds = (performance.now() - t0) / 1000;
   await store.flush();
   const seconds = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0); // the whole process: main thread and parse workers
@@ -165,7 +169,7 @@ async function nubisRound(perSeries: number, baseSec: number, mode: Mode, worker
   await listener.close();
   await store.close();
   fs.rmSync(dir, { recursive: true, force: true });
-  return { seconds, cpuSeconds: (c.user + c.system) / 1e6, stored };
+  return { seconds, arrivedSeconds, cpuSeconds: (c.user + c.system) / 1e6, stored };
 }
 
 async function vmRound(perSeries: number, baseSec: number): Promise<Round> {
@@ -207,7 +211,7 @@ async function main(): Promise<void> {
   const perSeries = Number(argValue('--per-series') ?? (quick ? 20 : 300));
   const rounds = Number(argValue('--rounds') ?? (quick ? 1 : 3));
   const workers = Number(argValue('--workers') ?? defaultParseWorkers());
-  const modes = (argValue('--modes') ?? 'bytes').split(',').filter((m): m is Mode => m === 'bytes' || m === 'samples' || m === 'workers');
+  const modes = (argValue('--modes') ?? 'bytes').split(',').filter((m): m is Mode => m === 'bytes' || m === 'thread' || m === 'samples' || m === 'workers');
   const withVm = !process.argv.includes('--no-vm');
   const total = SERIES * perSeries;
   const baseSec = Math.floor(Date.now() / 1000) - perSeries * STEP_S - 3600;

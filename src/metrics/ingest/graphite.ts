@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { HandleSink, Labels, Sample, SampleColumns } from '../types.js';
 import { GraphiteParsePool } from './graphite-pool.js';
 import { GraphiteByteParser } from './graphite-bytes.js';
+import { startReaderThread, type StatsDelta } from './graphite-thread.js';
 import {
   describeMalformed, EXAMPLE_CHARS, futureReport, GRAPHITE_MAX_FUTURE_MS, GRAPHITE_MAX_LINE_BYTES, KEEP_EXAMPLES, lineFields,
   parseGraphiteLine, pathSeries, tooFarAhead, type ParseResult,
@@ -278,6 +279,11 @@ export class GraphiteSources {
     }
   }
 
+  /** The rules it was made from (to make the same mapping in another thread). */
+  describe(): { rules: GraphiteSourceRule[]; loopbackTenant?: string } {
+    return { rules: this.rules.map((r) => ({ cidr: r.cidr, tenant: r.tenant })), ...(this.loopbackTenant !== undefined ? { loopbackTenant: this.loopbackTenant } : {}) };
+  }
+
   /** The tenant for a sender, or undefined when the sender is refused. */
   tenantOf(address: string | undefined): string | undefined {
     if (address === undefined) return undefined;
@@ -369,6 +375,13 @@ export interface GraphiteListenerOptions {
    * for a store that appends columns).
    */
   onColumns?(columns: GraphiteColumns, tenant?: string): void;
+  /**
+   * With a `sink`: accept, read and parse in a thread of the listener's own
+   * (graphite-thread.ts), so this thread only appends; the reader stamps lines without a
+   * timestamp with its own clock (`now` is not used). A tenant without a sink gets Samples in
+   * `onSamples`. Default false.
+   */
+  readerThread?: boolean;
 }
 
 export interface GraphiteListenerStats {
@@ -398,6 +411,7 @@ export interface GraphiteListener {
  * names host and port). Once listening, nothing a client sends can make it fail.
  */
 export async function startGraphiteListener(opts: GraphiteListenerOptions): Promise<GraphiteListener> {
+  if (opts.readerThread && opts.sink !== undefined) return startThreadedListener(opts, opts.sink);
   const now = opts.now ?? Date.now;
   const host = opts.host ?? '127.0.0.1';
   const sockets = new Set<Socket>();
@@ -585,5 +599,43 @@ export async function startGraphiteListener(opts: GraphiteListenerOptions): Prom
       });
       await pool?.close();
     },
+  };
+}
+
+
+/** The listener with a reader thread: this thread merges its counters and appends its rows. */
+async function startThreadedListener(opts: GraphiteListenerOptions, sinkOf: (tenant: string | undefined) => HandleSink | undefined): Promise<GraphiteListener> {
+  const st: GraphiteListenerStats = { accepted: 0, malformed: 0, recentMalformed: [], connections: 0, deliveryErrors: 0, future: 0, refusedConnections: 0 };
+  const merge = (d: StatsDelta): void => {
+    st.accepted += d.accepted;
+    st.malformed += d.malformed;
+    st.future += d.future;
+    st.connections += d.connections;
+    st.refusedConnections += d.refusedConnections;
+    if (d.recent.length > 0) {
+      st.recentMalformed.push(...d.recent);
+      if (st.recentMalformed.length > KEEP_EXAMPLES) st.recentMalformed.splice(0, st.recentMalformed.length - KEEP_EXAMPLES);
+      st.lastMalformed = st.recentMalformed[st.recentMalformed.length - 1];
+    }
+  };
+  const host = opts.host ?? '127.0.0.1';
+  const reader = await startReaderThread(
+    {
+      port: opts.port, host, maxLineBytes: opts.maxLineBytes || GRAPHITE_MAX_LINE_BYTES, maxConnections: opts.maxConnections ?? 1024,
+      ...(opts.labels ? { labels: opts.labels } : {}),
+      ...(opts.maxFutureMs !== undefined ? { maxFutureMs: opts.maxFutureMs } : {}),
+      ...(opts.sources ? { sources: opts.sources.describe() } : {}),
+    },
+    {
+      sinkOf,
+      samples: (s, tenant) => opts.onSamples?.(s, tenant),
+      stats: merge,
+      failed: () => st.deliveryErrors++,
+    },
+  );
+  return {
+    port: reader.port,
+    stats: () => ({ ...st, recentMalformed: [...st.recentMalformed] }),
+    close: () => reader.close(),
   };
 }
