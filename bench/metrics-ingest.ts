@@ -10,13 +10,14 @@
  *
  * Also reported: the CPU seconds each side spent (Nubis: this process; VictoriaMetrics: its
  * process, from /proc), the machine's load average, and the ratio of CPU per sample, which
- * explains the throughput ratio: Nubis parses and stores on one thread, VictoriaMetrics on
- * every core; on a loaded machine the scheduler shares the CPU per runnable thread, so the
- * one-thread side loses more than the many-thread side.
+ * explains much of the throughput ratio on a loaded machine, where wall times swing widely.
+ * Nubis also reports, per round, when every sample had been appended (`arrivedSeconds`,
+ * before the final flush).
  *
- * Nubis's listener runs in the modes `--modes bytes,samples,workers` names (default `bytes`,
- * the sink path `nubis serve` uses; see `Mode`), each in every round; `--workers N` sets the
- * worker threads of `workers` (default one per CPU, at most 4).
+ * Nubis's listener runs in the modes `--modes bytes,thread,samples,workers` names (default
+ * `bytes,thread`: the store as the listener's sink, parsing on this thread or in the
+ * listener's reader thread; see `Mode`), each in every round; `--workers N` sets the worker
+ * threads of `workers` (default one per CPU, at most 4).
  *
  * Prints one JSON line. `--quick`: 10,000 series × 20 samples, 1 round. `--rounds N`,
  * `--per-series N` (samples per series), `--no-vm` (Nubis only, e.g. under --cpu-prof).
@@ -211,7 +212,7 @@ async function main(): Promise<void> {
   const perSeries = Number(argValue('--per-series') ?? (quick ? 20 : 300));
   const rounds = Number(argValue('--rounds') ?? (quick ? 1 : 3));
   const workers = Number(argValue('--workers') ?? defaultParseWorkers());
-  const modes = (argValue('--modes') ?? 'bytes').split(',').filter((m): m is Mode => m === 'bytes' || m === 'thread' || m === 'samples' || m === 'workers');
+  const modes = (argValue('--modes') ?? 'bytes,thread').split(',').filter((m): m is Mode => m === 'bytes' || m === 'thread' || m === 'samples' || m === 'workers');
   const withVm = !process.argv.includes('--no-vm');
   const total = SERIES * perSeries;
   const baseSec = Math.floor(Date.now() / 1000) - perSeries * STEP_S - 3600;

@@ -5,7 +5,8 @@
  * labels. Samples reach this thread as columns of (id, time, value) in transferred typed
  * arrays, about 32,000 at a time; here an id indexes an array of store handles (resolved on
  * first use, again after the store's handles went stale), so this thread only appends. The
- * worker pauses its sockets while this thread is several reports behind.
+ * worker pauses its sockets while this thread is several reports behind. A reader thread that
+ * fails is not restarted: the listener stops taking samples (counted once as a delivery error).
  */
 import { Worker } from 'node:worker_threads';
 import type { HandleSink, Labels, Sample } from '../types.js';
@@ -160,6 +161,7 @@ export async function startReaderThread(cfg: ReaderConfig, target: ReaderTarget)
     w.once('error', (e) => reject(new Error(`graphite listener thread failed: ${e.message}`, { cause: e })));
     w.once('exit', (code) => {
       reject(new Error(`graphite listener thread exited (${code})`));
+      if (closed === undefined) target.failed(); // not restarted: the listener stops taking samples
       closed?.();
     });
   });

@@ -364,8 +364,8 @@ export interface GraphiteListenerOptions {
    * throughput (the main thread still looks up each sample's series and pays ~0.5 ms per
    * 64 KiB message), and cost 1.3× the CPU; see the README's metrics section.
    * Samples reach `onSamples`/`onColumns` in the order their bytes arrived, as without workers.
-   * Connections with a `sink` do not use them: the byte parser costs less per block on the
-   * main thread than handing the block to a worker and back.
+   * Connections with a `sink` do not use them (the byte parser on this thread costs less than
+   * a block's round trip to a worker; `readerThread` moves all of the reading instead).
    */
   parseWorkers?: number;
   /** Blocks smaller than this are parsed on the main thread. Default 16 KiB. */
@@ -379,7 +379,9 @@ export interface GraphiteListenerOptions {
    * With a `sink`: accept, read and parse in a thread of the listener's own
    * (graphite-thread.ts), so this thread only appends; the reader stamps lines without a
    * timestamp with its own clock (`now` is not used). A tenant without a sink gets Samples in
-   * `onSamples`. Default false.
+   * `onSamples`. Default false: measured on a loaded 2-core machine (load 16–19), about the
+   * same throughput as parsing on this thread (1.27× against 1.20× VictoriaMetrics's) for 5 %
+   * more CPU, and a reader thread that fails is not restarted (graphite-thread.ts).
    */
   readerThread?: boolean;
 }
