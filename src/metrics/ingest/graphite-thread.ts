@@ -143,6 +143,7 @@ export async function startReaderThread(cfg: ReaderConfig, target: ReaderTarget)
   const w = new Worker(new URL('./graphite-thread-worker.js', import.meta.url), { workerData: cfg });
   const tenants = new Map<string | undefined, TenantIds>();
   let closed: (() => void) | undefined;
+  let exited = false;
   const port = await new Promise<number>((resolve, reject) => {
     w.on('message', (m: ReaderReport) => {
       if (m.type === 'listening') resolve(m.port);
@@ -160,6 +161,7 @@ export async function startReaderThread(cfg: ReaderConfig, target: ReaderTarget)
     });
     w.once('error', (e) => reject(new Error(`graphite listener thread failed: ${e.message}`, { cause: e })));
     w.once('exit', (code) => {
+      exited = true;
       reject(new Error(`graphite listener thread exited (${code})`));
       if (closed === undefined) target.failed(); // not restarted: the listener stops taking samples
       closed?.();
@@ -168,6 +170,7 @@ export async function startReaderThread(cfg: ReaderConfig, target: ReaderTarget)
   return {
     port,
     close: async () => {
+      if (exited) return;
       const done = new Promise<void>((resolve) => (closed = resolve));
       w.postMessage({ type: 'close' } satisfies ReaderCommand);
       await done;
