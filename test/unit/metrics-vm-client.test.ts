@@ -22,9 +22,14 @@ interface StandIn {
   close(): Promise<void>;
 }
 
-/** `behave(n)` decides the n-th import (0-based): 'ok', a status code, or 'stall' (never answered). */
-async function standIn(behave: (n: number) => 'ok' | number | 'stall'): Promise<StandIn> {
+/**
+ * `behave(n)` decides the n-th import (0-based): 'ok', a status code, or 'stall' (never answered).
+ * With `holdUntil`, no import is answered before that many are in flight at once (so a bound is
+ * seen to be used however the machine schedules the client); later ones are answered at once.
+ */
+async function standIn(behave: (n: number) => 'ok' | number | 'stall', holdUntil = 0): Promise<StandIn> {
   let concurrent = 0;
+  let held: (() => void)[] | undefined = holdUntil > 0 ? [] : undefined;
   const st = { received: [] as number[], imports: 0, peakConcurrent: 0 };
   const open = new Set<ServerResponse>();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -32,6 +37,11 @@ async function standIn(behave: (n: number) => 'ok' | number | 'stall'): Promise<
     const n = st.imports++;
     concurrent++;
     st.peakConcurrent = Math.max(st.peakConcurrent, concurrent);
+    if (held !== undefined && concurrent >= holdUntil) {
+      const go = held;
+      held = undefined;
+      for (const f of go) setImmediate(f);
+    }
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     res.on('close', () => {
@@ -43,7 +53,7 @@ async function standIn(behave: (n: number) => 'ok' | number | 'stall'): Promise<
       const b = behave(n);
       if (b === 'stall') return; // the client's timeout ends it
       // answer on a later turn so that concurrent requests overlap
-      setImmediate(() => {
+      const answer = (): void => {
         if (b === 'ok') {
           for (const line of body.split('\n')) if (line) st.received.push(...(JSON.parse(line) as { values: number[] }).values);
           res.statusCode = 204;
@@ -52,7 +62,9 @@ async function standIn(behave: (n: number) => 'ok' | number | 'stall'): Promise<
           res.statusCode = b;
           res.end(JSON.stringify({ error: `stand-in says ${b}` }));
         }
-      });
+      };
+      if (held !== undefined) held.push(answer);
+      else setImmediate(answer);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -78,8 +90,9 @@ async function standIn(behave: (n: number) => 'ok' | number | 'stall'): Promise<
 const samples = (n: number, from = 0): Sample[] => Array.from({ length: n }, (_, i) => ({ name: 'm', labels: { k: String((from + i) % 3) }, t: 1_700_000_000_000 + from + i, v: from + i }));
 const fast = { retries: 6, baseMs: 1, maxMs: 8 };
 
-test('imports: at most maxInFlight at once; 503 and 429 are retried until every sample arrived', async () => {
-  const vm = await standIn((n) => (n % 3 === 0 ? 503 : n % 5 === 0 ? 429 : 'ok'));
+test('imports: at most maxInFlight at once; 503 and 429 are retried until every sample arrived', { timeout: 120_000 }, async () => {
+  // answers wait until 3 are in flight: a client that never uses its bound hangs here (and times out)
+  const vm = await standIn((n) => (n % 3 === 0 ? 503 : n % 5 === 0 ? 429 : 'ok'), 3);
   try {
     const store = createVictoriaMetricsStore({ url: vm.url, batchSize: 10, maxInFlight: 3, retry: fast });
     for (let i = 0; i < 40; i++) store.append(samples(10, i * 10));
