@@ -57,7 +57,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 import { parseChildArgs } from './child-args.js';
 import { findProcessesByEnv, findProcessGroup, listProcesses, readEnviron, terminate } from './proc.js';
-import { BASH_FUNCTION, BASH_FUNCTION_ENV, startJobPort, type JobPort, type PortReply } from './job-port.js';
+import { BASH_FUNCTION, BASH_FUNCTION_ENV, startJobPort, UNKNOWN_KEY, type JobPort, type PortReply } from './job-port.js';
 import { createJobSpawner } from './launcher.js';
 import type { Spawner } from './spawner.js';
 import type { JobAnswer, JobCaller, JobChildCommand, JobFeed, JobFeedRecord, JobInfo, JobRequest, JobStatusList } from './protocol.js';
@@ -389,7 +389,8 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   /** A job-port record of the job with `key`; what its FIFO holds goes first (calls keep their order). */
   const onPortRecord = (key: string, text: string, send: PortReply): void => {
     const job = byKey.get(key);
-    if (!job || job.info.state !== 'running') return send('refused zombie: no running job of this agent has that key');
+    // not ours (an agent restarted since the job started): the caller goes through its FIFO
+    if (!job || job.info.state !== 'running') return send(UNKNOWN_KEY);
     drainChannel(job);
     const f = text.split(FIELD);
     onRecord(job, f, send, WAITING_RE.test(f[4] ?? ''));
