@@ -520,14 +520,16 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     const withArg = interp.arg === undefined ? [] : [interp.arg];
     let file = '/bin/sh';
     let args = ['-c', `ECF_RID=$$; export ECF_RID; exec ${[interp.file, ...withArg].map(shq).join(' ')} "$0"`, scriptPath];
-    if (interp.file.startsWith('/') && interp.file.endsWith('/bash')) {
+    const bash = (interp.file.startsWith('/') && interp.file.endsWith('/bash')) || (interp.file.endsWith('/env') && interp.arg === 'bash');
+    if (bash) {
       file = interp.file;
       args = [...withArg, scriptPath];
       if (env['BASH_ENV'] !== undefined) env['NUBIS_BASH_ENV'] = env['BASH_ENV'];
       env['BASH_ENV'] = bashEnv;
     }
     // the script and a fresh output (a try number seen before, after a requeue, starts afresh)
-    // are written by the spawner's thread, which also forks: nothing here waits for the disk
+    // are written by the launcher (or a spawner thread), which also forks: nothing here waits
+    // for the disk or a fork
     job.info.pid = await spawner.start({
       file, args, cwd: dirname(stem), env, output: job.outFile,
       mkdirs: [dirname(stem)], files: [{ path: scriptPath, text: req.script, mode: 0o755 }],

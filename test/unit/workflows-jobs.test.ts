@@ -356,6 +356,19 @@ describe('bash jobs: `nubis` is a shell function on the agent\'s job port', () =
     assert.equal(rt.runtime.node('/s/w')!.state, 'complete');
   });
 
+  test('a `#!/usr/bin/env bash` job gets the function and its own pid as ECF_RID too', async () => {
+    const f = await setup();
+    const rt = fakeRuntime();
+    const d = dispatcher(rt);
+    const node = { nodeId: f.nodeId, agent: f.client };
+    await d.start(rt.submit('/s/e'), node, `#!/usr/bin/env bash\nnubis child --init=$$\necho "$(type -t nubis) $ECF_RID $$"\n${tail}`);
+    await waitFor('the job to end', () => d.running().length === 0);
+    const m = /^function (\d+) (\d+)\n$/.exec(await d.logs('wf', '/s/e', 1, node));
+    assert.ok(m);
+    assert.equal(m[1], m[2]);
+    assert.deepEqual(rt.calls.map((c) => c.command.verb), ['init', 'complete']);
+  });
+
   test('a call on the FIFO (a sh child of the job) and a later one on the port keep their order', async () => {
     const f = await setup();
     const rt = fakeRuntime();
