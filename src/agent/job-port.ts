@@ -65,20 +65,24 @@ export interface JobPortOptions {
   onRecord(key: string, record: string, reply: PortReply): void;
   maxRecord: number;
   idleMs?: number;
+  /** The port to listen on (an earlier agent's, that its jobs know); taken: a free one. Default a free one. */
+  port?: number;
   log?(line: string): void;
 }
 
-/** Listens on 127.0.0.1 (a free port). */
+/** Listens on 127.0.0.1 (`o.port` when it is free, else a free port). */
 export async function startJobPort(o: JobPortOptions): Promise<JobPort> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((sock) => onConnection(sock, o, sockets));
-  await new Promise<void>((resolve, reject) => {
+  const listen = (port: number): Promise<void> => new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });
   });
+  if (o.port === undefined) await listen(0);
+  else await listen(o.port).catch(() => listen(0));
   server.on('error', (e) => o.log?.(`job port: ${e.message}`));
   return {
     port: (server.address() as AddressInfo).port,
