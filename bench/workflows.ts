@@ -100,7 +100,10 @@ const withEcflow = process.env.NUBIS_BENCH_WF_ECFLOW !== '0';
 const reps = Math.max(1, Number(process.env.NUBIS_BENCH_WF_REPS ?? (scale > 0.3 ? 1 : 3)));
 const agentProcess = process.env.NUBIS_BENCH_WF_AGENT !== 'inproc';
 const jobModes: ('agent' | 'standin')[] = process.env.NUBIS_BENCH_WF_JOBS === 'standin' ? ['standin'] : process.env.NUBIS_BENCH_WF_JOBS === 'agent' ? ['agent'] : ['agent', 'standin'];
-const JOB_PATH = { agent: 'jobs on a local agent: nubis shim + JobDispatcher', standin: 'jobs spawned directly, tiny C nubis child, no agent' } as const;
+const JOB_PATH = {
+  agent: `jobs on a local agent${agentProcess ? ' (its own program)' : ' (in process)'}: nubis function on its job port + JobDispatcher`,
+  standin: 'jobs started by the launcher directly, tiny C nubis child, no agent',
+} as const;
 const N_FAMILY = Math.max(8, Math.round(1000 * scale));
 const N_CHAIN = Math.max(2, Math.round(200 * scale));
 const BIG_FAMILIES = Math.max(1, Math.round(100 * Math.sqrt(scale)));

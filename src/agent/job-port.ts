@@ -24,24 +24,29 @@ import { StringDecoder } from 'node:string_decoder';
 /** The environment variable bash imports as the function `nubis`. */
 export const BASH_FUNCTION_ENV = 'BASH_FUNC_nubis%%';
 
+/** The job port's answer to a key it does not know (the caller then uses the FIFO shim). */
+export const UNKNOWN_KEY = 'unknown-key';
+
 /**
  * The function's text as bash imports it (`() { … }`). Outside an agent job, or for anything but
- * `child`, it runs the `nubis` on PATH. Safe under `set -eu -o pipefail`: nothing in it fails
- * outside a condition. A refused event, meter or label is reported on stderr and returns 0 (as
- * ecflow_client); a refused init, complete, abort or wait returns 1.
+ * `child`, it runs the `nubis` on PATH. When the port cannot be reached, does not know the key
+ * (an agent restarted since the job started: its port and keys are new) or closes without an
+ * answer, the call goes through the shim on PATH and the job's FIFO channel instead, which
+ * outlive an agent. Safe under `set -eu -o pipefail`: nothing in it fails outside a condition.
+ * A refused event, meter or label is reported on stderr and returns 0 (as ecflow_client); a
+ * refused init, complete, abort or wait returns 1.
  */
 export const BASH_FUNCTION = `() {
   if [ "\${1-}" != child ] || [ -z "\${NUBIS_JOB_PORT-}" ]; then command nubis "$@"; return; fi
   shift
   if [ -n "\${NO_ECF+x}" ]; then return 0; fi
-  local a1="\${1-}" IFS=' ' ans= sent=
+  local a1="\${1-}" IFS=' ' ans=
   if [ $# -gt 0 ]; then shift; fi
-  { sent=1; printf '%s\\037%s\\037%s\\037%s\\037%s\\037%s\\037%s\\036\\n' "\${NUBIS_JOB_KEY-}" "\${ECF_NAME-}" "\${ECF_PASS-}" "\${ECF_TRYNO-}" "\${ECF_RID-}" "$a1" "$*" >&9 && IFS= read -r ans <&9; } 9<>"/dev/tcp/127.0.0.1/$NUBIS_JOB_PORT" 2>/dev/null || :
-  # no agent on the port (it is restarting): the FIFO shim waits for the next one to read the channel
-  if [ -z "$sent" ]; then command nubis child "$a1" "$@"; return; fi
+  { printf '%s\\037%s\\037%s\\037%s\\037%s\\037%s\\037%s\\036\\n' "\${NUBIS_JOB_KEY-}" "\${ECF_NAME-}" "\${ECF_PASS-}" "\${ECF_TRYNO-}" "\${ECF_RID-}" "$a1" "$*" >&9 && IFS= read -r ans <&9; } 2>/dev/null 9<>"/dev/tcp/127.0.0.1/$NUBIS_JOB_PORT" || :
   case $ans in
     ok*) return 0 ;;
-    '') ans='refused the agent closed the reply channel' ;;
+    refused*) ;;
+    *) command nubis child "$a1" "$@"; return ;;
   esac
   printf 'nubis child: %s\\n' "\${ans#refused }" >&2
   case $a1 in --init*|--complete*|--abort*|--wait*) return 1 ;; esac

@@ -64,7 +64,7 @@ import { parseChildArgs } from './child-args.js';
 import { ExitWatch, restoreJobs, savedJobOf, stillRunning, type RestoreHost } from './job-restore.js';
 import { openJobState, type ChildRecord } from './job-state.js';
 import { findProcessesByEnv, findProcessGroup, listProcesses, processStartTime, readEnviron, terminate } from './proc.js';
-import { BASH_FUNCTION, BASH_FUNCTION_ENV, startJobPort, type JobPort, type PortReply } from './job-port.js';
+import { BASH_FUNCTION, BASH_FUNCTION_ENV, startJobPort, UNKNOWN_KEY, type JobPort, type PortReply } from './job-port.js';
 import { createJobSpawner } from './launcher.js';
 import type { Spawner } from './spawner.js';
 import type { JobAnswer, JobCaller, JobChildCommand, JobFeed, JobFeedRecord, JobInfo, JobRequest, JobStatusList } from './protocol.js';
@@ -443,7 +443,8 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   /** A job-port record of the job with `key`; what its FIFO holds goes first (calls keep their order). */
   const onPortRecord = (key: string, text: string, send: PortReply): void => {
     const job = byKey.get(key);
-    if (!job || job.info.state !== 'running') return send('refused zombie: no running job of this agent has that key');
+    // not ours (an agent restarted since the job started): the caller goes through its FIFO
+    if (!job || job.info.state !== 'running') return send(UNKNOWN_KEY);
     drainChannel(job);
     const f = text.split(FIELD);
     onRecord(job, f, send, WAITING_RE.test(f[4] ?? ''));
@@ -581,14 +582,16 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     const withArg = interp.arg === undefined ? [] : [interp.arg];
     let file = '/bin/sh';
     let args = ['-c', `ECF_RID=$$; export ECF_RID; exec ${[interp.file, ...withArg].map(shq).join(' ')} "$0"`, scriptPath];
-    if (interp.file.startsWith('/') && interp.file.endsWith('/bash')) {
+    const bash = (interp.file.startsWith('/') && interp.file.endsWith('/bash')) || (interp.file.endsWith('/env') && interp.arg === 'bash');
+    if (bash) {
       file = interp.file;
       args = [...withArg, scriptPath];
       if (env['BASH_ENV'] !== undefined) env['NUBIS_BASH_ENV'] = env['BASH_ENV'];
       env['BASH_ENV'] = bashEnv;
     }
     // the script and a fresh output (a try number seen before, after a requeue, starts afresh)
-    // are written by the spawner's thread, which also forks: nothing here waits for the disk
+    // are written by the launcher (or a spawner thread), which also forks: nothing here waits
+    // for the disk or a fork
     job.info.pid = await spawner.start({
       file, args, cwd: dirname(stem), env, output: job.outFile,
       mkdirs: [dirname(stem)], files: [{ path: scriptPath, text: req.script, mode: 0o755 }],

@@ -384,20 +384,35 @@ describe('bash jobs: `nubis` is a shell function on the agent\'s job port', () =
     assert.equal(rt.runtime.node('/s/b')!.state, 'complete');
   });
 
-  test('waiting calls made at the same time each get their answer; a zombie is refused; a wrong key is refused', async () => {
+  test('waiting calls made at the same time each get their answer; a zombie is refused; a port or key the agent does not know falls back to the FIFO', async () => {
     const f = await setup();
     const rt = fakeRuntime();
     const d = dispatcher(rt);
     const node = { nodeId: f.nodeId, agent: f.client };
     const script = `${bashHead}for i in 1 2 3 4 5 6 7 8 9 10; do (nubis child --wait="x == $i" && echo "ok $i" >>ok.txt) & done\nwait\nsort -k2 -n ok.txt\nrm ok.txt\n` +
       `if ECF_PASS=wrong nubis child --complete 2>err.txt; then echo accepted; else echo "refused: $(cat err.txt)"; fi\n` +
-      `if NUBIS_JOB_KEY=forged nubis child --complete 2>err.txt; then echo accepted; else echo "refused: $(cat err.txt)"; fi\nrm -f err.txt\n${tail}`;
+      // as after an agent restart: the port gone, or another agent's (new keys)
+      `NUBIS_JOB_PORT=1 nubis child --event=noport\nNUBIS_JOB_KEY=forged nubis child --event=otherkey\nrm -f err.txt\n${tail}`;
     await d.start(rt.submit('/s/w'), node, script);
     await waitFor('the job to end', () => d.running().length === 0, 20_000);
     const out = await d.logs('wf', '/s/w', 1, node);
-    assert.equal(out, `${[...Array(10).keys()].map((i) => `ok ${i + 1}\n`).join('')}refused: nubis child: zombie: wrong password or try\nrefused: nubis child: zombie: no running job of this agent has that key\n`);
+    assert.equal(out, `${[...Array(10).keys()].map((i) => `ok ${i + 1}\n`).join('')}refused: nubis child: zombie: wrong password or try\n`);
+    assert.deepEqual(rt.calls.filter((c) => c.command.verb === 'event').map((c) => (c.command as { name: string }).name), ['noport', 'otherkey']);
     assert.equal(rt.calls.filter((c) => c.command.verb === 'wait').length, 10);
     assert.equal(rt.runtime.node('/s/w')!.state, 'complete');
+  });
+
+  test('a `#!/usr/bin/env bash` job gets the function and its own pid as ECF_RID too', async () => {
+    const f = await setup();
+    const rt = fakeRuntime();
+    const d = dispatcher(rt);
+    const node = { nodeId: f.nodeId, agent: f.client };
+    await d.start(rt.submit('/s/e'), node, `#!/usr/bin/env bash\nnubis child --init=$$\necho "$(type -t nubis) $ECF_RID $$"\n${tail}`);
+    await waitFor('the job to end', () => d.running().length === 0);
+    const m = /^function (\d+) (\d+)\n$/.exec(await d.logs('wf', '/s/e', 1, node));
+    assert.ok(m);
+    assert.equal(m[1], m[2]);
+    assert.deepEqual(rt.calls.map((c) => c.command.verb), ['init', 'complete']);
   });
 
   test('a call on the FIFO (a sh child of the job) and a later one on the port keep their order', async () => {
