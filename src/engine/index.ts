@@ -19,6 +19,7 @@ import {
 } from '../drivers/index.js';
 import { createCloudRegistry, cloudKey, type PlacementSource } from './clouds.js';
 import { createHandleKeeper } from './handle-keeper.js';
+import { ProviderIndex } from './provider-index.js';
 import { NubisError, isNubisError } from '../errors/index.js';
 import { accountedCloud, createRegistry, choosePlacement, resolveKey, type Registry, type SecretKey } from '../registry/index.js';
 import { createEngine, type Engine, type EngineOptions } from './engine.js';
@@ -77,6 +78,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
   const { store, events } = opts;
   const factories = opts.drivers ?? defaultDriverFactories();
   let engineRef: Engine | undefined;
+  const byProvider = new ProviderIndex();
   const key = opts.secretKey ?? resolveKey(opts.dataDir, {});
   const registry = createRegistry({
     store, clock, events, factories, dataDir: opts.dataDir,
@@ -120,8 +122,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
   const callOwner = (target: string): Deployment | undefined => {
     if (!engineRef) return undefined;
     const byKey = /(?:^|,)nubis-key=([^,]+)/.exec(target)?.[1];
-    let n = engineRef.nodes.get(byKey ?? target);
-    if (!n) for (const m of engineRef.nodes.values()) if (m.providerId === target) n = m;
+    const n = engineRef.nodes.get(byKey ?? target) ?? byProvider.find(engineRef.nodes, target);
     return n ? engineRef.deployments.get(n.deployment) : undefined;
   };
   const onCall = (e: DriverCallEvent, tenant: string): void => {

@@ -126,67 +126,76 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
     return result;
   }
 
+  /** One client per node: the engine asks for a node's client on every call. */
+  const clients = new Map<string, AgentClient>();
+
+  function makeClient(nodeId: string, startedAt: number): AgentClient {
+    const ensureReachable = async (signal: AbortSignal): Promise<NodeState> => {
+      if (signal.aborted) throw aborted();
+      if (!(await opts.reachable(nodeId))) throw new NubisError('AGENT_UNREACHABLE', `sim node ${nodeId} is not running`);
+      if (signal.aborted) throw aborted();
+      return stateOf(nodeId, startedAt);
+    };
+    return {
+      async runStep(req, signal) {
+        const s = await ensureReachable(signal);
+        let run = s.runs.get(req.runId);
+        if (!run) {
+          run = execute(s, req);
+          run.catch(() => {});
+          s.runs.set(req.runId, run);
+        }
+        return raceAbort(run, signal);
+      },
+      async stopInstance(instance, signal) {
+        const s = await ensureReachable(signal);
+        const i = instanceOf(s, instance);
+        i.process = 'none';
+        i.health = 'unknown';
+        delete i.pid;
+      },
+      async status(signal): Promise<AgentStatus> {
+        const s = await ensureReachable(signal);
+        return {
+          node: nodeId,
+          startedAt: s.startedAt,
+          instances: [...s.instances.values()].map((i) => ({ ...i, ...(i.lastStep ? { lastStep: { ...i.lastStep } } : {}) })),
+        };
+      },
+      async logs(instance, step, signal) {
+        const s = await ensureReachable(signal);
+        return s.logs
+          .filter((l) => l.instance === instance && (step === undefined || l.step === step))
+          .filter((l, _i, all) => step === undefined || l === all[all.length - 1])
+          .map((l) => l.text)
+          .join('');
+      },
+      async runJob(req, signal) {
+        return (await ensureReachable(signal)).jobs.run(req);
+      },
+      async killJob(jobId, signal) {
+        if (!(await ensureReachable(signal)).jobs.kill(jobId)) throw new NubisError('NOT_FOUND', `sim node ${nodeId} has no job ${jobId}`);
+      },
+      async jobStatus(signal) {
+        return (await ensureReachable(signal)).jobs.status();
+      },
+      async jobFeed(after, waitMs, signal, answers) {
+        return (await ensureReachable(signal)).jobs.feed(after, Math.min(Math.max(0, waitMs), 30_000), signal, answers);
+      },
+      async answerJobs(answers, signal) {
+        (await ensureReachable(signal)).jobs.answer(answers);
+      },
+      async jobLogs(job, signal) {
+        return (await ensureReachable(signal)).jobs.logs(job);
+      },
+    };
+  }
+
   return {
     client(nodeId, startedAt) {
-      const ensureReachable = async (signal: AbortSignal): Promise<NodeState> => {
-        if (signal.aborted) throw aborted();
-        if (!(await opts.reachable(nodeId))) throw new NubisError('AGENT_UNREACHABLE', `sim node ${nodeId} is not running`);
-        if (signal.aborted) throw aborted();
-        return stateOf(nodeId, startedAt);
-      };
-      return {
-        async runStep(req, signal) {
-          const s = await ensureReachable(signal);
-          let run = s.runs.get(req.runId);
-          if (!run) {
-            run = execute(s, req);
-            run.catch(() => {});
-            s.runs.set(req.runId, run);
-          }
-          return raceAbort(run, signal);
-        },
-        async stopInstance(instance, signal) {
-          const s = await ensureReachable(signal);
-          const i = instanceOf(s, instance);
-          i.process = 'none';
-          i.health = 'unknown';
-          delete i.pid;
-        },
-        async status(signal): Promise<AgentStatus> {
-          const s = await ensureReachable(signal);
-          return {
-            node: nodeId,
-            startedAt: s.startedAt,
-            instances: [...s.instances.values()].map((i) => ({ ...i, ...(i.lastStep ? { lastStep: { ...i.lastStep } } : {}) })),
-          };
-        },
-        async logs(instance, step, signal) {
-          const s = await ensureReachable(signal);
-          return s.logs
-            .filter((l) => l.instance === instance && (step === undefined || l.step === step))
-            .filter((l, _i, all) => step === undefined || l === all[all.length - 1])
-            .map((l) => l.text)
-            .join('');
-        },
-        async runJob(req, signal) {
-          return (await ensureReachable(signal)).jobs.run(req);
-        },
-        async killJob(jobId, signal) {
-          if (!(await ensureReachable(signal)).jobs.kill(jobId)) throw new NubisError('NOT_FOUND', `sim node ${nodeId} has no job ${jobId}`);
-        },
-        async jobStatus(signal) {
-          return (await ensureReachable(signal)).jobs.status();
-        },
-        async jobFeed(after, waitMs, signal, answers) {
-          return (await ensureReachable(signal)).jobs.feed(after, Math.min(Math.max(0, waitMs), 30_000), signal, answers);
-        },
-        async answerJobs(answers, signal) {
-          (await ensureReachable(signal)).jobs.answer(answers);
-        },
-        async jobLogs(job, signal) {
-          return (await ensureReachable(signal)).jobs.logs(job);
-        },
-      };
+      let c = clients.get(nodeId);
+      if (!c) clients.set(nodeId, (c = makeClient(nodeId, startedAt)));
+      return c;
     },
     reset(nodeId) {
       const s = nodes.get(nodeId);
@@ -203,6 +212,7 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
     forget(nodeId) {
       nodes.get(nodeId)?.jobs.close();
       nodes.delete(nodeId);
+      clients.delete(nodeId);
     },
     close() {
       closing.abort();
