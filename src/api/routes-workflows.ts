@@ -63,6 +63,8 @@ const TreeNodeSchema = Type.Recursive((This) => Type.Object({
   events: Type.Optional(Type.Record(Type.String(), Type.Boolean())),
   meters: Type.Optional(Type.Record(Type.String(), Type.Number())),
   labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+  flags: Type.Optional(Type.Array(Type.String(), { description: 'ecFlow flags set on the node: late, zombie' })),
+  queues: Type.Optional(Type.Record(Type.String(), Type.Object({ index: Type.Integer(), states: Type.Array(Type.String()) }), { description: 'each queue: the next step\'s index and every step\'s state' })),
   children: Type.Array(This),
 }), { $id: 'WorkflowTreeNode' });
 
@@ -85,6 +87,7 @@ const CommandResultSchema = Type.Object({
   ok: Type.Boolean(),
   zombie: Type.Optional(Type.Boolean()),
   why: Type.Optional(Type.String()),
+  value: Type.Optional(Type.String({ description: 'a child command\'s answer: the step of `queue active`, the count of `queue no_of_aborted`' })),
 });
 
 const LogSchema = Type.Object({ path: Type.String(), tryNo: Type.Integer(), tries: Type.Integer(), text: Type.String() });
@@ -99,6 +102,11 @@ const ChildCommandSchema = Type.Union([
   Type.Object({ verb: Type.Literal('meter'), name: Type.String({ minLength: 1, maxLength: 200 }), value: Type.Number() }, opts),
   Type.Object({ verb: Type.Literal('label'), name: Type.String({ minLength: 1, maxLength: 200 }), value: Type.String({ maxLength: 100_000 }) }, opts),
   Type.Object({ verb: Type.Literal('wait'), expression: Type.String({ minLength: 1, maxLength: 10_000 }) }, opts),
+  Type.Object({
+    verb: Type.Literal('queue'), name: Type.String({ minLength: 1, maxLength: 200 }),
+    action: Type.Union([Type.Literal('active'), Type.Literal('complete'), Type.Literal('aborted'), Type.Literal('no_of_aborted'), Type.Literal('reset')]),
+    step: Type.Optional(Type.String({ maxLength: 1000 })), path: Type.Optional(Type.String({ maxLength: 1000 })),
+  }, opts),
 ]);
 
 const ChildRequestSchema = Type.Object({
@@ -244,7 +252,7 @@ export function buildWorkflowRoutes(wf: WorkflowsController | undefined): Route[
     },
     {
       method: 'POST', path: '/v1/workflows/{name}/child', operationId: 'workflowChild',
-      summary: 'a child command of a running job (init, complete, abort, event, meter, label, wait), authenticated by the try\'s one-time password; a refusal (zombie) is 200 with ok false',
+      summary: 'a child command of a running job (init, complete, abort, event, meter, label, wait, queue), authenticated by the try\'s one-time password; a refusal (zombie) is 200 with ok false',
       auth: false,
       params: { name: { schema: Type.String({ pattern: WF_ID }), description: 'the workflow as jobs know it (NUBIS_WORKFLOW: `<name>` or `<tenant>.<name>`)', required: true } },
       body: 'WorkflowChildRequest',

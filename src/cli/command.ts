@@ -20,6 +20,8 @@ export interface Command {
   options: Options;
   /** Most positional arguments accepted. */
   maxPositionals: number;
+  /** Rewrites the command's argv before it is parsed (forms node:util parseArgs does not take). */
+  prepareArgs?(argv: readonly string[]): string[];
   /** Resolves to the exit code; throws CliError for failures. */
   run(ctx: CliContext, args: Parsed): Promise<number>;
 }

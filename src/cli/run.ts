@@ -79,7 +79,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   if (!entry) return report(io, new CliError(EXIT.INVALID, 'USAGE', `unknown command ${JSON.stringify(name)}; run \`nubis --help\``));
   try {
     const command = await entry.load();
-    const args = parse(command, rest);
+    const args = parse(command, command.prepareArgs ? command.prepareArgs(rest) : rest);
     if (args.values['help'] === true) {
       io.out(commandHelp(command) + '\n');
       return EXIT.OK;

@@ -6,7 +6,8 @@
 import type { ComponentSpec } from '../model/types.js';
 import type { PlanAction, PlanActionKind } from './views.js';
 import { desiredCount, instanceName, resourceKey, type Deployment, type InstanceRec, type NodeRec } from './state.js';
-import { computeWiring, servesTraffic, wiringHash } from './wiring.js';
+import { computeWiring, wiringHash } from './wiring.js';
+import { ComponentStates } from './component-state.js';
 
 export interface Action extends PlanAction {
   deployment: string;
@@ -83,109 +84,64 @@ export function componentWiringHashes(dep: Deployment, instances: InstanceRec[],
   return out;
 }
 
+/**
+ * The whole deployment's graph: each instance planned alone (`planInstance`, the engine's hot
+ * path) from counts over `instances`, then linked to the other instances' actions it waits
+ * for (a configure after its providers' starts, a stop after its requirers' updates and, in a
+ * destroy, their stops) so `plan` shows why it is not ready. Busy instances get no actions.
+ */
 export function planDeployment({ dep, instances, nodes, now, busy }: PlanInput): Action[] {
-  const actions: Action[] = [];
-  const comps = dep.spec.components;
-  const runningCount = new Map<string, number>();
-  for (const i of instances) if (servesTraffic(i, nodes)) runningCount.set(i.component, (runningCount.get(i.component) ?? 0) + 1);
-  const hashes = componentWiringHashes(dep, instances, nodes);
-  const requirersOf = new Map<string, string[]>();
-  for (const c of Object.values(comps)) {
-    for (const ch of Object.values(c.requires)) {
-      const l = requirersOf.get(ch.component) ?? [];
-      l.push(c.name);
-      requirersOf.set(ch.component, l);
-    }
-  }
+  const states = new ComponentStates();
   const byComponent = new Map<string, InstanceRec[]>();
   for (const i of instances) {
-    const l = byComponent.get(i.component) ?? [];
+    states.update(i.key, i, dep, nodes);
+    let l = byComponent.get(i.component);
+    if (!l) byComponent.set(i.component, (l = []));
     l.push(i);
-    byComponent.set(i.component, l);
   }
-
-  const push = (a: Omit<Action, 'deployment' | 'id'> & { id?: string }): string => {
-    const full: Action = { ...a, id: a.id ?? id(a.kind, a.target), deployment: dep.name };
-    actions.push(full);
-    return full.id;
+  const hashes = componentWiringHashes(dep, instances, nodes);
+  const requirers = new Map<string, string[]>();
+  for (const c of Object.values(dep.spec.components)) {
+    for (const ch of Object.values(c.requires)) {
+      const l = requirers.get(ch.component) ?? [];
+      if (!l.includes(c.name)) l.push(c.name);
+      requirers.set(ch.component, l);
+    }
+  }
+  const holding = new Map<string, boolean>();
+  const env: InstancePlanEnv = {
+    dep, nodes, now,
+    counts: (c) => states.counts(dep.name, c),
+    hash: (c) => hashes.get(c),
+    requirersBusy: (c) => {
+      let v = holding.get(c);
+      if (v === undefined) holding.set(c, (v = (byComponent.get(c) ?? []).some((r) => requirerHoldsStop(dep, r, nodes, hashes.get(c)))));
+      return v;
+    },
+    requirersOf: (c) => requirers.get(c) ?? [],
   };
-
+  const plans: InstancePlan[] = [];
+  const present = new Set<string>();
   for (const inst of instances) {
     if (busy?.has(inst.key)) continue;
-    const comp: ComponentSpec | undefined = comps[inst.component];
-    const node = nodes.get(inst.key);
-    const waiting = (inst.notBefore ?? 0) > now;
-    if (inst.desired && comp) {
-      if (inst.phase === 'failed' || node?.status === 'failed') continue;
-      // its node does not answer: nothing can reach its agent until it does (./reachability.ts)
-      if (node?.status === 'running' && node.unreachable && inst.phase === 'running') continue;
-      let prev: string | undefined;
-      const nodeUp = node?.status === 'running';
-      if (!nodeUp) {
-        const nodeWaiting = (node?.notBefore ?? 0) > now;
-        const cloud = node?.cloud || comp.cloud;
-        prev = push({ kind: 'create-node', target: inst.key, ...(cloud ? { cloud } : {}), after: [], ready: !nodeWaiting, reason: nodeReason(node) });
-      }
-      const phase = inst.phase;
-      if (phase === 'pending') {
-        prev = push({ kind: 'install', target: inst.key, after: prev ? [prev] : [], ready: nodeUp && !waiting, reason: 'new instance' });
-      }
-      if (phase === 'pending' || phase === 'installed') {
-        const after = prev ? [prev] : [];
-        let channelsMet = true;
-        for (const ch of Object.values(comp.requires)) {
-          if (ch.optional) continue;
-          if ((runningCount.get(ch.component) ?? 0) === 0) channelsMet = false;
-          for (const p of byComponent.get(ch.component) ?? []) {
-            if (p.desired && p.phase !== 'running' && p.phase !== 'failed') after.push(id('start', p.key));
-          }
-        }
-        prev = push({
-          kind: 'configure',
-          target: inst.key,
-          after,
-          ready: nodeUp && !waiting && phase === 'installed' && channelsMet,
-          reason: channelsMet ? 'installed' : 'waits for a provider of every mandatory channel',
-        });
-      }
-      if (phase === 'pending' || phase === 'installed' || phase === 'configured') {
-        push({ kind: 'start', target: inst.key, after: prev ? [prev] : [], ready: nodeUp && !waiting && phase === 'configured', reason: 'configured' });
-      } else if ((phase === 'running' || phase === 'started') && nodeUp && inst.processAlive === false) {
-        push({ kind: 'restart', target: inst.key, after: [], ready: !waiting, reason: 'its process exited' });
-      } else if (phase === 'running' && nodeUp && inst.health === 'unhealthy') {
-        push({ kind: 'restart', target: inst.key, after: [], ready: !waiting, reason: 'its health check failed' });
-      } else if (phase === 'running' && nodeUp && Object.keys(comp.requires).length > 0 && hashes.get(comp.name) !== inst.wiringHash) {
-        push({ kind: 'update', target: inst.key, after: [], ready: !waiting, reason: 'its channels changed' });
-      }
-      continue;
-    }
-    // not desired: stop, then delete the node (unless its delete failed for good: that waits for a person)
-    if (node?.status === 'failed' && node.providerId && node.lastError?.startsWith('delete failed')) continue;
-    let prev: string | undefined;
-    const nodeUp = node?.status === 'running';
-    if (nodeUp && inst.phase !== 'pending' && inst.phase !== 'stopped') {
-      const after: string[] = [];
-      for (const reqComp of requirersOf.get(inst.component) ?? []) {
-        for (const r of byComponent.get(reqComp) ?? []) {
-          if (r.key === inst.key) continue;
-          if (r.desired && r.phase === 'running' && hashes.get(reqComp) !== r.wiringHash) after.push(id('update', r.key));
-          if (!r.desired && dep.status === 'destroying' && r.phase !== 'stopped' && r.phase !== 'pending') after.push(id('stop', r.key));
-        }
-      }
-      prev = push({ kind: 'stop', target: inst.key, after, ready: true, reason: dep.status === 'destroying' ? 'deployment destroyed' : 'scaled in' });
-    }
-    push({
-      kind: 'delete-node',
-      target: inst.key,
-      ...(node?.cloud || comp?.cloud ? { cloud: node?.cloud || comp?.cloud } : {}),
-      after: prev ? [prev] : [],
-      ready: !prev && (node?.notBefore ?? 0) <= now,
-      reason: dep.status === 'destroying' ? 'deployment destroyed' : 'scaled in',
-    });
+    const p = planInstance(inst, env);
+    plans.push(p);
+    for (const a of p.actions) present.add(a.id);
   }
-  // readiness also requires every dependency to be gone from the plan
-  const present = new Set(actions.map((a) => a.id));
-  for (const a of actions) if (a.ready && a.after.some((d) => present.has(d))) a.ready = false;
+  const blockers = (kinds: readonly PlanActionKind[], components: readonly string[], self: string): string[] => {
+    const out: string[] = [];
+    for (const c of components) for (const o of byComponent.get(c) ?? []) for (const k of kinds) if (o.key !== self && present.has(id(k, o.key))) out.push(id(k, o.key));
+    return out;
+  };
+  const stopBlockers: readonly PlanActionKind[] = dep.status === 'destroying' ? ['update', 'stop'] : ['update'];
+  const actions: Action[] = [];
+  for (const p of plans) {
+    for (const a of p.actions) {
+      if (a.kind === 'configure') a.after.push(...blockers(['start'], p.waitsForProviders, a.target));
+      else if (a.kind === 'stop') a.after.push(...blockers(stopBlockers, p.waitsForRequirers, a.target));
+      actions.push(a);
+    }
+  }
   return actions;
 }
 
@@ -249,8 +205,8 @@ export interface InstancePlan {
 }
 
 /**
- * The actions of one instance, as `planDeployment` would plan them, with readiness decided
- * from the counts of its providers and requirers instead of their own planned actions: a
+ * The actions of one instance, with readiness decided from the counts of its providers and
+ * requirers (not from their planned actions: the engine plans each instance alone): a
  * configure waits until every mandatory channel has a serving provider and no wanted provider
  * is still to start; a stop waits until its requirers' updates and (in a destroy) stops are
  * done. An instance with an action in flight gets none (the caller does not ask).

@@ -4,6 +4,7 @@ import { parseSpec } from '../../src/model/index.js';
 import { componentWiringHashes, planDeployment, planInstance, requirerHoldsStop } from '../../src/engine/planner.js';
 import { ComponentStates, unblocks } from '../../src/engine/component-state.js';
 import type { Deployment, InstanceRec, NodeRec } from '../../src/engine/state.js';
+import { servesTraffic } from '../../src/engine/wiring.js';
 import type { InstancePhase, NodeState } from '../../src/engine/views.js';
 
 const SPEC = `name: w
@@ -31,8 +32,9 @@ function prng(seed: number): () => number {
   return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
 }
 
-const PHASES: InstancePhase[] = ['pending', 'installed', 'configured', 'started', 'running', 'stopping', 'stopped', 'failed'];
-const NODE_STATES: (NodeState | undefined)[] = ['pending', 'creating', 'provisioning', 'running', 'running', 'running', 'deleting', 'failed', undefined];
+/** Weighted towards the states where one instance holds back another (running requirers, installed consumers). */
+const PHASES: InstancePhase[] = ['pending', 'installed', 'installed', 'configured', 'started', 'running', 'running', 'running', 'running', 'stopping', 'stopped', 'failed'];
+const NODE_STATES: (NodeState | undefined)[] = ['pending', 'creating', 'provisioning', 'running', 'running', 'running', 'running', 'running', 'running', 'deleting', 'failed', undefined];
 
 function randomState(r: () => number): { d: Deployment; insts: InstanceRec[]; nodes: Map<string, NodeRec> } {
   const d: Deployment = {
@@ -48,7 +50,7 @@ function randomState(r: () => number): { d: Deployment; insts: InstanceRec[]; no
       const name = `${component}-${o}`;
       const key = `w/${name}`;
       insts.push({
-        key, deployment: 'w', component, ordinal: o, name, desired: d.status === 'destroying' ? false : r() < 0.85, phase: pick(PHASES),
+        key, deployment: 'w', component, ordinal: o, name, desired: d.status === 'destroying' ? false : r() < 0.75, phase: pick(PHASES),
         ...(r() < 0.5 ? { wiringHash: pick(['stale', 'other']) } : {}),
         runSeq: 0, restarts: 0, attempts: 0, createdAt: 0, updatedAt: 0,
         health: pick(['healthy', 'healthy', 'unknown', 'unhealthy'] as const), processAlive: pick([undefined, undefined, true, false]),
@@ -68,15 +70,55 @@ function randomState(r: () => number): { d: Deployment; insts: InstanceRec[]; no
   return { d, insts, nodes };
 }
 
-test('planInstance: with nothing in flight, each instance gets the actions and readiness planDeployment gives it (300 random states)', () => {
+/**
+ * The engine plans each instance alone, deciding readiness from counts of its providers and
+ * requirers (planInstance); the deployment's graph (planDeployment) links those actions to the
+ * other instances' actions they wait for. The two views must agree: whatever is ready has no
+ * dependency left in the graph, and whatever is held back by another instance names an
+ * action of that instance in the graph (or a mandatory channel nobody serves).
+ */
+test('plan graph: counts-based readiness agrees with the dependencies in the plan (1,000 random states)', () => {
   const r = prng(7);
-  for (let c = 0; c < 300; c++) {
+  let heldByOthers = 0;
+  for (let c = 0; c < 1000; c++) {
+    const { d, insts, nodes } = randomState(r);
+    const now = 50;
+    const actions = planDeployment({ dep: d, instances: insts, nodes, now });
+    const ids = new Set(actions.map((a) => a.id));
+    const byKey = new Map(insts.map((i) => [i.key, i]));
+    for (const a of actions) {
+      const i = byKey.get(a.target)!;
+      const where = `case ${c}, ${a.id} (${i.phase}, desired ${i.desired}, node ${nodes.get(i.key)?.status})`;
+      const open = a.after.filter((x) => ids.has(x));
+      if (a.ready) assert.deepEqual(open, [], `${where}: ready with a dependency left`);
+      const ownChainClear = !open.some((x) => x.endsWith(`:${a.target}`));
+      const others = open.filter((x) => !x.endsWith(`:${a.target}`));
+      if (a.kind === 'stop') {
+        assert.equal(a.ready, others.length === 0, `${where}: a stop is ready exactly when no requirer's update or stop is left`);
+        if (!a.ready) heldByOthers++;
+      }
+      if (a.kind === 'configure' && ownChainClear && i.phase === 'installed' && nodes.get(i.key)?.status === 'running' && (i.notBefore ?? 0) <= now) {
+        const unserved = Object.values(d.spec.components[i.component]!.requires).some((ch) => !ch.optional && !insts.some((p) => p.component === ch.component && servesTraffic(p, nodes)));
+        assert.equal(a.ready, others.length === 0 && !unserved, `${where}: a configure is ready exactly when its providers serve and none is still to start`);
+        if (!a.ready) heldByOthers++;
+      }
+    }
+  }
+  assert.ok(heldByOthers > 200, `the random states hold actions back by other instances often enough (${heldByOthers})`);
+});
+
+test("planInstance: the engine's incremental counts (fed in any order, repeated) plan what the whole graph plans", () => {
+  const r = prng(11);
+  for (let c = 0; c < 200; c++) {
     const { d, insts, nodes } = randomState(r);
     const now = 50;
     const whole = planDeployment({ dep: d, instances: insts, nodes, now });
     const hashes = componentWiringHashes(d, insts, nodes);
     const states = new ComponentStates();
-    for (const i of insts) states.update(i.key, i, d, nodes);
+    // an earlier state of every resource first, then the current one in a shuffled order, some twice
+    for (const i of insts) states.update(i.key, { ...i, phase: 'pending', desired: true }, d, new Map());
+    const order = [...insts, ...insts.filter(() => r() < 0.3)].sort(() => r() - 0.5);
+    for (const i of order) states.update(i.key, i, d, nodes);
     const requirers: Record<string, string[]> = { kv: ['app'], app: ['lb'], lb: [] };
     for (const i of insts) {
       const mine = planInstance(i, {
@@ -88,7 +130,7 @@ test('planInstance: with nothing in flight, each instance gets the actions and r
       }).actions;
       const theirs = whole.filter((a) => a.target === i.key);
       const show = (as: typeof whole): string[] => as.map((a) => `${a.kind}${a.ready ? '!' : ''}`);
-      assert.deepEqual(show(mine), show(theirs), `case ${c}, ${i.key} (${i.phase}, desired ${i.desired}, node ${nodes.get(i.key)?.status})`);
+      assert.deepEqual(show(mine), show(theirs), `case ${c}, ${i.key}`);
     }
   }
 });

@@ -130,11 +130,8 @@ function rejects(text: string, message: string): void {
 
 test('bad input: unknown attribute and unsupported constructs name the construct at file:line:col', () => {
   rejects('suite s\n  task t\n    colour red\n', "bad.def:3:5: unknown keyword 'colour' is not supported");
-  rejects('suite s\n  task t\n    late -c 01:00\n', 'bad.def:3:5: late is not supported');
-  rejects('suite s\n  clock hybrid\n', "bad.def:2:3: clock hybrid is not supported (only 'clock real')");
-  rejects('suite s\n  clock real 1.1.2026\n', "bad.def:2:3: clock real 1.1.2026 is not supported (only 'clock real')");
-  rejects('suite s\n  task t\n   autocancel +01:00\n', 'bad.def:3:4: autocancel is not supported');
-  rejects('suite s\n  task t\n    zombie user:fob::\n', 'bad.def:3:5: zombie is not supported');
+  rejects('suite s\n  task t\n    autoarchive +01:00\n', 'bad.def:3:5: autoarchive is not supported');
+  rejects('suite s\n  endclock 1.1.2027\n', 'bad.def:2:3: endclock is not supported');
   rejects('suite s\n  repeat month 2\n', 'bad.def:2:10: repeat month is not supported');
   rejects('suite s\n  task t\n    time 25:00\n', "bad.def:3:10: expected a time hh:mm, found '25:00' (out of range)");
   rejects('suite s\n  task t\n    cron -x 1 10:00\n', "bad.def:3:10: unknown cron option '-x' (expected -w, -d or -m)");

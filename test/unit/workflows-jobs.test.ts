@@ -91,6 +91,19 @@ describe('workflow jobs on a local agent', () => {
     assert.equal(rt.runtime.node('/s/c')!.state, 'complete');
   });
 
+  test('the shim takes a negative meter value and a bare --abort, as ecflow_client does', async () => {
+    const f = await setup();
+    const rt = fakeRuntime();
+    const d = dispatcher(rt);
+    await d.start(rt.submit('/s/neg'), { nodeId: f.nodeId, agent: f.client }, `${head}nubis child --meter=m -5\nnubis child --meter m -7\nnubis child --abort\n`);
+    await waitFor('the job to end', () => d.running().length === 0);
+    assert.deepEqual(rt.calls.slice(1).map((c) => c.command), [
+      { verb: 'meter', name: 'm', value: -5 }, { verb: 'meter', name: 'm', value: -7 }, { verb: 'abort', reason: '' },
+    ]);
+    assert.equal(rt.runtime.node('/s/neg')!.state, 'aborted');
+    assert.deepEqual(rt.lost, []);
+  });
+
   test('a job killed by SIGKILL without reporting is lost', async () => {
     const f = await setup();
     const rt = fakeRuntime();

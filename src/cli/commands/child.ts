@@ -1,5 +1,5 @@
 /**
- * `nubis child --init=RID | --complete | --abort=REASON | --event=N [set|clear] | --meter=N V |
+ * `nubis child --init=RID | --complete | --abort[=REASON] | --event=N [set|clear] | --meter=N V |
  * --label=N text… | --wait=EXPR` — a job's child command, as ecflow_client's, so ecFlow's
  * head.h/tail.h work with `ecflow_client` replaced by `nubis child`.
  *
@@ -78,18 +78,36 @@ export function childCommandOf(args: Parsed): WfChildCommand {
   }
 }
 
+/**
+ * ecflow_client's forms that node:util parseArgs does not take as they are: a bare `--abort`
+ * (no reason) becomes `--abort=`, and from the first argument that starts with a single `-`
+ * (a negative value, `--meter=m -5` or `--meter m -5`; a label's text) on, everything is a
+ * positional argument (parseArgs would read `-5` as short flags).
+ */
+export function childArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return [...out, ...argv.slice(i)];
+    if (/^-[^-]/.test(a) && a !== '-h') return [...out, '--', ...argv.slice(i)];
+    const next = argv[i + 1];
+    out.push(a === '--abort' && (next === undefined || next.startsWith('--')) ? '--abort=' : a);
+  }
+  return out;
+}
+
 const blocking = (verb: WfChildCommand['verb']): boolean => verb === 'init' || verb === 'complete' || verb === 'abort' || verb === 'wait';
 
 export const childCommand: Command = {
   name: 'child',
   summary: 'a job\'s child command (ecflow_client\'s --init, --complete, --abort, --event, --meter, --label, --wait)',
-  usage: 'nubis child --init=$$ [--add N=V…] | --complete [--remove N…] | --abort=REASON | --event=N [set|clear] | --meter=N V | --label=N text… | --wait=EXPR',
+  usage: 'nubis child --init=$$ [--add N=V…] | --complete [--remove N…] | --abort[=REASON] | --event=N [set|clear] | --meter=N V | --label=N text… | --wait=EXPR',
   help: [
     '--init=RID [--add N=V …]  the job started (RID: its pid); optionally adds variables',
     '--complete [--remove N …]  the job finished',
-    '--abort=REASON  the job failed (retried while ECF_TRYNO < ECF_TRIES)',
+    '--abort[=REASON]  the job failed (retried while ECF_TRYNO < ECF_TRIES)',
     '--event=N [set|clear]  sets (default) or clears an event',
-    '--meter=N V  sets a meter',
+    '--meter=N V  sets a meter (V may be negative)',
     '--label=N text…  sets a label\'s text',
     '--wait=EXPR  blocks until a trigger-style expression holds',
     'identity from ECF_NAME, ECF_PASS, ECF_TRYNO, ECF_RID; server from NUBIS_URL; NO_ECF set: do nothing',
@@ -100,6 +118,7 @@ export const childCommand: Command = {
     meter: { type: 'string' }, label: { type: 'string' }, wait: { type: 'string' },
   },
   maxPositionals: 1000,
+  prepareArgs: childArgv,
   async run(ctx, args) {
     const env = ctx.io.env;
     if (env['NO_ECF'] !== undefined) return 0;

@@ -29,6 +29,8 @@ interface TreeNode {
   meters?: Record<string, number>;
   labels?: Record<string, string>;
   events?: Record<string, boolean>;
+  /** ecFlow's flags (late, zombie). */
+  flags?: string[];
   children: TreeNode[];
 }
 
@@ -59,6 +61,7 @@ export function formatTree(style: Style, v: StatusView): string {
   const walk = (n: TreeNode, depth: number): void => {
     const extra: string[] = [];
     if (n.suspended) extra.push(style.yellow('suspended'));
+    for (const f of n.flags ?? []) extra.push(style.yellow(`flag:${f}`));
     if (n.kind === 'task' && n.tryNo) extra.push(`try ${n.tryNo}`);
     if (n.reason && n.state !== 'complete') extra.push(n.reason);
     for (const [k, x] of Object.entries(n.meters ?? {})) extra.push(`${k}=${x}`);

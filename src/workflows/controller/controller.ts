@@ -24,7 +24,7 @@ import { tryKey, type JobStart, type WorkflowPorts } from './ports.js';
 import { PoolAutoscaler, PoolQueue, type PoolDispatch } from '../pools/index.js';
 import { normalizePath } from '../script/index.js';
 import { printAction } from '../actions/index.js';
-import { buildTree, progressOf, type WorkflowProgress, type WorkflowTreeNode } from './view.js';
+import { buildTree, liveDefinition, progressOf, type WorkflowProgress, type WorkflowTreeNode } from './view.js';
 
 export const WORKFLOW_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_-]{0,79}$';
 const NAME_RE = new RegExp(WORKFLOW_NAME_PATTERN);
@@ -99,6 +99,8 @@ interface Loaded {
   readonly dirty: Map<string, { state: string; sub?: string }>;
   /** State (and suspended flag) last reported per path, to emit an event per change. */
   readonly seen: Map<string, string>;
+  /** Tasks whose late flag is set (a `workflow.node.late` event was emitted). */
+  readonly late: Set<string>;
   readonly pendingEvents: EventInput[];
   readonly pendingSubs: WfSubmission[];
   gen: number;
@@ -134,7 +136,7 @@ interface PoolEntry {
 }
 
 /** What makes a state event: the state, the suspended flag and the try (a retry within one step is a new submission). */
-const stateKey = (n: WfNodeRuntime): string => `${n.state}${n.suspended ? '+s' : ''}#${n.tryNo}`;
+const stateKey = (n: WfNodeRuntime): string => `${n.state}${n.suspended ? '+s' : ''}#${n.tryNo}${n.removed ? '-removed' : ''}`;
 
 function walk(nodes: readonly WfNodeDef[], parent: string, fn: (n: WfNodeDef, path: string) => void): void {
   for (const n of nodes) {
@@ -312,6 +314,10 @@ export class WorkflowsController {
             l.seen.set(n.path, k);
             l.pendingEvents.push(this.nodeEvent(l, n));
           }
+          if (n.flags?.includes('late') && !l.late.has(n.path)) {
+            l.late.add(n.path);
+            l.pendingEvents.push(this.lateEvent(l, n));
+          } else if (!n.flags?.includes('late')) l.late.delete(n.path);
         }
         l.gen++;
         this.wake?.(l.id);
@@ -349,12 +355,21 @@ export class WorkflowsController {
     };
   }
 
+  /** `workflow.node.late`: a task's late flag was set (its `late` attribute). */
+  private lateEvent(l: Loaded, n: WfNodeRuntime): EventInput {
+    return {
+      kind: 'workflow.node.late', actor: 'engine', tenant: l.tenant, target: `${l.id}:${n.path}`, outcome: n.state,
+      ts: this.opts.clock.now(),
+      data: { workflow: l.name, path: n.path, state: n.state, try: n.tryNo },
+    };
+  }
+
   private nodeEvent(l: Loaded, n: WfNodeRuntime): EventInput {
     return {
       kind: 'workflow.node.state', actor: 'engine', tenant: l.tenant, target: `${l.id}:${n.path}`, outcome: n.state,
       ...(n.reason ? { reason: n.reason } : {}),
       ts: this.opts.clock.now(),
-      data: { workflow: l.name, path: n.path, state: n.state, suspended: n.suspended, try: n.tryNo, ...(n.reason ? { reason: n.reason } : {}) },
+      data: { workflow: l.name, path: n.path, state: n.state, suspended: n.suspended, try: n.tryNo, ...(n.reason ? { reason: n.reason } : {}), ...(n.removed ? { removed: true } : {}) },
     };
   }
 
@@ -381,7 +396,7 @@ export class WorkflowsController {
     });
     self = {
       id: row.id, tenant, name, row, def, runtime, files, taskDefs,
-      dirty: new Map(), seen: new Map(), pendingEvents: [], pendingSubs: [], gen: 0, committed: 0, waiters: [], actions: new Map(), pools: new Map(), slots: new Map(), closed: false,
+      dirty: new Map(), seen: new Map(), late: new Set(), pendingEvents: [], pendingSubs: [], gen: 0, committed: 0, waiters: [], actions: new Map(), pools: new Map(), slots: new Map(), closed: false,
     };
     for (const n of runtime.nodes()) self.seen.set(n.path, stateKey(n));
     return self;
@@ -817,7 +832,7 @@ export class WorkflowsController {
     const w = await this.get(tenant, name);
     const defs = this.opts.ports.defs;
     if (!defs) throw new NubisError('UNAVAILABLE', 'this control plane cannot print workflow definitions (no def unit)');
-    return defs.print(w.def);
+    return defs.print(liveDefinition(w.def, w.runtime));
   }
 
   async remove(tenant: string, name: string, caller: WorkflowCaller): Promise<void> {

@@ -19,6 +19,10 @@ export interface WorkflowTreeNode {
   events?: Record<string, boolean>;
   meters?: Record<string, number>;
   labels?: Record<string, string>;
+  /** ecFlow's flags: `late`, `zombie` (absent when none). */
+  flags?: string[];
+  /** Queues: the next step's index and each step's state. */
+  queues?: Record<string, { index: number; states: string[] }>;
   children: WorkflowTreeNode[];
 }
 
@@ -47,14 +51,27 @@ function nodeOf(def: WfNodeDef, path: string, rt: WorkflowRuntime): WorkflowTree
     if (ev) out.events = { ...ev };
     if (me) out.meters = { ...me };
     if (la) out.labels = { ...la };
+    if (r.flags && r.flags.length > 0) out.flags = [...r.flags];
+    const qs = nonEmpty(r.queues);
+    if (qs) out.queues = Object.fromEntries(Object.entries(qs).map(([k, q]) => [k, { index: q.index, states: [...q.states] }]));
   }
-  out.children = def.children.map((c) => nodeOf(c, `${path}/${c.name}`, rt));
+  // a node an autocancel removed is no longer part of the workflow
+  out.children = def.children.filter((c) => rt.node(`${path}/${c.name}`) !== undefined).map((c) => nodeOf(c, `${path}/${c.name}`, rt));
   return out;
+}
+
+/** The definition without the nodes an autocancel removed (what export prints). */
+export function liveDefinition(def: WfDefinition, rt: WorkflowRuntime): WfDefinition {
+  const prune = (n: WfNodeDef, path: string): WfNodeDef => ({
+    ...n,
+    children: n.children.filter((c) => rt.node(`${path}/${c.name}`) !== undefined).map((c) => prune(c, `${path}/${c.name}`)),
+  });
+  return { ...def, suites: def.suites.filter((s) => rt.node(`/${s.name}`) !== undefined).map((s) => prune(s, `/${s.name}`)) };
 }
 
 /** The tree under one root (the workflow), with one child per suite. */
 export function buildTree(def: WfDefinition, rt: WorkflowRuntime): WorkflowTreeNode {
-  const suites = def.suites.map((s) => nodeOf(s, `/${s.name}`, rt));
+  const suites = def.suites.filter((s) => rt.node(`/${s.name}`) !== undefined).map((s) => nodeOf(s, `/${s.name}`, rt));
   const order: WfState[] = ['unknown', 'complete', 'queued', 'submitted', 'active', 'aborted'];
   let state: WfState = 'unknown';
   for (const s of suites) if (order.indexOf(s.state) > order.indexOf(state)) state = s.state;
@@ -64,8 +81,9 @@ export function buildTree(def: WfDefinition, rt: WorkflowRuntime): WorkflowTreeN
 export function progressOf(tasks: Iterable<string>, rt: WorkflowRuntime): WorkflowProgress {
   const p: WorkflowProgress = { tasks: 0, complete: 0, aborted: 0, queued: 0, running: 0, active: [] };
   for (const path of tasks) {
-    p.tasks++;
     const s = rt.node(path)?.state;
+    if (s === undefined) continue; // removed by an autocancel
+    p.tasks++;
     if (s === 'complete') p.complete++;
     else if (s === 'aborted') p.aborted++;
     else if (s === 'queued') p.queued++;

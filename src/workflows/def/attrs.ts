@@ -92,7 +92,8 @@ export function name(tok: Token | undefined, fail: Fail, what: string): string {
   return tok.text;
 }
 
-function clock(tok: Token | undefined, fail: Fail, allowPlus: boolean): { t: WfClockTime; plus: boolean } {
+/** `[+]hh:mm` (the `+` refused unless allowed). */
+export function clockTime(tok: Token | undefined, fail: Fail, allowPlus: boolean): { t: WfClockTime; plus: boolean } {
   const m = tok ? /^(\+)?(\d{1,2}):(\d{2})$/.exec(tok.text) : null;
   if (!tok || !m) fail(tok, 'expected a time hh:mm');
   const h = Number(m[2]);
@@ -104,11 +105,11 @@ function clock(tok: Token | undefined, fail: Fail, allowPlus: boolean): { t: WfC
 
 /** `[+]hh:mm` or `[+]hh:mm hh:mm hh:mm` (start end step). */
 export function parseTimeSpec(args: readonly Token[], fail: Fail, allowRelative = true): WfTimeSpec {
-  const first = clock(args[0], fail, allowRelative);
+  const first = clockTime(args[0], fail, allowRelative);
   if (args.length === 1) return { relative: first.plus, start: first.t };
   if (args.length !== 3) fail(args[1] ?? args[0], 'expected hh:mm or a series start end step');
-  const end = clock(args[1], fail, false);
-  const step = clock(args[2], fail, false);
+  const end = clockTime(args[1], fail, false);
+  const step = clockTime(args[2], fail, false);
   const toMin = (c: WfClockTime): number => c.h * 60 + c.m;
   if (toMin(end.t) < toMin(first.t)) fail(args[1], 'the series ends before it starts');
   if (toMin(step.t) === 0) fail(args[2], 'the series step must be more than 00:00');
@@ -117,7 +118,7 @@ export function parseTimeSpec(args: readonly Token[], fail: Fail, allowRelative 
 }
 
 const two = (n: number): string => String(n).padStart(2, '0');
-const hhmm = (c: WfClockTime): string => `${two(c.h)}:${two(c.m)}`;
+export const hhmm = (c: WfClockTime): string => `${two(c.h)}:${two(c.m)}`;
 
 export function printTimeSpec(t: WfTimeSpec): string {
   const s = `${t.relative ? '+' : ''}${hhmm(t.start)}`;
@@ -264,7 +265,7 @@ export function parseRepeat(args: readonly Token[], fail: Fail): WfRepeat {
   }
 }
 
-const quoteWord = (v: string): string => (NAME_RE.test(v) ? v : v.includes('"') ? `'${v}'` : `"${v}"`);
+export const quoteWord = (v: string): string => (NAME_RE.test(v) ? v : v.includes('"') ? `'${v}'` : `"${v}"`);
 
 export function printRepeat(r: WfRepeat): string {
   switch (r.kind) {

@@ -10,9 +10,9 @@
  * (integer, enumerated, string, date, datelist, day), `time`/`today` (single, `+relative`,
  * series), `date` (with `*`), `day`, `cron` (`-w` incl. `L`, `-d` incl. `L`, `-m`, series).
  * Several statements may share a line, separated by `;`; a trigger/complete line ending in `\`
- * continues on the next line. `clock real` alone (ecFlow's default) is accepted and dropped.
- * Anything else — `late`, `autocancel`, `zombie`, other `clock`s, `repeat month|year|file`,
- * `autoarchive`, `queue`, `generic`, … and unknown words — is rejected with
+ * continues on the next line. Also `late`, `autocancel`, `clock` (suites), `queue`, `generic`
+ * and `zombie` (./attrs-misc.ts). Anything else — `endclock`, `repeat month|year|file`,
+ * `autoarchive`, `autorestore`, … and unknown words — is rejected with
  * `file:line:col: <construct> is not supported`.
  *
  * Nubis extras, invisible to ecFlow (so a file that ecflow_server loads loads here unchanged):
@@ -39,6 +39,7 @@ import {
   NAME_RE, name, parseAction, parseCron, parseDateSpec, parseDay, parseInLimit, parsePool, parseRepeat,
   parseTimeSpec, restValue, tokenize, type Fail, type Token, int, uint,
 } from './attrs.js';
+import { parseAutoCancel, parseClock, parseLate, parseNamedList, parseZombie } from './attrs-misc.js';
 import { checkDefinition } from './check.js';
 import { parsePoolText, printPool } from '../pools/index.js';
 
@@ -47,8 +48,7 @@ export type MutableNode = { -readonly [K in keyof WfNodeDef]: WfNodeDef[K] exten
 
 /** Constructs the model does not implement: named in the error instead of "unknown keyword". */
 const UNSUPPORTED = new Set([
-  'late', 'autocancel', 'zombie', 'clock', 'endclock', 'autoarchive', 'autorestore', 'queue', 'generic',
-  'verify', 'aviso', 'mirror', 'defs_state', 'ecfinterval',
+  'endclock', 'autoarchive', 'autorestore', 'verify', 'aviso', 'mirror', 'defs_state', 'ecfinterval',
 ]);
 
 export const ACTION_VAR = 'NUBIS_ACTION';
@@ -317,11 +317,41 @@ export function parseDef(text: string, file: string): WfDefinition {
         else node.crons.push(parseCron(args, fail));
         break;
       }
-      case 'clock':
-        // `clock real` alone is ecFlow's default (the suite runs on the real clock): accepted, nothing to keep
-        if (args.length === 1 && args[0]!.text === 'real') break;
-        fail(kw, `clock ${args.map((a) => a.text).join(' ')} is not supported (only 'clock real')`);
+      case 'clock': {
+        const node = current();
+        if (node.kind !== 'suite') fail(kw, 'clock is only allowed on a suite');
+        if (node.clock) fail(kw, 'a suite has at most one clock');
+        node.clock = parseClock(args, fail);
         break;
+      }
+      case 'late': {
+        const node = current();
+        if (node.late) fail(kw, 'a node has at most one late');
+        node.late = parseLate(args, fail);
+        break;
+      }
+      case 'autocancel': {
+        const node = current();
+        if (node.autocancel) fail(kw, 'a node has at most one autocancel');
+        node.autocancel = parseAutoCancel(args, fail);
+        break;
+      }
+      case 'queue': case 'generic': {
+        const node = current();
+        const item = parseNamedList(args, fail, kw.text);
+        const list = (kw.text === 'queue' ? (node.queues ??= []) : (node.generics ??= [])) as unknown as { name: string }[];
+        if (list.some((q) => q.name === item.name)) fail(args[0], `${node.name} already has a ${kw.text} ${item.name}`);
+        list.push(item);
+        break;
+      }
+      case 'zombie': {
+        const node = current();
+        const z = parseZombie(args, fail);
+        const list = (node.zombies ??= []) as unknown as typeof z[];
+        if (list.some((x) => x.type === z.type)) fail(args[0], `${node.name} already has a zombie of type ${z.type}`);
+        list.push(z);
+        break;
+      }
       default:
         if (UNSUPPORTED.has(kw.text)) fail(kw, `${kw.text} is not supported`);
         fail(kw, NAME_RE.test(kw.text) ? `unknown keyword '${kw.text}' is not supported` : `unexpected '${kw.text}'`);

@@ -8,7 +8,8 @@
  */
 import { parseExpression, printExpression, sameExpr } from '../expr/index.js';
 import type { WfDefinition, WfExpression, WfNodeDef } from '../model/types.js';
-import { printAction, printCron, printDateSpec, printInLimit, printPool, printRepeat, printTimeSpec, quoteValue } from './attrs.js';
+import { printAction, printCron, printDateSpec, printInLimit, printPool, printRepeat, printTimeSpec, quoteValue, quoteWord } from './attrs.js';
+import { printAutoCancel, printClock, printLate, printZombie } from './attrs-misc.js';
 import { ACTION_VAR } from './parse.js';
 
 function exprText(x: WfExpression): string {
@@ -27,6 +28,9 @@ function printNode(n: WfNodeDef, depth: number, out: string[]): void {
   out.push(`${pad}${n.kind} ${n.name}`);
   for (const v of n.variables) out.push(`${a}edit ${v.name} ${quoteValue(v.value)}`);
   if (n.action) out.push(`${a}edit ${ACTION_VAR} ${quoteValue(printAction(n.action))}`);
+  if (n.clock) out.push(`${a}clock ${printClock(n.clock)}`);
+  if (n.late) out.push(`${a}late ${printLate(n.late)}`);
+  if (n.autocancel) out.push(`${a}autocancel ${printAutoCancel(n.autocancel)}`);
   for (const l of n.limits) out.push(`${a}limit ${l.name} ${l.tokens}`);
   for (const l of n.inlimits) out.push(`${a}inlimit ${printInLimit(l)}`);
   if (n.defstatus) out.push(`${a}defstatus ${n.defstatus}`);
@@ -44,6 +48,9 @@ function printNode(n: WfNodeDef, depth: number, out: string[]): void {
   }
   for (const m of n.meters) out.push(`${a}meter ${m.name} ${m.min} ${m.max}${m.threshold !== undefined ? ` ${m.threshold}` : ''}`);
   for (const l of n.labels) out.push(`${a}label ${l.name} ${quoteValue(l.value, '"')}`);
+  for (const q of n.queues ?? []) out.push(`${a}queue ${q.name} ${q.values.map(quoteWord).join(' ')}`);
+  for (const g of n.generics ?? []) out.push(`${a}generic ${[g.name, ...g.values.map(quoteWord)].join(' ')}`);
+  for (const z of n.zombies ?? []) out.push(`${a}zombie ${printZombie(z)}`);
   for (const c of n.children) printNode(c, depth + 1, out);
   if (n.kind !== 'task') out.push(`${pad}end${n.kind}`);
 }

@@ -25,6 +25,11 @@
  *           labels: { plan: waiting }
  *           pool: compute               # = edit NUBIS_POOL compute
  *           action: scale @compute 4    # = edit NUBIS_ACTION '…'
+ *           late: -s +00:15 -c +02:00   # late, autocancel, clock (suites): one string each
+ *           autocancel: "+00:10"
+ *           queues: ["q1 001 002 003"]  # queues, generics, zombies: a string or a list
+ *           generics: ["gen a b"]
+ *           zombies: ["user:fob:init,complete:300"]
  *
  * Errors: NubisError WORKFLOW_INVALID `file:line:col: <json path>: …` at the offending value
  * (expression errors at their token), thrown at the first problem; checkDefinition runs last.
@@ -38,12 +43,14 @@ import {
   NAME_RE, parseAction, parseCron, parseDateSpec, parseDay, parseInLimit, parsePool, parseRepeat, parseTimeSpec,
   tokenize, type Fail, type Token,
 } from './attrs.js';
+import { parseAutoCancel, parseClock, parseLate, parseNamedList, parseZombie } from './attrs-misc.js';
 import { checkDefinition } from './check.js';
 import { ACTION_VAR, POOL_VAR, type MutableNode } from './parse.js';
 
 const NODE_KEYS = new Set([
   'suite', 'family', 'task', 'edit', 'limits', 'inlimits', 'defstatus', 'repeat', 'trigger', 'complete', 'time', 'today',
   'date', 'day', 'cron', 'events', 'meters', 'labels', 'pool', 'action', 'children',
+  'late', 'autocancel', 'clock', 'queues', 'generics', 'zombies',
 ]);
 
 export function parseWorkflowYaml(text: string, file: string): WfDefinition {
@@ -290,6 +297,37 @@ export function parseWorkflowYaml(text: string, file: string): WfDefinition {
             m.labels.push(lab);
           }
           break;
+        case 'late': { const t = tokensOf(v, p.path); m.late = parseLate(t.toks, t.fail); break; }
+        case 'autocancel': { const t = tokensOf(v, p.path); m.autocancel = parseAutoCancel(t.toks, t.fail); break; }
+        case 'clock': {
+          if (kind !== 'suite') throw err(at(p.node.key as YNode), p.path, 'clock is only allowed on a suite');
+          const t = tokensOf(v, p.path);
+          m.clock = parseClock(t.toks, t.fail);
+          break;
+        }
+        case 'queues': case 'generics': {
+          const what = p.key === 'queues' ? 'queue' : 'generic';
+          const out: { name: string; values: readonly string[] }[] = [];
+          for (const x of list(v, p.path)) {
+            const t = tokensOf(x.item, x.path);
+            const item = parseNamedList(t.toks, t.fail, what);
+            if (out.some((q) => q.name === item.name)) t.fail(t.toks[0], `${nodeName} already has a ${what} ${item.name}`);
+            out.push(item);
+          }
+          if (what === 'queue') m.queues = out; else m.generics = out;
+          break;
+        }
+        case 'zombies': {
+          const out: ReturnType<typeof parseZombie>[] = [];
+          for (const x of list(v, p.path)) {
+            const t = tokensOf(x.item, x.path);
+            const z = parseZombie(t.toks, t.fail);
+            if (out.some((q) => q.type === z.type)) t.fail(t.toks[0], `${nodeName} already has a zombie of type ${z.type}`);
+            out.push(z);
+          }
+          m.zombies = out;
+          break;
+        }
         case 'children': {
           if (kind === 'task') throw err(at(p.node.key as YNode), p.path, 'a task has no children');
           if (!isSeq(v)) throw err(at(v as YNode), p.path, 'expected a list of families and tasks');

@@ -83,8 +83,19 @@ export function checkChildRequest(v: unknown): ChildRequest {
       command = { verb: 'wait', expression: text(c['expression'], 'command.expression') };
       if (command.expression.trim() === '') throw bad('command.expression must not be empty');
       break;
+    case 'queue': {
+      const action = c['action'];
+      if (action !== 'active' && action !== 'complete' && action !== 'aborted' && action !== 'no_of_aborted' && action !== 'reset') {
+        throw bad('command.action must be one of active, complete, aborted, no_of_aborted, reset');
+      }
+      const step = c['step'] === undefined ? undefined : text(c['step'], 'command.step', 1000);
+      if ((action === 'complete' || action === 'aborted') && step === undefined) throw bad(`queue ${action} needs command.step`);
+      const qpath = c['path'] === undefined ? undefined : text(c['path'], 'command.path', 1024);
+      command = { verb: 'queue', name: name(c['name'], 'command.name'), action, ...(step !== undefined ? { step } : {}), ...(qpath !== undefined ? { path: qpath } : {}) };
+      break;
+    }
     default:
-      throw bad('command.verb must be one of init, complete, abort, event, meter, label, wait');
+      throw bad('command.verb must be one of init, complete, abort, event, meter, label, wait, queue');
   }
   const rid = v['rid'];
   return { path, password, tryNo, ...(rid === undefined || rid === null ? {} : { rid: text(rid, 'rid', 128) }), command };

@@ -30,7 +30,15 @@ export interface WfNodeRuntime {
   changedAt: number;
   /** Time attributes already fired in the current cycle (keys chosen by the scheduler). */
   fired?: string[];
+  /** ecFlow's flags as `node<flag>NAME` sees them: `late`, `zombie` (`archived` is never set: no autoarchive). */
+  flags?: string[];
+  /** Each `queue`'s next step index and the state of every step. */
+  queues?: Record<string, { index: number; states: WfQueueStepState[] }>;
+  /** Removed by its autocancel: no longer part of the workflow (kept so a restart removes it again). */
+  removed?: boolean;
 }
+
+export type WfQueueStepState = 'queued' | 'active' | 'complete' | 'aborted';
 
 /** What the scheduler asks to run: one try of one task. */
 export interface WfSubmission {
@@ -54,7 +62,14 @@ export type WfChildCommand =
   | { readonly verb: 'meter'; readonly name: string; readonly value: number }
   | { readonly verb: 'label'; readonly name: string; readonly value: string }
   /** Resolves when the expression is true (the caller holds the job until then). */
-  | { readonly verb: 'wait'; readonly expression: string };
+  | { readonly verb: 'wait'; readonly expression: string }
+  /**
+   * ecflow_client's `--queue NAME ACTION [STEP] [PATH]`: `active` hands out the next step (its
+   * value, or `<NULL>` past the last), `complete`/`aborted` mark STEP, `no_of_aborted` counts the
+   * aborted steps, `reset` goes back to the first queued or aborted step. The queue is looked
+   * for on the task and up its ancestors, or on PATH.
+   */
+  | { readonly verb: 'queue'; readonly name: string; readonly action: 'active' | 'complete' | 'aborted' | 'no_of_aborted' | 'reset'; readonly step?: string; readonly path?: string };
 
 export interface WfChildIdentity {
   readonly workflow: string;
@@ -65,7 +80,8 @@ export interface WfChildIdentity {
 }
 
 export type WfChildResult =
-  | { readonly ok: true }
+  /** `value`: what the command answers (a `--queue active` step, a `no_of_aborted` count). */
+  | { readonly ok: true; readonly value?: string }
   /** Refused: a wrong password, a stale try, or a task that is no longer active. Recorded. */
   | { readonly ok: false; readonly zombie: true; readonly why: string }
   /** Refused for another reason (unknown event or meter, a value out of range, a bad expression). */

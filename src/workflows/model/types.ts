@@ -124,6 +124,56 @@ export interface WfCronSpec {
   readonly time: WfTimeSpec;
 }
 
+/**
+ * `late [-s [+]hh:mm] [-a hh:mm] [-c [+]hh:mm]`: when a task is late (only a flag is set, and an
+ * event). `-s`: longest time submitted (always relative); `-a`: time of day it must be active by;
+ * `-c`: complete by a time of day, or (`+`) within that long of becoming active. Inherited
+ * per aspect: a task uses the nearest of itself and its ancestors giving each aspect.
+ */
+export interface WfLate {
+  readonly submitted?: WfClockTime;
+  readonly active?: WfClockTime;
+  readonly complete?: WfClockTime;
+  readonly completeRelative: boolean;
+}
+
+/** `autocancel +hh:mm | hh:mm | N`: remove the node once complete, after a delay, at a time of day, or after N days. */
+export type WfAutoCancel =
+  | { readonly kind: 'relative' | 'absolute'; readonly time: WfClockTime }
+  | { readonly kind: 'days'; readonly days: number };
+
+/**
+ * `clock real|hybrid [dd.mm.yyyy] [gain]` on a suite: its calendar. `hybrid` keeps the date of the
+ * begin (time of day still moves); a date sets the calendar's day at begin; gain in seconds
+ * (written as seconds or `[+]hh:mm`).
+ */
+export interface WfSuiteClock {
+  readonly hybrid: boolean;
+  readonly date?: { readonly day: number; readonly month: number; readonly year: number };
+  readonly gainSeconds?: number;
+  /** Gain written with a `+` (printed back so). */
+  readonly gainPlus?: boolean;
+}
+
+/** `queue NAME step…`: steps handed out one at a time by the `--queue` child command. */
+export interface WfQueue { readonly name: string; readonly values: readonly string[] }
+
+/** `generic NAME value…`: kept and exported unchanged, no meaning at run time. */
+export interface WfGeneric { readonly name: string; readonly values: readonly string[] }
+
+export type WfZombieType = 'user' | 'ecf' | 'ecf_pid' | 'ecf_pid_passwd' | 'ecf_passwd' | 'path';
+export type WfZombieAction = 'fob' | 'fail' | 'adopt' | 'remove' | 'block' | 'kill';
+export type WfZombieCommand = 'init' | 'event' | 'meter' | 'label' | 'wait' | 'queue' | 'abort' | 'complete';
+
+/** `zombie TYPE:ACTION:CHILD_CMDS:LIFETIME`: how a zombie of that type is answered (commands empty: all). */
+export interface WfZombie {
+  readonly type: WfZombieType;
+  readonly action?: WfZombieAction;
+  readonly commands: readonly WfZombieCommand[];
+  /** Seconds (at least 60). */
+  readonly lifetime: number;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Nubis task kinds (not in ecFlow): a job runs a script on a pool's node; an action asks the engine.
 
@@ -172,6 +222,13 @@ export interface WfNodeDef {
   readonly dates: readonly WfDateSpec[];
   readonly days: readonly WfDayName[];
   readonly crons: readonly WfCronSpec[];
+  readonly late?: WfLate;
+  readonly autocancel?: WfAutoCancel;
+  /** Suites only. */
+  readonly clock?: WfSuiteClock;
+  readonly queues?: readonly WfQueue[];
+  readonly generics?: readonly WfGeneric[];
+  readonly zombies?: readonly WfZombie[];
   /** Tasks only: an engine action instead of a script job. */
   readonly action?: WfAction;
   /** Families and suites; empty for tasks. */

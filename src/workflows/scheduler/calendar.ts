@@ -66,9 +66,9 @@ export function ymdOfJulian(julian: number): number {
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
-/** The generated variables of a suite at clock instant `ms` (ECF_DATE, YYYY, …, ECF_TIME). */
-export function suiteDateVariables(ms: number): Record<string, string> {
-  const dayNo = dayNumber(ms);
+/** The generated variables of a suite at calendar instant `ms` (ECF_DATE, YYYY, …, ECF_TIME); a hybrid clock's fixed day for the date. */
+export function suiteDateVariables(ms: number, frozenDay?: number): Record<string, string> {
+  const dayNo = frozenDay ?? dayNumber(ms);
   const c = dateOfDay(dayNo);
   const min = minuteOfDay(ms);
   const hh = pad(Math.floor(min / 60));

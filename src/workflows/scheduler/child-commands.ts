@@ -2,25 +2,32 @@
  * Child commands from a running try (ecflow_client's `--init`, `--complete`, `--abort`,
  * `--event`, `--meter`, `--label`, `--wait`). A command with a wrong password, a stale try
  * number, for a task that is not submitted or active, or a second `--init` with another rid is a
- * zombie: refused and audited. Events, meters and labels must be declared (an engine-action
+ * zombie: refused and audited, or answered as a `zombie` attribute says (./zombies.ts). `--queue`
+ * hands out queue steps (./queue.ts). Events, meters and labels must be declared (an engine-action
  * task may set labels of its own choosing); a meter must stay within min..max.
  */
 import type { Expr } from '../model/types.js';
 import type { WfChildCommand, WfChildIdentity, WfChildResult } from '../model/runtime.js';
 import type { Machine, Waiter } from './machine.js';
+import { queueCommand } from './queue.js';
 import { abortTask, completeTask, propagate, setState } from './transitions.js';
 import type { RNode } from './tree.js';
+import { ADOPTED, answerZombie, pathZombie } from './zombies.js';
 
 export const ok: WfChildResult = { ok: true };
 export const refuse = (why: string): WfChildResult => ({ ok: false, zombie: false, why });
 
 export function childCommand(m: Machine, id: WfChildIdentity, c: WfChildCommand): WfChildResult | Promise<WfChildResult> {
   const t = m.tree.byPath.get(id.path);
-  if (!t || t.kind !== 'task') return refuse(`no task ${id.path} in workflow ${m.definition.name}`);
+  if (!t || t.kind !== 'task') {
+    const why = `no task ${id.path} in workflow ${m.definition.name}`;
+    // a zombie attribute of type path above it decides; without one, a plain refusal (not audited)
+    return pathZombie(m, id, c, why) ?? refuse(why);
+  }
   const z = zombieWhy(t, id, c);
   if (z !== undefined) {
-    m.zombies.push({ id, c, why: z });
-    return { ok: false, zombie: true, why: z };
+    const r = answerZombie(m, t, id, c, z);
+    if (r !== ADOPTED) return r;
   }
   switch (c.verb) {
     case 'init':
@@ -78,6 +85,8 @@ export function childCommand(m: Machine, id: WfChildIdentity, c: WfChildCommand)
         m.waiters.push({ task: t, tryNo: t.rt.tryNo, expr, resolve });
       });
     }
+    case 'queue':
+      return queueCommand(m, t, c);
   }
 }
 

@@ -10,7 +10,9 @@ import type { Expr, WfDefinition } from '../model/types.js';
 import type { WfChildCommand, WfChildIdentity, WfChildResult, WfNodeRuntime } from '../model/runtime.js';
 import { evaluateExpression, type ExprEnv } from './evaluate.js';
 import { LimitBook } from './limits.js';
+import { queueValue } from './queue.js';
 import { isDateRepeat, repeatName, repeatValue } from './repeat.js';
+import { encodeSuiteClock } from './suite-clock.js';
 import { encodeTime, timeFree } from './time.js';
 import { completeByRule, submit } from './transitions.js';
 import { NodeHeap, Tree, type RNode } from './tree.js';
@@ -41,6 +43,8 @@ export class Machine {
   zombies: { id: WfChildIdentity; c: WfChildCommand; why: string }[] = [];
   answers: (() => void)[] = [];
   waiters: Waiter[] = [];
+  /** Answers held on the Clock (a `block` zombie), resolved early when the runtime closes. */
+  readonly held = new Set<{ readonly ctl: AbortController; readonly resolve: () => void }>();
   /** A time attribute's state changed: the clock wait must be recomputed. */
   timeDirty = true;
   private stepNo = 0;
@@ -57,6 +61,24 @@ export class Machine {
     this.now = clock.now();
     this.tree = new Tree(definition, this.now);
     this.limits = new LimitBook(this);
+  }
+
+  /** Answers `result` after `ms` on the Clock (or when the runtime closes). */
+  hold(ms: number, result: WfChildResult): Promise<WfChildResult> {
+    return new Promise<WfChildResult>((resolve) => {
+      const entry = { ctl: new AbortController(), resolve: () => resolve(result) };
+      this.held.add(entry);
+      const done = (): void => {
+        if (!this.held.delete(entry)) return;
+        resolve(result);
+      };
+      this.clock.sleep(ms, entry.ctl.signal).then(done, done);
+    });
+  }
+
+  /** The calendar time of `n`'s suite now (its clock's gain and date applied). */
+  cal(n: RNode): number {
+    return this.now + n.suite.calShift;
   }
 
   /** Starts a step at the clock's time. */
@@ -99,7 +121,7 @@ export class Machine {
     for (;;) {
       for (let n = this.queue.pop(); n; n = this.queue.pop()) {
         n.dirty = false;
-        if (this.ancestorsOpen(n)) this.visit(n);
+        if (!n.removed && this.ancestorsOpen(n)) this.visit(n);
       }
       if (!this.limits.serveFreed()) break;
     }
@@ -116,6 +138,10 @@ export class Machine {
     const tree = this.tree;
     return {
       state: (p) => n.resolve(tree, p)?.rt.state,
+      flag: (p, f) => {
+        const t = p === '/' ? undefined : n.resolve(tree, p);
+        return t?.rt.flags?.includes(f) ?? false;
+      },
       attr: (p, name) => {
         const t = n.resolve(tree, p);
         return t ? this.attrValue(t, name) : undefined;
@@ -125,7 +151,6 @@ export class Machine {
         const r = t?.def.repeat;
         return !!r && repeatName(r) === name && isDateRepeat(r) && t.eventKey(name) === undefined && !(name in t.rt.meters) && ownVariable(t, name) === undefined;
       },
-      flag: () => false,
     };
   }
 
@@ -143,7 +168,7 @@ export class Machine {
     if (g !== undefined) return toInt(g);
     const l = t.limits.get(name);
     if (l) return l.used;
-    return undefined;
+    return queueValue(t, name);
   }
 
   holds(n: RNode, e: Expr | undefined): boolean {
@@ -165,7 +190,7 @@ export class Machine {
     const s = a.rt.state;
     if (a.rt.suspended || s === 'unknown' || s === 'complete') return false;
     if (!this.holds(a, a.trigger)) return false;
-    if (a.time && !timeFree(a.time, this.now)) return false;
+    if (a.time && !timeFree(a.time, this.cal(a))) return false;
     return true;
   }
 
@@ -180,7 +205,7 @@ export class Machine {
         return;
       }
       if (!this.holds(n, n.trigger)) return;
-      if (n.time && !timeFree(n.time, this.now)) return;
+      if (n.time && !timeFree(n.time, this.cal(n))) return;
       for (const c of n.children) this.visit(c);
       return;
     }
@@ -190,7 +215,7 @@ export class Machine {
       return;
     }
     if (!this.holds(n, n.trigger)) return;
-    if (n.time && !timeFree(n.time, this.now)) return;
+    if (n.time && !timeFree(n.time, this.cal(n))) return;
     const blocked = this.limits.blocking(n);
     if (blocked) {
       this.limits.wait(n, blocked);
@@ -221,9 +246,11 @@ export function toInt(s: string): number {
 
 /** A copy of the node's run-time state for the hooks, with its time and `-n` token state in `fired`. */
 export function snapshot(n: RNode): WfNodeRuntime {
-  if (n.time || n.heldAsNode || n.rt.fired) {
+  if (n.time || n.heldAsNode || n.rt.fired || n.def.clock) {
     const fired = n.time ? encodeTime(n.time) : [];
     for (const l of n.heldAsNode ?? []) fired.push(`limit=${l.label}`);
+    const clock = n.kind === 'suite' ? encodeSuiteClock(n) : undefined;
+    if (clock) fired.push(clock);
     if (fired.length > 0) n.rt.fired = fired;
     else delete n.rt.fired;
   }

@@ -8,6 +8,7 @@
 import { STATE_SIGNIFICANCE } from '../model/types.js';
 import type { WfNodeRuntime } from '../model/runtime.js';
 import type { Machine } from './machine.js';
+import { decodeSuiteClock } from './suite-clock.js';
 import { decodeTime } from './time.js';
 import { derived } from './transitions.js';
 
@@ -25,12 +26,25 @@ export function restoreNodes(m: Machine, saved: readonly WfNodeRuntime[]): void 
       ...(s.fired ? { fired: [...s.fired] } : {}),
     };
     if (n.time) decodeTime(n.time, s.fired);
+    if (n.kind === 'suite') decodeSuiteClock(n, s.fired);
+  }
+  // what an autocancel removed stays removed
+  for (const s of saved) {
+    const n = s.removed ? tree.byPath.get(s.path) : undefined;
+    if (n && !n.removed) {
+      const mark = (x: typeof n): void => {
+        x.rt.removed = true;
+        for (const c of x.children) mark(c);
+      };
+      mark(n);
+      tree.detach(n);
+    }
   }
   // parents' counts and states from their children, bottom-up
   for (let i = tree.all.length - 1; i >= 0; i--) {
     const n = tree.all[i]!;
     n.retryPending = false;
-    if (n.children.length === 0) continue;
+    if (n.children.length === 0 || n.removed) continue;
     n.counts.fill(0);
     for (const c of n.children) n.counts[STATE_SIGNIFICANCE[c.rt.state]]!++;
     n.rt.state = derived(n);

@@ -119,6 +119,11 @@ class Scheduler implements WorkflowRuntime {
     this.closed = true;
     for (const w of this.m.waiters) w.resolve({ ok: false, zombie: false, why: 'the workflow runtime was closed' });
     this.m.waiters = [];
+    for (const h of [...this.m.held]) {
+      this.m.held.delete(h);
+      h.ctl.abort();
+      h.resolve();
+    }
     this.waker.close();
   }
 

@@ -54,7 +54,12 @@ export interface NodeTime {
   readonly hasCron: boolean;
   readonly hasDate: boolean;
   readonly hasDay: boolean;
+  /** The suite's calendar: a hybrid clock fixes the day date and day attributes see (set by the tree). */
+  cal?: { readonly frozenDay: number | undefined };
 }
+
+/** The calendar day date, day and cron days match against: the suite's fixed day under a hybrid clock. */
+const calDay = (t: NodeTime, now: number): number => t.cal?.frozenDay ?? dayNumber(now);
 
 const toMin = (t: { h: number; m: number }): number => t.h * 60 + t.m;
 
@@ -129,7 +134,7 @@ function firstMatchFrom(a: DayAttr, dayNo: number): number {
 function reach(a: SeriesAttr, t: NodeTime, now: number): boolean {
   if (a.free) return true;
   if (!a.valid) return false;
-  if (a.cron && !cronDayMatches(a.cron, dayNumber(now))) return false;
+  if (a.cron && !cronDayMatches(a.cron, calDay(t, now))) return false;
   const cur = currentMinute(a, t, now);
   if (a.kind === 'today' && a.step === 0) {
     if (cur >= a.start) a.free = true;
@@ -157,7 +162,7 @@ export function resetTime(t: NodeTime, now: number): void {
     }
     reach(a, t, now);
   }
-  for (const d of t.days) d.due = firstMatchFrom(d, today);
+  for (const d of t.days) d.due = firstMatchFrom(d, calDay(t, now));
 }
 
 /** After a run, before the node is queued again: each series moves past the current minute. */
@@ -182,7 +187,7 @@ export function requeueTime(t: NodeTime, now: number, resetRelative: boolean): v
  */
 export function timeRequeues(t: NodeTime, now: number): boolean {
   if (t.hasCron) return true;
-  const today = dayNumber(now);
+  const today = calDay(t, now);
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
   for (const a of t.series) {
@@ -233,7 +238,7 @@ export function scanTime(t: NodeTime, now: number): boolean {
 
 /** Time attributes of different kinds AND, of one kind OR. */
 export function timeFree(t: NodeTime, now: number): boolean {
-  const today = dayNumber(now);
+  const today = calDay(t, now);
   let time = !t.hasTime;
   let todayOk = !t.hasToday;
   let cron = !t.hasCron;
@@ -264,7 +269,7 @@ export function nextWake(t: NodeTime, now: number): number {
       if (a.valid && a.next <= a.end) at = Math.min(at, t.base + a.next * MINUTE_MS);
       continue;
     }
-    if (!a.valid || a.next > a.end || (a.cron && !cronDayMatches(a.cron, dayNumber(now)))) {
+    if (!a.valid || a.next > a.end || (a.cron && !cronDayMatches(a.cron, calDay(t, now)))) {
       at = Math.min(at, midnight);
       continue;
     }
@@ -279,7 +284,7 @@ export function nextWake(t: NodeTime, now: number): number {
 /** What the node still waits for, one line per kind that is not free. */
 export function timeWhy(t: NodeTime, now: number): { kind: string; detail: string }[] {
   const out: { kind: string; detail: string }[] = [];
-  const today = dayNumber(now);
+  const today = calDay(t, now);
   for (const kind of ['time', 'today', 'cron'] as const) {
     const attrs = t.series.filter((a) => a.kind === kind);
     if (attrs.length === 0 || attrs.some((a) => a.free)) continue;

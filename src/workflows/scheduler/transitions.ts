@@ -14,6 +14,8 @@ import type { WfState } from '../model/types.js';
 import { STATE_SIGNIFICANCE } from '../model/types.js';
 import type { Machine } from './machine.js';
 import { repeatValid } from './repeat.js';
+import { checkLate } from './late.js';
+import { startSuiteClock } from './suite-clock.js';
 import { requeueTime, resetTime, timeRequeues } from './time.js';
 import { BY_SIGNIFICANCE, resetAttributes, type RNode } from './tree.js';
 
@@ -37,7 +39,11 @@ export function setState(m: Machine, n: RNode, s: WfState, reason?: string): voi
       n.parent.counts[STATE_SIGNIFICANCE[s]]!++;
     }
     m.markDependents(n);
-    if (n.time) m.timeDirty = true;
+    if (n.time || n.def.autocancel) m.timeDirty = true;
+    if (n.late) {
+      m.timeDirty = true;
+      checkLate(m, n);
+    }
     if (n.heldAsNode && (s === 'complete' || s === 'aborted')) m.limits.releaseAsNode(n);
   }
   m.touch(n);
@@ -45,6 +51,7 @@ export function setState(m: Machine, n: RNode, s: WfState, reason?: string): voi
 
 /** A parent's state: its most significant child's (its own when it has no children). */
 export function derived(n: RNode): WfState {
+  // no children (or every one removed by autocancel): its own state
   if (n.children.length === 0) return n.rt.state;
   for (let i = 5; i >= 0; i--) if (n.counts[i]! > 0) return BY_SIGNIFICANCE[i]!;
   return 'unknown';
@@ -80,7 +87,7 @@ export function onComplete(m: Machine, n: RNode, byRule: boolean): boolean {
       return true;
     }
   }
-  if (n.time && timeRequeues(n.time, m.now)) {
+  if (n.time && timeRequeues(n.time, m.cal(n))) {
     requeue(m, n, 'cycle', false, !byRule);
     return true;
   }
@@ -97,12 +104,14 @@ export function requeue(m: Machine, n: RNode, mode: RequeueMode, repeatStep: boo
   const applyDef = mode !== 'user';
   const resetOne = (x: RNode, inherited: WfState | undefined, self: boolean): void => {
     const cycleSelf = self && mode === 'cycle';
+    // begin and a user requeue of a suite start its calendar afresh (before its time attributes reset)
+    if (x.kind === 'suite' && mode !== 'cycle') startSuiteClock(x, m.now);
     const keepIndex = x.rt.repeatIndex;
     resetAttributes(x);
     if (cycleSelf && keepIndex !== undefined) x.rt.repeatIndex = keepIndex;
     if (x.time) {
-      if (cycleSelf) requeueTime(x.time, m.now, repeatStep);
-      else resetTime(x.time, m.now);
+      if (cycleSelf) requeueTime(x.time, m.cal(x), repeatStep);
+      else resetTime(x.time, m.cal(x));
       m.timeDirty = true;
     }
     if (mode === 'begin') x.rt.suspended = false;
@@ -134,6 +143,11 @@ export function requeue(m: Machine, n: RNode, mode: RequeueMode, repeatStep: boo
       x.rt.state = ns;
       x.rt.changedAt = m.now;
     }
+    if (x.late) {
+      m.timeDirty = true;
+      checkLate(m, x);
+    }
+    if (x.def.autocancel) m.timeDirty = true;
     m.touch(x);
     m.markDependents(x);
   };
@@ -195,6 +209,7 @@ export function completeByRule(m: Machine, n: RNode): void {
       x.rt.state = 'complete';
       x.rt.reason = 'by_rule';
       x.rt.changedAt = m.now;
+      if (x.def.autocancel) m.timeDirty = true;
       m.touch(x);
       m.markDependents(x);
       if (x.heldAsNode) m.limits.releaseAsNode(x);
@@ -225,6 +240,11 @@ export function forceSubtree(m: Machine, n: RNode, state: 'complete' | 'aborted'
       x.rt.state = state;
       x.rt.changedAt = m.now;
       m.markDependents(x);
+      if (x.def.autocancel) m.timeDirty = true;
+      if (x.late) {
+        m.timeDirty = true;
+        checkLate(m, x);
+      }
     }
     if (reason) x.rt.reason = reason;
     else delete x.rt.reason;

@@ -4,7 +4,7 @@
  * reverse-dependency index (`dependents`: the nodes whose trigger or complete mention this
  * node) and the limits a task must hold to run.
  */
-import type { Expr, WfDefinition, WfNodeDef, WfState } from '../model/types.js';
+import type { Expr, WfDefinition, WfLate, WfNodeDef, WfState } from '../model/types.js';
 import type { WfNodeRuntime } from '../model/runtime.js';
 import { STATE_SIGNIFICANCE } from '../model/types.js';
 import { referencedAttrs, type ExprEnv } from './evaluate.js';
@@ -74,6 +74,14 @@ export class RNode {
   env: ExprEnv | undefined = undefined;
   /** Variables this container passes down, valid for one step (see variables.ts). */
   varCache: { stamp: number; vars: Readonly<Record<string, string>> } | undefined = undefined;
+  /** Tasks: the late spec in force (own aspects over inherited ones); see ./late.ts. */
+  late: WfLate | undefined = undefined;
+  /** Removed by autocancel (no longer in the tree's indexes). */
+  removed = false;
+  /** Suites: ms added to the Clock's time to give the suite's calendar (the clock's gain and date); see ./suite-clock.ts. */
+  calShift = 0;
+  /** Suites under a hybrid clock: the calendar's day number, fixed at begin. */
+  frozenDay: number | undefined = undefined;
 
   constructor(
     readonly def: WfNodeDef,
@@ -127,6 +135,26 @@ export class RNode {
   }
 }
 
+/** The late aspects a task is held to: each from the nearest of itself and its ancestors that gives it. */
+function effectiveLate(task: RNode): WfLate | undefined {
+  let submitted: WfLate['submitted'];
+  let active: WfLate['active'];
+  let complete: WfLate['complete'];
+  let completeRelative = false;
+  for (let a: RNode | undefined = task; a; a = a.parent) {
+    const l = a.def.late;
+    if (!l) continue;
+    submitted ??= l.submitted;
+    active ??= l.active;
+    if (!complete && l.complete) {
+      complete = l.complete;
+      completeRelative = l.completeRelative;
+    }
+  }
+  if (!submitted && !active && !complete) return undefined;
+  return { ...(submitted ? { submitted } : {}), ...(active ? { active } : {}), ...(complete ? { complete } : {}), completeRelative };
+}
+
 /** Shared by every node without events, meters or labels (those are only ever set by name). */
 const NO_VALUES: Readonly<Record<string, never>> = Object.freeze({});
 
@@ -147,6 +175,12 @@ export function resetAttributes(n: RNode): void {
     for (const l of d.labels) rt.labels[l.name] = l.value;
   }
   if (d.repeat) rt.repeatIndex = 0;
+  if (d.queues && d.queues.length > 0) {
+    rt.queues = {};
+    for (const q of d.queues) rt.queues[q.name] = { index: 0, states: q.values.map(() => 'queued') };
+  }
+  // a requeue (or begin) clears the late and zombie flags
+  if (rt.flags) delete rt.flags;
 }
 
 /** A binary min-heap of nodes by definition index. */
@@ -199,6 +233,10 @@ export class Tree {
   readonly all: RNode[] = [];
   readonly limits: LimitRec[] = [];
   readonly timed: RNode[] = [];
+  /** Tasks with a late spec in force. */
+  readonly lateTasks: RNode[] = [];
+  /** Nodes with an autocancel. */
+  readonly autocancels: RNode[] = [];
   /** Holds the resolution cache of the suites' own expressions. */
   readonly top: { resolved: Map<string, RNode | null> | undefined } = { resolved: undefined };
 
@@ -208,7 +246,15 @@ export class Tree {
       const n = new RNode(d, path, parent, this.all.length, now);
       this.all.push(n);
       this.byPath.set(path, n);
-      if (n.time) this.timed.push(n);
+      if (n.time) {
+        this.timed.push(n);
+        n.time.cal = n.suite;
+      }
+      if (d.autocancel) this.autocancels.push(n);
+      if (d.kind === 'task') {
+        n.late = effectiveLate(n);
+        if (n.late) this.lateTasks.push(n);
+      }
       if (d.limits.length > 0) n.limits = new Map();
       for (const l of d.limits) {
         const rec = new LimitRec(n, l.name, l.tokens);
@@ -231,6 +277,27 @@ export class Tree {
       this.indexDependencies(n);
       if (n.kind === 'task') n.needs = this.limitNeeds(n);
     }
+  }
+
+  /** Takes `n` and its subtree out of every index (autocancel); resolution caches start afresh. */
+  detach(n: RNode): void {
+    const drop = (x: RNode): void => {
+      x.removed = true;
+      this.byPath.delete(x.path);
+      for (const c of x.children) drop(c);
+    };
+    drop(n);
+    if (n.parent) {
+      const i = n.parent.children.indexOf(n);
+      if (i >= 0) n.parent.children.splice(i, 1);
+      n.parent.childByName.delete(n.def.name);
+    } else {
+      const i = this.suites.indexOf(n);
+      if (i >= 0) this.suites.splice(i, 1);
+      this.suiteByName.delete(n.def.name);
+    }
+    this.top.resolved = undefined;
+    for (const x of this.all) x.resolved = undefined;
   }
 
   /**

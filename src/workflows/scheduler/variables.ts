@@ -19,7 +19,7 @@ export function generatedVariables(n: RNode, now: number): Record<string, string
   const out: Record<string, string> = {};
   if (n.kind === 'suite') {
     out.SUITE = n.def.name;
-    Object.assign(out, suiteDateVariables(now));
+    Object.assign(out, suiteDateVariables(now + n.calShift, n.frozenDay));
   } else if (n.kind === 'family') {
     out.FAMILY = n.path.slice(n.suite.path.length + 1);
     out.FAMILY1 = n.def.name;

@@ -1,12 +1,15 @@
 /**
  * The runtime's one clock wait: asleep until the soonest instant a time attribute of a begun,
- * unfinished node could change (a slot, midnight), cancelled by an AbortSignal when a sooner one
+ * unfinished node could change (a slot, midnight), a task could become late (./late.ts) or a
+ * complete node's autocancel is due (./autocancel.ts), cancelled by an AbortSignal when a sooner one
  * appears or the runtime closes. On waking, every timed node's attributes are scanned and the
  * nodes evaluated. Works on any Clock, the VirtualClock's `advance` included.
  */
 import type { Clock } from '../../clock/index.js';
 import { dayNumber } from './calendar.js';
 import type { Machine } from './machine.js';
+import { autoCancelDue, runAutoCancels } from './autocancel.js';
+import { checkLate, lateDue } from './late.js';
 import { nextWake, scanTime } from './time.js';
 
 /** Sleeps are cut into pieces: timers overflow past 24.8 days, and waking early only rescans. */
@@ -31,8 +34,13 @@ export class Waker {
     for (const n of m.tree.timed) {
       const s = n.rt.state;
       if (s === 'unknown' || s === 'complete') continue;
-      at = Math.min(at, nextWake(n.time!, now));
+      const shift = n.suite.calShift;
+      at = Math.min(at, nextWake(n.time!, now + shift) - shift);
     }
+    for (const t of m.tree.lateTasks) at = Math.min(at, lateDue(t, now));
+    for (const n of m.tree.autocancels) at = Math.min(at, autoCancelDue(n));
+    // due already (a late check, an autocancel 0): wake at once, in a step of its own
+    if (at < now) at = now;
     if (at === this.timerAt) return;
     this.timer?.abort();
     this.timer = undefined;
@@ -63,10 +71,12 @@ export class Waker {
     }
     for (const n of m.tree.timed) {
       const s = n.rt.state;
-      if (s === 'unknown' || s === 'complete') continue;
-      if (scanTime(n.time!, m.now)) m.touch(n);
+      if (s === 'unknown' || s === 'complete' || n.removed) continue;
+      if (scanTime(n.time!, m.cal(n))) m.touch(n);
       if (evaluate) m.enqueue(n);
     }
+    for (const t of m.tree.lateTasks) checkLate(m, t);
+    runAutoCancels(m);
   }
 
   close(): void {

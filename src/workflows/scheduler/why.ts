@@ -8,6 +8,7 @@ import type { Expr } from '../model/types.js';
 import type { WfWhy } from '../model/runtime.js';
 import { exprText, falseTerms, referencedAttrs } from './evaluate.js';
 import type { Machine } from './machine.js';
+import { printLate } from '../def/attrs-misc.js';
 import { timeFree, timeWhy } from './time.js';
 import type { RNode } from './tree.js';
 
@@ -17,6 +18,8 @@ export function whyNode(m: Machine, n: RNode, depth = 0): WfWhy[] {
   const add = (path: string, kind: string, detail: string): void => {
     out.push({ path, kind, detail });
   };
+  // ecFlow's flags first (late, zombie): not a dependency, but what an operator looks for
+  if (depth === 0) for (const f of n.rt.flags ?? []) add(n.path, 'flag', `${n.path} is flagged ${f}${f === 'late' && n.late ? ` (late ${lateText(n)})` : ''}`);
   if (s === 'unknown') {
     add(n.path, 'state', `${n.path} is unknown: the suite ${n.suite.path} has not begun`);
     return out;
@@ -36,16 +39,16 @@ export function whyNode(m: Machine, n: RNode, depth = 0): WfWhy[] {
     if (a.trigger && !m.holds(a, a.trigger)) {
       for (const d of termsWhy(m, a, a.trigger)) add(a.path, 'parent', `parent ${a.path} trigger: ${d}`);
     }
-    if (a.time && !timeFree(a.time, m.now)) {
-      for (const w of timeWhy(a.time, m.now)) add(a.path, 'parent', `parent ${a.path} ${w.detail}`);
+    if (a.time && !timeFree(a.time, m.cal(a))) {
+      for (const w of timeWhy(a.time, m.cal(a))) add(a.path, 'parent', `parent ${a.path} ${w.detail}`);
     }
   }
   if (n.rt.suspended) add(n.path, 'suspended', `${n.path} is suspended`);
   if (n.trigger && !m.holds(n, n.trigger)) {
     for (const d of termsWhy(m, n, n.trigger)) add(n.path, 'trigger', d);
   }
-  if (n.time && !timeFree(n.time, m.now)) {
-    for (const w of timeWhy(n.time, m.now)) add(n.path, w.kind, w.detail);
+  if (n.time && !timeFree(n.time, m.cal(n))) {
+    for (const w of timeWhy(n.time, m.cal(n))) add(n.path, w.kind, w.detail);
   }
   if (n.kind === 'task') {
     for (const [l, want] of m.limits.shortOf(n)) {
@@ -64,7 +67,13 @@ export function whyNode(m: Machine, n: RNode, depth = 0): WfWhy[] {
 /** Each false subterm, with the values it read: `a == complete is false (/s/a is active)`. */
 function termsWhy(m: Machine, n: RNode, e: Expr): string[] {
   return falseTerms(e, m.envOf(n)).map((t) => {
-    const vals = referencedAttrs(t).filter((r) => t.kind !== 'flag').map((r) => {
+    if (t.kind === 'flag' || (t.kind === 'not' && t.arg.kind === 'flag')) {
+      const f = t.kind === 'flag' ? t : t.arg as Extract<Expr, { kind: 'flag' }>;
+      const target = f.path === '/' ? undefined : n.resolve(m.tree, f.path);
+      const has = target?.rt.flags?.includes(f.flag) ?? false;
+      return `${exprText(t)} is false (${target ? target.path : f.path} ${has ? 'has' : 'has no'} ${f.flag} flag)`;
+    }
+    const vals = referencedAttrs(t).map((r) => {
       const target = n.resolve(m.tree, r.path);
       if (!target) return `${r.path} does not exist`;
       if (r.attr === undefined) return `${target.path} is ${target.rt.state}`;
@@ -73,3 +82,5 @@ function termsWhy(m: Machine, n: RNode, e: Expr): string[] {
     return `${exprText(t)} is false${vals.length ? ` (${vals.join(', ')})` : ''}`;
   });
 }
+
+const lateText = (n: RNode): string => printLate(n.late!);
