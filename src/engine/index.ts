@@ -28,6 +28,13 @@ import type { TenantPolicy } from './tenancy.js';
 import type { Deployment } from './state.js';
 import type { ControlPlane } from './views.js';
 
+/**
+ * The adaptive creation limiter's latency floor: a create (request to running) within 2.5 ×
+ * this is never counted as congestion. Without it a zero-latency cloud (the sim) whose creates
+ * take 0–2 ms reads any jitter as a slow-down and runs them one at a time.
+ */
+const CREATE_LATENCY_FLOOR_MS = 1000;
+
 export interface ControlPlaneOptions {
   dataDir: string;
   store: Store;
@@ -121,8 +128,10 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
    */
   const callOwner = (target: string): Deployment | undefined => {
     if (!engineRef) return undefined;
-    const byKey = /(?:^|,)nubis-key=([^,]+)/.exec(target)?.[1];
-    const n = engineRef.nodes.get(byKey ?? target) ?? byProvider.find(engineRef.nodes, target);
+    // a list's target is its tags: only a key tag names a node; other targets are a node key or a provider id
+    const isList = target.includes('=');
+    const byKey = isList ? /(?:^|,)nubis-key=([^,]+)/.exec(target)?.[1] : undefined;
+    const n = isList ? (byKey !== undefined ? engineRef.nodes.get(byKey) : undefined) : (engineRef.nodes.get(target) ?? byProvider.find(engineRef.nodes, target));
     return n ? engineRef.deployments.get(n.deployment) : undefined;
   };
   const onCall = (e: DriverCallEvent, tenant: string): void => {
@@ -164,7 +173,8 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
     credentials,
     wrap: (driver, cloud: CloudSpec, health, tenant) => wrapDriver(driver, { cloud: cloud.name, clock, onCall: (e) => onCall(e, tenant), health, ...(opts.retry ? { retry: opts.retry } : {}) }),
     health: (cloud: CloudSpec) => createCloudHealth({ cloud: cloud.name, clock, ...opts.cloudBackoff, onChange: healthChanged }),
-    limiter: (cloud: CloudSpec) => (cloud.concurrency ? createFixedLimiter({ limit: cloud.concurrency }) : createAdaptiveLimiter({ clock, initial: 2, max: 64 })),
+    // creates that end within seconds never read as a cloud slowing down (provisioning slow-downs are tens of seconds)
+    limiter: (cloud: CloudSpec) => (cloud.concurrency ? createFixedLimiter({ limit: cloud.concurrency }) : createAdaptiveLimiter({ clock, initial: 2, max: 64, floorMs: CREATE_LATENCY_FLOOR_MS })),
   });
   const tenancy: TenantPolicy = { allowLocalTenants: opts.allowLocalTenants ?? false };
   const engine = await createEngine({

@@ -26,7 +26,7 @@ export interface SimAgentOptions {
   stepFailures?: Partial<Record<HandlerName, number>>;
   seed?: number;
   /** Whether the node's agent answers (the node exists and is running). */
-  reachable(nodeId: string): Promise<boolean>;
+  reachable(nodeId: string): boolean | Promise<boolean>;
 }
 
 export interface SimAgents {
@@ -45,6 +45,8 @@ interface NodeState {
   runs: Map<string, Promise<StepResult>>;
   logs: { instance: string; step: HandlerName; text: string }[];
   jobs: SimJobs;
+  /** The status as last answered (frozen), until an instance changes. */
+  snapshot: AgentStatus | undefined;
 }
 
 function aborted(): NubisError {
@@ -81,7 +83,7 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
   const stateOf = (nodeId: string, startedAt: number): NodeState => {
     let s = nodes.get(nodeId);
     if (!s) {
-      s = { startedAt, instances: new Map(), runs: new Map(), logs: [], jobs: createSimJobs(clock, nodeId) };
+      s = { startedAt, instances: new Map(), runs: new Map(), logs: [], jobs: createSimJobs(clock, nodeId), snapshot: undefined };
       nodes.set(nodeId, s);
     }
     return s;
@@ -91,14 +93,23 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
     if (!i) {
       i = { instance: name, process: 'none', health: 'unknown' };
       s.instances.set(name, i);
+      s.snapshot = undefined;
     }
     return i;
+  };
+  /** The node's status: made anew only after something changed (observation asks every node every round). */
+  const statusOf = (nodeId: string, s: NodeState): AgentStatus => {
+    if (s.snapshot) return s.snapshot;
+    const instances = [...s.instances.values()].map((i) => Object.freeze({ ...i, ...(i.lastStep ? { lastStep: Object.freeze({ ...i.lastStep }) } : {}) }));
+    s.snapshot = Object.freeze({ node: nodeId, startedAt: s.startedAt, instances: Object.freeze(instances) as InstanceStatus[] });
+    return s.snapshot;
   };
 
   async function execute(s: NodeState, req: StepRequest): Promise<StepResult> {
     const startedAt = clock.now();
     const inst = instanceOf(s, req.instance);
     inst.lastStep = { step: req.step, runId: req.runId, state: 'running' };
+    s.snapshot = undefined;
     const latency = opts.stepLatencyMs ?? 0;
     await clock.sleep(Math.min(latency, req.timeoutMs), closing.signal);
     let result: StepResult;
@@ -122,6 +133,7 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
     }
     result.endedAt = clock.now();
     inst.lastStep = { step: req.step, runId: req.runId, state: result.state };
+    s.snapshot = undefined;
     s.logs.push({ instance: req.instance, step: req.step, text: result.output });
     return result;
   }
@@ -130,11 +142,16 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
   const clients = new Map<string, AgentClient>();
 
   function makeClient(nodeId: string, startedAt: number): AgentClient {
-    const ensureReachable = async (signal: AbortSignal): Promise<NodeState> => {
-      if (signal.aborted) throw aborted();
-      if (!(await opts.reachable(nodeId))) throw new NubisError('AGENT_UNREACHABLE', `sim node ${nodeId} is not running`);
+    const reached = (up: boolean, signal: AbortSignal): NodeState => {
+      if (!up) throw new NubisError('AGENT_UNREACHABLE', `sim node ${nodeId} is not running`);
       if (signal.aborted) throw aborted();
       return stateOf(nodeId, startedAt);
+    };
+    /** The node's state once its agent answers: at once for an in-process cloud (no promise made). */
+    const ensureReachable = (signal: AbortSignal): NodeState | Promise<NodeState> => {
+      if (signal.aborted) throw aborted();
+      const up = opts.reachable(nodeId);
+      return typeof up === 'boolean' ? reached(up, signal) : up.then((u) => reached(u, signal));
     };
     return {
       async runStep(req, signal) {
@@ -153,14 +170,11 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
         i.process = 'none';
         i.health = 'unknown';
         delete i.pid;
+        s.snapshot = undefined;
       },
       async status(signal): Promise<AgentStatus> {
-        const s = await ensureReachable(signal);
-        return {
-          node: nodeId,
-          startedAt: s.startedAt,
-          instances: [...s.instances.values()].map((i) => ({ ...i, ...(i.lastStep ? { lastStep: { ...i.lastStep } } : {}) })),
-        };
+        const s = ensureReachable(signal);
+        return statusOf(nodeId, s instanceof Promise ? await s : s);
       },
       async logs(instance, step, signal) {
         const s = await ensureReachable(signal);
@@ -201,6 +215,7 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
       const s = nodes.get(nodeId);
       if (!s) return;
       s.startedAt = clock.now();
+      s.snapshot = undefined;
       s.jobs.close();
       s.jobs = createSimJobs(clock, nodeId);
       for (const i of s.instances.values()) {

@@ -79,7 +79,7 @@ export function createSimDriver(ctx: DriverContext): Driver {
   const agents = createSimAgents({
     clock: ctx.clock,
     ...agentOptions(ctx),
-    reachable: async (id) => cloud.peek(id)?.status === 'running',
+    reachable: (id) => cloud.peek(id)?.status === 'running',
   });
   return {
     platform: 'sim',
