@@ -9,20 +9,8 @@
 import type Database from 'better-sqlite3';
 import type { NodeRequirements } from '../../model/index.js';
 
-/** A `servers` row as stored. */
-export interface Row {
-  seq: number;
-  id: string;
-  token: string | null;
-  tags: string;
-  requirements: string | null;
-  address: string;
-  created_at: number;
-  ready_at: number;
-  boot_until: number;
-  deleted_at: number | null;
-  reboots: number;
-}
+/** A `servers` row as stored: the columns of a cached row. */
+export type Row = Omit<CachedRow<unknown>, 'tagMap' | 'reqs' | 'answer'>;
 
 /**
  * A row with its JSON parsed, and what the cloud last answered for it (`A`), by status. A
