@@ -14,11 +14,12 @@
  * every core; on a loaded machine the scheduler shares the CPU per runnable thread, so the
  * one-thread side loses more than the many-thread side.
  *
- * Nubis's listener parses on the main thread (its default); each round also runs it with
- * parsing in worker threads (`--workers N`, default one per CPU, at most 4; columns into the
- * store's appendColumns; `--no-workers` skips it), so both are measured in the same run.
+ * Nubis's listener runs in the modes `--modes bytes,samples,workers` names (default `bytes`,
+ * the sink path `nubis serve` uses; see `Mode`), each in every round; `--workers N` sets the
+ * worker threads of `workers` (default one per CPU, at most 4).
  *
- * Prints one JSON line. `--quick`: 10,000 series × 20 samples, 1 round. `--rounds N`.
+ * Prints one JSON line. `--quick`: 10,000 series × 20 samples, 1 round. `--rounds N`,
+ * `--per-series N` (samples per series), `--no-vm` (Nubis only, e.g. under --cpu-prof).
  * Sender mode (internal): `--send <port> <series> <perSeries> <baseSec>`.
  */
 import { spawn } from 'node:child_process';
@@ -27,10 +28,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createEmbeddedMetricStore } from '../src/metrics/store/embedded.js';
-import type { Sample, SampleColumns } from '../src/metrics/types.js';
+import { createEmbeddedMetricStore, type EmbeddedMetricStore } from '../src/metrics/store/embedded.js';
+import type { HandleSink, SampleColumns } from '../src/metrics/types.js';
 import { startVictoriaMetrics } from '../test/helpers/peers-vm.js';
 import { defaultParseWorkers } from '../src/metrics/ingest/graphite-pool.js';
+import { startGraphiteListener } from '../src/metrics/ingest/graphite.js';
 
 const SERIES = 10_000;
 const STEP_S = 10;
@@ -79,39 +81,6 @@ async function startSender(port: number, perSeries: number, baseSec: number): Pr
   return { go: () => child.stdin!.write('go\n'), done };
 }
 
-type Listener = { port: number; close(): Promise<void>; stats(): { accepted: number; malformed: number } };
-type StartListener = (o: { port: number; host?: string; onSamples(s: Sample[]): void; onColumns?(c: SampleColumns): void; parseWorkers?: number }) => Promise<Listener>;
-
-async function loadListener(): Promise<{ start: StartListener; source: string }> {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const file = path.join(here, '../src/metrics/ingest/graphite.js');
-  if (fs.existsSync(file)) {
-    const mod = (await import(file)) as { startGraphiteListener?: StartListener };
-    if (mod.startGraphiteListener) return { start: mod.startGraphiteListener, source: 'src/metrics/ingest/graphite.ts' };
-  }
-  // Fallback: a minimal plain-path line parser.
-  const start: StartListener = async ({ port, onSamples }) => {
-    let accepted = 0;
-    const server = net.createServer((sock) => {
-      let rest = '';
-      sock.on('data', (d: Buffer) => {
-        const lines = (rest + d.toString()).split('\n');
-        rest = lines.pop() ?? '';
-        const out: Sample[] = [];
-        for (const l of lines) {
-          const [name, v, t] = l.split(' ');
-          if (name && v && t) out.push({ name, labels: {}, t: Number(t) * 1000, v: Number(v) });
-        }
-        accepted += out.length;
-        onSamples(out);
-      });
-    });
-    await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
-    return { port: (server.address() as net.AddressInfo).port, close: () => new Promise<void>((r) => server.close(() => r())), stats: () => ({ accepted, malformed: 0 }) };
-  };
-  return { start, source: 'bench fallback parser' };
-}
-
 /** CPU seconds of a process so far (utime + stime from /proc). */
 function procCpuSeconds(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -130,30 +99,55 @@ interface Round {
   stored: number;
 }
 
-/** `workers`: the listener's parse workers (0: parse on the main thread, as before). */
-async function nubisRound(perSeries: number, baseSec: number, workers: number): Promise<Round> {
+/**
+ * How Nubis's listener hands samples over: `bytes` (a sink: parsed from the bytes, appended by
+ * series handle; what `nubis serve` uses), `samples` (a Sample per line into `append`, the
+ * previous default) or `workers` (parsing in `parseWorkers` threads, columns into appendColumns).
+ */
+type Mode = 'bytes' | 'samples' | 'workers';
+
+/** The store as the listener's sink, counting what arrives. */
+function countingSink(store: EmbeddedMetricStore, arrived: (n: number) => void): HandleSink<unknown> {
+  return {
+    resolve: (name, labels) => store.resolve(name, labels),
+    get handleGeneration() {
+      return store.handleGeneration;
+    },
+    appendResolved: (handles, t, v, n) => {
+      store.appendResolved(handles as Parameters<typeof store.appendResolved>[0], t, v, n);
+      arrived(n);
+    },
+  };
+}
+
+async function nubisRound(perSeries: number, baseSec: number, mode: Mode, workers: number): Promise<Round> {
   const total = SERIES * perSeries;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-bench-ingest-'));
   const store = await createEmbeddedMetricStore({ dir, flushIntervalMs: 0 });
-  const { start } = await loadListener();
   let appended = 0;
   let resolveAll!: () => void;
   const allIn = new Promise<void>((r) => (resolveAll = r));
-  const listener = await start({
+  const arrived = (n: number): void => {
+    appended += n;
+    if (appended >= total) resolveAll();
+  };
+  const listener = await startGraphiteListener({
     port: 0,
-    parseWorkers: workers,
-    onSamples: (s) => {
-      store.append(s);
-      appended += s.length;
-      if (appended >= total) resolveAll();
-    },
-    // with workers: columns straight into the store, as `nubis serve` does
-    ...(workers > 0
+    ...(mode === 'bytes' ? { sink: () => countingSink(store, arrived) } : {}),
+    ...(mode === 'samples'
       ? {
+          onSamples: (s) => {
+            store.append(s);
+            arrived(s.length);
+          },
+        }
+      : {}),
+    ...(mode === 'workers'
+      ? {
+          parseWorkers: workers,
           onColumns: (c: SampleColumns) => {
             store.appendColumns(c);
-            appended += c.n;
-            if (appended >= total) resolveAll();
+            arrived(c.n);
           },
         }
       : {}),
@@ -210,43 +204,48 @@ async function vmRound(perSeries: number, baseSec: number): Promise<Round> {
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
-  const perSeries = quick ? 20 : 300;
+  const perSeries = Number(argValue('--per-series') ?? (quick ? 20 : 300));
   const rounds = Number(argValue('--rounds') ?? (quick ? 1 : 3));
   const workers = Number(argValue('--workers') ?? defaultParseWorkers());
-  const withWorkers = workers > 0 && !process.argv.includes('--no-workers');
+  const modes = (argValue('--modes') ?? 'bytes').split(',').filter((m): m is Mode => m === 'bytes' || m === 'samples' || m === 'workers');
+  const withVm = !process.argv.includes('--no-vm');
   const total = SERIES * perSeries;
   const baseSec = Math.floor(Date.now() / 1000) - perSeries * STEP_S - 3600;
-  const { source } = await loadListener();
-  const nubis: Round[] = [];
-  const pooled: Round[] = [];
+  const nubis = new Map<Mode, Round[]>(modes.map((m) => [m, []]));
   const vms: Round[] = [];
   const load0 = os.loadavg()[0]!;
+  const loads: number[] = [load0];
+  // alternating: each Nubis mode, then VictoriaMetrics, round after round
   for (let r = 0; r < rounds; r++) {
-    nubis.push(await nubisRound(perSeries, baseSec, 0));
-    vms.push(await vmRound(perSeries, baseSec));
-    if (withWorkers) pooled.push(await nubisRound(perSeries, baseSec, workers));
+    for (const m of modes) nubis.get(m)!.push(await nubisRound(perSeries, baseSec, m, workers));
+    if (withVm) vms.push(await vmRound(perSeries, baseSec));
+    loads.push(os.loadavg()[0]!);
   }
-  const n = median(nubis.map((x) => x.seconds));
-  const v = median(vms.map((x) => x.seconds));
-  const nCpu = median(nubis.map((x) => x.cpuSeconds));
-  const vCpu = median(vms.map((x) => x.cpuSeconds));
-  const s1 = pooled.length > 0 ? median(pooled.map((x) => x.seconds)) : NaN;
-  const s1Cpu = pooled.length > 0 ? median(pooled.map((x) => x.cpuSeconds)) : NaN;
+  const v = withVm ? median(vms.map((x) => x.seconds)) : NaN;
+  const vCpu = withVm ? median(vms.map((x) => x.cpuSeconds)) : NaN;
+  const sides: Record<string, unknown> = {};
+  for (const [m, rs] of nubis) {
+    const n = median(rs.map((x) => x.seconds));
+    const nCpu = median(rs.map((x) => x.cpuSeconds));
+    sides[m] = {
+      seconds: n, samplesPerSec: total / n, cpuSeconds: nCpu, stored: rs[0]!.stored,
+      /** VictoriaMetrics's median time over this one's: ≥ 1 is faster than VM. */
+      ratio: v / n,
+      /** Samples per CPU second, this one's over VictoriaMetrics's. */
+      cpuEfficiencyRatio: vCpu / nCpu,
+      all: rs,
+    };
+  }
   console.log(
     JSON.stringify({
       series: SERIES,
       samples: total,
       rounds,
-      listener: source,
-      parseWorkers: workers,
-      loadAverage: { start: load0, end: os.loadavg()[0]!, cores: os.cpus().length },
-      nubis: { seconds: n, samplesPerSec: total / n, cpuSeconds: nCpu, stored: nubis[0]!.stored, all: nubis },
-      victoriaMetrics: { seconds: v, samplesPerSec: total / v, cpuSeconds: vCpu, stored: vms[0]!.stored, all: vms },
-      ratio: v / n,
-      /** Nubis's samples per CPU second over VictoriaMetrics's. */
-      cpuEfficiencyRatio: vCpu / nCpu,
-      /** The same listener parsing in `parseWorkers` worker threads (columns into appendColumns), same run. */
-      ...(pooled.length > 0 ? { withWorkers: { seconds: s1, samplesPerSec: total / s1, cpuSeconds: s1Cpu, ratio: v / s1, cpuEfficiencyRatio: vCpu / s1Cpu, all: pooled } } : {}),
+      ...(modes.includes('workers') ? { parseWorkers: workers } : {}),
+      /** The 1-minute load average at the start and after each round. */
+      loadAverage: { rounds: loads, cores: os.cpus().length },
+      nubis: sides,
+      ...(withVm ? { victoriaMetrics: { seconds: v, samplesPerSec: total / v, cpuSeconds: vCpu, stored: vms[0]!.stored, all: vms } } : {}),
     }),
   );
 }

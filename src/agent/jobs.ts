@@ -5,10 +5,13 @@
  *
  * Layout under the sandbox:
  *   jobs/bin/nubis                       the POSIX sh shim, first on every job's PATH
+ *   jobs/bin/bash-env                    sourced by bash jobs (BASH_ENV): sets ECF_RID
  *   jobs/out/<workflow>/<path>.job<N>     the job script of try N (ecFlow's `.job1`)
  *   jobs/out/<workflow>/<path>.<N>        its combined stdout+stderr (ecFlow's `.1`), kept
  *   jobs/run/<k>/ch                       the job's channel FIFO (removed when the job exits)
  *   jobs/run/<k>/r0…r7, l0…l7            its reply FIFOs, and the lock of the call waiting on each
+ *                                        (a run directory goes back to the spares after its job
+ *                                        when nothing can still use it: FIFOs are made once)
  *
  * The channel: the shim writes one record per call to the job's FIFO in a single write of less
  * than PIPE_BUF bytes (so concurrent calls from one job never interleave): seven fields
@@ -25,6 +28,13 @@
  * Only shell builtins run in the shim, apart from its own start. Outside an agent job (no
  * channel), the shim runs the real Node CLI.
  *
+ * Bash jobs do not start the shim at all: their environment carries a `nubis` shell function
+ * that sends the same record over a loopback TCP connection to the agent's job port (bash's
+ * /dev/tcp, no fork, no lock file; ./job-port.ts). Before a job-port record is taken, what the
+ * job's FIFO holds is read, so calls from a sh child of the job and from bash keep their order.
+ * Job processes are started by spawner threads (./spawner.ts) that also write the script and
+ * create the output file: the event loop never waits for a fork+exec or the disk.
+ *
  * Every record goes into one ordered feed with sequence numbers, read by the control plane with
  * a long poll that answers as soon as a record arrives; when a job's process exits the feed gets
  * an `exited` record after everything the job wrote before it. What the job's script left
@@ -34,11 +44,11 @@
  * after an agent restart: the new agent kills what they left running (`reapOrphans`) and has a
  * new epoch, so the control plane counts them lost (and retries them per ECF_TRIES).
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  appendFileSync, chmodSync, closeSync, constants as fsConstants, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync,
-  unlinkSync, writeFileSync, writeSync,
+  appendFileSync, chmodSync, closeSync, constants as fsConstants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync,
+  renameSync, rmSync, unlinkSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -46,6 +56,8 @@ import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 import { parseChildArgs } from './child-args.js';
 import { findProcessesByEnv, findProcessGroup, listProcesses, readEnviron, terminate } from './proc.js';
+import { BASH_FUNCTION, BASH_FUNCTION_ENV, startJobPort, type JobPort, type PortReply } from './job-port.js';
+import { createSpawner, type Spawner } from './spawner.js';
 import type { JobAnswer, JobCaller, JobChildCommand, JobFeed, JobFeedRecord, JobInfo, JobRequest, JobStatusList } from './protocol.js';
 
 /** Set in every job's environment: the job's id (also how its leftover processes are found). */
@@ -60,6 +72,8 @@ export interface JobRunnerOptions {
   feedKeep?: number;
   /** What the shim runs outside an agent job: `[node, cli main]`. Default this install's CLI. */
   cli?: readonly string[];
+  /** Threads that start job processes (./spawner.ts). Default SPAWN_THREADS. */
+  spawnThreads?: number;
   log?: (line: string) => void;
 }
 
@@ -90,8 +104,12 @@ interface Job {
   channel: string;
   /** The reply FIFOs (a waiting caller holds the lock `l<i>` of the one it reads). */
   replies: string[];
+  /** What a bash job's `nubis` function sends first on the job port (./bash-shim.ts). */
+  key: string;
   outFile: string;
   socket?: Socket;
+  /** The channel's descriptor (the socket's), read directly to drain it before a job-port call. */
+  channelFd?: number;
   buffer: string;
   decoder: StringDecoder;
   /** Latest event/meter/label call by `verb:name`. */
@@ -101,8 +119,8 @@ interface Job {
 
 interface Pending {
   jobId: string;
-  reply: string;
-  lock: string;
+  /** Answers the waiting caller (its reply FIFO, or its job-port connection). */
+  send(text: string): void;
   record?: JobFeedRecord;
 }
 
@@ -110,8 +128,45 @@ const FIELD = '\x1f';
 const RECORD = '\x1e\n';
 const MAX_RECORD = 4096;
 const MAX_FEED_BATCH = 1000;
-
 const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** The verbs whose caller waits for the control plane's answer (the shim's `case`). */
+const WAITING_RE = /^--(init|complete|abort|wait)/;
+
+/**
+ * The script's `#!` interpreter and its optional argument, as the kernel reads them (none:
+ * /bin/sh). A job runs its interpreter on the script rather than exec'ing the script: the
+ * script was just written, and a fork on another spawner thread can hold its descriptor open
+ * until that child's exec, which would fail an exec of the script itself with ETXTBSY; an
+ * interpreter only reads it.
+ */
+export function interpreterOf(script: string): { file: string; arg?: string } {
+  const m = /^#![ \t]*(\S+)(?:[ \t]+([^\n]*?))?[ \t]*\r?(?:\n|$)/.exec(script);
+  if (!m) return { file: '/bin/sh' };
+  return m[2] ? { file: m[1]!, arg: m[2] } : { file: m[1]! };
+}
+
+/**
+ * Sourced by a bash job before its script (BASH_ENV): sets ECF_RID to the job's own pid (what
+ * the /bin/sh wrapper does for other interpreters, without a second process start), then
+ * hands over to the job's own BASH_ENV, if it had one.
+ */
+const BASH_ENV_TEXT = `# written by the Nubis agent: sourced by bash jobs at start (BASH_ENV); do not edit
+ECF_RID=$$; export ECF_RID
+if [ -n "\${NUBIS_BASH_ENV-}" ]; then BASH_ENV=$NUBIS_BASH_ENV; unset NUBIS_BASH_ENV; . "$BASH_ENV"; else unset BASH_ENV; fi
+`;
+
+/** True when some process is left in process group `pgid` (after its leader exited). */
+function groupAlive(pgid: number | undefined): boolean {
+  if (pgid === undefined) return false;
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 
 /** The shim's text: a POSIX sh program that costs two or three forks per call. */
 export function shimText(cli: readonly string[]): string {
@@ -177,6 +232,14 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   let runCount = 0;
   let closed = false;
   const waiters = new Set<() => void>();
+  const byKey = new Map<string, Job>();
+  const spawner: Spawner = createSpawner({ ...(opts.spawnThreads === undefined ? {} : { size: opts.spawnThreads }), log });
+  // the job port, opened with the first job; undefined port: bash jobs use the FIFO shim too
+  let jobPort: Promise<JobPort | undefined> | undefined;
+  const openJobPort = (): Promise<JobPort | undefined> => (jobPort ??= startJobPort({ onRecord: (k, t, r) => onPortRecord(k, t, r), maxRecord: MAX_RECORD, log }).catch((e: unknown) => {
+    log(`no job port (bash jobs use the FIFO shim): ${(e as Error).message}`);
+    return undefined;
+  }));
 
   // Run directories with their FIFOs are made ahead, several per `mkfifo` (Node cannot make a
   // FIFO itself, and an exec per job would cost more than the job's start).
@@ -203,6 +266,28 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     renameSync(spare.shift()!, dir);
     if (spare.length < 4 && !making) void makeSpare(8).catch((e: unknown) => log(`cannot make job FIFOs: ${(e as Error).message}`));
   };
+  const FIFO_NAMES = new Set(['ch', ...SLOTS.map((i) => `r${i}`)]);
+  /**
+   * After its job exited: a run directory nothing can still use (its process group is empty and
+   * no caller holds a reply slot) goes back to the spares, its FIFOs kept (creating a file costs
+   * up to a millisecond of kernel time on some disks: nine FIFOs and a directory per job were
+   * most of a no-op job's cost); anything else is removed. Nothing carries over: a FIFO's data
+   * goes when its last descriptor closes, and the agent's was closed before this.
+   */
+  const retireRunDir = (dir: string, groupEmpty: boolean): void => {
+    try {
+      const names = groupEmpty ? readdirSync(dir) : [];
+      if (groupEmpty && names.length === FIFO_NAMES.size && names.every((n) => FIFO_NAMES.has(n))) {
+        const back = join(runRoot, `s${++runCount}`);
+        renameSync(dir, back);
+        spare.push(back);
+        return;
+      }
+    } catch {
+      // fall through: remove it
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
 
   mkdirSync(binDir, { recursive: true });
   // stale channels of an earlier agent's jobs: nobody reads them any more
@@ -211,6 +296,8 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   const shim = join(binDir, 'nubis');
   writeFileSync(shim, shimText(opts.cli ?? defaultCli()), { mode: 0o755 });
   chmodSync(shim, 0o755);
+  const bashEnv = join(binDir, 'bash-env');
+  writeFileSync(bashEnv, BASH_ENV_TEXT);
 
   const push = (rec: JobFeedRecord): void => {
     feed.push(rec);
@@ -219,9 +306,10 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   };
   const nextSeq = (): number => ++seq;
 
-  const reply = (p: Pending, text: string): void => {
+  /** The sender of an answer to a caller waiting on reply FIFO `slot` of the job; frees the slot after. */
+  const fifoSender = (job: Job, slot: number) => (text: string): void => {
     try {
-      const fd = openSync(p.reply, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+      const fd = openSync(job.replies[slot]!, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
       try {
         writeSync(fd, `${text.replace(/[\r\n]+/g, ' ')}\n`);
       } finally {
@@ -232,43 +320,71 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     }
     try {
       // the next waiting call of the job may go
-      unlinkSync(p.lock);
+      unlinkSync(join(job.runDir, `l${slot}`));
     } catch {
       // already removed
     }
   };
 
-  const onRecord = (job: Job, text: string): void => {
-    const f = text.split(FIELD);
-    // only the job's own reply FIFOs: never write to a path a job chose
-    const slot = job.replies.indexOf(f[0] ?? '');
-    const replyOk = slot >= 0;
-    const replyPath = replyOk ? job.replies[slot]! : '';
-    const lockPath = replyOk ? join(job.runDir, `l${slot}`) : '';
+  /**
+   * One record of the job: `fields` without the reply field; `send` answers the caller (undefined:
+   * it waits for nothing); `waits`: the caller waits for the control plane's answer (else, with a
+   * `send`, it gets `ok` once the record is in the feed).
+   */
+  const onRecord = (job: Job, f: string[], send: ((text: string) => void) | undefined, waits: boolean): void => {
     const at = Date.now();
-    if (f.length !== 7) {
-      const s = nextSeq();
-      if (replyOk) reply({ jobId: job.req.jobId, reply: replyPath, lock: lockPath }, 'refused malformed child command');
-      push({ seq: s, jobId: job.req.jobId, kind: 'invalid', detail: `malformed record of ${f.length} fields`, at });
-      return;
-    }
-    const [, name, password, tryText, rid, a1, rest] = f as [string, string, string, string, string, string, string];
+    const invalid = (detail: string, why: string): void => {
+      push({ seq: nextSeq(), jobId: job.req.jobId, kind: 'invalid', detail, at });
+      send?.(`refused ${why}`);
+    };
+    if (f.length !== 6) return invalid(`malformed record of ${f.length + 1} fields`, 'malformed child command');
+    const [name, password, tryText, rid, a1, rest] = f as [string, string, string, string, string, string];
     const args = [a1, ...(rest === '' ? [] : rest.split(' '))];
     const parsed = parseChildArgs(args);
+    if (!parsed.ok) return invalid(parsed.why, parsed.why);
     const s = nextSeq();
-    if (!parsed.ok) {
-      if (replyOk) reply({ jobId: job.req.jobId, reply: replyPath, lock: lockPath }, `refused ${parsed.why}`);
-      push({ seq: s, jobId: job.req.jobId, kind: 'invalid', detail: parsed.why, at });
-      return;
-    }
     const tryNo = /^[0-9]{1,9}$/.test(tryText) ? Number(tryText) : -1;
     const caller: JobCaller = { name, password, tryNo };
     if (rid !== '') caller.rid = rid;
-    const rec: JobFeedRecord = { seq: s, jobId: job.req.jobId, kind: 'child', caller, command: parsed.command, awaitsAnswer: replyOk, at };
+    const awaits = waits && send !== undefined;
+    const rec: JobFeedRecord = { seq: s, jobId: job.req.jobId, kind: 'child', caller, command: parsed.command, awaitsAnswer: awaits, at };
     const c = parsed.command;
     if (c.verb === 'event' || c.verb === 'meter' || c.verb === 'label') job.latest.set(`${c.verb}:${c.name}`, { caller, command: c });
-    if (replyOk) pending.set(s, { jobId: job.req.jobId, reply: replyPath, lock: lockPath, record: rec });
+    if (awaits) pending.set(s, { jobId: job.req.jobId, send: send!, record: rec });
     push(rec);
+    if (!awaits) send?.('ok');
+  };
+
+  /** A FIFO record: its first field is the reply FIFO (only the job's own: never a path a job chose). */
+  const onFifoRecord = (job: Job, text: string): void => {
+    const [replyPath = '', ...f] = text.split(FIELD);
+    const slot = job.replies.indexOf(replyPath);
+    onRecord(job, f, slot >= 0 ? fifoSender(job, slot) : undefined, slot >= 0);
+  };
+
+  /** A job-port record of the job with `key`; what its FIFO holds goes first (calls keep their order). */
+  const onPortRecord = (key: string, text: string, send: PortReply): void => {
+    const job = byKey.get(key);
+    if (!job || job.info.state !== 'running') return send('refused zombie: no running job of this agent has that key');
+    drainChannel(job);
+    const f = text.split(FIELD);
+    onRecord(job, f, send, WAITING_RE.test(f[4] ?? ''));
+  };
+
+  /** Reads what the job's FIFO holds now, before the event loop would. */
+  const drainChannel = (job: Job): void => {
+    if (job.channelFd === undefined || !job.socket) return;
+    const chunk = Buffer.alloc(65536);
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(job.channelFd, chunk, 0, chunk.length, null);
+      } catch {
+        return; // EAGAIN: empty
+      }
+      if (n <= 0) return;
+      onData(job, chunk.subarray(0, n));
+    }
   };
 
   const onData = (job: Job, chunk: Buffer): void => {
@@ -280,7 +396,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
       const text = job.buffer.slice(0, end);
       job.buffer = job.buffer.slice(end + RECORD.length);
       try {
-        onRecord(job, text);
+        onFifoRecord(job, text);
       } catch (e) {
         log(`job ${job.req.jobId}: bad child record: ${(e as Error).message}`);
       }
@@ -330,13 +446,16 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         for (const [s, p] of pending) {
           if (p.jobId !== job.req.jobId) continue;
           pending.delete(s);
-          reply(p, 'refused the job has exited');
+          p.send('refused the job has exited');
         }
         push({ seq: nextSeq(), jobId: job.req.jobId, kind: 'exited', exitCode: code, signal, at: Date.now() });
-        rmSync(job.runDir, { recursive: true, force: true });
+        byKey.delete(job.key);
+        job.channelFd = undefined;
         // leftovers of the try (background processes of its script still in its group); cheap:
         // no process-table scan on every exit
-        reapGroup(job.info.pid);
+        const left = groupAlive(job.info.pid);
+        if (left) reapGroup(job.info.pid);
+        retireRunDir(job.runDir, !left);
       }),
     );
   };
@@ -344,16 +463,14 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   const launch = async (job: Job): Promise<void> => {
     const { req } = job;
     const stem = outStem(opts.sandbox, req.workflow, req.path);
-    mkdirSync(dirname(stem), { recursive: true });
-    await takeRunDir(job.runDir);
+    const [port] = await Promise.all([openJobPort(), takeRunDir(job.runDir)]);
     const scriptPath = `${stem}.job${req.tryNo}`;
-    writeFileSync(scriptPath, req.script, { mode: 0o755 });
-    chmodSync(scriptPath, 0o755);
     const fd = openSync(job.channel, fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
     const socket = new Socket({ fd, readable: true, writable: false });
     socket.on('data', (c: Buffer) => onData(job, c));
     socket.on('error', (e) => log(`job ${req.jobId}: channel: ${e.message}`));
     job.socket = socket;
+    job.channelFd = fd;
 
     const basePath = req.env['PATH'] ?? process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin';
     const env: Record<string, string> = {
@@ -367,23 +484,30 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
       ECF_TRYNO: req.env['ECF_TRYNO'] ?? String(req.tryNo),
       ECF_NAME: req.env['ECF_NAME'] ?? req.path,
     };
-    // ECF_RID is the job's own pid: the wrapper sets it and execs the script in place
-    const wrapper = `ECF_RID=$$; export ECF_RID; exec ${req.script.startsWith('#!') ? '"$0"' : '/bin/sh "$0"'}`;
-    // a new job of a try number seen before (after a requeue) starts its output afresh
-    writeFileSync(job.outFile, '');
-    const out = openSync(job.outFile, 'a');
-    let child;
-    try {
-      child = spawn('/bin/sh', ['-c', wrapper, scriptPath], { cwd: dirname(stem), env, stdio: ['ignore', out, out], detached: true });
-    } finally {
-      closeSync(out);
+    if (port) {
+      // bash jobs: `nubis` is a shell function talking to the job port (./job-port.ts)
+      byKey.set(job.key, job);
+      Object.assign(env, { NUBIS_JOB_PORT: String(port.port), NUBIS_JOB_KEY: job.key, [BASH_FUNCTION_ENV]: BASH_FUNCTION });
     }
-    job.info.pid = child.pid;
-    child.once('error', (err) => {
-      appendFileSync(job.outFile, `nubis-agent: cannot run the job: ${err.message}\n`);
-      finish(job, null, null);
+    // ECF_RID is the job's own pid: bash sets it from BASH_ENV; for other interpreters a /bin/sh
+    // wrapper sets it and execs the interpreter in place
+    const interp = interpreterOf(req.script);
+    const withArg = interp.arg === undefined ? [] : [interp.arg];
+    let file = '/bin/sh';
+    let args = ['-c', `ECF_RID=$$; export ECF_RID; exec ${[interp.file, ...withArg].map(shq).join(' ')} "$0"`, scriptPath];
+    if (interp.file.startsWith('/') && interp.file.endsWith('/bash')) {
+      file = interp.file;
+      args = [...withArg, scriptPath];
+      if (env['BASH_ENV'] !== undefined) env['NUBIS_BASH_ENV'] = env['BASH_ENV'];
+      env['BASH_ENV'] = bashEnv;
+    }
+    // the script and a fresh output (a try number seen before, after a requeue, starts afresh)
+    // are written by the spawner's thread, which also forks: nothing here waits for the disk
+    job.info.pid = await spawner.start({
+      file, args, cwd: dirname(stem), env, output: job.outFile,
+      mkdirs: [dirname(stem)], files: [{ path: scriptPath, text: req.script, mode: 0o755 }],
+      onExit: (code, signal) => finish(job, code, signal),
     });
-    child.once('exit', (code, signal) => finish(job, code, signal));
     if (req.timeoutMs !== undefined) {
       job.timer = setTimeout(() => {
         appendFileSync(job.outFile, `nubis-agent: the job ran longer than ${req.timeoutMs} ms; killing it\n`);
@@ -406,6 +530,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         runDir,
         channel: join(runDir, 'ch'),
         replies: SLOTS.map((i) => join(runDir, `r${i}`)),
+        key: randomBytes(16).toString('hex'),
         outFile: `${outStem(opts.sandbox, req.workflow, req.path)}.${req.tryNo}`,
         buffer: '',
         decoder: new StringDecoder('utf8'),
@@ -468,7 +593,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         const p = pending.get(a.seq);
         if (!p) continue;
         pending.delete(a.seq);
-        reply(p, a.ok ? 'ok' : `refused ${a.why ?? 'refused by the control plane'}`);
+        p.send(a.ok ? 'ok' : `refused ${a.why ?? 'refused by the control plane'}`);
       }
     },
 
@@ -507,6 +632,8 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         clearTimeout(j.timer);
         j.socket?.destroy();
       }
+      await spawner.close();
+      await (await jobPort)?.close();
     },
   };
 }

@@ -147,7 +147,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         404: { description: 'no such deployment or component', schema: 'Error' },
         413: { description: 'body too large', schema: 'Error' },
         415: { description: 'not JSON', schema: 'Error' },
-        422: { description: 'the count is outside the component\'s min and max', schema: 'Error' },
+        422: { description: 'SCALE_OUT_OF_BOUNDS: the count is outside the component\'s min and max; details has component, count, min, max, bound (max or min) and limit', schema: 'Error' },
       },
       handle: async (c) => {
         const b = c.body as ScaleRequest;

@@ -89,6 +89,30 @@ export const CloudNoteSchema = Type.Object({
   refused: Type.Integer({ description: 'calls failed fast, without reaching the cloud, since this state began' }),
 });
 
+export const DeploymentRolloutSchema = Type.Object({
+  status: Type.Union([Type.Literal('running'), Type.Literal('paused'), Type.Literal('failed')]),
+  version: Type.Integer(),
+  batch: Type.Integer({ description: 'batches started so far, over every component' }),
+  batches: Type.Integer({ description: 'batches the rollout takes: those started and those its outdated instances still need' }),
+  updated: Type.Integer({ description: 'wanted instances at the new revision' }),
+  instances: Type.Integer({ description: 'instances wanted' }),
+  reason: Type.Optional(Type.String({ description: 'why it failed, or who paused it' })),
+  line: Type.String({ description: 'for people: `batch 2/5, 3 of 5 updated, paused (by alice)`' }),
+}, { description: 'the rolling update while it runs, is paused or failed; absent otherwise' });
+
+export const ScaleRefusalSchema = Type.Object({
+  component: Type.String(),
+  by: Type.String({ description: 'who asked: rule:<name>, schedule:<name>' }),
+  wanted: Type.Integer({ description: 'the count asked for' }),
+  applied: Type.Optional(Type.Integer({ description: 'the count set instead when a rule was capped at the bound' })),
+  bound: Type.Union([Type.Literal('max'), Type.Literal('min')]),
+  limit: Type.Integer({ description: 'the bound\'s value' }),
+  limitOf: Type.String({ description: 'instances.max, instances.min, rule max or rule min' }),
+  code: Type.Literal('SCALE_OUT_OF_BOUNDS'),
+  reason: Type.String(),
+  at: Type.String({ format: 'date-time' }),
+});
+
 export const DeploymentViewSchema = Type.Object({
   name: Type.String(),
   state: DeploymentStateSchema,
@@ -98,6 +122,8 @@ export const DeploymentViewSchema = Type.Object({
   components: Type.Array(ComponentViewSchema),
   instances: Type.Array(InstanceViewSchema),
   clouds: Type.Optional(Type.Array(CloudNoteSchema, { description: 'clouds of this deployment that back off or were stopped, and why' })),
+  rollout: Type.Optional(DeploymentRolloutSchema),
+  scaling: Type.Optional(Type.Array(ScaleRefusalSchema, { description: 'scale requests of rules and schedules that a component\'s bounds refused or capped, latest per component, until a scale of it goes through' })),
 });
 
 export const ForgetResultSchema = Type.Object({

@@ -62,6 +62,8 @@ export interface StartServerOptions {
   ruleDataWake?: boolean;
   /** `--allow-local-tenants`: tenants other than `default` may use clouds that reach this host (platform local…). */
   allowLocalTenants?: boolean;
+  /** `--allow-script-commands`: workflow tasks' ECF_SCRIPT_CMD / ECF_FETCH may run commands on this host. */
+  allowScriptCommands?: boolean;
   /** Event retention (src/events/retention.ts); absent fields take its defaults (30 days, 1,000,000 per tenant). */
   eventRetention?: { maxAgeMs?: number; maxPerTenant?: number };
 }
@@ -72,6 +74,7 @@ async function startScaling(metrics: MetricsService, controlPlane: Awaited<Retur
     clock: createRealClock(), catalog: metrics.catalog, events, engine: controlPlane.engine,
     query: metrics.query, flush: () => metrics.flush(), ingest: (s, source, tenant) => metrics.ingest(s, source, tenant), self: metrics.self,
     scale: (d, c, n, caller) => controlPlane.scale(d, c, n, caller),
+    refused: (d, c, cap, caller) => controlPlane.scaleRefused(d, c, cap, caller),
   });
   if (wake) metrics.onData(scaling);
   metrics.addCollector((self) => scaling.collect(self));
@@ -143,7 +146,10 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     });
     const scaling = await startScaling(metrics, controlPlane, events, o.ruleDataWake ?? true);
     // workflows (src/workflows): registered on the engine's reconcile core, loaded when it starts
-    const workflows = createWorkflows({ controlPlane, store, events, ...(o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}), ...(o.log ? { log: o.log } : {}) });
+    const workflows = createWorkflows({
+      controlPlane, store, events, ...(o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}), ...(o.log ? { log: o.log } : {}),
+      ...(o.allowScriptCommands ? { scriptCommands: true } : {}),
+    });
     const api = createApiServer({
       controlPlane, store, metrics, scaling, workflows,
       ...(o.log ? { log: o.log } : {}),
@@ -165,6 +171,8 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
         const sources = new GraphiteSources(o.graphiteTenants ?? [], DEFAULT_TENANT);
         const listener = await startGraphiteListener({
           port: o.graphitePort, host: o.graphiteHost ?? '127.0.0.1', sources,
+          // parsed from the bytes and appended by series handle where the store takes handles
+          sink: (tenant) => metrics.graphiteSink(tenant ?? DEFAULT_TENANT),
           onSamples: (s, tenant) => metrics.ingest(s, 'graphite', tenant ?? DEFAULT_TENANT),
           onColumns: (c, tenant) => metrics.ingestColumns(c, 'graphite', tenant ?? DEFAULT_TENANT), // parsed in worker threads
         });

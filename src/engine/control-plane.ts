@@ -20,7 +20,8 @@ import { ADMIN_TENANT, deploymentId, localText, splitDeploymentId, type TenantPo
 import { componentWiringHashes, previewPlan } from './planner.js';
 import { providedEndpoints, servesTraffic } from './wiring.js';
 import { unreachableLine } from './reachability.js';
-import { carryCounts, prepareRollout, rolloutView, setPaused, type Prepared } from './rollout/index.js';
+import { ScaleRefusals, describeRefusal, isPolicy, outOfBounds, type RefusalInput } from './scale-refusals.js';
+import { carryCounts, prepareRollout, rolloutSummary, rolloutView, setPaused, type Prepared } from './rollout/index.js';
 import type {
   Caller, CloudNote, ControlPlane, DeploymentState, DeploymentSummary, DeploymentView, EndpointView, ForgetResult, InstanceView, PlanResult, SpecInput, StepLog,
 } from './views.js';
@@ -94,6 +95,25 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
     return { ...p, spec, text: redactSpecText(p.text, plain) };
   }
   const notes = (d: Deployment): CloudNote[] => cloudNotes(d, engine, clouds);
+  const refusals = new ScaleRefusals();
+
+  /** A scale beyond the bounds: always an event; on status when a rule or a schedule asked (a person got the answer). */
+  async function refused(d: Deployment, component: string, r: RefusalInput, caller: Caller): Promise<void> {
+    const at = clock.now();
+    const reason = describeRefusal(component, r);
+    if (isPolicy(caller.actor)) refusals.record(d.name, component, { ...r, reason }, iso(at));
+    await events.append({
+      actor: caller.actor,
+      ...(caller.correlationId ? { correlationId: caller.correlationId } : {}),
+      deployment: d.name,
+      kind: 'scale.refused',
+      target: `${d.name}/${component}`,
+      outcome: r.applied !== undefined ? 'capped' : 'refused',
+      reason,
+      data: { component, wanted: r.wanted, bound: r.bound, limit: r.limit, limitOf: r.limitOf, code: 'SCALE_OUT_OF_BOUNDS', ...(r.applied !== undefined ? { applied: r.applied } : {}) },
+      ts: at,
+    });
+  }
 
   /** The rolling update an apply of `p` starts (./rollout): revisions, stamps for older instances, plan lines. */
   async function rolloutOf(existing: Deployment | undefined, p: Parsed, version: number): Promise<Prepared> {
@@ -161,7 +181,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
 
   function view(d: Deployment): DeploymentView {
     const insts = engine.instancesOf(d.name).sort((a, b) => a.component.localeCompare(b.component) || a.ordinal - b.ordinal);
-    return {
+    const v: DeploymentView = {
       name: d.spec.name,
       state: stateOf(d, insts),
       version: d.version,
@@ -177,6 +197,11 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       instances: insts.map((i) => instanceView(d, i)),
       ...withNotes(notes(d)),
     };
+    const scaling = refusals.list(d.name);
+    if (scaling.length > 0) v.scaling = scaling;
+    const rollout = rolloutSummary(d, insts);
+    if (rollout) v.rollout = rollout.reason ? { ...rollout, reason: localText(d.tenant, rollout.reason), line: localText(d.tenant, rollout.line) } : rollout;
+    return v;
   }
 
   /**
@@ -314,6 +339,8 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
         },
         [store.replaceArtefacts(d.name, p.files), ...stamped, ...engine.resetFailures(d.name)],
       );
+      // the bounds may have changed: earlier refusals say nothing of the new ones
+      refusals.forget(d.name);
       if (roll.rollout.status !== 'completed') {
         await events.append({
           actor: caller.actor, ...(caller.correlationId ? { correlationId: caller.correlationId } : {}), deployment: d.name, kind: 'rollout.started', target: d.name,
@@ -362,8 +389,11 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       }
       if (!Number.isInteger(count) || count < 0) throw new NubisError('REQUEST_INVALID', `$.count: expected integer ≥ 0, found ${JSON.stringify(count)}`);
       if (count < c.min || count > c.max) {
-        throw new NubisError('SCALE_OUT_OF_BOUNDS', `${component} must have between ${c.min} and ${c.max} instances; ${count} is outside`, { details: { min: c.min, max: c.max, count } });
+        const { error, refusal } = outOfBounds(c, count, caller.actor);
+        await refused(d, component, refusal, caller);
+        throw error;
       }
+      refusals.clear(name, component);
       const from = desiredCount(d, c);
       const next: Deployment = { ...d, counts: { ...d.counts, [component]: count }, updatedAt: clock.now() };
       await engine.saveDeployment(next, {
@@ -378,6 +408,12 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       return view(next);
     },
 
+    async scaleRefused(name, component, r, caller) {
+      const d = mustGet(name);
+      if (!d.spec.components[component]) throw new NubisError('NOT_FOUND', `deployment ${d.spec.name} has no component ${JSON.stringify(component)}`);
+      await refused(d, component, { by: caller.actor, wanted: r.wanted, bound: r.bound, limit: r.limit, limitOf: r.limitOf, ...(r.applied !== undefined ? { applied: r.applied } : {}) }, caller);
+    },
+
     async rollout(name) {
       return rolloutView(mustGet(name), engine.instancesOf(name));
     },
@@ -386,6 +422,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
 
     async destroy(name, caller) {
       const d = mustGet(name);
+      refusals.forget(name);
       const next: Deployment = { ...d, status: 'destroying', updatedAt: clock.now() };
       if (d.status !== 'destroying') {
         await engine.saveDeployment(next, {

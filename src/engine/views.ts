@@ -56,6 +56,47 @@ export interface DeploymentView {
   instances: InstanceView[];
   /** Clouds of this deployment that back off or were stopped, with why; absent when all are healthy. */
   clouds?: CloudNote[];
+  /** The rolling update while it runs, is paused or failed; absent otherwise (`nubis rollout status` has the detail). */
+  rollout?: DeploymentRollout;
+  /** Scale requests of rules and schedules that a component's bounds refused or capped, latest per component, until a scale of it goes through. */
+  scaling?: ScaleRefusal[];
+}
+
+/** A scale request beyond a component's bounds: refused (a schedule, `nubis scale`) or capped at the bound (a rule). */
+export interface ScaleRefusal {
+  component: string;
+  /** Who asked: `rule:<name>`, `schedule:<name>` (or the person, for the event). */
+  by: string;
+  /** The count asked for. */
+  wanted: number;
+  /** The count set instead when a rule was capped at the bound; absent: nothing changed. */
+  applied?: number;
+  bound: 'max' | 'min';
+  /** The bound's value. */
+  limit: number;
+  /** Where the bound comes from: `instances.max`, `instances.min`, or the rule's own `max`/`min` (`rule max`). */
+  limitOf: string;
+  code: 'SCALE_OUT_OF_BOUNDS';
+  reason: string;
+  at: string;
+}
+
+/** A rolling update in progress, paused or failed, as `status` shows it in one line. */
+export interface DeploymentRollout {
+  status: 'running' | 'paused' | 'failed';
+  version: number;
+  /** Batches started so far, over every component. */
+  batch: number;
+  /** Batches the rollout takes: those started and those its outdated instances still need. */
+  batches: number;
+  /** Wanted instances at the new revision. */
+  updated: number;
+  /** Instances wanted. */
+  instances: number;
+  /** Why it failed, or who paused it. */
+  reason?: string;
+  /** For people: `batch 2/5, 3 of 5 updated, paused (by alice)`, `…, failed: health gate timed out on web-3 (…)`. */
+  line: string;
 }
 
 /** A cloud that does not take calls now, and why. */
@@ -204,7 +245,10 @@ export interface ControlPlane {
   listDeployments(tenant?: string): Promise<DeploymentSummary[]>;
   getDeployment(name: string): Promise<DeploymentView>;
   endpoints(name: string): Promise<EndpointView[]>;
+  /** SCALE_OUT_OF_BOUNDS (422, with the component, bound and limit in details) outside the component's min and max; a `scale.refused` event, and for a rule or schedule a line on status. */
   scale(name: string, component: string, count: number, caller: Caller): Promise<DeploymentView>;
+  /** A rule capped at a bound before it asked (`caller.actor` is `rule:<name>`): a `scale.refused` event and a line on status. */
+  scaleRefused(name: string, component: string, refusal: { wanted: number; applied?: number; bound: 'max' | 'min'; limit: number; limitOf: string }, caller: Caller): Promise<void>;
   /** The rolling update of a deployment (src/engine/rollout). */
   rollout(name: string): Promise<RolloutView>;
   /** Pauses (no new batches; the running one finishes) or resumes it (a failed one tries its batch again). */

@@ -28,7 +28,8 @@ import { parsePrometheusText } from './ingest/prometheus.js';
 import { parseGraphiteLines } from './ingest/graphite.js';
 import { checkPushJson } from './ingest/push.js';
 import { parseQuery } from './query/parser.js';
-import type { Labels, MetricStore, QueryResult, Sample, SampleColumns } from './types.js';
+import type { HandleSink, Labels, MetricStore, QueryResult, Sample, SampleColumns } from './types.js';
+import { createTenantSink } from './tenant-sink.js';
 import { createSelfMetrics, type SelfMetrics } from './self-metrics.js';
 import { createInstanceMonitors, type MonitorView } from './monitors.js';
 import { labelTenant, scopeQuery, TENANT_LABEL, tenantMatcher, unscopeResult, withoutTenant } from './tenancy.js';
@@ -102,6 +103,12 @@ export interface MetricsService {
   ingest(samples: readonly Sample[], source: string, tenant: string): void;
   /** `ingest` from columns (the Graphite workers' output): the tenant label is set once per distinct series. */
   ingestColumns(columns: SampleColumns, source: string, tenant: string): void;
+  /**
+   * The Graphite listener's `sink` for a tenant: series resolved once with the tenant's label,
+   * samples appended by handle, counted and waking rules as `ingest` does. Undefined when the
+   * store takes no handles (VictoriaMetrics): the listener then delivers Samples to `ingest`.
+   */
+  graphiteSink(tenant: string): HandleSink | undefined;
   /** Ingests into the tenant's series. */
   push(input: PushInput, tenant: string): PushResult;
   /** The tenant's series matching a selector such as `{__name__=~"instance.cpu.*"}` or `app_load{component="app"}`; all when absent. */
@@ -171,6 +178,15 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     const distinct = c.names.map((name, k) => ({ name, labels: labels[k]!, t: 0, v: 0 }));
     for (const l of listeners) notifyArrivals(distinct, (name) => ids.id(tenant, name), l);
   };
+
+  const graphiteSink = (tenant: string): HandleSink | undefined =>
+    createTenantSink(store, tenant, {
+      appended: (n) => self.inc('nubis_ingest_samples_total', { source: 'graphite' }, n),
+      wantsArrivals: () => listeners.size > 0,
+      arrived: (by) => {
+        for (const l of listeners) for (const [d, names] of by) l.dataArrived(ids.id(tenant, d), names);
+      },
+    });
 
   const definitions = createMetricDefinitions({ catalog, query, ingest: ingestOwn, self, now: () => clock.now() });
   const scrapes = createScrapeTargets({ clock, catalog, ingest: ingestOwn, self });
@@ -267,6 +283,7 @@ export async function createMetricsService(o: MetricsServiceOptions): Promise<Me
     },
     ingest,
     ingestColumns,
+    graphiteSink,
     push(input, tenant) {
       const labels = input.labels ?? {};
       const now = clock.now();

@@ -30,6 +30,27 @@ export interface SampleColumns {
   v: Float64Array;
 }
 
+/**
+ * A store that takes samples by series handle: a receiver resolves each series once, keeps the
+ * handle and appends by it, so the store does not find the series by name for every sample
+ * (the Graphite listener's `sink`). The embedded store is one.
+ */
+export interface HandleSink<H = unknown> {
+  /**
+   * The series' handle (the series is created when new); undefined when the store refuses it
+   * (the series cap; the store counts the refused sample): ask again for the next sample.
+   * Throws like `append` (a closed store).
+   */
+  resolve(name: string, labels: Labels): H | undefined;
+  /** Changes whenever a handle resolved before may no longer name a stored series: resolve again. */
+  readonly handleGeneration: number;
+  /**
+   * Appends samples [0, n): series `handles[i]`, time `t[i]` (ms), value `v[i]`. The arrays are
+   * the caller's again once it returns. Throws like `append`.
+   */
+  appendResolved(handles: readonly H[], t: Float64Array, v: Float64Array, n: number): void;
+}
+
 export interface SeriesData {
   /** All labels including `__name__`. */
   labels: Labels;

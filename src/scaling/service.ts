@@ -56,6 +56,8 @@ export interface ScalingServiceOptions {
   self: SelfMetrics;
   /** The control plane's scale of a deployment (by id); the caller carries the deployment's tenant. */
   scale: (deployment: string, component: string, count: number, caller: Caller) => Promise<unknown>;
+  /** The control plane's record of a rule capped at a bound (`scale.refused`, a line on status). */
+  refused?: (deployment: string, component: string, cap: { wanted: number; applied?: number; bound: 'max' | 'min'; limit: number; limitOf: string }, caller: Caller) => Promise<unknown>;
   /** Least time between two evaluations of a rule woken by data. Default 100. */
   minDataGapMs?: number;
 }
@@ -117,6 +119,9 @@ class Scaling implements ScalingService {
       scale: async (deployment, component, count, _reason, rule) => {
         self.inc('nubis_scale_requests_total', { source: 'rule' });
         await o.scale(deployment, component, count, { actor: `rule:${rule}`, tenant: tenantOf(deployment), correlationId: `rule-${rule}-${o.clock.now()}` });
+      },
+      capped: async (deployment, component, cap, rule) => {
+        await o.refused?.(deployment, component, cap, { actor: `rule:${rule}`, tenant: tenantOf(deployment) });
       },
       report: (r: RuleReport) => {
         const outcome = r.kind === 'rule.fired' ? 'ok' : r.kind === 'rule.suppressed' ? 'suppressed' : r.kind === 'rule.nodata' ? 'unknown' : 'error';

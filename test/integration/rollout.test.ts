@@ -154,6 +154,10 @@ test('pause stops further batches; resume finishes; a batch that never gets heal
     await waitFor('batch 1 started', async () => (await h.events('instance.updated')).length >= 1);
     const paused = await h.call<any>('POST', '/v1/deployments/roll/rollout/pause', {});
     assert.equal(paused.body.status, 'paused');
+    // the deployment's status says so in one line
+    const st = (await h.call<any>('GET', '/v1/deployments/roll')).body.rollout;
+    assert.deepEqual([st.status, st.batch, st.batches, st.instances], ['paused', 1, 3, 3]);
+    assert.match(st.line, /^batch 1\/3, [01] of 3 updated, paused \(by \S+\)$/);
     // the running batch finishes, and no other starts
     await waitFor('batch 1 done', async () => {
       const s = (await h.call<any>('GET', '/v1/deployments/roll/rollout')).body;
@@ -166,13 +170,17 @@ test('pause stops further batches; resume finishes; a batch that never gets heal
     assert.equal((await h.call<any>('POST', '/v1/deployments/roll/rollout/resume', {})).body.status, 'running');
     await waitFor('rollout completed', async () => (await h.call<any>('GET', '/v1/deployments/roll/rollout')).body.status === 'completed');
     assert.equal((await h.events('instance.updated')).length, 3);
+    assert.equal((await h.call<any>('GET', '/v1/deployments/roll')).body.rollout, undefined, 'no rollout line once completed');
     assert.deepEqual((await h.events('rollout.*')).map((e) => e.kind), ['rollout.started', 'rollout.paused', 'rollout.resumed', 'rollout.completed']);
 
     // a start that always fails: batch 1 never gets healthy, the gate times out, no batch 2
     await h.call('POST', '/v1/deployments', { spec: rollSpec(simPath, { count: 3, env: 'three', failStart: true, gate: '1s' }) });
     await waitFor('rollout failed', async () => (await h.call<any>('GET', '/v1/deployments/roll/rollout')).body.status === 'failed');
     const failed = (await h.events('rollout.failed'))[0]!;
-    assert.match(String(failed.reason), /health gate/);
+    assert.match(String(failed.reason), /^health gate timed out on app-1 \(\w+\)[^:]*: batch 1 of app was not running and healthy within 1 s$/);
+    const fst = (await h.call<any>('GET', '/v1/deployments/roll')).body.rollout;
+    assert.equal(fst.status, 'failed');
+    assert.match(fst.line, /^batch 1\/3, 1 of 3 updated, failed: health gate timed out on app-1 \(\w+\)/);
     assert.equal((await h.events('instance.updated')).length, 4, 'only batch 1 of the failed rollout');
   } finally {
     await h.close();

@@ -8,44 +8,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import {
-  columnsToSamples, createPathCache, parseGraphiteBlock, parseGraphiteLines, startGraphiteListener,
-  type GraphiteListener, type GraphiteListenerStats,
+  columnsToSamples, createPathCache, parseGraphiteBlock, parseGraphiteLines, startGraphiteListener, type GraphiteListenerStats,
 } from '../../src/metrics/ingest/graphite.js';
 import type { Labels, Sample } from '../../src/metrics/types.js';
-
-const NOW = Date.UTC(2026, 11, 3, 10, 0, 0);
-
-function lehmer(seed: number): () => number {
-  let x = seed;
-  return () => (x = (x * 48271) % 2147483647) / 2147483647;
-}
-
-/** A random line, often valid, often not in one of many ways. */
-function randomLine(rnd: () => number): string {
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-  const paths = [
-    `a.b.c${Math.floor(rnd() * 20)}`, 'servers.web1.cpu', `cpu;host=h${Math.floor(rnd() * 3)};dc=eu`, 'cpu;dc=eu;host=h1',
-    'mem;host=base', 'x;=v', 'x;k=', 'x;k=~v', ';a=b', 'x;k!=v', 'x;k', 'ünï.cødé', 'a\u0001b', 'x\ufffdy', '',
-  ] as const;
-  const sec = Math.floor(NOW / 1000);
-  const values = ['1', '12.5', '-3', '1e3', '.5', '5.', 'nan', '-inf', 'Infinity', 'abc', '0x10', '1,5', '+7', '-0'] as const;
-  const stamps = [
-    String(sec - Math.floor(rnd() * 1000)), `${sec - 10}.25`, String(NOW - 5000), String(NOW * 1000), '-1', '', '-5',
-    String(sec + 3600), String(NOW + 3600_000), String(sec + 60), '1e9', 'abc', String(sec) + ' extra',
-  ] as const;
-  const seps = [' ', '\t', '  ', ' \t'] as const;
-  const kind = rnd();
-  if (kind < 0.05) return '';
-  if (kind < 0.08) return pick(['   ', '\t', '\r']);
-  const sep = pick(seps);
-  const ts = pick(stamps);
-  let line = pick(paths) + sep + pick(values) + (ts === '' ? '' : sep + ts);
-  if (rnd() < 0.1) line += '\r';
-  if (rnd() < 0.05) line = sep + line + sep;
-  return line;
-}
+import { feed, lehmer, NOW, randomLine, randomStream, until } from './metrics-graphite-random.js';
 
 function strip(r: { samples: Sample[]; malformed: string[]; future?: number }): unknown {
   return { samples: r.samples, malformed: r.malformed, future: r.future ?? 0 };
@@ -66,38 +33,6 @@ test('block parser (the workers\' code) = parseGraphiteLines on random lines: sa
     assert.ok(cols.names.length <= cols.n || cols.n === 0, 'each distinct series once');
   }
 });
-
-/** Random bytes of Graphite text: random lines, some over-long, some with invalid UTF-8. */
-function randomStream(rnd: () => number, lines: number): Buffer {
-  const parts: Buffer[] = [];
-  for (let i = 0; i < lines; i++) {
-    const r = rnd();
-    if (r < 0.01) parts.push(Buffer.from('x'.repeat(300 + Math.floor(rnd() * 400)) + ' 1 2'));
-    else if (r < 0.02) parts.push(Buffer.concat([Buffer.from('bad.utf8'), Buffer.from([0xff, 0xfe]), Buffer.from(' 1')]));
-    else parts.push(Buffer.from(randomLine(rnd)));
-    parts.push(Buffer.from('\n'));
-  }
-  return Buffer.concat(parts);
-}
-
-async function feed(l: GraphiteListener, data: Buffer, rnd: () => number): Promise<void> {
-  const sock = net.connect(l.port, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => {
-    sock.once('connect', () => resolve());
-    sock.once('error', reject);
-  });
-  for (let p = 0; p < data.length; ) {
-    const n = 1 + Math.floor(rnd() * (rnd() < 0.5 ? 64 : 40_000));
-    const ok = sock.write(data.subarray(p, p + n));
-    p += n;
-    if (!ok) await new Promise((r) => sock.once('drain', r));
-  }
-  await new Promise<void>((resolve) => sock.end(() => resolve()));
-}
-
-async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 5));
-}
 
 const seen = (st: GraphiteListenerStats): number => st.accepted + st.malformed + st.future;
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createVirtualClock } from '../../src/clock/index.js';
 import { parseSpec } from '../../src/model/parse.js';
 import type { RuleSpec } from '../../src/model/types.js';
-import { createRuleEvaluator, boundedTarget, evaluateCondition, type RuleReport } from '../../src/scaling/index.js';
+import { createRuleEvaluator, boundedTarget, capOf, evaluateCondition, type RuleReport } from '../../src/scaling/index.js';
 import type { InstantSample, QueryResult } from '../../src/metrics/types.js';
 
 const BASE = `name: d
@@ -247,6 +247,16 @@ test('bounds are never crossed: random metric streams against random rules (prop
   assert.equal(boundedTarget({ kind: 'in', by: 3, minStep: 1, min: 4 }, 2, { min: 0, max: 10 }), 2, 'in never raises');
   assert.equal(boundedTarget({ kind: 'out', percent: 10, minStep: 2 }, 4, { min: 0, max: 10 }), 6, 'percent with a minimum step');
   assert.equal(boundedTarget({ kind: 'out', percent: 50, minStep: 1 }, 9, { min: 0, max: 10 }), 10, 'clamped to max');
+});
+
+test('capOf: an ask beyond the range names the bound and where it comes from; one within it, none', () => {
+  const comp = { min: 1, max: 3 };
+  assert.deepEqual(capOf({ kind: 'out', by: 5, minStep: 1 }, 1, comp), { wanted: 6, bound: 'max', limit: 3, limitOf: 'instances.max' });
+  assert.deepEqual(capOf({ kind: 'out', by: 5, minStep: 1, max: 2 }, 1, comp), { wanted: 6, bound: 'max', limit: 2, limitOf: 'rule max' });
+  assert.deepEqual(capOf({ kind: 'in', by: 4, minStep: 1 }, 3, comp), { wanted: 0, bound: 'min', limit: 1, limitOf: 'instances.min' });
+  assert.deepEqual(capOf({ kind: 'to', count: 9 }, 2, comp), { wanted: 9, bound: 'max', limit: 3, limitOf: 'instances.max' });
+  assert.equal(capOf({ kind: 'out', by: 1, minStep: 1 }, 1, comp), undefined);
+  assert.equal(capOf({ kind: 'in', by: 1, minStep: 1 }, 5, comp), undefined, 'an in from above the max is no cap');
 });
 
 test('at a bound the rule is suppressed by bounds (reported once, counted every time)', async () => {

@@ -8,7 +8,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NubisError } from '../../src/errors/index.js';
-import { parseDef, parseWorkflowYaml, printDef, type WfChildResult, type WfDefinition } from '../../src/workflows/index.js';
+import {
+  parseDef, parseWorkflowYaml, printDef, scriptJobText, shellRunner, type CommandRunner, type WfChildResult, type WfDefinition, type WfSubmission,
+} from '../../src/workflows/index.js';
 import { DAY0, H, Harness, M, settle } from './workflows-scheduler-helpers.js';
 
 const def = (text: string): WfDefinition => ({ ...parseDef(text, 'a.def'), name: 'wf' });
@@ -278,7 +280,15 @@ suite hyb
   await h.clock.advance(30 * H);
   assert.ok(!h.submitted().includes('/hyb/v'));
   assert.match(h.rt.why('/hyb/v').map((w) => w.detail).join('\n'), /date does not match today \(1\.1\.2020/);
+  // the calendar survives a restore (a control-plane restart)
+  const saved = [...h.rt.nodes()].map((n) => JSON.parse(JSON.stringify(n)) as typeof n);
   h.rt.close();
+  const again = new Harness(h.def, { start: h.clock.now() });
+  again.rt.restore(saved);
+  again.rt.user({ verb: 'requeue', path: '/hyb/u', mode: 'all' });
+  await again.clock.advance(24 * H);
+  assert.equal(again.sub('/hyb/u').variables['ECF_DATE'], '20200101');
+  again.rt.close();
 });
 
 test('queue: active hands out the steps in order, then <NULL>; complete and aborted mark them; no_of_aborted; reset; node:queue in a trigger', () => {
@@ -365,4 +375,31 @@ test('zombie attributes: fob answers ok, adopt takes the caller\'s password, kil
   assert.ok(h.zombies.some((z) => z.identity.path === '/s/plain' && /ecf_passwd zombie/.test(z.why)), JSON.stringify(h.zombies));
   assert.ok(h.zombies.some((z) => /adopted/.test(z.why)));
   h.rt.close();
+});
+
+test('ECF_SCRIPT_CMD and ECF_FETCH: refused unless the server allows them; their output is the script, preprocessed; a failing command names itself', async () => {
+  const files = new Map([['/inc/head.h', 'echo head %TASK%']]);
+  const sub = (vars: Record<string, string>): WfSubmission => ({ workflow: 'wf', path: '/s/f/t', tryNo: 1, password: 'pw', variables: { TASK: 't', ECF_INCLUDE: '/inc', ECF_HOME: '/h', ECF_SCRIPT: '/h/s/f/t.ecf', ...vars } });
+  const ran: string[] = [];
+  const fake: CommandRunner = async (command) => {
+    ran.push(command);
+    if (command.startsWith('fail')) return { code: 3, stdout: '', stderr: 'no such file\n' };
+    return { code: 0, stdout: '%include <head.h>\necho body %TASK%\n', stderr: '' };
+  };
+  // without --allow-script-commands
+  await assert.rejects(Promise.resolve(scriptJobText(sub({ ECF_SCRIPT_CMD: 'cat /x/%TASK%.ecf' }), files)),
+    /\/s\/f\/t: ECF_SCRIPT_CMD 'cat \/x\/t\.ecf': script commands are off on this server .*--allow-script-commands/);
+  const on = { allowed: true, run: fake };
+  assert.equal(await scriptJobText(sub({ ECF_SCRIPT_CMD: 'cat /x/%TASK%.ecf' }), files, on), 'echo head t\necho body t\n');
+  assert.equal(await scriptJobText(sub({ ECF_FETCH: 'fetcher --from /x' }), files, on), 'echo head t\necho body t\n');
+  assert.deepEqual(ran, ['cat /x/t.ecf', 'fetcher --from /x -s t.ecf']);
+  await assert.rejects(Promise.resolve(scriptJobText(sub({ ECF_SCRIPT_CMD: 'fail now' }), files, on)),
+    (e: unknown) => e instanceof NubisError && e.code === 'JOB_CREATION_FAILED' && e.message === "/s/f/t: ECF_SCRIPT_CMD 'fail now' failed with exit code 3: no such file");
+  // an uploaded ECF_SCRIPT comes first, as in ecFlow
+  const withFile = new Map([...files, ['/h/s/f/t.ecf', 'echo file']]);
+  assert.equal(scriptJobText(sub({ ECF_SCRIPT_CMD: 'cat x' }), withFile, on), 'echo file\n');
+  // the real runner: /bin/sh -c on this host
+  const real = { allowed: true, run: shellRunner };
+  assert.equal(await scriptJobText(sub({ ECF_SCRIPT_CMD: "printf 'echo %%%%TASK%%%%\\n'" }), files, real), 'echo t\n');
+  await assert.rejects(Promise.resolve(scriptJobText(sub({ ECF_SCRIPT_CMD: 'echo oops >&2; exit 4' }), files, real)), /failed with exit code 4: oops/);
 });

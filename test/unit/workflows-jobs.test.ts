@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
@@ -313,6 +313,75 @@ describe('workflow jobs on a local agent', () => {
     console.log(`# ${n} no-op jobs (start, --init, --complete), 8 at a time on one local agent: ${ms} ms, ${(ms / n).toFixed(1)} ms per job; ` +
       `agent + dispatcher CPU ${((cpu.user + cpu.system) / 1000 / n).toFixed(1)} ms per job (load ${loadavg()[0]!.toFixed(1)})`);
     assert.equal(rt.calls.length, 2 * n);
+  });
+});
+
+describe('bash jobs: `nubis` is a shell function on the agent\'s job port', () => {
+  const bashHead = '#!/bin/bash\nset -eu -o pipefail\nnubis child --init=$$\n';
+
+  test('calls go in order without a process start; ECF_RID is the job\'s pid; its output is kept', async () => {
+    const f = await setup();
+    const rt = fakeRuntime();
+    const d = dispatcher(rt);
+    const node = { nodeId: f.nodeId, agent: f.client };
+    const script = `${bashHead}echo "$(type -t nubis) rid=$ECF_RID pid=$$"\nnubis child --event=e1\nnubis child --meter=m 7\nnubis child --label=l "some  text é✓"\nnubis child --meter=m bad\necho "after a refused meter: $?"\n${tail}`;
+    await d.start(rt.submit('/s/b'), node, script);
+    await waitFor('the job to end', () => d.running().length === 0);
+    assert.deepEqual(rt.calls.map((c) => c.command.verb), ['init', 'event', 'meter', 'label', 'complete']);
+    assert.deepEqual(rt.calls[3]!.command, { verb: 'label', name: 'l', value: 'some  text é✓' });
+    const out = await d.logs('wf', '/s/b', 1, node);
+    const m = /^function rid=(\d+) pid=(\d+)\n/.exec(out);
+    assert.ok(m, out);
+    assert.equal(m[1], m[2]);
+    assert.match(out, /nubis child: .*meter/);
+    assert.match(out, /after a refused meter: 0\n$/);
+    assert.equal(rt.runtime.node('/s/b')!.state, 'complete');
+  });
+
+  test('waiting calls made at the same time each get their answer; a zombie is refused; a wrong key is refused', async () => {
+    const f = await setup();
+    const rt = fakeRuntime();
+    const d = dispatcher(rt);
+    const node = { nodeId: f.nodeId, agent: f.client };
+    const script = `${bashHead}for i in 1 2 3 4 5 6 7 8 9 10; do (nubis child --wait="x == $i" && echo "ok $i" >>ok.txt) & done\nwait\nsort -k2 -n ok.txt\nrm ok.txt\n` +
+      `if ECF_PASS=wrong nubis child --complete 2>err.txt; then echo accepted; else echo "refused: $(cat err.txt)"; fi\n` +
+      `if NUBIS_JOB_KEY=forged nubis child --complete 2>err.txt; then echo accepted; else echo "refused: $(cat err.txt)"; fi\nrm -f err.txt\n${tail}`;
+    await d.start(rt.submit('/s/w'), node, script);
+    await waitFor('the job to end', () => d.running().length === 0, 20_000);
+    const out = await d.logs('wf', '/s/w', 1, node);
+    assert.equal(out, `${[...Array(10).keys()].map((i) => `ok ${i + 1}\n`).join('')}refused: nubis child: zombie: wrong password or try\nrefused: nubis child: zombie: no running job of this agent has that key\n`);
+    assert.equal(rt.calls.filter((c) => c.command.verb === 'wait').length, 10);
+    assert.equal(rt.runtime.node('/s/w')!.state, 'complete');
+  });
+
+  test('a call on the FIFO (a sh child of the job) and a later one on the port keep their order', async () => {
+    const f = await setup();
+    const rt = fakeRuntime();
+    const d = dispatcher(rt);
+    const node = { nodeId: f.nodeId, agent: f.client };
+    // dash drops the function from its environment: its `nubis` is the shim on PATH
+    const script = `${bashHead}for i in 1 2 3 4 5; do /bin/sh -c "nubis child --event=sh$i"; nubis child --event=bash$i; done\n${tail}`;
+    await d.start(rt.submit('/s/o'), node, script);
+    await waitFor('the job to end', () => d.running().length === 0);
+    assert.deepEqual(rt.calls.filter((c) => c.command.verb === 'event').map((c) => (c.command as { name: string }).name), [1, 2, 3, 4, 5].flatMap((i) => [`sh${i}`, `bash${i}`]));
+  });
+
+  test('run directories are reused after their job; a job\'s own BASH_ENV is still sourced', async () => {
+    const f = await setup();
+    const rt = fakeRuntime();
+    const d = dispatcher(rt);
+    const node = { nodeId: f.nodeId, agent: f.client };
+    const env = join(f.dir, 'user-env.sh');
+    writeFileSync(env, 'USER_ENV_SEEN=yes\n');
+    for (let i = 0; i < 20; i++) {
+      await d.start(rt.submit(`/s/r${i}`, 1, { BASH_ENV: env }), node, `${bashHead}echo "\${USER_ENV_SEEN-no} \${BASH_ENV-unset}"\n${tail}`);
+      await waitFor(`r${i} to end`, () => d.running().length === 0);
+    }
+    assert.ok(rt.calls.length === 40 && rt.lost.length === 0);
+    assert.equal(await d.logs('wf', '/s/r19', 1, node), `yes ${env}\n`);
+    // a spare set of FIFOs is made 8 at a time; reused ones come back: far fewer than one per job
+    const dirs = readdirSync(join(f.dir, 'jobs', 'run'));
+    assert.ok(dirs.length <= 12, `run directories: ${dirs.join(' ')}`);
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * `nubis child --init=RID | --complete | --abort[=REASON] | --event=N [set|clear] | --meter=N V |
- * --label=N text… | --wait=EXPR` — a job's child command, as ecflow_client's, so ecFlow's
+ * --label=N text… | --wait=EXPR | --queue=Q ACTION [STEP] [PATH]` — a job's child command, as ecflow_client's, so ecFlow's
  * head.h/tail.h work with `ecflow_client` replaced by `nubis child`.
  *
  * Inside a job run by a Nubis agent the `nubis` on PATH is the agent's shell shim, which talks to
@@ -31,8 +31,8 @@ const list = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : typ
 /** The child command the flags ask for (exactly one verb). */
 export function childCommandOf(args: Parsed): WfChildCommand {
   const v = args.values as Record<string, unknown>;
-  const verbs = ['init', 'complete', 'abort', 'event', 'meter', 'label', 'wait'].filter((k) => v[k] !== undefined && v[k] !== false);
-  if (verbs.length !== 1) throw usageError(verbs.length === 0 ? 'give one of --init, --complete, --abort, --event, --meter, --label, --wait' : `give one verb, not ${verbs.map((x) => `--${x}`).join(' and ')}`);
+  const verbs = ['init', 'complete', 'abort', 'event', 'meter', 'label', 'wait', 'queue'].filter((k) => v[k] !== undefined && v[k] !== false);
+  if (verbs.length !== 1) throw usageError(verbs.length === 0 ? 'give one of --init, --complete, --abort, --event, --meter, --label, --wait, --queue' : `give one verb, not ${verbs.map((x) => `--${x}`).join(' and ')}`);
   const rest = args.positionals;
   const value = (k: string): string => (typeof v[k] === 'string' ? (v[k] as string) : '');
   switch (verbs[0]) {
@@ -70,6 +70,18 @@ export function childCommandOf(args: Parsed): WfChildCommand {
     }
     case 'label':
       return { verb: 'label', name: name(value('label'), 'label'), value: rest.join(' ') };
+    case 'queue': {
+      const n = name(value('queue'), 'queue');
+      const [action, ...more] = rest;
+      if (action !== 'active' && action !== 'complete' && action !== 'aborted' && action !== 'no_of_aborted' && action !== 'reset') {
+        throw usageError(`--queue=${n}: expected active, complete STEP, aborted STEP, no_of_aborted or reset after it`);
+      }
+      const needsStep = action === 'complete' || action === 'aborted';
+      if (needsStep && more.length === 0) throw usageError(`--queue=${n} ${action}: give the step`);
+      const step = needsStep ? more.shift() : undefined;
+      if (more.length > 1) throw usageError(`--queue=${n} ${action}: unexpected ${JSON.stringify(more[1])}`);
+      return { verb: 'queue', name: n, action, ...(step !== undefined ? { step } : {}), ...(more[0] !== undefined ? { path: more[0] } : {}) };
+    }
     default: {
       const expression = [value('wait'), ...rest].filter((s) => s !== '').join(' ');
       if (expression.trim() === '') throw usageError('--wait needs an expression: --wait="/s/f/t == complete"');
@@ -96,12 +108,12 @@ export function childArgv(argv: readonly string[]): string[] {
   return out;
 }
 
-const blocking = (verb: WfChildCommand['verb']): boolean => verb === 'init' || verb === 'complete' || verb === 'abort' || verb === 'wait';
+const blocking = (verb: WfChildCommand['verb']): boolean => verb === 'init' || verb === 'complete' || verb === 'abort' || verb === 'wait' || verb === 'queue';
 
 export const childCommand: Command = {
   name: 'child',
   summary: 'a job\'s child command (ecflow_client\'s --init, --complete, --abort, --event, --meter, --label, --wait)',
-  usage: 'nubis child --init=$$ [--add N=V…] | --complete [--remove N…] | --abort[=REASON] | --event=N [set|clear] | --meter=N V | --label=N text… | --wait=EXPR',
+  usage: 'nubis child --init=$$ [--add N=V…] | --complete [--remove N…] | --abort[=REASON] | --event=N [set|clear] | --meter=N V | --label=N text… | --wait=EXPR | --queue=Q ACTION [STEP]',
   help: [
     '--init=RID [--add N=V …]  the job started (RID: its pid); optionally adds variables',
     '--complete [--remove N …]  the job finished',
@@ -110,12 +122,13 @@ export const childCommand: Command = {
     '--meter=N V  sets a meter (V may be negative)',
     '--label=N text…  sets a label\'s text',
     '--wait=EXPR  blocks until a trigger-style expression holds',
+    '--queue=Q active | complete STEP | aborted STEP | no_of_aborted | reset [PATH]  a queue\'s steps (active prints the next step, <NULL> past the last; not in agent jobs\' shim)',
     'identity from ECF_NAME, ECF_PASS, ECF_TRYNO, ECF_RID; server from NUBIS_URL; NO_ECF set: do nothing',
   ],
   options: {
     init: { type: 'string' }, add: { type: 'string', multiple: true }, complete: { type: 'boolean' },
     remove: { type: 'string', multiple: true }, abort: { type: 'string' }, event: { type: 'string' },
-    meter: { type: 'string' }, label: { type: 'string' }, wait: { type: 'string' },
+    meter: { type: 'string' }, label: { type: 'string' }, wait: { type: 'string' }, queue: { type: 'string' },
   },
   maxPositionals: 1000,
   prepareArgs: childArgv,
@@ -152,7 +165,10 @@ export const childCommand: Command = {
         await new Promise((r) => setTimeout(r, 2000));
       }
     }
-    if (result.ok) return 0;
+    if (result.ok) {
+      if (result.value !== undefined) ctx.out(result.value);
+      return 0;
+    }
     ctx.err(`nubis child: --${command.verb} refused${result.zombie ? ' (zombie)' : ''}: ${result.why}`);
     return blocking(command.verb) ? EXIT.FAILURE : 0;
   },

@@ -75,7 +75,7 @@ export function untilSignal(): Promise<NodeJS.Signals> {
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'run the Nubis control plane and API',
-  usage: 'nubis serve [--data <dir>] [--port <7420>] [--host <127.0.0.1>] [--graphite-port <2003|off>] [--graphite-listen <host:port> --graphite-tenants <cidr=tenant,…>] [--metrics-backend embedded|victoriametrics --vm-url <url>] [--allow-local-tenants]',
+  usage: 'nubis serve [--data <dir>] [--port <7420>] [--host <127.0.0.1>] [--graphite-port <2003|off>] [--graphite-listen <host:port> --graphite-tenants <cidr=tenant,…>] [--metrics-backend embedded|victoriametrics --vm-url <url>] [--allow-local-tenants] [--allow-script-commands]',
   help: [
     '--data <dir>  where state lives (default .nubis, or NUBIS_DATA)',
     '--port <n>  port to listen on (default 7420; 0 picks a free one)',
@@ -87,17 +87,19 @@ export const serveCommand: Command = {
     '--vm-url <url>  VictoriaMetrics base URL, with --metrics-backend victoriametrics',
     '--events-max-age <duration>, --events-max-per-tenant <n>  event retention (default 30d and 1000000; pruned every 10 minutes)',
     '--allow-local-tenants  let tenants other than default use clouds that reach this host (platform local: shell on this machine)',
+    '--allow-script-commands  let workflow tasks\' ECF_SCRIPT_CMD and ECF_FETCH run their command on this host to make a job\'s script',
   ],
   options: {
     port: { type: 'string', short: 'p' }, host: { type: 'string' },
     'graphite-port': { type: 'string' }, 'graphite-listen': { type: 'string' }, 'graphite-tenants': { type: 'string' }, 'metrics-backend': { type: 'string' }, 'vm-url': { type: 'string' },
-    'allow-local-tenants': { type: 'boolean' },
+    'allow-local-tenants': { type: 'boolean' }, 'allow-script-commands': { type: 'boolean' },
     'events-max-age': { type: 'string' }, 'events-max-per-tenant': { type: 'string' },
   },
   maxPositionals: 0,
   async run(ctx, args) {
     const { port, host } = serverFlags(args);
-    const server = await startOrExplain(ctx, port, host, { ...metricsFlags(args, ctx.io.env), ...retentionFlags(args), ...(args.values['allow-local-tenants'] === true ? { allowLocalTenants: true } : {}) });
+    const server = await startOrExplain(ctx, port, host, { ...metricsFlags(args, ctx.io.env), ...retentionFlags(args), ...(args.values['allow-local-tenants'] === true ? { allowLocalTenants: true } : {}),
+      ...(args.values['allow-script-commands'] === true ? { allowScriptCommands: true } : {}) });
     ctx.out(`nubis listening on ${server.url}`);
     if (server.graphitePort !== undefined) ctx.out(`graphite: ${server.graphiteHost ?? '127.0.0.1'}:${server.graphitePort}`);
     ctx.out(`data: ${server.dataDir}`);

@@ -25,6 +25,8 @@ async function cpuSparklines(client: ApiClient, d: DeploymentView): Promise<stri
 
 export function formatDeployment(style: Style, d: DeploymentView): string {
   const head = `${style.bold(d.name)}  ${stateColour(style, d.state)}  version ${d.version}`;
+  const r = d.rollout;
+  const rollout = r ? [`rollout: ${r.status === 'failed' ? style.red(r.line) : r.status === 'paused' ? style.yellow(r.line) : r.line}`] : [];
   const comps = table(style, ['COMPONENT', 'DESIRED', 'RUNNING', 'MIN', 'MAX'],
     d.components.map((c) => [c.name, String(c.desired), String(c.running), String(c.min), String(c.max)]));
   const insts = table(style, ['INSTANCE', 'COMPONENT', 'PHASE', 'HEALTH', 'NODE', 'ENDPOINTS'],
@@ -39,8 +41,9 @@ export function formatDeployment(style: Style, d: DeploymentView): string {
   const errors = [
     ...cloudProblemLines(d).map((l) => `${style.red('!')} ${l}`),
     ...d.instances.filter((i) => i.lastError).map((i) => `${style.red('!')} ${i.name}: ${i.lastError}`),
+    ...(d.scaling ?? []).map((r) => `${style.red('!')} ${r.reason} ${style.dim(`(${r.code}, ${r.at})`)}`),
   ];
-  return [head, '', comps, '', d.instances.length ? insts : 'no instances', ...(errors.length ? ['', ...errors] : [])].join('\n');
+  return [head, ...rollout, '', comps, '', d.instances.length ? insts : 'no instances', ...(errors.length ? ['', ...errors] : [])].join('\n');
 }
 
 export const statusCommand: Command = {

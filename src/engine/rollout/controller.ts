@@ -106,7 +106,9 @@ export class RolloutController {
           const deadline = cr.batchStartedAt + strategy.healthGateTimeoutMs;
           // a paused rollout lets its batch finish without a deadline
           if (r.status === 'running' && now >= deadline) {
-            this.finish(d, r, 'failed', `batch ${cr.batch} of ${comp.name} was not running and healthy within ${Math.round(strategy.healthGateTimeoutMs / 1000)} s (health gate)`, evs, now, { component: comp.name, batch: cr.batch });
+            const late = this.unsettled(d, comp.name, mine);
+            const reason = `health gate timed out on ${late.join(', ') || comp.name}: batch ${cr.batch} of ${comp.name} was not running and healthy within ${Math.round(strategy.healthGateTimeoutMs / 1000)} s`;
+            this.finish(d, r, 'failed', reason, evs, now, { component: comp.name, batch: cr.batch, instances: late });
             ops.push(this.host.putDeployment(d));
             this.host.commit(lockKey, d.name, ops, evs);
             return;
@@ -178,6 +180,24 @@ export class RolloutController {
       live++;
     }
     return live === desiredCount(d, c);
+  }
+
+  /** Why the component is not settled, per instance (`app-3 (failed)`), or the count still to reach. */
+  private unsettled(d: Deployment, component: string, mine: readonly InstanceRec[]): string[] {
+    const out: string[] = [];
+    let live = 0;
+    for (const i of mine) {
+      if (!i.desired) {
+        out.push(`${i.name} (leaving)`);
+        continue;
+      }
+      live++;
+      const why = i.phase !== 'running' ? i.phase : i.health === 'unhealthy' ? 'unhealthy' : i.processAlive === false ? 'its process exited' : this.host.busy(i.key) ? 'busy' : undefined;
+      if (why) out.push(`${i.name} (${why})`);
+    }
+    const want = desiredCount(d, d.spec.components[component]!);
+    if (live < want) out.push(`${want - live} of ${want} ${component} instances still to come`);
+    return out;
   }
 
   private finish(d: Deployment, r: RolloutState, status: 'completed' | 'failed', reason: string, evs: Event[], now: number, data: Record<string, unknown> = {}): void {

@@ -1,9 +1,10 @@
 /** `rollout status|pause|resume`: the rolling update as the API sees it. */
 import { NubisError } from '../../errors/index.js';
 import type { EventInput } from '../../events/index.js';
-import type { Caller, RolloutView } from '../views.js';
-import type { Deployment, InstanceRec } from '../state.js';
-import { DEFAULT_STRATEGY, isOutdated } from './controller.js';
+import type { Caller, DeploymentRollout, RolloutView } from '../views.js';
+import { desiredCount, type Deployment, type InstanceRec } from '../state.js';
+import { DEFAULT_STRATEGY, isOutdated, revisionOf } from './controller.js';
+import { changeBetween } from './revision.js';
 
 export interface RolloutFacadeDeps {
   get(name: string): Deployment;
@@ -36,6 +37,46 @@ export function rolloutView(d: Deployment, instances: readonly InstanceRec[]): R
   if (started) v.startedAt = started;
   if (ended) v.endedAt = ended;
   return v;
+}
+
+/**
+ * The rollout as `status` shows it while it runs, is paused or failed (undefined otherwise):
+ * batches started of the batches it takes (started plus those its outdated instances still
+ * need, sized as the controller sizes them), instances at the new revision of those wanted,
+ * and one line such as `batch 2/5, 3 of 5 updated, paused (by alice)`.
+ */
+export function rolloutSummary(d: Deployment, instances: readonly InstanceRec[]): DeploymentRollout | undefined {
+  const r = d.rollout;
+  if (!r || (r.status !== 'running' && r.status !== 'paused' && r.status !== 'failed') || d.status === 'destroying') return undefined;
+  let batch = 0;
+  let batches = 0;
+  let updated = 0;
+  let wanted = 0;
+  for (const c of Object.values(d.spec.components)) {
+    const target = r.revisions[c.name];
+    const cr = r.components[c.name];
+    if (!target) continue;
+    const retiring = new Set(cr?.retiring ?? []);
+    const live = instances.filter((i) => i.component === c.name && i.desired);
+    const outdated = live.filter((i) => !retiring.has(i.key) && isOutdated(i, target));
+    const started = cr?.batch ?? 0;
+    if (started === 0 && outdated.length === 0) continue;
+    const s = c.updateStrategy ?? DEFAULT_STRATEGY;
+    const restarts = outdated.filter((i) => changeBetween(revisionOf(i, target), target).kind === 'restart').length;
+    const replaces = outdated.length - restarts;
+    const count = desiredCount(d, c);
+    batch += started;
+    batches += started + Math.ceil(restarts / Math.max(1, s.maxUnavailable)) + Math.ceil(replaces / Math.max(1, s.maxSurge + s.maxUnavailable));
+    updated += Math.min(count, live.filter((i) => !isOutdated(i, target)).length);
+    wanted += count;
+  }
+  const state = r.status === 'paused' ? `, paused${r.reason ? ` (${r.reason.replace(/^paused /, '')})` : ''}` : r.status === 'failed' ? `, failed: ${r.reason ?? 'no reason recorded'}` : '';
+  const out: DeploymentRollout = {
+    status: r.status, version: r.version, batch, batches: Math.max(batch, batches), updated, instances: wanted,
+    line: `batch ${batch}/${Math.max(batch, batches)}, ${updated} of ${wanted} updated${state}`,
+  };
+  if (r.reason) out.reason = r.reason;
+  return out;
 }
 
 /** Pause: no new batches. Resume: batches go on; a failed rollout gives its batch a new health-gate period. */

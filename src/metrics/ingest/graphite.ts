@@ -1,178 +1,19 @@
 /**
- * Graphite plaintext protocol (carbon's line receiver): one sample per line,
- *
- *   <path> <value> [<timestamp>]\n                       plain:  servers.web1.cpu 12.5 1718000000
- *   <name>;<tag>=<value>[;<tag>=<value>…] <value> [<ts>]   tagged: cpu;host=web1;dc=eu 12.5 1718000000
- *
- * Fields are separated by spaces or tabs. The timestamp is in seconds since the epoch and may be
- * fractional; absent or `-1` means "now" (the receiver's clock). A timestamp of 10^11 or more
- * (after the year 5138 in seconds) is read as milliseconds, as some senders write them; 10^14
- * or more (microseconds, nanoseconds) is malformed. A sample more than `maxFutureMs` (10 min)
- * ahead of the receiver's clock is rejected and counted (`future`): retention would never
- * remove it. Values are decimal numbers
- * (`nan`, `inf`, `-inf` accepted, as carbon's float() does). A plain path becomes the sample's
- * name whole (`{__name__="a.b.c"}`); tags become labels.
- *
- * Malformed lines (bad number, empty name, control characters or invalid UTF-8, a tag without
- * `=`, a line longer than `maxLineBytes`) are counted and returned, never thrown: one bad sender
- * cannot stop ingest.
+ * Graphite plaintext ingest: block and stream parsers over the line rules of graphite-parse.ts,
+ * the sender → tenant rules, and the TCP listener. With a `sink` the listener parses straight
+ * from the received bytes and appends by series handle (graphite-bytes.ts).
  */
 import { BlockList, createServer, isIP, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import type { Labels, Sample, SampleColumns } from '../types.js';
+import type { HandleSink, Labels, Sample, SampleColumns } from '../types.js';
 import { GraphiteParsePool } from './graphite-pool.js';
+import { GraphiteByteParser } from './graphite-bytes.js';
+import {
+  describeMalformed, EXAMPLE_CHARS, futureReport, GRAPHITE_MAX_FUTURE_MS, GRAPHITE_MAX_LINE_BYTES, KEEP_EXAMPLES, lineFields,
+  parseGraphiteLine, pathSeries, tooFarAhead, type ParseResult,
+} from './graphite-parse.js';
 
-/** Longest accepted line by default (bytes, newline excluded). */
-export const GRAPHITE_MAX_LINE_BYTES = 64 * 1024;
-/** How many malformed examples are kept for reporting. */
-const KEEP_EXAMPLES = 5;
-/** Malformed examples are cut to this many characters. */
-const EXAMPLE_CHARS = 200;
-
-/** Samples further ahead of the receiver's clock are rejected. */
-export const GRAPHITE_MAX_FUTURE_MS = 10 * 60_000;
-/** Timestamps from here on are milliseconds. */
-const MS_FROM = 1e11;
-/** Timestamps from here on are neither seconds nor milliseconds. */
-const TOO_LARGE = 1e14;
-
-export interface ParseResult {
-  samples: Sample[];
-  /** Each malformed or rejected line (cut to 200 characters, with the reason), in input order. */
-  malformed: string[];
-  /** How many of `malformed` were rejected as too far in the future (Graphite parsers). */
-  future?: number;
-}
-
-/** Whether a parsed sample lies too far ahead (then the caller rejects it). */
-function tooFarAhead(s: Sample, now: number, maxFutureMs: number): boolean {
-  return s.t > now + maxFutureMs;
-}
-
-function futureReport(line: string, maxFutureMs: number): string {
-  return `${describeMalformed(line)} (timestamp more than ${Math.round(maxFutureMs / 60_000)} min ahead of the receiver's clock)`;
-}
-
-const NUMBER_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-
-/** Parses a number as carbon would: decimal or exponent form, or nan/inf; undefined when not a number. */
-export function parseGraphiteNumber(s: string): number | undefined {
-  if (NUMBER_RE.test(s)) return Number(s);
-  switch (s.toLowerCase()) {
-    case 'nan':
-    case '+nan':
-    case '-nan':
-      return NaN;
-    case 'inf':
-    case '+inf':
-    case 'infinity':
-    case '+infinity':
-      return Infinity;
-    case '-inf':
-    case '-infinity':
-      return -Infinity;
-    default:
-      return undefined;
-  }
-}
-
-/** Shortens and makes a malformed line printable for reports. */
-export function describeMalformed(line: string): string {
-  const cut = line.length > EXAMPLE_CHARS ? `${line.slice(0, EXAMPLE_CHARS)}…(${line.length} chars)` : line;
-  // eslint-disable-next-line no-control-regex
-  return cut.replace(/[\x00-\x08\x0a-\x1f\x7f\ufffd]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
-
-/**
- * Merges `base` into `tags`: base labels win; a tag that collides with a base label is kept as
- * `exported_<name>` (as Prometheus does with honor_labels off).
- */
-function mergeLabels(base: Labels | undefined, tags: Labels | undefined): Labels {
-  if (!tags) return base ? { ...base } : {};
-  if (!base) return tags;
-  const out: Labels = { ...tags };
-  for (const [k, v] of Object.entries(base)) {
-    const had = out[k];
-    if (had !== undefined && had !== v) out[`exported_${k}`] = had;
-    out[k] = v;
-  }
-  return out;
-}
-
-/** A line's fields: the path (name and tags, unparsed), time (ms) and value. */
-interface LineFields {
-  path: string;
-  t: number;
-  v: number;
-}
-
-/** Splits and checks a line's fields; undefined when malformed (the path is checked by `pathSeries`). */
-function lineFields(raw: string, now: number): LineFields | undefined {
-  // one pass: split on spaces/tabs into at most 3 fields, rejecting control characters
-  let f0: string | undefined;
-  let f1: string | undefined;
-  let f2: string | undefined;
-  let count = 0;
-  let start = -1;
-  const n = raw.length;
-  for (let i = 0; i <= n; i++) {
-    const c = i < n ? raw.charCodeAt(i) : 0x20;
-    if (c === 0x20 || c === 0x09 || (c === 0x0d && i === n - 1)) {
-      if (start >= 0) {
-        if (count === 3) return undefined;
-        const f = raw.slice(start, i);
-        if (count === 0) f0 = f;
-        else if (count === 1) f1 = f;
-        else f2 = f;
-        count++;
-        start = -1;
-      }
-    } else if (c < 0x20 || c === 0x7f || c === 0xfffd) {
-      return undefined;
-    } else if (start < 0) start = i;
-  }
-  if (count < 2) return undefined;
-  const v = parseGraphiteNumber(f1!);
-  if (v === undefined) return undefined;
-  let t = now;
-  if (f2 !== undefined && f2 !== '-1') {
-    const ts = Number(f2);
-    if (!NUMBER_RE.test(f2) || !Number.isFinite(ts) || ts < 0 || ts >= TOO_LARGE) return undefined;
-    t = ts >= MS_FROM ? Math.round(ts) : Math.round(ts * 1000);
-  }
-  return { path: f0!, t, v };
-}
-
-/** The series a path names (tags parsed, `base` merged); undefined when the tags are malformed. */
-function pathSeries(path: string, base: Labels | undefined): { name: string; labels: Labels } | undefined {
-  const semi = path.indexOf(';');
-  if (semi < 0) return { name: path, labels: mergeLabels(base, undefined) };
-  const name = path.slice(0, semi);
-  if (name === '') return undefined;
-  const tags: Labels = {};
-  for (const part of path.slice(semi + 1).split(';')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) return undefined;
-    const key = part.slice(0, eq);
-    const value = part.slice(eq + 1);
-    // graphite: tag names must not contain ! ^ = ; values must be non-empty and not start with ~
-    if (/[!^=]/.test(key) || value === '' || value.startsWith('~')) return undefined;
-    tags[key] = value;
-  }
-  return { name, labels: mergeLabels(base, tags) };
-}
-
-/**
- * Parses one line (no newline; a trailing `\r` is allowed). Returns the sample, or undefined
- * when the line is malformed. Blank lines are the caller's to skip.
- */
-export function parseGraphiteLine(raw: string, now: number, base?: Labels): Sample | undefined {
-  const f = lineFields(raw, now);
-  if (f === undefined) return undefined;
-  const s = pathSeries(f.path, base);
-  if (s === undefined) return undefined;
-  return { name: s.name, labels: s.labels, t: f.t, v: f.v };
-}
+export { describeMalformed, GRAPHITE_MAX_FUTURE_MS, GRAPHITE_MAX_LINE_BYTES, parseGraphiteLine, parseGraphiteNumber, type ParseResult } from './graphite-parse.js';
 
 /**
  * Samples in columns, as the worker-thread parser hands them over: the distinct series of a
@@ -478,7 +319,15 @@ export interface GraphiteListenerOptions {
    * with the sender's tenant when `sources` is set. An exception thrown here is counted in
    * `stats().deliveryErrors` and otherwise ignored.
    */
-  onSamples(samples: Sample[], tenant?: string): void;
+  onSamples?(samples: Sample[], tenant?: string): void;
+  /**
+   * Where samples go by series handle, for a sender's tenant (called once per tenant). The
+   * listener then parses the received bytes itself, finds each path's series by its bytes
+   * (kept per tenant) and appends by handle: no Sample per line, no lookup by name in the
+   * store (graphite-bytes.ts). When it returns undefined (a store that takes no handles), that
+   * tenant's connections deliver to `onSamples`/`onColumns` as without it.
+   */
+  sink?(tenant: string | undefined): HandleSink | undefined;
   /** Maps senders to tenants; a sender it refuses is disconnected at once (counted). */
   sources?: GraphiteSources;
   /** Samples further ahead than this are rejected. Default 10 min. */
@@ -498,6 +347,8 @@ export interface GraphiteListenerOptions {
    * throughput (the main thread still looks up each sample's series and pays ~0.5 ms per
    * 64 KiB message), and cost 1.3× the CPU; see the README's metrics section.
    * Samples reach `onSamples`/`onColumns` in the order their bytes arrived, as without workers.
+   * Connections with a `sink` do not use them: the byte parser costs less per block on the
+   * main thread than handing the block to a worker and back.
    */
   parseWorkers?: number;
   /** Blocks smaller than this are parsed on the main thread. Default 16 KiB. */
@@ -555,7 +406,7 @@ export async function startGraphiteListener(opts: GraphiteListenerOptions): Prom
     if (r.samples.length > 0) {
       st.accepted += r.samples.length;
       try {
-        opts.onSamples(r.samples, tenant);
+        opts.onSamples?.(r.samples, tenant);
       } catch {
         st.deliveryErrors++;
       }
@@ -567,14 +418,40 @@ export async function startGraphiteListener(opts: GraphiteListenerOptions): Prom
       st.accepted += c.n;
       try {
         if (opts.onColumns) opts.onColumns(c, tenant);
-        else opts.onSamples(columnsToSamples(c), tenant);
+        else opts.onSamples?.(columnsToSamples(c), tenant);
+      } catch {
+        st.deliveryErrors++;
+      }
+    }
+  };
+  const parseOpts = { ...(opts.labels ? { labels: opts.labels } : {}), ...(opts.maxFutureMs !== undefined ? { maxFutureMs: opts.maxFutureMs } : {}) };
+  // with a sink: one byte parser per tenant (its paths and handles), shared by its connections
+  const parsers = new Map<string | undefined, GraphiteByteParser<unknown> | undefined>();
+  const parserOf = (tenant: string | undefined): GraphiteByteParser<unknown> | undefined => {
+    if (opts.sink === undefined) return undefined;
+    if (!parsers.has(tenant)) {
+      const sink = opts.sink(tenant);
+      parsers.set(tenant, sink === undefined ? undefined : new GraphiteByteParser(sink, parseOpts));
+    }
+    return parsers.get(tenant);
+  };
+  const deliver = (parser: GraphiteByteParser<unknown>, parts: StreamPart[], t: number): void => {
+    for (const p of parts) {
+      if ('malformed' in p) {
+        rejected([p.malformed], 0);
+        continue;
+      }
+      try {
+        const b = parser.parse(p.bytes, t);
+        rejected(b.malformed, b.future);
+        st.accepted += b.n + b.refused;
+        parser.append(b);
       } catch {
         st.deliveryErrors++;
       }
     }
   };
   const workers = opts.parseWorkers ?? 0;
-  const parseOpts = { ...(opts.labels ? { labels: opts.labels } : {}), ...(opts.maxFutureMs !== undefined ? { maxFutureMs: opts.maxFutureMs } : {}) };
   const pool = workers > 0 ? new GraphiteParsePool(workers, parseOpts) : undefined;
   const minBytes = opts.workerMinBytes ?? 16 * 1024;
   const mainCache = createPathCache();
@@ -609,7 +486,15 @@ export async function startGraphiteListener(opts: GraphiteListenerOptions): Prom
     }
     sockets.add(socket);
     st.connections++;
-    if (pool === undefined) {
+    const parser = parserOf(tenant);
+    if (parser !== undefined) {
+      const splitter = createGraphiteSplitter(opts.maxLineBytes || GRAPHITE_MAX_LINE_BYTES);
+      socket.on('data', (chunk: Buffer) => deliver(parser, splitter.push(chunk), now()));
+      socket.on('end', () => {
+        deliver(parser, splitter.end(), now());
+        socket.end();
+      });
+    } else if (pool === undefined) {
       const parser = createGraphiteStreamParser({
         ...(opts.labels ? { labels: opts.labels } : {}),
         ...(opts.maxLineBytes ? { maxLineBytes: opts.maxLineBytes } : {}),

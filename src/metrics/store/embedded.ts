@@ -26,9 +26,10 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { NubisError } from '../../errors/index.js';
-import type { Labels, LabelMatcher, MetricStore, Sample, SampleColumns, SeriesData } from '../types.js';
-import { SeriesIndex, type RefSource, type Series } from './series-index.js';
+import type { HandleSink, Labels, LabelMatcher, MetricStore, Sample, SampleColumns, SeriesData } from '../types.js';
+import { DirtySeries, SeriesIndex, type RefSource, type Series } from './series-index.js';
 import { HeadBudget } from './head.js';
+import { PendingRows } from './pending.js';
 import { decodeChunk, decodeChunkInto, encodeChunk, FLAG_SORTED, type EncodedChunk } from './codec.js';
 import { ChunkFile, chunkRef, refEntry, refSlot, MAX_ENTRIES } from './chunk-file.js';
 import { encodeSegment, readSegment, scanSegment, writeSegment } from './wal.js';
@@ -81,10 +82,15 @@ export interface EmbeddedStoreStats {
   refusedSamples: number;
 }
 
-export interface EmbeddedMetricStore extends MetricStore {
+/** A series as `resolve` hands it out (its id in this store): for `appendResolved` and `seriesLabels`. */
+export type SeriesHandle = number;
+
+export interface EmbeddedMetricStore extends MetricStore, HandleSink<SeriesHandle> {
   readonly kind: 'embedded';
   /** Like `append`, from columns: each distinct series is looked up once. */
   appendColumns(c: SampleColumns): void;
+  /** The labels (with `__name__`) of a series `resolve` handed out; undefined once it is removed. */
+  seriesLabels(handle: SeriesHandle): Labels | undefined;
   /** Like `select`, as typed arrays (no per-point objects). */
   selectColumns(matchers: readonly LabelMatcher[], start: number, end: number): SeriesColumns[];
   /** Applies retention and downsampling now (persisted at once when `dir` is set). */
@@ -116,7 +122,9 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
   /** The newest WAL segment written (0: none). */
   private lastWal = 0;
   private wal: { seq: number; name: string; bytes: number }[] = [];
-  private readonly dirty = new Set<Series>();
+  private readonly dirty = new DirtySeries();
+  /** Samples appended by handle, not yet in their heads: every reader of the heads settles first. */
+  private readonly pending = new PendingRows();
   /** Arrival time of the oldest point in the heads (Infinity: heads empty). */
   private headSince = Infinity;
   private lastMaintenance = -Infinity;
@@ -149,9 +157,11 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
 
   append(samples: readonly Sample[]): void {
     if (this.closed) throw new NubisError('UNAVAILABLE', 'metric store is closed');
+    this.settle();
     let last: Series | undefined;
     let lastName = '';
     let lastLabels: Labels | undefined;
+    let grown = 0;
     if (samples.length > 0 && this.headSince === Infinity) this.headSince = this.now();
     for (const smp of samples) {
       let s: Series | undefined;
@@ -166,10 +176,58 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
         lastName = smp.name;
         lastLabels = smp.labels;
       }
-      const grown = s.head.push(smp.t, smp.v);
-      if (grown > 0) this.budget.grow(grown);
+      grown += s.head.push(smp.t, smp.v);
       this.dirty.add(s);
     }
+    this.afterAppend(grown);
+  }
+
+  resolve(name: string, labels: Labels): SeriesHandle | undefined {
+    if (this.closed) throw new NubisError('UNAVAILABLE', 'metric store is closed');
+    const s = this.index.lookup(name, labels);
+    if (s === undefined) this.index.refused.samples++;
+    return s?.id;
+  }
+
+  get handleGeneration(): number {
+    return this.index.removals;
+  }
+
+  seriesLabels(handle: SeriesHandle): Labels | undefined {
+    return this.index.get(handle)?.labels;
+  }
+
+  appendResolved(handles: readonly SeriesHandle[], t: Float64Array, v: Float64Array, n: number): void {
+    if (this.closed) throw new NubisError('UNAVAILABLE', 'metric store is closed');
+    if (n === 0) return;
+    if (this.headSince === Infinity) this.headSince = this.now();
+    for (let off = 0; off < n; ) {
+      const k = Math.min(this.pending.room, n - off);
+      this.pending.add(handles, t, v, off, k);
+      off += k;
+      if (this.pending.room === 0) this.settle();
+    }
+  }
+
+  /** Moves the pending samples into their heads (grouped by series). */
+  private settle(): void {
+    if (this.pending.n === 0) return;
+    let grown = 0;
+    this.pending.settle((id, ts, vs, from, to) => {
+      const s = this.index.get(id);
+      if (s === undefined) {
+        this.index.refused.samples += to - from; // not reached: removals settle first
+        return;
+      }
+      grown += s.head.pushRange(ts, vs, from, to);
+      this.dirty.add(s);
+    });
+    this.afterAppend(grown);
+  }
+
+  /** Counts the heads' growth; seals them (and persists soon) past the memory budget. */
+  private afterAppend(grown: number): void {
+    if (grown > 0) this.budget.grow(grown);
     if (this.budget.exceeded) {
       this.seal();
       if (this.dir !== null) void this.flush().catch(() => undefined); // persist the sealed file soon
@@ -178,6 +236,7 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
 
   appendColumns(c: SampleColumns): void {
     if (this.closed) throw new NubisError('UNAVAILABLE', 'metric store is closed');
+    this.settle();
     if (c.n === 0) return;
     if (this.headSince === Infinity) this.headSince = this.now();
     const series = new Array<Series | undefined>(c.names.length);
@@ -195,15 +254,12 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
       }
       grown += s.head.push(c.t[i]!, c.v[i]!);
     }
-    if (grown > 0) this.budget.grow(grown);
-    if (this.budget.exceeded) {
-      this.seal();
-      if (this.dir !== null) void this.flush().catch(() => undefined); // persist the sealed file soon
-    }
+    this.afterAppend(grown);
   }
 
   /** Encodes every head into a new in-memory chunk file (persisted by the next flush). */
   private seal(): void {
+    this.settle();
     const chunks: { sid: number; c: EncodedChunk; s: Series }[] = [];
     for (const s of this.index.all()) {
       if (s.head.n === 0) continue;
@@ -234,6 +290,7 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
   }
 
   private async persist(): Promise<void> {
+    this.settle();
     const dir = this.dir;
     if (dir === null) {
       this.index.takeNew();
@@ -305,6 +362,7 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
 
   /** Retention and downsampling: seals heads holding old points, drops and rewrites files. */
   private async maintainNow(): Promise<void> {
+    this.settle();
     const t = this.now();
     this.lastMaintenance = t;
     const minT = t - this.retentionMs;
@@ -382,6 +440,7 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
       this.files.delete(f.slot);
       await f.drop(this.dir);
     }
+    this.settle(); // samples that arrived meanwhile keep their series
     for (const s of affected) if (s.refs.length === 0 && s.head.n === 0) this.index.remove(s);
   }
 
@@ -432,6 +491,7 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
   }
 
   selectColumns(matchers: readonly LabelMatcher[], start: number, end: number): SeriesColumns[] {
+    this.settle();
     const out: SeriesColumns[] = [];
     for (const s of this.index.matching(matchers)) {
       const p = this.points(s, start, end);
@@ -441,6 +501,7 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
   }
 
   async series(matchers: readonly LabelMatcher[], limit = Infinity): Promise<Labels[]> {
+    this.settle();
     const out: Labels[] = [];
     for (const s of this.index.matching(matchers)) {
       if (out.length >= limit) break;
@@ -450,6 +511,7 @@ class EmbeddedStore implements EmbeddedMetricStore, RefSource {
   }
 
   stats(): EmbeddedStoreStats {
+    this.settle();
     let points = 0;
     for (const s of this.index.all()) points += s.head.n;
     // from the files' indexes (each entry is one series' chunk): no series' refs are looked up

@@ -46,22 +46,50 @@ export class HeadChunk {
     return grown;
   }
 
+  /** Makes room for `k` more points (one allocation at most); returns the bytes newly allocated. */
+  private reserve(k: number): number {
+    if (this.n + k <= this.ts.length) return 0;
+    let cap = Math.max(MIN_CAP, this.ts.length);
+    while (cap < this.n + k) cap *= 2;
+    const nts = new Float64Array(cap);
+    const nvs = new Float64Array(cap);
+    nts.set(this.ts.subarray(0, this.n));
+    nvs.set(this.vs.subarray(0, this.n));
+    const grown = (cap - this.ts.length) * 16;
+    this.ts = nts;
+    this.vs = nvs;
+    return grown;
+  }
+
+  /** Appends points [from, to) of `ts`/`vs`; returns the bytes newly allocated. */
+  pushRange(ts: Float64Array, vs: Float64Array, from: number, to: number): number {
+    const grown = this.reserve(to - from);
+    const hts = this.ts;
+    const hvs = this.vs;
+    let n = this.n;
+    let minT = this.minT;
+    let maxT = this.maxT;
+    let sorted = this.sorted;
+    for (let i = from; i < to; i++, n++) {
+      const t = ts[i]!;
+      if (t < maxT) sorted = false;
+      else maxT = t;
+      if (t < minT) minT = t;
+      hts[n] = t;
+      hvs[n] = vs[i]!;
+    }
+    this.n = n;
+    this.minT = minT;
+    this.maxT = maxT;
+    this.sorted = sorted;
+    return grown;
+  }
+
   /** Appends a run of points (one allocation at most); returns the bytes newly allocated. */
   pushMany(ts: Float64Array, vs: Float64Array): number {
     const k = ts.length;
     if (k === 0) return 0;
-    let grown = 0;
-    if (this.n + k > this.ts.length) {
-      let cap = Math.max(MIN_CAP, this.ts.length);
-      while (cap < this.n + k) cap *= 2;
-      const nts = new Float64Array(cap);
-      const nvs = new Float64Array(cap);
-      nts.set(this.ts.subarray(0, this.n));
-      nvs.set(this.vs.subarray(0, this.n));
-      grown = (cap - this.ts.length) * 16;
-      this.ts = nts;
-      this.vs = nvs;
-    }
+    const grown = this.reserve(k);
     this.ts.set(ts, this.n);
     this.vs.set(vs, this.n);
     let prev = this.n > 0 ? this.maxT : -Infinity;

@@ -8,6 +8,7 @@ export {
   type EmbeddedMetricStoreOptions,
   type EmbeddedStoreStats,
   type SeriesColumns,
+  type SeriesHandle,
 } from './embedded.js';
 export { DEFAULT_DOWNSAMPLE, type DownsampleTier } from './downsample.js';
 export { compileMatcher, matchesAll, seriesKey, type CompiledMatcher } from './matchers.js';

@@ -20,6 +20,8 @@ export interface RefSource {
 export class Series {
   private r: number[] | undefined;
   readonly head = new HeadChunk();
+  /** In the store's `DirtySeries` (points not yet in a WAL segment). */
+  dirty = false;
   constructor(
     readonly id: number,
     readonly key: string,
@@ -50,6 +52,29 @@ export class Series {
   }
 }
 
+/**
+ * The series with points not yet in a WAL segment: a set that a flag on each series makes
+ * cheap to add to once per sample.
+ */
+export class DirtySeries {
+  private readonly set = new Set<Series>();
+
+  add(s: Series): void {
+    if (s.dirty) return;
+    s.dirty = true;
+    this.set.add(s);
+  }
+
+  clear(): void {
+    for (const s of this.set) s.dirty = false;
+    this.set.clear();
+  }
+
+  [Symbol.iterator](): IterableIterator<Series> {
+    return this.set.values();
+  }
+}
+
 export interface RefusedSeries {
   /** New series refused because the index was full. */
   series: number;
@@ -74,6 +99,8 @@ export class SeriesIndex {
   private created: Series[] = [];
   readonly refused: RefusedSeries = { series: 0, samples: 0 };
   private readonly refusedKeys = new Set<string>();
+  /** Counts removals: a series handle kept from before a removal may name a removed series. */
+  removals = 0;
 
   constructor(readonly maxSeries: number) {}
 
@@ -145,6 +172,7 @@ export class SeriesIndex {
   readonly aliases: [number, number][] = [];
 
   remove(s: Series): void {
+    this.removals++;
     this.byKey.delete(s.key);
     if (this.byId[s.id] === s) this.byId[s.id] = undefined;
     for (const [k, v] of Object.entries(s.labels)) {

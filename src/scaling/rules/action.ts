@@ -38,3 +38,22 @@ export function boundedTarget(a: RuleActionSpec, current: number, component: Bou
   if (a.kind === 'in') return Math.min(current, clamped);
   return clamped; // to: a count inside the range
 }
+
+/** A rule's ask beyond its range: what it wanted (never below 0), the bound it hit and where that bound comes from. */
+export interface Cap {
+  wanted: number;
+  bound: 'max' | 'min';
+  limit: number;
+  /** `instances.max` / `instances.min` (the component's) or `rule max` / `rule min` (the rule's own, when tighter). */
+  limitOf: string;
+}
+
+/** Whether the raw target lies beyond the range in the action's direction; undefined when the range holds it (or is contradictory). */
+export function capOf(a: RuleActionSpec, current: number, component: Bounds): Cap | undefined {
+  const b = ruleBounds(a, component);
+  if (b.min > b.max) return undefined;
+  const raw = rawTarget(a, current);
+  if (raw > b.max && a.kind !== 'in') return { wanted: raw, bound: 'max', limit: b.max, limitOf: a.max !== undefined && a.max < component.max ? 'rule max' : 'instances.max' };
+  if (raw < b.min && a.kind !== 'out') return { wanted: Math.max(0, raw), bound: 'min', limit: b.min, limitOf: a.min !== undefined && a.min > component.min ? 'rule min' : 'instances.min' };
+  return undefined;
+}

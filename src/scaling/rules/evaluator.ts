@@ -30,7 +30,7 @@ import { createWakeLoop, type Clock } from '../../clock/index.js';
 import { toNubisError } from '../../errors/index.js';
 import type { RuleSpec } from '../../model/index.js';
 import type { QueryResult, Sample } from '../../metrics/index.js';
-import { boundedTarget } from './action.js';
+import { boundedTarget, capOf, type Cap } from './action.js';
 import { evaluateCondition, type Observation, type Truth } from './condition.js';
 import { readsAny, ruleReads, type RuleReads } from './reads.js';
 
@@ -71,6 +71,12 @@ export interface RuleEvaluatorOptions {
   component: (deployment: string, component: string) => ComponentSnapshot | undefined;
   /** Sets the count (the control plane's scale with actor `rule:<name>`). */
   scale: (deployment: string, component: string, count: number, reason: string, rule: string) => Promise<void>;
+  /**
+   * The rule asked beyond its range (./action.ts `capOf`): capped at the bound (`applied`, after
+   * the scale to it went through) or, when the bound leaves nothing to do, refused (once, when
+   * that suppression begins). Failures are ignored.
+   */
+  capped?: (deployment: string, component: string, cap: Cap & { applied?: number }, rule: string) => Promise<void>;
   report?: (r: RuleReport) => void;
   /** Samples of nubis.rule.* series. */
   record?: (samples: Sample[]) => void;
@@ -182,16 +188,24 @@ export function createRuleEvaluator(o: RuleEvaluatorOptions): RuleEvaluator {
     return { name, labels, t, v };
   }
 
-  function suppress(r: PerRule, now: number, reason: SuppressionReason, target: number, current: number, out: Sample[]): void {
+  /** Records a suppression; reports it when the reason is new (returns whether it did). */
+  function suppress(r: PerRule, now: number, reason: SuppressionReason, target: number, current: number, out: Sample[], cap?: Cap): boolean {
     const { deployment, rule } = r.entry;
     out.push(sample('nubis.rule.suppressed', { deployment, component: rule.component, rule: rule.name, reason }, now, 1));
-    if (r.lastSuppression === reason) return;
+    if (r.lastSuppression === reason) return false;
     r.lastSuppression = reason;
+    const beyond = cap ? `; it asked for ${cap.wanted}, beyond ${cap.bound} ${cap.limit} (${cap.limitOf})` : '';
     o.report?.({
       kind: 'rule.suppressed', deployment, rule: rule.name, component: rule.component, at: now,
-      reason: `${rule.name} wanted ${rule.component} at ${target} (now ${current}); suppressed by ${reason}`,
-      data: { reason, from: current, to: target },
+      reason: `${rule.name} wanted ${rule.component} at ${target} (now ${current}); suppressed by ${reason}${beyond}`,
+      data: { reason, from: current, to: target, ...(cap ? { wanted: cap.wanted, bound: cap.bound, limit: cap.limit, limitOf: cap.limitOf } : {}) },
     });
+    return true;
+  }
+
+  async function reportCap(r: PerRule, cap: Cap & { applied?: number }): Promise<void> {
+    const { deployment, rule } = r.entry;
+    await o.capped?.(deployment, rule.component, cap, rule.name).catch(() => undefined);
   }
 
   /** Evaluates the given rules at `now` and acts. */
@@ -272,8 +286,9 @@ export function createRuleEvaluator(o: RuleEvaluatorOptions): RuleEvaluator {
           suppress(r, now, 'cooldown', wanted, current, samples);
           continue;
         }
+        const cap = capOf(rule.action, current, g.snap);
         if (wanted === current) {
-          suppress(r, now, 'bounds', wanted, current, samples);
+          if (suppress(r, now, 'bounds', wanted, current, samples, cap) && cap) await reportCap(r, cap);
           continue;
         }
         let target = wanted;
@@ -300,8 +315,10 @@ export function createRuleEvaluator(o: RuleEvaluatorOptions): RuleEvaluator {
               from: current, to: target, wanted, holdingSinceMs: r.holdSince, forMs: rule.forMs,
               observed: r.observed, instances: g.ready, thresholds: thresholdsOf(rule.when),
               ...(wokenAt.has(r) ? { dataArrivedAtMs: wokenAt.get(r) } : {}),
+              ...(cap ? { capped: { wanted: cap.wanted, bound: cap.bound, limit: cap.limit, limitOf: cap.limitOf } } : {}),
             },
           });
+          if (cap && target === cap.limit) await reportCap(r, { ...cap, applied: target });
         } catch (e) {
           const err = toNubisError(e);
           o.report?.({

@@ -6,7 +6,7 @@
  */
 export { evaluateCondition, satisfies, OBSERVED_MAX, type ConditionContext, type ConditionOutcome, type Observation, type Truth } from './condition.js';
 export { ruleReads, readsAny, type RuleReads } from './reads.js';
-export { boundedTarget, rawTarget, ruleBounds, type Bounds } from './action.js';
+export { boundedTarget, capOf, rawTarget, ruleBounds, type Bounds, type Cap } from './action.js';
 export {
   createRuleEvaluator, describeAction, thresholdsOf,
   type ComponentSnapshot, type RuleEntry, type RuleEvaluator, type RuleEvaluatorOptions, type RuleReport, type RuleState, type SuppressionReason,

@@ -422,6 +422,8 @@ export class WorkflowsController {
       const subs = new Map<string, string>();
       for (const s of saved) if (s.sub) subs.set(s.rt.path, s.sub);
       w.restored = saved.map((s) => s.rt);
+      // a late flag set before the restart was evented then
+      for (const s of saved) if (s.rt.flags?.includes('late')) w.late.add(s.rt.path);
       this.restoredSubs.set(w.id, subs);
       w.runtime.restore(saved.map((s) => s.rt));
       // restore's own changes are committed first; the running tries are looked at then
@@ -501,12 +503,24 @@ export class WorkflowsController {
     }
     const script = this.opts.ports.script;
     if (!script) return this.failStart(w, sub, 'no script preprocessor in this control plane');
-    let text: string;
+    let text: string | Promise<string>;
     try {
       text = script.jobText(sub, w.files);
     } catch (e) {
       return this.failStart(w, sub, toNubisError(e).message);
     }
+    if (typeof text !== 'string') {
+      // a script made by a command (ECF_SCRIPT_CMD, ECF_FETCH): dispatched once it is made, if the try is still current
+      text.then((t) => {
+        const n = w.runtime.node(sub.path);
+        if (!w.closed && n?.tryNo === sub.tryNo && n.state === 'submitted') this.dispatchJob(w, sub, pool, t);
+      }, (e: unknown) => this.failStart(w, sub, toNubisError(e).message));
+      return;
+    }
+    this.dispatchJob(w, sub, pool, text);
+  }
+
+  private dispatchJob(w: Loaded, sub: WfSubmission, pool: WfPool, text: string): void {
     const entry = this.poolEntry(w, pool);
     if (!entry) return this.failStart(w, sub, 'no pool dispatcher in this control plane');
     let ds: PoolDispatch<Job>[];

@@ -8,4 +8,4 @@ export { WorkflowsController, WORKFLOW_NAME_PATTERN, LOAD_ALL } from './controll
 export type { WorkflowLoadInput, WorkflowSummary, WorkflowStatusView, WorkflowCaller, WorkflowsOptions } from './controller.js';
 export type { WorkflowTreeNode, WorkflowProgress } from './view.js';
 export type * from './ports.js';
-export { createWorkflows, enginePools, type WorkflowsWiring } from './wiring.js';
+export { createWorkflows, enginePools, scriptJobText, shellRunner, type WorkflowsWiring } from './wiring.js';

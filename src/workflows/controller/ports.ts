@@ -33,8 +33,11 @@ export type WorkflowFiles = ReadonlyMap<string, string>;
 
 /** Finds a task's script among the uploaded files and preprocesses it (the script unit). */
 export interface ScriptPort {
-  /** The job text of one try; throws NubisError (WORKFLOW_INVALID, JOB_CREATION_FAILED) naming the file and variable. */
-  jobText(sub: WfSubmission, files: WorkflowFiles): string;
+  /**
+   * The job text of one try; throws NubisError (WORKFLOW_INVALID, JOB_CREATION_FAILED) naming the
+   * file and variable. A promise when a command makes the script (ECF_SCRIPT_CMD, ECF_FETCH).
+   */
+  jobText(sub: WfSubmission, files: WorkflowFiles): string | Promise<string>;
 }
 
 /** Runs an engine action task (the actions unit's `runAction` over the control plane). */

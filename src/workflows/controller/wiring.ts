@@ -23,7 +23,10 @@ import { createRuntime } from '../scheduler/index.js';
 import { actionRunner, actionTimeout } from '../actions/index.js';
 import { parseDef, parseWorkflowYaml, printDef } from '../def/index.js';
 import { parseExpression } from '../expr/index.js';
-import { locateScript, normalizePath, preprocess, type ScriptFiles } from '../script/index.js';
+import { execFile } from 'node:child_process';
+import {
+  locateScript, normalizePath, preprocess, runScriptCommand, scriptCommandOf, type CommandRunner, type ScriptCommandOptions, type ScriptFiles,
+} from '../script/index.js';
 import type { WfSubmission } from '../model/runtime.js';
 import type { WfPool } from '../model/types.js';
 import { WorkflowsController } from './controller.js';
@@ -41,6 +44,8 @@ export interface WorkflowsWiring {
   /** This control plane's API, given to jobs as NUBIS_URL. */
   controlUrl?: string;
   serverVariables?: Record<string, string>;
+  /** `nubis serve --allow-script-commands`: ECF_SCRIPT_CMD and ECF_FETCH may run commands on the control plane. */
+  scriptCommands?: boolean;
   /** Replaces single ports (a fake job runner in tests). */
   ports?: Partial<WorkflowPorts>;
   log?: (message: string) => void;
@@ -123,12 +128,29 @@ export function dispatcherJobs(o: {
 
 const DISPATCH_KEY = 'jobs';
 
-/** A try's job text: its script found among the uploaded files (ECF_SCRIPT, ECF_FILES, ECF_HOME), preprocessed. */
-export function scriptJobText(sub: WfSubmission, files: WorkflowFiles): string {
+/**
+ * A try's job text: its script found among the uploaded files (ECF_SCRIPT, ECF_FILES, ECF_HOME),
+ * or made by ECF_FETCH / ECF_SCRIPT_CMD (a promise; refused unless `commands.allowed`), preprocessed.
+ */
+export function scriptJobText(sub: WfSubmission, files: WorkflowFiles, commands?: ScriptCommandOptions): string | Promise<string> {
   const read: ScriptFiles = { read: (p) => files.get(normalizePath(p)) ?? files.get(p) };
+  const cmd = scriptCommandOf(sub.path, sub.variables, read);
+  if (cmd) {
+    return runScriptCommand(sub.path, cmd, sub.variables, commands ?? { allowed: false, run: shellRunner })
+      .then((text) => preprocess(text, sub.variables, { file: `${cmd.variable} output`, files: read, taskPath: sub.path }));
+  }
   const found = locateScript(sub.path, sub.variables, read);
   return preprocess(found.text, sub.variables, { file: found.path, files: read, taskPath: sub.path });
 }
+
+/** `/bin/sh -c COMMAND` on the control plane, its output kept (at most 32 MiB), killed at the timeout. */
+export const shellRunner: CommandRunner = (command, opts) => new Promise((resolve, reject) => {
+  const child = execFile('/bin/sh', ['-c', command], { timeout: opts.timeoutMs, maxBuffer: 32 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
+    if (err && typeof (err as NodeJS.ErrnoException).code === 'string') return reject(err);
+    resolve({ code: child.exitCode ?? (err ? 1 : 0), signal: child.signalCode, stdout, stderr });
+  });
+  child.stdin?.end();
+});
 
 /** A job's time limit from NUBIS_JOB_TIMEOUT (`90s`, `30m`, `2h`); none when absent. */
 function jobOptions(vars: Readonly<Record<string, string>>): { timeoutMs?: number } {
@@ -154,7 +176,7 @@ export function createWorkflows(o: WorkflowsWiring): WorkflowsController {
       print: (def) => printDef(def),
       parseExpression: (text) => parseExpression(text).expr,
     },
-    script: { jobText: scriptJobText },
+    script: { jobText: (sub, files) => scriptJobText(sub, files, { allowed: o.scriptCommands === true, run: shellRunner }) },
     actions: { run: (action, ctx) => runAction(action, ctx) },
     pools: enginePools(cp),
     ...(jobs ? { jobs } : {}),

@@ -5,7 +5,8 @@
  * Lookup (ecFlow's `locatedEcfFile`), by task name: ECF_SCRIPT (default
  * `ECF_HOME/<task path><ECF_EXTN>`), then ECF_FILES and ECF_HOME each searched backwards —
  * `dir/suite/fam/task.ecf`, `dir/fam/task.ecf`, `dir/task.ecf`. ECF_EXTN defaults to `.ecf`.
- * ECF_FETCH and ECF_SCRIPT_CMD (commands) are not supported.
+ * ECF_FETCH and ECF_SCRIPT_CMD (commands run on the control plane, off unless the server allows
+ * them) are ./script-cmd.ts.
  *
  * Preprocessing, with the micro character ECF_MICRO (default `%`; changed by `%ecfmicro X`):
  * - `%include <f>`: the first of ECF_INCLUDE's `:`-separated directories holding f, then ECF_HOME;
