@@ -5,7 +5,9 @@
  * (store, events, engine, sim driver). Prints one JSON line: wall and CPU time from apply to
  * ready, the process's peak RSS, and what reached running. With `limitS`, a run that is not
  * ready by then stops there and reports how far it got (`finished: false`). Per-instance CPU
- * and wall time and SQL statements show whether the engine's cost grows linearly.
+ * and wall time and SQL statements show whether the engine's cost grows linearly. `loopIdleMs`
+ * is the time the event loop sat waiting (timers, paced drains, sleeps on the clock): wall time
+ * above CPU time plus that is the machine's load (other processes holding the cores).
  *
  *   node dist/bench/scale.js <perComponent> [limitS]
  */
