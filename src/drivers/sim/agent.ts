@@ -44,7 +44,8 @@ interface NodeState {
   instances: Map<string, InstanceStatus>;
   runs: Map<string, Promise<StepResult>>;
   logs: { instance: string; step: HandlerName; text: string }[];
-  jobs: SimJobs;
+  /** Made on first use (most nodes never run a workflow job); a reboot or delete drops it. */
+  jobs: SimJobs | undefined;
   /** The status as last answered (frozen), until an instance changes. */
   snapshot: AgentStatus | undefined;
 }
@@ -83,7 +84,7 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
   const stateOf = (nodeId: string, startedAt: number): NodeState => {
     let s = nodes.get(nodeId);
     if (!s) {
-      s = { startedAt, instances: new Map(), runs: new Map(), logs: [], jobs: createSimJobs(clock, nodeId), snapshot: undefined };
+      s = { startedAt, instances: new Map(), runs: new Map(), logs: [], jobs: undefined, snapshot: undefined };
       nodes.set(nodeId, s);
     }
     return s;
@@ -97,6 +98,7 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
     }
     return i;
   };
+  const jobsOf = (nodeId: string, s: NodeState): SimJobs => (s.jobs ??= createSimJobs(clock, nodeId));
   /** The node's status: made anew only after something changed (observation asks every node every round). */
   const statusOf = (nodeId: string, s: NodeState): AgentStatus => {
     if (s.snapshot) return s.snapshot;
@@ -185,22 +187,22 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
           .join('');
       },
       async runJob(req, signal) {
-        return (await ensureReachable(signal)).jobs.run(req);
+        return jobsOf(nodeId, await ensureReachable(signal)).run(req);
       },
       async killJob(jobId, signal) {
-        if (!(await ensureReachable(signal)).jobs.kill(jobId)) throw new NubisError('NOT_FOUND', `sim node ${nodeId} has no job ${jobId}`);
+        if (!jobsOf(nodeId, await ensureReachable(signal)).kill(jobId)) throw new NubisError('NOT_FOUND', `sim node ${nodeId} has no job ${jobId}`);
       },
       async jobStatus(signal) {
-        return (await ensureReachable(signal)).jobs.status();
+        return jobsOf(nodeId, await ensureReachable(signal)).status();
       },
       async jobFeed(after, waitMs, signal, answers) {
-        return (await ensureReachable(signal)).jobs.feed(after, Math.min(Math.max(0, waitMs), 30_000), signal, answers);
+        return jobsOf(nodeId, await ensureReachable(signal)).feed(after, Math.min(Math.max(0, waitMs), 30_000), signal, answers);
       },
       async answerJobs(answers, signal) {
-        (await ensureReachable(signal)).jobs.answer(answers);
+        jobsOf(nodeId, await ensureReachable(signal)).answer(answers);
       },
       async jobLogs(job, signal) {
-        return (await ensureReachable(signal)).jobs.logs(job);
+        return jobsOf(nodeId, await ensureReachable(signal)).logs(job);
       },
     };
   }
@@ -216,8 +218,8 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
       if (!s) return;
       s.startedAt = clock.now();
       s.snapshot = undefined;
-      s.jobs.close();
-      s.jobs = createSimJobs(clock, nodeId);
+      s.jobs?.close();
+      s.jobs = undefined;
       for (const i of s.instances.values()) {
         i.process = 'none';
         i.health = 'unknown';
@@ -225,13 +227,13 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
       }
     },
     forget(nodeId) {
-      nodes.get(nodeId)?.jobs.close();
+      nodes.get(nodeId)?.jobs?.close();
       nodes.delete(nodeId);
       clients.delete(nodeId);
     },
     close() {
       closing.abort();
-      for (const s of nodes.values()) s.jobs.close();
+      for (const s of nodes.values()) s.jobs?.close();
     },
   };
 }

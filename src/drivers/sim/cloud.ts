@@ -144,13 +144,6 @@ CREATE TABLE IF NOT EXISTS servers (
 );
 CREATE INDEX IF NOT EXISTS servers_token ON servers (token) WHERE deleted_at IS NULL;
 CREATE INDEX IF NOT EXISTS servers_ready ON servers (ready_at) WHERE deleted_at IS NULL;
-CREATE TABLE IF NOT EXISTS server_tags (
-  server_id TEXT NOT NULL,
-  key TEXT NOT NULL,
-  value TEXT NOT NULL,
-  PRIMARY KEY (server_id, key)
-);
-CREATE INDEX IF NOT EXISTS server_tags_kv ON server_tags (key, value);
 CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
 `;
 
@@ -201,7 +194,6 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
   const prng = createPrng(((opts.seed ?? 1) * 2654435761 + (countRow?.n ?? 0) * 40503) >>> 0);
 
   const q = {
-    byId: db.prepare<[string], Row>('SELECT * FROM servers WHERE id = ?'),
     inFlight: db.prepare<[number], { n: number }>(
       'SELECT count(*) AS n FROM servers WHERE deleted_at IS NULL AND ready_at > ?',
     ),
@@ -210,7 +202,6 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
       `INSERT INTO servers (seq, id, token, tags, requirements, address, created_at, ready_at)
        VALUES (@seq, @id, @token, @tags, @requirements, @address, @created_at, @ready_at)`,
     ),
-    insertTag: db.prepare('INSERT INTO server_tags (server_id, key, value) VALUES (?, ?, ?)'),
     markDeleted: db.prepare('UPDATE servers SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL'),
     reboot: db.prepare('UPDATE servers SET reboots = reboots + 1, boot_until = ? WHERE id = ?'),
     bump: db.prepare('INSERT INTO totals (name, n) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET n = n + excluded.n'),
@@ -315,10 +306,10 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
       ready_at: now + Math.round(provisioningMs(model, inFlight, prng)),
     };
     q.insert.run(row);
-    for (const [k, v] of Object.entries(req.tags)) q.insertTag.run(row.id, k, v);
     count('created');
     armReadyTimer(row.ready_at);
-    return rows.inserted(q.byId.get(row.id)!);
+    // lists filter on the tags kept with the row (./inventory-cache.ts); the row is as inserted
+    return rows.inserted({ ...row, boot_until: 0, deleted_at: null, reboots: 0 });
   });
 
   /** Live servers carrying all these tags and created by `createdBy`, oldest first. */
