@@ -10,13 +10,14 @@
  *
  * Also reported: the CPU seconds each side spent (Nubis: this process; VictoriaMetrics: its
  * process, from /proc), the machine's load average, and the ratio of CPU per sample, which
- * explains the throughput ratio: Nubis parses and stores on one thread, VictoriaMetrics on
- * every core; on a loaded machine the scheduler shares the CPU per runnable thread, so the
- * one-thread side loses more than the many-thread side.
+ * explains much of the throughput ratio on a loaded machine, where wall times swing widely.
+ * Nubis also reports, per round, when every sample had been appended (`arrivedSeconds`,
+ * before the final flush).
  *
- * Nubis's listener runs in the modes `--modes bytes,samples,workers` names (default `bytes`,
- * the sink path `nubis serve` uses; see `Mode`), each in every round; `--workers N` sets the
- * worker threads of `workers` (default one per CPU, at most 4).
+ * Nubis's listener runs in the modes `--modes bytes,thread,samples,workers` names (default
+ * `bytes,thread`: the store as the listener's sink, parsing on this thread or in the
+ * listener's reader thread; see `Mode`), each in every round; `--workers N` sets the worker
+ * threads of `workers` (default one per CPU, at most 4).
  *
  * Prints one JSON line. `--quick`: 10,000 series × 20 samples, 1 round. `--rounds N`,
  * `--per-series N` (samples per series), `--no-vm` (Nubis only, e.g. under --cpu-prof).
@@ -95,16 +96,19 @@ const median = (xs: number[]): number => {
 
 interface Round {
   seconds: number;
+  /** Nubis: until every sample was appended (before the final flush). */
+  arrivedSeconds?: number;
   cpuSeconds: number;
   stored: number;
 }
 
 /**
  * How Nubis's listener hands samples over: `bytes` (a sink: parsed from the bytes, appended by
- * series handle; what `nubis serve` uses), `samples` (a Sample per line into `append`, the
+ * series handle), `thread` (the same, read and parsed in the listener's reader thread, this
+ * thread only appending), `samples` (a Sample per line into `append`, the
  * previous default) or `workers` (parsing in `parseWorkers` threads, columns into appendColumns).
  */
-type Mode = 'bytes' | 'samples' | 'workers';
+type Mode = 'bytes' | 'thread' | 'samples' | 'workers';
 
 /** The store as the listener's sink, counting what arrives. */
 function countingSink(store: EmbeddedMetricStore, arrived: (n: number) => void): HandleSink<unknown> {
@@ -133,7 +137,7 @@ async function nubisRound(perSeries: number, baseSec: number, mode: Mode, worker
   };
   const listener = await startGraphiteListener({
     port: 0,
-    ...(mode === 'bytes' ? { sink: () => countingSink(store, arrived) } : {}),
+    ...(mode === 'bytes' || mode === 'thread' ? { sink: () => countingSink(store, arrived), readerThread: mode === 'thread' } : {}),
     ...(mode === 'samples'
       ? {
           onSamples: (s) => {
@@ -157,6 +161,7 @@ async function nubisRound(perSeries: number, baseSec: number, mode: Mode, worker
   const t0 = performance.now();
   s1.go();
   await allIn;
+  const arrivedSeconds = (performance.now() - t0) / 1000;
   await store.flush();
   const seconds = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0); // the whole process: main thread and parse workers
@@ -165,7 +170,7 @@ async function nubisRound(perSeries: number, baseSec: number, mode: Mode, worker
   await listener.close();
   await store.close();
   fs.rmSync(dir, { recursive: true, force: true });
-  return { seconds, cpuSeconds: (c.user + c.system) / 1e6, stored };
+  return { seconds, arrivedSeconds, cpuSeconds: (c.user + c.system) / 1e6, stored };
 }
 
 async function vmRound(perSeries: number, baseSec: number): Promise<Round> {
@@ -207,7 +212,7 @@ async function main(): Promise<void> {
   const perSeries = Number(argValue('--per-series') ?? (quick ? 20 : 300));
   const rounds = Number(argValue('--rounds') ?? (quick ? 1 : 3));
   const workers = Number(argValue('--workers') ?? defaultParseWorkers());
-  const modes = (argValue('--modes') ?? 'bytes').split(',').filter((m): m is Mode => m === 'bytes' || m === 'samples' || m === 'workers');
+  const modes = (argValue('--modes') ?? 'bytes,thread').split(',').filter((m): m is Mode => m === 'bytes' || m === 'thread' || m === 'samples' || m === 'workers');
   const withVm = !process.argv.includes('--no-vm');
   const total = SERIES * perSeries;
   const baseSec = Math.floor(Date.now() / 1000) - perSeries * STEP_S - 3600;

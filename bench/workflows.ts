@@ -12,11 +12,16 @@
  *   first submission, and the RSS of the process that did it (its own process); for ecFlow the
  *   `--load` and `--begin` of the same file and the server's RSS.
  *
- * Nubis runs the scheduler runtime (createRuntime) with real bash jobs on a real local agent
- * whose `nubis` shim carries the child commands, relayed by the jobs unit's JobDispatcher
- * (test/helpers/ecflow-nubis.ts), and again with bash spawned by the bench and a small C
+ * Nubis runs the scheduler runtime (createRuntime) with real bash jobs on a real local agent,
+ * its own program as on a node (NUBIS_BENCH_WF_AGENT=inproc: in this process), relayed by the
+ * jobs unit's JobDispatcher (test/helpers/ecflow-nubis.ts): bash jobs report through the `nubis`
+ * shell function the agent gives them (the agent's job port, no process start per call), and
+ * the agent's launcher forks them. And again with bash spawned by the bench and a small C
  * `nubis child` over loopback TCP instead (no agent), to show what the job path costs
- * (NUBIS_BENCH_WF_JOBS=agent|standin runs one of them).
+ * (NUBIS_BENCH_WF_JOBS=agent|standin runs one of them). Beside each run's wall time, the CPU
+ * (user+sys) of each process class: this process (the scheduler and dispatcher: the control
+ * plane's share; with an in-process agent, the agent too), the agent program, and the
+ * launcher with the jobs it reaped (bash and what it runs), or the jobs this process spawned.
  *
  * Environment: NUBIS_BENCH_WF_SCALE (default 1) multiplies N, M and the big suite's size;
  * NUBIS_BENCH_WF_ECFLOW=0 skips ecFlow (its column says "not run"); NUBIS_BENCH_WF_REPS
@@ -33,9 +38,67 @@ import { startEcflow, type EcflowServer, type SuiteRun } from '../test/helpers/e
 import { runNubisSuite } from '../test/helpers/ecflow-nubis.js';
 import { createRuntime, parseDef, type WfSubmission } from '../src/workflows/index.js';
 
+/** CPU seconds (user+sys) of a process from /proc: its own, and what it reaped of its children. */
+function procCpu(pid: number | 'self'): { self: number; reaped: number } {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ').map(Number);
+  const tick = 100;
+  return { self: (f[11]! + f[12]!) / tick, reaped: (f[13]! + f[14]!) / tick };
+}
+
+/** The children of `pid` (from /proc). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (Number(fs.readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === pid) out.push(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** CPU per process class over one run: this process, the agent program, the jobs (with the launcher). */
+interface RunCpu {
+  here: number;
+  agent?: number;
+  jobs: number;
+}
+
+/** What `pid`'s live children (a launcher: with what it reaped) used. */
+const childrenCpu = (pid: number): number => childrenOf(pid).map((k) => procCpu(k)).reduce((x, k) => x + k.self + k.reaped, 0);
+
+/**
+ * Starts counting; `stopping` reads, before anything stops, the agent (or, without one, this
+ * process's launcher) with what it reaped; `end` closes the count.
+ */
+function cpuMeter(): { stopping(agentPid?: number): void; end(): RunCpu } {
+  const t0 = procCpu('self');
+  const before = childrenCpu(process.pid);
+  let agent: number | undefined;
+  let jobs = 0;
+  return {
+    stopping(pid) {
+      if (pid === undefined) {
+        jobs = procCpu('self').reaped - t0.reaped + childrenCpu(process.pid) - before;
+        return;
+      }
+      const a = procCpu(pid);
+      agent = a.self;
+      jobs = a.reaped + childrenCpu(pid);
+    },
+    end() {
+      const here = procCpu('self').self - t0.self;
+      return agent === undefined ? { here, jobs } : { here, agent, jobs };
+    },
+  };
+}
+
 const scale = Number(process.env.NUBIS_BENCH_WF_SCALE ?? 1);
 const withEcflow = process.env.NUBIS_BENCH_WF_ECFLOW !== '0';
 const reps = Math.max(1, Number(process.env.NUBIS_BENCH_WF_REPS ?? (scale > 0.3 ? 1 : 3)));
+const agentProcess = process.env.NUBIS_BENCH_WF_AGENT !== 'inproc';
 const jobModes: ('agent' | 'standin')[] = process.env.NUBIS_BENCH_WF_JOBS === 'standin' ? ['standin'] : process.env.NUBIS_BENCH_WF_JOBS === 'agent' ? ['agent'] : ['agent', 'standin'];
 const JOB_PATH = { agent: 'jobs on a local agent: nubis shim + JobDispatcher', standin: 'jobs spawned directly, tiny C nubis child, no agent' } as const;
 const N_FAMILY = Math.max(8, Math.round(1000 * scale));
@@ -181,24 +244,31 @@ async function main(): Promise<void> {
   fs.rmSync(g.times, { force: true });
 
   // --- Nubis (each job path asked for)
-  type Runs = { family: number[]; chain: number[]; hops: number[]; sched: number[] };
+  type Runs = { family: number[]; chain: number[]; hops: number[]; sched: number[]; familyCpu: RunCpu[]; chainCpu: RunCpu[]; load: number[] };
   const runsOf = async (mode: 'agent' | 'standin'): Promise<Runs> => {
-    const out: Runs = { family: [], chain: [], hops: [], sched: [] };
+    const out: Runs = { family: [], chain: [], hops: [], sched: [], familyCpu: [], chainCpu: [], load: [] };
     for (let r = 0; r < reps; r++) {
       console.error(`nubis (${mode}): rep ${r + 1}/${reps}: family of ${N_FAMILY}, chain of ${N_CHAIN}`);
-      out.family.push((await runNubisSuite(g.family, { files: g.files, variables: vars, timeoutMs: 3_600_000, jobs: mode })).wallMs);
+      out.load.push(os.loadavg()[0]!);
+      let cpu = cpuMeter();
+      out.family.push((await runNubisSuite(g.family, { files: g.files, variables: vars, timeoutMs: 3_600_000, jobs: mode, agentProcess, beforeStop: (i) => cpu.stopping(i.agentPid) })).wallMs);
+      out.familyCpu.push(cpu.end());
       fs.rmSync(g.times, { force: true });
       const submittedAt = new Map<string, number>();
       const completedAt = new Map<string, number>();
+      cpu = cpuMeter();
       const run = await runNubisSuite(g.chain, {
         files: g.files,
         variables: vars,
         timeoutMs: 3_600_000,
         jobs: mode,
+        agentProcess,
+        beforeStop: (i) => cpu.stopping(i.agentPid),
         onSubmit: (sub: WfSubmission, at) => submittedAt.set(sub.path, at),
         onChild: (p, verb, at) => verb === 'complete' && completedAt.set(p, at),
       });
       out.chain.push(run.wallMs);
+      out.chainCpu.push(cpu.end());
       out.hops.push(...hops(g.times, '/bench_chain/'));
       fs.rmSync(g.times, { force: true });
       for (let i = 1; i < N_CHAIN; i++) {
@@ -257,6 +327,19 @@ async function main(): Promise<void> {
   for (const r of rows) {
     const ratio = r.ecflow.value !== undefined && r.nubis.value !== undefined && r.nubis.value > 0 ? `${(r.ecflow.value / r.nubis.value).toFixed(1)}×` : '—';
     console.log(`| ${r.name} | ${r.ecflow.text} | ${r.nubis.text} | ${ratio} | ${r.target} |`);
+  }
+  console.log('\nCPU (user+sys) per run, by process class (Nubis; median of the repetitions):\n');
+  console.log('| run | wall | this process (scheduler, dispatcher) | agent program | jobs (bash …, with the launcher) | load at start |');
+  console.log('|---|---|---|---|---|---|');
+  const med = (xs: (number | undefined)[]): string => {
+    const v = xs.filter((x): x is number => x !== undefined);
+    return v.length === 0 ? '—' : `${median(v).toFixed(2)} s`;
+  };
+  for (const [mode, m] of byMode) {
+    const where = mode === 'standin' ? 'direct' : agentProcess ? 'agent program' : 'agent in process';
+    for (const [what, walls, cpus] of [[`${tasks} tasks, limit 8`, m.family, m.familyCpu], [`${N_CHAIN}-task chain`, m.chain, m.chainCpu]] as const) {
+      console.log(`| ${what} (${where}) | ${s(median(walls))} | ${med(cpus.map((c) => c.here))} | ${med(cpus.map((c) => c.agent))} | ${med(cpus.map((c) => c.jobs))} | ${med(m.load).replace(' s', '')} |`);
+    }
   }
   fs.rmSync(dir, { recursive: true, force: true });
 }

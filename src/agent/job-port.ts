@@ -7,6 +7,10 @@
  * the port is reachable by every local user; the key names the job, the ECF_PASS in the record
  * still decides at the control plane whether the call is a zombie).
  *
+ * When the port does not take the connection (the agent is down, say restarting), the function
+ * runs the POSIX-sh shim instead: its write to the job's FIFO waits until an agent reads the
+ * channel again (a restarted agent re-adopts the job, ./job-restore.ts).
+ *
  * Every call gets an answer line: a waiting verb (`--init`, `--complete`, `--abort`, `--wait`)
  * when the control plane has answered; the others (`--event`, `--meter`, `--label`) once the
  * agent has the record in its feed (so a job's calls keep their order: each returns only after
@@ -30,9 +34,11 @@ export const BASH_FUNCTION = `() {
   if [ "\${1-}" != child ] || [ -z "\${NUBIS_JOB_PORT-}" ]; then command nubis "$@"; return; fi
   shift
   if [ -n "\${NO_ECF+x}" ]; then return 0; fi
-  local a1="\${1-}" IFS=' ' ans=
+  local a1="\${1-}" IFS=' ' ans= sent=
   if [ $# -gt 0 ]; then shift; fi
-  { printf '%s\\037%s\\037%s\\037%s\\037%s\\037%s\\037%s\\036\\n' "\${NUBIS_JOB_KEY-}" "\${ECF_NAME-}" "\${ECF_PASS-}" "\${ECF_TRYNO-}" "\${ECF_RID-}" "$a1" "$*" >&9 && IFS= read -r ans <&9; } 9<>"/dev/tcp/127.0.0.1/$NUBIS_JOB_PORT" 2>/dev/null || :
+  { sent=1; printf '%s\\037%s\\037%s\\037%s\\037%s\\037%s\\037%s\\036\\n' "\${NUBIS_JOB_KEY-}" "\${ECF_NAME-}" "\${ECF_PASS-}" "\${ECF_TRYNO-}" "\${ECF_RID-}" "$a1" "$*" >&9 && IFS= read -r ans <&9; } 9<>"/dev/tcp/127.0.0.1/$NUBIS_JOB_PORT" 2>/dev/null || :
+  # no agent on the port (it is restarting): the FIFO shim waits for the next one to read the channel
+  if [ -z "$sent" ]; then command nubis child "$a1" "$@"; return; fi
   case $ans in
     ok*) return 0 ;;
     '') ans='refused the agent closed the reply channel' ;;
@@ -58,20 +64,24 @@ export interface JobPortOptions {
   onRecord(key: string, record: string, reply: PortReply): void;
   maxRecord: number;
   idleMs?: number;
+  /** The port to listen on (an earlier agent's, that its jobs know); taken: a free one. Default a free one. */
+  port?: number;
   log?(line: string): void;
 }
 
-/** Listens on 127.0.0.1 (a free port). */
+/** Listens on 127.0.0.1 (`o.port` when it is free, else a free port). */
 export async function startJobPort(o: JobPortOptions): Promise<JobPort> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((sock) => onConnection(sock, o, sockets));
-  await new Promise<void>((resolve, reject) => {
+  const listen = (port: number): Promise<void> => new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });
   });
+  if (o.port === undefined) await listen(0);
+  else await listen(o.port).catch(() => listen(0));
   server.on('error', (e) => o.log?.(`job port: ${e.message}`));
   return {
     port: (server.address() as AddressInfo).port,

@@ -32,17 +32,23 @@
  * that sends the same record over a loopback TCP connection to the agent's job port (bash's
  * /dev/tcp, no fork, no lock file; ./job-port.ts). Before a job-port record is taken, what the
  * job's FIFO holds is read, so calls from a sh child of the job and from bash keep their order.
- * Job processes are started by spawner threads (./spawner.ts) that also write the script and
- * create the output file: the event loop never waits for a fork+exec or the disk.
+ * Job processes are started by a resident launcher (./launcher.ts; else spawner threads,
+ * ./spawner.ts) that also writes the script and creates the output file: the agent never forks
+ * itself per job, and its event loop never waits for a fork+exec or the disk.
  *
  * Every record goes into one ordered feed with sequence numbers, read by the control plane with
  * a long poll that answers as soon as a record arrives; when a job's process exits the feed gets
  * an `exited` record after everything the job wrote before it. What the job's script left
  * running in its process group when it exits is killed (a try is over when its script ends).
  *
- * Limits: the feed keeps the latest `feedKeep` records (default 20,000); jobs are not restored
- * after an agent restart: the new agent kills what they left running (`reapOrphans`) and has a
- * new epoch, so the control plane counts them lost (and retries them per ECF_TRIES).
+ * Jobs outlive their agent: the agent saves what it needs of each running job under
+ * `jobs/state/` (./job-state.ts); a restarted agent keeps the feed's epoch and seqs, re-adopts
+ * the jobs still alive and reports the exit of the ones that ended meanwhile (`restore`,
+ * ./job-restore.ts), so the control plane sees each job end once. What jobs of an earlier agent
+ * it cannot re-adopt it kills (`reapOrphans`); the control plane counts those lost (and retries
+ * them per ECF_TRIES).
+ *
+ * Limits: the feed keeps the latest `feedKeep` records (default 20,000).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -51,13 +57,16 @@ import {
   renameSync, rmSync, unlinkSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { Socket } from 'node:net';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 import { parseChildArgs } from './child-args.js';
-import { findProcessesByEnv, findProcessGroup, listProcesses, readEnviron, terminate } from './proc.js';
+import { ExitWatch, restoreJobs, savedJobOf, stillRunning, type RestoreHost } from './job-restore.js';
+import { openJobState, type ChildRecord } from './job-state.js';
+import { findProcessesByEnv, findProcessGroup, listProcesses, processStartTime, readEnviron, terminate } from './proc.js';
 import { BASH_FUNCTION, BASH_FUNCTION_ENV, startJobPort, type JobPort, type PortReply } from './job-port.js';
-import { createSpawner, type Spawner } from './spawner.js';
+import { createJobSpawner } from './launcher.js';
+import type { Spawner } from './spawner.js';
 import type { JobAnswer, JobCaller, JobChildCommand, JobFeed, JobFeedRecord, JobInfo, JobRequest, JobStatusList } from './protocol.js';
 
 /** Set in every job's environment: the job's id (also how its leftover processes are found). */
@@ -89,11 +98,17 @@ export interface JobRunner {
   /** A try's output; undefined when there is none. */
   logs(job: string | { workflow: string; path: string; tryNo: number }): string | undefined;
   /**
+   * Re-adopts the jobs an earlier agent of this sandbox saved: the ones still alive are read and
+   * watched again, the ones that ended meanwhile get their `exited` record (./job-restore.ts).
+   * Call once, before `reapOrphans` and before any `run`.
+   */
+  restore(): Promise<{ adopted: number; ended: number }>;
+  /**
    * Kills what jobs of an earlier agent of this node left running (they cannot report to this
    * one; the control plane sees the new epoch and counts them lost). Resolves with their number.
    */
   reapOrphans(): Promise<number>;
-  /** With `killJobs`, kills every running job; stops feed waits either way. */
+  /** With `killJobs`, kills every running job; without, leaves them (and their saved state) to the next agent. Stops feed waits either way. */
   close(killJobs: boolean): Promise<void>;
 }
 
@@ -112,16 +127,24 @@ interface Job {
   channelFd?: number;
   buffer: string;
   decoder: StringDecoder;
-  /** Latest event/meter/label call by `verb:name`. */
-  latest: Map<string, { caller: JobCaller; command: JobChildCommand }>;
+  /** Latest event/meter/label record by `verb:name`. */
+  latest: Map<string, ChildRecord>;
   timer?: NodeJS.Timeout;
+  /** The process's start time (/proc/<pid>/stat): with the pid, what a restarted agent re-adopts. */
+  startTime?: string;
+  /** Something a restarted agent needs changed since the job's state was saved. */
+  dirty?: boolean;
+  /** Taken over from an earlier agent: its pid may be reused once it is gone (never signal its group then). */
+  adopted?: boolean;
 }
 
 interface Pending {
   jobId: string;
   /** Answers the waiting caller (its reply FIFO, or its job-port connection). */
   send(text: string): void;
-  record?: JobFeedRecord;
+  record?: ChildRecord;
+  /** The caller's reply FIFO slot; undefined: it waits on a job-port connection. */
+  slot?: number;
 }
 
 const FIELD = '\x1f';
@@ -129,6 +152,9 @@ const RECORD = '\x1e\n';
 const MAX_RECORD = 4096;
 const MAX_FEED_BATCH = 1000;
 const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Why a re-adopted job's exit status is unknown (it is not this agent's child). */
+const UNKNOWN_EXIT = 'the job ended without an exit status this agent could see (it was re-adopted after an agent restart, or ended while no agent ran)';
 
 /** The verbs whose caller waits for the control plane's answer (the shim's `case`). */
 const WAITING_RE = /^--(init|complete|abort|wait)/;
@@ -155,6 +181,21 @@ const BASH_ENV_TEXT = `# written by the Nubis agent: sourced by bash jobs at sta
 ECF_RID=$$; export ECF_RID
 if [ -n "\${NUBIS_BASH_ENV-}" ]; then BASH_ENV=$NUBIS_BASH_ENV; unset NUBIS_BASH_ENV; . "$BASH_ENV"; else unset BASH_ENV; fi
 `;
+
+/** Where drainChannel reads (one for the process: the reads are synchronous). */
+const drainBuffer = Buffer.alloc(65536);
+
+/** The index of the first record with a seq above `after` (seqs ascend), -1 when none. */
+function firstAfter(feed: readonly JobFeedRecord[], after: number): number {
+  let lo = 0;
+  let hi = feed.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (feed[mid]!.seq > after) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo < feed.length ? lo : -1;
+}
 
 /** True when some process is left in process group `pgid` (after its leader exited). */
 function groupAlive(pgid: number | undefined): boolean {
@@ -221,22 +262,30 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   const log = opts.log ?? (() => {});
   const killGraceMs = opts.killGraceMs ?? 2000;
   const keep = opts.feedKeep ?? 20_000;
-  const epoch = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
   const root = join(opts.sandbox, 'jobs');
+  const saved = openJobState(root, log);
+  const epoch = saved.epoch;
   const binDir = join(root, 'bin');
   const runRoot = join(root, 'run');
   const jobs = new Map<string, Job>();
   const pending = new Map<number, Pending>();
   const feed: JobFeedRecord[] = [];
-  let seq = 0;
+  let seq = saved.firstSeq;
   let runCount = 0;
+  const exitWatch = new ExitWatch();
   let closed = false;
+  let detached = false;
   const waiters = new Set<() => void>();
   const byKey = new Map<string, Job>();
-  const spawner: Spawner = createSpawner({ ...(opts.spawnThreads === undefined ? {} : { size: opts.spawnThreads }), log });
+  const spawner: Spawner = createJobSpawner({ ...(opts.spawnThreads === undefined ? {} : { threads: opts.spawnThreads }), log });
   // the job port, opened with the first job; undefined port: bash jobs use the FIFO shim too
   let jobPort: Promise<JobPort | undefined> | undefined;
-  const openJobPort = (): Promise<JobPort | undefined> => (jobPort ??= startJobPort({ onRecord: (k, t, r) => onPortRecord(k, t, r), maxRecord: MAX_RECORD, log }).catch((e: unknown) => {
+  // `port`: the one an earlier agent's jobs know (a restarted agent listens there again if it can)
+  let portNumber: number | undefined;
+  const openJobPort = (port?: number): Promise<JobPort | undefined> => (jobPort ??= startJobPort({ onRecord: (k, t, r) => onPortRecord(k, t, r), maxRecord: MAX_RECORD, log, ...(port === undefined ? {} : { port }) }).then((p) => {
+    portNumber = p.port;
+    return p;
+  }, (e: unknown) => {
     log(`no job port (bash jobs use the FIFO shim): ${(e as Error).message}`);
     return undefined;
   }));
@@ -290,21 +339,49 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   };
 
   mkdirSync(binDir, { recursive: true });
-  // stale channels of an earlier agent's jobs: nobody reads them any more
-  rmSync(runRoot, { recursive: true, force: true });
+  // the earlier agent's jobs `restore` may take back (none under a new epoch); the other run
+  // directories are stale channels nobody reads any more
+  const earlier = saved.load();
   mkdirSync(runRoot, { recursive: true });
+  const kept = new Set(earlier.map((j) => j.key));
+  for (const d of readdirSync(runRoot)) if (!kept.has(d)) rmSync(join(runRoot, d), { recursive: true, force: true });
+  for (const k of kept) if (/^[0-9]+$/.test(k)) runCount = Math.max(runCount, Number(k));
   const shim = join(binDir, 'nubis');
   writeFileSync(shim, shimText(opts.cli ?? defaultCli()), { mode: 0o755 });
   chmodSync(shim, 0o755);
   const bashEnv = join(binDir, 'bash-env');
   writeFileSync(bashEnv, BASH_ENV_TEXT);
 
+  // Feed waiters are woken once per turn of the event loop, not per record: the records of one
+  // poll phase (several jobs reporting at once) go out in one answer to the long poll.
+  let waking: NodeJS.Immediate | undefined;
+  const wake = (): void => {
+    waking = undefined;
+    for (const w of [...waiters]) w();
+  };
   const push = (rec: JobFeedRecord): void => {
     feed.push(rec);
     if (feed.length > keep) feed.splice(0, feed.length - keep);
-    for (const w of [...waiters]) w();
+    if (waiters.size > 0) waking ??= setImmediate(wake);
   };
-  const nextSeq = (): number => ++seq;
+  const nextSeq = (): number => {
+    saved.issue(seq + 1);
+    return ++seq;
+  };
+
+  /** Saves what a restarted agent needs of the running job (./job-state.ts). */
+  const persist = (job: Job): void => {
+    job.dirty = false;
+    if (job.info.state !== 'running' || job.info.pid === undefined || job.startTime === undefined) return;
+    const waiting = [...pending.entries()].filter(([, p]) => p.jobId === job.req.jobId && p.record !== undefined)
+      .map(([s, p]) => ({ seq: s, slot: p.slot ?? -1, record: p.record! }));
+    saved.save(savedJobOf({
+      key: basename(job.runDir), jobId: job.req.jobId, workflow: job.req.workflow, path: job.req.path, tryNo: job.req.tryNo,
+      ...(job.req.timeoutMs === undefined ? {} : { timeoutMs: job.req.timeoutMs }),
+      startedAt: job.info.startedAt, pid: job.info.pid, startTime: job.startTime, outFile: job.outFile, latest: job.latest.values(), waiting,
+      ...(byKey.has(job.key) && portNumber !== undefined ? { portKey: job.key, port: portNumber } : {}),
+    }));
+  };
 
   /** The sender of an answer to a caller waiting on reply FIFO `slot` of the job; frees the slot after. */
   const fifoSender = (job: Job, slot: number) => (text: string): void => {
@@ -331,7 +408,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
    * it waits for nothing); `waits`: the caller waits for the control plane's answer (else, with a
    * `send`, it gets `ok` once the record is in the feed).
    */
-  const onRecord = (job: Job, f: string[], send: ((text: string) => void) | undefined, waits: boolean): void => {
+  const onRecord = (job: Job, f: string[], send: ((text: string) => void) | undefined, waits: boolean, slot?: number): void => {
     const at = Date.now();
     const invalid = (detail: string, why: string): void => {
       push({ seq: nextSeq(), jobId: job.req.jobId, kind: 'invalid', detail, at });
@@ -347,10 +424,11 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     const caller: JobCaller = { name, password, tryNo };
     if (rid !== '') caller.rid = rid;
     const awaits = waits && send !== undefined;
-    const rec: JobFeedRecord = { seq: s, jobId: job.req.jobId, kind: 'child', caller, command: parsed.command, awaitsAnswer: awaits, at };
+    const rec: ChildRecord = { seq: s, jobId: job.req.jobId, kind: 'child', caller, command: parsed.command, awaitsAnswer: awaits, at };
     const c = parsed.command;
-    if (c.verb === 'event' || c.verb === 'meter' || c.verb === 'label') job.latest.set(`${c.verb}:${c.name}`, { caller, command: c });
-    if (awaits) pending.set(s, { jobId: job.req.jobId, send: send!, record: rec });
+    if (c.verb === 'event' || c.verb === 'meter' || c.verb === 'label') job.latest.set(`${c.verb}:${c.name}`, rec);
+    if (awaits) pending.set(s, { jobId: job.req.jobId, send: send!, record: rec, ...(slot === undefined ? {} : { slot }) });
+    job.dirty = true;
     push(rec);
     if (!awaits) send?.('ok');
   };
@@ -359,7 +437,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   const onFifoRecord = (job: Job, text: string): void => {
     const [replyPath = '', ...f] = text.split(FIELD);
     const slot = job.replies.indexOf(replyPath);
-    onRecord(job, f, slot >= 0 ? fifoSender(job, slot) : undefined, slot >= 0);
+    onRecord(job, f, slot >= 0 ? fifoSender(job, slot) : undefined, slot >= 0, slot >= 0 ? slot : undefined);
   };
 
   /** A job-port record of the job with `key`; what its FIFO holds goes first (calls keep their order). */
@@ -369,12 +447,14 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     drainChannel(job);
     const f = text.split(FIELD);
     onRecord(job, f, send, WAITING_RE.test(f[4] ?? ''));
+    // before the feed's waiters answer (they resolve after this synchronous turn)
+    if (job.dirty) persist(job);
   };
 
   /** Reads what the job's FIFO holds now, before the event loop would. */
   const drainChannel = (job: Job): void => {
     if (job.channelFd === undefined || !job.socket) return;
-    const chunk = Buffer.alloc(65536);
+    const chunk = drainBuffer;
     for (;;) {
       let n: number;
       try {
@@ -401,6 +481,8 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         log(`job ${job.req.jobId}: bad child record: ${(e as Error).message}`);
       }
     }
+    // before the feed's waiters answer (they resolve after this synchronous turn)
+    if (job.dirty) persist(job);
     if (job.buffer.length > MAX_RECORD * 4) {
       // no record end in sight: garbage on the channel
       job.buffer = '';
@@ -413,7 +495,8 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     return terminate(() => {
       const procs = listProcesses();
       const set = new Set(findProcessesByEnv(JOB_ID_ENV, job.req.jobId, procs));
-      if (pgid !== undefined) for (const p of findProcessGroup(pgid, procs)) set.add(p);
+      // a re-adopted job's group only while its leader is the one saved (its pid is not reused)
+      if (pgid !== undefined && (!job.adopted || stillRunning(pgid, job.startTime ?? ''))) for (const p of findProcessGroup(pgid, procs)) set.add(p);
       return set;
     }, killGraceMs);
   };
@@ -434,8 +517,9 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     }, killGraceMs).unref();
   };
 
-  const finish = (job: Job, code: number | null, signal: string | null): void => {
-    if (job.info.state === 'exited') return;
+  const finish = (job: Job, code: number | null, signal: string | null, detail?: string): void => {
+    // after close(false) the jobs belong to the next agent of the sandbox (it re-adopts them)
+    if (job.info.state === 'exited' || detached) return;
     clearTimeout(job.timer);
     // two turns of the event loop: what the job wrote before exiting is read first
     setImmediate(() =>
@@ -448,9 +532,16 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
           pending.delete(s);
           p.send('refused the job has exited');
         }
-        push({ seq: nextSeq(), jobId: job.req.jobId, kind: 'exited', exitCode: code, signal, at: Date.now() });
+        push({ seq: nextSeq(), jobId: job.req.jobId, kind: 'exited', exitCode: code, signal, ...(detail === undefined ? {} : { detail }), at: Date.now() });
+        saved.remove(basename(job.runDir));
         byKey.delete(job.key);
         job.channelFd = undefined;
+        if (job.adopted) {
+          // its pid may name another process by now: leftovers are found by the job id
+          void terminate(() => findProcessesByEnv(JOB_ID_ENV, job.req.jobId), killGraceMs);
+          rmSync(job.runDir, { recursive: true, force: true });
+          return;
+        }
         // leftovers of the try (background processes of its script still in its group); cheap:
         // no process-table scan on every exit
         const left = groupAlive(job.info.pid);
@@ -465,12 +556,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
     const stem = outStem(opts.sandbox, req.workflow, req.path);
     const [port] = await Promise.all([openJobPort(), takeRunDir(job.runDir)]);
     const scriptPath = `${stem}.job${req.tryNo}`;
-    const fd = openSync(job.channel, fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
-    const socket = new Socket({ fd, readable: true, writable: false });
-    socket.on('data', (c: Buffer) => onData(job, c));
-    socket.on('error', (e) => log(`job ${req.jobId}: channel: ${e.message}`));
-    job.socket = socket;
-    job.channelFd = fd;
+    openChannel(job);
 
     const basePath = req.env['PATH'] ?? process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin';
     const env: Record<string, string> = {
@@ -508,12 +594,85 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
       mkdirs: [dirname(stem)], files: [{ path: scriptPath, text: req.script, mode: 0o755 }],
       onExit: (code, signal) => finish(job, code, signal),
     });
-    if (req.timeoutMs !== undefined) {
-      job.timer = setTimeout(() => {
-        appendFileSync(job.outFile, `nubis-agent: the job ran longer than ${req.timeoutMs} ms; killing it\n`);
-        void killGroup(job);
-      }, req.timeoutMs);
-    }
+    job.startTime = processStartTime(job.info.pid);
+    persist(job);
+    armTimeout(job);
+  };
+
+  /** Reads the job's channel FIFO (opened read-write: the agent never sees an end of file on it). */
+  const openChannel = (job: Job): void => {
+    const fd = openSync(job.channel, fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
+    const socket = new Socket({ fd, readable: true, writable: false });
+    socket.on('data', (c: Buffer) => onData(job, c));
+    socket.on('error', (e) => log(`job ${job.req.jobId}: channel: ${e.message}`));
+    job.socket = socket;
+    job.channelFd = fd;
+  };
+
+  /** Kills the job once it has run `timeoutMs` from its start. */
+  const armTimeout = (job: Job): void => {
+    const ms = job.req.timeoutMs;
+    if (ms === undefined) return;
+    job.timer = setTimeout(() => {
+      appendFileSync(job.outFile, `nubis-agent: the job ran longer than ${ms} ms; killing it\n`);
+      void killGroup(job);
+    }, Math.max(0, job.info.startedAt + ms - Date.now()));
+  };
+
+  const newJob = (req: JobRequest, runDir: string, outFile: string, startedAt: number, key = randomBytes(16).toString('hex')): Job => ({
+    req,
+    info: { jobId: req.jobId, workflow: req.workflow, path: req.path, tryNo: req.tryNo, state: 'running', startedAt },
+    runDir,
+    channel: join(runDir, 'ch'),
+    replies: SLOTS.map((i) => join(runDir, `r${i}`)),
+    key,
+    outFile,
+    buffer: '',
+    decoder: new StringDecoder('utf8'),
+    latest: new Map(),
+  });
+
+  /** What `restore` does with this runner's insides (./job-restore.ts). */
+  const restoreHost: RestoreHost = {
+    runDirOf: (key) => join(runRoot, key),
+    register(s) {
+      const req: JobRequest = { jobId: s.jobId, workflow: s.workflow, path: s.path, tryNo: s.tryNo, script: '', env: {}, ...(s.timeoutMs === undefined ? {} : { timeoutMs: s.timeoutMs }) };
+      const job = newJob(req, join(runRoot, s.key), s.outFile, s.startedAt, s.portKey);
+      Object.assign(job.info, { pid: s.pid });
+      job.startTime = s.startTime;
+      job.adopted = true;
+      for (const r of s.records) {
+        const c = r.command;
+        if (c.verb === 'event' || c.verb === 'meter' || c.verb === 'label') job.latest.set(`${c.verb}:${c.name}`, r);
+      }
+      jobs.set(s.jobId, job);
+    },
+    refeed(records) {
+      feed.push(...records);
+      feed.sort((a, b) => a.seq - b.seq);
+    },
+    wait(jobId, s, slot, record) {
+      const job = jobs.get(jobId)!;
+      pending.set(s, { jobId, send: fifoSender(job, slot), record, slot });
+    },
+    adopt(s) {
+      const job = jobs.get(s.jobId)!;
+      openChannel(job);
+      armTimeout(job);
+      if (s.portKey !== undefined) byKey.set(s.portKey, job);
+      exitWatch.watch(s.jobId, s.pid, s.startTime, () => finish(job, null, null, UNKNOWN_EXIT));
+    },
+    ended(jobId) {
+      finish(jobs.get(jobId)!, null, null, UNKNOWN_EXIT);
+    },
+    waitingSlots(jobId) {
+      return new Set([...pending.values()].flatMap((p) => (p.jobId === jobId && p.slot !== undefined ? [p.slot] : [])));
+    },
+    refuse(jobId, slot, why) {
+      const job = jobs.get(jobId);
+      if (job?.info.state === 'running') fifoSender(job, slot)(`refused ${why}`);
+    },
+    log,
   };
 
   return {
@@ -523,19 +682,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
       if (closed) throw new Error('the agent is stopping');
       const existing = jobs.get(req.jobId);
       if (existing) return { ...existing.info };
-      const runDir = nextRunDir();
-      const job: Job = {
-        req,
-        info: { jobId: req.jobId, workflow: req.workflow, path: req.path, tryNo: req.tryNo, state: 'running', startedAt: Date.now() },
-        runDir,
-        channel: join(runDir, 'ch'),
-        replies: SLOTS.map((i) => join(runDir, `r${i}`)),
-        key: randomBytes(16).toString('hex'),
-        outFile: `${outStem(opts.sandbox, req.workflow, req.path)}.${req.tryNo}`,
-        buffer: '',
-        decoder: new StringDecoder('utf8'),
-        latest: new Map(),
-      };
+      const job = newJob(req, nextRunDir(), `${outStem(opts.sandbox, req.workflow, req.path)}.${req.tryNo}`, Date.now());
       jobs.set(req.jobId, job);
       try {
         await launch(job);
@@ -562,14 +709,15 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
 
     status() {
       return {
-        epoch, last: seq, jobs: [...jobs.values()].map((j) => ({ ...j.info, ...(j.latest.size > 0 ? { latest: [...j.latest.values()] } : {}) })),
+        epoch, last: seq,
+        jobs: [...jobs.values()].map((j) => ({ ...j.info, ...(j.latest.size > 0 ? { latest: [...j.latest.values()].map((r) => ({ caller: r.caller, command: r.command })) } : {}) })),
         pending: [...pending.values()].flatMap((p) => (p.record ? [p.record] : [])),
       };
     },
 
     feed(after, waitMs, signal) {
       const collect = (): JobFeed => {
-        const from = feed.findIndex((r) => r.seq > after);
+        const from = firstAfter(feed, after);
         const records = from < 0 ? [] : feed.slice(from, from + MAX_FEED_BATCH);
         return { epoch, records, last: records.length > 0 ? records[records.length - 1]!.seq : Math.max(after, 0), oldest: feed[0]?.seq ?? seq + 1 };
       };
@@ -607,13 +755,25 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
       return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
     },
 
+    async restore() {
+      // the job port where re-adopted bash jobs call (the earlier agent's)
+      const port = earlier.find((j) => j.port !== undefined)?.port;
+      if (port !== undefined) {
+        const p = await openJobPort(port);
+        if (p?.port !== port) log(`the job port ${port} of the earlier agent is taken: its bash jobs cannot report`);
+      }
+      const r = restoreJobs(earlier, restoreHost);
+      earlier.length = 0;
+      return r;
+    },
+
     async reapOrphans() {
       const mine = (): number[] => listProcesses()
         .filter((p) => p.pid !== process.pid)
         .filter((p) => {
           const env = readEnviron(p.pid);
           const id = env?.get(JOB_ID_ENV);
-          return id !== undefined && env?.get('NUBIS_NODE_ID') === opts.nodeId && !jobs.has(id);
+          return id !== undefined && env?.get('NUBIS_NODE_ID') === opts.nodeId && jobs.get(id)?.info.state !== 'running';
         })
         .map((p) => p.pid);
       const found = mine().length;
@@ -626,12 +786,15 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
 
     async close(killJobs) {
       closed = true;
+      detached = !killJobs;
+      exitWatch.stop();
       for (const w of [...waiters]) w();
       if (killJobs) await Promise.all([...jobs.values()].filter((j) => j.info.state === 'running').map((j) => killGroup(j)));
       for (const j of jobs.values()) {
         clearTimeout(j.timer);
         j.socket?.destroy();
       }
+      saved.close();
       await spawner.close();
       await (await jobPort)?.close();
     },

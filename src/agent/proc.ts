@@ -48,6 +48,23 @@ function readStat(pid: number): ProcInfo | undefined {
   return { pid, state, ppid: Number(fields[1]), pgid: Number(fields[2]), sid: Number(fields[3]) };
 }
 
+/**
+ * The process's start time (field 22 of /proc/<pid>/stat, clock ticks since boot) while it is
+ * alive (not a zombie): with the pid it names one process, never a later one given the same pid.
+ */
+export function processStartTime(pid: number): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state)
+  if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
+  return fields[19];
+}
+
 /** True when the process exists and is not a zombie. */
 export function isAlive(pid: number): boolean {
   const info = readStat(pid);

@@ -153,11 +153,14 @@ export type JobFeedRecord =
     }
   /** A line from the job that is not a valid child command; the job got a refusal already. */
   | { seq: number; jobId: string; kind: 'invalid'; detail: string; at: number }
-  /** The job's process is gone. */
-  | { seq: number; jobId: string; kind: 'exited'; exitCode: number | null; signal: string | null; at: number };
+  /** The job's process is gone; `detail` says why its exit status is unknown (both null; ./job-restore.ts). */
+  | { seq: number; jobId: string; kind: 'exited'; exitCode: number | null; signal: string | null; detail?: string; at: number };
 
 export interface JobFeed {
-  /** Changes when the agent restarts (its seq numbers start again then). */
+  /**
+   * Changes when the agent starts afresh (its seq numbers start again then). An agent restarted on
+   * the same sandbox keeps it, and its seqs go on (it re-adopts its running jobs).
+   */
   epoch: string;
   records: JobFeedRecord[];
   /** The seq to ask after next time (the last record's, or `after` when none). */

@@ -337,6 +337,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const host = opts.host ?? '127.0.0.1';
   if (opts.restore ?? true) {
     await runner.restore();
+    await jobs.restore();
     await jobs.reapOrphans();
   }
   ready = true;

@@ -17,15 +17,26 @@ import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { createHttpAgentClient, startAgent, type RunningAgent } from '../../src/agent/index.js';
+import { agentProgramPath, createHttpAgentClient, startAgent, type RunningAgent } from '../../src/agent/index.js';
 import { createRealClock } from '../../src/clock/index.js';
 import { checkDefinition, createRuntime, createWorkflows, JobDispatcher, locateScript, parseDef, parseExpression, preprocess, printDef, type DefPort, type JobNode, type JobPort, type JobStart, type RuntimeHooks, type ScriptFiles, type ScriptPort, type WfChildCommand, type WfChildIdentity, type WfChildResult, type WfDefinition, type WfNodeDef, type WfSubmission, type WorkflowRuntime } from '../../src/workflows/index.js';
 import { openStore } from '../../src/store/index.js';
 import { createEventLog } from '../../src/events/index.js';
 import { createControlPlane } from '../../src/engine/index.js';
 import { createApiServer, ensureToken, type ApiServer } from '../../src/api/index.js';
+import { createJobSpawner } from '../../src/agent/launcher.js';
+import type { Spawner } from '../../src/agent/spawner.js';
 import { CLI, killGroup, runProcess, spawnTracked } from './processes.js';
 import { ECFLOW_FIXTURES, type SuiteRun } from './ecflow.js';
+
+/** Kills a job's process group (its pid leads it). */
+function killPid(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // gone
+  }
+}
 
 /** The script unit's file access, over the local disk. */
 const diskFiles = { read: (p: string): string | undefined => (fs.existsSync(p) && fs.statSync(p).isFile() ? fs.readFileSync(p, 'utf8') : undefined) };
@@ -143,6 +154,30 @@ export interface NubisRunOptions {
    * unit's JobDispatcher; `standin`: bash spawned here, `nubis child` the C stand-in above.
    */
   jobs?: 'agent' | 'standin';
+  /**
+   * With `jobs: 'agent'`: run the agent as its own program (dist/src/agent/main.js, as on a
+   * node) instead of in this process. Default false.
+   */
+  agentProcess?: boolean;
+  /** Called once the suite is complete, before anything is stopped (benchmarks read the agent's CPU). */
+  beforeStop?(info: { agentPid?: number }): void;
+}
+
+/** Starts the agent program on a free loopback port; resolves once it listens. */
+async function startAgentProcess(sandbox: string, nodeId: string, token: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawnTracked(process.execPath, [agentProgramPath(), '--sandbox', sandbox, '--port', '0', '--node', nodeId], {
+    env: { ...process.env, NUBIS_AGENT_TOKEN: token }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.once('exit', (code, signal) => reject(new Error(`the agent exited (${signal ?? code}) before it listened: ${buf.trim()}`)));
+    child.stderr!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = / listening on (http\S+?),?\s/.exec(buf);
+      if (m) resolve(m[1]!);
+    });
+  });
+  return { child, url };
 }
 
 /** Loads `def` into the Nubis scheduler, begins it and runs its jobs as real processes until the suite is complete. */
@@ -150,11 +185,13 @@ export async function runNubisSuite(def: string, o: NubisRunOptions = {}): Promi
   const viaAgent = (o.jobs ?? 'agent') === 'agent';
   const bin = viaAgent ? '' : childStandin();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-wf-run-'));
-  const children = new Map<string, ChildProcess>();
+  const children = new Map<string, { pid?: number; killed?: boolean }>();
+  let spawner: Spawner | undefined;
   const sockets = new Set<net.Socket>();
   let server: net.Server | undefined;
   let runtime: WorkflowRuntime | undefined;
   let agent: RunningAgent | undefined;
+  let agentChild: ChildProcess | undefined;
   let dispatcher: JobDispatcher | undefined;
   try {
     const definition = parseDef(fs.readFileSync(def, 'utf8'), def);
@@ -264,26 +301,33 @@ export async function runNubisSuite(def: string, o: NubisRunOptions = {}): Promi
           void dispatcher.start(sub, node, text);
           return;
         }
-        fs.writeFileSync(job, text, { mode: 0o755 });
-        const out = fs.openSync(job.replace(/\.job(\d+)$/, '.$1'), 'w');
-        const child = spawnTracked('/bin/bash', [job], {
-          cwd: work,
-          env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, NUBIS_TEST_CHILD_PORT: String(childPort) },
-          stdio: ['ignore', out, out],
-        });
-        fs.closeSync(out);
+        // started as the agent starts its jobs (its launcher writes the files and forks), so
+        // this path differs from the agent's only by the agent and the child-command client
         const key = `${sub.path}#${sub.tryNo}`;
-        children.set(key, child);
-        child.once('exit', (code, signal) => {
+        const entry: { pid?: number; killed?: boolean } = {};
+        children.set(key, entry);
+        const ended = (detail: string): void => {
           children.delete(key);
           const n = runtime?.node(sub.path);
-          if (n && n.tryNo === sub.tryNo && (n.state === 'submitted' || n.state === 'active')) runtime!.lost(sub.path, sub.tryNo, `job exited (${signal ?? code}) without reporting complete`);
-        });
+          if (n && n.tryNo === sub.tryNo && (n.state === 'submitted' || n.state === 'active')) runtime!.lost(sub.path, sub.tryNo, detail);
+        };
+        spawner ??= createJobSpawner();
+        spawner.start({
+          file: '/bin/bash', args: [job], cwd: work, output: job.replace(/\.job(\d+)$/, '.$1'), files: [{ path: job, text, mode: 0o755 }],
+          env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, NUBIS_TEST_CHILD_PORT: String(childPort) } as Record<string, string>,
+          onExit: (code, signal) => ended(`job exited (${signal ?? code}) without reporting complete`),
+        }).then((pid) => {
+          entry.pid = pid;
+          if (entry.killed) killPid(pid);
+        }, (e: unknown) => ended(`job could not be started: ${(e as Error).message}`));
       },
       kill(w, p, tryNo) {
         if (dispatcher) void dispatcher.kill(w, p, tryNo);
         const c = children.get(`${p}#${tryNo}`);
-        if (c) killGroup(c);
+        if (c) {
+          c.killed = true;
+          if (c.pid !== undefined) killPid(c.pid);
+        }
       },
       changed(_w, nodes) {
         for (const n of nodes) {
@@ -305,8 +349,10 @@ export async function runNubisSuite(def: string, o: NubisRunOptions = {}): Promi
       const nodeId = `peer-${path.basename(work)}`;
       const token = randomBytes(12).toString('hex');
       fs.mkdirSync(path.join(work, 'agent'));
-      agent = await startAgent({ sandbox: path.join(work, 'agent'), nodeId, token, killGraceMs: 300, stopGraceMs: 300, restore: false });
-      node = { nodeId, agent: createHttpAgentClient(agent.url, token) };
+      let url: string;
+      if (o.agentProcess) ({ child: agentChild, url } = await startAgentProcess(path.join(work, 'agent'), nodeId, token));
+      else ({ url } = agent = await startAgent({ sandbox: path.join(work, 'agent'), nodeId, token, killGraceMs: 300, stopGraceMs: 300, restore: false }));
+      node = { nodeId, agent: createHttpAgentClient(url, token) };
       // the dispatcher sees the runtime through `relay`, so every child command is recorded
       const rt = (): WorkflowRuntime => runtime!;
       const seen: WorkflowRuntime = {
@@ -345,6 +391,7 @@ export async function runNubisSuite(def: string, o: NubisRunOptions = {}): Promi
       const r = runtime.user({ verb: 'begin', path: `/${suite}` });
       if (!r.ok) throw new Error(`begin refused: ${r.why}`);
       await done;
+      o.beforeStop?.({ ...(agentChild?.pid === undefined ? {} : { agentPid: agentChild.pid }) });
     } finally {
       clearTimeout(timer);
       clearInterval(abortWatch);
@@ -364,7 +411,15 @@ export async function runNubisSuite(def: string, o: NubisRunOptions = {}): Promi
     runtime?.close();
     await dispatcher?.close();
     await agent?.close({ killProcesses: true });
-    for (const c of children.values()) killGroup(c);
+    if (agentChild) {
+      // a clean stop first (its own jobs are over by now), then whatever is left
+      const gone = new Promise<void>((r) => (agentChild!.exitCode !== null || agentChild!.signalCode !== null ? r() : agentChild!.once('exit', () => r())));
+      agentChild.kill('SIGTERM');
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 5000).unref())]);
+      killGroup(agentChild);
+    }
+    for (const c of children.values()) if (c.pid !== undefined) killPid(c.pid);
+    await spawner?.close();
     for (const s of sockets) s.destroy();
     await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
     fs.rmSync(work, { recursive: true, force: true });

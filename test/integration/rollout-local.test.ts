@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { tempDir, waitFor } from '../helpers/control-plane.js';
-import { CLI, ROOT, TEST_ENV, freePort, killGroup, runCli, spawnTracked, startServe, stopProcess } from '../helpers/processes.js';
+import { CLI, ROOT, TEST_ENV, freePort, killGroup, runCli, serveApi, spawnTracked, startServe, stopProcess } from '../helpers/processes.js';
 
 interface Ev { id: number; kind: string; target?: string; outcome?: string; reason?: string; data?: Record<string, unknown> }
 
@@ -38,7 +38,7 @@ function spec(o: { greeting: string; memory: number; maxUnavailable: number; max
 /** `nubis events -f --output json` as a child: every event of the deployment, and waits on them. */
 class EventFollower {
   readonly seen: Ev[] = [];
-  private readonly waiters: { pred: (e: Ev) => boolean; resolve: (e: Ev) => void }[] = [];
+  private readonly waiters: { pred: (e: Ev) => boolean; resolve: (e: Ev) => void; reject: (e: Error) => void }[] = [];
   private readonly child: ChildProcess;
   private exited = false;
 
@@ -71,7 +71,12 @@ class EventFollower {
     const hit = this.seen.find((e) => e.id > after && pred(e));
     if (hit) return Promise.resolve(hit);
     if (this.exited) return Promise.reject(new Error(`the event stream ended before ${what}`));
-    return new Promise((resolve) => this.waiters.push({ pred: (e) => e.id > after && pred(e), resolve }));
+    return new Promise((resolve, reject) => this.waiters.push({ pred: (e) => e.id > after && pred(e), resolve, reject: (e) => reject(new Error(`${e.message} while waiting for ${what}`)) }));
+  }
+
+  /** Fails every wait (the test timed out or was cancelled), so its `finally` runs. */
+  abort(why: string): void {
+    for (const w of this.waiters.splice(0)) w.reject(new Error(why));
   }
 
   get lastId(): number {
@@ -87,8 +92,15 @@ class EventFollower {
   }
 }
 
+interface Probe {
+  stop(): Promise<{ total: number; failed: string[]; backends: Set<string>; counts: number[] }>;
+}
+
+/** Probes still running: a failing test stops them in its `finally` (they would keep the process alive). */
+const probes = new Set<Probe>();
+
 /** Requests through the lb, one after another, until stopped: how many, and which failed and why. */
-function probe(url: string): { stop(): Promise<{ total: number; failed: string[]; backends: Set<string>; counts: number[] }> } {
+function probe(url: string): Probe {
   let running = true;
   const failed: string[] = [];
   const backends = new Set<string>();
@@ -113,13 +125,16 @@ function probe(url: string): { stop(): Promise<{ total: number; failed: string[]
       await new Promise((r) => setTimeout(r, 10));
     }
   })();
-  return {
+  const p: Probe = {
     async stop() {
       running = false;
+      probes.delete(p);
       await loop;
       return { total, failed, backends, counts };
     },
   };
+  probes.add(p);
+  return p;
 }
 
 /** Processes of a local node (by NUBIS_NODE_ID in their environment) with GREETING set, and its value. */
@@ -154,7 +169,7 @@ function fewestRunning(evs: readonly Ev[], running: readonly string[]): number {
 
 const APPS = [1, 2, 3, 4].map((o) => `roll/app-${o}`);
 
-test('local cloud: a changed env restarts the apps in batches of maxUnavailable and a changed node template replaces them (surge), the lb never fails a request, the scaled count survives', { timeout: 480_000 }, async () => {
+test('local cloud: a changed env restarts the apps in batches of maxUnavailable and a changed node template replaces them (surge), the lb never fails a request, the scaled count survives', { timeout: 480_000 }, async (t) => {
   const data = tempDir('nubis-rollout-local-');
   const work = tempDir('nubis-rollout-spec-');
   for (const f of ['app.mjs', 'kv.mjs', 'lb.mjs']) fs.copyFileSync(path.join(ROOT, 'examples/webapp', f), path.join(work, f));
@@ -170,6 +185,11 @@ test('local cloud: a changed env restarts the apps in batches of maxUnavailable 
     return JSON.parse(r.stdout);
   };
   const events = new EventFollower(env);
+  // on a timeout the waits fail and the probes end, so the cleanup below runs
+  t.signal.addEventListener('abort', () => {
+    events.abort('the test was aborted');
+    for (const p of [...probes]) void p.stop();
+  }, { once: true });
   try {
     write({ greeting: 'one', memory: 256, maxUnavailable: 1, maxSurge: 0 });
     const applied = await cli('apply', '-f', file, '--wait', '--timeout', '180');
@@ -194,13 +214,16 @@ test('local cloud: a changed env restarts the apps in batches of maxUnavailable 
     const traffic1 = probe(lbUrl);
     assert.equal((await cli('apply', '-f', file)).code, 0);
     await events.next('batch 1 of the env rollout', mark1, (e) => e.kind === 'instance.updated' && e.data?.['batch'] === 1);
-    // paused through the CLI while batches are left: status says where the rollout stands
-    const paused = await cli('rollout', 'pause', 'roll');
-    assert.equal(paused.code, 0, paused.stderr + paused.stdout);
-    assert.match(paused.stdout, /rollout paused/);
+    // paused at once (the API answers in milliseconds, a CLI start takes seconds on a busy machine)
+    // while batches are left: status says where the rollout stands
+    const paused = await serveApi(port, data, 'POST', '/v1/deployments/roll/rollout/pause', {});
+    assert.equal(paused.status, 200, JSON.stringify(paused.json));
+    assert.equal(paused.json.status, 'paused');
+    const shown = await cli('rollout', 'status', 'roll');
+    assert.match(shown.stdout, /^roll: rollout paused \(version 2\)/, shown.stdout);
     const mid = await cli('status', 'roll');
     assert.equal(mid.code, 0, mid.stderr);
-    const line = /^rollout: batch ([12])\/4, (\d) of 4 updated, paused \(by [^)]+\)$/m.exec(mid.stdout);
+    const line = /^rollout: batch ([1-3])\/4, (\d) of 4 updated, paused \(by [^)]+\)$/m.exec(mid.stdout);
     assert.ok(line && line[1] === line[2], `a rollout line under the head:\n${mid.stdout}`);
     const midJson = await json('status', 'roll');
     assert.deepEqual([midJson.rollout.status, midJson.rollout.batches, midJson.rollout.instances], ['paused', 4, 4]);
@@ -243,6 +266,7 @@ test('local cloud: a changed env restarts the apps in batches of maxUnavailable 
     }, 120_000, 200);
     const t2 = await traffic2.stop();
     assert.deepEqual(t2.failed, [], `every request through the lb answered during the replacement (${t2.total} requests)`);
+    t.diagnostic(`through the lb: ${t1.total} requests during the restarts, ${t2.total} during the replacement, none failed`);
     const evs2 = events.seen.filter((e) => e.id > mark2);
     assert.equal(fewestRunning(evs2, APPS), 4, 'maxUnavailable 0: never fewer than four apps running');
     const s2 = await json('status', 'roll');
@@ -253,6 +277,7 @@ test('local cloud: a changed env restarts the apps in batches of maxUnavailable 
     assert.equal(s2.components.find((c: any) => c.name === 'app').desired, 4, 'the run-time count survived again');
     assert.deepEqual([...greetings(after2).values()], ['two', 'two', 'two', 'two']);
   } finally {
+    for (const p of [...probes]) await p.stop();
     await events.stop().catch(() => events.kill());
     await cli('destroy', 'roll', '--wait');
     await stopProcess(serve);

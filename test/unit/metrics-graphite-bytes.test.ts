@@ -192,32 +192,90 @@ test('listener with a sink = listener delivering Samples, on the same random byt
   }
 });
 
-test('listener with an embedded store as its sink: the series cap refuses and counts; a series removed by retention takes new samples again', async () => {
-  let now = NOW;
-  const store = await createEmbeddedMetricStore({ dir: null, maxSeries: 3, retentionMs: 3600_000, downsample: [], now: () => now });
-  const l = await startGraphiteListener({ port: 0, now: () => now, sink: () => store });
-  try {
-    const sec = Math.floor(NOW / 1000);
-    const lines: string[] = [];
-    for (let k = 0; k < 4; k++) for (let i = 0; i < 6; i++) lines.push(`cap.s${i} ${k} ${sec - 100 + k}`);
-    await feed(l, Buffer.from(lines.join('\n') + '\n'), lehmer(5));
-    await until(() => l.stats().accepted >= 24);
-    assert.equal(store.stats().series, 3);
-    assert.equal(store.stats().points, 12);
-    assert.deepEqual(store.refusal(), { series: 3, samples: 12, maxSeries: 3, last: { __name__: 'cap.s5' } });
-    const kept = await store.select([{ name: '__name__', op: '=', value: 'cap.s0' }], 0, Infinity);
-    assert.deepEqual(kept[0]!.points.map((p) => p.v), [0, 1, 2, 3]);
+for (const readerThread of [false, true]) {
+  test(`listener with an embedded store as its sink${readerThread ? ' (reader thread)' : ''}: the series cap refuses and counts; a series removed by retention takes new samples again`, async () => {
+    let now = NOW;
+    const store = await createEmbeddedMetricStore({ dir: null, maxSeries: 3, retentionMs: 3600_000, downsample: [], now: () => now });
+    const l = await startGraphiteListener({ port: 0, now: () => now, sink: () => store, readerThread });
+    try {
+      const sec = Math.floor(NOW / 1000);
+      const lines: string[] = [];
+      for (let k = 0; k < 4; k++) for (let i = 0; i < 6; i++) lines.push(`cap.s${i} ${k} ${sec - 100 + k}`);
+      await feed(l, Buffer.from(lines.join('\n') + '\n'), lehmer(5));
+      await until(() => l.stats().accepted >= 24);
+      assert.equal(store.stats().series, 3);
+      assert.equal(store.stats().points, 12);
+      assert.deepEqual(store.refusal(), { series: 3, samples: 12, maxSeries: 3, last: { __name__: 'cap.s5' } });
+      const kept = await store.select([{ name: '__name__', op: '=', value: 'cap.s0' }], 0, Infinity);
+      assert.deepEqual(kept[0]!.points.map((p) => p.v), [0, 1, 2, 3]);
 
-    // two hours later every point is past retention: maintenance removes the series
-    now += 2 * 3600_000;
-    await store.maintain();
-    assert.equal(store.stats().series, 0);
-    await feed(l, Buffer.from(`cap.s0 7 ${Math.floor(now / 1000)}\ncap.s1 8 ${Math.floor(now / 1000)}\n`), lehmer(6));
-    await until(() => l.stats().accepted >= 26);
-    const back = await store.select([{ name: '__name__', op: '=~', value: 'cap.s[01]' }], 0, Infinity);
-    assert.deepEqual(back.map((s) => s.points.map((p) => p.v)), [[7], [8]], 'the new samples are stored, in live series');
-  } finally {
-    await l.close();
-    await store.close();
+      // two hours later every point is past retention: maintenance removes the series
+      now += 2 * 3600_000;
+      await store.maintain();
+      assert.equal(store.stats().series, 0);
+      await feed(l, Buffer.from(`cap.s0 7 ${Math.floor(now / 1000)}\ncap.s1 8 ${Math.floor(now / 1000)}\n`), lehmer(6));
+      await until(() => l.stats().accepted >= 26);
+      const back = await store.select([{ name: '__name__', op: '=~', value: 'cap.s[01]' }], 0, Infinity);
+      assert.deepEqual(back.map((s) => s.points.map((p) => p.v)), [[7], [8]], 'the new samples are stored, in live series');
+    } finally {
+      await l.close();
+      await store.close();
+    }
+  });
+}
+
+test('listener with a reader thread = listener without, on the same random byte stream (lines with explicit timestamps), tenants and Samples for a tenant without a sink', { timeout: 120_000 }, async () => {
+  const now = Date.now();
+  // lines stamped "now" by the receiver differ between two runs: left out
+  const stamped = (line: string): boolean => {
+    const f = line.trim().split(/[ \t]+/);
+    return f.length === 2 || f[2] === '-1';
+  };
+  const line = (rnd: () => number): string => {
+    for (;;) {
+      const l = randomLine(rnd, now);
+      if (!stamped(l)) return l;
+    }
+  };
+  for (const seed of [21, 22]) {
+    const rnd = lehmer(seed * 104729);
+    const data = randomStream(rnd, 3000, line);
+    const base: Labels | undefined = seed === 22 ? { host: 'base' } : undefined;
+    const sources = new GraphiteSources(seed === 22 ? [{ cidr: '127.0.0.0/8', tenant: 'acme' }] : [], 'default');
+    const run = async (readerThread: boolean, withSink: boolean): Promise<{ samples: Sample[]; tenants: string[]; stats: GraphiteListenerStats }> => {
+      const samples: Sample[] = [];
+      const tenants: string[] = [];
+      const l = await startGraphiteListener({
+        port: 0, maxLineBytes: 256, sources, readerThread,
+        ...(base ? { labels: base } : {}),
+        sink: (tenant) => {
+          tenants.push(String(tenant));
+          if (!withSink) return undefined;
+          const s = new RecordingSink();
+          s.samples = samples;
+          return s;
+        },
+        onSamples: (s) => samples.push(...s),
+      });
+      try {
+        await feed(l, data, lehmer(seed));
+        const lines = data.toString('latin1').split('\n').filter((x) => x.trim() !== '').length;
+        await until(() => seen(l.stats()) >= lines);
+        await new Promise((r) => setTimeout(r, 20));
+        return { samples, tenants, stats: l.stats() };
+      } finally {
+        await l.close();
+      }
+    };
+    const main = await run(false, true);
+    const threaded = await run(true, true);
+    const threadedSamples = await run(true, false);
+    assert.ok(main.samples.length > 300 && main.stats.malformed > 100 && main.stats.future > 10, JSON.stringify(main.stats));
+    assert.deepEqual(threaded.samples, main.samples, `seed ${seed}: samples`);
+    assert.deepEqual(threadedSamples.samples, main.samples, `seed ${seed}: Samples for a tenant without a sink`);
+    assert.deepEqual(threaded.tenants, [seed === 22 ? 'acme' : 'default']);
+    const { connections: _c1, ...a } = main.stats;
+    const { connections: _c2, ...b } = threaded.stats;
+    assert.deepEqual(b, a, `seed ${seed}: stats`);
   }
 });

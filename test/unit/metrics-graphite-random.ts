@@ -13,14 +13,14 @@ export function lehmer(seed: number): () => number {
   return () => (x = (x * 48271) % 2147483647) / 2147483647;
 }
 
-/** A random line, often valid, often not in one of many ways. */
-export function randomLine(rnd: () => number): string {
+/** A random line, often valid, often not in one of many ways; timestamps around `now`. */
+export function randomLine(rnd: () => number, now: number = NOW): string {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const paths = [
     `a.b.c${Math.floor(rnd() * 20)}`, 'servers.web1.cpu', `cpu;host=h${Math.floor(rnd() * 3)};dc=eu`, 'cpu;dc=eu;host=h1',
     'mem;host=base', 'x;=v', 'x;k=', 'x;k=~v', ';a=b', 'x;k!=v', 'x;k', 'ünï.cødé', 'a\u0001b', 'x\ufffdy', '',
   ] as const;
-  const sec = Math.floor(NOW / 1000);
+  const sec = Math.floor(now / 1000);
   const values = [
     '1', '12.5', '-3', '1e3', '.5', '5.', 'nan', '-inf', 'Infinity', 'abc', '0x10', '1,5', '+7', '-0',
     // the edges of the byte parser's exact decimal path (at most 15 digits, 10^±22)
@@ -29,9 +29,9 @@ export function randomLine(rnd: () => number): string {
     '9007199254740993', '+.5', '--1', '1..2', '1e1234', '0.000000000000000000000001',
   ] as const;
   const stamps = [
-    String(sec - Math.floor(rnd() * 1000)), `${sec - 10}.25`, String(NOW - 5000), String(NOW * 1000), '-1', '', '-5',
-    String(sec + 3600), String(NOW + 3600_000), String(sec + 60), '1e9', 'abc', String(sec) + ' extra',
-    `${sec}.123456`, `+${sec}`, '-0', '99999999999999', '100000000000000', '1e11', `${NOW}.5`, '-1.0', '-1x', '-1 2', '1e14',
+    String(sec - Math.floor(rnd() * 1000)), `${sec - 10}.25`, String(now - 5000), String(now * 1000), '-1', '', '-5',
+    String(sec + 3600), String(now + 3600_000), String(sec + 60), '1e9', 'abc', String(sec) + ' extra',
+    `${sec}.123456`, `+${sec}`, '-0', '99999999999999', '100000000000000', '1e11', `${now}.5`, '-1.0', '-1x', '-1 2', '1e14',
   ] as const;
   const seps = [' ', '\t', '  ', ' \t'] as const;
   const kind = rnd();
@@ -46,13 +46,13 @@ export function randomLine(rnd: () => number): string {
 }
 
 /** Random bytes of Graphite text: random lines, some over-long, some with invalid UTF-8. */
-export function randomStream(rnd: () => number, lines: number): Buffer {
+export function randomStream(rnd: () => number, lines: number, line: (rnd: () => number) => string = randomLine): Buffer {
   const parts: Buffer[] = [];
   for (let i = 0; i < lines; i++) {
     const r = rnd();
     if (r < 0.01) parts.push(Buffer.from('x'.repeat(300 + Math.floor(rnd() * 400)) + ' 1 2'));
     else if (r < 0.02) parts.push(Buffer.concat([Buffer.from('bad.utf8'), Buffer.from([0xff, 0xfe]), Buffer.from(' 1')]));
-    else parts.push(Buffer.from(randomLine(rnd)));
+    else parts.push(Buffer.from(line(rnd)));
     parts.push(Buffer.from('\n'));
   }
   return Buffer.concat(parts);

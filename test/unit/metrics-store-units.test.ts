@@ -61,6 +61,50 @@ test('codec: points come back bit for bit (regular, jittered, out of order, frac
   assert.throws(() => decodeChunk({ ...encodeChunk(Float64Array.from(regular), Float64Array.from(gauge), 500), n: 501 }), /ends early/);
 });
 
+test('codec: random doubles round-trip bit for bit, with every leading/trailing zero-byte count of the XOR', () => {
+  const rnd = lehmer(2024);
+  const bits = new DataView(new ArrayBuffer(8));
+  const pairs = new Set<string>();
+  for (let round = 0; round < 200; round++) {
+    const n = 1 + Math.floor(rnd() * 300);
+    const ts: number[] = [];
+    const vs: number[] = [];
+    let t = T0 + Math.floor(rnd() * 1e6);
+    for (let i = 0; i < n; i++) {
+      t += round % 5 === 0 ? Math.floor(rnd() * 2e9) - 1e9 : 10_000 + (rnd() < 0.1 ? Math.floor(rnd() * 7) : 0);
+      ts.push(t);
+      const prev = vs[i - 1] ?? 0;
+      // change a random run of the previous value's bytes, or pick a special or random value
+      const r = rnd();
+      let v: number;
+      if (r < 0.1) v = prev;
+      else if (r < 0.2) v = [NaN, -0, 0, Infinity, -Infinity, Number.MIN_VALUE, Number.MAX_VALUE][Math.floor(rnd() * 7)]!;
+      else {
+        bits.setFloat64(0, prev);
+        const from = Math.floor(rnd() * 8);
+        const to = from + Math.floor(rnd() * (8 - from));
+        for (let k = from; k <= to; k++) bits.setUint8(k, Math.floor(rnd() * 256));
+        v = bits.getFloat64(0);
+      }
+      vs.push(v);
+      if (i > 0) {
+        bits.setFloat64(0, prev);
+        const a = bits.getBigUint64(0);
+        bits.setFloat64(0, v);
+        const x = a ^ bits.getBigUint64(0);
+        if (x !== 0n) {
+          const hex = x.toString(16).padStart(16, '0');
+          pairs.add(`${(hex.length - hex.replace(/^(00)+/, '').length) / 2}/${(hex.length - hex.replace(/(00)+$/, '').length) / 2}`);
+        }
+      }
+    }
+    const r = roundTrip(ts, vs);
+    assert.deepEqual(r.ts, ts, `round ${round}: times`);
+    assert.deepEqual(r.vs.map((x) => Object.is(x, -0) ? '-0' : x), vs.map((x) => Object.is(x, -0) ? '-0' : x), `round ${round}: values`);
+  }
+  assert.ok(pairs.size >= 30, `${pairs.size} leading/trailing zero-byte pairs covered`);
+});
+
 test('reader: later pieces win equal timestamps; disjoint sorted pieces are sliced', () => {
   const p = (ts: number[], vs: number[]) => ({ ts: Float64Array.from(ts), vs: Float64Array.from(vs), sorted: true, minT: Math.min(...ts), maxT: Math.max(...ts) });
   const m = mergePieces([p([1, 2, 3], [1, 2, 3]), p([2, 4], [20, 40])], 0, Infinity);

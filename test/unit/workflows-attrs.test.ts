@@ -8,6 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NubisError } from '../../src/errors/index.js';
+import { formatTree } from '../../src/cli/commands/workflow.js';
+import { createStyle } from '../../src/cli/format.js';
 import {
   parseDef, parseWorkflowYaml, printDef, scriptJobText, shellRunner, type CommandRunner, type WfChildResult, type WfDefinition, type WfSubmission,
 } from '../../src/workflows/index.js';
@@ -264,22 +266,27 @@ suite hyb
   task v
     time 02:00
     date 2.1.2020
+  task w
+    time 03:00
+    day wednesday
 `), { start: DAY0 + 8 * H });
   h.autoComplete();
   h.rt.user({ verb: 'begin' });
   await h.clock.advance(30 * M);
   assert.deepEqual(h.log(), ['/hyb/u@08:30'], 'hybrid 1.1.2020 +01:00 is 01:00 at begin: its 01:30 comes half an hour later');
   await h.clock.advance(30 * M);
-  assert.deepEqual(h.log(), ['/hyb/u@08:30', '/gain/t@09:00'], 'a gain of an hour: 10:00 comes at the Clock\'s 09:00');
+  assert.deepEqual(h.log().filter((x) => !x.startsWith('/hyb/w')), ['/hyb/u@08:30', '/gain/t@09:00'], 'a gain of an hour: 10:00 comes at the Clock\'s 09:00');
   const u = h.sub('/hyb/u').variables;
   assert.equal(u['ECF_DATE'], '20200101');
   assert.equal(u['ECF_TIME'], '01:30');
   assert.equal(h.sub('/gain/t').variables['ECF_TIME'], '10:00');
   assert.equal(h.sub('/gain/t').variables['ECF_DATE'], '20261203');
-  // a day later the hybrid suite's date is still 1.1.2020: its date 2.1.2020 never matches
+  // the hybrid suite's day stays 1.1.2020 (a Wednesday): date 2.1.2020 can never be, so it was complete at begin
+  assert.equal(h.state('/hyb/v'), 'complete');
+  assert.equal(h.rt.node('/hyb/v')?.reason, 'hybrid clock: not this day');
   await h.clock.advance(30 * H);
   assert.ok(!h.submitted().includes('/hyb/v'));
-  assert.match(h.rt.why('/hyb/v').map((w) => w.detail).join('\n'), /date does not match today \(1\.1\.2020/);
+  assert.deepEqual(h.log().filter((x) => x.startsWith('/hyb/w')), ['/hyb/w@10:00'], 'day wednesday holds (the fixed day), and a day never requeues under hybrid');
   // the calendar survives a restore (a control-plane restart)
   const saved = [...h.rt.nodes()].map((n) => JSON.parse(JSON.stringify(n)) as typeof n);
   h.rt.close();
@@ -402,4 +409,14 @@ test('ECF_SCRIPT_CMD and ECF_FETCH: refused unless the server allows them; their
   const real = { allowed: true, run: shellRunner };
   assert.equal(await scriptJobText(sub({ ECF_SCRIPT_CMD: "printf 'echo %%%%TASK%%%%\\n'" }), files, real), 'echo t\n');
   await assert.rejects(Promise.resolve(scriptJobText(sub({ ECF_SCRIPT_CMD: 'echo oops >&2; exit 4' }), files, real)), /failed with exit code 4: oops/);
+});
+
+test('nubis workflow status shows a node\'s flags in the tree', () => {
+  const leaf = { name: 't', path: '/s/t', kind: 'task', state: 'submitted', suspended: false, tryNo: 1, flags: ['late'], children: [] };
+  const text = formatTree(createStyle(false), {
+    name: 's', status: 'begun', file: 's.def', version: 1, state: 'submitted',
+    progress: { tasks: 1, complete: 0, aborted: 0, queued: 0, running: 1, active: ['/s/t'] },
+    tree: { name: 's', path: '/', kind: 'workflow', state: 'submitted', suspended: false, children: [{ name: 's', path: '/s', kind: 'suite', state: 'submitted', suspended: false, children: [leaf] }] },
+  });
+  assert.match(text, /\n\s+t\s+submitted\s+flag:late {2}try 1$/);
 });

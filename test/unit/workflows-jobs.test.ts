@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
@@ -20,6 +20,7 @@ interface Fixture {
   nodeId: string;
   agent: RunningAgent;
   client: AgentClient;
+  token: string;
 }
 
 const fixtures: Fixture[] = [];
@@ -30,7 +31,7 @@ async function setup(): Promise<Fixture> {
   const nodeId = `jobs-${randomBytes(5).toString('hex')}`;
   const token = randomBytes(12).toString('hex');
   const agent = await startAgent({ sandbox: dir, nodeId, token, killGraceMs: 300, stopGraceMs: 300, restore: false });
-  const f = { dir, nodeId, agent, client: createHttpAgentClient(agent.url, token) };
+  const f = { dir, nodeId, agent, client: createHttpAgentClient(agent.url, token), token };
   fixtures.push(f);
   return f;
 }
@@ -152,7 +153,7 @@ describe('workflow jobs on a local agent', () => {
     assert.deepEqual(rt.lost, []);
   });
 
-  test('a job over its timeout is killed and lost; an agent restarted over running jobs kills them', async () => {
+  test('a job over its timeout is killed and lost; an agent restarted over running jobs re-adopts them, one with a new epoch kills them', async () => {
     const f = await setup();
     const rt = fakeRuntime();
     const d = dispatcher(rt);
@@ -164,15 +165,60 @@ describe('workflow jobs on a local agent', () => {
 
     await d.start(rt.submit('/s/orphan'), node, `${head}sleep 60\n${tail}`);
     await waitFor('init', () => rt.calls.some((c) => c.identity.path === '/s/orphan'));
-    const jobId = (await f.client.jobStatus!(never())).jobs.find((j) => j.path === '/s/orphan')!.jobId;
+    const before = await f.client.jobStatus!(never());
+    const jobId = before.jobs.find((j) => j.path === '/s/orphan')!.jobId;
+    const epoch = before.epoch;
     await f.agent.close({ killProcesses: false });
     assert.ok(findProcessesByEnv('NUBIS_JOB_ID', jobId).length > 0, 'the job outlives its agent');
-    const token = randomBytes(8).toString('hex');
-    const again = await startAgent({ sandbox: f.dir, nodeId: f.nodeId, token, killGraceMs: 300, stopGraceMs: 300 });
-    f.agent = again;
-    f.client = createHttpAgentClient(again.url, token);
+    const restart = async (): Promise<void> => {
+      const token = randomBytes(8).toString('hex');
+      const again = await startAgent({ sandbox: f.dir, nodeId: f.nodeId, token, killGraceMs: 300, stopGraceMs: 300 });
+      f.agent = again;
+      f.client = createHttpAgentClient(again.url, token);
+    };
+    await restart();
+    const adopted = await f.client.jobStatus!(never());
+    assert.equal(adopted.epoch, epoch);
+    assert.deepEqual(adopted.jobs.map((j) => [j.jobId, j.state]), [[jobId, 'running']]);
+    assert.ok(findProcessesByEnv('NUBIS_JOB_ID', jobId).length > 0, 'the re-adopted job still runs');
+    // without the saved feed (a new epoch) the earlier agent's jobs cannot be re-adopted: killed
+    await f.agent.close({ killProcesses: false });
+    rmSync(join(f.dir, 'jobs', 'state', 'feed.json'));
+    await restart();
     assert.deepEqual(findProcessesByEnv('NUBIS_JOB_ID', jobId), []);
-    assert.deepEqual((await f.client.jobStatus!(never())).jobs, []);
+    const fresh = await f.client.jobStatus!(never());
+    assert.notEqual(fresh.epoch, epoch);
+    assert.deepEqual(fresh.jobs, []);
+  });
+
+  test('an agent restarted on its sandbox: a re-adopted job goes on reporting; one it lost the state of is lost', async () => {
+    const f = await setup();
+    const rt = fakeRuntime();
+    const dlog: string[] = [];
+    const d = new JobDispatcher({ runtime: () => rt.runtime, retryMs: 50, log: (l) => dlog.push(l) });
+    dispatchers.push(d);
+    const node = { nodeId: f.nodeId, agent: f.client };
+    const go = join(f.dir, 'go');
+    const wait = `while [ ! -e '${go}' ]; do sleep 0.02; done\n`;
+    await d.start(rt.submit('/s/kept'), node, `${head}${wait}${tail}`);
+    await d.start(rt.submit('/s/forgotten'), node, `${head}${wait}${tail}`);
+    await waitFor('both inits answered', async () => rt.calls.length === 2 && (await f.client.jobStatus!(never())).pending.length === 0);
+    const jobs = (await f.client.jobStatus!(never())).jobs;
+    const forgotten = jobs.find((j) => j.path === '/s/forgotten')!;
+    // the agent stops (as if killed) and comes back on the same port, without the state of one job
+    const port = f.agent.port;
+    await f.agent.close({ killProcesses: false });
+    const journal = join(f.dir, 'jobs', 'state', 'jobs.jsonl');
+    writeFileSync(journal, readFileSync(journal, 'utf8').split('\n').filter((l) => l !== '' && !l.includes(forgotten.jobId)).map((l) => `${l}\n`).join(''));
+    f.agent = await startAgent({ sandbox: f.dir, nodeId: f.nodeId, token: f.token, port, killGraceMs: 300, stopGraceMs: 300 });
+    await waitFor('the forgotten job lost', () => rt.lost.length === 1, 10_000).catch((e: Error) => { throw new Error(`${e.message}: ${JSON.stringify(rt.lost)} ${dlog.join('; ')}`); });
+    assert.equal(rt.lost[0]!.path, '/s/forgotten');
+    assert.match(rt.lost[0]!.detail, /no longer knows the job/);
+    writeFileSync(go, '');
+    await waitFor('the kept job complete', () => rt.runtime.node('/s/kept')!.state === 'complete');
+    await waitFor('no job left', () => d.running().length === 0);
+    assert.equal(rt.lost.length, 1);
+    assert.equal(rt.calls.filter((c) => c.identity.path === '/s/kept' && c.command.verb === 'complete').length, 1);
   });
 
   test('each try keeps its own output', async () => {

@@ -71,6 +71,8 @@ export function collectWorkflowFiles(text: string, file: string, defDir: string)
       if (n.action) return;
       vars['TASK'] = n.name;
       const found = scriptCandidates(p, vars).find((c) => disk.read(c) !== undefined);
+      // a script made by a command on the server (ECF_SCRIPT_CMD, ECF_FETCH): nothing here to upload for it
+      if (found === undefined && (vars['ECF_SCRIPT_CMD'] ?? vars['ECF_FETCH'] ?? '').trim() !== '') return;
       if (found === undefined) {
         notes.push(`${p}: no script found on this host (looked for ${scriptCandidates(p, vars).slice(0, 3).join(', ')}${scriptCandidates(p, vars).length > 3 ? ', …' : ''})`);
         return;

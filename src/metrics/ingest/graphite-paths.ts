@@ -32,6 +32,8 @@ export class PathTable<H> {
   private readonly entries: (PathEntry<H> | null)[] = [];
   /** The store's handle generation the handles were resolved in. */
   generation = 0;
+  /** Counts the times the table started over (full). */
+  clears = 0;
 
   /** `maxPaths`: past it the table starts over (default MAX_PATHS). */
   constructor(private readonly maxPaths: number = MAX_PATHS) {}
@@ -91,6 +93,7 @@ export class PathTable<H> {
 
   /** Forgets everything. */
   clear(): void {
+    this.clears++;
     this.slots = new Int32Array(1024);
     this.entries.length = 0;
     this.used = 0;

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { HandleSink, Labels, Sample, SampleColumns } from '../types.js';
 import { GraphiteParsePool } from './graphite-pool.js';
 import { GraphiteByteParser } from './graphite-bytes.js';
+import { startReaderThread, type StatsDelta } from './graphite-thread.js';
 import {
   describeMalformed, EXAMPLE_CHARS, futureReport, GRAPHITE_MAX_FUTURE_MS, GRAPHITE_MAX_LINE_BYTES, KEEP_EXAMPLES, lineFields,
   parseGraphiteLine, pathSeries, tooFarAhead, type ParseResult,
@@ -146,6 +147,29 @@ export interface GraphiteSplitter {
  * chunk). A line longer than `max` bytes is reported once, and its bytes are skipped up to the
  * next newline without being buffered.
  */
+/** Adds complete lines `head` to `out`: one block, except that each line over `max` bytes is reported instead. */
+function completeLines(head: Buffer, max: number, out: StreamPart[]): void {
+  if (head.length <= max) {
+    out.push({ bytes: head });
+    return;
+  }
+  // very long complete lines: report each once instead of parsing megabytes; runs of lines of
+  // an acceptable length stay one block
+  let s = 0;
+  let run = 0;
+  while (s < head.length) {
+    let e = head.indexOf(0x0a, s);
+    if (e < 0) e = head.length;
+    if (e - s > max) {
+      if (s > run) out.push({ bytes: head.subarray(run, s - 1) });
+      out.push({ malformed: tooLong(head.subarray(s, s + EXAMPLE_CHARS), max) });
+      run = e + 1;
+    }
+    s = e + 1;
+  }
+  if (head.length > run) out.push({ bytes: head.subarray(run) });
+}
+
 export function createGraphiteSplitter(max: number = GRAPHITE_MAX_LINE_BYTES): GraphiteSplitter {
   let carry: Buffer | undefined;
   /** Inside an over-long line: skip bytes until the next newline. */
@@ -170,25 +194,13 @@ export function createGraphiteSplitter(max: number = GRAPHITE_MAX_LINE_BYTES): G
         } else carry = Buffer.from(pending);
         return out;
       }
-      const head = carry ? Buffer.concat([carry, buf.subarray(0, last)]) : buf.subarray(0, last);
-      carry = undefined;
-      // very long complete lines: report each once instead of parsing megabytes
-      if (head.length > max) {
-        // runs of lines of an acceptable length stay one block
-        let s = 0;
-        let run = 0;
-        while (s < head.length) {
-          let e = head.indexOf(0x0a, s);
-          if (e < 0) e = head.length;
-          if (e - s > max) {
-            if (s > run) out.push({ bytes: head.subarray(run, s - 1) });
-            out.push({ malformed: tooLong(head.subarray(s, s + EXAMPLE_CHARS), max) });
-            run = e + 1;
-          }
-          s = e + 1;
-        }
-        if (head.length > run) out.push({ bytes: head.subarray(run) });
-      } else out.push({ bytes: head });
+      if (carry) {
+        // the carried start joins the chunk's first line; the rest of the chunk is not copied
+        const first = buf.indexOf(0x0a);
+        completeLines(Buffer.concat([carry, buf.subarray(0, first)]), max, out);
+        carry = undefined;
+        if (first < last) completeLines(buf.subarray(first + 1, last), max, out);
+      } else completeLines(buf.subarray(0, last), max, out);
       const rest = buf.subarray(last + 1);
       if (rest.length > max) {
         out.push({ malformed: tooLong(rest.subarray(0, EXAMPLE_CHARS), max) });
@@ -265,6 +277,11 @@ export class GraphiteSources {
       list.addSubnet(net, bits, family);
       this.rules.push({ list, tenant: r.tenant, cidr: r.cidr });
     }
+  }
+
+  /** The rules it was made from (to make the same mapping in another thread). */
+  describe(): { rules: GraphiteSourceRule[]; loopbackTenant?: string } {
+    return { rules: this.rules.map((r) => ({ cidr: r.cidr, tenant: r.tenant })), ...(this.loopbackTenant !== undefined ? { loopbackTenant: this.loopbackTenant } : {}) };
   }
 
   /** The tenant for a sender, or undefined when the sender is refused. */
@@ -347,8 +364,8 @@ export interface GraphiteListenerOptions {
    * throughput (the main thread still looks up each sample's series and pays ~0.5 ms per
    * 64 KiB message), and cost 1.3× the CPU; see the README's metrics section.
    * Samples reach `onSamples`/`onColumns` in the order their bytes arrived, as without workers.
-   * Connections with a `sink` do not use them: the byte parser costs less per block on the
-   * main thread than handing the block to a worker and back.
+   * Connections with a `sink` do not use them (the byte parser on this thread costs less than
+   * a block's round trip to a worker; `readerThread` moves all of the reading instead).
    */
   parseWorkers?: number;
   /** Blocks smaller than this are parsed on the main thread. Default 16 KiB. */
@@ -358,6 +375,15 @@ export interface GraphiteListenerOptions {
    * for a store that appends columns).
    */
   onColumns?(columns: GraphiteColumns, tenant?: string): void;
+  /**
+   * With a `sink`: accept, read and parse in a thread of the listener's own
+   * (graphite-thread.ts), so this thread only appends; the reader stamps lines without a
+   * timestamp with its own clock (`now` is not used). A tenant without a sink gets Samples in
+   * `onSamples`. Default false: measured on a loaded 2-core machine (load 16–19), about the
+   * same throughput as parsing on this thread (1.27× against 1.20× VictoriaMetrics's) for 5 %
+   * more CPU, and a reader thread that fails is not restarted (graphite-thread.ts).
+   */
+  readerThread?: boolean;
 }
 
 export interface GraphiteListenerStats {
@@ -387,6 +413,7 @@ export interface GraphiteListener {
  * names host and port). Once listening, nothing a client sends can make it fail.
  */
 export async function startGraphiteListener(opts: GraphiteListenerOptions): Promise<GraphiteListener> {
+  if (opts.readerThread && opts.sink !== undefined) return startThreadedListener(opts, opts.sink);
   const now = opts.now ?? Date.now;
   const host = opts.host ?? '127.0.0.1';
   const sockets = new Set<Socket>();
@@ -574,5 +601,43 @@ export async function startGraphiteListener(opts: GraphiteListenerOptions): Prom
       });
       await pool?.close();
     },
+  };
+}
+
+
+/** The listener with a reader thread: this thread merges its counters and appends its rows. */
+async function startThreadedListener(opts: GraphiteListenerOptions, sinkOf: (tenant: string | undefined) => HandleSink | undefined): Promise<GraphiteListener> {
+  const st: GraphiteListenerStats = { accepted: 0, malformed: 0, recentMalformed: [], connections: 0, deliveryErrors: 0, future: 0, refusedConnections: 0 };
+  const merge = (d: StatsDelta): void => {
+    st.accepted += d.accepted;
+    st.malformed += d.malformed;
+    st.future += d.future;
+    st.connections += d.connections;
+    st.refusedConnections += d.refusedConnections;
+    if (d.recent.length > 0) {
+      st.recentMalformed.push(...d.recent);
+      if (st.recentMalformed.length > KEEP_EXAMPLES) st.recentMalformed.splice(0, st.recentMalformed.length - KEEP_EXAMPLES);
+      st.lastMalformed = st.recentMalformed[st.recentMalformed.length - 1];
+    }
+  };
+  const host = opts.host ?? '127.0.0.1';
+  const reader = await startReaderThread(
+    {
+      port: opts.port, host, maxLineBytes: opts.maxLineBytes || GRAPHITE_MAX_LINE_BYTES, maxConnections: opts.maxConnections ?? 1024,
+      ...(opts.labels ? { labels: opts.labels } : {}),
+      ...(opts.maxFutureMs !== undefined ? { maxFutureMs: opts.maxFutureMs } : {}),
+      ...(opts.sources ? { sources: opts.sources.describe() } : {}),
+    },
+    {
+      sinkOf,
+      samples: (s, tenant) => opts.onSamples?.(s, tenant),
+      stats: merge,
+      failed: () => st.deliveryErrors++,
+    },
+  );
+  return {
+    port: reader.port,
+    stats: () => ({ ...st, recentMalformed: [...st.recentMalformed] }),
+    close: () => reader.close(),
   };
 }

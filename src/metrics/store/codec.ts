@@ -90,11 +90,16 @@ export function encodeChunk(ts: Float64Array, vs: Float64Array, n: number): Enco
   let prevT = ts[0]!;
   let prevD = 0;
   for (let i = 1; i < n; i++) {
+    // at most 10 bytes of timestamp (8 raw, or a varint of a delta-of-delta below 2^52) and 9 of value
+    out.ensure(19);
+    const buf = out.buf;
     const t = ts[i]!;
     if (raw) out.f64(t);
     else {
       const d = t - prevT;
-      out.uvarint(zigzag(d - prevD));
+      const z = zigzag(d - prevD);
+      if (z < 0x80) buf[out.len++] = z;
+      else out.uvarint(z);
       prevD = d;
       prevT = t;
     }
@@ -105,21 +110,27 @@ export function encodeChunk(ts: Float64Array, vs: Float64Array, n: number): Enco
     const xHi = (hi ^ pHi) >>> 0;
     pLo = lo;
     pHi = hi;
-    out.ensure(9);
     if (xLo === 0 && xHi === 0) {
-      out.buf[out.len++] = 0;
+      buf[out.len++] = 0;
       continue;
     }
-    // bytes of the XOR, most significant first
-    const b = [xHi >>> 24, (xHi >>> 16) & 0xff, (xHi >>> 8) & 0xff, xHi & 0xff, xLo >>> 24, (xLo >>> 16) & 0xff, (xLo >>> 8) & 0xff, xLo & 0xff];
-    let L = 0;
-    while (L < 7 && b[L] === 0) L++;
-    let T = 0;
-    while (T < 7 - L && b[7 - T] === 0) T++;
-    out.buf[out.len++] = 1 + 8 * L + T;
-    for (let k = L; k < 8 - T; k++) out.buf[out.len++] = b[k]!;
+    // L leading and T trailing zero bytes of the 64-bit XOR (it has a non-zero byte: L + T ≤ 7)
+    const L = xHi !== 0 ? Math.clz32(xHi) >>> 3 : 4 + (Math.clz32(xLo) >>> 3);
+    const T = xLo !== 0 ? ctz32(xLo) >>> 3 : 4 + (ctz32(xHi) >>> 3);
+    let len = out.len;
+    buf[len++] = 1 + 8 * L + T;
+    // the middle bytes, most significant first
+    const end = 8 - T;
+    for (let k = L; k < 4 && k < end; k++) buf[len++] = xHi >>> (24 - 8 * k); // a byte array keeps the low 8 bits
+    for (let k = L > 4 ? L : 4; k < end; k++) buf[len++] = xLo >>> (56 - 8 * k);
+    out.len = len;
   }
   return { bytes: out.buf.slice(0, out.len), n, flags, minT, maxT };
+}
+
+/** Trailing zero bits of a non-zero 32-bit integer. */
+function ctz32(x: number): number {
+  return 31 - Math.clz32(x & -x);
 }
 
 /** Decodes n points into ts/vs starting at `at`. Throws on bytes that end early. */

@@ -6,8 +6,11 @@
  * `runtime.lost` for a job whose process exited without `--complete` or `--abort`.
  *
  * Failure meaning: a runJob that fails is `runtime.failedToStart(path, tryNo, detail)`; an
- * agent that stays unreachable for `unreachableLostMs`, or one that restarted (new epoch), has
- * lost its jobs: each is `runtime.lost`. The runtime ignores `lost` for a try that is no longer
+ * agent that stays unreachable for `unreachableLostMs`, or one that started afresh (new epoch),
+ * has lost its jobs: each is `runtime.lost`. An agent restarted on its sandbox keeps its epoch
+ * and re-adopts its running jobs (agent/job-restore.ts): the feed goes on from the cursor, and
+ * after any failed feed request the agent's job list is checked once it answers again — a job
+ * it no longer knows is lost then. The runtime ignores `lost` for a try that is no longer
  * active (it completed, or was requeued), so calling it after a restart is safe.
  */
 import { createHash } from 'node:crypto';
@@ -99,6 +102,8 @@ interface LiveJob extends DispatchedJob {
   handled: Set<number>;
   /** Resolves when the agent has answered runJob (a kill waits for it). */
   starting?: Promise<void>;
+  /** The agent has it (runJob answered, or re-attached): a job list without it means it is gone. */
+  known?: boolean;
 }
 
 interface NodeLoop {
@@ -206,6 +211,7 @@ export class JobDispatcher {
     } finally {
       started();
     }
+    job.known = true;
     this.saveState();
     this.run(loop);
     return jobId;
@@ -228,6 +234,7 @@ export class JobDispatcher {
     if (!info || info.state !== 'running') return false;
     if (!loop.cursor || loop.cursor.epoch !== status.epoch) loop.cursor = { epoch: status.epoch, seq: status.last };
     const job = this.newJob({ jobId, nodeId: node.nodeId, workflow: ref.workflow, path: ref.path, tryNo: ref.tryNo }, sink);
+    job.known = true;
     loop.jobs.set(jobId, job);
     // what it reported while nobody listened: the latest of each event/meter/label, then what
     // the loop kept for it since, then the calls it still waits on
@@ -308,7 +315,7 @@ export class JobDispatcher {
       }
       const saved = state.cursors[nodeId];
       const loop = this.loopOf({ nodeId, agent });
-      const runtimeOf = (j: DispatchedJob): LiveJob => this.newJob(j, undefined);
+      const runtimeOf = (j: DispatchedJob): LiveJob => Object.assign(this.newJob(j, undefined), { known: true });
       if (status && (!saved || status.epoch !== saved.epoch)) {
         loop.cursor = { epoch: status.epoch, seq: status.last };
         return lose(`the agent of node ${nodeId} restarted; the job is gone`);
@@ -398,10 +405,17 @@ export class JobDispatcher {
 
   private async poll(loop: NodeLoop): Promise<void> {
     const signal = loop.stop.signal;
+    // a failed request: the agent may have restarted (same epoch) without some of its jobs
+    let check = false;
     while (loop.jobs.size > 0 && !this.closed) {
       let feed: JobFeed;
       try {
         await this.ensureCursor(loop);
+        if (check) {
+          // before a long poll that may wait for records a forgotten job will never send
+          await this.dropUnknown(loop);
+          check = false;
+        }
         const answers = loop.outbox;
         feed = await loop.agent.jobFeed!(loop.cursor!.seq, this.pollMs, signal, answers.length > 0 ? answers : undefined);
         // delivered (a repeat after a lost reply is harmless: the agent ignores answered records)
@@ -409,6 +423,7 @@ export class JobDispatcher {
         loop.unreachableSince = undefined;
       } catch (e) {
         if (this.closed || isAbort(e)) return;
+        check = true;
         loop.unreachableSince ??= this.clock.now();
         this.opts.log?.(`feed of node ${loop.nodeId}: ${msg(e)}`);
         if (this.clock.now() - loop.unreachableSince >= this.unreachableLostMs) {
@@ -444,6 +459,22 @@ export class JobDispatcher {
     }
   }
 
+  /**
+   * After the agent did not answer (it may have restarted on its sandbox, same epoch, without
+   * the state of some jobs): the jobs it had and no longer lists end now, as lost. Rejects when
+   * the agent still does not answer. (Jobs it lists as exited end by their feed records, which
+   * come after what they reported.)
+   */
+  private async dropUnknown(loop: NodeLoop): Promise<void> {
+    // only jobs the agent had before the list was asked for can be missing from it
+    const known = [...loop.jobs.values()].filter((j) => j.known);
+    const s = await loop.agent.jobStatus!(this.never());
+    const listed = new Set(s.jobs.map((info) => info.jobId));
+    for (const j of known) {
+      if (!listed.has(j.jobId) && loop.jobs.get(j.jobId) === j) this.end(loop, j, `the agent of node ${loop.nodeId} no longer knows the job (it restarted without it)`);
+    }
+  }
+
   /** Records were dropped before we read them: jobs the agent says have exited end now. */
   private async reconcile(loop: NodeLoop, feed: JobFeed): Promise<void> {
     this.opts.log?.(`feed of node ${loop.nodeId}: records ${loop.cursor!.seq + 1}..${feed.oldest - 1} were dropped before they were read`);
@@ -472,7 +503,7 @@ export class JobDispatcher {
       }
       const job = loop.jobs.get(rec.jobId);
       if (rec.kind === 'exited') {
-        if (job) this.end(loop, job, exitDetail(rec.exitCode, rec.signal));
+        if (job) this.end(loop, job, exitDetail(rec.exitCode, rec.signal, rec.detail));
         continue;
       }
       if (!job) {
@@ -533,7 +564,12 @@ export class JobDispatcher {
         return;
       } catch (e) {
         this.opts.log?.(`answers to node ${loop.nodeId}: ${msg(e)}`);
-        if (this.closed || loop.jobs.size === 0 || attempt >= 5) return;
+        if (this.closed || loop.jobs.size === 0) return;
+        if (attempt >= 5) {
+          // the agent is down for longer (restarting?): they go with the next feed request
+          loop.outbox.push(...answers);
+          return;
+        }
         try {
           await this.clock.sleep(this.retryMs, loop.stop.signal);
         } catch {
@@ -573,8 +609,8 @@ function answerOf(seq: number, r: WfChildResult): JobAnswer {
   return r.ok ? { seq, ok: true } : { seq, ok: false, why: r.zombie ? `zombie: ${r.why}` : r.why };
 }
 
-function exitDetail(code: number | null, signal: string | null): string {
+function exitDetail(code: number | null, signal: string | null, detail?: string): string {
   if (signal) return `the job was killed by ${signal} without reporting complete or abort`;
-  if (code === null) return 'the job could not be run';
+  if (code === null) return detail ? `${detail}, without reporting complete or abort` : 'the job could not be run';
   return `the job exited with code ${code} without reporting complete or abort`;
 }

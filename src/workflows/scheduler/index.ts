@@ -11,7 +11,14 @@
  *   limit are checked together; `run` takes tokens even past the limit;
  * - a step evaluates in definition order; `changed` batches carry the states a node passed
  *   through within the step (a completion before its requeue, an abort before its retry);
- * - labels must be declared, except on engine-action tasks.
+ * - labels must be declared, except on engine-action tasks;
+ * - `late` is checked at the instant it is due (ecFlow: on its minute tick); only tasks get the
+ *   flag, with each aspect inherited from the nearest ancestor giving it (./late.ts);
+ * - `autocancel` removes the node from the runtime (its WfNodeRuntime keeps `removed`; the
+ *   stored definition keeps it, status and export leave it out); a workflow whose suites are all
+ *   removed stays loaded, empty (./autocancel.ts);
+ * - a suite's `clock` shifts its calendar on the runtime's Clock (./suite-clock.ts); `queue`
+ *   steps (./queue.ts); `zombie` attributes (./zombies.ts); flags (./flags.ts).
  */
 export { createRuntime, type RuntimeOptions } from './runtime.js';
 export { evaluateExpression, evaluateValue, falseTerms, STATE_VALUE, type ExprEnv } from './evaluate.js';

@@ -7,8 +7,9 @@
  * date variables (ECF_DATE, YYYY, …) see that day while the time of day moves on. Without a
  * clock the shift is 0: the UTC calendar of the Clock.
  *
- * Nubis differs: a hybrid suite's `date` that does not match its fixed day waits (ecFlow would
- * complete the node).
+ * Under hybrid, as ecFlow's markHybridTimeDependentsAsComplete: at begin, a node whose date or
+ * day attributes do not match the fixed day can never run and is set complete
+ * (`hybrid clock: not this day`, ./user-commands.ts); a date or day never requeues the node.
  */
 import { DAY_MS, dayNumber, dayOfYmd } from './calendar.js';
 import type { RNode } from './tree.js';

@@ -204,7 +204,17 @@ export function timeRequeues(t: NodeTime, now: number): boolean {
       return true;
     }
   }
-  for (const d of t.days) if (d.due > today && Number.isFinite(d.due)) return true;
+  // under a hybrid clock the day never changes: a date or day never requeues (ecFlow's DayAttr/DateAttr)
+  if (t.cal?.frozenDay === undefined) for (const d of t.days) if (d.due > today && Number.isFinite(d.due)) return true;
+  return false;
+}
+
+/** Under a hybrid clock: the node has date or day attributes and none of a kind matches the fixed day (it can never run). */
+export function hybridNeverFree(t: NodeTime): boolean {
+  const day = t.cal?.frozenDay;
+  if (day === undefined || t.days.length === 0) return false;
+  const kinds = new Set(t.days.map((d) => d.kind));
+  for (const k of kinds) if (!t.days.some((d) => d.kind === k && dayAttrMatches(d, day))) return true;
   return false;
 }
 

@@ -14,6 +14,7 @@
 import type { WfChildResult, WfUserCommand } from '../model/runtime.js';
 import { ok, refuse } from './child-commands.js';
 import type { Machine } from './machine.js';
+import { hybridNeverFree } from './time.js';
 import { abortTask, forceSubtree, propagate, requeue, setState, submit } from './transitions.js';
 import type { RNode } from './tree.js';
 import { PROTECTED_VARIABLES } from './variables.js';
@@ -75,7 +76,10 @@ function begin(m: Machine, path: string | undefined): WfChildResult {
     suites = m.tree.suites.filter((s) => s.rt.state === 'unknown');
     if (suites.length === 0) return refuse('every suite has already begun');
   }
-  for (const s of suites) requeue(m, s, 'begin', false, true);
+  for (const s of suites) {
+    requeue(m, s, 'begin', false, true);
+    completeHybridMisfits(m, s);
+  }
   m.timeDirty = true;
   return ok;
 }
@@ -98,4 +102,21 @@ function userRequeue(m: Machine, n: RNode, mode: 'all' | 'aborted'): WfChildResu
   requeue(m, n, 'user', false, true);
   propagate(m, n.parent);
   return ok;
+}
+
+/** At begin of a hybrid suite: nodes that can never run on its fixed day are complete (with every task below). */
+export function completeHybridMisfits(m: Machine, s: RNode): void {
+  if (s.frozenDay === undefined) return;
+  const walk = (n: RNode): void => {
+    if (n.time && hybridNeverFree(n.time)) {
+      for (const t of m.tasksBelow(n)) {
+        setState(m, t, 'complete', 'hybrid clock: not this day');
+        propagate(m, t.parent);
+      }
+      if (n.kind !== 'task' && n.rt.state !== 'complete') setState(m, n, 'complete', 'hybrid clock: not this day');
+      return;
+    }
+    for (const c of n.children) walk(c);
+  };
+  walk(s);
 }

@@ -8,6 +8,7 @@
 import type { Clock } from '../../clock/index.js';
 import { dayNumber } from './calendar.js';
 import type { Machine } from './machine.js';
+import type { RNode } from './tree.js';
 import { autoCancelDue, runAutoCancels } from './autocancel.js';
 import { checkLate, lateDue } from './late.js';
 import { nextWake, scanTime } from './time.js';
@@ -18,7 +19,8 @@ const MAX_SLEEP_MS = 6 * 3_600_000;
 export class Waker {
   private timer: AbortController | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
-  private lastDay = -1;
+  /** Each suite's calendar day at the last scan. */
+  private readonly lastDays = new Map<RNode, number>();
   private closed = false;
 
   constructor(private readonly clock: Clock, private readonly m: Machine, private readonly onWake: () => void) {}
@@ -29,7 +31,7 @@ export class Waker {
     const m = this.m;
     m.timeDirty = false;
     const now = this.clock.now();
-    if (this.lastDay < 0) this.lastDay = dayNumber(now);
+    for (const su of m.tree.suites) if (!this.lastDays.has(su)) this.lastDays.set(su, dayNumber(now + su.calShift));
     let at = Number.POSITIVE_INFINITY;
     for (const n of m.tree.timed) {
       const s = n.rt.state;
@@ -63,11 +65,12 @@ export class Waker {
   scan(evaluate: boolean): void {
     const m = this.m;
     m.timeDirty = true;
-    const day = dayNumber(m.now);
-    if (day !== this.lastDay) {
-      // the suites' calendar variables (YYYY, DATE, …) changed
-      if (this.lastDay >= 0) for (const su of m.tree.suites) m.markDependents(su);
-      this.lastDay = day;
+    for (const su of m.tree.suites) {
+      // a suite's calendar variables (YYYY, DATE, …) change at its own midnight (its clock's gain and date)
+      const day = dayNumber(m.cal(su));
+      const last = this.lastDays.get(su);
+      if (last !== undefined && last !== day) m.markDependents(su);
+      this.lastDays.set(su, day);
     }
     for (const n of m.tree.timed) {
       const s = n.rt.state;

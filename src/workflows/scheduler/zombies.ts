@@ -12,7 +12,10 @@
  * - `block`: the answer is held for LIFETIME seconds on the Clock, then refused;
  * - `kill`: the caller's try is killed (hooks.kill), then refused;
  * - `remove`: refused and not recorded.
- * Every other refusal is audited (hooks.zombie) and sets the task's `zombie` flag.
+ * Every other refusal is audited (hooks.zombie) and sets the task's `zombie` flag (cleared by a
+ * requeue). Checked on ecflow_server 5.9.2 (`--zombie_get`): a wrong password before any
+ * `--init` is `ecf_passwd`, and the task shows `flag:zombie` while it stays active.
+ * Nubis differs: `block` holds the answer on the server (ecflow_client retries instead).
  */
 import type { WfZombie, WfZombieType } from '../model/types.js';
 import type { WfChildCommand, WfChildIdentity, WfChildResult } from '../model/runtime.js';
