@@ -93,6 +93,7 @@ export function countingSim(): { factory: DriverFactory; calls: SimCalls; agents
   const base = defaultDriverFactories().sim!;
   const calls: SimCalls = { create: 0, get: 0, list: 0, status: 0, runStep: 0 };
   const agents = new Map<string, ReturnType<Driver['agent']>>();
+  const wrapped = new WeakMap<ReturnType<Driver['agent']>, ReturnType<Driver['agent']>>();
   const factory = Object.assign((ctx: Parameters<DriverFactory>[0]): Driver => {
     const d = base(ctx);
     return {
@@ -102,11 +103,16 @@ export function countingSim(): { factory: DriverFactory; calls: SimCalls; agents
       list: (tags, signal) => (calls.list++, d.list(tags, signal)),
       agent(node) {
         const a = d.agent(node);
-        const counted = {
-          ...a,
-          status: (signal: AbortSignal) => (calls.status++, a.status(signal)),
-          runStep: (req: Parameters<typeof a.runStep>[0], signal: AbortSignal) => (calls.runStep++, a.runStep(req, signal)),
-        };
+        // the counting wrapper is made once per client (the engine asks for a node's client on every call)
+        let counted = wrapped.get(a);
+        if (!counted) {
+          counted = {
+            ...a,
+            status: (signal: AbortSignal) => (calls.status++, a.status(signal)),
+            runStep: (req: Parameters<typeof a.runStep>[0], signal: AbortSignal) => (calls.runStep++, a.runStep(req, signal)),
+          };
+          wrapped.set(a, counted);
+        }
         agents.set(node.id, a);
         return counted;
       },

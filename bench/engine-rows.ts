@@ -11,7 +11,7 @@ const median = (xs: number[]): number => {
 
 interface ScaleRun { instances: number; running: number; finished: boolean; wallMs: number; cpuMs: number; peakRssMB: number; creates: number; steps: number; sql: { statements: number; compiled: number } }
 interface SteadySide { cpuMedianMs: number; cpuP95Ms: number; wallMedianMs: number; lists: number; polls: number; statements: number; stopped: number }
-interface SteadyRun { nodes: number; upMs: number; running: number; cycles: number; converged: SteadySide; churn: number; churned: SteadySide }
+interface SteadyRun { nodes: number; upMs: number; upPeakRssMB: number; running: number; cycles: number; converged: SteadySide; churn: number; churned: SteadySide }
 
 const n = (x: number): string => x.toLocaleString('en-US');
 const s1 = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
@@ -94,7 +94,7 @@ export function engineRows(opts: { quick: boolean; limitS: number }): string[][]
     `steady cycle of the whole core over ${n(nodes)} nodes: sweep (list + judge), ${n(c.polls)} agent polls, a reconcile pass, store writes`,
     `${c.cpuMedianMs.toFixed(0)} ms CPU median (p95 ${c.cpuP95Ms.toFixed(0)} ms), ${c.wallMedianMs.toFixed(0)} ms wall`,
     '≤ 200 ms CPU',
-    `converged: ${c.lists} list, ${c.statements} SQL statements per cycle; ${st.cycles} cycles; reached running in ${s1(st.upMs)}`,
+    `converged: ${c.lists} list, ${c.statements} SQL statements per cycle; ${st.cycles} cycles; reached running in ${s1(st.upMs)} (${st.upPeakRssMB.toFixed(0)} MB peak RSS)`,
   ]);
   const h = st.churned;
   rows.push([

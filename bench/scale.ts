@@ -5,11 +5,14 @@
  * (store, events, engine, sim driver). Prints one JSON line: wall and CPU time from apply to
  * ready, the process's peak RSS, and what reached running. With `limitS`, a run that is not
  * ready by then stops there and reports how far it got (`finished: false`). Per-instance CPU
- * and wall time and SQL statements show whether the engine's cost grows linearly.
+ * and wall time and SQL statements show whether the engine's cost grows linearly. `loopIdleMs`
+ * is the time the event loop sat waiting (timers, paced drains, sleeps on the clock): wall time
+ * above CPU time plus that is the machine's load (other processes holding the cores).
  *
  *   node dist/bench/scale.js <perComponent> [limitS]
  */
 import os from 'node:os';
+import { performance as perf } from 'node:perf_hooks';
 import { countingSim, cpuMsSince, startBenchControlPlane, untilReady } from './common.js';
 
 const per = Number(process.argv[2] ?? 1000);
@@ -44,11 +47,14 @@ const bench = await startBenchControlPlane({ engine: { stepConcurrency: 256, pol
 const { cp } = bench;
 const sql0 = bench.store.statementStats();
 const cpu0 = process.cpuUsage();
+const elu0 = perf.eventLoopUtilization();
 const t0 = performance.now();
 await cp.apply({ spec }, { actor: 'user:bench' });
 const finished = await untilReady(cp, 'bench', t0 + limitS * 1000);
 const wallMs = performance.now() - t0;
 const cpuMs = cpuMsSince(cpu0);
+// time the event loop sat waiting (timers, paced drains, clock sleeps): wall that is neither CPU nor a busy machine
+const loopIdleMs = perf.eventLoopUtilization(elu0).idle;
 const peakRssMB = process.resourceUsage().maxRSS / 1024;
 const view = await cp.getDeployment('bench');
 const running = view.instances.filter((i) => i.phase === 'running').length;
@@ -56,7 +62,7 @@ const sql1 = bench.store.statementStats();
 await bench.close();
 const statements = sql1.prepares + sql1.hits - sql0.prepares - sql0.hits;
 console.log(JSON.stringify({
-  components: 3, instances, running, finished, wallMs, cpuMs, peakRssMB,
+  components: 3, instances, running, finished, wallMs, cpuMs, loopIdleMs, peakRssMB,
   // per instance: what linear growth keeps constant
   cpuMsPerInstance: cpuMs / instances, wallMsPerInstance: wallMs / instances,
   creates: sim.calls.create, steps: sim.calls.runStep,

@@ -7,6 +7,7 @@
  * and every store write those cause, until the control plane is idle again. The periodic loops
  * run on a clock whose long sleeps the benchmark releases (./held-clock.ts), so one cycle is
  * exactly one round of them; the cloud and agent calls are counted at the driver to show it.
+ * `upPeakRssMB` is the process's peak RSS when every node is running, before the cycles.
  *
  * The first `cycles` are converged (nothing to do but find that out); the next `cycles` each
  * begin with `churn` of the instances (others each cycle) stopped behind the engine's back, so
@@ -63,6 +64,8 @@ const t0 = performance.now();
 await cp.apply({ spec }, { actor: 'user:bench' });
 await untilReady(cp, 'steady');
 const upMs = performance.now() - t0;
+// the process's peak RSS so far: what bringing the nodes up took (the cycles come after)
+const upPeakRssMB = process.resourceUsage().maxRSS / 1024;
 
 /** Resolves once every loop the cycle woke is asleep again and nothing is in flight or queued. */
 async function settled(asleep: number): Promise<void> {
@@ -129,4 +132,4 @@ const sum = (cs: Cycle[]) => ({
   cpuMedianMs: median(cs.map((c) => c.cpuMs)), cpuP95Ms: quantile(cs.map((c) => c.cpuMs), 0.95), wallMedianMs: median(cs.map((c) => c.wallMs)),
   lists: median(cs.map((c) => c.lists)), polls: median(cs.map((c) => c.polls)), statements: median(cs.map((c) => c.statements)), stopped: median(cs.map((c) => c.stopped)),
 });
-console.log(JSON.stringify({ nodes, upMs, running, cycles, converged: sum(converged), churn, churned: sum(churned) }));
+console.log(JSON.stringify({ nodes, upMs, upPeakRssMB, running, cycles, converged: sum(converged), churn, churned: sum(churned) }));

@@ -8,7 +8,9 @@
  * spirit of TCP Vegas:
  *
  * - baseline = the lowest latency among the last `window` successful samples;
- * - a sample is *inflated* when latency > `tolerance` × baseline;
+ * - a sample is *inflated* when latency > `tolerance` × max(baseline, `floorMs`): with a floor,
+ *   creates that end within a few milliseconds (a zero-latency cloud, where every sample is
+ *   0 or 1 ms and any jitter would look like a doubling) never read as congestion;
  * - with `limit` permits in use and callers waiting, one extra *probe* permit may be granted
  *   (so the probe runs at limit + 1 while the others run at ≤ limit). A probe that comes
  *   back not inflated raises the limit by one (additive increase, one level per round trip)
@@ -67,6 +69,8 @@ export interface AdaptiveLimiterOptions {
   window?: number;
   /** Samples older than this (clock ms) leave the baseline. Default 30 min. */
   windowMs?: number;
+  /** The least baseline latency congestion is judged against (ms). Default 0. */
+  floorMs?: number;
 }
 
 interface Waiter {
@@ -150,6 +154,7 @@ export function createAdaptiveLimiter(opts: AdaptiveLimiterOptions): Concurrency
   const backoff = opts.backoff ?? 0.5;
   const window = opts.window ?? 50;
   const windowMs = opts.windowMs ?? 30 * 60_000;
+  const floorMs = Math.max(0, opts.floorMs ?? 0);
   const { clock } = opts;
 
   let limit = Math.min(max, Math.max(min, Math.round(opts.initial ?? 2)));
@@ -185,7 +190,7 @@ export function createAdaptiveLimiter(opts: AdaptiveLimiterOptions): Concurrency
       let inflated = !outcome.ok;
       if (outcome.ok) {
         samples.push({ at: clock.now(), latencyMs: outcome.latencyMs });
-        inflated = outcome.latencyMs > tolerance * baseline();
+        inflated = outcome.latencyMs > tolerance * Math.max(floorMs, baseline());
       }
       samplesSinceProbe++;
       if (probe) {

@@ -19,6 +19,7 @@ import {
 } from '../drivers/index.js';
 import { createCloudRegistry, cloudKey, type PlacementSource } from './clouds.js';
 import { createHandleKeeper } from './handle-keeper.js';
+import { ProviderIndex } from './provider-index.js';
 import { NubisError, isNubisError } from '../errors/index.js';
 import { accountedCloud, createRegistry, choosePlacement, resolveKey, type Registry, type SecretKey } from '../registry/index.js';
 import { createEngine, type Engine, type EngineOptions } from './engine.js';
@@ -26,6 +27,13 @@ import { createControlPlaneFacade } from './control-plane.js';
 import type { TenantPolicy } from './tenancy.js';
 import type { Deployment } from './state.js';
 import type { ControlPlane } from './views.js';
+
+/**
+ * The adaptive creation limiter's latency floor: a create (request to running) within 2.5 ×
+ * this is never counted as congestion. Without it a zero-latency cloud (the sim) whose creates
+ * take 0–2 ms reads any jitter as a slow-down and runs them one at a time.
+ */
+const CREATE_LATENCY_FLOOR_MS = 1000;
 
 export interface ControlPlaneOptions {
   dataDir: string;
@@ -77,6 +85,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
   const { store, events } = opts;
   const factories = opts.drivers ?? defaultDriverFactories();
   let engineRef: Engine | undefined;
+  const byProvider = new ProviderIndex();
   const key = opts.secretKey ?? resolveKey(opts.dataDir, {});
   const registry = createRegistry({
     store, clock, events, factories, dataDir: opts.dataDir,
@@ -119,9 +128,10 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
    */
   const callOwner = (target: string): Deployment | undefined => {
     if (!engineRef) return undefined;
-    const byKey = /(?:^|,)nubis-key=([^,]+)/.exec(target)?.[1];
-    let n = engineRef.nodes.get(byKey ?? target);
-    if (!n) for (const m of engineRef.nodes.values()) if (m.providerId === target) n = m;
+    // a list's target is its tags: only a key tag names a node; other targets are a node key or a provider id
+    const isList = target.includes('=');
+    const byKey = isList ? /(?:^|,)nubis-key=([^,]+)/.exec(target)?.[1] : undefined;
+    const n = isList ? (byKey !== undefined ? engineRef.nodes.get(byKey) : undefined) : (engineRef.nodes.get(target) ?? byProvider.find(engineRef.nodes, target));
     return n ? engineRef.deployments.get(n.deployment) : undefined;
   };
   const onCall = (e: DriverCallEvent, tenant: string): void => {
@@ -163,7 +173,8 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
     credentials,
     wrap: (driver, cloud: CloudSpec, health, tenant) => wrapDriver(driver, { cloud: cloud.name, clock, onCall: (e) => onCall(e, tenant), health, ...(opts.retry ? { retry: opts.retry } : {}) }),
     health: (cloud: CloudSpec) => createCloudHealth({ cloud: cloud.name, clock, ...opts.cloudBackoff, onChange: healthChanged }),
-    limiter: (cloud: CloudSpec) => (cloud.concurrency ? createFixedLimiter({ limit: cloud.concurrency }) : createAdaptiveLimiter({ clock, initial: 2, max: 64 })),
+    // creates that end within seconds never read as a cloud slowing down (provisioning slow-downs are tens of seconds)
+    limiter: (cloud: CloudSpec) => (cloud.concurrency ? createFixedLimiter({ limit: cloud.concurrency }) : createAdaptiveLimiter({ clock, initial: 2, max: 64, floorMs: CREATE_LATENCY_FLOOR_MS })),
   });
   const tenancy: TenantPolicy = { allowLocalTenants: opts.allowLocalTenants ?? false };
   const engine = await createEngine({

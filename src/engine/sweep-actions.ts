@@ -22,8 +22,11 @@ export interface SweepContext {
   setPhase(i: InstanceRec, phase: InstancePhase, reason: string): Promise<void>;
   /** Appends an engine event (the engine fills in actor, time and correlation id). */
   emit(e: Omit<EventInput, 'actor'>): Promise<void>;
-  /** The cloud's verdict on a running node's reachability (the engine decides whether it changed). */
-  cloudReported(n: NodeRec, down: boolean, reason: string, data: Record<string, unknown>, outcome: string): Promise<void>;
+  /**
+   * The cloud's verdict on a running node's reachability; the engine decides whether it
+   * changed, and only then builds the event's `data` and returns the write (else undefined).
+   */
+  cloudReported(n: NodeRec, down: boolean, reason: string, data: () => Record<string, unknown>, outcome: string): Promise<void> | undefined;
   /** Runs `fn` as an action on `key` (the key is busy meanwhile; the deployment gets a pass after). */
   run(key: string, deployment: string | undefined, fn: () => Promise<void>): Promise<void>;
   /** Whether an intent of this deployment and tenant now holds the key. */
@@ -41,7 +44,19 @@ function confirms(listed: CloudNode, got: CloudNode | undefined, owner: string):
   return !!got && got.tags[TAG_OWNER] === owner && got.tags[TAG_KEY] === listed.tags[TAG_KEY] && got.tags[TAG_ATTEMPT] === listed.tags[TAG_ATTEMPT];
 }
 
-export async function applySweepDecision(ctx: SweepContext, driver: Driver, dec: SweepDecision): Promise<void> {
+/**
+ * Carries out one decision; undefined when it is done at once (an `observe` that changed
+ * nothing: the common case of a sweep over a converged cloud, which then allocates nothing).
+ */
+export function applySweepDecision(ctx: SweepContext, driver: Driver, dec: SweepDecision): Promise<void> | undefined {
+  if (dec.kind === 'observe') {
+    const n = ctx.nodes.get(dec.key);
+    return n ? observe(ctx, n, dec.node) : undefined;
+  }
+  return applyChange(ctx, driver, dec);
+}
+
+async function applyChange(ctx: SweepContext, driver: Driver, dec: Exclude<SweepDecision, { kind: 'observe' }>): Promise<void> {
   const quietly = (fn: () => Promise<void>) => async (): Promise<void> => {
     try {
       await fn();
@@ -51,9 +66,6 @@ export async function applySweepDecision(ctx: SweepContext, driver: Driver, dec:
   };
   const n = ctx.nodes.get(dec.key);
   switch (dec.kind) {
-    case 'observe':
-      if (n) await observe(ctx, n, dec.node);
-      return;
     case 'adopt':
       if (!n) return;
       return ctx.run(dec.key, n.deployment, async () => {
@@ -103,15 +115,40 @@ export async function applySweepDecision(ctx: SweepContext, driver: Driver, dec:
   }
 }
 
+const RUNNING_AGAIN = 'the cloud reports the node running again';
+
 /** Records the listed node of a running intent; a node the cloud reports broken or stopped is unreachable (./reachability.ts), an event once per change. */
-async function observe(ctx: SweepContext, n: NodeRec, keep: CloudNode): Promise<void> {
-  if (n.status === 'running' && keep.status === 'running') n.observed = keep;
+function observe(ctx: SweepContext, n: NodeRec, keep: CloudNode): Promise<void> | undefined {
+  // the record is replaced only when the cloud says something new: wiring memos hold while it is the same object
+  if (n.status === 'running' && keep.status === 'running' && !sameObservation(n.observed, keep)) n.observed = keep;
   const down = n.status === 'running' && (keep.status === 'error' || keep.status === 'stopped');
   const reason = (keep as CloudNode & { error?: { code?: string; message?: string } }).error;
-  await ctx.cloudReported(
+  return ctx.cloudReported(
     n, down,
-    down ? `the cloud reports the node ${keep.status}${reason?.message ? `: ${reason.message}` : ''}` : 'the cloud reports the node running again',
-    { id: keep.id, ...(reason?.code ? { code: reason.code } : {}) },
+    down ? `the cloud reports the node ${keep.status}${reason?.message ? `: ${reason.message}` : ''}` : RUNNING_AGAIN,
+    () => ({ id: keep.id, ...(reason?.code ? { code: reason.code } : {}) }),
     keep.status,
   );
+}
+
+/** Whether two answers about a node say the same (top-level fields, and one level into objects such as tags and ports). */
+export function sameObservation(a: CloudNode | undefined, b: CloudNode): boolean {
+  if (a === b) return true;
+  if (!a) return false;
+  return sameFields(a as unknown as Record<string, unknown>, b as unknown as Record<string, unknown>, 1);
+}
+
+function sameFields(a: Record<string, unknown>, b: Record<string, unknown>, depth: number): boolean {
+  let n = 0;
+  for (const k in a) {
+    if (!Object.hasOwn(a, k)) continue;
+    n++;
+    const x = a[k];
+    const y = b[k];
+    if (x === y) continue;
+    if (depth === 0 || typeof x !== 'object' || typeof y !== 'object' || x === null || y === null || Array.isArray(x) || Array.isArray(y)) return false;
+    if (!sameFields(x as Record<string, unknown>, y as Record<string, unknown>, depth - 1)) return false;
+  }
+  for (const k in b) if (Object.hasOwn(b, k)) n--;
+  return n === 0;
 }

@@ -95,6 +95,14 @@ function belongs(intent: SweepIntent | undefined, node: CloudNode): intent is Sw
   return !!intent && intent.deployment === node.tags[TAG_DEPLOYMENT] && intent.tenant === (node.tags[TAG_TENANT] ?? DEFAULT_TENANT_TAG);
 }
 
+function allBelong(intent: SweepIntent | undefined, copies: readonly CloudNode[]): boolean {
+  for (const cn of copies) if (!belongs(intent, cn)) return false;
+  return true;
+}
+
+/** Intent states in which a listed copy is adopted even when its id is the one recorded. */
+const UNSETTLED: ReadonlySet<NodeState> = new Set<NodeState>(['creating', 'pending', 'failed']);
+
 export function decideSweep(input: SweepInput): SweepResult {
   const sightings = input.sightings ?? 2;
   const lostAfter = input.lostAfterMisses ?? 3;
@@ -104,13 +112,19 @@ export function decideSweep(input: SweepInput): SweepResult {
   const decisions: SweepDecision[] = [];
   let suspects = 0;
 
-  const byKey = new Map<string, CloudNode[]>();
+  // the copies listed under each key: one, in all but rare cases (an array only for those)
+  const byKey = new Map<string, CloudNode>();
+  const more = new Map<string, CloudNode[]>();
   for (const cn of input.found) {
     const key = cn.tags[TAG_KEY];
     if (!key || cn.tags[TAG_OWNER] !== input.owner) continue;
-    const l = byKey.get(key) ?? [];
-    l.push(cn);
-    byKey.set(key, l);
+    const first = byKey.get(key);
+    if (!first) byKey.set(key, cn);
+    else {
+      const l = more.get(key);
+      if (l) l.push(cn);
+      else more.set(key, [first, cn]);
+    }
   }
   const sighted = (cn: CloudNode): number => {
     const c = (history.seen.get(cn.id) ?? 0) + 1;
@@ -127,10 +141,16 @@ export function decideSweep(input: SweepInput): SweepResult {
   };
 
   const kept = new Map<string, CloudNode>();
-  for (const [key, copies] of byKey) {
+  const one: CloudNode[] = [];
+  for (const [key, first] of byKey) {
+    let copies = more.get(key);
+    if (!copies) {
+      one[0] = first;
+      copies = one;
+    }
     const intent = input.intents.get(key);
-    const mine = copies.filter((cn) => belongs(intent, cn));
-    for (const cn of copies) {
+    const mine = allBelong(intent, copies) ? copies : copies.filter((cn) => belongs(intent, cn));
+    if (mine !== copies) for (const cn of copies) {
       if (mine.includes(cn)) continue;
       if (intent?.changed) {
         carry(key, [cn]);
@@ -154,7 +174,7 @@ export function decideSweep(input: SweepInput): SweepResult {
       if (sighted(cn) >= sightings) decisions.push({ kind: 'duplicate-delete', key, node: cn, keep });
     }
     if (!intent.own) continue;
-    const adopt = intent.status === 'deleting' ? !intent.providerId : intent.providerId !== keep.id || ['creating', 'pending', 'failed'].includes(intent.status);
+    const adopt = intent.status === 'deleting' ? !intent.providerId : intent.providerId !== keep.id || UNSETTLED.has(intent.status);
     decisions.push({ kind: adopt ? 'adopt' : 'observe', key, node: keep });
   }
 

@@ -37,14 +37,28 @@ export function envName(port: string): string {
 export function providedEndpoints(comp: ComponentSpec, node: CloudNode | undefined): Record<string, Endpoint> {
   const out: Record<string, Endpoint> = {};
   if (!node?.address) return out;
-  const names = Object.keys(comp.provides).sort();
-  names.forEach((name, i) => {
-    const fixed = comp.provides[name]?.port;
-    if (node.ports && 1 + i >= node.ports.count) return;
-    const port = node.ports ? node.ports.first + 1 + i : (fixed ?? 8000 + i);
-    out[name] = { host: node.address!, port };
-  });
+  for (const name of portNames(comp)) {
+    const ep = endpointOf(comp, name, node);
+    if (ep) out[name] = ep;
+  }
   return out;
+}
+
+/** A component's provided port names in name order, per spec object (specs are replaced, never edited). */
+const portNameMemo = new WeakMap<ComponentSpec, readonly string[]>();
+function portNames(comp: ComponentSpec): readonly string[] {
+  let names = portNameMemo.get(comp);
+  if (!names) portNameMemo.set(comp, (names = Object.keys(comp.provides).sort()));
+  return names;
+}
+
+/** The address of one provided port on `node` (see `providedEndpoints`), or undefined. */
+export function endpointOf(comp: ComponentSpec, name: string, node: CloudNode | undefined): Endpoint | undefined {
+  if (!node?.address) return undefined;
+  const i = portNames(comp).indexOf(name);
+  if (i < 0 || (node.ports && 1 + i >= node.ports.count)) return undefined;
+  const port = node.ports ? node.ports.first + 1 + i : (comp.provides[name]?.port ?? 8000 + i);
+  return { host: node.address, port };
 }
 
 /** Instances a requirer is wired to: desired and running, in ordinal order. */
@@ -124,7 +138,7 @@ function channelList(dep: Deployment, component: string, port: string, candidate
   const order = members.map((_, i) => i).sort((a, b) => members[a]!.ordinal - members[b]!.ordinal);
   const list: (Endpoint & { instance: string })[] = [];
   for (const i of order) {
-    const ep = providedEndpoints(providerComp, observed[i])[port];
+    const ep = endpointOf(providerComp, port, observed[i]);
     if (ep) list.push(Object.freeze({ instance: members[i]!.name, ...ep }));
   }
   const frozen = Object.freeze(list);

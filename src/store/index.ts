@@ -145,6 +145,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   const deploymentsW = new RowWriter(statements, 'deployments', ['name']);
   const stepRunsW = new RowWriter(statements, 'step_runs');
   const eventsW = new RowWriter(statements, 'events');
+  const callsW = new RowWriter(statements, 'driver_calls');
   const delNode = deleteBy(statements, 'nodes', 'key');
   const delInstance = deleteBy(statements, 'instances', 'key');
 
@@ -283,7 +284,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       const row = await db.selectFrom('tokens').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
       return Number(row?.n ?? 0);
     },
-    registry: createRegistryRepo(db),
+    // provider-call accounting joins the group commit as one synchronous op per batch
+    registry: { ...createRegistryRepo(db), recordCalls: (rows) => (rows.length === 0 ? Promise.resolve() : store.write(syncOp(() => { for (const r of rows) callsW.run(r); }))) },
     metricObjects: createMetricObjectRepo(db),
     workflows: createWorkflowRepo(db),
     statementStats: () => statements.stats(),

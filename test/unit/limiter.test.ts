@@ -88,6 +88,24 @@ test('fixed limiter: never more than the limit in flight, FIFO, abort while wait
   assert.equal(l.inFlight(), 0);
 });
 
+test('adaptive limiter: below its latency floor jitter is not congestion (a zero-latency cloud ramps up)', async () => {
+  const clock = createVirtualClock(0);
+  const bare = createAdaptiveLimiter({ clock, initial: 4 });
+  const floored = createAdaptiveLimiter({ clock, initial: 4, floorMs: 1000 });
+  for (const l of [bare, floored]) {
+    const rs = await Promise.all(Array.from({ length: 4 }, () => l.acquire()));
+    rs[0]!({ latencyMs: 0, ok: true });
+    rs[1]!({ latencyMs: 3, ok: true }); // "inflated" against a baseline of 0 ms
+    rs[2]!({ latencyMs: 2000, ok: true });
+    rs[3]!();
+  }
+  assert.equal(bare.limit(), 2, 'without a floor, 3 ms against 0 ms halves the limit');
+  assert.equal(floored.limit(), 4, 'with a 1 s floor, latencies up to 2.5 s are not congestion');
+  const r = await floored.acquire();
+  r({ latencyMs: 2600, ok: true }); // beyond 2.5 × the floor: congestion
+  assert.equal(floored.limit(), 2);
+});
+
 test('adaptive limiter: backs off multiplicatively on inflated latency and on failures', async () => {
   const clock = createVirtualClock(0);
   const l = createAdaptiveLimiter({ clock, initial: 8, min: 2, backoff: 0.75 });

@@ -414,6 +414,46 @@ test('two cloud entries over one inventory: each sees the other\'s servers; tota
   }
 });
 
+test('reads from memory: the same frozen answer while a server is unchanged; own writes and another connection\'s show at once', async () => {
+  const dir = tmp();
+  try {
+    const path = join(dir, 'shared.db');
+    const clock = createVirtualClock(1_000_000);
+    const a = createSimCloud({ path, clock, rebootMs: 50 });
+    const b = createSimCloud({ path, clock });
+    const s1 = await a.create(req('x/a-1'));
+    const s2 = await a.create(req('x/a-2'));
+    const [l1] = await a.list({ 'nubis-key': 'x/a-1' });
+    assert.equal(l1, s1, 'an unchanged server is answered with the same object');
+    assert.ok(Object.isFrozen(l1) && Object.isFrozen(l1!.tags), 'answers are frozen: nobody edits what the cloud said');
+    assert.deepEqual((await a.list({ 'nubis-deployment': 'd' })).map((s) => s.id), [s1.id, s2.id], 'oldest first');
+    // a reboot changes the status: a new answer, and back to running once it is over
+    await a.reboot(s1.id);
+    assert.equal((await a.get(s1.id))?.status, 'provisioning');
+    await clock.advance(50);
+    const back = await a.get(s1.id);
+    assert.equal(back?.status, 'running');
+    assert.notEqual(back, s1);
+    assert.equal(back?.reboots, 1);
+    // another connection's writes: seen by the next read of this one
+    const s3 = await b.create(req('x/b-1'));
+    assert.deepEqual((await a.list({})).map((s) => s.id), [s1.id, s2.id, s3.id]);
+    await b.delete(s2.id);
+    assert.equal(await a.get(s2.id), undefined);
+    assert.equal(a.peek(s2.id)?.status, 'deleted', 'peek still shows a deleted server');
+    // a token whose server was deleted makes a new one; a live one replays
+    const again = await a.create(req('x/a-2'));
+    assert.notEqual(again.id, s2.id);
+    assert.equal((await a.create(req('x/a-2'))).id, again.id);
+    assert.equal(a.inventory().length, 4);
+    assert.equal(b.inventory().length, 4);
+    a.close();
+    b.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('fault options are validated', () => {
   for (const [options, name] of [[{ listPageSize: 0 }, 'listPageSize'], [{ listPageSize: 2.5 }, 'listPageSize'], [{ listLagMs: -1 }, 'listLagMs'], [{ staleReadMs: 'x' }, 'staleReadMs'], [{ notFoundAfterCreateMs: Infinity }, 'notFoundAfterCreateMs'], [{ listLatencyMs: null }, 'listLatencyMs']] as const) {
     assert.throws(() => parseSimModel(options as Record<string, unknown>), (e: unknown) => e instanceof NubisError && e.code === 'SPEC_INVALID' && e.message.includes(name), name);

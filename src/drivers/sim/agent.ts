@@ -26,7 +26,7 @@ export interface SimAgentOptions {
   stepFailures?: Partial<Record<HandlerName, number>>;
   seed?: number;
   /** Whether the node's agent answers (the node exists and is running). */
-  reachable(nodeId: string): Promise<boolean>;
+  reachable(nodeId: string): boolean | Promise<boolean>;
 }
 
 export interface SimAgents {
@@ -44,7 +44,10 @@ interface NodeState {
   instances: Map<string, InstanceStatus>;
   runs: Map<string, Promise<StepResult>>;
   logs: { instance: string; step: HandlerName; text: string }[];
-  jobs: SimJobs;
+  /** Made on first use (most nodes never run a workflow job); a reboot or delete drops it. */
+  jobs: SimJobs | undefined;
+  /** The status as last answered (frozen), until an instance changes. */
+  snapshot: AgentStatus | undefined;
 }
 
 function aborted(): NubisError {
@@ -81,7 +84,7 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
   const stateOf = (nodeId: string, startedAt: number): NodeState => {
     let s = nodes.get(nodeId);
     if (!s) {
-      s = { startedAt, instances: new Map(), runs: new Map(), logs: [], jobs: createSimJobs(clock, nodeId) };
+      s = { startedAt, instances: new Map(), runs: new Map(), logs: [], jobs: undefined, snapshot: undefined };
       nodes.set(nodeId, s);
     }
     return s;
@@ -91,14 +94,24 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
     if (!i) {
       i = { instance: name, process: 'none', health: 'unknown' };
       s.instances.set(name, i);
+      s.snapshot = undefined;
     }
     return i;
+  };
+  const jobsOf = (nodeId: string, s: NodeState): SimJobs => (s.jobs ??= createSimJobs(clock, nodeId));
+  /** The node's status: made anew only after something changed (observation asks every node every round). */
+  const statusOf = (nodeId: string, s: NodeState): AgentStatus => {
+    if (s.snapshot) return s.snapshot;
+    const instances = [...s.instances.values()].map((i) => Object.freeze({ ...i, ...(i.lastStep ? { lastStep: Object.freeze({ ...i.lastStep }) } : {}) }));
+    s.snapshot = Object.freeze({ node: nodeId, startedAt: s.startedAt, instances: Object.freeze(instances) as InstanceStatus[] });
+    return s.snapshot;
   };
 
   async function execute(s: NodeState, req: StepRequest): Promise<StepResult> {
     const startedAt = clock.now();
     const inst = instanceOf(s, req.instance);
     inst.lastStep = { step: req.step, runId: req.runId, state: 'running' };
+    s.snapshot = undefined;
     const latency = opts.stepLatencyMs ?? 0;
     await clock.sleep(Math.min(latency, req.timeoutMs), closing.signal);
     let result: StepResult;
@@ -122,78 +135,91 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
     }
     result.endedAt = clock.now();
     inst.lastStep = { step: req.step, runId: req.runId, state: result.state };
+    s.snapshot = undefined;
     s.logs.push({ instance: req.instance, step: req.step, text: result.output });
     return result;
   }
 
+  /** One client per node: the engine asks for a node's client on every call. */
+  const clients = new Map<string, AgentClient>();
+
+  function makeClient(nodeId: string, startedAt: number): AgentClient {
+    const reached = (up: boolean, signal: AbortSignal): NodeState => {
+      if (!up) throw new NubisError('AGENT_UNREACHABLE', `sim node ${nodeId} is not running`);
+      if (signal.aborted) throw aborted();
+      return stateOf(nodeId, startedAt);
+    };
+    /** The node's state once its agent answers: at once for an in-process cloud (no promise made). */
+    const ensureReachable = (signal: AbortSignal): NodeState | Promise<NodeState> => {
+      if (signal.aborted) throw aborted();
+      const up = opts.reachable(nodeId);
+      return typeof up === 'boolean' ? reached(up, signal) : up.then((u) => reached(u, signal));
+    };
+    return {
+      async runStep(req, signal) {
+        const s = await ensureReachable(signal);
+        let run = s.runs.get(req.runId);
+        if (!run) {
+          run = execute(s, req);
+          run.catch(() => {});
+          s.runs.set(req.runId, run);
+        }
+        return raceAbort(run, signal);
+      },
+      async stopInstance(instance, signal) {
+        const s = await ensureReachable(signal);
+        const i = instanceOf(s, instance);
+        i.process = 'none';
+        i.health = 'unknown';
+        delete i.pid;
+        s.snapshot = undefined;
+      },
+      async status(signal): Promise<AgentStatus> {
+        const s = ensureReachable(signal);
+        return statusOf(nodeId, s instanceof Promise ? await s : s);
+      },
+      async logs(instance, step, signal) {
+        const s = await ensureReachable(signal);
+        return s.logs
+          .filter((l) => l.instance === instance && (step === undefined || l.step === step))
+          .filter((l, _i, all) => step === undefined || l === all[all.length - 1])
+          .map((l) => l.text)
+          .join('');
+      },
+      async runJob(req, signal) {
+        return jobsOf(nodeId, await ensureReachable(signal)).run(req);
+      },
+      async killJob(jobId, signal) {
+        if (!jobsOf(nodeId, await ensureReachable(signal)).kill(jobId)) throw new NubisError('NOT_FOUND', `sim node ${nodeId} has no job ${jobId}`);
+      },
+      async jobStatus(signal) {
+        return jobsOf(nodeId, await ensureReachable(signal)).status();
+      },
+      async jobFeed(after, waitMs, signal, answers) {
+        return jobsOf(nodeId, await ensureReachable(signal)).feed(after, Math.min(Math.max(0, waitMs), 30_000), signal, answers);
+      },
+      async answerJobs(answers, signal) {
+        jobsOf(nodeId, await ensureReachable(signal)).answer(answers);
+      },
+      async jobLogs(job, signal) {
+        return jobsOf(nodeId, await ensureReachable(signal)).logs(job);
+      },
+    };
+  }
+
   return {
     client(nodeId, startedAt) {
-      const ensureReachable = async (signal: AbortSignal): Promise<NodeState> => {
-        if (signal.aborted) throw aborted();
-        if (!(await opts.reachable(nodeId))) throw new NubisError('AGENT_UNREACHABLE', `sim node ${nodeId} is not running`);
-        if (signal.aborted) throw aborted();
-        return stateOf(nodeId, startedAt);
-      };
-      return {
-        async runStep(req, signal) {
-          const s = await ensureReachable(signal);
-          let run = s.runs.get(req.runId);
-          if (!run) {
-            run = execute(s, req);
-            run.catch(() => {});
-            s.runs.set(req.runId, run);
-          }
-          return raceAbort(run, signal);
-        },
-        async stopInstance(instance, signal) {
-          const s = await ensureReachable(signal);
-          const i = instanceOf(s, instance);
-          i.process = 'none';
-          i.health = 'unknown';
-          delete i.pid;
-        },
-        async status(signal): Promise<AgentStatus> {
-          const s = await ensureReachable(signal);
-          return {
-            node: nodeId,
-            startedAt: s.startedAt,
-            instances: [...s.instances.values()].map((i) => ({ ...i, ...(i.lastStep ? { lastStep: { ...i.lastStep } } : {}) })),
-          };
-        },
-        async logs(instance, step, signal) {
-          const s = await ensureReachable(signal);
-          return s.logs
-            .filter((l) => l.instance === instance && (step === undefined || l.step === step))
-            .filter((l, _i, all) => step === undefined || l === all[all.length - 1])
-            .map((l) => l.text)
-            .join('');
-        },
-        async runJob(req, signal) {
-          return (await ensureReachable(signal)).jobs.run(req);
-        },
-        async killJob(jobId, signal) {
-          if (!(await ensureReachable(signal)).jobs.kill(jobId)) throw new NubisError('NOT_FOUND', `sim node ${nodeId} has no job ${jobId}`);
-        },
-        async jobStatus(signal) {
-          return (await ensureReachable(signal)).jobs.status();
-        },
-        async jobFeed(after, waitMs, signal, answers) {
-          return (await ensureReachable(signal)).jobs.feed(after, Math.min(Math.max(0, waitMs), 30_000), signal, answers);
-        },
-        async answerJobs(answers, signal) {
-          (await ensureReachable(signal)).jobs.answer(answers);
-        },
-        async jobLogs(job, signal) {
-          return (await ensureReachable(signal)).jobs.logs(job);
-        },
-      };
+      let c = clients.get(nodeId);
+      if (!c) clients.set(nodeId, (c = makeClient(nodeId, startedAt)));
+      return c;
     },
     reset(nodeId) {
       const s = nodes.get(nodeId);
       if (!s) return;
       s.startedAt = clock.now();
-      s.jobs.close();
-      s.jobs = createSimJobs(clock, nodeId);
+      s.snapshot = undefined;
+      s.jobs?.close();
+      s.jobs = undefined;
       for (const i of s.instances.values()) {
         i.process = 'none';
         i.health = 'unknown';
@@ -201,12 +227,13 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
       }
     },
     forget(nodeId) {
-      nodes.get(nodeId)?.jobs.close();
+      nodes.get(nodeId)?.jobs?.close();
       nodes.delete(nodeId);
+      clients.delete(nodeId);
     },
     close() {
       closing.abort();
-      for (const s of nodes.values()) s.jobs.close();
+      for (const s of nodes.values()) s.jobs?.close();
     },
   };
 }

@@ -21,6 +21,12 @@
  * - Several SimCloud objects may open one inventory file (two cloud entries over one account):
  *   they see each other's servers; `totals()` counts the calls all of them received.
  * - Every call honours its AbortSignal (rejects with ABORTED).
+ *
+ * Reads are answered from an in-memory copy of the inventory (./inventory-cache.ts) that every
+ * write of this object updates and that is loaded again whenever another connection committed
+ * to the file: a list of 10,000 servers costs a walk of an array, not a query and 10,000 JSON
+ * parses. A server as returned is frozen and handed out again while its row and status stay the
+ * same (callers never edit what a cloud answers).
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -30,6 +36,7 @@ import { NubisError, cloudErrorFromStatus } from '../../errors/index.js';
 import type { NodeRequirements } from '../../model/types.js';
 import { createPrng } from './prng.js';
 import { drawError, provisioningMs, SIM_OPS, type SimModel, type SimOp } from './model.js';
+import { InventoryCache, type CachedRow, type Row } from './inventory-cache.js';
 
 export type SimServerStatus = 'provisioning' | 'running' | 'deleted';
 
@@ -120,20 +127,6 @@ export interface SimCloud {
   close(): void;
 }
 
-interface Row {
-  seq: number;
-  id: string;
-  token: string | null;
-  tags: string;
-  requirements: string | null;
-  address: string;
-  created_at: number;
-  ready_at: number;
-  boot_until: number;
-  deleted_at: number | null;
-  reboots: number;
-}
-
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS servers (
@@ -151,13 +144,6 @@ CREATE TABLE IF NOT EXISTS servers (
 );
 CREATE INDEX IF NOT EXISTS servers_token ON servers (token) WHERE deleted_at IS NULL;
 CREATE INDEX IF NOT EXISTS servers_ready ON servers (ready_at) WHERE deleted_at IS NULL;
-CREATE TABLE IF NOT EXISTS server_tags (
-  server_id TEXT NOT NULL,
-  key TEXT NOT NULL,
-  value TEXT NOT NULL,
-  PRIMARY KEY (server_id, key)
-);
-CREATE INDEX IF NOT EXISTS server_tags_kv ON server_tags (key, value);
 CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
 `;
 
@@ -208,11 +194,6 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
   const prng = createPrng(((opts.seed ?? 1) * 2654435761 + (countRow?.n ?? 0) * 40503) >>> 0);
 
   const q = {
-    byId: db.prepare<[string], Row>('SELECT * FROM servers WHERE id = ?'),
-    byToken: db.prepare<[string], Row>('SELECT * FROM servers WHERE token = ? AND deleted_at IS NULL ORDER BY seq LIMIT 1'),
-    all: db.prepare<[], Row>('SELECT * FROM servers ORDER BY seq'),
-    live: db.prepare<[], Row>('SELECT * FROM servers WHERE deleted_at IS NULL ORDER BY seq'),
-    liveCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM servers WHERE deleted_at IS NULL'),
     inFlight: db.prepare<[number], { n: number }>(
       'SELECT count(*) AS n FROM servers WHERE deleted_at IS NULL AND ready_at > ?',
     ),
@@ -221,7 +202,6 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
       `INSERT INTO servers (seq, id, token, tags, requirements, address, created_at, ready_at)
        VALUES (@seq, @id, @token, @tags, @requirements, @address, @created_at, @ready_at)`,
     ),
-    insertTag: db.prepare('INSERT INTO server_tags (server_id, key, value) VALUES (?, ?, ?)'),
     markDeleted: db.prepare('UPDATE servers SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL'),
     reboot: db.prepare('UPDATE servers SET reboots = reboots + 1, boot_until = ? WHERE id = ?'),
     bump: db.prepare('INSERT INTO totals (name, n) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET n = n + excluded.n'),
@@ -229,14 +209,20 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
     totals: db.prepare<[], { name: string; n: number }>('SELECT name, n FROM totals'),
   };
 
-  /** The server now, or as it was at `at` (a stale read: deleted only if deleted by then). */
-  const toServer = (r: Row, at?: number): SimServer => {
-    const now = at === undefined ? clock.now() : Math.max(at, r.created_at);
+  const rows = new InventoryCache<SimServer>(db);
+
+  /**
+   * The server now (frozen, the same object while its row and status stay the same), or as it
+   * was at `at` (a stale read: deleted only if deleted by then).
+   */
+  const toServer = (r: CachedRow<SimServer>, at?: number, clockNow?: number): SimServer => {
+    const now = at === undefined ? (clockNow ?? clock.now()) : Math.max(at, r.created_at);
     const deleted = r.deleted_at !== null && (at === undefined || r.deleted_at <= now);
     const status: SimServerStatus = deleted ? 'deleted' : now < r.ready_at || now < r.boot_until ? 'provisioning' : 'running';
+    if (at === undefined && r.answer?.status === status) return r.answer.value;
     const s: SimServer = {
       id: r.id,
-      tags: JSON.parse(r.tags) as Record<string, string>,
+      tags: r.tagMap as Record<string, string>,
       status,
       address: r.address,
       createdAt: r.created_at,
@@ -245,7 +231,10 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
     };
     if (deleted) s.deletedAt = r.deleted_at!;
     if (r.token !== null) s.idempotencyToken = r.token;
-    if (r.requirements !== null) s.requirements = JSON.parse(r.requirements) as NodeRequirements;
+    if (r.reqs !== undefined) s.requirements = r.reqs;
+    if (at !== undefined) return s;
+    Object.freeze(s);
+    r.answer = { status, value: s };
     return s;
   };
 
@@ -270,7 +259,7 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
     const ms = readyAt - clock.now();
     if (ms > 0) clock.sleep(ms, timers.signal).catch(() => {});
   };
-  for (const r of q.live.all()) armReadyTimer(r.ready_at);
+  for (const r of rows.all()) if (r.deleted_at === null) armReadyTimer(r.ready_at);
 
   const inOutage = (now: number): boolean =>
     now < outageUntil || (model.outages ?? []).some((w) => now >= w.fromMs && now < w.untilMs);
@@ -278,6 +267,7 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
   async function call<T>(op: SimOp, signal: AbortSignal | undefined, fn: () => T): Promise<T> {
     count(`calls.${op}`);
     try {
+      if (!closed) rows.sync();
       if (signal?.aborted) throw abortedError();
       if (closed) throw simError(503, 'sim cloud is closed');
       if (inOutage(clock.now())) throw simError(503, `sim cloud ${name} is in an outage`);
@@ -299,7 +289,7 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
     }
   }
 
-  const insertServer = db.transaction((req: SimCreateRequest): Row => {
+  const insertServer = db.transaction((req: SimCreateRequest): CachedRow<SimServer> => {
     const now = clock.now();
     const inFlight = (q.inFlight.get(now)?.n ?? 0) + 1;
     counters.maxInFlightCreates = Math.max(counters.maxInFlightCreates, inFlight);
@@ -316,24 +306,25 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
       ready_at: now + Math.round(provisioningMs(model, inFlight, prng)),
     };
     q.insert.run(row);
-    for (const [k, v] of Object.entries(req.tags)) q.insertTag.run(row.id, k, v);
     count('created');
     armReadyTimer(row.ready_at);
-    return q.byId.get(row.id)!;
+    // lists filter on the tags kept with the row (./inventory-cache.ts); the row is as inserted
+    return rows.inserted({ ...row, boot_until: 0, deleted_at: null, reboots: 0 });
   });
 
-  /** Live servers carrying all these tags, oldest first. */
-  function liveTagged(tags: Record<string, string>): Row[] {
-    const entries = Object.entries(tags);
-    if (entries.length === 0) return q.live.all();
-    const cond = entries.map(() => '(t.key = ? AND t.value = ?)').join(' OR ');
-    return db
-      .prepare<unknown[], Row>(
-        `SELECT s.* FROM servers s WHERE s.deleted_at IS NULL AND
-           (SELECT count(*) FROM server_tags t WHERE t.server_id = s.id AND (${cond})) = ?
-         ORDER BY s.seq`,
-      )
-      .all(...entries.flat(), entries.length);
+  /** Live servers carrying all these tags and created by `createdBy`, oldest first. */
+  function liveTagged(tags: Record<string, string>, createdBy: number): CachedRow<SimServer>[] {
+    const keys = Object.keys(tags);
+    const values = keys.map((k) => tags[k]);
+    const all = rows.all();
+    const out: CachedRow<SimServer>[] = [];
+    next: for (let i = 0; i < all.length; i++) {
+      const r = all[i]!;
+      if (r.deleted_at !== null || r.created_at > createdBy) continue;
+      for (let j = 0; j < keys.length; j++) if (r.tagMap[keys[j]!] !== values[j]) continue next;
+      out.push(r);
+    }
+    return out;
   }
 
   const cloud: SimCloud = {
@@ -344,14 +335,14 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
       return call('create', signal, () => {
         const fault = drawError(model, 'create', prng);
         if (fault && !fault.partial) throw simError(fault.status, `sim create failed (injected ${fault.status})`);
-        const existing = req.idempotencyToken ? q.byToken.get(req.idempotencyToken) : undefined;
-        let row: Row;
+        const existing = req.idempotencyToken ? rows.liveByToken(req.idempotencyToken) : undefined;
+        let row: CachedRow<SimServer>;
         if (existing) {
           count('replayed');
           row = existing;
         } else {
           const limit = model.quota?.servers;
-          if (limit !== undefined && (q.liveCount.get()?.n ?? 0) >= limit) throw quotaError(`server quota of ${limit} reached; delete servers or raise the quota`);
+          if (limit !== undefined && rows.liveCount() >= limit) throw quotaError(`server quota of ${limit} reached; delete servers or raise the quota`);
           row = insertServer(req);
         }
         if (fault) throw simError(fault.status, `sim create failed after accepting the server (injected partial ${fault.status})`);
@@ -362,7 +353,7 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
       return call('get', signal, () => {
         const fault = drawError(model, 'get', prng);
         if (fault) throw simError(fault.status, `sim get failed (injected ${fault.status})`);
-        const r = q.byId.get(id);
+        const r = rows.get(id);
         const now = clock.now();
         if (!r || now - r.created_at < (model.notFoundAfterCreateMs ?? 0)) return undefined;
         const s = model.staleReadMs ? toServer(r, now - model.staleReadMs) : toServer(r);
@@ -382,38 +373,49 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
       return call('list', signal, () => {
         const fault = drawError(model, 'list', prng);
         if (fault) throw simError(fault.status, `sim list failed (injected ${fault.status})`);
-        const visible = liveTagged(tags).filter((r) => clock.now() - r.created_at >= (model.listLagMs ?? 0));
+        const now = clock.now();
+        const visible = liveTagged(tags, now - (model.listLagMs ?? 0));
         const offset = Math.max(0, Math.floor(page.offset));
         const cap = model.listPageSize ?? Infinity;
-        const limit = Math.min(page.limit ?? cap, cap);
-        const rows = visible.slice(offset, offset + limit);
-        const next = offset + rows.length;
-        return { servers: rows.map((r) => toServer(r)), ...(next < visible.length ? { nextOffset: next } : {}) };
+        const end = Math.min(visible.length, offset + Math.min(page.limit ?? cap, cap));
+        const servers: SimServer[] = [];
+        for (let i = offset; i < end; i++) servers.push(toServer(visible[i]!, undefined, now));
+        const next = offset + servers.length;
+        return { servers, ...(next < visible.length ? { nextOffset: next } : {}) };
       });
     },
     delete(id, signal) {
       return call('delete', signal, () => {
         const fault = drawError(model, 'delete', prng);
         if (fault) throw simError(fault.status, `sim delete failed (injected ${fault.status})`);
-        if (q.markDeleted.run(clock.now(), id).changes > 0) count('deleted');
+        const now = clock.now();
+        if (q.markDeleted.run(now, id).changes > 0) {
+          rows.deleted(id, now);
+          count('deleted');
+        }
       });
     },
     reboot(id, signal) {
       return call('reboot', signal, () => {
         const fault = drawError(model, 'reboot', prng);
         if (fault) throw simError(fault.status, `sim reboot failed (injected ${fault.status})`);
-        const r = q.byId.get(id);
+        const r = rows.get(id);
         if (!r || r.deleted_at !== null) throw simError(404, `no server ${id}`);
         const until = clock.now() + (model.rebootMs ?? 0);
         q.reboot.run(until, id);
+        rows.rebooted(id, until);
         armReadyTimer(until);
       });
     },
     peek(id) {
-      const r = q.byId.get(id);
+      rows.sync();
+      const r = rows.get(id);
       return r ? toServer(r) : undefined;
     },
-    inventory: () => q.all.all().map((r) => toServer(r)),
+    inventory: () => {
+      rows.sync();
+      return rows.all().map((r) => toServer(r));
+    },
     inFlightCreates: () => q.inFlight.get(clock.now())?.n ?? 0,
     counters: () => ({
       ...counters,
@@ -437,7 +439,7 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
         const s = cloud.peek(id);
         if (!s || s.status === 'deleted') throw simError(404, `no server ${id}`);
         if (s.status === 'running') return s;
-        const r = q.byId.get(id)!;
+        const r = rows.get(id)!;
         await clock.sleep(Math.max(1, Math.max(r.ready_at, r.boot_until) - clock.now()), signal);
       }
     },

@@ -15,14 +15,23 @@ import { createSimAgents, type SimAgents } from './agent.js';
 import { createSimCloud, quotaError, QUOTA_ERROR_TYPE, type SimCloud, type SimServer } from './cloud.js';
 import { parseSimModel } from './model.js';
 
+/** Nodes as answered, per server object: the sim cloud hands out one frozen object while a server stays the same. */
+const nodeOf = new WeakMap<SimServer, CloudNode>();
+
 function toNode(s: SimServer): CloudNode {
-  return {
+  const known = nodeOf.get(s);
+  if (known) return known;
+  const n: CloudNode = {
     id: s.id,
     tags: { ...s.tags },
     status: s.status === 'deleted' ? 'stopped' : s.status,
     address: s.address,
     createdAt: s.createdAt,
   };
+  if (!Object.isFrozen(s)) return n;
+  Object.freeze(n.tags);
+  nodeOf.set(s, Object.freeze(n));
+  return n;
 }
 
 function isSimCloud(v: unknown): v is SimCloud {
@@ -70,7 +79,7 @@ export function createSimDriver(ctx: DriverContext): Driver {
   const agents = createSimAgents({
     clock: ctx.clock,
     ...agentOptions(ctx),
-    reachable: async (id) => cloud.peek(id)?.status === 'running',
+    reachable: (id) => cloud.peek(id)?.status === 'running',
   });
   return {
     platform: 'sim',

@@ -6,6 +6,7 @@ import { requeueAfter, type Controller, type ReconcileResult } from '../../core/
 import type { EngineContext } from '../../context.js';
 import { deadlineRound } from '../../reachability.js';
 import { toNubisError } from '../../../errors/index.js';
+import type { Driver } from '../../../drivers/index.js';
 
 export const OBSERVE_KEY = 'agents';
 
@@ -27,6 +28,8 @@ export class ObserveController implements Controller {
     const byNode: Promise<void>[] = [];
     // one deadline for the round: every call starts now
     const round = deadlineRound(ctx.clock, ctx.settings.observeTimeoutMs, ctx.signal);
+    // the driver of each deployment's cloud, looked up once per round
+    const drivers = new Map<string, Driver>();
     for (const inst of ctx.instances.values()) {
       if (!inst.desired || inst.phase !== 'running' || ctx.busy.has(inst.key)) continue;
       const d = ctx.deployments.get(inst.deployment);
@@ -35,8 +38,12 @@ export class ObserveController implements Controller {
       byNode.push(
         (async () => {
           try {
-            const st = await ctx.cloudFor(d, n.cloud).driver.agent(n.observed!).status(round.signal());
-            await ctx.applyReachability(ctx.reach.agentAnswered(n.key));
+            const dk = `${d.name}\0${n.cloud}`;
+            let driver = drivers.get(dk);
+            if (!driver) drivers.set(dk, (driver = ctx.cloudFor(d, n.cloud).driver));
+            const st = await driver.agent(n.observed!).status(round.signal());
+            const back = ctx.reach.agentAnswered(n.key);
+            if (back) await ctx.applyReachability(back);
             const s = st.instances.find((x) => x.instance === inst.name);
             const comp = d.spec.components[inst.component];
             // `none`: the agent has no process for a started instance (the node lost it, e.g. a

@@ -12,6 +12,7 @@ import { toNubisError } from '../../../errors/index.js';
 import { decideSweep, emptyHistory, DEFAULT_TENANT_TAG, type SweepHistory, type SweepIntent } from '../../sweep.js';
 import { applySweepDecision, type SweepContext } from '../../sweep-actions.js';
 import type { CloudHandle } from '../../clouds.js';
+import type { NodeRec } from '../../state.js';
 import { done, requeueAfter, type Controller, type ReconcileResult } from '../../core/index.js';
 import type { EngineContext } from '../../context.js';
 
@@ -24,6 +25,8 @@ export class SweepController implements Controller {
   private readonly history = new Map<string, SweepHistory>();
   private readonly running = new Map<string, Promise<void>>();
   private readonly soon = new Set<string>();
+  /** The sweep's view of each node record (see `intents`). */
+  private readonly intentOf = new WeakMap<NodeRec, SweepIntent>();
   private sweeps = 0;
   private readonly context: SweepContext;
 
@@ -38,7 +41,10 @@ export class SweepController implements Controller {
       setNode: (n, status, reason, extra, data) => ctx.setNode(n, status, reason, extra, data),
       setPhase: (i, phase, reason) => ctx.setPhase(i, phase, reason),
       emit: (e) => ctx.emit(e),
-      cloudReported: (n, down, reason, data, outcome) => ctx.applyReachability(ctx.reach.cloudReported(n.key, down, reason), data, outcome),
+      cloudReported(n, down, reason, data, outcome) {
+        const change = ctx.reach.cloudReported(n.key, down, reason);
+        return change ? ctx.applyReachability(change, data(), outcome) : undefined;
+      },
       run(key, deployment, fn) {
         const p = fn();
         ctx.track(key, deployment ?? '', p);
@@ -129,7 +135,12 @@ export class SweepController implements Controller {
     });
     this.history.set(cloud.key, history);
     this.sweeps++;
-    await Promise.all(decisions.map((dec) => applySweepDecision(this.context, cloud.driver, dec)));
+    const writes: Promise<void>[] = [];
+    for (const dec of decisions) {
+      const w = applySweepDecision(this.context, cloud.driver, dec);
+      if (w) writes.push(w);
+    }
+    await Promise.all(writes);
     cloud.synced = true;
     if (suspects > 0 && !this.soon.has(cloud.key) && !ctx.stopped) {
       // a node missed once is listed again soon, so a lost one is re-created promptly
@@ -149,13 +160,24 @@ export class SweepController implements Controller {
       if (!d) continue;
       const ck = `${n.deployment}\0${n.cloud}`;
       if (!own.has(ck)) own.set(ck, ctx.handleKey(d, n.cloud));
-      out.set(n.key, {
-        key: n.key, deployment: n.deployment, tenant: d.tenant, status: n.status, token: n.token,
-        ...(n.providerId ? { providerId: n.providerId } : {}),
-        own: own.get(ck) === cloud.key,
-        changed: ctx.busy.has(n.key) || (n.touch ?? 0) > listFrom,
-        graceUntil: (n.visibleSince ?? 0) + ctx.settings.consistencyMs,
-      });
+      const own1 = own.get(ck) === cloud.key;
+      const changed = ctx.busy.has(n.key) || (n.touch ?? 0) > listFrom;
+      const graceUntil = (n.visibleSince ?? 0) + ctx.settings.consistencyMs;
+      // one record per node, refreshed in place: it is read only while the list is judged, synchronously
+      let i = this.intentOf.get(n);
+      if (!i) this.intentOf.set(n, (i = { key: n.key, deployment: n.deployment, tenant: d.tenant, status: n.status, token: n.token, own: own1, changed, graceUntil }));
+      else {
+        i.deployment = n.deployment;
+        i.tenant = d.tenant;
+        i.status = n.status;
+        i.token = n.token;
+        i.own = own1;
+        i.changed = changed;
+        i.graceUntil = graceUntil;
+      }
+      if (n.providerId) i.providerId = n.providerId;
+      else delete i.providerId;
+      out.set(n.key, i);
     }
     return out;
   }
