@@ -208,7 +208,8 @@ export interface InstancePlan {
  * The actions of one instance, with readiness decided from the counts of its providers and
  * requirers (not from their planned actions: the engine plans each instance alone): a
  * configure waits until every mandatory channel has a serving provider and no wanted provider
- * is still to start; a stop waits until its requirers' updates and (in a destroy) stops are
+ * is still to start; a channel change of a requirer without update handler (a restart) waits
+ * likewise until no provider is still to start; a stop waits until its requirers' updates and (in a destroy) stops are
  * done. An instance with an action in flight gets none (the caller does not ask).
  */
 export function planInstance(inst: InstanceRec, env: InstancePlanEnv): InstancePlan {
@@ -259,7 +260,11 @@ export function planInstance(inst: InstanceRec, env: InstancePlanEnv): InstanceP
     } else if (phase === 'running' && nodeUp && inst.health === 'unhealthy') {
       push({ kind: 'restart', target: inst.key, after: [], ready: !waiting, reason: 'its health check failed' });
     } else if (phase === 'running' && nodeUp && Object.keys(comp.requires).length > 0 && env.hash(comp.name) !== inst.wiringHash) {
-      push({ kind: 'update', target: inst.key, after: [], ready: !waiting, reason: 'its channels changed' });
+      // without an update handler the change costs a restart: not while a provider is still to start,
+      // whose return may undo it (a provider restarting in place would restart every requirer for nothing)
+      if (!comp.handlers.update) for (const ch of Object.values(comp.requires)) if (env.counts(ch.component).startPending > 0) out.waitsForProviders.push(ch.component);
+      const held = out.waitsForProviders.length > 0;
+      push({ kind: 'update', target: inst.key, after: [], ready: !waiting && !held, reason: held ? 'its channels changed; waits for its providers to start' : 'its channels changed' });
     }
     return out;
   }

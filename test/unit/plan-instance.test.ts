@@ -172,3 +172,31 @@ test('component counts: kept by difference, so a repeated or missed notification
   assert.equal(s.counts('w', 'kv').serving, 1);
   assert.ok(s.servingGen('w', 'kv') >= 3, 'each change of what it serves bumps the serving generation');
 });
+
+/**
+ * A requirer without an update handler pays a wiring change with a restart: while one of its
+ * providers is restarting (still to start), its return may undo the change, so the restart
+ * waits; a requirer with an update handler is told at once.
+ */
+test('planInstance: a channel change restarts a requirer without update handler only once no provider is still to start', () => {
+  const d: Deployment = { name: 'w', tenant: 'default', spec: SPEC_OBJ, specText: SPEC, file: 'w.yaml', version: 1, status: 'active', counts: {}, ordinals: {}, createdAt: 0, updatedAt: 0 };
+  const nodes = new Map<string, NodeRec>();
+  const inst = (component: string): InstanceRec => {
+    const key = `w/${component}-1`;
+    nodes.set(key, { key, deployment: 'w', cloud: 'c', status: 'running', token: 't', attempts: 0, createdAt: 0, updatedAt: 0 });
+    return { key, deployment: 'w', component, ordinal: 1, name: `${component}-1`, desired: true, phase: 'running', wiringHash: 'old', runSeq: 0, restarts: 0, attempts: 0, createdAt: 0, updatedAt: 0, health: 'healthy', processAlive: true };
+  };
+  const app = inst('app');
+  const lb = inst('lb');
+  const planned = (i: InstanceRec, startPending: number): string[] =>
+    planInstance(i, {
+      dep: d, nodes, now: 0,
+      counts: () => ({ serving: 1, startPending }),
+      hash: () => 'new',
+      requirersBusy: () => false,
+      requirersOf: () => [],
+    }).actions.map((a) => `${a.kind}${a.ready ? '!' : ''}`);
+  assert.deepEqual(planned(app, 1), ['update'], 'held while a kv instance is still to start');
+  assert.deepEqual(planned(app, 0), ['update!']);
+  assert.deepEqual(planned(lb, 1), ['update!'], 'an update handler is run at once');
+});

@@ -245,6 +245,8 @@ export class InstancesController implements Actuator {
   async update(d: Deployment, inst: InstanceRec): Promise<void> {
     const { ctx } = this;
     const comp = d.spec.components[inst.component]!;
+    // the change was undone before it reached this instance (its providers are back as they were): nothing to tell it
+    if (this.wiring.freshHashOf(d, inst.component) === inst.wiringHash) return;
     if (!comp.handlers.update) return this.restart(inst, 'its channels changed and it has no update handler');
     try {
       const { result, hash, recorded } = await this.runHandler(d, inst, 'update');

@@ -131,6 +131,15 @@ export class WiringController implements Controller {
     return this.current(d, component)?.hash;
   }
 
+  /**
+   * The wiring hash the requiring component's instances should have now: the published one,
+   * first brought up to date if a provider changed since (an update decided on the paced,
+   * older record may have been undone meanwhile, e.g. by a provider restarting in place).
+   */
+  freshHashOf(d: Deployment, component: string): string | undefined {
+    return this.fresh(d, component)?.hash;
+  }
+
   /** The instance's wiring as last published for its component, and its hash. */
   wiringFor(d: Deployment, inst: InstanceRec): { wiring: Wiring; hash: string } {
     const comp = d.spec.components[inst.component]!;
