@@ -408,6 +408,11 @@ export async function runNubisSuite(def: string, o: NubisRunOptions = {}): Promi
     }
     return { suite, wallMs, states, kinds, events, meters, labels, history, transitions };
   } finally {
+    // the suite is complete once its last jobs reported; their processes are still in their tail
+    // (the answer to --complete, the exit). They run in sessions of their own, outside the agent's
+    // group, so they must end before the agent stops, or they outlive it waiting for an answer.
+    // Bounded: a job that does not end here is killed after the agent (killUnder).
+    for (let i = 0; i < 200 && (dispatcher?.running().length ?? 0) > 0; i++) await new Promise((r) => setTimeout(r, 50));
     runtime?.close();
     await dispatcher?.close();
     await agent?.close({ killProcesses: true });
@@ -419,10 +424,23 @@ export async function runNubisSuite(def: string, o: NubisRunOptions = {}): Promi
       killGroup(agentChild);
     }
     for (const c of children.values()) if (c.pid !== undefined) killPid(c.pid);
+    killUnder(work);
     await spawner?.close();
     for (const s of sockets) s.destroy();
     await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
     fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Kills what still runs with its working directory under `dir` (jobs whose agent is gone: they run in sessions of their own). */
+function killUnder(dir: string): void {
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(e)) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${e}/cwd`).startsWith(dir)) process.kill(Number(e), 'SIGKILL');
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
   }
 }
 
