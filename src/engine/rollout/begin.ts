@@ -7,7 +7,7 @@ import type { AppSpec, ComponentSpec } from '../../model/index.js';
 import type { RolloutLine } from '../views.js';
 import type { Deployment, InstanceRec, Revision, RolloutState } from '../state.js';
 import { changeBetween, computeRevisions, describeChange, parseRevision, revisionText, type ArtefactFile, type SecretDigest } from './revision.js';
-import { DEFAULT_STRATEGY } from './controller.js';
+import { batchSizes, batchesFor, DEFAULT_STRATEGY } from './controller.js';
 
 export interface PrepareInput {
   /** The deployment as it is now; absent for a new one. */
@@ -68,9 +68,8 @@ export function prepareRollout(x: PrepareInput): Prepared {
     const s = comp.updateStrategy ?? DEFAULT_STRATEGY;
     const restarts = outdated.filter((o) => o.ch.kind === 'restart');
     const replaces = outdated.filter((o) => o.ch.kind === 'replace');
-    const per = Math.max(1, s.maxUnavailable);
-    const perReplace = Math.max(1, s.maxSurge + s.maxUnavailable);
-    const batches = Math.ceil(restarts.length / per) + Math.ceil(replaces.length / perReplace);
+    const { restart: per, replace: perReplace } = batchSizes(s);
+    const batches = batchesFor(s, restarts.length, replaces.length);
     const gate = `health gate ${Math.round(s.healthGateTimeoutMs / 1000)} s`;
     const changed = (i: InstanceRec): string => (i.revision && previous[comp.name] && i.revision !== revisionText(previous[comp.name]!) ? 'it runs an earlier revision' : what.length ? `changed: ${what.join(', ')}` : 'its revision changed');
     restarts.forEach((o, k) => {

@@ -45,6 +45,17 @@ const STEPS: Record<'install' | 'configure' | 'start', string> = {
   start: 'start runs again',
 };
 
+/** Instances per batch under a strategy: restarts in place, and replacements (surge plus unavailable); at least 1. */
+export function batchSizes(s: UpdateStrategySpec): { restart: number; replace: number } {
+  return { restart: Math.max(1, s.maxUnavailable), replace: Math.max(1, s.maxSurge + s.maxUnavailable) };
+}
+
+/** The batches `restarts` restarts and `replaces` replacements take under a strategy. */
+export function batchesFor(s: UpdateStrategySpec, restarts: number, replaces: number): number {
+  const size = batchSizes(s);
+  return Math.ceil(restarts / size.restart) + Math.ceil(replaces / size.replace);
+}
+
 export const strategyOf = (d: Deployment, component: string): UpdateStrategySpec => d.spec.components[component]?.updateStrategy ?? DEFAULT_STRATEGY;
 
 /** The revision an instance runs; one without a record was created since the last apply, so it runs the current one. */
@@ -142,7 +153,7 @@ export class RolloutController {
     cr.batchStartedAt = now;
     const restarts = outdated.filter((i) => changeBetween(revisionOf(i, target), target).kind === 'restart');
     if (restarts.length > 0) {
-      for (const i of restarts.slice(0, Math.max(1, s.maxUnavailable))) {
+      for (const i of restarts.slice(0, batchSizes(s).restart)) {
         const ch = changeBetween(revisionOf(i, target), target);
         const from = ch.kind === 'restart' ? ch.from : 'install';
         const reason = `rolling update batch ${cr.batch}: restart in place, ${STEPS[from]}`;

@@ -3,7 +3,7 @@ import { NubisError } from '../../errors/index.js';
 import type { EventInput } from '../../events/index.js';
 import type { Caller, DeploymentRollout, RolloutView } from '../views.js';
 import { desiredCount, type Deployment, type InstanceRec } from '../state.js';
-import { DEFAULT_STRATEGY, isOutdated, revisionOf } from './controller.js';
+import { batchesFor, DEFAULT_STRATEGY, isOutdated, revisionOf } from './controller.js';
 import { changeBetween } from './revision.js';
 
 export interface RolloutFacadeDeps {
@@ -66,7 +66,7 @@ export function rolloutSummary(d: Deployment, instances: readonly InstanceRec[])
     const replaces = outdated.length - restarts;
     const count = desiredCount(d, c);
     batch += started;
-    batches += started + Math.ceil(restarts / Math.max(1, s.maxUnavailable)) + Math.ceil(replaces / Math.max(1, s.maxSurge + s.maxUnavailable));
+    batches += started + batchesFor(s, restarts, replaces);
     updated += Math.min(count, live.filter((i) => !isOutdated(i, target)).length);
     wanted += count;
   }
