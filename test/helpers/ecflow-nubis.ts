@@ -214,6 +214,8 @@ export async function runNubisSuite(def: string, o: NubisRunOptions = {}): Promi
     const suite = definition.suites[0]!.name;
     const history: Record<string, string[]> = {};
     const transitions: SuiteRun['transitions'] = [];
+    const archives: string[] = [];
+    const archivedNow = new Map<string, string>();
     const last = new Map<string, string>();
     /**
      * Task state changes in order. The runtime reports each step's final states, so a task that
@@ -340,6 +342,10 @@ export async function runNubisSuite(def: string, o: NubisRunOptions = {}): Promi
       },
       changed(_w, nodes) {
         for (const n of nodes) {
+          // archiving and restoring, as ecflow_server logs them
+          const fl = n.flags?.includes('archived') ? 'autoarchive' : n.flags?.includes('restored') ? 'autorestore' : '';
+          if (fl !== (archivedNow.get(n.path) ?? '') && fl !== '') archives.push(`${fl} ${n.path}`);
+          archivedNow.set(n.path, fl);
           flush();
           note(n.path, n.state);
           if (n.path === `/${suite}` && n.state === 'complete' && wallMs === 0) {
@@ -412,13 +418,18 @@ export async function runNubisSuite(def: string, o: NubisRunOptions = {}): Promi
     const events: Record<string, boolean> = {};
     const meters: Record<string, number> = {};
     const labels: Record<string, string> = {};
+    const flags: Record<string, string[]> = {};
     for (const n of runtime.nodes()) {
+      // what an autocancel removed or an autoarchive archived is not in the tree (nor in ecFlow's)
+      if (runtime.node(n.path) === undefined) continue;
       states[n.path] = n.state;
+      const fl = (n.flags ?? []).filter((f) => f === 'archived' || f === 'restored');
+      if (fl.length > 0) flags[n.path] = fl;
       for (const [k, v] of Object.entries(n.events)) events[`${n.path}:${k}`] = v;
       for (const [k, v] of Object.entries(n.meters)) meters[`${n.path}:${k}`] = v;
       for (const [k, v] of Object.entries(n.labels)) labels[`${n.path}:${k}`] = v;
     }
-    return { suite, wallMs, states, kinds, events, meters, labels, history, transitions };
+    return { suite, wallMs, states, kinds, events, meters, labels, history, transitions, archives, flags };
   } finally {
     // the suite is complete once its last jobs reported; their processes are still in their tail
     // (the answer to --complete, the exit). They run in sessions of their own, outside the agent's
@@ -677,7 +688,7 @@ export async function runNubisCli(def: string, o: { include?: string; files?: st
     }
     await watched.catch(() => undefined);
     const tree = (await ans()).tree;
-    const run: SuiteRun = { suite, wallMs, states: {}, kinds: {}, events: {}, meters: {}, labels: {}, history: jobs.history, transitions: jobs.transitions };
+    const run: SuiteRun = { suite, wallMs, states: {}, kinds: {}, events: {}, meters: {}, labels: {}, history: jobs.history, transitions: jobs.transitions, archives: [], flags: {} };
     for (const n of flatten(tree)) {
       if (n.kind === 'workflow') continue;
       run.states[n.path] = n.state;
@@ -685,6 +696,8 @@ export async function runNubisCli(def: string, o: { include?: string; files?: st
       for (const [k, v] of Object.entries(n.events ?? {})) run.events[`${n.path}:${k}`] = v;
       for (const [k, v] of Object.entries(n.meters ?? {})) run.meters[`${n.path}:${k}`] = v;
       for (const [k, v] of Object.entries(n.labels ?? {})) run.labels[`${n.path}:${k}`] = v;
+      const fl = (n.flags ?? []).filter((f) => f === 'archived' || f === 'restored');
+      if (fl.length > 0) run.flags[n.path] = fl;
     }
     return run;
   } finally {
@@ -706,6 +719,7 @@ interface TreeNode {
   events?: Record<string, boolean>;
   meters?: Record<string, number>;
   labels?: Record<string, string>;
+  flags?: string[];
   children: TreeNode[];
 }
 const flatten = (n: TreeNode): TreeNode[] => [n, ...n.children.flatMap(flatten)];

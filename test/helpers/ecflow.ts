@@ -111,6 +111,10 @@ export interface SuiteRun {
   history: Record<string, string[]>;
   /** Task state changes, in order (submitted, active, complete, aborted, queued). */
   transitions: { path: string; state: string }[];
+  /** `autoarchive <path>` / `autorestore <path>`, in order. */
+  archives: string[];
+  /** The `archived` and `restored` flags of the nodes that have them, at the end. */
+  flags: Record<string, string[]>;
 }
 
 export interface RunSuiteOptions {
@@ -317,7 +321,9 @@ function makeServer(port: number, home: string, child: ChildProcess, output: () 
         await sleep(poll);
       }
       const run = parseGetState(await must(['--get_state', `/${suite}`]), suite);
-      const fromLog = parseLog(log().slice(logStart), new Set(Object.keys(run.kinds).filter((p) => run.kinds[p] === 'task')));
+      // the definition's tasks: --get_state leaves out those below an archived node
+      const tasks = new Set([...Object.keys(run.kinds).filter((p) => run.kinds[p] === 'task'), ...defTaskPaths(text)]);
+      const fromLog = parseLog(log().slice(logStart), tasks, suite);
       return { ...run, ...fromLog, wallMs };
     },
     async stop() {
@@ -335,6 +341,32 @@ function makeServer(port: number, home: string, child: ChildProcess, output: () 
   };
 }
 
+/** The task paths a .def file declares (suite, family and task lines; `endfamily` closes one). */
+export function defTaskPaths(text: string): string[] {
+  const out: string[] = [];
+  const stack: string[] = [];
+  let inTask = false;
+  for (const raw of text.split('\n')) {
+    const [word, name] = raw.replace(/#.*/, '').trim().split(/\s+/);
+    if (word === 'suite') {
+      stack.length = 0;
+      stack.push(`/${name}`);
+      inTask = false;
+    } else if (word === 'family' || word === 'task') {
+      if (inTask) stack.pop();
+      const p = `${stack[stack.length - 1] ?? ''}/${name}`;
+      stack.push(p);
+      inTask = word === 'task';
+      if (inTask) out.push(p);
+    } else if (word === 'endfamily') {
+      if (inTask) stack.pop();
+      stack.pop();
+      inTask = false;
+    }
+  }
+  return out;
+}
+
 /** The node lines of a `--get_state` tree with their states (for failure messages). */
 export function stateSummary(tree: string): string {
   return tree
@@ -345,12 +377,13 @@ export function stateSummary(tree: string): string {
 }
 
 /** Reads `--get_state` output: node states and final event/meter/label values. */
-export function parseGetState(tree: string, suite: string): Omit<SuiteRun, 'wallMs' | 'history' | 'transitions'> {
+export function parseGetState(tree: string, suite: string): Omit<SuiteRun, 'wallMs' | 'history' | 'transitions' | 'archives'> {
   const states: Record<string, string> = {};
   const kinds: SuiteRun['kinds'] = {};
   const events: Record<string, boolean> = {};
   const meters: Record<string, number> = {};
   const labels: Record<string, string> = {};
+  const flags: Record<string, string[]> = {};
   const stack: { kind: 'suite' | 'family' | 'task'; path: string }[] = [];
   const top = (): string => stack[stack.length - 1]?.path ?? '';
   for (const raw of tree.split('\n')) {
@@ -363,6 +396,8 @@ export function parseGetState(tree: string, suite: string): Omit<SuiteRun, 'wall
       stack.push({ kind: word, path: p });
       kinds[p] = word;
       states[p] = /state:(\w+)/.exec(comment)?.[1] ?? 'unknown';
+      const fl = (/flag:(\S+)/.exec(comment)?.[1] ?? '').split(',').filter((f) => f === 'archived' || f === 'restored');
+      if (fl.length > 0) flags[p] = fl;
     } else if (word === 'endfamily' || word === 'endsuite') {
       if (stack[stack.length - 1]?.kind === 'task') stack.pop();
       stack.pop();
@@ -383,17 +418,23 @@ export function parseGetState(tree: string, suite: string): Omit<SuiteRun, 'wall
     }
   }
   if (!states[`/${suite}`]) throw new Error(`--get_state shows no suite /${suite}:\n${tree.slice(0, 2000)}`);
-  return { suite, states, kinds, events, meters, labels };
+  return { suite, states, kinds, events, meters, labels, flags };
 }
 
 /** Reads the server log: child-command values in order, and task state changes. */
-export function parseLog(text: string, tasks: ReadonlySet<string>): Pick<SuiteRun, 'history' | 'transitions'> {
+export function parseLog(text: string, tasks: ReadonlySet<string>, suite = ''): Pick<SuiteRun, 'history' | 'transitions' | 'archives'> {
   const history: Record<string, string[]> = {};
   const transitions: SuiteRun['transitions'] = [];
+  const archives: string[] = [];
   const add = (key: string, v: string): void => {
     (history[key] ??= []).push(v);
   };
   for (const line of text.split('\n')) {
+    const arch = /^LOG:\[[^\]]*\]\s+(autoarchive|autorestore)\s+\w+:(\/\S+)/.exec(line);
+    if (arch) {
+      if (arch[2]!.startsWith(`/${suite}/`)) archives.push(`${arch[1]} ${arch[2]}`);
+      continue;
+    }
     const log = /^LOG:\[[^\]]*\]\s+(\w+):\s+(\/\S*)/.exec(line);
     if (log) {
       if (tasks.has(log[2]!)) transitions.push({ path: log[2]!, state: log[1]! });
@@ -407,7 +448,7 @@ export function parseLog(text: string, tasks: ReadonlySet<string>): Pick<SuiteRu
     else if (verb === 'meter') add(`${p}:${name}`, value.trim());
     else add(`${p}:${name}`, value.trim().replace(/^'(.*)'$/s, '$1'));
   }
-  return { history, transitions };
+  return { history, transitions, archives };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
  * Time dependencies, compared with a real ecflow_server (Debian `ecflow-server`, `ecflow-client`):
  * the fixtures time.def (`time`, `today`, `date`, `day`, a series, two of a kind OR'ed, kinds
  * AND'ed, relative `+hh:mm`, midnight), cron.def (a cron requeues; families retired by
- * `complete`; `cron -w`) and timerepeat.def (`+hh:mm` counted from each requeue of a repeat).
+ * `complete`; `cron -w`), timerepeat.def (`+hh:mm` counted from each requeue of a repeat) and
+ * archive.def (`autoarchive` after a delay, at a time, at once, `-i` while idle; `autorestore`;
+ * a trigger on an archived task; `endclock`).
  *
  * Each suite pins its calendar with `clock real 6.12.2026 +85200` (Sunday, 23:40), so both
  * servers start the suite at the same suite time. ecflow_server runs with `--ecfinterval 2`,
@@ -18,12 +20,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { ECFLOW_FIXTURES, runCounts, startEcflow, type EcflowServer, type SuiteRun } from '../helpers/ecflow.js';
+import { checkOrder, ECFLOW_FIXTURES, runCounts, startEcflow, type EcflowServer, type SuiteRun } from '../helpers/ecflow.js';
 import { runNubisSuite } from '../helpers/ecflow-nubis.js';
 import { createVirtualClock } from '../../src/clock/index.js';
 
 let ecf: EcflowServer;
-const FIXTURES = ['time', 'cron', 'timerepeat'] as const;
+const FIXTURES = ['time', 'cron', 'timerepeat', 'archive'] as const;
 let ecflowRuns: Promise<Map<string, SuiteRun>>;
 
 before(async () => {
@@ -58,6 +60,8 @@ function same(ecflow: SuiteRun, nubis: SuiteRun): void {
   assert.deepEqual(nubis.states, ecflow.states, 'final states');
   assert.deepEqual(nubis.labels, ecflow.labels, 'final labels');
   assert.deepEqual(runCounts(nubis), runCounts(ecflow), 'submissions per task');
+  assert.deepEqual(nubis.archives, ecflow.archives, 'autoarchive/autorestore, in order');
+  assert.deepEqual(nubis.flags, ecflow.flags, 'archived and restored flags');
 }
 
 function peerTest(title: string, name: (typeof FIXTURES)[number], expect: (run: SuiteRun) => void): void {
@@ -98,4 +102,19 @@ peerTest('+hh:mm under a repeat counts from each requeue', 'timerepeat', (run) =
   allComplete(run);
   assert.deepEqual(at(run, '/reptime/loop/rt_wait'), ['1 23:44', '2 23:48', '3 23:52']);
   assert.deepEqual(at(run, '/reptime/rt_after'), ['20261206 23:58']);
+});
+
+peerTest('autoarchive (+hh:mm, hh:mm, 0, -i) and autorestore; a trigger on an archived task waits for the restore', 'archive', (run) => {
+  allComplete(run);
+  const s = '/archive1';
+  assert.deepEqual(run.archives, [
+    `autoarchive ${s}/f3`, `autoarchive ${s}/f1`, `autoarchive ${s}/f4`, `autoarchive ${s}/f2`,
+    `autorestore ${s}/f1`, `autorestore ${s}/f3`, `autorestore ${s}/f4`,
+  ]);
+  assert.deepEqual(run.flags, { [`${s}/f1`]: ['restored'], [`${s}/f2`]: ['archived'], [`${s}/f3`]: ['restored'], [`${s}/f4`]: ['restored'] });
+  // f2 stays archived: its task is not in the tree any more
+  assert.equal(run.states[`${s}/f2/ar_t2`], undefined);
+  assert.deepEqual(at(run, `${s}/ar_restorer`), ['23:55']);
+  assert.deepEqual(runCounts(run), Object.fromEntries(['f1/ar_t1', 'f2/ar_t2', 'f3/ar_t3', 'f4/ar_t4', 'ar_restorer', 'ar_after'].map((t) => [`${s}/${t}`, 1])));
+  checkOrder(run, [[`${s}/ar_restorer`, `${s}/ar_after`], [`${s}/ar_restorer`, `${s}/f4/ar_t4`]]);
 });

@@ -7,6 +7,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { NubisError } from '../../src/errors/index.js';
 import { formatTree } from '../../src/cli/commands/workflow.js';
 import { createStyle } from '../../src/cli/format.js';
@@ -391,6 +394,7 @@ test('ECF_SCRIPT_CMD and ECF_FETCH: refused unless the server allows them; their
   const fake: CommandRunner = async (command) => {
     ran.push(command);
     if (command.startsWith('fail')) return { code: 3, stdout: '', stderr: 'no such file\n' };
+    if (command.endsWith(' -i head.h')) return { code: 0, stdout: 'echo fetched head %TASK%\n', stderr: '' };
     return { code: 0, stdout: '%include <head.h>\necho body %TASK%\n', stderr: '' };
   };
   // without --allow-script-commands
@@ -398,8 +402,9 @@ test('ECF_SCRIPT_CMD and ECF_FETCH: refused unless the server allows them; their
     /\/s\/f\/t: ECF_SCRIPT_CMD 'cat \/x\/t\.ecf': script commands are off on this server .*--allow-script-commands/);
   const on = { allowed: true, run: fake };
   assert.equal(await scriptJobText(sub({ ECF_SCRIPT_CMD: 'cat /x/%TASK%.ecf' }), files, on), 'echo head t\necho body t\n');
-  assert.equal(await scriptJobText(sub({ ECF_FETCH: 'fetcher --from /x' }), files, on), 'echo head t\necho body t\n');
-  assert.deepEqual(ran, ['cat /x/t.ecf', 'fetcher --from /x -s t.ecf']);
+  // ECF_FETCH fetches the includes too (-i), not from the uploaded files
+  assert.equal(await scriptJobText(sub({ ECF_FETCH: 'fetcher --from /x' }), files, on), 'echo fetched head t\necho body t\n');
+  assert.deepEqual(ran, ['cat /x/t.ecf', 'fetcher --from /x -s t.ecf', 'fetcher --from /x -i head.h']);
   await assert.rejects(Promise.resolve(scriptJobText(sub({ ECF_SCRIPT_CMD: 'fail now' }), files, on)),
     (e: unknown) => e instanceof NubisError && e.code === 'JOB_CREATION_FAILED' && e.message === "/s/f/t: ECF_SCRIPT_CMD 'fail now' failed with exit code 3: no such file");
   // an uploaded ECF_SCRIPT comes first, as in ecFlow
@@ -409,6 +414,38 @@ test('ECF_SCRIPT_CMD and ECF_FETCH: refused unless the server allows them; their
   const real = { allowed: true, run: shellRunner };
   assert.equal(await scriptJobText(sub({ ECF_SCRIPT_CMD: "printf 'echo %%%%TASK%%%%\\n'" }), files, real), 'echo t\n');
   await assert.rejects(Promise.resolve(scriptJobText(sub({ ECF_SCRIPT_CMD: 'echo oops >&2; exit 4' }), files, real)), /failed with exit code 4: oops/);
+});
+
+test('ECF_FETCH with includes: each distinct include (nested ones too) fetched once with -i <name>, by a real fetch program; a failed include fetch fails the try', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nubis-fetch-'));
+  try {
+    const log = path.join(dir, 'calls');
+    const fetcher = path.join(dir, 'fetch.sh');
+    // a fetch program as ecFlow documents it: -s <task>.ecf prints the script, -i <name> an include
+    writeFileSync(fetcher, [
+      '#!/bin/sh',
+      `echo "$*" >> '${log}'`,
+      'case "$1 $2" in',
+      '  "-s t.ecf") printf \'%%include <head.h>\\necho body %%TASK%%\\n%%include "tail.h"\\n%%include <head.h>\\n\' ;;',
+      '  "-i head.h") printf \'%%includeonce <env.h>\\necho head\\n\' ;;',
+      '  "-i env.h") printf \'export X=%%X:1%%\\n\' ;;',
+      '  "-i tail.h") printf \'echo tail\\n\' ;;',
+      '  *) echo "no $2" >&2; exit 2 ;;',
+      'esac',
+      '',
+    ].join('\n'), { mode: 0o755 });
+    const sub = (vars: Record<string, string>): WfSubmission => ({ workflow: 'wf', path: '/s/f/t', tryNo: 1, password: 'pw', variables: { TASK: 't', ECF_HOME: '/h', ...vars } });
+    const real = { allowed: true, run: shellRunner };
+    const text = await scriptJobText(sub({ ECF_FETCH: fetcher }), new Map(), real);
+    assert.equal(text, 'export X=1\necho head\necho body t\necho tail\necho head\n');
+    assert.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), ['-s t.ecf', '-i head.h', '-i tail.h', '-i env.h']);
+    // an include the fetcher does not have: the try fails naming the command and its stderr
+    writeFileSync(fetcher, `#!/bin/sh\ncase "$1" in -s) printf '%%include <gone.h>\\n' ;; *) echo "no $2" >&2; exit 2 ;; esac\n`, { mode: 0o755 });
+    await assert.rejects(Promise.resolve(scriptJobText(sub({ ECF_FETCH: fetcher }), new Map(), real)),
+      (e: unknown) => e instanceof NubisError && e.code === 'JOB_CREATION_FAILED' && e.message === `/s/f/t: ECF_FETCH '${fetcher} -i gone.h' failed with exit code 2: no gone.h`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('nubis workflow status shows a node\'s flags in the tree', () => {

@@ -130,8 +130,8 @@ function rejects(text: string, message: string): void {
 
 test('bad input: unknown attribute and unsupported constructs name the construct at file:line:col', () => {
   rejects('suite s\n  task t\n    colour red\n', "bad.def:3:5: unknown keyword 'colour' is not supported");
-  rejects('suite s\n  task t\n    autoarchive +01:00\n', 'bad.def:3:5: autoarchive is not supported');
-  rejects('suite s\n  endclock 1.1.2027\n', 'bad.def:2:3: endclock is not supported');
+  rejects('suite s\n  task t\n    verify complete:3\n', 'bad.def:3:5: verify is not supported');
+  rejects('suite s\n  aviso --name x\n', 'bad.def:2:3: aviso is not supported');
   rejects('suite s\n  repeat month 2\n', 'bad.def:2:10: repeat month is not supported');
   rejects('suite s\n  task t\n    time 25:00\n', "bad.def:3:10: expected a time hh:mm, found '25:00' (out of range)");
   rejects('suite s\n  task t\n    cron -x 1 10:00\n', "bad.def:3:10: unknown cron option '-x' (expected -w, -d or -m)");

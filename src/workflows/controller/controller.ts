@@ -136,7 +136,9 @@ interface PoolEntry {
 }
 
 /** What makes a state event: the state, the suspended flag and the try (a retry within one step is a new submission). */
-const stateKey = (n: WfNodeRuntime): string => `${n.state}${n.suspended ? '+s' : ''}#${n.tryNo}${n.removed ? '-removed' : ''}`;
+const archived = (n: WfNodeRuntime): boolean => n.flags?.includes('archived') ?? false;
+/** A node's state as events see it: a change of any part is a `workflow.node.state` event (archiving and restoring included). */
+const stateKey = (n: WfNodeRuntime): string => `${n.state}${n.suspended ? '+s' : ''}#${n.tryNo}${n.removed ? '-removed' : ''}${archived(n) ? '+archived' : ''}`;
 
 function walk(nodes: readonly WfNodeDef[], parent: string, fn: (n: WfNodeDef, path: string) => void): void {
   for (const n of nodes) {
@@ -369,7 +371,7 @@ export class WorkflowsController {
       kind: 'workflow.node.state', actor: 'engine', tenant: l.tenant, target: `${l.id}:${n.path}`, outcome: n.state,
       ...(n.reason ? { reason: n.reason } : {}),
       ts: this.opts.clock.now(),
-      data: { workflow: l.name, path: n.path, state: n.state, suspended: n.suspended, try: n.tryNo, ...(n.reason ? { reason: n.reason } : {}), ...(n.removed ? { removed: true } : {}) },
+      data: { workflow: l.name, path: n.path, state: n.state, suspended: n.suspended, try: n.tryNo, ...(n.reason ? { reason: n.reason } : {}), ...(n.removed ? { removed: true } : {}), ...(archived(n) ? { archived: true } : {}) },
     };
   }
 

@@ -25,7 +25,7 @@ import { parseDef, parseWorkflowYaml, printDef } from '../def/index.js';
 import { parseExpression } from '../expr/index.js';
 import { execFile } from 'node:child_process';
 import {
-  locateScript, normalizePath, preprocess, runScriptCommand, scriptCommandOf, type CommandRunner, type ScriptCommandOptions, type ScriptFiles,
+  fetchedJobText, locateScript, normalizePath, preprocess, runScriptCommand, scriptCommandOf, type CommandRunner, type ScriptCommandOptions, type ScriptFiles,
 } from '../script/index.js';
 import type { WfSubmission } from '../model/runtime.js';
 import type { WfPool } from '../model/types.js';
@@ -135,6 +135,9 @@ const DISPATCH_KEY = 'jobs';
 export function scriptJobText(sub: WfSubmission, files: WorkflowFiles, commands?: ScriptCommandOptions): string | Promise<string> {
   const read: ScriptFiles = { read: (p) => files.get(normalizePath(p)) ?? files.get(p) };
   const cmd = scriptCommandOf(sub.path, sub.variables, read);
+  if (cmd?.fetch !== undefined) {
+    return fetchedJobText(sub.path, cmd, sub.variables, commands ?? { allowed: false, run: shellRunner }, { file: `${cmd.variable} output`, taskPath: sub.path });
+  }
   if (cmd) {
     return runScriptCommand(sub.path, cmd, sub.variables, commands ?? { allowed: false, run: shellRunner })
       .then((text) => preprocess(text, sub.variables, { file: `${cmd.variable} output`, files: read, taskPath: sub.path }));

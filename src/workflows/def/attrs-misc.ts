@@ -10,7 +10,7 @@
  * least 60 s; `zombie user::init:100` (no action, a lifetime) is allowed, `zombie ecf:::` is not.
  */
 import type {
-  WfAutoCancel, WfClockTime, WfGeneric, WfLate, WfQueue, WfSuiteClock, WfZombie, WfZombieAction, WfZombieCommand, WfZombieType,
+  WfAutoArchive, WfAutoCancel, WfClockTime, WfEndClock, WfGeneric, WfLate, WfQueue, WfSuiteClock, WfZombie, WfZombieAction, WfZombieCommand, WfZombieType,
 } from '../model/types.js';
 import { clockTime, hhmm, name, type Fail, type Token } from './attrs.js';
 
@@ -72,6 +72,25 @@ export function printAutoCancel(a: WfAutoCancel): string {
   return `${a.kind === 'relative' ? '+' : ''}${hhmm(a.time)}`;
 }
 
+/** `autoarchive +hh:mm | hh:mm | N [-i]` (ecflow_server 5.9.2 takes `-i` after the time only). */
+export function parseAutoArchive(args: readonly Token[], fail: Fail): WfAutoArchive {
+  if (args[0]?.text === '-i') fail(args[0], '-i goes after the time (autoarchive +hh:mm -i)');
+  const idle = args.length === 2 && args[1]!.text === '-i';
+  if (args.length > 2 || (args.length === 2 && !idle)) fail(args[1], "expected '-i' or the end of the line");
+  return { when: parseAutoCancel(args.slice(0, 1), fail), idle };
+}
+
+export function printAutoArchive(a: WfAutoArchive): string {
+  return `${printAutoCancel(a.when)}${a.idle ? ' -i' : ''}`;
+}
+
+/** `autorestore path…` (at least one node path). */
+export function parseAutoRestore(args: readonly Token[], fail: Fail): string[] {
+  if (args.length === 0) fail(undefined, 'expected the paths of the nodes to restore');
+  for (const a of args) if (!/^(\/|\.{1,2}\/)?[A-Za-z0-9_][A-Za-z0-9_.]*(\/(\.\.|[A-Za-z0-9_][A-Za-z0-9_.]*))*$/.test(a.text)) fail(a, `expected a node path, found '${a.text}'`);
+  return args.map((a) => a.text);
+}
+
 function validDate(d: number, m: number, y: number): boolean {
   const t = new Date(Date.UTC(y, m - 1, d));
   return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
@@ -81,7 +100,12 @@ function validDate(d: number, m: number, y: number): boolean {
 export function parseClock(args: readonly Token[], fail: Fail): WfSuiteClock {
   const kind = args[0];
   if (!kind || (kind.text !== 'real' && kind.text !== 'hybrid')) fail(kind, "expected 'real' or 'hybrid'");
-  let i = 1;
+  return { hybrid: kind.text === 'hybrid', ...parseEndClock(args.slice(1), fail) };
+}
+
+/** `endclock [dd.mm.yyyy] [gain]` (the date and gain of a clock, without real|hybrid: ecflow_server refuses those here). */
+export function parseEndClock(args: readonly Token[], fail: Fail): WfEndClock {
+  let i = 0;
   let date: WfSuiteClock['date'];
   const dt = args[i] ? /^(\d{1,2})\.(\d{1,2})\.(\d{4})$/.exec(args[i]!.text) : null;
   if (dt) {
@@ -108,14 +132,17 @@ export function parseClock(args: readonly Token[], fail: Fail): WfSuiteClock {
   }
   if (args.length > i) fail(args[i], 'expected the end of the line');
   return {
-    hybrid: kind.text === 'hybrid',
     ...(date ? { date } : {}),
     ...(gainSeconds !== undefined ? { gainSeconds, ...(gainPlus ? { gainPlus } : {}) } : {}),
   };
 }
 
 export function printClock(c: WfSuiteClock): string {
-  const parts = [c.hybrid ? 'hybrid' : 'real'];
+  return [c.hybrid ? 'hybrid' : 'real', printEndClock(c)].filter((x) => x !== '').join(' ');
+}
+
+export function printEndClock(c: WfEndClock): string {
+  const parts: string[] = [];
   if (c.date) parts.push(`${c.date.day}.${c.date.month}.${c.date.year}`);
   if (c.gainSeconds !== undefined) parts.push(`${c.gainPlus && c.gainSeconds >= 0 ? '+' : ''}${c.gainSeconds}`);
   return parts.join(' ');

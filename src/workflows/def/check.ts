@@ -15,6 +15,8 @@
  *   both sides of an `or`, on either side of an `and`, never under `not` — and for its parent to
  *   start; a family is done when its children are. Reported as `/s/a → /s/b → /s/a`;
  * - an inlimit naming no limit (on the given path, or on the node or an ancestor);
+ * - an autorestore path that names no node (resolved as trigger paths are; ecflow_server
+ *   refuses the load likewise);
  * - a NUBIS_POOL or destroyPool naming no declared pool; two pools of one name.
  */
 import { NubisError } from '../../errors/index.js';
@@ -159,6 +161,10 @@ export function checkDefinition(def: WfDefinition, locs: AttrLocs = new Map()): 
         while (a && !a.node.limits.some((x) => x.name === l.name)) a = a.parent;
         if (!a) throw invalid(at, `inlimit ${l.name} on ${e.path}: no limit ${l.name} on it or an ancestor`);
       }
+    }
+    for (const p of n.autorestore ?? []) {
+      const res = resolveNodePath(e.path, p, exists);
+      if (res.kind !== 'node') throw invalid(locs.get(n.autorestore!) ?? n.loc, `autorestore on ${e.path} names ${p}${res.kind === 'missing' && res.path !== p ? ` (${res.path})` : ''}, which does not exist`);
     }
     const pool = n.variables.find((v) => v.name === 'NUBIS_POOL');
     if (pool && !pool.value.includes('%') && !poolNames.has(pool.value)) {

@@ -10,9 +10,10 @@
  * (integer, enumerated, string, date, datelist, day), `time`/`today` (single, `+relative`,
  * series), `date` (with `*`), `day`, `cron` (`-w` incl. `L`, `-d` incl. `L`, `-m`, series).
  * Several statements may share a line, separated by `;`; a trigger/complete line ending in `\`
- * continues on the next line. Also `late`, `autocancel`, `clock` (suites), `queue`, `generic`
- * and `zombie` (./attrs-misc.ts). Anything else — `endclock`, `repeat month|year|file`,
- * `autoarchive`, `autorestore`, … and unknown words — is rejected with
+ * continues on the next line. Also `late`, `autocancel`, `autoarchive` (suites and families,
+ * not with an autocancel), `autorestore`, `clock` and `endclock` (suites), `queue`, `generic`
+ * and `zombie` (./attrs-misc.ts). Anything else — `repeat month|year|file`, `verify`, `aviso`,
+ * `mirror`, … and unknown words — is rejected with
  * `file:line:col: <construct> is not supported`.
  *
  * Nubis extras, invisible to ecFlow (so a file that ecflow_server loads loads here unchanged):
@@ -39,7 +40,7 @@ import {
   NAME_RE, name, parseAction, parseCron, parseDateSpec, parseDay, parseInLimit, parsePool, parseRepeat,
   parseTimeSpec, restValue, tokenize, type Fail, type Token, int, uint,
 } from './attrs.js';
-import { parseAutoCancel, parseClock, parseLate, parseNamedList, parseZombie } from './attrs-misc.js';
+import { parseAutoArchive, parseAutoCancel, parseAutoRestore, parseClock, parseEndClock, parseLate, parseNamedList, parseZombie } from './attrs-misc.js';
 import { checkDefinition } from './check.js';
 import { parsePoolText, printPool } from '../pools/index.js';
 
@@ -48,7 +49,7 @@ export type MutableNode = { -readonly [K in keyof WfNodeDef]: WfNodeDef[K] exten
 
 /** Constructs the model does not implement: named in the error instead of "unknown keyword". */
 const UNSUPPORTED = new Set([
-  'endclock', 'autoarchive', 'autorestore', 'verify', 'aviso', 'mirror', 'defs_state', 'ecfinterval',
+  'verify', 'aviso', 'mirror', 'defs_state', 'ecfinterval',
 ]);
 
 export const ACTION_VAR = 'NUBIS_ACTION';
@@ -333,7 +334,32 @@ export function parseDef(text: string, file: string): WfDefinition {
       case 'autocancel': {
         const node = current();
         if (node.autocancel) fail(kw, 'a node has at most one autocancel');
+        if (node.autoarchive) fail(kw, 'a node cannot have both autoarchive and autocancel');
         node.autocancel = parseAutoCancel(args, fail);
+        break;
+      }
+      case 'autoarchive': {
+        const node = current();
+        if (node.kind === 'task') fail(kw, 'autoarchive is only allowed on a suite or family (it archives their children)');
+        if (node.autoarchive) fail(kw, 'a node has at most one autoarchive');
+        if (node.autocancel) fail(kw, 'a node cannot have both autoarchive and autocancel');
+        node.autoarchive = parseAutoArchive(args, fail);
+        break;
+      }
+      case 'autorestore': {
+        const node = current();
+        if (node.autorestore) fail(kw, 'a node has at most one autorestore');
+        const paths = parseAutoRestore(args, fail);
+        recordLoc(paths, at(kw.col));
+        node.autorestore = paths;
+        break;
+      }
+      case 'endclock': {
+        const node = current();
+        if (node.kind !== 'suite') fail(kw, 'endclock is only allowed on a suite');
+        if (node.endclock) fail(kw, 'a suite has at most one endclock');
+        if (args.length === 0) fail(undefined, 'expected a date dd.mm.yyyy or a gain (seconds or [+]hh:mm)');
+        node.endclock = parseEndClock(args, fail);
         break;
       }
       case 'queue': case 'generic': {

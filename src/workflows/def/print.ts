@@ -9,7 +9,7 @@
 import { parseExpression, printExpression, sameExpr } from '../expr/index.js';
 import type { WfDefinition, WfExpression, WfNodeDef } from '../model/types.js';
 import { printAction, printCron, printDateSpec, printInLimit, printPool, printRepeat, printTimeSpec, quoteValue, quoteWord } from './attrs.js';
-import { printAutoCancel, printClock, printLate, printZombie } from './attrs-misc.js';
+import { printAutoArchive, printAutoCancel, printClock, printEndClock, printLate, printZombie } from './attrs-misc.js';
 import { ACTION_VAR } from './parse.js';
 
 function exprText(x: WfExpression): string {
@@ -30,7 +30,10 @@ function printNode(n: WfNodeDef, depth: number, out: string[]): void {
   if (n.action) out.push(`${a}edit ${ACTION_VAR} ${quoteValue(printAction(n.action))}`);
   if (n.clock) out.push(`${a}clock ${printClock(n.clock)}`);
   if (n.late) out.push(`${a}late ${printLate(n.late)}`);
+  if (n.endclock) out.push(`${a}endclock ${printEndClock(n.endclock)}`);
   if (n.autocancel) out.push(`${a}autocancel ${printAutoCancel(n.autocancel)}`);
+  if (n.autoarchive) out.push(`${a}autoarchive ${printAutoArchive(n.autoarchive)}`);
+  if (n.autorestore) out.push(`${a}autorestore ${n.autorestore.join(' ')}`);
   for (const l of n.limits) out.push(`${a}limit ${l.name} ${l.tokens}`);
   for (const l of n.inlimits) out.push(`${a}inlimit ${printInLimit(l)}`);
   if (n.defstatus) out.push(`${a}defstatus ${n.defstatus}`);

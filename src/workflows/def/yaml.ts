@@ -25,8 +25,8 @@
  *           labels: { plan: waiting }
  *           pool: compute               # = edit NUBIS_POOL compute
  *           action: scale @compute 4    # = edit NUBIS_ACTION '…'
- *           late: -s +00:15 -c +02:00   # late, autocancel, clock (suites): one string each
- *           autocancel: "+00:10"
+ *           late: -s +00:15 -c +02:00   # late, autocancel, autoarchive, autorestore, clock and
+ *           autocancel: "+00:10"        #   endclock (suites): one string each
  *           queues: ["q1 001 002 003"]  # queues, generics, zombies: a string or a list
  *           generics: ["gen a b"]
  *           zombies: ["user:fob:init,complete:300"]
@@ -43,14 +43,14 @@ import {
   NAME_RE, parseAction, parseCron, parseDateSpec, parseDay, parseInLimit, parsePool, parseRepeat, parseTimeSpec,
   tokenize, type Fail, type Token,
 } from './attrs.js';
-import { parseAutoCancel, parseClock, parseLate, parseNamedList, parseZombie } from './attrs-misc.js';
+import { parseAutoArchive, parseAutoCancel, parseAutoRestore, parseClock, parseEndClock, parseLate, parseNamedList, parseZombie } from './attrs-misc.js';
 import { checkDefinition } from './check.js';
 import { ACTION_VAR, POOL_VAR, type MutableNode } from './parse.js';
 
 const NODE_KEYS = new Set([
   'suite', 'family', 'task', 'edit', 'limits', 'inlimits', 'defstatus', 'repeat', 'trigger', 'complete', 'time', 'today',
   'date', 'day', 'cron', 'events', 'meters', 'labels', 'pool', 'action', 'children',
-  'late', 'autocancel', 'clock', 'queues', 'generics', 'zombies',
+  'late', 'autocancel', 'autoarchive', 'autorestore', 'clock', 'endclock', 'queues', 'generics', 'zombies',
 ]);
 
 export function parseWorkflowYaml(text: string, file: string): WfDefinition {
@@ -298,7 +298,33 @@ export function parseWorkflowYaml(text: string, file: string): WfDefinition {
           }
           break;
         case 'late': { const t = tokensOf(v, p.path); m.late = parseLate(t.toks, t.fail); break; }
-        case 'autocancel': { const t = tokensOf(v, p.path); m.autocancel = parseAutoCancel(t.toks, t.fail); break; }
+        case 'autocancel': {
+          if (m.autoarchive) throw err(at(p.node.key as YNode), p.path, 'a node cannot have both autoarchive and autocancel');
+          const t = tokensOf(v, p.path);
+          m.autocancel = parseAutoCancel(t.toks, t.fail);
+          break;
+        }
+        case 'autoarchive': {
+          if (kind === 'task') throw err(at(p.node.key as YNode), p.path, 'autoarchive is only allowed on a suite or family (it archives their children)');
+          if (m.autocancel) throw err(at(p.node.key as YNode), p.path, 'a node cannot have both autoarchive and autocancel');
+          const t = tokensOf(v, p.path);
+          m.autoarchive = parseAutoArchive(t.toks, t.fail);
+          break;
+        }
+        case 'autorestore': {
+          const t = tokensOf(v, p.path);
+          const paths = parseAutoRestore(t.toks, t.fail);
+          locs.set(paths, at(p.node.key as YNode));
+          m.autorestore = paths;
+          break;
+        }
+        case 'endclock': {
+          if (kind !== 'suite') throw err(at(p.node.key as YNode), p.path, 'endclock is only allowed on a suite');
+          const t = tokensOf(v, p.path);
+          if (t.toks.length === 0) t.fail(undefined, 'expected a date dd.mm.yyyy or a gain (seconds or [+]hh:mm)');
+          m.endclock = parseEndClock(t.toks, t.fail);
+          break;
+        }
         case 'clock': {
           if (kind !== 'suite') throw err(at(p.node.key as YNode), p.path, 'clock is only allowed on a suite');
           const t = tokensOf(v, p.path);

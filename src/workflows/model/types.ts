@@ -143,6 +143,24 @@ export type WfAutoCancel =
   | { readonly kind: 'days'; readonly days: number };
 
 /**
+ * `autoarchive +hh:mm | hh:mm | N [-i]` on a suite or family: once complete (with `-i` also
+ * while queued or aborted: idle) for that long, at that time of day or for N days, its children
+ * are archived: out of the workflow until restored (a requeue or begin of the node, or an
+ * `autorestore` naming it).
+ */
+export interface WfAutoArchive {
+  readonly when: WfAutoCancel;
+  readonly idle: boolean;
+}
+
+/** `endclock [dd.mm.yyyy] [gain]` on a suite: where ecFlow's simulator stops (no effect on a server). */
+export interface WfEndClock {
+  readonly date?: { readonly day: number; readonly month: number; readonly year: number };
+  readonly gainSeconds?: number;
+  readonly gainPlus?: boolean;
+}
+
+/**
  * `clock real|hybrid [dd.mm.yyyy] [gain]` on a suite: its calendar. `hybrid` keeps the date of the
  * begin (time of day still moves); a date sets the calendar's day at begin; gain in seconds
  * (written as seconds or `[+]hh:mm`).
@@ -224,8 +242,14 @@ export interface WfNodeDef {
   readonly crons: readonly WfCronSpec[];
   readonly late?: WfLate;
   readonly autocancel?: WfAutoCancel;
+  /** Suites and families. */
+  readonly autoarchive?: WfAutoArchive;
+  /** Node paths (as written, resolved as trigger paths are) restored when this node completes. */
+  readonly autorestore?: readonly string[];
   /** Suites only. */
   readonly clock?: WfSuiteClock;
+  /** Suites only. */
+  readonly endclock?: WfEndClock;
   readonly queues?: readonly WfQueue[];
   readonly generics?: readonly WfGeneric[];
   readonly zombies?: readonly WfZombie[];

@@ -16,7 +16,9 @@
  *   flag, with each aspect inherited from the nearest ancestor giving it (./late.ts);
  * - `autocancel` removes the node from the runtime (its WfNodeRuntime keeps `removed`; the
  *   stored definition keeps it, status and export leave it out); a workflow whose suites are all
- *   removed stays loaded, empty (./autocancel.ts);
+ *   removed stays loaded, empty (./autocancel.ts); `autoarchive` takes a node's children out of
+ *   the runtime until a requeue, begin or `autorestore` brings them back (./archive.ts);
+ *   `endclock` is kept and exported, with no effect (ecFlow's simulator reads it, not its server);
  * - a suite's `clock` shifts its calendar on the runtime's Clock (./suite-clock.ts); `queue`
  *   steps (./queue.ts); `zombie` attributes (./zombies.ts); flags (./flags.ts).
  */

@@ -8,6 +8,7 @@
 import { STATE_SIGNIFICANCE } from '../model/types.js';
 import type { WfNodeRuntime } from '../model/runtime.js';
 import type { Machine } from './machine.js';
+import { rearchive } from './archive.js';
 import { decodeSuiteClock } from './suite-clock.js';
 import { decodeTime } from './time.js';
 import { derived } from './transitions.js';
@@ -40,6 +41,8 @@ export function restoreNodes(m: Machine, saved: readonly WfNodeRuntime[]): void 
       tree.detach(n);
     }
   }
+  // what was archived stays archived (the children's runtimes come back when restored)
+  rearchive(m);
   // parents' counts and states from their children, bottom-up
   for (let i = tree.all.length - 1; i >= 0; i--) {
     const n = tree.all[i]!;

@@ -39,7 +39,8 @@ export function setState(m: Machine, n: RNode, s: WfState, reason?: string): voi
       n.parent.counts[STATE_SIGNIFICANCE[s]]!++;
     }
     m.markDependents(n);
-    if (n.time || n.def.autocancel) m.timeDirty = true;
+    // an autoarchive's due time moves with its node's state, and with tasks below it running
+    if (n.time || n.def.autocancel || m.tree.autoarchives.length > 0) m.timeDirty = true;
     if (n.late) {
       m.timeDirty = true;
       checkLate(m, n);
@@ -76,6 +77,12 @@ export function propagate(m: Machine, a: RNode | undefined): void {
  * time slot (or any cron) requeues it. True when it was requeued.
  */
 export function onComplete(m: Machine, n: RNode, byRule: boolean): boolean {
+  for (const p of n.def.autorestore ?? []) {
+    const target = m.tree.resolve(n, p);
+    if (!target?.archived) continue;
+    restoreArchived(m, target);
+    propagate(m, target);
+  }
   const r = n.def.repeat;
   if (r) {
     const next = (n.rt.repeatIndex ?? 0) + 1;
@@ -103,6 +110,8 @@ export function requeue(m: Machine, n: RNode, mode: RequeueMode, repeatStep: boo
   const old = n.rt.state;
   const applyDef = mode !== 'user';
   const resetOne = (x: RNode, inherited: WfState | undefined, self: boolean): void => {
+    // a requeue or begin brings archived children back first (ecFlow restores them)
+    restoreArchived(m, x);
     const cycleSelf = self && mode === 'cycle';
     // begin and a user requeue of a suite start its calendar afresh (before its time attributes reset)
     if (x.kind === 'suite' && mode !== 'cycle') startSuiteClock(x, m.now);
@@ -163,6 +172,28 @@ export function requeue(m: Machine, n: RNode, mode: RequeueMode, repeatStep: boo
     n.parent.counts[STATE_SIGNIFICANCE[n.rt.state]]!++;
   }
   if (evaluate) m.enqueue(n);
+}
+
+/**
+ * Brings `n`'s archived children back into the tree as they were archived (./archive.ts): its
+ * counts from them, the `archived` flag replaced by `restored`, and whatever names them
+ * evaluated again. The caller propagates `n`'s state.
+ */
+export function restoreArchived(m: Machine, n: RNode): void {
+  if (!n.archived) return;
+  const kids = m.tree.reattachChildren(n);
+  n.counts.fill(0);
+  for (const c of kids) n.counts[STATE_SIGNIFICANCE[c.rt.state]]!++;
+  n.rt.flags = [...(n.rt.flags ?? []).filter((f) => f !== 'archived' && f !== 'restored'), 'restored'];
+  m.touch(n);
+  m.markDependents(n);
+  const mark = (x: RNode): void => {
+    m.markDependents(x);
+    m.enqueue(x);
+    for (const c of x.children) mark(c);
+  };
+  for (const c of kids) mark(c);
+  m.timeDirty = true;
 }
 
 /** A new try: tokens taken, try number and password new, state submitted. */

@@ -76,8 +76,10 @@ export class RNode {
   varCache: { stamp: number; vars: Readonly<Record<string, string>> } | undefined = undefined;
   /** Tasks: the late spec in force (own aspects over inherited ones); see ./late.ts. */
   late: WfLate | undefined = undefined;
-  /** Removed by autocancel (no longer in the tree's indexes). */
+  /** Removed by autocancel, or below an archived node (no longer in the tree's indexes). */
   removed = false;
+  /** Containers whose children are archived (./archive.ts): the children, out of the tree until restored. */
+  archived: RNode[] | undefined = undefined;
   /** Suites: ms added to the Clock's time to give the suite's calendar (the clock's gain and date); see ./suite-clock.ts. */
   calShift = 0;
   /** Suites under a hybrid clock: the calendar's day number, fixed at begin. */
@@ -246,6 +248,8 @@ export class Tree {
   readonly lateTasks: RNode[] = [];
   /** Nodes with an autocancel. */
   readonly autocancels: RNode[] = [];
+  /** Containers with an autoarchive. */
+  readonly autoarchives: RNode[] = [];
   /** Holds the resolution cache of the suites' own expressions. */
   readonly top: { resolved: Map<string, RNode | null> | undefined } = { resolved: undefined };
 
@@ -260,6 +264,7 @@ export class Tree {
         n.time.cal = n.suite;
       }
       if (d.autocancel) this.autocancels.push(n);
+      if (d.autoarchive && d.children.length > 0) this.autoarchives.push(n);
       if (d.kind === 'task') {
         n.late = effectiveLate(n);
         if (n.late) this.lateTasks.push(n);
@@ -307,6 +312,34 @@ export class Tree {
     }
     this.top.resolved = undefined;
     for (const x of this.all) x.resolved = undefined;
+  }
+
+  /** Takes `n`'s children out of the tree, kept in `n.archived`; `n` keeps its own state (counts zero). */
+  archiveChildren(n: RNode): void {
+    if (n.archived || n.children.length === 0) return;
+    const kids = [...n.children];
+    for (const c of kids) this.detach(c);
+    n.archived = kids;
+    n.counts.fill(0);
+  }
+
+  /** Puts archived children back (their subtrees as they were, archived grandchildren still archived); the caller recounts. */
+  reattachChildren(n: RNode): RNode[] {
+    const kids = n.archived ?? [];
+    n.archived = undefined;
+    const add = (x: RNode): void => {
+      x.removed = false;
+      this.byPath.set(x.path, x);
+      for (const c of x.children) add(c);
+    };
+    for (const c of kids) {
+      n.children.push(c);
+      n.childByName.set(c.def.name, c);
+      add(c);
+    }
+    this.top.resolved = undefined;
+    for (const x of this.all) x.resolved = undefined;
+    return kids;
   }
 
   /**

@@ -28,6 +28,7 @@ export function userCommand(m: Machine, c: WfUserCommand): WfChildResult {
       if (!n.rt.suspended) {
         n.rt.suspended = true;
         m.touch(n);
+        if (m.tree.autoarchives.length > 0) m.timeDirty = true;
       }
       return ok;
     case 'resume':
@@ -35,6 +36,7 @@ export function userCommand(m: Machine, c: WfUserCommand): WfChildResult {
         n.rt.suspended = false;
         m.touch(n);
         m.enqueue(n);
+        if (m.tree.autoarchives.length > 0) m.timeDirty = true;
       }
       return ok;
     case 'requeue':

@@ -1,7 +1,7 @@
 /**
  * The runtime's one clock wait: asleep until the soonest instant a time attribute of a begun,
  * unfinished node could change (a slot, midnight), a task could become late (./late.ts) or a
- * complete node's autocancel is due (./autocancel.ts), cancelled by an AbortSignal when a sooner one
+ * complete node's autocancel (./autocancel.ts) or a node's autoarchive (./archive.ts) is due, cancelled by an AbortSignal when a sooner one
  * appears or the runtime closes. On waking, every timed node's attributes are scanned and the
  * nodes evaluated. Works on any Clock, the VirtualClock's `advance` included.
  */
@@ -9,6 +9,7 @@ import type { Clock } from '../../clock/index.js';
 import { dayNumber } from './calendar.js';
 import type { Machine } from './machine.js';
 import type { RNode } from './tree.js';
+import { autoArchiveDue, runAutoArchives } from './archive.js';
 import { autoCancelDue, runAutoCancels } from './autocancel.js';
 import { checkLate, lateDue } from './late.js';
 import { nextWake, scanTime } from './time.js';
@@ -41,6 +42,7 @@ export class Waker {
     }
     for (const t of m.tree.lateTasks) at = Math.min(at, lateDue(t, now));
     for (const n of m.tree.autocancels) at = Math.min(at, autoCancelDue(n));
+    for (const n of m.tree.autoarchives) at = Math.min(at, autoArchiveDue(n));
     // due already (a late check, an autocancel 0): wake at once, in a step of its own
     if (at < now) at = now;
     if (at === this.timerAt) return;
@@ -80,6 +82,7 @@ export class Waker {
     }
     for (const t of m.tree.lateTasks) checkLate(m, t);
     runAutoCancels(m);
+    runAutoArchives(m);
   }
 
   close(): void {

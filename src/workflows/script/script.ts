@@ -88,6 +88,12 @@ export interface PreprocessOptions {
   readonly undefinedVariables?: 'fail' | 'keep';
   /** Called with every file read (the script's includes), e.g. to upload them. */
   readonly onRead?: (path: string) => void;
+  /**
+   * Includes are looked up by the name written (`<f>`, `"f"` or a path, variables substituted,
+   * brackets and quotes off) in `files`, not searched in ECF_INCLUDE and ECF_HOME: a fetched
+   * script's includes, fetched by name (./script-cmd.ts).
+   */
+  readonly includesByName?: boolean;
 }
 
 interface Line { readonly text: string; readonly file: string; readonly line: number; readonly raw: boolean; readonly micro: string }
@@ -181,6 +187,10 @@ function resolveInclude(arg: string, file: string, vars: Readonly<Record<string,
     throw failed(`${where}: %include ${shown}: not found (tried ${paths.join(', ') || 'nothing: ECF_INCLUDE and ECF_HOME are not set'})`, { tried: paths });
   };
   const home = vars['ECF_HOME'];
+  if (opts.includesByName) {
+    if (arg === '') throw failed(`${where}: %include needs a file: <f>, "f" or /path`);
+    return tryPaths([includeName(arg)], arg);
+  }
   let m = /^<([^>]+)>$/.exec(arg);
   if (m) {
     const name = m[1]!;
@@ -206,6 +216,12 @@ function resolveInclude(arg: string, file: string, vars: Readonly<Record<string,
   if (arg.startsWith('/')) return tryPaths([normalizePath(arg)], arg);
   if (arg === '') throw failed(`${where}: %include needs a file: <f>, "f" or /path`);
   return tryPaths(home ? [join(home, arg)] : [], arg);
+}
+
+/** The file an include argument names: `<f>` and `"f"` without their brackets or quotes. */
+export function includeName(arg: string): string {
+  const m = /^<([^>]+)>$/.exec(arg) ?? /^"([^"]+)"$/.exec(arg);
+  return m ? m[1]! : arg;
 }
 
 /** Substitutes `%VAR%`, `%VAR:default%` and `%%` in one line. */
