@@ -148,3 +148,15 @@ export const M = 60_000;
 
 /** Lets every queued microtask (auto-completions) run. */
 export const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** A small seeded PRNG (mulberry32): the same cases on every run. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -6,18 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { STATE_SIGNIFICANCE, type WfInLimit, type WfLimit, type WfNodeDef, type WfNodeRuntime } from '../../src/workflows/index.js';
-import { Harness, definition, expr, family, is, settle, suite, task } from './workflows-scheduler-helpers.js';
+import { Harness, definition, expr, family, is, rng, settle, suite, task } from './workflows-scheduler-helpers.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface LimitInfo { name: string; size: number }
 interface Gen { tasks: string[]; uses: Map<string, { limit: string; tokens: number; nodeOnly: string | undefined; submissionOnly: boolean }[]>; limits: LimitInfo[] }

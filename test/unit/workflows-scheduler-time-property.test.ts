@@ -12,21 +12,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { WfCronSpec, WfDateSpec, WfDayName, WfTimeSpec } from '../../src/workflows/index.js';
-import { DAY0, Harness, M, definition, hm, suite, task } from './workflows-scheduler-helpers.js';
+import { DAY0, Harness, M, definition, hm, rng, suite, task } from './workflows-scheduler-helpers.js';
 
 const DAYS: WfDayName[] = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
 
-/** A small seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Case {
   readonly begin: number; // minute of the day the suite begins
