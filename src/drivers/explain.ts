@@ -295,4 +295,10 @@ const CODE_ONLY: Partial<Record<ErrorCode, [string, string]>> = {
   CLOUD_QUOTA_EXCEEDED: ['The cloud quota for this account is exhausted.', 'Raise the quota with the provider or lower the counts.'],
   CLOUD_CONFLICT: ['The cloud refused the request as conflicting with an earlier one or with the resource\'s state.', 'Look at the resource in the console; the tag sweep adopts or deletes what an earlier request made.'],
   ABORTED: ['The operation was cancelled (the control plane is stopping or the action was superseded).', 'Nothing: it is resumed or re-planned.'],
+  CLOUD_SNAPSHOT_FAILED: ['The cloud accepted the snapshot but then put it (or one of its volume snapshots) in an error state; no usable snapshot exists.',
+    'The backup counts as failed and its parts are deleted. Look at the node\'s disk and the cloud\'s image or snapshot quota; the next scheduled backup tries again.'],
+  CLOUD_SNAPSHOT_CORRUPT: ['The bytes downloaded from the cloud do not match the checksum (or size) the cloud recorded for the snapshot.',
+    'The backup counts as failed and nothing is kept as good. If it repeats, delete the snapshot in the cloud and contact the provider with the image id.'],
+  CLOUD_UNSUPPORTED: ['This cloud platform cannot do the operation (for example export a snapshot\'s bytes).',
+    'Choose another backup kind in the policy (a handler dump or listed directories), or keep the snapshot in the cloud only.'],
 };
