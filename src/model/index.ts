@@ -11,3 +11,8 @@ export {
 export { sealSpecSecrets, openSecretEnv, redactSpecText, maskSecrets, hasSecrets, REDACTED, type SealingKey } from './secrets.js';
 export { specJsonSchema, specJsonSchemaText, SPEC_SCHEMA_ID } from './json-schema.js';
 export { locateInSpec, withSpecPosition } from './locate.js';
+export * from './alerts-schema.js';
+export {
+  alertRuleProblems, alertChannelProblems, normaliseAlertRule, normaliseAlertChannel, builtinAlertRule, BUILTIN_ALERT_RULES, ALERT_DEFAULTS,
+  type AlertRuleSpec, type AlertChannelSpec, type AlertsSpec, type AlertTriggerSpec, type WhereValue, type AlertProblem,
+} from './alerts.js';

@@ -10,6 +10,7 @@ import { NubisError } from '../errors/index.js';
 import { CRON_PATTERN, DURATION_PATTERN, ENV_NAME_PATTERN, HANDLER_NAMES, METRIC_NAME_PATTERN, NAME_PATTERN, Spec } from './schema.js';
 import type { ConditionDoc, HandlerName, MetricDefDoc, RuleDoc, ScheduleDoc, ScrapeTargetDoc, SpecDoc } from './schema.js';
 import { isTimeZone, parseCron } from '../clock/index.js';
+import { alertsProblems, normaliseAlerts } from './alerts.js';
 import type {
   AppSpec,
   ChannelSpec,
@@ -701,6 +702,7 @@ function normalise(doc: SpecDoc): AppSpec {
   if (doc.rules) out.rules = Object.fromEntries(Object.entries(doc.rules).map(([n, r]) => [n, normaliseRule(n, r)]));
   if (doc.schedules) out.schedules = Object.fromEntries(Object.entries(doc.schedules).map(([n, x]) => [n, normaliseSchedule(n, x)]));
   if (doc.scrape) out.scrape = Object.fromEntries(Object.entries(doc.scrape).map(([n, x]) => [n, normaliseScrape(n, x)]));
+  if (doc.alerts) out.alerts = normaliseAlerts(doc.alerts);
   return out;
 }
 
@@ -846,6 +848,7 @@ function scalingProblems(top: Rec, components: Rec): PathProblem[] {
   for (const [n, r] of Object.entries(rec(top['rules']))) out.push(...ruleProblems(rec(r), ['rules', n], components));
   for (const [n, x] of Object.entries(rec(top['schedules']))) out.push(...scheduleProblems(rec(x), ['schedules', n], components));
   for (const [n, x] of Object.entries(rec(top['scrape']))) out.push(...scrapeProblems(rec(x), ['scrape', n]));
+  if (top['alerts'] !== undefined) out.push(...alertsProblems(top['alerts']));
   return out;
 }
 
