@@ -11,6 +11,7 @@ import { CRON_PATTERN, DURATION_PATTERN, ENV_NAME_PATTERN, HANDLER_NAMES, METRIC
 import type { ConditionDoc, HandlerName, MetricDefDoc, RuleDoc, ScheduleDoc, ScrapeTargetDoc, SpecDoc } from './schema.js';
 import { isTimeZone, parseCron } from '../clock/index.js';
 import { checkTemplateCloudInit, type TemplateCloudInit } from './cloud-init-spec.js';
+import { alertsProblems, normaliseAlerts } from './alerts.js';
 import type {
   AppSpec,
   ChannelSpec,
@@ -705,6 +706,7 @@ function normalise(doc: SpecDoc): AppSpec {
   if (doc.rules) out.rules = Object.fromEntries(Object.entries(doc.rules).map(([n, r]) => [n, normaliseRule(n, r)]));
   if (doc.schedules) out.schedules = Object.fromEntries(Object.entries(doc.schedules).map(([n, x]) => [n, normaliseSchedule(n, x)]));
   if (doc.scrape) out.scrape = Object.fromEntries(Object.entries(doc.scrape).map(([n, x]) => [n, normaliseScrape(n, x)]));
+  if (doc.alerts) out.alerts = normaliseAlerts(doc.alerts);
   return out;
 }
 
@@ -850,6 +852,7 @@ function scalingProblems(top: Rec, components: Rec): PathProblem[] {
   for (const [n, r] of Object.entries(rec(top['rules']))) out.push(...ruleProblems(rec(r), ['rules', n], components));
   for (const [n, x] of Object.entries(rec(top['schedules']))) out.push(...scheduleProblems(rec(x), ['schedules', n], components));
   for (const [n, x] of Object.entries(rec(top['scrape']))) out.push(...scrapeProblems(rec(x), ['scrape', n]));
+  if (top['alerts'] !== undefined) out.push(...alertsProblems(top['alerts']));
   return out;
 }
 

@@ -12,6 +12,7 @@ import type { Database, DeploymentTable, NodeTable, InstanceTable, EventTable, S
 import { createRegistryRepo, type RegistryRepo } from './registry.js';
 import { createMetricObjectRepo, type MetricObjectRepo } from './metric-objects.js';
 import { createWorkflowRepo, type WorkflowRepo } from './workflows.js';
+import { createAlertRepo, type AlertRepo } from './alerts.js';
 import type { StatementCacheStats } from './statement-cache.js';
 import type { StoreBackend, StoreDialect } from './backend.js';
 import { openSqliteBackend } from './sqlite.js';
@@ -89,6 +90,8 @@ export interface Store {
   readonly metricObjects: MetricObjectRepo;
   /** Loaded workflows, their files, node states and task output (./workflows.ts). */
   readonly workflows: WorkflowRepo;
+  /** Alert rules and channels made at run time, alerts and their deliveries (./alerts.ts). */
+  readonly alerts: AlertRepo;
 
   /** Which database is underneath. */
   readonly dialect: StoreDialect;
@@ -245,6 +248,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     registry: { ...createRegistryRepo(db), recordCalls: (rows) => (rows.length === 0 ? Promise.resolve() : store.write(backend.append('driver_calls', rows.map((r) => ({ ...r }))))) },
     metricObjects: createMetricObjectRepo(db),
     workflows: createWorkflowRepo(db),
+    alerts: createAlertRepo(db),
     statementStats: () => backend.stats(),
     async close() {
       while (queue.length > 0 || scheduled) await flush();
@@ -257,6 +261,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 export type { Database } from './schema.js';
 export type { StatementCacheStats } from './statement-cache.js';
 export type { WorkflowRepo, WorkflowRow, WorkflowFileRow, WorkflowNodeRow, WorkflowLogRow } from './workflows.js';
+export type { AlertRepo, AlertRow, AlertObjectRow, AlertDeliveryRow, AlertListFilter } from './alerts.js';
 export type { MetricObjectRepo, MetricObjectRow, MetricObjectKind } from './metric-objects.js';
 export type { RegistryRepo, RegCloudRow, RegEntryRow, RegEntryKind, CredentialRow, DriverCallRow } from './registry.js';
 export { ADMIN_TENANT, deploymentId, splitDeploymentId } from './deployment-ids.js';
