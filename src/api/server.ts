@@ -12,6 +12,7 @@ import type { Store } from '../store/index.js';
 import type { MetricsService } from '../metrics/index.js';
 import type { ScalingService } from '../scaling/index.js';
 import type { WorkflowsController } from '../workflows/index.js';
+import type { Recovery } from '../operations/index.js';
 import { createAuthenticator } from './auth.js';
 import { findJsonSyntaxError } from './json.js';
 import { buildOpenApi } from './openapi.js';
@@ -42,6 +43,8 @@ export interface ApiServerOptions {
   scaling?: ScalingService;
   /** Workflows (src/workflows/controller); their routes answer 503 without it. */
   workflows?: WorkflowsController;
+  /** Recovery ladders (src/operations/recovery); their routes answer 503 without it. */
+  recovery?: Recovery;
 }
 
 export interface InjectRequest {
@@ -162,6 +165,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
       ...(opts.scaling ? { scaling: opts.scaling } : {}),
       ...(opts.workflows ? { workflows: opts.workflows } : {}),
+      ...(opts.recovery ? { recovery: opts.recovery } : {}),
       openapi: () => (openapi ??= buildOpenApi(routes, opts.version ?? '0.1.0')),
     }),
     ...buildTokenRoutes(opts.store, opts.controlPlane.events),

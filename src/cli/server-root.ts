@@ -18,6 +18,7 @@ import { createVictoriaMetricsQueryEngine, createVictoriaMetricsStore } from '..
 import { createMetricsService, type MetricsService, type QueryBackend } from '../metrics/index.js';
 import { createScalingService, type ScalingService } from '../scaling/index.js';
 import { createWorkflows } from '../workflows/index.js';
+import { createRecovery } from '../operations/index.js';
 import type { MetricStore } from '../metrics/types.js';
 import { createHttpAgentMetricsClient, loadAgentCa } from '../agent/index.js';
 import { acquireServeLock } from './serve-lock.js';
@@ -150,8 +151,10 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       controlPlane, store, events, ...(o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}), ...(o.log ? { log: o.log } : {}),
       ...(o.allowScriptCommands ? { scriptCommands: true } : {}),
     });
+    // recovery ladders (src/operations/recovery): registered on the engine's reconcile core, their state loaded now
+    const recovery = await createRecovery({ engine: controlPlane.engine, store, events, clock: createRealClock() });
     const api = createApiServer({
-      controlPlane, store, metrics, scaling, workflows,
+      controlPlane, store, metrics, scaling, workflows, recovery,
       ...(o.log ? { log: o.log } : {}),
     });
     await controlPlane.start();

@@ -11,3 +11,4 @@ export {
 export { sealSpecSecrets, openSecretEnv, redactSpecText, maskSecrets, hasSecrets, REDACTED, type SealingKey } from './secrets.js';
 export { specJsonSchema, specJsonSchemaText, SPEC_SCHEMA_ID } from './json-schema.js';
 export { locateInSpec, withSpecPosition } from './locate.js';
+export { RECOVERY_DEFAULTS, recoveryProblems, normaliseRecovery, type RecoveryProblem } from './recovery.js';

@@ -254,6 +254,21 @@ export interface WorkflowTryTable {
   started_at: number;
 }
 
+/** An instance's recovery ladder (migration 0022; src/operations/recovery). */
+export interface RecoveryStateTable {
+  /** The instance's resource key, `<deployment>/<instance>`. */
+  key: string;
+  tenant: string;
+  deployment: string;
+  instance: string;
+  component: string;
+  /** watching | recovering | gave-up */
+  status: string;
+  /** The ladder state (src/operations/recovery/ladder.ts) as JSON. */
+  state_json: string;
+  updated_at: number;
+}
+
 export interface Database {
   meta: MetaTable;
   tokens: TokenTable;
@@ -274,4 +289,5 @@ export interface Database {
   workflow_logs: WorkflowLogTable;
   workflow_dispatch: WorkflowDispatchTable;
   workflow_tries: WorkflowTryTable;
+  recovery_states: RecoveryStateTable;
 }
