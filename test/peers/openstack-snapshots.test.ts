@@ -11,6 +11,8 @@
 import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createRealClock } from '../../src/clock/index.js';
 import { wrapDriver, type DriverCallEvent, type RuntimeDriver } from '../../src/drivers/runtime.js';
 import { TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER, type SnapshotRef } from '../../src/drivers/driver.js';
@@ -20,6 +22,27 @@ import { openStackDriver, readOpenStackEnv } from '../helpers/openstack-env.js';
 
 const found = readOpenStackEnv();
 const sig = (): AbortSignal => new AbortController().signal;
+
+/** The loopback cloud's service logs (its state_dir in NUBIS_OPENSTACK), to count what the services received; undefined for another cloud. */
+function peerLog(service: string): (() => string) | undefined {
+  let dir: unknown;
+  try {
+    dir = (JSON.parse(process.env['NUBIS_OPENSTACK'] ?? '{}') as { state_dir?: unknown }).state_dir;
+  } catch {
+    return undefined;
+  }
+  const file = typeof dir === 'string' ? join(dir, 'log', `${service}.log`) : undefined;
+  return file && existsSync(file) ? () => readFileSync(file, 'utf8') : undefined;
+}
+
+/** Lines of `log` matching `re`, waiting (on the log itself) until at least one is written. */
+async function received(log: () => string, re: RegExp): Promise<number> {
+  for (;;) {
+    const n = log().split('\n').filter((l) => re.test(l)).length;
+    if (n > 0) return n;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 if ('error' in found) {
   test('openstack snapshots: a cloud is configured', () => {
@@ -98,6 +121,13 @@ if ('error' in found) {
       assert.equal(h.digest('hex'), img?.['checksum'], 'md5 as Glance recorded');
       assert.equal(h2.digest('hex'), img?.['os_hash_value'], 'os_hash_value as Glance recorded');
       assert.equal(sent('GET', new RegExp(`/v2/images/${ref.id}/file$`)), 1, 'one download');
+      // and as the cloud saw it (the loopback peer's service logs; another cloud's are not readable here)
+      const glance = peerLog('glance-api');
+      const nova = peerLog('nova-api');
+      if (glance && nova) {
+        assert.equal(await received(glance, new RegExp(`"GET /v2/images/${ref.id}/file HTTP`)), 1, 'Glance served the file once');
+        assert.equal(await received(nova, new RegExp(`"POST /v2\\.1/servers/${node.id}/action HTTP`)), 1, 'Nova got one server action (the createImage)');
+      }
 
       await d.deleteSnapshot!(ref, sig());
       assert.equal(await os.images.get(ref.id, sig()), undefined, 'the image is gone');
