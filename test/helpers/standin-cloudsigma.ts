@@ -29,6 +29,7 @@
  * - Tags ("Tags"): GET/POST /tags/, GET/PUT/DELETE /tags/{uuid}/, GET /tags/{uuid}/servers/;
  *   a server's `tags` list and a tag's `resources` list are two views of one relation.
  * - Billing: GET /subscriptions/, /vlans/(detail/), /ips/(detail/).
+ * - Snapshots ("Snapshots"): ./standin-cloudsigma-snapshots.ts.
  * Stated assumptions (not in the text we worked from): deleting a server that is not stopped is
  * refused with 403 permission; start and stop take `transitionMs` of wall time (starting →
  * running, stopping → stopped); a running server gets an IP from 10.0.0.0/8 in its runtime
@@ -48,6 +49,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { createCsSnapshots, type CsStandinSnapshot } from './standin-cloudsigma-snapshots.js';
 
 export interface CsStandinServer {
   uuid: string;
@@ -88,6 +90,8 @@ export interface CloudSigmaStandinOptions {
   transitionMs?: number;
   /** How long a clone's copy takes (drive and server clones). Default 40 ms; 0 makes clones synchronous. */
   cloneMs?: number;
+  /** How long a snapshot is `creating` (./standin-cloudsigma-snapshots.ts). Default 40 ms. */
+  snapshotMs?: number;
   /** The runtime IP of running servers: `private` (10.0.0.0/8, default) or `loopback` (127.0.0.1). */
   runtimeIp?: 'private' | 'loopback';
 }
@@ -110,6 +114,9 @@ export interface CloudSigmaStandin {
   addIp(server?: string): string;
   addSubscription(resource: string, subscribedObject: string | null): string;
   fail(op: string, f: CsFailure): void;
+  /** Snapshots (POST/GET/DELETE /snapshots/), and making the next `n` POSTs' snapshots end `unavailable`. */
+  snapshots(): CsStandinSnapshot[];
+  failSnapshots(n?: number): void;
   close(): Promise<void>;
 }
 
@@ -235,9 +242,12 @@ export async function startCloudSigmaStandin(opts: CloudSigmaStandinOptions): Pr
     s.since = Date.now();
   };
 
+  const snaps = createCsSnapshots({ error: (status, message, point) => new CsError(status, message, undefined, point ?? null), paged: (o, q) => paged(o, q), driveExists: (u) => drives.has(u), owner }, opts.snapshotMs ?? 40);
+
   /** Routes: returns [status, body]; the op name is for error injection. */
   function route(method: string, parts: string[], q: URLSearchParams, body: Record<string, unknown>): { op: string; run: () => [number, unknown] } {
     const [res, id, sub] = parts;
+    if (res === 'snapshots') return snaps.route(method, id, q, body);
     const notAllowed = (): never => {
       throw new CsError(405, `Method ${method} not allowed on /${parts.join('/')}/`);
     };
@@ -536,6 +546,8 @@ export async function startCloudSigmaStandin(opts: CloudSigmaStandinOptions): Pr
     fail(op, f) {
       failures.set(op, { ...f, left: f.count ?? 1 });
     },
+    snapshots: () => [...snaps.snapshots.values()],
+    failSnapshots: (n) => snaps.failSnapshots(n),
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());

@@ -17,7 +17,8 @@
  *   unknown id and InvalidInstanceID.Malformed for an id not of the form i-….
  * - Actions: RunInstances, DescribeInstances (filters tag:<key>, tag-key, instance-state-name,
  *   instance-id), TerminateInstances, RebootInstances, StartInstances, StopInstances,
- *   CreateImage, CreateSnapshot, CreateSecurityGroup, AuthorizeSecurityGroupIngress,
+ *   CreateImage, CreateSnapshot, DescribeSnapshots, DeleteSnapshot, DeregisterImage (images and
+ *   snapshots: ./standin-ec2-images.ts, pending → available with eventual consistency), CreateSecurityGroup, AuthorizeSecurityGroupIngress,
  *   ImportKeyPair, DescribeKeyPairs, DescribeRegions, DescribeAvailabilityZones,
  *   DescribeInstanceTypes, DescribeImages; instance states pending → running, stopping →
  *   stopped, shutting-down → terminated (terminated instances stay visible, as on EC2 for a while).
@@ -39,6 +40,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { createStandinImages, type StandinImage, type StandinSnapshot } from './standin-ec2-images.js';
 
 const NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 
@@ -83,6 +85,10 @@ export interface Ec2StandinOptions {
    * both: until both are spent). With `lists`, DescribeInstances without ids omits it meanwhile.
    */
   notVisibleAfterRun?: { calls?: number; ms?: number; lists?: boolean };
+  /** Images made by CreateImage: pending for this long, then available. Default 90 ms. */
+  imageMs?: number;
+  /** Eventual consistency after CreateImage: the first N DescribeImages naming the new image answer InvalidAMIID.NotFound. */
+  imageHiddenCalls?: number;
   /** Addresses for new instances: `loopback` gives every instance 127.0.0.1 (for engine tests, which dial agents). */
   addresses?: 'documentation' | 'loopback';
 }
@@ -96,8 +102,11 @@ export interface Ec2Standin {
   fail(action: string, f: Ec2Failure): void;
   keyPairs: Map<string, { id: string; fingerprint: string }>;
   securityGroups: Map<string, { name: string; rules: string[] }>;
-  images: Map<string, { name: string; source: string }>;
-  snapshots: Map<string, { volumeId: string }>;
+  /** Images made by CreateImage, and EBS snapshots (./standin-ec2-images.ts). */
+  images: Map<string, StandinImage>;
+  snapshots: Map<string, StandinSnapshot>;
+  /** The next `n` images made end `failed`. */
+  failImages(n?: number): void;
   /** Headers seen on the last request, for auth assertions (names → values). */
   lastHeaders(): Record<string, string>;
   close(): Promise<void>;
@@ -170,8 +179,6 @@ export async function startEc2Standin(opts: Ec2StandinOptions): Promise<Ec2Stand
   const requests: string[] = [];
   const keyPairs = new Map<string, { id: string; fingerprint: string }>();
   const securityGroups = new Map<string, { name: string; rules: string[] }>();
-  const images = new Map<string, { name: string; source: string }>();
-  const snapshots = new Map<string, { volumeId: string }>();
   let headers: Record<string, string> = {};
   let ipSeq = 10;
 
@@ -204,10 +211,14 @@ export async function startEc2Standin(opts: Ec2StandinOptions): Promise<Ec2Stand
     (i.keyName ? el('keyName', i.keyName) : '') + el('amiLaunchIndex', 0) + el('instanceType', i.instanceType) +
     el('launchTime', i.launchTime) + raw('placement', el('availabilityZone', i.zone) + el('tenancy', 'default')) +
     el('privateIpAddress', i.privateIp) + (i.state === 'running' || i.state === 'pending' ? el('ipAddress', i.publicIp) : '') +
-    el('architecture', 'x86_64') + el('rootDeviceType', 'ebs') + (i.clientToken ? el('clientToken', i.clientToken) : '') + tagSet(i.tags);
+    el('architecture', 'x86_64') + el('rootDeviceType', 'ebs') + el('rootDeviceName', '/dev/xvda') +
+    items('blockDeviceMapping', devicesOf(i.instanceId).map(([dev, vol]) => el('deviceName', dev) + raw('ebs', el('volumeId', vol) + el('status', 'attached') + el('deleteOnTermination', dev === '/dev/xvda')))) +
+    (i.clientToken ? el('clientToken', i.clientToken) : '') + tagSet(i.tags);
   const reservationXml = (is: StandinInstance[]): string =>
     el('reservationId', is[0]!.reservationId) + el('ownerId', '111122223333') + items('groupSet', []) + items('instancesSet', is.map(instanceXml));
 
+  /** Every instance has a root volume and one data volume, named after it. */
+  const devicesOf = (id: string): [string, string][] => [['/dev/xvda', `vol-${id.slice(2)}0`], ['/dev/sdf', `vol-${id.slice(2)}1`]];
   const needInstance = (id: string): StandinInstance => {
     if (!/^i-[0-9a-f]{8,17}$/.test(id)) throw new Ec2Error('InvalidInstanceID.Malformed', `Invalid id: "${id}"`);
     const i = instances.get(id);
@@ -242,7 +253,7 @@ export async function startEc2Standin(opts: Ec2StandinOptions): Promise<Ec2Stand
       }
       const imageId = p.get('ImageId');
       if (!imageId) throw new Ec2Error('MissingParameter', 'The request must contain the parameter ImageId');
-      if (!IMAGES.some(([id]) => id === imageId) && !images.has(imageId)) throw new Ec2Error('InvalidAMIID.NotFound', `The image id '[${imageId}]' does not exist`);
+      if (!IMAGES.some(([id]) => id === imageId) && !made.images.has(imageId)) throw new Ec2Error('InvalidAMIID.NotFound', `The image id '[${imageId}]' does not exist`);
       if (p.get('MinCount') !== '1' || p.get('MaxCount') !== '1') throw new Ec2Error('InvalidParameterValue', 'stand-in: only MinCount=MaxCount=1');
       const tags = new Map<string, string>();
       const volumeTags = new Map<string, string>();
@@ -299,20 +310,6 @@ export async function startEc2Standin(opts: Ec2StandinOptions): Promise<Ec2Stand
         if (i.state === 'terminated' || i.state === 'shutting-down') throw new Ec2Error('IncorrectInstanceState', `The instance '${i.instanceId}' is not in a state from which it can be rebooted.`);
       }
       return el('return', true);
-    },
-    CreateImage(p) {
-      const i = needInstance(p.get('InstanceId') ?? '');
-      const id = `ami-${hex(17)}`;
-      images.set(id, { name: p.get('Name') ?? '', source: i.instanceId });
-      return el('imageId', id);
-    },
-    CreateSnapshot(p) {
-      const volumeId = p.get('VolumeId') ?? '';
-      if (!/^vol-[0-9a-f]+$/.test(volumeId)) throw new Ec2Error('InvalidVolume.NotFound', `The volume '${volumeId}' does not exist.`);
-      const id = `snap-${hex(17)}`;
-      snapshots.set(id, { volumeId });
-      return el('snapshotId', id) + el('volumeId', volumeId) + el('status', 'pending') + el('startTime', new Date().toISOString()) +
-        el('progress', '') + el('ownerId', '111122223333') + el('volumeSize', 8) + el('description', p.get('Description') ?? '');
     },
     CreateSecurityGroup(p) {
       const name = p.get('GroupName') ?? '';
@@ -378,6 +375,17 @@ export async function startEc2Standin(opts: Ec2StandinOptions): Promise<Ec2Stand
     },
   };
 
+  const made = createStandinImages(
+    {
+      el, raw, items, list, structs, page, glob: globMatch, hex,
+      error: (code, message) => new Ec2Error(code, message),
+      instance: (id) => ({ id: needInstance(id).instanceId, devices: devicesOf(id) }),
+    },
+    { ...(opts.imageMs !== undefined ? { imageMs: opts.imageMs } : {}), ...(opts.imageHiddenCalls !== undefined ? { imageHiddenCalls: opts.imageHiddenCalls } : {}), ...(opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {}) },
+  );
+  const catalogue = actions['DescribeImages']!;
+  Object.assign(actions, made.actions, { DescribeImages: (p: Map<string, string>) => made.describeById(p) ?? catalogue(p) });
+
   const send = (res: ServerResponse, status: number, body: string): void => {
     res.writeHead(status, { 'content-type': 'text/xml;charset=UTF-8', 'x-amzn-requestid': randomUUID() });
     res.end(body);
@@ -426,8 +434,9 @@ export async function startEc2Standin(opts: Ec2StandinOptions): Promise<Ec2Stand
     },
     keyPairs,
     securityGroups,
-    images,
-    snapshots,
+    images: made.images,
+    snapshots: made.snapshots,
+    failImages: (n) => made.failImages(n),
     lastHeaders: () => headers,
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();

@@ -53,6 +53,8 @@ runDriverConformance('cloudsigma over the API 2.0 stand-in', async () => {
   const driver = makeDriver(s, dir, s.addSourceServer());
   return {
     driver,
+    failNextSnapshot: () => s.failSnapshots(1),
+    snapshotBytes: false,
     async teardown() {
       await driver.close();
       await s.close();

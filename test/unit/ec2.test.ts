@@ -53,10 +53,12 @@ async function rejection(p: Promise<unknown>): Promise<NubisError> {
 
 runDriverConformance('ec2 over the EC2 Query API stand-in', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nubis-ec2conf-'));
-  const s = await startEc2Standin({ accessKeyId: AKID, transitionMs: 20 });
+  const s = await startEc2Standin({ accessKeyId: AKID, transitionMs: 20, imageMs: 60, imageHiddenCalls: 1 });
   const driver = makeDriver(s, dir);
   return {
     driver,
+    failNextSnapshot: () => s.failImages(1),
+    snapshotBytes: false,
     async teardown() {
       await driver.close();
       await s.close();

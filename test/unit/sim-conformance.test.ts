@@ -43,12 +43,15 @@ runDriverConformance('sim in-process (virtual clock, 20â€“90 s provisioning, 30â
   };
 });
 
-// the HTTP sim driver has no snapshot calls (in-process only): the snapshot cases skip, saying so
 runDriverConformance('sim over HTTP (startSimServer, time scale 1000)', async () => {
   const server = await startSimServer({ port: 0, path: ':memory:', timeScale: 1000, latency: { minMs: 5_000, maxMs: 30_000 } });
   const driver = createSimDriver({ cloud: 'conf-http', options: { url: server.url }, dataDir: '/nonexistent', clock: createRealClock() });
   return {
     driver,
+    failNextSnapshot: async () => {
+      const r = await fetch(`${server.url}/admin/snapshots/inject`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ faults: ['error'] }) });
+      if (r.status !== 204) throw new Error(`inject answered ${r.status}`);
+    },
     async teardown() {
       await driver.close();
       await server.close();

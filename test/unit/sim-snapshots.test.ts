@@ -5,9 +5,9 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createVirtualClock } from '../../src/clock/index.js';
+import { createRealClock, createVirtualClock } from '../../src/clock/index.js';
 import type { Driver, SnapshotRef } from '../../src/drivers/driver.js';
-import { createSimCloud, createSimDriver, parseSimModel, type SimCloud } from '../../src/drivers/sim/index.js';
+import { createSimCloud, createSimDriver, parseSimModel, startSimServer, type SimCloud } from '../../src/drivers/sim/index.js';
 
 const sig = (): AbortSignal => new AbortController().signal;
 const T0 = 1_700_000_000_000;
@@ -120,4 +120,33 @@ test('bad snapshot options are refused naming the option', () => {
   assert.throws(() => parseSimModel({ snapshot: { latency: { minMs: 5, maxMs: 1 } } }), /snapshot\.latency: expected \{minMs ≤ maxMs\}/);
   assert.throws(() => parseSimModel({ snapshot: 3 }), /sim option snapshot: expected/);
   assert.throws(() => parseSimModel({ errors: { snapshott: [] } }), /errors\.snapshott: expected one of .*snapshot/);
+});
+
+test('over HTTP (the sim server): a new driver finds the snapshot, reads its bytes, and a truncated download is CLOUD_SNAPSHOT_CORRUPT', async () => {
+  const server = await startSimServer({ port: 0, path: ':memory:', timeScale: 1, snapshot: { sizeBytes: 70_000 } });
+  try {
+    const mk = (): Driver => createSimDriver({ cloud: 'h', options: { url: server.url }, dataDir: '/nonexistent', clock: createRealClock() });
+    const a = mk();
+    const node = await a.create({ key: 'd/a-0', tags: {}, idempotencyToken: 't1', requirements: { cores: 1, memoryMiB: 256 } }, sig());
+    const ref = await a.snapshot!(node.id, { name: 'b1', tags: {}, volumes: true }, sig());
+    await a.close();
+    const b = mk(); // a control plane that restarted: the snapshot lives in the sim server
+    assert.equal(await b.snapshotStatus!(ref, sig()), 'ready');
+    const bytes = await readAll(b, ref);
+    assert.equal(bytes.length, 70_000);
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), ref.sha256);
+    const r = await fetch(`${server.url}/admin/snapshots/inject`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ faults: ['truncate'] }) });
+    assert.equal(r.status, 204);
+    const short = await b.snapshot!(node.id, { name: 'b2', tags: {}, volumes: false }, sig());
+    await assert.rejects(readAll(b, short), { code: 'CLOUD_SNAPSHOT_CORRUPT' });
+    await b.deleteSnapshot!(ref, sig());
+    await b.deleteSnapshot!(ref, sig());
+    assert.equal(await b.snapshotStatus!(ref, sig()), 'gone');
+    const c = server.cloud.counters().calls;
+    assert.equal(c.snapshot, 2, 'two snapshots sent to the cloud');
+    assert.equal(c.deleteSnapshot, 2);
+    await b.close();
+  } finally {
+    await server.close();
+  }
 });

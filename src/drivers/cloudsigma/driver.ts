@@ -50,6 +50,9 @@
  * the body's `error_type` as the provider code; an unreachable endpoint is CLOUD_UNAVAILABLE.
  * 404 on get is undefined, on delete success. A delete first stops a running server (CloudSigma
  * deletes stopped servers), waiting up to `stopTimeoutMs` (then CLOUD_TIMEOUT).
+ *
+ * Snapshots: the API's drive snapshots, boot drive as the image, other disks as parts; their
+ * bytes cannot be downloaded (./snapshots.ts).
  */
 import { loadAgentCa, type AgentCa, type AgentClient } from '../../agent/index.js';
 import { NubisError } from '../../errors/index.js';
@@ -59,6 +62,7 @@ import { classifyHttpError } from '../explain.js';
 import { AGENT_PORT, GRAPHITE_PORT, agentSecrets, agentToken, agentUserData, cloudAgentClient, loadAgentSecret } from '../cloud-agent.js';
 import { assertUserDataFits, composeUserData } from '../user-data.js';
 import { waitForClones } from './clones.js';
+import { cloudSigmaSnapshotCalls } from './snapshots.js';
 import { nubisName, ownerPrefix, parseNubisName, tagsFromName } from './naming.js';
 
 export interface CloudSigmaOptions {
@@ -473,6 +477,7 @@ export function createCloudSigmaDriver(ctx: DriverContext): CloudSigmaDriver {
 
   const driver: CloudSigmaDriver = {
     platform: 'cloudsigma',
+    ...cloudSigmaSnapshotCalls({ ok, now: () => ctx.clock.now() }),
 
     async create(req, signal) {
       if (signal.aborted) throw new NubisError('ABORTED', `cloudsigma create ${req.key} aborted`);

@@ -5,3 +5,4 @@ export {
 } from './driver.js';
 export { nubisName, parseNubisName, tagsFromName, type NubisName } from './naming.js';
 export { waitForClones, isCloning, type CloneWait } from './clones.js';
+export { cloudSigmaSnapshotCalls, cloudSigmaSnapshotStatus, type CloudSigmaSnapshotDeps } from './snapshots.js';

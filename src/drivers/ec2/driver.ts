@@ -37,6 +37,9 @@
  * `reboot`, `start` and `stop` fail with a retryable CLOUD_NOT_FOUND (details.notYetVisible)
  * instead of reading it as gone. After the window (or for instances launched before a restart)
  * NotFound is gone. See ./visibility.ts.
+ *
+ * Snapshots: CreateImage, DescribeImages, DeregisterImage + DeleteSnapshot (./snapshots.ts);
+ * their bytes cannot be read (no EBS direct APIs in this build).
  */
 import { createHash } from 'node:crypto';
 import {
@@ -54,6 +57,7 @@ import { AGENT_PORT, GRAPHITE_PORT, agentSecrets, agentToken, agentUserData, clo
 import { assertUserDataFits, composeUserData } from '../user-data.js';
 import { EC2_APPROX_PRICES_USD } from './prices.js';
 import { RecentLaunches } from './visibility.js';
+import { ec2SnapshotCalls } from './snapshots.js';
 
 export interface Ec2Options {
   region: string;
@@ -342,6 +346,7 @@ export function createEc2Driver(ctx: DriverContext): Ec2Driver {
 
   const driver: Ec2Driver = {
     platform: 'ec2',
+    ...ec2SnapshotCalls({ client, call, now: () => ctx.clock.now(), visibilityGraceMs: opts.visibilityGraceMs }),
 
     async create(req: CreateNodeRequest, signal: AbortSignal): Promise<CloudNode> {
       const imageId = req.placement?.image ?? opts.imageId;

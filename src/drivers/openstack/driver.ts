@@ -55,6 +55,9 @@
  * server (CLOUD_TIMEOUT after `deleteTimeoutMs`), after deleting the floating IPs Nubis made for
  * it (description `nubis-node:<id>`).
  *
+ * Snapshots: Nova createImage plus Cinder snapshots of the attached volumes, read from Glance
+ * with its checksums checked (./snapshots.ts).
+ *
  * Agents: a node's agent is expected at `https://<address>:<agentPort>` (mutual TLS with the
  * installation CA), where the address is its floating IP if it has one, else its fixed IPv4.
  * Its identity, one-time bootstrap token and long-lived token are HMACs of its tags under the
@@ -80,6 +83,7 @@ import { TAG_KEY, type CloudNode, type CreateNodeRequest, type Discovery, type D
 import { createCompute, type Compute, type NovaFlavor, type NovaServer } from './compute.js';
 import { createImages, createNetworks, createVolumes, waitUntil, type Images, type NeutronFloatingIp, type Networks, type Volumes } from './services.js';
 import { createKeystoneSession, type EndpointInterface, type OpenStackSession, type RequestRecord } from './session.js';
+import { openStackSnapshotCalls } from './snapshots.js';
 
 /** Metadata key of the idempotency-token hash; not a tag. */
 export const META_TOKEN = 'nubis-token';
@@ -99,8 +103,8 @@ export interface OpenStackDriver extends Driver {
   stop(id: string, signal: AbortSignal): Promise<void>;
   /** os-start; a server already ACTIVE is left as it is. */
   start(id: string, signal: AbortSignal): Promise<void>;
-  /** Snapshot of the server into a Glance image; returns the image id (it may still be queued). */
-  createImage(id: string, name: string, signal: AbortSignal): Promise<string>;
+  /** Snapshot of the server into a Glance image (with the metadata); returns the image id (it may still be queued). */
+  createImage(id: string, name: string, signal: AbortSignal, metadata?: Record<string, string>): Promise<string>;
   /**
    * Allocates a floating IP on `externalNetwork` (name or id; default `options.floatingIpNetwork`)
    * and associates it with the server's first port; `delete` releases it with the server.
@@ -479,10 +483,10 @@ export function createOpenStackDriver(ctx: DriverContext): OpenStackDriver {
       await compute.action(id, { 'os-start': null }, signal);
     },
 
-    async createImage(id, name, signal) {
+    async createImage(id, name, signal, metadata = {}) {
       aborted(signal, `createImage ${id}`);
       await settled(id, 'createImage', signal);
-      return compute.createImage(id, name, { 'nubis-source-server': id }, signal);
+      return compute.createImage(id, name, { ...metadata, 'nubis-source-server': id }, signal);
     },
 
     async attachFloatingIp(id, externalNetwork, signal) {
@@ -506,6 +510,14 @@ export function createOpenStackDriver(ctx: DriverContext): OpenStackDriver {
         { timeoutMs, pollMs },
       );
     },
+
+    ...openStackSnapshotCalls({
+      session,
+      images,
+      volumes,
+      createImage: (id, name, metadata, signal) => driver.createImage(id, name, signal, metadata),
+      ...(onRequest ? { onRequest } : {}),
+    }),
 
     agent: agentFor,
 

@@ -18,3 +18,5 @@ export {
   type CinderSnapshot, type CinderVolume, type GlanceImage, type Images, type NeutronFloatingIp, type NeutronNetwork, type NeutronPort,
   type NeutronSecurityGroup, type NeutronSecurityGroupRule, type Networks, type SecurityGroupRuleInput, type Volumes, type WaitOptions,
 } from './services.js';
+export { openStackSnapshotCalls, imageSnapshotStatus, volumeSnapshotStatus, type OpenStackSnapshotDeps } from './snapshots.js';
+export { downloadImage } from './image-download.js';

@@ -6,8 +6,8 @@
  * Options (ctx.options): `cloud` (a SimCloud object to use), `url` (talk HTTP to a sim
  * server), otherwise the SimModel options plus `path` for the inventory file (default
  * `<dataDir>/sim-<cloud>.db`). Agent options: `stepLatencyMs`, `stepFailures`, `seed`.
- * Agents are in memory of this driver (see ./agent.ts). Snapshots (./snapshot-calls.ts) are
- * in-process only: the HTTP driver has none.
+ * Agents are in memory of this driver (see ./agent.ts). Snapshots: ./snapshot-calls.ts
+ * in-process, ./http-snapshots.ts over HTTP.
  */
 import type { CloudNode, CreateNodeRequest, Driver, DriverContext } from '../driver.js';
 import { NubisError, cloudErrorFromStatus } from '../../errors/index.js';
@@ -16,6 +16,7 @@ import { createSimAgents, type SimAgents } from './agent.js';
 import { createSimCloud, quotaError, QUOTA_ERROR_TYPE, type SimCloud, type SimServer } from './cloud.js';
 import { parseSimModel } from './model.js';
 import { simSnapshotCalls } from './snapshot-calls.js';
+import { simHttpSnapshotCalls } from './http-snapshots.js';
 
 /** Nodes as answered, per server object: the sim cloud hands out one frozen object while a server stays the same. */
 const nodeOf = new WeakMap<SimServer, CloudNode>();
@@ -182,6 +183,7 @@ export function createSimHttpDriver(ctx: DriverContext): Driver {
 
   return {
     platform: 'sim',
+    ...simHttpSnapshotCalls({ base, request, fail }),
     async create(req, signal) {
       const a = await request('POST', '/servers', { tags: req.tags, idempotencyToken: req.idempotencyToken, requirements: req.requirements }, signal);
       if (a.status !== 201 && a.status !== 200) throw fail(a, `sim create ${req.key}`);

@@ -10,6 +10,7 @@
  *   DELETE /servers/<id>                  → 204 (also for a missing id)
  *   POST   /servers/<id>/action?do=reboot → 202 {} | 404
  *   GET    /admin/servers/<id>            → 200 {server} incl. deleted | 404 (no faults, not counted)
+ *   snapshots: see ./http-snapshots.ts
  *   GET    /admin/inventory               → 200 {objects: [server]} incl. deleted
  *   GET    /admin/counters                → 200 SimCounters (this server's calls)
  *   GET    /admin/totals                  → 200 SimCounters (every process over this inventory)
@@ -26,6 +27,7 @@ import type { Clock } from '../../clock/index.js';
 import { isNubisError } from '../../errors/index.js';
 import { createSimCloud, type SimCloud, type SimCreateRequest } from './cloud.js';
 import type { SimModel } from './model.js';
+import { snapshotRoute } from './http-snapshots.js';
 
 export interface SimServerOptions extends SimModel {
   /** 0 picks a free port. */
@@ -123,6 +125,7 @@ export async function startSimServer(opts: SimServerOptions): Promise<SimServerH
     const m = req.method ?? 'GET';
     const [a, b, c] = parts;
     if (a === 'health' && parts.length === 1) return send(res, 200, { ok: true });
+    if (await snapshotRoute(cloud, m, parts, req, res, send, readJson)) return;
     if (a === 'servers') {
       if (parts.length === 1 && m === 'POST') {
         const server = await cloud.create(parseCreate(await readJson(req)));
