@@ -15,6 +15,7 @@ import { MONITOR_SCHEMAS } from './routes-metrics.js';
 import { TOKEN_SCHEMAS } from './routes-tokens.js';
 import { ROLLOUT_SCHEMAS, RolloutLineSchema } from './routes-rollout.js';
 import { WORKFLOW_SCHEMAS } from './routes-workflows.js';
+import { OPERATION_SCHEMAS } from './routes-operations.js';
 
 const closed = Type.Object;
 const opts = { additionalProperties: false } as const;
@@ -355,6 +356,7 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   ...MONITOR_SCHEMAS,
   ...ROLLOUT_SCHEMAS,
   ...WORKFLOW_SCHEMAS,
+  ...OPERATION_SCHEMAS,
 };
 
 // Compile-time drift checks: each schema's static type and the view type are mutually assignable.

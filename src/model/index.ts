@@ -11,3 +11,7 @@ export {
 export { sealSpecSecrets, openSecretEnv, redactSpecText, maskSecrets, hasSecrets, REDACTED, type SealingKey } from './secrets.js';
 export { specJsonSchema, specJsonSchemaText, SPEC_SCHEMA_ID } from './json-schema.js';
 export { locateInSpec, withSpecPosition } from './locate.js';
+export {
+  operationProblems, normaliseOperations, resolveOperationParams, operationEnv, paramEnvName, PARAM_ENV_PREFIX, MAX_PARAM_CHARS,
+  type OperationProblem, type ParamValue,
+} from './operations.js';

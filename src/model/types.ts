@@ -2,7 +2,7 @@
  * The normalised application model the engine works from: defaults filled, durations in
  * milliseconds, references resolved. Produced only by `parseSpec` (see ./index.ts).
  */
-import type { HandlerName, Platform } from './schema.js';
+import type { HandlerName, ParamType, Platform } from './schema.js';
 
 export interface AppSpec {
   /** The deployment name. */
@@ -191,6 +191,33 @@ export interface ComponentSpec {
   health?: HealthSpec;
   /** How a changed revision is rolled out; absent in specs stored before it existed (see defaults there). */
   updateStrategy?: UpdateStrategySpec;
+  /** Custom operations by name (src/model/operations.ts); absent when the spec declares none. */
+  operations?: Record<string, OperationSpec>;
+}
+
+/** A custom operation (Brooklyn's effector): a command run on demand with typed parameters. */
+export interface OperationSpec {
+  name: string;
+  run: string;
+  /** Default 60 000. */
+  timeoutMs: number;
+  description?: string;
+  params: Record<string, OperationParamSpec>;
+}
+
+/** A typed parameter: the checks a given value must pass (all that are present). */
+export interface OperationParamSpec {
+  name: string;
+  type: ParamType;
+  required: boolean;
+  default?: string | number | boolean;
+  enum?: (string | number)[];
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  pattern?: string;
+  description?: string;
 }
 
 /** Rolling update settings of a component (src/engine/rollout). */
@@ -215,4 +242,4 @@ export interface SpecProblem {
   message: string;
 }
 
-export type { HandlerName, Platform };
+export type { HandlerName, ParamType, Platform };

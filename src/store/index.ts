@@ -16,6 +16,7 @@ import type { Database, DeploymentTable, NodeTable, InstanceTable, EventTable, S
 import { createRegistryRepo, type RegistryRepo } from './registry.js';
 import { createMetricObjectRepo, type MetricObjectRepo } from './metric-objects.js';
 import { createWorkflowRepo, type WorkflowRepo } from './workflows.js';
+import { createOperationRepo, type OperationRepo } from './operations.js';
 import { StatementCache, type StatementCacheStats } from './statement-cache.js';
 import { RowWriter, deleteBy, isSyncOp, mootUpserts, syncOp, type SyncWriteOp } from './sync-writes.js';
 import { pruneEvents, type EventPrune } from './events-prune.js';
@@ -91,6 +92,8 @@ export interface Store {
   readonly metricObjects: MetricObjectRepo;
   /** Loaded workflows, their files, node states and task output (./workflows.ts). */
   readonly workflows: WorkflowRepo;
+  /** Custom operation runs and their instances' output (./operations.ts). */
+  readonly operations: OperationRepo;
 
   /** How often SQL was compiled versus reused from the prepared-statement cache (./statement-cache.ts). */
   statementStats(): StatementCacheStats;
@@ -288,6 +291,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     registry: { ...createRegistryRepo(db), recordCalls: (rows) => (rows.length === 0 ? Promise.resolve() : store.write(syncOp(() => { for (const r of rows) callsW.run(r); }))) },
     metricObjects: createMetricObjectRepo(db),
     workflows: createWorkflowRepo(db),
+    operations: createOperationRepo(db),
     statementStats: () => statements.stats(),
     async close() {
       while (queue.length > 0 || scheduled) await flush();
@@ -300,6 +304,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 export type { Database } from './schema.js';
 export type { StatementCacheStats } from './statement-cache.js';
 export type { WorkflowRepo, WorkflowRow, WorkflowFileRow, WorkflowNodeRow, WorkflowLogRow } from './workflows.js';
+export type { OperationRepo, OperationRunRow, OperationInstanceRunRow } from './operations.js';
 export type { MetricObjectRepo, MetricObjectRow, MetricObjectKind } from './metric-objects.js';
 export type { RegistryRepo, RegCloudRow, RegEntryRow, RegEntryKind, CredentialRow, DriverCallRow } from './registry.js';
 export { ADMIN_TENANT, deploymentId, splitDeploymentId } from './deployment-ids.js';
