@@ -22,6 +22,8 @@ import { runStateOf, runView } from './view.js';
 
 /** Most instances a run names, and most at once. */
 const MAX_PARALLEL = 1000;
+/** Why an instance's outcome is unknown: the control plane stopped while the agent ran it. */
+const INTERRUPTED = 'the control plane stopped while it ran; its outcome on the node is unknown (see the agent log of step operation)';
 /** Characters of a failed instance's output carried in its event. */
 const EVENT_OUTPUT_TAIL = 1000;
 
@@ -125,7 +127,9 @@ export function createOperationRunner(ctx: EngineContext, wiring: WiringControll
     } finally {
       child.done();
     }
-    const state: OperationInstanceState = result === undefined ? 'failed' : result.state === 'succeeded' ? 'succeeded' : result.state === 'timed-out' ? 'timed-out' : 'failed';
+    const stopped = result === undefined && ctx.signal.aborted;
+    if (stopped) detail = INTERRUPTED;
+    const state: OperationInstanceState = stopped ? 'interrupted' : result === undefined ? 'failed' : result.state === 'succeeded' ? 'succeeded' : result.state === 'timed-out' ? 'timed-out' : 'failed';
     const output = result ? (comp.secretEnv ? maskSecrets(result.output, Object.values(secrets)) : result.output) : '';
     if (result?.state === 'timed-out') detail = `timed out after ${op.timeoutMs} ms`;
     Object.assign(row, { state, exit_code: result?.exitCode ?? null, output, detail: detail ?? null, ended_at: result?.endedAt ?? ctx.clock.now() });
@@ -216,18 +220,17 @@ export function createOperationRunner(ctx: EngineContext, wiring: WiringControll
       if (runs.length === 0) return;
       const parts = await ops.instances(runs.map((r) => r.id));
       const now = ctx.clock.now();
-      const why = 'the control plane stopped while it ran; its outcome on the node is unknown (see the agent log of step operation)';
       for (const run of runs) {
         const mine = parts.filter((p) => p.run_id === run.id);
         const cut = mine.filter((p) => p.state === 'pending' || p.state === 'running');
-        for (const p of cut) Object.assign(p, { state: 'interrupted', detail: why, ended_at: now });
+        for (const p of cut) Object.assign(p, { state: 'interrupted', detail: INTERRUPTED, ended_at: now });
         Object.assign(run, { state: 'interrupted', ended_at: now });
         const d = ctx.deployments.get(run.deployment);
         await Promise.all([
           ctx.store.write(ops.putRun(run), ...cut.map((p) => ops.putInstance(p))),
           ...(d ? cut.map((p) => ctx.emit({
             deployment: d.name, kind: 'operation.failed', target: `${d.name}/${p.instance}`, reason: run.reason, outcome: 'interrupted',
-            data: { tenant: d.tenant, deployment: d.spec.name, component: run.component, operation: run.operation, instance: p.instance, runId: run.id, message: `${run.operation} on ${p.instance}: ${why}` },
+            data: { tenant: d.tenant, deployment: d.spec.name, component: run.component, operation: run.operation, instance: p.instance, runId: run.id, message: `${run.operation} on ${p.instance}: ${INTERRUPTED}` },
           })) : []),
         ]);
       }

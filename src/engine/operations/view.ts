@@ -29,8 +29,9 @@ export function runView(r: OperationRunRow, instances: readonly OperationInstanc
   return v;
 }
 
-/** A run's state from its instances' states: succeeded when all did, failed when none did, else partial. */
+/** A run's state from its instances' states: interrupted when one's outcome is unknown, succeeded when all did, failed when none did, else partial. */
 export function runStateOf(states: readonly OperationInstanceState[]): OperationRunState {
+  if (states.includes('interrupted')) return 'interrupted';
   const ok = states.filter((s) => s === 'succeeded').length;
   if (ok === states.length) return 'succeeded';
   return ok === 0 ? 'failed' : 'partial';
