@@ -43,6 +43,8 @@ export interface CreateNodeRequest {
   /** Same token, same node: repeated creates must not duplicate. */
   idempotencyToken: string;
   requirements: NodeRequirements;
+  /** The node template's own cloud-config (platforms that boot images send it beside the Nubis part; ./user-data.ts). */
+  cloudInit?: { text: string; file?: string };
 }
 
 export interface CloudNode {

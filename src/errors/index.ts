@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   // server side
   INTERNAL: { status: 500, retryable: true, summary: 'an unexpected error inside Nubis' },
   UNAVAILABLE: { status: 503, retryable: true, summary: 'the server is not ready' },
+  STORE_UNAVAILABLE: { status: 503, retryable: true, summary: 'the database under the store (PostgreSQL) cannot be reached or refused the connection' },
   // cloud (driver) errors, classified from provider responses
   CLOUD_BAD_REQUEST: { status: 502, retryable: false, summary: 'the cloud rejected the request as malformed (400)' },
   CLOUD_UNAUTHORIZED: { status: 502, retryable: false, summary: 'the cloud rejected the credentials (401)' },

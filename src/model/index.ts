@@ -15,3 +15,4 @@ export {
   operationProblems, normaliseOperations, resolveOperationParams, operationEnv, paramEnvName, PARAM_ENV_PREFIX, MAX_PARAM_CHARS,
   type OperationProblem, type ParamValue,
 } from './operations.js';
+export { checkCloudConfig, userDataFits, measuredSize, USER_DATA_LIMITS, NUBIS_OWNED_PATHS, NUBIS_PART_RESERVE_BYTES, type CloudConfigProblem, type UserDataPlatform } from './cloud-init.js';
