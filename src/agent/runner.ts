@@ -6,6 +6,7 @@
  * Layout under the sandbox:
  *   instances/<instance>/           working directory of every handler (wiring.json, artefacts)
  *   logs/<instance>/<step>.log      combined stdout+stderr, appended, one header line per run
+ *                                   (custom operations: operation.log, the header names the operation)
  *   agent-state.json                start processes to restore after a restart
  *
  * A start process that dies after its grace period with a non-zero status or a signal has its

@@ -7,7 +7,9 @@
  * with exit code 1 with probability `stepFailures[step]`, or is `timed-out` when the latency
  * exceeds the request's `timeoutMs`. A successful `start` makes the instance's process
  * `running` and its health `healthy`; a successful `stop` makes it `exited` (code 0);
- * `stopInstance` makes it `none`. Calls to a node that is not running fail with
+ * `stopInstance` makes it `none`. A custom operation (step `operation`) takes
+ * `operationLatencyMs` (default `stepLatencyMs`) and fails with `operationFailures[name]`
+ * (else `stepFailures.operation`); its output names the NUBIS_PARAM_* values it got. Calls to a node that is not running fail with
  * AGENT_UNREACHABLE (retryable). Workflow jobs are simulated on the clock (./agent-jobs.ts);
  * a reboot (`reset`) or delete loses them, and the node's job feed starts a new epoch.
  */
