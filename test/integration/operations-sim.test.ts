@@ -12,8 +12,8 @@ import path from 'node:path';
 import { createVirtualClock } from '../../src/clock/index.js';
 import { runOperation } from '../../src/engine/index.js';
 import { controlPlanePorts, parseActionText, runAction } from '../../src/workflows/actions/index.js';
-import { openStore } from '../../src/store/index.js';
 import { startControlPlane, tempDir, waitFor } from '../helpers/control-plane.js';
+import { openTestStore } from '../helpers/postgres.js';
 
 const spec = (simPath: string): string => `name: simops
 clouds:
@@ -42,7 +42,8 @@ test('sim: operations take their latency of virtual time per wave of `parallel`,
   let cp = await startControlPlane(dir, { clock, engine: { pollIntervalMs: 5 } });
   try {
     await cp.apply({ spec: spec(path.join(dir, 'sim.db')) }, { actor: 'user:test' });
-    await waitFor('simops ready', async () => (await cp.getDeployment('simops')).state === 'ready', 60_000);
+    const phases = async (): Promise<string> => JSON.stringify((await cp.getDeployment('simops')).instances.map((i) => [i.name, i.phase, i.node.state, i.lastError ?? null]));
+    await waitFor('simops ready', async () => (await cp.getDeployment('simops')).state === 'ready', 60_000).catch(async (e: unknown) => assert.fail(`${String(e)}: ${await phases()}`));
 
     // 4 instances, 2 at a time: two waves of 45 s of clock time
     let t0 = clock.now();
@@ -85,7 +86,7 @@ test('sim: operations take their latency of virtual time per wave of `parallel`,
     stopAdvance();
     await cp.close();
     // and one a SIGKILL left running: the store says running, nothing ended it
-    const store = await openStore({ path: path.join(dir, 'nubis.db') });
+    const store = await openTestStore(path.join(dir, 'nubis.db'));
     await store.write(
       store.operations.putRun({ id: 'op-00000000dead', deployment: 'simops', component: 'db', operation: 'dump', params_json: '{"target":"/k"}', actor: 'user:test', reason: 'killed', state: 'running', created_at: clock.now(), ended_at: null }),
       store.operations.putInstance({ run_id: 'op-00000000dead', instance: 'db-1', state: 'running', exit_code: null, output: '', detail: null, started_at: clock.now(), ended_at: null }),
