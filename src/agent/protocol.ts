@@ -77,6 +77,8 @@ export interface InstanceStatus {
   health: 'unknown' | 'healthy' | 'unhealthy';
   /** Last probe failure message. */
   healthDetail?: string;
+  /** Probes run since the start process was launched: how many passed and failed (recovery counts failures over a window). */
+  probes?: { passed: number; failed: number };
   lastStep?: { step: StepName; runId: string; state: StepResult['state'] };
 }
 

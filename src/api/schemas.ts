@@ -14,8 +14,10 @@ import { CLOUD_SCHEMAS } from './routes-clouds.js';
 import { MONITOR_SCHEMAS } from './routes-metrics.js';
 import { TOKEN_SCHEMAS } from './routes-tokens.js';
 import { ROLLOUT_SCHEMAS, RolloutLineSchema } from './routes-rollout.js';
+import { RECOVERY_SCHEMAS } from './routes-recovery.js';
 import { WORKFLOW_SCHEMAS } from './routes-workflows.js';
 import { OPERATION_SCHEMAS } from './routes-operations.js';
+import { ALERT_API_SCHEMAS } from './routes-alerts.js';
 
 const closed = Type.Object;
 const opts = { additionalProperties: false } as const;
@@ -355,8 +357,10 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   ...TOKEN_SCHEMAS,
   ...MONITOR_SCHEMAS,
   ...ROLLOUT_SCHEMAS,
+  ...RECOVERY_SCHEMAS,
   ...WORKFLOW_SCHEMAS,
   ...OPERATION_SCHEMAS,
+  ...ALERT_API_SCHEMAS,
 };
 
 // Compile-time drift checks: each schema's static type and the view type are mutually assignable.

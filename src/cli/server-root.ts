@@ -18,6 +18,7 @@ import { createVictoriaMetricsQueryEngine, createVictoriaMetricsStore } from '..
 import { createMetricsService, type MetricsService, type QueryBackend } from '../metrics/index.js';
 import { createScalingService, type ScalingService } from '../scaling/index.js';
 import { createWorkflows } from '../workflows/index.js';
+import { createAlertsService, createRecovery } from '../operations/index.js';
 import type { MetricStore } from '../metrics/types.js';
 import { createHttpAgentMetricsClient, loadAgentCa } from '../agent/index.js';
 import { acquireServeLock } from './serve-lock.js';
@@ -70,6 +71,8 @@ export interface StartServerOptions {
   allowScriptCommands?: boolean;
   /** Event retention (src/events/retention.ts); absent fields take its defaults (30 days, 1,000,000 per tenant). */
   eventRetention?: { maxAgeMs?: number; maxPerTenant?: number };
+  /** Where alerts' runbook links point (`serve --runbook-url`); default `docs/runbooks.md`. */
+  runbookUrl?: string;
 }
 
 /** Scaling rules and schedules over the metrics catalog, woken by its data, scaling through the control plane. */
@@ -154,8 +157,19 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       controlPlane, store, events, ...(o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}), ...(o.log ? { log: o.log } : {}),
       ...(o.allowScriptCommands ? { scriptCommands: true } : {}),
     });
+    // alerts (src/operations/alerts): rules over the event log and the metrics, sent through channels
+    const alerts = createAlertsService({
+      clock: createRealClock(), store, events, secretKey,
+      specOf: (d) => controlPlane.engine.deployments.get(d)?.spec,
+      deployments: () => controlPlane.engine.deployments.keys(),
+      credential: (tenant, name) => controlPlane.registry.secrets(tenant, name),
+      query: metrics.query, flush: () => metrics.flush(),
+      ...(o.runbookUrl ? { runbookBase: o.runbookUrl } : {}),
+    });
+    // recovery ladders (src/operations/recovery): registered on the engine's reconcile core, their state loaded now
+    const recovery = await createRecovery({ engine: controlPlane.engine, store, events, clock: createRealClock() });
     const api = createApiServer({
-      controlPlane, store, metrics, scaling, workflows,
+      controlPlane, store, metrics, scaling, workflows, alerts, recovery,
       ...(o.log ? { log: o.log } : {}),
     });
     await controlPlane.start();
@@ -165,6 +179,8 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     cleanups.push(() => metrics.stop());
     scaling.start();
     cleanups.push(() => scaling.stop());
+    await alerts.start();
+    cleanups.push(() => alerts.stop());
     const retention = createEventRetention({ store, clock: createRealClock(), ...o.eventRetention, ...(o.log ? { log: o.log } : {}) });
     retention.start();
     cleanups.push(() => retention.stop());

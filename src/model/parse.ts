@@ -12,6 +12,8 @@ import type { ConditionDoc, HandlerName, MetricDefDoc, RuleDoc, ScheduleDoc, Scr
 import { isTimeZone, parseCron } from '../clock/index.js';
 import { normaliseOperations, operationProblems } from './operations.js';
 import { checkTemplateCloudInit, type TemplateCloudInit } from './cloud-init-spec.js';
+import { alertsProblems, normaliseAlerts } from './alerts.js';
+import { normaliseRecovery, recoveryProblems } from './recovery.js';
 import type {
   AppSpec,
   ChannelSpec,
@@ -500,6 +502,7 @@ function checkSemantics(ctx: Ctx, raw: unknown, artefacts: ReadonlySet<string> |
     }
     checkInstances(ctx, base, c);
     checkUpdateStrategy(ctx, base, c);
+    for (const p of recoveryProblems(c['recovery'], base, durationMs)) reportAt(ctx, p.path, p.expected, p.found);
     checkLifecycle(ctx, base, c);
     for (const [oname, o] of Object.entries(rec(c['operations']))) checkDuration(ctx, [...base, 'operations', oname, 'timeout'], rec(o)['timeout']);
     for (const p of operationProblems(c['operations'], [...base, 'operations'])) reportAt(ctx, p.path, p.expected, p.found);
@@ -701,6 +704,7 @@ function normalise(doc: SpecDoc): AppSpec {
         maxSurge: c.updateStrategy?.maxSurge ?? DEFAULTS.maxSurge,
         healthGateTimeoutMs: c.updateStrategy?.healthGate?.timeout !== undefined ? parseDuration(c.updateStrategy.healthGate.timeout) : DEFAULTS.healthGateTimeoutMs,
       },
+      ...(c.recovery ? { recovery: normaliseRecovery(c.recovery, parseDuration) } : {}),
       ...(c.operations ? { operations: normaliseOperations(c.operations, parseDuration, DEFAULTS.handlerTimeoutMs) } : {}),
     };
   }
@@ -709,6 +713,7 @@ function normalise(doc: SpecDoc): AppSpec {
   if (doc.rules) out.rules = Object.fromEntries(Object.entries(doc.rules).map(([n, r]) => [n, normaliseRule(n, r)]));
   if (doc.schedules) out.schedules = Object.fromEntries(Object.entries(doc.schedules).map(([n, x]) => [n, normaliseSchedule(n, x)]));
   if (doc.scrape) out.scrape = Object.fromEntries(Object.entries(doc.scrape).map(([n, x]) => [n, normaliseScrape(n, x)]));
+  if (doc.alerts) out.alerts = normaliseAlerts(doc.alerts);
   return out;
 }
 
@@ -854,6 +859,7 @@ function scalingProblems(top: Rec, components: Rec): PathProblem[] {
   for (const [n, r] of Object.entries(rec(top['rules']))) out.push(...ruleProblems(rec(r), ['rules', n], components));
   for (const [n, x] of Object.entries(rec(top['schedules']))) out.push(...scheduleProblems(rec(x), ['schedules', n], components));
   for (const [n, x] of Object.entries(rec(top['scrape']))) out.push(...scrapeProblems(rec(x), ['scrape', n]));
+  if (top['alerts'] !== undefined) out.push(...alertsProblems(top['alerts']));
   return out;
 }
 

@@ -2,7 +2,8 @@
  * The normalised application model the engine works from: defaults filled, durations in
  * milliseconds, references resolved. Produced only by `parseSpec` (see ./index.ts).
  */
-import type { HandlerName, ParamType, Platform } from './schema.js';
+import type { HandlerName, ParamType, Platform, RecoveryStep, RECOVERY_ACTIONS } from './schema.js';
+import type { AlertsSpec } from './alerts.js';
 
 export interface AppSpec {
   /** The deployment name. */
@@ -18,6 +19,8 @@ export interface AppSpec {
   schedules?: Record<string, ScheduleSpec>;
   /** Prometheus text-format targets the control plane scrapes, by name; present only when the spec has the section. */
   scrape?: Record<string, ScrapeTargetSpec>;
+  /** Alert rules and channels (src/operations/alerts); present only when the spec has the section. */
+  alerts?: AlertsSpec;
 }
 
 /** A Prometheus text-format target scraped every `intervalMs`; samples carry `labels` plus deployment and instance. */
@@ -193,8 +196,32 @@ export interface ComponentSpec {
   health?: HealthSpec;
   /** How a changed revision is rolled out; absent in specs stored before it existed (see defaults there). */
   updateStrategy?: UpdateStrategySpec;
+  /** What to do when an instance fails (src/operations/recovery); absent: the engine restarts it with backoff, without limits. */
+  recovery?: RecoverySpec;
   /** Custom operations by name (src/model/operations.ts); absent when the spec declares none. */
   operations?: Record<string, OperationSpec>;
+}
+
+/** A give-up limit of one ladder step: at most `max` within `withinMs`. */
+export interface RecoveryLimitSpec {
+  max: number;
+  withinMs: number;
+}
+
+/** A component's recovery policy, normalised (./recovery.ts has the defaults). */
+export interface RecoverySpec {
+  /** Probe failures are counted over this sliding window. Default 30 000. */
+  windowMs: number;
+  /** Failures within the window that mean the instance failed. Default 3. */
+  failures: number;
+  /** Steps in order. Default restart, reboot, recreate, alert. */
+  ladder: RecoveryStep[];
+  /** Per acting step. Defaults: restart 3 in 10 min, reboot 2 in 1 h, recreate 1 in 6 h. */
+  limits: Record<RecoveryAction, RecoveryLimitSpec>;
+  /** Healthy this long ends a give-up and resets the ladder. Default 300 000. */
+  stableMs: number;
+  /** How long a step may take to bring the instance back. Default 600 000. */
+  stepTimeoutMs: number;
 }
 
 /** A custom operation (Brooklyn's effector): a command run on demand with typed parameters. */
@@ -244,4 +271,5 @@ export interface SpecProblem {
   message: string;
 }
 
-export type { HandlerName, ParamType, Platform };
+export type { HandlerName, ParamType, Platform, RecoveryStep };
+export type RecoveryAction = (typeof RECOVERY_ACTIONS)[number];

@@ -13,10 +13,12 @@ import { createRegistryRepo, type RegistryRepo } from './registry.js';
 import { createMetricObjectRepo, type MetricObjectRepo } from './metric-objects.js';
 import { createWorkflowRepo, type WorkflowRepo } from './workflows.js';
 import { createOperationRepo, type OperationRepo } from './operations.js';
+import { createAlertRepo, type AlertRepo } from './alerts.js';
 import type { StatementCacheStats } from './statement-cache.js';
 import type { StoreBackend, StoreDialect } from './backend.js';
 import { openSqliteBackend } from './sqlite.js';
 import { isPostgresUrl, openPostgresBackend } from './postgres.js';
+import { createRecoveryRepo, type RecoveryRepo } from './recovery.js';
 import { pruneEvents, type EventPrune } from './events-prune.js';
 
 export type { EventPrune } from './events-prune.js';
@@ -92,6 +94,10 @@ export interface Store {
   readonly workflows: WorkflowRepo;
   /** Custom operation runs and their instances' output (./operations.ts). */
   readonly operations: OperationRepo;
+  /** Alert rules and channels made at run time, alerts and their deliveries (./alerts.ts). */
+  readonly alerts: AlertRepo;
+  /** Recovery ladders of instances (./recovery.ts). */
+  readonly recovery: RecoveryRepo;
 
   /** Which database is underneath. */
   readonly dialect: StoreDialect;
@@ -249,6 +255,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     metricObjects: createMetricObjectRepo(db),
     workflows: createWorkflowRepo(db),
     operations: createOperationRepo(db),
+    alerts: createAlertRepo(db),
+    recovery: createRecoveryRepo(db),
     statementStats: () => backend.stats(),
     async close() {
       while (queue.length > 0 || scheduled) await flush();
@@ -260,8 +268,10 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 
 export type { Database } from './schema.js';
 export type { StatementCacheStats } from './statement-cache.js';
+export type { RecoveryRepo, RecoveryStateRow } from './recovery.js';
 export type { WorkflowRepo, WorkflowRow, WorkflowFileRow, WorkflowNodeRow, WorkflowLogRow } from './workflows.js';
 export type { OperationRepo, OperationRunRow, OperationInstanceRunRow } from './operations.js';
+export type { AlertRepo, AlertRow, AlertObjectRow, AlertDeliveryRow, AlertListFilter } from './alerts.js';
 export type { MetricObjectRepo, MetricObjectRow, MetricObjectKind } from './metric-objects.js';
 export type { RegistryRepo, RegCloudRow, RegEntryRow, RegEntryKind, CredentialRow, DriverCallRow } from './registry.js';
 export { ADMIN_TENANT, deploymentId, splitDeploymentId } from './deployment-ids.js';

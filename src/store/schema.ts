@@ -1,4 +1,5 @@
 /** Table shapes, as Kysely sees them. Timestamps are integer milliseconds since the epoch. */
+import type { AlertObjectTable, AlertTable, AlertDeliveryTable } from './alerts-tables.js';
 import type { Generated } from 'kysely';
 
 export interface MetaTable {
@@ -287,7 +288,25 @@ export interface WorkflowTryTable {
   started_at: number;
 }
 
+/** An instance's recovery ladder (migration 0022; src/operations/recovery). */
+export interface RecoveryStateTable {
+  /** The instance's resource key, `<deployment>/<instance>`. */
+  key: string;
+  tenant: string;
+  deployment: string;
+  instance: string;
+  component: string;
+  /** watching | recovering | gave-up */
+  status: string;
+  /** The ladder state (src/operations/recovery/ladder.ts) as JSON. */
+  state_json: string;
+  updated_at: number;
+}
+
 export interface Database {
+  alert_objects: AlertObjectTable;
+  alerts: AlertTable;
+  alert_deliveries: AlertDeliveryTable;
   meta: MetaTable;
   tokens: TokenTable;
   deployments: DeploymentTable;
@@ -309,4 +328,5 @@ export interface Database {
   workflow_tries: WorkflowTryTable;
   operation_runs: OperationRunTable;
   operation_instance_runs: OperationInstanceRunTable;
+  recovery_states: RecoveryStateTable;
 }

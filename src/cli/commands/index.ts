@@ -33,6 +33,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('scale', 'set the instance count of a component', async () => (await import('./scale.js')).scaleCommand),
   lazy('run', 'run a custom operation of a component on some or all of its instances', async () => (await import('./run.js')).runCommand),
   lazy('rollout', 'a deployment\'s rolling update: status, pause, resume', async () => (await import('./rollout.js')).rolloutCommand),
+  lazy('recovery', 'recovery ladders: status, reset after a give-up', async () => (await import('./recovery.js')).recoveryCommand),
   lazy('destroy', 'tear a deployment down', async () => (await import('./destroy.js')).destroyCommand),
   lazy('metrics', 'list series, run queries, manage metric definitions', async () => (await import('./metrics.js')).metricsCommand),
   lazy('monitors', 'list, set or remove the monitors of an instance at run time', async () => (await import('./monitors.js')).monitorsCommand),
@@ -42,5 +43,6 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('credentials', 'stored cloud credentials (sealed; only names are ever shown): set, list, rm', async () => (await import('./clouds.js')).credentialsCommand),
   lazy('keys', 'the credential key: rotate (re-seals every credential; run with the server stopped)', async () => (await import('./clouds.js')).keysCommand),
   lazy('workflow', 'ecFlow-compatible workflows: load, import, begin, status, why, suspend, resume, requeue, force, run, kill, logs, export', async () => (await import('./workflow.js')).workflowCommand),
+  lazy('alerts', 'alerts: list, show, ack, test a channel; run-time alert rules and channels', async () => (await import('./alerts.js')).alertsCommand),
   lazy('tokens', 'API tokens: create one for a tenant (administrator only; shown once)', async () => (await import('./tokens.js')).tokensCommand),
 ];

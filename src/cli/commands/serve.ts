@@ -98,18 +98,20 @@ export const serveCommand: Command = {
     '--events-max-age <duration>, --events-max-per-tenant <n>  event retention (default 30d and 1000000; pruned every 10 minutes)',
     '--allow-local-tenants  let tenants other than default use clouds that reach this host (platform local: shell on this machine)',
     '--allow-script-commands  let workflow tasks\' ECF_SCRIPT_CMD and ECF_FETCH run their command on this host to make a job\'s script',
+    '--runbook-url <url>  where alerts\' runbook links point (default docs/runbooks.md), e.g. https://git.example.com/nubis/blob/main/docs/runbooks.md',
   ],
   options: {
     port: { type: 'string', short: 'p' }, host: { type: 'string' },
     'graphite-port': { type: 'string' }, 'graphite-listen': { type: 'string' }, 'graphite-tenants': { type: 'string' }, 'metrics-backend': { type: 'string' }, 'vm-url': { type: 'string' },
     'allow-local-tenants': { type: 'boolean' }, 'allow-script-commands': { type: 'boolean' }, store: { type: 'string' },
-    'events-max-age': { type: 'string' }, 'events-max-per-tenant': { type: 'string' },
+    'events-max-age': { type: 'string' }, 'events-max-per-tenant': { type: 'string' }, 'runbook-url': { type: 'string' },
   },
   maxPositionals: 0,
   async run(ctx, args) {
     const { port, host } = serverFlags(args);
     const server = await startOrExplain(ctx, port, host, { ...metricsFlags(args, ctx.io.env), ...retentionFlags(args), ...storeFlag(args, ctx.io.env), ...(args.values['allow-local-tenants'] === true ? { allowLocalTenants: true } : {}),
-      ...(args.values['allow-script-commands'] === true ? { allowScriptCommands: true } : {}) });
+      ...(args.values['allow-script-commands'] === true ? { allowScriptCommands: true } : {}),
+      ...(typeof args.values['runbook-url'] === 'string' ? { runbookUrl: args.values['runbook-url'] } : {}) });
     ctx.out(`nubis listening on ${server.url}`);
     if (server.graphitePort !== undefined) ctx.out(`graphite: ${server.graphiteHost ?? '127.0.0.1'}:${server.graphitePort}`);
     ctx.out(`data: ${server.dataDir}`);
