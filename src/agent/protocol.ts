@@ -26,12 +26,17 @@ export interface HealthProbe {
   retries: number;
 }
 
+/** What an agent runs: a lifecycle handler, or a custom operation (the step `operation`). */
+export type StepName = HandlerName | 'operation';
+
 export interface StepRequest {
   /** Unique per (instance, step, attempt); repeated requests with the same runId are de-duplicated. */
   runId: string;
   /** Instance name within the deployment, e.g. `app-2`. */
   instance: string;
-  step: HandlerName;
+  step: StepName;
+  /** For step `operation`: the operation's name (in the log header and `NUBIS_OPERATION`). */
+  operation?: string;
   /** Shell command; absent means the step is a no-op that succeeds. */
   command?: string;
   timeoutMs: number;
@@ -74,7 +79,7 @@ export interface InstanceStatus {
   healthDetail?: string;
   /** Probes run since the start process was launched: how many passed and failed (recovery counts failures over a window). */
   probes?: { passed: number; failed: number };
-  lastStep?: { step: HandlerName; runId: string; state: StepResult['state'] };
+  lastStep?: { step: StepName; runId: string; state: StepResult['state'] };
 }
 
 export interface AgentStatus {
@@ -195,7 +200,7 @@ export interface AgentClient {
   stopInstance(instance: string, signal: AbortSignal): Promise<void>;
   status(signal: AbortSignal): Promise<AgentStatus>;
   /** Full log of a step's latest run, or of all steps in order when `step` is absent. */
-  logs(instance: string, step: HandlerName | undefined, signal: AbortSignal): Promise<string>;
+  logs(instance: string, step: StepName | undefined, signal: AbortSignal): Promise<string>;
 
   // Workflow jobs (optional: an agent without them cannot run jobs).
   /** Starts the job and returns at once (the job's state after the start). */

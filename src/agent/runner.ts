@@ -6,6 +6,7 @@
  * Layout under the sandbox:
  *   instances/<instance>/           working directory of every handler (wiring.json, artefacts)
  *   logs/<instance>/<step>.log      combined stdout+stderr, appended, one header line per run
+ *                                   (custom operations: operation.log, the header names the operation)
  *   agent-state.json                start processes to restore after a restart
  *
  * A start process that dies after its grace period with a non-zero status or a signal has its
@@ -20,10 +21,9 @@ import {
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
-import type { HandlerName } from '../model/types.js';
 import { childCage, killCage } from './cgroup.js';
 import { killTree } from './proc.js';
-import type { AgentStatus, HealthProbe, InstanceStatus, StepRequest, StepResult } from './protocol.js';
+import type { AgentStatus, HealthProbe, InstanceStatus, StepName, StepRequest, StepResult } from './protocol.js';
 import { STEP_NAMES } from './validate.js';
 
 /** Most of a step's output returned in StepResult.output. */
@@ -108,7 +108,7 @@ export interface NodeRunner {
   stopInstance(instance: string): Promise<void>;
   status(): AgentStatus;
   /** A step's latest run, or every step's whole log in lifecycle order; undefined when none. */
-  logs(instance: string, step: HandlerName | undefined): string | undefined;
+  logs(instance: string, step: StepName | undefined): string | undefined;
   /** Restarts the start processes recorded in agent-state.json (after an agent restart). */
   restore(): Promise<void>;
   /** Stops probes; with `killProcesses` also kills supervised processes and running handlers. */
@@ -162,13 +162,13 @@ export function createNodeRunner(opts: RunnerOptions): NodeRunner {
 
   // --- logs --------------------------------------------------------------------------------
 
-  const logPath = (inst: string, step: HandlerName): string => join(opts.sandbox, 'logs', inst, `${step}.log`);
+  const logPath = (inst: string, step: StepName): string => join(opts.sandbox, 'logs', inst, `${step}.log`);
 
   /** Appends the run header and returns the offset where the run's own output starts. */
   const beginLog = (req: StepRequest): { path: string; offset: number } => {
     const path = logPath(req.instance, req.step);
     mkdirSync(dirname(path), { recursive: true });
-    appendFileSync(path, `=== nubis ${new Date().toISOString()} run=${req.runId} step=${req.step} ===\n`);
+    appendFileSync(path, `=== nubis ${new Date().toISOString()} run=${req.runId} step=${req.step}${req.operation ? ` operation=${req.operation}` : ''} ===\n`);
     return { path, offset: statSync(path).size };
   };
 
@@ -195,7 +195,7 @@ export function createNodeRunner(opts: RunnerOptions): NodeRunner {
   const newTag = (inst: string, what: string): string => `${opts.nodeId}/${inst}/${what}/${randomBytes(6).toString('hex')}`;
 
   /** The handler environment: the request's env plus PATH with node's directory, node id, wiring file, run tag. */
-  const handlerEnv = (inst: Instance, step: HandlerName, env: Record<string, string>, tag: string): Record<string, string> => {
+  const handlerEnv = (inst: Instance, step: StepName, env: Record<string, string>, tag: string): Record<string, string> => {
     const basePath = env['PATH'] ?? process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin';
     const nodeDir = dirname(process.execPath);
     return {
@@ -499,7 +499,7 @@ export function createNodeRunner(opts: RunnerOptions): NodeRunner {
     },
 
     logs(name, step) {
-      const read = (s: HandlerName): string | undefined => {
+      const read = (s: StepName): string | undefined => {
         const p = logPath(name, s);
         return existsSync(p) ? readFileSync(p, 'utf8') : undefined;
       };

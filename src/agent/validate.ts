@@ -3,9 +3,11 @@
  * the first problem; nothing is half-applied.
  */
 import type { HandlerName } from '../model/types.js';
-import type { HealthProbe, InstanceFiles, JobAnswer, JobRequest, StepRequest } from './protocol.js';
+import type { HealthProbe, InstanceFiles, JobAnswer, JobRequest, StepName, StepRequest } from './protocol.js';
 
-export const STEP_NAMES = ['install', 'configure', 'start', 'stop', 'update'] as const satisfies readonly HandlerName[];
+export const STEP_NAMES = ['install', 'configure', 'start', 'stop', 'update', 'operation'] as const satisfies readonly StepName[];
+/** Operation names (the spec's name pattern). */
+const OPERATION_RE = /^[a-z][a-z0-9-]{0,39}$/;
 
 const INSTANCE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -30,11 +32,11 @@ export function checkInstanceName(v: unknown, path = 'instance'): string {
   return v;
 }
 
-export function checkStepName(v: unknown, path = 'step'): HandlerName {
+export function checkStepName(v: unknown, path = 'step'): StepName {
   if (typeof v !== 'string' || !(STEP_NAMES as readonly string[]).includes(v)) {
     throw new InvalidInput(path, `must be one of ${STEP_NAMES.join(', ')}`);
   }
-  return v as HandlerName;
+  return v as StepName;
 }
 
 function checkMs(v: unknown, path: string, min: number): number {
@@ -138,6 +140,10 @@ export function checkStepRequest(v: unknown): StepRequest {
   if (command !== undefined && command !== null) {
     if (typeof command !== 'string' || command.includes('\0')) throw new InvalidInput('command', 'must be a string');
     if (command.trim() !== '') req.command = command;
+  }
+  if (req.step === 'operation') {
+    if (typeof v['operation'] !== 'string' || !OPERATION_RE.test(v['operation'])) throw new InvalidInput('operation', 'must be an operation name for step operation');
+    req.operation = v['operation'];
   }
   if (v['files'] !== undefined) req.files = checkFiles(v['files'], 'files');
   if (v['health'] !== undefined && v['health'] !== null) req.health = checkHealth(v['health']);

@@ -14,6 +14,7 @@ import { buildMetricsRoutes } from './routes-metrics.js';
 import { buildCloudRoutes } from './routes-clouds.js';
 import { buildRolloutRoutes } from './routes-rollout.js';
 import { buildWorkflowRoutes } from './routes-workflows.js';
+import { buildOperationRoutes } from './routes-operations.js';
 import type { WorkflowsController } from '../workflows/index.js';
 import { buildRecoveryRoutes } from './routes-recovery.js';
 import type { Recovery } from '../operations/index.js';
@@ -229,6 +230,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
     ...buildCloudRoutes(cp),
     ...buildRolloutRoutes(cp),
     ...buildWorkflowRoutes(deps.workflows),
+    ...buildOperationRoutes(cp),
     ...buildRecoveryRoutes(deps.recovery),
   ];
 }

@@ -256,6 +256,9 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
   return {
     events,
     tenancy,
+    runOperation: (d, c, o, req, caller) => engine.operations.run(d, c, o, req, caller),
+    operationRun: (d, id) => engine.operations.get(d, id),
+    operationRuns: (d, limit) => engine.operations.list(d, limit),
     specSchema: () => specJsonSchema(platformOptionsJsonSchemas()),
 
     async plan(input, caller) {

@@ -28,6 +28,7 @@ import type { CloudHandle, Placement } from './clouds.js';
 import { EngineContext, type EngineOptions } from './context.js';
 import { ReconcileCore, type Controller } from './core/index.js';
 import { RolloutController } from './rollout/index.js';
+import { createOperationRunner, type OperationRunner } from './operations/index.js';
 import { createRecoveryPort, type RecoveryPort } from './recovery-port.js';
 import {
   DEPLOYMENTS, DeploymentsController, EXTRA_CONTROLLERS, InstancesController, NodesController, OBSERVE_KEY, ObserveController,
@@ -96,6 +97,8 @@ export interface Engine {
   ownerId(): string;
   /** Work counters for the control plane's own health (`/metrics`). */
   stats(): EngineStats;
+  /** Custom operations on components' instances (./operations). */
+  readonly operations: OperationRunner;
 }
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
@@ -129,6 +132,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const instanceCtl = new InstancesController(ctx, wiring);
   const sweep = new SweepController(ctx);
   const observe = new ObserveController(ctx);
+  const operations = createOperationRunner(ctx, wiring);
   const forgetCaches = (name: string): void => instanceCtl.invalidateArtefacts(name);
   // rolling updates (./rollout): restart in place or replace, batch by batch behind a health gate
   const rollouts = new RolloutController({
@@ -162,6 +166,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     cloudSpecFor: (d, c) => ctx.cloudSpecFor(d, c),
     placeFor: (d, c, planned?: readonly Placement[]) => ctx.placeFor(d, c, planned),
     register: (c) => core.register(c),
+    operations,
     recovery: createRecoveryPort(ctx, instanceCtl),
     async start() {
       for (const r of await store.loadDeployments()) deployments.set(r.name, deploymentFromRow(r));
@@ -173,6 +178,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         if (i.phase === 'started') i.phase = 'configured';
         ctx.model.indexInstance(i);
       }
+      await operations.recover();
       await sweep.sweepAll();
       core.start();
       // a cloud whose sweep failed is retried until it succeeds; every cloud is listed periodically
@@ -182,7 +188,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     },
     async stop() {
       ctx.abort(new NubisError('ABORTED', 'the control plane is stopping'));
-      await Promise.allSettled([...ctx.actions.inflight, core.stop()]);
+      await Promise.allSettled([...ctx.actions.inflight, core.stop(), operations.drain()]);
     },
     enqueue: (name) => ctx.enqueue(name),
     async saveDeployment(d, event, extra = []) {

@@ -26,7 +26,8 @@ import { createEngine, type Engine, type EngineOptions } from './engine.js';
 import { createControlPlaneFacade } from './control-plane.js';
 import type { TenantPolicy } from './tenancy.js';
 import type { Deployment } from './state.js';
-import type { ControlPlane } from './views.js';
+import type { Caller, ControlPlane } from './views.js';
+import type { OperationRunView, RunOperationRequest } from './operations/index.js';
 
 /**
  * The adaptive creation limiter's latency floor: a create (request to running) within 2.5 ×
@@ -218,6 +219,27 @@ export type { Engine } from './engine.js';
 export type * from './views.js';
 export { deploymentId, splitDeploymentId, localText, hostAccess, checkHostAccess, ADMIN_TENANT, type TenantPolicy } from './tenancy.js';
 export { desiredCount } from './state.js';
+export type { OperationRunner, RunOperationRequest, OperationRunView, OperationInstanceView, OperationRunState, OperationInstanceState } from './operations/index.js';
+
+/**
+ * Runs a custom operation of a component on its instances (all running ones, or
+ * `instances`), for callers inside the control plane (backups, restores, workflows):
+ *
+ *   const run = await runOperation(cp.engine, { deployment: deploymentId(tenant, 'shop'), component: 'db', operation: 'dump', params: { target: '/backup' } }, { actor: 'backup:nightly' });
+ *   if (run.state !== 'succeeded') …   // each instance's state, exit code and output in run.instances
+ *
+ * Rejects before anything runs with NOT_FOUND (deployment, component, operation or instance),
+ * REQUEST_INVALID (a parameter: details.problems with paths such as `params.keep`) or
+ * CONFLICT (nothing can run it); a failing instance is not a rejection, it is in the view.
+ */
+export function runOperation(
+  engine: Pick<Engine, 'operations'>,
+  input: { deployment: string; component: string; operation: string } & RunOperationRequest,
+  caller: Caller,
+): Promise<OperationRunView> {
+  const { deployment, component, operation, ...req } = input;
+  return engine.operations.run(deployment, component, operation, req, caller);
+}
 export type { RecoveryPort, InstanceObservation, NodeView } from './recovery-port.js';
 export type { Controller, ReconcileResult } from './core/index.js';
 export type { InstanceRec, NodeRec, Deployment } from './state.js';

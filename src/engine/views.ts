@@ -6,6 +6,7 @@ import type { EventFilter } from '../store/index.js';
 import type { EventLog } from '../events/index.js';
 import type { Registry } from '../registry/index.js';
 import type { HandlerName } from '../model/types.js';
+import type { OperationRunView, RunOperationRequest } from './operations/types.js';
 import type { TenantPolicy } from './tenancy.js';
 
 /** A spec as submitted: YAML text plus the artefact files it names (base64). */
@@ -263,6 +264,12 @@ export interface ControlPlane {
   forget(name: string, caller: Caller): Promise<ForgetResult>;
   /** Step logs of an instance (`app-2`), oldest first. */
   logs(deployment: string, instance: string, step?: HandlerName): Promise<StepLog[]>;
+  /** Runs a custom operation of a component (./operations): see OperationRunner.run. */
+  runOperation(deployment: string, component: string, operation: string, req: RunOperationRequest, caller: Caller): Promise<OperationRunView>;
+  /** One operation run of the deployment (NOT_FOUND for another deployment's). */
+  operationRun(deployment: string, id: string): Promise<OperationRunView>;
+  /** The deployment's operation runs, newest first. */
+  operationRuns(deployment: string, limit?: number): Promise<OperationRunView[]>;
   events: EventLog;
   /** The registries (clouds, offers, credentials, accounting); absent in a control plane without them. */
   registry?: Registry;

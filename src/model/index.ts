@@ -11,6 +11,10 @@ export {
 export { sealSpecSecrets, openSecretEnv, redactSpecText, maskSecrets, hasSecrets, REDACTED, type SealingKey } from './secrets.js';
 export { specJsonSchema, specJsonSchemaText, SPEC_SCHEMA_ID } from './json-schema.js';
 export { locateInSpec, withSpecPosition } from './locate.js';
+export {
+  operationProblems, normaliseOperations, resolveOperationParams, operationEnv, paramEnvName, PARAM_ENV_PREFIX, MAX_PARAM_CHARS,
+  type OperationProblem, type ParamValue,
+} from './operations.js';
 export { checkCloudConfig, userDataFits, measuredSize, USER_DATA_LIMITS, NUBIS_OWNED_PATHS, NUBIS_PART_RESERVE_BYTES, type CloudConfigProblem, type UserDataPlatform } from './cloud-init.js';
 export * from './alerts-schema.js';
 export {

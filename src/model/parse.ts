@@ -10,6 +10,7 @@ import { NubisError } from '../errors/index.js';
 import { CRON_PATTERN, DURATION_PATTERN, ENV_NAME_PATTERN, HANDLER_NAMES, METRIC_NAME_PATTERN, NAME_PATTERN, Spec } from './schema.js';
 import type { ConditionDoc, HandlerName, MetricDefDoc, RuleDoc, ScheduleDoc, ScrapeTargetDoc, SpecDoc } from './schema.js';
 import { isTimeZone, parseCron } from '../clock/index.js';
+import { normaliseOperations, operationProblems } from './operations.js';
 import { checkTemplateCloudInit, type TemplateCloudInit } from './cloud-init-spec.js';
 import { alertsProblems, normaliseAlerts } from './alerts.js';
 import { normaliseRecovery, recoveryProblems } from './recovery.js';
@@ -503,6 +504,8 @@ function checkSemantics(ctx: Ctx, raw: unknown, artefacts: ReadonlySet<string> |
     checkUpdateStrategy(ctx, base, c);
     for (const p of recoveryProblems(c['recovery'], base, durationMs)) reportAt(ctx, p.path, p.expected, p.found);
     checkLifecycle(ctx, base, c);
+    for (const [oname, o] of Object.entries(rec(c['operations']))) checkDuration(ctx, [...base, 'operations', oname, 'timeout'], rec(o)['timeout']);
+    for (const p of operationProblems(c['operations'], [...base, 'operations'])) reportAt(ctx, p.path, p.expected, p.found);
     checkArtefacts(ctx, base, c['artefacts'], artefacts);
   }
   checkCycles(ctx, components);
@@ -702,6 +705,7 @@ function normalise(doc: SpecDoc): AppSpec {
         healthGateTimeoutMs: c.updateStrategy?.healthGate?.timeout !== undefined ? parseDuration(c.updateStrategy.healthGate.timeout) : DEFAULTS.healthGateTimeoutMs,
       },
       ...(c.recovery ? { recovery: normaliseRecovery(c.recovery, parseDuration) } : {}),
+      ...(c.operations ? { operations: normaliseOperations(c.operations, parseDuration, DEFAULTS.handlerTimeoutMs) } : {}),
     };
   }
   const out: AppSpec = { name: doc.name as string, clouds, nodeTemplates, components };

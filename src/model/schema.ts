@@ -121,6 +121,42 @@ export const Lifecycle = closed({
   health: Type.Optional(Health),
 });
 
+/** Names of an operation's parameters: each becomes `NUBIS_PARAM_<NAME>` (upper case) in the handler's env. */
+export const PARAM_NAME_PATTERN = '^[a-z][a-z0-9_]{0,39}$';
+export const PARAM_TYPES = ['string', 'integer', 'number', 'boolean'] as const;
+export type ParamType = (typeof PARAM_TYPES)[number];
+
+export const OperationParam = closed(
+  {
+    type: Type.Union(PARAM_TYPES.map((t) => Type.Literal(t)), { description: 'the JSON type of the value' }),
+    description: Type.Optional(Type.String({ maxLength: 500 })),
+    required: Type.Optional(Type.Boolean({ description: 'a run without it is refused; default false' })),
+    default: Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Boolean()], { description: 'the value when a run gives none' })),
+    enum: Type.Optional(Type.Array(Type.Union([Type.String(), Type.Number()]), { minItems: 1, description: 'the only values allowed' })),
+    minimum: Type.Optional(Type.Number({ description: 'integer and number: the least value' })),
+    maximum: Type.Optional(Type.Number({ description: 'integer and number: the greatest value' })),
+    minLength: Type.Optional(Type.Integer({ minimum: 0, description: 'string: the fewest characters' })),
+    maxLength: Type.Optional(Type.Integer({ minimum: 0, maximum: 65536, description: 'string: the most characters (at most 65536)' })),
+    pattern: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, description: 'string: a regular expression the value must match' })),
+  },
+  'a typed parameter of an operation (a JSON Schema subset)',
+);
+
+export const Operation = Type.Union(
+  [
+    Type.String({ minLength: 1, description: 'a shell command, with the default timeout and no parameters' }),
+    closed({
+      run: Type.String({ minLength: 1, description: 'a shell command run in the instance directory; parameters arrive as NUBIS_PARAM_<NAME>, never in this text' }),
+      description: Type.Optional(Type.String({ maxLength: 500 })),
+      timeout: Type.Optional(Duration),
+      params: Type.Optional(
+        Type.Record(Type.String({ pattern: PARAM_NAME_PATTERN }), OperationParam, { additionalProperties: false, description: 'typed parameters, by name' }),
+      ),
+    }),
+  ],
+  { description: 'a custom operation: a named command run on demand on some or all instances' },
+);
+
 export const ProvidedPort = closed({
   port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'fixed port on clouds with own addresses' })),
 });
@@ -210,6 +246,7 @@ export const Component = closed({
   lifecycle: Type.Optional(Lifecycle),
   updateStrategy: Type.Optional(UpdateStrategy),
   recovery: Type.Optional(RecoveryPolicy),
+  operations: Type.Optional(Named(Operation, 'custom operations run on demand (`nubis run`), by name')),
 });
 
 /** A metric name usable bare in PromQL (`app_cpu`) or Graphite-style dotted (`app.cpu.avg`). */
@@ -356,6 +393,8 @@ export type ComponentDoc = Static<typeof Component>;
 export type RecoveryPolicyDoc = Static<typeof RecoveryPolicy>;
 export type HandlerDoc = Static<typeof Handler>;
 export type HealthDoc = Static<typeof Health>;
+export type OperationDoc = Static<typeof Operation>;
+export type OperationParamDoc = Static<typeof OperationParam>;
 export type RequirementsDoc = Static<typeof Requirements>;
 export type MetricDefDoc = Static<typeof MetricDef>;
 export type RuleDoc = Static<typeof Rule>;

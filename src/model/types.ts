@@ -2,7 +2,7 @@
  * The normalised application model the engine works from: defaults filled, durations in
  * milliseconds, references resolved. Produced only by `parseSpec` (see ./index.ts).
  */
-import type { HandlerName, Platform, RecoveryStep, RECOVERY_ACTIONS } from './schema.js';
+import type { HandlerName, ParamType, Platform, RecoveryStep, RECOVERY_ACTIONS } from './schema.js';
 import type { AlertsSpec } from './alerts.js';
 
 export interface AppSpec {
@@ -198,6 +198,8 @@ export interface ComponentSpec {
   updateStrategy?: UpdateStrategySpec;
   /** What to do when an instance fails (src/operations/recovery); absent: the engine restarts it with backoff, without limits. */
   recovery?: RecoverySpec;
+  /** Custom operations by name (src/model/operations.ts); absent when the spec declares none. */
+  operations?: Record<string, OperationSpec>;
 }
 
 /** A give-up limit of one ladder step: at most `max` within `withinMs`. */
@@ -222,6 +224,31 @@ export interface RecoverySpec {
   stepTimeoutMs: number;
 }
 
+/** A custom operation (Brooklyn's effector): a command run on demand with typed parameters. */
+export interface OperationSpec {
+  name: string;
+  run: string;
+  /** Default 60 000. */
+  timeoutMs: number;
+  description?: string;
+  params: Record<string, OperationParamSpec>;
+}
+
+/** A typed parameter: the checks a given value must pass (all that are present). */
+export interface OperationParamSpec {
+  name: string;
+  type: ParamType;
+  required: boolean;
+  default?: string | number | boolean;
+  enum?: (string | number)[];
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  pattern?: string;
+  description?: string;
+}
+
 /** Rolling update settings of a component (src/engine/rollout). */
 export interface UpdateStrategySpec {
   /** Default 1. */
@@ -244,5 +271,5 @@ export interface SpecProblem {
   message: string;
 }
 
-export type { HandlerName, Platform, RecoveryStep };
+export type { HandlerName, ParamType, Platform, RecoveryStep };
 export type RecoveryAction = (typeof RECOVERY_ACTIONS)[number];

@@ -12,6 +12,7 @@ import type { Database, DeploymentTable, NodeTable, InstanceTable, EventTable, S
 import { createRegistryRepo, type RegistryRepo } from './registry.js';
 import { createMetricObjectRepo, type MetricObjectRepo } from './metric-objects.js';
 import { createWorkflowRepo, type WorkflowRepo } from './workflows.js';
+import { createOperationRepo, type OperationRepo } from './operations.js';
 import { createAlertRepo, type AlertRepo } from './alerts.js';
 import type { StatementCacheStats } from './statement-cache.js';
 import type { StoreBackend, StoreDialect } from './backend.js';
@@ -91,6 +92,8 @@ export interface Store {
   readonly metricObjects: MetricObjectRepo;
   /** Loaded workflows, their files, node states and task output (./workflows.ts). */
   readonly workflows: WorkflowRepo;
+  /** Custom operation runs and their instances' output (./operations.ts). */
+  readonly operations: OperationRepo;
   /** Alert rules and channels made at run time, alerts and their deliveries (./alerts.ts). */
   readonly alerts: AlertRepo;
   /** Recovery ladders of instances (./recovery.ts). */
@@ -251,6 +254,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     registry: { ...createRegistryRepo(db), recordCalls: (rows) => (rows.length === 0 ? Promise.resolve() : store.write(backend.append('driver_calls', rows.map((r) => ({ ...r }))))) },
     metricObjects: createMetricObjectRepo(db),
     workflows: createWorkflowRepo(db),
+    operations: createOperationRepo(db),
     alerts: createAlertRepo(db),
     recovery: createRecoveryRepo(db),
     statementStats: () => backend.stats(),
@@ -266,6 +270,7 @@ export type { Database } from './schema.js';
 export type { StatementCacheStats } from './statement-cache.js';
 export type { RecoveryRepo, RecoveryStateRow } from './recovery.js';
 export type { WorkflowRepo, WorkflowRow, WorkflowFileRow, WorkflowNodeRow, WorkflowLogRow } from './workflows.js';
+export type { OperationRepo, OperationRunRow, OperationInstanceRunRow } from './operations.js';
 export type { AlertRepo, AlertRow, AlertObjectRow, AlertDeliveryRow, AlertListFilter } from './alerts.js';
 export type { MetricObjectRepo, MetricObjectRow, MetricObjectKind } from './metric-objects.js';
 export type { RegistryRepo, RegCloudRow, RegEntryRow, RegEntryKind, CredentialRow, DriverCallRow } from './registry.js';

@@ -369,4 +369,39 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  /**
+   * Custom operations (src/engine/operations): each run (who, why, which operation with which
+   * values) and each instance's part of it (state, exit code, output), so `nubis run` and
+   * `nubis logs --operation` answer after the run and after a restart.
+   */
+  '0025_operations': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('operation_runs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('deployment', 'text', (c) => c.notNull())
+        .addColumn('component', 'text', (c) => c.notNull())
+        .addColumn('operation', 'text', (c) => c.notNull())
+        .addColumn('params_json', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('ended_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('operation_runs_deployment').on('operation_runs').columns(['deployment', 'created_at']).execute();
+      await db.schema
+        .createTable('operation_instance_runs')
+        .addColumn('run_id', 'text', (c) => c.notNull())
+        .addColumn('instance', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('exit_code', 'integer')
+        .addColumn('output', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text')
+        .addColumn('started_at', 'bigint')
+        .addColumn('ended_at', 'bigint')
+        .addPrimaryKeyConstraint('operation_instance_runs_pk', ['run_id', 'instance'])
+        .execute();
+    },
+  },
 };

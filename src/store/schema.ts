@@ -106,6 +106,39 @@ export interface StepRunTable {
   ended_at: number | null;
 }
 
+/** A run of a custom operation on some instances of a component (migration 0025). */
+export interface OperationRunTable {
+  /** `op-<random>`; unique across tenants. */
+  id: string;
+  /** The deployment id (tenant-scoped: `<tenant>.<name>` outside `default`). */
+  deployment: string;
+  component: string;
+  operation: string;
+  /** The checked values, as JSON. */
+  params_json: string;
+  /** Who asked (`user:<token>`, `workflow:<name>`, …) and why. */
+  actor: string;
+  reason: string;
+  /** running | succeeded | failed | partial | interrupted */
+  state: string;
+  created_at: number;
+  ended_at: number | null;
+}
+
+/** One instance's part of an operation run. */
+export interface OperationInstanceRunTable {
+  run_id: string;
+  instance: string;
+  /** pending | running | succeeded | failed | timed-out | skipped | interrupted */
+  state: string;
+  exit_code: number | null;
+  output: string;
+  /** Why it did not run or what went wrong besides the exit code. */
+  detail: string | null;
+  started_at: number | null;
+  ended_at: number | null;
+}
+
 export interface EventTable {
   id: Generated<number>;
   ts: number;
@@ -293,5 +326,7 @@ export interface Database {
   workflow_logs: WorkflowLogTable;
   workflow_dispatch: WorkflowDispatchTable;
   workflow_tries: WorkflowTryTable;
+  operation_runs: OperationRunTable;
+  operation_instance_runs: OperationInstanceRunTable;
   recovery_states: RecoveryStateTable;
 }

@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { tempDir, waitFor } from '../helpers/control-plane.js';
 import { CLI, ROOT, TEST_ENV, freePort, killGroup, runCli, serveApi, spawnTracked, startServe, stopProcess } from '../helpers/processes.js';
+import { startCliSession } from '../helpers/cli-session.js';
 
 interface Ev { id: number; kind: string; target?: string; outcome?: string; reason?: string; data?: Record<string, unknown> }
 
@@ -175,15 +176,7 @@ test('local cloud: a changed env restarts the apps in batches of maxUnavailable 
   for (const f of ['app.mjs', 'kv.mjs', 'lb.mjs']) fs.copyFileSync(path.join(ROOT, 'examples/webapp', f), path.join(work, f));
   const file = path.join(work, 'app.yaml');
   const write = (o: Parameters<typeof spec>[0]): void => fs.writeFileSync(file, spec(o));
-  const port = await freePort();
-  const env = { NUBIS_SERVER: `http://127.0.0.1:${port}`, NUBIS_DATA: data };
-  const serve = await startServe(data, port);
-  const cli = (...args: string[]) => runCli(args, env);
-  const json = async (...args: string[]): Promise<any> => {
-    const r = await cli(...args, '--output', 'json');
-    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}${r.stdout}`);
-    return JSON.parse(r.stdout);
-  };
+  const { port, env, serve, cli, json } = await startCliSession(data);
   const events = new EventFollower(env);
   // on a timeout the waits fail and the probes end, so the cleanup below runs
   t.signal.addEventListener('abort', () => {

@@ -34,8 +34,11 @@ const B_SPEC = `name: ${B.deployment}
 clouds: { sim: { platform: sim, options: { path: ":memory:" } } }
 nodeTemplates: { t: { cloud: sim } }
 components:
-  app: { nodeTemplate: t, instances: { count: 2, min: 1, max: 6 }, lifecycle: { install: "echo in", start: run } }
+  app: { nodeTemplate: t, instances: { count: 2, min: 1, max: 6 }, lifecycle: { install: "echo in", start: run }, operations: { rotate: "echo rotated" } }
 `;
+
+/** B's run of its operation (made once B's deployment is ready). */
+const B_RUN = { id: 'op-000000000000' };
 
 /** A's spec of B's name, placed by requirements on B's registered cloud: A has no such cloud, so nothing fits. */
 const A_SPEC = `name: ${B.deployment}
@@ -65,12 +68,14 @@ const BODIES: Record<string, unknown> = {
   WorkflowLoad: { text: 'suite bwf\nendsuite\n', file: '' },
   WorkflowCommand: { path: '/bwf', variable: 'X', value: '1' },
   WorkflowChildRequest: { path: '/bwf/t', password: 'guess', tryNo: 1, command: { verb: 'complete' } },
+  OperationRunRequest: { params: {} },
 };
 
 /** Path parameter values: B's object that the path addresses. */
 function pathValue(path: string, param: string): string {
   const table: [RegExp, Record<string, string>][] = [
     [/^\/v1\/deployments\/\{name\}\/instances\/\{instance\}\/monitors/, { name: B.deployment, instance: B.instance, id: B.monitor }],
+    [/^\/v1\/deployments\/\{name\}\/(components|operations)/, { name: B.deployment, component: 'app', operation: 'rotate', run: B_RUN.id }],
     [/^\/v1\/deployments\//, { name: B.deployment, instance: B.instance }],
     [/^\/v1\/clouds\/\{name\}\/locations/, { name: B.cloud, id: B.location }],
     [/^\/v1\/clouds\/\{name\}\/offers/, { name: B.cloud, id: B.offer }],
@@ -172,7 +177,7 @@ async function viewOfB(call: Call, token: string): Promise<Record<string, unknow
     '/v1/credentials', `/v1/metrics/definitions/${B.definition}?deployment=${B.deployment}`, `/v1/rules/${B.rule}?deployment=${B.deployment}`,
     `/v1/schedules/${B.schedule}?deployment=${B.deployment}`, `/v1/metrics/scrape/${B.scrape}?deployment=${B.deployment}`,
     `/v1/metrics/series?match=${B.metric}`,
-    `/v1/workflows/${B.workflow}`, `/v1/workflows/${B.workflow}/export`,
+    `/v1/workflows/${B.workflow}`, `/v1/workflows/${B.workflow}/export`, `/v1/deployments/${B.deployment}/operations/${B_RUN.id}`,
   ];
   for (const u of urls) {
     const r = await call(token, 'GET', u);
@@ -236,6 +241,9 @@ test('tenant A reads and writes none of tenant B\'s objects through any operatio
     }
     const logs = await call(admin, 'GET', `/v1/deployments/${B.deployment}/instances/${B.instance}/logs`);
     assert.ok(logs.json.logs.length > 0, 'B has step logs');
+    const bRun = await call(admin, 'POST', `/v1/deployments/${B.deployment}/components/app/operations/rotate`, {});
+    assert.equal(bRun.status, 200, bRun.text);
+    B_RUN.id = bRun.json.id;
 
     // the admin mints A's token
     const minted = await call(admin, 'POST', '/v1/tokens', { name: 'ci', tenant: 'acme' });

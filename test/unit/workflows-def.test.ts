@@ -147,7 +147,7 @@ test('bad input: unknown attribute and unsupported constructs name the construct
   rejects('suite s\n  task a\n  task b\n    trigger a == complete\n    trigger a == aborted\n', 'bad.def:5:5: a second trigger line must start with -a or -o');
   rejects('suite s\n  family f\n    edit NUBIS_ACTION \'start d c\'\n', 'bad.def:3:10: NUBIS_ACTION is only allowed on a task');
   rejects('suite s\n  task t\n    edit NUBIS_ACTION \'scale d c many\'\n', 'bad.def:3:34: expected a count (an unsigned integer)');
-  rejects('suite s\n  task t\n    edit NUBIS_ACTION \'launch d c\'\n', "bad.def:3:24: expected an action verb (start, stop, scale, destroyPool, waitMetric, backup), found 'launch'");
+  rejects('suite s\n  task t\n    edit NUBIS_ACTION \'launch d c\'\n', "bad.def:3:24: expected an action verb (start, stop, scale, destroyPool, waitMetric, backup, operation), found 'launch'");
   rejects('suite s\n  task t\n    edit NUBIS_ACTION \'scale @gpu 2\'\n', "bad.def:3:30: no pool gpu (declare it on the suite with `edit NUBIS_POOL_gpu '<deployment>/<component> slots=N'`)");
   rejects('suite s\n  edit NUBIS_POOL gpu\n  task t\n', "bad.def:2:19: NUBIS_POOL 'gpu' names no pool (declare it on the suite with `edit NUBIS_POOL_gpu '<deployment>/<component> slots=N'`)");
   rejects('# nubis:pool p deployment=d\nsuite s\n', 'bad.def:1:28: pool p needs component=…');

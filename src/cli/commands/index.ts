@@ -31,6 +31,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('logs', 'show the lifecycle step logs of an instance', async () => (await import('./logs.js')).logsCommand),
   lazy('child', 'a job\'s child command (ecflow_client\'s --init, --complete, --abort, --event, --meter, --label, --wait)', async () => (await import('./child.js')).childCommand),
   lazy('scale', 'set the instance count of a component', async () => (await import('./scale.js')).scaleCommand),
+  lazy('run', 'run a custom operation of a component on some or all of its instances', async () => (await import('./run.js')).runCommand),
   lazy('rollout', 'a deployment\'s rolling update: status, pause, resume', async () => (await import('./rollout.js')).rolloutCommand),
   lazy('recovery', 'recovery ladders: status, reset after a give-up', async () => (await import('./recovery.js')).recoveryCommand),
   lazy('destroy', 'tear a deployment down', async () => (await import('./destroy.js')).destroyCommand),

@@ -7,23 +7,28 @@
  * with exit code 1 with probability `stepFailures[step]`, or is `timed-out` when the latency
  * exceeds the request's `timeoutMs`. A successful `start` makes the instance's process
  * `running` and its health `healthy`; a successful `stop` makes it `exited` (code 0);
- * `stopInstance` makes it `none`. Calls to a node that is not running fail with
+ * `stopInstance` makes it `none`. A custom operation (step `operation`) takes
+ * `operationLatencyMs` (default `stepLatencyMs`) and fails with `operationFailures[name]`
+ * (else `stepFailures.operation`); its output names the NUBIS_PARAM_* values it got. Calls to a node that is not running fail with
  * AGENT_UNREACHABLE (retryable). Workflow jobs are simulated on the clock (./agent-jobs.ts);
  * a reboot (`reset`) or delete loses them, and the node's job feed starts a new epoch.
  */
 import { setMaxListeners } from 'node:events';
 import type { Clock } from '../../clock/index.js';
 import { NubisError } from '../../errors/index.js';
-import type { HandlerName } from '../../model/types.js';
-import type { AgentClient, AgentStatus, InstanceStatus, StepRequest, StepResult } from '../../agent/protocol.js';
+import type { AgentClient, AgentStatus, InstanceStatus, StepName, StepRequest, StepResult } from '../../agent/protocol.js';
 import { createSimJobs, type SimJobs } from './agent-jobs.js';
 import { createPrng } from './prng.js';
 
 export interface SimAgentOptions {
   clock: Clock;
   stepLatencyMs?: number;
-  /** Probability in [0, 1] that a step fails, by step name. */
-  stepFailures?: Partial<Record<HandlerName, number>>;
+  /** Probability in [0, 1] that a step fails, by step name (`operation`: every custom operation). */
+  stepFailures?: Partial<Record<StepName, number>>;
+  /** How long a custom operation run takes on the clock. Default: `stepLatencyMs`. */
+  operationLatencyMs?: number;
+  /** Probability in [0, 1] that a run of the named operation fails on one instance (before `stepFailures.operation`). */
+  operationFailures?: Record<string, number>;
   seed?: number;
   /** Whether the node's agent answers (the node exists and is running). */
   reachable(nodeId: string): boolean | Promise<boolean>;
@@ -43,7 +48,7 @@ interface NodeState {
   startedAt: number;
   instances: Map<string, InstanceStatus>;
   runs: Map<string, Promise<StepResult>>;
-  logs: { instance: string; step: HandlerName; text: string }[];
+  logs: { instance: string; step: StepName; text: string }[];
   /** Made on first use (most nodes never run a workflow job); a reboot or delete drops it. */
   jobs: SimJobs | undefined;
   /** The status as last answered (frozen), until an instance changes. */
@@ -112,15 +117,20 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
     const inst = instanceOf(s, req.instance);
     inst.lastStep = { step: req.step, runId: req.runId, state: 'running' };
     s.snapshot = undefined;
-    const latency = opts.stepLatencyMs ?? 0;
+    const op = req.step === 'operation' ? req.operation ?? '' : undefined;
+    const latency = (op !== undefined ? opts.operationLatencyMs : undefined) ?? opts.stepLatencyMs ?? 0;
     await clock.sleep(Math.min(latency, req.timeoutMs), closing.signal);
+    const what = op !== undefined ? `operation ${op}` : req.step;
+    const failRate = (op !== undefined ? opts.operationFailures?.[op] : undefined) ?? opts.stepFailures?.[req.step] ?? 0;
     let result: StepResult;
     if (latency > req.timeoutMs) {
-      result = { runId: req.runId, state: 'timed-out', exitCode: null, signal: 'SIGKILL', output: `sim: ${req.step} timed out\n`, startedAt };
-    } else if (prng.next() < (opts.stepFailures?.[req.step] ?? 0)) {
-      result = { runId: req.runId, state: 'failed', exitCode: 1, signal: null, output: `sim: ${req.step} failed (injected)\n`, startedAt };
+      result = { runId: req.runId, state: 'timed-out', exitCode: null, signal: 'SIGKILL', output: `sim: ${what} timed out\n`, startedAt };
+    } else if (prng.next() < failRate) {
+      result = { runId: req.runId, state: 'failed', exitCode: 1, signal: null, output: `sim: ${what} failed (injected)\n`, startedAt };
     } else {
-      result = { runId: req.runId, state: 'succeeded', exitCode: 0, signal: null, output: `sim: ${req.step} ok\n`, startedAt };
+      // an operation echoes the parameters it was given, as a handler printing its env would
+      const params = op !== undefined ? Object.entries(req.env).filter(([k]) => k.startsWith('NUBIS_PARAM_')).map(([k, v]) => ` ${k}=${v}`).join('') : '';
+      result = { runId: req.runId, state: 'succeeded', exitCode: 0, signal: null, output: `sim: ${what} ok${params}\n`, startedAt };
       if (req.step === 'start') {
         inst.process = 'running';
         inst.pid = 1000 + s.instances.size;

@@ -5,14 +5,14 @@
  *
  * Options (ctx.options): `cloud` (a SimCloud object to use), `url` (talk HTTP to a sim
  * server), otherwise the SimModel options plus `path` for the inventory file (default
- * `<dataDir>/sim-<cloud>.db`). Agent options: `stepLatencyMs`, `stepFailures`, `seed`.
+ * `<dataDir>/sim-<cloud>.db`). Agent options: `stepLatencyMs`, `stepFailures`, `operationLatencyMs`, `operationFailures`, `seed`.
  * Agents are in memory of this driver (see ./agent.ts). Snapshots: ./snapshot-calls.ts
  * in-process, ./http-snapshots.ts over HTTP.
  */
 import type { CloudNode, CreateNodeRequest, Driver, DriverContext } from '../driver.js';
 import { NubisError, cloudErrorFromStatus } from '../../errors/index.js';
-import type { HandlerName } from '../../model/types.js';
-import { createSimAgents, type SimAgents } from './agent.js';
+import type { StepName } from '../../agent/index.js';
+import { createSimAgents, type SimAgentOptions, type SimAgents } from './agent.js';
 import { createSimCloud, quotaError, QUOTA_ERROR_TYPE, type SimCloud, type SimServer } from './cloud.js';
 import { parseSimModel } from './model.js';
 import { simSnapshotCalls } from './snapshot-calls.js';
@@ -41,17 +41,25 @@ function isSimCloud(v: unknown): v is SimCloud {
   return typeof v === 'object' && v !== null && typeof (v as SimCloud).inventory === 'function';
 }
 
-function agentOptions(ctx: DriverContext): { stepLatencyMs?: number; stepFailures?: Partial<Record<HandlerName, number>>; seed?: number } {
+type AgentTuning = Pick<SimAgentOptions, 'stepLatencyMs' | 'stepFailures' | 'seed' | 'operationLatencyMs' | 'operationFailures'>;
+
+function agentOptions(ctx: DriverContext): AgentTuning {
   const o = ctx.options;
-  const out: { stepLatencyMs?: number; stepFailures?: Partial<Record<HandlerName, number>>; seed?: number } = {};
+  const out: AgentTuning = {};
   if (typeof o['stepLatencyMs'] === 'number') out.stepLatencyMs = o['stepLatencyMs'];
+  if (typeof o['operationLatencyMs'] === 'number') out.operationLatencyMs = o['operationLatencyMs'];
+  const of = o['operationFailures'];
+  if (of !== undefined) {
+    if (typeof of !== 'object' || of === null) throw new NubisError('SPEC_INVALID', 'sim option operationFailures: expected an object of operation → rate');
+    out.operationFailures = of as Record<string, number>;
+  }
   if (typeof o['seed'] === 'number') out.seed = o['seed'];
   const f = o['stepFailures'];
   if (f !== undefined) {
     if (typeof f !== 'object' || f === null) {
       throw new NubisError('SPEC_INVALID', 'sim option stepFailures: expected an object of step → rate');
     }
-    out.stepFailures = f as Partial<Record<HandlerName, number>>;
+    out.stepFailures = f as Partial<Record<StepName, number>>;
   }
   return out;
 }

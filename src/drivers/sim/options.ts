@@ -29,6 +29,8 @@ export const SIM_OPTIONS: DriverOptionsSchema = {
     seed: doc({ type: 'number' }, 'seed of the random choices (errors, latencies, step failures)'),
     stepLatencyMs: doc(ms, 'how long every lifecycle step of a simulated agent takes, in ms'),
     stepFailures: doc({ type: 'object', values: { type: 'number', min: 0, max: 1 } }, 'step name → probability that it fails'),
+    operationLatencyMs: doc(ms, 'how long every custom operation run on a simulated agent takes, in ms (default: stepLatencyMs)'),
+    operationFailures: doc({ type: 'object', values: { type: 'number', min: 0, max: 1 } }, 'operation name → probability that a run on one instance fails'),
   },
   check: (o) => void parseSimModel(o),
 };

@@ -8,16 +8,18 @@
  *   destroyPool <pool>
  *   waitMetric <query> <op> <threshold>      (the query may contain spaces; op one of == != < <= > >=)
  *   backup <deployment> <component>
+ *   operation <deployment> <component> <operation> [name=value …]   (values without spaces)
  *
  * `parseActionText` throws REQUEST_INVALID saying what is wrong (the def unit adds file:line:col).
  */
 import { NubisError } from '../../errors/index.js';
 import type { CompareOp, WfAction } from '../model/types.js';
+import { operationParams, printOperationAction } from '../model/operation-action.js';
 
 const NAME = /^[a-z0-9][a-z0-9-]*$/;
 const OPS: readonly CompareOp[] = ['==', '!=', '<=', '>=', '<', '>'];
 
-export const ACTION_VERBS = ['start', 'stop', 'scale', 'destroyPool', 'waitMetric', 'backup'] as const;
+export const ACTION_VERBS = ['start', 'stop', 'scale', 'destroyPool', 'waitMetric', 'backup', 'operation'] as const;
 
 function bad(text: string, why: string): NubisError {
   return new NubisError('REQUEST_INVALID', `NUBIS_ACTION ${JSON.stringify(text)}: ${why}`);
@@ -57,6 +59,13 @@ export function parseActionText(text: string): WfAction {
       if (!m) throw bad(text, `waitMetric takes <query> <op> <threshold>, op one of ${OPS.join(' ')}`);
       return { verb, query: m[1]!, op: m[2] as CompareOp, threshold: Number(m[3]) };
     }
+    case 'operation': {
+      if (args.length < 3) throw bad(text, 'operation takes <deployment> <component> <operation> [name=value …]');
+      return {
+        verb, deployment: name(text, 'deployment', args[0]), component: name(text, 'component', args[1]), operation: name(text, 'operation', args[2]),
+        params: operationParams(args.slice(3), (why) => bad(text, why)),
+      };
+    }
     default:
       throw bad(text, `unknown verb ${JSON.stringify(verb ?? '')}; expected one of ${ACTION_VERBS.join(', ')}`);
   }
@@ -75,5 +84,7 @@ export function printAction(a: WfAction): string {
       return `destroyPool ${a.pool}`;
     case 'waitMetric':
       return `waitMetric ${a.query} ${a.op} ${a.threshold}`;
+    case 'operation':
+      return printOperationAction(a);
   }
 }

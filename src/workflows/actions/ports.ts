@@ -9,7 +9,7 @@ import { measuredProvisioning, type MeasureSources } from '../pools/index.js';
 import { actionOptions, runAction, type ActionPorts, type ActionResult } from './run.js';
 
 export interface ControlPlanePortsOptions {
-  readonly controlPlane: Pick<ControlPlane, 'getDeployment' | 'scale' | 'events'>;
+  readonly controlPlane: Pick<ControlPlane, 'getDeployment' | 'scale' | 'events'> & Partial<Pick<ControlPlane, 'runOperation'>>;
   readonly clock: Clock;
   /** Who the workflow acts as (`workflow:<name>`), with its tenant. */
   readonly caller: Caller;
@@ -39,6 +39,7 @@ export function controlPlanePorts(o: ControlPlanePortsOptions): ActionPorts {
     ...(o.engine && o.measure ? { provisioning: (d: string, c: string) => measuredProvisioning({ engine: o.engine!, ...o.measure! }, { deployment: id(d), component: c, now: o.clock.now() }) } : {}),
     ...(o.queryMetric ? { queryMetric: o.queryMetric } : {}),
     ...(o.backup ? { backup: o.backup } : {}),
+    ...(cp.runOperation ? { operation: (d: string, c: string, op: string, params: Readonly<Record<string, string>>) => cp.runOperation!(id(d), c, op, { params: { ...params }, reason: `an action task of ${o.caller.actor}` }, o.caller) } : {}),
   };
 }
 

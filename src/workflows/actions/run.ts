@@ -19,11 +19,14 @@
  *   plan through `onProgress` (the task's label);
  * - `destroyPool`: scale the pool's component to 0 and wait until its instances are gone;
  * - `waitMetric`: query until `value op threshold` holds;
- * - `backup`: refused with UNAVAILABLE until Nubis has backups.
+ * - `backup`: refused with UNAVAILABLE until Nubis has backups;
+ * - `operation`: runs a component's custom operation on its running instances and waits for
+ *   every one; the task completes when all succeeded and aborts (HANDLER_FAILED, naming each
+ *   failed instance) otherwise. Bad parameter values are refused before anything runs.
  */
 import type { Clock } from '../../clock/index.js';
 import { NubisError, isNubisError, toNubisError } from '../../errors/index.js';
-import type { DeploymentView } from '../../engine/index.js';
+import type { DeploymentView, OperationRunView } from '../../engine/index.js';
 import type { CompareOp, WfAction } from '../model/types.js';
 import { readyByInstant, readyByPlan, type ProvisioningStats } from '../pools/index.js';
 
@@ -45,6 +48,11 @@ export interface ActionPorts {
   pool(name: string): { readonly deployment: string; readonly component: string } | undefined;
   /** The query's value now (a scalar, or a single-element vector); undefined: no data yet. Absent: no metrics. */
   queryMetric?(query: string): Promise<number | undefined>;
+  /**
+   * Runs a custom operation on the component's running instances and resolves once each has
+   * ended (ControlPlane.runOperation with the workflow's caller). Absent: operations refused.
+   */
+  operation?(deployment: string, component: string, operation: string, params: Readonly<Record<string, string>>): Promise<OperationRunView>;
   /** Backs up a component now. Absent until Nubis has backups. */
   backup?(deployment: string, component: string): Promise<string>;
   /** What the component's cloud has taken to provision (../pools/measure.ts); absent: ready-by plans assume the default. */
@@ -251,6 +259,17 @@ async function waitMetric(ports: ActionPorts, query: string, op: CompareOp, thre
   }
 }
 
+async function runOperationAction(ports: ActionPorts, a: Extract<WfAction, { verb: 'operation' }>): Promise<ActionResult> {
+  const what = `operation ${a.operation} on ${a.deployment}/${a.component}`;
+  if (!ports.operation) throw new NubisError('UNAVAILABLE', `${what}: this control plane runs no operations`, { retryable: false });
+  const run = await ports.operation(a.deployment, a.component, a.operation, a.params);
+  const ran = run.instances.filter((i) => i.state !== 'skipped');
+  const ok = ran.filter((i) => i.state === 'succeeded');
+  if (run.state === 'succeeded') return { detail: `${what}: ${ok.length} of ${ran.length} succeeded (run ${run.id})` };
+  const bad = run.instances.filter((i) => i.state !== 'succeeded').map((i) => `${i.instance} ${i.state}${i.exitCode !== null ? ` (exit ${i.exitCode})` : ''}${i.detail ? `: ${i.detail}` : ''}`);
+  throw new NubisError('HANDLER_FAILED', `${what}: ${ok.length} of ${run.instances.length} succeeded (run ${run.id}); ${bad.join('; ')}`);
+}
+
 /** Runs one engine action (see the top of this file). */
 export async function runAction(action: WfAction, ports: ActionPorts, opts: RunActionOptions = {}): Promise<ActionResult> {
   try {
@@ -275,6 +294,8 @@ export async function runAction(action: WfAction, ports: ActionPorts, opts: RunA
         if (!ports.backup) throw new NubisError('UNAVAILABLE', `backup ${action.deployment}/${action.component}: not available until backups exist in Nubis`, { retryable: false });
         return { detail: await ports.backup(action.deployment, action.component) };
       }
+      case 'operation':
+        return await runOperationAction(ports, action);
     }
   } catch (e) {
     if (isNubisError(e)) throw e;

@@ -7,6 +7,7 @@
 import type {
   CompareOp, WfAction, WfClockTime, WfCronSpec, WfDateSpec, WfDayName, WfInLimit, WfPool, WfRepeat, WfTimeSpec,
 } from '../model/types.js';
+import { operationParams, printOperationAction } from '../model/operation-action.js';
 
 /** One word of a line: its text without quotes, and its 1-based column. */
 export interface Token { readonly text: string; readonly col: number; readonly quoted: boolean }
@@ -319,7 +320,7 @@ const COMPARE: Readonly<Record<string, CompareOp>> = {
  * The action of a task, `edit NUBIS_ACTION '<verb> <args>'`:
  * `start D C`, `stop D C`, `scale D C N`, `scale @POOL N` (the pool's deployment and component,
  * resolved by `resolvePool`), `destroyPool POOL`, `waitMetric "QUERY" OP N` (OP one of
- * `== != < <= > >=` or `eq ne lt le gt ge`), `backup D C`. No %VAR% substitution: counts are literal.
+ * `== != < <= > >=` or `eq ne lt le gt ge`), `backup D C`, `operation D C OP [name=value …]`. No %VAR% substitution: counts are literal.
  */
 export function parseAction(args: readonly Token[], fail: Fail, resolvePool: (pool: string, tok: Token) => WfPool): WfAction {
   const verb = args[0];
@@ -357,8 +358,16 @@ export function parseAction(args: readonly Token[], fail: Fail, resolvePool: (po
       if (!/^-?\d+(\.\d+)?$/.test(t.text)) fail(t, 'expected a number');
       return { verb: 'waitMetric', query, op, threshold: Number(t.text) };
     }
+    case 'operation': {
+      if (args.length < 4) fail(args[args.length], "expected 'operation DEPLOYMENT COMPONENT OPERATION [name=value …]'");
+      const params = operationParams(args.slice(4).map((t) => t.text), (why) => {
+        const at = args.slice(4).find((t) => why.includes(JSON.stringify(t.text)) || why.includes(` ${t.text.split('=')[0]} `));
+        return fail(at ?? args[4], why);
+      });
+      return { verb: 'operation', deployment: word(args[1], 'a deployment'), component: word(args[2], 'a component'), operation: word(args[3], 'an operation'), params };
+    }
     default:
-      return fail(verb, `expected an action verb (start, stop, scale, destroyPool, waitMetric, backup)${verb ? `, found '${verb.text}'` : ''}`);
+      return fail(verb, `expected an action verb (start, stop, scale, destroyPool, waitMetric, backup, operation)${verb ? `, found '${verb.text}'` : ''}`);
   }
 }
 
@@ -368,6 +377,7 @@ export function printAction(a: WfAction): string {
     case 'scale': return `scale ${a.deployment} ${a.component} ${a.count}`;
     case 'destroyPool': return `destroyPool ${a.pool}`;
     case 'waitMetric': return `waitMetric ${a.query.includes('"') ? `'${a.query}'` : `"${a.query}"`} ${a.op} ${a.threshold}`;
+    case 'operation': return printOperationAction(a);
   }
 }
 

@@ -204,7 +204,9 @@ export type WfAction =
   | { readonly verb: 'destroyPool'; readonly pool: string }
   /** Wait until a metric query's value satisfies `op threshold` (the task completes then). */
   | { readonly verb: 'waitMetric'; readonly query: string; readonly op: CompareOp; readonly threshold: number }
-  | { readonly verb: 'backup'; readonly deployment: string; readonly component: string };
+  | { readonly verb: 'backup'; readonly deployment: string; readonly component: string }
+  /** Run a component's custom operation on its running instances with these parameter values (as text; the operation's declaration types them). */
+  | { readonly verb: 'operation'; readonly deployment: string; readonly component: string; readonly operation: string; readonly params: Readonly<Record<string, string>> };
 
 /** Where a workflow's jobs run: a component's instances, each with `slots` job slots. */
 export interface WfPool {
