@@ -12,7 +12,7 @@ export const FIELD = '\x1f';
 export const RECORD = '\x1e\n';
 
 /** The verbs whose caller waits for the control plane's answer (the shim's `case`). */
-export const WAITING_RE = /^--(init|complete|abort|wait)/;
+export const WAITING_RE = /^--(init|complete|abort|wait|queue)/;
 
 export const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -26,7 +26,19 @@ ECF_RID=$$; export ECF_RID
 if [ -n "\${NUBIS_BASH_ENV-}" ]; then BASH_ENV=$NUBIS_BASH_ENV; unset NUBIS_BASH_ENV; . "$BASH_ENV"; else unset BASH_ENV; fi
 `;
 
-/** The shim's text: a POSIX sh program that costs two or three forks per call. */
+/**
+ * The shim's text: a POSIX sh program that costs three or four forks per call (its own start,
+ * and a `sleep` that bounds the call).
+ *
+ * A call waits for the agent at most ECF_TIMEOUT seconds (as ecflow_client: default 24 h; 0:
+ * no bound): its write to the job's FIFO waits while no agent reads it (a restarting agent
+ * re-adopts the job and reads it again), and a waiting verb waits for the answer. Past that it
+ * fails with exit 1 and says so on stderr; a lock it holds stays taken (the agent frees it when
+ * it answers or refuses the call, so no later call can read this call's answer). With
+ * ECF_DENIED set, a call fails at once when no agent of the node runs (`jobs/bin/agent.pid`
+ * names no live process), as ecflow_client fails when the server refuses the connection.
+ * `--queue NAME active` prints the step it hands out (the value after `ok` in the answer).
+ */
 export function shimText(cli: readonly string[]): string {
   return `#!/bin/sh
 # nubis — the Nubis agent's child-command client for jobs (written by the agent; do not edit).
@@ -39,8 +51,15 @@ if [ "\${1-}" = child ] && [ -n "\${NUBIS_JOB_CHANNEL-}" ] && [ -p "$NUBIS_JOB_C
   IFS=' '
   rest="$*"
   r=
+  t=\${ECF_TIMEOUT:-86400}
+  case $t in *[!0-9]*) printf 'nubis child: ECF_TIMEOUT is %s, not a number of seconds\\n' "$t" >&2; exit 1 ;; esac
+  if [ -n "\${ECF_DENIED-}" ]; then
+    p=
+    { IFS= read -r p <"\${0%/*}/agent.pid"; } 2>/dev/null
+    if [ -z "$p" ] || ! kill -0 "$p" 2>/dev/null; then echo "nubis child: $a1: no agent runs on this node (ECF_DENIED is set)" >&2; exit 1; fi
+  fi
   case $a1 in
-    --init*|--complete*|--abort*|--wait*)
+    --init*|--complete*|--abort*|--wait*|--queue*)
       set -C
       while :; do
         for i in 0 1 2 3 4 5 6 7; do
@@ -52,12 +71,22 @@ if [ "\${1-}" = child ] && [ -n "\${NUBIS_JOB_CHANNEL-}" ] && [ -p "$NUBIS_JOB_C
       set +C
       exec 3<>"$r" ;;
   esac
-  printf '%s\\037%s\\037%s\\037%s\\037%s\\037%s\\037%s\\036\\n' "$r" "\${ECF_NAME-}" "\${ECF_PASS-}" "\${ECF_TRYNO-}" "\${ECF_RID-}" "$a1" "$rest" >"$NUBIS_JOB_CHANNEL" || exit 1
-  [ -z "$r" ] && exit 0
+  # the bound: a sleep whose end interrupts the blocked write or read (its SIGCHLD is trapped)
+  w=
+  if [ "$t" -gt 0 ]; then
+    sleep "$t" & w=$!
+    trap 'printf "nubis child: %s: no answer from the agent within %s s (ECF_TIMEOUT)\\n" "$a1" "$t" >&2; exit 1' CHLD
+  fi
+  over() { trap - CHLD; [ -n "$w" ] && kill "$w" 2>/dev/null; exit "$1"; }
+  printf '%s\\037%s\\037%s\\037%s\\037%s\\037%s\\037%s\\036\\n' "$r" "\${ECF_NAME-}" "\${ECF_PASS-}" "\${ECF_TRYNO-}" "\${ECF_RID-}" "$a1" "$rest" >"$NUBIS_JOB_CHANNEL" || over 1
+  [ -z "$r" ] && over 0
   IFS= read -r ans <&3 || ans='refused the agent closed the reply channel'
-  case $ans in ok*) exit 0 ;; esac
+  case $ans in
+    ok) over 0 ;;
+    ok\\ *) printf '%s\\n' "\${ans#ok }"; over 0 ;;
+  esac
   printf 'nubis child: %s\\n' "\${ans#refused }" >&2
-  exit 1
+  over 1
 fi
 exec ${cli.map(shq).join(' ')} "$@"
 `;

@@ -6,6 +6,7 @@
  * Layout under the sandbox:
  *   jobs/bin/nubis                       the POSIX sh shim, first on every job's PATH (./job-shim.ts)
  *   jobs/bin/bash-env                    sourced by bash jobs (BASH_ENV): sets ECF_RID
+ *   jobs/bin/agent.pid                   the agent's pid while it runs (the shim's ECF_DENIED)
  *   jobs/out/<workflow>/<path>.<N>        the combined stdout+stderr of try N (ecFlow's `.1`), kept
  *   jobs/run/<k>/                         the run directory of a running job (./job-rundirs.ts):
  *                                        its channel FIFO `ch`, its reply FIFOs `r0…r7` with their
@@ -37,7 +38,7 @@
  * Limits: the feed keeps the latest `feedKeep` records (default 20,000).
  */
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseChildArgs } from './child-args.js';
@@ -130,6 +131,9 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   chmodSync(shim, 0o755);
   const bashEnv = join(binDir, 'bash-env');
   writeFileSync(bashEnv, BASH_ENV_TEXT);
+  // which agent reads the channels now (the shim's ECF_DENIED check)
+  const pidFile = join(binDir, 'agent.pid');
+  writeFileSync(pidFile, `${process.pid}\n`);
 
   /** Saves what a restarted agent needs of the running job (./job-state.ts). */
   const persist = (job: Job): void => {
@@ -360,7 +364,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         const p = pending.get(a.seq);
         if (!p) continue;
         pending.delete(a.seq);
-        p.send(a.ok ? 'ok' : `refused ${a.why ?? 'refused by the control plane'}`);
+        p.send(a.ok ? (a.value === undefined ? 'ok' : `ok ${a.value}`) : `refused ${a.why ?? 'refused by the control plane'}`);
       }
     },
 
@@ -399,6 +403,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         closeChannel(j.ch);
       }
       saved.close();
+      rmSync(pidFile, { force: true });
       await spawner.close();
       await (await jobPort)?.close();
     },
