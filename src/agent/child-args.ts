@@ -1,7 +1,7 @@
 /**
  * The arguments of a child command, as ecflow_client takes them: `--init=RID [--add N=V …]`,
  * `--complete [--remove N …]`, `--abort[=REASON]`, `--event=N [set|clear]`, `--meter=N V`,
- * `--label=N text…`, `--wait=EXPR`; each verb also as `--verb VALUE`. Shared by the agent (what
+ * `--label=N text…`, `--wait=EXPR`, `--queue=N ACTION [STEP] [PATH]`; each verb also as `--verb VALUE`. Shared by the agent (what
  * the shim sends) and the `nubis child` command. A refusal's `why` says what is wrong.
  */
 import type { JobChildCommand } from './protocol.js';
@@ -9,7 +9,8 @@ import type { JobChildCommand } from './protocol.js';
 export type ParsedChild = { ok: true; command: JobChildCommand } | { ok: false; why: string };
 
 const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.]{0,127}$/;
-const VERBS = ['init', 'complete', 'abort', 'event', 'meter', 'label', 'wait'] as const;
+const VERBS = ['init', 'complete', 'abort', 'event', 'meter', 'label', 'wait', 'queue'] as const;
+const QUEUE_ACTIONS = ['active', 'complete', 'aborted', 'no_of_aborted', 'reset'] as const;
 const MAX_TEXT = 4000;
 
 function fail(why: string): ParsedChild {
@@ -95,6 +96,20 @@ export function parseChildArgs(args: readonly string[]): ParsedChild {
       if (n === undefined) return fail('--label needs a label name: --label=NAME text…');
       return { ok: true, command: { verb, name: n, value: rest.join(' ').slice(0, MAX_TEXT) } };
     }
+    case 'queue': {
+      const n = name(takeValue());
+      if (n === undefined) return fail('--queue needs a queue name and an action: --queue=NAME active|complete STEP|aborted STEP|no_of_aborted|reset [PATH]');
+      const bad = noFlags('--queue');
+      if (bad) return bad;
+      const [action = '', ...more] = rest;
+      if (!(QUEUE_ACTIONS as readonly string[]).includes(action)) return fail(`--queue=${n}: expected active, complete STEP, aborted STEP, no_of_aborted or reset, found ${JSON.stringify(action.slice(0, 60))}`);
+      const a = action as (typeof QUEUE_ACTIONS)[number];
+      const needsStep = a === 'complete' || a === 'aborted';
+      if (needsStep && more.length === 0) return fail(`--queue=${n} ${a}: give the step`);
+      const step = needsStep ? more.shift() : undefined;
+      if (more.length > 1) return fail(`--queue=${n} ${a}: unexpected ${JSON.stringify(more[1]!.slice(0, 60))}`);
+      return { ok: true, command: { verb, name: n, action: a, ...(step === undefined ? {} : { step }), ...(more[0] === undefined ? {} : { path: more[0] }) } };
+    }
     case 'wait': {
       const expression = [value ?? '', ...rest].filter((s) => s !== '').join(' ');
       if (expression.trim() === '') return fail('--wait needs an expression: --wait="/s/f/t == complete"');
@@ -106,5 +121,5 @@ export function parseChildArgs(args: readonly string[]): ParsedChild {
 
 /** Whether the job waits for the control plane's answer to this verb (ecFlow's blocking verbs). */
 export function childAwaitsAnswer(verb: JobChildCommand['verb']): boolean {
-  return verb === 'init' || verb === 'complete' || verb === 'abort' || verb === 'wait';
+  return verb === 'init' || verb === 'complete' || verb === 'abort' || verb === 'wait' || verb === 'queue';
 }

@@ -14,7 +14,8 @@ export {
 export { AgentBootstrap, BOOTSTRAP_PREFIX, TLS_FILES } from './bootstrap.js';
 export { startAgent, type AgentOptions, type RunningAgent } from './server.js';
 export { OUTPUT_TAIL_BYTES, RUN_TAG_ENV } from './runner.js';
-export { createJobRunner, JOB_ID_ENV, shimText, type JobRunner, type JobRunnerOptions } from './jobs.js';
+export { createJobRunner, JOB_ID_ENV, type JobRunner, type JobRunnerOptions } from './jobs.js';
+export { shimText } from './job-shim.js';
 export { openJobState, SEQ_BLOCK, type JobStateStore, type SavedJob } from './job-state.js';
 export { childAwaitsAnswer, parseChildArgs, type ParsedChild } from './child-args.js';
 export { cagePids, cgroup2Writable, isNodeCage, killCage } from './cgroup.js';

@@ -34,22 +34,29 @@ export const UNKNOWN_KEY = 'unknown-key';
  * answer, the call goes through the shim on PATH and the job's FIFO channel instead, which
  * outlive an agent. Safe under `set -eu -o pipefail`: nothing in it fails outside a condition.
  * A refused event, meter or label is reported on stderr and returns 0 (as ecflow_client); a
- * refused init, complete, abort or wait returns 1.
+ * refused init, complete, abort, wait or queue returns 1. A call answered `ok VALUE` (`--queue
+ * NAME active`) prints VALUE. An answer that takes longer than ECF_TIMEOUT seconds (default
+ * 24 h, 0: no bound) fails the call (1), as the shim does (./job-shim.ts).
  */
 export const BASH_FUNCTION = `() {
   if [ "\${1-}" != child ] || [ -z "\${NUBIS_JOB_PORT-}" ]; then command nubis "$@"; return; fi
   shift
   if [ -n "\${NO_ECF+x}" ]; then return 0; fi
-  local a1="\${1-}" IFS=' ' ans=
+  local a1="\${1-}" IFS=' ' ans= t="\${ECF_TIMEOUT:-86400}" to= rc=0
   if [ $# -gt 0 ]; then shift; fi
-  { printf '%s\\037%s\\037%s\\037%s\\037%s\\037%s\\037%s\\036\\n' "\${NUBIS_JOB_KEY-}" "\${ECF_NAME-}" "\${ECF_PASS-}" "\${ECF_TRYNO-}" "\${ECF_RID-}" "$a1" "$*" >&9 && IFS= read -r ans <&9; } 2>/dev/null 9<>"/dev/tcp/127.0.0.1/$NUBIS_JOB_PORT" || :
+  case $t in *[!0-9]*) command nubis child "$a1" "$@"; return ;; esac
+  if [ "$t" != 0 ]; then to="-t $t"; fi
+  { printf '%s\\037%s\\037%s\\037%s\\037%s\\037%s\\037%s\\036\\n' "\${NUBIS_JOB_KEY-}" "\${ECF_NAME-}" "\${ECF_PASS-}" "\${ECF_TRYNO-}" "\${ECF_RID-}" "$a1" "$*" >&9 && IFS= read -r $to ans <&9; } 2>/dev/null 9<>"/dev/tcp/127.0.0.1/$NUBIS_JOB_PORT" || rc=$?
   case $ans in
-    ok*) return 0 ;;
+    ok) return 0 ;;
+    ok\\ *) printf '%s\\n' "\${ans#ok }"; return 0 ;;
     refused*) ;;
-    *) command nubis child "$a1" "$@"; return ;;
+    *)
+      if [ $rc -gt 128 ]; then printf 'nubis child: %s: no answer from the agent within %s s (ECF_TIMEOUT)\\n' "$a1" "$t" >&2; return 1; fi
+      command nubis child "$a1" "$@"; return ;;
   esac
   printf 'nubis child: %s\\n' "\${ans#refused }" >&2
-  case $a1 in --init*|--complete*|--abort*|--wait*) return 1 ;; esac
+  case $a1 in --init*|--complete*|--abort*|--wait*|--queue*) return 1 ;; esac
   return 0
 }`;
 

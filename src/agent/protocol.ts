@@ -136,7 +136,8 @@ export type JobChildCommand =
   | { readonly verb: 'event'; readonly name: string; readonly value: boolean }
   | { readonly verb: 'meter'; readonly name: string; readonly value: number }
   | { readonly verb: 'label'; readonly name: string; readonly value: string }
-  | { readonly verb: 'wait'; readonly expression: string };
+  | { readonly verb: 'wait'; readonly expression: string }
+  | { readonly verb: 'queue'; readonly name: string; readonly action: 'active' | 'complete' | 'aborted' | 'no_of_aborted' | 'reset'; readonly step?: string; readonly path?: string };
 
 /** Who sent a child command: the ECF_* variables of the calling process (a job may change them). */
 export interface JobCaller {
@@ -182,6 +183,8 @@ export interface JobAnswer {
   ok: boolean;
   /** Why it was refused (shown by the job's `nubis child` on stderr). */
   why?: string;
+  /** What an accepted command answers (`--queue NAME active`: the step), printed by the job's `nubis child`. */
+  value?: string;
 }
 
 export interface JobStatusList {

@@ -199,7 +199,7 @@ export function checkJobRequest(v: unknown): JobRequest {
   return req;
 }
 
-/** Validates the body of POST /v1/jobs/answers: `{ answers: [{ seq, ok, why? }] }`. */
+/** Validates the body of POST /v1/jobs/answers: `{ answers: [{ seq, ok, why?, value? }] }`. */
 export function checkJobAnswers(v: unknown): JobAnswer[] {
   if (!isRecord(v) || !Array.isArray(v['answers'])) throw new InvalidInput('answers', 'must be an array');
   const list = v['answers'] as unknown[];
@@ -214,6 +214,10 @@ export function checkJobAnswers(v: unknown): JobAnswer[] {
     if (a['why'] !== undefined) {
       if (typeof a['why'] !== 'string') throw new InvalidInput(`${p}.why`, 'must be a string');
       out.why = a['why'].slice(0, 2000);
+    }
+    if (a['value'] !== undefined) {
+      if (typeof a['value'] !== 'string') throw new InvalidInput(`${p}.value`, 'must be a string');
+      out.value = a['value'].slice(0, 2000);
     }
     return out;
   });

@@ -174,7 +174,7 @@ export interface NubisRunOptions {
 
 /** Starts the agent program on a free loopback port; resolves once it listens. */
 async function startAgentProcess(sandbox: string, nodeId: string, token: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawnTracked(process.execPath, [agentProgramPath(), '--sandbox', sandbox, '--port', '0', '--node', nodeId], {
+  const child = spawnTracked(process.execPath, [...(process.env.NUBIS_BENCH_AGENT_NODE_ARGS?.split(" ").filter(Boolean) ?? []), agentProgramPath(), '--sandbox', sandbox, '--port', '0', '--node', nodeId], {
     env: { ...process.env, NUBIS_AGENT_TOKEN: token }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   const url = await new Promise<string>((resolve, reject) => {

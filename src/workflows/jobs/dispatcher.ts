@@ -606,7 +606,8 @@ export class JobDispatcher {
 }
 
 function answerOf(seq: number, r: WfChildResult): JobAnswer {
-  return r.ok ? { seq, ok: true } : { seq, ok: false, why: r.zombie ? `zombie: ${r.why}` : r.why };
+  if (r.ok) return r.value === undefined ? { seq, ok: true } : { seq, ok: true, value: r.value };
+  return { seq, ok: false, why: r.zombie ? `zombie: ${r.why}` : r.why };
 }
 
 function exitDetail(code: number | null, signal: string | null, detail?: string): string {
