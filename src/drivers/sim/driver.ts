@@ -14,6 +14,7 @@ import type { HandlerName } from '../../model/types.js';
 import { createSimAgents, type SimAgents } from './agent.js';
 import { createSimCloud, quotaError, QUOTA_ERROR_TYPE, type SimCloud, type SimServer } from './cloud.js';
 import { parseSimModel } from './model.js';
+import { registerSimFaults } from './faults.js';
 
 /** Nodes as answered, per server object: the sim cloud hands out one frozen object while a server stays the same. */
 const nodeOf = new WeakMap<SimServer, CloudNode>();
@@ -81,7 +82,7 @@ export function createSimDriver(ctx: DriverContext): Driver {
     ...agentOptions(ctx),
     reachable: (id) => cloud.peek(id)?.status === 'running',
   });
-  return {
+  const driver: Driver = {
     platform: 'sim',
     async create(req: CreateNodeRequest, signal) {
       const s = await cloud.create(
@@ -111,6 +112,8 @@ export function createSimDriver(ctx: DriverContext): Driver {
       if (owned) cloud.close();
     },
   };
+  registerSimFaults(driver, agents.faults);
+  return driver;
 }
 
 interface HttpAnswer {
