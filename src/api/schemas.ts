@@ -16,6 +16,7 @@ import { TOKEN_SCHEMAS } from './routes-tokens.js';
 import { ROLLOUT_SCHEMAS, RolloutLineSchema } from './routes-rollout.js';
 import { RECOVERY_SCHEMAS } from './routes-recovery.js';
 import { WORKFLOW_SCHEMAS } from './routes-workflows.js';
+import { ALERT_API_SCHEMAS } from './routes-alerts.js';
 
 const closed = Type.Object;
 const opts = { additionalProperties: false } as const;
@@ -357,6 +358,7 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   ...ROLLOUT_SCHEMAS,
   ...RECOVERY_SCHEMAS,
   ...WORKFLOW_SCHEMAS,
+  ...ALERT_API_SCHEMAS,
 };
 
 // Compile-time drift checks: each schema's static type and the view type are mutually assignable.

@@ -5,6 +5,7 @@
  * misspelt key is an error, not a silently ignored setting.
  */
 import { Type, type Static, type TSchema, type TObject, type TProperties } from '@sinclair/typebox';
+import { AlertsSection } from './alerts-schema.js';
 
 const closed = <T extends TProperties>(props: T, description?: string): TObject<T> =>
   Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
@@ -68,6 +69,15 @@ export const NodeTemplate = closed(
       Type.Union([Type.Literal('clouds'), Type.Literal('locations')], {
         description: 'place successive nodes on the registered cloud (or location) with the fewest so far',
       }),
+    ),
+    cloudInit: Type.Optional(
+      Type.Union(
+        [
+          Type.String({ minLength: 1, description: 'a cloud-config document (first line #cloud-config)' }),
+          closed({ file: Type.String({ minLength: 1, description: 'a cloud-config file beside the spec (sent with it)' }) }),
+        ],
+        { description: 'your own cloud-config for first boot (openstack, ec2, cloudsigma), sent beside the Nubis part that starts the agent' },
+      ),
     ),
   },
   'what a node needs',
@@ -335,6 +345,7 @@ export const Spec = closed(
     rules: Type.Optional(Named(Rule, 'scaling rules, by name')),
     schedules: Type.Optional(Named(Schedule, 'scheduled scaling policies, by name')),
     scrape: Type.Optional(Named(ScrapeTarget, 'Prometheus text-format targets the control plane scrapes, by name')),
+    alerts: Type.Optional(AlertsSection),
   },
   'a Nubis application spec',
 );

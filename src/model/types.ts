@@ -3,6 +3,7 @@
  * milliseconds, references resolved. Produced only by `parseSpec` (see ./index.ts).
  */
 import type { HandlerName, Platform, RecoveryStep, RECOVERY_ACTIONS } from './schema.js';
+import type { AlertsSpec } from './alerts.js';
 
 export interface AppSpec {
   /** The deployment name. */
@@ -18,6 +19,8 @@ export interface AppSpec {
   schedules?: Record<string, ScheduleSpec>;
   /** Prometheus text-format targets the control plane scrapes, by name; present only when the spec has the section. */
   scrape?: Record<string, ScrapeTargetSpec>;
+  /** Alert rules and channels (src/operations/alerts); present only when the spec has the section. */
+  alerts?: AlertsSpec;
 }
 
 /** A Prometheus text-format target scraped every `intervalMs`; samples carry `labels` plus deployment and instance. */
@@ -132,6 +135,8 @@ export interface NodeTemplateSpec {
   requirements: NodeRequirements;
   /** Spread successive nodes over registered clouds or locations. */
   spread?: 'clouds' | 'locations';
+  /** The user's cloud-config for first boot, checked (./cloud-init.ts); `file` when it came from one. */
+  cloudInit?: { text: string; file?: string };
 }
 
 export interface HandlerSpec {

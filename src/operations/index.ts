@@ -1,6 +1,6 @@
 /**
- * operations — what keeps a service running for months without a person watching it:
- * recovery policies (./recovery), and (from their own helpers) backups and alerts. Each part
- * keeps its exports in its own folder's index; this door re-exports them.
+ * operations — keeping a service running unattended: backups and stores, recovery policies,
+ * alerts and channels. Each part has its own folder and exports through here.
  */
+export * from './alerts/index.js';
 export * from './recovery/index.js';

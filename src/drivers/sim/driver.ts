@@ -6,7 +6,8 @@
  * Options (ctx.options): `cloud` (a SimCloud object to use), `url` (talk HTTP to a sim
  * server), otherwise the SimModel options plus `path` for the inventory file (default
  * `<dataDir>/sim-<cloud>.db`). Agent options: `stepLatencyMs`, `stepFailures`, `seed`.
- * Agents are in memory of this driver (see ./agent.ts).
+ * Agents are in memory of this driver (see ./agent.ts). Snapshots (./snapshot-calls.ts) are
+ * in-process only: the HTTP driver has none.
  */
 import type { CloudNode, CreateNodeRequest, Driver, DriverContext } from '../driver.js';
 import { NubisError, cloudErrorFromStatus } from '../../errors/index.js';
@@ -15,6 +16,7 @@ import { createSimAgents, type SimAgents } from './agent.js';
 import { createSimCloud, quotaError, QUOTA_ERROR_TYPE, type SimCloud, type SimServer } from './cloud.js';
 import { parseSimModel } from './model.js';
 import { registerSimFaults } from './faults.js';
+import { simSnapshotCalls } from './snapshot-calls.js';
 
 /** Nodes as answered, per server object: the sim cloud hands out one frozen object while a server stays the same. */
 const nodeOf = new WeakMap<SimServer, CloudNode>();
@@ -84,6 +86,7 @@ export function createSimDriver(ctx: DriverContext): Driver {
   });
   const driver: Driver = {
     platform: 'sim',
+    ...simSnapshotCalls(cloud),
     async create(req: CreateNodeRequest, signal) {
       const s = await cloud.create(
         { tags: req.tags, idempotencyToken: req.idempotencyToken, requirements: req.requirements },

@@ -8,3 +8,4 @@ export { startSimServer, type SimServerHandle, type SimServerOptions } from './h
 export { parseSimModel, provisioningMs, SIM_ERROR_STATUSES, SIM_OPS, type SimErrorRule, type SimErrorStatus, type SimModel, type SimOp } from './model.js';
 export { createPrng, type Prng } from './prng.js';
 export { simFaults, type SimFaults } from './faults.js';
+export type { SimSnapshot, SimSnapshotFault, SimSnapshotModel, SimSnapshots, SimSnapshotState } from './snapshots.js';

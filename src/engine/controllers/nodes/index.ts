@@ -9,7 +9,7 @@ import { TAG_ATTEMPT, TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER, TAG_TENANT } from '../
 import { NubisError, toNubisError } from '../../../errors/index.js';
 import type { Deployment, InstanceRec, NodeRec } from '../../state.js';
 import type { Placement } from '../../clouds.js';
-import { explain, type EngineContext } from '../../context.js';
+import { alertData, type EngineContext } from '../../context.js';
 import type { Action } from '../../planner.js';
 import type { Actuator } from '../actuator.js';
 
@@ -49,7 +49,7 @@ export class NodesController implements Actuator {
       } catch (e) {
         const err = toNubisError(e);
         n.lastError = `${err.code}: ${err.message}`;
-        await ctx.setNode(n, 'failed', 'no placement', {}, { code: err.code, alert: true, explanation: explain(err) });
+        await ctx.setNode(n, 'failed', 'no placement', {}, alertData(err));
         return;
       }
       if (!ctx.cloudFor(d, n.cloud).synced) return; // the next pass waits for its sweep
@@ -71,6 +71,7 @@ export class NodesController implements Actuator {
             tags: { [TAG_OWNER]: ctx.owner, [TAG_TENANT]: d.tenant, [TAG_DEPLOYMENT]: n.deployment, [TAG_KEY]: n.key, [TAG_ATTEMPT]: n.token },
             idempotencyToken: n.token,
             requirements: d.spec.nodeTemplates[comp.nodeTemplate]?.requirements ?? {},
+            ...(d.spec.nodeTemplates[comp.nodeTemplate]?.cloudInit ? { cloudInit: d.spec.nodeTemplates[comp.nodeTemplate]!.cloudInit! } : {}),
             ...(n.placement ? { placement: placementRequest(n.placement) } : {}),
           },
           signal,
@@ -142,7 +143,7 @@ export class NodesController implements Actuator {
       n.notBefore = ctx.clock.now() + ctx.backoff(n.attempts);
       await ctx.setNode(n, n.providerId ? n.status : 'pending', 'create failed, will retry', {}, { code: err.code, attempt: n.attempts });
     } else {
-      await ctx.setNode(n, 'failed', 'create failed', {}, { code: err.code, alert: true, explanation: explain(err) });
+      await ctx.setNode(n, 'failed', 'create failed', {}, alertData(err));
     }
   }
 
@@ -189,7 +190,7 @@ export class NodesController implements Actuator {
     n.lastError = `delete failed: ${err.code}: ${err.message}`;
     if (!err.retryable) {
       n.notBefore = undefined;
-      await ctx.setNode(n, 'failed', 'delete failed', {}, { code: err.code, alert: true, explanation: explain(err) });
+      await ctx.setNode(n, 'failed', 'delete failed', {}, alertData(err));
       return;
     }
     n.notBefore = ctx.clock.now() + ctx.backoff(n.attempts);
