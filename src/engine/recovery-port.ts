@@ -56,6 +56,9 @@ export interface RecoveryPort {
   recreate(key: string, reason: string, opts?: { image?: string }): Promise<void>;
 }
 
+/** How long a step waits for the action in flight on its instance. */
+const BUSY_WAIT_MS = 30_000;
+
 /** The port over the engine's context and its instances controller. */
 export function createRecoveryPort(ctx: EngineContext, instances: InstancesController): RecoveryPort {
   const parts = (key: string) => {
@@ -65,9 +68,15 @@ export function createRecoveryPort(ctx: EngineContext, instances: InstancesContr
     if (!inst || !n || !d) throw new NubisError('NOT_FOUND', `no instance ${key}`);
     return { inst, n, d };
   };
-  /** Runs `fn` as an action on the key; refused while another runs (the caller looks again later). */
-  const act = (key: string, fn: () => Promise<void>): Promise<void> => {
-    if (ctx.busy.has(key)) return Promise.reject(new NubisError('CONFLICT', `an action is in flight on ${key}`, { retryable: true }));
+  /**
+   * Runs `fn` as an action on the key, once the action in flight on it (a step that just ended
+   * is still being recorded) is done; CONFLICT when one is still running after `BUSY_WAIT_MS`.
+   */
+  const act = async (key: string, fn: () => Promise<void>): Promise<void> => {
+    for (let waited = 0; ctx.busy.has(key); waited += 20) {
+      if (waited >= BUSY_WAIT_MS) throw new NubisError('CONFLICT', `an action is in flight on ${key}`, { retryable: true });
+      await ctx.clock.sleep(20, ctx.signal);
+    }
     const { d } = parts(key);
     const p = fn();
     ctx.track(key, d.name, p.catch(() => undefined));

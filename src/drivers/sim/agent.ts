@@ -19,6 +19,7 @@ import { NubisError } from '../../errors/index.js';
 import type { AgentClient, AgentStatus, InstanceStatus, StepName, StepRequest, StepResult } from '../../agent/protocol.js';
 import { createSimJobs, type SimJobs } from './agent-jobs.js';
 import { createPrng } from './prng.js';
+import { SimFaultState } from './faults.js';
 
 export interface SimAgentOptions {
   clock: Clock;
@@ -42,6 +43,8 @@ export interface SimAgents {
   forget(nodeId: string): void;
   /** Stops pending step timers. */
   close(): void;
+  /** Injected failures (./faults.ts). */
+  readonly faults: SimFaultState;
 }
 
 interface NodeState {
@@ -103,6 +106,13 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
     }
     return i;
   };
+  const faults = new SimFaultState({
+    instance: (nodeId, name) => nodes.get(nodeId)?.instances.get(name),
+    changed: (nodeId) => {
+      const s = nodes.get(nodeId);
+      if (s) s.snapshot = undefined;
+    },
+  });
   const jobsOf = (nodeId: string, s: NodeState): SimJobs => (s.jobs ??= createSimJobs(clock, nodeId));
   /** The node's status: made anew only after something changed (observation asks every node every round). */
   const statusOf = (nodeId: string, s: NodeState): AgentStatus => {
@@ -137,6 +147,8 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
         inst.exitCode = null;
         inst.health = 'healthy';
         delete inst.healthDetail;
+        // a new process, a new probe: its counters start again (as the real agent's do)
+        delete inst.probes;
       } else if (req.step === 'stop') {
         inst.process = 'exited';
         inst.exitCode = 0;
@@ -156,6 +168,7 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
   function makeClient(nodeId: string, startedAt: number): AgentClient {
     const reached = (up: boolean, signal: AbortSignal): NodeState => {
       if (!up) throw new NubisError('AGENT_UNREACHABLE', `sim node ${nodeId} is not running`);
+      if (faults.partitioned(nodeId)) throw new NubisError('AGENT_UNREACHABLE', `sim node ${nodeId} does not answer (partitioned, injected)`);
       if (signal.aborted) throw aborted();
       return stateOf(nodeId, startedAt);
     };
@@ -185,8 +198,10 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
         s.snapshot = undefined;
       },
       async status(signal): Promise<AgentStatus> {
-        const s = ensureReachable(signal);
-        return statusOf(nodeId, s instanceof Promise ? await s : s);
+        const r = ensureReachable(signal);
+        const s = r instanceof Promise ? await r : r;
+        if (faults.beforeStatus(nodeId, s.instances.values())) s.snapshot = undefined;
+        return statusOf(nodeId, s);
       },
       async logs(instance, step, signal) {
         const s = await ensureReachable(signal);
@@ -218,12 +233,14 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
   }
 
   return {
+    faults,
     client(nodeId, startedAt) {
       let c = clients.get(nodeId);
       if (!c) clients.set(nodeId, (c = makeClient(nodeId, startedAt)));
       return c;
     },
     reset(nodeId) {
+      faults.rebooted(nodeId);
       const s = nodes.get(nodeId);
       if (!s) return;
       s.startedAt = clock.now();
@@ -234,6 +251,7 @@ export function createSimAgents(opts: SimAgentOptions): SimAgents {
         i.process = 'none';
         i.health = 'unknown';
         delete i.pid;
+        delete i.probes;
       }
     },
     forget(nodeId) {

@@ -15,6 +15,7 @@ import type { StepName } from '../../agent/index.js';
 import { createSimAgents, type SimAgentOptions, type SimAgents } from './agent.js';
 import { createSimCloud, quotaError, QUOTA_ERROR_TYPE, type SimCloud, type SimServer } from './cloud.js';
 import { parseSimModel } from './model.js';
+import { registerSimFaults } from './faults.js';
 import { simSnapshotCalls } from './snapshot-calls.js';
 import { simHttpSnapshotCalls } from './http-snapshots.js';
 
@@ -92,7 +93,7 @@ export function createSimDriver(ctx: DriverContext): Driver {
     ...agentOptions(ctx),
     reachable: (id) => cloud.peek(id)?.status === 'running',
   });
-  return {
+  const driver: Driver = {
     platform: 'sim',
     ...simSnapshotCalls(cloud),
     async create(req: CreateNodeRequest, signal) {
@@ -123,6 +124,8 @@ export function createSimDriver(ctx: DriverContext): Driver {
       if (owned) cloud.close();
     },
   };
+  registerSimFaults(driver, agents.faults);
+  return driver;
 }
 
 interface HttpAnswer {

@@ -130,25 +130,40 @@ export class RecoveryController implements Controller {
     this.pending.delete(key);
     const probed = d.spec.components[inst.component]?.health !== undefined;
     const rec = fromRecords(inst, engine.nodes.get(key), this.port.busy(key), probed);
-    if (rec !== undefined && rec !== TRANSIT) sightings.push(rec.kind === 'failed' && rec.failure === 'unreachable' ? await this.refine(key, rec, signal) : rec);
+    if (rec !== undefined && rec !== TRANSIT) sightings.push(rec);
     sightings.push({ kind: 'tick' });
+    // a node that does not answer: the cloud's view tells one that is gone (asked once per pass)
+    const cut = sightings.findIndex((x) => x.kind === 'failed' && x.failure === 'unreachable');
+    if (cut >= 0) {
+      const refined = await this.refine(key, sightings[cut] as Sighting & { kind: 'failed' }, signal);
+      for (let i = cut; i < sightings.length; i++) if (sightings[i]!.kind === 'failed' && (sightings[i] as { failure: string }).failure === 'unreachable') sightings[i] = i === cut ? refined : { ...(sightings[i] as Sighting & { kind: 'failed' }), failure: (refined as { failure: 'unreachable' | 'gone' }).failure };
+    }
     const events: LadderEvent[] = [];
     let state = entry.state;
-    const apply = async (first: LadderResult): Promise<void> => {
+    /** Records a result and enacts its steps; true when a step was taken (what was seen before it is stale then). */
+    const apply = async (first: LadderResult): Promise<boolean> => {
       let r = first;
+      let acted = false;
       events.push(...r.events);
       while (r.act) {
+        acted = true;
         r = await this.enact(entry, r, events, signal);
         events.push(...r.events);
       }
       state = r.state;
+      return acted;
     };
     for (const seen of sightings) {
       if (seen.kind === 'healthy' && state.incident?.backup && !state.incident.backup.restored) {
-        await apply(await this.restoreBackup(entry, state, p, signal));
+        if (await apply(await this.restoreBackup(entry, state, p, signal))) break;
         if (!state.incident?.backup?.restored) continue;
       }
-      await apply(transition(state, p, seen, clock.now()));
+      if (await apply(transition(state, p, seen, clock.now()))) {
+        // observations made before the step are about the instance as it was; its probe counters start again
+        this.pending.delete(key);
+        this.probeCounts.delete(key);
+        break;
+      }
     }
     await this.commit(entry, state, events);
     if (state.status === 'watching' && state.failures.length === 0) return NO_DONE;

@@ -163,7 +163,7 @@ export function transition(prev: LadderState, p: RecoverySpec, seen: Sighting, n
     for (let i = 0; i < seen.count; i++) s.failures.push(now);
     const enough = seen.hard || s.failures.length >= p.failures;
     if (!enough) return { state: s, events };
-    const what = seen.hard ? seen.reason : `${s.failures.length} probe failures within ${secs(p.windowMs)}: ${seen.reason}`;
+    const what = seen.hard ? seen.reason : `${s.failures.length} ${seen.failure === 'component' ? 'probe failures' : 'unanswered observations'} within ${secs(p.windowMs)}: ${seen.reason}`;
     s.failures = [];
     if (s.status === 'watching') {
       s.status = 'recovering';
