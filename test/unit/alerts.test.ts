@@ -280,3 +280,31 @@ test('docs/runbooks.md is what the tables write, and every runbook link has its 
     await r.close();
   }
 });
+
+test('resumable: an event committed while alerts were stopped alerts after the start, and no event alerts twice across restarts', async () => {
+  const clock = createVirtualClock(5_000_000);
+  const store = await openStore({ path: ':memory:' });
+  const events = createEventLog(store, clock.now);
+  const make = () => createAlertsService({ clock, store, events, specOf: () => undefined, deployments: () => [] });
+  try {
+    let a = make();
+    await a.start();
+    await a.stop();
+    await events.append({ deployment: 'shop', kind: 'drill.failed', actor: 'backups', target: 'shop/db', reason: 'health probe failed on the scratch node' });
+    a = make();
+    await a.start();
+    await a.settle();
+    assert.equal((await a.list('default')).length, 1);
+    await a.stop();
+    a = make();
+    await a.start();
+    await a.settle();
+    const open = await a.list('default');
+    assert.equal(open.length, 1);
+    assert.equal(open[0]!.count, 1, 'the same event is not taken again');
+    assert.equal((await messages(events, 'opened')).length, 1);
+    await a.stop();
+  } finally {
+    await store.close();
+  }
+});

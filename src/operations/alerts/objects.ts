@@ -87,6 +87,7 @@ export class AlertObjects {
   }
 
   private take(row: AlertObjectRow): void {
+    if (row.kind !== 'rule' && row.kind !== 'channel') return;
     const rt = this.of(row.tenant);
     if (row.kind === 'rule') {
       const doc = JSON.parse(row.body_json) as AlertRuleDoc;

@@ -161,6 +161,7 @@ class Alerts implements AlertsService {
     const c = (await this.o.store.alerts.objects(CURSOR.tenant)).find((r) => r.kind === CURSOR.kind && r.name === CURSOR.name);
     // a first start takes events from now on: the log before alerts existed is history
     this.cursor = c ? Number(c.body_json) : await this.o.store.lastEventId();
+    if (!c) await this.saveCursor();
     this.unsubscribe = this.o.events.subscribe({}, () => this.kick());
     await this.queue.start();
     this.kick();
@@ -210,8 +211,12 @@ class Alerts implements AlertsService {
         });
         this.cursor = r.id;
       }
-      await this.o.store.write(this.o.store.alerts.putObject({ ...CURSOR, body_json: String(this.cursor), sealed_secret: null, key_id: null, updated_at: this.o.clock.now() }));
+      await this.saveCursor();
     }
+  }
+
+  private saveCursor(): Promise<void> {
+    return this.o.store.write(this.o.store.alerts.putObject({ ...CURSOR, body_json: String(this.cursor), sealed_secret: null, key_id: null, updated_at: this.o.clock.now() }));
   }
 
   private async take(r: EventRow): Promise<void> {
@@ -232,7 +237,7 @@ class Alerts implements AlertsService {
       if (on.events.some((t) => typeMatches(t, e.kind)) && whereMatches(on.where, e)) {
         const kind = inForce.source === 'builtin' || Object.hasOwn(KIND_OF_BUILTIN, name) ? name : 'event-rule';
         const what = e.reason ?? `${e.kind}${e.outcome ? ` ${e.outcome}` : ''}`;
-        const title = rule.summary ?? `${kindTitle(kind) === kindTitle('event-rule') ? name : kindTitle(kind)}: ${e.deployment ? `${e.deployment} ` : ''}${subjectOf(e, on.subject)}`;
+        const title = rule.summary ?? `${kind === 'event-rule' ? name : kindTitle(kind)}: ${subject}`;
         await this.ledger.fire({
           tenant, ...(e.deployment ? { deployment: e.deployment } : {}), rule, subject, title, what, kind,
           explanation: explainAlert(kind, e.data, e.reason, this.base), event: ref,
