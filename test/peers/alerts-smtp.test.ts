@@ -12,27 +12,16 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../../src/cli/server-root.js';
 import { callApi } from '../helpers/http-api.js';
-import { TEST_ENV } from '../helpers/processes.js';
+import { freePort, runProcess } from '../helpers/processes.js';
+import { paymentRequiredSpec } from '../helpers/alerts.js';
 import { ensureDebianPackage, startPeer, type PeerProcess } from '../helpers/peers-debian.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const PYTHON = '/usr/bin/python3';
 const RUNBOOKS = 'https://git.example.com/nubis/blob/main/docs/runbooks.md';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resolves once the server greets with 220 (its readiness signal); rejects when the process has exited. */
 async function greeting(port: number, peer: PeerProcess): Promise<void> {
@@ -90,13 +79,7 @@ test('an alert mail through a real SMTP server says what broke, what to do, and 
     const call = (method: string, p: string, body?: unknown) => callApi(server!.url, admin, method, p, body);
     const ch = await call('PUT', '/v1/alerts/channels/mail', { kind: 'smtp', host: '127.0.0.1', port, tls: 'none', from: 'nubis@example.com', to: ['ops@example.com'], default: true });
     assert.equal(ch.status, 201, ch.text);
-    const spec = [
-      'name: shop',
-      'clouds: { sim: { platform: sim, options: { path: ":memory:", errors: { create: [{ rate: 1, status: 402 }] } } } }',
-      'nodeTemplates: { t: { cloud: sim } }',
-      'components: { app: { nodeTemplate: t, lifecycle: { start: run } } }',
-      '',
-    ].join('\n');
+    const spec = paymentRequiredSpec('shop');
     assert.equal((await call('POST', '/v1/deployments', { spec, file: 'shop.yaml' })).status, 201);
     const [mail] = await mails(maildir, 1, smtp);
     assert.ok(mail);
@@ -114,10 +97,7 @@ test('an alert mail through a real SMTP server says what broke, what to do, and 
     assert.match(runbooks, /^### cloud-http-402$/m);
 
     // a test alert through the CLI
-    const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [CLI, 'alerts', 'test', 'mail'], { env: { PATH: process.env['PATH'] ?? '', NUBIS_SERVER: server!.url, NUBIS_DATA: data, ...TEST_ENV } },
-        (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
-    });
+    const out = await runProcess(process.execPath, [CLI, 'alerts', 'test', 'mail'], { env: { NUBIS_SERVER: server.url, NUBIS_DATA: data } });
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, /mail: test alert delivered/);
     const all = await mails(maildir, 2, smtp);
