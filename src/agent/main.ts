@@ -3,6 +3,7 @@
  *
  *   NUBIS_AGENT_TOKEN=<token> NUBIS_NODE_ID=<id> node dist/src/agent/main.js --sandbox <dir> --port <n> [--host 127.0.0.1]
  *     [--graphite-port <n>]    also listen for Graphite plaintext metrics (absent: no listener)
+ *     [--graphite-host <addr>] where that listener binds (default: --host)
  *     [--tls-dir <dir>]        serve HTTPS with mutual TLS from <dir>/ca.crt, agent.crt and agent.key
  *                              (mode 0600; every platform but local). Without NUBIS_AGENT_TOKEN the
  *                              token is <dir>/agent.token; a directory with only ca.crt and
@@ -37,12 +38,12 @@ const log = (line: string): void => {
 };
 
 async function main(): Promise<void> {
-  let values: { sandbox?: string; port?: string; host?: string; node?: string; 'graphite-port'?: string; 'tls-dir'?: string };
+  let values: { sandbox?: string; port?: string; host?: string; node?: string; 'graphite-port'?: string; 'graphite-host'?: string; 'tls-dir'?: string };
   try {
     ({ values } = parseArgs({
       options: {
         sandbox: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, node: { type: 'string' },
-        'graphite-port': { type: 'string' }, 'tls-dir': { type: 'string' },
+        'graphite-port': { type: 'string' }, 'graphite-host': { type: 'string' }, 'tls-dir': { type: 'string' },
       },
     }));
   } catch (e) {
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
   const badGraphite = graphitePort !== undefined && (!Number.isInteger(graphitePort) || graphitePort < 0 || graphitePort > 65535);
   const tlsDir = values['tls-dir'];
   if (!values.sandbox || (!token && tlsDir === undefined) || !nodeId || !Number.isInteger(port) || port < 0 || port > 65535 || badGraphite) {
-    log('usage: NUBIS_AGENT_TOKEN=… NUBIS_NODE_ID=… main.js --sandbox <dir> --port <n> [--host <addr>] [--graphite-port <n>] [--tls-dir <dir>]');
+    log('usage: NUBIS_AGENT_TOKEN=… NUBIS_NODE_ID=… main.js --sandbox <dir> --port <n> [--host <addr>] [--graphite-port <n>] [--graphite-host <addr>] [--tls-dir <dir>]');
     process.exit(2);
   }
   // Never die on a stray error: log it and keep serving.
@@ -80,6 +81,7 @@ async function main(): Promise<void> {
     sandbox: values.sandbox, nodeId, port, host: values.host ?? '127.0.0.1', log, ...(cage ? { cage } : {}),
     ...(tlsDir === undefined ? { token: token! } : readTlsDir(tlsDir, nodeId, token)),
     ...(graphitePort === undefined ? {} : { graphitePort }),
+    ...(values['graphite-host'] === undefined ? {} : { graphiteHost: values['graphite-host'] }),
   });
   log(`node ${nodeId} listening on ${agent.url}${agent.graphitePort === undefined ? '' : `, graphite on port ${agent.graphitePort}`}`);
   const stop = (): void => {

@@ -63,6 +63,8 @@ export interface AgentOptions extends RunnerOptions {
   jobCli?: readonly string[];
   /** Graphite plaintext listener port feeding the metric buffer; absent: no listener. 0: any free port. */
   graphitePort?: number;
+  /** Address the Graphite listener binds; default `host` (cloud VMs: 127.0.0.1, so only the node's own processes send). */
+  graphiteHost?: string;
   /** Metric buffer size in samples. Default 100,000 (oldest overwritten on overflow). */
   metricsBufferSamples?: number;
 }
@@ -135,7 +137,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const metrics = await startAgentMetrics({
     nodeId: opts.nodeId,
     sandbox: opts.sandbox,
-    ...(opts.graphitePort === undefined ? {} : { graphitePort: opts.graphitePort, graphiteHost: opts.host ?? '127.0.0.1' }),
+    ...(opts.graphitePort === undefined ? {} : { graphitePort: opts.graphitePort, graphiteHost: opts.graphiteHost ?? opts.host ?? '127.0.0.1' }),
     ...(opts.metricsBufferSamples === undefined ? {} : { bufferSamples: opts.metricsBufferSamples }),
     instancePid: (name) => runner.status().instances.find((i) => i.instance === name && i.process === 'running')?.pid,
     ...(opts.log ? { log: opts.log } : {}),

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { openStore, secureDir, secureFiles } from '../store/index.js';
+import { openStore, redactStoreUrl, secureDir, secureFiles } from '../store/index.js';
 import { createEventLog, createEventRetention, type EventLog } from '../events/index.js';
 import { createControlPlane, deploymentId, splitDeploymentId } from '../engine/index.js';
 import { DEFAULT_TENANT, keyFilePath, resolveKey, settleKeyFiles } from '../registry/index.js';
@@ -30,6 +30,8 @@ export interface ServerHandle {
   tokenFile: string;
   /** Set when this start created the token. */
   newToken?: string;
+  /** The PostgreSQL store's URL without its password, when the store is not the embedded SQLite. */
+  store?: string;
   /** The Graphite plaintext listener's port, when one runs. */
   graphitePort?: number;
   /** The address it listens on. */
@@ -40,6 +42,8 @@ export interface ServerHandle {
 
 export interface StartServerOptions {
   dataDir: string;
+  /** `--store`: a PostgreSQL URL; absent: SQLite in <data>/nubis.db. */
+  store?: string;
   port: number;
   host: string;
   log?: (message: string) => void;
@@ -103,7 +107,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
   secureDir(dataDir);
   // one control plane per data directory: refused here, before anything is opened
   const lock = await acquireServeLock(dataDir);
-  const store = await openStore({ path: path.join(dataDir, 'nubis.db') }).catch(async (e: unknown) => {
+  const store = await openStore({ path: o.store ?? path.join(dataDir, 'nubis.db') }).catch(async (e: unknown) => {
     await lock.release();
     throw e;
   });
@@ -211,6 +215,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       close: unwind,
     };
     if (newToken) handle.newToken = newToken;
+    if (o.store) handle.store = redactStoreUrl(o.store);
     if (graphitePort !== undefined) (handle.graphitePort = graphitePort), (handle.graphiteHost = o.graphiteHost ?? '127.0.0.1');
     return handle;
   } catch (e) {

@@ -11,12 +11,17 @@ import { CliError, EXIT } from './errors.js';
 
 function artefactPaths(doc: unknown): { component: string; path: string }[] {
   const components = (doc as { components?: unknown } | null)?.components;
-  if (!components || typeof components !== 'object') return [];
   const out: { component: string; path: string }[] = [];
-  for (const [name, c] of Object.entries(components as Record<string, unknown>)) {
+  for (const [name, c] of Object.entries(components && typeof components === 'object' ? (components as Record<string, unknown>) : {})) {
     const list = (c as { artefacts?: unknown } | null)?.artefacts;
     if (!Array.isArray(list)) continue;
     for (const p of list) if (typeof p === 'string' && p !== '') out.push({ component: name, path: p });
+  }
+  // a node template's `cloudInit: { file }` travels the same way
+  const templates = (doc as { nodeTemplates?: unknown } | null | undefined)?.nodeTemplates;
+  for (const [name, t] of Object.entries(templates && typeof templates === 'object' ? (templates as Record<string, unknown>) : {})) {
+    const f = ((t as { cloudInit?: unknown } | null)?.cloudInit as { file?: unknown } | null | undefined)?.file;
+    if (typeof f === 'string' && f !== '') out.push({ component: `node template ${name}`, path: f });
   }
   return out;
 }
@@ -56,7 +61,7 @@ export function readSpecInput(file: string, cwd: string): SpecInput {
     try {
       st = fs.statSync(target);
     } catch {
-      throw new CliError(EXIT.INVALID, 'USAGE', `${file}: artefact ${JSON.stringify(a.path)} of component ${a.component} does not exist (looked at ${target})`);
+      throw new CliError(EXIT.INVALID, 'USAGE', `${file}: artefact ${JSON.stringify(a.path)} of ${a.component.startsWith('node template ') ? a.component : `component ${a.component}`} does not exist (looked at ${target})`);
     }
     if (st.isDirectory()) walk(target, key, artefacts);
     else artefacts[key] = fs.readFileSync(target).toString('base64');

@@ -312,6 +312,12 @@ const CODE_ONLY: Partial<Record<ErrorCode, [string, string]>> = {
   CREDENTIAL_KEY_INVALID: ['The credential key (NUBIS_KEY or the key file) is malformed.', 'Give the base64 text of 32 random bytes (`openssl rand -base64 32`), or restore the key file from its backup.'],
   INTERNAL: ['An unexpected error inside Nubis.', 'Nubis retries; if it persists, report it with the correlation id and the server log.'],
   UNAVAILABLE: ['The server was not ready.', 'Nothing: retry shortly.'],
+  CLOUD_SNAPSHOT_FAILED: ['The cloud accepted the snapshot but then put it (or one of its volume snapshots) in an error state; no usable snapshot exists.',
+    'The backup counts as failed and its parts are deleted. Look at the node\'s disk and the cloud\'s image or snapshot quota; the next scheduled backup tries again.'],
+  CLOUD_SNAPSHOT_CORRUPT: ['The bytes downloaded from the cloud do not match the checksum (or size) the cloud recorded for the snapshot.',
+    'The backup counts as failed and nothing is kept as good. If it repeats, delete the snapshot in the cloud and contact the provider with the image id.'],
+  CLOUD_UNSUPPORTED: ['This cloud platform cannot do the operation (for example export a snapshot\'s bytes).',
+    'Choose another backup kind in the policy (a handler dump or listed directories), or keep the snapshot in the cloud only.'],
 };
 
 /** The runbook anchor of every explanation `explainCloudError` can give, with its texts (docs/runbooks.md is written from these). */

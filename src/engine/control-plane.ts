@@ -54,7 +54,10 @@ function parseInput(input: SpecInput): Parsed {
     files.push({ path, content, mode: 0o644 });
   }
   if (total > MAX_ARTEFACT_BYTES) throw new NubisError('REQUEST_INVALID', `$.artefacts: ${total} bytes is more than the ${MAX_ARTEFACT_BYTES} allowed`);
-  const spec = parseSpec(input.spec, { file, ...(input.artefacts ? { artefacts: new Set(Object.keys(input.artefacts)) } : {}) });
+  const sent = new Map(files.map((f) => [f.path, f.content]));
+  const spec = parseSpec(input.spec, {
+    file, ...(input.artefacts ? { artefacts: new Set(Object.keys(input.artefacts)) } : {}), fileText: (p) => sent.get(p)?.toString('utf8'),
+  });
   // keep only files some component names
   const wanted = Object.values(spec.components).flatMap((c) => c.artefacts);
   const used = files.filter((f) => wanted.some((a) => f.path === a || (a.endsWith('/') ? f.path.startsWith(a) : f.path.startsWith(`${a}/`))));

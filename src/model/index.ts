@@ -16,3 +16,4 @@ export {
   alertRuleProblems, alertChannelProblems, normaliseAlertRule, normaliseAlertChannel, builtinAlertRule, BUILTIN_ALERT_RULES, ALERT_DEFAULTS,
   type AlertRuleSpec, type AlertChannelSpec, type AlertsSpec, type AlertTriggerSpec, type WhereValue, type AlertProblem,
 } from './alerts.js';
+export { checkCloudConfig, userDataFits, measuredSize, USER_DATA_LIMITS, NUBIS_OWNED_PATHS, NUBIS_PART_RESERVE_BYTES, type CloudConfigProblem, type UserDataPlatform } from './cloud-init.js';

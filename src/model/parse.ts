@@ -11,6 +11,7 @@ import { CRON_PATTERN, DURATION_PATTERN, ENV_NAME_PATTERN, HANDLER_NAMES, METRIC
 import type { ConditionDoc, HandlerName, MetricDefDoc, RuleDoc, ScheduleDoc, ScrapeTargetDoc, SpecDoc } from './schema.js';
 import { isTimeZone, parseCron } from '../clock/index.js';
 import { alertsProblems, normaliseAlerts } from './alerts.js';
+import { checkTemplateCloudInit, type TemplateCloudInit } from './cloud-init-spec.js';
 import type {
   AppSpec,
   ChannelSpec,
@@ -39,6 +40,8 @@ export interface ParseOptions {
    * with `web/`.
    */
   artefacts?: ReadonlySet<string>;
+  /** The text of a file sent with the spec (a node template's `cloudInit: { file }`), or undefined when it was not sent. */
+  fileText?: (path: string) => string | undefined;
 }
 
 /** Defaults applied by normalisation (see types.ts). */
@@ -118,7 +121,8 @@ export function parseSpec(text: string, opts: ParseOptions): AppSpec {
       }
       if (ctx.problems.length === 0 && raw === undefined) report(ctx, 0, [], 'aliases that expand to a modest size', 'too many alias expansions');
       if (raw !== undefined) checkSemantics(ctx, raw, opts.artefacts);
-      if (ctx.problems.length === 0) return deepFreeze(normalise(raw as SpecDoc));
+      const cloudInit = raw !== undefined ? checkCloudInits(ctx, raw, opts.fileText, text) : {};
+      if (ctx.problems.length === 0) return deepFreeze(withCloudInit(normalise(raw as SpecDoc), cloudInit));
     }
   }
 
@@ -918,4 +922,34 @@ export function normaliseSchedule(name: string, x: ScheduleDoc): ScheduleSpec {
 /** A checked scrape target document → ScrapeTargetSpec. */
 export function normaliseScrape(name: string, x: ScrapeTargetDoc): ScrapeTargetSpec {
   return { name, url: x.url, intervalMs: x.interval !== undefined ? parseDuration(x.interval) : DEFAULTS.scrapeIntervalMs, labels: { ...(x.labels ?? {}) } };
+}
+
+// ---------------------------------------------------------------------------------------
+// node templates' cloud-config (./cloud-init-spec.ts does the checking and the positions)
+
+function checkCloudInits(ctx: Ctx, raw: unknown, fileText: ParseOptions['fileText'], source: string): Record<string, TemplateCloudInit> {
+  const out: Record<string, TemplateCloudInit> = {};
+  const top = rec(raw);
+  const clouds = rec(top['clouds']);
+  for (const [tname, t] of Object.entries(rec(top['nodeTemplates']))) {
+    const v = rec(t)['cloudInit'];
+    if (v === undefined) continue;
+    const path: Seg[] = ['nodeTemplates', tname, 'cloudInit'];
+    const cloud = str(rec(t)['cloud']);
+    const platform = cloud !== undefined ? str(rec(clouds[cloud])['platform']) : undefined;
+    const r = checkTemplateCloudInit({
+      value: v, platform, jsonPath: jsonPath(path), node: ctx.doc.getIn(path, true) as Node | undefined, lc: ctx.lc, file: ctx.file, source, fileText,
+    });
+    ctx.problems.push(...r.problems);
+    if (r.value) out[tname] = r.value;
+  }
+  return out;
+}
+
+function withCloudInit(spec: AppSpec, c: Record<string, TemplateCloudInit>): AppSpec {
+  for (const [name, v] of Object.entries(c)) {
+    const t = spec.nodeTemplates[name];
+    if (t) t.cloudInit = v;
+  }
+  return spec;
 }

@@ -70,6 +70,15 @@ export const NodeTemplate = closed(
         description: 'place successive nodes on the registered cloud (or location) with the fewest so far',
       }),
     ),
+    cloudInit: Type.Optional(
+      Type.Union(
+        [
+          Type.String({ minLength: 1, description: 'a cloud-config document (first line #cloud-config)' }),
+          closed({ file: Type.String({ minLength: 1, description: 'a cloud-config file beside the spec (sent with it)' }) }),
+        ],
+        { description: 'your own cloud-config for first boot (openstack, ec2, cloudsigma), sent beside the Nubis part that starts the agent' },
+      ),
+    ),
   },
   'what a node needs',
 );

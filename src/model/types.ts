@@ -135,6 +135,8 @@ export interface NodeTemplateSpec {
   requirements: NodeRequirements;
   /** Spread successive nodes over registered clouds or locations. */
   spread?: 'clouds' | 'locations';
+  /** The user's cloud-config for first boot, checked (./cloud-init.ts); `file` when it came from one. */
+  cloudInit?: { text: string; file?: string };
 }
 
 export interface HandlerSpec {

@@ -56,7 +56,8 @@ import { NubisError } from '../../errors/index.js';
 import type { CloudNode, CreateNodeRequest, Driver, DriverContext, NodeStatus } from '../driver.js';
 import { TAG_KEY, TAG_OWNER } from '../driver.js';
 import { classifyHttpError } from '../explain.js';
-import { AGENT_PORT, agentSecrets, agentToken, agentUserData, cloudAgentClient, loadAgentSecret } from '../cloud-agent.js';
+import { AGENT_PORT, GRAPHITE_PORT, agentSecrets, agentToken, agentUserData, cloudAgentClient, loadAgentSecret } from '../cloud-agent.js';
+import { assertUserDataFits, composeUserData } from '../user-data.js';
 import { waitForClones } from './clones.js';
 import { nubisName, ownerPrefix, parseNubisName, tagsFromName } from './naming.js';
 
@@ -72,6 +73,8 @@ export interface CloudSigmaOptions {
   cloneTimeoutMs: number;
   agentPort: number;
   agentPath?: string;
+  /** The agent's Graphite listener on the VM (127.0.0.1), 0 for none. */
+  graphitePort: number;
 }
 
 /** A drive as the API returns it (the fields this driver reads). */
@@ -176,7 +179,9 @@ export function parseCloudSigmaOptions(o: Record<string, unknown>): CloudSigmaOp
     stopTimeoutMs: num(o, 'stopTimeoutMs', 120_000),
     cloneTimeoutMs: num(o, 'cloneTimeoutMs', 600_000),
     agentPort: num(o, 'agentPort', AGENT_PORT),
+    graphitePort: num(o, 'graphitePort', GRAPHITE_PORT),
   };
+  if (!Number.isInteger(out.graphitePort) || out.graphitePort < 0 || out.graphitePort > 65535) throw new NubisError('SPEC_INVALID', 'cloudsigma option graphitePort: expected a TCP port (0 for none)');
   if (!Number.isInteger(out.agentPort) || out.agentPort > 65535) throw new NubisError('SPEC_INVALID', 'cloudsigma option agentPort: expected a TCP port (1–65535)');
   if (typeof o['agentPath'] === 'string') out.agentPath = o['agentPath'];
   return out;
@@ -312,6 +317,7 @@ export function createCloudSigmaDriver(ctx: DriverContext): CloudSigmaDriver {
     if (address) node.address = address;
     const token = agentToken(secret, tags);
     if (address && token) node.agent = { url: `https://${address}:${opts.agentPort}`, token };
+    if (opts.graphitePort > 0 && token) node.graphite = { host: '127.0.0.1', port: opts.graphitePort };
     return node;
   }
 
@@ -366,15 +372,17 @@ export function createCloudSigmaDriver(ctx: DriverContext): CloudSigmaDriver {
   }
 
   /** Writes Nubis tags (meta and CloudSigma tags), the token and the agent's user data in one PUT. */
-  async function label(s: CsServer, tags: Record<string, string>, token: string | undefined, signal: AbortSignal): Promise<CsServer> {
+  async function label(s: CsServer, tags: Record<string, string>, token: string | undefined, signal: AbortSignal, cloudInit?: CreateNodeRequest['cloudInit']): Promise<CsServer> {
     const ids: string[] = [];
     for (const [k, v] of Object.entries(tags)) ids.push(await tagId(`${k}=${v}`, signal));
     const meta: Record<string, string> = { ...(s.meta ?? {}), [META_TAGS]: JSON.stringify(tags), 'nubis-created': String(ctx.clock.now()) };
     if (token !== undefined) meta[META_TOKEN] = token;
     const secrets = agentSecrets(secret, tags);
     if (secrets) {
-      const script = agentUserData({ secrets, ca: ca(), ...(opts.agentPath ? { agentPath: opts.agentPath } : {}) });
-      meta['cloudinit-user-data'] = Buffer.from(script, 'utf8').toString('base64');
+      const script = agentUserData({ secrets, ca: ca(), graphitePort: opts.graphitePort, ...(opts.agentPath ? { agentPath: opts.agentPath } : {}) });
+      const userData = composeUserData(script, cloudInit);
+      assertUserDataFits('cloudsigma', userData, tags[TAG_KEY] ?? s.uuid);
+      meta['cloudinit-user-data'] = Buffer.from(userData, 'utf8').toString('base64');
       meta['base64_fields'] = 'cloudinit-user-data';
     }
     const body = { name: s.name, cpu: s.cpu, mem: s.mem, vnc_password: s.vnc_password, meta, tags: ids };
@@ -428,7 +436,7 @@ export function createCloudSigmaDriver(ctx: DriverContext): CloudSigmaDriver {
   /** Labels a fresh clone; a label that fails for good removes the clone (a retryable failure keeps it, named, for the retry). */
   async function labelOrRemove(clone: CsServer, req: CreateNodeRequest, signal: AbortSignal): Promise<void> {
     try {
-      await label(clone, req.tags, req.idempotencyToken, signal);
+      await label(clone, req.tags, req.idempotencyToken, signal, req.cloudInit);
     } catch (e) {
       if (!(e instanceof NubisError && e.retryable)) await removeServer(clone.uuid, signal).catch(() => undefined);
       throw e;

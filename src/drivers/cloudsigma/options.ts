@@ -18,6 +18,7 @@ export const CLOUDSIGMA_OPTIONS: DriverOptionsSchema = {
     cloneTimeoutMs: doc(ms, 'how long a clone\'s copy may take, in ms; default 600000'),
     agentPort: doc({ type: 'number', integer: true, min: 1, max: 65535 }, 'where the control plane dials agents (the user data starts them on 7430); default 7430'),
     agentPath: doc({ type: 'string' }, 'the agent program on the image'),
+    graphitePort: doc({ type: 'number', integer: true, min: 0, max: 65535 }, 'the agent\'s Graphite listener on the VM, on 127.0.0.1 (NUBIS_GRAPHITE), 0 for none; default 2003'),
   },
   check: (o) => void parseCloudSigmaOptions(o),
 };

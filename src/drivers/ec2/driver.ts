@@ -50,7 +50,8 @@ import { loadAgentCa, type AgentCa, type AgentClient } from '../../agent/index.j
 import { NubisError } from '../../errors/index.js';
 import type { CloudNode, CreateNodeRequest, Discovery, Driver, DriverContext, HardwareOffer, Image, Location, NodeStatus } from '../driver.js';
 import { classifyEc2Error } from '../explain.js';
-import { AGENT_PORT, agentSecrets, agentToken, agentUserData, cloudAgentClient, loadAgentSecret } from '../cloud-agent.js';
+import { AGENT_PORT, GRAPHITE_PORT, agentSecrets, agentToken, agentUserData, cloudAgentClient, loadAgentSecret } from '../cloud-agent.js';
+import { assertUserDataFits, composeUserData } from '../user-data.js';
 import { EC2_APPROX_PRICES_USD } from './prices.js';
 import { RecentLaunches } from './visibility.js';
 
@@ -72,6 +73,8 @@ export interface Ec2Options {
   maxImages: number;
   visibilityGraceMs: number;
   agentPort: number;
+  /** The agent's Graphite listener on the VM (127.0.0.1), 0 for none. */
+  graphitePort: number;
 }
 
 /** An ingress rule for `createSecurityGroup`. */
@@ -146,6 +149,10 @@ export function parseEc2Options(o: Record<string, unknown>): Ec2Options {
   if (typeof agentPort !== 'number' || !Number.isInteger(agentPort) || agentPort < 1 || agentPort > 65535) {
     throw new NubisError('SPEC_INVALID', 'ec2 option agentPort: expected a TCP port (1–65535)');
   }
+  const graphitePort = o['graphitePort'] ?? GRAPHITE_PORT;
+  if (typeof graphitePort !== 'number' || !Number.isInteger(graphitePort) || graphitePort < 0 || graphitePort > 65535) {
+    throw new NubisError('SPEC_INVALID', 'ec2 option graphitePort: expected a TCP port (0 for none)');
+  }
   const maxImages = o['maxImages'] ?? 100;
   if (typeof maxImages !== 'number' || maxImages < 1) throw new NubisError('SPEC_INVALID', 'ec2 option maxImages: expected a positive number');
   const out: Ec2Options = {
@@ -158,6 +165,7 @@ export function parseEc2Options(o: Record<string, unknown>): Ec2Options {
     maxImages,
     visibilityGraceMs,
     agentPort,
+    graphitePort,
   };
   const set = <K extends keyof Ec2Options>(k: K, v: Ec2Options[K] | undefined): void => {
     if (v !== undefined) out[k] = v;
@@ -289,6 +297,7 @@ export function createEc2Driver(ctx: DriverContext): Ec2Driver {
     const agentIp = opts.agentAddress === 'public' ? i.PublicIpAddress ?? i.PrivateIpAddress : i.PrivateIpAddress ?? i.PublicIpAddress;
     const token = agentToken(secret, tags);
     if (agentIp && token) node.agent = { url: `https://${agentIp}:${opts.agentPort}`, token };
+    if (opts.graphitePort > 0 && token) node.graphite = { host: '127.0.0.1', port: opts.graphitePort };
     return node;
   }
 
@@ -342,7 +351,9 @@ export function createEc2Driver(ctx: DriverContext): Ec2Driver {
       }
       const zone = req.placement?.location;
       const secrets = agentSecrets(secret, req.tags);
-      const userData = secrets ? agentUserData({ secrets, ca: ca(), ...(opts.agentPath ? { agentPath: opts.agentPath } : {}) }) : undefined;
+      const script = secrets ? agentUserData({ secrets, ca: ca(), graphitePort: opts.graphitePort, ...(opts.agentPath ? { agentPath: opts.agentPath } : {}) }) : undefined;
+      const userData = script ? composeUserData(script, req.cloudInit) : undefined;
+      if (userData) assertUserDataFits('ec2', userData, req.key);
       const tags = tagList(req.tags);
       const res = await call(`create ${req.key}`, signal, () =>
         client.send(

@@ -23,5 +23,6 @@ export const EC2_OPTIONS: DriverOptionsSchema = {
     maxImages: doc({ type: 'number', integer: true, min: 1 }, 'most images discovery keeps; default 100'),
     visibilityGraceMs: doc({ type: 'number', min: 0 }, 'how long after a launch NotFound for the instance is eventual consistency, not gone, in ms; default 60000'),
     agentPort: doc({ type: 'number', integer: true, min: 1, max: 65535 }, 'where the control plane dials agents (the user data starts them on 7430); default 7430'),
+    graphitePort: doc({ type: 'number', integer: true, min: 0, max: 65535 }, 'the agent\'s Graphite listener on the VM, on 127.0.0.1 (NUBIS_GRAPHITE), 0 for none; default 2003'),
   },
 };

@@ -59,11 +59,12 @@
  * installation CA), where the address is its floating IP if it has one, else its fixed IPv4.
  * Its identity, one-time bootstrap token and long-lived token are HMACs of its tags under the
  * driver's agent secret (`credentials.agentSecret`, else a random secret kept in
- * `<dataDir>/openstack-<cloud>.agent-secret`; see ../agent-bootstrap.ts). The cloud-init user
- * data writes the CA certificate and the bootstrap token to /var/lib/nubis/tls and the identity
- * to `/etc/nubis/agent.env`; the long-lived token reaches the agent at its bootstrap, never in
- * user data. Installing and starting the agent (`--tls-dir /var/lib/nubis/tls`) is the image's
- * (or `agentBootstrap`'s) job. Each agent call fails with AGENT_UNREACHABLE within
+ * `<dataDir>/openstack-<cloud>.agent-secret`; see ../agent-bootstrap.ts). The user data is the
+ * Nubis script of ../cloud-agent.ts (the CA certificate and the bootstrap token into
+ * /var/lib/nubis/tls, the identity into `/etc/nubis/agent.env`, then `agentBootstrap` if set,
+ * then the agent from `agentPath` with its Graphite listener on 127.0.0.1:`graphitePort`), with
+ * the node template's `cloudInit` beside it as multipart MIME (../user-data.ts); the long-lived
+ * token reaches the agent at its bootstrap, never in user data. Each agent call fails with AGENT_UNREACHABLE within
  * `agentConnectTimeoutMs` when no Nubis agent of this installation answers the TLS handshake —
  * which is always the case against Nova's fake compute driver, whose servers are not machines.
  */
@@ -71,7 +72,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAgentCa, type AgentCa, type AgentClient } from '../../agent/index.js';
-import { bootstrapFiles, createBootstrappingAgentClient, deriveAgentSecrets, tagSeed, type CloudAgentSecrets } from '../agent-bootstrap.js';
+import { createBootstrappingAgentClient, deriveAgentSecrets, tagSeed, type CloudAgentSecrets } from '../agent-bootstrap.js';
+import { GRAPHITE_PORT, agentUserData } from '../cloud-agent.js';
+import { assertUserDataFits, composeUserData } from '../user-data.js';
 import { NubisError } from '../../errors/index.js';
 import { TAG_KEY, type CloudNode, type CreateNodeRequest, type Discovery, type Driver, type DriverContext, type NodeStatus } from '../driver.js';
 import { createCompute, type Compute, type NovaFlavor, type NovaServer } from './compute.js';
@@ -198,6 +201,8 @@ export function createOpenStackDriver(ctx: DriverContext): OpenStackDriver {
   const agentPort = num(o, 'agentPort') ?? 7430;
   const agentConnectTimeoutMs = num(o, 'agentConnectTimeoutMs') ?? 3_000;
   const agentBootstrap = str(o, 'agentBootstrap');
+  const agentPath = str(o, 'agentPath');
+  const graphitePort = num(o, 'graphitePort') ?? GRAPHITE_PORT;
   const defaultNetwork = str(o, 'network');
   const floatingIpNetwork = str(o, 'floatingIpNetwork');
 
@@ -252,6 +257,7 @@ export function createOpenStackDriver(ctx: DriverContext): OpenStackDriver {
       node.address = address;
       const host = address.includes(':') ? `[${address}]` : address;
       node.agent = { url: `https://${host}:${agentPort}`, token: secretsOf(tags, nodeToken ?? s.id).agentToken };
+      if (graphitePort > 0) node.graphite = { host: '127.0.0.1', port: graphitePort };
     }
     return node;
   };
@@ -340,26 +346,12 @@ export function createOpenStackDriver(ctx: DriverContext): OpenStackDriver {
     return [n.id];
   }
 
+  /** The Nubis script (with `agentBootstrap` run before the agent starts) and the template's cloud-config (../user-data.ts). */
   function userData(req: CreateNodeRequest, nodeToken: string): string {
-    const secrets = secretsOf(req.tags, nodeToken);
-    const file = (path: string, text: string): string[] => [
-      `  - path: ${path}`, '    permissions: "0600"', '    content: |', ...text.trim().split('\n').map((l) => `      ${l}`),
-    ];
-    const lines = [
-      '#cloud-config',
-      'write_files:',
-      ...Object.entries(bootstrapFiles(ca(), secrets)).flatMap(([name, text]) => file(`/var/lib/nubis/tls/${name}`, text)),
-      '  - path: /etc/nubis/agent.env',
-      '    permissions: "0600"',
-      '    content: |',
-      `      NUBIS_NODE_ID=${secrets.identity}`,
-      '      NUBIS_TLS_DIR=/var/lib/nubis/tls',
-      `      NUBIS_AGENT_PORT=${agentPort}`,
-      `      NUBIS_NODE_KEY=${JSON.stringify(req.key)}`,
-      ...(ctx.controlUrl ? [`      NUBIS_CONTROL_URL=${JSON.stringify(ctx.controlUrl)}`] : []),
-    ];
-    if (agentBootstrap) lines.push('runcmd:', `  - ${JSON.stringify(['sh', '-c', agentBootstrap])}`);
-    return `${lines.join('\n')}\n`;
+    const script = agentUserData({ secrets: secretsOf(req.tags, nodeToken), ca: ca(), graphitePort, ...(agentBootstrap ? { before: agentBootstrap } : {}), ...(agentPath ? { agentPath } : {}) });
+    const text = composeUserData(script, req.cloudInit);
+    assertUserDataFits('openstack', text, req.key);
+    return text;
   }
 
   const aborted = (signal: AbortSignal, what: string): void => {

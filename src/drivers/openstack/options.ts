@@ -34,7 +34,9 @@ export const OPENSTACK_OPTIONS: DriverOptionsSchema = {
     agentPort: doc({ type: 'number', integer: true, min: 1, max: 65535 }, 'where the control plane dials agents; default 7430'),
     agentConnectTimeoutMs: doc(ms, 'TLS handshake timeout to an agent, in ms; default 3000'),
     floatingIpNetwork: doc(s, 'external network floating IPs are taken from'),
-    agentBootstrap: doc(s, 'a shell command cloud-init runs at first boot (e.g. to install the agent)'),
+    agentBootstrap: doc(s, 'a shell command the user data runs at first boot before it starts the agent (e.g. to install it)'),
+    agentPath: doc(s, 'the agent program on the image; default /opt/nubis/agent/main.js'),
+    graphitePort: doc({ type: 'number', integer: true, min: 0, max: 65535 }, 'the agent\'s Graphite listener on the VM, on 127.0.0.1 (NUBIS_GRAPHITE), 0 for none; default 2003'),
     onRequest: doc({ type: 'any' }, 'a function called with every HTTP call\'s record, for tests and accounting'),
     // the credential fallback for tests (the registry refuses secrets in options)
     username: doc(s, 'tests only: put credentials in a stored credential (nubis credentials set), not in the spec'),

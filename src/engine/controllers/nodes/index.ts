@@ -71,6 +71,7 @@ export class NodesController implements Actuator {
             tags: { [TAG_OWNER]: ctx.owner, [TAG_TENANT]: d.tenant, [TAG_DEPLOYMENT]: n.deployment, [TAG_KEY]: n.key, [TAG_ATTEMPT]: n.token },
             idempotencyToken: n.token,
             requirements: d.spec.nodeTemplates[comp.nodeTemplate]?.requirements ?? {},
+            ...(d.spec.nodeTemplates[comp.nodeTemplate]?.cloudInit ? { cloudInit: d.spec.nodeTemplates[comp.nodeTemplate]!.cloudInit! } : {}),
             ...(n.placement ? { placement: placementRequest(n.placement) } : {}),
           },
           signal,
