@@ -8,7 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { openStore, type Store } from '../../src/store/index.js';
+import type { Store } from '../../src/store/index.js';
+import { openTestStore } from '../helpers/postgres.js';
 import { createEventLog, type EventLog } from '../../src/events/index.js';
 import { createVirtualClock, type VirtualClock } from '../../src/clock/index.js';
 import { createAlertsService, backoffMs, runbooksMarkdown, slug, type AlertsService, DeliveryError } from '../../src/operations/index.js';
@@ -29,7 +30,7 @@ interface Rig {
 
 async function rig(opts: { specs?: Record<string, AppSpec>; query?: (expr: string) => QueryResult } = {}): Promise<Rig> {
   const clock = createVirtualClock(1_000_000);
-  const store = await openStore({ path: ':memory:' });
+  const store = await openTestStore();
   const events = createEventLog(store, clock.now);
   const specs = opts.specs ?? {};
   const alerts = createAlertsService({
@@ -182,7 +183,7 @@ alerts:
 
 test('the delivery queue retries retryable failures with jittered exponential backoff, then gives up with an event', async () => {
   const clock = createVirtualClock(0);
-  const store = await openStore({ path: ':memory:' });
+  const store = await openTestStore();
   const events = createEventLog(store, clock.now);
   const tries: number[] = [];
   let fails = 2;
@@ -283,7 +284,7 @@ test('docs/runbooks.md is what the tables write, and every runbook link has its 
 
 test('resumable: an event committed while alerts were stopped alerts after the start, and no event alerts twice across restarts', async () => {
   const clock = createVirtualClock(5_000_000);
-  const store = await openStore({ path: ':memory:' });
+  const store = await openTestStore();
   const events = createEventLog(store, clock.now);
   const make = () => createAlertsService({ clock, store, events, specOf: () => undefined, deployments: () => [] });
   try {
