@@ -165,6 +165,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       credential: (tenant, name) => controlPlane.registry.secrets(tenant, name),
       query: metrics.query, flush: () => metrics.flush(),
       ...(o.runbookUrl ? { runbookBase: o.runbookUrl } : {}),
+      ...(o.allowLocalTenants ? { allowLocalTenants: true } : {}),
     });
     const api = createApiServer({
       controlPlane, store, metrics, scaling, workflows, alerts,

@@ -124,6 +124,13 @@ test('a provider error alerts once through a signed, retried webhook, resolves o
     assert.equal((await call('POST', `/v1/alerts/${alert.id}/ack`, {}, acme)).status, 404);
     assert.deepEqual((await call('GET', '/v1/alerts/channels', undefined, acme)).json.channels, []);
     assert.equal((await call('POST', '/v1/alerts/test', { channel: 'hook' }, acme)).status, 404);
+    const local = await call('PUT', '/v1/alerts/channels/hook', { kind: 'webhook', url: hook.url, secret: 'x' }, acme);
+    assert.equal(local.status, 403, 'another tenant may not point a channel at this host');
+    assert.match(local.json.error.message, /only the administrator's channels may reach/);
+    assert.equal((await call('PUT', '/v1/alerts/channels/mail', { kind: 'smtp', host: '10.1.2.3', from: 'a@b.c', to: ['d@e.f'] }, acme)).status, 403);
+    const pub = await call('PUT', '/v1/alerts/channels/ext', { kind: 'webhook', url: 'https://hooks.example.com/x', secret: 'x' }, acme);
+    assert.equal(pub.status, 201, pub.text);
+    assert.deepEqual((await call('GET', '/v1/alerts/channels')).json.channels.map((c: { name: string }) => c.name), ['hook'], 'the administrator does not see acme\'s channel');
 
     // destroy: the failed node is deleted, the alert resolves, one resolved message
     assert.equal((await call('DELETE', '/v1/deployments/shop')).status, 202);

@@ -68,8 +68,12 @@ test('a failed backup opens one alert; repeats within the quiet period are count
     await r.alerts.settle();
     assert.equal((await messages(r.events, 'reminder')).length, 1);
     assert.match((await messages(r.events, 'reminder'))[0]!, /still open, 4×/);
-    // another subject is another alert
+    // another subject is another alert; so is another policy of the same instance, which its own success does not resolve
     await r.events.append({ deployment: 'shop', kind: 'backup.failed', actor: 'backups', target: 'shop/files', reason: 'snapshot failed' });
+    await r.events.append({ deployment: 'shop', kind: 'backup.failed', actor: 'backups', target: 'shop/db-nightly', reason: 'checksum mismatch', data: { policy: 'weekly' } });
+    await r.alerts.settle();
+    assert.equal((await r.alerts.list('default')).length, 3);
+    await r.events.append({ deployment: 'shop', kind: 'backup.succeeded', actor: 'backups', target: 'shop/db-nightly', data: { policy: 'weekly' } });
     await r.alerts.settle();
     assert.equal((await r.alerts.list('default')).length, 2);
     // the subject's success event resolves it, with a resolved message
@@ -78,16 +82,16 @@ test('a failed backup opens one alert; repeats within the quiet period are count
     open = await r.alerts.list('default');
     assert.deepEqual(open.map((a) => a.subject), ['shop/files']);
     const resolved = await r.alerts.list('default', { state: 'resolved' });
-    assert.equal(resolved.length, 1);
-    assert.match(resolved[0]!.resolution ?? '', /backup.succeeded: verified 12 MB/);
-    assert.equal((await messages(r.events, 'resolved')).length, 1);
+    assert.equal(resolved.length, 2);
+    assert.match(resolved.find((a) => a.subject === 'shop/db-nightly')!.resolution ?? '', /backup.succeeded: verified 12 MB/);
+    assert.equal((await messages(r.events, 'resolved')).length, 2);
     const text = (await r.events.list({ kind: 'alert.message' })).find((e) => e.outcome === 'resolved')!.data!['text'] as string;
     assert.match(text, /^Resolved: backup.succeeded/);
     assert.match(text, /Runbook: docs\/runbooks.md#backup-failed/);
     // a new failure after resolution is a new alert, sent again
     await fail('full once more');
     await r.alerts.settle();
-    assert.equal((await messages(r.events, 'opened')).length, 3);
+    assert.equal((await messages(r.events, 'opened')).length, 4);
   } finally {
     await r.close();
   }

@@ -45,6 +45,8 @@ export interface AlertsServiceOptions {
   backoffBaseMs?: number;
   backoffCapMs?: number;
   random?: () => number;
+  /** Tenants other than the administrator's may send to this host and private networks. Default false. */
+  allowLocalTenants?: boolean;
   /** How often metric rules are looked at (each runs every its own interval). Default 1 000. */
   metricTickMs?: number;
 }
@@ -136,7 +138,7 @@ class Alerts implements AlertsService {
 
   constructor(private readonly o: AlertsServiceOptions) {
     this.base = o.runbookBase ?? 'docs/runbooks.md';
-    this.objects = new AlertObjects(o.store, o.secretKey, o.specOf);
+    this.objects = new AlertObjects(o.store, o.secretKey, o.specOf, o.allowLocalTenants ?? false);
     const append = (...e: EventInput[]): Promise<void> => o.events.append(...e);
     this.queue = new DeliveryQueue({
       clock: o.clock, store: o.store, append,
@@ -379,6 +381,11 @@ class Alerts implements AlertsService {
         reason: p.subject, data: { alert: row.alert, message: row.message, text: p.text, runbook: p.view.explanation.runbookUrl },
       });
       return;
+    }
+    try {
+      this.objects.checkReach(row.tenant, c.spec);
+    } catch (e) {
+      throw new DeliveryError(toNubisError(e).message, false);
     }
     const target: ChannelTarget = { spec: c.spec };
     const secret = this.secretOf(row.tenant, c);
