@@ -15,6 +15,8 @@ import { buildCloudRoutes } from './routes-clouds.js';
 import { buildRolloutRoutes } from './routes-rollout.js';
 import { buildWorkflowRoutes } from './routes-workflows.js';
 import type { WorkflowsController } from '../workflows/index.js';
+import { buildRecoveryRoutes } from './routes-recovery.js';
+import type { Recovery } from '../operations/index.js';
 
 export interface RouteDeps {
   controlPlane: ControlPlane;
@@ -28,6 +30,8 @@ export interface RouteDeps {
   scaling?: ScalingService;
   /** Workflows (src/workflows/controller); their routes answer 503 without it. */
   workflows?: WorkflowsController;
+  /** Recovery ladders (src/operations/recovery); their routes answer 503 without it. */
+  recovery?: Recovery;
 }
 
 const NameParam = (description: string): ParamSpec => ({ schema: Type.String({ pattern: NAME_PATTERN }), description, required: true });
@@ -225,5 +229,6 @@ export function buildRoutes(deps: RouteDeps): Route[] {
     ...buildCloudRoutes(cp),
     ...buildRolloutRoutes(cp),
     ...buildWorkflowRoutes(deps.workflows),
+    ...buildRecoveryRoutes(deps.recovery),
   ];
 }

@@ -14,6 +14,7 @@ import { CLOUD_SCHEMAS } from './routes-clouds.js';
 import { MONITOR_SCHEMAS } from './routes-metrics.js';
 import { TOKEN_SCHEMAS } from './routes-tokens.js';
 import { ROLLOUT_SCHEMAS, RolloutLineSchema } from './routes-rollout.js';
+import { RECOVERY_SCHEMAS } from './routes-recovery.js';
 import { WORKFLOW_SCHEMAS } from './routes-workflows.js';
 import { ALERT_API_SCHEMAS } from './routes-alerts.js';
 
@@ -355,6 +356,7 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   ...TOKEN_SCHEMAS,
   ...MONITOR_SCHEMAS,
   ...ROLLOUT_SCHEMAS,
+  ...RECOVERY_SCHEMAS,
   ...WORKFLOW_SCHEMAS,
   ...ALERT_API_SCHEMAS,
 };

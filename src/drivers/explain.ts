@@ -295,6 +295,12 @@ const CODE_ONLY: Partial<Record<ErrorCode, [string, string]>> = {
   CLOUD_QUOTA_EXCEEDED: ['The cloud quota for this account is exhausted.', 'Raise the quota with the provider or lower the counts.'],
   CLOUD_CONFLICT: ['The cloud refused the request as conflicting with an earlier one or with the resource\'s state.', 'Look at the resource in the console; the tag sweep adopts or deletes what an earlier request made.'],
   ABORTED: ['The operation was cancelled (the control plane is stopping or the action was superseded).', 'Nothing: it is resumed or re-planned.'],
+  CLOUD_SNAPSHOT_FAILED: ['The cloud accepted the snapshot but then put it (or one of its volume snapshots) in an error state; no usable snapshot exists.',
+    'The backup counts as failed and its parts are deleted. Look at the node\'s disk and the cloud\'s image or snapshot quota; the next scheduled backup tries again.'],
+  CLOUD_SNAPSHOT_CORRUPT: ['The bytes downloaded from the cloud do not match the checksum (or size) the cloud recorded for the snapshot.',
+    'The backup counts as failed and nothing is kept as good. If it repeats, delete the snapshot in the cloud and contact the provider with the image id.'],
+  CLOUD_UNSUPPORTED: ['This cloud platform cannot do the operation (for example export a snapshot\'s bytes).',
+    'Choose another backup kind in the policy (a handler dump or listed directories), or keep the snapshot in the cloud only.'],
   CLOUD_BAD_REQUEST: ['The cloud rejected the request as malformed or with an invalid value.', 'Check the node template and cloud options against what the cloud offers; retrying the same request fails the same way.'],
   CLOUD_UNAUTHORIZED: ['The cloud rejected the credentials.', 'Correct or renew the credential (`nubis credentials set`), then apply again.'],
   CLOUD_PAYMENT_REQUIRED: ['The cloud account has run out of credit.', 'Top up the account now; when credit runs out providers delete resources. Look for what keeps billing.'],
@@ -312,12 +318,6 @@ const CODE_ONLY: Partial<Record<ErrorCode, [string, string]>> = {
   CREDENTIAL_KEY_INVALID: ['The credential key (NUBIS_KEY or the key file) is malformed.', 'Give the base64 text of 32 random bytes (`openssl rand -base64 32`), or restore the key file from its backup.'],
   INTERNAL: ['An unexpected error inside Nubis.', 'Nubis retries; if it persists, report it with the correlation id and the server log.'],
   UNAVAILABLE: ['The server was not ready.', 'Nothing: retry shortly.'],
-  CLOUD_SNAPSHOT_FAILED: ['The cloud accepted the snapshot but then put it (or one of its volume snapshots) in an error state; no usable snapshot exists.',
-    'The backup counts as failed and its parts are deleted. Look at the node\'s disk and the cloud\'s image or snapshot quota; the next scheduled backup tries again.'],
-  CLOUD_SNAPSHOT_CORRUPT: ['The bytes downloaded from the cloud do not match the checksum (or size) the cloud recorded for the snapshot.',
-    'The backup counts as failed and nothing is kept as good. If it repeats, delete the snapshot in the cloud and contact the provider with the image id.'],
-  CLOUD_UNSUPPORTED: ['This cloud platform cannot do the operation (for example export a snapshot\'s bytes).',
-    'Choose another backup kind in the policy (a handler dump or listed directories), or keep the snapshot in the cloud only.'],
 };
 
 /** The runbook anchor of every explanation `explainCloudError` can give, with its texts (docs/runbooks.md is written from these). */

@@ -218,3 +218,6 @@ export type { Engine } from './engine.js';
 export type * from './views.js';
 export { deploymentId, splitDeploymentId, localText, hostAccess, checkHostAccess, ADMIN_TENANT, type TenantPolicy } from './tenancy.js';
 export { desiredCount } from './state.js';
+export type { RecoveryPort, InstanceObservation, NodeView } from './recovery-port.js';
+export type { Controller, ReconcileResult } from './core/index.js';
+export type { InstanceRec, NodeRec, Deployment } from './state.js';

@@ -17,6 +17,7 @@ import type { StatementCacheStats } from './statement-cache.js';
 import type { StoreBackend, StoreDialect } from './backend.js';
 import { openSqliteBackend } from './sqlite.js';
 import { isPostgresUrl, openPostgresBackend } from './postgres.js';
+import { createRecoveryRepo, type RecoveryRepo } from './recovery.js';
 import { pruneEvents, type EventPrune } from './events-prune.js';
 
 export type { EventPrune } from './events-prune.js';
@@ -92,6 +93,8 @@ export interface Store {
   readonly workflows: WorkflowRepo;
   /** Alert rules and channels made at run time, alerts and their deliveries (./alerts.ts). */
   readonly alerts: AlertRepo;
+  /** Recovery ladders of instances (./recovery.ts). */
+  readonly recovery: RecoveryRepo;
 
   /** Which database is underneath. */
   readonly dialect: StoreDialect;
@@ -249,6 +252,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     metricObjects: createMetricObjectRepo(db),
     workflows: createWorkflowRepo(db),
     alerts: createAlertRepo(db),
+    recovery: createRecoveryRepo(db),
     statementStats: () => backend.stats(),
     async close() {
       while (queue.length > 0 || scheduled) await flush();
@@ -260,6 +264,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 
 export type { Database } from './schema.js';
 export type { StatementCacheStats } from './statement-cache.js';
+export type { RecoveryRepo, RecoveryStateRow } from './recovery.js';
 export type { WorkflowRepo, WorkflowRow, WorkflowFileRow, WorkflowNodeRow, WorkflowLogRow } from './workflows.js';
 export type { AlertRepo, AlertRow, AlertObjectRow, AlertDeliveryRow, AlertListFilter } from './alerts.js';
 export type { MetricObjectRepo, MetricObjectRow, MetricObjectKind } from './metric-objects.js';

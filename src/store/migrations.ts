@@ -353,4 +353,20 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('alert_deliveries_state').on('alert_deliveries').columns(['state', 'next_at']).execute();
     },
   },
+  /** Recovery ladders (src/operations/recovery): limits and give-ups survive a control-plane restart. */
+  '0022_recovery': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('recovery_states')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('deployment', 'text', (c) => c.notNull())
+        .addColumn('instance', 'text', (c) => c.notNull())
+        .addColumn('component', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('state_json', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
