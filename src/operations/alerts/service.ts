@@ -223,6 +223,10 @@ class Alerts implements AlertsService {
 
   private async take(r: EventRow): Promise<void> {
     if (r.kind.startsWith('alert.')) return;
+    // most events (driver calls, steps) concern no rule: their data is not even parsed
+    const rules = [...this.objects.rules(r.tenant, r.deployment ?? undefined)].filter(([, f]) =>
+      f.rule.enabled && f.rule.on.kind === 'events' && [...f.rule.on.events, ...f.rule.on.resolvedBy].some((t) => typeMatches(t, r.kind)));
+    if (rules.length === 0) return;
     const e: NubisEvent = { id: r.id, ts: new Date(Number(r.ts)).toISOString(), kind: r.kind, actor: r.actor };
     if (r.deployment !== null) e.deployment = r.deployment;
     if (r.reason !== null) e.reason = r.reason;
@@ -230,9 +234,9 @@ class Alerts implements AlertsService {
     if (r.outcome !== null) e.outcome = r.outcome;
     if (r.data !== null) e.data = JSON.parse(r.data) as Record<string, unknown>;
     const tenant = r.tenant;
-    for (const [name, inForce] of this.objects.rules(tenant, e.deployment)) {
+    for (const [name, inForce] of rules) {
       const rule = inForce.rule;
-      if (!rule.enabled || rule.on.kind !== 'events') continue;
+      if (rule.on.kind !== 'events') continue;
       const on = rule.on;
       const subject = this.qualify(subjectOf(e, on.subject), e.deployment);
       const ref = { id: e.id, kind: e.kind, ...(e.target !== undefined ? { target: e.target } : {}) };
