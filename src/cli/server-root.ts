@@ -165,6 +165,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       credential: (tenant, name) => controlPlane.registry.secrets(tenant, name),
       query: metrics.query, flush: () => metrics.flush(),
       ...(o.runbookUrl ? { runbookBase: o.runbookUrl } : {}),
+      ...(o.allowLocalTenants ? { allowLocalTenants: true } : {}),
     });
     // recovery ladders (src/operations/recovery): registered on the engine's reconcile core, their state loaded now
     const recovery = await createRecovery({ engine: controlPlane.engine, store, events, clock: createRealClock() });

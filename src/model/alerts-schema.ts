@@ -50,7 +50,10 @@ export const AlertTrigger = closed(
     resolveWhere: Type.Optional(
       Type.Record(Type.String({ pattern: WHERE_KEY }), WhereValue, { additionalProperties: false, description: 'fields a resolving event must have (as in where)' }),
     ),
-    subject: Type.Optional(Type.String({ pattern: '^(deployment|target|data(\\.[A-Za-z0-9_-]+)+)$', description: 'the event field that tells alerts of one rule apart; default target (else the deployment)' })),
+    subject: Type.Optional(Type.String({
+      pattern: '^(deployment|target|data(\\.[A-Za-z0-9_-]+)+)(\\+(deployment|target|data(\\.[A-Za-z0-9_-]+)+))*$',
+      description: 'the event fields that tell alerts of one rule apart, joined by + (such as target+data.policy); default target (else the deployment)',
+    })),
     metric: Type.Optional(MetricCondition),
   },
   'what opens the alert: events (exactly one of events and metric), or a metric condition',

@@ -200,9 +200,11 @@ export function normaliseAlerts(doc: AlertsDoc): AlertsSpec {
   return { rules, channels };
 }
 
-const critical = (events: string[], resolvedBy: string[], where: Record<string, WhereValue> = {}, resolveWhere: Record<string, WhereValue> = {}): AlertRuleSpec => ({
-  name: '', on: { kind: 'events', events, where, resolvedBy, resolveWhere, subject: 'target' }, severity: 'critical', quietMs: ALERT_DEFAULTS.quietMs, enabled: true,
+const critical = (events: string[], resolvedBy: string[], where: Record<string, WhereValue> = {}, resolveWhere: Record<string, WhereValue> = {}, subject = 'target'): AlertRuleSpec => ({
+  name: '', on: { kind: 'events', events, where, resolvedBy, resolveWhere, subject }, severity: 'critical', quietMs: ALERT_DEFAULTS.quietMs, enabled: true,
 });
+/** Backups, drills and restores are told apart by instance (the target) and policy. */
+const perPolicy = (events: string[], resolvedBy: string[]): AlertRuleSpec => critical(events, resolvedBy, {}, {}, 'target+data.policy');
 
 /**
  * The rules every tenant has without configuring anything; a rule of the same name (spec or
@@ -211,9 +213,9 @@ const critical = (events: string[], resolvedBy: string[], where: Record<string, 
  * provider error that is not retried (src/engine/controllers/nodes).
  */
 export const BUILTIN_ALERT_RULES: Readonly<Record<string, AlertRuleSpec>> = {
-  'backup-failed': critical(['backup.failed'], ['backup.succeeded']),
-  'drill-failed': critical(['drill.failed'], ['drill.passed']),
-  'restore-failed': critical(['restore.failed'], ['restore.succeeded']),
+  'backup-failed': perPolicy(['backup.failed'], ['backup.succeeded']),
+  'drill-failed': perPolicy(['drill.failed'], ['drill.passed']),
+  'restore-failed': perPolicy(['restore.failed'], ['restore.succeeded']),
   'recovery-gave-up': critical(['recovery.gave-up'], ['recovery.recovered']),
   'provider-error': critical(['node.state'], ['node.state'], { outcome: 'failed', 'data.alert': true }, { outcome: ['running', 'deleted'] }),
   'budget-exceeded': critical(['budget.exceeded'], ['budget.ok']),

@@ -21,7 +21,7 @@ export interface AlertTable {
   deployment: string | null;
   rule: string;
   subject: string;
-  /** `tenant\u0000rule\u0000subject` while open or acknowledged, null once resolved: one open alert per key (unique). */
+  /** `tenant\u001frule\u001fsubject` (unit separators; PostgreSQL text holds no NUL) while open or acknowledged, null once resolved: one open alert per key (unique). */
   open_key: string | null;
   /** open | acked | resolved */
   state: string;

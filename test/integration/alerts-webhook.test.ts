@@ -16,12 +16,12 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { startServer } from '../../src/cli/server-root.js';
 import { callApi } from '../helpers/http-api.js';
-import { TEST_ENV } from '../helpers/processes.js';
+import { runProcess } from '../helpers/processes.js';
+import { paymentRequiredSpec } from '../helpers/alerts.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const SECRET = 'whsec-8c1f0e2b9d7a4c6e';
@@ -69,11 +69,7 @@ function receiver(failFirst: number): Promise<{ url: string; got: Received[]; cl
 }
 
 function nubis(args: string[], server: string, data: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', NUBIS_SERVER: server, NUBIS_DATA: data, ...TEST_ENV } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
-    });
-  });
+  return runProcess(process.execPath, [CLI, ...args], { env: { NUBIS_SERVER: server, NUBIS_DATA: data } });
 }
 
 test('a provider error alerts once through a signed, retried webhook, resolves once, and stays in its tenant', async () => {
@@ -97,13 +93,7 @@ test('a provider error alerts once through a signed, retried webhook, resolves o
     assert.ok(!put.text.includes(SECRET));
 
     // a sim cloud whose creates fail with 402: the node fails with alert: true
-    const spec = [
-      'name: shop',
-      'clouds: { sim: { platform: sim, options: { path: ":memory:", errors: { create: [{ rate: 1, status: 402 }] } } } }',
-      'nodeTemplates: { t: { cloud: sim } }',
-      'components: { app: { nodeTemplate: t, lifecycle: { start: run } } }',
-      '',
-    ].join('\n');
+    const spec = paymentRequiredSpec('shop');
     assert.equal((await call('POST', '/v1/deployments', { spec, file: 'shop.yaml' })).status, 201);
     await hook.next(1);
     const opened = hook.got.filter((g) => g.body.type === 'alert.opened');
@@ -134,6 +124,13 @@ test('a provider error alerts once through a signed, retried webhook, resolves o
     assert.equal((await call('POST', `/v1/alerts/${alert.id}/ack`, {}, acme)).status, 404);
     assert.deepEqual((await call('GET', '/v1/alerts/channels', undefined, acme)).json.channels, []);
     assert.equal((await call('POST', '/v1/alerts/test', { channel: 'hook' }, acme)).status, 404);
+    const local = await call('PUT', '/v1/alerts/channels/hook', { kind: 'webhook', url: hook.url, secret: 'x' }, acme);
+    assert.equal(local.status, 403, 'another tenant may not point a channel at this host');
+    assert.match(local.json.error.message, /only the administrator's channels may reach/);
+    assert.equal((await call('PUT', '/v1/alerts/channels/mail', { kind: 'smtp', host: '10.1.2.3', from: 'a@b.c', to: ['d@e.f'] }, acme)).status, 403);
+    const pub = await call('PUT', '/v1/alerts/channels/ext', { kind: 'webhook', url: 'https://hooks.example.com/x', secret: 'x' }, acme);
+    assert.equal(pub.status, 201, pub.text);
+    assert.deepEqual((await call('GET', '/v1/alerts/channels')).json.channels.map((c: { name: string }) => c.name), ['hook'], 'the administrator does not see acme\'s channel');
 
     // destroy: the failed node is deleted, the alert resolves, one resolved message
     assert.equal((await call('DELETE', '/v1/deployments/shop')).status, 202);

@@ -137,6 +137,13 @@ test('local: a component that keeps dying climbs restart → reboot → recreate
     assert.match(source?.reason ?? '', /recreating job-1 fresh: it has no verified backup/);
     const gaveUp = evs.filter((e) => e.kind === 'recovery.gave-up');
     assert.equal(gaveUp.length, 1);
+    // the give-up alerts a person once (src/operations/alerts: the built-in recovery-gave-up rule, the event log channel)
+    const opened = await waitFor('alert message', async () => {
+      const m = (await s.events('recclimb', 'alert.message')).filter((x) => x.outcome === 'opened');
+      return m.length ? m : undefined;
+    }, 60_000, 250);
+    assert.equal(opened.length, 1);
+    assert.match(String(opened[0]!.data?.['text']), /What to do: A person is needed[\s\S]*Runbook: docs\/runbooks.md#recovery-gave-up/);
     assert.match(gaveUp[0]!.reason ?? '', /the ladder reached alert.*restart: its limit is reached \(2 of 2 within 10 min\); reboot: its limit is reached \(1 of 1 within 10 min\); recreate: its limit is reached \(1 of 1 within 10 min\)/);
     // the reboot and the recreate's delete went through the local driver (this server's data dir is the test's own)
     const calls = (await s.events(undefined, 'driver.call')).map((e) => String(e.data?.['op']));
@@ -156,6 +163,8 @@ test('local: a component that keeps dying climbs restart → reboot → recreate
       return after.some((x) => x.kind === 'recovery.step') ? after : undefined;
     }, 120_000, 250);
     assert.deepEqual(kinds(again).slice(0, 3), ['reset', 'detected', 'step:restart']);
+    const alerts = (await serveApi(s.port, s.data, 'GET', '/v1/alerts?state=all')).json.alerts as { rule: string }[];
+    assert.equal(alerts.filter((a) => a.rule === 'recovery-gave-up').length, 1, 'one alert for the give-up');
     assert.equal(again[0]!.reason?.startsWith('reset by user:admin after a give-up'), true);
     const bad = await s.cli('recovery', 'reset', 'recclimb', 'nope-1');
     assert.notEqual(bad.code, 0);

@@ -8,7 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { openStore, type Store } from '../../src/store/index.js';
+import type { Store } from '../../src/store/index.js';
+import { openTestStore } from '../helpers/postgres.js';
 import { createEventLog, type EventLog } from '../../src/events/index.js';
 import { createVirtualClock, type VirtualClock } from '../../src/clock/index.js';
 import { createAlertsService, backoffMs, runbooksMarkdown, slug, type AlertsService, DeliveryError } from '../../src/operations/index.js';
@@ -29,7 +30,7 @@ interface Rig {
 
 async function rig(opts: { specs?: Record<string, AppSpec>; query?: (expr: string) => QueryResult } = {}): Promise<Rig> {
   const clock = createVirtualClock(1_000_000);
-  const store = await openStore({ path: ':memory:' });
+  const store = await openTestStore();
   const events = createEventLog(store, clock.now);
   const specs = opts.specs ?? {};
   const alerts = createAlertsService({
@@ -67,8 +68,12 @@ test('a failed backup opens one alert; repeats within the quiet period are count
     await r.alerts.settle();
     assert.equal((await messages(r.events, 'reminder')).length, 1);
     assert.match((await messages(r.events, 'reminder'))[0]!, /still open, 4×/);
-    // another subject is another alert
+    // another subject is another alert; so is another policy of the same instance, which its own success does not resolve
     await r.events.append({ deployment: 'shop', kind: 'backup.failed', actor: 'backups', target: 'shop/files', reason: 'snapshot failed' });
+    await r.events.append({ deployment: 'shop', kind: 'backup.failed', actor: 'backups', target: 'shop/db-nightly', reason: 'checksum mismatch', data: { policy: 'weekly' } });
+    await r.alerts.settle();
+    assert.equal((await r.alerts.list('default')).length, 3);
+    await r.events.append({ deployment: 'shop', kind: 'backup.succeeded', actor: 'backups', target: 'shop/db-nightly', data: { policy: 'weekly' } });
     await r.alerts.settle();
     assert.equal((await r.alerts.list('default')).length, 2);
     // the subject's success event resolves it, with a resolved message
@@ -77,16 +82,16 @@ test('a failed backup opens one alert; repeats within the quiet period are count
     open = await r.alerts.list('default');
     assert.deepEqual(open.map((a) => a.subject), ['shop/files']);
     const resolved = await r.alerts.list('default', { state: 'resolved' });
-    assert.equal(resolved.length, 1);
-    assert.match(resolved[0]!.resolution ?? '', /backup.succeeded: verified 12 MB/);
-    assert.equal((await messages(r.events, 'resolved')).length, 1);
+    assert.equal(resolved.length, 2);
+    assert.match(resolved.find((a) => a.subject === 'shop/db-nightly')!.resolution ?? '', /backup.succeeded: verified 12 MB/);
+    assert.equal((await messages(r.events, 'resolved')).length, 2);
     const text = (await r.events.list({ kind: 'alert.message' })).find((e) => e.outcome === 'resolved')!.data!['text'] as string;
     assert.match(text, /^Resolved: backup.succeeded/);
     assert.match(text, /Runbook: docs\/runbooks.md#backup-failed/);
     // a new failure after resolution is a new alert, sent again
     await fail('full once more');
     await r.alerts.settle();
-    assert.equal((await messages(r.events, 'opened')).length, 3);
+    assert.equal((await messages(r.events, 'opened')).length, 4);
   } finally {
     await r.close();
   }
@@ -182,7 +187,7 @@ alerts:
 
 test('the delivery queue retries retryable failures with jittered exponential backoff, then gives up with an event', async () => {
   const clock = createVirtualClock(0);
-  const store = await openStore({ path: ':memory:' });
+  const store = await openTestStore();
   const events = createEventLog(store, clock.now);
   const tries: number[] = [];
   let fails = 2;
@@ -278,5 +283,33 @@ test('docs/runbooks.md is what the tables write, and every runbook link has its 
     assert.ok(all.some((a) => a.explanation.runbook === 'ec2-InvalidAMIID.NotFound'));
   } finally {
     await r.close();
+  }
+});
+
+test('resumable: an event committed while alerts were stopped alerts after the start, and no event alerts twice across restarts', async () => {
+  const clock = createVirtualClock(5_000_000);
+  const store = await openTestStore();
+  const events = createEventLog(store, clock.now);
+  const make = () => createAlertsService({ clock, store, events, specOf: () => undefined, deployments: () => [] });
+  try {
+    let a = make();
+    await a.start();
+    await a.stop();
+    await events.append({ deployment: 'shop', kind: 'drill.failed', actor: 'backups', target: 'shop/db', reason: 'health probe failed on the scratch node' });
+    a = make();
+    await a.start();
+    await a.settle();
+    assert.equal((await a.list('default')).length, 1);
+    await a.stop();
+    a = make();
+    await a.start();
+    await a.settle();
+    const open = await a.list('default');
+    assert.equal(open.length, 1);
+    assert.equal(open[0]!.count, 1, 'the same event is not taken again');
+    assert.equal((await messages(events, 'opened')).length, 1);
+    await a.stop();
+  } finally {
+    await store.close();
   }
 });

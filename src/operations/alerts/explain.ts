@@ -36,13 +36,13 @@ export const FAILURE_KINDS: Readonly<Record<string, Kind>> = {
   'backup-failed': {
     title: 'backup failed',
     meaning: 'A backup did not complete, or its copy in long-term storage did not match the size and SHA-256 recorded at the source. It does not count as a backup: the last good one is older.',
-    whatToDo: 'Read the reason in the alert (snapshot failed, store full or unreachable, checksum mismatch), fix it, and run the backup again with `nubis backups run`.',
+    whatToDo: 'Read the reason in the alert (snapshot failed, store full or unreachable, checksum mismatch), fix it, and run the backup again with `nubis backups run <deployment>`.',
     steps: ['`nubis events --kind backup.*` shows each attempt and its reason.', 'A full store: prune with the retention policy or give the store room.', 'A checksum mismatch: check the store\'s disk and network path; never keep the partial copy.', 'The alert resolves when the next backup of the same policy succeeds.'],
   },
   'drill-failed': {
     title: 'restore drill failed',
     meaning: 'A restore drill restored the latest backup onto a scratch node and the health probe (or verify handler) did not pass: that backup cannot be trusted to restore.',
-    whatToDo: 'Look at the drill\'s events and the scratch node\'s logs, fix the backup contents or the restore handler, then run `nubis backups drill` again.',
+    whatToDo: 'Look at the drill\'s events and the scratch node\'s logs, fix the backup contents or the restore handler, then run `nubis backups drill <deployment>` again.',
     steps: ['Until a drill passes, recovery does not use that backup.', 'The alert resolves when a drill of the same policy passes.'],
   },
   'restore-failed': {
@@ -54,8 +54,8 @@ export const FAILURE_KINDS: Readonly<Record<string, Kind>> = {
   'recovery-gave-up': {
     title: 'recovery gave up',
     meaning: 'The recovery ladder (restart the component, reboot the node, recreate it from the latest verified backup) reached its give-up limit: the instance is still unhealthy and Nubis stopped trying so it does not flap.',
-    whatToDo: 'A person is needed: look at the instance\'s logs and the node in the cloud console, fix the cause, then `nubis apply` again (or restart the instance) to re-arm the policy.',
-    steps: ['`nubis events --kind recovery.*` lists every step and its reason.', 'Node unreachable and component failed are told apart in the reason.', 'The alert resolves when the instance recovers.'],
+    whatToDo: 'A person is needed: look at the instance\'s logs and the node in the cloud console, fix the cause, then `nubis recovery reset <deployment> <instance>` re-arms the ladder (it also re-arms itself once the instance stays healthy long enough).',
+    steps: ['`nubis events --kind recovery.*` lists every step and its reason.', 'Node unreachable and component failed are told apart (the event\'s data.failure).', 'The alert resolves when the instance recovers (recovery.recovered).'],
   },
   'provider-error': {
     title: 'cloud error that is not retried',

@@ -48,7 +48,7 @@ export interface LedgerOptions {
   ruleOf: (row: AlertRow) => AlertRuleSpec | undefined;
 }
 
-export const openKey = (tenant: string, rule: string, subject: string): string => `${tenant}\u0000${rule}\u0000${subject}`;
+export const openKey = (tenant: string, rule: string, subject: string): string => `${tenant}\u001f${rule}\u001f${subject}`;
 
 export class AlertLedger {
   private readonly open = new Map<string, AlertRow>();

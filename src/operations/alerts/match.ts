@@ -32,10 +32,15 @@ export function whereMatches(where: Readonly<Record<string, WhereValue>>, e: Nub
   return true;
 }
 
-/** The subject of an event for a rule: the field named (default target), else the deployment, else the kind. */
-export function subjectOf(e: NubisEvent, path: string): string {
-  const v = field(e, path);
-  if (typeof v === 'string' && v !== '') return v;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return e.target ?? e.deployment ?? e.kind;
+/**
+ * The subject of an event for a rule: the fields named (`target+data.policy`: their values
+ * joined by a space, absent ones left out), else the target, else the deployment, else the kind.
+ */
+export function subjectOf(e: NubisEvent, paths: string): string {
+  const parts: string[] = [];
+  for (const p of paths.split('+')) {
+    const v = field(e, p);
+    if ((typeof v === 'string' && v !== '') || typeof v === 'number' || typeof v === 'boolean') parts.push(String(v));
+  }
+  return parts.length ? parts.join(' ') : e.target ?? e.deployment ?? e.kind;
 }

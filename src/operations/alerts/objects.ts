@@ -11,7 +11,8 @@ import {
   type AlertChannelDoc, type AlertChannelSpec, type AlertRuleDoc, type AlertRuleSpec, type AlertsSpec,
 } from '../../model/index.js';
 import { credentialAad, open, seal } from '../../registry/index.js';
-import type { AlertObjectRow, Store } from '../../store/index.js';
+import { ADMIN_TENANT, type AlertObjectRow, type Store } from '../../store/index.js';
+import { channelHost, isLocalHost } from './reach.js';
 import { Type } from '@sinclair/typebox';
 
 export type AlertSource = 'builtin' | 'api' | 'spec';
@@ -69,7 +70,22 @@ function schemaProblems(schema: typeof AlertRule | typeof AlertChannelInput, bod
 export class AlertObjects {
   private readonly runtime = new Map<string, Runtime>();
 
-  constructor(private readonly store: Store, private readonly key: SealKey | undefined, private readonly specOf: (deployment: string) => { alerts?: AlertsSpec } | undefined) {}
+  constructor(
+    private readonly store: Store,
+    private readonly key: SealKey | undefined,
+    private readonly specOf: (deployment: string) => { alerts?: AlertsSpec } | undefined,
+    /** `--allow-local-tenants`: every tenant's channels may send to this host and private networks. */
+    private readonly allowLocal = false,
+  ) {}
+
+  /** FORBIDDEN when a tenant other than the administrator's points a channel at this host or a private network. */
+  checkReach(tenant: string, c: { url?: string; host?: string }): void {
+    if (tenant === ADMIN_TENANT || this.allowLocal) return;
+    const host = channelHost(c);
+    if (host !== undefined && isLocalHost(host)) {
+      throw new NubisError('FORBIDDEN', `channel host ${JSON.stringify(host)} is this machine or a private network, which only the administrator's channels may reach (or start the server with --allow-local-tenants)`, { details: { host } });
+    }
+  }
 
   async load(): Promise<void> {
     for (const row of await this.store.alerts.objects()) this.take(row);
@@ -87,6 +103,7 @@ export class AlertObjects {
   }
 
   private take(row: AlertObjectRow): void {
+    if (row.kind !== 'rule' && row.kind !== 'channel') return;
     const rt = this.of(row.tenant);
     if (row.kind === 'rule') {
       const doc = JSON.parse(row.body_json) as AlertRuleDoc;
@@ -154,6 +171,7 @@ export class AlertObjects {
     const sem = alertChannelProblems(input as Record<string, unknown>, [], { inlineSecret: true });
     if (input.secret !== undefined && input.credential !== undefined) sem.push({ path: ['secret'], expected: 'either secret or credential', found: 'both' });
     if (sem.length) throw invalid(sem);
+    this.checkReach(tenant, input);
     const { secret, ...doc } = input;
     if (secret !== undefined && !this.key) throw new NubisError('UNAVAILABLE', 'this server has no key to seal secrets with');
     const rt = this.of(tenant);

@@ -45,6 +45,8 @@ export interface AlertsServiceOptions {
   backoffBaseMs?: number;
   backoffCapMs?: number;
   random?: () => number;
+  /** Tenants other than the administrator's may send to this host and private networks. Default false. */
+  allowLocalTenants?: boolean;
   /** How often metric rules are looked at (each runs every its own interval). Default 1 000. */
   metricTickMs?: number;
 }
@@ -136,7 +138,7 @@ class Alerts implements AlertsService {
 
   constructor(private readonly o: AlertsServiceOptions) {
     this.base = o.runbookBase ?? 'docs/runbooks.md';
-    this.objects = new AlertObjects(o.store, o.secretKey, o.specOf);
+    this.objects = new AlertObjects(o.store, o.secretKey, o.specOf, o.allowLocalTenants ?? false);
     const append = (...e: EventInput[]): Promise<void> => o.events.append(...e);
     this.queue = new DeliveryQueue({
       clock: o.clock, store: o.store, append,
@@ -161,6 +163,7 @@ class Alerts implements AlertsService {
     const c = (await this.o.store.alerts.objects(CURSOR.tenant)).find((r) => r.kind === CURSOR.kind && r.name === CURSOR.name);
     // a first start takes events from now on: the log before alerts existed is history
     this.cursor = c ? Number(c.body_json) : await this.o.store.lastEventId();
+    if (!c) await this.saveCursor();
     this.unsubscribe = this.o.events.subscribe({}, () => this.kick());
     await this.queue.start();
     this.kick();
@@ -210,12 +213,20 @@ class Alerts implements AlertsService {
         });
         this.cursor = r.id;
       }
-      await this.o.store.write(this.o.store.alerts.putObject({ ...CURSOR, body_json: String(this.cursor), sealed_secret: null, key_id: null, updated_at: this.o.clock.now() }));
+      await this.saveCursor();
     }
+  }
+
+  private saveCursor(): Promise<void> {
+    return this.o.store.write(this.o.store.alerts.putObject({ ...CURSOR, body_json: String(this.cursor), sealed_secret: null, key_id: null, updated_at: this.o.clock.now() }));
   }
 
   private async take(r: EventRow): Promise<void> {
     if (r.kind.startsWith('alert.')) return;
+    // most events (driver calls, steps) concern no rule: their data is not even parsed
+    const rules = [...this.objects.rules(r.tenant, r.deployment ?? undefined)].filter(([, f]) =>
+      f.rule.enabled && f.rule.on.kind === 'events' && [...f.rule.on.events, ...f.rule.on.resolvedBy].some((t) => typeMatches(t, r.kind)));
+    if (rules.length === 0) return;
     const e: NubisEvent = { id: r.id, ts: new Date(Number(r.ts)).toISOString(), kind: r.kind, actor: r.actor };
     if (r.deployment !== null) e.deployment = r.deployment;
     if (r.reason !== null) e.reason = r.reason;
@@ -223,16 +234,16 @@ class Alerts implements AlertsService {
     if (r.outcome !== null) e.outcome = r.outcome;
     if (r.data !== null) e.data = JSON.parse(r.data) as Record<string, unknown>;
     const tenant = r.tenant;
-    for (const [name, inForce] of this.objects.rules(tenant, e.deployment)) {
+    for (const [name, inForce] of rules) {
       const rule = inForce.rule;
-      if (!rule.enabled || rule.on.kind !== 'events') continue;
+      if (rule.on.kind !== 'events') continue;
       const on = rule.on;
       const subject = this.qualify(subjectOf(e, on.subject), e.deployment);
       const ref = { id: e.id, kind: e.kind, ...(e.target !== undefined ? { target: e.target } : {}) };
       if (on.events.some((t) => typeMatches(t, e.kind)) && whereMatches(on.where, e)) {
         const kind = inForce.source === 'builtin' || Object.hasOwn(KIND_OF_BUILTIN, name) ? name : 'event-rule';
         const what = e.reason ?? `${e.kind}${e.outcome ? ` ${e.outcome}` : ''}`;
-        const title = rule.summary ?? `${kindTitle(kind) === kindTitle('event-rule') ? name : kindTitle(kind)}: ${e.deployment ? `${e.deployment} ` : ''}${subjectOf(e, on.subject)}`;
+        const title = rule.summary ?? `${kind === 'event-rule' ? name : kindTitle(kind)}: ${subject}`;
         await this.ledger.fire({
           tenant, ...(e.deployment ? { deployment: e.deployment } : {}), rule, subject, title, what, kind,
           explanation: explainAlert(kind, e.data, e.reason, this.base), event: ref,
@@ -374,6 +385,11 @@ class Alerts implements AlertsService {
         reason: p.subject, data: { alert: row.alert, message: row.message, text: p.text, runbook: p.view.explanation.runbookUrl },
       });
       return;
+    }
+    try {
+      this.objects.checkReach(row.tenant, c.spec);
+    } catch (e) {
+      throw new DeliveryError(toNubisError(e).message, false);
     }
     const target: ChannelTarget = { spec: c.spec };
     const secret = this.secretOf(row.tenant, c);
