@@ -13,6 +13,7 @@ import type { ScalingService } from '../scaling/index.js';
 import { buildMetricsRoutes } from './routes-metrics.js';
 import { buildCloudRoutes } from './routes-clouds.js';
 import { buildRolloutRoutes } from './routes-rollout.js';
+import { buildAccessRoutes } from './routes-access.js';
 import { buildWorkflowRoutes } from './routes-workflows.js';
 import type { WorkflowsController } from '../workflows/index.js';
 
@@ -224,6 +225,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
     ...buildMetricsRoutes(deps.metrics, Date.now, deps.scaling),
     ...buildCloudRoutes(cp),
     ...buildRolloutRoutes(cp),
+    ...buildAccessRoutes(cp),
     ...buildWorkflowRoutes(deps.workflows),
   ];
 }

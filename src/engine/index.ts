@@ -216,5 +216,6 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
 
 export type { Engine } from './engine.js';
 export type * from './views.js';
+export type { AccessView, CredentialView } from './access.js';
 export { deploymentId, splitDeploymentId, localText, hostAccess, checkHostAccess, ADMIN_TENANT, type TenantPolicy } from './tenancy.js';
 export { desiredCount } from './state.js';

@@ -16,6 +16,7 @@ import type { Database, DeploymentTable, NodeTable, InstanceTable, EventTable, S
 import { createRegistryRepo, type RegistryRepo } from './registry.js';
 import { createMetricObjectRepo, type MetricObjectRepo } from './metric-objects.js';
 import { createWorkflowRepo, type WorkflowRepo } from './workflows.js';
+import { createAccessRepo, type AccessRepo } from './access.js';
 import { StatementCache, type StatementCacheStats } from './statement-cache.js';
 import { RowWriter, deleteBy, isSyncOp, mootUpserts, syncOp, type SyncWriteOp } from './sync-writes.js';
 import { pruneEvents, type EventPrune } from './events-prune.js';
@@ -91,6 +92,8 @@ export interface Store {
   readonly metricObjects: MetricObjectRepo;
   /** Loaded workflows, their files, node states and task output (./workflows.ts). */
   readonly workflows: WorkflowRepo;
+  /** Access delivery: first ready, credentials shown (./access.ts). */
+  readonly access: AccessRepo;
 
   /** How often SQL was compiled versus reused from the prepared-statement cache (./statement-cache.ts). */
   statementStats(): StatementCacheStats;
@@ -221,6 +224,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     putDeployment: (row) => deploymentsW.put(row, row.name),
     deleteDeployment: (name) => async (trx) => {
       await trx.deleteFrom('artefacts').where('deployment', '=', name).execute();
+      await trx.deleteFrom('deployment_access').where('deployment', '=', name).execute();
       await trx.deleteFrom('deployments').where('name', '=', name).execute();
     },
     replaceArtefacts: (deployment, files) => async (trx) => {
@@ -288,6 +292,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     registry: { ...createRegistryRepo(db), recordCalls: (rows) => (rows.length === 0 ? Promise.resolve() : store.write(syncOp(() => { for (const r of rows) callsW.run(r); }))) },
     metricObjects: createMetricObjectRepo(db),
     workflows: createWorkflowRepo(db),
+    access: createAccessRepo(db),
     statementStats: () => statements.stats(),
     async close() {
       while (queue.length > 0 || scheduled) await flush();
@@ -299,6 +304,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 
 export type { Database } from './schema.js';
 export type { StatementCacheStats } from './statement-cache.js';
+export type { AccessRepo, AccessRow } from './access.js';
 export type { WorkflowRepo, WorkflowRow, WorkflowFileRow, WorkflowNodeRow, WorkflowLogRow } from './workflows.js';
 export type { MetricObjectRepo, MetricObjectRow, MetricObjectKind } from './metric-objects.js';
 export type { RegistryRepo, RegCloudRow, RegEntryRow, RegEntryKind, CredentialRow, DriverCallRow } from './registry.js';

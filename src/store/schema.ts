@@ -66,6 +66,10 @@ export interface NodeTable {
   updated_at: number;
   /** JSON Placement chosen by requirement-based selection (migration 0003); null when the template names its cloud. */
   placement_json: string | null;
+  /** Clock ms the cloud first said the node runs (migration 0024). */
+  running_at?: number | null;
+  /** Clock ms its agent first answered (migration 0024); null: still booting or contextualizing. */
+  agent_up_at?: number | null;
 }
 
 export interface InstanceTable {
@@ -254,6 +258,15 @@ export interface WorkflowTryTable {
   started_at: number;
 }
 
+/** Access delivery per deployment (migration 0024; ./access.ts). */
+export interface DeploymentAccessTable {
+  deployment: string;
+  tenant: string;
+  ready_at: number | null;
+  shown_at: number | null;
+  shown_by: string | null;
+}
+
 export interface Database {
   meta: MetaTable;
   tokens: TokenTable;
@@ -274,4 +287,5 @@ export interface Database {
   workflow_logs: WorkflowLogTable;
   workflow_dispatch: WorkflowDispatchTable;
   workflow_tries: WorkflowTryTable;
+  deployment_access: DeploymentAccessTable;
 }

@@ -27,6 +27,7 @@ export const SIM_OPTIONS: DriverOptionsSchema = {
     outages: doc({ type: 'array', items: { type: 'object' } }, 'windows [fromMs, untilMs) of sim time in which every call fails with 503'),
     seed: doc({ type: 'number' }, 'seed of the random choices (errors, latencies, step failures)'),
     stepLatencyMs: doc(ms, 'how long every lifecycle step of a simulated agent takes, in ms'),
+    contextualizeMs: doc(ms, 'first boot: how long after a server runs its agent starts answering, in ms; default 0'),
     stepFailures: doc({ type: 'object', values: { type: 'number', min: 0, max: 1 } }, 'step name → probability that it fails'),
   },
   check: (o) => void parseSimModel(o),
