@@ -186,3 +186,31 @@ function filesUnder(dir: string): string[] {
 function findFile(dir: string, name: string): string | undefined {
   return filesUnder(dir).find((f) => path.basename(f) === name);
 }
+
+test('an agent that never answers fails its node after agentTimeoutMs with what to check, and nothing runs on it', { timeout: 60_000 }, async () => {
+  const { startControlPlane } = await import('../helpers/control-plane.js');
+  const cp = await startControlPlane(tempDir('nubis-fb-timeout-'), { engine: { pollIntervalMs: 20, agentTimeoutMs: 800 } });
+  try {
+    const spec = [
+      'name: mute',
+      'clouds: { s: { platform: sim, options: { path: ":memory:", contextualizeMs: 3600000 } } }',
+      'nodeTemplates: { t: { cloud: s } }',
+      'components:',
+      '  app: { nodeTemplate: t, lifecycle: { install: "echo i", start: run } }',
+      '',
+    ].join('\n');
+    await cp.apply({ spec }, { actor: 'user:test' });
+    const d = await waitFor('node failed', async () => {
+      const v = await cp.getDeployment('mute');
+      return v.instances[0]?.node.state === 'failed' ? v : undefined;
+    }, 30_000, 50);
+    assert.equal(d.state, 'degraded');
+    assert.match(d.instances[0]!.lastError ?? '', /AGENT_UNREACHABLE: the agent of node .* did not answer within 0\.8 s of the cloud saying the node runs .*check that the image has Node 20\+ and the agent at agentPath/);
+    assert.equal(d.instances[0]!.phase, 'pending', 'no step ran');
+    const failed = (await cp.events.list({ deployment: 'mute', kind: 'node.state', limit: 100 })).filter((e) => e.outcome === 'failed');
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0]!.data?.['code'], 'AGENT_UNREACHABLE');
+  } finally {
+    await cp.close();
+  }
+});
