@@ -16,6 +16,7 @@ import { TOKEN_SCHEMAS } from './routes-tokens.js';
 import { ROLLOUT_SCHEMAS, RolloutLineSchema } from './routes-rollout.js';
 import { ACCESS_SCHEMAS } from './routes-access.js';
 import { WORKFLOW_SCHEMAS } from './routes-workflows.js';
+import { ALERT_API_SCHEMAS } from './routes-alerts.js';
 
 const closed = Type.Object;
 const opts = { additionalProperties: false } as const;
@@ -360,6 +361,7 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   ...ROLLOUT_SCHEMAS,
   ...ACCESS_SCHEMAS,
   ...WORKFLOW_SCHEMAS,
+  ...ALERT_API_SCHEMAS,
 };
 
 // Compile-time drift checks: each schema's static type and the view type are mutually assignable.

@@ -12,6 +12,8 @@ import type { Store } from '../store/index.js';
 import type { MetricsService } from '../metrics/index.js';
 import type { ScalingService } from '../scaling/index.js';
 import type { WorkflowsController } from '../workflows/index.js';
+import type { AlertsService } from '../operations/index.js';
+import { buildAlertRoutes } from './routes-alerts.js';
 import { createAuthenticator } from './auth.js';
 import { findJsonSyntaxError } from './json.js';
 import { buildOpenApi } from './openapi.js';
@@ -42,6 +44,8 @@ export interface ApiServerOptions {
   scaling?: ScalingService;
   /** Workflows (src/workflows/controller); their routes answer 503 without it. */
   workflows?: WorkflowsController;
+  /** Alerts (src/operations/alerts); their routes answer 503 without it. */
+  alerts?: AlertsService;
 }
 
 export interface InjectRequest {
@@ -165,6 +169,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       openapi: () => (openapi ??= buildOpenApi(routes, opts.version ?? '0.1.0')),
     }),
     ...buildTokenRoutes(opts.store, opts.controlPlane.events),
+    ...buildAlertRoutes(opts.alerts),
   ];
   /** Aborters of in-flight exchanges, so close() can end event streams. */
   const live = new Set<AbortController>();

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { openStore, secureDir, secureFiles } from '../store/index.js';
+import { openStore, redactStoreUrl, secureDir, secureFiles } from '../store/index.js';
 import { createEventLog, createEventRetention, type EventLog } from '../events/index.js';
 import { createControlPlane, deploymentId, splitDeploymentId } from '../engine/index.js';
 import { DEFAULT_TENANT, keyFilePath, resolveKey, settleKeyFiles } from '../registry/index.js';
@@ -18,6 +18,7 @@ import { createVictoriaMetricsQueryEngine, createVictoriaMetricsStore } from '..
 import { createMetricsService, type MetricsService, type QueryBackend } from '../metrics/index.js';
 import { createScalingService, type ScalingService } from '../scaling/index.js';
 import { createWorkflows } from '../workflows/index.js';
+import { createAlertsService } from '../operations/index.js';
 import type { MetricStore } from '../metrics/types.js';
 import { createHttpAgentMetricsClient, loadAgentCa } from '../agent/index.js';
 import { acquireServeLock } from './serve-lock.js';
@@ -29,6 +30,8 @@ export interface ServerHandle {
   tokenFile: string;
   /** Set when this start created the token. */
   newToken?: string;
+  /** The PostgreSQL store's URL without its password, when the store is not the embedded SQLite. */
+  store?: string;
   /** The Graphite plaintext listener's port, when one runs. */
   graphitePort?: number;
   /** The address it listens on. */
@@ -39,6 +42,8 @@ export interface ServerHandle {
 
 export interface StartServerOptions {
   dataDir: string;
+  /** `--store`: a PostgreSQL URL; absent: SQLite in <data>/nubis.db. */
+  store?: string;
   port: number;
   host: string;
   log?: (message: string) => void;
@@ -66,6 +71,8 @@ export interface StartServerOptions {
   allowScriptCommands?: boolean;
   /** Event retention (src/events/retention.ts); absent fields take its defaults (30 days, 1,000,000 per tenant). */
   eventRetention?: { maxAgeMs?: number; maxPerTenant?: number };
+  /** Where alerts' runbook links point (`serve --runbook-url`); default `docs/runbooks.md`. */
+  runbookUrl?: string;
 }
 
 /** Scaling rules and schedules over the metrics catalog, woken by its data, scaling through the control plane. */
@@ -100,7 +107,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
   secureDir(dataDir);
   // one control plane per data directory: refused here, before anything is opened
   const lock = await acquireServeLock(dataDir);
-  const store = await openStore({ path: path.join(dataDir, 'nubis.db') }).catch(async (e: unknown) => {
+  const store = await openStore({ path: o.store ?? path.join(dataDir, 'nubis.db') }).catch(async (e: unknown) => {
     await lock.release();
     throw e;
   });
@@ -150,8 +157,17 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       controlPlane, store, events, ...(o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}), ...(o.log ? { log: o.log } : {}),
       ...(o.allowScriptCommands ? { scriptCommands: true } : {}),
     });
+    // alerts (src/operations/alerts): rules over the event log and the metrics, sent through channels
+    const alerts = createAlertsService({
+      clock: createRealClock(), store, events, secretKey,
+      specOf: (d) => controlPlane.engine.deployments.get(d)?.spec,
+      deployments: () => controlPlane.engine.deployments.keys(),
+      credential: (tenant, name) => controlPlane.registry.secrets(tenant, name),
+      query: metrics.query, flush: () => metrics.flush(),
+      ...(o.runbookUrl ? { runbookBase: o.runbookUrl } : {}),
+    });
     const api = createApiServer({
-      controlPlane, store, metrics, scaling, workflows,
+      controlPlane, store, metrics, scaling, workflows, alerts,
       ...(o.log ? { log: o.log } : {}),
     });
     await controlPlane.start();
@@ -161,6 +177,8 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     cleanups.push(() => metrics.stop());
     scaling.start();
     cleanups.push(() => scaling.stop());
+    await alerts.start();
+    cleanups.push(() => alerts.stop());
     const retention = createEventRetention({ store, clock: createRealClock(), ...o.eventRetention, ...(o.log ? { log: o.log } : {}) });
     retention.start();
     cleanups.push(() => retention.stop());
@@ -197,6 +215,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       close: unwind,
     };
     if (newToken) handle.newToken = newToken;
+    if (o.store) handle.store = redactStoreUrl(o.store);
     if (graphitePort !== undefined) (handle.graphitePort = graphitePort), (handle.graphiteHost = o.graphiteHost ?? '127.0.0.1');
     return handle;
   } catch (e) {

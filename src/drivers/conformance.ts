@@ -3,7 +3,8 @@
  * Call `runDriverConformance` from a test file; it registers one node:test suite. `setup`
  * runs once before the cases and may return `skip`: case name → written reason, for cases
  * a platform cannot honour (the reason is shown in the test report). Case names are
- * exported as CONFORMANCE_CASES.
+ * exported as CONFORMANCE_CASES; the snapshot cases (./snapshot-conformance.ts) run for drivers
+ * that have the snapshot calls and are skipped, saying so, for those that have none.
  *
  * Waiting for `running` polls `get` every `pollMs` (default 50 ms) until `runningTimeoutMs`
  * of wall time (default 60 s); a driver on a virtual clock should let that clock auto-advance.
@@ -12,7 +13,8 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { isNubisError, NubisError } from '../errors/index.js';
-import { TAG_ATTEMPT, TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER, TAG_TENANT, type CloudNode, type CreateNodeRequest, type Driver } from './driver.js';
+import { TAG_ATTEMPT, TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER, TAG_TENANT, type CloudNode, type CreateNodeRequest, type Driver, type SnapshotRef } from './driver.js';
+import { SNAPSHOT_CASES, snapshotCases, type SnapshotCase, type SnapshotConformance } from './snapshot-conformance.js';
 
 export const CONFORMANCE_CASES = [
   'create returns a node with the given tags',
@@ -28,9 +30,9 @@ export const CONFORMANCE_CASES = [
   'errors are NubisErrors with a code',
 ] as const;
 
-export type ConformanceCase = (typeof CONFORMANCE_CASES)[number];
+export type ConformanceCase = (typeof CONFORMANCE_CASES)[number] | SnapshotCase;
 
-export interface ConformanceSetup {
+export interface ConformanceSetup extends SnapshotConformance {
   driver: Driver;
   teardown(): Promise<void>;
   skip?: Partial<Record<ConformanceCase, string>>;
@@ -47,12 +49,14 @@ export function runDriverConformance(name: string, setup: () => Promise<Conforma
     let env: ConformanceSetup | undefined;
     const run = `conf-${randomUUID().slice(0, 8)}`;
     const made: string[] = [];
+    const snaps: SnapshotRef[] = [];
 
     before(async () => {
       env = await setup();
     });
     after(async () => {
       if (!env) return;
+      for (const ref of snaps) await env.driver.deleteSnapshot?.(ref, signal()).catch(() => {});
       for (const id of made) await env.driver.delete(id, signal()).catch(() => {});
       await env.teardown();
     });
@@ -74,7 +78,7 @@ export function runDriverConformance(name: string, setup: () => Promise<Conforma
       return node;
     };
 
-    const cases: Record<ConformanceCase, (t: TestContext, d: Driver, env: ConformanceSetup) => Promise<void>> = {
+    const cases: Record<(typeof CONFORMANCE_CASES)[number], (t: TestContext, d: Driver, env: ConformanceSetup) => Promise<void>> = {
       'create returns a node with the given tags': async (_t, d) => {
         const req = request();
         const node = await create(d, req);
@@ -177,6 +181,22 @@ export function runDriverConformance(name: string, setup: () => Promise<Conforma
           return;
         }
         await cases[c](t, env.driver, env);
+      });
+    }
+    const snapshotBodies = snapshotCases(() => create(env!.driver), snaps);
+    for (const c of SNAPSHOT_CASES) {
+      it(c, async (t) => {
+        assert.ok(env, 'setup failed');
+        const reason =
+          env.skip?.[c] ??
+          (!env.driver.snapshot ? `the ${env.driver.platform} driver has no snapshot calls (they are optional)`
+          : c === 'snapshot: one the cloud fails is error, never ready' && !env.failNextSnapshot ? 'this setup has no way to make the cloud fail a snapshot (no failNextSnapshot)'
+          : undefined);
+        if (reason) {
+          t.skip(reason);
+          return;
+        }
+        await snapshotBodies[c](env.driver, env);
       });
     }
   });

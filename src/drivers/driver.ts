@@ -11,8 +11,14 @@
  *   not exist succeeds (delete is idempotent).
  * - `list` returns every node carrying all of the given tags, in any state but deleted.
  * - Every call takes an AbortSignal; on abort it rejects promptly with ABORTED.
+ * - Snapshots (optional): `snapshot` returns once the cloud accepted the request; the snapshot
+ *   is usable only when `snapshotStatus` says `ready`. A snapshot the cloud failed is `error`
+ *   (never `ready`); one that no longer exists is `gone`. `deleteSnapshot` is idempotent and
+ *   removes every part. `readSnapshot` streams the bytes and fails with CLOUD_SNAPSHOT_CORRUPT
+ *   when they do not match the checksum the cloud recorded.
  */
 import type { Clock } from '../clock/index.js';
+import { NubisError } from '../errors/index.js';
 import type { NodeRequirements, Platform } from '../model/types.js';
 import type { AgentClient } from '../agent/protocol.js';
 
@@ -83,8 +89,59 @@ export interface Driver {
    * platforms without discovery have their offers entered by hand.
    */
   discover?(signal: AbortSignal): Promise<Discovery>;
+  /**
+   * Starts a snapshot of the node (its boot disk as an image; with `volumes`, its attached
+   * volumes too). Returns once the cloud accepted it; poll `snapshotStatus` until ready.
+   * Absent: the platform takes no snapshots (backups archive through the agent instead).
+   */
+  snapshot?(id: string, req: SnapshotRequest, signal: AbortSignal): Promise<SnapshotRef>;
+  /** Where the snapshot (and every part of it) is: pending until all parts are ready, error when any failed. */
+  snapshotStatus?(ref: SnapshotRef, signal: AbortSignal): Promise<SnapshotStatus>;
+  /**
+   * The snapshot's bytes (the image), to copy to long-term storage. Iterating fails with
+   * CLOUD_SNAPSHOT_CORRUPT when the bytes do not match the cloud's checksum, CLOUD_UNSUPPORTED
+   * when the platform cannot export snapshot bytes.
+   */
+  readSnapshot?(ref: SnapshotRef, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>>;
+  /** Deletes the snapshot and all its parts. Idempotent: a snapshot already gone is done. */
+  deleteSnapshot?(ref: SnapshotRef, signal: AbortSignal): Promise<void>;
   /** Releases connections and timers. Nodes keep running. */
   close(): Promise<void>;
+}
+
+export interface SnapshotRequest {
+  /** The snapshot's name in the cloud (unique per backup run). */
+  name: string;
+  /** Attached to the snapshot where the cloud keeps tags or metadata. */
+  tags: Record<string, string>;
+  /** Also snapshot the node's attached volumes (as parts). */
+  volumes: boolean;
+}
+
+/** A cloud snapshot: an image, or a volume snapshot; an image's volume snapshots are its parts. */
+export interface SnapshotRef {
+  /** The provider's id (image id, snapshot id). */
+  id: string;
+  kind: 'image' | 'volume';
+  parts?: SnapshotRef[];
+  /** Known once ready, when the cloud says. */
+  sizeBytes?: number;
+  /** Hex SHA-256 of the bytes, when the cloud records one. */
+  sha256?: string;
+  /** Milliseconds since the epoch, in the driver's clock. */
+  createdAt: number;
+}
+
+export type SnapshotStatus = 'pending' | 'ready' | 'error' | 'gone';
+
+/** The optional snapshot calls of a Driver. */
+export type SnapshotOp = 'snapshot' | 'snapshotStatus' | 'readSnapshot' | 'deleteSnapshot';
+
+/** The driver's snapshot call, bound; throws CLOUD_UNSUPPORTED when the driver has none. */
+export function snapshotCall<K extends SnapshotOp>(d: Driver, op: K): NonNullable<Driver[K]> {
+  const f = d[op];
+  if (!f) throw new NubisError('CLOUD_UNSUPPORTED', `the ${d.platform} driver takes no snapshots (${op})`);
+  return f.bind(d) as NonNullable<Driver[K]>;
 }
 
 export interface Location {

@@ -277,12 +277,12 @@ export function explainCloudError(err: unknown, platform?: string): CloudErrorEx
     return { ...base, meaning: x.meaning, whatToDo: x.whatToDo, runbook: `cloud-http-${httpStatus}`, ...extra };
   }
   const byCode = CODE_ONLY[e.code];
-  if (byCode) return { ...base, meaning: byCode[0], whatToDo: byCode[1], runbook: `nubis-${e.code.toLowerCase().replace(/_/g, '-')}`, ...extra };
+  if (byCode) return { ...base, meaning: byCode[0], whatToDo: byCode[1], runbook: codeRunbook(e.code), ...extra };
   return {
     ...base,
     meaning: e.message,
     whatToDo: e.retryable ? 'Nubis retries; if it persists, look at the events of this cloud and contact the provider with the correlation id.' : 'Fix the cause named in the message, then apply again.',
-    runbook: `nubis-${e.code.toLowerCase().replace(/_/g, '-')}`,
+    runbook: codeRunbook(e.code),
     ...extra,
   };
 }
@@ -295,4 +295,41 @@ const CODE_ONLY: Partial<Record<ErrorCode, [string, string]>> = {
   CLOUD_QUOTA_EXCEEDED: ['The cloud quota for this account is exhausted.', 'Raise the quota with the provider or lower the counts.'],
   CLOUD_CONFLICT: ['The cloud refused the request as conflicting with an earlier one or with the resource\'s state.', 'Look at the resource in the console; the tag sweep adopts or deletes what an earlier request made.'],
   ABORTED: ['The operation was cancelled (the control plane is stopping or the action was superseded).', 'Nothing: it is resumed or re-planned.'],
+  CLOUD_SNAPSHOT_FAILED: ['The cloud accepted the snapshot but then put it (or one of its volume snapshots) in an error state; no usable snapshot exists.',
+    'The backup counts as failed and its parts are deleted. Look at the node\'s disk and the cloud\'s image or snapshot quota; the next scheduled backup tries again.'],
+  CLOUD_SNAPSHOT_CORRUPT: ['The bytes downloaded from the cloud do not match the checksum (or size) the cloud recorded for the snapshot.',
+    'The backup counts as failed and nothing is kept as good. If it repeats, delete the snapshot in the cloud and contact the provider with the image id.'],
+  CLOUD_UNSUPPORTED: ['This cloud platform cannot do the operation (for example export a snapshot\'s bytes).',
+    'Choose another backup kind in the policy (a handler dump or listed directories), or keep the snapshot in the cloud only.'],
+  CLOUD_BAD_REQUEST: ['The cloud rejected the request as malformed or with an invalid value.', 'Check the node template and cloud options against what the cloud offers; retrying the same request fails the same way.'],
+  CLOUD_UNAUTHORIZED: ['The cloud rejected the credentials.', 'Correct or renew the credential (`nubis credentials set`), then apply again.'],
+  CLOUD_PAYMENT_REQUIRED: ['The cloud account has run out of credit.', 'Top up the account now; when credit runs out providers delete resources. Look for what keeps billing.'],
+  CLOUD_FORBIDDEN: ['The credentials are valid but may not do this.', 'Grant the permission to these credentials, or wait for the resource to leave the state that forbids the action.'],
+  CLOUD_NOT_FOUND: ['A cloud resource the request names does not exist.', 'Check the image, network and key names the template refers to.'],
+  CLOUD_RATE_LIMITED: ['The cloud is throttling this account.', 'Nothing: Nubis retries with backoff. If it persists, lower the cloud\'s rate limit or concurrency.'],
+  CLOUD_INTERNAL: ['The cloud failed internally.', 'Nubis retries; if it persists, contact the provider with the time and the correlation id.'],
+  AGENT_UNREACHABLE: ['The node agent did not answer: the node is down, frozen or cut off, or the agent stopped.', 'Check the node in the cloud console (is it running?) and its network path; the recovery policy restarts, reboots or recreates it.'],
+  HANDLER_FAILED: ['A lifecycle handler exited non-zero.', 'Read its output with `nubis logs <instance> --step <step>`, fix the handler or what it depends on, then apply again.'],
+  HANDLER_TIMEOUT: ['A lifecycle handler ran past its timeout and was stopped.', 'Read its output with `nubis logs`; raise the step\'s timeout if the work is legitimately slow.'],
+  HEALTH_FAILED: ['The component\'s health probe did not pass.', 'Look at the instance\'s logs and the probe target; the recovery policy restarts the component.'],
+  PLACEMENT_NO_FIT: ['No registered offer satisfies the node requirements.', 'Relax the requirements (cores, memory, price, location) or register a cloud that offers them; `nubis plan` says which requirement failed.'],
+  CREDENTIAL_KEY_MISMATCH: ['A credential was sealed with another key than the one this server holds.', 'Start the server with the key the credential was stored under (NUBIS_KEY or <data>/secret.key).'],
+  CREDENTIAL_TAMPERED: ['A stored credential failed its integrity check.', 'Set the credential again (`nubis credentials set`).'],
+  CREDENTIAL_KEY_INVALID: ['The credential key (NUBIS_KEY or the key file) is malformed.', 'Give the base64 text of 32 random bytes (`openssl rand -base64 32`), or restore the key file from its backup.'],
+  INTERNAL: ['An unexpected error inside Nubis.', 'Nubis retries; if it persists, report it with the correlation id and the server log.'],
+  UNAVAILABLE: ['The server was not ready.', 'Nothing: retry shortly.'],
 };
+
+/** The runbook anchor of every explanation `explainCloudError` can give, with its texts (docs/runbooks.md is written from these). */
+export function explanationCatalogue(): { runbook: string; code: ErrorCode; meaning: string; whatToDo: string }[] {
+  const out: { runbook: string; code: ErrorCode; meaning: string; whatToDo: string }[] = [];
+  for (const [status, e] of Object.entries(HTTP_STATUS_ENTRIES)) out.push({ runbook: `cloud-http-${status}`, code: e.code, meaning: e.meaning, whatToDo: e.whatToDo });
+  for (const [code, e] of Object.entries(EC2_ERROR_ENTRIES)) out.push({ runbook: `ec2-${code}`, code: e.code, meaning: e.meaning, whatToDo: e.whatToDo });
+  for (const [code, t] of Object.entries(CODE_ONLY) as [ErrorCode, [string, string]][]) out.push({ runbook: codeRunbook(code), code, meaning: t[0], whatToDo: t[1] });
+  return out;
+}
+
+/** The runbook anchor of an error code without a provider status: `nubis-cloud-timeout`. */
+export function codeRunbook(code: ErrorCode): string {
+  return `nubis-${code.toLowerCase().replace(/_/g, '-')}`;
+}

@@ -28,7 +28,7 @@ export { createOpenStackDriver, type OpenStackDriver } from './openstack/index.j
 /** The ec2 driver is loaded on first use (the AWS SDK is large); import it from './ec2/index.js'. */
 export type { Ec2Driver } from './ec2/index.js';
 export { createCloudSigmaDriver, type CloudSigmaDriver, type BilledResource, type BilledResources } from './cloudsigma/index.js';
-export { explainCloudError, classifyHttpError, classifyEc2Error, type CloudErrorExplanation } from './explain.js';
+export { explainCloudError, classifyHttpError, classifyEc2Error, explanationCatalogue, codeRunbook, type CloudErrorExplanation } from './explain.js';
 export { composeUserData, userDataParts, assertUserDataFits, type UserDataPart } from './user-data.js';
 export { AGENT_PORT, GRAPHITE_PORT, DEFAULT_AGENT_PATH, agentSecrets, agentToken, agentUserData, cloudAgentClient, loadAgentSecret } from './cloud-agent.js';
 export { createSshDriver, readSshOptions, type SshCloudNode, type SshDriverOptions, type SshHost } from './ssh/index.js';

@@ -15,6 +15,11 @@
  *   least `details.retryAfterMs` when the error carries it. `create` is retried only because
  *   it carries an idempotency token (a create without one is never retried); get and list
  *   are reads; delete is idempotent; reboot may reboot twice, which a reboot tolerates.
+ * - Snapshot calls exist on the wrapped driver only when the driver has them. `snapshot` is not
+ *   retried (a second attempt would make a second image; the backup run retries as a whole);
+ *   snapshotStatus is a read, deleteSnapshot is idempotent. `readSnapshot`'s timeout covers
+ *   opening the stream only; the stream itself ends when the caller's signal aborts. A driver
+ *   replaced by one without snapshots fails them with CLOUD_UNSUPPORTED.
  * - Each attempt first takes a token from the cloud's bucket (`ratePerSec`, `burst`).
  * - With a `health` (./cloud-health.ts), every attempt is first admitted by it: while the cloud
  *   backs off or is unusable the call fails fast, without an event, a token or a provider call;
@@ -27,17 +32,18 @@
 import type { Clock } from '../clock/index.js';
 import { NubisError, isNubisError, type ErrorCode } from '../errors/index.js';
 import type { Platform } from '../model/types.js';
-import type { CloudNode, CreateNodeRequest, Driver } from './driver.js';
+import { snapshotCall as need, type CloudNode, type CreateNodeRequest, type Driver, type SnapshotOp, type SnapshotRef } from './driver.js';
 import type { CloudHealth } from './cloud-health.js';
 
-export type DriverOp = 'create' | 'get' | 'list' | 'delete' | 'reboot';
+/** The optional snapshot calls (./driver.ts) are wrapped when the driver has them. */
+export type DriverOp = 'create' | 'get' | 'list' | 'delete' | 'reboot' | SnapshotOp;
 
 /** One attempt of one cloud call (invariant 5: every cloud API call is an event). */
 export interface DriverCallEvent {
   cloud: string;
   platform: Platform;
   op: DriverOp;
-  /** The resource key for create, the node id for get/delete/reboot, `k=v,…` for list. */
+  /** The resource key for create, the node id for get/delete/reboot/snapshot, `k=v,…` for list, the snapshot id for the other snapshot calls. */
   target: string;
   outcome: 'ok' | 'error';
   /** From the attempt's start (after the rate limit) to its end, on the wrapper's clock. */
@@ -82,6 +88,10 @@ const DEFAULT_TIMEOUTS: Record<DriverOp, number> = {
   list: 2 * 60_000,
   delete: 2 * 60_000,
   reboot: 2 * 60_000,
+  snapshot: 10 * 60_000,
+  snapshotStatus: 2 * 60_000,
+  readSnapshot: 2 * 60_000,
+  deleteSnapshot: 2 * 60_000,
 };
 
 const NETWORK_CODES = new Set([
@@ -285,8 +295,10 @@ export function wrapDriver(driver: Driver, opts: RuntimeOptions): RuntimeDriver 
       }
     }
 
+    const snapshotCalls = driver.snapshot && driver.snapshotStatus && driver.readSnapshot && driver.deleteSnapshot ? snapshotView(call) : {};
     return {
       platform: driver.platform,
+      ...snapshotCalls,
       create: (req: CreateNodeRequest, signal: AbortSignal): Promise<CloudNode> =>
         call('create', req.key, req.idempotencyToken !== '', signal, (d, s) => d.create(req, s)),
       get: (id, signal) => call('get', id, true, signal, (d, s) => d.get(id, s)),
@@ -300,4 +312,17 @@ export function wrapDriver(driver: Driver, opts: RuntimeOptions): RuntimeDriver 
   }
 
   return { ...view(), withCorrelation: (id) => view(id), replace: (next) => drivers.replace(next) };
+}
+
+type Call = <T>(op: DriverOp, target: string, retryable: boolean, signal: AbortSignal, fn: (d: Driver, s: AbortSignal) => Promise<T>) => Promise<T>;
+
+/** The snapshot calls of a wrapped view, each through `call` (events, timeouts, retries, limits). */
+function snapshotView(call: Call): Pick<Driver, SnapshotOp> {
+  return {
+    snapshot: (id, req, signal) => call('snapshot', id, false, signal, (d, s) => need(d, 'snapshot')(id, req, s)),
+    snapshotStatus: (ref: SnapshotRef, signal) => call('snapshotStatus', ref.id, true, signal, (d, s) => need(d, 'snapshotStatus')(ref, s)),
+    readSnapshot: (ref, signal) =>
+      call('readSnapshot', ref.id, true, signal, (d, s) => need(d, 'readSnapshot')(ref, AbortSignal.any([s, signal]))),
+    deleteSnapshot: (ref, signal) => call('deleteSnapshot', ref.id, true, signal, (d, s) => need(d, 'deleteSnapshot')(ref, s)),
+  };
 }

@@ -431,6 +431,16 @@ export class EngineContext {
   }
 }
 
+/** The data of an event that alerts (src/operations/alerts): the code, its provider status and code, the explanation. */
+export function alertData(err: NubisError): Record<string, unknown> {
+  const d = (typeof err.details === 'object' && err.details !== null ? err.details : {}) as { httpStatus?: unknown; providerCode?: unknown };
+  return {
+    code: err.code, alert: true, explanation: explain(err),
+    ...(typeof d.httpStatus === 'number' ? { httpStatus: d.httpStatus } : {}),
+    ...(typeof d.providerCode === 'string' ? { providerCode: d.providerCode } : {}),
+  };
+}
+
 /** What an operator should be told about a cloud error that stops an action (seed 000 §4.1). */
 export function explain(err: NubisError): string {
   const x = explainCloudError(err);

@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   // server side
   INTERNAL: { status: 500, retryable: true, summary: 'an unexpected error inside Nubis' },
   UNAVAILABLE: { status: 503, retryable: true, summary: 'the server is not ready' },
+  STORE_UNAVAILABLE: { status: 503, retryable: true, summary: 'the database under the store (PostgreSQL) cannot be reached or refused the connection' },
   // cloud (driver) errors, classified from provider responses
   CLOUD_BAD_REQUEST: { status: 502, retryable: false, summary: 'the cloud rejected the request as malformed (400)' },
   CLOUD_UNAUTHORIZED: { status: 502, retryable: false, summary: 'the cloud rejected the credentials (401)' },
@@ -33,6 +34,9 @@ export const ERROR_CODES = {
   CLOUD_QUOTA_EXCEEDED: { status: 502, retryable: false, summary: 'the cloud quota for this account is exhausted' },
   CLOUD_TIMEOUT: { status: 502, retryable: true, summary: 'the cloud did not answer in time' },
   CLOUD_CONFLICT: { status: 502, retryable: false, summary: 'the cloud refused the request as conflicting with an earlier one or with the resource\'s state' },
+  CLOUD_SNAPSHOT_FAILED: { status: 502, retryable: false, summary: 'the cloud failed the snapshot (it went to an error state)' },
+  CLOUD_SNAPSHOT_CORRUPT: { status: 502, retryable: false, summary: 'the snapshot\'s bytes do not match the checksum or size the cloud recorded' },
+  CLOUD_UNSUPPORTED: { status: 501, retryable: false, summary: 'this cloud platform cannot do the operation (for example export snapshot bytes)' },
   // agent / handlers
   AGENT_UNREACHABLE: { status: 502, retryable: true, summary: 'the node agent did not answer' },
   HANDLER_FAILED: { status: 502, retryable: true, summary: 'a lifecycle handler exited non-zero' },

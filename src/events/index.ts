@@ -32,8 +32,8 @@ export interface EventLog {
   /** Records events; resolves once they are committed. */
   append(...events: EventInput[]): Promise<void>;
   list(filter: EventFilter): Promise<NubisEvent[]>;
-  /** Calls `fn` with every committed event matching the filter; returns an unsubscribe. */
-  subscribe(filter: Pick<EventFilter, 'tenant' | 'deployment' | 'kind'>, fn: (e: NubisEvent) => void): () => void;
+  /** Calls `fn` with every committed event matching the filter (and the tenant it belongs to); returns an unsubscribe. */
+  subscribe(filter: Pick<EventFilter, 'tenant' | 'deployment' | 'kind'>, fn: (e: NubisEvent, tenant: string) => void): () => void;
 }
 
 const SECRET_KEY = /token|password|secret|credential|authorization/i;
@@ -73,7 +73,7 @@ function matches(f: LiveFilter, e: NubisEvent, tenant: string): boolean {
 }
 
 export function createEventLog(store: Store, now: () => number = Date.now): EventLog {
-  const subscribers = new Set<{ filter: LiveFilter; fn: (e: NubisEvent) => void }>();
+  const subscribers = new Set<{ filter: LiveFilter; fn: (e: NubisEvent, tenant: string) => void }>();
   return {
     async append(...events) {
       const rows: (NewEventRow & { id?: number })[] = events.map((e) => ({
@@ -92,7 +92,7 @@ export function createEventLog(store: Store, now: () => number = Date.now): Even
       if (subscribers.size === 0) return;
       for (const r of rows) {
         const ev = toEvent(r as EventRow);
-        for (const s of subscribers) if (matches(s.filter, ev, r.tenant!)) s.fn(ev);
+        for (const s of subscribers) if (matches(s.filter, ev, r.tenant!)) s.fn(ev, r.tenant!);
       }
     },
     async list(filter) {

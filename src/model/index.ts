@@ -12,3 +12,8 @@ export { sealSpecSecrets, openSecretEnv, redactSpecText, maskSecrets, hasSecrets
 export { specJsonSchema, specJsonSchemaText, SPEC_SCHEMA_ID } from './json-schema.js';
 export { locateInSpec, withSpecPosition } from './locate.js';
 export { checkCloudConfig, userDataFits, measuredSize, USER_DATA_LIMITS, NUBIS_OWNED_PATHS, NUBIS_PART_RESERVE_BYTES, type CloudConfigProblem, type UserDataPlatform } from './cloud-init.js';
+export * from './alerts-schema.js';
+export {
+  alertRuleProblems, alertChannelProblems, normaliseAlertRule, normaliseAlertChannel, builtinAlertRule, BUILTIN_ALERT_RULES, ALERT_DEFAULTS,
+  type AlertRuleSpec, type AlertChannelSpec, type AlertsSpec, type AlertTriggerSpec, type WhereValue, type AlertProblem,
+} from './alerts.js';

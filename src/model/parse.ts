@@ -11,6 +11,7 @@ import { CRON_PATTERN, DURATION_PATTERN, ENV_NAME_PATTERN, HANDLER_NAMES, METRIC
 import type { ConditionDoc, HandlerName, MetricDefDoc, RuleDoc, ScheduleDoc, ScrapeTargetDoc, SpecDoc } from './schema.js';
 import { isTimeZone, parseCron } from '../clock/index.js';
 import { checkTemplateCloudInit, type TemplateCloudInit } from './cloud-init-spec.js';
+import { alertsProblems, normaliseAlerts } from './alerts.js';
 import type {
   AppSpec,
   ChannelSpec,
@@ -709,6 +710,7 @@ function normalise(doc: SpecDoc): AppSpec {
   if (doc.access) {
     out.access = { credentials: Object.fromEntries(Object.entries(doc.access.credentials ?? {}).map(([n, c]) => [n, { name: n, generate: c.generate, length: c.length ?? 24, env: c.env, component: c.component }])) };
   }
+  if (doc.alerts) out.alerts = normaliseAlerts(doc.alerts);
   return out;
 }
 
@@ -854,6 +856,7 @@ function scalingProblems(top: Rec, components: Rec): PathProblem[] {
   for (const [n, r] of Object.entries(rec(top['rules']))) out.push(...ruleProblems(rec(r), ['rules', n], components));
   for (const [n, x] of Object.entries(rec(top['schedules']))) out.push(...scheduleProblems(rec(x), ['schedules', n], components));
   for (const [n, x] of Object.entries(rec(top['scrape']))) out.push(...scrapeProblems(rec(x), ['scrape', n]));
+  if (top['alerts'] !== undefined) out.push(...alertsProblems(top['alerts']));
   return out;
 }
 

@@ -5,6 +5,7 @@
  * misspelt key is an error, not a silently ignored setting.
  */
 import { Type, type Static, type TSchema, type TObject, type TProperties } from '@sinclair/typebox';
+import { AlertsSection } from './alerts-schema.js';
 
 const closed = <T extends TProperties>(props: T, description?: string): TObject<T> =>
   Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
@@ -330,6 +331,7 @@ export const Spec = closed(
     schedules: Type.Optional(Named(Schedule, 'scheduled scaling policies, by name')),
     scrape: Type.Optional(Named(ScrapeTarget, 'Prometheus text-format targets the control plane scrapes, by name')),
     access: Type.Optional(Access),
+    alerts: Type.Optional(AlertsSection),
   },
   'a Nubis application spec',
 );

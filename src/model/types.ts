@@ -3,6 +3,7 @@
  * milliseconds, references resolved. Produced only by `parseSpec` (see ./index.ts).
  */
 import type { HandlerName, Platform } from './schema.js';
+import type { AlertsSpec } from './alerts.js';
 
 export interface AppSpec {
   /** The deployment name. */
@@ -20,6 +21,8 @@ export interface AppSpec {
   scrape?: Record<string, ScrapeTargetSpec>;
   /** Access delivery: credentials generated for the deployment; present only when the spec has the section. */
   access?: { credentials: Record<string, AccessCredentialSpec> };
+  /** Alert rules and channels (src/operations/alerts); present only when the spec has the section. */
+  alerts?: AlertsSpec;
 }
 
 /** A generated credential: its value lives sealed in `components[component].secretEnv[env]` once applied. */

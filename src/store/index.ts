@@ -5,20 +5,19 @@
  * lands in one transaction, and each caller's promise resolves only after that commit, so
  * "persist the intent, then call the cloud" holds without paying a transaction per row.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import crypto from 'node:crypto';
-import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider, type Transaction, type Selectable, type Insertable } from 'kysely';
+import { Migrator, type Migration, type MigrationProvider, type Transaction, type Selectable, type Insertable } from 'kysely';
 import { migrations } from './migrations.js';
-import { createPrivateFile, databaseFiles, secureDir, secureFiles } from './file-modes.js';
 import type { Database, DeploymentTable, NodeTable, InstanceTable, EventTable, StepRunTable, ArtefactTable } from './schema.js';
 import { createRegistryRepo, type RegistryRepo } from './registry.js';
 import { createMetricObjectRepo, type MetricObjectRepo } from './metric-objects.js';
 import { createWorkflowRepo, type WorkflowRepo } from './workflows.js';
 import { createAccessRepo, type AccessRepo } from './access.js';
-import { StatementCache, type StatementCacheStats } from './statement-cache.js';
-import { RowWriter, deleteBy, isSyncOp, mootUpserts, syncOp, type SyncWriteOp } from './sync-writes.js';
+import { createAlertRepo, type AlertRepo } from './alerts.js';
+import type { StatementCacheStats } from './statement-cache.js';
+import type { StoreBackend, StoreDialect } from './backend.js';
+import { openSqliteBackend } from './sqlite.js';
+import { isPostgresUrl, openPostgresBackend } from './postgres.js';
 import { pruneEvents, type EventPrune } from './events-prune.js';
 
 export type { EventPrune } from './events-prune.js';
@@ -94,15 +93,19 @@ export interface Store {
   readonly workflows: WorkflowRepo;
   /** Access delivery: first ready, credentials shown (./access.ts). */
   readonly access: AccessRepo;
+  /** Alert rules and channels made at run time, alerts and their deliveries (./alerts.ts). */
+  readonly alerts: AlertRepo;
 
-  /** How often SQL was compiled versus reused from the prepared-statement cache (./statement-cache.ts). */
+  /** Which database is underneath. */
+  readonly dialect: StoreDialect;
+  /** How often SQL was compiled versus reused from the prepared-statement cache (./statement-cache.ts; zeros on PostgreSQL). */
   statementStats(): StatementCacheStats;
 
   close(): Promise<void>;
 }
 
 export interface StoreOptions {
-  /** SQLite file path, or ':memory:'. */
+  /** SQLite file path, ':memory:', or a PostgreSQL URL (`postgres://user:password@host:port/database`). */
   path: string;
 }
 
@@ -112,81 +115,43 @@ class InCodeMigrations implements MigrationProvider {
   }
 }
 
-/** Opens (creating if needed) and migrates the store. Fails with the migration's error. */
+/** Opens (creating if needed) and migrates the store. Fails with the connection's or the migration's error. */
 export async function openStore(opts: StoreOptions): Promise<Store> {
-  const onDisk = opts.path !== ':memory:';
-  if (onDisk) {
-    // the database holds specs (env values), tokens' hashes and sealed credentials: owner only
-    if (!fs.existsSync(path.dirname(opts.path))) secureDir(path.dirname(opts.path));
-    createPrivateFile(opts.path);
-    secureFiles(databaseFiles(opts.path));
-  }
-  const sqlite = new SQLite(opts.path);
-  sqlite.pragma('journal_mode = WAL');
-  // SQLite gives the WAL and shared-memory files the database's mode; older ones may be looser
-  if (onDisk) secureFiles(databaseFiles(opts.path));
-  sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma('busy_timeout = 5000');
-  // Checkpoint the WAL every ~40 MB instead of every ~4 MB: each checkpoint writes back and
-  // syncs every page changed since the last one, so under a stream of small commits (the
-  // engine bringing thousands of nodes up) rarer checkpoints write each hot page back once
-  // instead of many times. Durability is the same (synchronous = NORMAL in WAL mode).
-  sqlite.pragma('wal_autocheckpoint = 10000');
-  // statements are prepared once per SQL text, not once per query
-  const statements = new StatementCache(sqlite);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
+  const backend = isPostgresUrl(opts.path) ? await openPostgresBackend(opts.path) : openSqliteBackend(opts.path);
+  const { db } = backend;
   const migrator = new Migrator({ db, provider: new InCodeMigrations() });
   const { error } = await migrator.migrateToLatest();
-  if (error) throw error;
+  if (error) {
+    await backend.close().catch(() => {});
+    throw error;
+  }
 
   let queue: { ops: WriteOp[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
   let scheduled = false;
   /** A group commit through the query builder not yet committed: later batches wait for it (writes land in order). */
   let running: Promise<void> | undefined;
-  const nodesW = new RowWriter(statements, 'nodes', ['key']);
-  const instancesW = new RowWriter(statements, 'instances', ['key']);
-  const deploymentsW = new RowWriter(statements, 'deployments', ['name']);
-  const stepRunsW = new RowWriter(statements, 'step_runs');
-  const eventsW = new RowWriter(statements, 'events');
-  const callsW = new RowWriter(statements, 'driver_calls');
-  const delNode = deleteBy(statements, 'nodes', 'key');
-  const delInstance = deleteBy(statements, 'instances', 'key');
-
-  /** A batch of synchronous ops only: one cached BEGIN … COMMIT, no awaits in between. */
-  const commitSync = (batch: typeof queue): void => {
-    const ops = batch.flatMap((item) => item.ops) as SyncWriteOp[];
-    const skip = mootUpserts(ops);
-    statements.statement('begin').run();
-    try {
-      for (let j = 0; j < ops.length; j++) if (!skip[j]) ops[j]!.sync();
-      statements.statement('commit').run();
-    } catch (e) {
-      if (statements.inTransaction) statements.statement('rollback').run();
-      throw e;
-    }
-  };
-
   const flush = async (): Promise<void> => {
     scheduled = false;
     while (running) await running;
     const batch = queue;
     queue = [];
     if (batch.length === 0) return;
-    // a query-builder transaction of another caller (registry, migrations) holds the connection: queue behind it
-    if (!statements.inTransaction && batch.every((item) => item.ops.every(isSyncOp))) {
-      try {
-        commitSync(batch);
-      } catch (e) {
-        for (const item of batch) item.reject(e);
-        return;
-      }
+    // SQLite's fast path: a batch of hot writes only, committed without the query builder
+    let direct: boolean;
+    try {
+      direct = backend.commitDirect(batch.flatMap((item) => item.ops));
+    } catch (e) {
+      for (const item of batch) item.reject(e);
+      return;
+    }
+    if (direct) {
       for (const item of batch) item.resolve();
       return;
     }
     const p = (async () => {
       try {
         await db.transaction().execute(async (trx) => {
-          for (const item of batch) for (const op of item.ops) await (isSyncOp(op) ? op.sync() : op(trx));
+          for (const item of batch) for (const op of item.ops) await op(trx);
         });
         for (const item of batch) item.resolve();
       } catch (e) {
@@ -221,7 +186,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
         }
       });
     },
-    putDeployment: (row) => deploymentsW.put(row, row.name),
+    dialect: backend.dialect,
+    putDeployment: (row) => backend.put('deployments', row, row.name),
     deleteDeployment: (name) => async (trx) => {
       await trx.deleteFrom('artefacts').where('deployment', '=', name).execute();
       await trx.deleteFrom('deployment_access').where('deployment', '=', name).execute();
@@ -231,18 +197,12 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       await trx.deleteFrom('artefacts').where('deployment', '=', deployment).execute();
       for (const f of files) await trx.insertInto('artefacts').values({ deployment, path: f.path, content: f.content, mode: f.mode }).execute();
     },
-    putNode: (row) => nodesW.put(row, row.key),
-    deleteNode: (key) => delNode(key),
-    putInstance: (row) => instancesW.put(row, row.key),
-    deleteInstance: (key) => delInstance(key),
-    putStepRun: (row) => syncOp(() => void stepRunsW.run(row)),
-    appendEvents: (rows) =>
-      syncOp(() => {
-        for (const r of rows) {
-          const { id: _ignored, ...values } = r;
-          r.id = eventsW.run(values);
-        }
-      }),
+    putNode: (row) => backend.put('nodes', row, row.key),
+    deleteNode: (key) => backend.del('nodes', key),
+    putInstance: (row) => backend.put('instances', row, row.key),
+    deleteInstance: (key) => backend.del('instances', key),
+    putStepRun: (row) => backend.append('step_runs', [{ ...row }]),
+    appendEvents: (rows) => backend.append('events', rows),
     loadDeployments: () => db.selectFrom('deployments').selectAll().execute(),
     loadNodes: () => db.selectFrom('nodes').selectAll().execute(),
     loadInstances: () => db.selectFrom('instances').selectAll().execute(),
@@ -289,14 +249,15 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       return Number(row?.n ?? 0);
     },
     // provider-call accounting joins the group commit as one synchronous op per batch
-    registry: { ...createRegistryRepo(db), recordCalls: (rows) => (rows.length === 0 ? Promise.resolve() : store.write(syncOp(() => { for (const r of rows) callsW.run(r); }))) },
+    registry: { ...createRegistryRepo(db), recordCalls: (rows) => (rows.length === 0 ? Promise.resolve() : store.write(backend.append('driver_calls', rows.map((r) => ({ ...r }))))) },
     metricObjects: createMetricObjectRepo(db),
     workflows: createWorkflowRepo(db),
     access: createAccessRepo(db),
-    statementStats: () => statements.stats(),
+    alerts: createAlertRepo(db),
+    statementStats: () => backend.stats(),
     async close() {
       while (queue.length > 0 || scheduled) await flush();
-      await db.destroy();
+      await backend.close();
     },
   };
   return store;
@@ -306,7 +267,10 @@ export type { Database } from './schema.js';
 export type { StatementCacheStats } from './statement-cache.js';
 export type { AccessRepo, AccessRow } from './access.js';
 export type { WorkflowRepo, WorkflowRow, WorkflowFileRow, WorkflowNodeRow, WorkflowLogRow } from './workflows.js';
+export type { AlertRepo, AlertRow, AlertObjectRow, AlertDeliveryRow, AlertListFilter } from './alerts.js';
 export type { MetricObjectRepo, MetricObjectRow, MetricObjectKind } from './metric-objects.js';
 export type { RegistryRepo, RegCloudRow, RegEntryRow, RegEntryKind, CredentialRow, DriverCallRow } from './registry.js';
 export { ADMIN_TENANT, deploymentId, splitDeploymentId } from './deployment-ids.js';
 export { secureDir, secureFiles } from './file-modes.js';
+export { isPostgresUrl, redactStoreUrl } from './postgres.js';
+export type { StoreDialect } from './backend.js';

@@ -297,6 +297,63 @@ export const migrations: Record<string, Migration> = {
     },
   },
   /**
+   * Alerts (src/operations/alerts): run-time rules and channels (a channel's secret sealed),
+   * the alerts themselves with a unique `open_key` while open (one open alert per rule and
+   * subject), and the deliveries still to make, so a restarted server sends what it owes.
+   */
+  '0023_alerts': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('alert_objects')
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('body_json', 'text', (c) => c.notNull())
+        .addColumn('sealed_secret', 'text')
+        .addColumn('key_id', 'text')
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('alert_objects_pk', ['tenant', 'kind', 'name'])
+        .execute();
+      await db.schema
+        .createTable('alerts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('deployment', 'text')
+        .addColumn('rule', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('open_key', 'text', (c) => c.unique())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('severity', 'text', (c) => c.notNull())
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('body_json', 'text', (c) => c.notNull())
+        .addColumn('count', 'integer', (c) => c.notNull())
+        .addColumn('opened_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
+        .addColumn('notified_at', 'bigint')
+        .addColumn('resolved_at', 'bigint')
+        .addColumn('acked_at', 'bigint')
+        .addColumn('acked_by', 'text')
+        .execute();
+      await db.schema.createIndex('alerts_tenant').on('alerts').columns(['tenant', 'opened_at']).execute();
+      await db.schema
+        .createTable('alert_deliveries')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('alert', 'text', (c) => c.notNull())
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('payload_json', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('next_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('alert_deliveries_state').on('alert_deliveries').columns(['state', 'next_at']).execute();
+    },
+  },
+  /**
    * First-boot contextualization and access delivery (issue 10, items 5 and 6): when each node's
    * cloud first said it runs and its agent first answered (nodes that ran before this migration
    * count as answered), and per deployment when it first became ready and when its generated

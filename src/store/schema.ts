@@ -1,4 +1,5 @@
 /** Table shapes, as Kysely sees them. Timestamps are integer milliseconds since the epoch. */
+import type { AlertObjectTable, AlertTable, AlertDeliveryTable } from './alerts-tables.js';
 import type { Generated } from 'kysely';
 
 export interface MetaTable {
@@ -268,6 +269,9 @@ export interface DeploymentAccessTable {
 }
 
 export interface Database {
+  alert_objects: AlertObjectTable;
+  alerts: AlertTable;
+  alert_deliveries: AlertDeliveryTable;
   meta: MetaTable;
   tokens: TokenTable;
   deployments: DeploymentTable;

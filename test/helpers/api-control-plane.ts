@@ -5,10 +5,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openStore, type Store } from '../../src/store/index.js';
+import type { Store } from '../../src/store/index.js';
 import { createEventLog, type EventLog } from '../../src/events/index.js';
 import { createControlPlane, type DeploymentView, type RunningControlPlane } from '../../src/engine/index.js';
 import { waitFor } from './control-plane.js';
+import { openTestStore } from './postgres.js';
 
 export interface RealControlPlane {
   /** A temp data dir (the control plane's, and where tests put the token file). */
@@ -22,7 +23,7 @@ export interface RealControlPlane {
 
 export async function startRealControlPlane(prefix = 'nubis-api-'): Promise<RealControlPlane> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  const store = await openStore({ path: ':memory:' });
+  const store = await openTestStore(':memory:');
   const events = createEventLog(store);
   const cp = await createControlPlane({ dataDir: dir, store, events });
   await cp.start();

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { openStore } from '../../src/store/index.js';
+import { openTestStore } from './postgres.js';
 import { createEventLog } from '../../src/events/index.js';
 import { createControlPlane, type ControlPlaneOptions } from '../../src/engine/index.js';
 import { createApiServer, ensureToken } from '../../src/api/index.js';
@@ -38,7 +38,7 @@ export interface ApiHarness {
 
 export async function startApiControlPlane(extra: Partial<Omit<ControlPlaneOptions, 'dataDir' | 'store' | 'events'>> = {}): Promise<ApiHarness> {
   const dir = tempDir('nubis-own-');
-  const store = await openStore({ path: path.join(dir, 'nubis.db') });
+  const store = await openTestStore(path.join(dir, 'nubis.db'));
   const events = createEventLog(store);
   const cp = await createControlPlane({ dataDir: dir, store, events, ...extra });
   await cp.start();

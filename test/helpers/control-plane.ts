@@ -2,9 +2,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openStore } from '../../src/store/index.js';
 import { createEventLog } from '../../src/events/index.js';
 import { createControlPlane, type ControlPlaneOptions, type RunningControlPlane } from '../../src/engine/index.js';
+import { openTestStore } from './postgres.js';
 
 export function tempDir(prefix = 'nubis-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -14,7 +14,7 @@ export async function startControlPlane(
   dataDir: string,
   extra: Partial<Omit<ControlPlaneOptions, 'dataDir' | 'store' | 'events'>> = {},
 ): Promise<RunningControlPlane & { close(): Promise<void> }> {
-  const store = await openStore({ path: path.join(dataDir, 'nubis.db') });
+  const store = await openTestStore(path.join(dataDir, 'nubis.db'));
   const events = createEventLog(store);
   const cp = await createControlPlane({ dataDir, store, events, ...extra });
   await cp.start();

@@ -18,7 +18,7 @@ import path from 'node:path';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { agentProgramPath, createHttpAgentClient, startAgent, type RunningAgent } from '../../src/agent/index.js';
-import { createRealClock } from '../../src/clock/index.js';
+import { createRealClock, type VirtualClock } from '../../src/clock/index.js';
 import { checkDefinition, createRuntime, createWorkflows, JobDispatcher, locateScript, parseDef, parseExpression, preprocess, printDef, type DefPort, type JobNode, type JobPort, type JobStart, type RuntimeHooks, type ScriptFiles, type ScriptPort, type WfChildCommand, type WfChildIdentity, type WfChildResult, type WfDefinition, type WfNodeDef, type WfSubmission, type WorkflowRuntime } from '../../src/workflows/index.js';
 import { openStore } from '../../src/store/index.js';
 import { createEventLog } from '../../src/events/index.js';
@@ -159,6 +159,15 @@ export interface NubisRunOptions {
    * node) instead of in this process. Default false.
    */
   agentProcess?: boolean;
+  /**
+   * Run the suite on this virtual clock instead of the wall clock, as ecflow_server runs it in
+   * its test mode (`--ecfinterval` below 60: every tick moves the suite clock one minute): the
+   * clock moves one minute at a time, each time nothing is submitted or active any more and no
+   * job process is left, so jobs take no suite time. Start it on a minute boundary.
+   */
+  clock?: VirtualClock;
+  /** With `clock`: the most suite minutes to step before the run is declared hung (default 2 days). */
+  maxMinutes?: number;
   /** Called once the suite is complete, before anything is stopped (benchmarks read the agent's CPU). */
   beforeStop?(info: { agentPid?: number }): void;
 }
@@ -371,7 +380,7 @@ export async function runNubisSuite(def: string, o: NubisRunOptions = {}): Promi
       };
       dispatcher = new JobDispatcher({ runtime: () => seen, retryMs: 50 });
     }
-    runtime = createRuntime(definition, { clock: createRealClock(), hooks, serverVariables, parseExpression: (t) => parseExpression(t).expr });
+    runtime = createRuntime(definition, { clock: o.clock ?? createRealClock(), hooks, serverVariables, parseExpression: (t) => parseExpression(t).expr });
     const limit = o.timeoutMs ?? 300_000;
     const timer = setTimeout(() => settle(new Error(`suite /${suite} not complete in Nubis after ${Math.round(limit / 1000)} s:\n${nubisTree(runtime!)}`)), limit);
     // Ended without completing: nothing submitted or active and no job process left, seen twice
@@ -380,6 +389,7 @@ export async function runNubisSuite(def: string, o: NubisRunOptions = {}): Promi
     const timed = (n: WfNodeDef): boolean => n.times.length + n.todays.length + n.dates.length + n.days.length + n.crons.length > 0 || n.children.some(timed);
     const canWake = definition.suites.some(timed);
     let idleSeen = 0;
+    let stepping = true;
     const abortWatch = setInterval(() => {
       const all = [...runtime!.nodes()];
       const top = runtime!.node(`/${suite}`)?.state;
@@ -390,9 +400,11 @@ export async function runNubisSuite(def: string, o: NubisRunOptions = {}): Promi
     try {
       const r = runtime.user({ verb: 'begin', path: `/${suite}` });
       if (!r.ok) throw new Error(`begin refused: ${r.why}`);
+      if (o.clock) void stepMinutes(o.clock, runtime, () => children.size + (dispatcher?.running().length ?? 0), () => wallMs > 0 || !stepping, o.maxMinutes ?? 2 * 1440).catch((e: Error) => settle(e));
       await done;
       o.beforeStop?.({ ...(agentChild?.pid === undefined ? {} : { agentPid: agentChild.pid }) });
     } finally {
+      stepping = false;
       clearTimeout(timer);
       clearInterval(abortWatch);
     }
@@ -429,6 +441,26 @@ export async function runNubisSuite(def: string, o: NubisRunOptions = {}): Promi
     for (const s of sockets) s.destroy();
     await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
     fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Moves `clock` one minute at a time while the suite runs: each step waits until no task is
+ * submitted or active and no job is running (two looks in a row, a few ms apart: a state wait,
+ * not a deadline), then advances. Rejects after `maxMinutes` steps with the node tree.
+ */
+async function stepMinutes(clock: VirtualClock, rt: WorkflowRuntime, jobs: () => number, finished: () => boolean, maxMinutes: number): Promise<void> {
+  const busy = (): boolean => jobs() > 0 || [...rt.nodes()].some((n) => n.state === 'submitted' || n.state === 'active');
+  const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+  for (let minute = 0; ; minute++) {
+    for (let quiet = 0; quiet < 2;) {
+      await turn();
+      if (finished()) return;
+      quiet = busy() ? 0 : quiet + 1;
+      await new Promise((r) => setTimeout(r, busy() ? 10 : 2));
+    }
+    if (minute >= maxMinutes) throw new Error(`suite not complete in Nubis after ${maxMinutes} virtual minutes:\n${nubisTree(rt)}`);
+    await clock.advance(60_000);
   }
 }
 

@@ -195,7 +195,7 @@ async function reap(child: ChildProcess): Promise<void> {
  * Starts ecflow_server on a free loopback port (retrying with another port if one was taken
  * meanwhile), checks it listens on loopback only, and `--restart`s it (a fresh server is HALTED).
  */
-export async function startEcflow(opts: { startTimeoutMs?: number } = {}): Promise<EcflowServer> {
+export async function startEcflow(opts: { startTimeoutMs?: number; ecfInterval?: number } = {}): Promise<EcflowServer> {
   ensureEcflow();
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-ecflow-'));
   const cleanupDirs = (): void => fs.rmSync(home, { recursive: true, force: true });
@@ -211,7 +211,9 @@ export async function startEcflow(opts: { startTimeoutMs?: number } = {}): Promi
   let lastError = '';
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
-    const child = spawnTracked(ECFLOW_SERVER, ['--port', String(port)], {
+    // --ecfinterval below 60 is ecFlow's test mode: each tick moves every suite clock one minute
+    const args = ['--port', String(port), ...(opts.ecfInterval === undefined ? [] : ['--ecfinterval', String(opts.ecfInterval)])];
+    const child = spawnTracked(ECFLOW_SERVER, args, {
       cwd: home,
       env: { ...process.env, ECF_HOME: home, LD_PRELOAD: shim },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -400,6 +402,7 @@ export function parseLog(text: string, tasks: ReadonlySet<string>): Pick<SuiteRu
     const chd = /^MSG:\[[^\]]*\]\s+chd:(event|meter|label)\s+(\S+)\s+(.*)\s+(\/\S+)$/.exec(line);
     if (!chd) continue;
     const [, verb, name, value, p] = chd as unknown as [string, string, string, string, string];
+    if (!tasks.has(p)) continue; // another suite's, running at the same time
     if (verb === 'event') add(`${p}:${name}`, value.trim() === '1' ? 'set' : 'clear');
     else if (verb === 'meter') add(`${p}:${name}`, value.trim());
     else add(`${p}:${name}`, value.trim().replace(/^'(.*)'$/s, '$1'));

@@ -150,6 +150,11 @@ export function runCli(args: string[], env: Record<string, string> = {}, cwd = R
  * this process (see the module comment).
  */
 export async function startServe(dataDir: string, port: number, extraEnv: Record<string, string> = {}, extraArgs: string[] = []): Promise<ChildProcess> {
+  // the peers tier runs server tests on PostgreSQL too: one database per data directory
+  if (process.env.NUBIS_TEST_STORE && !extraArgs.includes('--store')) {
+    const { testStoreUrl } = await import('./postgres.js');
+    extraArgs = [...extraArgs, '--store', (await testStoreUrl(path.join(dataDir, 'nubis.db')))!];
+  }
   const child = spawnTracked(process.execPath, [CLI, 'serve', '--data', dataDir, '--port', String(port), ...extraArgs], {
     cwd: ROOT,
     env: { ...process.env, NO_COLOR: '1', ...TEST_ENV, ...extraEnv },

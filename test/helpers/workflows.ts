@@ -9,7 +9,8 @@ import {
   createWorkflows, parseDef, parseExpression, parseWorkflowYaml, printDef,
   type DefPort, type JobPort, type JobStart, type WfDefinition, type WorkflowPorts, type WorkflowsController,
 } from '../../src/workflows/index.js';
-import { openStore, type Store } from '../../src/store/index.js';
+import type { Store } from '../../src/store/index.js';
+import { openTestStore } from './postgres.js';
 import { createEventLog } from '../../src/events/index.js';
 import { createControlPlane, type RunningControlPlane } from '../../src/engine/index.js';
 import { createApiServer, ensureToken, type ApiServer } from '../../src/api/index.js';
@@ -101,7 +102,7 @@ export interface WorkflowServer {
 
 /** The real control plane, store, API server and workflows controller in this process, with `jobs` as the job runner. */
 export async function startWorkflowServer(dir: string, jobs = new FakeJobs(), extra: Partial<WorkflowPorts> = {}): Promise<WorkflowServer> {
-  const store = await openStore({ path: path.join(dir, 'nubis.db') });
+  const store = await openTestStore(path.join(dir, 'nubis.db'));
   const events = createEventLog(store);
   const cp = await createControlPlane({ dataDir: dir, store, events });
   const workflows = createWorkflows({

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openStore, type Store } from '../../src/store/index.js';
+import type { Store } from '../../src/store/index.js';
+import { openTestStore } from '../helpers/postgres.js';
 import { createEventLog } from '../../src/events/index.js';
 import { createControlPlane, type RunningControlPlane } from '../../src/engine/index.js';
 import { createApiServer, ensureToken, type ApiServer } from '../../src/api/index.js';
@@ -38,7 +39,7 @@ let token: string;
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-api-it-'));
-  store = await openStore({ path: path.join(dir, 'nubis.db') });
+  store = await openTestStore(path.join(dir, 'nubis.db'));
   const events = createEventLog(store);
   cp = await createControlPlane({ dataDir: dir, store, events });
   await cp.start();

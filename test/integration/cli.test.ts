@@ -12,7 +12,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openStore, type Store } from '../../src/store/index.js';
+import type { Store } from '../../src/store/index.js';
+import { openTestStore } from '../helpers/postgres.js';
 import { createEventLog } from '../../src/events/index.js';
 import { createControlPlane, type RunningControlPlane } from '../../src/engine/index.js';
 import { createApiServer, ensureToken, type ApiServer } from '../../src/api/index.js';
@@ -79,7 +80,7 @@ before(async () => {
   fs.writeFileSync(path.join(dir, 'run.sh'), 'echo running\n');
   fs.writeFileSync(path.join(dir, 'webapp.yaml'), SPEC('webapp'));
   fs.writeFileSync(path.join(dir, 'bad.yaml'), 'name: Bad_Name\nclouds: {}\nnodeTemplates: {}\ncomponents:\n  app: {nodeTemplate: nowhere}\n');
-  store = await openStore({ path: path.join(dataDir, 'nubis.db') });
+  store = await openTestStore(path.join(dataDir, 'nubis.db'));
   const events = createEventLog(store);
   cp = await createControlPlane({ dataDir, store, events });
   await cp.start();

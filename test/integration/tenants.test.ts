@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { openStore } from '../../src/store/index.js';
+import { openTestStore } from '../helpers/postgres.js';
 import { createEventLog } from '../../src/events/index.js';
 import { createControlPlane } from '../../src/engine/index.js';
 import { createApiServer, ensureToken } from '../../src/api/index.js';
@@ -19,7 +19,7 @@ import { tempDir } from '../helpers/control-plane.js';
 test('tokens carry a tenant; each tenant sees only its own clouds and credentials', async () => {
   const dir = tempDir('nubis-tenants-');
   const dbFile = path.join(dir, 'nubis.db');
-  let store = await openStore({ path: dbFile });
+  let store = await openTestStore(dbFile);
   const events = createEventLog(store);
   const cp = await createControlPlane({ dataDir: dir, store, events });
   await cp.start();
@@ -153,7 +153,7 @@ test('tokens carry a tenant; each tenant sees only its own clouds and credential
       if (f !== 'token') assert.equal(bytes.includes(Buffer.from(admin)), false, `${f} does not hold the admin token`);
     }
     // the hash is what the database keeps
-    store = await openStore({ path: dbFile });
+    store = await openTestStore(dbFile);
     assert.deepEqual(await store.tokenOwner(hashToken(acme)), { name: 'ci', tenant: 'acme' });
     await store.close();
   } finally {

@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { openStore } from '../../src/store/index.js';
 import { createRealClock } from '../../src/clock/index.js';
 import { NubisError } from '../../src/errors/index.js';
 import {
   createRegistry, credentialAad, keyFilePath, keyId, open, parseKey, resolveKey, rotateKey, seal, settleKeyFiles, writeKeyFile, type SecretKey,
 } from '../../src/registry/index.js';
 import { tempDir } from '../helpers/control-plane.js';
+import { openTestStore } from '../helpers/postgres.js';
 
 const code = (e: unknown): string => (e instanceof NubisError ? e.code : String(e));
 const key = (): Buffer => crypto.randomBytes(32);
@@ -78,7 +78,7 @@ test('the key file is created with mode 0600 at first use and reused after; NUBI
 });
 
 async function withRegistry<T>(dir: string, k: SecretKey, fn: (r: ReturnType<typeof createRegistry>) => Promise<T>): Promise<T> {
-  const store = await openStore({ path: path.join(dir, 'nubis.db') });
+  const store = await openTestStore(path.join(dir, 'nubis.db'));
   const r = createRegistry({ store, clock: createRealClock(), key: k, dataDir: dir, factories: {}, refreshIntervalMs: 0 });
   await r.start();
   try {
@@ -129,7 +129,7 @@ test('rotation re-seals every credential of every tenant in one go; the old key 
         await r.setCredential(tenant, name, fields, { actor: 't' });
       }
     });
-    const store = await openStore({ path: path.join(dir, 'nubis.db') });
+    const store = await openTestStore(path.join(dir, 'nubis.db'));
     const result = await rotateKey(dir, store, {});
     await store.close();
     assert.equal(result.count, 3);
@@ -161,7 +161,7 @@ test('a rotation cut short after its commit is settled at the next start: the ke
     await withRegistry(dir, old, (r) => r.setCredential('default', 'aws', { password: 'p1' }, { actor: 't' }));
     // simulate: new key written, old copied, credentials re-sealed and committed, then a crash
     const fresh = key();
-    const store = await openStore({ path: path.join(dir, 'nubis.db') });
+    const store = await openTestStore(path.join(dir, 'nubis.db'));
     const rows = await store.registry.credentials();
     const aad = credentialAad('default', 'aws');
     await store.registry.resealCredentials(rows.map((x) => ({ ...x, sealed: seal(fresh, open(old.bytes, x.sealed, aad, x.key_id, 'c'), aad), key_id: keyId(fresh) })));

@@ -5,14 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openStore, type Store } from '../../src/store/index.js';
+import type { Store } from '../../src/store/index.js';
 import { createEventLog, createEventRetention, type EventLog } from '../../src/events/index.js';
 import { createVirtualClock } from '../../src/clock/index.js';
+import { openTestStore } from '../helpers/postgres.js';
 
 const DAY = 86_400_000;
 
 async function logWith(): Promise<{ store: Store; events: EventLog }> {
-  const store = await openStore({ path: ':memory:' });
+  const store = await openTestStore(':memory:');
   return { store, events: createEventLog(store) };
 }
 

@@ -11,11 +11,11 @@ import fs from 'node:fs';
 import { createVirtualClock, type Clock } from '../../src/clock/index.js';
 import { createSimDriver, type CreateNodeRequest, type Discovery, type DriverContext, type DriverFactory } from '../../src/drivers/index.js';
 import { NubisError } from '../../src/errors/index.js';
-import { openStore } from '../../src/store/index.js';
 import { createEventLog } from '../../src/events/index.js';
 import { createControlPlane, type RunningControlPlane } from '../../src/engine/index.js';
 import { createCallAccounting, percentile } from '../../src/registry/index.js';
 import { tempDir, waitFor } from '../helpers/control-plane.js';
+import { openTestStore } from '../helpers/postgres.js';
 
 interface Probe {
   discovered: number;
@@ -55,7 +55,7 @@ const FOUND: Discovery = {
 };
 
 async function start(dir: string, probe: Probe, extra: { clock?: Clock; discoveryIntervalMs?: number } = {}): Promise<{ cp: RunningControlPlane; close(): Promise<void> }> {
-  const store = await openStore({ path: path.join(dir, 'nubis.db') });
+  const store = await openTestStore(path.join(dir, 'nubis.db'));
   const events = createEventLog(store);
   const cp = await createControlPlane({
     dataDir: dir, store, events,
@@ -210,7 +210,7 @@ test('a template without a cloud is placed by requirements: plan explains, creat
 
 test('accounting: availability counts only provider-side failures; percentiles are nearest-rank', async () => {
   const dir = tempDir('nubis-accounting-');
-  const store = await openStore({ path: path.join(dir, 'nubis.db') });
+  const store = await openTestStore(path.join(dir, 'nubis.db'));
   try {
     const clock = createVirtualClock(10_000);
     const acc = createCallAccounting(store.registry, clock);

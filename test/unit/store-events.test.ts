@@ -1,25 +1,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { openStore } from '../../src/store/index.js';
 import { createEventLog, type NubisEvent } from '../../src/events/index.js';
 import { tempDir } from '../helpers/control-plane.js';
+import { openTestStore } from '../helpers/postgres.js';
 
 test('store: migrations run once, data survives reopening, the installation id is stable', async () => {
   const dir = tempDir();
   const file = path.join(dir, 'nubis.db');
-  const a = await openStore({ path: file });
+  const a = await openTestStore(file);
   const id = await a.installationId();
   await a.write(a.putDeployment({ name: 'd', tenant: 'default', spec_json: '{}', spec_text: 'x', file: 'f', version: 1, status: 'active', counts_json: '{}', ordinals_json: '{}', correlation_id: null, rollout_json: null, created_at: 1, updated_at: 1 }));
   await a.close();
-  const b = await openStore({ path: file });
+  const b = await openTestStore(file);
   assert.equal(await b.installationId(), id);
   assert.equal((await b.loadDeployments())[0]?.name, 'd');
   await b.close();
 });
 
 test('store: writes queued in one turn commit together, and a failing write rejects its whole group', async () => {
-  const s = await openStore({ path: ':memory:' });
+  const s = await openTestStore(':memory:');
   const row = (name: string) => ({ name, tenant: 'default', spec_json: '{}', spec_text: 'x', file: 'f', version: 1, status: 'active', counts_json: '{}', ordinals_json: '{}', correlation_id: null, rollout_json: null, created_at: 1, updated_at: 1 });
   await Promise.all([s.write(s.putDeployment(row('a'))), s.write(s.putDeployment(row('b')))]);
   assert.equal((await s.loadDeployments()).length, 2);
@@ -32,7 +32,7 @@ test('store: writes queued in one turn commit together, and a failing write reje
 });
 
 test('events: append-only ids, filters, prefix kinds, live subscribers see only committed events, secrets redacted', async () => {
-  const s = await openStore({ path: ':memory:' });
+  const s = await openTestStore(':memory:');
   const log = createEventLog(s);
   const seen: NubisEvent[] = [];
   const off = log.subscribe({ deployment: 'd1', kind: 'node.*' }, (e) => seen.push(e));

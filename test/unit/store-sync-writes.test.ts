@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openStore, type InstanceRow, type NodeRow } from '../../src/store/index.js';
+import type { InstanceRow, NodeRow } from '../../src/store/index.js';
+import { openTestStore } from '../helpers/postgres.js';
 
 const node = (i: number, status: string, updated = i): NodeRow => ({
   key: `d/n-${i}`, deployment: 'd', cloud: 'sim', status, token: `t${i}`, provider_id: `p${i}`, observed_json: null,
@@ -12,7 +13,7 @@ const instance = (i: number, phase: string): InstanceRow => ({
 });
 
 test('group commit: an upsert made moot by a later op on the same row is skipped; the committed rows are the last writes', async () => {
-  const s = await openStore({ path: ':memory:' });
+  const s = await openTestStore(':memory:');
   await s.write(s.putNode(node(1, 'pending')), s.putNode(node(2, 'pending')));
   const before = s.statementStats();
   // one batch (one turn): three upserts of n-1, an upsert then a delete of n-2, a delete then an upsert of n-3
@@ -28,12 +29,13 @@ test('group commit: an upsert made moot by a later op on the same row is skipped
   assert.equal(rows.has('d/n-2'), false, 'upsert then delete: deleted');
   assert.equal(rows.get('d/n-3')?.status, 'running', 'delete then upsert: present');
   // begin, n-1 once, delete n-2, delete n-3, upsert n-3, commit (+1 for the load)
-  assert.equal(after.prepares + after.hits - before.prepares - before.hits, 6, 'moot upserts were not run');
+  // the count is the SQLite statement cache's: PostgreSQL runs these through the query builder
+  if (s.dialect === 'sqlite') assert.equal(after.prepares + after.hits - before.prepares - before.hits, 6, 'moot upserts were not run');
   await s.close();
 });
 
 test('group commit: a batch with a query-builder op runs every op in one transaction, in order; later batches land after it', async () => {
-  const s = await openStore({ path: ':memory:' });
+  const s = await openTestStore(':memory:');
   const p1 = s.write(s.putInstance(instance(1, 'pending')), s.replaceArtefacts('d', [{ path: 'a', content: Buffer.from('x'), mode: 0o644 }]), s.putInstance(instance(1, 'installed')));
   await new Promise((r) => setImmediate(r));
   // queued while the first batch may still be committing through the query builder

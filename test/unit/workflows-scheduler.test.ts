@@ -452,7 +452,9 @@ test('the ecFlow fixtures (parsed by the def unit) run to completion, every task
   const { readdirSync, readFileSync } = await import('node:fs');
   const { parseDef } = await import('../../src/workflows/index.js');
   const dir = 'test/fixtures/ecflow';
-  const files = readdirSync(dir).filter((f) => f.endsWith('.def'));
+  // the fixtures with time attributes need a clock that moves: test/peers/ecflow-time.test.ts
+  const timed = (f: string): boolean => /^\s*(time|today|date|day|cron)\s/m.test(readFileSync(`${dir}/${f}`, 'utf8'));
+  const files = readdirSync(dir).filter((f) => f.endsWith('.def') && !timed(f));
   assert.ok(files.length >= 5);
   for (const f of files) {
     const def = parseDef(readFileSync(`${dir}/${f}`, 'utf8'), f);

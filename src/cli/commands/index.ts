@@ -41,5 +41,6 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('credentials', 'stored cloud credentials (sealed; only names are ever shown): set, list, rm', async () => (await import('./clouds.js')).credentialsCommand),
   lazy('keys', 'the credential key: rotate (re-seals every credential; run with the server stopped)', async () => (await import('./clouds.js')).keysCommand),
   lazy('workflow', 'ecFlow-compatible workflows: load, import, begin, status, why, suspend, resume, requeue, force, run, kill, logs, export', async () => (await import('./workflow.js')).workflowCommand),
+  lazy('alerts', 'alerts: list, show, ack, test a channel; run-time alert rules and channels', async () => (await import('./alerts.js')).alertsCommand),
   lazy('tokens', 'API tokens: create one for a tenant (administrator only; shown once)', async () => (await import('./tokens.js')).tokensCommand),
 ];

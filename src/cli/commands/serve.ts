@@ -7,6 +7,7 @@ import { CliError, EXIT } from '../errors.js';
 import { retentionFlags } from './serve-retention.js';
 import { startServer, type ServerHandle, type StartServerOptions } from '../server-root.js';
 import { graphiteListenFlags } from './graphite-flags.js';
+import { isPostgresUrl, redactStoreUrl } from '../../store/index.js';
 
 /**
  * Metrics options of `serve`: --graphite-port (else NUBIS_GRAPHITE_PORT, else 2003, on 127.0.0.1;
@@ -72,13 +73,22 @@ export function untilSignal(): Promise<NodeJS.Signals> {
   });
 }
 
+/** `--store <url>` (else NUBIS_STORE): a PostgreSQL URL; anything else is refused before anything starts. */
+function storeFlag(args: Parsed, env: Record<string, string | undefined>): { store?: string } {
+  const given = str(args, 'store') ?? (env['NUBIS_STORE'] || undefined);
+  if (given === undefined) return {};
+  if (!isPostgresUrl(given)) throw new CliError(EXIT.INVALID, 'USAGE', `--store: expected a PostgreSQL URL (postgres://user:password@host:port/database), found ${JSON.stringify(redactStoreUrl(given))}`);
+  return { store: given };
+}
+
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'run the Nubis control plane and API',
-  usage: 'nubis serve [--data <dir>] [--port <7420>] [--host <127.0.0.1>] [--graphite-port <2003|off>] [--graphite-listen <host:port> --graphite-tenants <cidr=tenant,…>] [--metrics-backend embedded|victoriametrics --vm-url <url>] [--allow-local-tenants] [--allow-script-commands]',
+  usage: 'nubis serve [--data <dir>] [--port <7420>] [--host <127.0.0.1>] [--graphite-port <2003|off>] [--graphite-listen <host:port> --graphite-tenants <cidr=tenant,…>] [--metrics-backend embedded|victoriametrics --vm-url <url>] [--allow-local-tenants] [--allow-script-commands] [--store postgres://…]',
   help: [
     '--data <dir>  where state lives (default .nubis, or NUBIS_DATA)',
     '--port <n>  port to listen on (default 7420; 0 picks a free one)',
+    '--store <url>  keep state in PostgreSQL (postgres://user:password@host:port/db; else NUBIS_STORE; default SQLite in <data>/nubis.db)',
     '--host <addr>  address to listen on (default 127.0.0.1)',
     '--graphite-port <n|off>  Graphite plaintext listener for custom metrics on 127.0.0.1 (default NUBIS_GRAPHITE_PORT, else 2003; 0 picks a free one)',
     '--graphite-listen <host:port>  open the Graphite listener on another address (needs --graphite-tenants unless loopback)',
@@ -88,21 +98,24 @@ export const serveCommand: Command = {
     '--events-max-age <duration>, --events-max-per-tenant <n>  event retention (default 30d and 1000000; pruned every 10 minutes)',
     '--allow-local-tenants  let tenants other than default use clouds that reach this host (platform local: shell on this machine)',
     '--allow-script-commands  let workflow tasks\' ECF_SCRIPT_CMD and ECF_FETCH run their command on this host to make a job\'s script',
+    '--runbook-url <url>  where alerts\' runbook links point (default docs/runbooks.md), e.g. https://git.example.com/nubis/blob/main/docs/runbooks.md',
   ],
   options: {
     port: { type: 'string', short: 'p' }, host: { type: 'string' },
     'graphite-port': { type: 'string' }, 'graphite-listen': { type: 'string' }, 'graphite-tenants': { type: 'string' }, 'metrics-backend': { type: 'string' }, 'vm-url': { type: 'string' },
-    'allow-local-tenants': { type: 'boolean' }, 'allow-script-commands': { type: 'boolean' },
-    'events-max-age': { type: 'string' }, 'events-max-per-tenant': { type: 'string' },
+    'allow-local-tenants': { type: 'boolean' }, 'allow-script-commands': { type: 'boolean' }, store: { type: 'string' },
+    'events-max-age': { type: 'string' }, 'events-max-per-tenant': { type: 'string' }, 'runbook-url': { type: 'string' },
   },
   maxPositionals: 0,
   async run(ctx, args) {
     const { port, host } = serverFlags(args);
-    const server = await startOrExplain(ctx, port, host, { ...metricsFlags(args, ctx.io.env), ...retentionFlags(args), ...(args.values['allow-local-tenants'] === true ? { allowLocalTenants: true } : {}),
-      ...(args.values['allow-script-commands'] === true ? { allowScriptCommands: true } : {}) });
+    const server = await startOrExplain(ctx, port, host, { ...metricsFlags(args, ctx.io.env), ...retentionFlags(args), ...storeFlag(args, ctx.io.env), ...(args.values['allow-local-tenants'] === true ? { allowLocalTenants: true } : {}),
+      ...(args.values['allow-script-commands'] === true ? { allowScriptCommands: true } : {}),
+      ...(typeof args.values['runbook-url'] === 'string' ? { runbookUrl: args.values['runbook-url'] } : {}) });
     ctx.out(`nubis listening on ${server.url}`);
     if (server.graphitePort !== undefined) ctx.out(`graphite: ${server.graphiteHost ?? '127.0.0.1'}:${server.graphitePort}`);
     ctx.out(`data: ${server.dataDir}`);
+    if (server.store) ctx.out(`store: ${server.store}`);
     ctx.out(`token file: ${server.tokenFile}${server.newToken ? ' (created now)' : ''}`);
     const signal = await untilSignal();
     ctx.out(`${signal}: shutting down`);

@@ -37,6 +37,7 @@ import type { NodeRequirements } from '../../model/types.js';
 import { createPrng } from './prng.js';
 import { drawError, provisioningMs, SIM_OPS, type SimModel, type SimOp } from './model.js';
 import { InventoryCache, type CachedRow, type Row } from './inventory-cache.js';
+import { createSimSnapshots, type SimSnapshots } from './snapshots.js';
 
 export type SimServerStatus = 'provisioning' | 'running' | 'deleted';
 
@@ -123,6 +124,8 @@ export interface SimCloud {
   outage(untilMs: number): void;
   /** Resolves once the server is running (sleeping on the sim clock); rejects if it is deleted. */
   whenRunning(id: string, signal?: AbortSignal): Promise<SimServer>;
+  /** Snapshots of servers (./snapshots.ts); their calls are counted like the others. */
+  readonly snapshots: SimSnapshots;
   /** Closes the inventory file and cancels timers. Further calls fail with CLOUD_UNAVAILABLE. */
   close(): void;
 }
@@ -327,10 +330,12 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
     return out;
   }
 
+  const snapshots = createSimSnapshots({ db, clock, model, prng, call, isLive: (id) => rows.get(id)?.deleted_at === null });
   const cloud: SimCloud = {
     name,
     clock,
     model,
+    snapshots,
     create(req, signal) {
       return call('create', signal, () => {
         const fault = drawError(model, 'create', prng);

@@ -6,7 +6,8 @@
  * Options (ctx.options): `cloud` (a SimCloud object to use), `url` (talk HTTP to a sim
  * server), otherwise the SimModel options plus `path` for the inventory file (default
  * `<dataDir>/sim-<cloud>.db`). Agent options: `stepLatencyMs`, `stepFailures`, `seed`.
- * Agents are in memory of this driver (see ./agent.ts).
+ * Agents are in memory of this driver (see ./agent.ts). Snapshots (./snapshot-calls.ts) are
+ * in-process only: the HTTP driver has none.
  */
 import type { CloudNode, CreateNodeRequest, Driver, DriverContext } from '../driver.js';
 import { NubisError, cloudErrorFromStatus } from '../../errors/index.js';
@@ -14,6 +15,7 @@ import type { HandlerName } from '../../model/types.js';
 import { createSimAgents, type SimAgents } from './agent.js';
 import { createSimCloud, quotaError, QUOTA_ERROR_TYPE, type SimCloud, type SimServer } from './cloud.js';
 import { parseSimModel } from './model.js';
+import { simSnapshotCalls } from './snapshot-calls.js';
 
 /** Nodes as answered, per server object: the sim cloud hands out one frozen object while a server stays the same. */
 const nodeOf = new WeakMap<SimServer, CloudNode>();
@@ -88,6 +90,7 @@ export function createSimDriver(ctx: DriverContext): Driver {
   });
   return {
     platform: 'sim',
+    ...simSnapshotCalls(cloud),
     async create(req: CreateNodeRequest, signal) {
       const s = await cloud.create(
         { tags: req.tags, idempotencyToken: req.idempotencyToken, requirements: req.requirements },

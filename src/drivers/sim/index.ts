@@ -7,3 +7,4 @@ export { createSimDriver, createSimHttpDriver } from './driver.js';
 export { startSimServer, type SimServerHandle, type SimServerOptions } from './http.js';
 export { parseSimModel, provisioningMs, SIM_ERROR_STATUSES, SIM_OPS, type SimErrorRule, type SimErrorStatus, type SimModel, type SimOp } from './model.js';
 export { createPrng, type Prng } from './prng.js';
+export type { SimSnapshot, SimSnapshotFault, SimSnapshotModel, SimSnapshots, SimSnapshotState } from './snapshots.js';

@@ -7,8 +7,9 @@
  */
 import { NubisError } from '../../errors/index.js';
 import type { Prng } from './prng.js';
+import type { SimSnapshotModel } from './snapshots.js';
 
-export const SIM_OPS = ['create', 'get', 'list', 'delete', 'reboot'] as const;
+export const SIM_OPS = ['create', 'get', 'list', 'delete', 'reboot', 'snapshot', 'snapshotStatus', 'readSnapshot', 'deleteSnapshot'] as const;
 export type SimOp = (typeof SIM_OPS)[number];
 
 /** HTTP statuses the sim can inject; these are the ones CloudSigma documents (seed 000, 4.1) plus 429. */
@@ -73,6 +74,8 @@ export interface SimModel {
   quota?: { servers?: number };
   /** Windows [fromMs, untilMs) of sim time in which every call fails with 503. */
   outages?: { fromMs: number; untilMs: number }[];
+  /** Snapshot latency, size and failure rate (./snapshots.ts). */
+  snapshot?: SimSnapshotModel;
   /** PRNG seed; default 1. */
   seed?: number;
 }
@@ -98,14 +101,7 @@ export function parseSimModel(options: Record<string, unknown>): SimModel {
   const m: SimModel = {};
   const latencyMs = num(options, 'latencyMs', 'latencyMs');
   if (latencyMs !== undefined) m.latencyMs = latencyMs;
-  if (options['latency'] !== undefined) {
-    const l = options['latency'];
-    if (!isObj(l)) throw bad('latency', '{minMs, maxMs}', l);
-    const minMs = num(l, 'minMs', 'latency.minMs');
-    const maxMs = num(l, 'maxMs', 'latency.maxMs');
-    if (minMs === undefined || maxMs === undefined || maxMs < minMs) throw bad('latency', '{minMs ≤ maxMs}', l);
-    m.latency = { minMs, maxMs };
-  }
+  if (options['latency'] !== undefined) m.latency = range(options['latency'], 'latency');
   const slowdown = options['slowdown'];
   if (slowdown !== undefined) {
     if (slowdown !== 'none' && slowdown !== 'cloudsigma') throw bad('slowdown', "'none' or 'cloudsigma'", slowdown);
@@ -143,6 +139,7 @@ export function parseSimModel(options: Record<string, unknown>): SimModel {
       return { fromMs, untilMs };
     });
   }
+  if (options['snapshot'] !== undefined) m.snapshot = parseSnapshotModel(options['snapshot']);
   if (options['errors'] !== undefined) {
     const e = options['errors'];
     if (!isObj(e)) throw bad('errors', 'an object keyed by operation', e);
@@ -170,6 +167,31 @@ export function parseSimModel(options: Record<string, unknown>): SimModel {
     }
   }
   return m;
+}
+
+/** A uniform latency {minMs ≤ maxMs}. */
+function range(l: unknown, path: string): { minMs: number; maxMs: number } {
+  if (!isObj(l)) throw bad(path, '{minMs, maxMs}', l);
+  const minMs = num(l, 'minMs', `${path}.minMs`);
+  const maxMs = num(l, 'maxMs', `${path}.maxMs`);
+  if (minMs === undefined || maxMs === undefined || maxMs < minMs) throw bad(path, '{minMs ≤ maxMs}', l);
+  return { minMs, maxMs };
+}
+
+function parseSnapshotModel(s: unknown): SimSnapshotModel {
+  if (!isObj(s)) throw bad('snapshot', '{latencyMs?, latency?, sizeBytes?, failureRate?}', s);
+  const out: SimSnapshotModel = {};
+  const latencyMs = num(s, 'latencyMs', 'snapshot.latencyMs');
+  if (latencyMs !== undefined) out.latencyMs = latencyMs;
+  if (s['latency'] !== undefined) out.latency = range(s['latency'], 'snapshot.latency');
+  const size = num(s, 'sizeBytes', 'snapshot.sizeBytes', 0, 2 ** 32);
+  if (size !== undefined) {
+    if (!Number.isInteger(size)) throw bad('snapshot.sizeBytes', 'an integer', size);
+    out.sizeBytes = size;
+  }
+  const rate = num(s, 'failureRate', 'snapshot.failureRate', 0, 1);
+  if (rate !== undefined) out.failureRate = rate;
+  return out;
 }
 
 /**

@@ -17,7 +17,7 @@ import { repeatValid } from './repeat.js';
 import { checkLate } from './late.js';
 import { startSuiteClock } from './suite-clock.js';
 import { requeueTime, resetTime, timeRequeues } from './time.js';
-import { BY_SIGNIFICANCE, resetAttributes, type RNode } from './tree.js';
+import { BY_SIGNIFICANCE, resetAttributes, resetLabels, type RNode } from './tree.js';
 
 /** Repeat iterations one step may skip by rule before it stops re-evaluating. */
 const MAX_RULE_CYCLES = 1_000;
@@ -107,7 +107,7 @@ export function requeue(m: Machine, n: RNode, mode: RequeueMode, repeatStep: boo
     // begin and a user requeue of a suite start its calendar afresh (before its time attributes reset)
     if (x.kind === 'suite' && mode !== 'cycle') startSuiteClock(x, m.now);
     const keepIndex = x.rt.repeatIndex;
-    resetAttributes(x);
+    resetAttributes(x, mode !== 'begin' && x.kind === 'task');
     if (cycleSelf && keepIndex !== undefined) x.rt.repeatIndex = keepIndex;
     if (x.time) {
       if (cycleSelf) requeueTime(x.time, m.cal(x), repeatStep);
@@ -171,6 +171,7 @@ export function submit(m: Machine, t: RNode): void {
   m.limits.acquire(t);
   t.rt.tryNo += 1;
   t.rt.password = m.password();
+  resetLabels(t);
   delete t.rt.rid;
   t.retryPending = false;
   t.waitingOn = undefined;

@@ -158,8 +158,13 @@ function effectiveLate(task: RNode): WfLate | undefined {
 /** Shared by every node without events, meters or labels (those are only ever set by name). */
 const NO_VALUES: Readonly<Record<string, never>> = Object.freeze({});
 
-/** Events, meters and labels back to their definition values; the repeat to its first value. */
-export function resetAttributes(n: RNode): void {
+/**
+ * Events, meters and labels back to their definition values; the repeat to its first value.
+ * `keepLabels`: a task's labels stay as they are (ecFlow since 4.0.6, ECFLOW-195: a requeue
+ * keeps a task's last label values; they go back to their definition values when it is next
+ * submitted, see resetLabels).
+ */
+export function resetAttributes(n: RNode, keepLabels = false): void {
   const rt = n.rt;
   const d = n.def;
   if (d.events.length > 0) {
@@ -170,10 +175,7 @@ export function resetAttributes(n: RNode): void {
     rt.meters = {};
     for (const m of d.meters) rt.meters[m.name] = m.min;
   }
-  if (d.labels.length > 0) {
-    rt.labels = {};
-    for (const l of d.labels) rt.labels[l.name] = l.value;
-  }
+  if (!keepLabels) resetLabels(n);
   if (d.repeat) rt.repeatIndex = 0;
   if (d.queues && d.queues.length > 0) {
     rt.queues = {};
@@ -181,6 +183,13 @@ export function resetAttributes(n: RNode): void {
   }
   // a requeue (or begin) clears the late and zombie flags
   if (rt.flags) delete rt.flags;
+}
+
+/** Labels back to their definition values (a task's, when it is submitted). */
+export function resetLabels(n: RNode): void {
+  if (n.def.labels.length === 0) return;
+  n.rt.labels = {};
+  for (const l of n.def.labels) n.rt.labels[l.name] = l.value;
 }
 
 /** A binary min-heap of nodes by definition index. */

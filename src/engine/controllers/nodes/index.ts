@@ -9,7 +9,7 @@ import { TAG_ATTEMPT, TAG_DEPLOYMENT, TAG_KEY, TAG_OWNER, TAG_TENANT } from '../
 import { NubisError, toNubisError } from '../../../errors/index.js';
 import type { Deployment, InstanceRec, NodeRec } from '../../state.js';
 import type { Placement } from '../../clouds.js';
-import { explain, type EngineContext } from '../../context.js';
+import { alertData, type EngineContext } from '../../context.js';
 import type { Action } from '../../planner.js';
 import type { Actuator } from '../actuator.js';
 import { awaitAgent } from '../../first-boot.js';
@@ -50,7 +50,7 @@ export class NodesController implements Actuator {
       } catch (e) {
         const err = toNubisError(e);
         n.lastError = `${err.code}: ${err.message}`;
-        await ctx.setNode(n, 'failed', 'no placement', {}, { code: err.code, alert: true, explanation: explain(err) });
+        await ctx.setNode(n, 'failed', 'no placement', {}, alertData(err));
         return;
       }
       if (!ctx.cloudFor(d, n.cloud).synced) return; // the next pass waits for its sweep
@@ -151,7 +151,7 @@ export class NodesController implements Actuator {
       n.notBefore = ctx.clock.now() + ctx.backoff(n.attempts);
       await ctx.setNode(n, n.providerId ? n.status : 'pending', 'create failed, will retry', {}, { code: err.code, attempt: n.attempts });
     } else {
-      await ctx.setNode(n, 'failed', 'create failed', {}, { code: err.code, alert: true, explanation: explain(err) });
+      await ctx.setNode(n, 'failed', 'create failed', {}, alertData(err));
     }
   }
 
@@ -198,7 +198,7 @@ export class NodesController implements Actuator {
     n.lastError = `delete failed: ${err.code}: ${err.message}`;
     if (!err.retryable) {
       n.notBefore = undefined;
-      await ctx.setNode(n, 'failed', 'delete failed', {}, { code: err.code, alert: true, explanation: explain(err) });
+      await ctx.setNode(n, 'failed', 'delete failed', {}, alertData(err));
       return;
     }
     n.notBefore = ctx.clock.now() + ctx.backoff(n.attempts);
