@@ -72,6 +72,8 @@ export interface InstanceStatus {
   health: 'unknown' | 'healthy' | 'unhealthy';
   /** Last probe failure message. */
   healthDetail?: string;
+  /** Probes run since the start process was launched: how many passed and failed (recovery counts failures over a window). */
+  probes?: { passed: number; failed: number };
   lastStep?: { step: HandlerName; runId: string; state: StepResult['state'] };
 }
 

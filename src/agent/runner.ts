@@ -68,6 +68,9 @@ interface Probe {
   spec: HealthProbe;
   env: Record<string, string>;
   failures: number;
+  /** Probes run since it started, by outcome. */
+  passed: number;
+  failed: number;
   stopped: boolean;
   timer?: NodeJS.Timeout;
 }
@@ -407,18 +410,20 @@ export function createNodeRunner(opts: RunnerOptions): NodeRunner {
   /** Probes now and then every `intervalMs`; `retries` consecutive failures make it unhealthy. */
   const startProbe = (inst: Instance, spec: HealthProbe, env: Record<string, string>): void => {
     stopProbe(inst);
-    const p: Probe = { spec, env, failures: 0, stopped: false };
+    const p: Probe = { spec, env, failures: 0, passed: 0, failed: 0, stopped: false };
     inst.probe = p;
     const tick = async (): Promise<void> => {
       if (p.stopped || closed) return;
       const r = await probeOnce(inst, p);
       if (p.stopped || closed) return;
       if (r.ok) {
+        p.passed++;
         p.failures = 0;
         inst.health = 'healthy';
         inst.healthDetail = undefined;
       } else {
         p.failures++;
+        p.failed++;
         inst.healthDetail = r.detail;
         if (p.failures >= Math.max(1, spec.retries)) inst.health = 'unhealthy';
       }
@@ -486,6 +491,7 @@ export function createNodeRunner(opts: RunnerOptions): NodeRunner {
           if (inst.proc.state === 'exited') s.exitCode = inst.proc.exitCode ?? null;
         }
         if (inst.healthDetail !== undefined) s.healthDetail = inst.healthDetail;
+        if (inst.probe) s.probes = { passed: inst.probe.passed, failed: inst.probe.failed };
         if (inst.lastRun) s.lastStep = { step: inst.lastRun.req.step, runId: inst.lastRun.req.runId, state: inst.lastRun.result.state };
         return s;
       });

@@ -16,6 +16,8 @@ import { buildRolloutRoutes } from './routes-rollout.js';
 import { buildAccessRoutes } from './routes-access.js';
 import { buildWorkflowRoutes } from './routes-workflows.js';
 import type { WorkflowsController } from '../workflows/index.js';
+import { buildRecoveryRoutes } from './routes-recovery.js';
+import type { Recovery } from '../operations/index.js';
 
 export interface RouteDeps {
   controlPlane: ControlPlane;
@@ -29,6 +31,8 @@ export interface RouteDeps {
   scaling?: ScalingService;
   /** Workflows (src/workflows/controller); their routes answer 503 without it. */
   workflows?: WorkflowsController;
+  /** Recovery ladders (src/operations/recovery); their routes answer 503 without it. */
+  recovery?: Recovery;
 }
 
 const NameParam = (description: string): ParamSpec => ({ schema: Type.String({ pattern: NAME_PATTERN }), description, required: true });
@@ -227,5 +231,6 @@ export function buildRoutes(deps: RouteDeps): Route[] {
     ...buildRolloutRoutes(cp),
     ...buildAccessRoutes(cp),
     ...buildWorkflowRoutes(deps.workflows),
+    ...buildRecoveryRoutes(deps.recovery),
   ];
 }

@@ -15,6 +15,7 @@ import { MONITOR_SCHEMAS } from './routes-metrics.js';
 import { TOKEN_SCHEMAS } from './routes-tokens.js';
 import { ROLLOUT_SCHEMAS, RolloutLineSchema } from './routes-rollout.js';
 import { ACCESS_SCHEMAS } from './routes-access.js';
+import { RECOVERY_SCHEMAS } from './routes-recovery.js';
 import { WORKFLOW_SCHEMAS } from './routes-workflows.js';
 import { ALERT_API_SCHEMAS } from './routes-alerts.js';
 
@@ -360,6 +361,7 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   ...MONITOR_SCHEMAS,
   ...ROLLOUT_SCHEMAS,
   ...ACCESS_SCHEMAS,
+  ...RECOVERY_SCHEMAS,
   ...WORKFLOW_SCHEMAS,
   ...ALERT_API_SCHEMAS,
 };

@@ -14,6 +14,7 @@ import type { ScalingService } from '../scaling/index.js';
 import type { WorkflowsController } from '../workflows/index.js';
 import type { AlertsService } from '../operations/index.js';
 import { buildAlertRoutes } from './routes-alerts.js';
+import type { Recovery } from '../operations/index.js';
 import { createAuthenticator } from './auth.js';
 import { findJsonSyntaxError } from './json.js';
 import { buildOpenApi } from './openapi.js';
@@ -46,6 +47,8 @@ export interface ApiServerOptions {
   workflows?: WorkflowsController;
   /** Alerts (src/operations/alerts); their routes answer 503 without it. */
   alerts?: AlertsService;
+  /** Recovery ladders (src/operations/recovery); their routes answer 503 without it. */
+  recovery?: Recovery;
 }
 
 export interface InjectRequest {
@@ -166,6 +169,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
       ...(opts.scaling ? { scaling: opts.scaling } : {}),
       ...(opts.workflows ? { workflows: opts.workflows } : {}),
+      ...(opts.recovery ? { recovery: opts.recovery } : {}),
       openapi: () => (openapi ??= buildOpenApi(routes, opts.version ?? '0.1.0')),
     }),
     ...buildTokenRoutes(opts.store, opts.controlPlane.events),

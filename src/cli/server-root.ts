@@ -18,7 +18,7 @@ import { createVictoriaMetricsQueryEngine, createVictoriaMetricsStore } from '..
 import { createMetricsService, type MetricsService, type QueryBackend } from '../metrics/index.js';
 import { createScalingService, type ScalingService } from '../scaling/index.js';
 import { createWorkflows } from '../workflows/index.js';
-import { createAlertsService } from '../operations/index.js';
+import { createAlertsService, createRecovery } from '../operations/index.js';
 import type { MetricStore } from '../metrics/types.js';
 import { createHttpAgentMetricsClient, loadAgentCa } from '../agent/index.js';
 import { acquireServeLock } from './serve-lock.js';
@@ -166,8 +166,10 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       query: metrics.query, flush: () => metrics.flush(),
       ...(o.runbookUrl ? { runbookBase: o.runbookUrl } : {}),
     });
+    // recovery ladders (src/operations/recovery): registered on the engine's reconcile core, their state loaded now
+    const recovery = await createRecovery({ engine: controlPlane.engine, store, events, clock: createRealClock() });
     const api = createApiServer({
-      controlPlane, store, metrics, scaling, workflows, alerts,
+      controlPlane, store, metrics, scaling, workflows, alerts, recovery,
       ...(o.log ? { log: o.log } : {}),
     });
     await controlPlane.start();

@@ -18,6 +18,7 @@ import { checkHostAccess, type TenantPolicy } from './tenancy.js';
 import type { InstancePhase, NodeState } from './views.js';
 import { NodeReachability, applyReachability, type ReachChange, type ReachabilityContext } from './reachability.js';
 import { ComponentStates, componentKey } from './component-state.js';
+import type { InstanceObservation } from './recovery-port.js';
 
 export interface EngineOptions {
   store: Store;
@@ -215,6 +216,13 @@ export class EngineContext {
   private touchSeq = 0;
   stopped = false;
   readonly enqueue: (deployment: string) => void;
+  /** Who hears of each agent observation of a running instance (./recovery-port.ts). */
+  private readonly observers = new Set<(o: InstanceObservation) => void>();
+  /**
+   * Set by recovery (./recovery-port.ts): instances it decides for. The planner plans no
+   * restart of its own for them when their process dies or their health fails.
+   */
+  recoveryOwns: ((inst: InstanceRec) => boolean) | undefined;
   /** Per component: serving and still-to-start counts, and the requirers waiting on them (./component-state.ts). */
   readonly components = new ComponentStates();
   private readonly deps: EngineContextDeps;
@@ -275,6 +283,23 @@ export class EngineContext {
   /** A component's published wiring changed (its requirers' state as providers' stops see it). */
   changedComponent(deployment: string, component: string): void {
     if (!this.stopped) this.deps.wakeComponent(componentKey(deployment, component));
+  }
+
+  /** Adds a listener of agent observations; returns its removal. */
+  onObservation(fn: (o: InstanceObservation) => void): () => void {
+    this.observers.add(fn);
+    return () => void this.observers.delete(fn);
+  }
+
+  /** An observation was made (the observe controller); every listener hears of it, none can break the round. */
+  observed(o: InstanceObservation): void {
+    for (const fn of this.observers) {
+      try {
+        fn(o);
+      } catch {
+        /* a listener's failure is its own */
+      }
+    }
   }
 
   abort(reason: unknown): void {

@@ -28,6 +28,7 @@ import type { CloudHandle, Placement } from './clouds.js';
 import { EngineContext, type EngineOptions } from './context.js';
 import { ReconcileCore, type Controller } from './core/index.js';
 import { RolloutController } from './rollout/index.js';
+import { createRecoveryPort, type RecoveryPort } from './recovery-port.js';
 import {
   DEPLOYMENTS, DeploymentsController, EXTRA_CONTROLLERS, InstancesController, NodesController, OBSERVE_KEY, ObserveController,
   RESOURCES, ResourcesController, SWEEP_ALL, SWEEP_UNSYNCED, SweepController, WIRING, WiringController,
@@ -89,6 +90,8 @@ export interface Engine {
   placeFor(d: Deployment, component: string, planned?: readonly Placement[]): { placement: Placement; reason: string };
   /** Adds a controller to the reconcile core (./controllers/index.ts lists the built-in extra ones). */
   register(controller: Controller): void;
+  /** What a recovery controller acts through (./recovery-port.ts). */
+  readonly recovery: RecoveryPort;
   /** This control plane's owner tag value. */
   ownerId(): string;
   /** Work counters for the control plane's own health (`/metrics`). */
@@ -159,6 +162,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     cloudSpecFor: (d, c) => ctx.cloudSpecFor(d, c),
     placeFor: (d, c, planned?: readonly Placement[]) => ctx.placeFor(d, c, planned),
     register: (c) => core.register(c),
+    recovery: createRecoveryPort(ctx, instanceCtl),
     async start() {
       for (const r of await store.loadDeployments()) deployments.set(r.name, deploymentFromRow(r));
       for (const r of await store.loadNodes()) nodes.set(r.key, { ...nodeFromRow(r), visibleSince: clock.now() });

@@ -219,3 +219,6 @@ export type * from './views.js';
 export type { AccessView, CredentialView } from './access.js';
 export { deploymentId, splitDeploymentId, localText, hostAccess, checkHostAccess, ADMIN_TENANT, type TenantPolicy } from './tenancy.js';
 export { desiredCount } from './state.js';
+export type { RecoveryPort, InstanceObservation, NodeView } from './recovery-port.js';
+export type { Controller, ReconcileResult } from './core/index.js';
+export type { InstanceRec, NodeRec, Deployment } from './state.js';

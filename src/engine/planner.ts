@@ -197,6 +197,8 @@ export interface InstancePlanEnv {
   requirersBusy(component: string): boolean;
   /** Requiring components of each component. */
   requirersOf(component: string): readonly string[];
+  /** Instances whose failures recovery decides for (no restart is planned for them); absent: none. */
+  recoveryOwns?(inst: InstanceRec): boolean;
 }
 
 export interface InstancePlan {
@@ -258,6 +260,8 @@ export function planInstance(inst: InstanceRec, env: InstancePlanEnv): InstanceP
         reason: channelsMet ? 'installed' : 'waits for a provider of every mandatory channel',
       });
     }
+    // a recovery policy decides what a dead or failing instance gets (src/operations/recovery)
+    if ((phase === 'running' || phase === 'started') && nodeUp && (inst.processAlive === false || inst.health === 'unhealthy') && env.recoveryOwns?.(inst)) return out;
     if (phase === 'pending' || phase === 'installed' || phase === 'configured') {
       push({ kind: 'start', target: inst.key, after: prev ? [prev] : [], ready: !prev && nodeUp && !waiting && phase === 'configured', reason: 'configured' });
     } else if ((phase === 'running' || phase === 'started') && nodeUp && inst.processAlive === false) {

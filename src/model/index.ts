@@ -17,3 +17,4 @@ export {
   alertRuleProblems, alertChannelProblems, normaliseAlertRule, normaliseAlertChannel, builtinAlertRule, BUILTIN_ALERT_RULES, ALERT_DEFAULTS,
   type AlertRuleSpec, type AlertChannelSpec, type AlertsSpec, type AlertTriggerSpec, type WhereValue, type AlertProblem,
 } from './alerts.js';
+export { RECOVERY_DEFAULTS, recoveryProblems, normaliseRecovery, type RecoveryProblem } from './recovery.js';

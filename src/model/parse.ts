@@ -12,6 +12,7 @@ import type { ConditionDoc, HandlerName, MetricDefDoc, RuleDoc, ScheduleDoc, Scr
 import { isTimeZone, parseCron } from '../clock/index.js';
 import { checkTemplateCloudInit, type TemplateCloudInit } from './cloud-init-spec.js';
 import { alertsProblems, normaliseAlerts } from './alerts.js';
+import { normaliseRecovery, recoveryProblems } from './recovery.js';
 import type {
   AppSpec,
   ChannelSpec,
@@ -501,6 +502,7 @@ function checkSemantics(ctx: Ctx, raw: unknown, artefacts: ReadonlySet<string> |
     }
     checkInstances(ctx, base, c);
     checkUpdateStrategy(ctx, base, c);
+    for (const p of recoveryProblems(c['recovery'], base, durationMs)) reportAt(ctx, p.path, p.expected, p.found);
     checkLifecycle(ctx, base, c);
     checkArtefacts(ctx, base, c['artefacts'], artefacts);
   }
@@ -700,6 +702,7 @@ function normalise(doc: SpecDoc): AppSpec {
         maxSurge: c.updateStrategy?.maxSurge ?? DEFAULTS.maxSurge,
         healthGateTimeoutMs: c.updateStrategy?.healthGate?.timeout !== undefined ? parseDuration(c.updateStrategy.healthGate.timeout) : DEFAULTS.healthGateTimeoutMs,
       },
+      ...(c.recovery ? { recovery: normaliseRecovery(c.recovery, parseDuration) } : {}),
     };
   }
   const out: AppSpec = { name: doc.name as string, clouds, nodeTemplates, components };

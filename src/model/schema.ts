@@ -155,6 +155,36 @@ export const UpdateStrategy = closed(
   'how a re-apply that changes handlers, env, artefacts or the node template is rolled out: batches of restarts in place, or of replacements when the node template changed',
 );
 
+/** The steps of a recovery ladder, in their usual order (src/operations/recovery). */
+export const RECOVERY_STEPS = ['restart', 'reboot', 'recreate', 'alert'] as const;
+export type RecoveryStep = (typeof RECOVERY_STEPS)[number];
+/** Ladder steps that act (and so have a give-up limit); `alert` tells a person and gives up. */
+export const RECOVERY_ACTIONS = ['restart', 'reboot', 'recreate'] as const;
+
+const RecoveryLimit = closed(
+  {
+    max: Type.Integer({ minimum: 0, maximum: 1000, description: 'most times this step is taken within `within`; then the ladder skips it' }),
+    within: Type.String({ pattern: DURATION_PATTERN, description: 'the sliding window the count is taken over, such as 10m' }),
+  },
+  'a give-up limit: at most `max` of this step within `within` (Brooklyn\'s restarter/replacer limits)',
+);
+
+export const RecoveryPolicy = closed(
+  {
+    window: Type.Optional(Type.String({ pattern: DURATION_PATTERN, description: 'probe failures are counted over this sliding window; default 30s' })),
+    failures: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'probe failures within the window that mean the instance failed; default 3' })),
+    ladder: Type.Optional(
+      Type.Array(Type.Union(RECOVERY_STEPS.map((s) => Type.Literal(s))), {
+        minItems: 1, maxItems: 4, description: 'the steps tried in order; default [restart, reboot, recreate, alert]',
+      }),
+    ),
+    limits: Type.Optional(closed({ restart: Type.Optional(RecoveryLimit), reboot: Type.Optional(RecoveryLimit), recreate: Type.Optional(RecoveryLimit) })),
+    stable: Type.Optional(Type.String({ pattern: DURATION_PATTERN, description: 'healthy this long ends a give-up and starts the ladder again from its first step; default 5m' })),
+    stepTimeout: Type.Optional(Type.String({ pattern: DURATION_PATTERN, description: 'how long a step may take to bring the instance back before the next step is tried; default 10m' })),
+  },
+  'what to do when an instance fails: detection over a window of probe failures, then a ladder of steps with give-up limits',
+);
+
 export const Component = closed({
   nodeTemplate: Type.String({ description: 'name of a node template in `nodeTemplates`' }),
   instances: Type.Optional(Instances),
@@ -179,6 +209,7 @@ export const Component = closed({
   artefacts: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'files or folders, relative to the spec file' })),
   lifecycle: Type.Optional(Lifecycle),
   updateStrategy: Type.Optional(UpdateStrategy),
+  recovery: Type.Optional(RecoveryPolicy),
 });
 
 /** A metric name usable bare in PromQL (`app_cpu`) or Graphite-style dotted (`app.cpu.avg`). */
@@ -339,6 +370,7 @@ export const Spec = closed(
 export type SpecDoc = Static<typeof Spec>;
 export type CloudDoc = Static<typeof Cloud>;
 export type ComponentDoc = Static<typeof Component>;
+export type RecoveryPolicyDoc = Static<typeof RecoveryPolicy>;
 export type HandlerDoc = Static<typeof Handler>;
 export type HealthDoc = Static<typeof Health>;
 export type RequirementsDoc = Static<typeof Requirements>;

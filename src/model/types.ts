@@ -2,7 +2,7 @@
  * The normalised application model the engine works from: defaults filled, durations in
  * milliseconds, references resolved. Produced only by `parseSpec` (see ./index.ts).
  */
-import type { HandlerName, Platform } from './schema.js';
+import type { HandlerName, Platform, RecoveryStep, RECOVERY_ACTIONS } from './schema.js';
 import type { AlertsSpec } from './alerts.js';
 
 export interface AppSpec {
@@ -208,6 +208,30 @@ export interface ComponentSpec {
   health?: HealthSpec;
   /** How a changed revision is rolled out; absent in specs stored before it existed (see defaults there). */
   updateStrategy?: UpdateStrategySpec;
+  /** What to do when an instance fails (src/operations/recovery); absent: the engine restarts it with backoff, without limits. */
+  recovery?: RecoverySpec;
+}
+
+/** A give-up limit of one ladder step: at most `max` within `withinMs`. */
+export interface RecoveryLimitSpec {
+  max: number;
+  withinMs: number;
+}
+
+/** A component's recovery policy, normalised (./recovery.ts has the defaults). */
+export interface RecoverySpec {
+  /** Probe failures are counted over this sliding window. Default 30 000. */
+  windowMs: number;
+  /** Failures within the window that mean the instance failed. Default 3. */
+  failures: number;
+  /** Steps in order. Default restart, reboot, recreate, alert. */
+  ladder: RecoveryStep[];
+  /** Per acting step. Defaults: restart 3 in 10 min, reboot 2 in 1 h, recreate 1 in 6 h. */
+  limits: Record<RecoveryAction, RecoveryLimitSpec>;
+  /** Healthy this long ends a give-up and resets the ladder. Default 300 000. */
+  stableMs: number;
+  /** How long a step may take to bring the instance back. Default 600 000. */
+  stepTimeoutMs: number;
 }
 
 /** Rolling update settings of a component (src/engine/rollout). */
@@ -232,4 +256,5 @@ export interface SpecProblem {
   message: string;
 }
 
-export type { HandlerName, Platform };
+export type { HandlerName, Platform, RecoveryStep };
+export type RecoveryAction = (typeof RECOVERY_ACTIONS)[number];

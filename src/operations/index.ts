@@ -1,5 +1,7 @@
 /**
- * operations — keeping a service running unattended: backups and stores, recovery policies,
- * alerts and channels. Each part has its own folder and exports through here.
+ * operations — what keeps a service running for months without a person watching it:
+ * backups and stores, recovery policies (./recovery), alerts and channels (./alerts). Each part
+ * keeps its exports in its own folder's index; this door re-exports them.
  */
 export * from './alerts/index.js';
+export * from './recovery/index.js';

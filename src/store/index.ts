@@ -18,6 +18,7 @@ import type { StatementCacheStats } from './statement-cache.js';
 import type { StoreBackend, StoreDialect } from './backend.js';
 import { openSqliteBackend } from './sqlite.js';
 import { isPostgresUrl, openPostgresBackend } from './postgres.js';
+import { createRecoveryRepo, type RecoveryRepo } from './recovery.js';
 import { pruneEvents, type EventPrune } from './events-prune.js';
 
 export type { EventPrune } from './events-prune.js';
@@ -95,6 +96,8 @@ export interface Store {
   readonly access: AccessRepo;
   /** Alert rules and channels made at run time, alerts and their deliveries (./alerts.ts). */
   readonly alerts: AlertRepo;
+  /** Recovery ladders of instances (./recovery.ts). */
+  readonly recovery: RecoveryRepo;
 
   /** Which database is underneath. */
   readonly dialect: StoreDialect;
@@ -254,6 +257,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     workflows: createWorkflowRepo(db),
     access: createAccessRepo(db),
     alerts: createAlertRepo(db),
+    recovery: createRecoveryRepo(db),
     statementStats: () => backend.stats(),
     async close() {
       while (queue.length > 0 || scheduled) await flush();
@@ -266,6 +270,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 export type { Database } from './schema.js';
 export type { StatementCacheStats } from './statement-cache.js';
 export type { AccessRepo, AccessRow } from './access.js';
+export type { RecoveryRepo, RecoveryStateRow } from './recovery.js';
 export type { WorkflowRepo, WorkflowRow, WorkflowFileRow, WorkflowNodeRow, WorkflowLogRow } from './workflows.js';
 export type { AlertRepo, AlertRow, AlertObjectRow, AlertDeliveryRow, AlertListFilter } from './alerts.js';
 export type { MetricObjectRepo, MetricObjectRow, MetricObjectKind } from './metric-objects.js';

@@ -353,6 +353,22 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('alert_deliveries_state').on('alert_deliveries').columns(['state', 'next_at']).execute();
     },
   },
+  /** Recovery ladders (src/operations/recovery): limits and give-ups survive a control-plane restart. */
+  '0022_recovery': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('recovery_states')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('deployment', 'text', (c) => c.notNull())
+        .addColumn('instance', 'text', (c) => c.notNull())
+        .addColumn('component', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('state_json', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
   /**
    * First-boot contextualization and access delivery (issue 10, items 5 and 6): when each node's
    * cloud first said it runs and its agent first answered (nodes that ran before this migration

@@ -268,6 +268,21 @@ export interface DeploymentAccessTable {
   shown_by: string | null;
 }
 
+/** An instance's recovery ladder (migration 0022; src/operations/recovery). */
+export interface RecoveryStateTable {
+  /** The instance's resource key, `<deployment>/<instance>`. */
+  key: string;
+  tenant: string;
+  deployment: string;
+  instance: string;
+  component: string;
+  /** watching | recovering | gave-up */
+  status: string;
+  /** The ladder state (src/operations/recovery/ladder.ts) as JSON. */
+  state_json: string;
+  updated_at: number;
+}
+
 export interface Database {
   alert_objects: AlertObjectTable;
   alerts: AlertTable;
@@ -292,4 +307,5 @@ export interface Database {
   workflow_dispatch: WorkflowDispatchTable;
   workflow_tries: WorkflowTryTable;
   deployment_access: DeploymentAccessTable;
+  recovery_states: RecoveryStateTable;
 }

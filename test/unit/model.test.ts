@@ -144,7 +144,7 @@ test('the error message summarises every problem, in source order', () => {
         'app.yaml: invalid spec, 3 problems:',
         '  app.yaml:8:19: $.components.app.nodeTemplate: expected name of a node template (small), found unknown node template "nope"',
         '  app.yaml:9:24: $.components.app.instances.count: expected integer ≥ 0, found string "x"',
-        '  app.yaml:10:5: $.components.app.bogus: expected one of the keys nodeTemplate, instances, provides, requires, env, artefacts, lifecycle, updateStrategy, found unknown key "bogus"',
+        '  app.yaml:10:5: $.components.app.bogus: expected one of the keys nodeTemplate, instances, provides, requires, env, artefacts, lifecycle, updateStrategy, recovery, found unknown key "bogus"',
       ].join('\n'),
     );
     assert.deepEqual(JSON.parse(JSON.stringify(e)).code, 'SPEC_INVALID');

@@ -32,6 +32,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('child', 'a job\'s child command (ecflow_client\'s --init, --complete, --abort, --event, --meter, --label, --wait)', async () => (await import('./child.js')).childCommand),
   lazy('scale', 'set the instance count of a component', async () => (await import('./scale.js')).scaleCommand),
   lazy('rollout', 'a deployment\'s rolling update: status, pause, resume', async () => (await import('./rollout.js')).rolloutCommand),
+  lazy('recovery', 'recovery ladders: status, reset after a give-up', async () => (await import('./recovery.js')).recoveryCommand),
   lazy('destroy', 'tear a deployment down', async () => (await import('./destroy.js')).destroyCommand),
   lazy('metrics', 'list series, run queries, manage metric definitions', async () => (await import('./metrics.js')).metricsCommand),
   lazy('monitors', 'list, set or remove the monitors of an instance at run time', async () => (await import('./monitors.js')).monitorsCommand),

@@ -4,6 +4,7 @@ import { enc, outputHelp, outputOption, wantsJson, type Command } from '../comma
 import { sparkline, stateColour, table, type Style } from '../format.js';
 import type { ApiClient } from '../client.js';
 import { cloudProblemLines } from '../progress.js';
+import { fetchRecovery, recoveryLines } from '../recovery-view.js';
 
 /** Instance CPU over the last 15 minutes as one sparkline per instance; empty when there is no data (or no metrics service). */
 async function cpuSparklines(client: ApiClient, d: DeploymentView): Promise<string> {
@@ -76,8 +77,9 @@ export const statusCommand: Command = {
     const d = await client.get<DeploymentView>(`/v1/deployments/${enc(name)}`);
     if (json) ctx.out(JSON.stringify(d, null, 2));
     else {
-      const spark = await cpuSparklines(client, d);
-      ctx.out(formatDeployment(ctx.style, d) + (spark ? `\n\n${spark}` : ''));
+      const [spark, recovery] = await Promise.all([cpuSparklines(client, d), fetchRecovery(client, name)]);
+      const ladders = recovery ? `\n\nrecovery\n${recoveryLines(ctx.style, recovery).map((l) => `  ${l}`).join('\n')}` : '';
+      ctx.out(formatDeployment(ctx.style, d) + ladders + (spark ? `\n\n${spark}` : ''));
     }
     return 0;
   },

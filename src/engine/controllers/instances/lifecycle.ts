@@ -267,7 +267,8 @@ export class InstancesController implements Actuator {
     }
   }
 
-  async restart(inst: InstanceRec, reason: string): Promise<void> {
+  /** Stops the instance and sends it back to configure or start; `backoff`: repeated restarts wait longer each time (recovery has limits of its own instead). */
+  async restart(inst: InstanceRec, reason: string, backoff = true): Promise<void> {
     const { ctx } = this;
     const d = ctx.deployments.get(inst.deployment)!;
     const n = ctx.nodes.get(inst.key)!;
@@ -280,7 +281,7 @@ export class InstancesController implements Actuator {
       return;
     }
     inst.restarts++;
-    inst.notBefore = inst.restarts > 1 ? ctx.clock.now() + ctx.backoff(inst.restarts - 1) : undefined;
+    inst.notBefore = backoff && inst.restarts > 1 ? ctx.clock.now() + ctx.backoff(inst.restarts - 1) : undefined;
     inst.health = 'unknown';
     inst.processAlive = undefined;
     const comp = d.spec.components[inst.component];

@@ -53,13 +53,17 @@ export class ObserveController implements Controller {
             const changed = alive !== (inst.processAlive ?? true) || health !== inst.health;
             inst.processAlive = comp?.handlers.start ? alive : undefined;
             inst.health = health;
+            ctx.observed({ key: inst.key, at: ctx.clock.now(), answered: true, alive, health, ...(s?.probes ? { probes: s.probes } : {}), ...(s?.healthDetail ? { detail: s.healthDetail } : {}) });
             if (changed) {
               await ctx.emit({ deployment: d.name, kind: 'instance.health', target: inst.key, outcome: health, data: { process: s?.process ?? 'none', detail: s?.healthDetail } });
               ctx.changed(inst.key, d.name);
             }
           } catch (e) {
             // a few misses in a row make the node unreachable (../../reachability.ts); the sweep judges it too
-            if (!ctx.signal.aborted) await ctx.applyReachability(ctx.reach.agentMissed(n.key, toNubisError(e).message));
+            if (ctx.signal.aborted) return;
+            const why = toNubisError(e).message;
+            ctx.observed({ key: inst.key, at: ctx.clock.now(), answered: false, detail: why });
+            await ctx.applyReachability(ctx.reach.agentMissed(n.key, why));
           }
         })(),
       );

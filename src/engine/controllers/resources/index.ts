@@ -94,6 +94,7 @@ export class ResourcesController implements Controller {
         hash: (c) => wiring.hashOf(d, c),
         requirersBusy: (c) => wiring.requirersBusy(d, c),
         requirersOf: (c) => requirersOf(d.spec, c),
+        recoveryOwns: (i) => ctx.recoveryOwns?.(i) ?? false,
       };
       this.envs.set(d, env);
     }
