@@ -13,6 +13,7 @@ import type { ScalingService } from '../scaling/index.js';
 import { buildMetricsRoutes } from './routes-metrics.js';
 import { buildCloudRoutes } from './routes-clouds.js';
 import { buildRolloutRoutes } from './routes-rollout.js';
+import { buildAccessRoutes } from './routes-access.js';
 import { buildWorkflowRoutes } from './routes-workflows.js';
 import { buildOperationRoutes } from './routes-operations.js';
 import type { WorkflowsController } from '../workflows/index.js';
@@ -229,6 +230,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
     ...buildMetricsRoutes(deps.metrics, Date.now, deps.scaling),
     ...buildCloudRoutes(cp),
     ...buildRolloutRoutes(cp),
+    ...buildAccessRoutes(cp),
     ...buildWorkflowRoutes(deps.workflows),
     ...buildOperationRoutes(cp),
     ...buildRecoveryRoutes(deps.recovery),

@@ -14,6 +14,7 @@ import { CLOUD_SCHEMAS } from './routes-clouds.js';
 import { MONITOR_SCHEMAS } from './routes-metrics.js';
 import { TOKEN_SCHEMAS } from './routes-tokens.js';
 import { ROLLOUT_SCHEMAS, RolloutLineSchema } from './routes-rollout.js';
+import { ACCESS_SCHEMAS } from './routes-access.js';
 import { RECOVERY_SCHEMAS } from './routes-recovery.js';
 import { WORKFLOW_SCHEMAS } from './routes-workflows.js';
 import { OPERATION_SCHEMAS } from './routes-operations.js';
@@ -68,6 +69,9 @@ export const InstanceViewSchema = Type.Object({
     state: NodeStateSchema,
     id: Type.Optional(Type.String()),
     address: Type.Optional(Type.String()),
+    step: Type.Optional(Type.Union([Type.Literal('booting'), Type.Literal('contextualizing'), Type.Literal('agent-up')], { description: 'first boot: the cloud provisions it; it runs but its agent does not answer yet; its agent answers (ready)' })),
+    bootMs: Type.Optional(Type.Integer({ description: 'how long booting took, in ms' })),
+    contextualizeMs: Type.Optional(Type.Integer({ description: 'how long contextualizing took (so far, while it lasts), in ms' })),
   }),
   endpoints: Type.Record(Type.String(), Type.String(), { description: 'provided port name → host:port' }),
   lastError: Type.Optional(Type.String()),
@@ -357,6 +361,7 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   ...TOKEN_SCHEMAS,
   ...MONITOR_SCHEMAS,
   ...ROLLOUT_SCHEMAS,
+  ...ACCESS_SCHEMAS,
   ...RECOVERY_SCHEMAS,
   ...WORKFLOW_SCHEMAS,
   ...OPERATION_SCHEMAS,

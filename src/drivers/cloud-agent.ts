@@ -101,7 +101,7 @@ export interface AgentScriptOptions {
  * only) and starts the agent on AGENT_PORT with its Graphite listener on 127.0.0.1, if the
  * image has Node and the agent program (see the module comment).
  *
- * NUBIS_ROOT, NUBIS_AGENT_PORT, NUBIS_AGENT_HOST and NUBIS_GRAPHITE_PORT are unset when
+ * NUBIS_BOOT_ROOT, NUBIS_BOOT_AGENT_PORT, NUBIS_BOOT_AGENT_HOST and NUBIS_BOOT_GRAPHITE_PORT are unset when
  * cloud-init runs it; a test that runs the script on its own machine sets them to move the
  * files under a directory of its own and the agent onto free loopback ports.
  */
@@ -109,23 +109,23 @@ export function agentUserData(opts: AgentScriptOptions): string {
   const path = opts.agentPath ?? DEFAULT_AGENT_PATH;
   const graphite = opts.graphitePort ?? GRAPHITE_PORT;
   const files = Object.entries(bootstrapFiles(opts.ca, opts.secrets)).map(([name, text]) => `  printf '%s\\n' ${shellQuote(text.trim())} >"$T/${name}"`);
-  const graphiteArgs = graphite > 0 ? ` --graphite-port "\${NUBIS_GRAPHITE_PORT:-${graphite}}" --graphite-host 127.0.0.1` : '';
+  const graphiteArgs = graphite > 0 ? ` --graphite-port "\${NUBIS_BOOT_GRAPHITE_PORT:-${graphite}}" --graphite-host 127.0.0.1` : '';
   return [
     '#!/bin/sh',
     '# Nubis agent bootstrap (cloud-init user data). Needs Node 20+ and the Nubis agent on the image.',
     'umask 077',
-    'R="${NUBIS_ROOT:-}"',
+    'R="${NUBIS_BOOT_ROOT:-}"',
     `T="$R${TLS_DIR}"`,
     'mkdir -p "$R/var/lib/nubis/sandbox" "$T" "$R/var/log" "$R/etc/nubis"',
     'if [ ! -f "$T/agent.crt" ]; then',
     ...files,
     'fi',
     '# for images whose own service starts the agent',
-    `printf 'NUBIS_NODE_ID=%s\\nNUBIS_TLS_DIR=%s\\nNUBIS_AGENT_PORT=%s\\nNUBIS_GRAPHITE_PORT=%s\\n' ${shellQuote(opts.secrets.identity)} "$T" "\${NUBIS_AGENT_PORT:-${AGENT_PORT}}" ${graphite} >"$R/etc/nubis/agent.env"`,
+    `printf 'NUBIS_NODE_ID=%s\\nNUBIS_TLS_DIR=%s\\nNUBIS_AGENT_PORT=%s\\nNUBIS_GRAPHITE_PORT=%s\\n' ${shellQuote(opts.secrets.identity)} "$T" "\${NUBIS_BOOT_AGENT_PORT:-${AGENT_PORT}}" ${graphite} >"$R/etc/nubis/agent.env"`,
     ...(opts.before ? [`sh -c ${shellQuote(opts.before)} >>"$R/var/log/nubis-agent.log" 2>&1 || echo "nubis: the bootstrap command failed ($?)" >>"$R/var/log/nubis-agent.log"`] : []),
     `if command -v node >/dev/null 2>&1 && [ -f ${shellQuote(path)} ]; then`,
     `  NUBIS_NODE_ID=${shellQuote(opts.secrets.identity)} \\`,
-    `    nohup node ${shellQuote(path)} --sandbox "$R/var/lib/nubis/sandbox" --port "\${NUBIS_AGENT_PORT:-${AGENT_PORT}}" --host "\${NUBIS_AGENT_HOST:-0.0.0.0}" --tls-dir "$T"${graphiteArgs} </dev/null >>"$R/var/log/nubis-agent.log" 2>&1 &`,
+    `    nohup node ${shellQuote(path)} --sandbox "$R/var/lib/nubis/sandbox" --port "\${NUBIS_BOOT_AGENT_PORT:-${AGENT_PORT}}" --host "\${NUBIS_BOOT_AGENT_HOST:-0.0.0.0}" --tls-dir "$T"${graphiteArgs} </dev/null >>"$R/var/log/nubis-agent.log" 2>&1 &`,
     '  echo $! >"$R/var/lib/nubis/agent.pid"',
     'else',
     `  echo "nubis: node or ${path.replace(/"/g, '')} missing; the agent waits for a later bootstrap" >>"$R/var/log/nubis-agent.log"`,

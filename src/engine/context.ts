@@ -59,6 +59,12 @@ export interface EngineOptions {
    * together. Default 1 000.
    */
   updateIntervalMs?: number;
+  /**
+   * How long a node's agent may take to answer after the cloud says the node runs (first boot:
+   * cloud-init installs and starts it); then the node fails with AGENT_UNREACHABLE and what to
+   * check. Default 600 000.
+   */
+  agentTimeoutMs?: number;
   /** Per-resource backoff after failures. Defaults 1 000 and 30 000. */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
@@ -78,6 +84,7 @@ export interface EngineSettings {
   backoffBase: number;
   backoffMax: number;
   consistencyMs: number;
+  agentTimeoutMs: number;
 }
 
 export function engineSettings(opts: EngineOptions): EngineSettings {
@@ -92,6 +99,7 @@ export function engineSettings(opts: EngineOptions): EngineSettings {
     backoffBase: opts.backoffBaseMs ?? 1000,
     backoffMax: opts.backoffMaxMs ?? 30_000,
     consistencyMs: opts.consistencyWindowMs ?? 10_000,
+    agentTimeoutMs: opts.agentTimeoutMs ?? 600_000,
   };
 }
 
@@ -405,6 +413,7 @@ export class EngineContext {
     const from = n.status;
     Object.assign(n, extra);
     n.status = status;
+    if (status === 'running' && n.runningAt === undefined) n.runningAt = this.clock.now();
     // reachability is judged of running nodes only: a node lost, re-created or deleted starts afresh
     if (status !== 'running' && n.unreachable) {
       n.unreachable = false;
@@ -430,6 +439,14 @@ export class EngineContext {
       writes.push(this.events.append(this.ev({ deployment: i.deployment, kind: 'instance.phase', target: i.key, reason, outcome: phase, data: { from, to: phase, ...data } })));
     }
     await Promise.all(writes);
+  }
+
+  /** Persists a node's fields without a state change (no node.state event). */
+  saveNode(n: NodeRec): Promise<void> {
+    n.updatedAt = this.clock.now();
+    n.touch = ++this.touchSeq;
+    this.changed(n.key, n.deployment);
+    return this.store.write(this.store.putNode(nodeToRow(n)));
   }
 
   saveInstance(i: InstanceRec): Promise<void> {

@@ -12,6 +12,8 @@ import type { AppSpec, ComponentSpec, HandlerName } from '../model/types.js';
 import { NubisError } from '../errors/index.js';
 import type { Engine } from './engine.js';
 import type { Placement } from './clouds.js';
+import { firstBootView } from './first-boot.js';
+import { AccessDelivery, withGeneratedCredentials } from './access.js';
 import type { CloudSpec } from '../model/types.js';
 import { platformOptionsJsonSchemas, type CloudHealthView } from '../drivers/index.js';
 import { cloudNotes, describeCloudNote, noteOf, withNotes } from './cloud-notes.js';
@@ -90,8 +92,10 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
   const iso = (ms: number): string => new Date(ms).toISOString();
 
   /** The spec as submitted with its secret values sealed and cut out of its text (../model/secrets.ts). */
-  function sealedInput(input: SpecInput): Parsed {
-    const p = parseInput(input);
+  function sealedInput(input: SpecInput, caller: Caller | undefined): Parsed {
+    const parsed = parseInput(input);
+    // generated credentials (./access.ts): kept from the deployment as it is, else made now
+    const p = { ...parsed, spec: withGeneratedCredentials(parsed.spec, engine.deployments.get(deploymentId(tenantOf(caller), parsed.spec.name))?.spec) };
     if (!hasSecrets(p.spec)) return p;
     if (!key) throw new NubisError('UNAVAILABLE', 'this control plane has no key to seal secret values with');
     const { spec, plain } = sealSpecSecrets(p.spec, p.spec.name, key);
@@ -156,6 +160,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       endpoints,
       createdAt: iso(i.createdAt),
     };
+    if (n) Object.assign(v.node, firstBootView(n, clock.now()));
     if (n?.providerId) v.node.id = n.providerId;
     if (n?.observed?.address) v.node.address = n.observed.address;
     const sick = n?.cloud && i.phase !== 'running' ? clouds?.health(d, n.cloud) : undefined;
@@ -253,6 +258,19 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
     }
   }
 
+  function endpointsOf(d: Deployment): EndpointView[] {
+    const out: EndpointView[] = [];
+    for (const i of view(d).instances) {
+      if (!i.desired) continue;
+      for (const [port, address] of Object.entries(i.endpoints)) out.push({ instance: i.name, component: i.component, port, address });
+    }
+    return out;
+  }
+  const access = new AccessDelivery({
+    store, events, key, now: () => clock.now(), endpointsOf, deployments: () => engine.deployments.values(),
+    stateOf: (d) => stateOf(d, engine.instancesOf(d.name)),
+  });
+
   return {
     events,
     tenancy,
@@ -262,7 +280,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
     specSchema: () => specJsonSchema(platformOptionsJsonSchemas()),
 
     async plan(input, caller) {
-      const p = sealedInput(input);
+      const p = sealedInput(input, caller);
       const tenant = tenantOf(caller);
       const id = deploymentId(tenant, p.spec.name);
       const existing = engine.deployments.get(id);
@@ -296,7 +314,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
     },
 
     async apply(input, caller: Caller) {
-      const p = sealedInput(input);
+      const p = sealedInput(input, caller);
       const tenant = tenantOf(caller);
       const id = deploymentId(tenant, p.spec.name);
       const existing = engine.deployments.get(id);
@@ -377,13 +395,11 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
     },
 
     async endpoints(name): Promise<EndpointView[]> {
-      const v = view(mustGet(name));
-      const out: EndpointView[] = [];
-      for (const i of v.instances) {
-        if (!i.desired) continue;
-        for (const [port, address] of Object.entries(i.endpoints)) out.push({ instance: i.name, component: i.component, port, address });
-      }
-      return out;
+      return endpointsOf(mustGet(name));
+    },
+
+    async access(name, caller) {
+      return access.view(mustGet(name), caller.actor);
     },
 
     async scale(name, component, count, caller) {

@@ -217,6 +217,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
 
 export type { Engine } from './engine.js';
 export type * from './views.js';
+export type { AccessView, CredentialView } from './access.js';
 export { deploymentId, splitDeploymentId, localText, hostAccess, checkHostAccess, ADMIN_TENANT, type TenantPolicy } from './tenancy.js';
 export { desiredCount } from './state.js';
 export type { OperationRunner, RunOperationRequest, OperationRunView, OperationInstanceView, OperationRunState, OperationInstanceState } from './operations/index.js';

@@ -145,8 +145,12 @@ export function planDeployment({ dep, instances, nodes, now, busy }: PlanInput):
   return actions;
 }
 
+/** The cloud says the node runs and its agent has not answered yet (./first-boot.ts). */
+const contextualizing = (n: NodeRec): boolean => n.runningAt !== undefined && n.agentUpAt === undefined;
+
 function nodeReason(node: NodeRec | undefined): string {
   if (!node || node.status === 'pending') return node?.lastError ? `retry after: ${node.lastError}` : 'new node';
+  if (node.status === 'running' && contextualizing(node)) return 'contextualizing: waits for its agent to answer';
   return `resume: node is ${node.status}`;
 }
 
@@ -229,7 +233,8 @@ export function planInstance(inst: InstanceRec, env: InstancePlanEnv): InstanceP
     if (inst.phase === 'failed' || node?.status === 'failed') return out;
     if (node?.status === 'running' && node.unreachable && inst.phase === 'running') return out;
     let prev: string | undefined;
-    const nodeUp = node?.status === 'running';
+    // ready only once its agent answered (./first-boot.ts); until then the create-node action waits for it
+    const nodeUp = node?.status === 'running' && !contextualizing(node);
     if (!nodeUp) {
       const nodeWaiting = (node?.notBefore ?? 0) > now;
       const cloud = node?.cloud || comp.cloud;

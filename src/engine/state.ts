@@ -56,6 +56,10 @@ export interface NodeRec {
   touch?: number;
   /** Not persisted: clock time its create returned (or it was adopted, or loaded at start); NotFound soon after is not "gone". */
   visibleSince?: number;
+  /** Clock time the cloud first said it runs (booting ended, contextualizing began); see ./first-boot.ts. */
+  runningAt?: number;
+  /** Clock time its agent first answered over the network (the node is ready); see ./first-boot.ts. */
+  agentUpAt?: number;
 }
 
 export interface InstanceRec {
@@ -190,6 +194,8 @@ export function nodeToRow(n: NodeRec): NodeRow {
     created_at: n.createdAt,
     updated_at: n.updatedAt,
     placement_json: n.placement ? JSON.stringify(n.placement) : null,
+    running_at: n.runningAt ?? null,
+    agent_up_at: n.agentUpAt ?? null,
   };
 }
 
@@ -208,6 +214,8 @@ export function nodeFromRow(r: NodeRow): NodeRec {
   if (r.observed_json !== null) n.observed = JSON.parse(r.observed_json) as CloudNode;
   if (r.last_error !== null) n.lastError = r.last_error;
   if (r.placement_json !== null && r.placement_json !== undefined) n.placement = JSON.parse(r.placement_json) as Placement;
+  if (r.running_at !== null && r.running_at !== undefined) n.runningAt = Number(r.running_at);
+  if (r.agent_up_at !== null && r.agent_up_at !== undefined) n.agentUpAt = Number(r.agent_up_at);
   return n;
 }
 

@@ -8,6 +8,7 @@ import type { Registry } from '../registry/index.js';
 import type { HandlerName } from '../model/types.js';
 import type { OperationRunView, RunOperationRequest } from './operations/types.js';
 import type { TenantPolicy } from './tenancy.js';
+import type { AccessView } from './access.js';
 
 /** A spec as submitted: YAML text plus the artefact files it names (base64). */
 export interface SpecInput {
@@ -30,7 +31,14 @@ export interface InstanceView {
   phase: InstancePhase;
   /** `unreachable`: its node does not answer; consumers are not wired to it meanwhile. */
   health: 'unknown' | 'healthy' | 'unhealthy' | 'unreachable';
-  node: { key: string; cloud: string; state: NodeState; id?: string; address?: string };
+  node: {
+    key: string; cloud: string; state: NodeState; id?: string; address?: string;
+    /** First boot (src/engine/first-boot.ts): booting (the cloud provisions it), contextualizing (it runs, its agent does not answer yet), agent-up (ready). */
+    step?: 'booting' | 'contextualizing' | 'agent-up';
+    /** How long booting took, and contextualizing (so far, while it lasts), in ms. */
+    bootMs?: number;
+    contextualizeMs?: number;
+  };
   /** Provided port name → host:port. */
   endpoints: Record<string, string>;
   lastError?: string;
@@ -246,6 +254,8 @@ export interface ControlPlane {
   listDeployments(tenant?: string): Promise<DeploymentSummary[]>;
   getDeployment(name: string): Promise<DeploymentView>;
   endpoints(name: string): Promise<EndpointView[]>;
+  /** Endpoints and generated credentials (./access.ts): the values in the first read after the deployment is ready only. */
+  access?(name: string, caller: Caller): Promise<AccessView>;
   /** SCALE_OUT_OF_BOUNDS (422, with the component, bound and limit in details) outside the component's min and max; a `scale.refused` event, and for a rule or schedule a line on status. */
   scale(name: string, component: string, count: number, caller: Caller): Promise<DeploymentView>;
   /** A rule capped at a bound before it asked (`caller.actor` is `rule:<name>`): a `scale.refused` event and a line on status. */

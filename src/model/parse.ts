@@ -124,6 +124,7 @@ export function parseSpec(text: string, opts: ParseOptions): AppSpec {
       if (ctx.problems.length === 0 && raw === undefined) report(ctx, 0, [], 'aliases that expand to a modest size', 'too many alias expansions');
       if (raw !== undefined) checkSemantics(ctx, raw, opts.artefacts);
       const cloudInit = raw !== undefined ? checkCloudInits(ctx, raw, opts.fileText, text) : {};
+      if (raw !== undefined) checkAccess(ctx, raw);
       if (ctx.problems.length === 0) return deepFreeze(withCloudInit(normalise(raw as SpecDoc), cloudInit));
     }
   }
@@ -713,6 +714,9 @@ function normalise(doc: SpecDoc): AppSpec {
   if (doc.rules) out.rules = Object.fromEntries(Object.entries(doc.rules).map(([n, r]) => [n, normaliseRule(n, r)]));
   if (doc.schedules) out.schedules = Object.fromEntries(Object.entries(doc.schedules).map(([n, x]) => [n, normaliseSchedule(n, x)]));
   if (doc.scrape) out.scrape = Object.fromEntries(Object.entries(doc.scrape).map(([n, x]) => [n, normaliseScrape(n, x)]));
+  if (doc.access) {
+    out.access = { credentials: Object.fromEntries(Object.entries(doc.access.credentials ?? {}).map(([n, c]) => [n, { name: n, generate: c.generate, length: c.length ?? 24, env: c.env, component: c.component }])) };
+  }
   if (doc.alerts) out.alerts = normaliseAlerts(doc.alerts);
   return out;
 }
@@ -933,6 +937,30 @@ export function normaliseScrape(name: string, x: ScrapeTargetDoc): ScrapeTargetS
 
 // ---------------------------------------------------------------------------------------
 // node templates' cloud-config (./cloud-init-spec.ts does the checking and the positions)
+
+/** Each generated credential names a component, and a variable that component does not set itself. */
+function checkAccess(ctx: Ctx, raw: unknown): void {
+  const top = rec(raw);
+  const components = rec(top['components']);
+  const taken = new Set<string>();
+  for (const [name, cv] of Object.entries(rec(rec(top['access'])['credentials']))) {
+    const c = rec(cv);
+    const path: Seg[] = ['access', 'credentials', name];
+    const comp = str(c['component']);
+    const env = str(c['env']);
+    if (comp === undefined || env === undefined) continue;
+    if (!Object.hasOwn(components, comp)) {
+      reportAt(ctx, [...path, 'component'], `name of a component (${names(components)})`, `unknown component ${quote(comp)}`);
+      continue;
+    }
+    if (Object.hasOwn(rec(rec(components[comp])['env']), env)) {
+      reportAt(ctx, [...path, 'env'], `a variable component ${comp} does not set in its env`, `${env}, set in components.${comp}.env`);
+    } else if (taken.has(`${comp}\0${env}`)) {
+      reportAt(ctx, [...path, 'env'], `a variable no other credential of component ${comp} uses`, `${env} again`);
+    }
+    taken.add(`${comp}\0${env}`);
+  }
+}
 
 function checkCloudInits(ctx: Ctx, raw: unknown, fileText: ParseOptions['fileText'], source: string): Record<string, TemplateCloudInit> {
   const out: Record<string, TemplateCloudInit> = {};

@@ -367,6 +367,22 @@ export const ScrapeTarget = closed(
   'a Prometheus text-format target scraped every interval (default 15s) into the metric store',
 );
 
+/** A credential Nubis generates for a deployment: passed to a component's environment, sealed at rest, shown once when the deployment is ready. */
+export const AccessCredential = closed(
+  {
+    generate: Type.Union([Type.Literal('password'), Type.Literal('token')], { description: 'password: letters, digits and symbols; token: URL-safe letters and digits' }),
+    length: Type.Optional(Type.Integer({ minimum: 12, maximum: 256, description: 'characters; default 24' })),
+    env: Type.String({ pattern: ENV_NAME_PATTERN, description: 'the environment variable the component\'s handlers get it in' }),
+    component: Type.String({ pattern: NAME_PATTERN, description: 'the component that gets it' }),
+  },
+  'a generated credential',
+);
+
+export const Access = closed(
+  { credentials: Type.Optional(Named(AccessCredential, 'generated credentials, by name')) },
+  'what the person who asked for the deployment receives when it is ready: its endpoints and these credentials (`nubis endpoints`)',
+);
+
 export const Spec = closed(
   {
     name: Name('the deployment name'),
@@ -382,6 +398,7 @@ export const Spec = closed(
     rules: Type.Optional(Named(Rule, 'scaling rules, by name')),
     schedules: Type.Optional(Named(Schedule, 'scheduled scaling policies, by name')),
     scrape: Type.Optional(Named(ScrapeTarget, 'Prometheus text-format targets the control plane scrapes, by name')),
+    access: Type.Optional(Access),
     alerts: Type.Optional(AlertsSection),
   },
   'a Nubis application spec',

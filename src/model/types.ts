@@ -19,8 +19,20 @@ export interface AppSpec {
   schedules?: Record<string, ScheduleSpec>;
   /** Prometheus text-format targets the control plane scrapes, by name; present only when the spec has the section. */
   scrape?: Record<string, ScrapeTargetSpec>;
+  /** Access delivery: credentials generated for the deployment; present only when the spec has the section. */
+  access?: { credentials: Record<string, AccessCredentialSpec> };
   /** Alert rules and channels (src/operations/alerts); present only when the spec has the section. */
   alerts?: AlertsSpec;
+}
+
+/** A generated credential: its value lives sealed in `components[component].secretEnv[env]` once applied. */
+export interface AccessCredentialSpec {
+  name: string;
+  generate: 'password' | 'token';
+  /** Default 24. */
+  length: number;
+  env: string;
+  component: string;
 }
 
 /** A Prometheus text-format target scraped every `intervalMs`; samples carry `labels` plus deployment and instance. */

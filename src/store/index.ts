@@ -13,6 +13,7 @@ import { createRegistryRepo, type RegistryRepo } from './registry.js';
 import { createMetricObjectRepo, type MetricObjectRepo } from './metric-objects.js';
 import { createWorkflowRepo, type WorkflowRepo } from './workflows.js';
 import { createOperationRepo, type OperationRepo } from './operations.js';
+import { createAccessRepo, type AccessRepo } from './access.js';
 import { createAlertRepo, type AlertRepo } from './alerts.js';
 import type { StatementCacheStats } from './statement-cache.js';
 import type { StoreBackend, StoreDialect } from './backend.js';
@@ -94,6 +95,8 @@ export interface Store {
   readonly workflows: WorkflowRepo;
   /** Custom operation runs and their instances' output (./operations.ts). */
   readonly operations: OperationRepo;
+  /** Access delivery: first ready, credentials shown (./access.ts). */
+  readonly access: AccessRepo;
   /** Alert rules and channels made at run time, alerts and their deliveries (./alerts.ts). */
   readonly alerts: AlertRepo;
   /** Recovery ladders of instances (./recovery.ts). */
@@ -193,6 +196,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     putDeployment: (row) => backend.put('deployments', row, row.name),
     deleteDeployment: (name) => async (trx) => {
       await trx.deleteFrom('artefacts').where('deployment', '=', name).execute();
+      await trx.deleteFrom('deployment_access').where('deployment', '=', name).execute();
       await trx.deleteFrom('deployments').where('name', '=', name).execute();
     },
     replaceArtefacts: (deployment, files) => async (trx) => {
@@ -255,6 +259,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     metricObjects: createMetricObjectRepo(db),
     workflows: createWorkflowRepo(db),
     operations: createOperationRepo(db),
+    access: createAccessRepo(db),
     alerts: createAlertRepo(db),
     recovery: createRecoveryRepo(db),
     statementStats: () => backend.stats(),
@@ -268,6 +273,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 
 export type { Database } from './schema.js';
 export type { StatementCacheStats } from './statement-cache.js';
+export type { AccessRepo, AccessRow } from './access.js';
 export type { RecoveryRepo, RecoveryStateRow } from './recovery.js';
 export type { WorkflowRepo, WorkflowRow, WorkflowFileRow, WorkflowNodeRow, WorkflowLogRow } from './workflows.js';
 export type { OperationRepo, OperationRunRow, OperationInstanceRunRow } from './operations.js';

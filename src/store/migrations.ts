@@ -404,4 +404,25 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  /**
+   * First-boot contextualization and access delivery (issue 10, items 5 and 6): when each node's
+   * cloud first said it runs and its agent first answered (nodes that ran before this migration
+   * count as answered), and per deployment when it first became ready and when its generated
+   * credentials were shown.
+   */
+  '0024_context': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('nodes').addColumn('running_at', 'bigint').execute();
+      await db.schema.alterTable('nodes').addColumn('agent_up_at', 'bigint').execute();
+      await db.updateTable('nodes').set({ running_at: sql`updated_at`, agent_up_at: sql`updated_at` }).where('status', '=', 'running').execute();
+      await db.schema
+        .createTable('deployment_access')
+        .addColumn('deployment', 'text', (c) => c.primaryKey())
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('ready_at', 'bigint')
+        .addColumn('shown_at', 'bigint')
+        .addColumn('shown_by', 'text')
+        .execute();
+    },
+  },
 };

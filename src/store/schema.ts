@@ -67,6 +67,10 @@ export interface NodeTable {
   updated_at: number;
   /** JSON Placement chosen by requirement-based selection (migration 0003); null when the template names its cloud. */
   placement_json: string | null;
+  /** Clock ms the cloud first said the node runs (migration 0024). */
+  running_at?: number | null;
+  /** Clock ms its agent first answered (migration 0024); null: still booting or contextualizing. */
+  agent_up_at?: number | null;
 }
 
 export interface InstanceTable {
@@ -288,6 +292,15 @@ export interface WorkflowTryTable {
   started_at: number;
 }
 
+/** Access delivery per deployment (migration 0024; ./access.ts). */
+export interface DeploymentAccessTable {
+  deployment: string;
+  tenant: string;
+  ready_at: number | null;
+  shown_at: number | null;
+  shown_by: string | null;
+}
+
 /** An instance's recovery ladder (migration 0022; src/operations/recovery). */
 export interface RecoveryStateTable {
   /** The instance's resource key, `<deployment>/<instance>`. */
@@ -328,5 +341,6 @@ export interface Database {
   workflow_tries: WorkflowTryTable;
   operation_runs: OperationRunTable;
   operation_instance_runs: OperationInstanceRunTable;
+  deployment_access: DeploymentAccessTable;
   recovery_states: RecoveryStateTable;
 }

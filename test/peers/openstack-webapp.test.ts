@@ -7,8 +7,8 @@
  * Nubis agent ever listens. The component steps (install, configure, start, health) therefore
  * cannot run there and are not run. The test applies the spec unchanged, lifecycle handlers
  * included, and asserts what is true: every node is created through the driver with its tags
- * and reaches `running`, every instance's first step reports the agent as unreachable
- * (AGENT_UNREACHABLE, retried, never `running`), and destroy deletes every server. Against a
+ * and reaches `running`, every node then stays `contextualizing` (no agent answers, so no step
+ * is tried: a node is ready only when its agent answers), and destroy deletes every server. Against a
  * real OpenStack whose image runs the agent, the same spec would go on to run its steps.
  */
 import { test } from 'node:test';
@@ -66,12 +66,14 @@ test('the webapp spec planned and applied on OpenStack (fake compute: nodes run,
     assert.equal(servers.length, 5);
     assert.deepEqual(new Set(servers.map((s) => s.id)), new Set(nodesRunning.instances.map((i) => i.node.id)));
 
-    // The servers are not machines: each instance's first step finds no agent, and is retried.
-    await waitFor('every instance reports the agent unreachable', async () => {
-      const retries = await cp.events.list({ deployment: name, kind: 'instance.retry', limit: 1000 });
-      const hit = new Set(retries.filter((e) => e.data?.['code'] === 'AGENT_UNREACHABLE').map((e) => e.target));
-      return hit.size === 5;
+    // The servers are not machines: no agent answers, so every node stays contextualizing and
+    // no step is tried on it (src/engine/first-boot.ts).
+    await waitFor('every node contextualizing', async () => {
+      const ctx = await cp.events.list({ deployment: name, kind: 'node.contextualizing', limit: 1000 });
+      return new Set(ctx.map((e) => e.target)).size === 5;
     }, 60_000, 500);
+    assert.ok((await cp.getDeployment(name)).instances.every((i) => i.node.step === 'contextualizing'));
+    assert.equal((await cp.events.list({ deployment: name, kind: 'instance.step', limit: 10 })).length, 0, 'no step was tried before an agent answered');
     const d = await cp.getDeployment(name);
     assert.notEqual(d.state, 'ready');
     assert.ok(d.instances.every((i) => i.phase !== 'running'), 'no component step ran');

@@ -242,7 +242,7 @@ if ('error' in found) {
       const userData = raw['OS-EXT-SRV-ATTR:user_data'];
       assert.equal(typeof userData, 'string', 'admin sees the user data');
       const text = Buffer.from(userData as string, 'base64').toString('utf8');
-      assert.match(text, /^#cloud-config\n/);
+      assert.match(text, /^#!\/bin\/sh\n/, 'without a cloudInit the Nubis script goes alone');
       const secrets = deriveAgentSecrets(Buffer.from(env.credentials['agentSecret'] ?? fs.readFileSync(path.join(dir, 'openstack-os-test.agent-secret'), 'utf8').trim(), 'utf8'), tagSeed(n.tags)!);
       assertOneTimeBootstrap(text, dir, secrets);
       assert.equal(running?.agent?.token, secrets.agentToken);

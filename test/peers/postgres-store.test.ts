@@ -74,7 +74,7 @@ test('two stores on one database keep node keys and event ids unique under concu
   try {
     const node = (s: string, i: number): NodeRow => ({
       key: 'd/n-1', deployment: 'd', cloud: 'sim', status: s, token: 'tok', provider_id: null, observed_json: null,
-      attempts: i, last_error: null, created_at: 1, updated_at: i, placement_json: null,
+      attempts: i, last_error: null, created_at: 1, updated_at: i, placement_json: null, running_at: null, agent_up_at: null,
     });
     const ev = (i: number) => ({ ts: i, kind: 'test', actor: 'x', tenant: 'default', deployment: null, reason: null, correlation_id: null, target: null, outcome: null, data: null });
     const writes: Promise<void>[] = [];

@@ -109,7 +109,7 @@ test('the merge: multipart/mixed with the user part byte for byte and the Nubis 
   const ca = loadAgentCa(mkdtempSync(join(tmpdir(), 'nubis-ci-ca-')));
   const secrets = deriveAgentSecrets(randomBytes(32), 'o\nweb/app-1\nt1');
   const script = agentUserData({ secrets, ca });
-  assert.match(script, /--graphite-port "\$\{NUBIS_GRAPHITE_PORT:-2003\}" --graphite-host 127\.0\.0\.1/, 'the agent starts with its Graphite listener on loopback');
+  assert.match(script, /--graphite-port "\$\{NUBIS_BOOT_GRAPHITE_PORT:-2003\}" --graphite-host 127\.0\.0\.1/, 'the agent starts with its Graphite listener on loopback');
   assert.equal(composeUserData(script), script, 'no user part: the script alone');
   const both = composeUserData(script, { text: USER, file: 'cfg/init.yaml' });
   assert.equal(both, composeUserData(script, { text: USER, file: 'cfg/init.yaml' }), 'the same bytes every time (EC2 ClientToken)');

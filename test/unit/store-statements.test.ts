@@ -61,7 +61,7 @@ test('statement cache: bounded, the oldest out first; a busy statement is not sh
 
 const node = (i: number, status = 'running'): NodeRow => ({
   key: `d/n-${i}`, deployment: 'd', cloud: 'sim', status, token: `t${i}`, provider_id: `p${i}`, observed_json: null,
-  attempts: 0, last_error: null, created_at: i, updated_at: i, placement_json: null,
+  attempts: 0, last_error: null, created_at: i, updated_at: i, placement_json: null, running_at: null, agent_up_at: null,
 });
 
 test('store: repeated writes and reads reuse their prepared statements; what is read back is what was written', async () => {

@@ -5,7 +5,7 @@ import { openTestStore } from '../helpers/postgres.js';
 
 const node = (i: number, status: string, updated = i): NodeRow => ({
   key: `d/n-${i}`, deployment: 'd', cloud: 'sim', status, token: `t${i}`, provider_id: `p${i}`, observed_json: null,
-  attempts: 0, last_error: null, created_at: i, updated_at: updated, placement_json: null,
+  attempts: 0, last_error: null, created_at: i, updated_at: updated, placement_json: null, running_at: null, agent_up_at: null,
 });
 const instance = (i: number, phase: string): InstanceRow => ({
   key: `d/n-${i}`, deployment: 'd', component: 'c', ordinal: i, desired: 1, phase, wiring_hash: null, revision: null,

@@ -24,6 +24,14 @@ async function cpuSparklines(client: ApiClient, d: DeploymentView): Promise<stri
   }
 }
 
+/** The node's state, and its first-boot step while it is not ready: `running (contextualizing 12.4 s)`. */
+function nodeCell(style: Style, n: DeploymentView['instances'][number]['node']): string {
+  const state = stateColour(style, n.state);
+  if (n.step === 'booting') return `${state} ${style.dim('(booting)')}`;
+  if (n.step === 'contextualizing') return `${state} ${style.yellow(`(contextualizing ${((n.contextualizeMs ?? 0) / 1000).toFixed(1)} s)`)}`;
+  return state;
+}
+
 export function formatDeployment(style: Style, d: DeploymentView): string {
   const head = `${style.bold(d.name)}  ${stateColour(style, d.state)}  version ${d.version}`;
   const r = d.rollout;
@@ -36,7 +44,7 @@ export function formatDeployment(style: Style, d: DeploymentView): string {
       i.component,
       stateColour(style, i.phase),
       stateColour(style, i.health),
-      stateColour(style, i.node.state),
+      nodeCell(style, i.node),
       Object.entries(i.endpoints).map(([p, a]) => `${p}=${a}`).join(' ') || '-',
     ]));
   const errors = [

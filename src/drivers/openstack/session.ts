@@ -90,6 +90,8 @@ export interface RequestRecord {
   /** Request headers, without X-Auth-Token. */
   headers: Record<string, string>;
   latencyMs: number;
+  /** The JSON body sent to compute (a server create's user data, for tests that count what was SENT); never for identity, whose bodies carry passwords. */
+  body?: unknown;
 }
 
 interface CatalogEntry {
@@ -253,7 +255,7 @@ export function createKeystoneSession(opts: KeystoneOptions, onRequest?: (r: Req
     if (onRequest) {
       const { 'x-auth-token': _t, ...shown } = sent;
       try {
-        onRequest({ service, method, path, status: res.status, headers: shown, latencyMs: Date.now() - t0 });
+        onRequest({ service, method, path, status: res.status, headers: shown, latencyMs: Date.now() - t0, ...(service === 'compute' && body !== undefined ? { body } : {}) });
       } catch {
         // a hook's failure is not the cloud's
       }

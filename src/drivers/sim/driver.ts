@@ -88,10 +88,15 @@ export function createSimDriver(ctx: DriverContext): Driver {
     });
     owned = true;
   }
+  // first boot: the agent answers `contextualizeMs` after the server runs (cloud-init installing it)
+  const contextualizeMs = typeof ctx.options['contextualizeMs'] === 'number' ? ctx.options['contextualizeMs'] : 0;
   const agents = createSimAgents({
     clock: ctx.clock,
     ...agentOptions(ctx),
-    reachable: (id) => cloud.peek(id)?.status === 'running',
+    reachable: (id) => {
+      const s = cloud.peek(id);
+      return s?.status === 'running' && ctx.clock.now() >= s.readyAt + contextualizeMs;
+    },
   });
   const driver: Driver = {
     platform: 'sim',

@@ -28,6 +28,7 @@ export const SIM_OPTIONS: DriverOptionsSchema = {
     snapshot: doc({ type: 'object', fields: { latencyMs: ms, latency: { type: 'object', fields: { minMs: ms, maxMs: ms } }, sizeBytes: ms, failureRate: { type: 'number', min: 0, max: 1 } } }, 'snapshots: time to ready (latencyMs or latency {minMs, maxMs}), bytes per snapshot (sizeBytes, default 65536) and the probability the cloud fails one (failureRate)'),
     seed: doc({ type: 'number' }, 'seed of the random choices (errors, latencies, step failures)'),
     stepLatencyMs: doc(ms, 'how long every lifecycle step of a simulated agent takes, in ms'),
+    contextualizeMs: doc(ms, 'first boot: how long after a server runs its agent starts answering, in ms; default 0'),
     stepFailures: doc({ type: 'object', values: { type: 'number', min: 0, max: 1 } }, 'step name → probability that it fails'),
     operationLatencyMs: doc(ms, 'how long every custom operation run on a simulated agent takes, in ms (default: stepLatencyMs)'),
     operationFailures: doc({ type: 'object', values: { type: 'number', min: 0, max: 1 } }, 'operation name → probability that a run on one instance fails'),

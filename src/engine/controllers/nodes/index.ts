@@ -12,6 +12,7 @@ import type { Placement } from '../../clouds.js';
 import { alertData, type EngineContext } from '../../context.js';
 import type { Action } from '../../planner.js';
 import type { Actuator } from '../actuator.js';
+import { awaitAgent } from '../../first-boot.js';
 
 /** The placement as the driver's create request carries it. */
 function placementRequest(p: Placement): { offer?: string; image?: string; location?: string } {
@@ -80,15 +81,22 @@ export class NodesController implements Actuator {
         await ctx.setNode(n, cn.status === 'running' ? 'running' : 'provisioning', 'created', { providerId: cn.id, observed: cn });
       }
       ok = await this.awaitProvisioned(n, inst, driver, signal);
-      if (ok) {
+    } catch (e) {
+      if (signal.aborted) return;
+      await this.createFailed(n, driver, toNubisError(e));
+    } finally {
+      release?.({ latencyMs: clock.now() - t0, ok });
+    }
+    if (!ok) return;
+    // contextualizing: no creation permit is held while the agent comes up (../../first-boot.ts)
+    try {
+      if (await awaitAgent(ctx, d, inst, n, driver, signal)) {
         n.attempts = 0;
         n.notBefore = undefined;
       }
     } catch (e) {
       if (signal.aborted) return;
       await this.createFailed(n, driver, toNubisError(e));
-    } finally {
-      release?.({ latencyMs: clock.now() - t0, ok });
     }
   }
 
