@@ -69,6 +69,10 @@ const BODIES: Record<string, unknown> = {
   WorkflowCommand: { path: '/bwf', variable: 'X', value: '1' },
   WorkflowChildRequest: { path: '/bwf/t', password: 'guess', tryNo: 1, command: { verb: 'complete' } },
   OperationRunRequest: { params: {} },
+  // alert objects A makes are A's own; a channel to a loopback receiver is refused to tenants but default
+  AlertRuleInput: { on: { events: ['backup.failed'] }, channels: ['b-alerts'] },
+  AlertChannelInput: { kind: 'webhook', url: 'http://127.0.0.1:1/hook' },
+  AlertTestInput: { channel: 'b-alerts' },
 };
 
 /** Path parameter values: B's object that the path addresses. */
@@ -87,6 +91,9 @@ function pathValue(path: string, param: string): string {
     [/^\/v1\/rules\//, { name: B.rule }],
     [/^\/v1\/schedules\//, { name: B.schedule }],
     [/^\/v1\/workflows\//, { name: B.workflow }],
+    // alert rules and channels are per tenant: A names B's would-be objects, and an alert id of no tenant of A
+    [/^\/v1\/alerts\/(rules|channels)\//, { name: 'b-alerts' }],
+    [/^\/v1\/alerts\//, { id: 'al-0000000000000000' }],
   ];
   for (const [re, values] of table) if (re.test(path) && values[param] !== undefined) return values[param]!;
   throw new Error(`the tenant matrix cannot fill path parameter ${param} of ${path}: add it to pathValue()`);
