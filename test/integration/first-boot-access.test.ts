@@ -169,6 +169,10 @@ test('access: a generated credential reaches the handler, is shown exactly once,
     assert.ok(filesUnder(server.dataDir).some((f) => /\.db$/.test(f)), 'the database was searched');
     void token;
   } finally {
+    // the node's processes outlive a server stop by design: destroy the deployment so none is left running
+    if ((await call('DELETE', '/v1/deployments/shop')).status < 300) {
+      await waitFor('shop destroyed', async () => ((await call('GET', '/v1/deployments/shop')).status === 404 ? true : undefined), 60_000, 100).catch(() => undefined);
+    }
     await server.close();
   }
 });
