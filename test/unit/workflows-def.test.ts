@@ -10,6 +10,7 @@ import path from 'node:path';
 import { NubisError } from '../../src/errors/index.js';
 import { parseDef, parseExpression, parseWorkflowYaml, printDef, stripLocs, type Expr, type WfDefinition, type WfNodeDef } from '../../src/workflows/index.js';
 import { ROOT } from '../helpers/processes.js';
+import { rng as prng } from './workflows-scheduler-helpers.js';
 
 const FIX = path.join(ROOT, 'test/fixtures/workflows');
 const read = (f: string): string => fs.readFileSync(path.join(FIX, f), 'utf8');
@@ -338,16 +339,6 @@ test('bad input ecFlow rejects too: bare node paths, repeat with cron, time on a
 
 // --- property: random definitions survive printDef → parseDef ---------------------------------
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('property: 300 random definitions print to .def and parse back to the same definition', () => {
   const r = prng(20261203);

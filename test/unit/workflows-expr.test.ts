@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NubisError } from '../../src/errors/index.js';
 import { parseExpression, printExpression, stripLocs, type Expr } from '../../src/workflows/index.js';
+import { rng as prng } from './workflows-scheduler-helpers.js';
 
 const p = (s: string): Expr => stripLocs(parseExpression(s).expr);
 const ref = (path: string, attr?: string): Expr => (attr === undefined ? { kind: 'ref', path } : { kind: 'ref', path, attr });
@@ -117,17 +118,6 @@ test('a malformed expression is rejected with the column of the offending token'
 
 // --- property: print → parse is the identity on random trees ----------------------------------
 
-/** mulberry32: a small seeded PRNG, so a failure reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PATHS = ['a', 'b1', 'f/t', './x', '../f/x', '../../g', '/s', '/s/f/t_2', 'n.1', '_z', '..', '2x', 'setx', 'notice'];
 const ATTRS = ['ev', 'METER', 'YMD', '1', 'lim_a', 'v.2'];

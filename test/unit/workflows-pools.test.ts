@@ -10,18 +10,8 @@ import {
 } from '../../src/workflows/pools/index.js';
 import { NubisError } from '../../src/errors/index.js';
 import { createVirtualClock } from '../../src/clock/index.js';
+import { rng } from './workflows-scheduler-helpers.js';
 
-/** A small seeded PRNG (mulberry32) so a failing case can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('choosePoolNode: fewest running jobs, then lowest load, then smallest id; never a full or draining node', () => {
   assert.equal(choosePoolNode([]), undefined);
