@@ -125,7 +125,8 @@ class InCodeMigrations implements MigrationProvider {
 export async function openStore(opts: StoreOptions): Promise<Store> {
   const backend = isPostgresUrl(opts.path) ? await openPostgresBackend(opts.path) : openSqliteBackend(opts.path);
   const { db } = backend;
-  const migrator = new Migrator({ db, provider: new InCodeMigrations() });
+  // Unordered: migrations land from parallel work, so a store may have run 0024 before 0022 was written.
+  const migrator = new Migrator({ db, provider: new InCodeMigrations(), allowUnorderedMigrations: true });
   const { error } = await migrator.migrateToLatest();
   if (error) {
     await backend.close().catch(() => {});

@@ -23,11 +23,14 @@ interface StandIn {
 }
 
 /**
- * `behave(n)` decides the n-th import (0-based): 'ok', a status code, or 'stall' (never answered).
+ * `behave(n, attempt, first)` decides the n-th import (0-based): 'ok', a status code, or 'stall' (never
+ * answered); `attempt` counts earlier imports of the same body and `first` is its smallest value, so a
+ * test can fail a given batch's first tries whatever order the client sends batches in.
  * With `holdUntil`, no import is answered before that many are in flight at once (so a bound is
  * seen to be used however the machine schedules the client); later ones are answered at once.
  */
-async function standIn(behave: (n: number) => 'ok' | number | 'stall', holdUntil = 0): Promise<StandIn> {
+async function standIn(behave: (n: number, attempt: number, first: number) => 'ok' | number | 'stall', holdUntil = 0): Promise<StandIn> {
+  const attempts = new Map<string, number>();
   let concurrent = 0;
   let held: (() => void)[] | undefined = holdUntil > 0 ? [] : undefined;
   const st = { received: [] as number[], imports: 0, peakConcurrent: 0 };
@@ -50,7 +53,10 @@ async function standIn(behave: (n: number) => 'ok' | number | 'stall', holdUntil
     });
     open.add(res);
     req.on('end', () => {
-      const b = behave(n);
+      const attempt = attempts.get(body) ?? 0;
+      attempts.set(body, attempt + 1);
+      const values = body.split('\n').filter(Boolean).flatMap((line) => (JSON.parse(line) as { values: number[] }).values);
+      const b = behave(n, attempt, Math.min(...values));
       if (b === 'stall') return; // the client's timeout ends it
       // answer on a later turn so that concurrent requests overlap
       const answer = (): void => {
@@ -91,8 +97,16 @@ const samples = (n: number, from = 0): Sample[] => Array.from({ length: n }, (_,
 const fast = { retries: 6, baseMs: 1, maxMs: 8 };
 
 test('imports: at most maxInFlight at once; 503 and 429 are retried until every sample arrived', { timeout: 120_000 }, async () => {
-  // answers wait until 3 are in flight: a client that never uses its bound hangs here (and times out)
-  const vm = await standIn((n) => (n % 3 === 0 ? 503 : n % 5 === 0 ? 429 : 'ok'), 3);
+  // answers wait until 3 are in flight: a client that never uses its bound hangs here (and times out).
+  // Batch b (its samples b*10…b*10+9): b % 3 == 0 gets a 503 on its first try, b % 5 == 0 a 429 on its
+  // first two; decided per batch, not per request number, so three batches retrying in step cannot
+  // keep landing on the failing numbers until their retries run out.
+  const vm = await standIn((_n, attempt, first) => {
+    const b = Math.floor(first / 10);
+    if (b % 3 === 0 && attempt === 0) return 503;
+    if (b % 5 === 0 && attempt <= (b % 3 === 0 ? 2 : 1)) return 429;
+    return 'ok';
+  }, 3);
   try {
     const store = createVictoriaMetricsStore({ url: vm.url, batchSize: 10, maxInFlight: 3, retry: fast });
     for (let i = 0; i < 40; i++) store.append(samples(10, i * 10));
