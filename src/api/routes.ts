@@ -18,6 +18,22 @@ import { buildWorkflowRoutes } from './routes-workflows.js';
 import { buildOperationRoutes } from './routes-operations.js';
 import type { WorkflowsController } from '../workflows/index.js';
 import { buildRecoveryRoutes } from './routes-recovery.js';
+// [backups] entries below (helper h/backups; keep them under this line)
+
+// [stores] entries below (helper h/stores; keep them under this line)
+
+// [replicas] entries below (helper h/replicas; keep them under this line)
+
+// [leaks] entries below (helper h/leaks; keep them under this line)
+
+// [images] entries below (helper h/images; keep them under this line)
+
+// [placement] entries below (helper h/placement; keep them under this line)
+
+// [users] entries below (helper h/users; keep them under this line)
+
+// [console] entries below (helper h/console; keep them under this line)
+
 import type { Recovery } from '../operations/index.js';
 
 export interface RouteDeps {
@@ -34,6 +50,21 @@ export interface RouteDeps {
   workflows?: WorkflowsController;
   /** Recovery ladders (src/operations/recovery); their routes answer 503 without it. */
   recovery?: Recovery;
+  // [backups] entries below (helper h/backups; keep them under this line)
+
+  // [stores] entries below (helper h/stores; keep them under this line)
+
+  // [replicas] entries below (helper h/replicas; keep them under this line)
+
+  // [leaks] entries below (helper h/leaks; keep them under this line)
+
+  // [images] entries below (helper h/images; keep them under this line)
+
+  // [placement] entries below (helper h/placement; keep them under this line)
+
+  // [users] entries below (helper h/users; keep them under this line)
+
+  // [console] entries below (helper h/console; keep them under this line)
 }
 
 const NameParam = (description: string): ParamSpec => ({ schema: Type.String({ pattern: NAME_PATTERN }), description, required: true });
@@ -234,5 +265,20 @@ export function buildRoutes(deps: RouteDeps): Route[] {
     ...buildWorkflowRoutes(deps.workflows),
     ...buildOperationRoutes(cp),
     ...buildRecoveryRoutes(deps.recovery),
+    // [backups] entries below (helper h/backups; keep them under this line)
+
+    // [stores] entries below (helper h/stores; keep them under this line)
+
+    // [replicas] entries below (helper h/replicas; keep them under this line)
+
+    // [leaks] entries below (helper h/leaks; keep them under this line)
+
+    // [images] entries below (helper h/images; keep them under this line)
+
+    // [placement] entries below (helper h/placement; keep them under this line)
+
+    // [users] entries below (helper h/users; keep them under this line)
+
+    // [console] entries below (helper h/console; keep them under this line)
   ];
 }

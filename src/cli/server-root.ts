@@ -169,6 +169,22 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     });
     // recovery ladders (src/operations/recovery): registered on the engine's reconcile core, their state loaded now
     const recovery = await createRecovery({ engine: controlPlane.engine, store, events, clock: createRealClock() });
+    // Parts from parallel work are wired below, each under its own marker:
+    // [backups] entries below (helper h/backups; keep them under this line)
+
+    // [stores] entries below (helper h/stores; keep them under this line)
+
+    // [replicas] entries below (helper h/replicas; keep them under this line)
+
+    // [leaks] entries below (helper h/leaks; keep them under this line)
+
+    // [images] entries below (helper h/images; keep them under this line)
+
+    // [placement] entries below (helper h/placement; keep them under this line)
+
+    // [users] entries below (helper h/users; keep them under this line)
+
+    // [console] entries below (helper h/console; keep them under this line)
     const api = createApiServer({
       controlPlane, store, metrics, scaling, workflows, alerts, recovery,
       ...(o.log ? { log: o.log } : {}),

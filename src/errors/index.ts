@@ -48,6 +48,23 @@ export const ERROR_CODES = {
   CREDENTIAL_KEY_MISMATCH: { status: 503, retryable: false, summary: 'the credential was sealed with another key than the one this server holds' },
   CREDENTIAL_TAMPERED: { status: 503, retryable: false, summary: 'a stored credential failed its integrity check' },
   CREDENTIAL_KEY_INVALID: { status: 500, retryable: false, summary: 'the credential key (NUBIS_KEY or the key file) is malformed' },
+  // [backups] entries below (helper h/backups; keep them under this line)
+  BACKUP_STORE_FULL: { status: 507, retryable: false, summary: 'the long-term backup store is full (no space left or over quota)' },
+  BACKUP_STORE_FAILED: { status: 502, retryable: true, summary: 'the long-term backup store refused or failed a read or write' },
+
+  // [stores] entries below (helper h/stores; keep them under this line)
+
+  // [replicas] entries below (helper h/replicas; keep them under this line)
+
+  // [leaks] entries below (helper h/leaks; keep them under this line)
+
+  // [images] entries below (helper h/images; keep them under this line)
+
+  // [placement] entries below (helper h/placement; keep them under this line)
+
+  // [users] entries below (helper h/users; keep them under this line)
+
+  // [console] entries below (helper h/console; keep them under this line)
 } as const satisfies Record<string, { status: number; retryable: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -343,4 +343,19 @@ export interface Database {
   operation_instance_runs: OperationInstanceRunTable;
   deployment_access: DeploymentAccessTable;
   recovery_states: RecoveryStateTable;
+  // [backups] entries below (helper h/backups; keep them under this line)
+
+  // [stores] entries below (helper h/stores; keep them under this line)
+
+  // [replicas] entries below (helper h/replicas; keep them under this line)
+
+  // [leaks] entries below (helper h/leaks; keep them under this line)
+
+  // [images] entries below (helper h/images; keep them under this line)
+
+  // [placement] entries below (helper h/placement; keep them under this line)
+
+  // [users] entries below (helper h/users; keep them under this line)
+
+  // [console] entries below (helper h/console; keep them under this line)
 }

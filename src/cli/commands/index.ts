@@ -45,4 +45,19 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('workflow', 'ecFlow-compatible workflows: load, import, begin, status, why, suspend, resume, requeue, force, run, kill, logs, export', async () => (await import('./workflow.js')).workflowCommand),
   lazy('alerts', 'alerts: list, show, ack, test a channel; run-time alert rules and channels', async () => (await import('./alerts.js')).alertsCommand),
   lazy('tokens', 'API tokens: create one for a tenant (administrator only; shown once)', async () => (await import('./tokens.js')).tokensCommand),
+  // [backups] entries below (helper h/backups; keep them under this line)
+
+  // [stores] entries below (helper h/stores; keep them under this line)
+
+  // [replicas] entries below (helper h/replicas; keep them under this line)
+
+  // [leaks] entries below (helper h/leaks; keep them under this line)
+
+  // [images] entries below (helper h/images; keep them under this line)
+
+  // [placement] entries below (helper h/placement; keep them under this line)
+
+  // [users] entries below (helper h/users; keep them under this line)
+
+  // [console] entries below (helper h/console; keep them under this line)
 ];
