@@ -140,7 +140,7 @@ test('tenants never see each other\'s workflows', { timeout: 30_000 }, async () 
   const dir = tempDir('nubis-wf-ten-');
   const h = await start(dir);
   try {
-    const minted = await h.call('POST', '/v1/tokens', { name: 'ci', tenant: 'acme' });
+    const minted = await h.call('POST', '/v1/tokens', { name: 'ci', tenant: 'acme', role: 'admin' });
     assert.equal(minted.status, 201, minted.text);
     const acme: string = minted.json.token;
     assert.equal((await h.call('POST', '/v1/workflows', { text: TEST_DEF, file: 'daily.def' })).status, 201);
