@@ -53,6 +53,8 @@ export const ERROR_CODES = {
   BACKUP_STORE_FAILED: { status: 502, retryable: true, summary: 'the long-term backup store refused or failed a read or write' },
 
   // [stores] entries below (helper h/stores; keep them under this line)
+  BACKUP_STORE_AUTH_FAILED: { status: 502, retryable: false, summary: 'the long-term backup store refused the credentials (SFTP user, key or password; S3 access key) or forbids the operation' },
+  BACKUP_STORE_HOST_KEY_MISMATCH: { status: 502, retryable: false, summary: 'the SFTP backup server presented a host key whose fingerprint differs from the pinned one' },
 
   // [replicas] entries below (helper h/replicas; keep them under this line)
 
