@@ -4,6 +4,7 @@
  */
 import { doc, type DriverOptionsSchema } from '../option-types.js';
 import { parseSimModel } from './model.js';
+import { readSimHosts } from './hosts.js';
 
 const ms = { type: 'number', min: 0 } as const;
 
@@ -32,6 +33,13 @@ export const SIM_OPTIONS: DriverOptionsSchema = {
     stepFailures: doc({ type: 'object', values: { type: 'number', min: 0, max: 1 } }, 'step name → probability that it fails'),
     operationLatencyMs: doc(ms, 'how long every custom operation run on a simulated agent takes, in ms (default: stepLatencyMs)'),
     operationFailures: doc({ type: 'object', values: { type: 'number', min: 0, max: 1 } }, 'operation name → probability that a run on one instance fails'),
+    hosts: doc({
+      type: 'array',
+      items: { type: 'object', required: ['name', 'nodes'], fields: { name: { type: 'string' }, nodes: { type: 'number', integer: true, min: 1 }, cores: { type: 'number', integer: true, min: 1 }, memory: { type: 'number', integer: true, min: 1 }, attributes: { type: 'object' } } },
+    }, 'the host model: machines servers are placed on, each with a capacity in nodes (and cores, memory in MiB) and attributes for custom placement ranks'),
   },
-  check: (o) => void parseSimModel(o),
+  check: (o) => {
+    parseSimModel(o);
+    readSimHosts(o);
+  },
 };
