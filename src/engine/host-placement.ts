@@ -38,9 +38,11 @@ export class HostPlacer {
 
   /**
    * Places `nodes` (all of one cloud) in order. Throws PLACEMENT_ANTI_AFFINITY or
-   * PLACEMENT_HOST_FULL; `exclude` are node keys whose own earlier choice does not count.
+   * PLACEMENT_HOST_FULL. The nodes' own earlier choices do not count. With `record`, each
+   * choice is set on its node record before anything else runs (the caller persists it), so
+   * placements in flight at once see each other.
    */
-  async place(d: Deployment, cloud: string, nodes: readonly NewNode[], signal: AbortSignal): Promise<HostPlan> {
+  async place(d: Deployment, cloud: string, nodes: readonly NewNode[], signal: AbortSignal, record = false): Promise<HostPlan> {
     const driver = this.ctx.driverOf(d, cloud);
     if (!driver.hosts) return { kind: 'cloud-decides', note: `${cloud} places nodes itself (the ${driver.platform} driver has no host model)` };
     const reported = await driver.hosts(signal);
@@ -60,6 +62,12 @@ export class HostPlacer {
       const hosts = this.hostsOf(reported, handle, skip, loads, decisions);
       const requests: PlacementRequest[] = list.map((n) => this.request(d, n));
       decisions.push(...placeNodes(hosts, requests, policy, `${d.spec.name}: placement on ${cloud}`));
+    }
+    if (record) {
+      for (const x of decisions) {
+        const n = this.ctx.nodes.get(x.key);
+        if (n) n.placement = { ...(n.placement ?? { cloud: n.cloud }), host: x.host, why: x.reason };
+      }
     }
     return { kind: 'placed', decisions };
   }

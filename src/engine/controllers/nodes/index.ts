@@ -32,10 +32,10 @@ export class NodesController implements Actuator {
   private async placeOnHost(d: Deployment, inst: InstanceRec, n: NodeRec, signal: AbortSignal): Promise<boolean> {
     const { ctx } = this;
     try {
-      const plan = await this.hosts.place(d, n.cloud, [{ key: n.key, component: inst.component, instance: inst.name }], signal);
+      const plan = await this.hosts.place(d, n.cloud, [{ key: n.key, component: inst.component, instance: inst.name }], signal, true);
       if (plan.kind === 'cloud-decides') return true;
       const choice = plan.decisions[0]!;
-      await ctx.setNode(n, 'creating', `placed: ${choice.reason}`, { placement: { ...(n.placement ?? { cloud: n.cloud }), host: choice.host, why: choice.reason } }, { host: choice.host });
+      await ctx.setNode(n, 'creating', `placed: ${choice.reason}`, {}, { host: choice.host });
       return true;
     } catch (e) {
       if (signal.aborted) return false;
