@@ -17,13 +17,16 @@ export const Placement = Type.Object(
   { additionalProperties: false, description: 'where this template\'s nodes go among the hosts of its cloud (ssh, sim) or among clouds' },
 );
 
+/** Component and port names (./schema.ts NAME_PATTERN; not imported, which would make a cycle). */
+const NameKey = Type.String({ pattern: '^[a-z][a-z0-9-]{0,39}$' });
 const Cidr = Type.String({ pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$', description: 'an IPv4 or IPv6 address or network (CIDR)' });
 
 export const Firewall = Type.Object(
   {
     enabled: Type.Optional(Type.Boolean({ description: 'default true when the section is present' })),
     open: Type.Optional(
-      Type.Record(Type.String(), Type.Record(Type.String(), Type.Array(Cidr, { minItems: 1 }), { description: 'provided port → sources' }), {
+      Type.Record(NameKey, Type.Record(NameKey, Type.Array(Cidr, { minItems: 1 }), { additionalProperties: false, description: 'provided port → sources' }), {
+        additionalProperties: false,
         description: 'component → provided port → sources allowed beyond the channels\' consumers (for ports reached from outside, such as a load balancer\'s)',
       }),
     ),
