@@ -63,6 +63,9 @@ export const ERROR_CODES = {
   // [images] entries below (helper h/images; keep them under this line)
 
   // [placement] entries below (helper h/placement; keep them under this line)
+  PLACEMENT_ANTI_AFFINITY: { status: 422, retryable: false, summary: 'anti-affinity cannot hold: fewer hosts (or clouds) with room than instances of the component' },
+  PLACEMENT_HOST_FULL: { status: 422, retryable: false, summary: 'no host of the cloud has room for the node (capacity in nodes, cores or memory)' },
+  FIREWALL_FAILED: { status: 502, retryable: true, summary: 'the firewall rules the channels need could not be applied on a cloud or host' },
 
   // [users] entries below (helper h/users; keep them under this line)
   RATE_LIMITED: { status: 429, retryable: true, summary: 'too many tries (failed logins from this address); details.retryAfterMs says when to try again' },
