@@ -12,6 +12,7 @@ import { ERROR_CODES, NubisError, type ErrorCode } from '../errors/index.js';
 import type { HandlerName } from '../model/types.js';
 import type { AgentClient, AgentStatus, JobFeed, JobInfo, JobStatusList, StepRequest, StepResult } from './protocol.js';
 import { agentClientOptions, type AgentTlsClient } from './tls/index.js';
+import { fetchArchive, pushArchive } from './archive-client.js';
 
 /** How the control plane dials an agent: its TLS pin for an `https:` URL, nothing for `http:` (local). */
 export type AgentTransport = AgentTlsClient | undefined;
@@ -148,6 +149,8 @@ export function createHttpAgentClient(url: string, token: string, tls?: AgentTra
       if (r.status < 200 || r.status > 299) throw replyError(r, base);
       return r.text;
     },
+    archive: (instance, paths, signal) => fetchArchive(base, tls, token, instance, paths, signal),
+    extract: (instance, body, signal) => pushArchive(base, tls, token, instance, body, signal),
   };
 }
 

@@ -14,6 +14,7 @@ import { normaliseOperations, operationProblems } from './operations.js';
 import { checkTemplateCloudInit, type TemplateCloudInit } from './cloud-init-spec.js';
 import { alertsProblems, normaliseAlerts } from './alerts.js';
 import { normaliseRecovery, recoveryProblems } from './recovery.js';
+import { backupsProblems, normaliseBackups } from './backups.js';
 import type {
   AppSpec,
   ChannelSpec,
@@ -511,6 +512,7 @@ function checkSemantics(ctx: Ctx, raw: unknown, artefacts: ReadonlySet<string> |
   }
   checkCycles(ctx, components);
   for (const p of scalingProblems(top, components)) reportAt(ctx, p.path, p.expected, p.found);
+  for (const p of backupsProblems(top, durationMs)) reportAt(ctx, p.path, p.expected, p.found);
 }
 
 function checkInstances(ctx: Ctx, base: Seg[], c: Rec): void {
@@ -551,7 +553,7 @@ function checkLifecycle(ctx: Ctx, base: Seg[], c: Rec): void {
   const lc = rec(c['lifecycle']);
   const provided = rec(c['provides']);
   const ports = Object.keys(provided).length ? Object.keys(provided).join(', ') : 'none';
-  for (const h of HANDLER_NAMES) {
+  for (const h of [...HANDLER_NAMES, 'backup', 'restore', 'verify'] as const) {
     const handler = lc[h];
     if (handler !== null && typeof handler === 'object') checkDuration(ctx, [...base, 'lifecycle', h, 'timeout'], rec(handler)['timeout']);
   }
@@ -718,6 +720,7 @@ function normalise(doc: SpecDoc): AppSpec {
     out.access = { credentials: Object.fromEntries(Object.entries(doc.access.credentials ?? {}).map(([n, c]) => [n, { name: n, generate: c.generate, length: c.length ?? 24, env: c.env, component: c.component }])) };
   }
   if (doc.alerts) out.alerts = normaliseAlerts(doc.alerts);
+  if (doc.backups) out.backups = normaliseBackups(doc.backups, (c) => doc.components[c]?.lifecycle ?? {}, parseDuration);
   return out;
 }
 

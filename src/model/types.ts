@@ -4,6 +4,7 @@
  */
 import type { HandlerName, ParamType, Platform, RecoveryStep, RECOVERY_ACTIONS } from './schema.js';
 import type { AlertsSpec } from './alerts.js';
+import type { BackupPolicySpec } from './backups.js';
 
 export interface AppSpec {
   /** The deployment name. */
@@ -23,6 +24,8 @@ export interface AppSpec {
   access?: { credentials: Record<string, AccessCredentialSpec> };
   /** Alert rules and channels (src/operations/alerts); present only when the spec has the section. */
   alerts?: AlertsSpec;
+  /** Backup policies by name (src/operations/backups); present only when the spec has the section. */
+  backups?: Record<string, BackupPolicySpec>;
 }
 
 /** A generated credential: its value lives sealed in `components[component].secretEnv[env]` once applied. */
