@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { NubisError } from '../errors/index.js';
-import { agentRequest, type AgentTransport } from './client.js';
+import { agentRequest, type AgentTransport } from './request.js';
 import type { InstanceArchive } from './protocol.js';
 
 function fail(base: URL, res: IncomingMessage): Promise<never> {
