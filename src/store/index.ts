@@ -22,6 +22,8 @@ import { openSqliteBackend } from './sqlite.js';
 import { isPostgresUrl, openPostgresBackend } from './postgres.js';
 import { createRecoveryRepo, type RecoveryRepo } from './recovery.js';
 import { pruneEvents, type EventPrune } from './events-prune.js';
+import { createUserRepo, type UserRepo } from './users.js';
+import { createCatalogRepo, type CatalogRepo } from './catalog.js';
 
 export type { EventPrune } from './events-prune.js';
 
@@ -104,6 +106,10 @@ export interface Store {
   readonly recovery: RecoveryRepo;
   /** Backups, restores and restore drills (./backups.ts). */
   readonly backups: BackupRepo;
+  /** Users, roles per tenant, browser sessions, tokens' roles (./users.ts). */
+  readonly users: UserRepo;
+  /** The service catalog's templates and orders (./catalog.ts). */
+  readonly catalog: CatalogRepo;
 
   /** Which database is underneath. */
   readonly dialect: StoreDialect;
@@ -267,6 +273,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     alerts: createAlertRepo(db),
     recovery: createRecoveryRepo(db),
     backups: createBackupRepo(db),
+    users: createUserRepo(db),
+    catalog: createCatalogRepo(db),
     statementStats: () => backend.stats(),
     async close() {
       while (queue.length > 0 || scheduled) await flush();
@@ -280,6 +288,8 @@ export type { Database } from './schema.js';
 export type { StatementCacheStats } from './statement-cache.js';
 export type { AccessRepo, AccessRow } from './access.js';
 export type { RecoveryRepo, RecoveryStateRow } from './recovery.js';
+export type { UserRepo, UserRow, SessionRow, TokenRow } from './users.js';
+export type { CatalogRepo, CatalogTemplateRow, CatalogOrderRow } from './catalog.js';
 export type { WorkflowRepo, WorkflowRow, WorkflowFileRow, WorkflowNodeRow, WorkflowLogRow } from './workflows.js';
 export type { OperationRepo, OperationRunRow, OperationInstanceRunRow } from './operations.js';
 export type { BackupRepo, BackupRunRow, BackupRunFilter } from './backups.js';
