@@ -27,6 +27,7 @@ import { buildRecoveryRoutes } from './routes-recovery.js';
 // [leaks] entries below (helper h/leaks; keep them under this line)
 
 // [images] entries below (helper h/images; keep them under this line)
+import { buildPolicyRoutes, type PolicyRouteDeps } from './routes-policy.js';
 
 // [placement] entries below (helper h/placement; keep them under this line)
 
@@ -59,6 +60,8 @@ export interface RouteDeps {
   // [leaks] entries below (helper h/leaks; keep them under this line)
 
   // [images] entries below (helper h/images; keep them under this line)
+  /** Image marketplace, quotas and address pools (src/policy); their routes answer 503 without them. */
+  policy?: PolicyRouteDeps;
 
   // [placement] entries below (helper h/placement; keep them under this line)
 
@@ -274,6 +277,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
     // [leaks] entries below (helper h/leaks; keep them under this line)
 
     // [images] entries below (helper h/images; keep them under this line)
+    ...buildPolicyRoutes(deps.policy),
 
     // [placement] entries below (helper h/placement; keep them under this line)
 

@@ -22,6 +22,8 @@ import { createAlertsService, createRecovery } from '../operations/index.js';
 import type { MetricStore } from '../metrics/types.js';
 import { createHttpAgentMetricsClient, loadAgentCa } from '../agent/index.js';
 import { acquireServeLock } from './serve-lock.js';
+import { createOperatorControls } from '../policy/index.js'; // [images]
+import type { Deployment } from '../engine/index.js'; // [images]
 
 export interface ServerHandle {
   url: string;
@@ -130,8 +132,11 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     }
     // the agent CA: made at the first start on this data directory (see src/agent/tls/ca.ts)
     const agentCa = loadAgentCa(dataDir);
+    // [images] operators' controls (src/policy): image policy, quotas, address pools; the control plane checks through them
+    let engineRef: { deployments: Map<string, Deployment> } | undefined;
+    const controls = createOperatorControls({ store, events, clock: createRealClock(), deployment: (id) => engineRef?.deployments.get(id) });
     const controlPlane = await createControlPlane({
-      dataDir, store, events, secretKey,
+      dataDir, store, events, secretKey, admission: () => controls.admission,
       ...(o.allowLocalTenants ? { allowLocalTenants: true } : {}),
       ...(o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}),
     });
@@ -179,6 +184,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     // [leaks] entries below (helper h/leaks; keep them under this line)
 
     // [images] entries below (helper h/images; keep them under this line)
+    engineRef = controlPlane.engine;
 
     // [placement] entries below (helper h/placement; keep them under this line)
 
@@ -187,10 +193,13 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     // [console] entries below (helper h/console; keep them under this line)
     const api = createApiServer({
       controlPlane, store, metrics, scaling, workflows, alerts, recovery,
+      policy: controls, // [images]
       ...(o.log ? { log: o.log } : {}),
     });
     await controlPlane.start();
     cleanups.push(() => controlPlane.stop());
+    controls.start(); // [images]
+    cleanups.push(() => controls.stop());
     cleanups.push(() => workflows.stop());
     await metrics.start();
     cleanups.push(() => metrics.stop());

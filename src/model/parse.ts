@@ -649,7 +649,9 @@ function normalise(doc: SpecDoc): AppSpec {
     if (r.clouds !== undefined) req.clouds = [...r.clouds];
     if (r.locations !== undefined) req.locations = [...r.locations];
     if (r.maxPrice !== undefined) req.maxPrice = r.maxPrice;
-    nodeTemplates[name] = { name, ...(t.cloud !== undefined ? { cloud: t.cloud } : {}), requirements: req, ...(t.spread ? { spread: t.spread } : {}) };
+    nodeTemplates[name] = {
+      name, ...(t.cloud !== undefined ? { cloud: t.cloud } : {}), requirements: req, ...(t.spread ? { spread: t.spread } : {}), ...(t.address ? { address: { pool: t.address.pool } } : {}),
+    };
   }
   const components: Record<string, ComponentSpec> = {};
   for (const [name, c] of Object.entries(doc.components)) {
