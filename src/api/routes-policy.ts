@@ -68,7 +68,7 @@ export const POLICY_SCHEMAS: Record<string, TSchema> = {
     deployments: Type.Array(Type.Object({ name: Type.String(), nodes: Type.Integer(), cores: Type.Integer(), memory: Type.Integer() })),
   }),
   AddressPoolInput: Type.Object({
-    ranges: Type.Array(Type.String(), { minItems: 1, maxItems: 100, description: 'IPv4 CIDR blocks (10.0.0.0/28) or ranges (10.0.1.5-10.0.1.9)' }),
+    ranges: Type.Array(Type.String(), { minItems: 1, maxItems: 100, description: 'IPv4 CIDR ranges (10.0.0.0/28) or address ranges (10.0.1.5-10.0.1.9)' }),
     holdMs: Type.Optional(Type.Integer({ minimum: 0, description: 'how long a gone node\'s address is held for its deployment; default 3 600 000' })),
     floatingNetwork: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   }, { additionalProperties: false }),
