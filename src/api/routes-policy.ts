@@ -11,7 +11,7 @@ import { NubisError } from '../errors/index.js';
 import { IMAGE_CHECKS, IMAGE_POLICY_MODES, type AddressPools, type ImageMarketplace, type Quotas } from '../policy/index.js';
 import type { Route, ResponseSpec, RouteContext } from './router.js';
 import { callerTenant } from './tenant-scope.js';
-import { isAdmin } from './auth.js';
+import { INSTALLATION_TENANT } from '../users/index.js';
 
 export interface PolicyRouteDeps {
   images: ImageMarketplace;
@@ -97,7 +97,8 @@ export function buildPolicyRoutes(deps: PolicyRouteDeps | undefined): Route[] {
     if (!deps) throw new NubisError('UNAVAILABLE', 'this control plane runs no operators\' controls');
     return deps;
   };
-  const admin = (c: RouteContext): boolean => isAdmin(c.caller.actor.startsWith('user:') ? c.caller.actor.slice(5) : '', callerTenant(c.caller));
+  /** The installation's administrator (an admin of tenant `default`). */
+  const admin = (c: RouteContext): boolean => c.identity?.tenant === INSTALLATION_TENANT && c.identity.role === 'admin';
   /** The tenant acted in: `?tenant=` for the administrator only. */
   const tenantOf = (c: RouteContext): string => {
     const t = c.query['tenant'];
@@ -143,7 +144,7 @@ export function buildPolicyRoutes(deps: PolicyRouteDeps | undefined): Route[] {
       handle: async (c) => ({ status: 200, body: { endorsers: await need().images.endorsers(tenantOf(c)) } }),
     },
     {
-      method: 'PUT', path: '/v1/image-endorsers/{name}', operationId: 'putEndorser', summary: 'register or replace an endorser\'s ed25519 public key (administrator)', auth: true,
+      method: 'PUT', path: '/v1/image-endorsers/{name}', operationId: 'putEndorser', role: 'admin', installation: true, summary: 'register or replace an endorser\'s ed25519 public key (administrator)', auth: true,
       params: nameParam('endorser name'), query: tenantQuery, body: 'EndorserInput',
       responses: { 200: ok('EndorserView', 'the key was replaced'), 201: ok('EndorserView', 'the key was registered'), ...errors, 403: adminOnly, ...body },
       handle: async (c) => {
@@ -152,7 +153,7 @@ export function buildPolicyRoutes(deps: PolicyRouteDeps | undefined): Route[] {
       },
     },
     {
-      method: 'DELETE', path: '/v1/image-endorsers/{name}', operationId: 'deleteEndorser', summary: 'remove an endorser\'s key (its entries then fail with unknown-endorser-key)', auth: true,
+      method: 'DELETE', path: '/v1/image-endorsers/{name}', operationId: 'deleteEndorser', role: 'admin', installation: true, summary: 'remove an endorser\'s key (its entries then fail with unknown-endorser-key)', auth: true,
       params: nameParam('endorser name'), query: tenantQuery, responses: { 200: ok('Removed'), ...errors, 403: adminOnly },
       handle: async (c) => {
         await need().images.deleteEndorser(operator(c, 'endorser keys'), p(c), by(c));
@@ -165,7 +166,7 @@ export function buildPolicyRoutes(deps: PolicyRouteDeps | undefined): Route[] {
       handle: async (c) => ({ status: 200, body: { policies: await need().images.policies(tenantOf(c)), checks: [...IMAGE_CHECKS] } }),
     },
     {
-      method: 'PUT', path: '/v1/image-policies', operationId: 'setImagePolicy', summary: 'set the image policy of a tenant or of one of its clouds (administrator)', auth: true,
+      method: 'PUT', path: '/v1/image-policies', operationId: 'setImagePolicy', role: 'admin', installation: true, summary: 'set the image policy of a tenant or of one of its clouds (administrator)', auth: true,
       query: tenantQuery, body: 'ImagePolicyInput', responses: { 200: ok('ImagePolicyView'), ...errors, 403: adminOnly, ...body },
       handle: async (c) => {
         const b = c.body as { cloud?: string; mode: string };
@@ -173,7 +174,7 @@ export function buildPolicyRoutes(deps: PolicyRouteDeps | undefined): Route[] {
       },
     },
     {
-      method: 'DELETE', path: '/v1/image-policies', operationId: 'deleteImagePolicy', summary: 'remove the image policy of a tenant (no cloud) or of one cloud (administrator)', auth: true,
+      method: 'DELETE', path: '/v1/image-policies', operationId: 'deleteImagePolicy', role: 'admin', installation: true, summary: 'remove the image policy of a tenant (no cloud) or of one cloud (administrator)', auth: true,
       query: { ...tenantQuery, cloud: { schema: Name, description: 'the cloud; absent: the tenant-wide policy' } },
       responses: { 200: ok('Removed'), ...errors, 403: adminOnly },
       handle: async (c) => {
@@ -188,7 +189,7 @@ export function buildPolicyRoutes(deps: PolicyRouteDeps | undefined): Route[] {
       handle: async (c) => ({ status: 200, body: await need().quotas.show(tenantOf(c)) }),
     },
     {
-      method: 'PUT', path: '/v1/quotas', operationId: 'setQuotas', summary: 'set a tenant\'s quotas (administrator); null removes a limit', auth: true,
+      method: 'PUT', path: '/v1/quotas', operationId: 'setQuotas', role: 'admin', installation: true, summary: 'set a tenant\'s quotas (administrator); null removes a limit', auth: true,
       query: tenantQuery, body: 'QuotaInput', responses: { 200: ok('QuotaView'), ...errors, 403: adminOnly, ...body },
       handle: async (c) => ({ status: 200, body: await need().quotas.set(operator(c, 'quotas'), c.body, by(c)) }),
     },
@@ -198,7 +199,7 @@ export function buildPolicyRoutes(deps: PolicyRouteDeps | undefined): Route[] {
       handle: async (c) => ({ status: 200, body: { pools: await need().addresses.pools(tenantOf(c)) } }),
     },
     {
-      method: 'PUT', path: '/v1/address-pools/{name}', operationId: 'putAddressPool', summary: 'create or change an address pool (administrator)', auth: true,
+      method: 'PUT', path: '/v1/address-pools/{name}', operationId: 'putAddressPool', role: 'admin', installation: true, summary: 'create or change an address pool (administrator)', auth: true,
       params: nameParam('pool name'), query: tenantQuery, body: 'AddressPoolInput',
       responses: { 200: ok('AddressPoolView', 'the pool changed'), 201: ok('AddressPoolView', 'the pool was created'), ...errors, 403: adminOnly, 409: { description: 'a leased address would fall outside', schema: 'Error' }, ...body },
       handle: async (c) => {
@@ -207,7 +208,7 @@ export function buildPolicyRoutes(deps: PolicyRouteDeps | undefined): Route[] {
       },
     },
     {
-      method: 'DELETE', path: '/v1/address-pools/{name}', operationId: 'deleteAddressPool', summary: 'remove an address pool with nothing leased or held (administrator)', auth: true,
+      method: 'DELETE', path: '/v1/address-pools/{name}', operationId: 'deleteAddressPool', role: 'admin', installation: true, summary: 'remove an address pool with nothing leased or held (administrator)', auth: true,
       params: nameParam('pool name'), query: tenantQuery, responses: { 200: ok('Removed'), ...errors, 403: adminOnly, 409: { description: 'addresses are leased or held', schema: 'Error' } },
       handle: async (c) => {
         await need().addresses.deletePool(operator(c, 'address pools'), p(c), by(c));

@@ -22,6 +22,8 @@ import { isPostgresUrl, openPostgresBackend } from './postgres.js';
 import { createRecoveryRepo, type RecoveryRepo } from './recovery.js';
 import { pruneEvents, type EventPrune } from './events-prune.js';
 import { createPolicyRepo, type PolicyRepo } from './policy.js';
+import { createUserRepo, type UserRepo } from './users.js';
+import { createCatalogRepo, type CatalogRepo } from './catalog.js';
 
 export type { EventPrune } from './events-prune.js';
 
@@ -110,6 +112,10 @@ export interface Store {
   readonly recovery: RecoveryRepo;
   /** Image marketplace, quotas and address pools (./policy.ts). */
   readonly policy: PolicyRepo;
+  /** Users, roles per tenant, browser sessions, tokens' roles (./users.ts). */
+  readonly users: UserRepo;
+  /** The service catalog's templates and orders (./catalog.ts). */
+  readonly catalog: CatalogRepo;
 
   /** Which database is underneath. */
   readonly dialect: StoreDialect;
@@ -301,6 +307,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     alerts: createAlertRepo(db),
     recovery: createRecoveryRepo(db),
     policy,
+    users: createUserRepo(db),
+    catalog: createCatalogRepo(db),
     statementStats: () => backend.stats(),
     async close() {
       while (queue.length > 0 || scheduled) await flush();
@@ -317,6 +325,8 @@ export type { RecoveryRepo, RecoveryStateRow } from './recovery.js';
 export type {
   PolicyRepo, QuotaUse, QuotaName, QuotaRefusal, QuotaLimits, ImageEndorserRow, ImageEntryRow, ImagePolicyRow, QuotaUsageRow, QuotaReservationRow, AddressPoolRow, AddressLeaseRow,
 } from './policy.js';
+export type { UserRepo, UserRow, SessionRow, TokenRow } from './users.js';
+export type { CatalogRepo, CatalogTemplateRow, CatalogOrderRow } from './catalog.js';
 export type { WorkflowRepo, WorkflowRow, WorkflowFileRow, WorkflowNodeRow, WorkflowLogRow } from './workflows.js';
 export type { OperationRepo, OperationRunRow, OperationInstanceRunRow } from './operations.js';
 export type { AlertRepo, AlertRow, AlertObjectRow, AlertDeliveryRow, AlertListFilter } from './alerts.js';
