@@ -29,6 +29,7 @@ import type { Backups } from '../operations/index.js';
 // [leaks] entries below (helper h/leaks; keep them under this line)
 
 // [images] entries below (helper h/images; keep them under this line)
+import { buildPolicyRoutes, type PolicyRouteDeps } from './routes-policy.js';
 
 // [placement] entries below (helper h/placement; keep them under this line)
 
@@ -63,6 +64,8 @@ export interface RouteDeps {
   // [leaks] entries below (helper h/leaks; keep them under this line)
 
   // [images] entries below (helper h/images; keep them under this line)
+  /** Image marketplace, quotas and address pools (src/policy); their routes answer 503 without them. */
+  policy?: PolicyRouteDeps;
 
   // [placement] entries below (helper h/placement; keep them under this line)
 
@@ -279,6 +282,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
     // [leaks] entries below (helper h/leaks; keep them under this line)
 
     // [images] entries below (helper h/images; keep them under this line)
+    ...buildPolicyRoutes(deps.policy),
 
     // [placement] entries below (helper h/placement; keep them under this line)
 

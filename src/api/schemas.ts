@@ -22,6 +22,7 @@ import { BACKUP_SCHEMAS } from './routes-backups.js';
 import { WORKFLOW_SCHEMAS } from './routes-workflows.js';
 import { OPERATION_SCHEMAS } from './routes-operations.js';
 import { ALERT_API_SCHEMAS } from './routes-alerts.js';
+import { POLICY_SCHEMAS } from './routes-policy.js';
 
 const closed = Type.Object;
 const opts = { additionalProperties: false } as const;
@@ -372,6 +373,7 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   ...WORKFLOW_SCHEMAS,
   ...OPERATION_SCHEMAS,
   ...ALERT_API_SCHEMAS,
+  ...POLICY_SCHEMAS,
   // [users] entries below (helper h/users; keep them under this line)
   ...USER_SCHEMAS,
   ...CATALOG_SCHEMAS,

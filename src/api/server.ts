@@ -28,6 +28,7 @@ import type { CatalogService } from '../catalog/index.js';
 import { NAMED_SCHEMAS } from './schemas.js';
 import { validateBody } from './validate.js';
 import { valueWithoutPaths } from './no-paths.js';
+import type { PolicyRouteDeps } from './routes-policy.js';
 
 export const DEFAULT_BODY_LIMIT = 20 * 1024 * 1024;
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -55,6 +56,8 @@ export interface ApiServerOptions {
   recovery?: Recovery;
   /** Backups (src/operations/backups); their routes answer 503 without it. */
   backups?: Backups;
+  /** Image marketplace, quotas and address pools (src/policy); their routes answer 503 without them. */
+  policy?: PolicyRouteDeps;
   /** Users, sessions and the tokens' roles (src/users). Default: one over `store`. */
   users?: UserService;
   // [users] entries below (helper h/users; keep them under this line)
@@ -185,6 +188,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       ...(opts.workflows ? { workflows: opts.workflows } : {}),
       ...(opts.recovery ? { recovery: opts.recovery } : {}),
       ...(opts.backups ? { backups: opts.backups } : {}),
+      ...(opts.policy ? { policy: opts.policy } : {}),
       openapi: () => (openapi ??= buildOpenApi(routes, opts.version ?? '0.1.0')),
     }),
     ...buildTokenRoutes(opts.store, opts.controlPlane.events),

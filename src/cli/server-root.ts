@@ -23,6 +23,8 @@ import { createBackups } from '../operations/index.js';
 import type { MetricStore } from '../metrics/types.js';
 import { createHttpAgentMetricsClient, loadAgentCa } from '../agent/index.js';
 import { acquireServeLock } from './serve-lock.js';
+import { createOperatorControls } from '../controls/index.js'; // [images]
+import type { Deployment } from '../engine/index.js'; // [images]
 import { createUserService, type SessionTimes } from '../users/index.js';
 import { createCatalog } from '../catalog/index.js';
 
@@ -135,8 +137,11 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     }
     // the agent CA: made at the first start on this data directory (see src/agent/tls/ca.ts)
     const agentCa = loadAgentCa(dataDir);
+    // [images] operators' controls (src/policy): image policy, quotas, address pools; the control plane checks through them
+    let engineRef: { deployments: Map<string, Deployment> } | undefined;
+    const controls = createOperatorControls({ store, events, clock: createRealClock(), deployment: (id) => engineRef?.deployments.get(id) });
     const controlPlane = await createControlPlane({
-      dataDir, store, events, secretKey,
+      dataDir, store, events, secretKey, admission: () => controls.admission,
       ...(o.allowLocalTenants ? { allowLocalTenants: true } : {}),
       ...(o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}),
     });
@@ -192,6 +197,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     // [leaks] entries below (helper h/leaks; keep them under this line)
 
     // [images] entries below (helper h/images; keep them under this line)
+    engineRef = controlPlane.engine;
 
     // [placement] entries below (helper h/placement; keep them under this line)
 
@@ -202,11 +208,14 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     // [console] entries below (helper h/console; keep them under this line)
     const api = createApiServer({
       controlPlane, store, metrics, scaling, workflows, alerts, recovery, backups,
+      policy: controls, // [images]
       users, catalog,
       ...(o.log ? { log: o.log } : {}),
     });
     await controlPlane.start();
     cleanups.push(() => controlPlane.stop());
+    controls.start(); // [images]
+    cleanups.push(() => controls.stop());
     cleanups.push(() => workflows.stop());
     await metrics.start();
     cleanups.push(() => metrics.stop());

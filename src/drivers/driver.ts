@@ -106,6 +106,13 @@ export interface Driver {
   readSnapshot?(ref: SnapshotRef, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>>;
   /** Deletes the snapshot and all its parts. Idempotent: a snapshot already gone is done. */
   deleteSnapshot?(ref: SnapshotRef, signal: AbortSignal): Promise<void>;
+  /**
+   * The SHA-256 of an image's bytes as the cloud holds them (by id or name), for the image
+   * policy (src/policy/images). Undefined when the cloud has no such image. Optional: a platform
+   * that cannot read an image's bytes or checksum has none, and an endorsed-only policy refuses
+   * its images (the checksum cannot be checked).
+   */
+  imageChecksum?(image: string, signal: AbortSignal): Promise<ImageChecksum | undefined>;
   /** Releases connections and timers. Nodes keep running. */
   close(): Promise<void>;
   // [placement] optional calls (helper h/placement)
@@ -133,6 +140,15 @@ export interface CloudHost {
   /** For custom ranks: rack, zone, … as the cloud options give them. */
   attributes?: Record<string, string | number>;
   nodes: { id: string; key?: string; cores?: number; memoryMiB?: number }[];
+}
+
+/** An image's checksum as the cloud reports it, and where it was read. */
+export interface ImageChecksum {
+  /** Lower-case hex. */
+  sha256: string;
+  sizeBytes?: number;
+  /** How it was read, for messages: `glance os_hash_value`, `file /srv/images/x.img`, `sim model`. */
+  source: string;
 }
 
 export interface SnapshotRequest {

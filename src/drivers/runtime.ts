@@ -36,7 +36,7 @@ import { snapshotCall as need, type CloudNode, type CreateNodeRequest, type Driv
 import type { CloudHealth } from './cloud-health.js';
 
 /** The optional snapshot calls (./driver.ts) are wrapped when the driver has them. */
-export type DriverOp = 'create' | 'get' | 'list' | 'delete' | 'reboot' | SnapshotOp | PolicyOp;
+export type DriverOp = 'create' | 'get' | 'list' | 'delete' | 'reboot' | 'imageChecksum' | SnapshotOp | PolicyOp;
 /** The optional placement and firewall calls (./driver.ts). */
 export type PolicyOp = 'hosts' | 'applyFirewall' | 'removeFirewall';
 
@@ -90,6 +90,8 @@ const DEFAULT_TIMEOUTS: Record<DriverOp, number> = {
   list: 2 * 60_000,
   delete: 2 * 60_000,
   reboot: 2 * 60_000,
+  // reading an image's bytes to hash them (clouds that record no SHA-256) can take a while
+  imageChecksum: 10 * 60_000,
   snapshot: 10 * 60_000,
   snapshotStatus: 2 * 60_000,
   readSnapshot: 2 * 60_000,
@@ -312,6 +314,9 @@ export function wrapDriver(driver: Driver, opts: RuntimeOptions): RuntimeDriver 
         call('list', Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(','), true, signal, (d, s) => d.list(tags, s)),
       delete: (id, signal) => call('delete', id, true, signal, (d, s) => d.delete(id, s)),
       reboot: (id, signal) => call('reboot', id, true, signal, (d, s) => d.reboot(id, s)),
+      ...(driver.imageChecksum ? {
+        imageChecksum: (image: string, signal: AbortSignal) => call('imageChecksum', image, true, signal, (d, s) => (d.imageChecksum ? d.imageChecksum(image, s) : Promise.resolve(undefined))),
+      } : {}),
       agent: (node) => drivers.current.agent(node),
       close: () => closeQuietly(drivers.current),
     };

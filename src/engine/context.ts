@@ -7,7 +7,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Clock } from '../clock/index.js';
 import type { EventInput, EventLog } from '../events/index.js';
-import type { Store } from '../store/index.js';
+import type { Store, WriteOp } from '../store/index.js';
 import type { CloudSpec, ComponentSpec } from '../model/index.js';
 import type { Driver } from '../drivers/index.js';
 import { NubisError, toNubisError } from '../errors/index.js';
@@ -30,6 +30,11 @@ export interface EngineOptions {
   placement?: PlacementSource;
   /** Which tenants may use clouds that reach the control-plane host (./tenancy.ts). Default: only `default`. */
   tenancy?: TenantPolicy;
+  /**
+   * Guarded write ops joined to every desired-state write of a deployment (./admission.ts
+   * `Admission.reserve`: the quota reservation); when one throws, the write is refused whole.
+   */
+  reserve?: (d: Deployment) => WriteOp[];
   /** Opens a component's secret env values (sealed in the spec) for its handler's env only; absent: handlers get none. */
   openSecrets?: (d: Deployment, comp: ComponentSpec) => Record<string, string>;
   /** Most agent steps running at once across all nodes. Default 32. */

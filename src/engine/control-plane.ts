@@ -23,6 +23,7 @@ import { ADMIN_TENANT, deploymentId, localText, splitDeploymentId, type TenantPo
 import { componentWiringHashes, previewPlan } from './planner.js';
 import { providedEndpoints, servesTraffic } from './wiring.js';
 import { unreachableLine } from './reachability.js';
+import { imageOfDemand, type Admission, type NodeDemand } from './admission.js';
 import { ScaleRefusals, describeRefusal, isPolicy, outOfBounds, type RefusalInput } from './scale-refusals.js';
 import { carryCounts, prepareRollout, rolloutSummary, rolloutView, setPaused, type Prepared } from './rollout/index.js';
 import type {
@@ -89,7 +90,9 @@ function localAction(tenant: string, a: PlanResult['actions'][number]): PlanResu
   return { ...a, id: local(a.id), target: local(a.target), after: a.after.map(local), reason: local(a.reason) };
 }
 
-export function createControlPlaneFacade(engine: Engine, store: Store, events: EventLog, clock: Clock, tenancy: TenantPolicy = {}, clouds?: FacadeClouds, key?: SealingKey): ControlPlane {
+export function createControlPlaneFacade(
+  engine: Engine, store: Store, events: EventLog, clock: Clock, tenancy: TenantPolicy = {}, clouds?: FacadeClouds, key?: SealingKey, admission?: Admission,
+): ControlPlane {
   const iso = (ms: number): string => new Date(ms).toISOString();
 
   /** The spec as submitted with its secret values sealed and cut out of its text (../model/secrets.ts). */
@@ -236,6 +239,27 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
     }
   }
 
+  /** What each component asks for and where it would go, for the admission checks (./admission.ts). */
+  function demandsOf(d: Deployment): NodeDemand[] {
+    return Object.values(d.spec.components).map((c) => {
+      const count = d.status === 'destroying' ? 0 : desiredCount(d, c);
+      const placement = !c.cloud && count > 0 ? engine.placeFor(d, c.name).placement : undefined;
+      const cloud = c.cloud || placement?.cloud || '';
+      const cloudSpec = engine.cloudSpecFor(d, cloud);
+      const image = imageOfDemand(placement, cloudSpec);
+      const requirements = d.spec.nodeTemplates[c.nodeTemplate]?.requirements ?? {};
+      return { component: c.name, count, cloud, cloudSpec, requirements, ...(placement ? { placement } : {}), ...(image ? { image } : {}) };
+    });
+  }
+
+  /** The operators' controls (image policy, quotas): a NubisError naming the policy and the check refuses the spec. */
+  async function admit(d: Deployment, phase: 'plan' | 'apply'): Promise<void> {
+    if (!admission) return;
+    await admission.check({
+      phase, tenant: d.tenant, deployment: d.name, name: d.spec.name, demands: demandsOf(d), driverFor: (cloud) => engine.cloudFor(d, cloud).driver,
+    });
+  }
+
   /** `plan` shows where selection would put each new node, and why. */
   function explainPlacements(d: Deployment, actions: PlanResult['actions']): void {
     const planned = new Map<string, Placement[]>();
@@ -334,6 +358,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       } catch (e) {
         throw withSpecPosition(e, input.spec, p.file);
       }
+      await admit(d, 'plan');
       const preview = previewPlan(d, engine.instancesOf(d.name), engine.nodes, now).map(({ deployment: _d, ready: _r, ...a }) => a);
       explainPlacements(d, preview);
       await explainHosts(d, preview);
@@ -382,15 +407,26 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       } catch (e) {
         throw withSpecPosition(e, input.spec, p.file);
       }
+      await admit(d, 'apply');
       const roll = await rolloutOf(existing, p, d.version);
       d.rollout = roll.rollout;
+      const before = new Map<string, string | undefined>();
       const stamped = [...roll.stamps].flatMap(([k, rev]) => {
         const i = engine.instances.get(k);
         if (!i) return [];
+        before.set(k, i.revision);
         i.revision = rev;
         return [store.putInstance(instanceToRow(i))];
       });
       clouds?.changed();
+      // a refused reservation (a quota passed by a concurrent apply) leaves the instances as they were
+      const unstamp = (e: unknown): never => {
+        for (const [k, rev] of before) {
+          const i = engine.instances.get(k);
+          if (i) i.revision = rev as typeof i.revision;
+        }
+        throw e;
+      };
       await engine.saveDeployment(
         d,
         {
@@ -403,7 +439,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
           data: { version: d.version, file: p.file, artefacts: p.files.length },
         },
         [store.replaceArtefacts(d.name, p.files), ...stamped, ...engine.resetFailures(d.name)],
-      );
+      ).catch(unstamp);
       // the bounds may have changed: earlier refusals say nothing of the new ones
       refusals.forget(d.name);
       if (roll.rollout.status !== 'completed') {

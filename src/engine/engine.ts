@@ -205,9 +205,18 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     enqueue: (name) => ctx.enqueue(name),
     async saveDeployment(d, event, extra = []) {
       if (event.correlationId) d.correlationId = event.correlationId;
-      deployments.set(d.name, d);
-      forgetCaches(d.name);
-      await Promise.all([store.write(store.putDeployment(deploymentToRow(d)), ...extra), opts.events.append(ctx.ev(event))]);
+      const guard = opts.reserve?.(d) ?? [];
+      if (guard.length > 0) {
+        // a reservation may refuse the write: memory and the audit log change only once it committed
+        await store.writeGuarded(...guard, store.putDeployment(deploymentToRow(d)), ...extra);
+        deployments.set(d.name, d);
+        forgetCaches(d.name);
+        await opts.events.append(ctx.ev(event));
+      } else {
+        deployments.set(d.name, d);
+        forgetCaches(d.name);
+        await Promise.all([store.write(store.putDeployment(deploymentToRow(d)), ...extra), opts.events.append(ctx.ev(event))]);
+      }
       // a new cloud must be swept before anything is created on it
       for (const c of Object.keys(d.spec.clouds)) {
         const h = ctx.cloudFor(d, c);

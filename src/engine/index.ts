@@ -29,6 +29,7 @@ import type { TenantPolicy } from './tenancy.js';
 import type { Deployment } from './state.js';
 import type { Caller, ControlPlane } from './views.js';
 import type { OperationRunView, RunOperationRequest } from './operations/index.js';
+import type { Admission } from './admission.js';
 
 /**
  * The adaptive creation limiter's latency floor: a create (request to running) within 2.5 ×
@@ -67,6 +68,11 @@ export interface ControlPlaneOptions {
   cloudBackoff?: { baseMs?: number; maxMs?: number };
   /** How often handles no deployment uses are closed. Default 30 000. */
   retireIntervalMs?: number;
+  /**
+   * The operators' controls (image policy, quotas, address pools; src/policy), built once the
+   * registry exists: checked at plan and apply, reserved with the desired state, around creates.
+   */
+  admission?: (deps: { registry: Registry }) => Admission;
 }
 
 export interface RunningControlPlane extends ControlPlane {
@@ -104,6 +110,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
       return [...names];
     },
   });
+  const admission = opts.admission?.({ registry });
   // a deployment sees its own tenant's registered clouds, offers and credentials only
   const placement: PlacementSource = {
     cloud: (tenant, name) => registry.cloudSpec(tenant, name),
@@ -175,7 +182,10 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
     ...(opts.controlUrl ? { controlUrl: opts.controlUrl } : {}),
     factories,
     credentials,
-    wrap: (driver, cloud: CloudSpec, health, tenant) => wrapDriver(driver, { cloud: cloud.name, clock, onCall: (e) => onCall(e, tenant), health, ...(opts.retry ? { retry: opts.retry } : {}) }),
+    wrap: (driver, cloud: CloudSpec, health, tenant) => {
+      const rt = wrapDriver(driver, { cloud: cloud.name, clock, onCall: (e) => onCall(e, tenant), health, ...(opts.retry ? { retry: opts.retry } : {}) });
+      return admission?.guardDriver ? admission.guardDriver(rt, cloud) : rt;
+    },
     health: (cloud: CloudSpec) => createCloudHealth({ cloud: cloud.name, clock, ...opts.cloudBackoff, onChange: healthChanged }),
     // creates that end within seconds never read as a cloud slowing down (provisioning slow-downs are tens of seconds)
     limiter: (cloud: CloudSpec) => (cloud.concurrency ? createFixedLimiter({ limit: cloud.concurrency }) : createAdaptiveLimiter({ clock, initial: 2, max: 64, floorMs: CREATE_LATENCY_FLOOR_MS })),
@@ -185,6 +195,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
     store, events, clock, clouds, placement, tenancy,
     // spec values marked secret: sealed on plan/apply by the facade, opened only for a handler's env
     openSecrets: (d, c) => openSecretEnv(c, d.spec.name, key),
+    ...(admission?.reserve ? { reserve: (d: Deployment) => admission.reserve!(d) } : {}),
     ...opts.engine,
   });
   engineRef = engine;
@@ -198,7 +209,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
     },
     health: (d, name) => keeper.healthOf(d, name),
     changed: () => keeper.retireSoon(),
-  }, key);
+  }, key, admission);
   return {
     ...facade,
     engine,
@@ -219,6 +230,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
 }
 
 export type { Engine } from './engine.js';
+export { imageOfDemand, type Admission, type AdmissionRequest, type NodeDemand } from './admission.js';
 export type * from './views.js';
 export type { AccessView, CredentialView } from './access.js';
 export { deploymentId, splitDeploymentId, localText, hostAccess, checkHostAccess, ADMIN_TENANT, type TenantPolicy } from './tenancy.js';

@@ -64,6 +64,9 @@ export const ERROR_CODES = {
   // [leaks] entries below (helper h/leaks; keep them under this line)
 
   // [images] entries below (helper h/images; keep them under this line)
+  IMAGE_REFUSED: { status: 422, retryable: false, summary: 'the image policy refuses the image a node would boot (unendorsed, revoked, unknown endorser key, bad signature, expired, checksum unknown or mismatched)' },
+  QUOTA_EXCEEDED: { status: 422, retryable: false, summary: 'the change would take the tenant past a quota (nodes, cores, memory or deployments)' },
+  ADDRESS_POOL_EXHAUSTED: { status: 422, retryable: false, summary: 'the address pool has no free address (every one is leased or held)' },
 
   // [placement] entries below (helper h/placement; keep them under this line)
   PLACEMENT_ANTI_AFFINITY: { status: 422, retryable: false, summary: 'anti-affinity cannot hold: fewer hosts (or clouds) with room than instances of the component' },

@@ -653,7 +653,7 @@ function normalise(doc: SpecDoc): AppSpec {
     if (r.locations !== undefined) req.locations = [...r.locations];
     if (r.maxPrice !== undefined) req.maxPrice = r.maxPrice;
     nodeTemplates[name] = {
-      name, ...(t.cloud !== undefined ? { cloud: t.cloud } : {}), requirements: req, ...(t.spread ? { spread: t.spread } : {}),
+      name, ...(t.cloud !== undefined ? { cloud: t.cloud } : {}), requirements: req, ...(t.spread ? { spread: t.spread } : {}), ...(t.address ? { address: { pool: t.address.pool } } : {}),
       ...(t.placement ? { placement: normalisePlacement(t.placement) } : {}),
     };
   }

@@ -73,6 +73,9 @@ export const NodeTemplate = closed(
       }),
     ),
     placement: Type.Optional(Placement),
+    address: Type.Optional(
+      closed({ pool: Type.String({ pattern: '^[a-z][a-z0-9-]{0,39}$', description: 'an address pool of the tenant (`nubis addresses pools`)' }) }, 'each node gets an address leased from the pool; when the node goes, the address is held for the deployment for the pool\'s hold time'),
+    ),
     cloudInit: Type.Optional(
       Type.Union(
         [

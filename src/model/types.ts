@@ -158,6 +158,8 @@ export interface NodeTemplateSpec {
   placement?: PlacementPolicy;
   /** The user's cloud-config for first boot, checked (./cloud-init.ts); `file` when it came from one. */
   cloudInit?: { text: string; file?: string };
+  /** Each node leases an address from this pool of the tenant (src/policy/addresses). */
+  address?: { pool: string };
 }
 
 export interface HandlerSpec {

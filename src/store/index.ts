@@ -6,7 +6,7 @@
  * "persist the intent, then call the cloud" holds without paying a transaction per row.
  */
 import crypto from 'node:crypto';
-import { Migrator, type Migration, type MigrationProvider, type Transaction, type Selectable, type Insertable } from 'kysely';
+import { Migrator, sql, type Migration, type MigrationProvider, type Transaction, type Selectable, type Insertable } from 'kysely';
 import { migrations } from './migrations.js';
 import type { Database, DeploymentTable, NodeTable, InstanceTable, EventTable, StepRunTable, ArtefactTable } from './schema.js';
 import { createRegistryRepo, type RegistryRepo } from './registry.js';
@@ -22,6 +22,7 @@ import { openSqliteBackend } from './sqlite.js';
 import { isPostgresUrl, openPostgresBackend } from './postgres.js';
 import { createRecoveryRepo, type RecoveryRepo } from './recovery.js';
 import { pruneEvents, type EventPrune } from './events-prune.js';
+import { createPolicyRepo, type PolicyRepo } from './policy.js';
 import { createUserRepo, type UserRepo } from './users.js';
 import { createCatalogRepo, type CatalogRepo } from './catalog.js';
 
@@ -58,6 +59,12 @@ export interface Store {
   installationId(): Promise<string>;
   /** Queues writes; resolves once they are committed (with whatever else shares the turn). */
   write(...ops: WriteOp[]): Promise<void>;
+  /**
+   * Like `write`, but the ops are one guarded item of the group commit: when one of them throws,
+   * only this item is rolled back (to a savepoint) and its promise rejects with that error; the
+   * other items of the batch commit. For conditional writes such as a quota reservation.
+   */
+  writeGuarded(...ops: WriteOp[]): Promise<void>;
 
   putDeployment(row: DeploymentRow): WriteOp;
   deleteDeployment(name: string): WriteOp;
@@ -106,6 +113,8 @@ export interface Store {
   readonly recovery: RecoveryRepo;
   /** Backups, restores and restore drills (./backups.ts). */
   readonly backups: BackupRepo;
+  /** Image marketplace, quotas and address pools (./policy.ts). */
+  readonly policy: PolicyRepo;
   /** Users, roles per tenant, browser sessions, tokens' roles (./users.ts). */
   readonly users: UserRepo;
   /** The service catalog's templates and orders (./catalog.ts). */
@@ -142,7 +151,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     throw error;
   }
 
-  let queue: { ops: WriteOp[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  let queue: { ops: WriteOp[]; guarded?: boolean; resolve: () => void; reject: (e: unknown) => void }[] = [];
   let scheduled = false;
   /** A group commit through the query builder not yet committed: later batches wait for it (writes land in order). */
   let running: Promise<void> | undefined;
@@ -155,7 +164,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     // SQLite's fast path: a batch of hot writes only, committed without the query builder
     let direct: boolean;
     try {
-      direct = backend.commitDirect(batch.flatMap((item) => item.ops));
+      // a guarded item needs savepoints, which only the query-builder transaction has
+      direct = !batch.some((item) => item.guarded) && backend.commitDirect(batch.flatMap((item) => item.ops));
     } catch (e) {
       for (const item of batch) item.reject(e);
       return;
@@ -165,11 +175,26 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       return;
     }
     const p = (async () => {
+      const refused = new Map<(typeof batch)[number], unknown>();
       try {
         await db.transaction().execute(async (trx) => {
-          for (const item of batch) for (const op of item.ops) await op(trx);
+          for (const item of batch) {
+            if (!item.guarded) {
+              for (const op of item.ops) await op(trx);
+              continue;
+            }
+            await sql`SAVEPOINT nubis_guarded`.execute(trx);
+            try {
+              for (const op of item.ops) await op(trx);
+              await sql`RELEASE SAVEPOINT nubis_guarded`.execute(trx);
+            } catch (e) {
+              await sql`ROLLBACK TO SAVEPOINT nubis_guarded`.execute(trx);
+              await sql`RELEASE SAVEPOINT nubis_guarded`.execute(trx);
+              refused.set(item, e);
+            }
+          }
         });
-        for (const item of batch) item.resolve();
+        for (const item of batch) (refused.has(item) ? item.reject(refused.get(item)) : item.resolve());
       } catch (e) {
         for (const item of batch) item.reject(e);
       }
@@ -183,6 +208,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   };
 
   let cachedId: string | undefined;
+  const policy = createPolicyRepo(db);
 
   const store: Store = {
     async installationId() {
@@ -192,6 +218,15 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       const id = crypto.randomBytes(6).toString('hex');
       await db.insertInto('meta').values({ key: 'installation_id', value: id }).execute();
       return (cachedId = id);
+    },
+    writeGuarded(...ops) {
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ ops, guarded: true, resolve, reject });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(() => void flush());
+        }
+      });
     },
     write(...ops) {
       return new Promise<void>((resolve, reject) => {
@@ -208,6 +243,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       await trx.deleteFrom('artefacts').where('deployment', '=', name).execute();
       await trx.deleteFrom('deployment_access').where('deployment', '=', name).execute();
       await trx.deleteFrom('deployments').where('name', '=', name).execute();
+      // what the deployment reserved of its tenant's quota is given back with it (./policy.ts)
+      await policy.releaseQuota(name)(trx);
     },
     replaceArtefacts: (deployment, files) => async (trx) => {
       await trx.deleteFrom('artefacts').where('deployment', '=', deployment).execute();
@@ -273,6 +310,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     alerts: createAlertRepo(db),
     recovery: createRecoveryRepo(db),
     backups: createBackupRepo(db),
+    policy,
     users: createUserRepo(db),
     catalog: createCatalogRepo(db),
     statementStats: () => backend.stats(),
@@ -288,6 +326,9 @@ export type { Database } from './schema.js';
 export type { StatementCacheStats } from './statement-cache.js';
 export type { AccessRepo, AccessRow } from './access.js';
 export type { RecoveryRepo, RecoveryStateRow } from './recovery.js';
+export type {
+  PolicyRepo, QuotaUse, QuotaName, QuotaRefusal, QuotaLimits, ImageEndorserRow, ImageEntryRow, ImagePolicyRow, QuotaUsageRow, QuotaReservationRow, AddressPoolRow, AddressLeaseRow,
+} from './policy.js';
 export type { UserRepo, UserRow, SessionRow, TokenRow } from './users.js';
 export type { CatalogRepo, CatalogTemplateRow, CatalogOrderRow } from './catalog.js';
 export type { WorkflowRepo, WorkflowRow, WorkflowFileRow, WorkflowNodeRow, WorkflowLogRow } from './workflows.js';

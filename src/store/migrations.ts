@@ -466,6 +466,51 @@ export const migrations: Record<string, Migration> = {
   // [leaks] entries below (helper h/leaks; keep them under this line)
 
   // [images] entries below (helper h/images; keep them under this line)
+  /**
+   * Operators' controls (issue 11 items 1, 3 and 7): the image marketplace (endorser keys,
+   * signed entries, policies per tenant or cloud), quotas per tenant with one reservation row
+   * per deployment, address pools with leases and holds.
+   */
+  '0029_images_policy': {
+    async up(db: Kysely<any>) {
+      await db.schema.createTable('image_endorsers')
+        .addColumn('tenant', 'text', (c) => c.notNull()).addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('public_key', 'text', (c) => c.notNull()).addColumn('created_at', 'bigint', (c) => c.notNull()).addColumn('created_by', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('image_endorsers_pk', ['tenant', 'name']).execute();
+      await db.schema.createTable('image_entries')
+        .addColumn('tenant', 'text', (c) => c.notNull()).addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('metadata_json', 'text', (c) => c.notNull()).addColumn('signature', 'text', (c) => c.notNull())
+        .addColumn('image', 'text', (c) => c.notNull()).addColumn('sha256', 'text', (c) => c.notNull()).addColumn('endorser', 'text', (c) => c.notNull())
+        .addColumn('added_at', 'bigint', (c) => c.notNull()).addColumn('added_by', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'bigint').addColumn('revoked_by', 'text')
+        .addPrimaryKeyConstraint('image_entries_pk', ['tenant', 'id']).execute();
+      await db.schema.createTable('image_policies')
+        .addColumn('tenant', 'text', (c) => c.notNull()).addColumn('cloud', 'text', (c) => c.notNull()).addColumn('mode', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull()).addColumn('updated_by', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('image_policies_pk', ['tenant', 'cloud']).execute();
+      await db.schema.createTable('quota_usage')
+        .addColumn('tenant', 'text', (c) => c.primaryKey())
+        .addColumn('max_nodes', 'bigint').addColumn('max_cores', 'bigint').addColumn('max_memory_mib', 'bigint').addColumn('max_deployments', 'bigint')
+        .addColumn('nodes', 'bigint', (c) => c.notNull()).addColumn('cores', 'bigint', (c) => c.notNull())
+        .addColumn('memory_mib', 'bigint', (c) => c.notNull()).addColumn('deployments', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull()).execute();
+      await db.schema.createTable('quota_reservations')
+        .addColumn('deployment', 'text', (c) => c.primaryKey()).addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('nodes', 'bigint', (c) => c.notNull()).addColumn('cores', 'bigint', (c) => c.notNull()).addColumn('memory_mib', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createTable('address_pools')
+        .addColumn('tenant', 'text', (c) => c.notNull()).addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('ranges_json', 'text', (c) => c.notNull()).addColumn('hold_ms', 'bigint', (c) => c.notNull())
+        .addColumn('floating_network', 'text').addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('address_pools_pk', ['tenant', 'name']).execute();
+      await db.schema.createTable('address_leases')
+        .addColumn('tenant', 'text', (c) => c.notNull()).addColumn('pool', 'text', (c) => c.notNull()).addColumn('address', 'text', (c) => c.notNull())
+        .addColumn('deployment', 'text', (c) => c.notNull()).addColumn('node_key', 'text', (c) => c.notNull()).addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('leased_at', 'bigint', (c) => c.notNull()).addColumn('held_until', 'bigint')
+        .addPrimaryKeyConstraint('address_leases_pk', ['tenant', 'pool', 'address']).execute();
+      await db.schema.createIndex('address_leases_node').on('address_leases').columns(['node_key']).execute();
+    },
+  },
 
   // [placement] entries below (helper h/placement; keep them under this line)
 

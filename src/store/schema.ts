@@ -1,6 +1,7 @@
 /** Table shapes, as Kysely sees them. Timestamps are integer milliseconds since the epoch. */
 import type { AlertObjectTable, AlertTable, AlertDeliveryTable } from './alerts-tables.js';
 import type { Generated } from 'kysely';
+import type { AddressLeaseTable, AddressPoolTable, ImageEndorserTable, ImageEntryTable, ImagePolicyTable, QuotaReservationTable, QuotaUsageTable } from './policy-tables.js';
 import type { UserTable, UserRoleTable, SessionTable, CatalogTemplateTable, CatalogOrderTable } from './users-tables.js';
 
 export interface MetaTable {
@@ -395,6 +396,13 @@ export interface Database {
   // [leaks] entries below (helper h/leaks; keep them under this line)
 
   // [images] entries below (helper h/images; keep them under this line)
+  image_endorsers: ImageEndorserTable;
+  image_entries: ImageEntryTable;
+  image_policies: ImagePolicyTable;
+  quota_usage: QuotaUsageTable;
+  quota_reservations: QuotaReservationTable;
+  address_pools: AddressPoolTable;
+  address_leases: AddressLeaseTable;
 
   // [placement] entries below (helper h/placement; keep them under this line)
 

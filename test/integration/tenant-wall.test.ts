@@ -18,6 +18,8 @@ import fs from 'node:fs';
 import { startServer, type ServerHandle } from '../../src/cli/server-root.js';
 import { tempDir } from '../helpers/control-plane.js';
 import { callApi } from '../helpers/http-api.js';
+import crypto from 'node:crypto';
+import { signImageMetadata } from '../../src/controls/index.js';
 
 /** Operations that write into the caller's own tenant whatever the body names: A's push lands in A's series. */
 const OWN_TENANT_WRITES: readonly string[] = ['pushMetrics'];
@@ -27,13 +29,14 @@ const B = {
   deployment: 'bweb', instance: 'app-1', cloud: 'bcloud', credential: 'bkey', secret: 'b-secret-value-7f3a',
   location: 'bloc', offer: 'boffer', image: 'bimg', definition: 'bdef', rule: 'brule', schedule: 'bsched',
   scrape: 'bscrape', metric: 'bmetric_load', monitor: 'bmon', workflow: 'bwf',
+  entry: 'bentry', endorser: 'bendorser', pool: 'bpool', address: '10.77.0.1',
   user: 'buser', template: 'bcat', order: 'bord',
 } as const;
 const MARKERS = Object.values(B).filter((v) => v !== 'app-1');
 
 const B_SPEC = `name: ${B.deployment}
 clouds: { sim: { platform: sim, options: { path: ":memory:" } } }
-nodeTemplates: { t: { cloud: sim } }
+nodeTemplates: { t: { cloud: sim, address: { pool: ${B.pool} } } }
 components:
   app: { nodeTemplate: t, instances: { count: 2, min: 1, max: 6 }, lifecycle: { install: "echo in", start: run }, operations: { rotate: "echo rotated" } }
 backups:
@@ -42,6 +45,9 @@ backups:
 
 /** B's backup (made once B's deployment is ready). */
 const B_BACKUP = { id: 'bk-000000000000' };
+/** B's endorser key and a signed entry of B's marketplace. */
+const B_KEYS = crypto.generateKeyPairSync('ed25519');
+const B_ENTRY = { id: B.entry, image: 'bimage-file', os: 'debian', sha256: 'b'.repeat(64), endorser: B.endorser, created: '2026-01-01T00:00:00.000Z', expires: '2036-01-01T00:00:00.000Z' };
 
 /** B's run of its operation (made once B's deployment is ready). */
 const B_RUN = { id: 'op-000000000000' };
@@ -82,6 +88,14 @@ const BODIES: Record<string, unknown> = {
   AlertRuleInput: { on: { events: ['backup.failed'] }, channels: ['b-alerts'] },
   AlertChannelInput: { kind: 'webhook', url: 'http://127.0.0.1:1/hook' },
   AlertTestInput: { channel: 'b-alerts' },
+  // the marketplace, quotas and pools: A's entry names B's endorser (none in A's tenant); the rest is the administrator's
+  ImageEndorsement: { metadata: { ...B_ENTRY, id: 'a-entry' }, signature: signImageMetadata({ ...B_ENTRY, id: 'a-entry' }, B_KEYS.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()) },
+  EndorserInput: { publicKey: B_KEYS.publicKey.export({ type: 'spki', format: 'pem' }).toString() },
+  ImagePolicyInput: { cloud: B.cloud, mode: 'open' },
+  QuotaInput: { nodes: 1000 },
+  AddressPoolInput: { ranges: ['10.77.0.0/29'] },
+  AddressHoldInput: { address: B.address, forMs: 1 },
+  AddressReleaseInput: { address: B.address },
   // users and the catalog: A names B's user and template; the login is of B's user with a wrong password
   LoginInput: { user: B.user, password: 'not-the-password' },
   PasswordChange: { current: 'not-the-password', password: 'a-new-password-1' },
@@ -119,6 +133,9 @@ function pathValue(path: string, param: string): string {
     // alert rules and channels are per tenant: A names B's would-be objects, and an alert id of no tenant of A
     [/^\/v1\/alerts\/(rules|channels)\//, { name: 'b-alerts' }],
     [/^\/v1\/alerts\//, { id: 'al-0000000000000000' }],
+    [/^\/v1\/images\//, { name: B.entry }],
+    [/^\/v1\/image-endorsers\//, { name: B.endorser }],
+    [/^\/v1\/address-pools\//, { name: B.pool }],
     [/^\/v1\/users\//, { user: B.user, tenant: 'default' }],
     [/^\/v1\/me\/tokens\//, { name: 'ci' }],
     [/^\/v1\/catalog\//, { name: B.template }],
@@ -132,6 +149,10 @@ function queryValue(name: string, required: boolean): string | undefined {
   if (name === 'deployment') return B.deployment;
   if (name === 'query' || name === 'match') return B.metric;
   if (name === 'path') return `/${B.workflow}`;
+  // the operators' controls: A asks for B's tenant by name (administrator only), B's cloud and pool
+  if (name === 'tenant') return 'default';
+  if (name === 'cloud') return B.cloud;
+  if (name === 'pool') return B.pool;
   if (required) throw new Error(`the tenant matrix cannot fill required query parameter ${name}: add it to queryValue()`);
   return undefined;
 }
@@ -214,6 +235,7 @@ async function viewOfB(call: Call, token: string): Promise<Record<string, unknow
     `/v1/metrics/series?match=${B.metric}`,
     `/v1/workflows/${B.workflow}`, `/v1/workflows/${B.workflow}/export`, `/v1/deployments/${B.deployment}/operations/${B_RUN.id}`,
     `/v1/deployments/${B.deployment}/backups/${B_BACKUP.id}`, `/v1/deployments/${B.deployment}/backups`, `/v1/deployments/${B.deployment}/backups/policies`,
+    '/v1/images', `/v1/images/${B.entry}`, '/v1/image-endorsers', '/v1/image-policies', '/v1/quotas', '/v1/address-pools', '/v1/address-leases',
     `/v1/users/${B.user}`, `/v1/catalog/${B.template}`, '/v1/orders', `/v1/deployments/${B.order}`,
   ];
   for (const u of urls) {
@@ -263,6 +285,11 @@ test('tenant A reads and writes none of tenant B\'s objects through any operatio
     await must('PUT', `/v1/clouds/${B.cloud}/locations/${B.location}`, { region: 'b-region' }, [200]);
     await must('PUT', `/v1/clouds/${B.cloud}/offers/${B.offer}`, { cores: 2, memoryMiB: 2048 }, [200]);
     await must('PUT', `/v1/clouds/${B.cloud}/images/${B.image}`, { os: 'debian' }, [200]);
+    await must('PUT', `/v1/image-endorsers/${B.endorser}`, BODIES['EndorserInput'], [201]);
+    await must('POST', '/v1/images', { metadata: B_ENTRY, signature: signImageMetadata(B_ENTRY, B_KEYS.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()) }, [201]);
+    await must('PUT', '/v1/image-policies', { cloud: B.cloud, mode: 'endorsed' }, [200]);
+    await must('PUT', '/v1/quotas', { nodes: 50, cores: 100 }, [200]);
+    await must('PUT', `/v1/address-pools/${B.pool}`, { ranges: ['10.77.0.0/29'], holdMs: 3_600_000 }, [201]);
     await must('POST', '/v1/deployments', { spec: B_SPEC }, [201]);
     await must('POST', '/v1/metrics/push', { samples: [{ name: B.metric, labels: { deployment: B.deployment, instance: B.instance }, v: 5 }] }, [200]);
     await must('PUT', `/v1/metrics/definitions/${B.definition}`, { deployment: B.deployment, expr: `max(${B.metric})`, interval: '1h' }, [201]);
@@ -281,6 +308,9 @@ test('tenant A reads and writes none of tenant B\'s objects through any operatio
     }
     const logs = await call(admin, 'GET', `/v1/deployments/${B.deployment}/instances/${B.instance}/logs`);
     assert.ok(logs.json.logs.length > 0, 'B has step logs');
+    const leases = await call(admin, 'GET', '/v1/address-leases');
+    assert.equal(leases.json.leases.filter((l: { deployment: string }) => l.deployment === B.deployment).length, 2, 'B\'s two nodes leased addresses from its pool');
+    assert.ok(leases.json.leases.some((l: { address: string }) => l.address === B.address), JSON.stringify(leases.json));
     const bRun = await call(admin, 'POST', `/v1/deployments/${B.deployment}/components/app/operations/rotate`, {});
     assert.equal(bRun.status, 200, bRun.text);
     B_RUN.id = bRun.json.id;

@@ -42,7 +42,7 @@ async function runSuite(files: string[], extra: Record<string, string>): Promise
   return { pass: count('pass'), fail: count('fail'), out: stdout.split('\n').filter((l) => /^not ok|^# (pass|fail)|Error|expected|actual/.test(l)).slice(0, 60).join('\n') };
 }
 
-const STORE_SUITES = ['unit/store-events.test.js', 'unit/store-sync-writes.test.js', 'unit/registry.test.js', 'unit/credentials.test.js', 'unit/event-retention.test.js', 'unit/alerts.test.js'];
+const STORE_SUITES = ['unit/store-events.test.js', 'unit/store-sync-writes.test.js', 'unit/registry.test.js', 'unit/credentials.test.js', 'unit/event-retention.test.js', 'unit/alerts.test.js', 'unit/quotas-store.test.js', 'unit/address-pools.test.js'];
 const SERVER_SUITES = ['integration/api.test.js', 'integration/tenants.test.js', 'integration/cli.test.js', 'integration/workflows-api.test.js'];
 
 test('the store suites pass on PostgreSQL with as many tests as on SQLite', { timeout: 10 * 60_000 }, async () => {

@@ -55,6 +55,9 @@ export const COMMANDS: readonly CommandEntry[] = [
   // [leaks] entries below (helper h/leaks; keep them under this line)
 
   // [images] entries below (helper h/images; keep them under this line)
+  lazy('images', 'the image marketplace: list, show, endorse (signed locally), revoke; endorser keys and image policies', async () => (await import('./images.js')).imagesCommand),
+  lazy('quotas', 'quotas per tenant (nodes, cores, memory, deployments): show, set (administrator)', async () => (await import('./quotas.js')).quotasCommand),
+  lazy('addresses', 'address pools: pools, pool set|rm (administrator), leases, hold, release', async () => (await import('./addresses.js')).addressesCommand),
 
   // [placement] entries below (helper h/placement; keep them under this line)
 

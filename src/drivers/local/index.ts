@@ -47,6 +47,7 @@ import {
 } from '../../agent/index.js';
 import { NubisError } from '../../errors/index.js';
 import { createJsonInventory, type InventoryFile } from '../inventory.js';
+import { fileImageChecksum } from '../image-files.js';
 import type { CloudNode, CreateNodeRequest, Driver, DriverContext, NodeStatus } from '../driver.js';
 
 interface InventoryNode {
@@ -325,8 +326,10 @@ export function createLocalDriver(ctx: DriverContext): Driver {
     }
   };
 
+  const imagesDir = typeof ctx.options['images'] === 'string' ? ctx.options['images'] : undefined;
   return {
     platform: 'local',
+    ...(imagesDir !== undefined ? { imageChecksum: (image: string, signal: AbortSignal) => fileImageChecksum(imagesDir, image, signal) } : {}),
 
     create(req, signal) {
       try {

@@ -84,6 +84,8 @@ import { createCompute, type Compute, type NovaFlavor, type NovaServer } from '.
 import { createImages, createNetworks, createVolumes, waitUntil, type Images, type NeutronFloatingIp, type Networks, type Volumes } from './services.js';
 import { createKeystoneSession, type EndpointInterface, type OpenStackSession, type RequestRecord } from './session.js';
 import { openStackSnapshotCalls } from './snapshots.js';
+import { downloadImage } from './image-download.js';
+import type { ImageChecksum } from '../driver.js';
 
 /** Metadata key of the idempotency-token hash; not a tag. */
 export const META_TOKEN = 'nubis-token';
@@ -196,6 +198,8 @@ export function createOpenStackDriver(ctx: DriverContext): OpenStackDriver {
   );
   const compute = createCompute(session, { ...optional('microversion', str(o, 'microversion')), ...optional('pageSize', num(o, 'pageSize')) });
   const images = createImages(session);
+  /** SHA-256 of image data hashed here, by `<image id>:<Glance hash>`. */
+  const hashedImages = new Map<string, string>();
   const volumes = createVolumes(session);
   const networks = createNetworks(session);
   const useServerTags = o['serverTags'] !== false;
@@ -520,6 +524,30 @@ export function createOpenStackDriver(ctx: DriverContext): OpenStackDriver {
     }),
 
     agent: agentFor,
+
+    /**
+     * Glance's `os_hash_value` when its `os_hash_algo` is sha256; otherwise (Glance hashes with
+     * sha512 by default, and `checksum` is MD5) the image's bytes are downloaded and hashed once
+     * per (image, Glance hash). Undefined when no active image has that id or name.
+     */
+    async imageChecksum(named, signal): Promise<ImageChecksum | undefined> {
+      const byId = /^[0-9a-f-]{36}$/i.test(named) ? await images.get(named, signal) : undefined;
+      const active = (byId ? [byId] : await images.list({ name: named }, signal)).filter((i) => i.status === 'active');
+      if (active.length !== 1) return undefined;
+      const img = active[0]!;
+      const size = typeof img['size'] === 'number' ? { sizeBytes: img['size'] } : {};
+      const algo = img['os_hash_algo'];
+      const value = img['os_hash_value'];
+      if (algo === 'sha256' && typeof value === 'string') return { sha256: value.toLowerCase(), ...size, source: 'glance os_hash_value' };
+      const key = `${img.id}:${String(value ?? img['checksum'] ?? img['updated_at'] ?? '')}`;
+      const known = hashedImages.get(key);
+      if (known) return { sha256: known, ...size, source: 'glance image data (sha256 computed)' };
+      const h = createHash('sha256');
+      for await (const chunk of await downloadImage(session, img.id, signal, onRequest)) h.update(chunk);
+      const sha256 = h.digest('hex');
+      hashedImages.set(key, sha256);
+      return { sha256, ...size, source: 'glance image data (sha256 computed)' };
+    },
 
     async discover(signal): Promise<Discovery> {
       const [fl, zones, imgs] = await Promise.all([flavors(signal), compute.availabilityZones(signal), images.list({ status: 'active' }, signal)]);

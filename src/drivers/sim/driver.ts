@@ -20,6 +20,18 @@ import { simSnapshotCalls } from './snapshot-calls.js';
 import { simHttpSnapshotCalls } from './http-snapshots.js';
 import { readSimHosts, withSimHosts } from './hosts.js';
 
+/** The sim model's images (option `images`: id → { sha256, sizeBytes }): what imageChecksum answers. */
+function simImageChecksum(ctx: DriverContext): Driver['imageChecksum'] {
+  const images = ctx.options['images'];
+  if (typeof images !== 'object' || images === null) return undefined;
+  const table = images as Record<string, { sha256?: unknown; sizeBytes?: unknown }>;
+  return async (image) => {
+    const e = Object.hasOwn(table, image) ? table[image] : undefined;
+    if (!e || typeof e.sha256 !== 'string') return undefined;
+    return { sha256: e.sha256, ...(typeof e.sizeBytes === 'number' ? { sizeBytes: e.sizeBytes } : {}), source: 'sim model' };
+  };
+}
+
 /** Nodes as answered, per server object: the sim cloud hands out one frozen object while a server stays the same. */
 const nodeOf = new WeakMap<SimServer, CloudNode>();
 
@@ -99,9 +111,11 @@ export function createSimDriver(ctx: DriverContext): Driver {
       return s?.status === 'running' && ctx.clock.now() >= s.readyAt + contextualizeMs;
     },
   });
+  const imageChecksum = simImageChecksum(ctx);
   const driver: Driver = {
     platform: 'sim',
     ...simSnapshotCalls(cloud),
+    ...(imageChecksum ? { imageChecksum } : {}),
     async create(req: CreateNodeRequest, signal) {
       const s = await cloud.create(
         { tags: req.tags, idempotencyToken: req.idempotencyToken, requirements: req.requirements },
@@ -200,9 +214,11 @@ export function createSimHttpDriver(ctx: DriverContext): Driver {
     },
   });
 
+  const imageChecksum = simImageChecksum(ctx);
   return {
     platform: 'sim',
     ...simHttpSnapshotCalls({ base, request, fail }),
+    ...(imageChecksum ? { imageChecksum } : {}),
     async create(req, signal) {
       const a = await request('POST', '/servers', { tags: req.tags, idempotencyToken: req.idempotencyToken, requirements: req.requirements }, signal);
       if (a.status !== 201 && a.status !== 200) throw fail(a, `sim create ${req.key}`);

@@ -27,6 +27,8 @@ export const SIM_OPTIONS: DriverOptionsSchema = {
     quota: doc({ type: 'object', fields: { servers: ms } }, 'most servers at once (beyond: a 402 quota error)'),
     outages: doc({ type: 'array', items: { type: 'object' } }, 'windows [fromMs, untilMs) of sim time in which every call fails with 503'),
     snapshot: doc({ type: 'object', fields: { latencyMs: ms, latency: { type: 'object', fields: { minMs: ms, maxMs: ms } }, sizeBytes: ms, failureRate: { type: 'number', min: 0, max: 1 } } }, 'snapshots: time to ready (latencyMs or latency {minMs, maxMs}), bytes per snapshot (sizeBytes, default 65536) and the probability the cloud fails one (failureRate)'),
+    images: doc({ type: 'object', values: { type: 'object', fields: { sha256: { type: 'string', pattern: /^[0-9a-f]{64}$/, expected: '64 hex digits' }, sizeBytes: ms } } }, 'the images the sim cloud holds: id → { sha256, sizeBytes } (read by the image policy)'),
+    image: doc({ type: 'string' }, 'the image nodes boot (an id in `images`)'),
     seed: doc({ type: 'number' }, 'seed of the random choices (errors, latencies, step failures)'),
     stepLatencyMs: doc(ms, 'how long every lifecycle step of a simulated agent takes, in ms'),
     contextualizeMs: doc(ms, 'first boot: how long after a server runs its agent starts answering, in ms; default 0'),
