@@ -20,6 +20,7 @@ import type { StoreBackend, StoreDialect } from './backend.js';
 import { openSqliteBackend } from './sqlite.js';
 import { isPostgresUrl, openPostgresBackend } from './postgres.js';
 import { createRecoveryRepo, type RecoveryRepo } from './recovery.js';
+import { createFirewallRepo, type FirewallRepo } from './firewalls.js';
 import { pruneEvents, type EventPrune } from './events-prune.js';
 
 export type { EventPrune } from './events-prune.js';
@@ -101,6 +102,8 @@ export interface Store {
   readonly alerts: AlertRepo;
   /** Recovery ladders of instances (./recovery.ts). */
   readonly recovery: RecoveryRepo;
+  /** Firewall sets from channels, intended and applied (./firewalls.ts). */
+  readonly firewalls: FirewallRepo;
 
   /** Which database is underneath. */
   readonly dialect: StoreDialect;
@@ -263,6 +266,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     access: createAccessRepo(db),
     alerts: createAlertRepo(db),
     recovery: createRecoveryRepo(db),
+    firewalls: createFirewallRepo(db),
     statementStats: () => backend.stats(),
     async close() {
       while (queue.length > 0 || scheduled) await flush();
@@ -285,3 +289,4 @@ export { ADMIN_TENANT, deploymentId, splitDeploymentId } from './deployment-ids.
 export { secureDir, secureFiles } from './file-modes.js';
 export { isPostgresUrl, redactStoreUrl } from './postgres.js';
 export type { StoreDialect } from './backend.js';
+export type { FirewallRepo, FirewallRow } from './firewalls.js';
