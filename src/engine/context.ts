@@ -233,6 +233,8 @@ export class EngineContext {
   readonly components = new ComponentStates();
   /** Hosts' CPU load for load-aware placement (./host-placement.ts); set once metrics exist (Engine.useLoads). */
   loads: LoadSource | undefined;
+  /** While any says true for a deployment its destroy does not end (the firewalls controller: sets still to remove). */
+  readonly destroyHolds = new Set<(deployment: string) => boolean>();
   private readonly deps: EngineContextDeps;
 
   constructor(deps: EngineContextDeps) {

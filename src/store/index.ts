@@ -21,6 +21,7 @@ import type { StoreBackend, StoreDialect } from './backend.js';
 import { openSqliteBackend } from './sqlite.js';
 import { isPostgresUrl, openPostgresBackend } from './postgres.js';
 import { createRecoveryRepo, type RecoveryRepo } from './recovery.js';
+import { createFirewallRepo, type FirewallRepo } from './firewalls.js';
 import { pruneEvents, type EventPrune } from './events-prune.js';
 import { createPolicyRepo, type PolicyRepo } from './policy.js';
 import { createUserRepo, type UserRepo } from './users.js';
@@ -111,6 +112,8 @@ export interface Store {
   readonly alerts: AlertRepo;
   /** Recovery ladders of instances (./recovery.ts). */
   readonly recovery: RecoveryRepo;
+  /** Firewall sets from channels, intended and applied (./firewalls.ts). */
+  readonly firewalls: FirewallRepo;
   /** Backups, restores and restore drills (./backups.ts). */
   readonly backups: BackupRepo;
   /** Image marketplace, quotas and address pools (./policy.ts). */
@@ -309,6 +312,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     access: createAccessRepo(db),
     alerts: createAlertRepo(db),
     recovery: createRecoveryRepo(db),
+    firewalls: createFirewallRepo(db),
     backups: createBackupRepo(db),
     policy,
     users: createUserRepo(db),
@@ -341,3 +345,4 @@ export { ADMIN_TENANT, deploymentId, splitDeploymentId } from './deployment-ids.
 export { secureDir, secureFiles } from './file-modes.js';
 export { isPostgresUrl, redactStoreUrl } from './postgres.js';
 export type { StoreDialect } from './backend.js';
+export type { FirewallRepo, FirewallRow } from './firewalls.js';

@@ -513,6 +513,24 @@ export const migrations: Record<string, Migration> = {
   },
 
   // [placement] entries below (helper h/placement; keep them under this line)
+  /** Firewalls from channels (issue 11, item 4): the sets each deployment's clouds hold or are to hold. */
+  '0030_placement_firewalls': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('firewalls')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('deployment', 'text', (c) => c.notNull())
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('cloud', 'text', (c) => c.notNull())
+        .addColumn('component', 'text', (c) => c.notNull())
+        .addColumn('set_json', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('firewalls_deployment').on('firewalls').column('deployment').execute();
+    },
+  },
 
   // [users] entries below (helper h/users; keep them under this line)
   /**

@@ -322,6 +322,23 @@ export interface RecoveryStateTable {
   updated_at: number;
 }
 
+/** A firewall set from channels (migration 0030; src/engine/firewalls.ts). */
+export interface FirewallTable {
+  /** `<deployment>\0<cloud>\0<component>` */
+  key: string;
+  deployment: string;
+  tenant: string;
+  cloud: string;
+  component: string;
+  /** The set (src/policy/firewalls FirewallSet) as JSON: rules, members, name, tags. */
+  set_json: string;
+  /** What the cloud must hold (src/policy/firewalls firewallHash). */
+  hash: string;
+  /** applying: the intent is recorded and the call has not succeeded yet; applied: the cloud holds it. */
+  status: string;
+  updated_at: number;
+}
+
 /** A backup, restore or restore drill of one instance under a backup policy (migration 0026). */
 export interface BackupRunTable {
   /** `bk-…` backup, `rs-…` restore, `dr-…` drill; unique across tenants. */
@@ -405,6 +422,7 @@ export interface Database {
   address_leases: AddressLeaseTable;
 
   // [placement] entries below (helper h/placement; keep them under this line)
+  firewalls: FirewallTable;
 
   // [users] entries below (helper h/users; keep them under this line)
   users: UserTable;

@@ -71,6 +71,7 @@
  * `agentConnectTimeoutMs` when no Nubis agent of this installation answers the TLS handshake —
  * which is always the case against Nova's fake compute driver, whose servers are not machines.
  */
+import { applyOpenStackFirewall, removeOpenStackFirewall } from './firewall.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -399,6 +400,9 @@ export function createOpenStackDriver(ctx: DriverContext): OpenStackDriver {
     images,
     volumes,
     networks,
+    // [placement] firewalls from channels: a security group per component (./firewall.ts)
+    applyFirewall: (set, signal) => applyOpenStackFirewall(networks, set, signal),
+    removeFirewall: (set, signal) => removeOpenStackFirewall(networks, set, signal),
 
     async create(req, signal) {
       aborted(signal, `create ${req.key}`);

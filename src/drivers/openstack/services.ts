@@ -57,6 +57,7 @@ export interface NeutronPort {
   device_id: string;
   status?: string;
   fixed_ips?: { subnet_id: string; ip_address: string }[];
+  security_groups?: string[];
 }
 
 export interface NeutronFloatingIp {
@@ -283,6 +284,8 @@ export interface Networks {
   deleteSecurityGroup(id: string, signal: AbortSignal): Promise<void>;
   addSecurityGroupRule(securityGroupId: string, rule: SecurityGroupRuleInput, signal: AbortSignal): Promise<NeutronSecurityGroupRule>;
   deleteSecurityGroupRule(id: string, signal: AbortSignal): Promise<void>;
+  /** Sets a port's security groups (ids), replacing its list. */
+  setPortSecurityGroups(portId: string, groups: string[], signal: AbortSignal): Promise<NeutronPort>;
 }
 
 export function createNetworks(session: OpenStackSession): Networks {
@@ -355,6 +358,10 @@ export function createNetworks(session: OpenStackSession): Networks {
       if (rule.remoteIpPrefix) body['remote_ip_prefix'] = rule.remoteIpPrefix;
       const a = expect(await req(session, 'network', 'POST', '/v2.0/security-group-rules', { security_group_rule: body }, signal), `openstack network add rule to security group ${securityGroupId}`, 201, 200);
       return (a.body as { security_group_rule: NeutronSecurityGroupRule }).security_group_rule;
+    },
+    async setPortSecurityGroups(portId, groups, signal) {
+      const a = expect(await req(session, 'network', 'PUT', `/v2.0/ports/${enc(portId)}`, { port: { security_groups: groups } }, signal), `openstack network set security groups of port ${portId}`, 200);
+      return (a.body as { port: NeutronPort }).port;
     },
     async deleteSecurityGroupRule(id, signal) {
       await del(`/v2.0/security-group-rules/${enc(id)}`, `openstack network delete security group rule ${id}`, signal);

@@ -145,7 +145,7 @@ export function createSimDriver(ctx: DriverContext): Driver {
     },
   };
   // [placement] the host model and recorded firewalls (./hosts.ts)
-  const placed = withSimHosts(driver, readSimHosts(ctx.options), cloud);
+  const placed = withSimHosts(driver, readSimHosts(ctx.options), typeof ctx.options['path'] === 'string' && ctx.options['path'] !== ':memory:' ? ctx.options['path'] : cloud.name);
   registerSimFaults(placed, agents.faults);
   return placed;
 }

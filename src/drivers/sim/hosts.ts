@@ -59,16 +59,16 @@ export function readSimHosts(options: Record<string, unknown>): SimHostSpec[] | 
   });
 }
 
-/** What applyFirewall recorded, per cloud object (the in-process SimCloud, or the driver's options for HTTP). */
-const FIREWALLS = new WeakMap<object, Map<string, FirewallSet>>();
+/** What applyFirewall recorded, per sim inventory (its file path, or the cloud name of an in-memory one). */
+const FIREWALLS = new Map<string, Map<string, FirewallSet>>();
 
-/** The firewalls the sim cloud `key` holds now, by set name. */
-export function simFirewalls(key: object): ReadonlyMap<string, FirewallSet> {
+/** The firewalls the sim cloud of inventory `key` (its `path` option) holds now, by set name. */
+export function simFirewalls(key: string): ReadonlyMap<string, FirewallSet> {
   return FIREWALLS.get(key) ?? new Map();
 }
 
 /** `driver` with the host model of `hosts` and firewall calls recorded under `key`. */
-export function withSimHosts(driver: Driver, hosts: readonly SimHostSpec[] | undefined, key: object): Driver {
+export function withSimHosts(driver: Driver, hosts: readonly SimHostSpec[] | undefined, key: string): Driver {
   const firewalls = FIREWALLS.get(key) ?? new Map<string, FirewallSet>();
   FIREWALLS.set(key, firewalls);
   const firewallCalls: Pick<Driver, 'applyFirewall' | 'removeFirewall'> = {

@@ -2,7 +2,7 @@
  * Firewalls on ssh hosts: one nftables table per deployment (`inet nubis_<deployment>`) on
  * each host of a component, replaced atomically (`nft -f` of "add, delete, define" is one
  * transaction), so a host never goes without rules in between. Its input chain drops by
- * default and accepts: established traffic, loopback, ICMP, what Nubis itself needs (the host's
+ * default (TCP is refused with a reset, so a closed port answers at once) and accepts: established traffic, loopback, ICMP, what Nubis itself needs (the host's
  * SSH port, the agent port, the agent's Graphite port) and each channel rule's port from its
  * sources. Outgoing traffic is not filtered.
  *
@@ -47,6 +47,8 @@ export function nftProgram(set: FirewallSet, mgmt: { sshPort: number; agentPort:
     '    meta l4proto { icmp, ipv6-icmp } accept',
     `    tcp dport { ${[...new Set(own)].join(', ')} } accept comment "nubis: ssh and agent"`,
     ...set.rules.flatMap(ruleLines),
+    // refused at once rather than left to time out: a closed port answers like one nobody listens on
+    '    meta l4proto tcp reject with tcp reset',
     '  }',
     '}',
     '',

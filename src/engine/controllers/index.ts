@@ -7,6 +7,7 @@
  */
 import type { Controller } from '../core/index.js';
 import type { EngineContext } from '../context.js';
+import { FirewallsController } from './firewalls/index.js';
 
 export { NodesController } from './nodes/index.js';
 export { InstancesController, ObserveController, healthProbe } from './instances/index.js';
@@ -22,5 +23,6 @@ export type ControllerFactory = (ctx: EngineContext) => Controller;
 
 /** Controllers beyond the built-in ones; each registers with one line here. */
 export const EXTRA_CONTROLLERS: readonly ControllerFactory[] = [
+  (ctx) => new FirewallsController(ctx), // [placement] firewalls from channels
   // scaling, workflows, backups, recovery: one line each, e.g. (ctx) => new WorkflowsController(ctx),
 ];

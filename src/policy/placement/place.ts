@@ -32,6 +32,8 @@ interface Slot {
   groups: Map<string, string>;
   /** Load estimate: the measured load plus this round's nodes' shares. */
   load: number | undefined;
+  /** The slot's attributes for a custom rank (made once). */
+  lookup?: (name: string) => string | number | undefined;
 }
 
 const fits = (s: Slot, r: PlacementRequest): boolean => {
@@ -61,19 +63,27 @@ function lookupOf(s: Slot): (name: string) => string | number | undefined {
   };
 }
 
-/** Lower is better, compared element by element. */
-type Score = (s: Slot) => [number, number];
+/** Lower is better; ties go to the lower `tie`. */
+interface Score {
+  primary(s: Slot): number;
+  tie(s: Slot): number;
+}
+
+const byIndex = (s: Slot): number => s.index;
 
 function scorer(policy: PlacementPolicy, rank: Compiled | undefined): Score {
   switch (policy.policy) {
-    case 'packing': return (s) => [-s.nodes, s.index];
-    case 'striping': return (s) => [s.nodes, s.index];
-    case 'load-aware': return (s) => [s.load === undefined ? Infinity : s.load, s.nodes * 1e6 + s.index];
+    case 'packing': return { primary: (s) => -s.nodes, tie: byIndex };
+    case 'striping': return { primary: (s) => s.nodes, tie: byIndex };
+    case 'load-aware': return { primary: (s) => (s.load === undefined ? Infinity : s.load), tie: (s) => s.nodes * 1e6 + s.index };
     case 'custom': {
       const f = rank!;
-      return (s) => {
-        const r = f(lookupOf(s));
-        return [Number.isNaN(r) ? Infinity : -r, s.index];
+      return {
+        primary: (s) => {
+          const r = f((s.lookup ??= lookupOf(s)));
+          return Number.isNaN(r) ? Infinity : -r;
+        },
+        tie: byIndex,
       };
     }
   }
@@ -81,7 +91,7 @@ function scorer(policy: PlacementPolicy, rank: Compiled | undefined): Score {
 
 const pct = (x: number): string => `${Math.round(x * 10) / 10} %`;
 
-function describe(policy: PlacementPolicy, s: Slot, candidates: number, score: [number, number]): string {
+function describe(policy: PlacementPolicy, s: Slot, candidates: number, primary: number): string {
   const cap = s.host.capacity;
   const held = `${s.nodes} of ${cap.nodes === Infinity ? 'unlimited' : cap.nodes} nodes in use`;
   const among = `${candidates} with room`;
@@ -92,7 +102,7 @@ function describe(policy: PlacementPolicy, s: Slot, candidates: number, score: [
       return s.load === undefined
         ? `load-aware: ${s.host.name} (no load sample for any of ${among}; ${held})`
         : `load-aware: ${s.host.name} (cpu ${pct(s.host.load ?? 0)}${s.load !== s.host.load ? `, ${pct(s.load)} with this round's nodes` : ''}, the least loaded of ${among})`;
-    case 'custom': return `custom: ${s.host.name} (rank ${Number.isFinite(-score[0]) ? Math.round(-score[0] * 1000) / 1000 : 'NaN'} of ${JSON.stringify(policy.rank)}, the highest of ${among})`;
+    case 'custom': return `custom: ${s.host.name} (rank ${Number.isFinite(-primary) ? Math.round(-primary * 1000) / 1000 : 'NaN'} of ${JSON.stringify(policy.rank)}, the highest of ${among})`;
   }
 }
 
@@ -108,7 +118,8 @@ export function placeNodes(hosts: readonly PlacementHost[], requests: readonly P
   const out: PlacementDecision[] = [];
   for (const r of requests) {
     let best: Slot | undefined;
-    let bestScore: [number, number] = [Infinity, Infinity];
+    let bestPrimary = Infinity;
+    let bestTie = Infinity;
     let candidates = 0;
     const blocked: string[] = [];
     for (const s of slots) {
@@ -119,14 +130,17 @@ export function placeNodes(hosts: readonly PlacementHost[], requests: readonly P
         continue;
       }
       candidates++;
-      const sc = score(s);
-      if (!best || sc[0] < bestScore[0] || (sc[0] === bestScore[0] && sc[1] < bestScore[1])) {
+      const p = score.primary(s);
+      if (best && p > bestPrimary) continue;
+      const t = score.tie(s);
+      if (!best || p < bestPrimary || t < bestTie) {
         best = s;
-        bestScore = sc;
+        bestPrimary = p;
+        bestTie = t;
       }
     }
     if (!best) throw noRoom(what, r, slots, blocked);
-    let reason = describe(policy, best, candidates, bestScore);
+    let reason = describe(policy, best, candidates, bestPrimary);
     if (blocked.length > 0) reason += `; anti-affinity: not on ${blocked.slice(0, 3).join(', ')}${blocked.length > 3 ? ` and ${blocked.length - 3} more` : ''}`;
     out.push({ key: r.key, host: best.host.name, reason });
     best.nodes++;

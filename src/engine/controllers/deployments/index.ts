@@ -120,7 +120,7 @@ export class DeploymentsController implements Controller {
       for (const i of mine) ctx.changed(i.key, name);
       for (const c of Object.keys(d.spec.components)) ctx.changedComponent(name, c);
     }
-    if (d.status === 'destroying' && mine.length === 0 && !busy.has(`destroy:${name}`)) {
+    if (d.status === 'destroying' && mine.length === 0 && !busy.has(`destroy:${name}`) && ![...ctx.destroyHolds].some((holds) => holds(name))) {
       // the deployment disappears from views only once its removal and event are committed
       ctx.track(`destroy:${name}`, name, Promise.all([
         store.write(store.deleteDeployment(name)),
