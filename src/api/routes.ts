@@ -33,6 +33,7 @@ import { buildRecoveryRoutes } from './routes-recovery.js';
 // [users] entries below (helper h/users; keep them under this line)
 
 // [console] entries below (helper h/console; keep them under this line)
+import { buildConsoleRoutes, type ConsoleDeps } from './routes-console.js';
 
 import type { Recovery } from '../operations/index.js';
 
@@ -65,6 +66,8 @@ export interface RouteDeps {
   // [users] entries below (helper h/users; keep them under this line)
 
   // [console] entries below (helper h/console; keep them under this line)
+  /** The web console's files and the applied spec it reads (./routes-console.ts). */
+  console?: ConsoleDeps;
 }
 
 const NameParam = (description: string): ParamSpec => ({ schema: Type.String({ pattern: NAME_PATTERN }), description, required: true });
@@ -280,5 +283,6 @@ export function buildRoutes(deps: RouteDeps): Route[] {
     // [users] entries below (helper h/users; keep them under this line)
 
     // [console] entries below (helper h/console; keep them under this line)
+    ...buildConsoleRoutes(deps.console),
   ];
 }

@@ -19,6 +19,7 @@ import { RECOVERY_SCHEMAS } from './routes-recovery.js';
 import { WORKFLOW_SCHEMAS } from './routes-workflows.js';
 import { OPERATION_SCHEMAS } from './routes-operations.js';
 import { ALERT_API_SCHEMAS } from './routes-alerts.js';
+import { CONSOLE_SCHEMAS } from './routes-console.js';
 
 const closed = Type.Object;
 const opts = { additionalProperties: false } as const;
@@ -366,6 +367,7 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   ...WORKFLOW_SCHEMAS,
   ...OPERATION_SCHEMAS,
   ...ALERT_API_SCHEMAS,
+  ...CONSOLE_SCHEMAS,
 };
 
 // Compile-time drift checks: each schema's static type and the view type are mutually assignable.

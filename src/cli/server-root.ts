@@ -185,8 +185,9 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     // [users] entries below (helper h/users; keep them under this line)
 
     // [console] entries below (helper h/console; keep them under this line)
+    const consoleDeps = { appliedSpec: (id: string) => controlPlane.engine.deployments.get(id) };
     const api = createApiServer({
-      controlPlane, store, metrics, scaling, workflows, alerts, recovery,
+      controlPlane, store, metrics, scaling, workflows, alerts, recovery, console: consoleDeps,
       ...(o.log ? { log: o.log } : {}),
     });
     await controlPlane.start();
