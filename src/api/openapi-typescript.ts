@@ -8,7 +8,9 @@
  * Handles the JSON Schema the TypeBox schemas produce: object (properties, required,
  * additionalProperties, patternProperties), array (items, tuples), anyOf, const, enum, the
  * primitive types, `$id`/`$ref` recursion and `#/components/schemas/…` references; anything
- * else becomes `unknown`, never an error.
+ * else becomes `unknown`, never an error. Each operation's `x-nubis-role` (the least role the
+ * server's access control demands) goes into the table too, so the console offers an action
+ * exactly when the server would allow it.
  */
 
 import { buildOpenApi } from './openapi.js';
@@ -141,13 +143,16 @@ export function openApiToTypeScript(document: object): string {
         `  };\n`,
       );
       const stream = ok.some(([, r]) => r.content !== undefined && 'text/event-stream' in r.content);
-      table.push(`  ${key(op.operationId)}: { method: ${JSON.stringify(method.toUpperCase())}, path: ${JSON.stringify(path)}, auth: ${(op as { security?: unknown[] }).security === undefined}${stream ? ', stream: true' : ''} },\n`);
+      const o = op as { security?: unknown[]; 'x-nubis-role'?: string; 'x-nubis-installation'?: boolean };
+      const role = typeof o['x-nubis-role'] === 'string' ? `, role: ${JSON.stringify(o['x-nubis-role'])}` : '';
+      const installation = o['x-nubis-installation'] === true ? ', installation: true' : '';
+      table.push(`  ${key(op.operationId)}: { method: ${JSON.stringify(method.toUpperCase())}, path: ${JSON.stringify(path)}, auth: ${o.security === undefined}${role}${installation}${stream ? ', stream: true' : ''} },\n`);
     }
   }
   for (const [id, e] of w.named) if (!(id in d.components.schemas)) out.push(`export type ${id} = ${e};\n`);
   out.push(...schemaTypes);
   out.push(`/** Every operation: its path and query parameters, JSON body and success response. */\nexport interface Operations {\n${ops.join('')}}\n`);
-  out.push(`/** Each operation's method and path template (auth: whether it needs a caller). */\nexport const OPERATIONS = {\n${table.join('')}} as const;\n`);
+  out.push(`/** Each operation's method and path template; auth: whether it needs a caller; role: the least role it needs in the caller's tenant (x-nubis-role); installation: for the installation administrator only. */\nexport const OPERATIONS = {\n${table.join('')}} as const;\n`);
   out.push('export type OperationId = keyof Operations;\n');
   return out.join('\n');
 }

@@ -21,6 +21,8 @@ import { openSqliteBackend } from './sqlite.js';
 import { isPostgresUrl, openPostgresBackend } from './postgres.js';
 import { createRecoveryRepo, type RecoveryRepo } from './recovery.js';
 import { pruneEvents, type EventPrune } from './events-prune.js';
+import { createUserRepo, type UserRepo } from './users.js';
+import { createCatalogRepo, type CatalogRepo } from './catalog.js';
 
 export type { EventPrune } from './events-prune.js';
 
@@ -101,6 +103,10 @@ export interface Store {
   readonly alerts: AlertRepo;
   /** Recovery ladders of instances (./recovery.ts). */
   readonly recovery: RecoveryRepo;
+  /** Users, roles per tenant, browser sessions, tokens' roles (./users.ts). */
+  readonly users: UserRepo;
+  /** The service catalog's templates and orders (./catalog.ts). */
+  readonly catalog: CatalogRepo;
 
   /** Which database is underneath. */
   readonly dialect: StoreDialect;
@@ -263,6 +269,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     access: createAccessRepo(db),
     alerts: createAlertRepo(db),
     recovery: createRecoveryRepo(db),
+    users: createUserRepo(db),
+    catalog: createCatalogRepo(db),
     statementStats: () => backend.stats(),
     async close() {
       while (queue.length > 0 || scheduled) await flush();
@@ -276,6 +284,8 @@ export type { Database } from './schema.js';
 export type { StatementCacheStats } from './statement-cache.js';
 export type { AccessRepo, AccessRow } from './access.js';
 export type { RecoveryRepo, RecoveryStateRow } from './recovery.js';
+export type { UserRepo, UserRow, SessionRow, TokenRow } from './users.js';
+export type { CatalogRepo, CatalogTemplateRow, CatalogOrderRow } from './catalog.js';
 export type { WorkflowRepo, WorkflowRow, WorkflowFileRow, WorkflowNodeRow, WorkflowLogRow } from './workflows.js';
 export type { OperationRepo, OperationRunRow, OperationInstanceRunRow } from './operations.js';
 export type { AlertRepo, AlertRow, AlertObjectRow, AlertDeliveryRow, AlertListFilter } from './alerts.js';

@@ -1607,17 +1607,24 @@ export type SlaOp = {
   p99Ms: number;
 };
 
-/** a token to mint */
+/** admin | operator | viewer in the tenant */
+export type Role = "viewer" | "operator" | "admin";
+
+/** a token to mint (role default operator) */
 export type TokenInput = {
   /** the token's name; its caller acts as user:<name> */
   name: string;
   /** the tenant whose registries (clouds, credentials…) the token sees */
   tenant: string;
+  /** admin | operator | viewer in the tenant */
+  role?: "viewer" | "operator" | "admin";
 };
 
 export type TokenCreated = {
   name: string;
   tenant: string;
+  /** admin | operator | viewer in the tenant */
+  role: "viewer" | "operator" | "admin";
   /** shown this once; only its hash is stored */
   token: string;
 };
@@ -2252,6 +2259,193 @@ export type AlertTestResult = {
   error?: string;
 };
 
+export type LoginInput = {
+  user: string;
+  password: string;
+  /** the tenant to act in; default the user's only one, else default, else the first by name */
+  tenant?: string;
+};
+
+export type Session = {
+  /** the user; for a bearer token its user or its name */
+  user: string;
+  tenant: string;
+  /** admin | operator | viewer in the tenant */
+  role: "viewer" | "operator" | "admin";
+  /** session callers: send it as X-CSRF-Token on POST, PUT, PATCH and DELETE */
+  csrfToken?: string;
+  via?: "session" | "token";
+  /** the bearer token's name */
+  token?: string;
+  /** every tenant the user has a role in (log in again with `tenant` to switch) */
+  tenants?: {
+    tenant: string;
+    /** admin | operator | viewer in the tenant */
+    role: "viewer" | "operator" | "admin";
+  }[];
+};
+
+export type PasswordChange = {
+  current: string;
+  password: string;
+};
+
+/** a personal token in the caller's tenant; its role (default the user's) never exceeds the user's */
+export type PersonalTokenInput = {
+  /** the token's name (unique in the tenant) */
+  name: string;
+  /** admin | operator | viewer in the tenant */
+  role?: "viewer" | "operator" | "admin";
+};
+
+export type TokenList = {
+  tokens: {
+    name: string;
+    tenant: string;
+    /** admin | operator | viewer in the tenant */
+    role: "viewer" | "operator" | "admin";
+    user?: string;
+    createdAt: string;
+  }[];
+};
+
+export type UserInput = {
+  /** at least 8 characters */
+  password: string;
+  /** tenant → role, added to (or changing) the user's roles */
+  roles?: {
+    [key: string]: "viewer" | "operator" | "admin";
+  };
+};
+
+export type RoleInput = {
+  /** admin | operator | viewer in the tenant */
+  role: "viewer" | "operator" | "admin";
+};
+
+export type UserView = {
+  name: string;
+  roles: {
+    tenant: string;
+    /** admin | operator | viewer in the tenant */
+    role: "viewer" | "operator" | "admin";
+  }[];
+  createdAt: string;
+  updatedAt: string;
+};
+
+export type UserList = {
+  users: {
+    name: string;
+    roles: {
+      tenant: string;
+      /** admin | operator | viewer in the tenant */
+      role: "viewer" | "operator" | "admin";
+    }[];
+    createdAt: string;
+    updatedAt: string;
+  }[];
+};
+
+export type CatalogTemplateInput = {
+  description?: string;
+  /** the application spec (YAML) with ${params.x} references */
+  spec: string;
+  /** JSON Schema of the parameters: type object, properties of type string, integer, number or boolean (README: the catalog) */
+  parameters: {
+    [key: string]: unknown;
+  };
+  /** offered to these tenants only; absent: every tenant */
+  tenants?: string[];
+  /** relative path → base64 content, as in an apply */
+  artefacts?: {
+    [key: string]: string;
+  };
+};
+
+export type CatalogTemplate = {
+  name: string;
+  version: number;
+  description: string;
+  /** a JSON Schema */
+  parameters: Record<string, unknown>;
+  /** the installation administrator only */
+  spec?: string;
+  /** offered to (null: every tenant); the administrator only */
+  tenants?: string[] | null;
+  publishedBy?: string;
+  publishedAt: string;
+};
+
+export type CatalogTemplateList = {
+  templates: {
+    name: string;
+    version: number;
+    description: string;
+    /** a JSON Schema */
+    parameters: Record<string, unknown>;
+    /** the installation administrator only */
+    spec?: string;
+    /** offered to (null: every tenant); the administrator only */
+    tenants?: string[] | null;
+    publishedBy?: string;
+    publishedAt: string;
+  }[];
+};
+
+export type CatalogOrderInput = {
+  /** the new deployment's name in the caller's tenant */
+  deployment: string;
+  /** parameter values, checked against the template's schema */
+  params?: {
+    [key: string]: unknown;
+  };
+};
+
+export type CatalogOrder = {
+  id: string;
+  template: string;
+  version: number;
+  deployment: string;
+  /** write-only (secret) values as "***" */
+  params: {
+    [key: string]: string | number | boolean;
+  };
+  actor: string;
+  createdAt: string;
+};
+
+export type CatalogOrderResult = {
+  order: {
+    id: string;
+    template: string;
+    version: number;
+    deployment: string;
+    /** write-only (secret) values as "***" */
+    params: {
+      [key: string]: string | number | boolean;
+    };
+    actor: string;
+    createdAt: string;
+  };
+  deployment: DeploymentView;
+};
+
+export type CatalogOrderList = {
+  orders: {
+    id: string;
+    template: string;
+    version: number;
+    deployment: string;
+    /** write-only (secret) values as "***" */
+    params: {
+      [key: string]: string | number | boolean;
+    };
+    actor: string;
+    createdAt: string;
+  }[];
+};
+
 export type DeploymentSpec = {
   name: string;
   version: number;
@@ -2879,12 +3073,145 @@ export interface Operations {
     body: undefined;
     response: DeploymentSpec;
   };
-  /** mint a token for a tenant (administrator only); the answer shows the token once */
+  /** mint a token for a tenant with a role (the installation administrator only); the answer shows the token once */
   createToken: {
     params: Record<string, never>;
     query: Record<string, never>;
     body: TokenInput;
     response: TokenCreated;
+  };
+  /** log in with a password: sets the HttpOnly session cookie nubis_session and answers the CSRF token for unsafe requests */
+  login: {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: LoginInput;
+    response: Session;
+  };
+  /** end the session (its cookie no longer works); for a bearer token nothing changes */
+  logout: {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: undefined;
+    response: string;
+  };
+  /** who the caller is: user (or token name), tenant, role, and for a session its CSRF token and the user's tenants */
+  me: {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: undefined;
+    response: Session;
+  };
+  /** change the caller's own password (the current one is required); the user's other sessions end */
+  changePassword: {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: PasswordChange;
+    response: string;
+  };
+  /** the caller's personal tokens (names and roles; never the tokens) */
+  listPersonalTokens: {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: undefined;
+    response: TokenList;
+  };
+  /** mint a personal token in the caller's tenant (for the CLI: `nubis login`); it never acts with more than the user's role; shown once */
+  createPersonalToken: {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: PersonalTokenInput;
+    response: TokenCreated;
+  };
+  /** revoke one of the caller's personal tokens in its tenant */
+  deletePersonalToken: {
+    params: { name: string };
+    query: Record<string, never>;
+    body: undefined;
+    response: string;
+  };
+  /** every user with its roles (the installation administrator only) */
+  listUsers: {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: undefined;
+    response: UserList;
+  };
+  /** one user with its roles */
+  getUser: {
+    params: { user: string };
+    query: Record<string, never>;
+    body: undefined;
+    response: UserView;
+  };
+  /** create a user or set its password (its sessions end), with roles per tenant */
+  putUser: {
+    params: { user: string };
+    query: Record<string, never>;
+    body: UserInput;
+    response: UserView;
+  };
+  /** remove a user: its roles, sessions and personal tokens go too */
+  deleteUser: {
+    params: { user: string };
+    query: Record<string, never>;
+    body: undefined;
+    response: string;
+  };
+  /** give a user a role in a tenant (or change it) */
+  putUserRole: {
+    params: { user: string; tenant: string };
+    query: Record<string, never>;
+    body: RoleInput;
+    response: UserView;
+  };
+  /** take a user's role in a tenant away (its sessions there end) */
+  deleteUserRole: {
+    params: { user: string; tenant: string };
+    query: Record<string, never>;
+    body: undefined;
+    response: UserView;
+  };
+  /** the catalog templates offered to the caller's tenant, with their parameter schemas */
+  listCatalog: {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: undefined;
+    response: CatalogTemplateList;
+  };
+  /** one template: its description and parameter schema (an order form is generated from it) */
+  getCatalogTemplate: {
+    params: { name: string };
+    query: Record<string, never>;
+    body: undefined;
+    response: CatalogTemplate;
+  };
+  /** publish or re-publish a template (the installation administrator); the spec and parameter schema are checked whole */
+  publishCatalogTemplate: {
+    params: { name: string };
+    query: Record<string, never>;
+    body: CatalogTemplateInput;
+    response: CatalogTemplate;
+  };
+  /** withdraw a template: no new orders; deployments ordered from it stay */
+  withdrawCatalogTemplate: {
+    params: { name: string };
+    query: Record<string, never>;
+    body: undefined;
+    response: string;
+  };
+  /** order a template: the values are checked against its schema, then a new deployment is applied in the caller's tenant; nothing is created when any check fails */
+  orderCatalogTemplate: {
+    params: { name: string };
+    query: Record<string, never>;
+    body: CatalogOrderInput;
+    response: CatalogOrderResult;
+  };
+  /** the caller's tenant's catalog orders, newest first */
+  listOrders: {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: undefined;
+    response: CatalogOrderList;
   };
   /** alert rules in force: built-in, run-time, and a deployment's spec rules */
   listAlertRules: {
@@ -2958,103 +3285,122 @@ export interface Operations {
   };
 }
 
-/** Each operation's method and path template (auth: whether it needs a caller). */
+/** Each operation's method and path template; auth: whether it needs a caller; role: the least role it needs in the caller's tenant (x-nubis-role); installation: for the installation administrator only. */
 export const OPERATIONS = {
   health: { method: "GET", path: "/healthz", auth: false },
   openapi: { method: "GET", path: "/openapi.json", auth: false },
-  specSchema: { method: "GET", path: "/v1/schema/spec.json", auth: true },
-  plan: { method: "POST", path: "/v1/plan", auth: true },
-  listDeployments: { method: "GET", path: "/v1/deployments", auth: true },
-  apply: { method: "POST", path: "/v1/deployments", auth: true },
-  getDeployment: { method: "GET", path: "/v1/deployments/{name}", auth: true },
-  destroy: { method: "DELETE", path: "/v1/deployments/{name}", auth: true },
-  forget: { method: "POST", path: "/v1/deployments/{name}/forget", auth: true },
-  endpoints: { method: "GET", path: "/v1/deployments/{name}/endpoints", auth: true },
-  scale: { method: "POST", path: "/v1/deployments/{name}/scale", auth: true },
-  logs: { method: "GET", path: "/v1/deployments/{name}/instances/{instance}/logs", auth: true },
-  listEvents: { method: "GET", path: "/v1/events", auth: true },
-  streamEvents: { method: "GET", path: "/v1/events/stream", auth: true, stream: true },
+  specSchema: { method: "GET", path: "/v1/schema/spec.json", auth: true, role: "viewer" },
+  plan: { method: "POST", path: "/v1/plan", auth: true, role: "operator" },
+  listDeployments: { method: "GET", path: "/v1/deployments", auth: true, role: "viewer" },
+  apply: { method: "POST", path: "/v1/deployments", auth: true, role: "operator" },
+  getDeployment: { method: "GET", path: "/v1/deployments/{name}", auth: true, role: "viewer" },
+  destroy: { method: "DELETE", path: "/v1/deployments/{name}", auth: true, role: "operator" },
+  forget: { method: "POST", path: "/v1/deployments/{name}/forget", auth: true, role: "operator" },
+  endpoints: { method: "GET", path: "/v1/deployments/{name}/endpoints", auth: true, role: "viewer" },
+  scale: { method: "POST", path: "/v1/deployments/{name}/scale", auth: true, role: "operator" },
+  logs: { method: "GET", path: "/v1/deployments/{name}/instances/{instance}/logs", auth: true, role: "viewer" },
+  listEvents: { method: "GET", path: "/v1/events", auth: true, role: "viewer" },
+  streamEvents: { method: "GET", path: "/v1/events/stream", auth: true, role: "viewer", stream: true },
   selfMetrics: { method: "GET", path: "/metrics", auth: false },
-  listSeries: { method: "GET", path: "/v1/metrics/series", auth: true },
-  queryMetrics: { method: "GET", path: "/v1/metrics/query", auth: true },
-  pushMetrics: { method: "POST", path: "/v1/metrics/push", auth: true },
-  listMonitors: { method: "GET", path: "/v1/deployments/{name}/instances/{instance}/monitors", auth: true },
-  putMonitor: { method: "PUT", path: "/v1/deployments/{name}/instances/{instance}/monitors/{id}", auth: true },
-  deleteMonitor: { method: "DELETE", path: "/v1/deployments/{name}/instances/{instance}/monitors/{id}", auth: true },
-  listMetricDefinitions: { method: "GET", path: "/v1/metrics/definitions", auth: true },
-  getMetricDefinition: { method: "GET", path: "/v1/metrics/definitions/{name}", auth: true },
-  putMetricDefinition: { method: "PUT", path: "/v1/metrics/definitions/{name}", auth: true },
-  deleteMetricDefinition: { method: "DELETE", path: "/v1/metrics/definitions/{name}", auth: true },
-  listScrapeTargets: { method: "GET", path: "/v1/metrics/scrape", auth: true },
-  getScrapeTarget: { method: "GET", path: "/v1/metrics/scrape/{name}", auth: true },
-  putScrapeTarget: { method: "PUT", path: "/v1/metrics/scrape/{name}", auth: true },
-  deleteScrapeTarget: { method: "DELETE", path: "/v1/metrics/scrape/{name}", auth: true },
-  listRules: { method: "GET", path: "/v1/rules", auth: true },
-  getRule: { method: "GET", path: "/v1/rules/{name}", auth: true },
-  putRule: { method: "PUT", path: "/v1/rules/{name}", auth: true },
-  deleteRule: { method: "DELETE", path: "/v1/rules/{name}", auth: true },
-  listSchedules: { method: "GET", path: "/v1/schedules", auth: true },
-  getSchedule: { method: "GET", path: "/v1/schedules/{name}", auth: true },
-  putSchedule: { method: "PUT", path: "/v1/schedules/{name}", auth: true },
-  deleteSchedule: { method: "DELETE", path: "/v1/schedules/{name}", auth: true },
-  listClouds: { method: "GET", path: "/v1/clouds", auth: true },
-  getCloud: { method: "GET", path: "/v1/clouds/{name}", auth: true },
-  putCloud: { method: "PUT", path: "/v1/clouds/{name}", auth: true },
-  deleteCloud: { method: "DELETE", path: "/v1/clouds/{name}", auth: true },
-  discoverCloud: { method: "POST", path: "/v1/clouds/{name}/discover", auth: true },
-  cloudSla: { method: "GET", path: "/v1/clouds/{name}/sla", auth: true },
-  listCredentials: { method: "GET", path: "/v1/credentials", auth: true },
-  getCredential: { method: "GET", path: "/v1/credentials/{name}", auth: true },
-  putCredential: { method: "PUT", path: "/v1/credentials/{name}", auth: true },
-  deleteCredential: { method: "DELETE", path: "/v1/credentials/{name}", auth: true },
-  listLocations: { method: "GET", path: "/v1/clouds/{name}/locations", auth: true },
-  putLocation: { method: "PUT", path: "/v1/clouds/{name}/locations/{id}", auth: true },
-  deleteLocation: { method: "DELETE", path: "/v1/clouds/{name}/locations/{id}", auth: true },
-  listOffers: { method: "GET", path: "/v1/clouds/{name}/offers", auth: true },
-  putOffer: { method: "PUT", path: "/v1/clouds/{name}/offers/{id}", auth: true },
-  deleteOffer: { method: "DELETE", path: "/v1/clouds/{name}/offers/{id}", auth: true },
-  listImages: { method: "GET", path: "/v1/clouds/{name}/images", auth: true },
-  putImage: { method: "PUT", path: "/v1/clouds/{name}/images/{id}", auth: true },
-  deleteImage: { method: "DELETE", path: "/v1/clouds/{name}/images/{id}", auth: true },
-  getRollout: { method: "GET", path: "/v1/deployments/{name}/rollout", auth: true },
-  pauseRollout: { method: "POST", path: "/v1/deployments/{name}/rollout/pause", auth: true },
-  resumeRollout: { method: "POST", path: "/v1/deployments/{name}/rollout/resume", auth: true },
-  getAccess: { method: "GET", path: "/v1/deployments/{name}/access", auth: true },
-  listWorkflows: { method: "GET", path: "/v1/workflows", auth: true },
-  loadWorkflow: { method: "POST", path: "/v1/workflows", auth: true },
-  getWorkflow: { method: "GET", path: "/v1/workflows/{name}", auth: true },
-  deleteWorkflow: { method: "DELETE", path: "/v1/workflows/{name}", auth: true },
-  workflowWhy: { method: "GET", path: "/v1/workflows/{name}/why", auth: true },
-  workflowBegin: { method: "POST", path: "/v1/workflows/{name}/begin", auth: true },
-  workflowSuspend: { method: "POST", path: "/v1/workflows/{name}/suspend", auth: true },
-  workflowResume: { method: "POST", path: "/v1/workflows/{name}/resume", auth: true },
-  workflowRequeue: { method: "POST", path: "/v1/workflows/{name}/requeue", auth: true },
-  workflowForce: { method: "POST", path: "/v1/workflows/{name}/force", auth: true },
-  workflowRun: { method: "POST", path: "/v1/workflows/{name}/run", auth: true },
-  workflowKill: { method: "POST", path: "/v1/workflows/{name}/kill", auth: true },
-  workflowAlter: { method: "POST", path: "/v1/workflows/{name}/alter", auth: true },
-  workflowLogs: { method: "GET", path: "/v1/workflows/{name}/logs", auth: true },
-  exportWorkflow: { method: "GET", path: "/v1/workflows/{name}/export", auth: true },
+  listSeries: { method: "GET", path: "/v1/metrics/series", auth: true, role: "viewer" },
+  queryMetrics: { method: "GET", path: "/v1/metrics/query", auth: true, role: "viewer" },
+  pushMetrics: { method: "POST", path: "/v1/metrics/push", auth: true, role: "operator" },
+  listMonitors: { method: "GET", path: "/v1/deployments/{name}/instances/{instance}/monitors", auth: true, role: "viewer" },
+  putMonitor: { method: "PUT", path: "/v1/deployments/{name}/instances/{instance}/monitors/{id}", auth: true, role: "operator" },
+  deleteMonitor: { method: "DELETE", path: "/v1/deployments/{name}/instances/{instance}/monitors/{id}", auth: true, role: "operator" },
+  listMetricDefinitions: { method: "GET", path: "/v1/metrics/definitions", auth: true, role: "viewer" },
+  getMetricDefinition: { method: "GET", path: "/v1/metrics/definitions/{name}", auth: true, role: "viewer" },
+  putMetricDefinition: { method: "PUT", path: "/v1/metrics/definitions/{name}", auth: true, role: "operator" },
+  deleteMetricDefinition: { method: "DELETE", path: "/v1/metrics/definitions/{name}", auth: true, role: "operator" },
+  listScrapeTargets: { method: "GET", path: "/v1/metrics/scrape", auth: true, role: "viewer" },
+  getScrapeTarget: { method: "GET", path: "/v1/metrics/scrape/{name}", auth: true, role: "viewer" },
+  putScrapeTarget: { method: "PUT", path: "/v1/metrics/scrape/{name}", auth: true, role: "operator" },
+  deleteScrapeTarget: { method: "DELETE", path: "/v1/metrics/scrape/{name}", auth: true, role: "operator" },
+  listRules: { method: "GET", path: "/v1/rules", auth: true, role: "viewer" },
+  getRule: { method: "GET", path: "/v1/rules/{name}", auth: true, role: "viewer" },
+  putRule: { method: "PUT", path: "/v1/rules/{name}", auth: true, role: "operator" },
+  deleteRule: { method: "DELETE", path: "/v1/rules/{name}", auth: true, role: "operator" },
+  listSchedules: { method: "GET", path: "/v1/schedules", auth: true, role: "viewer" },
+  getSchedule: { method: "GET", path: "/v1/schedules/{name}", auth: true, role: "viewer" },
+  putSchedule: { method: "PUT", path: "/v1/schedules/{name}", auth: true, role: "operator" },
+  deleteSchedule: { method: "DELETE", path: "/v1/schedules/{name}", auth: true, role: "operator" },
+  listClouds: { method: "GET", path: "/v1/clouds", auth: true, role: "viewer" },
+  getCloud: { method: "GET", path: "/v1/clouds/{name}", auth: true, role: "viewer" },
+  putCloud: { method: "PUT", path: "/v1/clouds/{name}", auth: true, role: "admin" },
+  deleteCloud: { method: "DELETE", path: "/v1/clouds/{name}", auth: true, role: "admin" },
+  discoverCloud: { method: "POST", path: "/v1/clouds/{name}/discover", auth: true, role: "admin" },
+  cloudSla: { method: "GET", path: "/v1/clouds/{name}/sla", auth: true, role: "viewer" },
+  listCredentials: { method: "GET", path: "/v1/credentials", auth: true, role: "viewer" },
+  getCredential: { method: "GET", path: "/v1/credentials/{name}", auth: true, role: "viewer" },
+  putCredential: { method: "PUT", path: "/v1/credentials/{name}", auth: true, role: "admin" },
+  deleteCredential: { method: "DELETE", path: "/v1/credentials/{name}", auth: true, role: "admin" },
+  listLocations: { method: "GET", path: "/v1/clouds/{name}/locations", auth: true, role: "viewer" },
+  putLocation: { method: "PUT", path: "/v1/clouds/{name}/locations/{id}", auth: true, role: "admin" },
+  deleteLocation: { method: "DELETE", path: "/v1/clouds/{name}/locations/{id}", auth: true, role: "admin" },
+  listOffers: { method: "GET", path: "/v1/clouds/{name}/offers", auth: true, role: "viewer" },
+  putOffer: { method: "PUT", path: "/v1/clouds/{name}/offers/{id}", auth: true, role: "admin" },
+  deleteOffer: { method: "DELETE", path: "/v1/clouds/{name}/offers/{id}", auth: true, role: "admin" },
+  listImages: { method: "GET", path: "/v1/clouds/{name}/images", auth: true, role: "viewer" },
+  putImage: { method: "PUT", path: "/v1/clouds/{name}/images/{id}", auth: true, role: "admin" },
+  deleteImage: { method: "DELETE", path: "/v1/clouds/{name}/images/{id}", auth: true, role: "admin" },
+  getRollout: { method: "GET", path: "/v1/deployments/{name}/rollout", auth: true, role: "viewer" },
+  pauseRollout: { method: "POST", path: "/v1/deployments/{name}/rollout/pause", auth: true, role: "operator" },
+  resumeRollout: { method: "POST", path: "/v1/deployments/{name}/rollout/resume", auth: true, role: "operator" },
+  getAccess: { method: "GET", path: "/v1/deployments/{name}/access", auth: true, role: "operator" },
+  listWorkflows: { method: "GET", path: "/v1/workflows", auth: true, role: "viewer" },
+  loadWorkflow: { method: "POST", path: "/v1/workflows", auth: true, role: "operator" },
+  getWorkflow: { method: "GET", path: "/v1/workflows/{name}", auth: true, role: "viewer" },
+  deleteWorkflow: { method: "DELETE", path: "/v1/workflows/{name}", auth: true, role: "operator" },
+  workflowWhy: { method: "GET", path: "/v1/workflows/{name}/why", auth: true, role: "viewer" },
+  workflowBegin: { method: "POST", path: "/v1/workflows/{name}/begin", auth: true, role: "operator" },
+  workflowSuspend: { method: "POST", path: "/v1/workflows/{name}/suspend", auth: true, role: "operator" },
+  workflowResume: { method: "POST", path: "/v1/workflows/{name}/resume", auth: true, role: "operator" },
+  workflowRequeue: { method: "POST", path: "/v1/workflows/{name}/requeue", auth: true, role: "operator" },
+  workflowForce: { method: "POST", path: "/v1/workflows/{name}/force", auth: true, role: "operator" },
+  workflowRun: { method: "POST", path: "/v1/workflows/{name}/run", auth: true, role: "operator" },
+  workflowKill: { method: "POST", path: "/v1/workflows/{name}/kill", auth: true, role: "operator" },
+  workflowAlter: { method: "POST", path: "/v1/workflows/{name}/alter", auth: true, role: "operator" },
+  workflowLogs: { method: "GET", path: "/v1/workflows/{name}/logs", auth: true, role: "viewer" },
+  exportWorkflow: { method: "GET", path: "/v1/workflows/{name}/export", auth: true, role: "viewer" },
   workflowChild: { method: "POST", path: "/v1/workflows/{name}/child", auth: false },
-  runOperation: { method: "POST", path: "/v1/deployments/{name}/components/{component}/operations/{operation}", auth: true },
-  listOperationRuns: { method: "GET", path: "/v1/deployments/{name}/operations", auth: true },
-  getOperationRun: { method: "GET", path: "/v1/deployments/{name}/operations/{run}", auth: true },
-  getRecovery: { method: "GET", path: "/v1/deployments/{name}/recovery", auth: true },
-  resetRecovery: { method: "POST", path: "/v1/deployments/{name}/recovery/{instance}/reset", auth: true },
+  runOperation: { method: "POST", path: "/v1/deployments/{name}/components/{component}/operations/{operation}", auth: true, role: "operator" },
+  listOperationRuns: { method: "GET", path: "/v1/deployments/{name}/operations", auth: true, role: "viewer" },
+  getOperationRun: { method: "GET", path: "/v1/deployments/{name}/operations/{run}", auth: true, role: "viewer" },
+  getRecovery: { method: "GET", path: "/v1/deployments/{name}/recovery", auth: true, role: "viewer" },
+  resetRecovery: { method: "POST", path: "/v1/deployments/{name}/recovery/{instance}/reset", auth: true, role: "operator" },
   console: { method: "GET", path: "/", auth: false },
   consoleAsset: { method: "GET", path: "/assets/{file}", auth: false },
-  getDeploymentSpec: { method: "GET", path: "/v1/deployments/{name}/spec", auth: true },
-  createToken: { method: "POST", path: "/v1/tokens", auth: true },
-  listAlertRules: { method: "GET", path: "/v1/alerts/rules", auth: true },
-  putAlertRule: { method: "PUT", path: "/v1/alerts/rules/{name}", auth: true },
-  deleteAlertRule: { method: "DELETE", path: "/v1/alerts/rules/{name}", auth: true },
-  listAlertChannels: { method: "GET", path: "/v1/alerts/channels", auth: true },
-  putAlertChannel: { method: "PUT", path: "/v1/alerts/channels/{name}", auth: true },
-  deleteAlertChannel: { method: "DELETE", path: "/v1/alerts/channels/{name}", auth: true },
-  testAlert: { method: "POST", path: "/v1/alerts/test", auth: true },
-  listAlerts: { method: "GET", path: "/v1/alerts", auth: true },
-  getAlert: { method: "GET", path: "/v1/alerts/{id}", auth: true },
-  ackAlert: { method: "POST", path: "/v1/alerts/{id}/ack", auth: true },
+  getDeploymentSpec: { method: "GET", path: "/v1/deployments/{name}/spec", auth: true, role: "viewer" },
+  createToken: { method: "POST", path: "/v1/tokens", auth: true, role: "admin", installation: true },
+  login: { method: "POST", path: "/v1/login", auth: false },
+  logout: { method: "POST", path: "/v1/logout", auth: true, role: "viewer" },
+  me: { method: "GET", path: "/v1/me", auth: true, role: "viewer" },
+  changePassword: { method: "POST", path: "/v1/me/password", auth: true, role: "viewer" },
+  listPersonalTokens: { method: "GET", path: "/v1/me/tokens", auth: true, role: "viewer" },
+  createPersonalToken: { method: "POST", path: "/v1/me/tokens", auth: true, role: "viewer" },
+  deletePersonalToken: { method: "DELETE", path: "/v1/me/tokens/{name}", auth: true, role: "viewer" },
+  listUsers: { method: "GET", path: "/v1/users", auth: true, role: "admin", installation: true },
+  getUser: { method: "GET", path: "/v1/users/{user}", auth: true, role: "admin", installation: true },
+  putUser: { method: "PUT", path: "/v1/users/{user}", auth: true, role: "admin", installation: true },
+  deleteUser: { method: "DELETE", path: "/v1/users/{user}", auth: true, role: "admin", installation: true },
+  putUserRole: { method: "PUT", path: "/v1/users/{user}/roles/{tenant}", auth: true, role: "admin", installation: true },
+  deleteUserRole: { method: "DELETE", path: "/v1/users/{user}/roles/{tenant}", auth: true, role: "admin", installation: true },
+  listCatalog: { method: "GET", path: "/v1/catalog", auth: true, role: "viewer" },
+  getCatalogTemplate: { method: "GET", path: "/v1/catalog/{name}", auth: true, role: "viewer" },
+  publishCatalogTemplate: { method: "PUT", path: "/v1/catalog/{name}", auth: true, role: "admin", installation: true },
+  withdrawCatalogTemplate: { method: "DELETE", path: "/v1/catalog/{name}", auth: true, role: "admin", installation: true },
+  orderCatalogTemplate: { method: "POST", path: "/v1/catalog/{name}/orders", auth: true, role: "operator" },
+  listOrders: { method: "GET", path: "/v1/orders", auth: true, role: "viewer" },
+  listAlertRules: { method: "GET", path: "/v1/alerts/rules", auth: true, role: "viewer" },
+  putAlertRule: { method: "PUT", path: "/v1/alerts/rules/{name}", auth: true, role: "operator" },
+  deleteAlertRule: { method: "DELETE", path: "/v1/alerts/rules/{name}", auth: true, role: "operator" },
+  listAlertChannels: { method: "GET", path: "/v1/alerts/channels", auth: true, role: "viewer" },
+  putAlertChannel: { method: "PUT", path: "/v1/alerts/channels/{name}", auth: true, role: "admin" },
+  deleteAlertChannel: { method: "DELETE", path: "/v1/alerts/channels/{name}", auth: true, role: "admin" },
+  testAlert: { method: "POST", path: "/v1/alerts/test", auth: true, role: "operator" },
+  listAlerts: { method: "GET", path: "/v1/alerts", auth: true, role: "viewer" },
+  getAlert: { method: "GET", path: "/v1/alerts/{id}", auth: true, role: "viewer" },
+  ackAlert: { method: "POST", path: "/v1/alerts/{id}/ack", auth: true, role: "operator" },
 } as const;
 
 export type OperationId = keyof Operations;

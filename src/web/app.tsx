@@ -16,6 +16,7 @@ import { WorkflowsPage, WorkflowPage } from './pages/workflows';
 import { AlertsPage } from './pages/alerts';
 import { CloudsPage, CloudPage } from './pages/clouds';
 import { RecoveryPage } from './pages/recovery';
+import { CatalogPage } from './pages/catalog';
 
 export interface Session {
   me: Me;
@@ -32,7 +33,7 @@ export function useSession(): Session {
 
 const NAV: [string, string][] = [
   ['deployments', 'Deployments'], ['events', 'Events'], ['metrics', 'Metrics'], ['workflows', 'Workflows'],
-  ['alerts', 'Alerts'], ['clouds', 'Clouds'], ['recovery', 'Recovery'],
+  ['catalog', 'Catalog'], ['alerts', 'Alerts'], ['clouds', 'Clouds'], ['recovery', 'Recovery'],
 ];
 
 function Page() {
@@ -49,6 +50,7 @@ function Page() {
     case 'alerts': return <AlertsPage />;
     case 'clouds': return second ? <CloudPage name={second} /> : <CloudsPage />;
     case 'recovery': return <RecoveryPage />;
+    case 'catalog': return <CatalogPage name={second} />;
     default: return <p>No page {first}. <a href={href('deployments')}>Deployments</a></p>;
   }
 }
@@ -71,7 +73,7 @@ function Shell({ session, onLogout }: { session: Session; onLogout: () => void }
         <span class={`live ${live ? 'on' : 'off'}`} title={live ? 'live events connected' : 'live events reconnecting'} data-live={live ? 'on' : 'off'}>
           {live ? '● live' : '○ offline'}
         </span>
-        <span class="who" data-role={session.me.role}>{session.me.user}{session.me.tenant ? ` @ ${session.me.tenant}` : ''} · {session.me.role}</span>
+        <span class="who" data-role={session.me.role} data-via={session.me.via}>{session.me.user} @ {session.me.tenant} · {session.me.role}</span>
         <button type="button" class="link" onClick={onLogout}>Sign out</button>
       </header>
       <main id="main" tabIndex={-1}>

@@ -1,57 +1,42 @@
 /**
- * Signing in. The users contract: `POST /v1/login` {user, password, tenant?} answers {user,
- * tenant, role, csrfToken} and sets the HttpOnly SameSite=Strict cookie `nubis_session`;
- * `GET /v1/me` the same for a live session or token; `POST /v1/logout` ends it. Where the server
- * has no users yet (404 on these), an API token pasted into the form is kept in sessionStorage
- * (gone with the tab) and sent as a bearer header; such a token may do everything in its
- * tenant, so the console offers everything and the server decides.
+ * Signing in, and what the signed-in caller may do. A user signs in with a password
+ * (`POST /v1/login`: an HttpOnly SameSite=Strict session cookie plus a CSRF token the console
+ * sends as X-CSRF-Token on unsafe requests), or pastes an API token, kept in sessionStorage
+ * (gone with the tab) and sent as a bearer header. `GET /v1/me` says who it is and its role.
+ *
+ * What is offered follows the server's own declaration: each operation's least role
+ * (`x-nubis-role` in the OpenAPI document, copied into the generated table), so a viewer is
+ * offered nothing a viewer may not do, and the console cannot drift from the server's check.
  */
-import { ApiError, authHeaders, errorOf, setCredentials, type Credentials } from './api';
+import { call, setCredentials } from './api';
+import { OPERATIONS, type OperationId, type Session } from './api-types';
 
-export type Role = 'admin' | 'operator' | 'viewer';
+export type Role = Session['role'];
 
 export interface Me {
   user: string;
   tenant: string;
   role: Role;
-  csrfToken?: string;
-  /** How this console authenticates. */
   via: 'session' | 'token';
+  tenants: { tenant: string; role: Role }[];
 }
 
 const TOKEN_KEY = 'nubis.token';
+const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 
-/** What each role may do; the console offers only these (the server checks them again). */
-const ALLOWED: Record<Role, ReadonlySet<Action>> = {
-  admin: new Set(['apply', 'scale', 'destroy', 'workflow', 'ack', 'recovery']),
-  operator: new Set(['apply', 'scale', 'destroy', 'workflow', 'ack', 'recovery']),
-  viewer: new Set(),
-};
-export type Action = 'apply' | 'scale' | 'destroy' | 'workflow' | 'ack' | 'recovery';
-
-export function can(me: Me | undefined, action: Action): boolean {
-  return me !== undefined && ALLOWED[me.role].has(action);
+/** Whether the caller's role in its tenant is enough for an operation (the installation's ones: admin of default). */
+export function can(me: Me | undefined, op: OperationId): boolean {
+  if (!me) return false;
+  const o = OPERATIONS[op] as { role?: Role; installation?: boolean };
+  if (o.installation && !(me.role === 'admin' && me.tenant === 'default')) return false;
+  return RANK[me.role] >= RANK[o.role ?? 'viewer'];
 }
 
-async function json(method: string, path: string, body?: unknown): Promise<Response> {
-  return fetch(path, {
-    method, credentials: 'same-origin',
-    headers: { accept: 'application/json', ...authHeaders(method), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
+function meOf(s: Session, via: Me['via']): Me {
+  return { user: s.user, tenant: s.tenant, role: s.role, via: s.via ?? via, tenants: s.tenants ?? [{ tenant: s.tenant, role: s.role }] };
 }
 
-type MeBody = { user: string; tenant: string; role: Role; csrfToken?: string };
-
-function meFrom(b: MeBody, via: Me['via']): Me {
-  return { user: b.user, tenant: b.tenant, role: b.role, via, ...(b.csrfToken ? { csrfToken: b.csrfToken } : {}) };
-}
-
-function use(c: Credentials): void {
-  setCredentials(c);
-}
-
-/** Who is signed in now (a live session cookie, or the token kept in this tab), or undefined. */
+/** Who is signed in now (the token kept in this tab, or a live session cookie), or undefined. */
 export async function currentUser(): Promise<Me | undefined> {
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token) {
@@ -59,55 +44,36 @@ export async function currentUser(): Promise<Me | undefined> {
     if (me) return me;
     sessionStorage.removeItem(TOKEN_KEY);
   }
-  use({ kind: 'none' });
-  const res = await json('GET', '/v1/me');
-  if (!res.ok) return undefined;
-  const b = (await res.json()) as MeBody;
-  use({ kind: 'session', csrfToken: b.csrfToken ?? '' });
-  return meFrom(b, 'session');
+  setCredentials({ kind: 'none' });
+  const s = await call('me').catch(() => undefined);
+  if (!s) return undefined;
+  setCredentials({ kind: 'session', csrfToken: s.csrfToken ?? '' });
+  return meOf(s, 'session');
 }
 
-/** Signs in with a user name and password; rejects with the server's error (field: user or password). */
+/** Signs in with a user name and password; rejects with the server's error. */
 export async function login(user: string, password: string, tenant?: string): Promise<Me> {
-  use({ kind: 'none' });
-  const res = await json('POST', '/v1/login', { user, password, ...(tenant ? { tenant } : {}) });
-  if (!res.ok) {
-    const e = await errorOf(res);
-    if (res.status === 404 && e.code === 'NOT_FOUND') {
-      throw new ApiError(404, 'NOT_FOUND', 'this server has no user accounts yet: sign in with an API token', undefined, false);
-    }
-    throw e;
-  }
-  const b = (await res.json()) as MeBody;
-  use({ kind: 'session', csrfToken: b.csrfToken ?? '' });
-  return meFrom(b, 'session');
+  setCredentials({ kind: 'none' });
+  const s = await call('login', { body: { user, password, ...(tenant ? { tenant } : {}) } });
+  setCredentials({ kind: 'session', csrfToken: s.csrfToken ?? '' });
+  return meOf(s, 'session');
 }
 
 /** Signs in with an API token: checked against the server before it is kept. */
 export async function withToken(token: string): Promise<Me> {
-  use({ kind: 'token', token });
-  const res = await json('GET', '/v1/me');
-  if (res.ok) {
+  setCredentials({ kind: 'token', token });
+  try {
+    const s = await call('me');
     sessionStorage.setItem(TOKEN_KEY, token);
-    return meFrom((await res.json()) as MeBody, 'token');
-  }
-  const e = await errorOf(res);
-  if (res.status !== 404) {
-    use({ kind: 'none' });
+    return meOf(s, 'token');
+  } catch (e) {
+    setCredentials({ kind: 'none' });
     throw e;
   }
-  // no /v1/me on this server: any authenticated read proves the token
-  const probe = await json('GET', '/v1/deployments');
-  if (!probe.ok) {
-    use({ kind: 'none' });
-    throw await errorOf(probe);
-  }
-  sessionStorage.setItem(TOKEN_KEY, token);
-  return { user: 'token', tenant: '', role: 'admin', via: 'token' };
 }
 
 export async function logout(me: Me | undefined): Promise<void> {
   sessionStorage.removeItem(TOKEN_KEY);
-  if (me?.via === 'session') await json('POST', '/v1/logout').catch(() => undefined);
-  use({ kind: 'none' });
+  if (me?.via === 'session') await call('logout').catch(() => undefined);
+  setCredentials({ kind: 'none' });
 }

@@ -1,12 +1,14 @@
 /**
  * The web console in real Chromium (the Debian package, driven by playwright-core) against a
- * real `nubis serve` on the local cloud: sign in, a bad token and a bad spec get the server's
+ * real `nubis serve` on the local cloud: sign in as an operator (a bad token, a bad password and a bad spec get the server's
  * own message next to their field, apply the webapp example with its artefacts (the plan shown
  * before confirming), watch it become ready in the topology view, scale app 3 → 5 (out of
  * bounds first: the server's message next to the count) and see the new instances and lb-1's
  * update (instance.wiring) arrive live on the stream, read lb-1's update log, filter events,
- * graph a metric, steer a workflow's tree, see a viewer offered no action, check phone width and
- * the keyboard, and destroy through the confirmation dialog. Every request the page makes goes
+ * graph a metric and see a rule's condition values, steer a workflow's tree, order from the
+ * catalog's generated form (a bad value's message next to its field), see a viewer offered no
+ * action and refused one by the server, check phone width and the keyboard, and destroy
+ * through the confirmation dialog. Every request the page makes goes
  * to the server itself (no CDN), and no script error or CSP violation happens.
  * Screenshots of each page land in test-results/screenshots/.
  *
@@ -40,7 +42,7 @@ const healthy = (page: Page, n: number): Promise<void> =>
   until(page, (k) => (globalThis as unknown as { document: PageDoc }).document
     .querySelectorAll('svg.topology [data-instance][data-health="healthy"][data-phase="running"]').length === k, n);
 
-test('console in Chromium: sign in, apply webapp, watch it ready, scale with live lb update, logs, events, metrics, workflows, viewer, phone, keyboard, destroy', {
+test('console in Chromium: sign in, apply webapp, watch it ready, scale with live lb update, logs, events, metrics, workflows, catalog order, viewer, phone, keyboard, destroy', {
   skip: missing ?? false, timeout: 300_000,
 }, async (t) => {
   assert.ok(consoleBuilt(), 'the console is built (npm run build writes dist/web)');
@@ -61,18 +63,33 @@ test('console in Chromium: sign in, apply webapp, watch it ready, scale with liv
     page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) problems.push(`console: ${m.text()}`); });
     page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('data:')) foreign.push(r.url()); });
 
-    // --- sign in: a wrong token is refused with the server's message next to the field
+    // users: an operator who does the work, a viewer who may only look (made with the bootstrap token)
+    for (const [user, role] of [['olga', 'operator'], ['vera', 'viewer']] as const) {
+      const r = await api('PUT', `/v1/users/${user}`, { password: `${user}-password-1`, roles: { default: role } });
+      assert.ok(r.status === 201 || r.status === 200, r.text);
+    }
+
+    // --- sign in: a wrong token and a wrong password are refused with the server's message
     await page.goto(`${base}/`);
     await screenshot(page, '01-login');
     await page.getByRole('tab', { name: 'API token' }).click();
     await page.fill('input[name=token]', 'not-a-token');
     await page.click('button[type=submit]');
-    const refused = await callApi(base, 'not-a-token', 'GET', '/v1/deployments');
-    assert.equal((await page.waitForSelector('#err-token', WAIT)).textContent !== null, true);
+    const refused = await callApi(base, 'not-a-token', 'GET', '/v1/me');
+    await page.waitForSelector('#err-token', WAIT);
     assert.equal(await page.textContent('#err-token'), refused.json.error.message);
-    await page.fill('input[name=token]', token);
+    await page.getByRole('tab', { name: 'User and password' }).click();
+    await page.fill('input[name=user]', 'olga');
+    await page.fill('input[name=password]', 'not-her-password');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('form[aria-label="sign in"] [role=alert]', WAIT);
+    const wrong = await callApi(base, undefined, 'POST', '/v1/login', { user: 'olga', password: 'not-her-password' });
+    assert.equal(wrong.status, 401, wrong.text);
+    assert.ok(((await page.textContent('form[aria-label="sign in"] [role=alert]')) ?? '').includes(wrong.json.error.message));
+    await page.fill('input[name=password]', 'olga-password-1');
     await page.click('button[type=submit]');
     await page.waitForSelector('header.top nav', WAIT);
+    await page.waitForSelector('.who[data-role=operator][data-via=session]', WAIT);
     await page.waitForSelector('.live.on', WAIT);
 
     // --- apply: a bad spec gets the server's file:line:col message next to the spec
@@ -195,21 +212,56 @@ test('console in Chromium: sign in, apply webapp, watch it ready, scale with liv
     }
     await page.setViewportSize({ width: 1280, height: 800 });
 
-    // --- a viewer is offered no action (the users contract's /v1/me answered as a viewer's)
-    await page.route('**/v1/me', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ user: 'vera', tenant: 'default', role: 'viewer', csrfToken: 'x' }) }));
-    await page.goto(`${base}/#/deployments/webapp`);
-    await page.reload();
-    await page.waitForSelector('.who[data-role=viewer]', WAIT);
-    await page.waitForSelector('table[aria-label=components]', WAIT);
-    assert.equal(await page.$('form[aria-label="scale app"]'), null, 'no scale form for a viewer');
-    assert.equal(await page.$('text=Destroy…'), null, 'no destroy for a viewer');
-    assert.equal(await page.$('text=Apply a new version'), null, 'no apply for a viewer');
-    await screenshot(page, '17-viewer');
-    await page.unroute('**/v1/me');
-    await page.reload();
-    await page.waitForSelector('.who[data-role=admin]', WAIT);
+    // --- the catalog: an order form from the template's parameter schema; a bad value's message next to its field
+    const template = {
+      description: 'a key-value store on the sim cloud',
+      spec: 'name: kv\nclouds: { sim: { platform: sim, options: { path: ":memory:" } } }\nnodeTemplates: { t: { cloud: sim } }\ncomponents:\n  kv:\n    nodeTemplate: t\n    instances:\n      count: ${params.replicas}\n      max: 5\n    lifecycle: { start: run }\n',
+      parameters: { type: 'object', required: ['replicas'], properties: { replicas: { type: 'integer', minimum: 1, maximum: 5, default: 1, description: 'how many kv instances' } } },
+    };
+    const published = await api('PUT', '/v1/catalog/kv', template);
+    assert.ok(published.status === 201 || published.status === 200, published.text);
+    await page.goto(`${base}/#/catalog/kv`);
+    await page.fill('#order-deployment', 'shop-kv');
+    await page.fill('#param-replicas', '9');
+    await page.click('form[aria-label="order kv"] button[type=submit]');
+    await page.waitForSelector('#param-replicas-err', WAIT);
+    const badOrder = await api('POST', '/v1/catalog/kv/orders', { deployment: 'shop-kv', params: { replicas: 9 } });
+    assert.equal(badOrder.status, 422, badOrder.text);
+    assert.equal(await page.textContent('#param-replicas-err'), badOrder.json.error.details.problems[0]);
+    assert.equal((await api('GET', '/v1/deployments/shop-kv')).status, 404, 'a refused order creates nothing');
+    await screenshot(page, '17-catalog-order');
+    await page.fill('#param-replicas', '2');
+    await page.click('form[aria-label="order kv"] button[type=submit]');
+    await page.waitForURL(/#\/deployments\/shop-kv$/, WAIT);
+    await until(page, (k) => (globalThis as unknown as { document: PageDoc }).document.querySelectorAll('svg.topology [data-instance][data-phase="running"]').length === k, 2);
+
+    // --- a viewer is offered no action, and the server refuses her one all the same
+    const viewerPage = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    viewerPage.on('pageerror', (e) => problems.push(`viewer page error: ${e.message}`));
+    await viewerPage.goto(`${base}/`);
+    await viewerPage.fill('input[name=user]', 'vera');
+    await viewerPage.fill('input[name=password]', 'vera-password-1');
+    await viewerPage.click('button[type=submit]');
+    await viewerPage.waitForSelector('.who[data-role=viewer]', WAIT);
+    await viewerPage.goto(`${base}/#/deployments/webapp`);
+    await viewerPage.waitForSelector('table[aria-label=components] tr[data-component=app]', WAIT);
+    assert.equal(await viewerPage.$('form[aria-label="scale app"]'), null, 'no scale form for a viewer');
+    assert.equal(await viewerPage.$('text=Destroy…'), null, 'no destroy for a viewer');
+    assert.equal(await viewerPage.$('text=Apply a new version'), null, 'no apply for a viewer');
+    await screenshot(viewerPage, '18-viewer');
+    const forced = await viewerPage.evaluate(async () => {
+      const me = await (await fetch('/v1/me')).json() as { csrfToken: string };
+      const r = await fetch('/v1/deployments/webapp/scale', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': me.csrfToken }, body: JSON.stringify({ component: 'app', count: 6 }) });
+      return { status: r.status, code: ((await r.json()) as { error: { code: string } }).error.code };
+    });
+    assert.equal(forced.status, 403, `a viewer's scale is refused: ${JSON.stringify(forced)}`);
+    assert.equal((await api('GET', '/v1/deployments/webapp')).json.components.find((c: { name: string }) => c.name === 'app').desired, 5);
+    await viewerPage.close();
 
     // --- keyboard: the skip link, then destroy through the dialog without the mouse
+    await page.goto(`${base}/#/deployments/webapp`);
+    await page.reload();
+    await page.waitForSelector('.who[data-role=operator]', WAIT);
     await page.keyboard.press('Tab');
     assert.equal(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string } | null } }).document.activeElement?.textContent), 'Skip to content');
     await page.waitForSelector('text=Destroy…', WAIT);

@@ -37,7 +37,7 @@ export function AlertsPage() {
           <p>{a.what}</p>
           <p><b>What it means:</b> {a.explanation.meaning}</p>
           <p><b>What to do:</b> {a.explanation.whatToDo} <a href={a.explanation.runbookUrl} rel="noreferrer">runbook</a></p>
-          {a.state === 'open' && can(me, 'ack') && <button type="button" onClick={() => void ack(a.id)}>Acknowledge</button>}
+          {a.state === 'open' && can(me, 'ackAlert') && <button type="button" onClick={() => void ack(a.id)}>Acknowledge</button>}
           {a.ackedBy && <p class="muted">acknowledged by {a.ackedBy} <Time iso={a.ackedAt} /></p>}
         </article>
       ))}

@@ -19,7 +19,7 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
         : await withToken(String(f.get('token') ?? '').trim());
       onSignedIn(me);
     } catch (err) {
-      // a refused token is about the token field
+      // a refused token is about the token field; a refused user or password about both, as the server says it
       setError(mode === 'token' && err instanceof ApiError && err.status === 401 ? new ApiError(401, err.code, err.message, { parameter: 'token' }, false) : err);
     } finally {
       setBusy(false);

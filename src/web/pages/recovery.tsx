@@ -40,7 +40,7 @@ export function RecoveryPage() {
                 <td><Pill value={i.status} /></td>
                 <td>{i.ladder.map((s) => <span class={s === i.step ? 'rung on' : 'rung'}>{s}</span>)}</td>
                 <td>{i.line}</td>
-                <td>{i.status === 'gave-up' && can(me, 'recovery') && <button type="button" onClick={() => void reset(v.deployment, i.instance)}>Reset</button>}</td>
+                <td>{i.status === 'gave-up' && can(me, 'resetRecovery') && <button type="button" onClick={() => void reset(v.deployment, i.instance)}>Reset</button>}</td>
               </tr>
             ))}</tbody>
           </table>

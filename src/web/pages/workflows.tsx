@@ -95,7 +95,7 @@ function NodeDetail({ name, node, onChanged }: { name: string; node: WorkflowTre
     <aside class="detail" aria-label="node">
       <h2>{node.path} <Pill value={stateOf(node)} /></h2>
       <p class="muted">{node.kind}{node.changedAt ? <> · changed <Time iso={node.changedAt} /></> : null}{node.reason ? ` · ${node.reason}` : ''}</p>
-      {can(me, 'workflow') && (
+      {can(me, 'workflowSuspend') && (
         <div class="actions">
           {VERBS.map((v) => <button type="button" data-verb={v} onClick={() => void command(v)} disabled={(v === 'resume') !== node.suspended && v !== 'requeue'}>{v}</button>)}
         </div>
