@@ -172,6 +172,8 @@ export const PlanActionSchema = Type.Object({
   cloud: Type.Optional(Type.String()),
   after: Type.Array(Type.String()),
   reason: Type.String(),
+  host: Type.Optional(Type.String({ description: 'create-node with a placement policy: the host chosen' })),
+  placement: Type.Optional(Type.String({ description: 'create-node with a placement policy: why that host' })),
 });
 
 export const CountDecisionSchema = Type.Object({

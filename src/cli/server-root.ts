@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { openStore, redactStoreUrl, secureDir, secureFiles } from '../store/index.js';
 import { createEventLog, createEventRetention, type EventLog } from '../events/index.js';
-import { createControlPlane, deploymentId, splitDeploymentId } from '../engine/index.js';
+import { createControlPlane, deploymentId, splitDeploymentId, loadsByLabel } from '../engine/index.js';
 import { DEFAULT_TENANT, keyFilePath, resolveKey, settleKeyFiles } from '../registry/index.js';
 import { createApiServer, ensureToken, tokenFile } from '../api/index.js';
 import { createRealClock } from '../clock/index.js';
@@ -156,6 +156,8 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       ...(o.metricsAgentPollMs !== undefined ? { agentPollMs: o.metricsAgentPollMs } : {}),
     });
     const scaling = await startScaling(metrics, controlPlane, events, o.ruleDataWake ?? true);
+    // [placement] load-aware placement reads the hosts' CPU load from the metrics
+    controlPlane.engine.useLoads(async (expr, tenant) => loadsByLabel(await metrics.instant(expr, Date.now(), tenant)));
     // workflows (src/workflows): registered on the engine's reconcile core, loaded when it starts
     const workflows = createWorkflows({
       controlPlane, store, events, ...(o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}), ...(o.log ? { log: o.log } : {}),

@@ -18,6 +18,7 @@
  * created again with the same token, and nodes the cloud lost (missed by several lists and
  * confirmed by get) created again at once.
  */
+import { HostPlacer, type HostPlan, type LoadSource, type NewNode } from './host-placement.js';
 import type { EventInput } from '../events/index.js';
 import type { WriteOp } from '../store/index.js';
 import type { AppSpec, CloudSpec } from '../model/types.js';
@@ -91,6 +92,11 @@ export interface Engine {
   placeFor(d: Deployment, component: string, planned?: readonly Placement[]): { placement: Placement; reason: string };
   /** Adds a controller to the reconcile core (./controllers/index.ts lists the built-in extra ones). */
   register(controller: Controller): void;
+  // [placement] host placement and the load source of load-aware placement (./host-placement.ts)
+  /** Where placement policies would put these new nodes of one cloud (nothing is recorded); throws PLACEMENT_*. */
+  placeHosts(d: Deployment, cloud: string, nodes: readonly NewNode[], signal: AbortSignal): Promise<HostPlan>;
+  /** Gives load-aware placement its source of hosts' CPU load (the metrics service). */
+  useLoads(source: LoadSource): void;
   /** What a recovery controller acts through (./recovery-port.ts). */
   readonly recovery: RecoveryPort;
   /** This control plane's owner tag value. */
@@ -166,6 +172,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     cloudSpecFor: (d, c) => ctx.cloudSpecFor(d, c),
     placeFor: (d, c, planned?: readonly Placement[]) => ctx.placeFor(d, c, planned),
     register: (c) => core.register(c),
+    placeHosts: (d, cloud, list, signal) => new HostPlacer(ctx).place(d, cloud, list, signal),
+    useLoads: (source) => void (ctx.loads = source),
     operations,
     recovery: createRecoveryPort(ctx, instanceCtl),
     async start() {

@@ -53,6 +53,8 @@ export const ERROR_CODES = {
   BACKUP_STORE_FAILED: { status: 502, retryable: true, summary: 'the long-term backup store refused or failed a read or write' },
 
   // [stores] entries below (helper h/stores; keep them under this line)
+  BACKUP_STORE_AUTH_FAILED: { status: 502, retryable: false, summary: 'the long-term backup store refused the credentials (SFTP user, key or password; S3 access key) or forbids the operation' },
+  BACKUP_STORE_HOST_KEY_MISMATCH: { status: 502, retryable: false, summary: 'the SFTP backup server presented a host key whose fingerprint differs from the pinned one' },
 
   // [replicas] entries below (helper h/replicas; keep them under this line)
 
@@ -61,6 +63,9 @@ export const ERROR_CODES = {
   // [images] entries below (helper h/images; keep them under this line)
 
   // [placement] entries below (helper h/placement; keep them under this line)
+  PLACEMENT_ANTI_AFFINITY: { status: 422, retryable: false, summary: 'anti-affinity cannot hold: fewer hosts (or clouds) with room than instances of the component' },
+  PLACEMENT_HOST_FULL: { status: 422, retryable: false, summary: 'no host of the cloud has room for the node (capacity in nodes, cores or memory)' },
+  FIREWALL_FAILED: { status: 502, retryable: true, summary: 'the firewall rules the channels need could not be applied on a cloud or host' },
 
   // [users] entries below (helper h/users; keep them under this line)
   RATE_LIMITED: { status: 429, retryable: true, summary: 'too many tries (failed logins from this address); details.retryAfterMs says when to try again' },

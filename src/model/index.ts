@@ -22,3 +22,4 @@ export {
   type AlertRuleSpec, type AlertChannelSpec, type AlertsSpec, type AlertTriggerSpec, type WhereValue, type AlertProblem,
 } from './alerts.js';
 export { RECOVERY_DEFAULTS, recoveryProblems, normaliseRecovery, type RecoveryProblem } from './recovery.js';
+export type { FirewallSpec } from './policy.js';

@@ -13,6 +13,7 @@ import { isTimeZone, parseCron } from '../clock/index.js';
 import { normaliseOperations, operationProblems } from './operations.js';
 import { checkTemplateCloudInit, type TemplateCloudInit } from './cloud-init-spec.js';
 import { alertsProblems, normaliseAlerts } from './alerts.js';
+import { normaliseFirewall, normalisePlacement, policyProblems } from './policy.js';
 import { normaliseRecovery, recoveryProblems } from './recovery.js';
 import type {
   AppSpec,
@@ -649,7 +650,10 @@ function normalise(doc: SpecDoc): AppSpec {
     if (r.clouds !== undefined) req.clouds = [...r.clouds];
     if (r.locations !== undefined) req.locations = [...r.locations];
     if (r.maxPrice !== undefined) req.maxPrice = r.maxPrice;
-    nodeTemplates[name] = { name, ...(t.cloud !== undefined ? { cloud: t.cloud } : {}), requirements: req, ...(t.spread ? { spread: t.spread } : {}) };
+    nodeTemplates[name] = {
+      name, ...(t.cloud !== undefined ? { cloud: t.cloud } : {}), requirements: req, ...(t.spread ? { spread: t.spread } : {}),
+      ...(t.placement ? { placement: normalisePlacement(t.placement) } : {}),
+    };
   }
   const components: Record<string, ComponentSpec> = {};
   for (const [name, c] of Object.entries(doc.components)) {
@@ -718,6 +722,7 @@ function normalise(doc: SpecDoc): AppSpec {
     out.access = { credentials: Object.fromEntries(Object.entries(doc.access.credentials ?? {}).map(([n, c]) => [n, { name: n, generate: c.generate, length: c.length ?? 24, env: c.env, component: c.component }])) };
   }
   if (doc.alerts) out.alerts = normaliseAlerts(doc.alerts);
+  if (doc.firewall) out.firewall = normaliseFirewall(doc.firewall);
   return out;
 }
 
@@ -864,6 +869,7 @@ function scalingProblems(top: Rec, components: Rec): PathProblem[] {
   for (const [n, x] of Object.entries(rec(top['schedules']))) out.push(...scheduleProblems(rec(x), ['schedules', n], components));
   for (const [n, x] of Object.entries(rec(top['scrape']))) out.push(...scrapeProblems(rec(x), ['scrape', n]));
   if (top['alerts'] !== undefined) out.push(...alertsProblems(top['alerts']));
+  out.push(...policyProblems(top));
   return out;
 }
 

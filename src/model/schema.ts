@@ -6,6 +6,7 @@
  */
 import { Type, type Static, type TSchema, type TObject, type TProperties } from '@sinclair/typebox';
 import { AlertsSection } from './alerts-schema.js';
+import { Firewall, Placement } from './policy-schema.js';
 
 const closed = <T extends TProperties>(props: T, description?: string): TObject<T> =>
   Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
@@ -70,6 +71,7 @@ export const NodeTemplate = closed(
         description: 'place successive nodes on the registered cloud (or location) with the fewest so far',
       }),
     ),
+    placement: Type.Optional(Placement),
     cloudInit: Type.Optional(
       Type.Union(
         [
@@ -400,6 +402,7 @@ export const Spec = closed(
     scrape: Type.Optional(Named(ScrapeTarget, 'Prometheus text-format targets the control plane scrapes, by name')),
     access: Type.Optional(Access),
     alerts: Type.Optional(AlertsSection),
+    firewall: Type.Optional(Firewall),
   },
   'a Nubis application spec',
 );
