@@ -61,6 +61,10 @@ export type PlanResult = {
     cloud?: string;
     after: string[];
     reason: string;
+    /** create-node with a placement policy: the host chosen */
+    host?: string;
+    /** create-node with a placement policy: why that host */
+    placement?: string;
   }[];
   /** components with a run-time count: which count wins after apply, and why */
   counts?: {
