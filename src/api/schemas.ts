@@ -18,6 +18,7 @@ import { CATALOG_SCHEMAS } from './routes-catalog.js';
 import { ROLLOUT_SCHEMAS, RolloutLineSchema } from './routes-rollout.js';
 import { ACCESS_SCHEMAS } from './routes-access.js';
 import { RECOVERY_SCHEMAS } from './routes-recovery.js';
+import { BACKUP_SCHEMAS } from './routes-backups.js';
 import { WORKFLOW_SCHEMAS } from './routes-workflows.js';
 import { OPERATION_SCHEMAS } from './routes-operations.js';
 import { ALERT_API_SCHEMAS } from './routes-alerts.js';
@@ -368,6 +369,7 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   ...ROLLOUT_SCHEMAS,
   ...ACCESS_SCHEMAS,
   ...RECOVERY_SCHEMAS,
+  ...BACKUP_SCHEMAS,
   ...WORKFLOW_SCHEMAS,
   ...OPERATION_SCHEMAS,
   ...ALERT_API_SCHEMAS,

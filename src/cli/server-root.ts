@@ -19,6 +19,7 @@ import { createMetricsService, type MetricsService, type QueryBackend } from '..
 import { createScalingService, type ScalingService } from '../scaling/index.js';
 import { createWorkflows } from '../workflows/index.js';
 import { createAlertsService, createRecovery } from '../operations/index.js';
+import { createBackups } from '../operations/index.js';
 import type { MetricStore } from '../metrics/types.js';
 import { createHttpAgentMetricsClient, loadAgentCa } from '../agent/index.js';
 import { acquireServeLock } from './serve-lock.js';
@@ -174,9 +175,15 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       ...(o.allowLocalTenants ? { allowLocalTenants: true } : {}),
     });
     // recovery ladders (src/operations/recovery): registered on the engine's reconcile core, their state loaded now
-    const recovery = await createRecovery({ engine: controlPlane.engine, store, events, clock: createRealClock() });
+    // backups (src/operations/backups): schedules on the reconcile core; recovery recreates from their verified backups
+    const backups = await createBackups({ engine: controlPlane.engine, store, events, clock: createRealClock(), credential: (t, n) => controlPlane.registry.secrets(t, n) });
+    const recovery = await createRecovery({ engine: controlPlane.engine, store, events, clock: createRealClock(), backups: backups.recovery });
     // Parts from parallel work are wired below, each under its own marker:
     // [backups] entries below (helper h/backups; keep them under this line)
+    // destroy waits for the final backups a policy asks for (onDestroy); their failure refuses it
+    const destroyNow = controlPlane.destroy.bind(controlPlane);
+    controlPlane.destroy = async (name, caller) => (await backups.beforeDestroy(name, caller), destroyNow(name, caller));
+    cleanups.push(() => backups.stop());
 
     // [stores] entries below (helper h/stores; keep them under this line)
 
@@ -195,7 +202,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     // [console] entries below (helper h/console; keep them under this line)
     const consoleDeps = { appliedSpec: (id: string) => controlPlane.engine.deployments.get(id) };
     const api = createApiServer({
-      controlPlane, store, metrics, scaling, workflows, alerts, recovery,
+      controlPlane, store, metrics, scaling, workflows, alerts, recovery, backups,
       users, catalog,
       console: consoleDeps,
       ...(o.log ? { log: o.log } : {}),

@@ -30,6 +30,7 @@ import { EngineContext, type EngineOptions } from './context.js';
 import { ReconcileCore, type Controller } from './core/index.js';
 import { RolloutController } from './rollout/index.js';
 import { createOperationRunner, type OperationRunner } from './operations/index.js';
+import { createHandlerPort, type HandlerPort } from './handler-port.js';
 import { createRecoveryPort, type RecoveryPort } from './recovery-port.js';
 import {
   DEPLOYMENTS, DeploymentsController, EXTRA_CONTROLLERS, InstancesController, NodesController, OBSERVE_KEY, ObserveController,
@@ -105,6 +106,8 @@ export interface Engine {
   stats(): EngineStats;
   /** Custom operations on components' instances (./operations). */
   readonly operations: OperationRunner;
+  /** Handler environments, probes and artefacts for backups, restores and drills (./handler-port.ts). */
+  readonly handlers: HandlerPort;
 }
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
@@ -175,6 +178,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     placeHosts: (d, cloud, list, signal) => new HostPlacer(ctx).place(d, cloud, list, signal),
     useLoads: (source) => void (ctx.loads = source),
     operations,
+    handlers: createHandlerPort(ctx, wiring),
     recovery: createRecoveryPort(ctx, instanceCtl),
     async start() {
       for (const r of await store.loadDeployments()) deployments.set(r.name, deploymentFromRow(r));

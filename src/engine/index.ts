@@ -245,6 +245,7 @@ export function runOperation(
   return engine.operations.run(deployment, component, operation, req, caller);
 }
 export type { RecoveryPort, InstanceObservation, NodeView } from './recovery-port.js';
+export type { HandlerPort } from './handler-port.js';
 export type { Controller, ReconcileResult } from './core/index.js';
 export type { InstanceRec, NodeRec, Deployment } from './state.js';
 export { loadsByLabel, type LoadSource, type HostPlan, type NewNode } from './host-placement.js';

@@ -51,6 +51,9 @@ export const ERROR_CODES = {
   // [backups] entries below (helper h/backups; keep them under this line)
   BACKUP_STORE_FULL: { status: 507, retryable: false, summary: 'the long-term backup store is full (no space left or over quota)' },
   BACKUP_STORE_FAILED: { status: 502, retryable: true, summary: 'the long-term backup store refused or failed a read or write' },
+  BACKUP_VERIFY_FAILED: { status: 502, retryable: true, summary: 'the copy in the long-term store does not match the size and SHA-256 recorded at the source' },
+  BACKUP_INTERRUPTED: { status: 503, retryable: true, summary: 'the control plane stopped during the backup, restore or drill; it counts as failed' },
+  BACKUP_FINAL_FAILED: { status: 409, retryable: true, summary: 'the final backup a policy asks for before destroy failed; nothing was destroyed' },
 
   // [stores] entries below (helper h/stores; keep them under this line)
   BACKUP_STORE_AUTH_FAILED: { status: 502, retryable: false, summary: 'the long-term backup store refused the credentials (SFTP user, key or password; S3 access key) or forbids the operation' },

@@ -23,3 +23,5 @@ export {
 } from './alerts.js';
 export { RECOVERY_DEFAULTS, recoveryProblems, normaliseRecovery, type RecoveryProblem } from './recovery.js';
 export type { FirewallSpec } from './policy.js';
+export * from './backups-schema.js';
+export { backupsProblems, normaliseBackups, BACKUP_DEFAULTS, type BackupPolicySpec, type BackupStoreSpec, type BackupScheduleSpec, type BackupHandlerSpec, type BackupProblem } from './backups.js';

@@ -15,6 +15,7 @@ import { checkTemplateCloudInit, type TemplateCloudInit } from './cloud-init-spe
 import { alertsProblems, normaliseAlerts } from './alerts.js';
 import { normaliseFirewall, normalisePlacement, policyProblems } from './policy.js';
 import { normaliseRecovery, recoveryProblems } from './recovery.js';
+import { backupsProblems, normaliseBackups } from './backups.js';
 import type {
   AppSpec,
   ChannelSpec,
@@ -512,6 +513,7 @@ function checkSemantics(ctx: Ctx, raw: unknown, artefacts: ReadonlySet<string> |
   }
   checkCycles(ctx, components);
   for (const p of scalingProblems(top, components)) reportAt(ctx, p.path, p.expected, p.found);
+  for (const p of backupsProblems(top, durationMs)) reportAt(ctx, p.path, p.expected, p.found);
 }
 
 function checkInstances(ctx: Ctx, base: Seg[], c: Rec): void {
@@ -552,7 +554,7 @@ function checkLifecycle(ctx: Ctx, base: Seg[], c: Rec): void {
   const lc = rec(c['lifecycle']);
   const provided = rec(c['provides']);
   const ports = Object.keys(provided).length ? Object.keys(provided).join(', ') : 'none';
-  for (const h of HANDLER_NAMES) {
+  for (const h of [...HANDLER_NAMES, 'backup', 'restore', 'verify'] as const) {
     const handler = lc[h];
     if (handler !== null && typeof handler === 'object') checkDuration(ctx, [...base, 'lifecycle', h, 'timeout'], rec(handler)['timeout']);
   }
@@ -723,6 +725,7 @@ function normalise(doc: SpecDoc): AppSpec {
   }
   if (doc.alerts) out.alerts = normaliseAlerts(doc.alerts);
   if (doc.firewall) out.firewall = normaliseFirewall(doc.firewall);
+  if (doc.backups) out.backups = normaliseBackups(doc.backups, (c) => doc.components[c]?.lifecycle ?? {}, parseDuration);
   return out;
 }
 

@@ -6,6 +6,7 @@ import type { HandlerName, ParamType, Platform, RecoveryStep, RECOVERY_ACTIONS }
 import type { AlertsSpec } from './alerts.js';
 import type { PlacementPolicy } from '../policy/index.js';
 import type { FirewallSpec } from './policy.js';
+import type { BackupPolicySpec } from './backups.js';
 
 export interface AppSpec {
   /** The deployment name. */
@@ -27,6 +28,8 @@ export interface AppSpec {
   alerts?: AlertsSpec;
   /** Firewalls from channels (src/policy/firewalls); present only when the spec has the section. */
   firewall?: FirewallSpec;
+  /** Backup policies by name (src/operations/backups); present only when the spec has the section. */
+  backups?: Record<string, BackupPolicySpec>;
 }
 
 /** A generated credential: its value lives sealed in `components[component].secretEnv[env]` once applied. */

@@ -1786,6 +1786,129 @@ export type RecoveryView = {
   }[];
 };
 
+/** take a backup now */
+export type BackupRunRequest = {
+  /** the backup policy; may be left out when the deployment has one */
+  policy?: string;
+  /** only this instance; default every running instance of the policy's component */
+  instance?: string;
+  /** why, for the audit log */
+  reason?: string;
+  /** false: answer 202 once it has started; default true: answer when it has ended */
+  wait?: boolean;
+};
+
+/** restore a good backup */
+export type RestoreRequest = {
+  /** restore onto this instance (a new node); default the backup's own instance, in place */
+  instance?: string;
+  /** why, for the audit log */
+  reason?: string;
+  /** false: answer 202 once it has started; default true: answer when it has ended */
+  wait?: boolean;
+};
+
+/** restore a backup onto a scratch node, check it, remove the node */
+export type DrillRequest = {
+  /** the backup policy; may be left out when the deployment has one */
+  policy?: string;
+  /** the backup to drill; default the newest good one of the policy */
+  backup?: string;
+  /** why, for the audit log */
+  reason?: string;
+  /** false: answer 202 once it has started; default true: answer when it has ended */
+  wait?: boolean;
+};
+
+export type BackupRunView = {
+  id: string;
+  kind: "backup" | "restore" | "drill";
+  deployment: string;
+  policy: string;
+  component: string;
+  instance: string;
+  state: "running" | "succeeded" | "failed" | "pruned";
+  /** schedule, manual, destroy or recovery */
+  trigger: string;
+  /** snapshot or archive */
+  what: string;
+  store: string;
+  key?: string;
+  sizeBytes?: number;
+  sha256?: string;
+  /** a backup: a restore drill of it passed (only verified backups are used by recovery) */
+  verified: boolean;
+  verifiedAt?: string;
+  /** a restore or drill: the backup it used */
+  backup?: string;
+  /** why it failed */
+  detail?: string;
+  actor: string;
+  reason: string;
+  startedAt: string;
+  endedAt?: string;
+};
+
+export type BackupRunList = {
+  runs: {
+    id: string;
+    kind: "backup" | "restore" | "drill";
+    deployment: string;
+    policy: string;
+    component: string;
+    instance: string;
+    state: "running" | "succeeded" | "failed" | "pruned";
+    /** schedule, manual, destroy or recovery */
+    trigger: string;
+    /** snapshot or archive */
+    what: string;
+    store: string;
+    key?: string;
+    sizeBytes?: number;
+    sha256?: string;
+    /** a backup: a restore drill of it passed (only verified backups are used by recovery) */
+    verified: boolean;
+    verifiedAt?: string;
+    /** a restore or drill: the backup it used */
+    backup?: string;
+    /** why it failed */
+    detail?: string;
+    actor: string;
+    reason: string;
+    startedAt: string;
+    endedAt?: string;
+  }[];
+};
+
+export type BackupPolicyList = {
+  policies: {
+    name: string;
+    component: string;
+    schedule?: {
+      cron: string;
+      timeZone: string;
+      next?: string;
+    };
+    what: string;
+    /** where copies go, without secrets */
+    store: string;
+    retention: {
+      last: number;
+      daily: number;
+      weekly: number;
+      monthly: number;
+    };
+    drill?: {
+      cron: string;
+      timeZone: string;
+      next?: string;
+    };
+    onDestroy: boolean;
+    lastGood?: string;
+    lastVerified?: string;
+  }[];
+};
+
 /** a workflow to load */
 export type WorkflowLoad = {
   /** the definition: ecFlow .def text, or the YAML spec */
@@ -3056,6 +3179,48 @@ export interface Operations {
     body: undefined;
     response: RecoveryView;
   };
+  /** the deployment's backups, restores and drills, newest first */
+  listBackups: {
+    params: { name: string };
+    query: { policy?: string; kind?: "backup" | "restore" | "drill"; instance?: string; limit?: number };
+    body: undefined;
+    response: BackupRunList;
+  };
+  /** back up the running instances of a policy now; each copy verified by size and SHA-256 */
+  runBackup: {
+    params: { name: string };
+    query: Record<string, never>;
+    body: BackupRunRequest;
+    response: BackupRunList;
+  };
+  /** the deployment's backup policies: schedule and next run, what, where, retention, the last good and verified backup */
+  listBackupPolicies: {
+    params: { name: string };
+    query: Record<string, never>;
+    body: undefined;
+    response: BackupPolicyList;
+  };
+  /** restore drill: restore a backup onto a scratch node, run the verify handler or health probe, remove the node; a pass marks the backup verified */
+  drillBackup: {
+    params: { name: string };
+    query: Record<string, never>;
+    body: DrillRequest;
+    response: BackupRunView;
+  };
+  /** one backup, restore or drill */
+  getBackup: {
+    params: { name: string; id: string };
+    query: Record<string, never>;
+    body: undefined;
+    response: BackupRunView;
+  };
+  /** restore a good backup in place, or onto another instance of its component */
+  restoreBackup: {
+    params: { name: string; id: string };
+    query: Record<string, never>;
+    body: RestoreRequest;
+    response: BackupRunView;
+  };
   /** the web console (a single page; it speaks this API) */
   console: {
     params: Record<string, never>;
@@ -3372,6 +3537,12 @@ export const OPERATIONS = {
   getOperationRun: { method: "GET", path: "/v1/deployments/{name}/operations/{run}", auth: true, role: "viewer" },
   getRecovery: { method: "GET", path: "/v1/deployments/{name}/recovery", auth: true, role: "viewer" },
   resetRecovery: { method: "POST", path: "/v1/deployments/{name}/recovery/{instance}/reset", auth: true, role: "operator" },
+  listBackups: { method: "GET", path: "/v1/deployments/{name}/backups", auth: true, role: "viewer" },
+  runBackup: { method: "POST", path: "/v1/deployments/{name}/backups", auth: true, role: "operator" },
+  listBackupPolicies: { method: "GET", path: "/v1/deployments/{name}/backups/policies", auth: true, role: "viewer" },
+  drillBackup: { method: "POST", path: "/v1/deployments/{name}/backups/drill", auth: true, role: "operator" },
+  getBackup: { method: "GET", path: "/v1/deployments/{name}/backups/{id}", auth: true, role: "viewer" },
+  restoreBackup: { method: "POST", path: "/v1/deployments/{name}/backups/{id}/restore", auth: true, role: "operator" },
   console: { method: "GET", path: "/", auth: false },
   consoleAsset: { method: "GET", path: "/assets/{file}", auth: false },
   getDeploymentSpec: { method: "GET", path: "/v1/deployments/{name}/spec", auth: true, role: "viewer" },
