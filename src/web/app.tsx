@@ -17,6 +17,7 @@ import { AlertsPage } from './pages/alerts';
 import { CloudsPage, CloudPage } from './pages/clouds';
 import { RecoveryPage } from './pages/recovery';
 import { CatalogPage } from './pages/catalog';
+import { BackupsPage } from './pages/backups';
 
 export interface Session {
   me: Me;
@@ -33,7 +34,7 @@ export function useSession(): Session {
 
 const NAV: [string, string][] = [
   ['deployments', 'Deployments'], ['events', 'Events'], ['metrics', 'Metrics'], ['workflows', 'Workflows'],
-  ['catalog', 'Catalog'], ['alerts', 'Alerts'], ['clouds', 'Clouds'], ['recovery', 'Recovery'],
+  ['catalog', 'Catalog'], ['backups', 'Backups'], ['alerts', 'Alerts'], ['clouds', 'Clouds'], ['recovery', 'Recovery'],
 ];
 
 function Page() {
@@ -51,6 +52,7 @@ function Page() {
     case 'clouds': return second ? <CloudPage name={second} /> : <CloudsPage />;
     case 'recovery': return <RecoveryPage />;
     case 'catalog': return <CatalogPage name={second} />;
+    case 'backups': return <BackupsPage />;
     default: return <p>No page {first}. <a href={href('deployments')}>Deployments</a></p>;
   }
 }

@@ -194,7 +194,7 @@ test('console in Chromium: sign in, apply webapp, watch it ready, scale with liv
 
     // --- the other pages render
     assert.equal((await api('PUT', '/v1/clouds/lab', { platform: 'sim', options: { path: ':memory:' } })).status, 201);
-    for (const [hash, name, sel] of [['alerts', '10-alerts', 'table[aria-label="alert rules"]'], ['clouds', '11-clouds', 'tr[data-cloud=lab]'], ['recovery', '12-recovery', 'h1'], ['deployments', '13-deployments', 'tr[data-deployment=webapp]']] as const) {
+    for (const [hash, name, sel] of [['alerts', '10-alerts', 'table[aria-label="alert rules"]'], ['clouds', '11-clouds', 'tr[data-cloud=lab]'], ['recovery', '12-recovery', 'h1'], ['backups?deployment=webapp', '12b-backups', 'main h1'], ['deployments', '13-deployments', 'tr[data-deployment=webapp]']] as const) {
       await page.goto(`${base}/#/${hash}`);
       await page.waitForSelector(sel, WAIT);
       await screenshot(page, name);
