@@ -9,3 +9,5 @@ export { ensureToken, hashToken, tokenFile, BOOTSTRAP_TOKEN_NAME } from './auth.
 export { buildOpenApi } from './openapi.js';
 export type { Route } from './router.js';
 export { describeValue } from './validate.js';
+export { CONSOLE_CSP, defaultAssetsDir, type ConsoleDeps, type AppliedSpec } from './routes-console.js';
+export { openApiToTypeScript, offlineOpenApi } from './openapi-typescript.js';

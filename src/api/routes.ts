@@ -36,6 +36,7 @@ import { buildPolicyRoutes, type PolicyRouteDeps } from './routes-policy.js';
 // [users] entries below (helper h/users; keep them under this line)
 
 // [console] entries below (helper h/console; keep them under this line)
+import { buildConsoleRoutes, type ConsoleDeps } from './routes-console.js';
 
 import type { Recovery } from '../operations/index.js';
 
@@ -72,6 +73,8 @@ export interface RouteDeps {
   // [users] entries below (helper h/users; keep them under this line)
 
   // [console] entries below (helper h/console; keep them under this line)
+  /** The web console's files and the applied spec it reads (./routes-console.ts). */
+  console?: ConsoleDeps;
 }
 
 const NameParam = (description: string): ParamSpec => ({ schema: Type.String({ pattern: NAME_PATTERN }), description, required: true });
@@ -289,5 +292,6 @@ export function buildRoutes(deps: RouteDeps): Route[] {
     // [users] entries below (helper h/users; keep them under this line)
 
     // [console] entries below (helper h/console; keep them under this line)
+    ...buildConsoleRoutes(deps.console),
   ];
 }

@@ -23,6 +23,7 @@ import { WORKFLOW_SCHEMAS } from './routes-workflows.js';
 import { OPERATION_SCHEMAS } from './routes-operations.js';
 import { ALERT_API_SCHEMAS } from './routes-alerts.js';
 import { POLICY_SCHEMAS } from './routes-policy.js';
+import { CONSOLE_SCHEMAS } from './routes-console.js';
 
 const closed = Type.Object;
 const opts = { additionalProperties: false } as const;
@@ -377,6 +378,7 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   // [users] entries below (helper h/users; keep them under this line)
   ...USER_SCHEMAS,
   ...CATALOG_SCHEMAS,
+  ...CONSOLE_SCHEMAS,
 };
 
 // Compile-time drift checks: each schema's static type and the view type are mutually assignable.

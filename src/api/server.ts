@@ -29,6 +29,7 @@ import { NAMED_SCHEMAS } from './schemas.js';
 import { validateBody } from './validate.js';
 import { valueWithoutPaths } from './no-paths.js';
 import type { PolicyRouteDeps } from './routes-policy.js';
+import type { ConsoleDeps } from './routes-console.js';
 
 export const DEFAULT_BODY_LIMIT = 20 * 1024 * 1024;
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -63,6 +64,8 @@ export interface ApiServerOptions {
   // [users] entries below (helper h/users; keep them under this line)
   /** The service catalog (src/catalog); its routes answer 503 without it. */
   catalog?: CatalogService;
+  /** The web console (./routes-console.ts): where its files are and the applied specs it reads. */
+  console?: ConsoleDeps;
 }
 
 export interface InjectRequest {
@@ -189,6 +192,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       ...(opts.recovery ? { recovery: opts.recovery } : {}),
       ...(opts.backups ? { backups: opts.backups } : {}),
       ...(opts.policy ? { policy: opts.policy } : {}),
+      ...(opts.console ? { console: opts.console } : {}),
       openapi: () => (openapi ??= buildOpenApi(routes, opts.version ?? '0.1.0')),
     }),
     ...buildTokenRoutes(opts.store, opts.controlPlane.events),

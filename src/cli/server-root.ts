@@ -206,10 +206,12 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     const catalog = createCatalog({ store, controlPlane, events });
 
     // [console] entries below (helper h/console; keep them under this line)
+    const consoleDeps = { appliedSpec: (id: string) => controlPlane.engine.deployments.get(id) };
     const api = createApiServer({
       controlPlane, store, metrics, scaling, workflows, alerts, recovery, backups,
       policy: controls, // [images]
       users, catalog,
+      console: consoleDeps,
       ...(o.log ? { log: o.log } : {}),
     });
     await controlPlane.start();

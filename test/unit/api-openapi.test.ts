@@ -41,8 +41,8 @@ test('the document is OpenAPI 3.1 with info, paths, schemas and bearer security'
   assert.equal(doc.openapi, '3.1.0');
   assert.equal(doc.info.title, 'Nubis API');
   assert.ok(doc.info.version);
-  assert.deepEqual(doc.components.securitySchemes['bearer'], { type: 'http', scheme: 'bearer', description: 'the token in <data>/token' });
-  assert.deepEqual(doc.security, [{ bearer: [] }]);
+  assert.deepEqual(doc.components.securitySchemes['bearer'], { type: 'http', scheme: 'bearer', description: 'the token in <data>/token, one from POST /v1/tokens, or a personal one (nubis login)' });
+  assert.deepEqual(doc.security, [{ bearer: [] }, { session: [] }]);
   assert.equal(JSON.stringify(doc).includes('[Symbol'), false);
   const ids = new Set<string>();
   for (const [p, ops] of Object.entries(doc.paths)) {
