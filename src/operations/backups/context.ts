@@ -11,7 +11,7 @@ import { NubisError, toNubisError } from '../../errors/index.js';
 import type { BackupPolicySpec } from '../../model/index.js';
 import type { BackupRunRow, Store } from '../../store/index.js';
 import { localText } from '../../engine/index.js';
-import { describeStore, openBackupStore, type CredentialLookup } from './open-store.js';
+import { describeStore, openPolicyStore, type CredentialLookup } from './open-store.js';
 import type { BackupStore } from './stores/index.js';
 import type { BackupRunKind } from './views.js';
 
@@ -87,7 +87,7 @@ export class BackupsContext {
   }
 
   async openStore(d: Deployment, p: BackupPolicySpec): Promise<BackupStore> {
-    const s = await openBackupStore(p.store, d.tenant, this.o.credential);
+    const s = await openPolicyStore(p.store, d.tenant, this.o.credential);
     return this.o.wrapStore ? this.o.wrapStore(s, p) : s;
   }
 

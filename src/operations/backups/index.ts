@@ -13,7 +13,7 @@ export type { BackupsOptions, RunCause } from './context.js';
 export type { BackupRunView, BackupPolicyView, BackupRunKind, BackupRunState } from './views.js';
 export { runLine } from './views.js';
 export { toPrune, type RetentionRule } from './retention.js';
-export { STORE_FACTORIES, describeStore, openBackupStore, type CredentialLookup } from './open-store.js';
+export { describeStore, openPolicyStore, type CredentialLookup } from './open-store.js';
 export { BACKUPS, BackupsController } from './controller.js';
 export { DUMP_DIR } from './handlers.js';
 export { TAG_DRILL } from './restore.js';

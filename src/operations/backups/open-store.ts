@@ -1,22 +1,15 @@
 /**
- * Opens the long-term store a policy names. `dir` is in this build; a kind whose store is not
- * (sftp and s3 land in ./stores from parallel work: one line each in STORE_FACTORIES) fails the
- * backup with CLOUD_UNSUPPORTED, never silently. Secrets come from the named stored credential
- * and never leave the store object.
+ * Opens the long-term store a policy names through the stores' factory (./stores: dir, sftp with
+ * a pinned host key, s3), with the secrets of the policy's stored credential. A kind or field the
+ * factory refuses fails the backup with its REQUEST_INVALID, never silently. Secrets never leave
+ * the store object.
  */
 import { NubisError } from '../../errors/index.js';
 import type { BackupStoreSpec } from '../../model/index.js';
-import { createDirStore, type BackupStore } from './stores/index.js';
+import { openBackupStore, type BackupStore, type BackupStoreSecrets } from './stores/index.js';
 
 /** The secrets of a stored credential of the tenant (`nubis credentials set`). */
 export type CredentialLookup = (tenant: string, name: string) => Record<string, string> | Promise<Record<string, string>>;
-
-type StoreFactory = (spec: BackupStoreSpec, secrets: Record<string, string>) => BackupStore;
-
-/** Store kinds this build can open. */
-export const STORE_FACTORIES: Partial<Record<BackupStoreSpec['kind'], StoreFactory>> = {
-  dir: (s) => createDirStore({ path: s.path! }),
-};
 
 /** For people and listings: where a policy's copies go (no secrets). */
 export function describeStore(s: BackupStoreSpec): string {
@@ -25,13 +18,14 @@ export function describeStore(s: BackupStoreSpec): string {
   return `s3:${s.bucket}${s.prefix ? `/${s.prefix}` : ''}`;
 }
 
-export async function openBackupStore(spec: BackupStoreSpec, tenant: string, credential: CredentialLookup | undefined): Promise<BackupStore> {
-  const f = STORE_FACTORIES[spec.kind];
-  if (!f) throw new NubisError('CLOUD_UNSUPPORTED', `this build has no ${spec.kind} backup store (${describeStore(spec)})`);
-  let secrets: Record<string, string> = {};
+/** The store of a policy, opened. */
+export async function openPolicyStore(spec: BackupStoreSpec, tenant: string, credential: CredentialLookup | undefined): Promise<BackupStore> {
+  let secrets: BackupStoreSecrets = {};
   if (spec.credential) {
     if (!credential) throw new NubisError('CREDENTIAL_KEY_MISMATCH', `the store's credential ${spec.credential} cannot be opened here`);
     secrets = await credential(tenant, spec.credential);
   }
-  return f(spec, secrets);
+  // the spec takes a prefix with or without its trailing slash; the s3 store wants /-terminated segments
+  const config = spec.prefix !== undefined && spec.prefix !== '' && !spec.prefix.endsWith('/') ? { ...spec, prefix: `${spec.prefix}/` } : spec;
+  return openBackupStore(config, secrets, 'store');
 }

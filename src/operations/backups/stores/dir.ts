@@ -10,6 +10,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { NubisError } from '../../../errors/index.js';
+import { digestOf } from './hashing.js';
 import { checkKey, storeError } from './keys.js';
 import type { BackupStore, ObjectDigest, StoredObject } from './types.js';
 
@@ -54,17 +55,8 @@ export function createDirStore(o: DirStoreOptions): BackupStore {
     }
   }
 
-  async function digest(key: string, signal: AbortSignal): Promise<ObjectDigest> {
-    const d = digester();
-    try {
-      await pipeline(createReadStream(file(key)), d.through, async (src: AsyncIterable<unknown>) => {
-        for await (const _ of src) void _;
-      }, { signal });
-    } catch (e) {
-      throw storeError(e, `reading ${key} from dir:${root}`);
-    }
-    return d.result();
-  }
+  // get() already classifies read errors
+  const digest = (key: string, signal: AbortSignal): Promise<ObjectDigest> => digestOf(get(key, signal));
 
   async function* get(key: string, signal: AbortSignal): AsyncGenerator<Uint8Array> {
     try {
