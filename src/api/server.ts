@@ -24,6 +24,7 @@ import { buildTokenRoutes } from './routes-tokens.js';
 import { NAMED_SCHEMAS } from './schemas.js';
 import { validateBody } from './validate.js';
 import { valueWithoutPaths } from './no-paths.js';
+import type { LeakGuardApi } from '../engine/index.js';
 
 export const DEFAULT_BODY_LIMIT = 20 * 1024 * 1024;
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -49,6 +50,8 @@ export interface ApiServerOptions {
   alerts?: AlertsService;
   /** Recovery ladders (src/operations/recovery); their routes answer 503 without it. */
   recovery?: Recovery;
+  /** The leak guard, cost and budgets; default: the control plane's own (`createControlPlane` makes one). */
+  leaks?: LeakGuardApi;
 }
 
 export interface InjectRequest {
@@ -170,6 +173,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       ...(opts.scaling ? { scaling: opts.scaling } : {}),
       ...(opts.workflows ? { workflows: opts.workflows } : {}),
       ...(opts.recovery ? { recovery: opts.recovery } : {}),
+      ...((opts.leaks ?? (opts.controlPlane as { leaks?: LeakGuardApi }).leaks) ? { leaks: opts.leaks ?? (opts.controlPlane as { leaks?: LeakGuardApi }).leaks! } : {}),
       openapi: () => (openapi ??= buildOpenApi(routes, opts.version ?? '0.1.0')),
     }),
     ...buildTokenRoutes(opts.store, opts.controlPlane.events),

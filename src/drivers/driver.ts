@@ -105,6 +105,15 @@ export interface Driver {
   readSnapshot?(ref: SnapshotRef, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>>;
   /** Deletes the snapshot and all its parts. Idempotent: a snapshot already gone is done. */
   deleteSnapshot?(ref: SnapshotRef, signal: AbortSignal): Promise<void>;
+  /**
+   * Every billed extra the account holds — volumes, snapshots, floating IPs, ports, security
+   * groups, VLANs, images — tagged by Nubis or not, for the leak guard (src/engine/leaks.ts).
+   * Absent: the platform has no extras Nubis can list (the leak guard checks its nodes only).
+   * A failed call means "unknown", never "none": the guard judges nothing from it.
+   */
+  listResources?(signal: AbortSignal): Promise<CloudResource[]>;
+  /** Deletes one extra. Idempotent: one already gone is done. After a failure it is assumed to still exist. */
+  deleteResource?(ref: ResourceRef, signal: AbortSignal): Promise<void>;
   /** Releases connections and timers. Nodes keep running. */
   close(): Promise<void>;
 }
@@ -133,6 +142,30 @@ export interface SnapshotRef {
 }
 
 export type SnapshotStatus = 'pending' | 'ready' | 'error' | 'gone';
+
+/** Kinds of billed extras besides nodes (issue 11 item 5). */
+export const RESOURCE_KINDS = ['volume', 'snapshot', 'floating-ip', 'port', 'security-group', 'vlan', 'image'] as const;
+export type ResourceKind = (typeof RESOURCE_KINDS)[number];
+
+export interface ResourceRef {
+  kind: ResourceKind;
+  /** The provider's id. */
+  id: string;
+}
+
+/** A billed extra as a cloud lists it. */
+export interface CloudResource extends ResourceRef {
+  name?: string;
+  /** Its tags or metadata (the Nubis tags where the cloud keeps them on this kind; `{}` when not). */
+  tags: Record<string, string>;
+  /** The node (provider id) it is attached to or made for, when the cloud says. */
+  node?: string;
+  /** Milliseconds since the epoch, in the driver's clock, when known. */
+  createdAt?: number;
+  sizeGiB?: number;
+  /** What the provider bills for it per hour, in the cloud's currency, when the driver knows. */
+  pricePerHour?: number;
+}
 
 /** The optional snapshot calls of a Driver. */
 export type SnapshotOp = 'snapshot' | 'snapshotStatus' | 'readSnapshot' | 'deleteSnapshot';

@@ -36,7 +36,7 @@ import { snapshotCall as need, type CloudNode, type CreateNodeRequest, type Driv
 import type { CloudHealth } from './cloud-health.js';
 
 /** The optional snapshot calls (./driver.ts) are wrapped when the driver has them. */
-export type DriverOp = 'create' | 'get' | 'list' | 'delete' | 'reboot' | SnapshotOp;
+export type DriverOp = 'create' | 'get' | 'list' | 'delete' | 'reboot' | SnapshotOp | 'listResources' | 'deleteResource';
 
 /** One attempt of one cloud call (invariant 5: every cloud API call is an event). */
 export interface DriverCallEvent {
@@ -92,6 +92,8 @@ const DEFAULT_TIMEOUTS: Record<DriverOp, number> = {
   snapshotStatus: 2 * 60_000,
   readSnapshot: 2 * 60_000,
   deleteSnapshot: 2 * 60_000,
+  listResources: 2 * 60_000,
+  deleteResource: 2 * 60_000,
 };
 
 const NETWORK_CODES = new Set([
@@ -296,9 +298,14 @@ export function wrapDriver(driver: Driver, opts: RuntimeOptions): RuntimeDriver 
     }
 
     const snapshotCalls = driver.snapshot && driver.snapshotStatus && driver.readSnapshot && driver.deleteSnapshot ? snapshotView(call) : {};
+    // the leak guard's extras (./driver.ts): a read, and an idempotent delete
+    const extras: Pick<Driver, 'listResources' | 'deleteResource'> = {};
+    if (driver.listResources) extras.listResources = (signal) => call('listResources', '*', true, signal, (d, s) => needExtras(d, 'listResources')(s));
+    if (driver.deleteResource) extras.deleteResource = (ref, signal) => call('deleteResource', `${ref.kind}/${ref.id}`, true, signal, (d, s) => needExtras(d, 'deleteResource')(ref, s));
     return {
       platform: driver.platform,
       ...snapshotCalls,
+      ...extras,
       create: (req: CreateNodeRequest, signal: AbortSignal): Promise<CloudNode> =>
         call('create', req.key, req.idempotencyToken !== '', signal, (d, s) => d.create(req, s)),
       get: (id, signal) => call('get', id, true, signal, (d, s) => d.get(id, s)),
@@ -312,6 +319,13 @@ export function wrapDriver(driver: Driver, opts: RuntimeOptions): RuntimeDriver 
   }
 
   return { ...view(), withCorrelation: (id) => view(id), replace: (next) => drivers.replace(next) };
+}
+
+/** The driver's extras call, bound; CLOUD_UNSUPPORTED when a replaced driver has none. */
+function needExtras<K extends 'listResources' | 'deleteResource'>(d: Driver, op: K): NonNullable<Driver[K]> {
+  const f = d[op];
+  if (!f) throw new NubisError('CLOUD_UNSUPPORTED', `the ${d.platform} driver lists no billed extras (${op})`);
+  return f.bind(d) as NonNullable<Driver[K]>;
 }
 
 type Call = <T>(op: DriverOp, target: string, retryable: boolean, signal: AbortSignal, fn: (d: Driver, s: AbortSignal) => Promise<T>) => Promise<T>;

@@ -295,6 +295,9 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
         throw withSpecPosition(e, input.spec, p.file);
       }
       const preview = previewPlan(d, engine.instancesOf(d.name), engine.nodes, now).map(({ deployment: _d, ready: _r, ...a }) => a);
+      // a budget's hard stop (./cost.ts): a plan that adds nodes is refused, as its apply would be
+      const refusal = engine.createRefusal(d);
+      if (refusal && preview.some((a) => a.kind === 'create-node')) throw refusal;
       explainPlacements(d, preview);
       const actions = preview.map((a) => localAction(tenant, a));
       const rollout = (await rolloutOf(existing, p, d.version + 1)).lines;
@@ -341,6 +344,8 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       } catch (e) {
         throw withSpecPosition(e, input.spec, p.file);
       }
+      const refusal = engine.createRefusal(d);
+      if (refusal && previewPlan(d, engine.instancesOf(d.name), engine.nodes, now).some((a) => a.kind === 'create-node')) throw refusal;
       const roll = await rolloutOf(existing, p, d.version);
       d.rollout = roll.rollout;
       const stamped = [...roll.stamps].flatMap(([k, rev]) => {
@@ -415,8 +420,10 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
         await refused(d, component, refusal, caller);
         throw error;
       }
-      refusals.clear(name, component);
       const from = desiredCount(d, c);
+      const refusal = count > from ? engine.createRefusal(d) : undefined;
+      if (refusal) throw refusal;
+      refusals.clear(name, component);
       const next: Deployment = { ...d, counts: { ...d.counts, [component]: count }, updatedAt: clock.now() };
       await engine.saveDeployment(next, {
         actor: caller.actor,

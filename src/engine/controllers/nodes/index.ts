@@ -57,6 +57,17 @@ export class NodesController implements Actuator {
     }
     const cloud = ctx.cloudFor(d, n.cloud);
     const driver = ctx.driverOf(d, n.cloud);
+    // a budget's hard stop refuses new nodes only (./../../cost.ts); a node the cloud has is left alone
+    const refusal = n.providerId ? undefined : ctx.createGate?.(d);
+    if (refusal) {
+      // not failed: the node waits (looked at again each minute) until the budget allows it
+      const why = `${refusal.code}: ${refusal.message}`;
+      const fresh = n.lastError !== why;
+      n.lastError = why;
+      n.notBefore = clock.now() + 60_000;
+      if (fresh) await ctx.emit({ deployment: d.name, kind: 'node.refused', target: n.key, outcome: 'refused', reason: refusal.message, data: { code: refusal.code } });
+      return;
+    }
     if (n.status === 'pending') await ctx.setNode(n, 'creating', 'intent persisted before create');
     // A node the cloud already has (adopted after a restart, or a retried poll) takes no
     // creation permit: only creates this process sends hold one, and then only until the
