@@ -92,8 +92,11 @@ export function buildLeakRoutes(api: LeakGuardApi | undefined): Route[] {
     },
     {
       method: 'PUT', path: '/v1/leaks/policies/{cloud}', operationId: 'putLeakPolicy', summary: 'set what the leak guard does with leaks of a cloud (* for all): delete after a grace period, judge untagged resources', auth: true,
-      params: cloudParam, body: 'LeakPolicyInput', responses: { 200: ok('LeakPolicyView'), ...errors },
-      handle: async (c) => ({ status: 200, body: await need().setPolicy(t(c), c.params['cloud']!, c.body, c.caller.actor) }),
+      params: cloudParam, body: 'LeakPolicyInput', responses: { 200: ok('LeakPolicyView'), 201: { description: 'created', schema: 'LeakPolicyView' }, ...errors },
+      handle: async (c) => {
+        const r = await need().setPolicy(t(c), c.params['cloud']!, c.body, c.caller.actor);
+        return { status: r.created ? 201 : 200, body: r.policy };
+      },
     },
     {
       method: 'DELETE', path: '/v1/leaks/policies/{cloud}', operationId: 'deleteLeakPolicy', summary: 'remove a leak policy (the cloud is reported only again)', auth: true,
@@ -131,8 +134,8 @@ export function buildLeakRoutes(api: LeakGuardApi | undefined): Route[] {
       handle: async (c) => ({ status: 200, body: await need().setBudget(t(c), undefined, c.body, c.caller.actor) }),
     },
     {
-      method: 'DELETE', path: '/v1/budgets', operationId: 'deleteTenantBudget', summary: 'remove the tenant\'s monthly budget', auth: true,
-      responses: { 200: ok('Health'), ...errors, 404: notFound },
+      method: 'DELETE', path: '/v1/budgets', operationId: 'deleteTenantBudget', summary: 'remove the tenant\'s monthly budget (done when it has none)', auth: true,
+      responses: { 200: ok('Health'), ...errors },
       handle: async (c) => {
         await need().deleteBudget(t(c), undefined, c.caller.actor);
         return { status: 200, body: { ok: true } };

@@ -321,7 +321,9 @@ export class CostService {
 
   async deleteBudget(tenant: string, deployment: string | undefined, actor: string): Promise<void> {
     const dep = deployment === undefined ? '' : deploymentId(tenant, deployment);
-    if (!(await this.o.store.leaks.deleteBudget(tenant, dep))) throw new NubisError('NOT_FOUND', `no budget for ${deployment === undefined ? 'the tenant' : `deployment ${deployment}`}`);
+    const removed = await this.o.store.leaks.deleteBudget(tenant, dep);
+    if (!removed && deployment !== undefined) throw new NubisError('NOT_FOUND', `no budget for deployment ${deployment}`);
+    if (!removed) return;
     this.stopped.delete(`${tenant}\0${dep}`);
     this.over.delete(`${tenant}\0${dep}`);
     await this.o.events.append({ actor, tenant, kind: 'budget.removed', target: `budget:${dep || tenant}`, ts: this.o.clock.now(), ...(dep ? { deployment: dep } : {}) });

@@ -43,11 +43,13 @@ export interface LeakGuardApi {
   /** Scans now; the tenant's leaks after it (the administrator also gets the scan's counts). */
   scan(tenant: string): Promise<{ leaks: LeakView[]; report?: LeakScanReport }>;
   policies(tenant: string): Promise<LeakPolicyView[]>;
-  setPolicy(tenant: string, cloud: string, body: unknown, actor: string): Promise<LeakPolicyView>;
+  /** Sets the policy; `created` when the tenant had none for that cloud. */
+  setPolicy(tenant: string, cloud: string, body: unknown, actor: string): Promise<{ policy: LeakPolicyView; created: boolean }>;
   deletePolicy(tenant: string, cloud: string, actor: string): Promise<void>;
   cost(tenant: string, from: number, to: number, by: 'day' | 'deployment'): Promise<CostReport>;
   budgets(tenant: string): Promise<BudgetView[]>;
   setBudget(tenant: string, deployment: string | undefined, body: unknown, actor: string): Promise<BudgetView>;
+  /** Removes the budget; NOT_FOUND for a deployment without one (the tenant's: idempotent). */
   deleteBudget(tenant: string, deployment: string | undefined, actor: string): Promise<void>;
 }
 
@@ -112,9 +114,10 @@ export function createLeakGuardApi(engine: Engine, store: Store, events: EventLo
     async setPolicy(tenant, cloud, body, actor) {
       checkCloud(cloud);
       const p = parseLeakPolicy(body);
+      const created = !(await policiesOf(tenant)).has(cloud);
       await store.leaks.putLeakPolicy({ tenant, cloud, policy_json: JSON.stringify(p), updated_at: clock.now() });
       await events.append({ actor, tenant, kind: 'leak.policy-set', target: `leaks:${cloud}`, ts: clock.now(), data: { cloud, ...p } });
-      return { cloud, ...(p.deleteAfterMs !== undefined ? { deleteAfterMs: p.deleteAfterMs } : {}), owned: p.owned === true };
+      return { policy: { cloud, ...(p.deleteAfterMs !== undefined ? { deleteAfterMs: p.deleteAfterMs } : {}), owned: p.owned === true }, created };
     },
     async deletePolicy(tenant, cloud, actor) {
       checkCloud(cloud);

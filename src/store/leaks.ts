@@ -13,12 +13,12 @@ export type NodeUsageRow = Selectable<NodeUsageTable>;
 export type BudgetRow = Selectable<BudgetTable>;
 
 export interface LeakRepo {
-  /** Inserts a leak, or refreshes one already recorded (its first sighting is kept). */
-  putLeak(row: LeakRow): Promise<void>;
+  /** Inserts leaks, or refreshes ones already recorded (their first sighting is kept), in one transaction. */
+  putLeaks(rows: readonly LeakRow[]): Promise<void>;
   /** Sets `last_seen` of a cloud's open leaks (after a scan that listed the cloud). */
   touchLeaks(cloudKey: string, at: number): Promise<void>;
-  /** Marks a leak deleted or gone. */
-  endLeak(cloudKey: string, kind: string, id: string, status: 'deleted' | 'gone', at: number): Promise<void>;
+  /** Marks leaks deleted or gone, in one transaction. */
+  endLeaks(ends: readonly { cloudKey: string; kind: string; id: string; status: 'deleted' | 'gone'; at: number }[]): Promise<void>;
   /** Leaks, newest first; `open` ones only unless `all`. */
   leaks(filter: { tenant?: string; all?: boolean }): Promise<LeakRow[]>;
   leakPolicies(): Promise<LeakPolicyRow[]>;
@@ -43,15 +43,26 @@ export interface LeakRepo {
 
 export function createLeakRepo(db: Kysely<Database>): LeakRepo {
   return {
-    async putLeak(row) {
-      const { first_seen: _keep, ...update } = row;
-      await db.insertInto('leaks').values(row).onConflict((oc) => oc.columns(['cloud_key', 'kind', 'id']).doUpdateSet(update)).execute();
+    async putLeaks(rows) {
+      if (rows.length === 0) return;
+      await db.transaction().execute(async (trx) => {
+        for (let i = 0; i < rows.length; i += 200) {
+          await trx.insertInto('leaks').values(rows.slice(i, i + 200)).onConflict((oc) => oc.columns(['cloud_key', 'kind', 'id']).doUpdateSet((eb) => ({
+            status: eb.ref('excluded.status'), reason: eb.ref('excluded.reason'), data_json: eb.ref('excluded.data_json'), last_seen: eb.ref('excluded.last_seen'), ended_at: eb.ref('excluded.ended_at'),
+          }))).execute();
+        }
+      });
     },
     async touchLeaks(cloudKey, at) {
       await db.updateTable('leaks').set({ last_seen: at }).where('cloud_key', '=', cloudKey).where('status', '=', 'open').execute();
     },
-    async endLeak(cloudKey, kind, id, status, at) {
-      await db.updateTable('leaks').set({ status, ended_at: at }).where('cloud_key', '=', cloudKey).where('kind', '=', kind).where('id', '=', id).where('status', '=', 'open').execute();
+    async endLeaks(ends) {
+      if (ends.length === 0) return;
+      await db.transaction().execute(async (trx) => {
+        for (const e of ends) {
+          await trx.updateTable('leaks').set({ status: e.status, ended_at: e.at }).where('cloud_key', '=', e.cloudKey).where('kind', '=', e.kind).where('id', '=', e.id).where('status', '=', 'open').execute();
+        }
+      });
     },
     leaks(f) {
       let q = db.selectFrom('leaks').selectAll();

@@ -72,7 +72,7 @@ test('leak guard: zero false positives while creates are in flight; exactly the 
     assert.equal(sim.totals().calls.deleteResource, 0, 'report only by default: nothing deleted');
 
     // a grace period not yet over deletes nothing; then an expired one deletes exactly the leaks
-    assert.equal((await h.call('PUT', '/v1/leaks/policies/sim', { deleteAfter: '1h' })).status, 200);
+    assert.equal((await h.call('PUT', '/v1/leaks/policies/sim', { deleteAfter: '1h' })).status, 201, 'a new policy');
     const listed = await h.call<{ leaks: any[] }>('GET', '/v1/leaks');
     assert.equal(listed.body.leaks.length, 20);
     for (const l of listed.body.leaks) assert.ok(Date.parse(l.deleteAt) - Date.parse(l.firstSeen) === 3_600_000);
@@ -112,7 +112,7 @@ test('leak guard: untagged resources count only in a project Nubis owns; another
     const stray = sim.extras.add('floating-ip');
     sim.extras.add('security-group', { 'nubis-owner': 'someone-else', 'nubis-key': 'x/y-1' });
     for (let i = 0; i < 3; i++) assert.deepEqual((await h.call<{ leaks: any[] }>('POST', '/v1/leaks/scan')).body.leaks, []);
-    assert.equal((await h.call('PUT', '/v1/leaks/policies/*', { owned: true })).status, 200);
+    assert.equal((await h.call('PUT', '/v1/leaks/policies/*', { owned: true })).status, 201);
     await h.call('POST', '/v1/leaks/scan');
     const r = await h.call<{ leaks: any[] }>('POST', '/v1/leaks/scan');
     assert.deepEqual(r.body.leaks.map((l) => l.id), [stray.id], 'only the untagged one of the owned project');

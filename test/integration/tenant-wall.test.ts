@@ -20,7 +20,7 @@ import { tempDir } from '../helpers/control-plane.js';
 import { callApi } from '../helpers/http-api.js';
 
 /** Operations that write into the caller's own tenant whatever the body names: A's push lands in A's series. */
-const OWN_TENANT_WRITES: readonly string[] = ['pushMetrics'];
+const OWN_TENANT_WRITES: readonly string[] = ['pushMetrics', 'putTenantBudget'];
 
 /** Names only B has: none may appear in an answer A gets (other than echoing A's own request). */
 const B = {
@@ -73,6 +73,9 @@ const BODIES: Record<string, unknown> = {
   AlertRuleInput: { on: { events: ['backup.failed'] }, channels: ['b-alerts'] },
   AlertChannelInput: { kind: 'webhook', url: 'http://127.0.0.1:1/hook' },
   AlertTestInput: { channel: 'b-alerts' },
+  // leak policies and budgets are per tenant: A's are its own; a deployment budget names B's deployment
+  LeakPolicyInput: { deleteAfter: '1h' },
+  BudgetInput: { amount: 10, hardStop: true },
 };
 
 /** Path parameter values: B's object that the path addresses. */
@@ -94,6 +97,8 @@ function pathValue(path: string, param: string): string {
     // alert rules and channels are per tenant: A names B's would-be objects, and an alert id of no tenant of A
     [/^\/v1\/alerts\/(rules|channels)\//, { name: 'b-alerts' }],
     [/^\/v1\/alerts\//, { id: 'al-0000000000000000' }],
+    [/^\/v1\/leaks\/policies\//, { cloud: B.cloud }],
+    [/^\/v1\/budgets\//, { name: B.deployment }],
   ];
   for (const [re, values] of table) if (re.test(path) && values[param] !== undefined) return values[param]!;
   throw new Error(`the tenant matrix cannot fill path parameter ${param} of ${path}: add it to pathValue()`);
@@ -185,6 +190,7 @@ async function viewOfB(call: Call, token: string): Promise<Record<string, unknow
     `/v1/schedules/${B.schedule}?deployment=${B.deployment}`, `/v1/metrics/scrape/${B.scrape}?deployment=${B.deployment}`,
     `/v1/metrics/series?match=${B.metric}`,
     `/v1/workflows/${B.workflow}`, `/v1/workflows/${B.workflow}/export`, `/v1/deployments/${B.deployment}/operations/${B_RUN.id}`,
+    '/v1/leaks/policies', '/v1/budgets', `/v1/events?kind=leak.*`, `/v1/events?kind=budget.*`,
   ];
   for (const u of urls) {
     const r = await call(token, 'GET', u);
@@ -248,6 +254,9 @@ test('tenant A reads and writes none of tenant B\'s objects through any operatio
     }
     const logs = await call(admin, 'GET', `/v1/deployments/${B.deployment}/instances/${B.instance}/logs`);
     assert.ok(logs.json.logs.length > 0, 'B has step logs');
+    await must('PUT', `/v1/leaks/policies/${B.cloud}`, { deleteAfter: '2h', owned: true }, [201]);
+    await must('PUT', '/v1/budgets', { amount: 500 }, [200]);
+    await must('PUT', `/v1/budgets/${B.deployment}`, { amount: 50, hardStop: true }, [200]);
     const bRun = await call(admin, 'POST', `/v1/deployments/${B.deployment}/components/app/operations/rotate`, {});
     assert.equal(bRun.status, 200, bRun.text);
     B_RUN.id = bRun.json.id;

@@ -60,6 +60,8 @@ interface Row {
   deleted_at: number | null;
 }
 
+/** Kinds that have a size (10 GiB in the sim). */
+const SIZED: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['volume', 'snapshot', 'image']);
 const PREFIX: Record<ResourceKind, string> = { volume: 'vol', snapshot: 'snap', 'floating-ip': 'fip', port: 'port', 'security-group': 'sg', vlan: 'vlan', image: 'img' };
 
 export class SimExtras {
@@ -78,6 +80,7 @@ export class SimExtras {
       all: db.prepare<[], Row>('SELECT id, kind, tags, node, size_gib, created_at, deleted_at FROM extras ORDER BY seq'),
       ofNode: db.prepare<[string], { id: string; kind: ResourceKind }>('SELECT id, kind FROM extras WHERE node = ? AND deleted_at IS NULL'),
       remove: db.prepare('UPDATE extras SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL'),
+      nextSeq: db.prepare<[], { n: number }>('SELECT coalesce(max(seq), 0) + 1 AS n FROM extras'),
     };
   }
 
@@ -94,14 +97,16 @@ export class SimExtras {
 
   /** An extra made on its own (no server), as from the provider's console. */
   add(kind: ResourceKind, tags: Record<string, string> = {}, node?: string): SimExtra {
-    const id = this.insert(kind, tags, node, this.clock.now());
-    return this.all().find((e) => e.id === id)!;
+    const at = this.clock.now();
+    const id = this.insert(kind, tags, node, at);
+    return this.toExtra({ id, kind, tags: JSON.stringify(tags), node: node ?? null, size_gib: SIZED.has(kind) ? 10 : null, created_at: at, deleted_at: null });
   }
 
   private insert(kind: ResourceKind, tags: Record<string, string>, node: string | undefined, at: number): string {
     if (!(RESOURCE_KINDS as readonly string[]).includes(kind)) throw new RangeError(`unknown resource kind ${kind}`);
-    const id = `${PREFIX[kind]}-${this.prng.hex(10)}`;
-    this.q.insert.run({ id, kind, tags: JSON.stringify(tags), node: node ?? null, size_gib: kind === 'volume' || kind === 'snapshot' || kind === 'image' ? 10 : null, created_at: at });
+    // the row number keeps ids unique across SimCloud objects over one file (their PRNGs may agree)
+    const id = `${PREFIX[kind]}-${this.prng.hex(8)}-${(this.q.nextSeq.get()?.n ?? 1).toString(16).padStart(4, '0')}`;
+    this.q.insert.run({ id, kind, tags: JSON.stringify(tags), node: node ?? null, size_gib: SIZED.has(kind) ? 10 : null, created_at: at });
     return id;
   }
 

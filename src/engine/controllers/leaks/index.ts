@@ -164,34 +164,38 @@ export class LeakGuard implements Controller {
     const now = ctx.clock.now();
     const byId = new Map(known.map((r) => [leakId(r.kind as LeakSuspect['kind'], r.id), r]));
     const still = new Set<string>();
+    const fresh: LeakSuspect[] = [];
+    const due: LeakSuspect[] = [];
     for (const l of leaks) {
       const id = leakId(l.kind, l.id);
       still.add(id);
       const row = byId.get(id);
-      const firstSeen = row ? Number(row.first_seen) : l.firstSeen;
-      if (!row) {
-        report.found++;
-        await ctx.store.leaks.putLeak(this.toRow(h, l, now));
-        await ctx.emit(this.event(h, l, 'leak.found', 'open', l.reason, { explanation, alert: true }));
-      }
+      if (!row) fresh.push(l);
       const policy = policyFor(policies, l.tenant, h.spec.name);
-      if (policy.deleteAfterMs !== undefined && now - firstSeen >= policy.deleteAfterMs) {
-        if (await this.remove(h, l, intents, listFrom)) {
-          report.deleted++;
-          still.delete(id);
-        }
+      if (policy.deleteAfterMs !== undefined && now - (row ? Number(row.first_seen) : l.firstSeen) >= policy.deleteAfterMs) due.push(l);
+    }
+    // new leaks: their rows, then their events (which open the alerts), each in one write
+    report.found += fresh.length;
+    await ctx.store.leaks.putLeaks(fresh.map((l) => this.toRow(h, l, now)));
+    if (fresh.length) await ctx.events.append(...fresh.map((l) => ctx.ev(this.event(h, l, 'leak.found', 'open', l.reason, { explanation, alert: true }))));
+    const removed = new Set<string>();
+    for (const l of due) {
+      if (await this.remove(h, l, intents, listFrom)) {
+        report.deleted++;
+        still.delete(leakId(l.kind, l.id));
+        removed.add(leakId(l.kind, l.id));
       }
     }
     if (byId.size > 0) await ctx.store.leaks.touchLeaks(h.key, now);
-    for (const [id, row] of byId) {
-      if (still.has(id) || history.has(id)) continue;
-      report.ended++;
-      await ctx.store.leaks.endLeak(row.cloud_key, row.kind, row.id, 'gone', now);
-      await ctx.emit({
+    const ended = [...byId].filter(([id]) => !still.has(id) && !history.has(id) && !removed.has(id)).map(([, row]) => row);
+    report.ended += ended.length;
+    await ctx.store.leaks.endLeaks(ended.map((row) => ({ cloudKey: row.cloud_key, kind: row.kind, id: row.id, status: 'gone' as const, at: now })));
+    if (ended.length) {
+      await ctx.events.append(...ended.map((row) => ctx.ev({
         kind: 'leak.gone', tenant: row.tenant, target: `${row.cloud}/${row.kind}/${row.id}`, outcome: 'gone',
         reason: 'no longer listed by the cloud, or claimed again by a node of Nubis', ...(row.deployment ? { deployment: row.deployment } : {}),
         data: { cloud: row.cloud, kind: row.kind, id: row.id },
-      });
+      })));
     }
     report.open += still.size + [...byId.keys()].filter((id) => !still.has(id) && history.has(id)).length;
   }
@@ -216,7 +220,7 @@ export class LeakGuard implements Controller {
       return false;
     }
     const now = ctx.clock.now();
-    await ctx.store.leaks.endLeak(h.key, l.kind, l.id, 'deleted', now);
+    await ctx.store.leaks.endLeaks([{ cloudKey: h.key, kind: l.kind, id: l.id, status: 'deleted', at: now }]);
     await ctx.emit(this.event(h, l, 'leak.deleted', 'deleted', `the leak policy deletes leaks of ${h.spec.name} after they were seen for its grace period`, {}));
     return true;
   }
