@@ -27,6 +27,9 @@ import type { Backups } from '../operations/index.js';
 // [replicas] entries below (helper h/replicas; keep them under this line)
 
 // [leaks] entries below (helper h/leaks; keep them under this line)
+import { AUDIT_QUERY, auditFilter, auditLog, buildAuditRoutes } from './routes-audit.js';
+import { buildLeakRoutes } from './routes-leaks.js';
+import type { LeakGuardApi } from '../engine/index.js';
 
 // [images] entries below (helper h/images; keep them under this line)
 import { buildPolicyRoutes, type PolicyRouteDeps } from './routes-policy.js';
@@ -63,6 +66,8 @@ export interface RouteDeps {
   // [replicas] entries below (helper h/replicas; keep them under this line)
 
   // [leaks] entries below (helper h/leaks; keep them under this line)
+  /** The leak guard, cost and budgets (src/engine/leaks.ts, cost.ts); their routes answer 503 without it. */
+  leaks?: LeakGuardApi;
 
   // [images] entries below (helper h/images; keep them under this line)
   /** Image marketplace, quotas and address pools (src/policy); their routes answer 503 without them. */
@@ -222,20 +227,15 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         correlationId: { schema: Type.String({ minLength: 1, maxLength: 128 }), description: 'only events of this request' },
         target: { schema: Type.String({ minLength: 1, maxLength: 300 }), description: 'only events about this resource' },
         limit: { schema: Type.Integer({ minimum: 1, maximum: 10000 }), description: 'at most this many events (default 1000)' },
+        ...AUDIT_QUERY,
       },
-      responses: { 200: ok('EventList'), ...authErrors },
+      responses: { 200: ok('EventList'), ...authErrors, 403: { description: 'another tenant\'s log, asked by a token that is not the administrator\'s', schema: 'Error' } },
       handle: async (c) => {
-        const q = c.query;
-        const filter: Parameters<ControlPlane['events']['list']>[0] = {};
-        if (q['deployment'] !== undefined) filter.deployment = String(q['deployment']);
-        if (q['kind'] !== undefined) filter.kind = String(q['kind']);
-        if (q['after'] !== undefined) filter.afterId = Number(q['after']);
-        if (q['correlationId'] !== undefined) filter.correlationId = String(q['correlationId']);
-        if (q['target'] !== undefined) filter.target = String(q['target']);
-        if (q['limit'] !== undefined) filter.limit = Number(q['limit']);
+        const filter = auditFilter(c.query);
+        if (c.query['limit'] !== undefined) filter.limit = Number(c.query['limit']);
         // without a cursor the newest events are wanted (like tail); with one, the next page
         if (filter.afterId === undefined) filter.newest = true;
-        return { status: 200, body: { events: await tenantEvents(cp.events, callerTenant(c.caller)).list(filter) } };
+        return { status: 200, body: { events: await auditLog(cp.events, c).log.list(filter) } };
       },
     },
     {
@@ -283,6 +283,8 @@ export function buildRoutes(deps: RouteDeps): Route[] {
     // [replicas] entries below (helper h/replicas; keep them under this line)
 
     // [leaks] entries below (helper h/leaks; keep them under this line)
+    ...buildAuditRoutes(cp),
+    ...buildLeakRoutes(deps.leaks),
 
     // [images] entries below (helper h/images; keep them under this line)
     ...buildPolicyRoutes(deps.policy),

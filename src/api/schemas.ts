@@ -24,6 +24,8 @@ import { OPERATION_SCHEMAS } from './routes-operations.js';
 import { ALERT_API_SCHEMAS } from './routes-alerts.js';
 import { POLICY_SCHEMAS } from './routes-policy.js';
 import { CONSOLE_SCHEMAS } from './routes-console.js';
+import { AUDIT_SCHEMAS } from './routes-audit.js';
+import { LEAK_SCHEMAS } from './routes-leaks.js';
 
 const closed = Type.Object;
 const opts = { additionalProperties: false } as const;
@@ -219,6 +221,9 @@ export const EventSchema = Type.Object({
   target: Type.Optional(Type.String()),
   outcome: Type.Optional(Type.String()),
   data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  tenant: Type.Optional(Type.String({ description: 'the tenant whose log (and hash chain) it is in' })),
+  hash: Type.Optional(Type.String({ description: 'sha256 over prevHash and the fields (src/store/event-chain.ts)' })),
+  prevHash: Type.Optional(Type.String({ description: 'the hash of the tenant\'s previous event' })),
 });
 
 export const ErrorSchema = Type.Object({
@@ -379,6 +384,8 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   ...USER_SCHEMAS,
   ...CATALOG_SCHEMAS,
   ...CONSOLE_SCHEMAS,
+  ...AUDIT_SCHEMAS,
+  ...LEAK_SCHEMAS,
 };
 
 // Compile-time drift checks: each schema's static type and the view type are mutually assignable.

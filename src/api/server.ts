@@ -30,6 +30,7 @@ import { validateBody } from './validate.js';
 import { valueWithoutPaths } from './no-paths.js';
 import type { PolicyRouteDeps } from './routes-policy.js';
 import type { ConsoleDeps } from './routes-console.js';
+import type { LeakGuardApi } from '../engine/index.js';
 
 export const DEFAULT_BODY_LIMIT = 20 * 1024 * 1024;
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -66,6 +67,8 @@ export interface ApiServerOptions {
   catalog?: CatalogService;
   /** The web console (./routes-console.ts): where its files are and the applied specs it reads. */
   console?: ConsoleDeps;
+  /** The leak guard, cost and budgets; default: the control plane's own (`createControlPlane` makes one). */
+  leaks?: LeakGuardApi;
 }
 
 export interface InjectRequest {
@@ -193,6 +196,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       ...(opts.backups ? { backups: opts.backups } : {}),
       ...(opts.policy ? { policy: opts.policy } : {}),
       ...(opts.console ? { console: opts.console } : {}),
+      ...((opts.leaks ?? (opts.controlPlane as { leaks?: LeakGuardApi }).leaks) ? { leaks: opts.leaks ?? (opts.controlPlane as { leaks?: LeakGuardApi }).leaks! } : {}),
       openapi: () => (openapi ??= buildOpenApi(routes, opts.version ?? '0.1.0')),
     }),
     ...buildTokenRoutes(opts.store, opts.controlPlane.events),

@@ -43,5 +43,6 @@ export function tenantEvents(events: EventLog, tenant: string): EventLog {
     append: (...e) => events.append(...e),
     list: async (filter) => (await events.list(scoped(filter))).map(show),
     subscribe: (filter, fn) => events.subscribe(scoped(filter), (e, t) => fn(show(e), t)),
+    verify: () => events.verify(tenant),
   };
 }

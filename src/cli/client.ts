@@ -92,6 +92,13 @@ export class ApiClient {
     }
   }
 
+  /** GET returning the body as text (exports in JSON lines); non-2xx responses throw CliError. */
+  async text(path: string): Promise<string> {
+    const res = await this.send('GET', path);
+    if (!res.ok) return this.fail(res);
+    return res.text();
+  }
+
   get<T>(path: string): Promise<T> {
     return this.request<T>('GET', path).then((r) => r.body);
   }

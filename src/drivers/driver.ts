@@ -113,6 +113,15 @@ export interface Driver {
    * its images (the checksum cannot be checked).
    */
   imageChecksum?(image: string, signal: AbortSignal): Promise<ImageChecksum | undefined>;
+  /**
+   * Every billed extra the account holds — volumes, snapshots, floating IPs, ports, security
+   * groups, VLANs, images — tagged by Nubis or not, for the leak guard (src/engine/leaks.ts).
+   * Absent: the platform has no extras Nubis can list (the leak guard checks its nodes only).
+   * A failed call means "unknown", never "none": the guard judges nothing from it.
+   */
+  listResources?(signal: AbortSignal): Promise<CloudResource[]>;
+  /** Deletes one extra. Idempotent: one already gone is done. After a failure it is assumed to still exist. */
+  deleteResource?(ref: ResourceRef, signal: AbortSignal): Promise<void>;
   /** Releases connections and timers. Nodes keep running. */
   close(): Promise<void>;
   // [placement] optional calls (helper h/placement)
@@ -175,6 +184,30 @@ export interface SnapshotRef {
 }
 
 export type SnapshotStatus = 'pending' | 'ready' | 'error' | 'gone';
+
+/** Kinds of billed extras besides nodes (issue 11 item 5). */
+export const RESOURCE_KINDS = ['volume', 'snapshot', 'floating-ip', 'port', 'security-group', 'vlan', 'image'] as const;
+export type ResourceKind = (typeof RESOURCE_KINDS)[number];
+
+export interface ResourceRef {
+  kind: ResourceKind;
+  /** The provider's id. */
+  id: string;
+}
+
+/** A billed extra as a cloud lists it. */
+export interface CloudResource extends ResourceRef {
+  name?: string;
+  /** Its tags or metadata (the Nubis tags where the cloud keeps them on this kind; `{}` when not). */
+  tags: Record<string, string>;
+  /** The node (provider id) it is attached to or made for, when the cloud says. */
+  node?: string;
+  /** Milliseconds since the epoch, in the driver's clock, when known. */
+  createdAt?: number;
+  sizeGiB?: number;
+  /** What the provider bills for it per hour, in the cloud's currency, when the driver knows. */
+  pricePerHour?: number;
+}
 
 /** The optional snapshot calls of a Driver. */
 export type SnapshotOp = 'snapshot' | 'snapshotStatus' | 'readSnapshot' | 'deleteSnapshot';

@@ -318,6 +318,7 @@ const CODE_ONLY: Partial<Record<ErrorCode, [string, string]>> = {
   CREDENTIAL_KEY_INVALID: ['The credential key (NUBIS_KEY or the key file) is malformed.', 'Give the base64 text of 32 random bytes (`openssl rand -base64 32`), or restore the key file from its backup.'],
   INTERNAL: ['An unexpected error inside Nubis.', 'Nubis retries; if it persists, report it with the correlation id and the server log.'],
   UNAVAILABLE: ['The server was not ready.', 'Nothing: retry shortly.'],
+  BUDGET_EXCEEDED: ['A monthly budget with a hard stop is used up: new nodes are refused; running ones keep running.', 'Look for what keeps billing that should not (`nubis leaks list`, `nubis cost --by deployment`), scale down, or raise the budget (`nubis budgets set`); refused nodes are created once the budget allows.'],
 };
 
 /** The runbook anchor of every explanation `explainCloudError` can give, with its texts (docs/runbooks.md is written from these). */

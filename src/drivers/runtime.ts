@@ -36,7 +36,7 @@ import { snapshotCall as need, type CloudNode, type CreateNodeRequest, type Driv
 import type { CloudHealth } from './cloud-health.js';
 
 /** The optional snapshot calls (./driver.ts) are wrapped when the driver has them. */
-export type DriverOp = 'create' | 'get' | 'list' | 'delete' | 'reboot' | 'imageChecksum' | SnapshotOp | PolicyOp;
+export type DriverOp = 'create' | 'get' | 'list' | 'delete' | 'reboot' | 'imageChecksum' | SnapshotOp | PolicyOp | 'listResources' | 'deleteResource';
 /** The optional placement and firewall calls (./driver.ts). */
 export type PolicyOp = 'hosts' | 'applyFirewall' | 'removeFirewall';
 
@@ -99,6 +99,8 @@ const DEFAULT_TIMEOUTS: Record<DriverOp, number> = {
   hosts: 2 * 60_000,
   applyFirewall: 5 * 60_000,
   removeFirewall: 5 * 60_000,
+  listResources: 2 * 60_000,
+  deleteResource: 2 * 60_000,
 };
 
 const NETWORK_CODES = new Set([
@@ -303,10 +305,15 @@ export function wrapDriver(driver: Driver, opts: RuntimeOptions): RuntimeDriver 
     }
 
     const snapshotCalls = driver.snapshot && driver.snapshotStatus && driver.readSnapshot && driver.deleteSnapshot ? snapshotView(call) : {};
+    // the leak guard's extras (./driver.ts): a read, and an idempotent delete
+    const extras: Pick<Driver, 'listResources' | 'deleteResource'> = {};
+    if (driver.listResources) extras.listResources = (signal) => call('listResources', '*', true, signal, (d, s) => needExtras(d, 'listResources')(s));
+    if (driver.deleteResource) extras.deleteResource = (ref, signal) => call('deleteResource', `${ref.kind}/${ref.id}`, true, signal, (d, s) => needExtras(d, 'deleteResource')(ref, s));
     return {
       platform: driver.platform,
       ...snapshotCalls,
       ...policyView(driver, call),
+      ...extras,
       create: (req: CreateNodeRequest, signal: AbortSignal): Promise<CloudNode> =>
         call('create', req.key, req.idempotencyToken !== '', signal, (d, s) => d.create(req, s)),
       get: (id, signal) => call('get', id, true, signal, (d, s) => d.get(id, s)),
@@ -337,6 +344,13 @@ function policyView(driver: Driver, call: Call): Pick<Driver, PolicyOp> {
     ...(driver.applyFirewall ? { applyFirewall: (set, signal) => call('applyFirewall', fw(set), true, signal, (d, s) => d.applyFirewall!(set, s)) } : {}),
     ...(driver.removeFirewall ? { removeFirewall: (set, signal) => call('removeFirewall', fw(set), true, signal, (d, s) => d.removeFirewall!(set, s)) } : {}),
   } as Pick<Driver, PolicyOp>;
+}
+
+/** The driver's extras call, bound; CLOUD_UNSUPPORTED when a replaced driver has none. */
+function needExtras<K extends 'listResources' | 'deleteResource'>(d: Driver, op: K): NonNullable<Driver[K]> {
+  const f = d[op];
+  if (!f) throw new NubisError('CLOUD_UNSUPPORTED', `the ${d.platform} driver lists no billed extras (${op})`);
+  return f.bind(d) as NonNullable<Driver[K]>;
 }
 
 type Call = <T>(op: DriverOp, target: string, retryable: boolean, signal: AbortSignal, fn: (d: Driver, s: AbortSignal) => Promise<T>) => Promise<T>;

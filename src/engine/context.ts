@@ -20,6 +20,7 @@ import { NodeReachability, applyReachability, type ReachChange, type Reachabilit
 import { ComponentStates, componentKey } from './component-state.js';
 import type { InstanceObservation } from './recovery-port.js';
 import type { LoadSource } from './host-placement.js';
+import type { LeakGuardOptions } from './controllers/leaks/index.js';
 
 export interface EngineOptions {
   store: Store;
@@ -74,6 +75,8 @@ export interface EngineOptions {
   /** Per-resource backoff after failures. Defaults 1 000 and 30 000. */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /** The leak guard (./controllers/leaks): interval, sightings, on/off. Default: on, every 5 minutes. */
+  leaks?: LeakGuardOptions;
 }
 
 export const ENGINE_ACTOR = 'engine';
@@ -229,6 +232,8 @@ export class EngineContext {
    * restart of its own for them when their process dies or their health fails.
    */
   recoveryOwns: ((inst: InstanceRec) => boolean) | undefined;
+  /** Set by budgets (./cost.ts): a refusal for new nodes of this deployment, checked before each create. */
+  createGate: ((d: Deployment) => NubisError | undefined) | undefined;
   /** Per component: serving and still-to-start counts, and the requirers waiting on them (./component-state.ts). */
   readonly components = new ComponentStates();
   /** Hosts' CPU load for load-aware placement (./host-placement.ts); set once metrics exist (Engine.useLoads). */

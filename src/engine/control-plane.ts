@@ -360,6 +360,9 @@ export function createControlPlaneFacade(
       }
       await admit(d, 'plan');
       const preview = previewPlan(d, engine.instancesOf(d.name), engine.nodes, now).map(({ deployment: _d, ready: _r, ...a }) => a);
+      // a budget's hard stop (./cost.ts): a plan that adds nodes is refused, as its apply would be
+      const refusal = engine.createRefusal(d);
+      if (refusal && preview.some((a) => a.kind === 'create-node')) throw refusal;
       explainPlacements(d, preview);
       await explainHosts(d, preview);
       const actions = preview.map((a) => localAction(tenant, a));
@@ -407,6 +410,8 @@ export function createControlPlaneFacade(
       } catch (e) {
         throw withSpecPosition(e, input.spec, p.file);
       }
+      const refusal = engine.createRefusal(d);
+      if (refusal && previewPlan(d, engine.instancesOf(d.name), engine.nodes, now).some((a) => a.kind === 'create-node')) throw refusal;
       await admit(d, 'apply');
       const roll = await rolloutOf(existing, p, d.version);
       d.rollout = roll.rollout;
@@ -492,8 +497,10 @@ export function createControlPlaneFacade(
         await refused(d, component, refusal, caller);
         throw error;
       }
-      refusals.clear(name, component);
       const from = desiredCount(d, c);
+      const refusal = count > from ? engine.createRefusal(d) : undefined;
+      if (refusal) throw refusal;
+      refusals.clear(name, component);
       const next: Deployment = { ...d, counts: { ...d.counts, [component]: count }, updatedAt: clock.now() };
       await engine.saveDeployment(next, {
         actor: caller.actor,

@@ -32,6 +32,7 @@ import { RolloutController } from './rollout/index.js';
 import { createOperationRunner, type OperationRunner } from './operations/index.js';
 import { createHandlerPort, type HandlerPort } from './handler-port.js';
 import { createRecoveryPort, type RecoveryPort } from './recovery-port.js';
+import { LeakGuard } from './controllers/leaks/index.js';
 import {
   DEPLOYMENTS, DeploymentsController, EXTRA_CONTROLLERS, InstancesController, NodesController, OBSERVE_KEY, ObserveController,
   RESOURCES, ResourcesController, SWEEP_ALL, SWEEP_UNSYNCED, SweepController, WIRING, WiringController,
@@ -108,6 +109,12 @@ export interface Engine {
   readonly operations: OperationRunner;
   /** Handler environments, probes and artefacts for backups, restores and drills (./handler-port.ts). */
   readonly handlers: HandlerPort;
+  /** The leak guard (./controllers/leaks): scans each cloud's billed extras on the clock. */
+  readonly leaks: LeakGuard;
+  /** Sets the check every new node's create passes first (budgets' hard stop, ./cost.ts); it returns the refusal, if any. */
+  setCreateGate(gate: ((d: Deployment) => NubisError | undefined) | undefined): void;
+  /** The refusal of the create gate for this deployment, if any. */
+  createRefusal(d: Deployment): NubisError | undefined;
 }
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
@@ -160,6 +167,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   core.register(sweep);
   core.register(observe);
   for (const make of EXTRA_CONTROLLERS) core.register(make(ctx));
+  const leaks = new LeakGuard(ctx, opts.leaks);
+  core.register(leaks);
 
   const engine: Engine = {
     deployments,
@@ -179,6 +188,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     useLoads: (source) => void (ctx.loads = source),
     operations,
     handlers: createHandlerPort(ctx, wiring),
+    leaks,
+    setCreateGate: (g) => void (ctx.createGate = g),
+    createRefusal: (d) => ctx.createGate?.(d),
     recovery: createRecoveryPort(ctx, instanceCtl),
     async start() {
       for (const r of await store.loadDeployments()) deployments.set(r.name, deploymentFromRow(r));

@@ -30,6 +30,8 @@ import type { Deployment } from './state.js';
 import type { Caller, ControlPlane } from './views.js';
 import type { OperationRunView, RunOperationRequest } from './operations/index.js';
 import type { Admission } from './admission.js';
+import { CostService } from './cost.js';
+import { createLeakGuardApi, type LeakGuardApi } from './leak-api.js';
 
 /**
  * The adaptive creation limiter's latency floor: a create (request to running) within 2.5 ×
@@ -86,6 +88,10 @@ export interface RunningControlPlane extends ControlPlane {
   readonly engine: Engine;
   /** Clouds, offers, images, credentials and provider accounting. */
   readonly registry: Registry;
+  /** The leak guard, cost and budgets, per tenant (./leak-api.ts). */
+  readonly leaks: LeakGuardApi;
+  /** Cost recording and budgets (./cost.ts), for tests and benchmarks. */
+  readonly cost: CostService;
 }
 
 export async function createControlPlane(opts: ControlPlaneOptions): Promise<RunningControlPlane> {
@@ -199,6 +205,18 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
     ...opts.engine,
   });
   engineRef = engine;
+  // cost and budgets (./cost.ts): prices from the tenant's registered offers; a hard stop gates new nodes
+  const price = (tenant: string, cloud: string, offer: string | undefined): number | undefined => {
+    if (offer === undefined) return undefined;
+    try {
+      return registry.offers(tenant, cloud).find((o) => o.id === offer)?.pricePerHour;
+    } catch {
+      return undefined;
+    }
+  };
+  const cost = new CostService({ engine, store, events, clock, price });
+  engine.setCreateGate((d) => cost.gate(d));
+  const leaks = createLeakGuardApi(engine, store, events, cost, clock);
   const keeper = createHandleKeeper({ engine, clouds, placement, store, clock, ...(opts.retireIntervalMs !== undefined ? { intervalMs: opts.retireIntervalMs } : {}) });
   const facade = createControlPlaneFacade(engine, store, events, clock, tenancy, {
     check: (c, at, tenant) => {
@@ -214,12 +232,16 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
     ...facade,
     engine,
     registry,
+    leaks,
+    cost,
     async start() {
       await registry.start();
       await engine.start();
+      await cost.start();
       keeper.start();
     },
     async stop() {
+      await cost.stop();
       await keeper.stop();
       await engine.stop();
       await registry.stop();
@@ -231,6 +253,11 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
 
 export type { Engine } from './engine.js';
 export { imageOfDemand, type Admission, type AdmissionRequest, type NodeDemand } from './admission.js';
+export type { LeakGuardApi, LeakView, LeakPolicyView } from './leak-api.js';
+export { parseLeakPolicy } from './leak-api.js';
+export { judgeLeaks, isClaimed, type LeakPolicy, type LeakSuspect, type LeakIntent, type LeakKind } from './leaks.js';
+export { CostService, formatMicros, parseBudget, MICROS, type Budget, type BudgetView, type CostReport, type CostRow } from './cost.js';
+export { LeakGuard, type LeakScanReport, type LeakGuardOptions } from './controllers/leaks/index.js';
 export type * from './views.js';
 export type { AccessView, CredentialView } from './access.js';
 export { deploymentId, splitDeploymentId, localText, hostAccess, checkHostAccess, ADMIN_TENANT, type TenantPolicy } from './tenancy.js';

@@ -62,6 +62,7 @@ export const ERROR_CODES = {
   // [replicas] entries below (helper h/replicas; keep them under this line)
 
   // [leaks] entries below (helper h/leaks; keep them under this line)
+  BUDGET_EXCEEDED: { status: 422, retryable: false, summary: 'a budget with a hard stop is used up: no new node is created until the month ends or the budget is raised' },
 
   // [images] entries below (helper h/images; keep them under this line)
   IMAGE_REFUSED: { status: 422, retryable: false, summary: 'the image policy refuses the image a node would boot (unendorsed, revoked, unknown endorser key, bad signature, expired, checksum unknown or mismatched)' },

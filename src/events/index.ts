@@ -3,7 +3,9 @@
  * actor, reason and correlation id. Subscribers (SSE streams) see an event only after it is
  * committed, so a stream never shows something a restart would forget.
  */
-import { ADMIN_TENANT, splitDeploymentId, type Store, type EventFilter, type EventRow, type NewEventRow } from '../store/index.js';
+import { ADMIN_TENANT, splitDeploymentId, type Store, type EventFilter, type EventRow, type NewEventRow, type ChainReport } from '../store/index.js';
+
+export type { ChainReport } from '../store/index.js';
 
 export interface NubisEvent {
   id: number;
@@ -20,6 +22,10 @@ export interface NubisEvent {
   target?: string;
   outcome?: string;
   data?: Record<string, unknown>;
+  /** The tenant it belongs to and its place in that tenant's hash chain (set on stored events; see src/store/event-chain.ts). */
+  tenant?: string;
+  hash?: string;
+  prevHash?: string;
 }
 
 /**
@@ -34,6 +40,8 @@ export interface EventLog {
   list(filter: EventFilter): Promise<NubisEvent[]>;
   /** Calls `fn` with every committed event matching the filter (and the tenant it belongs to); returns an unsubscribe. */
   subscribe(filter: Pick<EventFilter, 'tenant' | 'deployment' | 'kind'>, fn: (e: NubisEvent, tenant: string) => void): () => void;
+  /** Walks the hash chain of this tenant (every tenant's when absent) and reports the first broken link of each. */
+  verify(tenant?: string): Promise<ChainReport[]>;
 }
 
 const SECRET_KEY = /token|password|secret|credential|authorization/i;
@@ -58,6 +66,9 @@ function toEvent(r: EventRow): NubisEvent {
   if (r.target !== null) e.target = r.target;
   if (r.outcome !== null) e.outcome = r.outcome;
   if (r.data !== null) e.data = JSON.parse(r.data) as Record<string, unknown>;
+  if (r.tenant) e.tenant = r.tenant;
+  if (r.hash) e.hash = r.hash;
+  if (r.prev_hash) e.prevHash = r.prev_hash;
   return e;
 }
 
@@ -102,6 +113,12 @@ export function createEventLog(store: Store, now: () => number = Date.now): Even
       const s = { filter, fn };
       subscribers.add(s);
       return () => subscribers.delete(s);
+    },
+    async verify(tenant) {
+      const tenants = tenant !== undefined ? [tenant] : await store.eventTenants();
+      const out: ChainReport[] = [];
+      for (const t of tenants) out.push(await store.verifyEvents(t));
+      return out;
     },
   };
 }

@@ -219,6 +219,9 @@ export const BUILTIN_ALERT_RULES: Readonly<Record<string, AlertRuleSpec>> = {
   'recovery-gave-up': critical(['recovery.gave-up'], ['recovery.recovered']),
   'provider-error': critical(['node.state'], ['node.state'], { outcome: 'failed', 'data.alert': true }, { outcome: ['running', 'deleted'] }),
   'budget-exceeded': critical(['budget.exceeded'], ['budget.ok']),
+  'budget-warning': { ...critical(['budget.warning'], ['budget.ok']), severity: 'warning' },
+  // one alert per leaked resource (its target: cloud/kind/id), resolved when it is deleted or gone
+  'leak-found': critical(['leak.found'], ['leak.deleted', 'leak.gone']),
 };
 
 /** The built-in rule of this name, or undefined. */

@@ -26,8 +26,13 @@ import { pruneEvents, type EventPrune } from './events-prune.js';
 import { createPolicyRepo, type PolicyRepo } from './policy.js';
 import { createUserRepo, type UserRepo } from './users.js';
 import { createCatalogRepo, type CatalogRepo } from './catalog.js';
+import { verifyChain, type ChainReport } from './event-chain.js';
+import { createLeakRepo, type LeakRepo } from './leaks.js';
 
 export type { EventPrune } from './events-prune.js';
+export type { ChainReport } from './event-chain.js';
+export { eventHash, GENESIS_HASH } from './event-chain.js';
+export type { LeakRepo, LeakRow, LeakPolicyRow, NodeUsageRow, BudgetRow } from './leaks.js';
 
 export type DeploymentRow = Selectable<DeploymentTable>;
 export type NodeRow = Selectable<NodeTable>;
@@ -48,6 +53,11 @@ export interface EventFilter {
   /** Only events with id greater than this. */
   afterId?: number;
   correlationId?: string;
+  /** Only events of this actor (`user:alice`, `engine`); a trailing `*` matches a prefix (`user:*`). */
+  actor?: string;
+  /** Only events with `ts` in [since, until) (ms since the epoch). */
+  since?: number;
+  until?: number;
   /** Only events about this resource (any of these). */
   target?: string | string[];
   limit?: number;
@@ -85,6 +95,12 @@ export interface Store {
   stepRuns(deployment: string, instance: string, step?: string): Promise<StepRunRow[]>;
   events(filter: EventFilter): Promise<EventRow[]>;
   lastEventId(): Promise<number>;
+  /** Walks a tenant's hash chain (./event-chain.ts) and reports the first broken link. */
+  verifyEvents(tenant: string): Promise<ChainReport>;
+  /** Tenants that have events. */
+  eventTenants(): Promise<string[]>;
+  /** The leak guard's findings, leak policies, node usage and budgets (./leaks.ts). */
+  readonly leaks: LeakRepo;
   /** Deletes events past the retention (./events-prune.ts), one batch per rule; resolves with the counts. */
   pruneEvents(p: EventPrune): Promise<{ byAge: number; byCount: number }>;
 
@@ -275,6 +291,9 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       if (f.kind !== undefined) q = f.kind.endsWith('*') ? q.where('kind', 'like', f.kind.slice(0, -1) + '%') : q.where('kind', '=', f.kind);
       if (f.afterId !== undefined) q = q.where('id', '>', f.afterId);
       if (f.correlationId !== undefined) q = q.where('correlation_id', '=', f.correlationId);
+      if (f.actor !== undefined) q = f.actor.endsWith('*') ? q.where('actor', 'like', f.actor.slice(0, -1).replace(/[%_]/g, '') + '%') : q.where('actor', '=', f.actor);
+      if (f.since !== undefined) q = q.where('ts', '>=', f.since);
+      if (f.until !== undefined) q = q.where('ts', '<', f.until);
       if (f.target !== undefined) q = typeof f.target === 'string' ? q.where('target', '=', f.target) : q.where('target', 'in', f.target);
       if (f.newest) return q.orderBy('id', 'desc').limit(f.limit ?? 1000).execute().then((rows) => rows.reverse());
       return q.orderBy('id').limit(f.limit ?? 1000).execute();
@@ -284,6 +303,11 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       await store.write(async (trx) => (out = await pruneEvents(trx, p)));
       return out;
     },
+    verifyEvents: (tenant) => verifyChain(db, tenant),
+    async eventTenants() {
+      return (await db.selectFrom('events').select('tenant').distinct().orderBy('tenant').execute()).map((r) => r.tenant);
+    },
+    leaks: createLeakRepo(db),
     async lastEventId() {
       const row = await db.selectFrom('events').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst();
       return Number(row?.m ?? 0);

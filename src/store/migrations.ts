@@ -464,6 +464,76 @@ export const migrations: Record<string, Migration> = {
   // [replicas] entries below (helper h/replicas; keep them under this line)
 
   // [leaks] entries below (helper h/leaks; keep them under this line)
+  /**
+   * Leak guard, cost and budgets, audit chain (issue 11 items 5, 6, 8): each event carries the
+   * hash of its tenant's previous event (src/store/event-chain.ts; rows written before this
+   * migration are before the chain: `meta.events_chain_from`); the leaks the guard found; leak
+   * policies per tenant and cloud; each node's running intervals with their price; budgets and
+   * the highest threshold each warned of per month.
+   */
+  '0028_leaks': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('events').addColumn('hash', 'text').execute();
+      await db.schema.alterTable('events').addColumn('prev_hash', 'text').execute();
+      const last = await db.selectFrom('events').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst();
+      await db.insertInto('meta').values({ key: 'events_chain_from', value: String(Number((last as { m?: unknown } | undefined)?.m ?? 0)) }).execute();
+      await db.schema
+        .createTable('leaks')
+        .addColumn('cloud_key', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('cloud', 'text', (c) => c.notNull())
+        .addColumn('deployment', 'text')
+        .addColumn('key', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('data_json', 'text', (c) => c.notNull())
+        .addColumn('first_seen', 'bigint', (c) => c.notNull())
+        .addColumn('last_seen', 'bigint', (c) => c.notNull())
+        .addColumn('ended_at', 'bigint')
+        .addPrimaryKeyConstraint('leaks_pk', ['cloud_key', 'kind', 'id'])
+        .execute();
+      await db.schema.createIndex('leaks_tenant').on('leaks').columns(['tenant', 'status']).execute();
+      await db.schema
+        .createTable('leak_policies')
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('cloud', 'text', (c) => c.notNull())
+        .addColumn('policy_json', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('leak_policies_pk', ['tenant', 'cloud'])
+        .execute();
+      await db.schema
+        .createTable('node_usage')
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('ended_at', 'bigint')
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('deployment', 'text', (c) => c.notNull())
+        .addColumn('cloud', 'text', (c) => c.notNull())
+        .addColumn('offer', 'text')
+        .addColumn('price_micros', 'bigint')
+        .addPrimaryKeyConstraint('node_usage_pk', ['key', 'started_at'])
+        .execute();
+      await db.schema.createIndex('node_usage_tenant').on('node_usage').columns(['tenant', 'started_at']).execute();
+      await db.schema
+        .createTable('budgets')
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('deployment', 'text', (c) => c.notNull())
+        .addColumn('budget_json', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('budgets_pk', ['tenant', 'deployment'])
+        .execute();
+      await db.schema
+        .createTable('budget_marks')
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('deployment', 'text', (c) => c.notNull())
+        .addColumn('month', 'text', (c) => c.notNull())
+        .addColumn('level', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('budget_marks_pk', ['tenant', 'deployment', 'month'])
+        .execute();
+    },
+  },
 
   // [images] entries below (helper h/images; keep them under this line)
   /**

@@ -15,6 +15,7 @@ import { NubisError } from '../errors/index.js';
 import type { Database } from './schema.js';
 import { PortableDdl } from './portable-ddl.js';
 import type { AppendTable, BackendOp, KeyedTable, StoreBackend } from './backend.js';
+import { linkRowsInTransaction, type ChainedFields } from './event-chain.js';
 
 const KEYS: Record<KeyedTable, string> = { nodes: 'key', instances: 'key', deployments: 'name' };
 const INT8 = 20;
@@ -77,6 +78,8 @@ export async function openPostgresBackend(url: string): Promise<StoreBackend> {
     },
     del: (table, key) => (trx) => (trx as unknown as typeof t).deleteFrom(table).where(KEYS[table], '=', key).execute(),
     append: (table: AppendTable, rows) => async (trx) => {
+      // the audit chain (./event-chain.ts): serialised on an advisory lock, linked to the head read under it
+      if (table === 'events') await linkRowsInTransaction(trx, rows as unknown as ChainedFields[]);
       for (const r of rows) {
         const { id: _ignored, ...values } = r;
         const out = await (trx as unknown as typeof t).insertInto(table).values(defined(values)).returning('id').executeTakeFirstOrThrow();

@@ -1,5 +1,6 @@
 /** Table shapes, as Kysely sees them. Timestamps are integer milliseconds since the epoch. */
 import type { AlertObjectTable, AlertTable, AlertDeliveryTable } from './alerts-tables.js';
+import type { BudgetMarkTable, BudgetTable, LeakPolicyTable, LeakTable, NodeUsageTable } from './leaks-tables.js';
 import type { Generated } from 'kysely';
 import type { AddressLeaseTable, AddressPoolTable, ImageEndorserTable, ImageEntryTable, ImagePolicyTable, QuotaReservationTable, QuotaUsageTable } from './policy-tables.js';
 import type { UserTable, UserRoleTable, SessionTable, CatalogTemplateTable, CatalogOrderTable } from './users-tables.js';
@@ -162,6 +163,9 @@ export interface EventTable {
   data: string | null;
   /** The tenant that may see the event (migration 0006). */
   tenant: Generated<string>;
+  /** sha256 of this event chained to its tenant's previous one (migration 0028; ./event-chain.ts); null before the chain. */
+  hash?: string | null;
+  prev_hash?: string | null;
 }
 
 /** A cloud registered for a tenant (see src/registry). */
@@ -411,6 +415,11 @@ export interface Database {
   // [replicas] entries below (helper h/replicas; keep them under this line)
 
   // [leaks] entries below (helper h/leaks; keep them under this line)
+  leaks: LeakTable;
+  leak_policies: LeakPolicyTable;
+  node_usage: NodeUsageTable;
+  budgets: BudgetTable;
+  budget_marks: BudgetMarkTable;
 
   // [images] entries below (helper h/images; keep them under this line)
   image_endorsers: ImageEndorserTable;

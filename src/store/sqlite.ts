@@ -12,6 +12,7 @@ import { createPrivateFile, databaseFiles, secureDir, secureFiles } from './file
 import { StatementCache } from './statement-cache.js';
 import { RowWriter, deleteBy, isSyncOp, mootUpserts, syncOp, type SyncWriteOp } from './sync-writes.js';
 import type { AppendTable, BackendOp, KeyedTable, StoreBackend } from './backend.js';
+import { anchorKey, linkRows, parseAnchor, type ChainedFields } from './event-chain.js';
 
 const KEYS: Record<KeyedTable, string> = { nodes: 'key', instances: 'key', deployments: 'name' };
 
@@ -53,6 +54,14 @@ export function openSqliteBackend(file: string): StoreBackend {
     instances: deleteBy(statements, 'instances', KEYS.instances),
     deployments: deleteBy(statements, 'deployments', KEYS.deployments),
   };
+  // the audit chain (./event-chain.ts): the tenant's head, read inside the writing transaction
+  // (prepared on first use: the columns exist only once the migrations ran)
+  const head = (tenant: string): string | undefined => {
+    const r = statements.statement('select hash from events where tenant = ? order by id desc limit 1').get([tenant]) as { hash: string | null } | undefined;
+    if (r?.hash) return r.hash;
+    const a = statements.statement('select value from meta where key = ?').get([anchorKey(tenant)]) as { value: string } | undefined;
+    return parseAnchor(a?.value)?.hash;
+  };
   return {
     dialect: 'sqlite',
     db,
@@ -60,6 +69,7 @@ export function openSqliteBackend(file: string): StoreBackend {
     del: (table, key) => deleters[table](key),
     append: (table, rows) =>
       syncOp(() => {
+        if (table === 'events') linkRows(rows as unknown as (ChainedFields & { hash?: string | null })[], head);
         for (const r of rows) {
           const { id: _ignored, ...values } = r;
           r.id = appenders[table].run(values);

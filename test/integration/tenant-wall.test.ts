@@ -22,7 +22,7 @@ import crypto from 'node:crypto';
 import { signImageMetadata } from '../../src/controls/index.js';
 
 /** Operations that write into the caller's own tenant whatever the body names: A's push lands in A's series. */
-const OWN_TENANT_WRITES: readonly string[] = ['pushMetrics'];
+const OWN_TENANT_WRITES: readonly string[] = ['pushMetrics', 'putTenantBudget'];
 
 /** Names only B has: none may appear in an answer A gets (other than echoing A's own request). */
 const B = {
@@ -104,6 +104,9 @@ const BODIES: Record<string, unknown> = {
   RoleInput: { role: 'admin' },
   CatalogTemplateInput: { spec: 'name: x\nclouds: {}\nnodeTemplates: {}\ncomponents: {}\n', parameters: { type: 'object', properties: {} } },
   CatalogOrderInput: { deployment: B.deployment, params: {} },
+  // leak policies and budgets are per tenant: A's are its own; a deployment budget names B's deployment
+  LeakPolicyInput: { deleteAfter: '1h' },
+  BudgetInput: { amount: 10, hardStop: true },
 };
 
 /** The template B publishes, offered to B's tenant only. */
@@ -141,6 +144,8 @@ function pathValue(path: string, param: string): string {
     [/^\/v1\/catalog\//, { name: B.template }],
     // the console's files are the same for everyone
     [/^\/assets\//, { file: 'index.js' }],
+    [/^\/v1\/leaks\/policies\//, { cloud: B.cloud }],
+    [/^\/v1\/budgets\//, { name: B.deployment }],
   ];
   for (const [re, values] of table) if (re.test(path) && values[param] !== undefined) return values[param]!;
   throw new Error(`the tenant matrix cannot fill path parameter ${param} of ${path}: add it to pathValue()`);
@@ -239,6 +244,7 @@ async function viewOfB(call: Call, token: string): Promise<Record<string, unknow
     `/v1/deployments/${B.deployment}/backups/${B_BACKUP.id}`, `/v1/deployments/${B.deployment}/backups`, `/v1/deployments/${B.deployment}/backups/policies`,
     '/v1/images', `/v1/images/${B.entry}`, '/v1/image-endorsers', '/v1/image-policies', '/v1/quotas', '/v1/address-pools', '/v1/address-leases',
     `/v1/users/${B.user}`, `/v1/catalog/${B.template}`, '/v1/orders', `/v1/deployments/${B.order}`,
+    '/v1/leaks/policies', '/v1/budgets', `/v1/events?kind=leak.*`, `/v1/events?kind=budget.*`,
   ];
   for (const u of urls) {
     const r = await call(token, 'GET', u);
@@ -313,6 +319,9 @@ test('tenant A reads and writes none of tenant B\'s objects through any operatio
     const leases = await call(admin, 'GET', '/v1/address-leases');
     assert.equal(leases.json.leases.filter((l: { deployment: string }) => l.deployment === B.deployment).length, 2, 'B\'s two nodes leased addresses from its pool');
     assert.ok(leases.json.leases.some((l: { address: string }) => l.address === B.address), JSON.stringify(leases.json));
+    await must('PUT', `/v1/leaks/policies/${B.cloud}`, { deleteAfter: '2h', owned: true }, [201]);
+    await must('PUT', '/v1/budgets', { amount: 500 }, [200]);
+    await must('PUT', `/v1/budgets/${B.deployment}`, { amount: 50, hardStop: true }, [200]);
     const bRun = await call(admin, 'POST', `/v1/deployments/${B.deployment}/components/app/operations/rotate`, {});
     assert.equal(bRun.status, 200, bRun.text);
     B_RUN.id = bRun.json.id;

@@ -92,5 +92,5 @@ test('request bodies and responses reference the TypeBox schemas', async () => {
   assert.equal(doc.paths['/v1/deployments/{name}']!['delete']!.responses['202']?.content?.['application/json']?.schema.$ref, '#/components/schemas/DeploymentView');
   assert.ok(doc.paths['/v1/events/stream']!['get']!.responses['200']?.content?.['text/event-stream']);
   const events = doc.paths['/v1/events']!['get']!.parameters.map((p) => p.name).sort();
-  assert.deepEqual(events, ['after', 'correlationId', 'deployment', 'kind', 'limit', 'target']);
+  assert.deepEqual(events, ['actor', 'after', 'correlationId', 'deployment', 'kind', 'limit', 'since', 'target', 'tenant', 'until']);
 });

@@ -53,6 +53,9 @@ export const COMMANDS: readonly CommandEntry[] = [
   // [replicas] entries below (helper h/replicas; keep them under this line)
 
   // [leaks] entries below (helper h/leaks; keep them under this line)
+  lazy('leaks', 'resources left behind that keep billing: list, scan, policy set|list|rm', async () => (await import('./leaks.js')).leaksCommand),
+  lazy('cost', 'what nodes and leaked extras cost: by day or by deployment', async () => (await import('./leaks.js')).costCommand),
+  lazy('budgets', 'monthly budgets with warnings and an optional hard stop: list, set, rm', async () => (await import('./leaks.js')).budgetsCommand),
 
   // [images] entries below (helper h/images; keep them under this line)
   lazy('images', 'the image marketplace: list, show, endorse (signed locally), revoke; endorser keys and image policies', async () => (await import('./images.js')).imagesCommand),

@@ -38,6 +38,7 @@ import { createPrng } from './prng.js';
 import { drawError, provisioningMs, SIM_OPS, type SimModel, type SimOp } from './model.js';
 import { InventoryCache, type CachedRow, type Row } from './inventory-cache.js';
 import { createSimSnapshots, type SimSnapshots } from './snapshots.js';
+import { SimExtras, type SimExtra } from './extras.js';
 
 export type SimServerStatus = 'provisioning' | 'running' | 'deleted';
 
@@ -126,6 +127,12 @@ export interface SimCloud {
   whenRunning(id: string, signal?: AbortSignal): Promise<SimServer>;
   /** Snapshots of servers (./snapshots.ts); their calls are counted like the others. */
   readonly snapshots: SimSnapshots;
+  /** Billed extras (./extras.ts) outside the API: add one, see all (deleted ones too). */
+  readonly extras: SimExtras;
+  /** Every extra not deleted (one counted call). */
+  listResources(signal?: AbortSignal): Promise<SimExtra[]>;
+  /** Deletes an extra; a missing or deleted id succeeds. */
+  deleteResource(id: string, signal?: AbortSignal): Promise<void>;
   /** Closes the inventory file and cancels timers. Further calls fail with CLOUD_UNAVAILABLE. */
   close(): void;
 }
@@ -213,6 +220,7 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
   };
 
   const rows = new InventoryCache<SimServer>(db);
+  const extras = new SimExtras(db, clock, prng, model);
 
   /**
    * The server now (frozen, the same object while its row and status stay the same), or as it
@@ -309,10 +317,18 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
       ready_at: now + Math.round(provisioningMs(model, inFlight, prng)),
     };
     q.insert.run(row);
+    extras.madeWith(row.id, req.tags, now);
     count('created');
     armReadyTimer(row.ready_at);
     // lists filter on the tags kept with the row (./inventory-cache.ts); the row is as inserted
     return rows.inserted({ ...row, boot_until: 0, deleted_at: null, reboots: 0 });
+  });
+
+  /** Marks the server deleted with its extras (but the kinds the provider forgets), in one transaction. */
+  const deleteServer = db.transaction((id: string, now: number): boolean => {
+    if (q.markDeleted.run(now, id).changes === 0) return false;
+    extras.deletedWith(id, now);
+    return true;
   });
 
   /** Live servers carrying all these tags and created by `createdBy`, oldest first. */
@@ -336,6 +352,21 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
     clock,
     model,
     snapshots,
+    extras,
+    listResources(signal) {
+      return call('listResources', signal, () => {
+        const fault = drawError(model, 'listResources', prng);
+        if (fault) throw simError(fault.status, `sim listResources failed (injected ${fault.status})`);
+        return extras.live();
+      });
+    },
+    deleteResource(id, signal) {
+      return call('deleteResource', signal, () => {
+        const fault = drawError(model, 'deleteResource', prng);
+        if (fault) throw simError(fault.status, `sim deleteResource failed (injected ${fault.status})`);
+        extras.remove(id);
+      });
+    },
     create(req, signal) {
       return call('create', signal, () => {
         const fault = drawError(model, 'create', prng);
@@ -394,7 +425,7 @@ export function createSimCloud(opts: SimCloudOptions = {}): SimCloud {
         const fault = drawError(model, 'delete', prng);
         if (fault) throw simError(fault.status, `sim delete failed (injected ${fault.status})`);
         const now = clock.now();
-        if (q.markDeleted.run(now, id).changes > 0) {
+        if (deleteServer(id, now)) {
           rows.deleted(id, now);
           count('deleted');
         }

@@ -9,7 +9,7 @@
  * Agents are in memory of this driver (see ./agent.ts). Snapshots: ./snapshot-calls.ts
  * in-process, ./http-snapshots.ts over HTTP.
  */
-import type { CloudNode, CreateNodeRequest, Driver, DriverContext } from '../driver.js';
+import type { CloudNode, CloudResource, CreateNodeRequest, Driver, DriverContext } from '../driver.js';
 import { NubisError, cloudErrorFromStatus } from '../../errors/index.js';
 import type { StepName } from '../../agent/index.js';
 import { createSimAgents, type SimAgentOptions, type SimAgents } from './agent.js';
@@ -137,6 +137,18 @@ export function createSimDriver(ctx: DriverContext): Driver {
     async reboot(id, signal) {
       await cloud.reboot(id, signal);
       agents.reset(id);
+    },
+    async listResources(signal) {
+      return (await cloud.listResources(signal)).map((e) => {
+        const r: CloudResource = { kind: e.kind, id: e.id, tags: e.tags, createdAt: e.createdAt };
+        if (e.node !== undefined) r.node = e.node;
+        if (e.sizeGiB !== undefined) r.sizeGiB = e.sizeGiB;
+        if (e.pricePerHour !== undefined) r.pricePerHour = e.pricePerHour;
+        return r;
+      });
+    },
+    async deleteResource(ref, signal) {
+      await cloud.deleteResource(ref.id, signal);
     },
     agent: (node) => agents.client(node.id, node.createdAt),
     async close() {

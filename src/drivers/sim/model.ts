@@ -8,8 +8,10 @@
 import { NubisError } from '../../errors/index.js';
 import type { Prng } from './prng.js';
 import type { SimSnapshotModel } from './snapshots.js';
+import type { SimExtrasModel } from './extras.js';
+import { RESOURCE_KINDS, type ResourceKind } from '../driver.js';
 
-export const SIM_OPS = ['create', 'get', 'list', 'delete', 'reboot', 'snapshot', 'snapshotStatus', 'readSnapshot', 'deleteSnapshot'] as const;
+export const SIM_OPS = ['create', 'get', 'list', 'delete', 'reboot', 'snapshot', 'snapshotStatus', 'readSnapshot', 'deleteSnapshot', 'listResources', 'deleteResource'] as const;
 export type SimOp = (typeof SIM_OPS)[number];
 
 /** HTTP statuses the sim can inject; these are the ones CloudSigma documents (seed 000, 4.1) plus 429. */
@@ -27,7 +29,7 @@ export interface SimErrorRule {
   partial?: boolean;
 }
 
-export interface SimModel {
+export interface SimModel extends SimExtrasModel {
   /** Fixed provisioning time (create accepted → running). Default 0. */
   latencyMs?: number;
   /** Uniform provisioning time; wins over `latencyMs`. */
@@ -140,6 +142,16 @@ export function parseSimModel(options: Record<string, unknown>): SimModel {
     });
   }
   if (options['snapshot'] !== undefined) m.snapshot = parseSnapshotModel(options['snapshot']);
+  for (const k of ['extras', 'leakOnDelete'] as const) if (options[k] !== undefined) m[k] = kinds(options[k], k);
+  if (options['extraPrices'] !== undefined) {
+    const p = options['extraPrices'];
+    if (!isObj(p)) throw bad('extraPrices', 'an object of resource kind → price per hour', p);
+    m.extraPrices = {};
+    for (const k of Object.keys(p)) {
+      kinds([k], `extraPrices.${k}`);
+      m.extraPrices[k as ResourceKind] = num(p, k, `extraPrices.${k}`)!;
+    }
+  }
   if (options['errors'] !== undefined) {
     const e = options['errors'];
     if (!isObj(e)) throw bad('errors', 'an object keyed by operation', e);
@@ -167,6 +179,12 @@ export function parseSimModel(options: Record<string, unknown>): SimModel {
     }
   }
   return m;
+}
+
+/** A list of resource kinds (./extras.ts). */
+function kinds(v: unknown, path: string): ResourceKind[] {
+  if (!Array.isArray(v) || !v.every((k) => (RESOURCE_KINDS as readonly unknown[]).includes(k))) throw bad(path, `a list of ${RESOURCE_KINDS.join(', ')}`, v);
+  return v as ResourceKind[];
 }
 
 /** A uniform latency {minMs ≤ maxMs}. */

@@ -69,6 +69,18 @@ export const FAILURE_KINDS: Readonly<Record<string, Kind>> = {
     whatToDo: 'Look for what keeps billing that should not (nodes, volumes, addresses or VLANs left behind), scale down, or raise the budget.',
     steps: ['The alert resolves when the cost is back within the budget.'],
   },
+  'budget-warning': {
+    title: 'budget threshold crossed',
+    meaning: 'The cost of what runs this month crossed a warning threshold of its budget (80 % by default).',
+    whatToDo: 'Check `nubis cost --by deployment` and `nubis leaks list` for what bills; scale down or raise the budget before it is used up.',
+    steps: ['The alert resolves when the cost is back within the budget (budget.ok), for example once the month ends or the budget is raised.'],
+  },
+  'leak-found': {
+    title: 'leaked cloud resource',
+    meaning: 'The leak guard found a resource that keeps billing although no node or intent of Nubis needs it: a volume, VLAN, address, port, security group, snapshot or image left behind, as the provider in seed 000 §6.5 kept private VLANs of deleted servers and charged for them on every provisioning round.',
+    whatToDo: 'Check it in the provider\'s console and delete it there, or let Nubis delete leaks of that cloud after a grace period: `nubis leaks policy set <cloud> --delete-after 1h`.',
+    steps: ['`nubis leaks list` shows each leak, why it is one and when the policy deletes it.', 'A resource whose create is still in flight is never reported.', 'The alert resolves when the resource is deleted (leak.deleted) or no longer listed (leak.gone).'],
+  },
   'metric-condition': {
     title: 'metric condition',
     meaning: 'A metric crossed the threshold of an alert rule and stayed there for the rule\'s `for`.',

@@ -478,7 +478,7 @@ class Alerts implements AlertsService {
 }
 
 /** Built-in rule names are also failure kinds (their explanation and runbook section). */
-const KIND_OF_BUILTIN: Record<string, true> = { 'backup-failed': true, 'drill-failed': true, 'restore-failed': true, 'recovery-gave-up': true, 'provider-error': true, 'budget-exceeded': true };
+const KIND_OF_BUILTIN: Record<string, true> = { 'backup-failed': true, 'drill-failed': true, 'restore-failed': true, 'recovery-gave-up': true, 'provider-error': true, 'budget-exceeded': true, 'budget-warning': true, 'leak-found': true };
 
 export function createAlertsService(o: AlertsServiceOptions): AlertsService {
   return new Alerts(o);

@@ -83,6 +83,17 @@ export class NodesController implements Actuator {
     }
     const cloud = ctx.cloudFor(d, n.cloud);
     const driver = ctx.driverOf(d, n.cloud);
+    // a budget's hard stop refuses new nodes only (./../../cost.ts); a node the cloud has is left alone
+    const refusal = n.providerId ? undefined : ctx.createGate?.(d);
+    if (refusal) {
+      // not failed: the node waits (looked at again each minute) until the budget allows it
+      const why = `${refusal.code}: ${refusal.message}`;
+      const fresh = n.lastError !== why;
+      n.lastError = why;
+      n.notBefore = clock.now() + 60_000;
+      if (fresh) await ctx.emit({ deployment: d.name, kind: 'node.refused', target: n.key, outcome: 'refused', reason: refusal.message, data: { code: refusal.code } });
+      return;
+    }
     // [placement] a fresh create is placed on a host by its template's policy; the choice is part of the intent
     if (n.status === 'pending' && !n.providerId && this.hosts.policyOf(d, inst.component)) {
       if (!(await this.placeOnHost(d, inst, n, signal))) return;
