@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { openStore, redactStoreUrl, secureDir, secureFiles } from '../store/index.js';
+import { openStore, redactStoreUrl, secureDir, secureFiles, type StoreOptions } from '../store/index.js';
 import { createEventLog, createEventRetention, type EventLog } from '../events/index.js';
 import { createControlPlane, deploymentId, splitDeploymentId } from '../engine/index.js';
 import { DEFAULT_TENANT, keyFilePath, resolveKey, settleKeyFiles } from '../registry/index.js';
@@ -73,6 +73,8 @@ export interface StartServerOptions {
   eventRetention?: { maxAgeMs?: number; maxPerTenant?: number };
   /** Where alerts' runbook links point (`serve --runbook-url`); default `docs/runbooks.md`. */
   runbookUrl?: string;
+  /** [replicas] The leading replica's store: fenced by its lease, with session limits (./replica/). */
+  storeGuard?: Pick<StoreOptions, 'fence' | 'onFenced' | 'sessionLimits'>;
 }
 
 /** Scaling rules and schedules over the metrics catalog, woken by its data, scaling through the control plane. */
@@ -107,7 +109,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
   secureDir(dataDir);
   // one control plane per data directory: refused here, before anything is opened
   const lock = await acquireServeLock(dataDir);
-  const store = await openStore({ path: o.store ?? path.join(dataDir, 'nubis.db') }).catch(async (e: unknown) => {
+  const store = await openStore({ path: o.store ?? path.join(dataDir, 'nubis.db'), ...o.storeGuard }).catch(async (e: unknown) => {
     await lock.release();
     throw e;
   });

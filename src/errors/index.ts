@@ -55,6 +55,7 @@ export const ERROR_CODES = {
   // [stores] entries below (helper h/stores; keep them under this line)
 
   // [replicas] entries below (helper h/replicas; keep them under this line)
+  FENCED: { status: 503, retryable: false, summary: 'this replica no longer holds the control-plane lease: its write was refused by the database (another replica leads now)' },
 
   // [leaks] entries below (helper h/leaks; keep them under this line)
 

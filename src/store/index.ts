@@ -21,6 +21,7 @@ import { openSqliteBackend } from './sqlite.js';
 import { isPostgresUrl, openPostgresBackend } from './postgres.js';
 import { createRecoveryRepo, type RecoveryRepo } from './recovery.js';
 import { pruneEvents, type EventPrune } from './events-prune.js';
+import { asFenced, createLeaseRepo, fenceCheck, isFencedError, type Fence, type LeaseRepo } from './leases.js';
 
 export type { EventPrune } from './events-prune.js';
 
@@ -102,6 +103,9 @@ export interface Store {
   /** Recovery ladders of instances (./recovery.ts). */
   readonly recovery: RecoveryRepo;
 
+  /** Control-plane leases and the replicas that hold them (./leases.ts). */
+  readonly leases: LeaseRepo;
+
   /** Which database is underneath. */
   readonly dialect: StoreDialect;
   /** How often SQL was compiled versus reused from the prepared-statement cache (./statement-cache.ts; zeros on PostgreSQL). */
@@ -113,6 +117,15 @@ export interface Store {
 export interface StoreOptions {
   /** SQLite file path, ':memory:', or a PostgreSQL URL (`postgres://user:password@host:port/database`). */
   path: string;
+  /**
+   * Write only while this lease is held with this token (a replica's store, ./leases.ts): every
+   * write transaction checks it first and fails with FENCED when it no longer holds.
+   */
+  fence?: Fence;
+  /** Called (once per refused write) when the database refused a write as fenced. */
+  onFenced?: () => void;
+  /** PostgreSQL session limits, so a paused process cannot hold locks for ever (ms). */
+  sessionLimits?: { idleInTransactionMs: number; lockMs: number; statementMs: number };
 }
 
 class InCodeMigrations implements MigrationProvider {
@@ -123,7 +136,9 @@ class InCodeMigrations implements MigrationProvider {
 
 /** Opens (creating if needed) and migrates the store. Fails with the connection's or the migration's error. */
 export async function openStore(opts: StoreOptions): Promise<Store> {
-  const backend = isPostgresUrl(opts.path) ? await openPostgresBackend(opts.path) : openSqliteBackend(opts.path);
+  const backend = isPostgresUrl(opts.path)
+    ? await openPostgresBackend(opts.path, { ...(opts.fence ? { fence: opts.fence } : {}), ...(opts.onFenced ? { onFenced: opts.onFenced } : {}), ...(opts.sessionLimits ? { sessionLimits: opts.sessionLimits } : {}) })
+    : openSqliteBackend(opts.path);
   const { db } = backend;
   // Unordered: migrations land from parallel work, so a store may have run 0024 before 0022 was written.
   const migrator = new Migrator({ db, provider: new InCodeMigrations(), allowUnorderedMigrations: true });
@@ -133,6 +148,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     throw error;
   }
 
+  const fence = opts.fence;
   let queue: { ops: WriteOp[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
   let scheduled = false;
   /** A group commit through the query builder not yet committed: later batches wait for it (writes land in order). */
@@ -146,7 +162,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     // SQLite's fast path: a batch of hot writes only, committed without the query builder
     let direct: boolean;
     try {
-      direct = backend.commitDirect(batch.flatMap((item) => item.ops));
+      // a fenced store checks its lease inside every transaction: never the direct path
+      direct = !fence && backend.commitDirect(batch.flatMap((item) => item.ops));
     } catch (e) {
       for (const item of batch) item.reject(e);
       return;
@@ -158,11 +175,14 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     const p = (async () => {
       try {
         await db.transaction().execute(async (trx) => {
+          if (fence) await fenceCheck(backend.dialect, fence)(trx);
           for (const item of batch) for (const op of item.ops) await op(trx);
         });
         for (const item of batch) item.resolve();
       } catch (e) {
-        for (const item of batch) item.reject(e);
+        if (fence && isFencedError(e)) opts.onFenced?.();
+        const err = fence ? asFenced(e, fence) : e;
+        for (const item of batch) item.reject(err);
       }
     })();
     running = p;
@@ -263,6 +283,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     access: createAccessRepo(db),
     alerts: createAlertRepo(db),
     recovery: createRecoveryRepo(db),
+    leases: createLeaseRepo(db, backend.dialect),
     statementStats: () => backend.stats(),
     async close() {
       while (queue.length > 0 || scheduled) await flush();
@@ -285,3 +306,5 @@ export { ADMIN_TENANT, deploymentId, splitDeploymentId } from './deployment-ids.
 export { secureDir, secureFiles } from './file-modes.js';
 export { isPostgresUrl, redactStoreUrl } from './postgres.js';
 export type { StoreDialect } from './backend.js';
+export { listenChannel, type Listening } from './notify.js';
+export { EVENTS_CHANNEL, FENCED_SQLSTATE, fenceSetting, installFenceTriggers, isFencedError, type Fence, type LeaseGrant, type LeaseRepo, type LeaseView, type ReplicaView } from './leases.js';
