@@ -175,7 +175,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     const p = (async () => {
       try {
         await db.transaction().execute(async (trx) => {
-          if (fence) await fenceCheck(backend.dialect, fence)(trx);
+          // on PostgreSQL the fence trigger checks (and locks the lease row) at the first write
+          if (fence && backend.dialect === 'sqlite') await fenceCheck(backend.dialect, fence)(trx);
           for (const item of batch) for (const op of item.ops) await op(trx);
         });
         for (const item of batch) item.resolve();

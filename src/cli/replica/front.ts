@@ -22,8 +22,9 @@ import type { EventLog } from '../../events/index.js';
 import type { EventFilter } from '../../store/index.js';
 import type { LeaseKeeperView } from './lease-keeper.js';
 
-/** Header on a request one replica forwarded to another: it is never forwarded again. */
+/** Header on a request one replica forwarded to another: the replicas it passed, comma-separated (at most two hops, never back). */
 export const FORWARDED_HEADER = 'x-nubis-forwarded-by';
+const MAX_HOPS = 2;
 
 export interface FrontOptions {
   replicaId: string;
@@ -173,31 +174,41 @@ class ReplicaFront implements Front {
       });
     }
     const inner = this.o.inner();
-    const forwarded = req.headers[FORWARDED_HEADER] !== undefined;
-    let target: string | undefined;
-    if (v.role === 'leader') target = inner;
-    else if (!forwarded) target = v.leaderUrl;
-    if (!target) {
+    const raw = req.headers[FORWARDED_HEADER];
+    const passed = (Array.isArray(raw) ? raw.join(',') : (raw ?? '')).split(',').map((x) => x.trim()).filter(Boolean);
+    const forwarded = passed.includes(this.o.replicaId) || passed.length >= MAX_HOPS;
+    let targets: string[] = [];
+    if (v.role === 'leader') targets = inner ? [inner] : [];
+    else if (!forwarded && v.leaderUrl) targets = [v.leaderUrl];
+    else if (!forwarded && !write && !this.o.keeper.databaseReachable()) {
+      // cut off from the database, this replica does not know who leads: the others do (freshest first)
+      targets = [...v.replicas].sort((a, b) => b.heartbeatAt - a.heartbeatAt).filter((r) => r.id !== this.o.replicaId && !passed.includes(r.id)).map((r) => r.advertiseUrl);
+    }
+    if (targets.length === 0) {
       const why = v.role === 'leader' ? 'this replica has just taken the lead and is starting its controllers' : forwarded ? 'this replica no longer leads' : 'no replica leads now (a failover is under way)';
       throw new NubisError('UNAVAILABLE', `${why}; retry in a moment`, { details: { replica: this.o.replicaId } });
     }
-    this.proxy(req, res, target);
+    this.proxy(req, res, targets, [...passed, this.o.replicaId].join(','));
   }
 
-  private proxy(req: IncomingMessage, res: ServerResponse, base: string): void {
+  /** Sends the request on to the first target; a read that could not connect tries the next. */
+  private proxy(req: IncomingMessage, res: ServerResponse, targets: string[], via: string): void {
+    const [base, ...rest] = targets as [string, ...string[]];
     const to = new URL(req.url ?? '/', base);
-    const headers = { ...req.headers, host: to.host, [FORWARDED_HEADER]: this.o.replicaId };
+    const headers = { ...req.headers, host: to.host, [FORWARDED_HEADER]: via };
     const up = http.request(to, { method: req.method ?? 'GET', headers, agent: false }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
       r.pipe(res);
       res.on('close', () => r.destroy());
     });
     up.on('error', (e) => {
+      if (rest.length > 0 && req.method === 'GET' && !res.headersSent) return this.proxy(req, res, rest, via);
       // the leader went away mid-request: whether it acted is unknown, so the client retries (requests are idempotent by name)
       sendError(res, new NubisError('UNAVAILABLE', `the leading replica did not answer (${e.message}); retry in a moment`, { details: { replica: this.o.replicaId } }));
     });
     res.on('close', () => up.destroy());
-    req.pipe(up);
+    if (req.method === 'GET' || req.method === 'HEAD') up.end();
+    else req.pipe(up);
   }
 }
 

@@ -96,12 +96,21 @@ export async function startReplica(o: ReplicaOptions): Promise<ReplicaHandle> {
   try {
     feed = createEventFeed({ store, listen: async (wake) => { const l = await listenChannel(o.server.store, EVENTS_CHANNEL, wake); return () => l.close(); } });
     await feed.start();
-    const leader = new LeaderServer(o, leaseMs, () => keeper?.fenced());
+    let fencedOnce = false;
+    const leader = new LeaderServer(o, leaseMs, () => {
+      // said once per term: every refused write of a stale leader lands here
+      if (!fencedOnce) o.log(`nubis: FENCED: the database refused a write of replica ${replicaId}: another replica holds the lease; stepping down`);
+      fencedOnce = true;
+      keeper?.fenced();
+    });
     const advertise = { url: o.advertiseUrl ?? '' };
     keeper = new LeaseKeeper({
       leases: store.leases, replicaId, leaseMs, log: o.log,
       get advertiseUrl() { return advertise.url; },
-      onLead: (g) => leader.start(g),
+      onLead: (g) => {
+        fencedOnce = false;
+        return leader.start(g);
+      },
       onLose: () => leader.stop(),
     });
     const k = keeper;
