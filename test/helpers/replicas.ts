@@ -46,6 +46,10 @@ export async function startReplicaProcess(o: { dataDir: string; store: string; i
       }
     }
   });
+  // a replica that dies on its own (not killed by the test) says why, for the failure message
+  child.once('exit', (code) => {
+    if (code !== null && code !== 0) console.log(`replica ${o.id} exited with code ${code}:\n${err.slice(-4000)}`);
+  });
   try {
     const url = await firstLine(child, 'nubis serve --replica', (l) => /^nubis replica \S+ listening on (\S+)/.exec(l)?.[1]);
     child.stdout!.resume();

@@ -28,7 +28,7 @@ import { tempDir, waitFor } from '../helpers/control-plane.js';
 import { runCli, startSimServerProcess } from '../helpers/processes.js';
 import { call, findToken, startCuttableProxy, startReplicaProcess, type CuttableProxy, type ReplicaProcess } from '../helpers/replicas.js';
 
-const LEASE_MS = 1200;
+const LEASE_MS = 1500;
 const TRIALS = Number(process.env['NUBIS_REPLICA_TRIALS'] ?? 20);
 const NODES = 50;
 
@@ -210,7 +210,7 @@ test(`${TRIALS} SIGKILLs of the leader at random instants during an apply of ${N
       const name = `t${trial}`;
       const l = await leader();
       const f = follower(l);
-      assert.ok(f, `trial ${trial}: a follower of ${l.id} among ${[...replicas.values()].map((r) => `${r.id}:${r.child.exitCode}/${r.child.signalCode}`).join(' ')}`);
+      assert.ok(f, `trial ${trial}: a follower of ${l.id} among ${[...replicas.values()].map((r) => `${r.id}:${r.child.exitCode}/${r.child.signalCode}`).join(' ')}\n${[...replicas.values()].filter((r) => r.child.exitCode !== null).map((r) => `${r.id}:\n${r.log().slice(-3000)}`).join('\n')}`);
       const sent = cloud.totals();
       const applying = call(f.url, token, 'POST', '/v1/deployments', { spec: spec(name, sim.url), file: `${name}.yaml` });
       const killAt = Math.floor(Math.random() * 800);

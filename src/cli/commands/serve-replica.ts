@@ -8,6 +8,7 @@ import type { CliContext } from '../context.js';
 import { CliError, EXIT } from '../errors.js';
 import type { StartServerOptions } from '../server-root.js';
 import { startReplica, type ReplicaHandle } from '../replica/replica.js';
+import { isFencedError } from '../../store/index.js';
 
 export const REPLICA_OPTIONS = { replica: { type: 'boolean' }, 'lease-ms': { type: 'string' }, 'advertise-url': { type: 'string' }, 'replica-id': { type: 'string' } } as const;
 
@@ -26,6 +27,20 @@ export function replicaWanted(args: Parsed): boolean {
   return on;
 }
 
+/**
+ * A write refused as FENCED that nobody awaited (a background append of the stepped-down
+ * leader's engine) must not end the process: the replica stays up as a follower. Any other
+ * unhandled rejection still ends it, as it would without this.
+ */
+function ignoreFencedRejections(ctx: CliContext): void {
+  let said = false;
+  process.on('unhandledRejection', (e) => {
+    if (!isFencedError(e)) throw e;
+    if (!said) ctx.err(`nubis: a write of the stepped-down leader was refused as FENCED (not retried): ${e instanceof Error ? e.message : String(e)}`);
+    said = true;
+  });
+}
+
 /** Starts this process as a replica. */
 export async function startReplicaFromFlags(ctx: CliContext, args: Parsed, port: number, host: string, server: Partial<StartServerOptions>): Promise<ReplicaHandle> {
   if (!server.store) throw new CliError(EXIT.INVALID, 'USAGE', '--replica needs --store postgres://… (or NUBIS_STORE): replicas share one PostgreSQL database');
@@ -36,6 +51,7 @@ export async function startReplicaFromFlags(ctx: CliContext, args: Parsed, port:
   if (advertise !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(advertise)) throw new CliError(EXIT.INVALID, 'USAGE', `--advertise-url: expected http(s)://host:port, found ${JSON.stringify(advertise)}`);
   if (server.metricsBackend !== 'victoriametrics') ctx.err('nubis: warning: with several replicas keep metrics in VictoriaMetrics (--metrics-backend victoriametrics --vm-url …): the embedded metric store belongs to whichever replica leads');
   const id = str(args, 'replica-id');
+  ignoreFencedRejections(ctx);
   return startReplica({
     server: { ...server, store: server.store, dataDir: ctx.dataDir(), log: (m) => ctx.err(m) },
     port, host, log: (m) => ctx.err(m),

@@ -106,8 +106,7 @@ export class LeaseKeeper {
     const sent = this.now();
     try {
       const { leases, replicaId, leaseMs } = this.o;
-      await leases.heartbeat(replicaId, this.o.advertiseUrl);
-      this.databaseOkAt = this.now();
+      // the renew first: a busy leader must not lose its lease to its own bookkeeping
       if (this.role === 'leader' && this.grant) {
         const renewed = await leases.renew(this.grant, leaseMs);
         if (renewed) {
@@ -118,6 +117,8 @@ export class LeaseKeeper {
         const got = await leases.acquire(CONTROL_LEASE, replicaId, leaseMs);
         if (got) this.lead(got, sent);
       }
+      this.databaseOkAt = this.now();
+      await leases.heartbeat(replicaId, this.o.advertiseUrl);
       this.lease = await leases.get(CONTROL_LEASE);
       this.replicasSeen = await leases.replicas(Math.max(10 * leaseMs, 10_000));
       this.databaseOkAt = this.now();
