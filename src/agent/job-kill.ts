@@ -1,6 +1,8 @@
 /**
  * Ending a workflow job's processes: its process group (the job's pid leads it, in a session of
- * its own) and whatever carries its job id in its environment (what left the group). A
+ * its own) and whatever carries its job id and this node's id in its environment (what left the
+ * group; the node id too, because many nodes' agents share one machine on `local` and the same
+ * job id on another node is not this job). A
  * re-adopted job's group is only signalled while its leader is still the process saved (a pid
  * may be reused once it is gone).
  *
@@ -9,7 +11,18 @@
  */
 import { stillRunning } from './job-restore.js';
 import { JOB_ID_ENV } from './job-exec.js';
-import { findProcessesByEnv, findProcessGroup, listProcesses, readEnviron, terminate } from './proc.js';
+import { findProcessGroup, listProcesses, readEnviron, terminate, type ProcInfo } from './proc.js';
+
+/** Processes whose environment carries job `jobId` of node `nodeId`. */
+function jobProcesses(nodeId: string, jobId: string, procs: ProcInfo[] = listProcesses()): number[] {
+  return procs
+    .filter((p) => p.pid !== process.pid)
+    .filter((p) => {
+      const env = readEnviron(p.pid);
+      return env?.get(JOB_ID_ENV) === jobId && env.get('NUBIS_NODE_ID') === nodeId;
+    })
+    .map((p) => p.pid);
+}
 
 /** True when some process is left in process group `pgid` (after its leader exited). */
 export function groupAlive(pgid: number | undefined): boolean {
@@ -40,18 +53,18 @@ export function reapGroup(pgid: number | undefined, graceMs: number): void {
 }
 
 /** Kills the job's group and what carries its id; resolves once they are gone. */
-export function killJobProcesses(job: { jobId: string; pgid?: number; adopted?: boolean; startTime?: string }, graceMs: number): Promise<boolean> {
+export function killJobProcesses(nodeId: string, job: { jobId: string; pgid?: number; adopted?: boolean; startTime?: string }, graceMs: number): Promise<boolean> {
   return terminate(() => {
     const procs = listProcesses();
-    const set = new Set(findProcessesByEnv(JOB_ID_ENV, job.jobId, procs));
+    const set = new Set(jobProcesses(nodeId, job.jobId, procs));
     if (job.pgid !== undefined && (!job.adopted || stillRunning(job.pgid, job.startTime ?? ''))) for (const p of findProcessGroup(job.pgid, procs)) set.add(p);
     return set;
   }, graceMs);
 }
 
 /** What `jobId`'s processes left behind, found by its id (its pid may name another process by now). */
-export function killByJobId(jobId: string, graceMs: number): Promise<boolean> {
-  return terminate(() => findProcessesByEnv(JOB_ID_ENV, jobId), graceMs);
+export function killByJobId(nodeId: string, jobId: string, graceMs: number): Promise<boolean> {
+  return terminate(() => jobProcesses(nodeId, jobId), graceMs);
 }
 
 /**

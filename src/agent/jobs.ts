@@ -209,7 +209,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   const startChannel = (job: Job): void => openChannel(job.ch, (c) => onChunk(job, c), (e) => log(`job ${job.req.jobId}: channel: ${e.message}`));
 
   const killGroup = (job: Job): Promise<boolean> =>
-    killJobProcesses({ jobId: job.req.jobId, ...(job.info.pid === undefined ? {} : { pgid: job.info.pid }), ...(job.adopted ? { adopted: true } : {}), ...(job.startTime === undefined ? {} : { startTime: job.startTime }) }, killGraceMs);
+    killJobProcesses(opts.nodeId, { jobId: job.req.jobId, ...(job.info.pid === undefined ? {} : { pgid: job.info.pid }), ...(job.adopted ? { adopted: true } : {}), ...(job.startTime === undefined ? {} : { startTime: job.startTime }) }, killGraceMs);
 
   const finish = (job: Job, code: number | null, signal: string | null, detail?: string): void => {
     // after close(false) the jobs belong to the next agent of the sandbox (it re-adopts them)
@@ -230,7 +230,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         byKey.delete(job.key);
         if (job.adopted) {
           // its pid may name another process by now: leftovers are found by the job id
-          void killByJobId(job.req.jobId, killGraceMs);
+          void killByJobId(opts.nodeId, job.req.jobId, killGraceMs);
           runDirs.retire(job.ch.runDir, false);
           return;
         }

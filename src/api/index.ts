@@ -8,7 +8,8 @@ export type { ApiServer, ApiServerOptions, InjectRequest, InjectResponse } from 
 export { ensureToken, hashToken, tokenFile, BOOTSTRAP_TOKEN_NAME } from './auth.js';
 export { buildOpenApi } from './openapi.js';
 export type { Route } from './router.js';
+export { describeValue } from './validate.js';
 // [replicas] the event routes as a replica front serves them from the database (src/cli/replica)
 export { streamEvents } from './sse.js';
 export { tenantEvents, callerTenant } from './tenant-scope.js';
-export { createAuthenticator, type Authenticator, type TokenIdentity } from './auth.js';
+export { createAccessControl, type AccessControl } from './access-control.js';

@@ -13,6 +13,8 @@ import type { NubisEvent } from '../events/index.js';
 import { CLOUD_SCHEMAS } from './routes-clouds.js';
 import { MONITOR_SCHEMAS } from './routes-metrics.js';
 import { TOKEN_SCHEMAS } from './routes-tokens.js';
+import { USER_SCHEMAS } from './routes-users.js';
+import { CATALOG_SCHEMAS } from './routes-catalog.js';
 import { ROLLOUT_SCHEMAS, RolloutLineSchema } from './routes-rollout.js';
 import { ACCESS_SCHEMAS } from './routes-access.js';
 import { RECOVERY_SCHEMAS } from './routes-recovery.js';
@@ -366,6 +368,9 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   ...WORKFLOW_SCHEMAS,
   ...OPERATION_SCHEMAS,
   ...ALERT_API_SCHEMAS,
+  // [users] entries below (helper h/users; keep them under this line)
+  ...USER_SCHEMAS,
+  ...CATALOG_SCHEMAS,
 };
 
 // Compile-time drift checks: each schema's static type and the view type are mutually assignable.

@@ -22,6 +22,8 @@ import { createAlertsService, createRecovery } from '../operations/index.js';
 import type { MetricStore } from '../metrics/types.js';
 import { createHttpAgentMetricsClient, loadAgentCa } from '../agent/index.js';
 import { acquireServeLock } from './serve-lock.js';
+import { createUserService, type SessionTimes } from '../users/index.js';
+import { createCatalog } from '../catalog/index.js';
 
 export interface ServerHandle {
   url: string;
@@ -42,6 +44,8 @@ export interface ServerHandle {
 
 export interface StartServerOptions {
   dataDir: string;
+  /** Browser sessions' idle and absolute expiry (src/users/sessions.ts); default 1 h and 12 h. */
+  sessions?: Partial<SessionTimes>;
   /** `--store`: a PostgreSQL URL; absent: SQLite in <data>/nubis.db. */
   store?: string;
   port: number;
@@ -185,10 +189,13 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     // [placement] entries below (helper h/placement; keep them under this line)
 
     // [users] entries below (helper h/users; keep them under this line)
+    const users = createUserService({ store, events, ...(o.sessions ? { sessions: o.sessions } : {}) });
+    const catalog = createCatalog({ store, controlPlane, events });
 
     // [console] entries below (helper h/console; keep them under this line)
     const api = createApiServer({
       controlPlane, store, metrics, scaling, workflows, alerts, recovery,
+      users, catalog,
       ...(o.log ? { log: o.log } : {}),
     });
     await controlPlane.start();

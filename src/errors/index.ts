@@ -64,6 +64,8 @@ export const ERROR_CODES = {
   // [placement] entries below (helper h/placement; keep them under this line)
 
   // [users] entries below (helper h/users; keep them under this line)
+  RATE_LIMITED: { status: 429, retryable: true, summary: 'too many tries (failed logins from this address); details.retryAfterMs says when to try again' },
+  CATALOG_PARAMS_INVALID: { status: 422, retryable: false, summary: 'the order\'s parameters do not fit the template\'s parameter schema; details.problems lists each JSON path' },
 
   // [console] entries below (helper h/console; keep them under this line)
 } as const satisfies Record<string, { status: number; retryable: boolean; summary: string }>;

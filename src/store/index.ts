@@ -21,6 +21,8 @@ import { openSqliteBackend } from './sqlite.js';
 import { isPostgresUrl, openPostgresBackend } from './postgres.js';
 import { createRecoveryRepo, type RecoveryRepo } from './recovery.js';
 import { pruneEvents, type EventPrune } from './events-prune.js';
+import { createUserRepo, type UserRepo } from './users.js';
+import { createCatalogRepo, type CatalogRepo } from './catalog.js';
 import { asFenced, createLeaseRepo, fenceCheck, isFencedError, type Fence, type LeaseRepo } from './leases.js';
 
 export type { EventPrune } from './events-prune.js';
@@ -102,6 +104,10 @@ export interface Store {
   readonly alerts: AlertRepo;
   /** Recovery ladders of instances (./recovery.ts). */
   readonly recovery: RecoveryRepo;
+  /** Users, roles per tenant, browser sessions, tokens' roles (./users.ts). */
+  readonly users: UserRepo;
+  /** The service catalog's templates and orders (./catalog.ts). */
+  readonly catalog: CatalogRepo;
 
   /** Control-plane leases and the replicas that hold them (./leases.ts). */
   readonly leases: LeaseRepo;
@@ -284,6 +290,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     access: createAccessRepo(db),
     alerts: createAlertRepo(db),
     recovery: createRecoveryRepo(db),
+    users: createUserRepo(db),
+    catalog: createCatalogRepo(db),
     leases: createLeaseRepo(db, backend.dialect),
     statementStats: () => backend.stats(),
     async close() {
@@ -298,6 +306,8 @@ export type { Database } from './schema.js';
 export type { StatementCacheStats } from './statement-cache.js';
 export type { AccessRepo, AccessRow } from './access.js';
 export type { RecoveryRepo, RecoveryStateRow } from './recovery.js';
+export type { UserRepo, UserRow, SessionRow, TokenRow } from './users.js';
+export type { CatalogRepo, CatalogTemplateRow, CatalogOrderRow } from './catalog.js';
 export type { WorkflowRepo, WorkflowRow, WorkflowFileRow, WorkflowNodeRow, WorkflowLogRow } from './workflows.js';
 export type { OperationRepo, OperationRunRow, OperationInstanceRunRow } from './operations.js';
 export type { AlertRepo, AlertRow, AlertObjectRow, AlertDeliveryRow, AlertListFilter } from './alerts.js';

@@ -2,6 +2,7 @@
 import type { LeaseTable, ReplicaTable } from './leases.js';
 import type { AlertObjectTable, AlertTable, AlertDeliveryTable } from './alerts-tables.js';
 import type { Generated } from 'kysely';
+import type { UserTable, UserRoleTable, SessionTable, CatalogTemplateTable, CatalogOrderTable } from './users-tables.js';
 
 export interface MetaTable {
   key: string;
@@ -16,6 +17,10 @@ export interface TokenTable {
   /** The tenant the token acts in (registries are per tenant); `default` for the first token. */
   tenant: string;
   created_at: number;
+  /** admin | operator | viewer in its tenant (migration 0031; tokens made before are admin). */
+  role: Generated<string>;
+  /** The user a personal token belongs to (migration 0031); null for the administrator's tokens. */
+  user_name: string | null;
 }
 
 export interface DeploymentTable {
@@ -359,6 +364,11 @@ export interface Database {
   // [placement] entries below (helper h/placement; keep them under this line)
 
   // [users] entries below (helper h/users; keep them under this line)
+  users: UserTable;
+  user_roles: UserRoleTable;
+  sessions: SessionTable;
+  catalog_templates: CatalogTemplateTable;
+  catalog_orders: CatalogOrderTable;
 
   // [console] entries below (helper h/console; keep them under this line)
 }

@@ -140,7 +140,7 @@ test('tenants never see each other\'s workflows', { timeout: 30_000 }, async () 
   const dir = tempDir('nubis-wf-ten-');
   const h = await start(dir);
   try {
-    const minted = await h.call('POST', '/v1/tokens', { name: 'ci', tenant: 'acme' });
+    const minted = await h.call('POST', '/v1/tokens', { name: 'ci', tenant: 'acme', role: 'admin' });
     assert.equal(minted.status, 201, minted.text);
     const acme: string = minted.json.token;
     assert.equal((await h.call('POST', '/v1/workflows', { text: TEST_DEF, file: 'daily.def' })).status, 201);
@@ -244,15 +244,23 @@ test('SIGKILL of the control plane process mid-run: after a restart every task c
       return s.progress?.complete === 2 * N ? s : undefined;
     }, 120_000, 100);
     assert.equal(done.state, 'complete');
-    // the audit log: each task reached complete once (a try lost with the killed process ran again)
-    const completes = new Map<string, number>();
-    for (let after = 0; ;) {
-      const page = (await api('GET', `/v1/events?kind=workflow.node.state&after=${after}&limit=10000`)).json.events as any[];
-      for (const e of page) if (e.data.state === 'complete' && /\/[ab]\d+$/.test(e.data.path)) completes.set(e.data.path, (completes.get(e.data.path) ?? 0) + 1);
-      if (page.length < 10000) break;
-      after = page[page.length - 1].id;
-    }
-    assert.equal(completes.size, 2 * N);
+    // the audit log: each task reached complete once (a try lost with the killed process ran again).
+    // The status answers from the scheduler's memory; the last steps' events are committed just
+    // after (on PostgreSQL a round trip later), so wait for them rather than read once.
+    const completesInLog = async (): Promise<Map<string, number>> => {
+      const completes = new Map<string, number>();
+      for (let after = 0; ;) {
+        const page = (await api('GET', `/v1/events?kind=workflow.node.state&after=${after}&limit=10000`)).json.events as any[];
+        for (const e of page) if (e.data.state === 'complete' && /\/[ab]\d+$/.test(e.data.path)) completes.set(e.data.path, (completes.get(e.data.path) ?? 0) + 1);
+        if (page.length < 10000) break;
+        after = page[page.length - 1].id;
+      }
+      return completes;
+    };
+    const completes = await waitFor('a complete event of every task', async () => {
+      const c = await completesInLog();
+      return c.size === 2 * N ? c : undefined;
+    }, 60_000, 100);
     for (const [p, n] of completes) assert.equal(n, 1, `${p} completed ${n} times`);
     // a b task never ran before its a completed
     const tree = (await api('GET', '/v1/workflows/crash')).json.tree;

@@ -43,7 +43,7 @@ async function runSuite(files: string[], extra: Record<string, string>): Promise
 }
 
 const STORE_SUITES = ['unit/store-events.test.js', 'unit/store-sync-writes.test.js', 'unit/registry.test.js', 'unit/credentials.test.js', 'unit/event-retention.test.js', 'unit/alerts.test.js'];
-const SERVER_SUITES = ['integration/api.test.js', 'integration/tenants.test.js', 'integration/cli.test.js'];
+const SERVER_SUITES = ['integration/api.test.js', 'integration/tenants.test.js', 'integration/cli.test.js', 'integration/workflows-api.test.js'];
 
 test('the store suites pass on PostgreSQL with as many tests as on SQLite', { timeout: 10 * 60_000 }, async () => {
   const sqlite = await runSuite(STORE_SUITES, { NUBIS_TEST_STORE: '' });

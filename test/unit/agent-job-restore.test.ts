@@ -197,3 +197,20 @@ describe('re-adopting jobs after an agent restart', () => {
     assert.equal(r2.logs('d'), 'init-ok\n');
   });
 });
+
+describe('jobs of the same id on two nodes of one machine', () => {
+  test('killing a job on one node leaves the job of the same id on another node running', async () => {
+    // on `local` many nodes' agents share this machine; before, a kill matched the job id alone
+    const a = sandbox();
+    const b = sandbox();
+    const ra = runner(a);
+    const rb = runner(b);
+    await ra.run(req('same', '#!/bin/sh\nsleep 30\n'));
+    await rb.run(req('same', '#!/bin/sh\nsleep 30\n'));
+    await waitFor('both running', () => ra.status().jobs[0]?.pid !== undefined && rb.status().jobs[0]?.pid !== undefined);
+    assert.equal(await ra.kill('same'), true);
+    await waitFor('node a\'s job gone', () => gone(a.nodeId));
+    assert.equal(gone(b.nodeId), false, 'node b\'s job of the same id still runs');
+    assert.deepEqual(rb.status().jobs.map((j) => [j.jobId, j.state]), [['same', 'running']]);
+  });
+});

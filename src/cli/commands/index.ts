@@ -58,6 +58,10 @@ export const COMMANDS: readonly CommandEntry[] = [
   // [placement] entries below (helper h/placement; keep them under this line)
 
   // [users] entries below (helper h/users; keep them under this line)
+  lazy('users', 'users and their roles per tenant: add, list, rm, passwd, roles (the installation administrator)', async () => (await import('./users.js')).usersCommand),
+  lazy('login', 'log in as a user: stores a personal token for this server (revoked by `nubis logout`)', async () => (await import('./users.js')).loginCommand),
+  lazy('logout', 'revoke the personal token `nubis login` stored for this server, and forget it', async () => (await import('./users.js')).logoutCommand),
+  lazy('catalog', 'the service catalog: publish, list, show, order, withdraw templates; orders', async () => (await import('./catalog.js')).catalogCommand),
 
   // [console] entries below (helper h/console; keep them under this line)
 ];

@@ -28,16 +28,17 @@ export function replicaWanted(args: Parsed): boolean {
 }
 
 /**
- * A write refused as FENCED that nobody awaited (a background append of the stepped-down
- * leader's engine) must not end the process: the replica stays up as a follower. Any other
- * unhandled rejection still ends it, as it would without this.
+ * An error nobody awaited (a background write of a leader whose session the database ended,
+ * or that was refused as FENCED) must not end the process: the replica restarts its
+ * controllers instead — they step down, and come back from the database when it leads again.
+ * (A single `serve` ends on such an error, as Node does by default.)
  */
-function ignoreFencedRejections(ctx: CliContext): void {
-  let said = false;
+function stepDownOnStrayRejections(ctx: CliContext, replica: () => ReplicaHandle | undefined): void {
+  let last = 0;
   process.on('unhandledRejection', (e) => {
-    if (!isFencedError(e)) throw e;
-    if (!said) ctx.err(`nubis: a write of the stepped-down leader was refused as FENCED (not retried): ${e instanceof Error ? e.message : String(e)}`);
-    said = true;
+    if (Date.now() - last > 10_000) ctx.err(`nubis: an unawaited error (${isFencedError(e) ? 'FENCED' : 'not retried'}): ${e instanceof Error ? e.message : String(e)}`);
+    last = Date.now();
+    replica()?.fault(isFencedError(e) ? 'FENCED: a write was refused' : `an unawaited error: ${e instanceof Error ? e.message : String(e)}`);
   });
 }
 
@@ -51,12 +52,14 @@ export async function startReplicaFromFlags(ctx: CliContext, args: Parsed, port:
   if (advertise !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(advertise)) throw new CliError(EXIT.INVALID, 'USAGE', `--advertise-url: expected http(s)://host:port, found ${JSON.stringify(advertise)}`);
   if (server.metricsBackend !== 'victoriametrics') ctx.err('nubis: warning: with several replicas keep metrics in VictoriaMetrics (--metrics-backend victoriametrics --vm-url …): the embedded metric store belongs to whichever replica leads');
   const id = str(args, 'replica-id');
-  ignoreFencedRejections(ctx);
-  return startReplica({
+  let handle: ReplicaHandle | undefined;
+  stepDownOnStrayRejections(ctx, () => handle);
+  handle = await startReplica({
     server: { ...server, store: server.store, dataDir: ctx.dataDir(), log: (m) => ctx.err(m) },
     port, host, log: (m) => ctx.err(m),
     ...(leaseMs !== undefined ? { leaseMs } : {}),
     ...(advertise !== undefined ? { advertiseUrl: advertise.replace(/\/$/, '') } : {}),
     ...(id !== undefined ? { replicaId: id } : {}),
   });
+  return handle;
 }

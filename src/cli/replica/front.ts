@@ -17,7 +17,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NubisError, toNubisError } from '../../errors/index.js';
-import { callerTenant, streamEvents, tenantEvents, type Authenticator } from '../../api/index.js';
+import { callerTenant, streamEvents, tenantEvents, type AccessControl } from '../../api/index.js';
 import type { EventLog } from '../../events/index.js';
 import type { EventFilter } from '../../store/index.js';
 import type { LeaseKeeperView } from './lease-keeper.js';
@@ -28,7 +28,8 @@ const MAX_HOPS = 2;
 
 export interface FrontOptions {
   replicaId: string;
-  auth: Authenticator;
+  /** Who is calling (a bearer token or a session cookie), as the API server checks it. */
+  auth: Pick<AccessControl, 'authenticate'>;
   events: EventLog;
   keeper: { view(): LeaseKeeperView; databaseReachable(): boolean };
   /** The leader's own API server (this replica leads and its controllers run), else undefined. */
@@ -104,7 +105,7 @@ class ReplicaFront implements Front {
     if (req.method === 'GET' && p === '/healthz') return send(res, 200, { ok: true, replica: this.o.replicaId, role: this.o.keeper.view().role });
     if (req.method === 'GET' && p === '/readyz') return this.ready(res);
     if (req.method === 'GET' && p === '/v1/control-plane') {
-      await this.o.auth.authenticate(req.headers.authorization);
+      await this.o.auth.authenticate(req.headers);
       return send(res, 200, controlPlaneView(this.o.replicaId, this.o.keeper.view(), this.o.leaseMs));
     }
     if (req.method === 'GET' && (p === '/v1/events' || p === '/v1/events/stream')) return this.events(req, res, url);
@@ -122,7 +123,7 @@ class ReplicaFront implements Front {
 
   /** The audit log from the database, in the caller's tenant (as the API server serves it). */
   private async events(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const who = await this.o.auth.authenticate(req.headers.authorization);
+    const who = await this.o.auth.authenticate(req.headers);
     const events = tenantEvents(this.o.events, callerTenant(who));
     const q = (name: string): string | undefined => url.searchParams.get(name) ?? undefined;
     const int = (name: string, v: string | undefined): number | undefined => {

@@ -96,6 +96,11 @@ export class LeaseKeeper {
     if (this.role === 'leader') this.lose('FENCED: the database refused a write (another replica holds the lease)');
   }
 
+  /** A fault in the controllers nobody handled: a leader steps down (its controllers restart when it leads again). */
+  fault(why: string): void {
+    if (this.role === 'leader') this.lose(why);
+  }
+
   private checkDeadline(): void {
     if (this.role === 'leader' && this.now() >= this.validUntil) this.lose(`the lease ran out without a renew (${this.o.leaseMs} ms)`);
   }

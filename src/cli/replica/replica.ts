@@ -14,7 +14,8 @@
 import crypto from 'node:crypto';
 import { openStore, listenChannel, EVENTS_CHANNEL, type Store, type LeaseGrant } from '../../store/index.js';
 import { createEventFeed, type EventFeed } from '../../events/index.js';
-import { createAuthenticator } from '../../api/index.js';
+import { createAccessControl } from '../../api/index.js';
+import { createUserService } from '../../users/index.js';
 import { NubisError } from '../../errors/index.js';
 import { startServer, type ServerHandle, type StartServerOptions } from '../server-root.js';
 import { CONTROL_LEASE, LeaseKeeper } from './lease-keeper.js';
@@ -39,6 +40,8 @@ export interface ReplicaHandle {
   port: number;
   replicaId: string;
   advertiseUrl: string;
+  /** Something failed that nobody handled: a leader restarts its controllers (steps down; it may lead again later). */
+  fault(why: string): void;
   close(): Promise<void>;
 }
 
@@ -114,7 +117,7 @@ export async function startReplica(o: ReplicaOptions): Promise<ReplicaHandle> {
       onLose: () => leader.stop(),
     });
     const k = keeper;
-    front = createFront({ replicaId, auth: createAuthenticator(store), events: feed, keeper: k, inner: () => leader.url(), leaseMs, log: o.log });
+    front = createFront({ replicaId, auth: createAccessControl(createUserService({ store })), events: feed, keeper: k, inner: () => leader.url(), leaseMs, log: o.log });
     const port = await front.listen(o.port, o.host);
     const hostForUrl = o.host.includes(':') ? `[${o.host}]` : o.host === '0.0.0.0' ? '127.0.0.1' : o.host;
     const url = `http://${hostForUrl}:${port}`;
@@ -125,6 +128,7 @@ export async function startReplica(o: ReplicaOptions): Promise<ReplicaHandle> {
     const fd = feed;
     return {
       url, port, replicaId, advertiseUrl: advertise.url,
+      fault: (why) => k.fault(why),
       async close() {
         await k.stop();
         await f.close();
