@@ -79,6 +79,8 @@ export interface StartServerOptions {
   runbookUrl?: string;
   /** [replicas] The leading replica's store: fenced by its lease, with session limits (./replica/). */
   storeGuard?: Pick<StoreOptions, 'fence' | 'onFenced' | 'sessionLimits'>;
+  /** [replicas] The URL agents and jobs reach this control plane at (a replica's advertised URL); default http://host:port. */
+  controlUrl?: string;
 }
 
 /** Scaling rules and schedules over the metrics catalog, woken by its data, scaling through the control plane. */
@@ -139,7 +141,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     const controlPlane = await createControlPlane({
       dataDir, store, events, secretKey,
       ...(o.allowLocalTenants ? { allowLocalTenants: true } : {}),
-      ...(o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}),
+      ...(o.controlUrl ? { controlUrl: o.controlUrl } : o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}),
     });
     const backend = await openMetricsBackend(o, dataDir);
     cleanups.push(() => backend.store.close());
@@ -160,7 +162,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     const scaling = await startScaling(metrics, controlPlane, events, o.ruleDataWake ?? true);
     // workflows (src/workflows): registered on the engine's reconcile core, loaded when it starts
     const workflows = createWorkflows({
-      controlPlane, store, events, ...(o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}), ...(o.log ? { log: o.log } : {}),
+      controlPlane, store, events, ...(o.controlUrl ? { controlUrl: o.controlUrl } : o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}), ...(o.log ? { log: o.log } : {}),
       ...(o.allowScriptCommands ? { scriptCommands: true } : {}),
     });
     // alerts (src/operations/alerts): rules over the event log and the metrics, sent through channels

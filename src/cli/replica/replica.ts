@@ -65,6 +65,8 @@ class LeaderServer {
     private readonly o: ReplicaOptions,
     private readonly leaseMs: number,
     private readonly onFenced: () => void,
+    /** Where agents reach the control plane: the replica's advertised URL (its front forwards to the leader). */
+    private readonly controlUrl: () => string,
   ) {}
 
   url(): string | undefined {
@@ -74,7 +76,7 @@ class LeaderServer {
   async start(grant: LeaseGrant): Promise<void> {
     const fence = { lease: grant.name, holder: grant.holder, token: grant.token };
     this.handle = await startServer({
-      ...this.o.server, port: 0, host: '127.0.0.1',
+      ...this.o.server, port: 0, host: '127.0.0.1', controlUrl: this.controlUrl(),
       storeGuard: { fence, onFenced: this.onFenced, sessionLimits: { idleInTransactionMs: this.leaseMs, lockMs: this.leaseMs, statementMs: Math.max(30_000, 3 * this.leaseMs) } },
     });
     this.o.log(`nubis: controllers run under lease ${grant.name} token ${grant.token}`);
@@ -99,14 +101,14 @@ export async function startReplica(o: ReplicaOptions): Promise<ReplicaHandle> {
   try {
     feed = createEventFeed({ store, listen: async (wake) => { const l = await listenChannel(o.server.store, EVENTS_CHANNEL, wake); return () => l.close(); } });
     await feed.start();
+    const advertise = { url: o.advertiseUrl ?? '' };
     let fencedOnce = false;
     const leader = new LeaderServer(o, leaseMs, () => {
       // said once per term: every refused write of a stale leader lands here
       if (!fencedOnce) o.log(`nubis: FENCED: the database refused a write of replica ${replicaId}: another replica holds the lease; stepping down`);
       fencedOnce = true;
       keeper?.fenced();
-    });
-    const advertise = { url: o.advertiseUrl ?? '' };
+    }, () => advertise.url);
     keeper = new LeaseKeeper({
       leases: store.leases, replicaId, leaseMs, log: o.log,
       get advertiseUrl() { return advertise.url; },
