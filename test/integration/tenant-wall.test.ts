@@ -36,7 +36,12 @@ clouds: { sim: { platform: sim, options: { path: ":memory:" } } }
 nodeTemplates: { t: { cloud: sim } }
 components:
   app: { nodeTemplate: t, instances: { count: 2, min: 1, max: 6 }, lifecycle: { install: "echo in", start: run }, operations: { rotate: "echo rotated" } }
+backups:
+  bnightly: { component: app, what: { snapshot: {} }, store: { kind: dir, path: ${JSON.stringify(`/tmp/nubis-tenant-wall-backups-${process.pid}`)} } }
 `;
+
+/** B's backup (made once B's deployment is ready). */
+const B_BACKUP = { id: 'bk-000000000000' };
 
 /** B's run of its operation (made once B's deployment is ready). */
 const B_RUN = { id: 'op-000000000000' };
@@ -70,6 +75,9 @@ const BODIES: Record<string, unknown> = {
   WorkflowCommand: { path: '/bwf', variable: 'X', value: '1' },
   WorkflowChildRequest: { path: '/bwf/t', password: 'guess', tryNo: 1, command: { verb: 'complete' } },
   OperationRunRequest: { params: {} },
+  BackupRunRequest: { policy: 'bnightly', instance: B.instance },
+  RestoreRequest: { instance: B.instance },
+  DrillRequest: { policy: 'bnightly' },
   // alert objects A makes are A's own; a channel to a loopback receiver is refused to tenants but default
   AlertRuleInput: { on: { events: ['backup.failed'] }, channels: ['b-alerts'] },
   AlertChannelInput: { kind: 'webhook', url: 'http://127.0.0.1:1/hook' },
@@ -96,6 +104,7 @@ function pathValue(path: string, param: string): string {
   const table: [RegExp, Record<string, string>][] = [
     [/^\/v1\/deployments\/\{name\}\/instances\/\{instance\}\/monitors/, { name: B.deployment, instance: B.instance, id: B.monitor }],
     [/^\/v1\/deployments\/\{name\}\/(components|operations)/, { name: B.deployment, component: 'app', operation: 'rotate', run: B_RUN.id }],
+    [/^\/v1\/deployments\/\{name\}\/backups/, { name: B.deployment, id: B_BACKUP.id }],
     [/^\/v1\/deployments\//, { name: B.deployment, instance: B.instance }],
     [/^\/v1\/clouds\/\{name\}\/locations/, { name: B.cloud, id: B.location }],
     [/^\/v1\/clouds\/\{name\}\/offers/, { name: B.cloud, id: B.offer }],
@@ -204,6 +213,7 @@ async function viewOfB(call: Call, token: string): Promise<Record<string, unknow
     `/v1/schedules/${B.schedule}?deployment=${B.deployment}`, `/v1/metrics/scrape/${B.scrape}?deployment=${B.deployment}`,
     `/v1/metrics/series?match=${B.metric}`,
     `/v1/workflows/${B.workflow}`, `/v1/workflows/${B.workflow}/export`, `/v1/deployments/${B.deployment}/operations/${B_RUN.id}`,
+    `/v1/deployments/${B.deployment}/backups/${B_BACKUP.id}`, `/v1/deployments/${B.deployment}/backups`, `/v1/deployments/${B.deployment}/backups/policies`,
     `/v1/users/${B.user}`, `/v1/catalog/${B.template}`, '/v1/orders', `/v1/deployments/${B.order}`,
   ];
   for (const u of urls) {
@@ -274,6 +284,10 @@ test('tenant A reads and writes none of tenant B\'s objects through any operatio
     const bRun = await call(admin, 'POST', `/v1/deployments/${B.deployment}/components/app/operations/rotate`, {});
     assert.equal(bRun.status, 200, bRun.text);
     B_RUN.id = bRun.json.id;
+    const bBackup = await call(admin, 'POST', `/v1/deployments/${B.deployment}/backups`, { policy: 'bnightly' });
+    assert.equal(bBackup.status, 200, bBackup.text);
+    assert.equal(bBackup.json.runs[0].state, 'succeeded', bBackup.text);
+    B_BACKUP.id = bBackup.json.runs[0].id;
 
     // the admin mints A's token
     const minted = await call(admin, 'POST', '/v1/tokens', { name: 'ci', tenant: 'acme', role: 'admin' });
