@@ -19,7 +19,8 @@ export async function startBenchControlPlane(
   opts: { clock?: Clock; engine?: ControlPlaneOptions['engine']; drivers?: ControlPlaneOptions['drivers']; retireIntervalMs?: number; discoveryIntervalMs?: number } = {},
 ): Promise<BenchControlPlane> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nubis-bench-'));
-  const store = await openStore({ path: path.join(dir, 'nubis.db') });
+  // NUBIS_BENCH_STORE: a PostgreSQL database to run on instead (bench/replicas.ts gives each run a fresh one)
+  const store = await openStore({ path: process.env['NUBIS_BENCH_STORE'] || path.join(dir, 'nubis.db') });
   const clock = opts.clock;
   const events = createEventLog(store, clock ? () => clock.now() : undefined);
   const cp = await createControlPlane({

@@ -11,3 +11,7 @@ export type { Route } from './router.js';
 export { describeValue } from './validate.js';
 export { CONSOLE_CSP, defaultAssetsDir, type ConsoleDeps, type AppliedSpec } from './routes-console.js';
 export { openApiToTypeScript, offlineOpenApi } from './openapi-typescript.js';
+// [replicas] the event routes as a replica front serves them from the database (src/cli/replica)
+export { streamEvents } from './sse.js';
+export { tenantEvents, callerTenant } from './tenant-scope.js';
+export { createAccessControl, type AccessControl } from './access-control.js';

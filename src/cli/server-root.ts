@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { openStore, redactStoreUrl, secureDir, secureFiles } from '../store/index.js';
+import { openStore, redactStoreUrl, secureDir, secureFiles, type StoreOptions } from '../store/index.js';
 import { createEventLog, createEventRetention, type EventLog } from '../events/index.js';
 import { createControlPlane, deploymentId, splitDeploymentId, loadsByLabel } from '../engine/index.js';
 import { DEFAULT_TENANT, keyFilePath, resolveKey, settleKeyFiles } from '../registry/index.js';
@@ -80,6 +80,10 @@ export interface StartServerOptions {
   eventRetention?: { maxAgeMs?: number; maxPerTenant?: number };
   /** Where alerts' runbook links point (`serve --runbook-url`); default `docs/runbooks.md`. */
   runbookUrl?: string;
+  /** [replicas] The leading replica's store: fenced by its lease, with session limits (./replica/). */
+  storeGuard?: Pick<StoreOptions, 'fence' | 'onFenced' | 'sessionLimits'>;
+  /** [replicas] The URL agents and jobs reach this control plane at (a replica's advertised URL); default http://host:port. */
+  controlUrl?: string;
 }
 
 /** Scaling rules and schedules over the metrics catalog, woken by its data, scaling through the control plane. */
@@ -114,7 +118,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
   secureDir(dataDir);
   // one control plane per data directory: refused here, before anything is opened
   const lock = await acquireServeLock(dataDir);
-  const store = await openStore({ path: o.store ?? path.join(dataDir, 'nubis.db') }).catch(async (e: unknown) => {
+  const store = await openStore({ path: o.store ?? path.join(dataDir, 'nubis.db'), ...o.storeGuard }).catch(async (e: unknown) => {
     await lock.release();
     throw e;
   });
@@ -143,7 +147,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     const controlPlane = await createControlPlane({
       dataDir, store, events, secretKey, admission: () => controls.admission,
       ...(o.allowLocalTenants ? { allowLocalTenants: true } : {}),
-      ...(o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}),
+      ...(o.controlUrl ? { controlUrl: o.controlUrl } : o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}),
     });
     const backend = await openMetricsBackend(o, dataDir);
     cleanups.push(() => backend.store.close());
@@ -166,7 +170,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     controlPlane.engine.useLoads(async (expr, tenant) => loadsByLabel(await metrics.instant(expr, Date.now(), tenant)));
     // workflows (src/workflows): registered on the engine's reconcile core, loaded when it starts
     const workflows = createWorkflows({
-      controlPlane, store, events, ...(o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}), ...(o.log ? { log: o.log } : {}),
+      controlPlane, store, events, ...(o.controlUrl ? { controlUrl: o.controlUrl } : o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}), ...(o.log ? { log: o.log } : {}),
       ...(o.allowScriptCommands ? { scriptCommands: true } : {}),
     });
     // alerts (src/operations/alerts): rules over the event log and the metrics, sent through channels

@@ -60,6 +60,7 @@ export const ERROR_CODES = {
   BACKUP_STORE_HOST_KEY_MISMATCH: { status: 502, retryable: false, summary: 'the SFTP backup server presented a host key whose fingerprint differs from the pinned one' },
 
   // [replicas] entries below (helper h/replicas; keep them under this line)
+  FENCED: { status: 503, retryable: false, summary: 'this replica no longer holds the control-plane lease: its write was refused by the database (another replica leads now)' },
 
   // [leaks] entries below (helper h/leaks; keep them under this line)
   BUDGET_EXCEEDED: { status: 422, retryable: false, summary: 'a budget with a hard stop is used up: no new node is created until the month ends or the budget is raised' },

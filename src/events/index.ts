@@ -4,6 +4,7 @@
  * committed, so a stream never shows something a restart would forget.
  */
 import { ADMIN_TENANT, splitDeploymentId, type Store, type EventFilter, type EventRow, type NewEventRow, type ChainReport } from '../store/index.js';
+import { eventFromRow as toEvent, matchesLive as matches, verifyChains, type LiveFilter } from './rows.js';
 
 export type { ChainReport } from '../store/index.js';
 
@@ -58,31 +59,6 @@ export function redact(data: Record<string, unknown> | undefined): Record<string
   return out;
 }
 
-function toEvent(r: EventRow): NubisEvent {
-  const e: NubisEvent = { id: r.id, ts: new Date(Number(r.ts)).toISOString(), kind: r.kind, actor: r.actor };
-  if (r.deployment !== null) e.deployment = r.deployment;
-  if (r.reason !== null) e.reason = r.reason;
-  if (r.correlation_id !== null) e.correlationId = r.correlation_id;
-  if (r.target !== null) e.target = r.target;
-  if (r.outcome !== null) e.outcome = r.outcome;
-  if (r.data !== null) e.data = JSON.parse(r.data) as Record<string, unknown>;
-  if (r.tenant) e.tenant = r.tenant;
-  if (r.hash) e.hash = r.hash;
-  if (r.prev_hash) e.prevHash = r.prev_hash;
-  return e;
-}
-
-type LiveFilter = Pick<EventFilter, 'tenant' | 'deployment' | 'kind'>;
-
-function matches(f: LiveFilter, e: NubisEvent, tenant: string): boolean {
-  if (f.tenant !== undefined && f.tenant !== tenant) return false;
-  if (f.deployment !== undefined && e.deployment !== f.deployment) return false;
-  if (f.kind !== undefined) {
-    if (f.kind.endsWith('*') ? !e.kind.startsWith(f.kind.slice(0, -1)) : e.kind !== f.kind) return false;
-  }
-  return true;
-}
-
 export function createEventLog(store: Store, now: () => number = Date.now): EventLog {
   const subscribers = new Set<{ filter: LiveFilter; fn: (e: NubisEvent, tenant: string) => void }>();
   return {
@@ -114,13 +90,9 @@ export function createEventLog(store: Store, now: () => number = Date.now): Even
       subscribers.add(s);
       return () => subscribers.delete(s);
     },
-    async verify(tenant) {
-      const tenants = tenant !== undefined ? [tenant] : await store.eventTenants();
-      const out: ChainReport[] = [];
-      for (const t of tenants) out.push(await store.verifyEvents(t));
-      return out;
-    },
+    verify: (tenant) => verifyChains(store, tenant),
   };
 }
 
+export { createEventFeed, type EventFeed, type EventFeedOptions } from './feed.js';
 export { createEventRetention, EVENT_RETENTION_DEFAULTS, type EventRetention, type EventRetentionOptions } from './retention.js';

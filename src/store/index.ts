@@ -28,6 +28,7 @@ import { createUserRepo, type UserRepo } from './users.js';
 import { createCatalogRepo, type CatalogRepo } from './catalog.js';
 import { verifyChain, type ChainReport } from './event-chain.js';
 import { createLeakRepo, type LeakRepo } from './leaks.js';
+import { asFenced, createLeaseRepo, fenceCheck, isFencedError, type Fence, type LeaseRepo } from './leases.js';
 
 export type { EventPrune } from './events-prune.js';
 export type { ChainReport } from './event-chain.js';
@@ -139,6 +140,9 @@ export interface Store {
   /** The service catalog's templates and orders (./catalog.ts). */
   readonly catalog: CatalogRepo;
 
+  /** Control-plane leases and the replicas that hold them (./leases.ts). */
+  readonly leases: LeaseRepo;
+
   /** Which database is underneath. */
   readonly dialect: StoreDialect;
   /** How often SQL was compiled versus reused from the prepared-statement cache (./statement-cache.ts; zeros on PostgreSQL). */
@@ -150,6 +154,15 @@ export interface Store {
 export interface StoreOptions {
   /** SQLite file path, ':memory:', or a PostgreSQL URL (`postgres://user:password@host:port/database`). */
   path: string;
+  /**
+   * Write only while this lease is held with this token (a replica's store, ./leases.ts): every
+   * write transaction checks it first and fails with FENCED when it no longer holds.
+   */
+  fence?: Fence;
+  /** Called (once per refused write) when the database refused a write as fenced. */
+  onFenced?: () => void;
+  /** PostgreSQL session limits, so a paused process cannot hold locks for ever (ms). */
+  sessionLimits?: { idleInTransactionMs: number; lockMs: number; statementMs: number };
 }
 
 class InCodeMigrations implements MigrationProvider {
@@ -160,7 +173,9 @@ class InCodeMigrations implements MigrationProvider {
 
 /** Opens (creating if needed) and migrates the store. Fails with the connection's or the migration's error. */
 export async function openStore(opts: StoreOptions): Promise<Store> {
-  const backend = isPostgresUrl(opts.path) ? await openPostgresBackend(opts.path) : openSqliteBackend(opts.path);
+  const backend = isPostgresUrl(opts.path)
+    ? await openPostgresBackend(opts.path, { ...(opts.fence ? { fence: opts.fence } : {}), ...(opts.onFenced ? { onFenced: opts.onFenced } : {}), ...(opts.sessionLimits ? { sessionLimits: opts.sessionLimits } : {}) })
+    : openSqliteBackend(opts.path);
   const { db } = backend;
   // Unordered: migrations land from parallel work, so a store may have run 0024 before 0022 was written.
   const migrator = new Migrator({ db, provider: new InCodeMigrations(), allowUnorderedMigrations: true });
@@ -170,6 +185,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     throw error;
   }
 
+  const fence = opts.fence;
   let queue: { ops: WriteOp[]; guarded?: boolean; resolve: () => void; reject: (e: unknown) => void }[] = [];
   let scheduled = false;
   /** A group commit through the query builder not yet committed: later batches wait for it (writes land in order). */
@@ -183,8 +199,9 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     // SQLite's fast path: a batch of hot writes only, committed without the query builder
     let direct: boolean;
     try {
-      // a guarded item needs savepoints, which only the query-builder transaction has
-      direct = !batch.some((item) => item.guarded) && backend.commitDirect(batch.flatMap((item) => item.ops));
+      // a guarded item needs savepoints, which only the query-builder transaction has;
+      // a fenced store checks its lease inside every transaction: never the direct path
+      direct = !fence && !batch.some((item) => item.guarded) && backend.commitDirect(batch.flatMap((item) => item.ops));
     } catch (e) {
       for (const item of batch) item.reject(e);
       return;
@@ -197,6 +214,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       const refused = new Map<(typeof batch)[number], unknown>();
       try {
         await db.transaction().execute(async (trx) => {
+          // on PostgreSQL the fence trigger checks (and locks the lease row) at the first write
+          if (fence && backend.dialect === 'sqlite') await fenceCheck(backend.dialect, fence)(trx);
           for (const item of batch) {
             if (!item.guarded) {
               for (const op of item.ops) await op(trx);
@@ -215,7 +234,9 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
         });
         for (const item of batch) (refused.has(item) ? item.reject(refused.get(item)) : item.resolve());
       } catch (e) {
-        for (const item of batch) item.reject(e);
+        if (fence && isFencedError(e)) opts.onFenced?.();
+        const err = fence ? asFenced(e, fence) : e;
+        for (const item of batch) item.reject(err);
       }
     })();
     running = p;
@@ -341,6 +362,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     policy,
     users: createUserRepo(db),
     catalog: createCatalogRepo(db),
+    leases: createLeaseRepo(db, backend.dialect),
     statementStats: () => backend.stats(),
     async close() {
       while (queue.length > 0 || scheduled) await flush();
@@ -370,3 +392,5 @@ export { secureDir, secureFiles } from './file-modes.js';
 export { isPostgresUrl, redactStoreUrl } from './postgres.js';
 export type { StoreDialect } from './backend.js';
 export type { FirewallRepo, FirewallRow } from './firewalls.js';
+export { listenChannel, type Listening } from './notify.js';
+export { EVENTS_CHANNEL, FENCED_SQLSTATE, fenceSetting, installFenceTriggers, isFencedError, type Fence, type LeaseGrant, type LeaseRepo, type LeaseView, type ReplicaView } from './leases.js';

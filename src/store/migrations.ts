@@ -462,6 +462,30 @@ export const migrations: Record<string, Migration> = {
   // [stores] entries below (helper h/stores; keep them under this line)
 
   // [replicas] entries below (helper h/replicas; keep them under this line)
+  /**
+   * Several control-plane replicas over one database (issue 13): the leases they hold (a
+   * fencing token that grows with every new holder; times in ms of the database's clock) and
+   * the replicas themselves, with their last heartbeat (./leases.ts).
+   */
+  '0027_leases': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('leases')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('holder', 'text', (c) => c.notNull())
+        .addColumn('token', 'bigint', (c) => c.notNull())
+        .addColumn('acquired_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('replicas')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('advertise_url', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('heartbeat_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 
   // [leaks] entries below (helper h/leaks; keep them under this line)
   /**

@@ -14,6 +14,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import { NubisError } from '../errors/index.js';
 import type { Database } from './schema.js';
 import { PortableDdl } from './portable-ddl.js';
+import { fenceSetting, isFencedError, type Fence } from './leases.js';
 import type { AppendTable, BackendOp, KeyedTable, StoreBackend } from './backend.js';
 import { linkRowsInTransaction, type ChainedFields } from './event-chain.js';
 
@@ -50,14 +51,31 @@ const permanent = (code: unknown): boolean => typeof code === 'string' && (code.
  * Connects a pool to the database at `url`. Fails with STORE_UNAVAILABLE when the first connection
  * fails: retryable when the server did not answer, not when it refused (wrong password, no such database).
  */
-export async function openPostgresBackend(url: string): Promise<StoreBackend> {
+export interface PostgresBackendOptions {
+  /** Every session carries this fence (`nubis.fence`), which the fence trigger checks (./leases.ts). */
+  fence?: Fence;
+  /** Called when the database refused a statement as fenced. */
+  onFenced?: () => void;
+  /** Session limits: a paused or cut-off process's transaction ends instead of holding locks. */
+  sessionLimits?: { idleInTransactionMs: number; lockMs: number; statementMs: number };
+}
+
+export async function openPostgresBackend(url: string, o: PostgresBackendOptions = {}): Promise<StoreBackend> {
+  const limits = o.sessionLimits;
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,
     types: { getTypeParser: (oid: number, format?: string) => (oid === INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) },
+    ...(limits ? { idle_in_transaction_session_timeout: limits.idleInTransactionMs, lock_timeout: limits.lockMs, statement_timeout: limits.statementMs } : {}),
   });
   // an idle client's error (the server restarted) must not crash the process; the next query fails instead
   pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    // a killed connection (pg_terminate_backend, a cut network) fails its query; it must not crash the process
+    client.on('error', () => {});
+    // queued before any query of whoever checked the client out
+    if (o.fence) client.query(`select set_config('nubis.fence', $1, false)`, [fenceSetting(o.fence)]).catch(() => {});
+  });
   try {
     const c = await pool.connect();
     c.release();
@@ -66,7 +84,11 @@ export async function openPostgresBackend(url: string): Promise<StoreBackend> {
     const code = (e as { code?: unknown }).code;
     throw new NubisError('STORE_UNAVAILABLE', `cannot open the store at ${redactStoreUrl(url)}: ${e instanceof Error ? e.message : String(e)}`, { retryable: !permanent(code), cause: e });
   }
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new PortableDdl()] });
+  const onFenced = o.onFenced;
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool }), plugins: [new PortableDdl()],
+    ...(onFenced ? { log: (e: { level: string; error?: unknown }) => void (e.level === 'error' && isFencedError(e.error) && onFenced()) } : {}),
+  });
   const t = db as unknown as Kysely<Record<string, Record<string, unknown>>>;
   return {
     dialect: 'postgres',

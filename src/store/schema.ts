@@ -1,4 +1,5 @@
 /** Table shapes, as Kysely sees them. Timestamps are integer milliseconds since the epoch. */
+import type { LeaseTable, ReplicaTable } from './leases.js';
 import type { AlertObjectTable, AlertTable, AlertDeliveryTable } from './alerts-tables.js';
 import type { BudgetMarkTable, BudgetTable, LeakPolicyTable, LeakTable, NodeUsageTable } from './leaks-tables.js';
 import type { Generated } from 'kysely';
@@ -413,6 +414,8 @@ export interface Database {
   // [stores] entries below (helper h/stores; keep them under this line)
 
   // [replicas] entries below (helper h/replicas; keep them under this line)
+  leases: LeaseTable;
+  replicas: ReplicaTable;
 
   // [leaks] entries below (helper h/leaks; keep them under this line)
   leaks: LeakTable;

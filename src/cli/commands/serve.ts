@@ -8,6 +8,7 @@ import { retentionFlags } from './serve-retention.js';
 import { startServer, type ServerHandle, type StartServerOptions } from '../server-root.js';
 import { graphiteListenFlags } from './graphite-flags.js';
 import { isPostgresUrl, redactStoreUrl } from '../../store/index.js';
+import { REPLICA_HELP, REPLICA_OPTIONS, replicaWanted, startReplicaFromFlags } from './serve-replica.js';
 
 /**
  * Metrics options of `serve`: --graphite-port (else NUBIS_GRAPHITE_PORT, else 2003, on 127.0.0.1;
@@ -84,7 +85,7 @@ function storeFlag(args: Parsed, env: Record<string, string | undefined>): { sto
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'run the Nubis control plane and API',
-  usage: 'nubis serve [--data <dir>] [--port <7420>] [--host <127.0.0.1>] [--graphite-port <2003|off>] [--graphite-listen <host:port> --graphite-tenants <cidr=tenant,…>] [--metrics-backend embedded|victoriametrics --vm-url <url>] [--allow-local-tenants] [--allow-script-commands] [--store postgres://…]',
+  usage: 'nubis serve [--data <dir>] [--port <7420>] [--host <127.0.0.1>] [--graphite-port <2003|off>] [--graphite-listen <host:port> --graphite-tenants <cidr=tenant,…>] [--metrics-backend embedded|victoriametrics --vm-url <url>] [--allow-local-tenants] [--allow-script-commands] [--store postgres://…] [--replica [--lease-ms <10000>] [--advertise-url <url>]]',
   help: [
     '--data <dir>  where state lives (default .nubis, or NUBIS_DATA)',
     '--port <n>  port to listen on (default 7420; 0 picks a free one)',
@@ -99,19 +100,32 @@ export const serveCommand: Command = {
     '--allow-local-tenants  let tenants other than default use clouds that reach this host (platform local: shell on this machine)',
     '--allow-script-commands  let workflow tasks\' ECF_SCRIPT_CMD and ECF_FETCH run their command on this host to make a job\'s script',
     '--runbook-url <url>  where alerts\' runbook links point (default docs/runbooks.md), e.g. https://git.example.com/nubis/blob/main/docs/runbooks.md',
+    ...REPLICA_HELP,
   ],
   options: {
     port: { type: 'string', short: 'p' }, host: { type: 'string' },
     'graphite-port': { type: 'string' }, 'graphite-listen': { type: 'string' }, 'graphite-tenants': { type: 'string' }, 'metrics-backend': { type: 'string' }, 'vm-url': { type: 'string' },
     'allow-local-tenants': { type: 'boolean' }, 'allow-script-commands': { type: 'boolean' }, store: { type: 'string' },
     'events-max-age': { type: 'string' }, 'events-max-per-tenant': { type: 'string' }, 'runbook-url': { type: 'string' },
+    ...REPLICA_OPTIONS,
   },
   maxPositionals: 0,
   async run(ctx, args) {
     const { port, host } = serverFlags(args);
-    const server = await startOrExplain(ctx, port, host, { ...metricsFlags(args, ctx.io.env), ...retentionFlags(args), ...storeFlag(args, ctx.io.env), ...(args.values['allow-local-tenants'] === true ? { allowLocalTenants: true } : {}),
+    const extra: Partial<StartServerOptions> = { ...metricsFlags(args, ctx.io.env), ...retentionFlags(args), ...storeFlag(args, ctx.io.env), ...(args.values['allow-local-tenants'] === true ? { allowLocalTenants: true } : {}),
       ...(args.values['allow-script-commands'] === true ? { allowScriptCommands: true } : {}),
-      ...(typeof args.values['runbook-url'] === 'string' ? { runbookUrl: args.values['runbook-url'] } : {}) });
+      ...(typeof args.values['runbook-url'] === 'string' ? { runbookUrl: args.values['runbook-url'] } : {}) };
+    if (replicaWanted(args)) {
+      const replica = await startReplicaFromFlags(ctx, args, port, host, extra);
+      ctx.out(`nubis replica ${replica.replicaId} listening on ${replica.url}`);
+      ctx.out(`advertise: ${replica.advertiseUrl}`);
+      const signal = await untilSignal();
+      ctx.out(`${signal}: shutting down`);
+      await replica.close();
+      ctx.out('stopped');
+      return 0;
+    }
+    const server = await startOrExplain(ctx, port, host, extra);
     ctx.out(`nubis listening on ${server.url}`);
     if (server.graphitePort !== undefined) ctx.out(`graphite: ${server.graphiteHost ?? '127.0.0.1'}:${server.graphitePort}`);
     ctx.out(`data: ${server.dataDir}`);

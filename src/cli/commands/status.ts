@@ -5,6 +5,7 @@ import { sparkline, stateColour, table, type Style } from '../format.js';
 import type { ApiClient } from '../client.js';
 import { cloudProblemLines } from '../progress.js';
 import { fetchRecovery, recoveryLines } from '../recovery-view.js';
+import { CONTROL_PLANE_HELP, CONTROL_PLANE_OPTION, controlPlaneStatus } from './status-control-plane.js';
 
 /** Instance CPU over the last 15 minutes as one sparkline per instance; empty when there is no data (or no metrics service). */
 async function cpuSparklines(client: ApiClient, d: DeploymentView): Promise<string> {
@@ -58,14 +59,18 @@ export function formatDeployment(style: Style, d: DeploymentView): string {
 export const statusCommand: Command = {
   name: 'status',
   summary: 'show deployments, or one deployment in detail',
-  usage: 'nubis status [<deployment>]',
-  help: [outputHelp],
-  options: { ...outputOption },
+  usage: 'nubis status [<deployment>] [--control-plane]',
+  help: [outputHelp, CONTROL_PLANE_HELP],
+  options: { ...outputOption, ...CONTROL_PLANE_OPTION },
   maxPositionals: 1,
   async run(ctx, args) {
     const json = wantsJson(args);
     const client = ctx.client();
     const name = args.positionals[0];
+    if (args.values['control-plane'] === true) {
+      ctx.out(await controlPlaneStatus(client, ctx.style, json));
+      return 0;
+    }
     if (name === undefined) {
       const body = await client.get<{ deployments: DeploymentSummary[] }>('/v1/deployments');
       if (json) ctx.out(JSON.stringify(body, null, 2));
