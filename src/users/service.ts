@@ -175,6 +175,8 @@ export function createUserService(o: UserServiceOptions): UserService {
         throw new NubisError('UNAUTHORIZED', DENIED);
       }
       throttle.succeed(key);
+      // sessions nobody came back to are dropped here, not only when they are presented
+      await store.users.pruneSessions(t - times.absoluteMs, t - times.idleMs);
       const stored = parsePasswordHash(row!.password_json)!;
       if (needsRehash(stored, params)) await store.users.put(user, JSON.stringify(await hashPassword(password, params)), t);
       const secret = newSessionSecret();
