@@ -135,7 +135,8 @@ test('catalog: publish, bad templates and orders refused precisely with nothing 
     const listed = await runCli(['catalog', 'show', 'site'], cliEnv);
     assert.equal(listed.code, 0, listed.stderr);
     assert.match(listed.stdout, /adminPassword +string \(secret\)/);
-    const order = await runCli(['catalog', 'order', 'site', 'shop', '--param', 'site=shop', '--param', 'replicas=2', '--param', `adminPassword=${SECRET}`, '--wait'], cliEnv);
+    fs.writeFileSync(path.join(files, 'order.yaml'), `adminPassword: ${SECRET}\nsite: other\n`);
+    const order = await runCli(['catalog', 'order', 'site', 'shop', '--params-file', path.join(files, 'order.yaml'), '--param', 'site=shop', '--param', 'replicas=2', '--wait'], cliEnv);
     assert.equal(order.code, 0, order.stderr);
     assert.match(order.stdout, /ordered site v1 as shop/);
     assert.match(order.stdout, /shop: ready/);
