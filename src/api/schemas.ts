@@ -18,6 +18,7 @@ import { CATALOG_SCHEMAS } from './routes-catalog.js';
 import { ROLLOUT_SCHEMAS, RolloutLineSchema } from './routes-rollout.js';
 import { ACCESS_SCHEMAS } from './routes-access.js';
 import { RECOVERY_SCHEMAS } from './routes-recovery.js';
+import { BACKUP_SCHEMAS } from './routes-backups.js';
 import { WORKFLOW_SCHEMAS } from './routes-workflows.js';
 import { OPERATION_SCHEMAS } from './routes-operations.js';
 import { ALERT_API_SCHEMAS } from './routes-alerts.js';
@@ -171,6 +172,8 @@ export const PlanActionSchema = Type.Object({
   cloud: Type.Optional(Type.String()),
   after: Type.Array(Type.String()),
   reason: Type.String(),
+  host: Type.Optional(Type.String({ description: 'create-node with a placement policy: the host chosen' })),
+  placement: Type.Optional(Type.String({ description: 'create-node with a placement policy: why that host' })),
 });
 
 export const CountDecisionSchema = Type.Object({
@@ -365,6 +368,7 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   ...ROLLOUT_SCHEMAS,
   ...ACCESS_SCHEMAS,
   ...RECOVERY_SCHEMAS,
+  ...BACKUP_SCHEMAS,
   ...WORKFLOW_SCHEMAS,
   ...OPERATION_SCHEMAS,
   ...ALERT_API_SCHEMAS,

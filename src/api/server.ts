@@ -14,7 +14,7 @@ import type { ScalingService } from '../scaling/index.js';
 import type { WorkflowsController } from '../workflows/index.js';
 import type { AlertsService } from '../operations/index.js';
 import { buildAlertRoutes } from './routes-alerts.js';
-import type { Recovery } from '../operations/index.js';
+import type { Backups, Recovery } from '../operations/index.js';
 import { createAccessControl } from './access-control.js';
 import { createUserService, type UserService } from '../users/index.js';
 import { findJsonSyntaxError } from './json.js';
@@ -53,6 +53,8 @@ export interface ApiServerOptions {
   alerts?: AlertsService;
   /** Recovery ladders (src/operations/recovery); their routes answer 503 without it. */
   recovery?: Recovery;
+  /** Backups (src/operations/backups); their routes answer 503 without it. */
+  backups?: Backups;
   /** Users, sessions and the tokens' roles (src/users). Default: one over `store`. */
   users?: UserService;
   // [users] entries below (helper h/users; keep them under this line)
@@ -182,6 +184,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       ...(opts.scaling ? { scaling: opts.scaling } : {}),
       ...(opts.workflows ? { workflows: opts.workflows } : {}),
       ...(opts.recovery ? { recovery: opts.recovery } : {}),
+      ...(opts.backups ? { backups: opts.backups } : {}),
       openapi: () => (openapi ??= buildOpenApi(routes, opts.version ?? '0.1.0')),
     }),
     ...buildTokenRoutes(opts.store, opts.controlPlane.events),

@@ -13,6 +13,7 @@ import { createRegistryRepo, type RegistryRepo } from './registry.js';
 import { createMetricObjectRepo, type MetricObjectRepo } from './metric-objects.js';
 import { createWorkflowRepo, type WorkflowRepo } from './workflows.js';
 import { createOperationRepo, type OperationRepo } from './operations.js';
+import { createBackupRepo, type BackupRepo } from './backups.js';
 import { createAccessRepo, type AccessRepo } from './access.js';
 import { createAlertRepo, type AlertRepo } from './alerts.js';
 import type { StatementCacheStats } from './statement-cache.js';
@@ -103,6 +104,8 @@ export interface Store {
   readonly alerts: AlertRepo;
   /** Recovery ladders of instances (./recovery.ts). */
   readonly recovery: RecoveryRepo;
+  /** Backups, restores and restore drills (./backups.ts). */
+  readonly backups: BackupRepo;
   /** Users, roles per tenant, browser sessions, tokens' roles (./users.ts). */
   readonly users: UserRepo;
   /** The service catalog's templates and orders (./catalog.ts). */
@@ -269,6 +272,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     access: createAccessRepo(db),
     alerts: createAlertRepo(db),
     recovery: createRecoveryRepo(db),
+    backups: createBackupRepo(db),
     users: createUserRepo(db),
     catalog: createCatalogRepo(db),
     statementStats: () => backend.stats(),
@@ -288,6 +292,7 @@ export type { UserRepo, UserRow, SessionRow, TokenRow } from './users.js';
 export type { CatalogRepo, CatalogTemplateRow, CatalogOrderRow } from './catalog.js';
 export type { WorkflowRepo, WorkflowRow, WorkflowFileRow, WorkflowNodeRow, WorkflowLogRow } from './workflows.js';
 export type { OperationRepo, OperationRunRow, OperationInstanceRunRow } from './operations.js';
+export type { BackupRepo, BackupRunRow, BackupRunFilter } from './backups.js';
 export type { AlertRepo, AlertRow, AlertObjectRow, AlertDeliveryRow, AlertListFilter } from './alerts.js';
 export type { MetricObjectRepo, MetricObjectRow, MetricObjectKind } from './metric-objects.js';
 export type { RegistryRepo, RegCloudRow, RegEntryRow, RegEntryKind, CredentialRow, DriverCallRow } from './registry.js';

@@ -426,6 +426,38 @@ export const migrations: Record<string, Migration> = {
     },
   },
   // [backups] entries below (helper h/backups; keep them under this line)
+  /** Backups, restores and restore drills (issue 10, items 1 and 2): one row per run, written before it starts. */
+  '0026_backups': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('backup_runs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('deployment', 'text', (c) => c.notNull())
+        .addColumn('policy', 'text', (c) => c.notNull())
+        .addColumn('component', 'text', (c) => c.notNull())
+        .addColumn('instance', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('trigger', 'text', (c) => c.notNull())
+        .addColumn('what', 'text', (c) => c.notNull())
+        .addColumn('store_desc', 'text', (c) => c.notNull())
+        .addColumn('store_key', 'text')
+        .addColumn('size_bytes', 'bigint')
+        .addColumn('sha256', 'text')
+        .addColumn('source_json', 'text')
+        .addColumn('backup_id', 'text')
+        .addColumn('verified_at', 'bigint')
+        .addColumn('detail', 'text')
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('ended_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('backup_runs_deployment').on('backup_runs').columns(['deployment', 'policy', 'started_at']).execute();
+      await db.schema.createIndex('backup_runs_state').on('backup_runs').columns(['state']).execute();
+    },
+  },
 
   // [stores] entries below (helper h/stores; keep them under this line)
 

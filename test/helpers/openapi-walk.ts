@@ -13,20 +13,24 @@ export interface Names {
   scrape: string; metric: string; monitor: string; workflow: string; user: string; template: string; order: string;
   /** Its run of the deployment's `rotate` operation (set once made). */
   run: string;
+  /** Its backup policy and a backup of it (set once made; tenants other than default may not back up to a directory here). */
+  policy: string;
+  backup: string;
 }
 
 export function markersOf(n: Names): string[] {
-  return Object.entries(n).filter(([k]) => k !== 'instance' && k !== 'run').map(([, v]) => v);
+  return Object.entries(n).filter(([k]) => !['instance', 'run', 'backup'].includes(k)).map(([, v]) => v);
 }
 
-/** The deployment every walk's owner makes: two sim instances with an operation. */
-export function ownerSpec(n: Names, count: number | string = 2): string {
+/** The deployment every walk's owner makes: two sim instances with an operation, and with `backupDir` a backup policy to that directory. */
+export function ownerSpec(n: Names, count: number | string = 2, backupDir?: string): string {
+  const backups = backupDir === undefined ? '' : `backups:\n  ${n.policy}: { component: app, what: { snapshot: {} }, store: { kind: dir, path: ${JSON.stringify(backupDir)} } }\n`;
   return `name: ${n.deployment}
 clouds: { sim: { platform: sim, options: { path: ":memory:" } } }
 nodeTemplates: { t: { cloud: sim } }
 components:
   app: { nodeTemplate: t, instances: { count: ${count}, min: 1, max: 6 }, lifecycle: { install: "echo in", start: run }, operations: { rotate: "echo rotated" } }
-`;
+${backups}`;
 }
 
 /** Request bodies by schema name, naming the owner's objects wherever a body can name one. */
@@ -53,6 +57,9 @@ export function bodiesFor(n: Names, tenant: string): Record<string, unknown> {
     WorkflowCommand: { path: `/${n.workflow}`, variable: 'X', value: '1' },
     WorkflowChildRequest: { path: `/${n.workflow}/t`, password: 'guess', tryNo: 1, command: { verb: 'complete' } },
     OperationRunRequest: { params: {} },
+    BackupRunRequest: { policy: n.policy, instance: n.instance },
+    RestoreRequest: { instance: n.instance },
+    DrillRequest: { policy: n.policy },
     // alert objects made are the caller's own; a channel to a loopback receiver is refused to tenants but default
     AlertRuleInput: { on: { events: ['backup.failed'] }, channels: ['b-alerts'] },
     AlertChannelInput: { kind: 'webhook', url: 'http://127.0.0.1:1/hook' },
@@ -73,6 +80,7 @@ export function pathValue(n: Names, path: string, param: string): string {
   const table: [RegExp, Record<string, string>][] = [
     [/^\/v1\/deployments\/\{name\}\/instances\/\{instance\}\/monitors/, { name: n.deployment, instance: n.instance, id: n.monitor }],
     [/^\/v1\/deployments\/\{name\}\/(components|operations)/, { name: n.deployment, component: 'app', operation: 'rotate', run: n.run }],
+    [/^\/v1\/deployments\/\{name\}\/backups/, { name: n.deployment, id: n.backup }],
     [/^\/v1\/deployments\//, { name: n.deployment, instance: n.instance }],
     [/^\/v1\/clouds\/\{name\}\/locations/, { name: n.cloud, id: n.location }],
     [/^\/v1\/clouds\/\{name\}\/offers/, { name: n.cloud, id: n.offer }],
@@ -188,6 +196,7 @@ export async function viewOf(call: Call, who: string, n: Names): Promise<Record<
     `/v1/schedules/${n.schedule}?deployment=${n.deployment}`, `/v1/metrics/scrape/${n.scrape}?deployment=${n.deployment}`,
     `/v1/metrics/series?match=${n.metric}`,
     `/v1/workflows/${n.workflow}`, `/v1/workflows/${n.workflow}/export`, `/v1/deployments/${n.deployment}/operations/${n.run}`,
+    `/v1/deployments/${n.deployment}/backups/${n.backup}`, `/v1/deployments/${n.deployment}/backups`, `/v1/deployments/${n.deployment}/backups/policies`,
     `/v1/users/${n.user}`, `/v1/catalog/${n.template}`, '/v1/orders', `/v1/deployments/${n.order}`,
   ];
   for (const u of urls) {
@@ -197,8 +206,8 @@ export async function viewOf(call: Call, who: string, n: Names): Promise<Record<
   return out;
 }
 
-/** Makes one of every tenant object of `n` as `who` (an admin of that tenant); `order` comes from `orderTemplate`. */
-export async function makeObjects(call: Call, who: string, n: Names, waitMs = 50): Promise<void> {
+/** Makes one of every tenant object of `n` as `who` (an admin of that tenant), with a backup when `backupDir` is given. */
+export async function makeObjects(call: Call, who: string, n: Names, backupDir?: string, waitMs = 50): Promise<void> {
   const must = async (method: string, url: string, body: unknown, status: number[]): Promise<ApiAnswer> => {
     const r = await call(who, method, url, body);
     assert.ok(status.includes(r.status), `owner: ${method} ${url}: ${r.status} ${r.text}`);
@@ -209,7 +218,7 @@ export async function makeObjects(call: Call, who: string, n: Names, waitMs = 50
   await must('PUT', `/v1/clouds/${n.cloud}/locations/${n.location}`, { region: 'b-region' }, [200]);
   await must('PUT', `/v1/clouds/${n.cloud}/offers/${n.offer}`, { cores: 2, memoryMiB: 2048 }, [200]);
   await must('PUT', `/v1/clouds/${n.cloud}/images/${n.image}`, { os: 'debian' }, [200]);
-  await must('POST', '/v1/deployments', { spec: ownerSpec(n) }, [201]);
+  await must('POST', '/v1/deployments', { spec: ownerSpec(n, 2, backupDir) }, [201]);
   await must('POST', '/v1/metrics/push', { samples: [{ name: n.metric, labels: { deployment: n.deployment, instance: n.instance }, v: 5 }] }, [200]);
   await must('PUT', `/v1/metrics/definitions/${n.definition}`, { deployment: n.deployment, expr: `max(${n.metric})`, interval: '1h' }, [201]);
   await must('PUT', `/v1/rules/${n.rule}`, { deployment: n.deployment, component: 'app', when: { all: { expr: n.metric, above: 1000 } }, action: { scale: 'out', by: 1 } }, [201]);
@@ -225,6 +234,11 @@ export async function makeObjects(call: Call, who: string, n: Names, waitMs = 50
   const logs = await call(who, 'GET', `/v1/deployments/${n.deployment}/instances/${n.instance}/logs`);
   assert.ok(logs.json.logs.length > 0, 'the owner has step logs');
   n.run = (await must('POST', `/v1/deployments/${n.deployment}/components/app/operations/rotate`, {}, [200])).json.id;
+  if (backupDir !== undefined) {
+    const b = await must('POST', `/v1/deployments/${n.deployment}/backups`, { policy: n.policy }, [200]);
+    assert.equal(b.json.runs[0].state, 'succeeded', b.text);
+    n.backup = b.json.runs[0].id;
+  }
 }
 
 /** The template the installation administrator publishes for the owner's tenant only, and the owner's order of it. */

@@ -30,14 +30,14 @@ const rank = (r: string): number => ROLES.indexOf(r as Role);
 /** The unsafe operations a viewer may call: its own session and personal tokens, nothing of the tenant. */
 const SELF_SERVICE = ['logout', 'changePassword', 'createPersonalToken', 'deletePersonalToken'].sort();
 /** Operations the issue puts above viewer (operator: apply, scale, workflows, run operations) and above operator. */
-const MUST_BE_OPERATOR = ['apply', 'scale', 'destroy', 'loadWorkflow', 'workflowBegin', 'runOperation', 'orderCatalogTemplate'];
+const MUST_BE_OPERATOR = ['apply', 'scale', 'destroy', 'loadWorkflow', 'workflowBegin', 'runOperation', 'runBackup', 'restoreBackup', 'orderCatalogTemplate'];
 const MUST_BE_ADMIN = ['putCloud', 'putCredential', 'deleteCredential', 'createToken', 'putUser', 'publishCatalogTemplate'];
 
 const A: Names = {
   deployment: 'aweb', instance: 'app-1', cloud: 'acloud', credential: 'akey', secret: 'a-secret-value-93c1',
   location: 'aloc', offer: 'aoffer', image: 'aimg', definition: 'adef', rule: 'arule', schedule: 'asched',
   scrape: 'ascrape', metric: 'ametric_load', monitor: 'amon7', workflow: 'awf',
-  user: 'acme-viewer', template: 'acat', order: 'aord', run: 'op-000000000000',
+  user: 'acme-viewer', template: 'acat', order: 'aord', run: 'op-000000000000', policy: 'anightly', backup: 'bk-000000000000',
 };
 const PASSWORD = 'matrix-password-5e1d';
 

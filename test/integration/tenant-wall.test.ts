@@ -2,7 +2,7 @@
  * The tenant wall, generated from the OpenAPI document: tenant B (`default`, the admin) creates
  * one of every object through the API (a deployment with instances, events and step logs, a
  * cloud with a location, offer and image, a credential, a metric definition, a rule, a
- * schedule, a scrape target, pushed metrics, a workflow, an operation run, a user, a catalog
+ * schedule, a scrape target, pushed metrics, a workflow, an operation run, a backup, a user, a catalog
  * template offered to B only and B's order of it); then tenant A (`acme`, an admin token) calls
  * EVERY operation of /openapi.json with B's names in its path, query and body (the rules of
  * each answer: probeAcross in test/helpers/openapi-walk.ts). B's view, taken before and after,
@@ -28,11 +28,12 @@ const B: Names = {
   deployment: 'bweb', instance: 'app-1', cloud: 'bcloud', credential: 'bkey', secret: 'b-secret-value-7f3a',
   location: 'bloc', offer: 'boffer', image: 'bimg', definition: 'bdef', rule: 'brule', schedule: 'bsched',
   scrape: 'bscrape', metric: 'bmetric_load', monitor: 'bmon', workflow: 'bwf',
-  user: 'buser', template: 'bcat', order: 'bord', run: 'op-000000000000',
+  user: 'buser', template: 'bcat', order: 'bord', run: 'op-000000000000', policy: 'bnightly', backup: 'bk-000000000000',
 };
 
 test('tenant A reads and writes none of tenant B\'s objects through any operation of the OpenAPI document', { timeout: 240_000 }, async (t) => {
   const data = tempDir('nubis-wall-');
+  const backupDir = tempDir('nubis-wall-backups-');
   let server: ServerHandle | undefined;
   try {
     server = await startServer({ dataDir: data, port: 0, host: '127.0.0.1' });
@@ -45,7 +46,7 @@ test('tenant A reads and writes none of tenant B\'s objects through any operatio
     };
 
     // B (the admin tenant) makes one of everything
-    await makeObjects(call, admin, B);
+    await makeObjects(call, admin, B, backupDir);
     await must('PUT', `/v1/users/${B.user}`, { password: 'b-user-password', roles: { default: 'viewer' } }, [201]);
     await must('PUT', `/v1/catalog/${B.template}`, ownerTemplate(B, 'default'), [201]);
     await must('POST', `/v1/catalog/${B.template}/orders`, { deployment: B.order, params: { count: 1 } }, [201]);
@@ -80,5 +81,6 @@ test('tenant A reads and writes none of tenant B\'s objects through any operatio
   } finally {
     await server?.close();
     fs.rmSync(data, { recursive: true, force: true });
+    fs.rmSync(backupDir, { recursive: true, force: true });
   }
 });

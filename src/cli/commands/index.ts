@@ -46,6 +46,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('alerts', 'alerts: list, show, ack, test a channel; run-time alert rules and channels', async () => (await import('./alerts.js')).alertsCommand),
   lazy('tokens', 'API tokens: create one for a tenant (administrator only; shown once)', async () => (await import('./tokens.js')).tokensCommand),
   // [backups] entries below (helper h/backups; keep them under this line)
+  lazy('backups', 'backups: list, show, run now, restore, drill (restore onto a scratch node), policies', async () => (await import('./backups.js')).backupsCommand),
 
   // [stores] entries below (helper h/stores; keep them under this line)
 
