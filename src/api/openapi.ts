@@ -28,10 +28,9 @@ export function buildOpenApi(routes: readonly Route[], version: string): object 
     const responses: Record<string, object> = {};
     for (const [status, resp] of Object.entries(r.responses)) {
       const contentType = resp.contentType ?? 'application/json';
-      responses[status] = {
-        description: resp.description,
-        content: { [contentType]: { schema: resp.schema ? ref(resp.schema) : { type: 'string' } } },
-      };
+      responses[status] = status === '204'
+        ? { description: resp.description }
+        : { description: resp.description, content: { [contentType]: { schema: resp.schema ? ref(resp.schema) : { type: 'string' } } } };
     }
     responses['default'] = { description: 'any other error', content: { 'application/json': { schema: ref('Error') } } };
     const op: Record<string, unknown> = {

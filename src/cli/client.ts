@@ -85,6 +85,7 @@ export class ApiClient {
     const res = await this.send(method, path, body);
     if (!res.ok) return this.fail(res);
     const text = await res.text();
+    if (res.status === 204) return { status: 204, body: undefined as T };
     try {
       return { status: res.status, body: JSON.parse(text) as T };
     } catch {

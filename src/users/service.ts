@@ -62,7 +62,7 @@ export interface UserService {
   list(): Promise<UserView[]>;
   /** Creates a user or sets its password; true when created. REQUEST_INVALID for a weak password. */
   setPassword(name: string, password: string, actor: string, roles?: Record<string, Role>): Promise<boolean>;
-  /** A user changes its own password, proving the current one (UNAUTHORIZED otherwise); ends its other sessions. */
+  /** A user changes its own password, proving the current one (REQUEST_INVALID otherwise, backing off); ends its other sessions. */
   changeOwnPassword(name: string, current: string, password: string, keepSession?: string): Promise<void>;
   /** NOT_FOUND when there is no such user. Ends its sessions and revokes its personal tokens. */
   remove(name: string, actor: string): Promise<void>;
@@ -124,10 +124,16 @@ export function createUserService(o: UserServiceOptions): UserService {
       return created;
     },
     async changeOwnPassword(name, current, password, keepSession) {
+      // a wrong current password is the body's problem (the caller stays logged in), and backs off like a login
+      const key = `${name}\u0000password-change`;
+      const wait = throttle.wait(key, now());
+      if (wait > 0) throw new NubisError('RATE_LIMITED', `too many wrong current passwords; try again in ${Math.ceil(wait / 1000)} s`, { details: { retryAfterMs: wait } });
       const row = await store.users.get(name);
       if (!(await verifyPassword(current, row ? parsePasswordHash(row.password_json) : undefined))) {
-        throw new NubisError('UNAUTHORIZED', '$.current: the current password is wrong');
+        throttle.fail(key, now());
+        throw new NubisError('REQUEST_INVALID', '$.current: the current password is wrong', { details: { problems: ['$.current: the current password is wrong'] } });
       }
+      throttle.succeed(key);
       checkPasswordStrength(password);
       await store.users.put(name, JSON.stringify(await hashPassword(password, params)), now());
       const keep = keepSession !== undefined ? await store.users.session(sessionHash(keepSession)) : undefined;
@@ -175,6 +181,8 @@ export function createUserService(o: UserServiceOptions): UserService {
         throw new NubisError('UNAUTHORIZED', DENIED);
       }
       throttle.succeed(key);
+      // sessions nobody came back to are dropped here, not only when they are presented
+      await store.users.pruneSessions(t - times.absoluteMs, t - times.idleMs);
       const stored = parsePasswordHash(row!.password_json)!;
       if (needsRehash(stored, params)) await store.users.put(user, JSON.stringify(await hashPassword(password, params)), t);
       const secret = newSessionSecret();

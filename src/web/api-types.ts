@@ -247,6 +247,12 @@ export type EventList = {
     data?: {
       [key: string]: unknown;
     };
+    /** the tenant whose log (and hash chain) it is in */
+    tenant?: string;
+    /** sha256 over prevHash and the fields (src/store/event-chain.ts) */
+    hash?: string;
+    /** the hash of the tenant's previous event */
+    prevHash?: string;
   }[];
 };
 
@@ -2804,6 +2810,148 @@ export type DeploymentSpec = {
   };
 };
 
+export type ChainReportList = {
+  ok: boolean;
+  chains: {
+    tenant: string;
+    /** chained events checked */
+    checked: number;
+    /** events written before the chain existed (not verified) */
+    unchained: number;
+    /** hash of the newest event: keep a copy elsewhere to detect a rewrite of the whole tail */
+    head?: string;
+    /** id of the last event retention pruned; the first kept event links to its hash */
+    anchoredAfter?: number;
+    broken?: {
+      id: number;
+      reason: string;
+    };
+  }[];
+};
+
+export type LeakList = {
+  leaks: {
+    cloud: string;
+    kind: string;
+    id: string;
+    deployment?: string;
+    key?: string;
+    /** open | deleted | gone */
+    status: string;
+    reason: string;
+    firstSeen: string;
+    lastSeen: string;
+    endedAt?: string;
+    node?: string;
+    pricePerHour?: number;
+    deleteAt?: string;
+  }[];
+};
+
+export type LeakScan = {
+  leaks: {
+    cloud: string;
+    kind: string;
+    id: string;
+    deployment?: string;
+    key?: string;
+    /** open | deleted | gone */
+    status: string;
+    reason: string;
+    firstSeen: string;
+    lastSeen: string;
+    endedAt?: string;
+    node?: string;
+    pricePerHour?: number;
+    deleteAt?: string;
+  }[];
+  report?: {
+    clouds: number;
+    resources: number;
+    open: number;
+    found: number;
+    ended: number;
+    deleted: number;
+    failed: {
+      cloud: string;
+      error: string;
+    }[];
+  };
+};
+
+export type LeakPolicyInput = {
+  /** delete a leak this long after it was first seen; null or absent: report only */
+  deleteAfter?: string | number | null;
+  /** Nubis owns the whole project: untagged resources in it are judged too */
+  owned?: boolean;
+};
+
+export type LeakPolicyView = {
+  cloud: string;
+  deleteAfterMs?: number;
+  owned: boolean;
+};
+
+export type LeakPolicyList = {
+  policies: {
+    cloud: string;
+    deleteAfterMs?: number;
+    owned: boolean;
+  }[];
+};
+
+export type CostReport = {
+  from: string;
+  to: string;
+  by: "day" | "deployment";
+  unit: "micro";
+  /** integer micro-units of the clouds' currency */
+  totalMicros: number;
+  total: string;
+  rows: {
+    key: string;
+    micros: number;
+    ms: number;
+  }[];
+  /** node running time of offers without a known price */
+  unpricedMs: number;
+};
+
+export type BudgetInput = {
+  /** per calendar month (UTC), in the clouds' currency */
+  amount: number;
+  /** percentages that warn; default [80, 100] */
+  thresholds?: number[];
+  /** refuse new nodes while exceeded (running ones keep running) */
+  hardStop?: boolean;
+};
+
+export type BudgetView = {
+  amount: number;
+  thresholds: number[];
+  hardStop: boolean;
+  deployment?: string;
+  month: string;
+  spentMicros: number;
+  spent: string;
+  percent: number;
+  exceeded: boolean;
+};
+
+export type BudgetList = {
+  budgets: {
+    amount: number;
+    thresholds: number[];
+    hardStop: boolean;
+    deployment?: string;
+    month: string;
+    spentMicros: number;
+    spent: string;
+    percent: number;
+    exceeded: boolean;
+  }[];
+};
+
 /** Every operation: its path and query parameters, JSON body and success response. */
 export interface Operations {
   /** liveness check */
@@ -2893,7 +3041,7 @@ export interface Operations {
   /** audit events, oldest first: the newest `limit`, or with `after` the first `limit` after it */
   listEvents: {
     params: Record<string, never>;
-    query: { deployment?: string; kind?: string; after?: number; correlationId?: string; target?: string; limit?: number };
+    query: { deployment?: string; kind?: string; after?: number; correlationId?: string; target?: string; limit?: number; actor?: string; tenant?: string; since?: string; until?: string };
     body: undefined;
     response: EventList;
   };
@@ -3415,6 +3563,97 @@ export interface Operations {
     body: RestoreRequest;
     response: BackupRunView;
   };
+  /** every matching audit event, oldest first, as JSON lines (one event per line, with its hash and the previous one's) */
+  exportEvents: {
+    params: Record<string, never>;
+    query: { deployment?: string; kind?: string; after?: number; correlationId?: string; target?: string; actor?: string; tenant?: string; since?: string; until?: string };
+    body: undefined;
+    response: string;
+  };
+  /** walk the tenant's hash chain of events (the administrator: every tenant's, or `tenant`'s) and report the first broken link */
+  verifyEvents: {
+    params: Record<string, never>;
+    query: { tenant?: string };
+    body: undefined;
+    response: ChainReportList;
+  };
+  /** resources the leak guard found billing with nothing of Nubis needing them (open ones; all=true: deleted and gone too) */
+  listLeaks: {
+    params: Record<string, never>;
+    query: { all?: "true" | "false" };
+    body: undefined;
+    response: LeakList;
+  };
+  /** scan every cloud in use for leaks now; the tenant's open leaks after it */
+  scanLeaks: {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: undefined;
+    response: LeakScan;
+  };
+  /** the tenant's leak policies (a cloud without one: report only) */
+  listLeakPolicies: {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: undefined;
+    response: LeakPolicyList;
+  };
+  /** set what the leak guard does with leaks of a cloud (* for all): delete after a grace period, judge untagged resources */
+  putLeakPolicy: {
+    params: { cloud: string };
+    query: Record<string, never>;
+    body: LeakPolicyInput;
+    response: LeakPolicyView;
+  };
+  /** remove a leak policy (the cloud is reported only again) */
+  deleteLeakPolicy: {
+    params: { cloud: string };
+    query: Record<string, never>;
+    body: undefined;
+    response: Health;
+  };
+  /** what the tenant's nodes (price of their offer × running time) and priced leaked extras cost, by day or by deployment */
+  getCost: {
+    params: Record<string, never>;
+    query: { from?: string; to?: string; by?: "day" | "deployment" };
+    body: undefined;
+    response: CostReport;
+  };
+  /** the tenant's monthly budgets with what was spent this month */
+  listBudgets: {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: undefined;
+    response: BudgetList;
+  };
+  /** set the tenant's monthly budget */
+  putTenantBudget: {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: BudgetInput;
+    response: BudgetView;
+  };
+  /** remove the tenant's monthly budget (done when it has none) */
+  deleteTenantBudget: {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: undefined;
+    response: Health;
+  };
+  /** set a deployment's monthly budget */
+  putDeploymentBudget: {
+    params: { name: string };
+    query: Record<string, never>;
+    body: BudgetInput;
+    response: BudgetView;
+  };
+  /** remove a deployment's monthly budget */
+  deleteDeploymentBudget: {
+    params: { name: string };
+    query: Record<string, never>;
+    body: undefined;
+    response: Health;
+  };
   /** the image marketplace: entries endorsed in the tenant, with how each stands */
   listImageEntries: {
     params: Record<string, never>;
@@ -3863,6 +4102,19 @@ export const OPERATIONS = {
   drillBackup: { method: "POST", path: "/v1/deployments/{name}/backups/drill", auth: true, role: "operator" },
   getBackup: { method: "GET", path: "/v1/deployments/{name}/backups/{id}", auth: true, role: "viewer" },
   restoreBackup: { method: "POST", path: "/v1/deployments/{name}/backups/{id}/restore", auth: true, role: "operator" },
+  exportEvents: { method: "GET", path: "/v1/events/export", auth: true, role: "viewer" },
+  verifyEvents: { method: "GET", path: "/v1/events/verify", auth: true, role: "viewer" },
+  listLeaks: { method: "GET", path: "/v1/leaks", auth: true, role: "viewer" },
+  scanLeaks: { method: "POST", path: "/v1/leaks/scan", auth: true, role: "operator" },
+  listLeakPolicies: { method: "GET", path: "/v1/leaks/policies", auth: true, role: "viewer" },
+  putLeakPolicy: { method: "PUT", path: "/v1/leaks/policies/{cloud}", auth: true, role: "operator" },
+  deleteLeakPolicy: { method: "DELETE", path: "/v1/leaks/policies/{cloud}", auth: true, role: "operator" },
+  getCost: { method: "GET", path: "/v1/cost", auth: true, role: "viewer" },
+  listBudgets: { method: "GET", path: "/v1/budgets", auth: true, role: "viewer" },
+  putTenantBudget: { method: "PUT", path: "/v1/budgets", auth: true, role: "operator" },
+  deleteTenantBudget: { method: "DELETE", path: "/v1/budgets", auth: true, role: "operator" },
+  putDeploymentBudget: { method: "PUT", path: "/v1/budgets/{name}", auth: true, role: "operator" },
+  deleteDeploymentBudget: { method: "DELETE", path: "/v1/budgets/{name}", auth: true, role: "operator" },
   listImageEntries: { method: "GET", path: "/v1/images", auth: true, role: "viewer" },
   endorseImage: { method: "POST", path: "/v1/images", auth: true, role: "operator" },
   getImageEntry: { method: "GET", path: "/v1/images/{name}", auth: true, role: "viewer" },

@@ -157,7 +157,8 @@ test('a browser session: cookie, CSRF on unsafe calls, SSE with the cookie, logo
     assert.equal((await after.call('GET', '/v1/me')).status, 401);
     const again = await login(base, 'alice', OTHER, 'acme');
     const own = await again.call('POST', '/v1/me/password', { current: 'not-it-at-all', password: PASSWORD });
-    assert.equal(own.status, 401);
+    assert.equal(own.status, 400);
+    assert.match(own.json.error.message, /\$\.current: the current password is wrong/);
     assert.equal((await again.call('POST', '/v1/me/password', { current: OTHER, password: PASSWORD })).status, 204);
     assert.equal((await again.call('GET', '/v1/me')).status, 200, 'the session that changed the password stays');
     assert.equal((await call(admin, 'DELETE', '/v1/users/alice')).status, 204);

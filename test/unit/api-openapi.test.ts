@@ -14,7 +14,7 @@ interface Doc {
     responses: Record<string, { description: string; content?: Record<string, { schema: { $ref?: string } }> }>;
     security?: unknown[];
   }>>;
-  components: { schemas: Record<string, { type?: string }>; securitySchemes: Record<string, { type: string; scheme: string }> };
+  components: { schemas: Record<string, { type?: string }>; securitySchemes: Record<string, { type: string; scheme?: string }> };
   security: unknown[];
 }
 
@@ -42,7 +42,15 @@ test('the document is OpenAPI 3.1 with info, paths, schemas and bearer security'
   assert.equal(doc.info.title, 'Nubis API');
   assert.ok(doc.info.version);
   assert.deepEqual(doc.components.securitySchemes['bearer'], { type: 'http', scheme: 'bearer', description: 'the token in <data>/token, one from POST /v1/tokens, or a personal one (nubis login)' });
+  assert.deepEqual(doc.components.securitySchemes['session'], { type: 'apiKey', in: 'cookie', name: 'nubis_session', description: 'from POST /v1/login; unsafe methods also need the header X-CSRF-Token' });
   assert.deepEqual(doc.security, [{ bearer: [] }, { session: [] }]);
+  // every authenticated operation says the least role it needs (src/api/access-control.ts enforces it)
+  for (const ops of Object.values(doc.paths)) {
+    for (const op of Object.values(ops) as { security?: unknown[]; 'x-nubis-role'?: string; operationId: string }[]) {
+      if (op.security === undefined) assert.ok(['viewer', 'operator', 'admin'].includes(op['x-nubis-role'] ?? ''), `${op.operationId} has x-nubis-role`);
+      else assert.equal(op['x-nubis-role'], undefined);
+    }
+  }
   assert.equal(JSON.stringify(doc).includes('[Symbol'), false);
   const ids = new Set<string>();
   for (const [p, ops] of Object.entries(doc.paths)) {

@@ -40,7 +40,7 @@ interface OrderResult {
   deployment: DeploymentView;
 }
 
-const usage = 'nubis catalog publish <name> -f <spec.yaml> --parameters <schema.json|yaml> [--description <text>] [--tenants a,b] | list | show <name> | order <name> <deployment> [--param k=v…] [--wait] | withdraw <name> | orders';
+const usage = 'nubis catalog publish <name> -f <spec.yaml> --parameters <schema.json|yaml> [--description <text>] [--tenants a,b] | list | show <name> | order <name> <deployment> [--param k=v…] [--params-file f] [--wait] | withdraw <name> | orders';
 
 function readStructured(file: string, cwd: string, what: string): unknown {
   let text: string;
@@ -57,10 +57,13 @@ function readStructured(file: string, cwd: string, what: string): unknown {
 }
 
 /** `--param replicas=3`: typed by the template's schema; a value that does not convert goes as text, for the server's precise message. */
-function paramValues(args: Parsed, t: Template): Record<string, unknown> {
+function paramValues(ctx: CliContext, args: Parsed, t: Template): Record<string, unknown> {
   const raw = args.values['param'] as unknown;
   const list = raw === undefined ? [] : Array.isArray(raw) ? (raw as string[]) : [String(raw)];
-  const out: Record<string, unknown> = {};
+  const file = str(args, 'params-file');
+  const fromFile = file === undefined ? {} : readStructured(file, ctx.io.cwd, 'parameter values');
+  if (fromFile === null || typeof fromFile !== 'object' || Array.isArray(fromFile)) throw usageError(`--params-file ${file}: expected a mapping of parameter values`);
+  const out: Record<string, unknown> = { ...(fromFile as Record<string, unknown>) };
   for (const item of list) {
     const m = /^([^=]+)=([\s\S]*)$/.exec(item);
     if (!m) throw usageError(`--param: expected <name>=<value>, found ${JSON.stringify(item)}`);
@@ -93,14 +96,15 @@ export const catalogCommand: Command = {
     '--parameters <file>  (publish) the JSON Schema of the parameters (JSON or YAML)',
     '--description <text>  (publish) what the template gives',
     '--tenants <a,b>  (publish) offer it to these tenants only (default: every tenant)',
-    '--param <name>=<value>  (order) a parameter value; repeatable',
+    '--param <name>=<value>  (order) a parameter value; repeatable (a secret is better in --params-file: flags show in ps)',
+    '--params-file <file>  (order) parameter values as a JSON or YAML mapping; --param values override them',
     '--wait  (order) wait until the deployment is ready, then print its endpoints and credentials',
     '--timeout <duration>  how long --wait waits (default 10m)',
     outputHelp,
   ],
   options: {
     file: { type: 'string', short: 'f' }, parameters: { type: 'string' }, description: { type: 'string' }, tenants: { type: 'string' },
-    param: { type: 'string', multiple: true }, wait: { type: 'boolean' }, timeout: { type: 'string' }, ...outputOption,
+    param: { type: 'string', multiple: true }, 'params-file': { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' }, ...outputOption,
   },
   maxPositionals: 3,
   async run(ctx, args) {
@@ -151,7 +155,7 @@ export const catalogCommand: Command = {
         const n = required(name, `<name>\nusage: ${usage}`);
         const d = required(deployment, `<deployment>\nusage: ${usage}`);
         const t = await client.get<Template>(`/v1/catalog/${enc(n)}`);
-        const { body } = await client.request<OrderResult>('POST', `/v1/catalog/${enc(n)}/orders`, { deployment: d, params: paramValues(args, t) });
+        const { body } = await client.request<OrderResult>('POST', `/v1/catalog/${enc(n)}/orders`, { deployment: d, params: paramValues(ctx, args, t) });
         if (args.values['wait'] !== true) {
           print(body, () => `ordered ${n} v${body.order.version} as ${d} (order ${body.order.id}); \`nubis endpoints ${d}\` gives its access details once it is ready`);
           return 0;
