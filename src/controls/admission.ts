@@ -60,9 +60,16 @@ export function createPolicyAdmission(o: PolicyAdmissionOptions): Admission {
 
 /** Leases of deleted nodes become holds: subscribes to `instance.deleted`; returns the unsubscribe. */
 export function holdLeasesOfDeletedNodes(events: EventLog, addresses: AddressPools): () => void {
-  return events.subscribe({ kind: 'instance.deleted' }, (e) => {
+  const nodes = events.subscribe({ kind: 'instance.deleted' }, (e) => {
     if (e.target) void addresses.nodeGone(e.target).catch(() => undefined);
   });
+  const deployments = events.subscribe({ kind: 'deployment.forgotten' }, (e) => {
+    if (e.deployment) void addresses.deploymentGone(e.deployment).catch(() => undefined);
+  });
+  return () => {
+    nodes();
+    deployments();
+  };
 }
 
 /** The three controls and their admission port, as the server's composition root wires them. */

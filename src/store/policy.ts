@@ -86,13 +86,15 @@ export interface PolicyRepo {
   leases(tenant: string, pool?: string): Promise<AddressLeaseRow[]>;
   /**
    * The node's address in the pool: the one it already has (a hold of its key is taken back),
-   * else `pick` chooses among the addresses not leased or held (expired holds are freed
+   * else one held for its deployment (the hold ending soonest), else `pick` chooses among the addresses not leased or held (expired holds are freed
    * first). Resolves undefined when `pick` finds none. Throws on a concurrent insert of the same
    * address (the caller tries again).
    */
   leaseAddress(tenant: string, pool: string, deployment: string, nodeKey: string, now: number, pick: (taken: ReadonlySet<string>) => string | undefined): Promise<AddressLeaseRow | undefined>;
   /** Holds every lease of a node until `until`; resolves with the rows held. */
   holdNode(nodeKey: string, until: number): Promise<AddressLeaseRow[]>;
+  /** Holds every lease of a deployment (forgotten with its nodes) until `until`; resolves with the rows held. */
+  holdDeployment(deployment: string, until: number): Promise<AddressLeaseRow[]>;
   /** Holds one address until `until`; false when it is not leased. */
   holdAddress(tenant: string, pool: string, address: string, until: number): Promise<boolean>;
   releaseAddress(tenant: string, pool: string, address: string): Promise<boolean>;
@@ -224,6 +226,13 @@ export function createPolicyRepo(db: Kysely<Database>): PolicyRepo {
           return back;
         }
         await trx.deleteFrom('address_leases').where('tenant', '=', tenant).where('pool', '=', pool).where('state', '=', 'held').where('held_until', '<=', now).execute();
+        // an address held for this deployment goes to its new node first (the hold ending soonest)
+        const kept = await trx.selectFrom('address_leases').selectAll().where('tenant', '=', tenant).where('pool', '=', pool).where('deployment', '=', deployment).where('state', '=', 'held')
+          .orderBy('held_until').orderBy('address').executeTakeFirst();
+        if (kept) {
+          await trx.updateTable('address_leases').set({ node_key: nodeKey, state: 'leased', held_until: null, leased_at: now }).where('tenant', '=', tenant).where('pool', '=', pool).where('address', '=', kept.address).execute();
+          return { ...kept, node_key: nodeKey, state: 'leased', held_until: null, leased_at: now };
+        }
         const taken = new Set((await trx.selectFrom('address_leases').select('address').where('tenant', '=', tenant).where('pool', '=', pool).execute()).map((r) => r.address));
         const address = pick(taken);
         if (address === undefined) return undefined;
@@ -236,6 +245,13 @@ export function createPolicyRepo(db: Kysely<Database>): PolicyRepo {
       return db.transaction().execute(async (trx) => {
         const rows = await trx.selectFrom('address_leases').selectAll().where('node_key', '=', nodeKey).where('state', '=', 'leased').execute();
         await trx.updateTable('address_leases').set({ state: 'held', held_until: until }).where('node_key', '=', nodeKey).where('state', '=', 'leased').execute();
+        return rows.map((r) => ({ ...r, state: 'held', held_until: until }));
+      });
+    },
+    async holdDeployment(deployment, until) {
+      return db.transaction().execute(async (trx) => {
+        const rows = await trx.selectFrom('address_leases').selectAll().where('deployment', '=', deployment).where('state', '=', 'leased').execute();
+        await trx.updateTable('address_leases').set({ state: 'held', held_until: until }).where('deployment', '=', deployment).where('state', '=', 'leased').execute();
         return rows.map((r) => ({ ...r, state: 'held', held_until: until }));
       });
     },

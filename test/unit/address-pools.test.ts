@@ -3,7 +3,7 @@
  * NUBIS_TEST_STORE) on a virtual clock. A seeded random walk of leases, node deletions, holds,
  * releases and clock advances is checked against a model after every step: no address is ever
  * leased to two nodes, a node keeps its address while it is held (a new node of the same key
- * takes it back), a hold frees its address exactly when the clock passes its end, a release
+ * takes it back, and a new node of the deployment takes a held address first), a hold frees its address exactly when the clock passes its end, a release
  * frees it at once, and an exhausted pool refuses with ADDRESS_POOL_EXHAUSTED. Ranges parse
  * CIDR blocks and ranges with errors naming the path.
  */
@@ -13,18 +13,7 @@ import { createVirtualClock } from '../../src/clock/index.js';
 import { createAddressPools, firstFree, parseRanges } from '../../src/controls/index.js';
 import { isNubisError } from '../../src/errors/index.js';
 import { openTestStore } from '../helpers/postgres.js';
-
-/** mulberry32: a small seeded PRNG, so a failing walk can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './workflows-scheduler-helpers.js';
 
 test('ranges: CIDR blocks and ranges, overlaps and bad text refused with their path', () => {
   assert.deepEqual(parseRanges(['10.0.0.0/29', '10.0.1.5-10.0.1.6'], '$.ranges'), { ranges: ['10.0.0.0/29', '10.0.1.5-10.0.1.6'], size: 8 });
@@ -55,21 +44,32 @@ test('a random walk of leases, deletions, holds, releases and time never leases 
     const KEYS = Array.from({ length: 14 }, (_, i) => `web/app-${i}`);
     let exhausted = 0;
     let expiredSeen = 0;
+    let tookHeld = 0;
     for (let step = 0; step < 400; step++) {
       const key = KEYS[Math.floor(random() * KEYS.length)]!;
       const r = random();
       const where = `seed ${seed} step ${step}`;
       if (r < 0.45) {
         const had = model.get(key);
+        // holds that ended are freed by the lease itself
+        for (const [k, v] of model) if (v.until !== undefined && v.until <= clock.now()) model.delete(k);
         const used = [...model.values()].length;
+        // a new node takes the deployment's address held longest first
+        const kept = had ? undefined : [...model].filter(([, v]) => v.until !== undefined).sort(([, a], [, b]) => a.until! - b.until! || a.address.localeCompare(b.address))[0];
         try {
           const l = await pools.lease('default', 'p', 'web', key);
           if (had) assert.equal(l.address, had.address, `${where}: ${key} takes back its own address`);
+          if (kept) {
+            assert.equal(l.address, kept[1].address, `${where}: ${key} takes the held ${kept[1].address} of ${kept[0]}`);
+            model.delete(kept[0]);
+            tookHeld++;
+          }
           for (const [k, v] of model) if (k !== key) assert.notEqual(v.address, l.address, `${where}: ${l.address} already belongs to ${k}`);
           model.set(key, { address: l.address });
         } catch (e) {
           assert.ok(isNubisError(e) && e.code === 'ADDRESS_POOL_EXHAUSTED', `${where}: ${String(e)}`);
           assert.equal(had, undefined, `${where}: a node with an address is never refused`);
+          assert.equal(kept, undefined, `${where}: refused while an address was held for the deployment`);
           assert.equal(used, SIZE, `${where}: refused with ${used} of ${SIZE} taken`);
           exhausted++;
         }
@@ -79,9 +79,12 @@ test('a random walk of leases, deletions, holds, releases and time never leases 
         if (had && had.until === undefined) had.until = clock.now() + 5_000;
       } else if (r < 0.72) {
         const had = model.get(key);
-        if (had) {
+        if (had && had.until !== undefined && had.until > clock.now()) {
           await pools.release('default', 'p', had.address, by);
           model.delete(key);
+        } else if (had && had.until === undefined) {
+          // a leased address is its node's: releasing it is refused
+          await assert.rejects(pools.release('default', 'p', had.address, by), (e: unknown) => isNubisError(e) && e.code === 'CONFLICT', where);
         }
       } else {
         await clock.advance(Math.floor(random() * 3_000));
@@ -109,6 +112,7 @@ test('a random walk of leases, deletions, holds, releases and time never leases 
     }
     assert.ok(exhausted > 0, 'the walk filled the pool at least once');
     assert.ok(expiredSeen > 0, 'some holds ended on the clock');
+    assert.ok(tookHeld > 0, 'some new nodes took a held address');
   } finally {
     await store.close();
   }
@@ -123,6 +127,8 @@ test('a hold by request keeps the address past the pool\'s hold time; a pool wit
     await pools.putPool('default', 'q', { ranges: ['10.2.0.0/30'], holdMs: 1_000 }, by);
     const a = await pools.lease('default', 'q', 'db', 'db/pg-1');
     assert.equal(a.address, '10.2.0.1');
+    await assert.rejects(pools.hold('default', 'q', a.address, 60_000, by), (e: unknown) => isNubisError(e) && e.code === 'CONFLICT' && e.message.includes('leased to node db/pg-1'));
+    await pools.nodeGone('db/pg-1');
     const held = await pools.hold('default', 'q', a.address, 60_000, by);
     assert.equal(held.state, 'held');
     await clock.advance(59_999);

@@ -3,8 +3,8 @@
  * pools of IPv4 addresses (./ranges.ts) set by the administrator. A node whose template asks
  * for an address from a pool (`address: { pool }`) gets a lease before it is created; when the
  * node is deleted, the lease becomes a hold: the address stays its deployment's for the pool's
- * hold time (a new node of the same key takes it back), then it is freed. A person can hold an
- * address longer or release it at once.
+ * hold time (the deployment's next new node takes it, before any free address), then it is freed. A person can hold a
+ * held address longer or release it at once; a leased one is its node's until the node goes.
  *
  * No address is ever leased twice: a lease is a row keyed by (tenant, pool, address)
  * (src/store/policy.ts). Holds end on the Clock: `expire()` frees every hold whose time has
@@ -50,11 +50,17 @@ export interface AddressPools {
   leases(tenant: string, pool?: string): Promise<AddressLeaseView[]>;
   /** The node's address from the pool (the same one on every call for that node); ADDRESS_POOL_EXHAUSTED, NOT_FOUND for no such pool. */
   lease(tenant: string, pool: string, deployment: string, nodeKey: string): Promise<AddressLeaseView>;
-  /** Holds a leased (or held) address for `forMs` from now (default: the pool's hold time). */
+  /**
+   * Holds a held address for `forMs` from now (default: the pool's hold time). CONFLICT for an
+   * address leased to a node: it is held when its node goes.
+   */
   hold(tenant: string, pool: string, address: string, forMs: number | undefined, by: Actor): Promise<AddressLeaseView>;
+  /** Frees a held address now. CONFLICT for an address leased to a node (remove the node first). */
   release(tenant: string, pool: string, address: string, by: Actor): Promise<void>;
   /** The node is gone: each of its leases becomes a hold for its pool's hold time. */
   nodeGone(nodeKey: string): Promise<void>;
+  /** The deployment was forgotten with its nodes: each of its leases becomes a hold. */
+  deploymentGone(deployment: string): Promise<void>;
   /** Frees the holds whose time has come; resolves with how many. */
   expire(): Promise<number>;
   start(): void;
@@ -96,6 +102,19 @@ export function createAddressPools(o: { store: Store; clock: Clock; events?: Eve
     const l = (await repo.leases(tenant, pool)).find((r) => r.address === address);
     if (!l) throw new NubisError('NOT_FOUND', `address ${JSON.stringify(address)} of pool ${pool} is not leased or held`);
     return l;
+  };
+
+  const leasedConflict = (tenant: string, l: AddressLeaseRow, what: string): NubisError =>
+    new NubisError('CONFLICT', `address ${l.address} of pool ${l.pool} is leased to node ${localText(tenant, l.node_key)}; ${what}`);
+  /** Rows just held (until far ahead): each held for its own pool's hold time from now. */
+  const holdEach = async (rows: AddressLeaseRow[], why: string): Promise<void> => {
+    const now = o.clock.now();
+    for (const row of rows) {
+      const p = await repo.pool(row.tenant, row.pool);
+      const until = now + Number(p?.hold_ms ?? 0);
+      await repo.holdAddress(row.tenant, row.pool, row.address, until);
+      await audit(row.tenant, { actor: 'engine' }, 'address.held', row.address, `${localText(row.tenant, why)}; held for its deployment until ${iso(until)}`, { pool: row.pool, until: iso(until) });
+    }
   };
 
   const service: AddressPools = {
@@ -149,7 +168,8 @@ export function createAddressPools(o: { store: Store; clock: Clock; events?: Eve
     },
     async hold(tenant, pool, address, forMs, by) {
       const p = await mustPool(tenant, pool);
-      await mustLease(tenant, pool, address);
+      const l = await mustLease(tenant, pool, address);
+      if (l.state === 'leased') throw leasedConflict(tenant, l, 'it is held for its deployment when the node goes; hold it longer then');
       const ms = forMs ?? Number(p.hold_ms);
       if (!Number.isSafeInteger(ms) || ms < 0 || ms > MAX_HOLD_MS) throw new NubisError('REQUEST_INVALID', `$.forMs: expected an integer from 0 to ${MAX_HOLD_MS}`);
       const until = o.clock.now() + ms;
@@ -159,18 +179,16 @@ export function createAddressPools(o: { store: Store; clock: Clock; events?: Eve
     },
     async release(tenant, pool, address, by) {
       await mustPool(tenant, pool);
+      const l = await mustLease(tenant, pool, address);
+      if (l.state === 'leased') throw leasedConflict(tenant, l, 'remove the node first (scale in or destroy)');
       if (!(await repo.releaseAddress(tenant, pool, address))) throw new NubisError('NOT_FOUND', `address ${JSON.stringify(address)} of pool ${pool} is not leased or held`);
       await audit(tenant, by, 'address.released', address, 'released by request', { pool });
     },
     async nodeGone(nodeKey) {
-      const now = o.clock.now();
-      // each lease held for its own pool's hold time
-      for (const row of await repo.holdNode(nodeKey, now + MAX_HOLD_MS)) {
-        const p = await repo.pool(row.tenant, row.pool);
-        const until = now + Number(p?.hold_ms ?? 0);
-        await repo.holdAddress(row.tenant, row.pool, row.address, until);
-        await audit(row.tenant, { actor: 'engine' }, 'address.held', row.address, `node ${localText(row.tenant, nodeKey)} is gone; held for its deployment until ${iso(until)}`, { pool: row.pool, until: iso(until) });
-      }
+      await holdEach(await repo.holdNode(nodeKey, o.clock.now() + MAX_HOLD_MS), `node ${nodeKey} is gone`);
+    },
+    async deploymentGone(deployment) {
+      await holdEach(await repo.holdDeployment(deployment, o.clock.now() + MAX_HOLD_MS), `deployment ${deployment} was forgotten`);
     },
     async expire() {
       const rows = await repo.expireHolds(o.clock.now());
