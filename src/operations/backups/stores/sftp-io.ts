@@ -26,7 +26,7 @@ export interface Channel {
 export const sftpOps = ({ sftp: s, gone }: Channel) => {
   const call = <T>(f: (cb: (err: SftpError | undefined | null, v: T) => void) => void): Promise<T> =>
     Promise.race([new Promise<T>((resolve, reject) => f((err, v) => (err ? reject(err) : resolve(v)))), gone]);
-  return {
+  const ops = {
   open: (p: string, flags: 'w' | 'r', mode?: number) => call<Buffer>((cb) => s.open(p, flags, mode === undefined ? {} : { mode }, cb)),
   close: (h: Buffer) => call<void>((cb) => s.close(h, cb)),
   fstat: (h: Buffer) => call<Stats>((cb) => s.fstat(h, cb)),
@@ -36,8 +36,21 @@ export const sftpOps = ({ sftp: s, gone }: Channel) => {
   readdir: (p: string) => call<FileEntryWithStats[]>((cb) => s.readdir(p, cb)),
   fsync: (h: Buffer) => call<void>((cb) => s.ext_openssh_fsync(h, cb)),
   statvfs: (p: string) => call<{ f_frsize: number; f_bavail: number }>((cb) => s.ext_openssh_statvfs(p, cb)),
-  /** Atomic replace (posix-rename@openssh.com) where offered; plain RENAME (fails on an existing target) otherwise. */
-  rename: (from: string, to: string) => call<void>((cb) => (hasExt(s, 'posix-rename@openssh.com') ? s.ext_openssh_rename(from, to, cb) : s.rename(from, to, cb))),
+  };
+  const rename = (from: string, to: string): Promise<void> => call<void>((cb) => s.rename(from, to, cb));
+  return {
+    ...ops,
+    /**
+     * Moves `from` over `to`: atomically with posix-rename@openssh.com where offered; otherwise
+     * RENAME, which SFTP v3 refuses over an existing file, so then the old one is removed first.
+     */
+    replace: async (from: string, to: string): Promise<void> => {
+      if (hasExt(s, 'posix-rename@openssh.com')) return call<void>((cb) => s.ext_openssh_rename(from, to, cb));
+      await rename(from, to).catch(async () => {
+        await ops.unlink(to).catch(() => {});
+        await rename(from, to);
+      });
+    },
   };
 };
 
