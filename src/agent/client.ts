@@ -12,16 +12,10 @@ import { ERROR_CODES, NubisError, type ErrorCode } from '../errors/index.js';
 import type { HandlerName } from '../model/types.js';
 import type { AgentClient, AgentStatus, JobFeed, JobInfo, JobStatusList, StepRequest, StepResult } from './protocol.js';
 import { agentClientOptions, type AgentTlsClient } from './tls/index.js';
+import { fetchArchive, pushArchive } from './archive-client.js';
 
-/** How the control plane dials an agent: its TLS pin for an `https:` URL, nothing for `http:` (local). */
-export type AgentTransport = AgentTlsClient | undefined;
-
-/** An HTTP or HTTPS request to `url`, pinned by `tls` when the URL is `https:`. */
-export function agentRequest(url: URL, tls: AgentTransport, options: RequestOptions, onResponse: (res: IncomingMessage) => void): ClientRequest {
-  if (url.protocol !== 'https:') return httpRequest(url, options, onResponse);
-  if (!tls) throw new NubisError('AGENT_UNREACHABLE', `agent at ${url.origin} speaks TLS but this control plane has no certificate for it`, { retryable: false });
-  return httpsRequest(url, { ...options, ...agentClientOptions(tls) }, onResponse);
-}
+export { agentRequest, type AgentTransport } from './request.js';
+import { agentRequest, type AgentTransport } from './request.js';
 
 /** How long one long-poll request waits on the agent. */
 const POLL_MS = 20_000;
@@ -148,6 +142,8 @@ export function createHttpAgentClient(url: string, token: string, tls?: AgentTra
       if (r.status < 200 || r.status > 299) throw replyError(r, base);
       return r.text;
     },
+    archive: (instance, paths, signal) => fetchArchive(base, tls, token, instance, paths, signal),
+    extract: (instance, body, signal) => pushArchive(base, tls, token, instance, body, signal),
   };
 }
 

@@ -196,6 +196,17 @@ export interface JobStatusList {
   pending: JobFeedRecord[];
 }
 
+/** A tar of instance files streamed from the node (./archive.ts). */
+export interface InstanceArchive {
+  /**
+   * The tar's bytes. Iterating fails at the end when the body was cut, tar failed on the node, or
+   * the bytes differ from the agent's own count (BACKUP_VERIFY_FAILED).
+   */
+  bytes: AsyncIterable<Uint8Array>;
+  /** Once `bytes` ended: the size and SHA-256 the agent recorded as it sent them. */
+  source(): { sizeBytes: number; sha256: string } | undefined;
+}
+
 export interface AgentClient {
   /** Runs a step and waits for it to end (or `timeoutMs` plus a margin). */
   runStep(req: StepRequest, signal: AbortSignal): Promise<StepResult>;
@@ -220,4 +231,10 @@ export interface AgentClient {
   answerJobs?(answers: readonly JobAnswer[], signal: AbortSignal): Promise<void>;
   /** The output of one try (by jobId, or by workflow, path and try number); '' when there is none. */
   jobLogs?(job: string | { workflow: string; path: string; tryNo: number }, signal: AbortSignal): Promise<string>;
+
+  // Instance archives for backups (optional: an agent without them is backed up by snapshots only).
+  /** A tar of `paths` (relative to the instance directory), streamed. */
+  archive?(instance: string, paths: string[], signal: AbortSignal): Promise<InstanceArchive>;
+  /** Extracts a tar into the instance directory; resolves with the size and SHA-256 the agent received. */
+  extract?(instance: string, body: AsyncIterable<Uint8Array>, signal: AbortSignal): Promise<{ sizeBytes: number; sha256: string }>;
 }

@@ -12,6 +12,7 @@
  *   GET  /v1/steps/<runId>?waitMs=N             StepResult of a known run, 404 NOT_FOUND otherwise
  *   POST /v1/instances/<instance>/stop          kills the supervised process → `{ ok: true }`
  *   GET  /v1/instances/<instance>/logs[?step=S] text/plain; 404 when there is no log
+ *   GET|PUT /v1/instances/<instance>/archive    a tar of instance paths out, or in (backups; ./archive.ts)
  *   /v1/monitors…, /v1/metrics…                 monitors, pulled samples, push (./sensors/agent-metrics.ts)
  *   POST /v1/jobs                               body JobRequest → JobInfo (starts the job, returns at once; ./jobs.ts)
  *   GET  /v1/jobs                               JobStatusList
@@ -30,6 +31,7 @@ import type { TLSSocket } from 'node:tls';
 import { ERROR_CODES, type ErrorCode } from '../errors/index.js';
 import { BootstrapRefused, type AgentBootstrap } from './bootstrap.js';
 import { createJobRunner, type JobRunner } from './jobs.js';
+import { checkArchivePath, instanceDirOf, receiveArchive, sendArchive } from './archive.js';
 import { createNodeRunner, type NodeRunner, type RunnerOptions } from './runner.js';
 import { startAgentMetrics } from './sensors/agent-metrics.js';
 import { agentServerOptions, isControlPlane, type AgentServerTls } from './tls/index.js';
@@ -229,6 +231,18 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
         allow('POST');
         await runner.stopInstance(name);
         return send(res, 200, { ok: true });
+      }
+      if (parts[3] === 'archive') {
+        const dir = instanceDirOf(opts.sandbox, name);
+        if (method === 'PUT') {
+          const r = await receiveArchive(req, dir);
+          if (r.exit !== 0) throw new HttpError('REQUEST_INVALID', `tar could not extract the archive (exit ${r.exit}): ${r.error}`);
+          return send(res, 200, { sizeBytes: r.sizeBytes, sha256: r.sha256 });
+        }
+        allow('GET');
+        const paths = url.searchParams.getAll('path').map((p, i) => checkArchivePath(p, `path[${i}]`));
+        if (paths.length === 0) throw new HttpError('REQUEST_INVALID', 'path: name at least one path of the instance directory');
+        return sendArchive(res, dir, paths);
       }
       if (parts[3] === 'logs') {
         allow('GET');

@@ -1,8 +1,10 @@
 /**
  * Bearer-token authentication. Only the sha256 of a token is stored; the token itself is
  * shown once, in `<dataDir>/token` (mode 0600), when the first server start creates it.
- * Every token acts in one tenant: the first (`admin`) in `default`; the admin mints tokens for
- * other tenants (`POST /v1/tokens`), whose value is shown once in that answer.
+ * Every token acts in one tenant with one role: the first (`admin`) is admin of `default`; the
+ * administrator mints tokens for any tenant (`POST /v1/tokens`), a user personal ones for itself
+ * (`POST /v1/me/tokens`), whose value is shown once in that answer. Who a token is, is checked
+ * in src/api/access-control.ts.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -10,6 +12,7 @@ import path from 'node:path';
 import { NubisError } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 import { DEFAULT_TENANT } from '../registry/types.js';
+import type { Role } from '../users/index.js';
 
 /** The name of the token `ensureToken` creates; callers using it act as `user:admin`. */
 export const BOOTSTRAP_TOKEN_NAME = 'admin';
@@ -43,65 +46,15 @@ export async function ensureToken(store: Store, dataDir: string): Promise<string
   return token;
 }
 
-/** Who a verified token speaks for. */
-export interface TokenIdentity {
-  /** `user:<token name>`. */
-  actor: string;
-  /** The tenant the token acts in: the registries (clouds, offers, images, locations, credentials) it sees. */
-  tenant: string;
-  /** Whether the token may mint tokens for other tenants: the bootstrap `admin` of tenant `default`. */
-  admin: boolean;
-}
-
-export interface Authenticator {
-  /** Resolves to the caller's identity; throws UNAUTHORIZED otherwise. */
-  authenticate(authorization: string | undefined): Promise<TokenIdentity>;
-}
-
-/** Whether a token of this name and tenant is the administrator (may mint tokens). */
-export function isAdmin(name: string, tenant: string): boolean {
-  return name === BOOTSTRAP_TOKEN_NAME && tenant === DEFAULT_TENANT;
-}
-
 /**
- * Mints a token for a tenant: 32 random bytes (base64url), only its sha256 stored. Returns
- * the token, which nobody can see again. CONFLICT when the tenant already has a token of
- * that name (so there is only ever one `admin` of `default`).
+ * Mints a token for a tenant with a role (default operator): 32 random bytes (base64url), only
+ * its sha256 stored. Returns the token, which nobody can see again. CONFLICT when the tenant
+ * already has a token of that name (so there is only ever one `admin` of `default`).
+ * A personal token names its `user`: it never acts with more than the user's role in the tenant.
  */
-export async function mintToken(store: Store, name: string, tenant: string): Promise<string> {
+export async function mintToken(store: Store, name: string, tenant: string, role: Role = 'operator', user?: string): Promise<string> {
   if (await store.tokenExists(name, tenant)) throw new NubisError('CONFLICT', `tenant ${JSON.stringify(tenant)} already has a token named ${JSON.stringify(name)}`);
   const token = crypto.randomBytes(32).toString('base64url');
-  await store.createToken(name, hashToken(token), tenant);
+  await store.users.createTokenFor({ id: crypto.randomUUID(), name, hash: hashToken(token), tenant, role, user: user ?? null, at: Date.now() });
   return token;
-}
-
-/**
- * Checks bearer tokens against the store. Verified hashes are remembered and later matched
- * with a constant-time comparison; an unknown hash is looked up in the store (which compares
- * hashes of secrets, so its timing says nothing about a token).
- * The caller acts as `user:<token name>` (the first token is named `admin`) in the token's
- * tenant (the first token's is `default`).
- *
- * A 401 says what is wrong with the header and nothing about the server: no path, no file
- * (the CLI tells its local user where its token is).
- */
-export function createAuthenticator(store: Store): Authenticator {
-  const verified: { hash: Buffer; name: string; tenant: string }[] = [];
-  const deny = (why: string): NubisError => new NubisError('UNAUTHORIZED', `${why}; send "Authorization: Bearer <token>"`);
-  return {
-    async authenticate(header) {
-      if (header === undefined || header.trim() === '') throw deny('missing bearer token');
-      const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-      if (!m) throw deny('the Authorization header is not a bearer token');
-      const hash = Buffer.from(hashToken(m[1]!), 'hex');
-      let owner: { name: string; tenant: string } | undefined;
-      for (const v of verified) if (crypto.timingSafeEqual(v.hash, hash)) owner = { name: v.name, tenant: v.tenant };
-      if (owner === undefined) {
-        owner = await store.tokenOwner(hash.toString('hex'));
-        if (owner === undefined) throw deny('invalid bearer token');
-        if (verified.length < 100) verified.push({ hash, ...owner });
-      }
-      return { actor: `user:${owner.name}`, tenant: owner.tenant, admin: isAdmin(owner.name, owner.tenant) };
-    },
-  };
 }

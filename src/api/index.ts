@@ -8,3 +8,4 @@ export type { ApiServer, ApiServerOptions, InjectRequest, InjectResponse } from 
 export { ensureToken, hashToken, tokenFile, BOOTSTRAP_TOKEN_NAME } from './auth.js';
 export { buildOpenApi } from './openapi.js';
 export type { Route } from './router.js';
+export { describeValue } from './validate.js';

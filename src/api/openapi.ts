@@ -6,6 +6,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { ERROR_CODES } from '../errors/index.js';
 import type { Route } from './router.js';
 import { NAMED_SCHEMAS } from './schemas.js';
+import { requiredRole } from './access-control.js';
 
 /** Plain JSON of a TypeBox schema (drops TypeBox's symbol keys). */
 function plain(s: TSchema): object {
@@ -41,6 +42,11 @@ export function buildOpenApi(routes: readonly Route[], version: string): object 
     };
     if (r.body) op['requestBody'] = { required: true, content: { 'application/json': { schema: ref(r.body) } } };
     if (!r.auth) op['security'] = [];
+    // [users] the least role in the caller's tenant (enforced by ./access-control.ts)
+    else {
+      op['x-nubis-role'] = requiredRole(r);
+      if (r.installation) op['x-nubis-installation'] = true;
+    }
     (paths[r.path] ??= {})[r.method.toLowerCase()] = op;
   }
   const schemas: Record<string, object> = {};
@@ -53,15 +59,18 @@ export function buildOpenApi(routes: readonly Route[], version: string): object 
       description:
         'Runs applications on IaaS clouds. Every error is `{ "error": { code, message, retryable, details? } }`; codes: ' +
         Object.keys(ERROR_CODES).join(', ') +
-        '. Every response carries `x-correlation-id` (the client\'s, or a new one).',
+        '. Every response carries `x-correlation-id` (the client\'s, or a new one). Each operation\'s `x-nubis-role` is the least role (viewer < operator < admin) it needs in the caller\'s tenant; `x-nubis-installation` marks those for the installation administrator (an admin of tenant default).',
     },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     servers: [{ url: '/' }],
-    security: [{ bearer: [] }],
+    security: [{ bearer: [] }, { session: [] }],
     paths,
     components: {
       schemas,
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the token in <data>/token' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'the token in <data>/token, one from POST /v1/tokens, or a personal one (nubis login)' },
+        session: { type: 'apiKey', in: 'cookie', name: 'nubis_session', description: 'from POST /v1/login; unsafe methods also need the header X-CSRF-Token' },
+      },
     },
   };
 }

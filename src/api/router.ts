@@ -6,6 +6,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { NubisError } from '../errors/index.js';
 import type { Caller } from '../engine/views.js';
+import type { Identity, Role } from '../users/index.js';
 import { describeSchema, describeValue } from './validate.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -31,6 +32,10 @@ export interface RouteContext {
   query: Record<string, string | number | undefined>;
   body: unknown;
   caller: Caller;
+  /** Who is calling, with its role; absent on routes without auth. */
+  identity?: Identity;
+  /** The client's address (for login throttling), and whether it came over TLS. */
+  client: { address: string; tls: boolean };
   headers: Record<string, string | string[] | undefined>;
   /** Aborted when the client disconnects. */
   signal: AbortSignal;
@@ -47,8 +52,8 @@ export interface StreamSink {
   end(): void;
 }
 
-/** A JSON reply, or `undefined` when the handler streamed its own response. */
-export type Reply = { status: number; body: unknown } | undefined;
+/** A JSON reply (204: no body), or `undefined` when the handler streamed its own response. */
+export type Reply = { status: number; body: unknown; headers?: Record<string, string> } | undefined;
 
 export interface Route {
   method: Method;
@@ -56,8 +61,15 @@ export interface Route {
   path: string;
   operationId: string;
   summary: string;
-  /** Whether a bearer token is required. */
+  /** Whether a caller must authenticate (a bearer token or a session cookie). */
   auth: boolean;
+  /**
+   * The least role in the caller's tenant this operation needs (src/api/access-control.ts
+   * enforces it for every route). Default: viewer for GET, operator for the other methods.
+   */
+  role?: Role;
+  /** Only the admin of tenant `default` (the installation's administrator) may call it. */
+  installation?: boolean;
   params?: Record<string, ParamSpec>;
   query?: Record<string, ParamSpec>;
   /** Name in NAMED_SCHEMAS of the JSON request body, when the operation takes one. */

@@ -36,7 +36,7 @@ const dep = (c: RouteContext): string => callerDeployment(c.caller, c.params['na
 export function buildAccessRoutes(cp: ControlPlane): Route[] {
   return [
     {
-      method: 'GET', path: '/v1/deployments/{name}/access', operationId: 'getAccess',
+      method: 'GET', path: '/v1/deployments/{name}/access', operationId: 'getAccess', role: 'operator',
       summary: 'endpoints and generated credentials of a deployment; the credential values only in the first read after it became ready', auth: true,
       params: { name: { schema: Type.String({ pattern: NAME_PATTERN }), description: 'deployment name', required: true } },
       responses: {

@@ -97,7 +97,7 @@ export function buildAlertRoutes(alerts: AlertsService | undefined): Route[] {
       handle: async (c) => ({ status: 200, body: { channels: svc().listChannels(callerTenant(c.caller), depOf(c)) } }),
     },
     {
-      method: 'PUT', path: '/v1/alerts/channels/{name}', operationId: 'putAlertChannel', summary: 'create or change an alert channel; an inline secret is sealed at rest', auth: true,
+      method: 'PUT', path: '/v1/alerts/channels/{name}', operationId: 'putAlertChannel', role: 'admin', summary: 'create or change an alert channel; an inline secret is sealed at rest', auth: true,
       params: name, body: 'AlertChannelInput', responses: { 200: ok('AlertChannelView', 'changed'), 201: ok('AlertChannelView', 'created'), ...errors },
       handle: async (c) => {
         const r = await svc().putChannel(callerTenant(c.caller), c.params['name']!, c.body, who(c));
@@ -105,7 +105,7 @@ export function buildAlertRoutes(alerts: AlertsService | undefined): Route[] {
       },
     },
     {
-      method: 'DELETE', path: '/v1/alerts/channels/{name}', operationId: 'deleteAlertChannel', summary: 'remove an alert channel', auth: true,
+      method: 'DELETE', path: '/v1/alerts/channels/{name}', operationId: 'deleteAlertChannel', role: 'admin', summary: 'remove an alert channel', auth: true,
       params: name, responses: { 200: ok('Health', 'removed'), ...errors, 404: notFound },
       handle: async (c) => {
         await svc().deleteChannel(callerTenant(c.caller), c.params['name']!, who(c));

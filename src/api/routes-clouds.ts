@@ -186,7 +186,7 @@ export function buildCloudRoutes(cp: ControlPlane): Route[] {
       handle: async (c) => ({ status: 200, body: reg().getCloud(tenantOf(c), c.params['name']!) }),
     },
     {
-      method: 'PUT', path: '/v1/clouds/{name}', operationId: 'putCloud', summary: 'register or change a cloud, then discover its offers', auth: true,
+      method: 'PUT', path: '/v1/clouds/{name}', operationId: 'putCloud', role: 'admin', summary: 'register or change a cloud, then discover its offers', auth: true,
       params: name,
       body: 'CloudInput',
       responses: {
@@ -202,7 +202,7 @@ export function buildCloudRoutes(cp: ControlPlane): Route[] {
       },
     },
     {
-      method: 'DELETE', path: '/v1/clouds/{name}', operationId: 'deleteCloud', summary: 'remove a registered cloud and its entries', auth: true,
+      method: 'DELETE', path: '/v1/clouds/{name}', operationId: 'deleteCloud', role: 'admin', summary: 'remove a registered cloud and its entries', auth: true,
       params: name,
       responses: { 200: ok('Removed'), ...errors, ...notFound('cloud'), 409: { description: 'nodes are placed on it', schema: 'Error' } },
       handle: async (c) => {
@@ -211,7 +211,7 @@ export function buildCloudRoutes(cp: ControlPlane): Route[] {
       },
     },
     {
-      method: 'POST', path: '/v1/clouds/{name}/discover', operationId: 'discoverCloud', summary: 'run discovery now', auth: true,
+      method: 'POST', path: '/v1/clouds/{name}/discover', operationId: 'discoverCloud', role: 'admin', summary: 'run discovery now', auth: true,
       params: name,
       responses: { 200: ok('DiscoveryReport'), ...errors, ...notFound('cloud') },
       handle: async (c) => ({ status: 200, body: await reg().discover(tenantOf(c), c.params['name']!, c.caller) }),
@@ -243,7 +243,7 @@ export function buildCloudRoutes(cp: ControlPlane): Route[] {
       },
     },
     {
-      method: 'PUT', path: '/v1/credentials/{name}', operationId: 'putCredential', summary: 'store a credential sealed (the answer names its fields only)', auth: true,
+      method: 'PUT', path: '/v1/credentials/{name}', operationId: 'putCredential', role: 'admin', summary: 'store a credential sealed (the answer names its fields only)', auth: true,
       params: { name: Name('credential name') },
       body: 'CredentialInput',
       responses: { 200: ok('CredentialView', 'the credential changed'), 201: ok('CredentialView', 'the credential was stored'), ...errors, ...bodyErrors },
@@ -253,7 +253,7 @@ export function buildCloudRoutes(cp: ControlPlane): Route[] {
       },
     },
     {
-      method: 'DELETE', path: '/v1/credentials/{name}', operationId: 'deleteCredential', summary: 'remove a credential', auth: true,
+      method: 'DELETE', path: '/v1/credentials/{name}', operationId: 'deleteCredential', role: 'admin', summary: 'remove a credential', auth: true,
       params: { name: Name('credential name') },
       responses: { 200: ok('Removed'), ...errors, ...notFound('credential'), 409: { description: 'a cloud uses it', schema: 'Error' } },
       handle: async (c) => {
@@ -272,14 +272,14 @@ export function buildCloudRoutes(cp: ControlPlane): Route[] {
         handle: async (c) => ({ status: 200, body: { [k.plural]: reg()[k.plural](tenantOf(c), c.params['name']!) } }),
       },
       {
-        method: 'PUT', path: `/v1/clouds/{name}/${k.plural}/{id}`, operationId: `put${cap}`, summary: `add or replace a ${k.kind} by hand (kept across discovery refreshes)`, auth: true,
+        method: 'PUT', path: `/v1/clouds/{name}/${k.plural}/{id}`, operationId: `put${cap}`, role: 'admin', summary: `add or replace a ${k.kind} by hand (kept across discovery refreshes)`, auth: true,
         params: { ...name, id: EntryId },
         body: k.input,
         responses: { 200: ok(k.one), ...errors, ...notFound('cloud'), ...bodyErrors },
         handle: async (c) => ({ status: 200, body: await reg().putEntry(tenantOf(c), c.params['name']!, k.kind, c.params['id']!, c.body, c.caller) }),
       },
       {
-        method: 'DELETE', path: `/v1/clouds/{name}/${k.plural}/{id}`, operationId: `delete${cap}`, summary: `remove a ${k.kind}`, auth: true,
+        method: 'DELETE', path: `/v1/clouds/{name}/${k.plural}/{id}`, operationId: `delete${cap}`, role: 'admin', summary: `remove a ${k.kind}`, auth: true,
         params: { ...name, id: EntryId },
         responses: { 200: ok('Removed'), ...errors, ...notFound(k.kind) },
         handle: async (c) => {

@@ -19,6 +19,8 @@ import { buildOperationRoutes } from './routes-operations.js';
 import type { WorkflowsController } from '../workflows/index.js';
 import { buildRecoveryRoutes } from './routes-recovery.js';
 // [backups] entries below (helper h/backups; keep them under this line)
+import { buildBackupRoutes } from './routes-backups.js';
+import type { Backups } from '../operations/index.js';
 
 // [stores] entries below (helper h/stores; keep them under this line)
 
@@ -51,6 +53,8 @@ export interface RouteDeps {
   /** Recovery ladders (src/operations/recovery); their routes answer 503 without it. */
   recovery?: Recovery;
   // [backups] entries below (helper h/backups; keep them under this line)
+  /** Backups, restores and drills (src/operations/backups); their routes answer 503 without it. */
+  backups?: Backups;
 
   // [stores] entries below (helper h/stores; keep them under this line)
 
@@ -266,6 +270,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
     ...buildOperationRoutes(cp),
     ...buildRecoveryRoutes(deps.recovery),
     // [backups] entries below (helper h/backups; keep them under this line)
+    ...buildBackupRoutes(deps.backups),
 
     // [stores] entries below (helper h/stores; keep them under this line)
 

@@ -13,9 +13,12 @@ import type { NubisEvent } from '../events/index.js';
 import { CLOUD_SCHEMAS } from './routes-clouds.js';
 import { MONITOR_SCHEMAS } from './routes-metrics.js';
 import { TOKEN_SCHEMAS } from './routes-tokens.js';
+import { USER_SCHEMAS } from './routes-users.js';
+import { CATALOG_SCHEMAS } from './routes-catalog.js';
 import { ROLLOUT_SCHEMAS, RolloutLineSchema } from './routes-rollout.js';
 import { ACCESS_SCHEMAS } from './routes-access.js';
 import { RECOVERY_SCHEMAS } from './routes-recovery.js';
+import { BACKUP_SCHEMAS } from './routes-backups.js';
 import { WORKFLOW_SCHEMAS } from './routes-workflows.js';
 import { OPERATION_SCHEMAS } from './routes-operations.js';
 import { ALERT_API_SCHEMAS } from './routes-alerts.js';
@@ -169,6 +172,8 @@ export const PlanActionSchema = Type.Object({
   cloud: Type.Optional(Type.String()),
   after: Type.Array(Type.String()),
   reason: Type.String(),
+  host: Type.Optional(Type.String({ description: 'create-node with a placement policy: the host chosen' })),
+  placement: Type.Optional(Type.String({ description: 'create-node with a placement policy: why that host' })),
 });
 
 export const CountDecisionSchema = Type.Object({
@@ -363,9 +368,13 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   ...ROLLOUT_SCHEMAS,
   ...ACCESS_SCHEMAS,
   ...RECOVERY_SCHEMAS,
+  ...BACKUP_SCHEMAS,
   ...WORKFLOW_SCHEMAS,
   ...OPERATION_SCHEMAS,
   ...ALERT_API_SCHEMAS,
+  // [users] entries below (helper h/users; keep them under this line)
+  ...USER_SCHEMAS,
+  ...CATALOG_SCHEMAS,
 };
 
 // Compile-time drift checks: each schema's static type and the view type are mutually assignable.

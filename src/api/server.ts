@@ -14,13 +14,17 @@ import type { ScalingService } from '../scaling/index.js';
 import type { WorkflowsController } from '../workflows/index.js';
 import type { AlertsService } from '../operations/index.js';
 import { buildAlertRoutes } from './routes-alerts.js';
-import type { Recovery } from '../operations/index.js';
-import { createAuthenticator } from './auth.js';
+import type { Backups, Recovery } from '../operations/index.js';
+import { createAccessControl } from './access-control.js';
+import { createUserService, type UserService } from '../users/index.js';
 import { findJsonSyntaxError } from './json.js';
 import { buildOpenApi } from './openapi.js';
 import { matchRoute, parsePathParams, parseQuery, type Route, type StreamSink } from './router.js';
 import { buildRoutes } from './routes.js';
 import { buildTokenRoutes } from './routes-tokens.js';
+import { buildUserRoutes } from './routes-users.js';
+import { buildCatalogRoutes } from './routes-catalog.js';
+import type { CatalogService } from '../catalog/index.js';
 import { NAMED_SCHEMAS } from './schemas.js';
 import { validateBody } from './validate.js';
 import { valueWithoutPaths } from './no-paths.js';
@@ -49,6 +53,13 @@ export interface ApiServerOptions {
   alerts?: AlertsService;
   /** Recovery ladders (src/operations/recovery); their routes answer 503 without it. */
   recovery?: Recovery;
+  /** Backups (src/operations/backups); their routes answer 503 without it. */
+  backups?: Backups;
+  /** Users, sessions and the tokens' roles (src/users). Default: one over `store`. */
+  users?: UserService;
+  // [users] entries below (helper h/users; keep them under this line)
+  /** The service catalog (src/catalog); its routes answer 503 without it. */
+  catalog?: CatalogService;
 }
 
 export interface InjectRequest {
@@ -75,7 +86,7 @@ export interface ApiServer {
   listen(port: number, host?: string): Promise<{ port: number }>;
   /** Ends event streams, stops accepting connections and waits for in-flight requests. */
   close(): Promise<void>;
-  /** Runs one request in process, without a socket. */
+  /** Runs one request in process, without a socket (as client address `inject`). */
   inject(req: InjectRequest): Promise<InjectResponse>;
   /** Every operation the router knows. */
   readonly routes: readonly Route[];
@@ -84,6 +95,8 @@ export interface ApiServer {
 /** The transport-independent view of one request and its response. */
 interface Exchange {
   method: string;
+  /** The client's address; whether the connection is TLS. */
+  client: { address: string; tls: boolean };
   url: string;
   headers: IncomingHttpHeaders;
   body: AsyncIterable<Buffer | string>;
@@ -160,7 +173,8 @@ async function readJson(ex: Exchange, limit: number): Promise<unknown> {
 export function createApiServer(opts: ApiServerOptions): ApiServer {
   const limit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const log = opts.log ?? ((m: string) => console.error(m));
-  const auth = createAuthenticator(opts.store);
+  const users = opts.users ?? createUserService({ store: opts.store, events: opts.controlPlane.events });
+  const access = createAccessControl(users);
   let openapi: object | undefined;
   const routes: Route[] = [
     ...buildRoutes({
@@ -170,9 +184,13 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       ...(opts.scaling ? { scaling: opts.scaling } : {}),
       ...(opts.workflows ? { workflows: opts.workflows } : {}),
       ...(opts.recovery ? { recovery: opts.recovery } : {}),
+      ...(opts.backups ? { backups: opts.backups } : {}),
       openapi: () => (openapi ??= buildOpenApi(routes, opts.version ?? '0.1.0')),
     }),
     ...buildTokenRoutes(opts.store, opts.controlPlane.events),
+    // [users] entries below (helper h/users; keep them under this line)
+    ...buildUserRoutes(users, opts.store, opts.controlPlane.events),
+    ...buildCatalogRoutes(opts.catalog),
     ...buildAlertRoutes(opts.alerts),
   ];
   /** Aborters of in-flight exchanges, so close() can end event streams. */
@@ -213,7 +231,8 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
         });
       }
       const route = m.route;
-      const who = route.auth ? await auth.authenticate(header(ex.headers, 'authorization')) : undefined;
+      const who = route.auth ? await access.authenticate(ex.headers) : undefined;
+      if (who) access.authorize(route, ex.method, who, ex.headers);
       const params = parsePathParams(route, m.rawParams);
       const query = parseQuery(route, url.searchParams);
       let body: unknown;
@@ -225,10 +244,14 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
         await readBody(ex, limit);
       }
       const reply = await route.handle({
-        params, query, body, headers: ex.headers, signal: ex.signal, stream: sink,
+        params, query, body, headers: ex.headers, signal: ex.signal, stream: sink, client: ex.client,
         caller: who ? { actor: who.actor, tenant: who.tenant, correlationId } : { actor: 'anonymous', correlationId },
+        ...(who ? { identity: who } : {}),
       });
-      if (reply) respond(reply.status, reply.body);
+      if (reply?.status === 204) {
+        sink.writeHead(204, { 'cache-control': 'no-store', ...reply.headers });
+        sink.end();
+      } else if (reply) respond(reply.status, reply.body, reply.headers);
     } catch (e) {
       const err = toNubisError(e);
       if (err.code === 'INTERNAL') {
@@ -245,6 +268,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       const extra: Record<string, string> = {};
       if (err.code === 'METHOD_NOT_ALLOWED') extra['allow'] = ((err.details as { allow: string[] }).allow ?? []).join(', ');
       if (err.code === 'UNAUTHORIZED') extra['www-authenticate'] = 'Bearer realm="nubis"';
+      if (err.code === 'RATE_LIMITED') extra['retry-after'] = String(Math.max(1, Math.ceil(Number((err.details as { retryAfterMs?: number } | undefined)?.retryAfterMs ?? 1000) / 1000)));
       // the one place error bodies are rendered: they never name a file on this server
       respond(shown.status, { error: valueWithoutPaths(shown.toJSON()) }, extra);
     }
@@ -265,6 +289,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     req.on('error', () => ac.abort());
     const ex: Exchange = {
       method: req.method ?? 'GET',
+      client: { address: req.socket.remoteAddress ?? 'unknown', tls: (req.socket as { encrypted?: boolean }).encrypted === true },
       url: req.url ?? '/',
       headers: req.headers,
       body: req,
@@ -328,6 +353,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       };
       const ex: Exchange = {
         method: r.method.toUpperCase(),
+        client: { address: 'inject', tls: false },
         url: r.url,
         headers,
         body: (async function* () {

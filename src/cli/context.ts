@@ -1,11 +1,13 @@
 /**
  * What every command gets: where to print, the environment, and how to reach the server.
  * Resolution order: --server, NUBIS_SERVER, http://127.0.0.1:7420; --token, NUBIS_TOKEN,
- * then `<data>/token` where data is --data, NUBIS_DATA or `.nubis` in the current directory.
+ * the personal token `nubis login` stored for that server (./logins.ts), then `<data>/token`
+ * where data is --data, NUBIS_DATA or `.nubis` in the current directory.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApiClient } from './client.js';
+import { storedLogin } from './logins.js';
 import { createStyle, colourWanted, type Style } from './format.js';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:7420';
@@ -52,6 +54,8 @@ export class CliContext {
   token(): string | undefined {
     const t = this.flags.token ?? this.io.env['NUBIS_TOKEN'];
     if (t) return t;
+    const login = storedLogin(this.io.env, this.serverUrl());
+    if (login) return login.token;
     try {
       return fs.readFileSync(path.join(this.dataDir(), 'token'), 'utf8').trim() || undefined;
     } catch {

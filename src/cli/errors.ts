@@ -9,6 +9,7 @@ export const EXIT = { OK: 0, FAILURE: 1, INVALID: 2, UNREACHABLE: 3 } as const;
 const INPUT_CODES = new Set([
   'SPEC_INVALID', 'REQUEST_INVALID', 'BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'UNAUTHORIZED',
   'FORBIDDEN', 'NOT_FOUND', 'METHOD_NOT_ALLOWED', 'CONFLICT', 'SCALE_OUT_OF_BOUNDS', 'WORKFLOW_INVALID',
+  'CATALOG_PARAMS_INVALID',
 ]);
 
 /** An error the CLI reports as `error[CODE]: message` (plus any problem lines) and exits with. */

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { openStore, redactStoreUrl, secureDir, secureFiles } from '../store/index.js';
 import { createEventLog, createEventRetention, type EventLog } from '../events/index.js';
-import { createControlPlane, deploymentId, splitDeploymentId } from '../engine/index.js';
+import { createControlPlane, deploymentId, splitDeploymentId, loadsByLabel } from '../engine/index.js';
 import { DEFAULT_TENANT, keyFilePath, resolveKey, settleKeyFiles } from '../registry/index.js';
 import { createApiServer, ensureToken, tokenFile } from '../api/index.js';
 import { createRealClock } from '../clock/index.js';
@@ -19,9 +19,12 @@ import { createMetricsService, type MetricsService, type QueryBackend } from '..
 import { createScalingService, type ScalingService } from '../scaling/index.js';
 import { createWorkflows } from '../workflows/index.js';
 import { createAlertsService, createRecovery } from '../operations/index.js';
+import { createBackups } from '../operations/index.js';
 import type { MetricStore } from '../metrics/types.js';
 import { createHttpAgentMetricsClient, loadAgentCa } from '../agent/index.js';
 import { acquireServeLock } from './serve-lock.js';
+import { createUserService, type SessionTimes } from '../users/index.js';
+import { createCatalog } from '../catalog/index.js';
 
 export interface ServerHandle {
   url: string;
@@ -42,6 +45,8 @@ export interface ServerHandle {
 
 export interface StartServerOptions {
   dataDir: string;
+  /** Browser sessions' idle and absolute expiry (src/users/sessions.ts); default 1 h and 12 h. */
+  sessions?: Partial<SessionTimes>;
   /** `--store`: a PostgreSQL URL; absent: SQLite in <data>/nubis.db. */
   store?: string;
   port: number;
@@ -152,6 +157,8 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       ...(o.metricsAgentPollMs !== undefined ? { agentPollMs: o.metricsAgentPollMs } : {}),
     });
     const scaling = await startScaling(metrics, controlPlane, events, o.ruleDataWake ?? true);
+    // [placement] load-aware placement reads the hosts' CPU load from the metrics
+    controlPlane.engine.useLoads(async (expr, tenant) => loadsByLabel(await metrics.instant(expr, Date.now(), tenant)));
     // workflows (src/workflows): registered on the engine's reconcile core, loaded when it starts
     const workflows = createWorkflows({
       controlPlane, store, events, ...(o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}), ...(o.log ? { log: o.log } : {}),
@@ -168,9 +175,15 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       ...(o.allowLocalTenants ? { allowLocalTenants: true } : {}),
     });
     // recovery ladders (src/operations/recovery): registered on the engine's reconcile core, their state loaded now
-    const recovery = await createRecovery({ engine: controlPlane.engine, store, events, clock: createRealClock() });
+    // backups (src/operations/backups): schedules on the reconcile core; recovery recreates from their verified backups
+    const backups = await createBackups({ engine: controlPlane.engine, store, events, clock: createRealClock(), credential: (t, n) => controlPlane.registry.secrets(t, n) });
+    const recovery = await createRecovery({ engine: controlPlane.engine, store, events, clock: createRealClock(), backups: backups.recovery });
     // Parts from parallel work are wired below, each under its own marker:
     // [backups] entries below (helper h/backups; keep them under this line)
+    // destroy waits for the final backups a policy asks for (onDestroy); their failure refuses it
+    const destroyNow = controlPlane.destroy.bind(controlPlane);
+    controlPlane.destroy = async (name, caller) => (await backups.beforeDestroy(name, caller), destroyNow(name, caller));
+    cleanups.push(() => backups.stop());
 
     // [stores] entries below (helper h/stores; keep them under this line)
 
@@ -183,10 +196,13 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     // [placement] entries below (helper h/placement; keep them under this line)
 
     // [users] entries below (helper h/users; keep them under this line)
+    const users = createUserService({ store, events, ...(o.sessions ? { sessions: o.sessions } : {}) });
+    const catalog = createCatalog({ store, controlPlane, events });
 
     // [console] entries below (helper h/console; keep them under this line)
     const api = createApiServer({
-      controlPlane, store, metrics, scaling, workflows, alerts, recovery,
+      controlPlane, store, metrics, scaling, workflows, alerts, recovery, backups,
+      users, catalog,
       ...(o.log ? { log: o.log } : {}),
     });
     await controlPlane.start();

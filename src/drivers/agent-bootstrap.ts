@@ -153,6 +153,8 @@ export function createBootstrappingAgentClient(url: string, ca: AgentCa, s: Clou
     stopInstance: async (instance, signal) => (await ready(signal), inner.stopInstance(instance, signal)),
     status: async (signal) => (await ready(signal), inner.status(signal)),
     logs: async (instance, step, signal) => (await ready(signal), inner.logs(instance, step, signal)),
+    archive: async (instance, paths, signal) => (await ready(signal), inner.archive!(instance, paths, signal)),
+    extract: async (instance, body, signal) => (await ready(signal), inner.extract!(instance, body, signal)),
   };
 }
 

@@ -25,7 +25,7 @@ import { NubisError, isNubisError, type ErrorCode } from '../errors/index.js';
 export type CloudHealthState = 'healthy' | 'backoff' | 'unusable';
 
 /** The operations health distinguishes: the driver's plus discovery. */
-export type HealthOp = 'create' | 'get' | 'list' | 'delete' | 'reboot' | 'discover' | 'snapshot' | 'snapshotStatus' | 'readSnapshot' | 'deleteSnapshot';
+export type HealthOp = 'create' | 'get' | 'list' | 'delete' | 'reboot' | 'discover' | 'snapshot' | 'snapshotStatus' | 'readSnapshot' | 'deleteSnapshot' | 'hosts' | 'applyFirewall' | 'removeFirewall';
 
 /** Errors that no retry can cure: calls stop until the credential or entry changes. */
 export const STOPPING_CODES: readonly ErrorCode[] = [

@@ -21,6 +21,7 @@ import type { Clock } from '../clock/index.js';
 import { NubisError } from '../errors/index.js';
 import type { NodeRequirements, Platform } from '../model/types.js';
 import type { AgentClient } from '../agent/protocol.js';
+import type { FirewallSet } from '../policy/index.js';
 
 /**
  * Tags every Nubis node carries. Together they say whom a cloud resource belongs to: the
@@ -41,7 +42,7 @@ export interface CreateNodeRequest {
    * The concrete choice requirement-based selection made (offer, image, location ids), when the
    * platform has discovery; drivers without it decide from `requirements`.
    */
-  placement?: { offer?: string; image?: string; location?: string };
+  placement?: { offer?: string; image?: string; location?: string; host?: string };
   /** The resource key, unique per owner: `<deployment>/<component>-<ordinal>`. */
   key: string;
   /** Must be attached to the node and returned by `list` and `get`. */
@@ -107,6 +108,31 @@ export interface Driver {
   deleteSnapshot?(ref: SnapshotRef, signal: AbortSignal): Promise<void>;
   /** Releases connections and timers. Nodes keep running. */
   close(): Promise<void>;
+  // [placement] optional calls (helper h/placement)
+  /**
+   * The hosts nodes are placed on, for placement policies (src/policy/placement): platforms whose
+   * nodes share machines Nubis sees (ssh, sim). A create whose `placement.host` names one puts
+   * the node there or fails (CLOUD_QUOTA_EXCEEDED when it is full, CLOUD_BAD_REQUEST when unknown).
+   */
+  hosts?(signal: AbortSignal): Promise<CloudHost[]>;
+  /**
+   * Makes the cloud's firewall for a component hold exactly `set.rules` for `set.members`
+   * (security group rules, nftables rules on the members' hosts). Idempotent; a failure leaves
+   * the previous rules or the new ones, never none (rules are replaced atomically or added
+   * before the extra ones are removed).
+   */
+  applyFirewall?(set: FirewallSet, signal: AbortSignal): Promise<void>;
+  /** Removes what applyFirewall made for the set. Idempotent: a firewall already gone is done. */
+  removeFirewall?(set: FirewallSet, signal: AbortSignal): Promise<void>;
+}
+
+/** A host of a cloud with capacity, and the nodes on it now (any deployment's). */
+export interface CloudHost {
+  name: string;
+  capacity: { nodes: number; cores?: number; memoryMiB?: number };
+  /** For custom ranks: rack, zone, … as the cloud options give them. */
+  attributes?: Record<string, string | number>;
+  nodes: { id: string; key?: string; cores?: number; memoryMiB?: number }[];
 }
 
 export interface SnapshotRequest {

@@ -24,6 +24,7 @@ export {
 export { createAdaptiveLimiter, createFixedLimiter, type ConcurrencyLimiter, type LimitOutcome, type LimitRelease } from './limiter.js';
 export { createLocalDriver } from './local/index.js';
 export { createSimDriver, createSimCloud, startSimServer, simFaults, type SimCloud, type SimServer, type SimFaults } from './sim/index.js';
+export { simFirewalls, SIM_HOST_TAG } from './sim/index.js';
 export { createOpenStackDriver, type OpenStackDriver } from './openstack/index.js';
 /** The ec2 driver is loaded on first use (the AWS SDK is large); import it from './ec2/index.js'. */
 export type { Ec2Driver } from './ec2/index.js';

@@ -36,7 +36,9 @@ import { snapshotCall as need, type CloudNode, type CreateNodeRequest, type Driv
 import type { CloudHealth } from './cloud-health.js';
 
 /** The optional snapshot calls (./driver.ts) are wrapped when the driver has them. */
-export type DriverOp = 'create' | 'get' | 'list' | 'delete' | 'reboot' | SnapshotOp;
+export type DriverOp = 'create' | 'get' | 'list' | 'delete' | 'reboot' | SnapshotOp | PolicyOp;
+/** The optional placement and firewall calls (./driver.ts). */
+export type PolicyOp = 'hosts' | 'applyFirewall' | 'removeFirewall';
 
 /** One attempt of one cloud call (invariant 5: every cloud API call is an event). */
 export interface DriverCallEvent {
@@ -92,6 +94,9 @@ const DEFAULT_TIMEOUTS: Record<DriverOp, number> = {
   snapshotStatus: 2 * 60_000,
   readSnapshot: 2 * 60_000,
   deleteSnapshot: 2 * 60_000,
+  hosts: 2 * 60_000,
+  applyFirewall: 5 * 60_000,
+  removeFirewall: 5 * 60_000,
 };
 
 const NETWORK_CODES = new Set([
@@ -299,6 +304,7 @@ export function wrapDriver(driver: Driver, opts: RuntimeOptions): RuntimeDriver 
     return {
       platform: driver.platform,
       ...snapshotCalls,
+      ...policyView(driver, call),
       create: (req: CreateNodeRequest, signal: AbortSignal): Promise<CloudNode> =>
         call('create', req.key, req.idempotencyToken !== '', signal, (d, s) => d.create(req, s)),
       get: (id, signal) => call('get', id, true, signal, (d, s) => d.get(id, s)),
@@ -312,6 +318,20 @@ export function wrapDriver(driver: Driver, opts: RuntimeOptions): RuntimeDriver 
   }
 
   return { ...view(), withCorrelation: (id) => view(id), replace: (next) => drivers.replace(next) };
+}
+
+/**
+ * The placement and firewall calls of a wrapped view, when the driver has them: `hosts` is a
+ * read; applying and removing a firewall are idempotent, so all three are retried. A firewall
+ * call's event target is `firewall:<deployment>/<component>`.
+ */
+function policyView(driver: Driver, call: Call): Pick<Driver, PolicyOp> {
+  const fw = (s: { deployment: string; component: string }): string => `firewall:${s.deployment}/${s.component}`;
+  return {
+    ...(driver.hosts ? { hosts: (signal: AbortSignal) => call('hosts', 'hosts', true, signal, (d, s) => d.hosts!(s)) } : {}),
+    ...(driver.applyFirewall ? { applyFirewall: (set, signal) => call('applyFirewall', fw(set), true, signal, (d, s) => d.applyFirewall!(set, s)) } : {}),
+    ...(driver.removeFirewall ? { removeFirewall: (set, signal) => call('removeFirewall', fw(set), true, signal, (d, s) => d.removeFirewall!(set, s)) } : {}),
+  } as Pick<Driver, PolicyOp>;
 }
 
 type Call = <T>(op: DriverOp, target: string, retryable: boolean, signal: AbortSignal, fn: (d: Driver, s: AbortSignal) => Promise<T>) => Promise<T>;

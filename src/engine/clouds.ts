@@ -54,6 +54,9 @@ export interface Placement {
   location?: string;
   offer?: string;
   image?: string;
+  /** The host a placement policy chose (src/policy/placement), and why. */
+  host?: string;
+  why?: string;
 }
 
 /**

@@ -19,6 +19,7 @@ import type { InstancePhase, NodeState } from './views.js';
 import { NodeReachability, applyReachability, type ReachChange, type ReachabilityContext } from './reachability.js';
 import { ComponentStates, componentKey } from './component-state.js';
 import type { InstanceObservation } from './recovery-port.js';
+import type { LoadSource } from './host-placement.js';
 
 export interface EngineOptions {
   store: Store;
@@ -225,6 +226,8 @@ export class EngineContext {
   recoveryOwns: ((inst: InstanceRec) => boolean) | undefined;
   /** Per component: serving and still-to-start counts, and the requirers waiting on them (./component-state.ts). */
   readonly components = new ComponentStates();
+  /** Hosts' CPU load for load-aware placement (./host-placement.ts); set once metrics exist (Engine.useLoads). */
+  loads: LoadSource | undefined;
   private readonly deps: EngineContextDeps;
 
   constructor(deps: EngineContextDeps) {

@@ -3,6 +3,7 @@
  * the engine, and renders views. Every method either changes nothing and throws a NubisError,
  * or commits its whole change.
  */
+import type { NewNode } from './host-placement.js';
 import type { Clock } from '../clock/index.js';
 import type { EventLog } from '../events/index.js';
 import type { Store } from '../store/index.js';
@@ -258,6 +259,45 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
     }
   }
 
+  /**
+   * `plan` shows the host each new node of a template with a placement policy would get, and
+   * why (the same decision the nodes controller makes at create, nothing recorded); a node
+   * already placed shows its recorded host. Anti-affinity that cannot hold fails the plan.
+   */
+  async function explainHosts(d: Deployment, actions: PlanResult['actions']): Promise<void> {
+    const byCloud = new Map<string, { a: PlanResult['actions'][number]; node: NewNode }[]>();
+    for (const a of actions) {
+      if (a.kind !== 'create-node' || !a.cloud) continue;
+      const n = engine.nodes.get(a.target);
+      const instance = a.target.slice(a.target.indexOf('/') + 1);
+      const component = instance.replace(/-\d+$/, '');
+      if (!d.spec.components[component]) continue;
+      const placement = d.spec.nodeTemplates[d.spec.components[component]!.nodeTemplate]?.placement;
+      if (!placement) continue;
+      if (n?.placement?.host && (n.providerId || n.status !== 'pending')) {
+        Object.assign(a, { host: n.placement.host, placement: n.placement.why ?? `on ${n.placement.host}` });
+        continue;
+      }
+      const l = byCloud.get(a.cloud) ?? [];
+      l.push({ a, node: { key: a.target, component, instance } });
+      byCloud.set(a.cloud, l);
+    }
+    for (const [cloud, list] of byCloud) {
+      const plan = await engine.placeHosts(d, cloud, list.map((x) => x.node), AbortSignal.timeout(120_000));
+      if (plan.kind === 'cloud-decides') {
+        for (const { a } of list) Object.assign(a, { placement: plan.note });
+        continue;
+      }
+      const byKey = new Map(plan.decisions.map((x) => [x.key, x]));
+      for (const { a } of list) {
+        const x = byKey.get(a.target);
+        if (!x) continue;
+        Object.assign(a, { host: x.host, placement: x.reason });
+        a.reason += `; ${x.reason}`;
+      }
+    }
+  }
+
   function endpointsOf(d: Deployment): EndpointView[] {
     const out: EndpointView[] = [];
     for (const i of view(d).instances) {
@@ -296,6 +336,7 @@ export function createControlPlaneFacade(engine: Engine, store: Store, events: E
       }
       const preview = previewPlan(d, engine.instancesOf(d.name), engine.nodes, now).map(({ deployment: _d, ready: _r, ...a }) => a);
       explainPlacements(d, preview);
+      await explainHosts(d, preview);
       const actions = preview.map((a) => localAction(tenant, a));
       const rollout = (await rolloutOf(existing, p, d.version + 1)).lines;
       const result: PlanResult = {

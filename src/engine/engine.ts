@@ -18,6 +18,7 @@
  * created again with the same token, and nodes the cloud lost (missed by several lists and
  * confirmed by get) created again at once.
  */
+import { HostPlacer, type HostPlan, type LoadSource, type NewNode } from './host-placement.js';
 import type { EventInput } from '../events/index.js';
 import type { WriteOp } from '../store/index.js';
 import type { AppSpec, CloudSpec } from '../model/types.js';
@@ -29,6 +30,7 @@ import { EngineContext, type EngineOptions } from './context.js';
 import { ReconcileCore, type Controller } from './core/index.js';
 import { RolloutController } from './rollout/index.js';
 import { createOperationRunner, type OperationRunner } from './operations/index.js';
+import { createHandlerPort, type HandlerPort } from './handler-port.js';
 import { createRecoveryPort, type RecoveryPort } from './recovery-port.js';
 import {
   DEPLOYMENTS, DeploymentsController, EXTRA_CONTROLLERS, InstancesController, NodesController, OBSERVE_KEY, ObserveController,
@@ -91,6 +93,11 @@ export interface Engine {
   placeFor(d: Deployment, component: string, planned?: readonly Placement[]): { placement: Placement; reason: string };
   /** Adds a controller to the reconcile core (./controllers/index.ts lists the built-in extra ones). */
   register(controller: Controller): void;
+  // [placement] host placement and the load source of load-aware placement (./host-placement.ts)
+  /** Where placement policies would put these new nodes of one cloud (nothing is recorded); throws PLACEMENT_*. */
+  placeHosts(d: Deployment, cloud: string, nodes: readonly NewNode[], signal: AbortSignal): Promise<HostPlan>;
+  /** Gives load-aware placement its source of hosts' CPU load (the metrics service). */
+  useLoads(source: LoadSource): void;
   /** What a recovery controller acts through (./recovery-port.ts). */
   readonly recovery: RecoveryPort;
   /** This control plane's owner tag value. */
@@ -99,6 +106,8 @@ export interface Engine {
   stats(): EngineStats;
   /** Custom operations on components' instances (./operations). */
   readonly operations: OperationRunner;
+  /** Handler environments, probes and artefacts for backups, restores and drills (./handler-port.ts). */
+  readonly handlers: HandlerPort;
 }
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
@@ -166,7 +175,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     cloudSpecFor: (d, c) => ctx.cloudSpecFor(d, c),
     placeFor: (d, c, planned?: readonly Placement[]) => ctx.placeFor(d, c, planned),
     register: (c) => core.register(c),
+    placeHosts: (d, cloud, list, signal) => new HostPlacer(ctx).place(d, cloud, list, signal),
+    useLoads: (source) => void (ctx.loads = source),
     operations,
+    handlers: createHandlerPort(ctx, wiring),
     recovery: createRecoveryPort(ctx, instanceCtl),
     async start() {
       for (const r of await store.loadDeployments()) deployments.set(r.name, deploymentFromRow(r));

@@ -8,6 +8,7 @@
  *   await cp.start();            // load, sweep clouds by tag, converge
  *   await cp.apply({ spec: yamlText, file: 'app.yaml' }, { actor: 'user:admin' });
  */
+import { placeAmongClouds } from './cloud-placement.js';
 import { createRealClock, type Clock } from '../clock/index.js';
 import type { EventLog } from '../events/index.js';
 import type { Store } from '../store/index.js';
@@ -108,6 +109,8 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Run
     cloud: (tenant, name) => registry.cloudSpec(tenant, name),
     clouds: (tenant) => registry.listClouds(tenant).map((c) => c.name),
     place(tenant, template, existing, what) {
+      // [placement] a policy places among the fitting clouds (./cloud-placement.ts)
+      if (template.placement) return placeAmongClouds(registry.catalogue(tenant), template.requirements, template.placement, existing, what);
       const c = choosePlacement(registry.catalogue(tenant), template.requirements, {
         existing, what, ...(template.spread ? { spread: template.spread } : {}),
       });
@@ -242,5 +245,7 @@ export function runOperation(
   return engine.operations.run(deployment, component, operation, req, caller);
 }
 export type { RecoveryPort, InstanceObservation, NodeView } from './recovery-port.js';
+export type { HandlerPort } from './handler-port.js';
 export type { Controller, ReconcileResult } from './core/index.js';
 export type { InstanceRec, NodeRec, Deployment } from './state.js';
+export { loadsByLabel, type LoadSource, type HostPlan, type NewNode } from './host-placement.js';

@@ -156,6 +156,10 @@ export interface PlanAction {
   /** Ids of actions that must finish first. */
   after: string[];
   reason: string;
+  /** create-node with a placement policy: the host chosen (src/policy/placement). */
+  host?: string;
+  /** create-node with a placement policy: why that host (or that the cloud decides itself). */
+  placement?: string;
 }
 
 /** After a re-apply: the count a component converges to when a run-time count was set. */

@@ -51,6 +51,9 @@ export const ERROR_CODES = {
   // [backups] entries below (helper h/backups; keep them under this line)
   BACKUP_STORE_FULL: { status: 507, retryable: false, summary: 'the long-term backup store is full (no space left or over quota)' },
   BACKUP_STORE_FAILED: { status: 502, retryable: true, summary: 'the long-term backup store refused or failed a read or write' },
+  BACKUP_VERIFY_FAILED: { status: 502, retryable: true, summary: 'the copy in the long-term store does not match the size and SHA-256 recorded at the source' },
+  BACKUP_INTERRUPTED: { status: 503, retryable: true, summary: 'the control plane stopped during the backup, restore or drill; it counts as failed' },
+  BACKUP_FINAL_FAILED: { status: 409, retryable: true, summary: 'the final backup a policy asks for before destroy failed; nothing was destroyed' },
 
   // [stores] entries below (helper h/stores; keep them under this line)
   BACKUP_STORE_AUTH_FAILED: { status: 502, retryable: false, summary: 'the long-term backup store refused the credentials (SFTP user, key or password; S3 access key) or forbids the operation' },
@@ -63,8 +66,13 @@ export const ERROR_CODES = {
   // [images] entries below (helper h/images; keep them under this line)
 
   // [placement] entries below (helper h/placement; keep them under this line)
+  PLACEMENT_ANTI_AFFINITY: { status: 422, retryable: false, summary: 'anti-affinity cannot hold: fewer hosts (or clouds) with room than instances of the component' },
+  PLACEMENT_HOST_FULL: { status: 422, retryable: false, summary: 'no host of the cloud has room for the node (capacity in nodes, cores or memory)' },
+  FIREWALL_FAILED: { status: 502, retryable: true, summary: 'the firewall rules the channels need could not be applied on a cloud or host' },
 
   // [users] entries below (helper h/users; keep them under this line)
+  RATE_LIMITED: { status: 429, retryable: true, summary: 'too many tries (failed logins from this address); details.retryAfterMs says when to try again' },
+  CATALOG_PARAMS_INVALID: { status: 422, retryable: false, summary: 'the order\'s parameters do not fit the template\'s parameter schema; details.problems lists each JSON path' },
 
   // [console] entries below (helper h/console; keep them under this line)
 } as const satisfies Record<string, { status: number; retryable: boolean; summary: string }>;

@@ -22,3 +22,6 @@ export {
   type AlertRuleSpec, type AlertChannelSpec, type AlertsSpec, type AlertTriggerSpec, type WhereValue, type AlertProblem,
 } from './alerts.js';
 export { RECOVERY_DEFAULTS, recoveryProblems, normaliseRecovery, type RecoveryProblem } from './recovery.js';
+export type { FirewallSpec } from './policy.js';
+export * from './backups-schema.js';
+export { backupsProblems, normaliseBackups, BACKUP_DEFAULTS, type BackupPolicySpec, type BackupStoreSpec, type BackupScheduleSpec, type BackupHandlerSpec, type BackupProblem } from './backups.js';

@@ -13,7 +13,9 @@ import { isTimeZone, parseCron } from '../clock/index.js';
 import { normaliseOperations, operationProblems } from './operations.js';
 import { checkTemplateCloudInit, type TemplateCloudInit } from './cloud-init-spec.js';
 import { alertsProblems, normaliseAlerts } from './alerts.js';
+import { normaliseFirewall, normalisePlacement, policyProblems } from './policy.js';
 import { normaliseRecovery, recoveryProblems } from './recovery.js';
+import { backupsProblems, normaliseBackups } from './backups.js';
 import type {
   AppSpec,
   ChannelSpec,
@@ -511,6 +513,7 @@ function checkSemantics(ctx: Ctx, raw: unknown, artefacts: ReadonlySet<string> |
   }
   checkCycles(ctx, components);
   for (const p of scalingProblems(top, components)) reportAt(ctx, p.path, p.expected, p.found);
+  for (const p of backupsProblems(top, durationMs)) reportAt(ctx, p.path, p.expected, p.found);
 }
 
 function checkInstances(ctx: Ctx, base: Seg[], c: Rec): void {
@@ -551,7 +554,7 @@ function checkLifecycle(ctx: Ctx, base: Seg[], c: Rec): void {
   const lc = rec(c['lifecycle']);
   const provided = rec(c['provides']);
   const ports = Object.keys(provided).length ? Object.keys(provided).join(', ') : 'none';
-  for (const h of HANDLER_NAMES) {
+  for (const h of [...HANDLER_NAMES, 'backup', 'restore', 'verify'] as const) {
     const handler = lc[h];
     if (handler !== null && typeof handler === 'object') checkDuration(ctx, [...base, 'lifecycle', h, 'timeout'], rec(handler)['timeout']);
   }
@@ -649,7 +652,10 @@ function normalise(doc: SpecDoc): AppSpec {
     if (r.clouds !== undefined) req.clouds = [...r.clouds];
     if (r.locations !== undefined) req.locations = [...r.locations];
     if (r.maxPrice !== undefined) req.maxPrice = r.maxPrice;
-    nodeTemplates[name] = { name, ...(t.cloud !== undefined ? { cloud: t.cloud } : {}), requirements: req, ...(t.spread ? { spread: t.spread } : {}) };
+    nodeTemplates[name] = {
+      name, ...(t.cloud !== undefined ? { cloud: t.cloud } : {}), requirements: req, ...(t.spread ? { spread: t.spread } : {}),
+      ...(t.placement ? { placement: normalisePlacement(t.placement) } : {}),
+    };
   }
   const components: Record<string, ComponentSpec> = {};
   for (const [name, c] of Object.entries(doc.components)) {
@@ -718,6 +724,8 @@ function normalise(doc: SpecDoc): AppSpec {
     out.access = { credentials: Object.fromEntries(Object.entries(doc.access.credentials ?? {}).map(([n, c]) => [n, { name: n, generate: c.generate, length: c.length ?? 24, env: c.env, component: c.component }])) };
   }
   if (doc.alerts) out.alerts = normaliseAlerts(doc.alerts);
+  if (doc.firewall) out.firewall = normaliseFirewall(doc.firewall);
+  if (doc.backups) out.backups = normaliseBackups(doc.backups, (c) => doc.components[c]?.lifecycle ?? {}, parseDuration);
   return out;
 }
 
@@ -864,6 +872,7 @@ function scalingProblems(top: Rec, components: Rec): PathProblem[] {
   for (const [n, x] of Object.entries(rec(top['schedules']))) out.push(...scheduleProblems(rec(x), ['schedules', n], components));
   for (const [n, x] of Object.entries(rec(top['scrape']))) out.push(...scrapeProblems(rec(x), ['scrape', n]));
   if (top['alerts'] !== undefined) out.push(...alertsProblems(top['alerts']));
+  out.push(...policyProblems(top));
   return out;
 }
 

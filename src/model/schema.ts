@@ -6,6 +6,8 @@
  */
 import { Type, type Static, type TSchema, type TObject, type TProperties } from '@sinclair/typebox';
 import { AlertsSection } from './alerts-schema.js';
+import { Firewall, Placement } from './policy-schema.js';
+import { BackupsSection } from './backups-schema.js';
 
 const closed = <T extends TProperties>(props: T, description?: string): TObject<T> =>
   Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
@@ -70,6 +72,7 @@ export const NodeTemplate = closed(
         description: 'place successive nodes on the registered cloud (or location) with the fewest so far',
       }),
     ),
+    placement: Type.Optional(Placement),
     cloudInit: Type.Optional(
       Type.Union(
         [
@@ -119,6 +122,9 @@ export const Lifecycle = closed({
   stop: Type.Optional(Handler),
   update: Type.Optional(Handler),
   health: Type.Optional(Health),
+  backup: Type.Optional(Handler),
+  restore: Type.Optional(Handler),
+  verify: Type.Optional(Handler),
 });
 
 /** Names of an operation's parameters: each becomes `NUBIS_PARAM_<NAME>` (upper case) in the handler's env. */
@@ -400,6 +406,8 @@ export const Spec = closed(
     scrape: Type.Optional(Named(ScrapeTarget, 'Prometheus text-format targets the control plane scrapes, by name')),
     access: Type.Optional(Access),
     alerts: Type.Optional(AlertsSection),
+    firewall: Type.Optional(Firewall),
+    backups: Type.Optional(BackupsSection),
   },
   'a Nubis application spec',
 );

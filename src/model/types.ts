@@ -4,6 +4,9 @@
  */
 import type { HandlerName, ParamType, Platform, RecoveryStep, RECOVERY_ACTIONS } from './schema.js';
 import type { AlertsSpec } from './alerts.js';
+import type { PlacementPolicy } from '../policy/index.js';
+import type { FirewallSpec } from './policy.js';
+import type { BackupPolicySpec } from './backups.js';
 
 export interface AppSpec {
   /** The deployment name. */
@@ -23,6 +26,10 @@ export interface AppSpec {
   access?: { credentials: Record<string, AccessCredentialSpec> };
   /** Alert rules and channels (src/operations/alerts); present only when the spec has the section. */
   alerts?: AlertsSpec;
+  /** Firewalls from channels (src/policy/firewalls); present only when the spec has the section. */
+  firewall?: FirewallSpec;
+  /** Backup policies by name (src/operations/backups); present only when the spec has the section. */
+  backups?: Record<string, BackupPolicySpec>;
 }
 
 /** A generated credential: its value lives sealed in `components[component].secretEnv[env]` once applied. */
@@ -147,6 +154,8 @@ export interface NodeTemplateSpec {
   requirements: NodeRequirements;
   /** Spread successive nodes over registered clouds or locations. */
   spread?: 'clouds' | 'locations';
+  /** Placement policy over the cloud's hosts or over clouds (src/policy/placement); absent: the driver's own choice. */
+  placement?: PlacementPolicy;
   /** The user's cloud-config for first boot, checked (./cloud-init.ts); `file` when it came from one. */
   cloudInit?: { text: string; file?: string };
 }

@@ -5,3 +5,4 @@
  */
 export * from './alerts/index.js';
 export * from './recovery/index.js';
+export * from './backups/index.js';

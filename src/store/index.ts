@@ -13,6 +13,7 @@ import { createRegistryRepo, type RegistryRepo } from './registry.js';
 import { createMetricObjectRepo, type MetricObjectRepo } from './metric-objects.js';
 import { createWorkflowRepo, type WorkflowRepo } from './workflows.js';
 import { createOperationRepo, type OperationRepo } from './operations.js';
+import { createBackupRepo, type BackupRepo } from './backups.js';
 import { createAccessRepo, type AccessRepo } from './access.js';
 import { createAlertRepo, type AlertRepo } from './alerts.js';
 import type { StatementCacheStats } from './statement-cache.js';
@@ -21,6 +22,8 @@ import { openSqliteBackend } from './sqlite.js';
 import { isPostgresUrl, openPostgresBackend } from './postgres.js';
 import { createRecoveryRepo, type RecoveryRepo } from './recovery.js';
 import { pruneEvents, type EventPrune } from './events-prune.js';
+import { createUserRepo, type UserRepo } from './users.js';
+import { createCatalogRepo, type CatalogRepo } from './catalog.js';
 
 export type { EventPrune } from './events-prune.js';
 
@@ -101,6 +104,12 @@ export interface Store {
   readonly alerts: AlertRepo;
   /** Recovery ladders of instances (./recovery.ts). */
   readonly recovery: RecoveryRepo;
+  /** Backups, restores and restore drills (./backups.ts). */
+  readonly backups: BackupRepo;
+  /** Users, roles per tenant, browser sessions, tokens' roles (./users.ts). */
+  readonly users: UserRepo;
+  /** The service catalog's templates and orders (./catalog.ts). */
+  readonly catalog: CatalogRepo;
 
   /** Which database is underneath. */
   readonly dialect: StoreDialect;
@@ -263,6 +272,9 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     access: createAccessRepo(db),
     alerts: createAlertRepo(db),
     recovery: createRecoveryRepo(db),
+    backups: createBackupRepo(db),
+    users: createUserRepo(db),
+    catalog: createCatalogRepo(db),
     statementStats: () => backend.stats(),
     async close() {
       while (queue.length > 0 || scheduled) await flush();
@@ -276,8 +288,11 @@ export type { Database } from './schema.js';
 export type { StatementCacheStats } from './statement-cache.js';
 export type { AccessRepo, AccessRow } from './access.js';
 export type { RecoveryRepo, RecoveryStateRow } from './recovery.js';
+export type { UserRepo, UserRow, SessionRow, TokenRow } from './users.js';
+export type { CatalogRepo, CatalogTemplateRow, CatalogOrderRow } from './catalog.js';
 export type { WorkflowRepo, WorkflowRow, WorkflowFileRow, WorkflowNodeRow, WorkflowLogRow } from './workflows.js';
 export type { OperationRepo, OperationRunRow, OperationInstanceRunRow } from './operations.js';
+export type { BackupRepo, BackupRunRow, BackupRunFilter } from './backups.js';
 export type { AlertRepo, AlertRow, AlertObjectRow, AlertDeliveryRow, AlertListFilter } from './alerts.js';
 export type { MetricObjectRepo, MetricObjectRow, MetricObjectKind } from './metric-objects.js';
 export type { RegistryRepo, RegCloudRow, RegEntryRow, RegEntryKind, CredentialRow, DriverCallRow } from './registry.js';

@@ -426,6 +426,38 @@ export const migrations: Record<string, Migration> = {
     },
   },
   // [backups] entries below (helper h/backups; keep them under this line)
+  /** Backups, restores and restore drills (issue 10, items 1 and 2): one row per run, written before it starts. */
+  '0026_backups': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('backup_runs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('deployment', 'text', (c) => c.notNull())
+        .addColumn('policy', 'text', (c) => c.notNull())
+        .addColumn('component', 'text', (c) => c.notNull())
+        .addColumn('instance', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('trigger', 'text', (c) => c.notNull())
+        .addColumn('what', 'text', (c) => c.notNull())
+        .addColumn('store_desc', 'text', (c) => c.notNull())
+        .addColumn('store_key', 'text')
+        .addColumn('size_bytes', 'bigint')
+        .addColumn('sha256', 'text')
+        .addColumn('source_json', 'text')
+        .addColumn('backup_id', 'text')
+        .addColumn('verified_at', 'bigint')
+        .addColumn('detail', 'text')
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('ended_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('backup_runs_deployment').on('backup_runs').columns(['deployment', 'policy', 'started_at']).execute();
+      await db.schema.createIndex('backup_runs_state').on('backup_runs').columns(['state']).execute();
+    },
+  },
 
   // [stores] entries below (helper h/stores; keep them under this line)
 
@@ -438,6 +470,63 @@ export const migrations: Record<string, Migration> = {
   // [placement] entries below (helper h/placement; keep them under this line)
 
   // [users] entries below (helper h/users; keep them under this line)
+  /**
+   * Users and roles, browser sessions, and the service catalog (issue 12, items 1 and 2).
+   * Tokens get a role in their tenant and, for personal ones, their user; tokens made before
+   * could do everything in their tenant, so they are admin.
+   */
+  '0031_users': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('tokens').addColumn('role', 'text', (c) => c.notNull().defaultTo('admin')).execute();
+      await db.schema.alterTable('tokens').addColumn('user_name', 'text').execute();
+      await db.schema
+        .createTable('users')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('password_json', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('user_roles')
+        .addColumn('user_name', 'text', (c) => c.notNull())
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('user_roles_pk', ['user_name', 'tenant'])
+        .execute();
+      await db.schema
+        .createTable('sessions')
+        .addColumn('hash', 'text', (c) => c.primaryKey())
+        .addColumn('user_name', 'text', (c) => c.notNull())
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('seen_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('sessions_user').on('sessions').column('user_name').execute();
+      await db.schema
+        .createTable('catalog_templates')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('spec_text', 'text', (c) => c.notNull())
+        .addColumn('parameters_json', 'text', (c) => c.notNull())
+        .addColumn('tenants_json', 'text')
+        .addColumn('published_by', 'text', (c) => c.notNull())
+        .addColumn('published_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('catalog_orders')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('template', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('deployment', 'text', (c) => c.notNull())
+        .addColumn('params_json', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('catalog_orders_tenant').on('catalog_orders').columns(['tenant', 'created_at']).execute();
+    },
+  },
 
   // [console] entries below (helper h/console; keep them under this line)
 };

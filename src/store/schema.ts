@@ -1,6 +1,7 @@
 /** Table shapes, as Kysely sees them. Timestamps are integer milliseconds since the epoch. */
 import type { AlertObjectTable, AlertTable, AlertDeliveryTable } from './alerts-tables.js';
 import type { Generated } from 'kysely';
+import type { UserTable, UserRoleTable, SessionTable, CatalogTemplateTable, CatalogOrderTable } from './users-tables.js';
 
 export interface MetaTable {
   key: string;
@@ -15,6 +16,10 @@ export interface TokenTable {
   /** The tenant the token acts in (registries are per tenant); `default` for the first token. */
   tenant: string;
   created_at: number;
+  /** admin | operator | viewer in its tenant (migration 0031; tokens made before are admin). */
+  role: Generated<string>;
+  /** The user a personal token belongs to (migration 0031); null for the administrator's tokens. */
+  user_name: string | null;
 }
 
 export interface DeploymentTable {
@@ -316,6 +321,43 @@ export interface RecoveryStateTable {
   updated_at: number;
 }
 
+/** A backup, restore or restore drill of one instance under a backup policy (migration 0026). */
+export interface BackupRunTable {
+  /** `bk-…` backup, `rs-…` restore, `dr-…` drill; unique across tenants. */
+  id: string;
+  tenant: string;
+  /** The deployment id (tenant-scoped). */
+  deployment: string;
+  policy: string;
+  component: string;
+  instance: string;
+  /** backup | restore | drill */
+  kind: string;
+  /** running | succeeded | failed | pruned (a backup retention removed) */
+  state: string;
+  /** schedule | manual | destroy | recovery */
+  trigger: string;
+  /** snapshot | archive */
+  what: string;
+  /** The store, for people (no secrets), and the object's key in it. */
+  store_desc: string;
+  store_key: string | null;
+  /** Size and SHA-256 recorded at the source (and checked in the store). */
+  size_bytes: number | null;
+  sha256: string | null;
+  /** The cloud snapshot kept for recovery (a SnapshotRef as JSON), or a drill's scratch node. */
+  source_json: string | null;
+  /** restore, drill: the backup used. */
+  backup_id: string | null;
+  /** backup: when a restore drill of it passed (only then it counts as verified). */
+  verified_at: number | null;
+  detail: string | null;
+  actor: string;
+  reason: string;
+  started_at: number;
+  ended_at: number | null;
+}
+
 export interface Database {
   alert_objects: AlertObjectTable;
   alerts: AlertTable;
@@ -344,6 +386,7 @@ export interface Database {
   deployment_access: DeploymentAccessTable;
   recovery_states: RecoveryStateTable;
   // [backups] entries below (helper h/backups; keep them under this line)
+  backup_runs: BackupRunTable;
 
   // [stores] entries below (helper h/stores; keep them under this line)
 
@@ -356,6 +399,11 @@ export interface Database {
   // [placement] entries below (helper h/placement; keep them under this line)
 
   // [users] entries below (helper h/users; keep them under this line)
+  users: UserTable;
+  user_roles: UserRoleTable;
+  sessions: SessionTable;
+  catalog_templates: CatalogTemplateTable;
+  catalog_orders: CatalogOrderTable;
 
   // [console] entries below (helper h/console; keep them under this line)
 }

@@ -117,7 +117,7 @@ test('a provider error alerts once through a signed, retried webhook, resolves o
     assert.match(cli.stdout, new RegExp(`${alert.id}\\s+open\\s+critical\\s+provider-error`));
 
     // tenant wall
-    const minted = await call('POST', '/v1/tokens', { name: 'ci', tenant: 'acme' });
+    const minted = await call('POST', '/v1/tokens', { name: 'ci', tenant: 'acme', role: 'admin' });
     const acme = minted.json.token as string;
     assert.deepEqual((await call('GET', '/v1/alerts?state=all', undefined, acme)).json.alerts, []);
     assert.equal((await call('GET', `/v1/alerts/${alert.id}`, undefined, acme)).status, 404);

@@ -147,7 +147,7 @@ test('access: a generated credential reaches the handler, is shown exactly once,
     assert.ok(api.json.credentials[0].shownAt);
 
     // another tenant cannot read it
-    const acme = (await call('POST', '/v1/tokens', { name: 'acme-ci', tenant: 'acme' })).json.token as string;
+    const acme = (await call('POST', '/v1/tokens', { name: 'acme-ci', tenant: 'acme', role: 'admin' })).json.token as string;
     assert.equal((await call('GET', '/v1/deployments/shop/access', undefined, acme)).status, 404);
 
     // the value appears nowhere else: events, step logs, later responses, files in the data dir

@@ -46,7 +46,7 @@ before(async () => {
   data = tempDir('nubis-metrics-tenants-');
   server = await startServer({ dataDir: data, port: 0, host: '127.0.0.1' });
   admin = server.newToken ?? fs.readFileSync(server.tokenFile, 'utf8').trim();
-  const minted = await api(admin, 'POST', '/v1/tokens', { name: 'ci', tenant: 'acme' });
+  const minted = await api(admin, 'POST', '/v1/tokens', { name: 'ci', tenant: 'acme', role: 'admin' });
   assert.equal(minted.status, 201, minted.text);
   acme = minted.json.token as string;
   const applied = await api(admin, 'POST', '/v1/deployments', { spec: SHOP });

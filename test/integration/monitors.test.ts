@@ -177,7 +177,7 @@ test('an instance on the sim cloud (no agent): 409 with a clear message', async 
 test('series pulled from a node\'s agent belong to its deployment\'s tenant: acme sees none of them and none of its monitors', { timeout: 60_000 }, async () => {
   await api('PUT', '/v1/deployments/mon/instances/c-1/monitors/mem', { kind: 'memory', intervalMs: 200, scope: 'node' });
   await waitFor('node memory samples', async () => (await count('node.memory.bytes')) > 0, 20_000, 100);
-  const minted = await api('POST', '/v1/tokens', { name: 'ci', tenant: 'acme' });
+  const minted = await api('POST', '/v1/tokens', { name: 'ci', tenant: 'acme', role: 'admin' });
   assert.equal(minted.status, 201, minted.text);
   const acme = (method: string, path: string, body?: unknown) => callApi(server.url, minted.json.token as string, method, path, body);
   for (const expr of ['{__name__="node.memory.bytes"}', 'count_over_time({__name__=~"node\\..*|instance\\..*"}[10m])']) {

@@ -155,7 +155,7 @@ test('local: operations run on all or some instances with typed params, report e
     assert.equal(alive(Number(fs.readFileSync(pidFiles[0]!, 'utf8').trim())), false, 'the timed-out operation\'s child is gone');
 
     // the tenant wall: another tenant's token finds neither the deployment nor its runs
-    const minted = JSON.parse((await cli('tokens', 'create', 'other', '--tenant', 'acme', '-o', 'json')).stdout) as { token: string };
+    const minted = JSON.parse((await cli('tokens', 'create', 'other', '--tenant', 'acme', '--role', 'admin', '-o', 'json')).stdout) as { token: string };
     const acme = { ...env, NUBIS_TOKEN: minted.token };
     const foreign = await runCli(['run', 'opsdemo', 'app', 'rotate-logs'], acme);
     assert.equal(foreign.code, 2);

@@ -35,7 +35,7 @@ async function withServer(
   try {
     const call = (token: string | undefined, method: string, url: string, body?: unknown): Promise<Answer> => callApi(server.url, token, method, url, body);
     const admin = fs.readFileSync(server.tokenFile, 'utf8').trim();
-    const minted = await call(admin, 'POST', '/v1/tokens', { name: `ci-${crypto.randomUUID().slice(0, 8)}`, tenant: 'acme' });
+    const minted = await call(admin, 'POST', '/v1/tokens', { name: `ci-${crypto.randomUUID().slice(0, 8)}`, tenant: 'acme', role: 'admin' });
     assert.equal(minted.status, 201, minted.text);
     await fn({ server, admin, acme: minted.json.token, call });
   } finally {

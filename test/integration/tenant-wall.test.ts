@@ -27,6 +27,7 @@ const B = {
   deployment: 'bweb', instance: 'app-1', cloud: 'bcloud', credential: 'bkey', secret: 'b-secret-value-7f3a',
   location: 'bloc', offer: 'boffer', image: 'bimg', definition: 'bdef', rule: 'brule', schedule: 'bsched',
   scrape: 'bscrape', metric: 'bmetric_load', monitor: 'bmon', workflow: 'bwf',
+  user: 'buser', template: 'bcat', order: 'bord',
 } as const;
 const MARKERS = Object.values(B).filter((v) => v !== 'app-1');
 
@@ -35,7 +36,12 @@ clouds: { sim: { platform: sim, options: { path: ":memory:" } } }
 nodeTemplates: { t: { cloud: sim } }
 components:
   app: { nodeTemplate: t, instances: { count: 2, min: 1, max: 6 }, lifecycle: { install: "echo in", start: run }, operations: { rotate: "echo rotated" } }
+backups:
+  bnightly: { component: app, what: { snapshot: {} }, store: { kind: dir, path: ${JSON.stringify(`/tmp/nubis-tenant-wall-backups-${process.pid}`)} } }
 `;
+
+/** B's backup (made once B's deployment is ready). */
+const B_BACKUP = { id: 'bk-000000000000' };
 
 /** B's run of its operation (made once B's deployment is ready). */
 const B_RUN = { id: 'op-000000000000' };
@@ -69,10 +75,28 @@ const BODIES: Record<string, unknown> = {
   WorkflowCommand: { path: '/bwf', variable: 'X', value: '1' },
   WorkflowChildRequest: { path: '/bwf/t', password: 'guess', tryNo: 1, command: { verb: 'complete' } },
   OperationRunRequest: { params: {} },
+  BackupRunRequest: { policy: 'bnightly', instance: B.instance },
+  RestoreRequest: { instance: B.instance },
+  DrillRequest: { policy: 'bnightly' },
   // alert objects A makes are A's own; a channel to a loopback receiver is refused to tenants but default
   AlertRuleInput: { on: { events: ['backup.failed'] }, channels: ['b-alerts'] },
   AlertChannelInput: { kind: 'webhook', url: 'http://127.0.0.1:1/hook' },
   AlertTestInput: { channel: 'b-alerts' },
+  // users and the catalog: A names B's user and template; the login is of B's user with a wrong password
+  LoginInput: { user: B.user, password: 'not-the-password' },
+  PasswordChange: { current: 'not-the-password', password: 'a-new-password-1' },
+  PersonalTokenInput: { name: 'more' },
+  UserInput: { password: 'a-password-of-a', roles: { default: 'admin' } },
+  RoleInput: { role: 'admin' },
+  CatalogTemplateInput: { spec: 'name: x\nclouds: {}\nnodeTemplates: {}\ncomponents: {}\n', parameters: { type: 'object', properties: {} } },
+  CatalogOrderInput: { deployment: B.deployment, params: {} },
+};
+
+/** The template B publishes, offered to B's tenant only. */
+const B_TEMPLATE = {
+  description: 'b only', tenants: ['default'],
+  parameters: { type: 'object', properties: { count: { type: 'integer', minimum: 1, maximum: 3, default: 1 } } },
+  spec: B_SPEC.replace('count: 2', 'count: "${params.count}"'),
 };
 
 /** Path parameter values: B's object that the path addresses. */
@@ -80,6 +104,7 @@ function pathValue(path: string, param: string): string {
   const table: [RegExp, Record<string, string>][] = [
     [/^\/v1\/deployments\/\{name\}\/instances\/\{instance\}\/monitors/, { name: B.deployment, instance: B.instance, id: B.monitor }],
     [/^\/v1\/deployments\/\{name\}\/(components|operations)/, { name: B.deployment, component: 'app', operation: 'rotate', run: B_RUN.id }],
+    [/^\/v1\/deployments\/\{name\}\/backups/, { name: B.deployment, id: B_BACKUP.id }],
     [/^\/v1\/deployments\//, { name: B.deployment, instance: B.instance }],
     [/^\/v1\/clouds\/\{name\}\/locations/, { name: B.cloud, id: B.location }],
     [/^\/v1\/clouds\/\{name\}\/offers/, { name: B.cloud, id: B.offer }],
@@ -94,6 +119,9 @@ function pathValue(path: string, param: string): string {
     // alert rules and channels are per tenant: A names B's would-be objects, and an alert id of no tenant of A
     [/^\/v1\/alerts\/(rules|channels)\//, { name: 'b-alerts' }],
     [/^\/v1\/alerts\//, { id: 'al-0000000000000000' }],
+    [/^\/v1\/users\//, { user: B.user, tenant: 'default' }],
+    [/^\/v1\/me\/tokens\//, { name: 'ci' }],
+    [/^\/v1\/catalog\//, { name: B.template }],
   ];
   for (const [re, values] of table) if (re.test(path) && values[param] !== undefined) return values[param]!;
   throw new Error(`the tenant matrix cannot fill path parameter ${param} of ${path}: add it to pathValue()`);
@@ -185,6 +213,8 @@ async function viewOfB(call: Call, token: string): Promise<Record<string, unknow
     `/v1/schedules/${B.schedule}?deployment=${B.deployment}`, `/v1/metrics/scrape/${B.scrape}?deployment=${B.deployment}`,
     `/v1/metrics/series?match=${B.metric}`,
     `/v1/workflows/${B.workflow}`, `/v1/workflows/${B.workflow}/export`, `/v1/deployments/${B.deployment}/operations/${B_RUN.id}`,
+    `/v1/deployments/${B.deployment}/backups/${B_BACKUP.id}`, `/v1/deployments/${B.deployment}/backups`, `/v1/deployments/${B.deployment}/backups/policies`,
+    `/v1/users/${B.user}`, `/v1/catalog/${B.template}`, '/v1/orders', `/v1/deployments/${B.order}`,
   ];
   for (const u of urls) {
     const r = await call(token, 'GET', u);
@@ -239,6 +269,9 @@ test('tenant A reads and writes none of tenant B\'s objects through any operatio
     await must('PUT', `/v1/rules/${B.rule}`, { deployment: B.deployment, component: 'app', when: { all: { expr: B.metric, above: 1000 } }, action: { scale: 'out', by: 1 } }, [201]);
     await must('PUT', `/v1/schedules/${B.schedule}`, { deployment: B.deployment, component: 'app', cron: '0 3 1 1 *', count: 2 }, [201]);
     await must('PUT', `/v1/metrics/scrape/${B.scrape}`, { deployment: B.deployment, url: 'http://127.0.0.1:1/metrics', interval: '1h' }, [201]);
+    await must('PUT', `/v1/users/${B.user}`, { password: 'b-user-password', roles: { default: 'viewer' } }, [201]);
+    await must('PUT', `/v1/catalog/${B.template}`, B_TEMPLATE, [201]);
+    await must('POST', `/v1/catalog/${B.template}/orders`, { deployment: B.order, params: { count: 1 } }, [201]);
     await must('POST', '/v1/workflows', { text: `suite ${B.workflow}\n  family f\n    task t\n  endfamily\nendsuite\n`, file: 'b.def' }, [201]);
     // B's deployment converges, so its instances have step logs
     for (;;) {
@@ -251,9 +284,13 @@ test('tenant A reads and writes none of tenant B\'s objects through any operatio
     const bRun = await call(admin, 'POST', `/v1/deployments/${B.deployment}/components/app/operations/rotate`, {});
     assert.equal(bRun.status, 200, bRun.text);
     B_RUN.id = bRun.json.id;
+    const bBackup = await call(admin, 'POST', `/v1/deployments/${B.deployment}/backups`, { policy: 'bnightly' });
+    assert.equal(bBackup.status, 200, bBackup.text);
+    assert.equal(bBackup.json.runs[0].state, 'succeeded', bBackup.text);
+    B_BACKUP.id = bBackup.json.runs[0].id;
 
     // the admin mints A's token
-    const minted = await call(admin, 'POST', '/v1/tokens', { name: 'ci', tenant: 'acme' });
+    const minted = await call(admin, 'POST', '/v1/tokens', { name: 'ci', tenant: 'acme', role: 'admin' });
     assert.equal(minted.status, 201, minted.text);
     const a: string = minted.json.token;
 
@@ -296,7 +333,7 @@ test('tenant A reads and writes none of tenant B\'s objects through any operatio
       if (o.hasPathParams) return [403, 404].includes(r.status) ? undefined : `${where}: expected 404 or 403, got ${r.status} ${r.text}`;
       if (OWN_TENANT_WRITES.includes(o.id)) return r.status < 300 || [400, 403, 404, 422].includes(r.status) ? undefined : `${where}: got ${r.status} ${r.text}`;
       if (o.body !== undefined) return [400, 403, 404, 422].includes(r.status) ? undefined : `${where}: expected 400, 403, 404 or 422, got ${r.status} ${r.text}`;
-      if (r.status !== 200 && r.status !== 403) return `${where}: expected 200 (an empty view) or 403, got ${r.status} ${r.text}`;
+      if (r.status !== 200 && r.status !== 204 && r.status !== 403) return `${where}: expected 200 (an empty view), 204 or 403, got ${r.status} ${r.text}`;
       const shown = MARKERS.filter((m) => r.text.includes(m));
       return shown.length > 0 ? `${where}: shows B's ${shown.join(', ')}` : undefined;
     };

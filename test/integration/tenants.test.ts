@@ -43,7 +43,7 @@ test('tokens carry a tenant; each tenant sees only its own clouds and credential
   let closed = false;
   try {
     // the admin mints a token for acme through the CLI; it is printed once
-    const minted = await runCli(['tokens', 'create', 'ci', '--tenant', 'acme', '-o', 'json'], env);
+    const minted = await runCli(['tokens', 'create', 'ci', '--tenant', 'acme', '--role', 'admin', '-o', 'json'], env);
     assert.equal(minted.code, 0, minted.stderr);
     const created = JSON.parse(minted.stdout) as { name: string; tenant: string; token: string };
     assert.equal(created.name, 'ci');
@@ -52,9 +52,9 @@ test('tokens carry a tenant; each tenant sees only its own clouds and credential
     assert.match(acme, /^[A-Za-z0-9_-]{43}$/);
     assert.deepEqual(await store.tokenOwner(hashToken(acme)), { name: 'ci', tenant: 'acme' });
     assert.deepEqual(await store.tokenOwner(hashToken(admin)), { name: 'admin', tenant: 'default' });
-    const table = await runCli(['tokens', 'create', 'web', '--tenant', 'acme'], env);
+    const table = await runCli(['tokens', 'create', 'web', '--tenant', 'acme', '--role', 'admin'], env);
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, /token web created for tenant acme; it is shown this once/);
+    assert.match(table.stdout, /token web created for tenant acme \(admin\); it is shown this once/);
     const web = table.stdout.trim().split('\n').pop()!;
     assert.equal((await call(web, 'GET', '/v1/clouds')).status, 200);
 
@@ -70,7 +70,7 @@ test('tokens carry a tenant; each tenant sees only its own clouds and credential
     const denied = await call(acme, 'POST', '/v1/tokens', { name: 'more', tenant: 'acme' });
     assert.equal(denied.status, 403);
     assert.equal(denied.json.error.code, 'FORBIDDEN');
-    const acmeAdmin = await call(admin, 'POST', '/v1/tokens', { name: 'admin', tenant: 'acme' });
+    const acmeAdmin = await call(admin, 'POST', '/v1/tokens', { name: 'admin', tenant: 'acme', role: 'admin' });
     assert.equal(acmeAdmin.status, 201);
     const fakeAdmin = await call(acmeAdmin.json.token, 'POST', '/v1/tokens', { name: 'x', tenant: 'default' });
     assert.equal(fakeAdmin.status, 403);

@@ -140,7 +140,7 @@ test('tenants never see each other\'s workflows', { timeout: 30_000 }, async () 
   const dir = tempDir('nubis-wf-ten-');
   const h = await start(dir);
   try {
-    const minted = await h.call('POST', '/v1/tokens', { name: 'ci', tenant: 'acme' });
+    const minted = await h.call('POST', '/v1/tokens', { name: 'ci', tenant: 'acme', role: 'admin' });
     assert.equal(minted.status, 201, minted.text);
     const acme: string = minted.json.token;
     assert.equal((await h.call('POST', '/v1/workflows', { text: TEST_DEF, file: 'daily.def' })).status, 201);
@@ -169,7 +169,14 @@ test('a restart mid-run resumes the workflow: every task completes exactly once'
   try {
     assert.equal((await h.call('POST', '/v1/workflows', { text: TEST_DEF, file: 'daily.def' })).status, 201);
     assert.equal((await h.call('POST', '/v1/workflows/daily/begin', {})).status, 200);
-    await waitFor('b submitted', async () => (jobs1.started.some((s) => s.path === '/daily/f/b') ? true : undefined));
+    // d (family g) runs on its own: wait until it is complete too, else the stop may come while
+    // its try is active, and a try active at a restart whose job is gone is lost (aborted), by design
+    // (its complete event is committed with its state: wait on the event log, not the status, which answers from memory)
+    await waitFor('b submitted, a and d complete', async () => {
+      const evs = (await h.call('GET', '/v1/events?kind=workflow.node.state&limit=1000')).json.events as any[];
+      const done = (p: string): boolean => evs.some((e) => e.data.path === p && e.data.state === 'complete');
+      return jobs1.started.some((s) => s.path === '/daily/f/b') && done('/daily/f/a') && done('/daily/g/d') ? true : undefined;
+    });
     // the control plane goes away while b's job is held (its process with it)
     await h.stop();
     const jobs2 = new FakeJobs();

@@ -29,7 +29,7 @@ before(async () => {
   data = tempDir('nubis-vm-tenants-');
   server = await startServer({ dataDir: data, port: 0, host: '127.0.0.1', metricsBackend: 'victoriametrics', vmUrl: vm.url });
   admin = server.newToken ?? fs.readFileSync(server.tokenFile, 'utf8').trim();
-  const minted = await api(admin, 'POST', '/v1/tokens', { name: 'ci', tenant: 'acme' });
+  const minted = await api(admin, 'POST', '/v1/tokens', { name: 'ci', tenant: 'acme', role: 'admin' });
   assert.equal(minted.status, 201, minted.text);
   acme = minted.json.token as string;
 });

@@ -46,6 +46,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('alerts', 'alerts: list, show, ack, test a channel; run-time alert rules and channels', async () => (await import('./alerts.js')).alertsCommand),
   lazy('tokens', 'API tokens: create one for a tenant (administrator only; shown once)', async () => (await import('./tokens.js')).tokensCommand),
   // [backups] entries below (helper h/backups; keep them under this line)
+  lazy('backups', 'backups: list, show, run now, restore, drill (restore onto a scratch node), policies', async () => (await import('./backups.js')).backupsCommand),
 
   // [stores] entries below (helper h/stores; keep them under this line)
 
@@ -58,6 +59,10 @@ export const COMMANDS: readonly CommandEntry[] = [
   // [placement] entries below (helper h/placement; keep them under this line)
 
   // [users] entries below (helper h/users; keep them under this line)
+  lazy('users', 'users and their roles per tenant: add, list, rm, passwd, roles (the installation administrator)', async () => (await import('./users.js')).usersCommand),
+  lazy('login', 'log in as a user: stores a personal token for this server (revoked by `nubis logout`)', async () => (await import('./users.js')).loginCommand),
+  lazy('logout', 'revoke the personal token `nubis login` stored for this server, and forget it', async () => (await import('./users.js')).logoutCommand),
+  lazy('catalog', 'the service catalog: publish, list, show, order, withdraw templates; orders', async () => (await import('./catalog.js')).catalogCommand),
 
   // [console] entries below (helper h/console; keep them under this line)
 ];

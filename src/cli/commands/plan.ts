@@ -17,7 +17,7 @@ export function formatPlan(style: Style, plan: PlanResult): string {
   for (const a of plan.actions) {
     const mark = MARK[a.kind] ?? '~';
     const coloured = mark === '+' ? style.green(mark) : mark === '-' ? style.red(mark) : style.yellow(mark);
-    const extra = [a.cloud ? `on ${a.cloud}` : '', a.after.length ? `after ${a.after.join(', ')}` : '', a.reason ? style.dim(`(${a.reason})`) : '']
+    const extra = [a.cloud ? `on ${a.cloud}${a.host ? ` host ${a.host}` : ''}` : '', a.after.length ? `after ${a.after.join(', ')}` : '', a.reason ? style.dim(`(${a.reason})`) : '']
       .filter(Boolean)
       .join('  ');
     lines.push(`  ${coloured} ${a.kind.padEnd(kindWidth)}  ${a.target}${extra ? '  ' + extra : ''}`);

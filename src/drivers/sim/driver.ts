@@ -18,6 +18,7 @@ import { parseSimModel } from './model.js';
 import { registerSimFaults } from './faults.js';
 import { simSnapshotCalls } from './snapshot-calls.js';
 import { simHttpSnapshotCalls } from './http-snapshots.js';
+import { readSimHosts, withSimHosts } from './hosts.js';
 
 /** Nodes as answered, per server object: the sim cloud hands out one frozen object while a server stays the same. */
 const nodeOf = new WeakMap<SimServer, CloudNode>();
@@ -129,8 +130,10 @@ export function createSimDriver(ctx: DriverContext): Driver {
       if (owned) cloud.close();
     },
   };
-  registerSimFaults(driver, agents.faults);
-  return driver;
+  // [placement] the host model and recorded firewalls (./hosts.ts)
+  const placed = withSimHosts(driver, readSimHosts(ctx.options), cloud);
+  registerSimFaults(placed, agents.faults);
+  return placed;
 }
 
 interface HttpAnswer {

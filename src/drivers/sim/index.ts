@@ -9,3 +9,4 @@ export { parseSimModel, provisioningMs, SIM_ERROR_STATUSES, SIM_OPS, type SimErr
 export { createPrng, type Prng } from './prng.js';
 export { simFaults, type SimFaults } from './faults.js';
 export type { SimSnapshot, SimSnapshotFault, SimSnapshotModel, SimSnapshots, SimSnapshotState } from './snapshots.js';
+export { simFirewalls, readSimHosts, SIM_HOST_TAG, type SimHostSpec } from './hosts.js';

@@ -4,6 +4,7 @@
  */
 import { doc, type DriverOptionsSchema } from '../option-types.js';
 import { parseSimModel } from './model.js';
+import { readSimHosts } from './hosts.js';
 
 const ms = { type: 'number', min: 0 } as const;
 
@@ -32,6 +33,22 @@ export const SIM_OPTIONS: DriverOptionsSchema = {
     stepFailures: doc({ type: 'object', values: { type: 'number', min: 0, max: 1 } }, 'step name → probability that it fails'),
     operationLatencyMs: doc(ms, 'how long every custom operation run on a simulated agent takes, in ms (default: stepLatencyMs)'),
     operationFailures: doc({ type: 'object', values: { type: 'number', min: 0, max: 1 } }, 'operation name → probability that a run on one instance fails'),
+    hosts: doc({
+      type: 'array',
+      items: {
+        type: 'object', required: ['name', 'nodes'],
+        fields: {
+          name: doc({ type: 'string' }, 'the host\'s name (unique), which placement names'),
+          nodes: doc({ type: 'number', integer: true, min: 1 }, 'most servers on the host'),
+          cores: doc({ type: 'number', integer: true, min: 1 }, 'the host\'s cores: servers\' required cores fit within them; unlimited when absent'),
+          memory: doc({ type: 'number', integer: true, min: 1 }, 'the host\'s memory in MiB; unlimited when absent'),
+          attributes: doc({ type: 'object' }, 'attributes for custom placement ranks (rack, zone, …): string or number values'),
+        },
+      },
+    }, 'the host model: machines servers are placed on, each with a capacity in nodes (and cores, memory in MiB) and attributes for custom placement ranks'),
   },
-  check: (o) => void parseSimModel(o),
+  check: (o) => {
+    parseSimModel(o);
+    readSimHosts(o);
+  },
 };

@@ -11,6 +11,8 @@ import type { SshHost } from './session.js';
 
 export interface SshDriverOptions {
   hosts: SshHost[];
+  /** Host name → attributes for custom placement ranks (option `hosts[].attributes`). */
+  hostAttributes: Readonly<Record<string, Readonly<Record<string, string | number>>>>;
   knownHostsPath: string;
   agentPort: number;
   graphitePort: number;
@@ -50,6 +52,13 @@ export function readSshOptions(ctx: DriverContext): SshDriverOptions {
     if (name !== undefined && (typeof name !== 'string' || !/^[A-Za-z0-9._:-]{1,64}$/.test(name))) throw invalid(`hosts[${i}].name must be 1-64 of [A-Za-z0-9._:-]`);
     return { address, port, user, name: (name as string | undefined) ?? (port === 22 ? address : `${address}:${port}`) };
   });
+  const hostAttributes: Record<string, Record<string, string | number>> = {};
+  raw.forEach((h: Record<string, unknown>, i) => {
+    const a = h['attributes'];
+    if (a === undefined) return;
+    if (typeof a !== 'object' || a === null || Array.isArray(a) || Object.values(a).some((v) => typeof v !== 'string' && typeof v !== 'number')) throw invalid(`hosts[${i}].attributes must be an object of string or number values`);
+    hostAttributes[hosts[i]!.name] = { ...(a as Record<string, string | number>) };
+  });
   const names = new Set(hosts.map((h) => h.name));
   if (names.size !== hosts.length) throw invalid('host names must be unique');
   const remoteRoot = o['remoteRoot'] ?? '/opt/nubis';
@@ -60,6 +69,7 @@ export function readSshOptions(ctx: DriverContext): SshDriverOptions {
   if (typeof knownHostsPath !== 'string' || knownHostsPath === '') throw invalid('option knownHostsPath must be a path');
   return Object.freeze({
     hosts,
+    hostAttributes,
     knownHostsPath,
     remoteRoot,
     agentPort: intOption(o, 'agentPort', 7430, 1, 65535),

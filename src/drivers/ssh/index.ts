@@ -63,6 +63,7 @@ import { checkSignal, createHostOps } from './host-ops.js';
 import { openKnownHosts } from './known-hosts.js';
 import { toCloudNode, type SshCloudNode } from './node-view.js';
 import { hostKey, openPoolInventory } from './pool-inventory.js';
+import { createSshPolicyCalls, dropNodeFirewall } from './policy-calls.js';
 
 export type { SshHost } from './session.js';
 export type { SshCloudNode } from './node-view.js';
@@ -87,6 +88,8 @@ export function createSshDriver(ctx: DriverContext): Driver {
 
   return {
     platform: 'ssh',
+    // [placement] hosts for placement policies, nftables firewalls (./policy-calls.ts)
+    ...createSshPolicyCalls(opts, hosts, inventory),
 
     create: (req, signal) => creator.create(req, signal),
 
@@ -122,6 +125,7 @@ export function createSshDriver(ctx: DriverContext): Driver {
       const n = await inventory.find(id);
       if (!n) return;
       await hosts.on(n.host, signal, (s) => hosts.cleanNode(s, n));
+      await dropNodeFirewall(hosts, n, signal);
       await inventory.release(id);
       scan.cleared(n.host.name);
     },

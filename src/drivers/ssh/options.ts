@@ -18,6 +18,7 @@ export const SSH_OPTIONS: DriverOptionsSchema = {
           port: doc(int(1, 65535), 'SSH port; default 22'),
           user: doc({ type: 'string' }, 'login user; default root'),
           name: doc({ type: 'string' }, 'the host\'s name in the pool (unique); default the address, or address:port'),
+          attributes: doc({ type: 'object' }, 'attributes for custom placement ranks (rack, zone, …): string or number values'),
         },
       },
     }, 'the pool: one node per host (required)'),

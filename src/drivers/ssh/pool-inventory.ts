@@ -98,7 +98,16 @@ class PoolInventoryImpl {
       if (existing) return { node: existing, fresh: false };
       const used = new Set(inv.nodes.map((n) => hostKey(n.host)));
       const free = hosts.filter((h) => !used.has(hostKey(h)) && !skipped.includes(h.name));
-      const preferred = free.find((h) => h.name === req.placement?.offer) ?? free[0];
+      const wanted = req.placement?.host;
+      if (wanted !== undefined) {
+        // placement chose the host (src/policy/placement): that one or nothing
+        if (!hosts.some((h) => h.name === wanted)) throw new NubisError('CLOUD_BAD_REQUEST', `ssh pool ${cloud} has no host ${JSON.stringify(wanted)}`);
+        if (!free.some((h) => h.name === wanted)) {
+          if (skipped.includes(wanted)) throw new NubisError('CLOUD_UNAVAILABLE', `ssh host ${wanted} did not answer`, { details: { skipped } });
+          throw new NubisError('CLOUD_QUOTA_EXCEEDED', `ssh host ${wanted} of pool ${cloud} already holds a node`, { details: { host: wanted } });
+        }
+      }
+      const preferred = free.find((h) => h.name === (wanted ?? req.placement?.offer)) ?? free[0];
       if (!preferred) {
         if (skipped.length > 0) {
           throw new NubisError('CLOUD_UNAVAILABLE', `no free ssh host answered (tried ${skipped.join(', ')})`, { details: { skipped } });

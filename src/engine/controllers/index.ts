@@ -9,7 +9,7 @@ import type { Controller } from '../core/index.js';
 import type { EngineContext } from '../context.js';
 
 export { NodesController } from './nodes/index.js';
-export { InstancesController, ObserveController } from './instances/index.js';
+export { InstancesController, ObserveController, healthProbe } from './instances/index.js';
 export { OBSERVE_KEY } from './instances/observe.js';
 export { WiringController, WIRING } from './wiring/index.js';
 export { ResourcesController, RESOURCES } from './resources/index.js';

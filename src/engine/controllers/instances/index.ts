@@ -1,2 +1,2 @@
-export { InstancesController } from './lifecycle.js';
+export { InstancesController, healthProbe } from './lifecycle.js';
 export { ObserveController } from './observe.js';

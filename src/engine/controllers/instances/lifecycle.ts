@@ -22,7 +22,7 @@ function resultError(stepName: HandlerName, r: StepResult): NubisError {
   return new NubisError('HANDLER_FAILED', `${stepName} handler exited with ${r.exitCode ?? r.signal ?? 'an error'}`);
 }
 
-function healthProbe(comp: ComponentSpec, node: CloudNode | undefined): HealthProbe | undefined {
+export function healthProbe(comp: ComponentSpec, node: CloudNode | undefined): HealthProbe | undefined {
   const h = comp.health;
   if (!h) return undefined;
   const probe: HealthProbe = { kind: h.kind, intervalMs: h.intervalMs, timeoutMs: h.timeoutMs, retries: h.retries };

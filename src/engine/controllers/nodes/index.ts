@@ -13,16 +13,42 @@ import { alertData, type EngineContext } from '../../context.js';
 import type { Action } from '../../planner.js';
 import type { Actuator } from '../actuator.js';
 import { awaitAgent } from '../../first-boot.js';
+import { HostPlacer } from '../../host-placement.js';
 
 /** The placement as the driver's create request carries it. */
-function placementRequest(p: Placement): { offer?: string; image?: string; location?: string } {
-  return { ...(p.offer ? { offer: p.offer } : {}), ...(p.image ? { image: p.image } : {}), ...(p.location ? { location: p.location } : {}) };
+function placementRequest(p: Placement): { offer?: string; image?: string; location?: string; host?: string } {
+  return { ...(p.offer ? { offer: p.offer } : {}), ...(p.image ? { image: p.image } : {}), ...(p.location ? { location: p.location } : {}), ...(p.host ? { host: p.host } : {}) };
 }
 
 export class NodesController implements Actuator {
   readonly name = 'nodes';
   readonly kinds = ['create-node', 'delete-node'] as const;
-  constructor(private readonly ctx: EngineContext) {}
+  private readonly hosts: HostPlacer;
+  constructor(private readonly ctx: EngineContext) {
+    this.hosts = new HostPlacer(ctx);
+  }
+
+  /** Chooses the node's host (recorded with its create intent); false when it cannot be placed (the node failed, with why). */
+  private async placeOnHost(d: Deployment, inst: InstanceRec, n: NodeRec, signal: AbortSignal): Promise<boolean> {
+    const { ctx } = this;
+    try {
+      const plan = await this.hosts.place(d, n.cloud, [{ key: n.key, component: inst.component, instance: inst.name }], signal, true);
+      if (plan.kind === 'cloud-decides') return true;
+      const choice = plan.decisions[0]!;
+      await ctx.setNode(n, 'creating', `placed: ${choice.reason}`, {}, { host: choice.host });
+      return true;
+    } catch (e) {
+      if (signal.aborted) return false;
+      const err = toNubisError(e);
+      n.lastError = `${err.code}: ${err.message}`;
+      if (err.retryable) {
+        n.attempts++;
+        n.notBefore = ctx.clock.now() + ctx.backoff(n.attempts);
+        await ctx.setNode(n, 'pending', 'placement failed, will retry', {}, { code: err.code });
+      } else await ctx.setNode(n, 'failed', 'no placement', {}, alertData(err));
+      return false;
+    }
+  }
 
   execute(d: Deployment, inst: InstanceRec, a: Action): Promise<void> {
     return a.kind === 'create-node' ? this.createNode(d, inst) : this.deleteNode(d, inst);
@@ -57,6 +83,10 @@ export class NodesController implements Actuator {
     }
     const cloud = ctx.cloudFor(d, n.cloud);
     const driver = ctx.driverOf(d, n.cloud);
+    // [placement] a fresh create is placed on a host by its template's policy; the choice is part of the intent
+    if (n.status === 'pending' && !n.providerId && this.hosts.policyOf(d, inst.component)) {
+      if (!(await this.placeOnHost(d, inst, n, signal))) return;
+    }
     if (n.status === 'pending') await ctx.setNode(n, 'creating', 'intent persisted before create');
     // A node the cloud already has (adopted after a restart, or a retried poll) takes no
     // creation permit: only creates this process sends hold one, and then only until the
