@@ -1,6 +1,7 @@
 /**
- * A directory as the long-term store. put writes `<key>.partial-<random>`, fsyncs it and renames
- * it into place, so only complete objects are ever listed; a full disk is BACKUP_STORE_FULL.
+ * A directory as the long-term store. put writes `<key>.partial-<random>`, fsyncs it, renames
+ * it into place and fsyncs the directory, so only complete objects are ever listed (and a
+ * listed one survives a crash); a full disk is BACKUP_STORE_FULL.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -35,6 +36,14 @@ function digester(): { through: Transform; result: () => ObjectDigest } {
   return { through, result: () => ({ sizeBytes: size, sha256: h.digest('hex') }) };
 }
 
+/** fsyncs a directory, so a rename in it survives a crash (best effort: some file systems refuse). */
+async function syncDir(dir: string): Promise<void> {
+  const h = await fs.open(dir, 'r').catch(() => undefined);
+  if (!h) return;
+  await h.sync().catch(() => {});
+  await h.close();
+}
+
 export function createDirStore(o: DirStoreOptions): BackupStore {
   if (!path.isAbsolute(o.path)) throw new NubisError('REQUEST_INVALID', `a directory store needs an absolute path, not ${JSON.stringify(o.path)}`);
   const root = o.path;
@@ -42,12 +51,13 @@ export function createDirStore(o: DirStoreOptions): BackupStore {
 
   async function put(key: string, body: AsyncIterable<Uint8Array>, signal: AbortSignal): Promise<ObjectDigest> {
     const target = file(key);
-    await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
     const tmp = `${target}${PARTIAL}${randomBytes(6).toString('hex')}`;
     const d = digester();
     try {
+      await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
       await pipeline(Readable.from(body), d.through, createWriteStream(tmp, { mode: 0o600, flush: true }), { signal });
       await fs.rename(tmp, target);
+      await syncDir(path.dirname(target));
       return d.result();
     } catch (e) {
       await fs.rm(tmp, { force: true });

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import type { Socket } from 'node:net';
 import type { FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 import type { ObjectDigest } from './types.js';
 
@@ -18,12 +19,14 @@ export type SftpError = Error & { code?: number | string };
 export interface Channel {
   sftp: SFTPWrapper;
   gone: Promise<never>;
+  /** When given, the requests made from one incoming chunk go out corked (one writev, not one write per SSH packet). */
+  sock?: Socket;
 }
 
 export const sftpOps = ({ sftp: s, gone }: Channel) => {
   const call = <T>(f: (cb: (err: SftpError | undefined | null, v: T) => void) => void): Promise<T> =>
     Promise.race([new Promise<T>((resolve, reject) => f((err, v) => (err ? reject(err) : resolve(v)))), gone]);
-  return {
+  const ops = {
   open: (p: string, flags: 'w' | 'r', mode?: number) => call<Buffer>((cb) => s.open(p, flags, mode === undefined ? {} : { mode }, cb)),
   close: (h: Buffer) => call<void>((cb) => s.close(h, cb)),
   fstat: (h: Buffer) => call<Stats>((cb) => s.fstat(h, cb)),
@@ -33,8 +36,21 @@ export const sftpOps = ({ sftp: s, gone }: Channel) => {
   readdir: (p: string) => call<FileEntryWithStats[]>((cb) => s.readdir(p, cb)),
   fsync: (h: Buffer) => call<void>((cb) => s.ext_openssh_fsync(h, cb)),
   statvfs: (p: string) => call<{ f_frsize: number; f_bavail: number }>((cb) => s.ext_openssh_statvfs(p, cb)),
-  /** Atomic replace (posix-rename@openssh.com) where offered; plain RENAME (fails on an existing target) otherwise. */
-  rename: (from: string, to: string) => call<void>((cb) => (hasExt(s, 'posix-rename@openssh.com') ? s.ext_openssh_rename(from, to, cb) : s.rename(from, to, cb))),
+  };
+  const rename = (from: string, to: string): Promise<void> => call<void>((cb) => s.rename(from, to, cb));
+  return {
+    ...ops,
+    /**
+     * Moves `from` over `to`: atomically with posix-rename@openssh.com where offered; otherwise
+     * RENAME, which SFTP v3 refuses over an existing file, so then the old one is removed first.
+     */
+    replace: async (from: string, to: string): Promise<void> => {
+      if (hasExt(s, 'posix-rename@openssh.com')) return call<void>((cb) => s.ext_openssh_rename(from, to, cb));
+      await rename(from, to).catch(async () => {
+        await ops.unlink(to).catch(() => {});
+        await rename(from, to);
+      });
+    },
   };
 };
 
@@ -71,6 +87,9 @@ export async function mkdirp(s: Channel, dir: string, known: Set<string>): Promi
   known.add(dir);
 }
 
+/** Incoming chunks smaller than this are gathered into one request. */
+const GATHER = 32 * 1024;
+
 export interface PipelineOptions {
   /** Bytes per request. */
   chunkBytes: number;
@@ -79,11 +98,11 @@ export interface PipelineOptions {
 }
 
 /**
- * Writes `body` to the open `handle` from offset 0, hashing as it goes. Incoming chunks are cut or
- * gathered into `chunkBytes` requests; at most `inFlight` are outstanding. The first failed
+ * Writes `body` to the open `handle` from offset 0, hashing as it goes. Incoming chunks are cut
+ * into requests of at most `chunkBytes` (small ones gathered); at most `inFlight` are outstanding. The first failed
  * request fails the whole write (after the others answered).
  */
-export async function pipelinedWrite({ sftp: s, gone }: Channel, handle: Buffer, body: AsyncIterable<Uint8Array>, o: PipelineOptions, signal: AbortSignal): Promise<ObjectDigest> {
+export async function pipelinedWrite({ sftp: s, gone, sock }: Channel, handle: Buffer, body: AsyncIterable<Uint8Array>, o: PipelineOptions, signal: AbortSignal): Promise<ObjectDigest> {
   const hash = createHash('sha256');
   let offset = 0;
   let outstanding = 0;
@@ -94,8 +113,24 @@ export async function pipelinedWrite({ sftp: s, gone }: Channel, handle: Buffer,
     wake = undefined;
     w?.();
   };
+  let corked = false;
+  const cork = (): void => {
+    if (sock && !corked) {
+      sock.cork();
+      corked = true;
+    }
+  };
+  const uncork = (): void => {
+    if (corked) {
+      corked = false;
+      sock!.uncork();
+    }
+  };
   const until = async (cond: () => boolean): Promise<void> => {
-    while (!cond()) await Promise.race([new Promise<void>((r) => (wake = r)), gone]);
+    while (!cond()) {
+      uncork(); // what waits for answers must have gone out
+      await Promise.race([new Promise<void>((r) => (wake = r)), gone]);
+    }
   };
   const send = async (buf: Buffer): Promise<void> => {
     await until(() => outstanding < o.inFlight || failed !== undefined);
@@ -110,25 +145,37 @@ export async function pipelinedWrite({ sftp: s, gone }: Channel, handle: Buffer,
       settle();
     });
   };
+  // Chunks go out as they come (cut at chunkBytes; ssh2 copies them into its packets anyway);
+  // only small ones are gathered first, so no byte is copied twice on the way.
   let pending: Buffer[] = [];
   let pendingBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (pendingBytes === 0) return;
+    const b = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    await send(b);
+  };
   try {
     for await (const c of body) {
       signal.throwIfAborted();
       const chunk = Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
       hash.update(chunk);
-      pending.push(chunk);
-      pendingBytes += chunk.byteLength;
-      if (pendingBytes < o.chunkBytes) continue;
-      const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-      let at = 0;
-      for (; all.byteLength - at >= o.chunkBytes; at += o.chunkBytes) await send(all.subarray(at, at + o.chunkBytes));
-      pending = at < all.byteLength ? [all.subarray(at)] : [];
-      pendingBytes = all.byteLength - at;
+      if (chunk.byteLength < GATHER) {
+        pending.push(chunk);
+        pendingBytes += chunk.byteLength;
+        if (pendingBytes >= GATHER) await flush();
+        continue;
+      }
+      cork();
+      await flush();
+      for (let at = 0; at < chunk.byteLength; at += o.chunkBytes) await send(chunk.subarray(at, at + o.chunkBytes));
+      uncork();
     }
-    if (pendingBytes > 0) await send(Buffer.concat(pending, pendingBytes));
+    await flush();
     signal.throwIfAborted();
   } finally {
+    uncork();
     // Never leave requests answering into a handle the caller is about to close.
     await until(() => outstanding === 0);
   }

@@ -5,6 +5,7 @@
  * Credentials are used for the handshake only: never logged, never in an error message.
  */
 import { createHash } from 'node:crypto';
+import net from 'node:net';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { NubisError } from '../../../errors/index.js';
 
@@ -27,6 +28,8 @@ export interface SftpSession {
   readonly lost: () => boolean;
   /** Rejects when the connection is gone: race requests against it (ssh2 never answers one sent after the drop). */
   readonly gone: Promise<never>;
+  /** The TCP socket under the connection: a burst of requests is corked into one writev. */
+  readonly sock: net.Socket;
 }
 
 /** The OpenSSH SHA-256 fingerprint of a public key blob. */
@@ -52,6 +55,9 @@ export function sftpConnector(ep: SftpEndpoint): { session(signal: AbortSignal):
   function open(signal: AbortSignal): Promise<SftpSession> {
     return new Promise<SftpSession>((resolve, reject) => {
       const client = new Client();
+      // Our own socket, so bursts of WRITE requests can be corked (see pipelinedWrite).
+      const sock = net.connect({ host: ep.host, port: ep.port });
+      sock.setNoDelay(true);
       let seen: string | undefined;
       let lost = false;
       let settled = false;
@@ -87,7 +93,7 @@ export function sftpConnector(ep: SftpEndpoint): { session(signal: AbortSignal):
           if (settled) return void client.end();
           settled = true;
           signal.removeEventListener('abort', onAbort);
-          const session: SftpSession = { sftp, lost: () => lost, gone };
+          const session: SftpSession = { sftp, lost: () => lost, gone, sock };
           const end = (): void => {
             drop('the sftp channel ended');
             client.end();
@@ -99,6 +105,7 @@ export function sftpConnector(ep: SftpEndpoint): { session(signal: AbortSignal):
         });
       });
       const cfg: ConnectConfig = {
+        sock,
         host: ep.host,
         port: ep.port,
         username: ep.user,

@@ -82,10 +82,10 @@ export function createSftpStore(o: SftpStoreOptions): BackupStore {
         if (hasExt(sftp, 'fsync@openssh.com')) await ops.fsync(handle);
         open = false;
         await ops.close(handle);
-        await ops.rename(tmp, target);
+        await ops.replace(tmp, target);
         return d;
       } catch (e) {
-        const full = !lost() && (await isFull(e, target));
+        const full = !lost() && (await isFull(ch, e, target));
         if (open) await ops.close(handle).catch(() => {});
         if (!lost()) await ops.unlink(tmp).catch(() => {});
         if (full) throw new NubisError('BACKUP_STORE_FULL', `writing ${key} to ${describe}: the remote file system is full (${(e as Error).message})`, { cause: e });
@@ -94,13 +94,12 @@ export function createSftpStore(o: SftpStoreOptions): BackupStore {
     });
 
     /** A FAILURE answer means "disk full" when the server says so, or when statvfs shows (almost) no space left. */
-    async function isFull(e: unknown, file: string): Promise<boolean> {
+    async function isFull(ch: SftpSession, e: unknown, file: string): Promise<boolean> {
       const err = e as SftpError;
       if (err.code !== FX.FAILURE) return false;
       if (/no space|quota|disk full/i.test(err.message)) return true;
-      const s = await conn.session(signal);
-      if (!hasExt(s.sftp, 'statvfs@openssh.com')) return false;
-      const v = await sftpOps(s).statvfs(path.posix.dirname(file)).catch(() => undefined);
+      if (!hasExt(ch.sftp, 'statvfs@openssh.com')) return false;
+      const v = await sftpOps(ch).statvfs(path.posix.dirname(file)).catch(() => undefined);
       return v !== undefined && v.f_bavail * v.f_frsize < io.chunkBytes * io.inFlight;
     }
   }
