@@ -157,10 +157,13 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       ...(o.metricsAgentPollMs !== undefined ? { agentPollMs: o.metricsAgentPollMs } : {}),
     });
     const scaling = await startScaling(metrics, controlPlane, events, o.ruleDataWake ?? true);
+    // backups (src/operations/backups): schedules on the reconcile core; recovery recreates from their verified backups, workflows' `backup D C` runs them
+    const backups = await createBackups({ engine: controlPlane.engine, store, events, clock: createRealClock(), credential: (t, n) => controlPlane.registry.secrets(t, n) });
     // workflows (src/workflows): registered on the engine's reconcile core, loaded when it starts
     const workflows = createWorkflows({
       controlPlane, store, events, ...(o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}), ...(o.log ? { log: o.log } : {}),
       ...(o.allowScriptCommands ? { scriptCommands: true } : {}),
+      backupNow: (d, c, caller) => backups.backupComponent(d, c, caller),
     });
     // alerts (src/operations/alerts): rules over the event log and the metrics, sent through channels
     const alerts = createAlertsService({
@@ -173,8 +176,6 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       ...(o.allowLocalTenants ? { allowLocalTenants: true } : {}),
     });
     // recovery ladders (src/operations/recovery): registered on the engine's reconcile core, their state loaded now
-    // backups (src/operations/backups): schedules on the reconcile core; recovery recreates from their verified backups
-    const backups = await createBackups({ engine: controlPlane.engine, store, events, clock: createRealClock(), credential: (t, n) => controlPlane.registry.secrets(t, n) });
     const recovery = await createRecovery({ engine: controlPlane.engine, store, events, clock: createRealClock(), backups: backups.recovery });
     // Parts from parallel work are wired below, each under its own marker:
     // [backups] entries below (helper h/backups; keep them under this line)
