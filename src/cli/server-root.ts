@@ -168,10 +168,13 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     const scaling = await startScaling(metrics, controlPlane, events, o.ruleDataWake ?? true);
     // [placement] load-aware placement reads the hosts' CPU load from the metrics
     controlPlane.engine.useLoads(async (expr, tenant) => loadsByLabel(await metrics.instant(expr, Date.now(), tenant)));
+    // backups (src/operations/backups): schedules on the reconcile core; recovery recreates from their verified backups, workflows' `backup D C` runs them
+    const backups = await createBackups({ engine: controlPlane.engine, store, events, clock: createRealClock(), credential: (t, n) => controlPlane.registry.secrets(t, n) });
     // workflows (src/workflows): registered on the engine's reconcile core, loaded when it starts
     const workflows = createWorkflows({
       controlPlane, store, events, ...(o.controlUrl ? { controlUrl: o.controlUrl } : o.port !== 0 ? { controlUrl: `http://${hostForUrl}:${o.port}` } : {}), ...(o.log ? { log: o.log } : {}),
       ...(o.allowScriptCommands ? { scriptCommands: true } : {}),
+      backupNow: (d, c, caller) => backups.backupComponent(d, c, caller),
     });
     // alerts (src/operations/alerts): rules over the event log and the metrics, sent through channels
     const alerts = createAlertsService({
@@ -184,8 +187,6 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       ...(o.allowLocalTenants ? { allowLocalTenants: true } : {}),
     });
     // recovery ladders (src/operations/recovery): registered on the engine's reconcile core, their state loaded now
-    // backups (src/operations/backups): schedules on the reconcile core; recovery recreates from their verified backups
-    const backups = await createBackups({ engine: controlPlane.engine, store, events, clock: createRealClock(), credential: (t, n) => controlPlane.registry.secrets(t, n) });
     const recovery = await createRecovery({ engine: controlPlane.engine, store, events, clock: createRealClock(), backups: backups.recovery });
     // Parts from parallel work are wired below, each under its own marker:
     // [backups] entries below (helper h/backups; keep them under this line)

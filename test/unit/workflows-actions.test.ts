@@ -192,7 +192,7 @@ test('waitMetric queries on the Clock until the condition holds; backup is refus
     const { queryMetric: _q, ...bare } = ports;
     await assert.rejects(runAction({ verb: 'waitMetric', query: 'x', op: '>', threshold: 1 }, bare), { code: 'UNAVAILABLE', message: /no metrics/ });
     await assert.rejects(runAction({ verb: 'backup', deployment: 'd', component: 'db' }, ports), {
-      code: 'UNAVAILABLE', message: 'backup d/db: not available until backups exist in Nubis',
+      code: 'UNAVAILABLE', message: 'backup d/db: this control plane runs no backups',
     });
     assert.deepEqual(await runAction({ verb: 'backup', deployment: 'd', component: 'db' }, { ...ports, backup: async (d, c) => `backed up ${d}/${c}` }), { detail: 'backed up d/db' });
   });

@@ -91,7 +91,7 @@ async function scratchReady(x: BackupsContext, driver: Driver, id: string, signa
   for (;;) {
     const node = await driver.get(id, signal).catch(() => undefined);
     if (node?.status === 'error') throw new NubisError('CLOUD_UNAVAILABLE', `the scratch node ${id} went to an error state`);
-    if (node?.status === 'running' && node.agent) {
+    if (node?.status === 'running') {
       const agent = driver.agent(node);
       const up = await agent.status(signal).then(() => true, () => false);
       if (up) return { driver, node, agent };

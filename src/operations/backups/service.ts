@@ -62,6 +62,11 @@ export interface Backups {
    * they all succeeded, rejects with BACKUP_FINAL_FAILED (details: the failed runs) otherwise.
    */
   beforeDestroy(deployment: string, caller: Caller): Promise<BackupRunView[]>;
+  /**
+   * Backs up a component now under every policy of it (a workflow's `backup D C` action):
+   * resolves with what was stored, rejects naming the failed runs (HANDLER_FAILED) or NOT_FOUND.
+   */
+  backupComponent(deployment: string, component: string, caller: Caller): Promise<string>;
   /** What recovery's recreate step uses. */
   readonly recovery: RecoveryBackups;
   readonly controller: BackupsController;
@@ -250,6 +255,16 @@ export async function createBackups(o: BackupsOptions): Promise<Backups> {
       if (b.policy !== p.name) throw new NubisError('REQUEST_INVALID', `backup: ${b.id} is of policy ${b.policy}, not ${p.name}`, { details: { path: 'backup' } });
       const [row] = await answer(req.wait, causeOf(caller, req.reason, `restore drill of ${b.id} requested`), 1, async (c) => [await drillBackup(x, d, p, b, c)]);
       return runView(row!, shownAs);
+    },
+    async backupComponent(name, component, caller) {
+      const d = x.deployment(name);
+      const ps = Object.values(d.spec.backups ?? {}).filter((p) => p.component === component);
+      if (ps.length === 0) throw new NubisError('NOT_FOUND', `deployment ${d.spec.name} has no backup policy for component ${JSON.stringify(component)}`);
+      const rows: BackupRunRow[] = [];
+      for (const p of ps) rows.push(...await backupAll(d, p, undefined, causeOf(caller, undefined, `backup ${p.name} by ${caller.actor}`)));
+      const bad = rows.filter((r) => r.state !== 'succeeded');
+      if (bad.length > 0) throw new NubisError('HANDLER_FAILED', `backup of ${d.spec.name}/${component}: ${bad.map((r) => `${r.id} (${r.instance}) ${r.detail}`).join('; ')}`);
+      return `backup of ${d.spec.name}/${component}: ${rows.map((r) => `${r.id} (${r.policy}, ${r.instance}, ${r.size_bytes} bytes)`).join(', ')} stored and verified`;
     },
     async beforeDestroy(name, caller) {
       const d = o.engine.deployments.get(name);

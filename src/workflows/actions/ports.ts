@@ -20,6 +20,8 @@ export interface ControlPlanePortsOptions {
   readonly measure?: Omit<MeasureSources, 'engine'>;
   readonly queryMetric?: ActionPorts['queryMetric'];
   readonly backup?: ActionPorts['backup'];
+  /** `backup D C` with the deployment's id and the workflow's caller (src/operations/backups); resolves with what it did. */
+  readonly backupNow?: (deployment: string, component: string, caller: Caller) => Promise<string>;
 }
 
 export function controlPlanePorts(o: ControlPlanePortsOptions): ActionPorts {
@@ -39,6 +41,7 @@ export function controlPlanePorts(o: ControlPlanePortsOptions): ActionPorts {
     ...(o.engine && o.measure ? { provisioning: (d: string, c: string) => measuredProvisioning({ engine: o.engine!, ...o.measure! }, { deployment: id(d), component: c, now: o.clock.now() }) } : {}),
     ...(o.queryMetric ? { queryMetric: o.queryMetric } : {}),
     ...(o.backup ? { backup: o.backup } : {}),
+    ...(o.backupNow && !o.backup ? { backup: (d: string, c: string) => o.backupNow!(id(d), c, o.caller) } : {}),
     ...(cp.runOperation ? { operation: (d: string, c: string, op: string, params: Readonly<Record<string, string>>) => cp.runOperation!(id(d), c, op, { params: { ...params }, reason: `an action task of ${o.caller.actor}` }, o.caller) } : {}),
   };
 }

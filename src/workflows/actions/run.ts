@@ -19,7 +19,7 @@
  *   plan through `onProgress` (the task's label);
  * - `destroyPool`: scale the pool's component to 0 and wait until its instances are gone;
  * - `waitMetric`: query until `value op threshold` holds;
- * - `backup`: refused with UNAVAILABLE until Nubis has backups;
+ * - `backup`: backs the component up now under each of its backup policies (src/operations/backups), failing with the failed runs; UNAVAILABLE without backups;
  * - `operation`: runs a component's custom operation on its running instances and waits for
  *   every one; the task completes when all succeeded and aborts (HANDLER_FAILED, naming each
  *   failed instance) otherwise. Bad parameter values are refused before anything runs.
@@ -53,7 +53,7 @@ export interface ActionPorts {
    * ended (ControlPlane.runOperation with the workflow's caller). Absent: operations refused.
    */
   operation?(deployment: string, component: string, operation: string, params: Readonly<Record<string, string>>): Promise<OperationRunView>;
-  /** Backs up a component now. Absent until Nubis has backups. */
+  /** Backs up a component now (every backup policy of it). Absent: refused. */
   backup?(deployment: string, component: string): Promise<string>;
   /** What the component's cloud has taken to provision (../pools/measure.ts); absent: ready-by plans assume the default. */
   provisioning?(deployment: string, component: string): Promise<ProvisioningStats>;
@@ -291,7 +291,7 @@ export async function runAction(action: WfAction, ports: ActionPorts, opts: RunA
       case 'waitMetric':
         return await waitMetric(ports, action.query, action.op, action.threshold, opts);
       case 'backup': {
-        if (!ports.backup) throw new NubisError('UNAVAILABLE', `backup ${action.deployment}/${action.component}: not available until backups exist in Nubis`, { retryable: false });
+        if (!ports.backup) throw new NubisError('UNAVAILABLE', `backup ${action.deployment}/${action.component}: this control plane runs no backups`, { retryable: false });
         return { detail: await ports.backup(action.deployment, action.component) };
       }
       case 'operation':

@@ -20,7 +20,7 @@ import type { EventLog } from '../../events/index.js';
 import type { Store } from '../../store/index.js';
 import { deploymentId, type RunningControlPlane } from '../../engine/index.js';
 import { createRuntime } from '../scheduler/index.js';
-import { actionRunner, actionTimeout } from '../actions/index.js';
+import { actionRunner, actionTimeout, type ControlPlanePortsOptions } from '../actions/index.js';
 import { parseDef, parseWorkflowYaml, printDef } from '../def/index.js';
 import { parseExpression } from '../expr/index.js';
 import { execFile } from 'node:child_process';
@@ -48,6 +48,8 @@ export interface WorkflowsWiring {
   scriptCommands?: boolean;
   /** Replaces single ports (a fake job runner in tests). */
   ports?: Partial<WorkflowPorts>;
+  /** `backup D C` actions: backs up the component now (src/operations/backups); absent: refused. */
+  backupNow?: ControlPlanePortsOptions['backupNow'];
   log?: (message: string) => void;
 }
 
@@ -168,7 +170,10 @@ export function createWorkflows(o: WorkflowsWiring): WorkflowsController {
   const cp = o.controlPlane;
   let ctl: WorkflowsController | undefined;
   const jobs = o.ports?.jobs ? undefined : dispatcherJobs({ controlPlane: cp, store: o.store, clock, controller: () => ctl!, ...(o.log ? { log: o.log } : {}) });
-  const runAction = actionRunner({ controlPlane: cp, clock, engine: cp.engine, ...(cp.registry ? { measure: { events: cp.events, accounting: cp.registry.accounting } } : {}) });
+  const runAction = actionRunner({
+    controlPlane: cp, clock, engine: cp.engine, ...(cp.registry ? { measure: { events: cp.events, accounting: cp.registry.accounting } } : {}),
+    ...(o.backupNow ? { backupNow: o.backupNow } : {}),
+  });
   const ports: WorkflowPorts = {
     runtime: (def, opts) => createRuntime(def, opts),
     defs: {
