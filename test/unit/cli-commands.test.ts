@@ -76,7 +76,7 @@ test('nubis status loads only what it uses', async () => {
     assert.equal(r.code, 0);
     assert.equal(r.stdout.trim(), 'no deployments');
     assertLight(r.modules);
-    assert.deepEqual(r.modules.filter((m) => m.includes('/cli/commands/') && !/\/commands\/(index|status)\.js$/.test(m)), []);
+    assert.deepEqual(r.modules.filter((m) => m.includes('/cli/commands/') && !/\/commands\/(index|status|status-control-plane)\.js$/.test(m)), []);
   } finally {
     await new Promise((resolve) => server.close(resolve));
   }
