@@ -41,6 +41,7 @@ export function auditLog(events: EventLog, c: Pick<RouteContext, 'caller' | 'que
     tenant: asked,
     log: {
       append: (...e) => events.append(...e),
+      stage: (...e) => events.stage(...e),
       list: (f) => events.list(scoped(f)),
       subscribe: (f, fn) => events.subscribe(scoped(f), fn),
       verify: () => events.verify(asked),

@@ -41,6 +41,7 @@ export function tenantEvents(events: EventLog, tenant: string): EventLog {
   };
   return {
     append: (...e) => events.append(...e),
+    stage: (...e) => events.stage(...e),
     list: async (filter) => (await events.list(scoped(filter))).map(show),
     subscribe: (filter, fn) => events.subscribe(scoped(filter), (e, t) => fn(show(e), t)),
     verify: () => events.verify(tenant),

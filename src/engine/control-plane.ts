@@ -5,7 +5,7 @@
  */
 import type { NewNode } from './host-placement.js';
 import type { Clock } from '../clock/index.js';
-import type { EventLog } from '../events/index.js';
+import type { EventInput, EventLog } from '../events/index.js';
 import type { Store } from '../store/index.js';
 import { openSecretEnv, parseSpec, specJsonSchema, withSpecPosition, HANDLER_NAMES, hasSecrets, redactSpecText, sealSpecSecrets, type SealingKey } from '../model/index.js';
 import crypto from 'node:crypto';
@@ -432,28 +432,23 @@ export function createControlPlaneFacade(
         }
         throw e;
       };
-      await engine.saveDeployment(
-        d,
-        {
-          actor: caller.actor,
-          ...(caller.correlationId ? { correlationId: caller.correlationId } : {}),
-          deployment: d.name,
-          kind: 'deployment.applied',
-          target: d.name,
-          reason: existing ? 'spec changed' : 'new deployment',
-          data: { version: d.version, file: p.file, artefacts: p.files.length },
-        },
-        [store.replaceArtefacts(d.name, p.files), ...stamped, ...engine.resetFailures(d.name)],
-      ).catch(unstamp);
+      const applied: EventInput = {
+        actor: caller.actor,
+        ...(caller.correlationId ? { correlationId: caller.correlationId } : {}),
+        deployment: d.name,
+        kind: 'deployment.applied',
+        target: d.name,
+        reason: existing ? 'spec changed' : 'new deployment',
+        data: { version: d.version, file: p.file, artefacts: p.files.length },
+      };
+      const started: EventInput[] = roll.rollout.status === 'completed' ? [] : [{
+        actor: caller.actor, ...(caller.correlationId ? { correlationId: caller.correlationId } : {}), deployment: d.name, kind: 'rollout.started', target: d.name,
+        outcome: roll.rollout.status, reason: `${roll.lines.length} instance(s) to restart or replace`, ts: clock.now(),
+        data: { version: d.version, instances: roll.lines.map((l) => ({ instance: l.instance, action: l.action, batch: l.batch })) },
+      }];
+      await engine.saveDeployment(d, [applied, ...started], [store.replaceArtefacts(d.name, p.files), ...stamped, ...engine.resetFailures(d.name)]).catch(unstamp);
       // the bounds may have changed: earlier refusals say nothing of the new ones
       refusals.forget(d.name);
-      if (roll.rollout.status !== 'completed') {
-        await events.append({
-          actor: caller.actor, ...(caller.correlationId ? { correlationId: caller.correlationId } : {}), deployment: d.name, kind: 'rollout.started', target: d.name,
-          outcome: roll.rollout.status, reason: `${roll.lines.length} instance(s) to restart or replace`, ts: clock.now(),
-          data: { version: d.version, instances: roll.lines.map((l) => ({ instance: l.instance, action: l.action, batch: l.batch })) },
-        });
-      }
       return view(d);
     },
 

@@ -65,8 +65,11 @@ export interface Engine {
   stop(): Promise<void>;
   /** Queues a pass over the deployment. */
   enqueue(deployment: string): void;
-  /** Persists a deployment (after apply, scale or destroy) and queues a pass. */
-  saveDeployment(d: Deployment, event: EventInput, extra?: WriteOp[]): Promise<void>;
+  /**
+   * Persists a deployment (after apply, scale or destroy) with its events and `extra`, all in
+   * one transaction (a crash keeps both or neither), and queues a pass.
+   */
+  saveDeployment(d: Deployment, event: EventInput | EventInput[], extra?: WriteOp[]): Promise<void>;
   /** Resets failed instances and nodes so they are tried again (on apply). */
   resetFailures(deployment: string): WriteOp[];
   /**
@@ -216,19 +219,24 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     },
     enqueue: (name) => ctx.enqueue(name),
     async saveDeployment(d, event, extra = []) {
-      if (event.correlationId) d.correlationId = event.correlationId;
+      const events = Array.isArray(event) ? event : [event];
+      const correlationId = events.find((e) => e.correlationId)?.correlationId;
+      if (correlationId) d.correlationId = correlationId;
       const guard = opts.reserve?.(d) ?? [];
+      // the events are in the deployment's own transaction: a crash cannot keep one and lose the other
+      const staged = opts.events.stage(...events.map((e) => ctx.ev(e)));
+      const ops = [store.putDeployment(deploymentToRow(d)), ...extra, staged.op];
       if (guard.length > 0) {
         // a reservation may refuse the write: memory and the audit log change only once it committed
-        await store.writeGuarded(...guard, store.putDeployment(deploymentToRow(d)), ...extra);
+        await store.writeGuarded(...guard, ...ops);
         deployments.set(d.name, d);
         forgetCaches(d.name);
-        await opts.events.append(ctx.ev(event));
       } else {
         deployments.set(d.name, d);
         forgetCaches(d.name);
-        await Promise.all([store.write(store.putDeployment(deploymentToRow(d)), ...extra), opts.events.append(ctx.ev(event))]);
+        await store.write(...ops);
       }
+      staged.published();
       // a new cloud must be swept before anything is created on it
       for (const c of Object.keys(d.spec.clouds)) {
         const h = ctx.cloudFor(d, c);

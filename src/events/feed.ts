@@ -9,7 +9,7 @@
  * so they commit in id order and reading by id misses none.
  */
 import type { ChainReport, EventFilter, Store } from '../store/index.js';
-import type { EventLog, NubisEvent } from './index.js';
+import type { EventLog, NubisEvent, StagedEvents } from './index.js';
 import { eventFromRow, matchesLive, verifyChains } from './rows.js';
 
 export interface EventFeedOptions {
@@ -29,6 +29,8 @@ export interface EventFeed extends EventLog {
   /** The id of the last event delivered to subscribers. */
   cursor(): number;
 }
+
+const READ_ONLY = 'the event feed is read-only: events are written by the leading replica';
 
 type Sub = { filter: Pick<EventFilter, 'tenant' | 'deployment' | 'kind'>; fn: (e: NubisEvent, tenant: string) => void };
 
@@ -101,7 +103,11 @@ class DatabaseEventFeed implements EventFeed {
   }
 
   append(): Promise<void> {
-    return Promise.reject(new Error('the event feed is read-only: events are written by the leading replica'));
+    return Promise.reject(new Error(READ_ONLY));
+  }
+
+  stage(): StagedEvents {
+    throw new Error(READ_ONLY);
   }
 
   async list(filter: EventFilter): Promise<NubisEvent[]> {

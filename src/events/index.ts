@@ -3,7 +3,7 @@
  * actor, reason and correlation id. Subscribers (SSE streams) see an event only after it is
  * committed, so a stream never shows something a restart would forget.
  */
-import { ADMIN_TENANT, splitDeploymentId, type Store, type EventFilter, type EventRow, type NewEventRow, type ChainReport } from '../store/index.js';
+import { ADMIN_TENANT, splitDeploymentId, type Store, type EventFilter, type EventRow, type NewEventRow, type ChainReport, type WriteOp } from '../store/index.js';
 import { eventFromRow as toEvent, matchesLive as matches, verifyChains, type LiveFilter } from './rows.js';
 
 export type { ChainReport } from '../store/index.js';
@@ -35,9 +35,22 @@ export interface NubisEvent {
  */
 export type EventInput = Omit<NubisEvent, 'id' | 'ts'> & { ts?: number; tenant?: string };
 
+/** Events made into a write of the caller's own (see EventLog.stage). */
+export interface StagedEvents {
+  /** Appends the events; put it in the same `Store.write`/`writeGuarded` as the state they describe. */
+  op: WriteOp;
+  /** Tells subscribers; call it once that write committed (never when it failed: nothing was recorded). */
+  published(): void;
+}
+
 export interface EventLog {
   /** Records events; resolves once they are committed. */
   append(...events: EventInput[]): Promise<void>;
+  /**
+   * The events as one write op, committed with the caller's other ops in one transaction, so a
+   * crash can never keep the state change and lose its event (or the reverse).
+   */
+  stage(...events: EventInput[]): StagedEvents;
   list(filter: EventFilter): Promise<NubisEvent[]>;
   /** Calls `fn` with every committed event matching the filter (and the tenant it belongs to); returns an unsubscribe. */
   subscribe(filter: Pick<EventFilter, 'tenant' | 'deployment' | 'kind'>, fn: (e: NubisEvent, tenant: string) => void): () => void;
@@ -61,27 +74,37 @@ export function redact(data: Record<string, unknown> | undefined): Record<string
 
 export function createEventLog(store: Store, now: () => number = Date.now): EventLog {
   const subscribers = new Set<{ filter: LiveFilter; fn: (e: NubisEvent, tenant: string) => void }>();
+  const toRows = (events: EventInput[]): (NewEventRow & { id?: number })[] =>
+    events.map((e) => ({
+      ts: e.ts ?? now(),
+      deployment: e.deployment ?? null,
+      kind: e.kind,
+      actor: e.actor,
+      reason: e.reason ?? null,
+      correlation_id: e.correlationId ?? null,
+      target: e.target ?? null,
+      outcome: e.outcome ?? null,
+      data: e.data ? JSON.stringify(redact(e.data)) : null,
+      tenant: e.tenant ?? (e.deployment !== undefined ? splitDeploymentId(e.deployment).tenant : ADMIN_TENANT),
+    }));
+  const publish = (rows: (NewEventRow & { id?: number })[]): void => {
+    if (subscribers.size === 0) return;
+    for (const r of rows) {
+      const ev = toEvent(r as EventRow);
+      for (const s of subscribers) if (matches(s.filter, ev, r.tenant!)) s.fn(ev, r.tenant!);
+    }
+  };
+  const stage = (events: EventInput[]): StagedEvents => {
+    const rows = toRows(events);
+    return { op: store.appendEvents(rows), published: () => publish(rows) };
+  };
   return {
     async append(...events) {
-      const rows: (NewEventRow & { id?: number })[] = events.map((e) => ({
-        ts: e.ts ?? now(),
-        deployment: e.deployment ?? null,
-        kind: e.kind,
-        actor: e.actor,
-        reason: e.reason ?? null,
-        correlation_id: e.correlationId ?? null,
-        target: e.target ?? null,
-        outcome: e.outcome ?? null,
-        data: e.data ? JSON.stringify(redact(e.data)) : null,
-        tenant: e.tenant ?? (e.deployment !== undefined ? splitDeploymentId(e.deployment).tenant : ADMIN_TENANT),
-      }));
-      await store.write(store.appendEvents(rows));
-      if (subscribers.size === 0) return;
-      for (const r of rows) {
-        const ev = toEvent(r as EventRow);
-        for (const s of subscribers) if (matches(s.filter, ev, r.tenant!)) s.fn(ev, r.tenant!);
-      }
+      const s = stage(events);
+      await store.write(s.op);
+      s.published();
     },
+    stage: (...events) => stage(events),
     async list(filter) {
       return (await store.events(filter)).map(toEvent);
     },
