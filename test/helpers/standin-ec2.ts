@@ -19,6 +19,8 @@
  *   instance-id), TerminateInstances, RebootInstances, StartInstances, StopInstances,
  *   CreateImage, CreateSnapshot, DescribeSnapshots, DeleteSnapshot, DeregisterImage (images and
  *   snapshots: ./standin-ec2-images.ts, pending → available with eventual consistency), CreateSecurityGroup, AuthorizeSecurityGroupIngress,
+ *   RevokeSecurityGroupIngress, DescribeSecurityGroups, DeleteSecurityGroup, ModifyInstanceAttribute
+ *   (groups: ./standin-ec2-groups.ts, with eventual consistency and DependencyViolation),
  *   ImportKeyPair, DescribeKeyPairs, DescribeRegions, DescribeAvailabilityZones,
  *   DescribeInstanceTypes, DescribeImages; instance states pending → running, stopping →
  *   stopped, shutting-down → terminated (terminated instances stay visible, as on EC2 for a while).
@@ -40,7 +42,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { createStandinImages, type StandinImage, type StandinSnapshot } from './standin-ec2-images.js';
+import { createStandinImages, type Ec2Kit, type StandinImage, type StandinSnapshot } from './standin-ec2-images.js';
+import { createStandinGroups, DEFAULT_GROUP, DEFAULT_VPC, type StandinGroup } from './standin-ec2-groups.js';
 
 const NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 
@@ -60,6 +63,8 @@ export interface StandinInstance {
   userData?: string;
   keyName?: string;
   volumeTags: Map<string, string>;
+  /** Security group ids (RunInstances SecurityGroupId.N, ModifyInstanceAttribute GroupId.N); the VPC's default group when none. */
+  groups: string[];
   /** Calls naming this id that were still answered NotFound (see `notVisibleAfterRun`). */
   hiddenCalls: number;
 }
@@ -89,8 +94,13 @@ export interface Ec2StandinOptions {
   imageMs?: number;
   /** Eventual consistency after CreateImage: the first N DescribeImages naming the new image answer InvalidAMIID.NotFound. */
   imageHiddenCalls?: number;
-  /** Addresses for new instances: `loopback` gives every instance 127.0.0.1 (for engine tests, which dial agents). */
-  addresses?: 'documentation' | 'loopback';
+  /** Eventual consistency after CreateSecurityGroup: the first N calls naming the new group answer InvalidGroup.NotFound (./standin-ec2-groups.ts). */
+  groupHiddenCalls?: number;
+  /**
+   * Addresses for new instances: `loopback` gives every instance 127.0.0.1 (for engine tests, which dial agents);
+   * `loopback-public` keeps 127.0.0.1 as the private address (agents) and gives each its own public 127.0.1.N.
+   */
+  addresses?: 'documentation' | 'loopback' | 'loopback-public';
 }
 
 export interface Ec2Standin {
@@ -101,7 +111,8 @@ export interface Ec2Standin {
   received(action: string): number;
   fail(action: string, f: Ec2Failure): void;
   keyPairs: Map<string, { id: string; fingerprint: string }>;
-  securityGroups: Map<string, { name: string; rules: string[] }>;
+  /** Security groups by id, the VPC's `default` group included (./standin-ec2-groups.ts). */
+  securityGroups: Map<string, StandinGroup>;
   /** Images made by CreateImage, and EBS snapshots (./standin-ec2-images.ts). */
   images: Map<string, StandinImage>;
   snapshots: Map<string, StandinSnapshot>;
@@ -178,7 +189,6 @@ export async function startEc2Standin(opts: Ec2StandinOptions): Promise<Ec2Stand
   const failures = new Map<string, Ec2Failure & { left: number }>();
   const requests: string[] = [];
   const keyPairs = new Map<string, { id: string; fingerprint: string }>();
-  const securityGroups = new Map<string, { name: string; rules: string[] }>();
   let headers: Record<string, string> = {};
   let ipSeq = 10;
 
@@ -213,7 +223,8 @@ export async function startEc2Standin(opts: Ec2StandinOptions): Promise<Ec2Stand
     el('privateIpAddress', i.privateIp) + (i.state === 'running' || i.state === 'pending' ? el('ipAddress', i.publicIp) : '') +
     el('architecture', 'x86_64') + el('rootDeviceType', 'ebs') + el('rootDeviceName', '/dev/xvda') +
     items('blockDeviceMapping', devicesOf(i.instanceId).map(([dev, vol]) => el('deviceName', dev) + raw('ebs', el('volumeId', vol) + el('status', 'attached') + el('deleteOnTermination', dev === '/dev/xvda')))) +
-    (i.clientToken ? el('clientToken', i.clientToken) : '') + tagSet(i.tags);
+    (i.clientToken ? el('clientToken', i.clientToken) : '') + tagSet(i.tags) + el('vpcId', DEFAULT_VPC) +
+    items('groupSet', i.groups.map((g) => el('groupId', g) + el('groupName', groupKit.groups.get(g)?.name ?? '')));
   const reservationXml = (is: StandinInstance[]): string =>
     el('reservationId', is[0]!.reservationId) + el('ownerId', '111122223333') + items('groupSet', []) + items('instancesSet', is.map(instanceXml));
 
@@ -269,12 +280,16 @@ export async function startEc2Standin(opts: Ec2StandinOptions): Promise<Ec2Stand
         launchTime: new Date().toISOString(),
         ...(opts.addresses === 'loopback'
           ? { privateIp: '127.0.0.1', publicIp: '127.0.0.1' }
+          : opts.addresses === 'loopback-public'
+          ? { privateIp: '127.0.0.1', publicIp: `127.0.1.${ipSeq % 250}` }
           : { privateIp: `172.31.${Math.floor(ipSeq / 250)}.${ipSeq % 250}`, publicIp: `198.51.100.${ipSeq % 250}` }),
         zone: p.get('Placement.AvailabilityZone') ?? `${region}a`, reservationId: `r-${hex(17)}`, tags, volumeTags, hiddenCalls: 0,
+        groups: list(p, 'SecurityGroupId').length ? list(p, 'SecurityGroupId') : [DEFAULT_GROUP],
         ...(token ? { clientToken: token } : {}),
         ...(p.has('UserData') ? { userData: p.get('UserData')! } : {}),
         ...(p.has('KeyName') ? { keyName: p.get('KeyName')! } : {}),
       };
+      for (const g of i.groups) groupKit.need(g);
       if (i.keyName && !keyPairs.has(i.keyName)) throw new Ec2Error('InvalidKeyPair.NotFound', `The key pair '${i.keyName}' does not exist`);
       instances.set(i.instanceId, i);
       if (token) byToken.set(token, { instanceId: i.instanceId, params: canonical });
@@ -311,21 +326,12 @@ export async function startEc2Standin(opts: Ec2StandinOptions): Promise<Ec2Stand
       }
       return el('return', true);
     },
-    CreateSecurityGroup(p) {
-      const name = p.get('GroupName') ?? '';
-      if ([...securityGroups.values()].some((g) => g.name === name)) throw new Ec2Error('InvalidGroup.Duplicate', `The security group '${name}' already exists`);
-      const id = `sg-${hex(17)}`;
-      securityGroups.set(id, { name, rules: [] });
-      return el('return', true) + el('groupId', id);
-    },
-    AuthorizeSecurityGroupIngress(p) {
-      const g = securityGroups.get(p.get('GroupId') ?? '');
-      if (!g) throw new Ec2Error('InvalidGroup.NotFound', `The security group '${p.get('GroupId')}' does not exist`);
-      for (const s of structs(p, 'IpPermissions')) {
-        const rule = `${p.get(`${s}.IpProtocol`)} ${p.get(`${s}.FromPort`)}-${p.get(`${s}.ToPort`)} ${p.get(`${s}.IpRanges.1.CidrIp`)}`;
-        if (g.rules.includes(rule)) throw new Ec2Error('InvalidPermission.Duplicate', `the specified rule "${rule}" already exists`);
-        g.rules.push(rule);
-      }
+    ModifyInstanceAttribute(p) {
+      const i = needInstance(p.get('InstanceId') ?? '');
+      const ids = list(p, 'GroupId');
+      if (!ids.length) throw new Ec2Error('InvalidParameterCombination', 'stand-in: only GroupId.N is modelled');
+      for (const g of ids) groupKit.need(g);
+      i.groups = ids;
       return el('return', true);
     },
     ImportKeyPair(p) {
@@ -375,14 +381,21 @@ export async function startEc2Standin(opts: Ec2StandinOptions): Promise<Ec2Stand
     },
   };
 
+  const kit: Ec2Kit = {
+    el, raw, items, list, structs, page, glob: globMatch, hex,
+    error: (code, message) => new Ec2Error(code, message),
+    instance: (id) => ({ id: needInstance(id).instanceId, devices: devicesOf(id) }),
+  };
   const made = createStandinImages(
-    {
-      el, raw, items, list, structs, page, glob: globMatch, hex,
-      error: (code, message) => new Ec2Error(code, message),
-      instance: (id) => ({ id: needInstance(id).instanceId, devices: devicesOf(id) }),
-    },
+    kit,
     { ...(opts.imageMs !== undefined ? { imageMs: opts.imageMs } : {}), ...(opts.imageHiddenCalls !== undefined ? { imageHiddenCalls: opts.imageHiddenCalls } : {}), ...(opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {}) },
   );
+  const groupKit = createStandinGroups(
+    kit,
+    { usersOf: (g) => [...instances.values()].map(settle).filter((i) => i.state !== 'terminated' && i.groups.includes(g)).map((i) => i.instanceId) },
+    { ...(opts.groupHiddenCalls !== undefined ? { groupHiddenCalls: opts.groupHiddenCalls } : {}), ...(opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {}) },
+  );
+  Object.assign(actions, groupKit.actions);
   const catalogue = actions['DescribeImages']!;
   Object.assign(actions, made.actions, { DescribeImages: (p: Map<string, string>) => made.describeById(p) ?? catalogue(p) });
 
@@ -433,7 +446,7 @@ export async function startEc2Standin(opts: Ec2StandinOptions): Promise<Ec2Stand
       failures.set(action, { ...f, left: f.count ?? 1 });
     },
     keyPairs,
-    securityGroups,
+    securityGroups: groupKit.groups,
     images: made.images,
     snapshots: made.snapshots,
     failImages: (n) => made.failImages(n),

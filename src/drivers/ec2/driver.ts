@@ -39,7 +39,8 @@
  * NotFound is gone. See ./visibility.ts.
  *
  * Snapshots: CreateImage, DescribeImages, DeregisterImage + DeleteSnapshot (./snapshots.ts);
- * their bytes cannot be read (no EBS direct APIs in this build).
+ * their bytes cannot be read (no EBS direct APIs in this build). Firewalls from channels: one
+ * security group per component, changed by authorize/revoke diffs (./firewall.ts).
  */
 import { createHash } from 'node:crypto';
 import {
@@ -58,6 +59,7 @@ import { assertUserDataFits, composeUserData } from '../user-data.js';
 import { EC2_APPROX_PRICES_USD } from './prices.js';
 import { RecentLaunches } from './visibility.js';
 import { ec2SnapshotCalls } from './snapshots.js';
+import { ec2FirewallCalls } from './firewall.js';
 
 export interface Ec2Options {
   region: string;
@@ -347,6 +349,7 @@ export function createEc2Driver(ctx: DriverContext): Ec2Driver {
   const driver: Ec2Driver = {
     platform: 'ec2',
     ...ec2SnapshotCalls({ client, call, now: () => ctx.clock.now(), visibilityGraceMs: opts.visibilityGraceMs }),
+    ...ec2FirewallCalls({ client, call, now: () => ctx.clock.now(), visibilityGraceMs: opts.visibilityGraceMs }),
 
     async create(req: CreateNodeRequest, signal: AbortSignal): Promise<CloudNode> {
       const imageId = req.placement?.image ?? opts.imageId;
