@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { createSftpStore, type BackupStore } from '../../src/operations/backups/stores/index.js';
 import { sshHostsUp, type SshHostsFixture } from '../helpers/ssh-hosts.js';
+import { waitFor } from '../helpers/control-plane.js';
 import { failure, pseudoRandom, storeConformance } from '../helpers/store-conformance.js';
 
 const never = new AbortController().signal;
@@ -75,6 +76,9 @@ test('sftp store: a wrong password is refused with a clear error, tried once, an
   fs.writeFileSync(`${dir}/pw-sshd_config`, `${cfg}\n`);
   // Started through the fixture's ssh, so it runs in the host's namespaces (its /run).
   await fx.ssh(1, `/usr/sbin/sshd -f ${dir}/pw-sshd_config -E ${dir}/pw-sshd.log`);
+  // sshd forks before it listens and writes its pid file once it listens: that file is the readiness signal
+  const pidFile = `${dir}/run/pw-sshd.pid`;
+  await waitFor('the password sshd listening (its pid file)', () => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim() !== '', 30_000);
   const password = 'not-the-password-Zq81';
   const s = store({ port: 2222, privateKey: undefined, password });
   try {
@@ -87,7 +91,7 @@ test('sftp store: a wrong password is refused with a clear error, tried once, an
     assert.equal((log.match(/Failed password for root/g) ?? []).length, 1, `one password attempt, not retried:\n${log}`);
   } finally {
     await s.close();
-    const pid = Number(fs.readFileSync(`${dir}/run/pw-sshd.pid`, 'utf8'));
+    const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8')) : 0;
     if (pid > 0) process.kill(pid, 'SIGTERM');
   }
 });
